@@ -1,0 +1,172 @@
+#!/usr/bin/env node
+/**
+ * cctv-agent command line. stdout carries only what was asked for (with --json exactly one JSON
+ * document); pino logs go to stderr. Exit codes: 0 done (whatever a scan found), 1 an internal
+ * fault, 2 bad input or an unusable environment (nothing written), and for `fingerprints verify`
+ * 1 when the data has problems.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { Level } from 'pino';
+import { AgentError, agentError } from './errors.js';
+import { createLogger, LOG_LEVELS, type Logger } from './log.js';
+import { chooseInterfaces } from './net/interfaces.js';
+import { parseTargets } from './targets.js';
+import { runScan } from './scan.js';
+import { openStore } from './store/index.js';
+import { openFileStore } from './store/file.js';
+import { assertStoreName } from './store/names.js';
+import { loadFingerprints, verifyFingerprints } from './fingerprint/index.js';
+import { inventoryTable } from './report/table.js';
+
+const DEFAULT_STORE = './cctv-inventory';
+const DEFAULT_SITE = 'default';
+const MAX_WINDOW_SECONDS = 300;
+
+function windowSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_WINDOW_SECONDS) {
+    throw new InvalidArgumentError(`give a number of seconds from 0.1 to ${MAX_WINDOW_SECONDS}`);
+  }
+  return seconds;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function logLevelOption(): Option {
+  return new Option('--log-level <level>', 'how much to log on stderr').choices([...LOG_LEVELS, 'silent']).default('info');
+}
+
+function printJson(document: unknown): void {
+  process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+}
+
+interface ScanFlags {
+  interface: string[];
+  timeout: number;
+  site: string;
+  store: string;
+  json?: boolean;
+  logLevel: Level | 'silent';
+}
+
+async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<void> {
+  const log = createLogger(flags.logLevel);
+  // Everything the operator gave is checked, and the store opened, before a packet is sent.
+  assertStoreName('site name', flags.site);
+  const targets = parseTargets(targetSpecs);
+  const interfaces = chooseInterfaces(flags.interface);
+  const store = await openStore(flags.store, log);
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const inventory = await runScan({
+      site: flags.site,
+      interfaces,
+      targets,
+      timeoutMs: flags.timeout * 1000,
+      fingerprints: loadFingerprints(),
+      log,
+      signal: abort.signal,
+    });
+    const saved = await store.save(inventory);
+    log.info({ location: saved.location, changes: saved.changes.length }, 'inventory saved');
+    if (flags.json) printJson(inventory);
+    else process.stdout.write(inventoryTable(inventory));
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await store.close();
+  }
+}
+
+interface InventoryFlags {
+  site: string;
+  store: string;
+  json?: boolean;
+  logLevel: Level | 'silent';
+}
+
+async function inventoryCommand(flags: InventoryFlags): Promise<void> {
+  const log = createLogger(flags.logLevel);
+  assertStoreName('site name', flags.site);
+  const store = await openFileStore(flags.store, log);
+  try {
+    const inventory = await store.latest(flags.site);
+    if (!inventory) throw agentError('CCTV_ERR_NO_INVENTORY', flags.site, flags.store);
+    if (flags.json) printJson(inventory);
+    else process.stdout.write(inventoryTable(inventory));
+  } finally {
+    await store.close();
+  }
+}
+
+function verifyCommand(flags: { json?: boolean }): void {
+  const problems = verifyFingerprints(loadFingerprints());
+  if (flags.json) printJson({ ok: problems.length === 0, problems });
+  else if (problems.length === 0) process.stdout.write('fingerprints: every rule and example verified\n');
+  else process.stdout.write(`${problems.map((p) => `problem: ${p}`).join('\n')}\n${problems.length} problem(s)\n`);
+  process.exitCode = problems.length === 0 ? 0 : 1;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('cctv-agent')
+    .description('Inventories the CCTV devices on a network and says, with evidence, which are made by or for Hikvision or Dahua.')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('scan')
+    .description('discover devices on the chosen interfaces (and probe the named TARGETs), then save the inventory to the store')
+    .argument('[target...]', 'IPv4 address, CIDR block or range that may be probed directly (unicast WS-Discovery)')
+    .option('-i, --interface <name>', 'interface to discover on (repeatable; default: every up, non-loopback IPv4 interface)', collect, [])
+    .option('-t, --timeout <seconds>', 'discovery window in seconds', windowSeconds, 5)
+    .option('-s, --site <name>', 'site name the inventory is filed under', DEFAULT_SITE)
+    .option('--store <dir>', 'folder of the embedded JSON store', DEFAULT_STORE)
+    .option('--json', 'print the inventory document (cctv-inventory/v1) on stdout instead of a table')
+    .addOption(logLevelOption())
+    .action((targets: string[], flags: ScanFlags) => scanCommand(targets, flags));
+
+  program
+    .command('inventory')
+    .description("print a site's current inventory from the store")
+    .option('-s, --site <name>', 'site name', DEFAULT_SITE)
+    .option('--store <dir>', 'folder of the embedded JSON store', DEFAULT_STORE)
+    .option('--json', 'print the inventory document instead of a table')
+    .addOption(logLevelOption())
+    .action((flags: InventoryFlags) => inventoryCommand(flags));
+
+  const fingerprints = program.command('fingerprints').description('work with the fingerprint database in fingerprints/');
+  fingerprints
+    .command('verify')
+    .description('check every rule and its examples (exit 1 on any problem)')
+    .option('--json', 'print the result as JSON')
+    .action((flags: { json?: boolean }) => verifyCommand(flags));
+
+  return program;
+}
+
+function fail(message: string, code: number): void {
+  process.stderr.write(`cctv-agent: ${message}\n`);
+  process.exitCode = code;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof AgentError) return fail(`${error.message} [${error.code}]`, error.exitCode);
+    if (error instanceof CommanderError) {
+      // Commander has already printed its own message (and the help) for usage errors.
+      process.exitCode = error.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    fail(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`, 1);
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,95 @@
+/**
+ * ONVIF WS-Discovery: multicast Probes on every chosen interface, plus a unicast Probe to each
+ * TARGET the operator named (ONVIF Core §7.3.3 allows directed probes; they reach devices whose
+ * multicast is filtered). Emits one observation per (responder, endpoint).
+ *
+ * Why not the `onvif` package's Discovery (measured here, see README "Dependencies"): it merges
+ * devices that share an EndpointReference UUID (cloned firmware does), it emits an 'error' that
+ * crashes the process unless a listener is attached, and with its default `resolve: true` it
+ * connects to every camera it hears, which is active probing nobody asked for.
+ */
+import { ipv4ToInt } from '../targets.js';
+import { withInterfaceSockets, sleep, repeatDelay, type Datagram, type InterfaceSocket } from '../net/udp.js';
+import {
+  buildProbe,
+  isOnvifMatch,
+  parseProbeMatches,
+  probeMatchFields,
+  PROBE_TYPES,
+  WSD_MULTICAST_ADDRESS,
+  WSD_PORT,
+} from '../protocols/wsdiscovery.js';
+import type { Discoverer, ScanContext } from './types.js';
+import type { Observation } from '../types.js';
+import type { ScanInterface } from '../net/interfaces.js';
+
+/** How many times each probe is sent (UDP loses packets; nmap's wsdd sends twice too). */
+const SEND_COUNT = 2;
+/** Unicast probes to named targets are paced so a /24 does not arrive as one burst. */
+const UNICAST_PROBES_PER_SECOND = 200;
+
+function onSubnet(iface: ScanInterface, ip: string): boolean {
+  const [base, bits] = iface.cidr.split('/');
+  const size = 2 ** (32 - Number(bits));
+  return Math.floor(ipv4ToInt(ip) / size) === Math.floor(ipv4ToInt(base as string) / size);
+}
+
+export const wsDiscovery: Discoverer = {
+  name: 'wsdiscovery',
+  phase: 'listen',
+  method: 'ws-discovery',
+  description: 'ONVIF WS-Discovery Probe (UDP 3702, multicast 239.255.255.250 and unicast to targets)',
+
+  async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
+    const log = ctx.log.child({ module: 'wsdiscovery' });
+    const ourMessages = new Set<string>();
+    const seen = new Set<string>();
+
+    const onDatagram = (d: Datagram): void => {
+      const parsed = parseProbeMatches(d.bytes);
+      if (!parsed) {
+        log.warn({ from: d.from, bytes: d.bytes.length, head: d.bytes.subarray(0, 64).toString('base64') }, 'malformed WS-Discovery reply dropped');
+        return;
+      }
+      if (parsed.relatesTo && !ourMessages.has(parsed.relatesTo)) {
+        log.debug({ from: d.from, relatesTo: parsed.relatesTo }, 'ProbeMatches for another client ignored');
+        return;
+      }
+      for (const match of parsed.matches) {
+        const key = `${d.from} ${match.endpoint}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        if (!isOnvifMatch(match)) {
+          log.info({ from: d.from, types: match.types }, 'non-camera WS-Discovery reply (not an ONVIF device) dropped');
+          continue;
+        }
+        emit({ source: 'wsdiscovery', ip: d.from, at: new Date().toISOString(), status: 'ok', fields: probeMatchFields(match) });
+      }
+    };
+
+    await withInterfaceSockets(ctx.interfaces, log, onDatagram, async (sockets) => {
+      const window = sleep(ctx.timeoutMs, ctx.signal);
+      const probes = [buildProbe(PROBE_TYPES.networkVideoTransmitter), buildProbe(PROBE_TYPES.device)];
+      for (const p of probes) ourMessages.add(p.messageId);
+      for (let round = 0; round < SEND_COUNT && !ctx.signal.aborted; round++) {
+        for (const socket of sockets) for (const p of probes) await socket.send(p.bytes, WSD_MULTICAST_ADDRESS, WSD_PORT);
+        await sleep(repeatDelay(), ctx.signal);
+      }
+      await probeTargets(ctx, sockets, probes[0]!.bytes);
+      await window;
+    });
+    log.info({ devices: seen.size }, 'WS-Discovery finished');
+  },
+};
+
+async function probeTargets(ctx: ScanContext, sockets: InterfaceSocket[], probe: Buffer): Promise<void> {
+  const gap = 1000 / UNICAST_PROBES_PER_SECOND;
+  for (let round = 0; round < SEND_COUNT; round++) {
+    for (const ip of ctx.targets.addresses()) {
+      if (ctx.signal.aborted) return;
+      const socket = sockets.find((s) => onSubnet(s.iface, ip)) ?? sockets[0];
+      if (socket) await socket.send(probe, ip, WSD_PORT);
+      await sleep(gap, ctx.signal);
+    }
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * One registry of coded errors (fastify's habit). Each message says what was wrong and what to do,
+ * in words a council network admin can act on. Errors are thrown only for bad input, bad
+ * configuration or an unusable environment — never for what a device on the network does.
+ */
+
+export const ERRORS = {
+  CCTV_ERR_BAD_TARGET: {
+    exit: 2,
+    message: (target: string, why: string) =>
+      `Target "${target}" is not valid: ${why}. Give an IPv4 address (198.18.0.10), a CIDR block (198.18.0.0/24) or a range (198.18.0.10-198.18.0.20).`,
+  },
+  CCTV_ERR_TOO_MANY_TARGETS: {
+    exit: 2,
+    message: (count: number, max: number) =>
+      `The targets add up to ${count} addresses, more than the ${max} one scan may probe. Split the scan into smaller blocks (a /20 or smaller).`,
+  },
+  CCTV_ERR_UNKNOWN_INTERFACE: {
+    exit: 2,
+    message: (name: string, known: string[]) =>
+      `Network interface "${name}" does not exist or has no IPv4 address. Interfaces that can be used here: ${known.length ? known.join(', ') : 'none'}.`,
+  },
+  CCTV_ERR_NO_INTERFACE: {
+    exit: 2,
+    message: () =>
+      'No network interface is up with an IPv4 address, so there is nothing to scan from. Connect the machine to the CCTV network, or name one with --interface.',
+  },
+  CCTV_ERR_BAD_OPTION: {
+    exit: 2,
+    message: (option: string, why: string) => `Option ${option} is not valid: ${why}.`,
+  },
+  CCTV_ERR_STORE_UNWRITABLE: {
+    exit: 2,
+    message: (dir: string, why: string) =>
+      `The inventory store "${dir}" cannot be written (${why}). Choose a folder you can write to with --store DIR.`,
+  },
+  CCTV_ERR_STORE_LOCKED: {
+    exit: 2,
+    message: (dir: string, holder: string) =>
+      `The inventory store "${dir}" is in use by another cctv-agent run (${holder}). Wait for it to finish; if no run is active, delete the stale lock file it names.`,
+  },
+  CCTV_ERR_STORE_CORRUPT: {
+    exit: 2,
+    message: (file: string, why: string) =>
+      `The store file "${file}" cannot be read (${why}). Restore it from a backup or move it aside; the next scan will start the site afresh.`,
+  },
+  CCTV_ERR_BAD_NAME: {
+    exit: 2,
+    message: (kind: string, value: string) =>
+      `The ${kind} "${value}" cannot be used: it must be 1 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit (for example "town-hall").`,
+  },
+  CCTV_ERR_NO_INVENTORY: {
+    exit: 2,
+    message: (site: string, dir: string) =>
+      `There is no inventory for site "${site}" in "${dir}" yet. Run "cctv-agent scan --site ${site} --store ${dir}" first.`,
+  },
+  CCTV_ERR_FINGERPRINT_DATA: {
+    exit: 2,
+    message: (file: string, why: string) =>
+      `The fingerprint data file "${file}" is invalid: ${why}. Fix the file, then run "cctv-agent fingerprints verify".`,
+  },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+type MessageArgs<C extends ErrorCode> = Parameters<(typeof ERRORS)[C]['message']>;
+
+export class AgentError extends Error {
+  readonly code: ErrorCode;
+  readonly exitCode: number;
+
+  constructor(code: ErrorCode, message: string, exitCode: number) {
+    super(message);
+    this.name = 'AgentError';
+    this.code = code;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Builds the registered error for `code`; the message text lives only in ERRORS. */
+export function agentError<C extends ErrorCode>(code: C, ...args: MessageArgs<C>): AgentError {
+  const entry = ERRORS[code];
+  const message = (entry.message as (...a: MessageArgs<C>) => string)(...args);
+  return new AgentError(code, message, entry.exit);
+}

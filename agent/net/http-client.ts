@@ -1,0 +1,95 @@
+/**
+ * A small HTTP(S) client for talking to untrusted devices: every response body is capped,
+ * every exchange has a deadline, and failures come back as a ProbeStatus, never as a throw.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { ProbeStatus } from '../types.js';
+
+export interface HttpRequest {
+  url: URL;
+  method: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+  /** Whole exchange, connect to last byte. */
+  timeoutMs: number;
+  /** Bytes of body kept; the connection is dropped past this. */
+  maxBodyBytes: number;
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+  /** True when the body was cut at maxBodyBytes. */
+  truncated: boolean;
+}
+
+export type HttpResult = { ok: true; response: HttpResponse } | { ok: false; status: ProbeStatus; reason: string };
+
+function failureStatus(error: NodeJS.ErrnoException): ProbeStatus {
+  if (error.code === 'ECONNREFUSED') return 'refused';
+  if (error.code === 'ETIMEDOUT' || error.name === 'TimeoutError') return 'timeout';
+  if (error.code === 'HPE_INVALID_CONSTANT' || error.code?.startsWith('HPE_')) return 'protocol-error';
+  return 'error';
+}
+
+export function httpRequest(request: HttpRequest): Promise<HttpResult> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (result: HttpResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(result);
+    };
+    const transport = request.url.protocol === 'https:' ? https : http;
+    const req = transport.request(request.url, {
+      method: request.method,
+      headers: {
+        ...request.headers,
+        ...(request.body !== undefined ? { 'Content-Length': String(Buffer.byteLength(request.body)) } : {}),
+        Connection: 'close',
+      },
+      // Devices present self-signed certificates; this client identifies, it does not trust.
+      rejectUnauthorized: false,
+      // Guards against header floods (Node's own limit is 16 KiB).
+      maxHeaderSize: 16 * 1024,
+      signal: request.signal,
+    });
+    const timer = setTimeout(() => {
+      req.destroy();
+      finish({ ok: false, status: 'timeout', reason: `no complete answer within ${request.timeoutMs} ms` });
+    }, request.timeoutMs);
+    req.on('error', (error: NodeJS.ErrnoException) =>
+      finish({ ok: false, status: failureStatus(error), reason: error.message }),
+    );
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let truncated = false;
+      const done = (): void =>
+        finish({ ok: true, response: { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), truncated } });
+      res.on('data', (chunk: Buffer) => {
+        if (truncated) return;
+        const room = request.maxBodyBytes - size;
+        if (chunk.length >= room) {
+          chunks.push(chunk.subarray(0, room));
+          size += room;
+          truncated = true;
+          done();
+          res.destroy();
+          return;
+        }
+        chunks.push(chunk);
+        size += chunk.length;
+      });
+      res.on('end', done);
+      res.on('error', (error: NodeJS.ErrnoException) =>
+        finish({ ok: false, status: failureStatus(error), reason: error.message }),
+      );
+    });
+    req.end(request.body);
+  });
+}

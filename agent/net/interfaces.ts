@@ -1,0 +1,34 @@
+import { networkInterfaces } from 'node:os';
+import { agentError } from '../errors.js';
+
+/** One local IPv4 interface the scan sends and listens on. */
+export interface ScanInterface {
+  readonly name: string;
+  readonly address: string;
+  /** e.g. 198.18.0.1/24 */
+  readonly cidr: string;
+}
+
+/** Every up, non-loopback interface with an IPv4 address (Node lists only interfaces that are up). */
+export function listScanInterfaces(): ScanInterface[] {
+  const found: ScanInterface[] = [];
+  for (const [name, addresses] of Object.entries(networkInterfaces())) {
+    const ipv4 = (addresses ?? []).find((a) => a.family === 'IPv4' && !a.internal);
+    if (ipv4 && ipv4.cidr) found.push({ name, address: ipv4.address, cidr: ipv4.cidr });
+  }
+  return found.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Resolves --interface names; with none given, every usable interface. */
+export function chooseInterfaces(requested: readonly string[]): ScanInterface[] {
+  const available = listScanInterfaces();
+  if (requested.length === 0) {
+    if (available.length === 0) throw agentError('CCTV_ERR_NO_INTERFACE');
+    return available;
+  }
+  return [...new Set(requested)].map((name) => {
+    const match = available.find((i) => i.name === name);
+    if (!match) throw agentError('CCTV_ERR_UNKNOWN_INTERFACE', name, available.map((i) => i.name));
+    return match;
+  });
+}

@@ -1,0 +1,85 @@
+/**
+ * Per-interface UDP sockets for multicast discovery. One socket per chosen interface, bound to that
+ * interface's address, so the multicast leaves through it (IP_MULTICAST_IF) and unicast replies come
+ * back to it. A datagram that fails to parse is the caller's business: this module never throws
+ * from a receive.
+ */
+import dgram from 'node:dgram';
+import type { Logger } from '../log.js';
+import type { ScanInterface } from './interfaces.js';
+
+export interface Datagram {
+  bytes: Buffer;
+  from: string;
+  port: number;
+  iface: ScanInterface;
+}
+
+export interface InterfaceSocket {
+  readonly iface: ScanInterface;
+  send(bytes: Buffer, address: string, port: number): Promise<void>;
+}
+
+/** SOAP-over-UDP §3.4: repeat multicast messages with a short random delay (UDP_MIN_DELAY 50 ms). */
+export const REPEAT_DELAY_MS = { min: 50, max: 250 } as const;
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export function repeatDelay(): number {
+  return REPEAT_DELAY_MS.min + Math.floor(Math.random() * (REPEAT_DELAY_MS.max - REPEAT_DELAY_MS.min));
+}
+
+/**
+ * Opens one socket per interface, calls `use` with them, and closes them all when `use` resolves
+ * or `signal` aborts, whichever is later for `use` (it should itself watch the signal).
+ */
+export async function withInterfaceSockets(
+  interfaces: readonly ScanInterface[],
+  log: Logger,
+  onDatagram: (d: Datagram) => void,
+  use: (sockets: InterfaceSocket[]) => Promise<void>,
+): Promise<void> {
+  const opened: { socket: dgram.Socket; handle: InterfaceSocket }[] = [];
+  try {
+    for (const iface of interfaces) {
+      const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+      socket.on('error', (error) => log.warn({ iface: iface.name, err: error.message }, 'UDP socket error'));
+      socket.on('message', (bytes, rinfo) => onDatagram({ bytes, from: rinfo.address, port: rinfo.port, iface }));
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(0, iface.address, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+      socket.setMulticastInterface(iface.address);
+      // Discovery stays on the local link (SOAP-over-UDP multicast, RFC 2365 scoping).
+      socket.setMulticastTTL(1);
+      const handle: InterfaceSocket = {
+        iface,
+        send: (bytes, address, port) =>
+          new Promise((resolve) => {
+            socket.send(bytes, port, address, (error) => {
+              if (error) log.warn({ iface: iface.name, to: address, err: error.message }, 'UDP send failed');
+              resolve();
+            });
+          }),
+      };
+      opened.push({ socket, handle });
+    }
+    await use(opened.map((o) => o.handle));
+  } finally {
+    for (const { socket } of opened) socket.close();
+  }
+}

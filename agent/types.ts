@@ -1,0 +1,113 @@
+/**
+ * The data model shared by every stage of the pipeline:
+ * discover → Observation → merge → fingerprint (Evidence + Identity) → classify → Device → Inventory.
+ *
+ * Discoverers only produce Observations. Only fingerprint/ and classify.ts interpret them.
+ */
+
+/** Where a piece of evidence came from, as written in the inventory document. */
+export const EVIDENCE_SOURCES = ['oui', 'onvif', 'ssdp', 'mdns', 'sadp', 'dhip', 'http', 'rtsp', 'tls', 'port'] as const;
+export type EvidenceSource = (typeof EVIDENCE_SOURCES)[number];
+
+/**
+ * How one probe ended (zgrab2's closed status vocabulary). Partial fields may travel with any
+ * status other than 'ok'.
+ */
+export const PROBE_STATUSES = ['ok', 'timeout', 'refused', 'protocol-error', 'auth-required', 'error'] as const;
+export type ProbeStatus = (typeof PROBE_STATUSES)[number];
+
+/** Which discoverer produced an observation (also the log binding of that discoverer). */
+export type DiscovererName = 'wsdiscovery' | 'onvif' | 'neighbours';
+
+/** Flat dotted field values, e.g. `onvif.scope.hardware` → `DS-2CD2143G2-I`. */
+export type FieldValue = string | string[];
+export type Fields = Record<string, FieldValue>;
+
+/** One fact seen on the wire by one probe. Immutable once emitted. */
+export interface Observation {
+  readonly source: DiscovererName;
+  /** IPv4 or IPv6 address the fact is about (not necessarily the packet's sender). */
+  readonly ip: string;
+  /** Lower-case colon form, when the probe itself learned it. */
+  readonly mac?: string;
+  readonly port?: number;
+  /** ISO-8601 time the observation was made. */
+  readonly at: string;
+  readonly status: ProbeStatus;
+  readonly fields: Readonly<Fields>;
+}
+
+/** What a device says it is, or what its traits reveal. Every member is a string or null. */
+export interface Identity {
+  manufacturer: string | null;
+  brand: string | null;
+  model: string | null;
+  firmware: string | null;
+  serial: string | null;
+  deviceType: string | null;
+}
+export const IDENTITY_KEYS = ['manufacturer', 'brand', 'model', 'firmware', 'serial', 'deviceType'] as const;
+export type IdentityKey = (typeof IDENTITY_KEYS)[number];
+
+export type LinkedVendor = 'hikvision' | 'dahua';
+export type Relation = 'direct' | 'oem' | 'subsidiary';
+
+export interface Classification {
+  linkedVendor: LinkedVendor | null;
+  relation: Relation | null;
+  /** 0..1: how sure we are of `linkedVendor` (or, when null, of the maker named by the evidence). */
+  confidence: number;
+}
+
+/** One piece of evidence a verdict rests on, in words a reader can check. */
+export interface Evidence {
+  source: EvidenceSource;
+  /** What was seen, e.g. `onvif.scope.name = HIKVISION DS-2CD2143G2-I`. */
+  detail: string;
+  /** Vendor-table key this evidence points to (`hikvision`, `lts`, `axis`…), or null. */
+  supports: string | null;
+  /** Fingerprint rule that produced it. */
+  rule: string;
+  /** The rule's confidence, 0..1. */
+  confidence: number;
+}
+
+export interface Service {
+  port: number;
+  protocol: string;
+  banner: string | null;
+}
+
+export interface Vulnerability {
+  id: string;
+}
+
+export interface Device {
+  /** Stable across scans: `mac:…`, else `serial:…`, else `ip:…`. */
+  id: string;
+  ip: string;
+  mac: string | null;
+  identity: Identity;
+  classification: Classification;
+  evidence: Evidence[];
+  vulnerabilities: Vulnerability[];
+  services: Service[];
+}
+
+export interface ScanInfo {
+  id: string;
+  site: string;
+  startedAt: string;
+  finishedAt: string;
+  targets: string[];
+  methods: string[];
+}
+
+export const INVENTORY_SCHEMA_ID = 'cctv-inventory/v1';
+
+/** The contract document (schema/cctv-inventory-v1.schema.json). */
+export interface Inventory {
+  schema: typeof INVENTORY_SCHEMA_ID;
+  scan: ScanInfo;
+  devices: Device[];
+}

@@ -1,0 +1,59 @@
+import { createServer, type Server } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { httpRequest } from '../../agent/net/http-client.js';
+
+// Loopback only: these servers listen on 127.0.0.1 and are closed after each test.
+const servers: { close(): void }[] = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+});
+
+async function listen(server: Server | ReturnType<typeof createTcpServer>): Promise<number> {
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+describe('httpRequest', () => {
+  it('returns status, headers and body', async () => {
+    const port = await listen(createServer((req, res) => res.writeHead(200, { Server: 'App-webs/' }).end(`hello ${req.method}`)));
+    const result = await httpRequest({ url: new URL(`http://127.0.0.1:${port}/`), method: 'POST', body: 'x', timeoutMs: 2000, maxBodyBytes: 1000 });
+    expect(result).toMatchObject({ ok: true, response: { status: 200, truncated: false } });
+    if (!result.ok) return;
+    expect(result.response.headers.server).toBe('App-webs/');
+    expect(result.response.body.toString()).toBe('hello POST');
+  });
+
+  it('cuts an endless body at the cap and drops the connection', async () => {
+    const port = await listen(
+      createServer((_req, res) => {
+        res.writeHead(200);
+        const timer = setInterval(() => res.write(Buffer.alloc(16 * 1024, 0x41)), 1);
+        res.on('close', () => clearInterval(timer));
+      }),
+    );
+    const started = Date.now();
+    const result = await httpRequest({ url: new URL(`http://127.0.0.1:${port}/`), method: 'GET', timeoutMs: 5000, maxBodyBytes: 100_000 });
+    expect(result.ok && result.response.truncated).toBe(true);
+    if (result.ok) expect(result.response.body.length).toBe(100_000);
+    expect(Date.now() - started).toBeLessThan(4000);
+  });
+
+  it('times out on a server that accepts and never answers', async () => {
+    const port = await listen(createTcpServer(() => undefined));
+    const started = Date.now();
+    const result = await httpRequest({ url: new URL(`http://127.0.0.1:${port}/`), method: 'GET', timeoutMs: 300, maxBodyBytes: 1000 });
+    expect(result).toMatchObject({ ok: false, status: 'timeout' });
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('reports a refused connection and garbage that is not HTTP', async () => {
+    const closed = await listen(createTcpServer(() => undefined));
+    servers.pop()?.close();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await httpRequest({ url: new URL(`http://127.0.0.1:${closed}/`), method: 'GET', timeoutMs: 1000, maxBodyBytes: 10 })).toMatchObject({ ok: false, status: 'refused' });
+    const port = await listen(createTcpServer((socket) => socket.end('\x00\x00\x00\x10garbage\r\n\r\n')));
+    expect(await httpRequest({ url: new URL(`http://127.0.0.1:${port}/`), method: 'GET', timeoutMs: 1000, maxBodyBytes: 10 })).toMatchObject({ ok: false, status: 'protocol-error' });
+  });
+});

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { mergeObservations } from '../../agent/merge.js';
+import type { Observation } from '../../agent/types.js';
+
+const at = '2026-11-28T10:00:00.000Z';
+const wsd = (ip: string): Observation => ({ source: 'wsdiscovery', ip, at, status: 'ok', fields: { 'onvif.endpoint': `urn:uuid:${ip}` } });
+const neighbour = (ip: string, mac: string, fresh: boolean): Observation => ({
+  source: 'neighbours', ip, mac, at, status: 'ok', fields: { 'neighbour.fresh': String(fresh), 'neighbour.state': fresh ? 'REACHABLE' : 'STALE' },
+});
+
+describe('mergeObservations', () => {
+  it('joins observations of one IP, takes the MAC from the neighbour table and sorts by address', () => {
+    const hosts = mergeObservations([wsd('198.18.0.20'), wsd('198.18.0.9'), neighbour('198.18.0.20', '08:ed:ed:00:00:20', true), wsd('198.18.0.100')]);
+    expect(hosts.map((h) => [h.ip, h.mac, h.observations.length])).toEqual([
+      ['198.18.0.9', null, 1],
+      ['198.18.0.20', '08:ed:ed:00:00:20', 2],
+      ['198.18.0.100', null, 1],
+    ]);
+  });
+
+  it('makes a device of a fresh neighbour entry alone, but not of a stale one', () => {
+    const hosts = mergeObservations([neighbour('198.18.0.50', '3c:d9:2b:00:00:50', true), neighbour('198.18.0.51', '3c:d9:2b:00:00:51', false)]);
+    expect(hosts.map((h) => h.ip)).toEqual(['198.18.0.50']);
+  });
+
+  it('lets a stale entry lend its MAC to an address heard now', () => {
+    const hosts = mergeObservations([neighbour('198.18.0.10', '28:57:be:00:00:10', false), wsd('198.18.0.10')]);
+    expect(hosts).toHaveLength(1);
+    expect(hosts[0]?.mac).toBe('28:57:be:00:00:10');
+  });
+
+  it('groups two addresses of one MAC into one device reported at the lower IPv4', () => {
+    const hosts = mergeObservations([
+      wsd('198.18.0.31'),
+      neighbour('198.18.0.31', 'ac:cc:8e:00:00:30', true),
+      neighbour('198.18.0.30', 'ac:cc:8e:00:00:30', true),
+    ]);
+    expect(hosts).toHaveLength(1);
+    expect(hosts[0]?.ip).toBe('198.18.0.30');
+    expect(hosts[0]?.addresses).toEqual(['198.18.0.30', '198.18.0.31']);
+  });
+});

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { parseNeighbourJson } from '../../agent/discovery/neighbours.js';
+
+// Shape of `ip -json -stats -4 neigh show dev eth0` (iproute2 6.1), as read in the lab.
+const SAMPLE = JSON.stringify([
+  { dst: '198.18.0.10', dev: 'eth0', lladdr: '28:57:BE:12:34:56', used: 3, confirmed: 2, updated: 2, probes: 0, state: ['REACHABLE'] },
+  { dst: '198.18.0.20', dev: 'eth0', lladdr: '08:ed:ed:87:42:7a', used: 400, confirmed: 380, updated: 390, probes: 0, state: ['STALE'] },
+  { dst: '198.18.0.99', dev: 'eth0', used: 5, confirmed: 5, updated: 1, probes: 3, state: ['INCOMPLETE'] },
+  { dst: '198.18.0.98', dev: 'eth0', used: 5, confirmed: 5, updated: 1, probes: 6, state: ['FAILED'] },
+  { dst: '198.18.0.97', dev: 'eth0', lladdr: '00:00:00:00:00:00', state: ['STALE'] },
+  { dst: '198.18.0.1', dev: 'eth0', lladdr: '02:00:00:00:00:01', state: ['PERMANENT'] },
+]);
+
+describe('parseNeighbourJson', () => {
+  it('keeps entries with a usable MAC, lower-cased, with their age', () => {
+    expect(parseNeighbourJson(SAMPLE)).toEqual([
+      { ip: '198.18.0.10', mac: '28:57:be:12:34:56', state: 'REACHABLE', ageSeconds: 2 },
+      { ip: '198.18.0.20', mac: '08:ed:ed:87:42:7a', state: 'STALE', ageSeconds: 380 },
+      { ip: '198.18.0.1', mac: '02:00:00:00:00:01', state: 'PERMANENT', ageSeconds: null },
+    ]);
+  });
+
+  it('returns nothing for output that is not the expected JSON', () => {
+    expect(parseNeighbourJson('')).toEqual([]);
+    expect(parseNeighbourJson('{"dst":"1.2.3.4"}')).toEqual([]);
+    expect(parseNeighbourJson('198.18.0.10 dev eth0 lladdr 28:57:be:12:34:56 REACHABLE')).toEqual([]);
+    expect(parseNeighbourJson('[{"dst":"198.18.0.5","lladdr":"zz:zz","state":["REACHABLE"]}]')).toEqual([]);
+  });
+});
