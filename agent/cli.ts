@@ -58,6 +58,8 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
   const targets = parseTargets(targetSpecs);
   const interfaces = chooseInterfaces(flags.interface);
   const store = await openStore(flags.store, log);
+  // A corrupt store fails now, before the network is touched, not after the scan.
+  await store.latest(flags.site);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);

@@ -1,0 +1,310 @@
+/**
+ * The file store, the agent's default: one folder (the --store DIR) holding
+ *
+ *   DIR/.lock                          while a save runs (see lock.ts)
+ *   DIR/scans/<site>/<scanId>.json     one document per scan: the full Inventory
+ *   DIR/sites/<site>/inventory.json    the site's current inventory: the last saved scan's document
+ *   DIR/sites/<site>/changes.ndjson    append-only change log, one ChangeEvent per line
+ *
+ * JSON is pretty-printed (2 spaces, trailing newline). Documents are replaced atomically
+ * (fs-durable.ts); the change log is appended with fsync. A save writes, in this order, the scan
+ * document, the change events, then inventory.json: a crash part-way repeats events on the next
+ * save rather than losing them.
+ *
+ * "Latest" means the last one saved, not the one with the latest timestamps. Saving a scan id
+ * again replaces its document and diffs against the current inventory.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { diffInventories, type ChangeEvent } from '../changes.js';
+import { AgentError, agentError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { INVENTORY_SCHEMA_ID, type Inventory } from '../types.js';
+import { appendDurable, describeFsError, ensureDir, isCode, prettyJson, TEMP_SUFFIX, writeFileAtomic } from './fs-durable.js';
+import { acquireLock } from './lock.js';
+import { assertStoreName, isStoreName } from './names.js';
+import type { InventoryStore, SaveResult, StoreDefinition } from './types.js';
+
+const STORE_NAME = 'file';
+
+/** One scan as listed by listScans(). */
+export interface ScanSummary {
+  id: string;
+  startedAt: string;
+  finishedAt: string;
+  /** How many devices the scan's document holds. */
+  devices: number;
+}
+
+/** The file store, with the reading API the CLI and reports use. */
+export interface FileStore extends InventoryStore {
+  readonly name: typeof STORE_NAME;
+  /** The store folder, absolute. */
+  readonly dir: string;
+  /** Sites that have a folder under DIR/sites, sorted. */
+  listSites(): Promise<string[]>;
+  /** The site's scans, oldest first (by startedAt, then id); [] for an unknown site. */
+  listScans(site: string): Promise<ScanSummary[]>;
+  /** One scan's document, or null when there is none. */
+  loadScan(site: string, scanId: string): Promise<Inventory | null>;
+  /** The site's change log in the order it was written; [] when there is none. */
+  readChanges(site: string): Promise<ChangeEvent[]>;
+}
+
+export interface FileStoreOptions {
+  /** How long a save waits for another run's lock before CCTV_ERR_STORE_LOCKED. Default 10 s. */
+  lockTimeoutMs?: number;
+  /** How often a waiting save looks at the lock again. Default 100 ms. */
+  lockPollMs?: number;
+}
+
+export const fileStore: StoreDefinition = {
+  name: STORE_NAME,
+  description: 'JSON files in a local folder (the default): DIR/scans/<site>/<scan>.json, DIR/sites/<site>/',
+  accepts(spec) {
+    if (spec.trim() === '') return false;
+    if (/^file:/i.test(spec)) return true;
+    return !/^[A-Za-z][A-Za-z0-9+.-]+:\/\//.test(spec); // other URL schemes belong to other stores
+  },
+  open(spec, log) {
+    return openFileStore(/^file:/i.test(spec) ? fileURLToPath(spec) : spec, log);
+  },
+};
+
+export function isFileStore(store: InventoryStore): store is FileStore {
+  return store.name === STORE_NAME && typeof (store as Partial<FileStore>).listScans === 'function';
+}
+
+/**
+ * Opens (creating if needed) the store folder and proves it writable by creating and removing a
+ * probe file. Fails with CCTV_ERR_STORE_UNWRITABLE, leaving nothing behind, when it cannot.
+ */
+export async function openFileStore(spec: string, log: Logger, options: FileStoreOptions = {}): Promise<FileStore> {
+  const dir = resolve(spec);
+  const storeLog = log.child({ module: 'store/file' });
+  await probeWritable(dir);
+  storeLog.debug({ dir }, 'opened the file store');
+
+  const lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
+  const lockPollMs = options.lockPollMs ?? 100;
+  const paths = {
+    scanDir: (site: string) => join(dir, 'scans', site),
+    scan: (site: string, scanId: string) => join(dir, 'scans', site, `${scanId}.json`),
+    siteDir: (site: string) => join(dir, 'sites', site),
+    inventory: (site: string) => join(dir, 'sites', site, 'inventory.json'),
+    changes: (site: string) => join(dir, 'sites', site, 'changes.ndjson'),
+  };
+  /** Saves of this instance run one after another; the lock file orders them against other runs. */
+  let queue: Promise<unknown> = Promise.resolve();
+  let closed = false;
+  const assertOpen = (): void => {
+    if (closed) throw new Error(`the file store "${dir}" is closed`);
+  };
+
+  async function readInventory(file: string, site: string): Promise<Inventory | null> {
+    let raw: string;
+    try {
+      raw = await readFile(file, 'utf8');
+    } catch (error) {
+      if (isCode(error, 'ENOENT')) return null;
+      throw agentError('CCTV_ERR_STORE_CORRUPT', file, describeFsError(error));
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(raw);
+    } catch (error) {
+      throw agentError('CCTV_ERR_STORE_CORRUPT', file, `not valid JSON: ${(error as Error).message}`);
+    }
+    const why = inventoryProblem(doc, site);
+    if (why) throw agentError('CCTV_ERR_STORE_CORRUPT', file, why);
+    return doc as Inventory;
+  }
+
+  async function commit(inventory: Inventory): Promise<SaveResult> {
+    const { site, id: scanId } = inventory.scan;
+    const release = await acquireLock(dir, { timeoutMs: lockTimeoutMs, pollMs: lockPollMs, log: storeLog });
+    try {
+      const previous = await readInventory(paths.inventory(site), site);
+      const changes = diffInventories(previous, inventory);
+      const scanFile = paths.scan(site, scanId);
+      try {
+        await ensureDir(paths.scanDir(site));
+        await ensureDir(paths.siteDir(site));
+        await writeFileAtomic(scanFile, prettyJson(inventory));
+        if (changes.length > 0) {
+          await appendDurable(paths.changes(site), changes.map((e) => `${JSON.stringify(e)}\n`).join(''));
+        }
+        await writeFileAtomic(paths.inventory(site), prettyJson(inventory));
+      } catch (error) {
+        if (error instanceof AgentError) throw error;
+        throw agentError('CCTV_ERR_STORE_UNWRITABLE', dir, describeFsError(error));
+      }
+      storeLog.debug(
+        { site, scanId, file: scanFile, devices: inventory.devices.length, changes: changes.length },
+        'saved the inventory',
+      );
+      return { changes, location: scanFile };
+    } finally {
+      await release();
+    }
+  }
+
+  const store: FileStore = {
+    name: STORE_NAME,
+    dir,
+
+    save(inventory) {
+      try {
+        assertOpen();
+        if (inventory.schema !== INVENTORY_SCHEMA_ID) {
+          throw new TypeError(`the file store saves ${INVENTORY_SCHEMA_ID} documents, not "${String(inventory.schema)}"`);
+        }
+        assertStoreName('site name', inventory.scan.site);
+        assertStoreName('scan id', inventory.scan.id);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      // Serialise now, so that changes the caller makes after save() returns are not stored.
+      const snapshot = JSON.parse(JSON.stringify(inventory)) as Inventory;
+      const result = queue.then(() => commit(snapshot));
+      queue = result.catch(() => undefined);
+      return result;
+    },
+
+    async latest(site) {
+      assertOpen();
+      assertStoreName('site name', site);
+      return readInventory(paths.inventory(site), site);
+    },
+
+    async close() {
+      closed = true;
+      await queue;
+    },
+
+    async listSites() {
+      assertOpen();
+      const entries = await listDir(join(dir, 'sites'));
+      return entries
+        .filter((e) => e.isDirectory() && isStoreName(e.name))
+        .map((e) => e.name)
+        .sort();
+    },
+
+    async listScans(site) {
+      assertOpen();
+      assertStoreName('site name', site);
+      const entries = await listDir(paths.scanDir(site));
+      const summaries: ScanSummary[] = [];
+      for (const e of entries) {
+        if (!e.isFile() || !e.name.endsWith('.json')) continue;
+        const id = e.name.slice(0, -'.json'.length);
+        if (!isStoreName(id)) continue; // temp files start with a dot
+        const doc = await readInventory(join(paths.scanDir(site), e.name), site);
+        if (!doc) continue; // removed meanwhile
+        summaries.push({ id, startedAt: doc.scan.startedAt, finishedAt: doc.scan.finishedAt, devices: doc.devices.length });
+      }
+      return summaries.sort((a, b) => compare(a.startedAt, b.startedAt) || compare(a.id, b.id));
+    },
+
+    async loadScan(site, scanId) {
+      assertOpen();
+      assertStoreName('site name', site);
+      assertStoreName('scan id', scanId);
+      return readInventory(paths.scan(site, scanId), site);
+    },
+
+    async readChanges(site) {
+      assertOpen();
+      assertStoreName('site name', site);
+      const file = paths.changes(site);
+      let raw: string;
+      try {
+        raw = await readFile(file, 'utf8');
+      } catch (error) {
+        if (isCode(error, 'ENOENT')) return [];
+        throw agentError('CCTV_ERR_STORE_CORRUPT', file, describeFsError(error));
+      }
+      const events: ChangeEvent[] = [];
+      raw.split('\n').forEach((line, i) => {
+        if (line.trim() === '') return;
+        let event: unknown;
+        try {
+          event = JSON.parse(line);
+        } catch {
+          throw agentError('CCTV_ERR_STORE_CORRUPT', file, `line ${i + 1} is not valid JSON`);
+        }
+        if (!isChangeEvent(event)) throw agentError('CCTV_ERR_STORE_CORRUPT', file, `line ${i + 1} is not a change event`);
+        events.push(event);
+      });
+      return events;
+    },
+  };
+  return store;
+}
+
+/**
+ * Creates DIR if needed and creates + removes a probe file in it. On failure, removes the folders
+ * it created and throws CCTV_ERR_STORE_UNWRITABLE.
+ */
+async function probeWritable(dir: string): Promise<void> {
+  let created: string | undefined;
+  try {
+    created = await ensureDir(dir);
+    const probe = join(dir, `.probe-${process.pid}-${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
+    const fh = await open(probe, 'wx');
+    try {
+      await fh.writeFile('cctv-agent store probe\n');
+    } finally {
+      await fh.close();
+      await rm(probe, { force: true });
+    }
+  } catch (error) {
+    if (created) await removeCreated(dir, created);
+    throw agentError('CCTV_ERR_STORE_UNWRITABLE', dir, describeFsError(error));
+  }
+}
+
+/** Removes the empty folders from `dir` up to and including `first`. */
+async function removeCreated(dir: string, first: string): Promise<void> {
+  for (let d = dir; ; d = dirname(d)) {
+    await rmdir(d).catch(() => undefined);
+    if (d === first || dirname(d) === d) return;
+  }
+}
+
+async function listDir(path: string) {
+  try {
+    return await readdir(path, { withFileTypes: true });
+  } catch (error) {
+    if (isCode(error, 'ENOENT')) return [];
+    throw agentError('CCTV_ERR_STORE_CORRUPT', path, describeFsError(error));
+  }
+}
+
+/** Why `doc` is not a readable inventory of `site`, or null. */
+function inventoryProblem(doc: unknown, site: string): string | null {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return 'not a JSON object';
+  const d = doc as Record<string, unknown>;
+  if (d.schema !== INVENTORY_SCHEMA_ID) return `not a ${INVENTORY_SCHEMA_ID} document`;
+  const scan = d.scan as Record<string, unknown> | null | undefined;
+  if (typeof scan !== 'object' || scan === null) return 'it has no scan section';
+  for (const key of ['id', 'site', 'startedAt', 'finishedAt'] as const) {
+    if (typeof scan[key] !== 'string') return `scan.${key} is missing`;
+  }
+  if (scan.site !== site) return `it belongs to site "${String(scan.site)}", not "${site}"`;
+  if (!Array.isArray(d.devices)) return 'it has no devices list';
+  return null;
+}
+
+function isChangeEvent(v: unknown): v is ChangeEvent {
+  if (typeof v !== 'object' || v === null) return false;
+  const e = v as Record<string, unknown>;
+  return ['type', 'at', 'site', 'scanId', 'deviceId', 'ip'].every((k) => typeof e[k] === 'string');
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

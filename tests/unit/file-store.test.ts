@@ -1,0 +1,475 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { diffInventories } from '../../agent/changes.js';
+import type { AgentError } from '../../agent/errors.js';
+import type { Logger } from '../../agent/log.js';
+import { fileStore, isFileStore, openFileStore, type FileStoreOptions } from '../../agent/store/file.js';
+import { openStore, stores } from '../../agent/store/index.js';
+import {
+  expectedSecondScanChanges,
+  firstScan,
+  hikvisionCamera,
+  inventory,
+  secondScan,
+  SITE,
+  storeContract,
+} from './store-contract.js';
+
+const silent: Logger = pino({ level: 'silent' });
+
+function captureLog(): { log: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  return { log, lines };
+}
+
+const tempDirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'cctv-file-store-'));
+  tempDirs.push(dir);
+  return dir;
+}
+
+const children: ChildProcess[] = [];
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const dir of tempDirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+/** Every file under `dir`, relative, sorted. */
+async function tree(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
+}
+
+async function rejection(promise: Promise<unknown>): Promise<AgentError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as AgentError;
+  }
+  throw new Error('expected a rejection');
+}
+
+async function newStore(options: FileStoreOptions = {}, log: Logger = silent) {
+  const dir = join(await tempDir(), 'store');
+  return { dir, store: await openFileStore(dir, log, options) };
+}
+
+/** A separate node process holding DIR/.lock the way another run would, for `holdMs`. */
+async function lockHolder(dir: string, holdMs: number): Promise<ChildProcess> {
+  const script = `
+    const fs = require('node:fs'), os = require('node:os');
+    const [lock, ms] = process.argv.slice(1);
+    fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString() }) + '\\n', { flag: 'wx' });
+    process.stdout.write('locked\\n');
+    setTimeout(() => { fs.unlinkSync(lock); process.exit(0); }, Number(ms));
+  `;
+  const child = spawn(process.execPath, ['-e', script, join(dir, '.lock'), String(holdMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (b: Buffer) => b.toString().includes('locked') && resolve());
+    child.once('exit', (code) => reject(new Error(`lock holder exited early (${code})`)));
+  });
+  return child;
+}
+
+function firmwareScan(n: number) {
+  const hik = hikvisionCamera();
+  hik.identity.firmware = `V5.7.${n}`;
+  const minute = String(n).padStart(2, '0');
+  return inventory({
+    id: `20260311T10${minute}00Z-${String(n).padStart(6, '0')}`,
+    startedAt: `2026-03-11T10:${minute}:00.000Z`,
+    finishedAt: `2026-03-11T10:${minute}:30.000Z`,
+    devices: [hik],
+  });
+}
+
+// ---- the shared contract, through the registry ----------------------------------------------
+
+storeContract('file', async () => {
+  const dir = join(await tempDir(), 'store');
+  const store = await openStore(dir, silent);
+  return { store, cleanup: () => rm(dir, { recursive: true, force: true }) };
+});
+
+// ---- file-store specifics ------------------------------------------------------------------
+
+describe('file store: registry and open()', () => {
+  it('is the registered store for folder paths and file: URLs, not for other URLs', async () => {
+    expect(stores).toContain(fileStore);
+    expect(fileStore.accepts('./cctv-inventory')).toBe(true);
+    expect(fileStore.accepts('/var/lib/cctv-agent')).toBe(true);
+    expect(fileStore.accepts('file:///var/lib/cctv-agent')).toBe(true);
+    expect(fileStore.accepts('https://inventory.example.org/push')).toBe(false);
+    expect(fileStore.accepts('')).toBe(false);
+    const err = await rejection(openStore('https://inventory.example.org/push', silent));
+    expect(err.code).toBe('CCTV_ERR_BAD_OPTION');
+  });
+
+  it('opens a file: URL as its path', async () => {
+    const dir = join(await tempDir(), 'via-url');
+    const store = await openStore(pathToFileURL(dir).href, silent);
+    expect(isFileStore(store) && store.dir).toBe(dir);
+    await store.save(firstScan());
+    expect(existsSync(join(dir, 'sites', SITE, 'inventory.json'))).toBe(true);
+  });
+
+  it('creates the folder (and its parents) and leaves it empty', async () => {
+    const dir = join(await tempDir(), 'a', 'b', 'store');
+    const store = await openFileStore(dir, silent);
+    expect(store.dir).toBe(dir);
+    expect(await readdir(dir)).toEqual([]);
+    expect(await store.latest(SITE)).toBeNull();
+  });
+
+  it('fails fast with CCTV_ERR_STORE_UNWRITABLE under a regular file, writing nothing', async () => {
+    const parent = await tempDir();
+    await writeFile(join(parent, 'file.txt'), 'not a folder\n');
+    const dir = join(parent, 'file.txt', 'store');
+    const err = await rejection(openFileStore(dir, silent));
+    expect(err.code).toBe('CCTV_ERR_STORE_UNWRITABLE');
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toContain(dir);
+    expect(err.message).toContain('ENOTDIR');
+    expect(await tree(parent)).toEqual(['file.txt']);
+    expect(await readFile(join(parent, 'file.txt'), 'utf8')).toBe('not a folder\n');
+  });
+
+  it('fails fast with CCTV_ERR_STORE_UNWRITABLE when the path is a regular file', async () => {
+    const parent = await tempDir();
+    await writeFile(join(parent, 'store'), 'x');
+    const err = await rejection(openFileStore(join(parent, 'store'), silent));
+    expect(err.code).toBe('CCTV_ERR_STORE_UNWRITABLE');
+    expect(await tree(parent)).toEqual(['store']);
+  });
+
+  it('fails fast with CCTV_ERR_STORE_UNWRITABLE under /proc', async () => {
+    const dir = `/proc/cctv-agent-test-${process.pid}/store`;
+    const err = await rejection(openStore(dir, silent));
+    expect(err.code).toBe('CCTV_ERR_STORE_UNWRITABLE');
+    expect(existsSync(`/proc/cctv-agent-test-${process.pid}`)).toBe(false);
+  });
+
+  it('fails fast with CCTV_ERR_STORE_UNWRITABLE through a dangling symlink', async () => {
+    const parent = await tempDir();
+    await symlink(join(parent, 'unmounted-disk'), join(parent, 'dangling'));
+    const err = await rejection(openFileStore(join(parent, 'dangling', 'store'), silent));
+    expect(err.code).toBe('CCTV_ERR_STORE_UNWRITABLE');
+    expect(await readdir(parent)).toEqual(['dangling']);
+  });
+
+  it.skipIf(process.getuid?.() === 0)('fails fast in a read-only folder and removes the folders it created', async () => {
+    const parent = await tempDir();
+    await mkdir(join(parent, 'ro'));
+    await writeFile(join(parent, 'ro', 'keep.txt'), 'x');
+    await chmod(join(parent, 'ro'), 0o500);
+    try {
+      const err = await rejection(openFileStore(join(parent, 'ro', 'store'), silent));
+      expect(err.code).toBe('CCTV_ERR_STORE_UNWRITABLE');
+      expect(await readdir(join(parent, 'ro'))).toEqual(['keep.txt']);
+    } finally {
+      await chmod(join(parent, 'ro'), 0o700);
+    }
+  });
+});
+
+describe('file store: layout on disk', () => {
+  it('writes scans/<site>/<scanId>.json, sites/<site>/inventory.json and sites/<site>/changes.ndjson', async () => {
+    const { dir, store } = await newStore();
+    const first = await store.save(firstScan());
+    expect(first.location).toBe(join(dir, 'scans', SITE, '20260302T081500Z-4f1a2b.json'));
+    await store.save(secondScan());
+    expect(await tree(dir)).toEqual([
+      `scans/${SITE}/20260302T081500Z-4f1a2b.json`,
+      `scans/${SITE}/20260309T081500Z-9c3d7e.json`,
+      `sites/${SITE}/changes.ndjson`,
+      `sites/${SITE}/inventory.json`,
+    ]);
+  });
+
+  it('writes pretty JSON (2 spaces) ending with a newline; inventory.json is the latest scan document', async () => {
+    const { dir, store } = await newStore();
+    await store.save(firstScan());
+    await store.save(secondScan());
+    const pretty = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
+    expect(await readFile(join(dir, 'scans', SITE, '20260302T081500Z-4f1a2b.json'), 'utf8')).toBe(pretty(firstScan()));
+    expect(await readFile(join(dir, 'scans', SITE, '20260309T081500Z-9c3d7e.json'), 'utf8')).toBe(pretty(secondScan()));
+    expect(await readFile(join(dir, 'sites', SITE, 'inventory.json'), 'utf8')).toBe(pretty(secondScan()));
+  });
+
+  it('appends to changes.ndjson, one event per line, never rewriting earlier lines', async () => {
+    const { dir, store } = await newStore();
+    const file = join(dir, 'sites', SITE, 'changes.ndjson');
+    const first = await store.save(firstScan());
+    const afterFirst = await readFile(file, 'utf8');
+    expect(afterFirst.endsWith('\n')).toBe(true);
+    expect(afterFirst.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual(first.changes);
+
+    const second = await store.save(secondScan());
+    const afterSecond = await readFile(file, 'utf8');
+    expect(afterSecond.startsWith(afterFirst)).toBe(true);
+    expect(afterSecond.trimEnd().split('\n')).toHaveLength(first.changes.length + second.changes.length);
+
+    // A save with no changes leaves the log as it was.
+    const same = secondScan();
+    same.scan.id = '20260310T081500Z-000000';
+    expect((await store.save(same)).changes).toEqual([]);
+    expect(await readFile(file, 'utf8')).toBe(afterSecond);
+
+    expect(await store.readChanges(SITE)).toEqual([...first.changes, ...expectedSecondScanChanges()]);
+  });
+
+  it('leaves no temp files and no lock behind', async () => {
+    const { dir, store } = await newStore();
+    await Promise.all([store.save(firstScan()), store.save(secondScan()), store.save(firstScan('depot-north'))]);
+    const all = await readdir(dir, { recursive: true });
+    expect(all.filter((f) => /\.tmp$|\.lock|\.probe|\.stale/.test(f))).toEqual([]);
+  });
+
+  it('starts a fresh changes.ndjson line if a crash left the last one unfinished', async () => {
+    const { dir, store } = await newStore();
+    await store.save(firstScan());
+    const file = join(dir, 'sites', SITE, 'changes.ndjson');
+    await writeFile(file, `${await readFile(file, 'utf8')}{"type":"device-add`);
+    await store.save(secondScan());
+    const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
+    expect(lines[3]).toBe('{"type":"device-add');
+    expect(lines.slice(4).map((l) => JSON.parse(l) as unknown)).toEqual(expectedSecondScanChanges());
+  });
+});
+
+describe('file store: reading API', () => {
+  it('lists sites, scans (oldest first, with device counts), loads scans and reads changes', async () => {
+    const { store } = await newStore();
+    // Saved out of time order: listScans still lists by startedAt.
+    await store.save(secondScan());
+    await store.save(firstScan());
+    await store.save(firstScan('depot-north'));
+    expect(await store.listSites()).toEqual(['depot-north', SITE]);
+    expect(await store.listScans(SITE)).toEqual([
+      { id: '20260302T081500Z-4f1a2b', startedAt: '2026-03-02T08:15:00.000Z', finishedAt: '2026-03-02T08:15:42.517Z', devices: 3 },
+      { id: '20260309T081500Z-9c3d7e', startedAt: '2026-03-09T08:15:00.000Z', finishedAt: '2026-03-09T08:15:39.004Z', devices: 3 },
+    ]);
+    expect(await store.loadScan(SITE, '20260309T081500Z-9c3d7e')).toEqual(secondScan());
+    expect(await store.loadScan(SITE, '20200101T000000Z-000000')).toBeNull();
+    // "Latest" is the last saved.
+    expect(await store.latest(SITE)).toEqual(firstScan());
+    expect((await store.readChanges(SITE)).map((e) => e.scanId)).toContain('20260302T081500Z-4f1a2b');
+  });
+
+  it('answers empty for a site it does not know', async () => {
+    const { store } = await newStore();
+    expect(await store.listSites()).toEqual([]);
+    expect(await store.listScans(SITE)).toEqual([]);
+    expect(await store.loadScan(SITE, '20260302T081500Z-4f1a2b')).toBeNull();
+    expect(await store.readChanges(SITE)).toEqual([]);
+  });
+});
+
+describe('file store: names', () => {
+  const bad = ['', '.', '..', '../evil', '..%2fevil', 'a/b', 'a\\b', '/etc', '.hidden', '-dash', 'x'.repeat(65), 'town hall', 'café', 'a\0b'];
+
+  it.each(bad)('rejects the site name %j with CCTV_ERR_BAD_NAME and writes nothing', async (site) => {
+    const parent = await tempDir();
+    const dir = join(parent, 'store');
+    const store = await openFileStore(dir, silent);
+    const err = await rejection(store.save(firstScan(site)));
+    expect(err.code).toBe('CCTV_ERR_BAD_NAME');
+    expect(err.exitCode).toBe(2);
+    expect(await tree(parent)).toEqual([]);
+    for (const read of [store.latest(site), store.listScans(site), store.readChanges(site), store.loadScan(site, 'x')]) {
+      expect((await rejection(read)).code).toBe('CCTV_ERR_BAD_NAME');
+    }
+  });
+
+  it('rejects a path-traversing scan id', async () => {
+    const parent = await tempDir();
+    const store = await openFileStore(join(parent, 'store'), silent);
+    const doc = firstScan();
+    doc.scan.id = '../../sites/town-hall/inventory';
+    expect((await rejection(store.save(doc))).code).toBe('CCTV_ERR_BAD_NAME');
+    expect((await rejection(store.loadScan(SITE, '../../../etc/passwd'))).code).toBe('CCTV_ERR_BAD_NAME');
+    expect(await tree(parent)).toEqual([]);
+  });
+
+  it('accepts names of 1 to 64 safe characters', async () => {
+    const { store } = await newStore();
+    for (const site of ['a', 'x'.repeat(64), 'Site_1.2-b', '0']) {
+      await store.save(firstScan(site));
+      expect(await store.latest(site)).toEqual(firstScan(site));
+    }
+  });
+});
+
+describe('file store: corrupt files', () => {
+  it('names the file when inventory.json is not JSON, and save() writes nothing then', async () => {
+    const { dir, store } = await newStore();
+    await store.save(firstScan());
+    const file = join(dir, 'sites', SITE, 'inventory.json');
+    await writeFile(file, '{"schema": "cctv-inventory/v1", "scan": {');
+    const err = await rejection(store.latest(SITE));
+    expect(err.code).toBe('CCTV_ERR_STORE_CORRUPT');
+    expect(err.message).toContain(file);
+    const before = await tree(dir);
+    expect((await rejection(store.save(secondScan()))).code).toBe('CCTV_ERR_STORE_CORRUPT');
+    expect(await tree(dir)).toEqual(before);
+  });
+
+  it('rejects a document that is not an inventory of that site', async () => {
+    const { dir, store } = await newStore();
+    await store.save(firstScan());
+    const file = join(dir, 'scans', SITE, '20260302T081500Z-4f1a2b.json');
+    await writeFile(file, JSON.stringify(firstScan('depot-north')));
+    const err = await rejection(store.loadScan(SITE, '20260302T081500Z-4f1a2b'));
+    expect(err.code).toBe('CCTV_ERR_STORE_CORRUPT');
+    expect(err.message).toContain('depot-north');
+    expect((await rejection(store.listScans(SITE))).code).toBe('CCTV_ERR_STORE_CORRUPT');
+    await writeFile(file, '[1, 2, 3]\n');
+    expect((await rejection(store.loadScan(SITE, '20260302T081500Z-4f1a2b'))).message).toContain(file);
+  });
+
+  it('names the file and line of a bad change log line', async () => {
+    const { dir, store } = await newStore();
+    await store.save(firstScan());
+    const file = join(dir, 'sites', SITE, 'changes.ndjson');
+    const lines = (await readFile(file, 'utf8')).split('\n');
+    lines[1] = 'garbage';
+    await writeFile(file, lines.join('\n'));
+    const err = await rejection(store.readChanges(SITE));
+    expect(err.code).toBe('CCTV_ERR_STORE_CORRUPT');
+    expect(err.message).toContain(file);
+    expect(err.message).toContain('line 2');
+  });
+});
+
+describe('file store: ordering and closing', () => {
+  it('applies saves made without awaiting in the order they were made', async () => {
+    const { store } = await newStore();
+    const results = await Promise.all([1, 2, 3, 4, 5].map((n) => store.save(firmwareScan(n))));
+    expect(await store.latest(SITE)).toEqual(firmwareScan(5));
+    results.slice(1).forEach((r, i) => {
+      expect(r.changes).toEqual(diffInventories(firmwareScan(i + 1), firmwareScan(i + 2)));
+    });
+  });
+
+  it('waits for saves in flight on close(), then refuses new calls', async () => {
+    const { store } = await newStore();
+    const saving = store.save(firstScan());
+    await store.close();
+    await expect(saving).resolves.toMatchObject({ changes: expect.any(Array) as unknown });
+    await expect(store.save(secondScan())).rejects.toThrow(/closed/);
+    await expect(store.latest(SITE)).rejects.toThrow(/closed/);
+  });
+});
+
+describe('file store: lock', () => {
+  it('waits for a lock held by another live process, then saves', async () => {
+    const { dir, store } = await newStore({ lockPollMs: 20 });
+    const holdMs = 700;
+    const child = await lockHolder(dir, holdMs);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const t0 = Date.now();
+    const result = await store.save(firstScan());
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(holdMs - 250);
+    expect(result.changes).toHaveLength(3);
+    await exited;
+    expect(existsSync(join(dir, '.lock'))).toBe(false);
+  });
+
+  it('fails with CCTV_ERR_STORE_LOCKED when a live holder keeps the lock past the wait, touching nothing', async () => {
+    const { dir, store } = await newStore({ lockTimeoutMs: 300, lockPollMs: 20 });
+    const child = await lockHolder(dir, 15_000);
+    const lockBefore = await readFile(join(dir, '.lock'), 'utf8');
+    const t0 = Date.now();
+    const err = await rejection(store.save(firstScan()));
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(err.code).toBe('CCTV_ERR_STORE_LOCKED');
+    expect(err.message).toContain(`pid ${child.pid}`);
+    expect(err.message).toContain(join(dir, '.lock'));
+    expect(await readFile(join(dir, '.lock'), 'utf8')).toBe(lockBefore);
+    expect(await tree(dir)).toEqual(['.lock']);
+  });
+
+  it('takes over, with a warning, a lock left by a run that was killed', async () => {
+    const { log, lines } = captureLog();
+    const { dir, store } = await newStore({ lockTimeoutMs: 5_000, lockPollMs: 20 }, log);
+    const child = await lockHolder(dir, 60_000);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    const t0 = Date.now();
+    await store.save(firstScan());
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(existsSync(join(dir, '.lock'))).toBe(false);
+    const warning = lines.find((l) => l.level === 40);
+    expect(warning?.msg).toMatch(/stale store lock/);
+    expect(JSON.stringify(warning)).toContain(String(child.pid));
+  });
+
+  it('takes over a lock file naming a dead pid on this host', async () => {
+    const { log, lines } = captureLog();
+    const { dir, store } = await newStore({ lockTimeoutMs: 5_000 }, log);
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    await writeFile(join(dir, '.lock'), JSON.stringify({ pid: dead, hostname: hostname(), startedAt: '2026-03-01T00:00:00.000Z' }));
+    await store.save(firstScan());
+    expect(await store.latest(SITE)).toEqual(firstScan());
+    expect(existsSync(join(dir, '.lock'))).toBe(false);
+    expect(lines.some((l) => l.level === 40 && /stale/.test(String(l.msg)))).toBe(true);
+    expect(await readdir(dir)).not.toContain(expect.stringMatching(/stale/));
+  });
+
+  it('waits for (and does not take over) a lock of another host, whose pid it cannot check', async () => {
+    const { dir, store } = await newStore({ lockTimeoutMs: 200, lockPollMs: 20 });
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    await writeFile(join(dir, '.lock'), JSON.stringify({ pid: dead, hostname: `not-${hostname()}`, startedAt: '2026-03-01T00:00:00.000Z' }));
+    const err = await rejection(store.save(firstScan()));
+    expect(err.code).toBe('CCTV_ERR_STORE_LOCKED');
+    expect(err.message).toContain(`not-${hostname()}`);
+  });
+
+  it('waits for a fresh unreadable lock file, and takes over an old one', async () => {
+    const { dir, store } = await newStore({ lockTimeoutMs: 200, lockPollMs: 20 });
+    const lock = join(dir, '.lock');
+    await writeFile(lock, '');
+    expect((await rejection(store.save(firstScan()))).code).toBe('CCTV_ERR_STORE_LOCKED');
+    const old = new Date(Date.now() - 5 * 60_000);
+    await utimes(lock, old, old);
+    await store.save(firstScan());
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it('keeps two store instances on one folder from interleaving their saves', async () => {
+    const dir = join(await tempDir(), 'store');
+    const a = await openFileStore(dir, silent, { lockPollMs: 2 });
+    const b = await openFileStore(dir, silent, { lockPollMs: 2 });
+    const n = 12;
+    await Promise.all(Array.from({ length: n }, (_, i) => (i % 2 ? b : a).save(firmwareScan(i + 1))));
+    // Every save after the first changed the firmware: each event must start from the firmware
+    // the save just before it (in commit order) left. Two saves that read the same "previous"
+    // would show up as two events with the same `before`.
+    const events = await a.readChanges(SITE);
+    const firmware = events.filter((e) => e.type === 'firmware-changed');
+    expect(events.filter((e) => e.type === 'device-added')).toHaveLength(1);
+    expect(firmware).toHaveLength(n - 1);
+    const firstId = events[0]?.scanId;
+    let current = (await a.loadScan(SITE, firstId ?? ''))?.devices[0]?.identity.firmware;
+    for (const e of firmware) {
+      expect(e.changes?.[0]?.before).toBe(current);
+      current = e.changes?.[0]?.after as string;
+    }
+    expect((await a.latest(SITE))?.devices[0]?.identity.firmware).toBe(current);
+    expect(await a.listScans(SITE)).toHaveLength(n);
+    expect(existsSync(join(dir, '.lock'))).toBe(false);
+  });
+});
