@@ -17,7 +17,18 @@ export const PROBE_STATUSES = ['ok', 'timeout', 'refused', 'protocol-error', 'au
 export type ProbeStatus = (typeof PROBE_STATUSES)[number];
 
 /** Which discoverer produced an observation (also the log binding of that discoverer). */
-export type DiscovererName = 'wsdiscovery' | 'onvif' | 'neighbours';
+export type DiscovererName =
+  | 'wsdiscovery'
+  | 'onvif'
+  | 'neighbours'
+  | 'ssdp'
+  | 'mdns'
+  | 'sadp'
+  | 'dhip'
+  | 'ports'
+  | 'http'
+  | 'rtsp'
+  | 'tls';
 
 /** Flat dotted field values, e.g. `onvif.scope.hardware` → `DS-2CD2143G2-I`. */
 export type FieldValue = string | string[];

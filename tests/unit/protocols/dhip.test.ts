@@ -11,6 +11,7 @@ import {
   parseDhipRequest,
   type DhipJson,
 } from '../../../agent/protocols/dhip.js';
+import { seededRandom } from '../../seeded-random.js';
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`../../fixtures/dhip/${name}`, import.meta.url));
 const haicam = fixture('ipc-hdw1431t1-s4.reply.bin');
@@ -328,7 +329,7 @@ describe('garbage in → null, never a throw', () => {
   });
 
   it('random buffers (seeded) → null', () => {
-    const rand = mulberry32(0xd41f);
+    const rand = seededRandom(0xd41f);
     for (let i = 0; i < 3000; i++) {
       const buf = randomBuffer(rand, Math.floor(rand() * 1200));
       expect(parseDhipPacket(buf)).toBeNull();
@@ -338,7 +339,7 @@ describe('garbage in → null, never a throw', () => {
   });
 
   it('random bodies behind a valid header, and random mutations of the fixtures, never throw', () => {
-    const rand = mulberry32(0xb0d7);
+    const rand = seededRandom(0xb0d7);
     for (let i = 0; i < 3000; i++) {
       const packet = frame(randomBuffer(rand, 1 + Math.floor(rand() * 600)));
       expect(parseDhipReply(packet)).toBeNull();
@@ -355,16 +356,4 @@ function randomBuffer(rand: () => number, length: number): Buffer {
   const buf = Buffer.alloc(length);
   for (let i = 0; i < length; i++) buf[i] = Math.floor(rand() * 256);
   return buf;
-}
-
-/** Small seeded PRNG (mulberry32) so garbage tests are repeatable. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -12,6 +12,7 @@ import {
   parseSadpReply,
   type SadpProbeMatchElements,
 } from '../../../agent/protocols/sadp.js';
+import { seededRandom } from '../../seeded-random.js';
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`../../fixtures/sadp/${name}`, import.meta.url));
 const haicam = fixture('ds-2cd2385g1-i.probematch.xml');
@@ -240,7 +241,7 @@ describe('garbage in → null, never a throw', () => {
   });
 
   it('random buffers (seeded) → null', () => {
-    const rand = mulberry32(0x5adb);
+    const rand = seededRandom(0x5adb);
     for (let i = 0; i < 3000; i++) {
       const buf = randomBuffer(rand, Math.floor(rand() * 1600));
       expect(parseSadpReply(buf)).toBeNull();
@@ -249,7 +250,7 @@ describe('garbage in → null, never a throw', () => {
   });
 
   it('random mutations of the fixture never throw', () => {
-    const rand = mulberry32(0xf1a5e);
+    const rand = seededRandom(0xf1a5e);
     for (let i = 0; i < 2000; i++) {
       const buf = Buffer.from(haicam);
       const flips = 1 + Math.floor(rand() * 8);
@@ -304,16 +305,4 @@ function randomBuffer(rand: () => number, length: number): Buffer {
   const buf = Buffer.alloc(length);
   for (let i = 0; i < length; i++) buf[i] = Math.floor(rand() * 256);
   return buf;
-}
-
-/** Small seeded PRNG (mulberry32) so garbage tests are repeatable. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
