@@ -1,0 +1,342 @@
+#!/usr/bin/env bash
+# The cctv-agent test lab: simulated CCTV devices in Linux network namespaces.
+#
+#   bash scripts/lab.sh up            build the simulators, create the namespaces, start every device
+#   bash scripts/lab.sh down          stop the recorded simulators, delete the namespaces
+#   bash scripts/lab.sh status        show namespaces and simulators (exit 0 = fully up, 3 = not)
+#   bash scripts/lab.sh stop NAME     stop one simulator (its namespace stays)
+#   bash scripts/lab.sh start NAME    start one simulator again
+#
+# Topology (nothing is created in the root namespace; veths are made from inside cctvlab-sw):
+#   cctvlab-sw    bridge br0 (mcast_snooping 0), one port v-NAME per host
+#   cctvlab-scan  the scanner host, eth0 198.18.0.1/24, MAC 02:00:00:00:00:01
+#   cctvlab-NAME  one per tests/lab/profiles/NAME.json, eth0 = the profile's ip/24 and mac
+# Every host: lo up, route 224.0.0.0/4 dev eth0.
+#
+# State lives in .lab/ (gitignored): build/ (compiled simulator), pids/NAME.pid, logs/NAME.log,
+# run/NAME.ready (written by a simulator when its sockets are open), hosts (NAME IP MAC of what
+# `up` created). Commands are serialised with flock on .lab/lock.
+# Needs root and iproute2. Environment: LAB_READY_TIMEOUT (seconds, default 20).
+set -euo pipefail
+
+cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
+REPO_ROOT=$PWD
+
+PREFIX=cctvlab-
+SW=${PREFIX}sw
+SCAN_NAME=scan
+SCAN_IP=198.18.0.1
+SCAN_MAC=02:00:00:00:00:01
+PROFILES_DIR=tests/lab/profiles
+LAB_DIR=.lab
+BUILD_DIR=$LAB_DIR/build
+SIM_JS=$BUILD_DIR/sim/simulator.js
+LIST_JS=$BUILD_DIR/sim/list-profiles.js
+PID_DIR=$LAB_DIR/pids
+LOG_DIR=$LAB_DIR/logs
+RUN_DIR=$LAB_DIR/run
+HOSTS_FILE=$LAB_DIR/hosts
+READY_TIMEOUT=${LAB_READY_TIMEOUT:-20}
+
+CMD=${1:-}
+
+die() {
+  echo "lab.sh: error: $*" >&2
+  exit 1
+}
+note() { echo "lab.sh: $*" >&2; }
+
+usage() {
+  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+require_root() {
+  [ "$(id -u)" -eq 0 ] || die "must run as root (it creates network namespaces): sudo bash scripts/lab.sh $CMD"
+  command -v ip >/dev/null 2>&1 || die "'ip' (iproute2) not found"
+  ip netns list >/dev/null 2>&1 || die "'ip netns list' failed: network namespaces are not usable here"
+}
+
+lock() {
+  mkdir -p "$LAB_DIR"
+  exec 9>"$LAB_DIR/lock"
+  flock -w 120 9 || die "another lab.sh is still running (lock $LAB_DIR/lock)"
+}
+
+ns_exists() { [ -e "/run/netns/$1" ]; }
+
+# ip wrapper: on failure, say which command failed.
+run_ip() {
+  local out
+  if ! out=$(ip "$@" 2>&1); then
+    die "'ip $*' failed: $out"
+  fi
+}
+
+valid_name() { [[ $1 =~ ^[a-z0-9][a-z0-9-]{0,12}$ ]]; }
+
+# Names of the devices the repo defines (file basenames), no JSON parsing needed.
+profile_names() {
+  local f
+  for f in "$PROFILES_DIR"/*.json; do
+    [ -e "$f" ] || continue
+    f=${f##*/}
+    echo "${f%.json}"
+  done
+}
+
+# Every device name the lab may have created: profiles, what `up` recorded, pid files.
+known_names() {
+  {
+    profile_names
+    [ -f "$HOSTS_FILE" ] && awk '{print $1}' "$HOSTS_FILE"
+    local p
+    for p in "$PID_DIR"/*.pid; do
+      [ -e "$p" ] || continue
+      p=${p##*/}
+      echo "${p%.pid}"
+    done
+  } | sort -u | while read -r n; do valid_name "$n" && [ "$n" != "$SCAN_NAME" ] && [ "$n" != sw ] && echo "$n"; done
+  return 0
+}
+
+build() {
+  local tsc=node_modules/.bin/tsc
+  [ -x "$tsc" ] || die "$tsc not found: run npm install first"
+  note "building simulators (tsc -p tests/lab/tsconfig.json -> $BUILD_DIR)"
+  "$tsc" -p tests/lab/tsconfig.json || die "simulator build failed"
+}
+
+# add_host NAME IP MAC: namespace cctvlab-NAME with eth0 on the bridge. Idempotent.
+add_host() {
+  local name=$1 ip=$2 mac=$3 ns=$PREFIX$1 veth=v-$1
+  ns_exists "$ns" || run_ip netns add "$ns"
+  if ! ip -n "$SW" link show dev "$veth" >/dev/null 2>&1; then
+    # A stale eth0 (peer of a veth whose bridge side is gone) cannot exist: deleting one end
+    # deletes both. But an eth0 left by something else would make the add fail: remove it.
+    ip -n "$ns" link del dev eth0 >/dev/null 2>&1 || true
+    run_ip -n "$SW" link add "$veth" type veth peer name eth0 netns "$ns"
+  fi
+  run_ip -n "$SW" link set "$veth" master br0 up
+  run_ip -n "$ns" link set dev eth0 address "$mac"
+  run_ip -n "$ns" addr replace "$ip/24" dev eth0
+  run_ip -n "$ns" link set dev eth0 up
+  run_ip -n "$ns" link set dev lo up
+  run_ip -n "$ns" route replace 224.0.0.0/4 dev eth0
+}
+
+pid_file() { echo "$PID_DIR/$1.pid"; }
+ready_file() { echo "$RUN_DIR/$1.ready"; }
+
+# True when PID is alive (not a zombie) and is the simulator of device NAME.
+is_sim() {
+  local pid=$1 name=$2 state cmd
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  [ -r "/proc/$pid/stat" ] || return 1
+  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [ "$state" != Z ] || return 1
+  cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ $cmd == *"sim/simulator.js $PROFILES_DIR/$name.json"* ]]
+}
+
+sim_pid() {
+  local f
+  f=$(pid_file "$1")
+  [ -f "$f" ] && cat "$f" || true
+}
+
+sim_running() {
+  local pid
+  pid=$(sim_pid "$1")
+  [ -n "$pid" ] && is_sim "$pid" "$1"
+}
+
+# start_sim NAME [fresh]: with "fresh", the device's log starts empty.
+start_sim() {
+  local name=$1 ns=$PREFIX$1 pid
+  ns_exists "$ns" || die "namespace $ns does not exist: run 'bash scripts/lab.sh up' first"
+  [ -f "$SIM_JS" ] || die "$SIM_JS missing: run 'bash scripts/lab.sh up' (it builds the simulators)"
+  if sim_running "$name"; then
+    note "$name: already running (pid $(sim_pid "$name"))"
+    return 0
+  fi
+  mkdir -p "$PID_DIR" "$LOG_DIR" "$RUN_DIR"
+  rm -f "$(ready_file "$name")"
+  if [ "${2:-}" = fresh ]; then : >"$LOG_DIR/$name.log"; fi
+  # `ip netns exec` execs the command (no fork), so $! is the simulator's own PID.
+  # 9>&-: the simulator must not inherit (and hold) the lab lock.
+  ip netns exec "$ns" "$NODE" "$SIM_JS" "$PROFILES_DIR/$name.json" --ready-file "$(ready_file "$name")" \
+    </dev/null >>"$LOG_DIR/$name.log" 2>&1 9>&- &
+  pid=$!
+  echo "$pid" >"$(pid_file "$name")"
+  note "$name: started pid $pid in $ns (log $LOG_DIR/$name.log)"
+}
+
+# wait_ready NAME...: until every simulator has written its ready file (bounded).
+wait_ready() {
+  local deadline=$((SECONDS + READY_TIMEOUT)) name pending pid
+  while :; do
+    pending=()
+    for name in "$@"; do
+      if [ -f "$(ready_file "$name")" ]; then continue; fi
+      pid=$(sim_pid "$name")
+      if ! { [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] && [ "$(awk '{print $3}' "/proc/$pid/stat")" != Z ]; }; then
+        echo "----- $LOG_DIR/$name.log (last 20 lines) -----" >&2
+        tail -n 20 "$LOG_DIR/$name.log" >&2 || true
+        die "simulator $name (pid ${pid:-?}) exited before it was ready"
+      fi
+      pending+=("$name")
+    done
+    [ ${#pending[@]} -eq 0 ] && return 0
+    if [ $SECONDS -ge $deadline ]; then
+      for name in "${pending[@]}"; do
+        echo "----- $LOG_DIR/$name.log (last 20 lines) -----" >&2
+        tail -n 20 "$LOG_DIR/$name.log" >&2 || true
+      done
+      die "simulators not ready after ${READY_TIMEOUT}s: ${pending[*]}"
+    fi
+    sleep 0.05
+  done
+}
+
+stop_sim() {
+  local name=$1 pid i
+  pid=$(sim_pid "$name")
+  if [ -z "$pid" ]; then
+    note "$name: not running (no pid file)"
+    rm -f "$(ready_file "$name")"
+    return 0
+  fi
+  if is_sim "$pid" "$name"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do # up to 5 s
+      is_sim "$pid" "$name" || break
+      sleep 0.05
+    done
+    if is_sim "$pid" "$name"; then
+      note "$name: pid $pid ignored SIGTERM for 5 s, sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      for ((i = 0; i < 40; i++)); do
+        is_sim "$pid" "$name" || break
+        sleep 0.05
+      done
+    fi
+    is_sim "$pid" "$name" && die "$name: pid $pid is still alive"
+    note "$name: stopped pid $pid"
+  else
+    note "$name: recorded pid $pid is not running (stale pid file removed)"
+  fi
+  rm -f "$(pid_file "$name")" "$(ready_file "$name")"
+}
+
+cmd_up() {
+  require_root
+  lock
+  local t0=$EPOCHREALTIME
+  NODE=$(command -v node) || die "node not found in PATH"
+  build
+  local hosts
+  hosts=$("$NODE" "$LIST_JS" "$PROFILES_DIR") || die "invalid device profiles (see above)"
+
+  ns_exists "$SW" || run_ip netns add "$SW"
+  ip -n "$SW" link show dev br0 >/dev/null 2>&1 || run_ip -n "$SW" link add br0 type bridge mcast_snooping 0
+  run_ip -n "$SW" link set br0 type bridge mcast_snooping 0
+  run_ip -n "$SW" link set br0 up
+  run_ip -n "$SW" link set lo up
+
+  add_host "$SCAN_NAME" "$SCAN_IP" "$SCAN_MAC"
+  local name ip mac names=()
+  while read -r name ip mac; do
+    [ "$name" != "$SCAN_NAME" ] && [ "$name" != sw ] || die "profile name '$name' is reserved"
+    add_host "$name" "$ip" "$mac"
+    names+=("$name")
+  done <<<"$hosts"
+  # Record what exists, so that `down` removes it even if a profile file disappears.
+  { [ -f "$HOSTS_FILE" ] && cat "$HOSTS_FILE"; echo "$hosts"; } | sort -u -k1,1 >"$HOSTS_FILE.tmp"
+  mv "$HOSTS_FILE.tmp" "$HOSTS_FILE"
+
+  for name in "${names[@]}"; do start_sim "$name" fresh; done
+  wait_ready "${names[@]}"
+  local dt
+  dt=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.2f", b-a}')
+  note "lab up in ${dt}s: scanner $SCAN_IP in ${PREFIX}scan; devices: $(for n in "${names[@]}"; do printf '%s ' "$n"; done)"
+}
+
+cmd_down() {
+  require_root
+  lock
+  local t0=$EPOCHREALTIME name ns pids
+  local names
+  names=$(known_names)
+  for name in $names; do
+    if [ -f "$(pid_file "$name")" ]; then stop_sim "$name"; fi
+  done
+  for name in $SCAN_NAME $names sw; do
+    ns=$PREFIX$name
+    ns_exists "$ns" || continue
+    pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ' || true)
+    [ -z "$pids" ] || note "warning: processes still in $ns (not started by lab.sh, left alone): $pids"
+    run_ip netns del "$ns"
+    note "deleted namespace $ns"
+  done
+  rm -rf "$PID_DIR" "$RUN_DIR" "$HOSTS_FILE"
+  local left
+  left=$(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$PREFIX" || true)
+  [ -z "$left" ] || note "warning: other $PREFIX* namespaces exist (unknown to this lab, left alone): $(echo $left)"
+  local dt
+  dt=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.2f", b-a}')
+  note "lab down in ${dt}s"
+}
+
+cmd_status() {
+  require_root
+  local name ns up=1 pid state
+  for name in sw $SCAN_NAME; do
+    ns=$PREFIX$name
+    if ns_exists "$ns"; then echo "$ns: namespace up"; else echo "$ns: namespace missing"; up=0; fi
+  done
+  for name in $(known_names); do
+    ns=$PREFIX$name
+    pid=$(sim_pid "$name")
+    if ! ns_exists "$ns"; then
+      state="namespace missing"
+      up=0
+    elif [ -n "$pid" ] && is_sim "$pid" "$name"; then
+      if [ -f "$(ready_file "$name")" ]; then state="running pid $pid, ready"; else state="running pid $pid, NOT ready"; up=0; fi
+      state="$state, $(ip -n "$ns" -br addr show dev eth0 2>/dev/null | awk '{print $3}') $(ip -n "$ns" -br link show dev eth0 2>/dev/null | awk '{print $3}')"
+    else
+      state="namespace up, simulator stopped"
+      up=0
+    fi
+    echo "$ns: $state"
+  done
+  if [ $up -eq 1 ]; then echo "lab: up"; else echo "lab: not (fully) up"; return 3; fi
+}
+
+check_device_arg() {
+  local name=${1:-}
+  [ -n "$name" ] || die "usage: lab.sh $CMD NAME"
+  valid_name "$name" && [ -f "$PROFILES_DIR/$name.json" ] || die "unknown device '$name' (no $PROFILES_DIR/$name.json)"
+}
+
+case "$CMD" in
+up) cmd_up ;;
+down) cmd_down ;;
+status) cmd_status ;;
+stop)
+  check_device_arg "${2:-}"
+  require_root
+  lock
+  stop_sim "$2"
+  ;;
+start)
+  check_device_arg "${2:-}"
+  require_root
+  lock
+  NODE=$(command -v node) || die "node not found in PATH"
+  start_sim "$2"
+  wait_ready "$2"
+  note "$2: ready"
+  ;;
+*) usage ;;
+esac

@@ -1,0 +1,247 @@
+/**
+ * Device profiles of the lab (tests/lab/profiles/NAME.json): one JSON file per simulated device.
+ *
+ * The file name is the device name: the lab puts it in namespace `cctvlab-NAME`, on veth
+ * `v-NAME` (so NAME is at most 13 characters of [a-z0-9-]). Each top-level protocol key
+ * (`wsDiscovery`, `onvif`, later `ssdp`, `mdns`, `sadp`, `dhip`, `http`, `rtsp`, `tls`) turns on
+ * the responder of the same name (see responders/index.ts); a profile without the key does not
+ * speak that protocol, exactly like a device that does not implement it.
+ *
+ * This module has no dependencies so that tests (lab-helpers.ts) can import it too.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+
+export const LAB_SUBNET_PREFIX = '198.18.0.';
+export const NAME_RE = /^[a-z0-9][a-z0-9-]{0,12}$/;
+const IPV4_LAB_RE = /^198\.18\.0\.(\d{1,3})$/;
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+/** What the device really is: the answer the agent should reach (for tests). */
+export interface ProfileTruth {
+  /** Maker of the hardware/firmware, lower case (e.g. `hikvision` for an LTS camera). */
+  maker: string;
+  /** Brand on the label (e.g. `lts`). */
+  brand: string;
+  linkedVendor: 'hikvision' | 'dahua' | null;
+  relation: 'direct' | 'oem' | 'subsidiary' | null;
+}
+
+export interface WsDiscoveryProfile {
+  /** EndpointReference Address, `urn:uuid:…` (stable across restarts, like a real device). */
+  endpointReference: string;
+  /** QNames, e.g. `dn:NetworkVideoTransmitter`. The prefix must be in `namespaces` or the defaults. */
+  types: string[];
+  /** Extra prefix → namespace URI declarations for the Types QNames. */
+  namespaces?: Record<string, string>;
+  /** Sent space-separated, as given (already URL-encoded, e.g. `name/HIKVISION%20DS-2CD2143G2-I`). */
+  scopes: string[];
+  xaddrs: string[];
+  metadataVersion: number;
+  /**
+   * Which probes get an answer: a list of local type names (a probe matches when its Types are
+   * empty or contain one of them, whatever the prefix), or `*` to answer every probe.
+   */
+  answerTypes: string[] | '*';
+  /** Real devices wait a random 0..APP_MAX_DELAY before a ProbeMatches; default 0. */
+  maxDelayMs?: number;
+}
+
+export interface DeviceInformation {
+  manufacturer: string;
+  model: string;
+  firmwareVersion: string;
+  serialNumber: string;
+  hardwareId: string;
+}
+
+export type OnvifUnauthorized =
+  | {
+      /** Hikvision: HTTP 401 with `WWW-Authenticate: Digest qop="auth", realm=…, nonce=…, stale="FALSE"`. */
+      style: 'digest-401';
+      realm: string;
+      /** One WWW-Authenticate header per algorithm, in this order. Default ['MD5'] (no algorithm= parameter). */
+      algorithms?: Array<'MD5' | 'SHA-256'>;
+      /** text/html body of the 401 answer. */
+      body?: string;
+    }
+  | {
+      /** ONVIF Core §5.12: SOAP 1.2 Fault, Code env:Sender, Subcode ter:NotAuthorized. */
+      style: 'soap-fault';
+      httpStatus: 400 | 500;
+      reason?: string;
+    };
+
+export interface OnvifProfile {
+  /** Default 80. */
+  port?: number;
+  /** Default /onvif/device_service. */
+  path?: string;
+  /** HTTP `Server:` header; omitted when absent (Dahua sends none). */
+  serverHeader?: string;
+  dateTimeType: 'NTP' | 'Manual';
+  /** Added to the real clock in every date the device reports (simulates a skewed camera). */
+  clockOffsetSeconds: number;
+  daylightSavings: boolean;
+  /** POSIX TZ string as the device reports it, and the offset it means (east of UTC, seconds). */
+  timeZone: { tz: string; utcOffsetSeconds: number };
+  /** Operations answered without credentials; every other operation needs them. */
+  publicOperations: string[];
+  /** How an operation that needs credentials is refused. */
+  unauthorized: OnvifUnauthorized;
+  /** Lab-only credentials accepted by HTTP Digest and WS-Security UsernameToken. */
+  credentials?: { username: string; password: string };
+  deviceInformation: DeviceInformation;
+}
+
+export interface LabProfile {
+  /** = file basename. */
+  name: string;
+  description: string;
+  /** Where each value comes from (section of /work/shared/reference/fingerprint-facts.md, or "invented"). */
+  source: string[];
+  kind: 'camera' | 'nvr' | 'printer' | 'other';
+  ip: string;
+  mac: string;
+  truth: ProfileTruth;
+  wsDiscovery?: WsDiscoveryProfile;
+  onvif?: OnvifProfile;
+  /** Keys of protocols added by later issues are accepted and ignored until a responder exists. */
+  [protocol: string]: unknown;
+}
+
+export class ProfileError extends Error {
+  override name = 'ProfileError';
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function str(o: Record<string, unknown>, k: string, where: string): string {
+  const v = o[k];
+  if (typeof v !== 'string' || v === '') throw new ProfileError(`${where}.${k}: expected a non-empty string`);
+  return v;
+}
+function num(o: Record<string, unknown>, k: string, where: string): number {
+  const v = o[k];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ProfileError(`${where}.${k}: expected a number`);
+  return v;
+}
+function strArr(o: Record<string, unknown>, k: string, where: string): string[] {
+  const v = o[k];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
+    throw new ProfileError(`${where}.${k}: expected an array of strings`);
+  }
+  return v as string[];
+}
+
+function checkWsDiscovery(v: unknown, where: string): WsDiscoveryProfile {
+  if (!isObj(v)) throw new ProfileError(`${where}: expected an object`);
+  const epr = str(v, 'endpointReference', where);
+  if (!/^urn:uuid:[0-9a-f-]{36}$/i.test(epr)) throw new ProfileError(`${where}.endpointReference: expected urn:uuid:<uuid>`);
+  const types = strArr(v, 'types', where);
+  for (const t of types) {
+    if (!/^[A-Za-z_][\w.-]*:[A-Za-z_][\w.-]*$/.test(t)) throw new ProfileError(`${where}.types: '${t}' is not a prefixed QName`);
+  }
+  if (v.namespaces !== undefined && !isObj(v.namespaces)) throw new ProfileError(`${where}.namespaces: expected an object`);
+  strArr(v, 'scopes', where);
+  const xaddrs = strArr(v, 'xaddrs', where);
+  for (const x of xaddrs) {
+    try {
+      new URL(x);
+    } catch {
+      throw new ProfileError(`${where}.xaddrs: '${x}' is not a URL`);
+    }
+  }
+  num(v, 'metadataVersion', where);
+  if (v.answerTypes !== '*') strArr(v, 'answerTypes', where);
+  if (v.maxDelayMs !== undefined) num(v, 'maxDelayMs', where);
+  return v as unknown as WsDiscoveryProfile;
+}
+
+function checkOnvif(v: unknown, where: string): OnvifProfile {
+  if (!isObj(v)) throw new ProfileError(`${where}: expected an object`);
+  if (v.port !== undefined) num(v, 'port', where);
+  if (v.path !== undefined) str(v, 'path', where);
+  if (v.dateTimeType !== 'NTP' && v.dateTimeType !== 'Manual') throw new ProfileError(`${where}.dateTimeType: NTP or Manual`);
+  num(v, 'clockOffsetSeconds', where);
+  if (typeof v.daylightSavings !== 'boolean') throw new ProfileError(`${where}.daylightSavings: expected a boolean`);
+  if (!isObj(v.timeZone)) throw new ProfileError(`${where}.timeZone: expected {tz, utcOffsetSeconds}`);
+  str(v.timeZone, 'tz', `${where}.timeZone`);
+  num(v.timeZone, 'utcOffsetSeconds', `${where}.timeZone`);
+  strArr(v, 'publicOperations', where);
+  const u = v.unauthorized;
+  if (!isObj(u)) throw new ProfileError(`${where}.unauthorized: expected an object`);
+  if (u.style === 'digest-401') {
+    str(u, 'realm', `${where}.unauthorized`);
+  } else if (u.style === 'soap-fault') {
+    if (u.httpStatus !== 400 && u.httpStatus !== 500) throw new ProfileError(`${where}.unauthorized.httpStatus: 400 or 500`);
+  } else {
+    throw new ProfileError(`${where}.unauthorized.style: digest-401 or soap-fault`);
+  }
+  if (v.credentials !== undefined) {
+    if (!isObj(v.credentials)) throw new ProfileError(`${where}.credentials: expected an object`);
+    str(v.credentials, 'username', `${where}.credentials`);
+    str(v.credentials, 'password', `${where}.credentials`);
+  }
+  const di = v.deviceInformation;
+  if (!isObj(di)) throw new ProfileError(`${where}.deviceInformation: expected an object`);
+  for (const k of ['manufacturer', 'model', 'firmwareVersion', 'serialNumber', 'hardwareId']) {
+    if (typeof di[k] !== 'string') throw new ProfileError(`${where}.deviceInformation.${k}: expected a string`);
+  }
+  return v as unknown as OnvifProfile;
+}
+
+/** Validates a parsed profile; `name` is the file's basename. Throws ProfileError. */
+export function checkProfile(raw: unknown, name: string): LabProfile {
+  const where = `profile ${name}`;
+  if (!NAME_RE.test(name)) throw new ProfileError(`${where}: file name must match ${NAME_RE}`);
+  if (!isObj(raw)) throw new ProfileError(`${where}: expected a JSON object`);
+  if (raw.name !== name) throw new ProfileError(`${where}: "name" must equal the file name (${name})`);
+  str(raw, 'description', where);
+  const source = raw.source;
+  if (!(typeof source === 'string' || (Array.isArray(source) && source.every((s) => typeof s === 'string')))) {
+    throw new ProfileError(`${where}.source: expected a string or an array of strings`);
+  }
+  if (!['camera', 'nvr', 'printer', 'other'].includes(String(raw.kind))) throw new ProfileError(`${where}.kind: unknown kind`);
+  const ip = str(raw, 'ip', where);
+  const m = IPV4_LAB_RE.exec(ip);
+  const oct = m ? Number(m[1]) : NaN;
+  if (!(oct >= 2 && oct <= 254)) throw new ProfileError(`${where}.ip: must be 198.18.0.2 … 198.18.0.254 (198.18.0.1 is the scanner)`);
+  const mac = str(raw, 'mac', where);
+  if (!MAC_RE.test(mac)) throw new ProfileError(`${where}.mac: lower-case colon form expected`);
+  if (!isObj(raw.truth)) throw new ProfileError(`${where}.truth: expected an object`);
+  if (raw.wsDiscovery !== undefined) checkWsDiscovery(raw.wsDiscovery, `${where}.wsDiscovery`);
+  if (raw.onvif !== undefined) checkOnvif(raw.onvif, `${where}.onvif`);
+  const p = raw as unknown as LabProfile;
+  if (typeof source === 'string') p.source = [source];
+  return p;
+}
+
+export function loadProfile(file: string): LabProfile {
+  const name = basename(file).replace(/\.json$/, '');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ProfileError(`profile ${name}: cannot read ${file}: ${(e as Error).message}`);
+  }
+  return checkProfile(raw, name);
+}
+
+/** Every profile of a directory, sorted by name; checks that names, IPs and MACs are unique. */
+export function loadProfiles(dir: string): LabProfile[] {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
+  const profiles = files.map((f) => loadProfile(join(dir, f)));
+  for (const key of ['ip', 'mac'] as const) {
+    const seen = new Map<string, string>();
+    for (const p of profiles) {
+      const other = seen.get(p[key]);
+      if (other) throw new ProfileError(`profiles ${other} and ${p.name} share ${key} ${p[key]}`);
+      seen.set(p[key], p.name);
+    }
+  }
+  return profiles;
+}

@@ -1,0 +1,172 @@
+/**
+ * WS-Discovery target service (SOAP-over-UDP, the 2005/04 draft that ONVIF uses):
+ * joins 239.255.255.250 on the device's interface, listens on UDP 3702 and answers each
+ * matching Probe (multicast or unicast) with one unicast ProbeMatches to the sender's
+ * address and port, sent from port 3702.
+ *
+ * Matching (WS-Discovery 2005/04 §5.3): Types empty → match; otherwise the probe matches when
+ * one of its QNames has a local name in the profile's answerTypes (prefix ignored), or always
+ * when answerTypes is '*'. Scopes empty → match; otherwise every probe scope must match one
+ * device scope by the default rule (RFC 3986 prefix by path segment); other MatchBy rules are
+ * not supported (the device stays silent, as a device that does not support it may).
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { randomUUID } from 'node:crypto';
+import { excerpt } from '../log.js';
+import type { WsDiscoveryProfile } from '../profile.js';
+import { attr, esc, NS, parseSoap, text } from '../xml.js';
+import type { Responder, ResponderContext, RunningResponder } from './types.js';
+
+export const WSD_GROUP = '239.255.255.250';
+export const WSD_PORT = 3702;
+const RFC3986 = 'http://schemas.xmlsoap.org/ws/2005/04/discovery/rfc3986';
+const ANONYMOUS = 'http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous';
+
+/** Prefixes the profiles may use in Types without declaring them. */
+const DEFAULT_TYPE_NS: Record<string, string> = {
+  dn: NS.dn,
+  tds: NS.tds,
+  wsdp: NS.wsdp,
+  wprt: NS.wprt,
+  wscn: NS.wscn,
+};
+
+export function localName(qname: string): string {
+  const i = qname.indexOf(':');
+  return i < 0 ? qname : qname.slice(i + 1);
+}
+
+export function typesMatch(probeTypes: string[], cfg: WsDiscoveryProfile): boolean {
+  if (cfg.answerTypes === '*' || probeTypes.length === 0) return true;
+  const wanted = new Set(cfg.answerTypes);
+  return probeTypes.some((t) => wanted.has(localName(t)));
+}
+
+/** RFC 3986 scope matching as defined by WS-Discovery 2005/04 §5.1 (case-sensitive path). */
+export function scopeMatches(probeScope: string, deviceScope: string): boolean {
+  let a: URL;
+  let b: URL;
+  try {
+    a = new URL(probeScope);
+    b = new URL(deviceScope);
+  } catch {
+    return probeScope === deviceScope;
+  }
+  if (a.protocol !== b.protocol || a.host !== b.host) return false;
+  const segA = a.pathname.split('/').filter((s) => s !== '' && s !== '.' && s !== '..');
+  const segB = b.pathname.split('/').filter((s) => s !== '' && s !== '.' && s !== '..');
+  if (segA.length > segB.length) return false;
+  return segA.every((s, i) => s === segB[i]);
+}
+
+export function buildProbeMatches(cfg: WsDiscoveryProfile, relatesTo: string, seq: { instanceId: number; messageNumber: number }): string {
+  const nsDecl = { ...DEFAULT_TYPE_NS, ...cfg.namespaces };
+  const usedPrefixes = [...new Set(cfg.types.map((t) => t.slice(0, t.indexOf(':'))))];
+  const typeNs = usedPrefixes.map((p) => ` xmlns:${p}="${esc(nsDecl[p] ?? `urn:lab:undeclared:${p}`)}"`).join('');
+  const scopes = cfg.scopes.length > 0 ? `<wsd:Scopes>${esc(cfg.scopes.join(' '))}</wsd:Scopes>` : '';
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    `<env:Envelope xmlns:env="${NS.soapEnv}" xmlns:wsa="${NS.wsa}" xmlns:wsd="${NS.wsd}"${typeNs}>` +
+    '<env:Header>' +
+    `<wsa:MessageID>urn:uuid:${randomUUID()}</wsa:MessageID>` +
+    `<wsa:RelatesTo>${esc(relatesTo)}</wsa:RelatesTo>` +
+    `<wsa:To env:mustUnderstand="true">${ANONYMOUS}</wsa:To>` +
+    `<wsa:Action env:mustUnderstand="true">${NS.wsd}/ProbeMatches</wsa:Action>` +
+    `<wsd:AppSequence InstanceId="${seq.instanceId}" MessageNumber="${seq.messageNumber}"/>` +
+    '</env:Header>' +
+    '<env:Body><wsd:ProbeMatches><wsd:ProbeMatch>' +
+    `<wsa:EndpointReference><wsa:Address>${esc(cfg.endpointReference)}</wsa:Address></wsa:EndpointReference>` +
+    `<wsd:Types>${esc(cfg.types.join(' '))}</wsd:Types>` +
+    scopes +
+    `<wsd:XAddrs>${esc(cfg.xaddrs.join(' '))}</wsd:XAddrs>` +
+    `<wsd:MetadataVersion>${cfg.metadataVersion}</wsd:MetadataVersion>` +
+    '</wsd:ProbeMatch></wsd:ProbeMatches></env:Body></env:Envelope>'
+  );
+}
+
+export const wsDiscoveryResponder: Responder = {
+  key: 'wsDiscovery',
+  description: 'WS-Discovery 2005/04 target service (UDP 3702, 239.255.255.250)',
+  async start(ctx: ResponderContext): Promise<RunningResponder> {
+    const cfg = ctx.profile.wsDiscovery;
+    if (!cfg) throw new Error('no wsDiscovery section');
+    const log = ctx.log.child('wsd');
+    const seq = { instanceId: Math.floor(Date.now() / 1000), messageNumber: 0 };
+    const timers = new Set<NodeJS.Timeout>();
+    const socket: Socket = createSocket({ type: 'udp4', reuseAddr: true });
+    socket.on('error', (e) => log.warn(`socket error: ${e.message}`));
+
+    const onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+      const from = `${rinfo.address}:${rinfo.port}`;
+      const soap = parseSoap(msg.toString('utf8'));
+      if (!soap) {
+        log.warn(`ignored malformed datagram (${msg.length} bytes) from ${from}: ${excerpt(msg)}`);
+        return;
+      }
+      if (soap.operation !== 'Probe') {
+        log.info(`ignored ${soap.operation ?? 'empty body'} from ${from}`);
+        return;
+      }
+      const messageId = text(soap.header, 'MessageID');
+      if (!messageId) {
+        log.warn(`ignored Probe without MessageID from ${from}`);
+        return;
+      }
+      const probe = soap.body.Probe;
+      const probeTypes = (text(probe, 'Types') ?? '').split(/\s+/).filter(Boolean);
+      const probeScopes = (text(probe, 'Scopes') ?? '').split(/\s+/).filter(Boolean);
+      const matchBy = attr(probe, 'Scopes', 'MatchBy');
+      let answer = typesMatch(probeTypes, cfg);
+      if (answer && cfg.answerTypes !== '*' && probeScopes.length > 0) {
+        if (matchBy !== undefined && matchBy !== RFC3986) {
+          log.info(`Probe ${messageId} from ${from}: MatchBy ${matchBy} not supported, no answer`);
+          return;
+        }
+        answer = probeScopes.every((ps) => cfg.scopes.some((ds) => scopeMatches(ps, ds)));
+      }
+      if (!answer) {
+        log.info(`Probe ${messageId} from ${from} types=[${probeTypes.join(' ')}] scopes=[${probeScopes.join(' ')}]: no match`);
+        return;
+      }
+      seq.messageNumber += 1;
+      const reply = Buffer.from(buildProbeMatches(cfg, messageId, seq), 'utf8');
+      const delay = cfg.maxDelayMs ? Math.floor(Math.random() * cfg.maxDelayMs) : 0;
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        socket.send(reply, rinfo.port, rinfo.address, (err) => {
+          if (err) log.warn(`ProbeMatches to ${from} failed: ${err.message}`);
+          else log.info(`Probe ${messageId} from ${from} types=[${probeTypes.join(' ')}] -> ProbeMatches (${reply.length} bytes, delay ${delay} ms)`);
+        });
+      }, delay);
+      timers.add(timer);
+    };
+
+    socket.on('message', (msg, rinfo) => {
+      try {
+        onMessage(msg, rinfo);
+      } catch (e) {
+        log.warn(`error handling datagram from ${rinfo.address}:${rinfo.port}: ${(e as Error).message}`);
+      }
+    });
+
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind({ port: WSD_PORT, address: '0.0.0.0' }, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    socket.addMembership(WSD_GROUP, ctx.profile.ip);
+    socket.setMulticastInterface(ctx.profile.ip);
+    // Silence Node's multicast loopback: the device never hears its own packets.
+    socket.setMulticastLoopback(false);
+
+    return {
+      endpoints: [`udp 0.0.0.0:${WSD_PORT} + group ${WSD_GROUP} on ${ctx.profile.ip}`],
+      close: async () => {
+        for (const t of timers) clearTimeout(t);
+        await new Promise<void>((resolve) => socket.close(() => resolve()));
+      },
+    };
+  },
+};
