@@ -1,0 +1,238 @@
+/**
+ * OEM-aware classification: evidence + the fingerprint's identity → who MADE the device (linked
+ * vendor, maker) and what it is SOLD AS (brand), with the relation between the two. Pure.
+ *
+ * Two kinds of claim (the rule says which; OUI evidence is always `platform`):
+ *   platform  a trait of who made it (OUI, serial/model/firmware shapes, SADP/DHIP answering…)
+ *   brand     what the device says it is (ONVIF name scope, Manufacturer…)
+ *
+ * Every evidence item supporting a vendor-table entry v counts toward v's maker group
+ *   group(v) = v.linkedVendor ?? v.key        (hikvision, dahua, or a non-linked maker like axis)
+ * with weight
+ *   w = RELATION_WEIGHT[claim][v.relation] × (v.uncertain ? UNCERTAIN_WEIGHT : 1)
+ * i.e. the maker's own traits and labels count fully; a subsidiary's traits count fully but its
+ * label only 0.8 (it is the same group, but a label is only a label); an OEM brand's traits and
+ * label count half (the OEM may also sell other makers' devices); an uncertain link halves again.
+ *
+ * Group score, noisy-OR over distinct (source, rule) pairs (a rule matching twice counts once, at
+ * its strongest):
+ *   S(G) = 1 − ∏ over (source, rule) of (1 − max(w·c))
+ *
+ * linkedVendor L = the higher of S(hikvision), S(dahua) when either is > 0 (ties: hikvision); else null.
+ * Conflict: every OTHER group with evidence (the other linked vendor, or a non-linked maker such
+ * as an Axis OUI) is a rival. Rival scores R(G) use the same formula, except that brand claims
+ * count RIVAL_BRAND_WEIGHT (half): a label that differs from the platform maker is exactly what an
+ * OEM rebrand looks like, so it only half-contradicts the platform traits.
+ *   C = 1 − ∏ over rival groups of (1 − R(G))
+ *   confidence = S(L) × (1 − C)                    (rounded to 3 decimals)
+ * A non-linked device gets linkedVendor null, relation null, and the same formula applied to its
+ * best non-linked group B (ties: key order): how sure we are of its actual maker. No evidence: 0.
+ *
+ * E.g. a Hikvision OUI alone: S = 0.5. OUI + name scope "HIKVISION …" (0.8) + DS-2 model (0.8):
+ * 1 − 0.5·0.2·0.2 = 0.98. The same with an Axis OUI instead: 0.96 × (1 − 0.5) = 0.48.
+ *
+ * Relation (linked devices only), from the presented brand P = the vendor with the highest brand
+ * score (noisy-OR of its brand claims; ties prefer a brand other than the maker, then key order),
+ * else the fingerprint's label (identity.brand ?? identity.manufacturer) looked up by name:
+ *   P is L itself                                → direct
+ *   P is L's subsidiary / own brand               → subsidiary
+ *   P is anything else, or a label the table does not know (e.g. "Private") → oem
+ *   no brand at all: the strongest platform vendor in L's group decides the same way
+ *   (a Hikvision OUI alone → direct; an EZVIZ OUI alone → subsidiary; an Amcrest OUI → oem).
+ *
+ * Identity: manufacturer = display name of the maker (L, else B, else the fingerprint's value);
+ * brand = display name of P, else the unknown label, else the fingerprint's brand. Model,
+ * firmware, serial and deviceType are kept as fingerprinted.
+ */
+import { claimOf } from './fingerprint/match.js';
+import type { Claim, FingerprintDb, Vendor, VendorRelation } from './fingerprint/types.js';
+import type { Classification, Evidence, Identity, LinkedVendor, Relation } from './types.js';
+
+export const RELATION_WEIGHT: Readonly<Record<Claim, Readonly<Record<VendorRelation, number>>>> = {
+  platform: { direct: 1, subsidiary: 1, oem: 0.5, none: 1 },
+  brand: { direct: 1, subsidiary: 0.8, oem: 0.5, none: 1 },
+};
+/** Multiplier for a vendor whose link has only weak public support (`uncertain: true`). */
+export const UNCERTAIN_WEIGHT = 0.5;
+/** Multiplier for a rival group's brand claims when they count as conflict. */
+export const RIVAL_BRAND_WEIGHT = 0.5;
+
+const LINKED: readonly LinkedVendor[] = ['hikvision', 'dahua'];
+
+export interface ClassifyResult {
+  classification: Classification;
+  identity: Identity;
+}
+
+interface Item {
+  vendor: Vendor;
+  group: string;
+  claim: Claim;
+  /** source + rule: evidence from the same rule counts once. */
+  key: string;
+  confidence: number;
+}
+
+function clamp01(x: number): number {
+  return Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0;
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+function weight(item: Item, asRival: boolean): number {
+  let w = RELATION_WEIGHT[item.claim][item.vendor.relation];
+  if (item.vendor.uncertain) w *= UNCERTAIN_WEIGHT;
+  if (asRival && item.claim === 'brand') w *= RIVAL_BRAND_WEIGHT;
+  return w;
+}
+
+/** 1 − ∏(1 − pᵢ) over the strongest value per key. */
+function noisyOr(values: Iterable<[string, number]>): number {
+  const best = new Map<string, number>();
+  for (const [key, p] of values) best.set(key, Math.max(best.get(key) ?? 0, clamp01(p)));
+  let miss = 1;
+  for (const p of best.values()) miss *= 1 - p;
+  return 1 - miss;
+}
+
+function itemsOf(db: FingerprintDb, evidence: readonly Evidence[]): Item[] {
+  const items: Item[] = [];
+  for (const e of evidence) {
+    if (!e.supports) continue;
+    const vendor = db.vendors.get(e.supports);
+    if (!vendor) continue;
+    // Evidence from a rule this database does not know is read as a label: the weaker reading.
+    const claim = claimOf(db, e) ?? 'brand';
+    items.push({
+      vendor,
+      group: vendor.linkedVendor ?? vendor.key,
+      claim,
+      key: `${e.source}\u0000${e.rule}\u0000${vendor.key}`,
+      confidence: clamp01(e.confidence),
+    });
+  }
+  return items;
+}
+
+export interface GroupScores {
+  /** Maker group → S(G). */
+  own: Map<string, number>;
+  /** Maker group → R(G), its weight as a rival. */
+  rival: Map<string, number>;
+}
+
+/** Per maker group (hikvision, dahua, or a non-linked vendor key): S(G) and R(G) as documented above. */
+export function scoreGroups(db: FingerprintDb, evidence: readonly Evidence[]): GroupScores {
+  const items = itemsOf(db, evidence);
+  const groups = [...new Set(items.map((i) => i.group))].sort();
+  const own = new Map<string, number>();
+  const rival = new Map<string, number>();
+  for (const g of groups) {
+    const mine = items.filter((i) => i.group === g);
+    own.set(g, noisyOr(mine.map((i) => [i.key, weight(i, false) * i.confidence])));
+    rival.set(g, noisyOr(mine.map((i) => [i.key, weight(i, true) * i.confidence])));
+  }
+  return { own, rival };
+}
+
+function normaliseName(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+/** A label (`HIKVISION`, `CP PLUS`) → the vendor whose key or display name it spells, if any. */
+export function vendorForLabel(db: FingerprintDb, label: string): Vendor | null {
+  const wanted = normaliseName(label);
+  if (!wanted) return null;
+  for (const v of db.vendors.values()) {
+    if (normaliseName(v.key) === wanted || normaliseName(v.name) === wanted) return v;
+  }
+  return null;
+}
+
+function best<T>(entries: readonly T[], better: (a: T, b: T) => boolean): T | null {
+  let winner: T | null = null;
+  for (const e of entries) if (winner === null || better(e, winner)) winner = e;
+  return winner;
+}
+
+export function classify(db: FingerprintDb, evidence: readonly Evidence[], identityFromFingerprint: Identity): ClassifyResult {
+  const fp = identityFromFingerprint;
+  const items = itemsOf(db, evidence);
+  const { own, rival } = scoreGroups(db, evidence);
+
+  const conflictAgainst = (group: string): number => {
+    let miss = 1;
+    for (const [g, r] of rival) if (g !== group) miss *= 1 - r;
+    return 1 - miss;
+  };
+
+  // Who made it.
+  const linked = best(
+    LINKED.filter((g) => (own.get(g) ?? 0) > 0),
+    (a, b) => (own.get(a) ?? 0) > (own.get(b) ?? 0),
+  );
+  const maker =
+    linked ??
+    best(
+      [...own.keys()].filter((g) => (own.get(g) ?? 0) > 0).sort(),
+      (a, b) => (own.get(a) ?? 0) > (own.get(b) ?? 0),
+    );
+  const confidence = maker ? round3((own.get(maker) ?? 0) * (1 - conflictAgainst(maker))) : 0;
+
+  // What it is sold as.
+  const brandScores = new Map<string, number>();
+  for (const key of new Set(items.filter((i) => i.claim === 'brand').map((i) => i.vendor.key))) {
+    brandScores.set(key, noisyOr(items.filter((i) => i.claim === 'brand' && i.vendor.key === key).map((i) => [i.key, i.confidence])));
+  }
+  const brandKey = best([...brandScores.keys()].sort(), (a, b) => {
+    const sa = brandScores.get(a) ?? 0;
+    const sb = brandScores.get(b) ?? 0;
+    if (sa !== sb) return sa > sb;
+    return a !== maker && b === maker; // a relabelled name over the maker's own leaking through
+  });
+  let presented: Vendor | null = brandKey ? (db.vendors.get(brandKey) ?? null) : null;
+  let unknownLabel: string | null = null;
+  if (!presented) {
+    const label = fp.brand ?? fp.manufacturer;
+    if (label) {
+      presented = vendorForLabel(db, label);
+      if (!presented) unknownLabel = label;
+    }
+  }
+
+  let relation: Relation | null = null;
+  if (linked) {
+    if (presented) relation = relationOf(presented, linked);
+    else if (unknownLabel) relation = 'oem';
+    else {
+      const platformScores = new Map<string, number>();
+      for (const key of new Set(items.filter((i) => i.claim === 'platform' && i.group === linked).map((i) => i.vendor.key))) {
+        const mine = items.filter((i) => i.claim === 'platform' && i.vendor.key === key);
+        platformScores.set(key, noisyOr(mine.map((i) => [i.key, weight(i, false) * i.confidence])));
+      }
+      const pv = best([...platformScores.keys()].sort(), (a, b) => (platformScores.get(a) ?? 0) > (platformScores.get(b) ?? 0));
+      const vendor = pv ? db.vendors.get(pv) : undefined;
+      relation = vendor ? relationOf(vendor, linked) : 'direct';
+    }
+  }
+
+  const makerVendor = maker ? db.vendors.get(maker) : undefined;
+  const identity: Identity = {
+    manufacturer: makerVendor ? makerVendor.name : fp.manufacturer,
+    brand: presented ? presented.name : (unknownLabel ?? fp.brand),
+    model: fp.model,
+    firmware: fp.firmware,
+    serial: fp.serial,
+    deviceType: fp.deviceType,
+  };
+  return { classification: { linkedVendor: linked, relation, confidence }, identity };
+}
+
+/** How a presented brand relates to the maker L. */
+function relationOf(brand: Vendor, linked: LinkedVendor): Relation {
+  if (brand.key === linked) return 'direct';
+  if (brand.linkedVendor === linked && brand.relation === 'subsidiary') return 'subsidiary';
+  return 'oem';
+}

@@ -1,0 +1,223 @@
+/**
+ * The generic matcher: runs a field's rules over a value, and turns a device's observations into
+ * evidence and identity values. It knows no protocol: which fields exist, which of them ARE identity
+ * values and which patterns point to which vendor all come from the data (fingerprints/).
+ */
+import { EVIDENCE_SOURCES, IDENTITY_KEYS, type Evidence, type Identity, type IdentityKey, type Observation } from '../types.js';
+import { formatMac, lookupOui, normaliseMac } from './oui.js';
+import { OUI_RULE_ID, type Claim, type FingerprintDb, type IdentityValues, type RuleMatch } from './types.js';
+
+/** Flags a rule may carry: no `g`/`y` (they make a RegExp stateful between calls), no `d`/`v`. */
+export const ALLOWED_RULE_FLAGS = /^[imsu]*$/;
+
+/** Longest value quoted in an evidence detail; longer ones are cut with an ellipsis. */
+export const MAX_DETAIL_VALUE_LENGTH = 200;
+/** Longer values are not matched nor used for identity (bounds regex work on hostile input). */
+export const MAX_MATCH_VALUE_LENGTH = 2048;
+
+const IDENTITY_KEY_SET: ReadonlySet<string> = new Set(IDENTITY_KEYS);
+
+function isIdentityKey(name: string): name is IdentityKey {
+  return IDENTITY_KEY_SET.has(name);
+}
+
+/** Every named capture group of `re`, in pattern order (`(?:re)|` matches '' and lists them all). */
+export function namedGroups(re: RegExp): string[] {
+  const groups = new RegExp(`(?:${re.source})|`, re.flags).exec('')?.groups;
+  return groups ? Object.keys(groups) : [];
+}
+
+/** The identity values a match captured: named groups that are Identity keys and took part. */
+export function capturesOf(match: RegExpExecArray): IdentityValues {
+  const captures: IdentityValues = {};
+  for (const [name, value] of Object.entries(match.groups ?? {})) {
+    if (isIdentityKey(name) && value !== undefined && value !== '') captures[name] = value;
+  }
+  return captures;
+}
+
+/** Every rule of `field` that matches `value`, in file order, with its captures. */
+export function matchValue(db: FingerprintDb, field: string, value: string): RuleMatch[] {
+  const matches: RuleMatch[] = [];
+  for (const rule of db.rulesByField.get(field) ?? []) {
+    const m = rule.pattern.exec(value);
+    if (m) matches.push({ rule, captures: capturesOf(m) });
+  }
+  return matches;
+}
+
+export interface FingerprintInput {
+  /** The device's MAC (any common notation); when absent, the observations' own MACs are used. */
+  readonly mac?: string | null;
+  readonly observations: readonly Observation[];
+}
+
+export interface DeviceFingerprint {
+  /** De-duplicated, sorted by source (registry order), then rule order in the database, then detail. */
+  readonly evidence: Evidence[];
+  /** Field identity mappings by priority first, then rule captures and `set` values by confidence. */
+  readonly identity: Identity;
+  /** Vendor keys supported by platform claims (who made it) and by brand claims (what it says it is). */
+  readonly claims: { readonly platform: string[]; readonly brand: string[] };
+}
+
+/** `onvif.scope.name = "HIKVISION DS-2CD2143G2-I"` (long values cut). */
+export function describeField(field: string, value: string): string {
+  const shown = value.length > MAX_DETAIL_VALUE_LENGTH ? `${value.slice(0, MAX_DETAIL_VALUE_LENGTH)}…` : value;
+  return `${field} = ${JSON.stringify(shown)}`;
+}
+
+/** The claim an evidence item makes: OUI evidence is a platform claim; rules say which. */
+export function claimOf(db: FingerprintDb, evidence: Evidence): Claim | null {
+  if (evidence.source === 'oui' || evidence.rule === OUI_RULE_ID) return 'platform';
+  return db.rulesById.get(evidence.rule)?.claim ?? null;
+}
+
+interface Candidate {
+  weight: number;
+  value: string;
+}
+
+/** Highest weight; then the value seen most often; then the lexically smallest (deterministic). */
+function pick(candidates: readonly Candidate[] | undefined): string | null {
+  if (!candidates || candidates.length === 0) return null;
+  const stats = new Map<string, { weight: number; count: number }>();
+  for (const c of candidates) {
+    const s = stats.get(c.value);
+    if (s) {
+      s.weight = Math.max(s.weight, c.weight);
+      s.count += 1;
+    } else stats.set(c.value, { weight: c.weight, count: 1 });
+  }
+  let best: [string, { weight: number; count: number }] | null = null;
+  for (const entry of stats) {
+    if (
+      !best ||
+      entry[1].weight > best[1].weight ||
+      (entry[1].weight === best[1].weight &&
+        (entry[1].count > best[1].count || (entry[1].count === best[1].count && entry[0] < best[0])))
+    ) {
+      best = entry;
+    }
+  }
+  return best ? best[0] : null;
+}
+
+function push(map: Map<IdentityKey, Candidate[]>, key: IdentityKey, candidate: Candidate): void {
+  const list = map.get(key);
+  if (list) list.push(candidate);
+  else map.set(key, [candidate]);
+}
+
+/**
+ * Fingerprints one device: OUI of its MAC, then every known field of every observation (values
+ * trimmed; list fields value by value) against the field's rules. Fields not in fields.yaml,
+ * empty values and values over MAX_MATCH_VALUE_LENGTH characters are skipped. Pure and
+ * deterministic: the result does not depend on observation order.
+ */
+export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): DeviceFingerprint {
+  const evidence: Evidence[] = [];
+  const fromFields = new Map<IdentityKey, Candidate[]>();
+  const fromRules = new Map<IdentityKey, Candidate[]>();
+
+  const macs = new Set<string>();
+  const given = input.mac ? normaliseMac(input.mac) : null;
+  if (given) macs.add(given);
+  else {
+    for (const o of input.observations) {
+      const hex = o.mac ? normaliseMac(o.mac) : null;
+      if (hex) macs.add(hex);
+    }
+  }
+  for (const hex of macs) {
+    const hit = lookupOui(db, hex);
+    if (!hit) continue;
+    const vendor = hit.vendor ? db.vendors.get(hit.vendor) : undefined;
+    evidence.push({
+      source: 'oui',
+      detail: `MAC ${formatMac(hex)} is registered to ${hit.organisation} (IEEE ${hit.prefix})`,
+      supports: vendor ? vendor.key : null,
+      rule: OUI_RULE_ID,
+      confidence: vendor ? vendor.ouiConfidence : 0,
+    });
+  }
+
+  for (const observation of input.observations) {
+    for (const [field, raw] of Object.entries(observation.fields)) {
+      const def = db.fields.get(field);
+      if (!def) continue;
+      const values: readonly unknown[] = Array.isArray(raw) ? raw : [raw];
+      for (const rawValue of values) {
+        if (typeof rawValue !== 'string') continue;
+        const value = rawValue.trim();
+        if (!value || value.length > MAX_MATCH_VALUE_LENGTH) continue;
+        if (def.identity) push(fromFields, def.identity, { weight: def.priority, value });
+        for (const { rule, captures } of matchValue(db, field, value)) {
+          evidence.push({
+            source: rule.source,
+            detail: describeField(field, value),
+            supports: rule.supports,
+            rule: rule.id,
+            confidence: rule.confidence,
+          });
+          for (const [key, v] of Object.entries({ ...rule.set, ...captures })) {
+            const trimmed = v.trim();
+            if (isIdentityKey(key) && trimmed) push(fromRules, key, { weight: rule.confidence, value: trimmed });
+          }
+        }
+      }
+    }
+  }
+
+  const identity = {} as Identity;
+  for (const key of IDENTITY_KEYS) identity[key] = pick(fromFields.get(key)) ?? pick(fromRules.get(key));
+
+  const sorted = dedupe(evidence).sort((a, b) => compareEvidence(db, a, b));
+  const platform = new Set<string>();
+  const brand = new Set<string>();
+  for (const e of sorted) {
+    if (!e.supports) continue;
+    const claim = claimOf(db, e);
+    if (claim === 'platform') platform.add(e.supports);
+    else if (claim === 'brand') brand.add(e.supports);
+  }
+  return { evidence: sorted, identity, claims: { platform: [...platform].sort(), brand: [...brand].sort() } };
+}
+
+function dedupe(evidence: readonly Evidence[]): Evidence[] {
+  const seen = new Set<string>();
+  const out: Evidence[] = [];
+  for (const e of evidence) {
+    const key = JSON.stringify([e.source, e.detail, e.supports, e.rule, e.confidence]);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(e);
+  }
+  return out;
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** OUI evidence first, then rules by file and position, then unknown rule ids by name. */
+function compareRules(db: FingerprintDb, a: string, b: string): number {
+  if (a === b) return 0;
+  if (a === OUI_RULE_ID) return -1;
+  if (b === OUI_RULE_ID) return 1;
+  const ra = db.rulesById.get(a);
+  const rb = db.rulesById.get(b);
+  if (ra && rb) return compareStrings(ra.file, rb.file) || ra.index - rb.index;
+  if (ra) return -1;
+  if (rb) return 1;
+  return compareStrings(a, b);
+}
+
+function compareEvidence(db: FingerprintDb, a: Evidence, b: Evidence): number {
+  return (
+    EVIDENCE_SOURCES.indexOf(a.source) - EVIDENCE_SOURCES.indexOf(b.source) ||
+    compareRules(db, a.rule, b.rule) ||
+    compareStrings(a.detail, b.detail) ||
+    compareStrings(a.supports ?? '', b.supports ?? '')
+  );
+}

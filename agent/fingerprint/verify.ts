@@ -1,0 +1,182 @@
+/**
+ * recog's self-test (spec/lib/fingerprint_self_test_spec.rb) for this database: every rule is
+ * well-formed, and every example proves its rule. loadFingerprints runs the structural half and
+ * refuses a database that fails it; the CLI (`cctv-agent fingerprints verify`) and the unit tests
+ * run all of it.
+ */
+import { IDENTITY_KEYS } from '../types.js';
+import { FIELDS_FILE, OUI_FILE, VENDORS_FILE } from './paths.js';
+import { ALLOWED_RULE_FLAGS, capturesOf, namedGroups } from './match.js';
+import { vendorsForOrganisation } from './oui.js';
+import { OUI_RULE_ID, type FingerprintDb, type FingerprintProblem, type IdentityValues, type Rule } from './types.js';
+
+const IDENTITY_KEY_SET: ReadonlySet<string> = new Set(IDENTITY_KEYS);
+export const MAX_EXAMPLES = 20;
+
+function sameValues(a: IdentityValues, b: IdentityValues): boolean {
+  const ka = Object.keys(a).sort();
+  const kb = Object.keys(b).sort();
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a[k as keyof IdentityValues] === b[k as keyof IdentityValues]);
+}
+
+function show(values: IdentityValues): string {
+  return Object.keys(values).length ? JSON.stringify(values) : 'nothing';
+}
+
+/** Checks that need no examples: what loadFingerprints insists on. */
+export function checkStructure(db: FingerprintDb): FingerprintProblem[] {
+  const problems: FingerprintProblem[] = [];
+  const add = (file: string, rule: string | null, message: string): void => {
+    problems.push({ file, rule, message });
+  };
+
+  for (const field of db.fields.values()) {
+    if (field.identity !== null && !IDENTITY_KEY_SET.has(field.identity)) {
+      add(FIELDS_FILE, field.name, `identity "${field.identity}" is not an Identity key (${IDENTITY_KEYS.join(', ')})`);
+    }
+  }
+
+  for (const v of db.vendors.values()) {
+    if ((v.linkedVendor === null) !== (v.relation === 'none')) {
+      add(VENDORS_FILE, v.key, 'relation must be "none" exactly when linkedVendor is null');
+    }
+    if (v.relation === 'direct' && v.key !== v.linkedVendor) {
+      add(VENDORS_FILE, v.key, `relation "direct" is only for the linked vendor itself (key "${v.linkedVendor ?? 'null'}")`);
+    }
+    if (v.linkedVendor !== null) {
+      const target = db.vendors.get(v.linkedVendor);
+      if (!target || target.relation !== 'direct') {
+        add(VENDORS_FILE, v.key, `linkedVendor "${v.linkedVendor}" needs its own entry with relation "direct"`);
+      }
+    }
+    if (!(v.ouiConfidence >= 0 && v.ouiConfidence <= 1)) add(VENDORS_FILE, v.key, 'ouiConfidence must be in 0..1');
+  }
+
+  for (const [prefix, entry] of db.oui.entries) {
+    if (!/^(?:[0-9A-F]{6}|[0-9A-F]{7}|[0-9A-F]{9})$/.test(prefix)) {
+      add(OUI_FILE, prefix, 'prefix must be 6, 7 or 9 upper-case hex digits');
+    }
+    if (entry.vendor !== null && !db.vendors.has(entry.vendor)) {
+      add(OUI_FILE, prefix, `vendor "${entry.vendor}" is not in ${VENDORS_FILE} (regenerate ${OUI_FILE})`);
+    }
+  }
+
+  const seenIds = new Map<string, string>();
+  for (const file of db.files) {
+    if (!db.fields.has(file.field)) add(file.file, null, `field "${file.field}" is not listed in ${FIELDS_FILE}`);
+    for (const rule of file.rules) {
+      const previous = seenIds.get(rule.id);
+      if (previous !== undefined) add(file.file, rule.id, `id is already used in ${previous}`);
+      else seenIds.set(rule.id, file.file);
+      if (rule.id === OUI_RULE_ID) add(file.file, rule.id, `id "${OUI_RULE_ID}" is reserved for OUI evidence`);
+      if (rule.field !== file.field) add(file.file, rule.id, `field "${rule.field}" differs from its file's "${file.field}"`);
+      checkRuleShape(rule, db, add);
+    }
+  }
+  return problems;
+}
+
+function checkRuleShape(
+  rule: Rule,
+  db: FingerprintDb,
+  add: (file: string, rule: string | null, message: string) => void,
+): void {
+  const f = rule.file;
+  if (!ALLOWED_RULE_FLAGS.test(rule.pattern.flags)) {
+    add(f, rule.id, `flags "${rule.pattern.flags}" are not allowed (use only i, m, s, u)`);
+  }
+  try {
+    new RegExp(rule.pattern.source, rule.pattern.flags);
+  } catch (err) {
+    add(f, rule.id, `pattern does not compile (${(err as Error).message})`);
+  }
+  const groups = namedGroups(rule.pattern);
+  for (const g of groups) {
+    if (!IDENTITY_KEY_SET.has(g)) {
+      add(f, rule.id, `named group "${g}" is not an Identity key (${IDENTITY_KEYS.join(', ')}); use (?:…) for grouping`);
+    }
+  }
+  for (const key of Object.keys(rule.set)) {
+    if (!IDENTITY_KEY_SET.has(key)) add(f, rule.id, `set key "${key}" is not an Identity key`);
+    if (groups.includes(key)) add(f, rule.id, `"${key}" is both captured and set; keep one`);
+  }
+  if (rule.supports !== null && !db.vendors.has(rule.supports)) {
+    add(f, rule.id, `supports "${rule.supports}", which is not a key in ${VENDORS_FILE}`);
+  }
+  if (!(rule.confidence >= 0 && rule.confidence <= 1)) add(f, rule.id, `confidence ${rule.confidence} is not in 0..1`);
+  if (rule.examples.length < 1 || rule.examples.length > MAX_EXAMPLES) {
+    add(f, rule.id, `has ${rule.examples.length} examples; it needs 1 to ${MAX_EXAMPLES}`);
+  }
+  const values = new Set<string>();
+  for (const e of rule.examples) {
+    if (values.has(e.value)) add(f, rule.id, `example ${JSON.stringify(e.value)} is listed twice`);
+    values.add(e.value);
+    for (const key of Object.keys(e.expect)) {
+      if (!IDENTITY_KEY_SET.has(key)) add(f, rule.id, `example ${JSON.stringify(e.value)}: expect key "${key}" is not an Identity key`);
+    }
+  }
+}
+
+/** One example of one rule: does it match, yield exactly `expect`, and not match an earlier rule? */
+export function checkExample(db: FingerprintDb, rule: Rule, exampleIndex: number): string[] {
+  const example = rule.examples[exampleIndex];
+  if (!example) return [`has no example #${exampleIndex + 1}`];
+  const problems: string[] = [];
+  const m = rule.pattern.exec(example.value);
+  if (!m) {
+    problems.push(`example ${JSON.stringify(example.value)} does not match the pattern`);
+  } else {
+    const got = capturesOf(m);
+    if (!sameValues(got, example.expect)) {
+      problems.push(`example ${JSON.stringify(example.value)} yields ${show(got)}, expected ${show(example.expect)}`);
+    }
+  }
+  const file = db.files.find((f) => f.file === rule.file);
+  for (const earlier of file?.rules.slice(0, rule.index) ?? []) {
+    if (earlier.pattern.exec(example.value)) {
+      problems.push(`example ${JSON.stringify(example.value)} is matched first by the earlier rule "${earlier.id}"`);
+    }
+  }
+  return problems;
+}
+
+/** The OUI table against the vendor table: each organisation maps to exactly its vendor. */
+export function checkOuiTable(db: FingerprintDb): FingerprintProblem[] {
+  const problems: FingerprintProblem[] = [];
+  const verdicts = new Map<string, string[]>();
+  for (const [prefix, entry] of db.oui.entries) {
+    let keys = verdicts.get(entry.organisation);
+    if (!keys) {
+      keys = vendorsForOrganisation(db.vendors, entry.organisation);
+      verdicts.set(entry.organisation, keys);
+    }
+    const expected = keys.length === 1 ? (keys[0] ?? null) : null;
+    if (keys.length > 1) {
+      problems.push({ file: OUI_FILE, rule: prefix, message: `"${entry.organisation}" matches several vendors (${keys.join(', ')}) in ${VENDORS_FILE}` });
+    } else if (expected !== entry.vendor) {
+      problems.push({
+        file: OUI_FILE,
+        rule: prefix,
+        message: `"${entry.organisation}" is recorded as ${JSON.stringify(entry.vendor)} but ${VENDORS_FILE} maps it to ${JSON.stringify(expected)}: rerun scripts/generate-oui.mjs`,
+      });
+    }
+  }
+  return problems;
+}
+
+/**
+ * The full self-test: structure (known field, unique ids, patterns compile, named groups are
+ * Identity keys, supports is a vendor, 1–20 unique examples, confidence in 0..1), the OUI table
+ * against vendors.yaml, and every example (matches, yields exactly its expect, is not matched
+ * first by an earlier rule of the same file). Returns every problem found; [] means clean.
+ */
+export function verifyFingerprints(db: FingerprintDb): FingerprintProblem[] {
+  const problems = checkStructure(db);
+  problems.push(...checkOuiTable(db));
+  for (const rule of db.rules) {
+    for (let i = 0; i < rule.examples.length; i++) {
+      for (const message of checkExample(db, rule, i)) problems.push({ file: rule.file, rule: rule.id, message });
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,359 @@
+/**
+ * recog's self-test (spec/lib/fingerprint_self_test_spec.rb) over the real fingerprint database:
+ * every example of every rule runs as its own test, so a failure names the file and the rule.
+ * Then: a deliberately broken copy of the database is reported, and the matcher's behaviour.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { AgentError } from '../../agent/errors.js';
+import {
+  checkExample,
+  checkOuiTable,
+  checkStructure,
+  defaultFingerprintDir,
+  fingerprintDevice,
+  loadFingerprints,
+  matchValue,
+  namedGroups,
+  verifyFingerprints,
+  type FingerprintProblem,
+} from '../../agent/fingerprint/index.js';
+import { IDENTITY_KEYS, type Observation } from '../../agent/types.js';
+
+const db = loadFingerprints();
+
+describe('fingerprint database self-test', () => {
+  it('loads from the repository fingerprints/ folder and is cached', () => {
+    expect(db.dir).toBe(defaultFingerprintDir());
+    expect(db.dir.endsWith('fingerprints')).toBe(true);
+    expect(loadFingerprints()).toBe(db);
+    expect(db.rules.length).toBeGreaterThan(50);
+  });
+
+  it('has no structural problems (known fields, unique ids, patterns, groups, vendors, examples 1–20)', () => {
+    expect(checkStructure(db)).toEqual([]);
+  });
+
+  it('oui.json agrees with the vendor table', () => {
+    expect(checkOuiTable(db)).toEqual([]);
+  });
+
+  it('verifyFingerprints finds nothing', () => {
+    expect(verifyFingerprints(db)).toEqual([]);
+  });
+
+  for (const file of db.files) {
+    describe(file.file, () => {
+      it(`names a known field (${file.field})`, () => {
+        expect(db.fields.has(file.field)).toBe(true);
+      });
+      for (const rule of file.rules) {
+        describe(rule.id, () => {
+          it('has only Identity keys as named groups', () => {
+            for (const g of namedGroups(rule.pattern)) expect(IDENTITY_KEYS as readonly string[]).toContain(g);
+          });
+          it('supports a vendor in vendors.yaml (or null) and has a confidence in 0..1', () => {
+            if (rule.supports !== null) expect(db.vendors.has(rule.supports)).toBe(true);
+            expect(rule.confidence).toBeGreaterThanOrEqual(0);
+            expect(rule.confidence).toBeLessThanOrEqual(1);
+          });
+          rule.examples.forEach((example, i) => {
+            it(`example ${JSON.stringify(example.value)} matches, yields ${JSON.stringify(example.expect)} and no earlier rule takes it`, () => {
+              expect(checkExample(db, rule, i)).toEqual([]);
+            });
+          });
+        });
+      }
+    });
+  }
+});
+
+describe('generic defaults are never classified', () => {
+  it('the HappyTime name and hardware scopes match only supports-null rules', () => {
+    for (const [field, value] of [
+      ['onvif.scope.name', 'IP-Camera'],
+      ['onvif.scope.hardware', 'HI3518C'],
+    ] as const) {
+      const matches = matchValue(db, field, value);
+      expect(matches.length).toBeGreaterThan(0);
+      expect(matches.every((m) => m.rule.supports === null)).toBe(true);
+    }
+  });
+});
+
+describe('matchValue', () => {
+  it('returns every matching rule of the field, in file order, with captures', () => {
+    const matches = matchValue(db, 'onvif.device.firmware', 'V2.400.AC01.15.R.20170328');
+    expect(matches.map((m) => m.rule.id)).toEqual(['firmware-dahua-amcrest-build', 'firmware-dahua-oem-build']);
+    const serial = matchValue(db, 'onvif.device.serial', 'DS-2CD2385G1-I20200414AAWRE33842150');
+    expect(serial.map((m) => [m.rule.id, m.captures])).toEqual([['serial-hikvision', { model: 'DS-2CD2385G1-I' }]]);
+  });
+
+  it('returns nothing for an unknown field or a value no rule knows', () => {
+    expect(matchValue(db, 'no.such.field', 'HIKVISION')).toEqual([]);
+    expect(matchValue(db, 'onvif.scope.name', 'Acme Widgets')).toEqual([]);
+  });
+});
+
+describe('fingerprintDevice', () => {
+  const at = '2026-11-28T09:53:00.000Z';
+  const discovery: Observation = {
+    source: 'wsdiscovery',
+    ip: '198.18.0.10',
+    at,
+    status: 'ok',
+    fields: {
+      'onvif.endpoint': 'urn:uuid:4e3a5a80-1dd2-11b2-8000-2857be123456',
+      'onvif.types': ['dn:NetworkVideoTransmitter', 'tds:Device'],
+      'onvif.scope.name': ['HIKVISION DS-2CD2143G2-I'],
+      'onvif.scope.hardware': ['DS-2CD2143G2-I'],
+      'onvif.scope.location': ['city/hangzhou'],
+    },
+  };
+  const info: Observation = {
+    source: 'onvif',
+    ip: '198.18.0.10',
+    port: 80,
+    at,
+    status: 'ok',
+    fields: {
+      'onvif.device.manufacturer': 'HIKVISION',
+      'onvif.device.model': 'DS-2CD2143G2-I',
+      'onvif.device.firmware': 'V5.7.12 build 220819',
+      'onvif.device.serial': ' DS-2CD2143G2-I20220101AAWRJ12345678 ',
+      'onvif.unknown.field': 'HIKVISION',
+    },
+  };
+
+  it('writes evidence in plain words, OUI first, and fills identity from the field mappings', () => {
+    const fp = fingerprintDevice(db, { mac: '28:57:BE:12:34:56', observations: [discovery, info, discovery] });
+    expect(fp.evidence[0]).toEqual({
+      source: 'oui',
+      detail: 'MAC 28:57:be:12:34:56 is registered to Hangzhou Hikvision Digital Technology Co.,Ltd. (IEEE 2857BE)',
+      supports: 'hikvision',
+      rule: 'oui-registry',
+      confidence: 0.5,
+    });
+    expect(fp.evidence).toContainEqual({
+      source: 'onvif',
+      detail: 'onvif.scope.name = "HIKVISION DS-2CD2143G2-I"',
+      supports: 'hikvision',
+      rule: 'name-hikvision',
+      confidence: 0.8,
+    });
+    // The repeated discovery observation does not repeat evidence.
+    const details = fp.evidence.map((e) => `${e.rule} ${e.detail}`);
+    expect(new Set(details).size).toBe(details.length);
+    expect(fp.identity).toEqual({
+      manufacturer: 'HIKVISION',
+      brand: null,
+      model: 'DS-2CD2143G2-I',
+      firmware: 'V5.7.12 build 220819',
+      serial: 'DS-2CD2143G2-I20220101AAWRJ12345678',
+      deviceType: 'camera',
+    });
+    expect(fp.claims).toEqual({ platform: ['hikvision'], brand: ['hikvision'] });
+  });
+
+  it('does not depend on the order of the observations', () => {
+    const a = fingerprintDevice(db, { mac: '28:57:be:12:34:56', observations: [discovery, info] });
+    const b = fingerprintDevice(db, { mac: '28:57:be:12:34:56', observations: [info, discovery] });
+    expect(b).toEqual(a);
+  });
+
+  it('falls back to rule captures for identity when no field gives the value', () => {
+    const fp = fingerprintDevice(db, {
+      observations: [{ ...info, fields: { 'onvif.device.serial': 'DS-2CD2385G1-I20200414AAWRE33842150' } }],
+    });
+    expect(fp.identity.model).toBe('DS-2CD2385G1-I');
+    expect(fp.evidence.some((e) => e.source === 'oui')).toBe(false);
+  });
+
+  it('uses the observations\' MAC when none is given, and ignores unknown fields and empty values', () => {
+    const fp = fingerprintDevice(db, {
+      observations: [{ ...info, mac: 'e0-50-8b-00-00-01', fields: { 'onvif.unknown.field': 'HIKVISION', 'onvif.device.model': '  ' } }],
+    });
+    expect(fp.evidence.map((e) => e.supports)).toEqual(['dahua']);
+    expect(fp.identity.model).toBeNull();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// A deliberately broken copy of the database.
+
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+
+function copyDb(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cctv-fp-'));
+  tempDirs.push(dir);
+  cpSync(db.dir, dir, { recursive: true });
+  return dir;
+}
+
+interface RawFile {
+  rules: Record<string, unknown>[];
+  [key: string]: unknown;
+}
+
+function editYaml(dir: string, file: string, edit: (doc: RawFile) => void): void {
+  const path = join(dir, file);
+  const doc = parse(readFileSync(path, 'utf8')) as RawFile;
+  edit(doc);
+  writeFileSync(path, stringify(doc));
+}
+
+function ruleOf(doc: RawFile, id: string): Record<string, unknown> {
+  const rule = doc.rules.find((r) => r['id'] === id);
+  if (!rule) throw new Error(`no rule ${id}`);
+  return rule;
+}
+
+function loadError(dir: string): AgentError {
+  try {
+    loadFingerprints(dir);
+  } catch (err) {
+    if (err instanceof AgentError) return err;
+    throw err;
+  }
+  throw new Error('expected loadFingerprints to throw');
+}
+
+function messages(problems: FingerprintProblem[]): string[] {
+  return problems.map((p) => `${p.file} ${p.rule ?? ''}: ${p.message}`);
+}
+
+describe('a broken database is reported', () => {
+  it('an example that does not match its rule, names file and rule', () => {
+    const dir = copyDb();
+    editYaml(dir, 'rules/onvif_scope_name.yaml', (doc) => {
+      ruleOf(doc, 'name-dahua')['examples'] = [{ value: 'Dahau' }];
+    });
+    expect(messages(verifyFingerprints(loadFingerprints(dir)))).toEqual([
+      'rules/onvif_scope_name.yaml name-dahua: example "Dahau" does not match the pattern',
+    ]);
+  });
+
+  it('an example whose captures differ from its expect', () => {
+    const dir = copyDb();
+    editYaml(dir, 'rules/onvif_device_serial.yaml', (doc) => {
+      ruleOf(doc, 'serial-hikvision')['examples'] = [
+        { value: 'DS-2CD2385G1-I20200414AAWRE33842150', expect: { model: 'DS-2CD2385G1' } },
+      ];
+    });
+    expect(messages(verifyFingerprints(loadFingerprints(dir)))).toEqual([
+      'rules/onvif_device_serial.yaml serial-hikvision: example "DS-2CD2385G1-I20200414AAWRE33842150" yields {"model":"DS-2CD2385G1-I"}, expected {"model":"DS-2CD2385G1"}',
+    ]);
+  });
+
+  it('an example an earlier rule of the same file matches first (a broad rule shadowing a specific one)', () => {
+    const dir = copyDb();
+    editYaml(dir, 'rules/onvif_scope_name.yaml', (doc) => {
+      doc.rules.unshift({
+        id: 'name-too-broad',
+        description: 'matches anything',
+        pattern: '.',
+        supports: null,
+        claim: 'brand',
+        confidence: 0,
+        source: 'test',
+        examples: [{ value: 'anything' }],
+      });
+    });
+    const found = messages(verifyFingerprints(loadFingerprints(dir)));
+    expect(found).toContain(
+      'rules/onvif_scope_name.yaml name-dahua: example "Dahua" is matched first by the earlier rule "name-too-broad"',
+    );
+  });
+
+  it('a pattern that does not compile stops loading, naming file and rule', () => {
+    const dir = copyDb();
+    editYaml(dir, 'rules/onvif_scope_name.yaml', (doc) => {
+      ruleOf(doc, 'name-lts')['pattern'] = '^(LTS';
+    });
+    const err = loadError(dir);
+    expect(err.code).toBe('CCTV_ERR_FINGERPRINT_DATA');
+    expect(err.message).toContain(join(dir, 'rules/onvif_scope_name.yaml'));
+    expect(err.message).toContain('rule "name-lts"');
+    expect(err.message).toContain('does not compile');
+  });
+
+  it('a vendor that is not in vendors.yaml, and a named group that is not an Identity key', () => {
+    const dir = copyDb();
+    editYaml(dir, 'rules/onvif_scope_name.yaml', (doc) => {
+      ruleOf(doc, 'name-lts')['supports'] = 'lts-typo';
+      ruleOf(doc, 'name-hikvision')['pattern'] = '^HIKVISION(?:[ _]+(?<vendor>\\S+))?$';
+    });
+    const err = loadError(dir);
+    expect(err.code).toBe('CCTV_ERR_FINGERPRINT_DATA');
+    expect(err.message).toContain('name-lts: supports "lts-typo", which is not a key in vendors.yaml');
+    expect(err.message).toContain('name-hikvision: named group "vendor" is not an Identity key');
+  });
+
+  it('schema errors: confidence out of range, unknown key, too many examples', () => {
+    const dir = copyDb();
+    editYaml(dir, 'rules/onvif_auth_realm.yaml', (doc) => {
+      ruleOf(doc, 'realm-hikvision')['confidence'] = 1.5;
+      ruleOf(doc, 'realm-hikvision')['supprots'] = 'hikvision';
+      ruleOf(doc, 'realm-lorex-login-to')['examples'] = Array.from({ length: 21 }, (_, i) => ({ value: `Login to ND01181100000${i}` }));
+    });
+    const err = loadError(dir);
+    expect(err.message).toContain('rules/onvif_auth_realm.yaml');
+    expect(err.message).toContain('rule "realm-hikvision" (rules[0]) confidence: must be <= 1');
+    expect(err.message).toContain('rule "realm-hikvision" (rules[0]): unknown key "supprots"');
+    expect(err.message).toContain('rule "realm-lorex-login-to" (rules[2]) examples: must NOT have more than 20 items');
+  });
+
+  it('an unknown field', () => {
+    const dir = copyDb();
+    editYaml(dir, 'rules/onvif_scope.yaml', (doc) => {
+      doc['field'] = 'onvif.scopes';
+    });
+    const err = loadError(dir);
+    expect(err.message).toContain(join(dir, 'rules/onvif_scope.yaml'));
+    expect(err.message).toContain('field "onvif.scopes" is not listed in fields.yaml');
+  });
+
+  it('an id used twice across files is reported on the later file', () => {
+    const dir = copyDb();
+    editYaml(dir, 'rules/onvif_scope.yaml', (doc) => {
+      ruleOf(doc, 'scope-dahua-unique-identifier')['id'] = 'name-dahua';
+    });
+    const err = loadError(dir);
+    expect(err.message).toContain(join(dir, 'rules/onvif_scope_name.yaml'));
+    expect(err.message).toContain('name-dahua: id is already used in rules/onvif_scope.yaml');
+  });
+
+  it('a YAML syntax error names the file', () => {
+    const dir = copyDb();
+    writeFileSync(join(dir, 'rules/onvif_scope.yaml'), 'field: onvif.scope\nrules: [\n');
+    const err = loadError(dir);
+    expect(err.message).toContain(join(dir, 'rules/onvif_scope.yaml'));
+    expect(err.message).toContain('not valid YAML');
+  });
+
+  it('oui.json out of step with vendors.yaml', () => {
+    const dir = copyDb();
+    const path = join(dir, 'vendors.yaml');
+    writeFileSync(path, readFileSync(path, 'utf8').replace("'^Amcrest Technologies\\b'", "'^Amcrest Technology Ltd\\b'"));
+    expect(messages(verifyFingerprints(loadFingerprints(dir)))).toContain(
+      'oui.json 00651E: "Amcrest Technologies" is recorded as "amcrest" but vendors.yaml maps it to null: rerun scripts/generate-oui.mjs',
+    );
+  });
+
+  it('a vendor table entry whose relation contradicts its link', () => {
+    const dir = copyDb();
+    const path = join(dir, 'vendors.yaml');
+    const doc = parse(readFileSync(path, 'utf8')) as { vendors: Record<string, Record<string, unknown>> };
+    const lts = doc.vendors['lts'];
+    if (!lts) throw new Error('no lts');
+    lts['relation'] = 'none';
+    writeFileSync(path, stringify(doc));
+    expect(loadError(dir).message).toContain('lts: relation must be "none" exactly when linkedVendor is null');
+  });
+});
