@@ -110,7 +110,10 @@ function verifyCommand(flags: { json?: boolean }): void {
   const problems = verifyFingerprints(loadFingerprints());
   if (flags.json) printJson({ ok: problems.length === 0, problems });
   else if (problems.length === 0) process.stdout.write('fingerprints: every rule and example verified\n');
-  else process.stdout.write(`${problems.map((p) => `problem: ${p}`).join('\n')}\n${problems.length} problem(s)\n`);
+  else {
+    const lines = problems.map((p) => `${p.file}${p.rule ? ` rule ${p.rule}` : ''}: ${p.message}`);
+    process.stdout.write(`${lines.join('\n')}\n${problems.length} problem(s) in the fingerprint data\n`);
+  }
   process.exitCode = problems.length === 0 ? 0 : 1;
 }
 

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { discoverers } from './discovery/index.js';
 import { DISCOVERY_PHASES, type Discoverer, type ScanContext } from './discovery/types.js';
 import { mergeObservations } from './merge.js';
+import { deadline } from './net/deadline.js';
 import { buildDevice, buildInventory } from './inventory.js';
 import type { Logger } from './log.js';
 import type { ScanInterface } from './net/interfaces.js';
@@ -46,17 +47,18 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
     const inPhase = active.filter((d) => d.phase === phase);
     if (inPhase.length === 0) continue;
     const limit = phase === 'listen' ? options.timeoutMs : PROBE_PHASE_LIMIT_MS;
-    const signal = options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(limit)]) : AbortSignal.timeout(limit);
+    const phaseDeadline = deadline(limit, options.signal);
     const ctx: ScanContext = {
       interfaces: options.interfaces,
       targets: options.targets,
       timeoutMs: options.timeoutMs,
       startedAtMs: started.getTime(),
-      signal,
+      signal: phaseDeadline.signal,
       log: options.log,
       seen: [...observations],
     };
     const results = await Promise.allSettled(inPhase.map((d) => d.run(ctx, (o) => observations.push(o))));
+    phaseDeadline.dispose();
     results.forEach((r, i) => {
       if (r.status === 'rejected') log.error({ discoverer: inPhase[i]?.name, err: String(r.reason) }, 'discoverer failed; the scan goes on without it');
     });

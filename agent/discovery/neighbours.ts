@@ -19,8 +19,22 @@ export interface NeighbourEntry {
   ip: string;
   mac: string;
   state: string;
-  /** Seconds since the kernel last confirmed or updated the entry; null when unknown. */
-  ageSeconds: number | null;
+  /** Seconds since the host last proved reachable (an ARP reply, TCP progress); null when unknown. */
+  confirmedSecondsAgo: number | null;
+  /** Seconds since the entry last changed; null when unknown. */
+  updatedSecondsAgo: number | null;
+}
+
+/**
+ * Whether the host itself spoke during the last `seconds`. The kernel sets `confirmed` when the
+ * host answers (ARP reply, TCP progress); it sets `updated` on any change, including the host's own
+ * ARP request to us (which leaves the entry STALE) but also our own sending to a STALE entry
+ * (which moves it to DELAY/PROBE and proves nothing). So: confirmed recently, or STALE and
+ * updated recently.
+ */
+export function heardWithin(entry: NeighbourEntry, seconds: number): boolean {
+  const recent = (age: number | null): boolean => age !== null && age <= seconds;
+  return recent(entry.confirmedSecondsAgo) || (entry.state === 'STALE' && recent(entry.updatedSecondsAgo));
 }
 
 /** Parses `ip -json -stats neigh` output; entries without a usable MAC are left out. */
@@ -38,8 +52,8 @@ export function parseNeighbourJson(text: string): NeighbourEntry[] {
     const state = states.find((s) => USABLE_STATES.has(s));
     const mac = typeof row.lladdr === 'string' ? row.lladdr.toLowerCase() : '';
     if (!state || typeof row.dst !== 'string' || !MAC_PATTERN.test(mac) || mac === '00:00:00:00:00:00') continue;
-    const ages = [row.confirmed, row.updated].filter((a): a is number => typeof a === 'number');
-    entries.push({ ip: row.dst, mac, state, ageSeconds: ages.length ? Math.min(...ages) : null });
+    const seconds = (value: unknown): number | null => (typeof value === 'number' ? value : null);
+    entries.push({ ip: row.dst, mac, state, confirmedSecondsAgo: seconds(row.confirmed), updatedSecondsAgo: seconds(row.updated) });
   }
   return entries;
 }
@@ -62,8 +76,8 @@ export const neighbours: Discoverer = {
         continue;
       }
       for (const entry of parseNeighbourJson(stdout)) {
-        // Fresh: the kernel heard from the host during this scan (one second of slack for rounding).
-        const fresh = entry.ageSeconds !== null && entry.ageSeconds <= scanAgeSeconds + 1;
+        // The kernel reports whole seconds, rounded down, so no slack is needed.
+        const fresh = heardWithin(entry, scanAgeSeconds);
         emit({
           source: 'neighbours',
           ip: entry.ip,

@@ -101,9 +101,9 @@ export const onvifDevice: Discoverer = {
     const log = ctx.log.child({ module: 'onvif' });
     const work = new Map<string, URL>();
     for (const o of ctx.seen) {
-      if (o.source !== 'wsdiscovery' || work.has(o.ip)) continue;
       const xaddrs = o.fields['onvif.xaddr'];
-      const url = xaddrForResponder(o.ip, Array.isArray(xaddrs) ? xaddrs : []);
+      if (o.source !== 'wsdiscovery' || !Array.isArray(xaddrs) || work.has(o.ip)) continue;
+      const url = xaddrForResponder(o.ip, xaddrs);
       if (url) work.set(o.ip, url);
       else log.warn({ ip: o.ip, xaddrs }, 'no XAddr on the answering address; ONVIF device service not contacted');
     }

@@ -59,11 +59,12 @@ export const wsDiscovery: Discoverer = {
         const key = `${d.from} ${match.endpoint}`;
         if (seen.has(key)) continue;
         seen.add(key);
-        if (!isOnvifMatch(match)) {
-          log.info({ from: d.from, types: match.types }, 'non-camera WS-Discovery reply (not an ONVIF device) dropped');
-          continue;
-        }
-        emit({ source: 'wsdiscovery', ip: d.from, at: new Date().toISOString(), status: 'ok', fields: probeMatchFields(match) });
+        // A non-ONVIF responder (a WSD printer, a PC) is still a host on the wire: it is kept with
+        // its WS-Discovery types only, and dropped from everything ONVIF (no scopes, no XAddrs probed).
+        const onvif = isOnvifMatch(match);
+        if (!onvif) log.info({ from: d.from, types: match.types }, 'non-camera WS-Discovery reply: recorded as a host, not probed as ONVIF');
+        const fields = onvif ? probeMatchFields(match) : { 'wsd.types': match.types };
+        emit({ source: 'wsdiscovery', ip: d.from, at: new Date().toISOString(), status: 'ok', fields });
       }
     };
 
@@ -72,7 +73,7 @@ export const wsDiscovery: Discoverer = {
       const probes = [buildProbe(PROBE_TYPES.networkVideoTransmitter), buildProbe(PROBE_TYPES.device)];
       for (const p of probes) ourMessages.add(p.messageId);
       for (let round = 0; round < SEND_COUNT && !ctx.signal.aborted; round++) {
-        for (const socket of sockets) for (const p of probes) await socket.send(p.bytes, WSD_MULTICAST_ADDRESS, WSD_PORT);
+        for (const socket of sockets) for (const p of probes) socket.send(p.bytes, WSD_MULTICAST_ADDRESS, WSD_PORT);
         await sleep(repeatDelay(), ctx.signal);
       }
       await probeTargets(ctx, sockets, probes[0]!.bytes);
@@ -88,7 +89,7 @@ async function probeTargets(ctx: ScanContext, sockets: InterfaceSocket[], probe:
     for (const ip of ctx.targets.addresses()) {
       if (ctx.signal.aborted) return;
       const socket = sockets.find((s) => onSubnet(s.iface, ip)) ?? sockets[0];
-      if (socket) await socket.send(probe, ip, WSD_PORT);
+      socket?.send(probe, ip, WSD_PORT);
       await sleep(gap, ctx.signal);
     }
   }

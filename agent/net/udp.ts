@@ -17,7 +17,12 @@ export interface Datagram {
 
 export interface InterfaceSocket {
   readonly iface: ScanInterface;
-  send(bytes: Buffer, address: string, port: number): Promise<void>;
+  /**
+   * Queues a datagram and returns at once. Waiting for the send to complete would stall the caller
+   * for seconds: a datagram to an address nobody holds sits in the kernel's ARP queue (counted
+   * against the socket's send buffer) until resolution fails.
+   */
+  send(bytes: Buffer, address: string, port: number): void;
 }
 
 /** SOAP-over-UDP §3.4: repeat multicast messages with a short random delay (UDP_MIN_DELAY 50 ms). */
@@ -69,11 +74,8 @@ export async function withInterfaceSockets(
       const handle: InterfaceSocket = {
         iface,
         send: (bytes, address, port) =>
-          new Promise((resolve) => {
-            socket.send(bytes, port, address, (error) => {
-              if (error) log.warn({ iface: iface.name, to: address, err: error.message }, 'UDP send failed');
-              resolve();
-            });
+          socket.send(bytes, port, address, (error) => {
+            if (error) log.debug({ iface: iface.name, to: address, err: error.message }, 'UDP send failed');
           }),
       };
       opened.push({ socket, handle });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseNeighbourJson } from '../../agent/discovery/neighbours.js';
+import { heardWithin, parseNeighbourJson } from '../../agent/discovery/neighbours.js';
 
 // Shape of `ip -json -stats -4 neigh show dev eth0` (iproute2 6.1), as read in the lab.
 const SAMPLE = JSON.stringify([
@@ -14,10 +14,21 @@ const SAMPLE = JSON.stringify([
 describe('parseNeighbourJson', () => {
   it('keeps entries with a usable MAC, lower-cased, with their age', () => {
     expect(parseNeighbourJson(SAMPLE)).toEqual([
-      { ip: '198.18.0.10', mac: '28:57:be:12:34:56', state: 'REACHABLE', ageSeconds: 2 },
-      { ip: '198.18.0.20', mac: '08:ed:ed:87:42:7a', state: 'STALE', ageSeconds: 380 },
-      { ip: '198.18.0.1', mac: '02:00:00:00:00:01', state: 'PERMANENT', ageSeconds: null },
+      { ip: '198.18.0.10', mac: '28:57:be:12:34:56', state: 'REACHABLE', confirmedSecondsAgo: 2, updatedSecondsAgo: 2 },
+      { ip: '198.18.0.20', mac: '08:ed:ed:87:42:7a', state: 'STALE', confirmedSecondsAgo: 380, updatedSecondsAgo: 390 },
+      { ip: '198.18.0.1', mac: '02:00:00:00:00:01', state: 'PERMANENT', confirmedSecondsAgo: null, updatedSecondsAgo: null },
     ]);
+  });
+
+  it('counts a host as heard when it confirmed recently, or when its own ARP request left it STALE', () => {
+    const entry = { ip: '198.18.0.40', mac: '3c:d9:2b:40:40:40', confirmedSecondsAgo: 300, updatedSecondsAgo: 1 };
+    expect(heardWithin({ ...entry, state: 'STALE' }, 5)).toBe(true);
+    // DELAY/PROBE with a fresh `updated` is our own sending to an old entry: proves nothing.
+    expect(heardWithin({ ...entry, state: 'DELAY' }, 5)).toBe(false);
+    expect(heardWithin({ ...entry, state: 'PROBE' }, 5)).toBe(false);
+    expect(heardWithin({ ...entry, state: 'REACHABLE', confirmedSecondsAgo: 2 }, 5)).toBe(true);
+    expect(heardWithin({ ...entry, state: 'STALE', updatedSecondsAgo: 60 }, 5)).toBe(false);
+    expect(heardWithin({ ...entry, state: 'PERMANENT', confirmedSecondsAgo: null, updatedSecondsAgo: null }, 5)).toBe(false);
   });
 
   it('returns nothing for output that is not the expected JSON', () => {

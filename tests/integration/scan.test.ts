@@ -1,0 +1,166 @@
+/**
+ * End to end, inside the lab: `cctv-agent scan --json` runs in the cctvlab-scan namespace against
+ * the simulated devices, and the document, the store and the exit codes are checked.
+ */
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inventoryProblems } from '../../agent/schema.js';
+import type { Device, Inventory } from '../../agent/types.js';
+import { LAB_SUBNET, labNamespace, labProfiles, runInNamespace, runInScanner, startDevice, stopDevice, type LabProfile } from './lab-helpers.js';
+
+const WINDOW_SECONDS = '3';
+const storeDir = mkdtempSync(join(tmpdir(), 'cctv-scan-test-'));
+afterAll(() => rmSync(storeDir, { recursive: true, force: true }));
+
+async function scan(site: string, extra: string[] = []): Promise<{ inventory: Inventory; stderr: string; durationMs: number }> {
+  const run = await runInScanner(['scan', LAB_SUBNET, '--json', '--site', site, '--store', storeDir, '--timeout', WINDOW_SECONDS, ...extra]);
+  expect(run.code, run.stderr).toBe(0);
+  // stdout holds exactly one JSON document; every stderr line is a pino JSON log line.
+  const inventory = JSON.parse(run.stdout) as Inventory;
+  for (const line of run.stderr.split('\n').filter(Boolean)) expect(() => JSON.parse(line), line).not.toThrow();
+  return { inventory, stderr: run.stderr, durationMs: run.durationMs };
+}
+
+function deviceAt(inventory: Inventory, profile: LabProfile): Device {
+  const device = inventory.devices.find((d) => d.ip === profile.ip);
+  if (!device) throw new Error(`no device at ${profile.ip} (${profile.name}); found ${inventory.devices.map((d) => d.ip).join(', ')}`);
+  return device;
+}
+
+describe('cctv-agent scan in the lab', () => {
+  let first: Awaited<ReturnType<typeof scan>>;
+  beforeAll(async () => {
+    first = await scan('lab');
+  });
+
+  it('writes a schema-valid cctv-inventory/v1 document sorted by IP', () => {
+    expect(inventoryProblems(first.inventory)).toEqual([]);
+    expect(first.inventory.scan).toMatchObject({ site: 'lab', targets: [LAB_SUBNET], methods: ['ws-discovery', 'onvif-device-service', 'neighbour-table'] });
+    const ips = first.inventory.devices.map((d) => Number(d.ip.split('.')[3]));
+    expect(ips).toEqual([...ips].sort((a, b) => a - b));
+  });
+
+  it('finds every simulated device with its MAC, and the MAC-based id', () => {
+    for (const profile of labProfiles()) {
+      const device = deviceAt(first.inventory, profile);
+      expect(device.mac, profile.name).toBe(profile.mac);
+      expect(device.id, profile.name).toBe(`mac:${profile.mac}`);
+    }
+    expect(first.inventory.devices).toHaveLength(labProfiles().length);
+  });
+
+  it('classifies each device as its profile says it really is', () => {
+    for (const profile of labProfiles()) {
+      const { classification } = deviceAt(first.inventory, profile);
+      expect({ name: profile.name, linkedVendor: classification.linkedVendor, relation: classification.relation }).toEqual({
+        name: profile.name,
+        linkedVendor: profile.truth.linkedVendor,
+        relation: profile.truth.relation,
+      });
+      if (profile.truth.linkedVendor) expect(classification.confidence, profile.name).toBeGreaterThan(0.8);
+    }
+  });
+
+  it('fills identity from device information where the device answers it without credentials', () => {
+    for (const profile of labProfiles()) {
+      const info = profile.onvif?.deviceInformation;
+      const open = profile.onvif?.publicOperations.includes('GetDeviceInformation');
+      if (!info || !open) continue;
+      const { identity } = deviceAt(first.inventory, profile);
+      expect({ name: profile.name, model: identity.model, firmware: identity.firmware, serial: identity.serial }).toEqual({
+        name: profile.name,
+        model: info.model,
+        firmware: info.firmwareVersion,
+        serial: info.serialNumber,
+      });
+    }
+    const lts = deviceAt(first.inventory, labProfiles().find((p) => p.name === 'lts')!);
+    expect(lts.identity).toMatchObject({ manufacturer: 'Hikvision', brand: 'LTS' });
+  });
+
+  it('lists the evidence each verdict rests on, by source', () => {
+    const hikvision = deviceAt(first.inventory, labProfiles().find((p) => p.name === 'hikvision')!);
+    const sources = new Set(hikvision.evidence.map((e) => e.source));
+    expect(sources).toEqual(new Set(['oui', 'onvif']));
+    expect(hikvision.evidence.every((e) => e.detail.length > 0)).toBe(true);
+    const printer = deviceAt(first.inventory, labProfiles().find((p) => p.name === 'printer')!);
+    expect(printer.evidence.some((e) => e.source === 'onvif')).toBe(false);
+    expect(printer.services).toEqual([]);
+  });
+
+  it('records that GetDeviceInformation needed credentials without trying any', () => {
+    expect(first.stderr).not.toMatch(/password|lab-[A-Za-z]+-\d+/i);
+    const hikvision = deviceAt(first.inventory, labProfiles().find((p) => p.name === 'hikvision')!);
+    expect(hikvision.identity.model).toBe('DS-2CD2143G2-I');
+    expect(hikvision.identity.serial).toBeNull();
+  });
+
+  it('finishes within the discovery window plus the probe time', () => {
+    expect(first.durationMs).toBeLessThan(Number(WINDOW_SECONDS) * 1000 + 8000);
+  });
+
+  it('keeps the scan, the current inventory and a change log in the store', async () => {
+    const scans = readdirSync(join(storeDir, 'scans', 'lab'));
+    expect(scans).toEqual([`${first.inventory.scan.id}.json`]);
+    const current = JSON.parse(readFileSync(join(storeDir, 'sites', 'lab', 'inventory.json'), 'utf8')) as Inventory;
+    expect(current).toEqual(first.inventory);
+    const log = readFileSync(join(storeDir, 'sites', 'lab', 'changes.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; deviceId: string });
+    expect(log.filter((e) => e.type === 'device-added').map((e) => e.deviceId).sort()).toEqual(first.inventory.devices.map((d) => d.id).sort());
+    const shown = await runInScanner(['inventory', '--site', 'lab', '--store', storeDir, '--json']);
+    expect(shown.code).toBe(0);
+    expect(JSON.parse(shown.stdout)).toEqual(first.inventory);
+    const table = await runInScanner(['inventory', '--site', 'lab', '--store', storeDir]);
+    expect(table.stdout).toContain('Hikvision (OEM)');
+  });
+
+  it('logs the removal of a device that has gone by the next scan', async () => {
+    const dahua = labProfiles().find((p) => p.name === 'dahua')!;
+    // Gone means off the wire: its kernel would still answer ARP with only the simulator stopped.
+    await stopDevice('dahua');
+    expect((await runInNamespace(labNamespace('dahua'), ['ip', 'link', 'set', 'eth0', 'down'])).code).toBe(0);
+    // Let the neighbour entry from the first scan age past the next scan's start.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    try {
+      const second = await scan('lab');
+      expect(second.inventory.devices.map((d) => d.ip)).not.toContain(dahua.ip);
+      expect(second.inventory.devices).toHaveLength(labProfiles().length - 1);
+      const log = readFileSync(join(storeDir, 'sites', 'lab', 'changes.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; deviceId: string; scanId: string });
+      const removals = log.filter((e) => e.type === 'device-removed');
+      expect(removals).toEqual([expect.objectContaining({ deviceId: `mac:${dahua.mac}`, scanId: second.inventory.scan.id })]);
+    } finally {
+      await runInNamespace(labNamespace('dahua'), ['ip', 'link', 'set', 'eth0', 'up']);
+      await startDevice('dahua');
+    }
+  });
+});
+
+describe('cctv-agent scan refuses bad input before sending anything', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['a prefix length over 32', ['scan', '198.18.0.0/33'], /Target "198\.18\.0\.0\/33" is not valid/],
+    ['a name that is not an address', ['scan', 'foo'], /Target "foo" is not valid/],
+    ['an unknown interface', ['scan', '--interface', 'wlan9'], /interface "wlan9" does not exist.*eth0/],
+    ['a bad site name', ['scan', '--site', '../etc'], /site name/],
+  ];
+  for (const [what, args, message] of cases) {
+    it(`exits 2 with one clear line for ${what}, and writes nothing`, async () => {
+      const dir = join(storeDir, `never-${what.replace(/\W+/g, '-')}`);
+      const run = await runInScanner([...args, '--store', dir, '--json']);
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr).toMatch(message);
+      expect(existsSync(dir)).toBe(false);
+    });
+  }
+
+  it('exits 2 when the store cannot be written', async () => {
+    const file = join(storeDir, 'a-file');
+    writeFileSync(file, 'not a folder');
+    const run = await runInScanner(['scan', '--store', join(file, 'store'), '--json']);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/cannot be written.*--store/);
+  });
+});
