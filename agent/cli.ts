@@ -30,6 +30,16 @@ function windowSeconds(value: string): number {
   return seconds;
 }
 
+/** Gentle by default: a /24 sweep of nine ports is about 2,300 connects, some 10 s at this rate. */
+const DEFAULT_RATE = 250;
+const MAX_RATE = 5000;
+
+function positiveRate(value: string): number {
+  const rate = Number(value);
+  if (!Number.isFinite(rate) || rate < 1 || rate > MAX_RATE) throw new InvalidArgumentError(`give a number from 1 to ${MAX_RATE}`);
+  return rate;
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -45,6 +55,8 @@ function printJson(document: unknown): void {
 interface ScanFlags {
   interface: string[];
   timeout: number;
+  active: boolean;
+  rate: number;
   site: string;
   store: string;
   json?: boolean;
@@ -70,6 +82,8 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
       interfaces,
       targets,
       timeoutMs: flags.timeout * 1000,
+      active: flags.active,
+      ratePerSecond: flags.rate,
       fingerprints: loadFingerprints(),
       log,
       signal: abort.signal,
@@ -132,6 +146,8 @@ export function buildProgram(): Command {
     .option('-t, --timeout <seconds>', 'discovery window in seconds', windowSeconds, 5)
     .option('-s, --site <name>', 'site name the inventory is filed under', DEFAULT_SITE)
     .option('--store <dir>', 'folder of the embedded JSON store', DEFAULT_STORE)
+    .option('--no-active', 'send nothing but discovery multicast: no TCP, HTTP, RTSP, TLS or ONVIF probes')
+    .option('--rate <per-second>', 'new connections per second for active probes, all hosts together (cameras fall over under bursts)', positiveRate, DEFAULT_RATE)
     .option('--json', 'print the inventory document (cctv-inventory/v1) on stdout instead of a table')
     .addOption(logLevelOption())
     .action((targets: string[], flags: ScanFlags) => scanCommand(targets, flags));

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { discoverers } from './discovery/index.js';
-import { DISCOVERY_PHASES, type Discoverer, type ScanContext } from './discovery/types.js';
+import { ACTIVE_PHASES, DISCOVERY_PHASES, type Discoverer, type ScanContext } from './discovery/types.js';
 import { mergeObservations } from './merge.js';
 import { deadline } from './net/deadline.js';
 import { buildDevice, buildInventory } from './inventory.js';
@@ -26,6 +26,10 @@ export interface ScanOptions {
   signal?: AbortSignal;
   /** Which discoverers to run; all of them by default. */
   discoverers?: readonly Discoverer[];
+  /** False skips the active phases (`--no-active`): nothing but discovery and the neighbour table. */
+  active: boolean;
+  /** New connections per second for active probes (`--rate`). */
+  ratePerSecond: number;
 }
 
 /** Sortable, unique scan id: `20261128T101500Z-1a2b3c`. */
@@ -33,18 +37,18 @@ export function newScanId(at: Date): string {
   return `${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
 }
 
-/** Probes after the window (ONVIF calls, later TCP/HTTP…) get this long at most. */
+/** Each phase after the window (TCP connects, then HTTP/RTSP/TLS/ONVIF probes) gets this long at most. */
 const PROBE_PHASE_LIMIT_MS = 60_000;
 
 export async function runScan(options: ScanOptions): Promise<Inventory> {
   const started = new Date();
   const log = options.log.child({ module: 'scan' });
-  const active = options.discoverers ?? discoverers;
+  const chosen = (options.discoverers ?? discoverers).filter((d) => options.active || !ACTIVE_PHASES.has(d.phase));
   const observations: Observation[] = [];
   log.info({ site: options.site, interfaces: options.interfaces.map((i) => i.name), targets: options.targets.specs, windowMs: options.timeoutMs }, 'scan started');
 
   for (const phase of DISCOVERY_PHASES) {
-    const inPhase = active.filter((d) => d.phase === phase);
+    const inPhase = chosen.filter((d) => d.phase === phase);
     if (inPhase.length === 0) continue;
     const limit = phase === 'listen' ? options.timeoutMs : PROBE_PHASE_LIMIT_MS;
     const phaseDeadline = deadline(limit, options.signal);
@@ -56,6 +60,8 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
       signal: phaseDeadline.signal,
       log: options.log,
       seen: [...observations],
+      active: options.active,
+      ratePerSecond: options.ratePerSecond,
     };
     const results = await Promise.allSettled(inPhase.map((d) => d.run(ctx, (o) => observations.push(o))));
     phaseDeadline.dispose();
@@ -73,7 +79,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
       startedAt: started.toISOString(),
       finishedAt: new Date().toISOString(),
       targets: [...options.targets.specs],
-      methods: active.map((d) => d.method),
+      methods: chosen.map((d) => d.method),
     },
     devices,
   );

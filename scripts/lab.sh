@@ -22,13 +22,17 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 REPO_ROOT=$PWD
 
-PREFIX=cctvlab-
+# LAB_ID runs a second, independent lab beside the default one (namespaces cctvlab-ID-*, state in
+# .lab-ID/), so two engineers or test runs on one machine do not tear down each other's lab.
+LAB_ID=${LAB_ID:-}
+[[ -z $LAB_ID || $LAB_ID =~ ^[a-z0-9]{1,6}$ ]] || { echo "lab.sh: LAB_ID must be 1-6 lower-case letters or digits" >&2; exit 2; }
+PREFIX=cctvlab-${LAB_ID:+$LAB_ID-}
 SW=${PREFIX}sw
 SCAN_NAME=scan
 SCAN_IP=198.18.0.1
 SCAN_MAC=02:00:00:00:00:01
 PROFILES_DIR=tests/lab/profiles
-LAB_DIR=.lab
+LAB_DIR=.lab${LAB_ID:+-$LAB_ID}
 BUILD_DIR=$LAB_DIR/build
 SIM_JS=$BUILD_DIR/sim/simulator.js
 LIST_JS=$BUILD_DIR/sim/list-profiles.js
@@ -104,7 +108,7 @@ build() {
   local tsc=node_modules/.bin/tsc
   [ -x "$tsc" ] || die "$tsc not found: run npm install first"
   note "building simulators (tsc -p tests/lab/tsconfig.json -> $BUILD_DIR)"
-  "$tsc" -p tests/lab/tsconfig.json || die "simulator build failed"
+  "$tsc" -p tests/lab/tsconfig.json --outDir "$BUILD_DIR" || die "simulator build failed"
 }
 
 # add_host NAME IP MAC: namespace cctvlab-NAME with eth0 on the bridge. Idempotent.

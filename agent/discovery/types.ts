@@ -6,11 +6,15 @@ import type { TargetSet } from '../targets.js';
 /**
  * When a discoverer runs (nmap's prerule/portrule split):
  * - 'listen':  multicast/broadcast and unicast discovery during the discovery window;
- * - 'probe':   talks to hosts that were heard in 'listen' (or that the operator named);
+ * - 'connect': active: TCP connects to the ports cameras use, on the hosts active probes may touch;
+ * - 'probe':   active: talks to services found so far (ONVIF at announced XAddrs, HTTP, RTSP, TLS on open ports);
  * - 'collect': reads local state the earlier traffic produced (the kernel neighbour table).
  */
-export type DiscoveryPhase = 'listen' | 'probe' | 'collect';
-export const DISCOVERY_PHASES: readonly DiscoveryPhase[] = ['listen', 'probe', 'collect'];
+export type DiscoveryPhase = 'listen' | 'connect' | 'probe' | 'collect';
+export const DISCOVERY_PHASES: readonly DiscoveryPhase[] = ['listen', 'connect', 'probe', 'collect'];
+
+/** Phases whose discoverers send unicast traffic to chosen hosts; `--no-active` skips them. */
+export const ACTIVE_PHASES: ReadonlySet<DiscoveryPhase> = new Set(['connect', 'probe']);
 
 export interface ScanContext {
   readonly interfaces: readonly ScanInterface[];
@@ -24,6 +28,19 @@ export interface ScanContext {
   readonly log: Logger;
   /** Observations emitted by the earlier phases. */
   readonly seen: readonly Observation[];
+  /** False with `--no-active`: no unicast to anyone, not even the named TARGETs. */
+  readonly active: boolean;
+  /** The most new connections (or request exchanges) active probes may start per second, all hosts together. */
+  readonly ratePerSecond: number;
+}
+
+/**
+ * The hosts active probes may touch: the TARGETs the operator named, and hosts that announced
+ * themselves during the listen phase (never an address a reply merely mentions).
+ */
+export function activeProbeHosts(ctx: ScanContext): string[] {
+  const heard = ctx.seen.filter((o) => o.source !== 'neighbours').map((o) => o.ip);
+  return [...new Set([...ctx.targets.addresses(), ...heard])];
 }
 
 export interface Discoverer {

@@ -76,7 +76,7 @@ export const wsDiscovery: Discoverer = {
         for (const socket of sockets) for (const p of probes) socket.send(p.bytes, WSD_MULTICAST_ADDRESS, WSD_PORT);
         await sleep(repeatDelay(), ctx.signal);
       }
-      await probeTargets(ctx, sockets, probes[0]!.bytes);
+      if (ctx.active) await probeTargets(ctx, sockets, probes[0]!.bytes);
       await window;
     });
     log.info({ devices: seen.size }, 'WS-Discovery finished');

@@ -14,8 +14,11 @@ import { loadProfiles, type LabProfile } from '../lab/sim/profile.js';
 export type { LabProfile } from '../lab/sim/profile.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const LAB_PREFIX = 'cctvlab-';
-export const SCANNER_NS = 'cctvlab-scan';
+/** LAB_ID selects an independent lab (scripts/lab.sh): namespaces cctvlab-ID-*, state in .lab-ID/. */
+const LAB_ID = process.env.LAB_ID ?? '';
+const LAB_DIR = LAB_ID ? `.lab-${LAB_ID}` : '.lab';
+export const LAB_PREFIX = LAB_ID ? `cctvlab-${LAB_ID}-` : 'cctvlab-';
+export const SCANNER_NS = `${LAB_PREFIX}scan`;
 export const SCANNER_IP = '198.18.0.1';
 export const SCANNER_MAC = '02:00:00:00:00:01';
 export const SCANNER_IFACE = 'eth0';
@@ -24,8 +27,8 @@ export const PROFILES_DIR = join(REPO_ROOT, 'tests/lab/profiles');
 /** The agent's CLI, as built by `npm run build` (tsc -p tsconfig.json). */
 export const AGENT_CLI = 'dist/agent/cli.js';
 /** Compiled lab clients (built by `lab.sh up`). */
-export const LAB_CLIENTS_DIR = '.lab/build/clients';
-export const LAB_LOG_DIR = join(REPO_ROOT, '.lab/logs');
+export const LAB_CLIENTS_DIR = `${LAB_DIR}/build/clients`;
+export const LAB_LOG_DIR = join(REPO_ROOT, LAB_DIR, 'logs');
 
 export interface RunOptions {
   /** Kill the process (SIGTERM, then SIGKILL 2 s later) after this long. Default 60 000 ms. */

@@ -36,6 +36,8 @@ async function probe(seen: Observation[]): Promise<Observation[]> {
     interfaces: [],
     targets: parseTargets([]),
     startedAtMs: Date.now(),
+    active: true,
+    ratePerSecond: 100,
     timeoutMs: 1000,
     signal: AbortSignal.timeout(10_000),
     log: createLogger('silent'),
