@@ -19,6 +19,7 @@ import {
   stopDevice,
   wsDiscoveryProfiles,
 } from './lab-helpers.js';
+import type { Reply } from '../lab/clients/raw-client.js';
 
 // ---- shapes of the clients' JSON ----
 interface OnvifProbeMatch {
@@ -51,20 +52,7 @@ interface QueryResult {
   dateTime: CallResult;
   deviceInformation: CallResult;
 }
-interface RawReply {
-  from: string;
-  port: number;
-  relatesTo?: string;
-  messageId?: string;
-  action?: string;
-  to?: string;
-  address?: string;
-  types?: string;
-  scopes?: string;
-  xaddrs?: string;
-  metadataVersion?: string;
-  parseError?: string;
-}
+type RawReply = Omit<Reply, 'raw'>;
 interface RawProbe {
   messageId: string;
   replies: RawReply[];

@@ -56,7 +56,7 @@ const GARBAGE: Buffer[] = [
   Buffer.alloc(0),
 ];
 
-interface Reply {
+export interface Reply {
   from: string;
   port: number;
   relatesTo?: string;

@@ -10,6 +10,7 @@ import {
   xmlRoot,
   xmlText,
 } from '../../../agent/protocols/xml.js';
+import { seededRandom } from '../../seeded-random.js';
 
 const CAP = 64 * 1024;
 
@@ -157,7 +158,7 @@ describe('parseUntrustedXml', () => {
   });
 
   it('survives random bytes and random XML-ish text without throwing', () => {
-    const rand = mulberry32(0x786d6c);
+    const rand = seededRandom(0x786d6c);
     const alphabet = '<>/="\'!?&;#[]-: abcxyzAB01\n\t';
     for (let i = 0; i < 3000; i++) {
       const len = Math.floor(rand() * 300);
@@ -192,15 +193,3 @@ describe('character helpers', () => {
     expect(xmlAttr(root, 'v')).toBe(value);
   });
 });
-
-/** Small seeded PRNG (mulberry32) so garbage tests are repeatable. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
