@@ -5,6 +5,8 @@
 import { classify } from './classify.js';
 import { fingerprintDevice, type FingerprintDb } from './fingerprint/index.js';
 import { compareAddresses, type ObservedHost } from './merge.js';
+import { loadPolicies, policiesFor } from './policies.js';
+import { loadCves, vulnerabilitiesOf } from './vulns.js';
 import { INVENTORY_SCHEMA_ID, type Device, type Inventory, type ScanInfo, type Service } from './types.js';
 
 /** Services the observations show: a port that answered, what spoke there, and its banner. */
@@ -29,7 +31,11 @@ function deviceId(mac: string | null, serial: string | null, ip: string): string
 
 export function buildDevice(db: FingerprintDb, host: ObservedHost): Device {
   const fingerprint = fingerprintDevice(db, { mac: host.mac, observations: host.observations });
-  const { classification, identity } = classify(db, fingerprint.evidence, fingerprint.identity);
+  const classified = classify(db, fingerprint.evidence, fingerprint.identity);
+  const { classification } = classified;
+  // When neither the vendor table nor the device names a maker, the MAC's IEEE registrant does
+  // (a printer's "HP Inc."); registry placeholders such as "Private" never do.
+  const identity = { ...classified.identity, manufacturer: classified.identity.manufacturer ?? fingerprint.registrant };
   return {
     id: deviceId(host.mac, identity.serial, host.ip),
     ip: host.ip,
@@ -37,8 +43,14 @@ export function buildDevice(db: FingerprintDb, host: ObservedHost): Device {
     identity,
     classification,
     evidence: fingerprint.evidence,
-    vulnerabilities: [],
+    vulnerabilities: vulnerabilitiesOf(loadCves(db.dir), {
+      model: identity.model,
+      firmware: identity.firmware,
+      linkedVendor: classification.linkedVendor,
+      relation: classification.relation,
+    }),
     services: servicesOf(host),
+    policies: policiesFor(loadPolicies(db.dir), classification),
   };
 }
 

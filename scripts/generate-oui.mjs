@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * Regenerates fingerprints/oui.json from the IEEE MA-L/MA-M/MA-S registry in the `oui-data`
- * devDependency: every registry entry whose organisation matches one vendor's `organisations`
- * regexes in fingerprints/vendors.yaml, as prefix → { organisation, vendor }.
+ * devDependency: every registry entry, grouped by organisation (its first line; the address is
+ * dropped), plus the organisations that match exactly one vendor's `organisations` regexes in
+ * fingerprints/vendors.yaml, as organisation → vendor key.
  *
  * Run after a build (it uses the compiled engine, so the mapping logic exists once):
  *   npm run build && node scripts/generate-oui.mjs [--check] [--dir fingerprints]
@@ -49,8 +50,12 @@ if (problems.length > 0) {
 const target = join(dir, OUI_FILE);
 const text = serialiseOuiTable(file);
 const counts = { 6: 0, 7: 0, 9: 0 };
-for (const prefix of Object.keys(file.entries)) counts[prefix.length] += 1;
-const summary = `${Object.keys(file.entries).length} prefixes (MA-L ${counts[6]}, MA-M ${counts[7]}, MA-S ${counts[9]}) from ${pkg.name} ${pkg.version}`;
+for (const prefixes of Object.values(file.organisations)) for (const prefix of prefixes.split(' ')) counts[prefix.length] += 1;
+const organisations = Object.keys(file.organisations).length;
+const mapped = Object.keys(file.vendors).length;
+const summary =
+  `${counts[6] + counts[7] + counts[9]} prefixes (MA-L ${counts[6]}, MA-M ${counts[7]}, MA-S ${counts[9]}) of ${organisations} organisations, ` +
+  `${mapped} mapped to vendors.yaml, from ${pkg.name} ${pkg.version}`;
 
 if (check) {
   const strip = (t) => t.replace(/"generated": "[^"]*"/, '"generated": ""');

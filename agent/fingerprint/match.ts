@@ -59,6 +59,12 @@ export interface DeviceFingerprint {
   readonly identity: Identity;
   /** Vendor keys supported by platform claims (who made it) and by brand claims (what it says it is). */
   readonly claims: { readonly platform: string[]; readonly brand: string[] };
+  /**
+   * The IEEE organisation the device's MAC is registered to, unless the registry lists a
+   * placeholder there ("Private"…): who made its network interface, whether vendors.yaml knows it
+   * or not. With several MACs, the lowest one's.
+   */
+  readonly registrant: string | null;
 }
 
 /** `onvif.scope.name = "HIKVISION DS-2CD2143G2-I"` (long values cut). */
@@ -129,9 +135,11 @@ export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): D
       if (hex) macs.add(hex);
     }
   }
-  for (const hex of macs) {
+  let registrant: string | null = null;
+  for (const hex of [...macs].sort()) {
     const hit = lookupOui(db, hex);
     if (!hit) continue;
+    if (!hit.placeholder) registrant ??= hit.organisation;
     const vendor = hit.vendor ? db.vendors.get(hit.vendor) : undefined;
     evidence.push({
       source: 'oui',
@@ -181,7 +189,7 @@ export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): D
     if (claim === 'platform') platform.add(e.supports);
     else if (claim === 'brand') brand.add(e.supports);
   }
-  return { evidence: sorted, identity, claims: { platform: [...platform].sort(), brand: [...brand].sort() } };
+  return { evidence: sorted, identity, claims: { platform: [...platform].sort(), brand: [...brand].sort() }, registrant };
 }
 
 function dedupe(evidence: readonly Evidence[]): Evidence[] {

@@ -108,8 +108,10 @@ export interface OuiTable {
   readonly registry: { readonly package: string; readonly version: string };
   /** YYYY-MM-DD. */
   readonly generated: string;
-  /** `vendors` = only organisations that match a vendors.yaml regex; `registry` = every entry. */
-  readonly coverage: 'vendors' | 'registry';
+  /** Every registry entry is listed (organisations vendors.yaml does not map carry vendor null). */
+  readonly coverage: 'registry';
+  /** Organisation names the registry uses for blocks that name no maker ("Private"…). */
+  readonly placeholders: ReadonlySet<string>;
   /** Upper-case hex prefix of 6 (MA-L), 7 (MA-M) or 9 (MA-S) digits → entry. */
   readonly entries: ReadonlyMap<string, OuiEntry>;
 }
@@ -140,6 +142,8 @@ export interface OuiMatch {
   readonly prefix: string;
   readonly organisation: string;
   readonly vendor: string | null;
+  /** The organisation is a registry placeholder, not a maker's name. */
+  readonly placeholder: boolean;
 }
 
 /** Rule id written on OUI evidence (reserved: no rule file may use it). */

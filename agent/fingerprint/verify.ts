@@ -7,7 +7,7 @@
 import { IDENTITY_KEYS } from '../types.js';
 import { FIELDS_FILE, OUI_FILE, VENDORS_FILE } from './paths.js';
 import { ALLOWED_RULE_FLAGS, capturesOf, namedGroups } from './match.js';
-import { vendorsForOrganisation } from './oui.js';
+import { OUI_PREFIX, vendorsForOrganisation } from './oui.js';
 import { OUI_RULE_ID, type FingerprintDb, type FingerprintProblem, type IdentityValues, type Rule } from './types.js';
 
 const IDENTITY_KEY_SET: ReadonlySet<string> = new Set(IDENTITY_KEYS);
@@ -52,12 +52,12 @@ export function checkStructure(db: FingerprintDb): FingerprintProblem[] {
     if (!(v.ouiConfidence >= 0 && v.ouiConfidence <= 1)) add(VENDORS_FILE, v.key, 'ouiConfidence must be in 0..1');
   }
 
+  const reported = new Set<string>();
   for (const [prefix, entry] of db.oui.entries) {
-    if (!/^(?:[0-9A-F]{6}|[0-9A-F]{7}|[0-9A-F]{9})$/.test(prefix)) {
-      add(OUI_FILE, prefix, 'prefix must be 6, 7 or 9 upper-case hex digits');
-    }
-    if (entry.vendor !== null && !db.vendors.has(entry.vendor)) {
-      add(OUI_FILE, prefix, `vendor "${entry.vendor}" is not in ${VENDORS_FILE} (regenerate ${OUI_FILE})`);
+    if (!OUI_PREFIX.test(prefix)) add(OUI_FILE, prefix, 'prefix must be 6, 7 or 9 upper-case hex digits');
+    if (entry.vendor !== null && !db.vendors.has(entry.vendor) && !reported.has(entry.organisation)) {
+      reported.add(entry.organisation);
+      add(OUI_FILE, entry.organisation, `vendor "${entry.vendor}" is not in ${VENDORS_FILE} (regenerate ${OUI_FILE})`);
     }
   }
 
@@ -140,24 +140,25 @@ export function checkExample(db: FingerprintDb, rule: Rule, exampleIndex: number
   return problems;
 }
 
-/** The OUI table against the vendor table: each organisation maps to exactly its vendor. */
+/** The OUI table against the vendor table: each organisation maps to exactly its vendor (once per organisation). */
 export function checkOuiTable(db: FingerprintDb): FingerprintProblem[] {
   const problems: FingerprintProblem[] = [];
-  const verdicts = new Map<string, string[]>();
-  for (const [prefix, entry] of db.oui.entries) {
-    let keys = verdicts.get(entry.organisation);
-    if (!keys) {
-      keys = vendorsForOrganisation(db.vendors, entry.organisation);
-      verdicts.set(entry.organisation, keys);
-    }
+  const recorded = new Map<string, { vendor: string | null; prefixes: number }>();
+  for (const entry of db.oui.entries.values()) {
+    const seen = recorded.get(entry.organisation);
+    if (seen) seen.prefixes += 1;
+    else recorded.set(entry.organisation, { vendor: entry.vendor, prefixes: 1 });
+  }
+  for (const [organisation, { vendor, prefixes }] of recorded) {
+    const keys = vendorsForOrganisation(db.vendors, organisation);
     const expected = keys.length === 1 ? (keys[0] ?? null) : null;
     if (keys.length > 1) {
-      problems.push({ file: OUI_FILE, rule: prefix, message: `"${entry.organisation}" matches several vendors (${keys.join(', ')}) in ${VENDORS_FILE}` });
-    } else if (expected !== entry.vendor) {
+      problems.push({ file: OUI_FILE, rule: organisation, message: `matches several vendors (${keys.join(', ')}) in ${VENDORS_FILE}` });
+    } else if (expected !== vendor) {
       problems.push({
         file: OUI_FILE,
-        rule: prefix,
-        message: `"${entry.organisation}" is recorded as ${JSON.stringify(entry.vendor)} but ${VENDORS_FILE} maps it to ${JSON.stringify(expected)}: rerun scripts/generate-oui.mjs`,
+        rule: organisation,
+        message: `is recorded as ${JSON.stringify(vendor)} (${prefixes} prefix${prefixes === 1 ? '' : 'es'}) but ${VENDORS_FILE} maps it to ${JSON.stringify(expected)}: rerun scripts/generate-oui.mjs`,
       });
     }
   }

@@ -342,7 +342,7 @@ describe('a broken database is reported', () => {
     const path = join(dir, 'vendors.yaml');
     writeFileSync(path, readFileSync(path, 'utf8').replace("'^Amcrest Technologies\\b'", "'^Amcrest Technology Ltd\\b'"));
     expect(messages(verifyFingerprints(loadFingerprints(dir)))).toContain(
-      'oui.json 00651E: "Amcrest Technologies" is recorded as "amcrest" but vendors.yaml maps it to null: rerun scripts/generate-oui.mjs',
+      'oui.json Amcrest Technologies: is recorded as "amcrest" (4 prefixes) but vendors.yaml maps it to null: rerun scripts/generate-oui.mjs',
     );
   });
 

@@ -1,0 +1,373 @@
+/**
+ * Offline CVE flags: a device's model and firmware against the advisories in fingerprints/cves.yaml.
+ * Nothing is sent to the device; no exploit is tried. A model family that matches with firmware
+ * inside the published range is `affected` (`possibly-affected` on OEM firmware, which advisories
+ * do not list); a family that matches with unknown or unreadable firmware is `cannot-tell`; known
+ * firmware outside the range gives no entry. Devices not linked to the CVE's vendor are not checked.
+ *
+ * Firmware forms read (fingerprint-facts §4, §6):
+ *   Hikvision  `V5.4.0 build 160530`, `V5.6.2build 190701`, `V5.4.0 Build 160401` (version + build
+ *              YYMMDD), or a bare version `V5.7.12` (then only a version strictly inside the range
+ *              can be judged)
+ *   Dahua      build date `…, Build Date: 2021-07-07`, `…,build:2020-11-17`, or a trailing
+ *              `.YYYYMMDD` as in `V2.400.AC01.15.R.20170328`
+ *   versions   `V2.3.8-8` (numbers separated by dots or dashes)
+ */
+import { resolve, join } from 'node:path';
+import { CVES_FILE } from './fingerprint/paths.js';
+import { compilePattern, defaultFingerprintDir, failData, readCheckedYaml } from './fingerprint/load.js';
+import type { LinkedVendor, Relation, Vulnerability, VulnerabilityStatus } from './types.js';
+
+export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** A Hikvision firmware version with its build date (YYMMDD), when the string gives one. */
+export interface HikvisionFirmware {
+  version: number[];
+  build: string | null;
+}
+
+export type FirmwareBoundary =
+  /** Inclusive range of version + build, as "V5.2.0 build 140721 to V5.4.0 build 160530". */
+  | { kind: 'version-build-range'; text: string; from: HikvisionFirmware; to: HikvisionFirmware }
+  /** Build date strictly before `before` (YYYY-MM-DD), as "Buildtime before June, 2021". */
+  | { kind: 'built-before'; text: string; before: string }
+  /** The `major` line up to and including `atMost`, as "V2.X, lessThanOrEqual V2.3.8-8". */
+  | { kind: 'version-at-most'; text: string; major: number; atMost: number[] }
+  /** The record publishes no boundary. */
+  | { kind: 'unpublished'; note: string };
+
+export interface CveFamily {
+  name: string;
+  model: RegExp;
+  interpretation: string;
+  firmware: FirmwareBoundary;
+}
+
+export interface Cve {
+  id: string;
+  vendor: LinkedVendor;
+  title: string;
+  severity: Severity | null;
+  cvss: number | null;
+  scoreSource: string;
+  kev: string | null;
+  source: string;
+  record: string;
+  affected: string;
+  note: string | null;
+  families: CveFamily[];
+}
+
+export interface CveTable {
+  /** Linked vendor → regex marking firmware built for a rebrand. */
+  oemFirmware: ReadonlyMap<LinkedVendor, RegExp>;
+  /** In id order. */
+  cves: readonly Cve[];
+}
+
+/** What the matcher reads of a device: its identity's model and firmware and its classification. */
+export interface VulnerabilityInput {
+  model: string | null;
+  firmware: string | null;
+  linkedVendor: LinkedVendor | null;
+  relation: Relation | null;
+}
+
+export type VulnerabilityFlag = Required<Vulnerability> & { status: VulnerabilityStatus; severity: Severity | null };
+
+// ---------------------------------------------------------------------------------------------
+// Firmware parsing
+
+function isCalendarDate(year: number, month: number, day: number): boolean {
+  const d = new Date(Date.UTC(year, month - 1, day));
+  return d.getUTCFullYear() === year && d.getUTCMonth() === month - 1 && d.getUTCDate() === day;
+}
+
+/** `V5.4.0 build 160530` → { version: [5,4,0], build: '160530' }; null when it is not that form. */
+export function parseHikvisionFirmware(text: string): HikvisionFirmware | null {
+  const m = /^\s*V?(\d{1,3}(?:\.\d{1,4}){1,3})\s*(?:,?\s*build\s*(\d{6}))?\s*$/i.exec(text);
+  if (!m?.[1]) return null;
+  const build = m[2] ?? null;
+  if (build !== null && !isCalendarDate(2000 + Number(build.slice(0, 2)), Number(build.slice(2, 4)), Number(build.slice(4, 6)))) {
+    return null;
+  }
+  return { version: m[1].split('.').map(Number), build };
+}
+
+/** The build date (YYYY-MM-DD) a Dahua firmware string carries, or null when it shows none. */
+export function parseDahuaBuildDate(text: string): string | null {
+  const m =
+    /\bbuild(?:\s*date)?\s*[:=]?\s*(\d{4})-(\d{2})-(\d{2})\b/i.exec(text) ??
+    /^\s*V?\d+\.\d+\.[0-9A-Z]+\.\d+(?:\.[RT])?\.(\d{4})(\d{2})(\d{2})\s*$/i.exec(text);
+  if (!m?.[1] || !m[2] || !m[3]) return null;
+  if (!isCalendarDate(Number(m[1]), Number(m[2]), Number(m[3]))) return null;
+  return `${m[1]}-${m[2]}-${m[3]}`;
+}
+
+/** The leading version numbers of `V2.3.8-8` → [2,3,8,8]; null when the string does not start with one. */
+export function parseVersionNumbers(text: string): number[] | null {
+  const m = /^\s*V?(\d{1,6}(?:[.-]\d{1,6})*)/i.exec(text);
+  return m?.[1] ? m[1].split(/[.-]/).map(Number) : null;
+}
+
+/** Compares version number lists, missing trailing numbers counting as 0. */
+export function compareVersions(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return Math.sign(d);
+  }
+  return 0;
+}
+
+function compareHikvision(a: HikvisionFirmware, b: HikvisionFirmware): number {
+  const ab = a.build ?? '';
+  const bb = b.build ?? '';
+  return compareVersions(a.version, b.version) || (ab < bb ? -1 : ab > bb ? 1 : 0);
+}
+
+const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
+
+/** Reads a boundary as the record states it; null when it is in none of the known forms. */
+export function parseBoundary(text: string): FirmwareBoundary | null {
+  const range = /^(.+?) to (.+)$/.exec(text);
+  if (range?.[1] && range[2]) {
+    const from = parseHikvisionFirmware(range[1]);
+    const to = parseHikvisionFirmware(range[2]);
+    if (!from?.build || !to?.build || compareHikvision(from, to) > 0) return null;
+    return { kind: 'version-build-range', text, from, to };
+  }
+  const before = /^(?:Versions which )?Build ?time before ([A-Za-z]+)(?: (\d{1,2}))?, (\d{4})$/i.exec(text);
+  if (before?.[1] && before[3]) {
+    const month = MONTHS.indexOf(before[1].toLowerCase()) + 1;
+    const day = before[2] ? Number(before[2]) : 1;
+    if (month === 0 || !isCalendarDate(Number(before[3]), month, day)) return null;
+    return { kind: 'built-before', text, before: `${before[3]}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}` };
+  }
+  const line = /^V(\d+)\.X, lessThanOrEqual (V\d+(?:[.-]\d+)*)$/.exec(text);
+  if (line?.[1] && line[2]) {
+    const atMost = parseVersionNumbers(line[2]);
+    if (!atMost || atMost[0] !== Number(line[1])) return null;
+    return { kind: 'version-at-most', text, major: Number(line[1]), atMost };
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matching
+
+type Verdict = { inside: true; why: string } | { inside: false; outside: true } | { inside: false; outside: false; why: string };
+
+function judge(boundary: FirmwareBoundary, firmware: string | null): Verdict {
+  if (boundary.kind === 'unpublished') return { inside: false, outside: false, why: boundary.note };
+  if (!firmware) return { inside: false, outside: false, why: `its firmware is not known, so it cannot be told whether it is within "${boundary.text}"` };
+  const inside: Verdict = { inside: true, why: `firmware "${firmware}" is within "${boundary.text}"` };
+  const outside: Verdict = { inside: false, outside: true };
+  switch (boundary.kind) {
+    case 'version-build-range': {
+      const fw = parseHikvisionFirmware(firmware);
+      if (!fw) break;
+      if (fw.build !== null) return compareHikvision(fw, boundary.from) >= 0 && compareHikvision(fw, boundary.to) <= 0 ? inside : outside;
+      const low = compareVersions(fw.version, boundary.from.version);
+      const high = compareVersions(fw.version, boundary.to.version);
+      if (low < 0 || high > 0) return outside;
+      if (low > 0 && high < 0) return inside;
+      // Same version as a boundary: only the build date could tell.
+      return {
+        inside: false,
+        outside: false,
+        why: `firmware "${firmware}" has the version of an end of "${boundary.text}" but no build date, so it cannot be told whether it is within`,
+      };
+    }
+    case 'built-before': {
+      const built = parseDahuaBuildDate(firmware);
+      if (!built) return { inside: false, outside: false, why: `firmware "${firmware}" shows no build date, so it cannot be told whether it is within "${boundary.text}"` };
+      return built < boundary.before ? { inside: true, why: `firmware "${firmware}" was built ${built}, within "${boundary.text}"` } : outside;
+    }
+    case 'version-at-most': {
+      const version = parseVersionNumbers(firmware);
+      if (!version) break;
+      if (version[0] !== boundary.major) return outside;
+      return compareVersions(version, boundary.atMost) <= 0 ? inside : outside;
+    }
+  }
+  return { inside: false, outside: false, why: `firmware "${firmware}" is not in a form that can be compared with "${boundary.text}"` };
+}
+
+function compareCveIds(a: string, b: string): number {
+  const [, ya = '0', na = '0'] = a.split('-');
+  const [, yb = '0', nb = '0'] = b.split('-');
+  return Number(ya) - Number(yb) || Number(na) - Number(nb) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/**
+ * The CVEs of `table` that concern a device, in id order: see the file comment for the statuses.
+ * OEM: a device whose relation is `oem`, or whose firmware matches the vendor's `oemFirmware`
+ * pattern, gets `possibly-affected` where a direct one would get `affected`.
+ */
+export function vulnerabilitiesOf(table: CveTable, input: VulnerabilityInput): VulnerabilityFlag[] {
+  const model = input.model?.trim();
+  if (!input.linkedVendor || !model) return [];
+  const firmware = input.firmware?.trim() || null;
+  const oemCode = firmware !== null && (table.oemFirmware.get(input.linkedVendor)?.test(firmware) ?? false);
+  const flags: VulnerabilityFlag[] = [];
+  for (const cve of table.cves) {
+    if (cve.vendor !== input.linkedVendor) continue;
+    let unknown: { family: CveFamily; why: string } | null = null;
+    let hit: { family: CveFamily; why: string } | null = null;
+    for (const family of cve.families) {
+      if (!family.model.test(model)) continue;
+      const verdict = judge(family.firmware, firmware);
+      if (verdict.inside) {
+        hit = { family, why: verdict.why };
+        break;
+      }
+      if (!verdict.outside) unknown ??= { family, why: verdict.why };
+    }
+    const found = hit ?? unknown;
+    if (!found) continue;
+    let status: VulnerabilityStatus = hit ? 'affected' : 'cannot-tell';
+    let reason = `model ${model} is in "${found.family.name}"; ${found.why}`;
+    if (hit && (oemCode || input.relation === 'oem')) {
+      status = 'possibly-affected';
+      reason += oemCode
+        ? `; but this firmware carries an OEM build code, and the advisory does not list OEM firmware`
+        : `; but the device is an OEM rebrand, whose firmware the advisory does not list`;
+    }
+    flags.push({ id: cve.id, status, severity: cve.severity, kev: cve.kev, reason, source: cve.source });
+  }
+  return flags.sort((a, b) => compareCveIds(a.id, b.id));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading fingerprints/cves.yaml
+
+const cvesSchema = {
+  type: 'object',
+  required: ['oemFirmware', 'cves'],
+  additionalProperties: false,
+  properties: {
+    oemFirmware: {
+      type: 'object',
+      propertyNames: { enum: ['hikvision', 'dahua'] },
+      additionalProperties: {
+        type: 'object',
+        required: ['pattern', 'source'],
+        additionalProperties: false,
+        properties: { pattern: { type: 'string', minLength: 1 }, source: { type: 'string', minLength: 1 } },
+      },
+    },
+    cves: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['id', 'vendor', 'title', 'severity', 'cvss', 'scoreSource', 'kev', 'source', 'record', 'affected', 'families'],
+        additionalProperties: false,
+        properties: {
+          id: { type: 'string', pattern: '^CVE-\\d{4}-\\d{4,}$' },
+          vendor: { enum: ['hikvision', 'dahua'] },
+          title: { type: 'string', minLength: 1 },
+          severity: { enum: [...SEVERITIES, null] },
+          cvss: { type: ['number', 'null'], minimum: 0, maximum: 10 },
+          scoreSource: { type: 'string', minLength: 1 },
+          kev: { type: ['string', 'null'], pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
+          source: { type: 'string', pattern: '^https?://\\S+$' },
+          record: { type: 'string', minLength: 1 },
+          affected: { type: 'string', minLength: 1 },
+          note: { type: 'string' },
+          families: {
+            type: 'array',
+            minItems: 1,
+            items: {
+              type: 'object',
+              required: ['name', 'model', 'interpretation', 'firmware'],
+              additionalProperties: false,
+              properties: {
+                name: { type: 'string', minLength: 1 },
+                model: { type: 'string', minLength: 1 },
+                interpretation: { type: 'string', minLength: 1 },
+                firmware: { type: ['string', 'null'], minLength: 1 },
+                firmwareNote: { type: 'string', minLength: 1 },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+interface RawFamily {
+  name: string;
+  model: string;
+  interpretation: string;
+  firmware: string | null;
+  firmwareNote?: string;
+}
+interface RawCve {
+  id: string;
+  vendor: LinkedVendor;
+  title: string;
+  severity: Severity | null;
+  cvss: number | null;
+  scoreSource: string;
+  kev: string | null;
+  source: string;
+  record: string;
+  affected: string;
+  note?: string;
+  families: RawFamily[];
+}
+interface RawCves {
+  oemFirmware: Partial<Record<LinkedVendor, { pattern: string; source: string }>>;
+  cves: RawCve[];
+}
+
+/** Reads and checks a cves.yaml: shape, unique ids, model patterns compile, every boundary is readable. */
+export function readCves(path: string): CveTable {
+  const raw = readCheckedYaml(path, cvesSchema) as RawCves;
+  const oemFirmware = new Map<LinkedVendor, RegExp>();
+  for (const [vendor, entry] of Object.entries(raw.oemFirmware) as [LinkedVendor, { pattern: string }][]) {
+    oemFirmware.set(vendor, compilePattern(path, `oemFirmware.${vendor}`, entry.pattern, 'i'));
+  }
+  const seen = new Set<string>();
+  const cves = raw.cves.map((c): Cve => {
+    if (seen.has(c.id)) failData(path, `${c.id} is listed twice`);
+    seen.add(c.id);
+    if ((c.severity === null) !== (c.cvss === null)) failData(path, `${c.id}: give severity and cvss together, or neither`);
+    const families = c.families.map((f, i): CveFamily => {
+      const where = `${c.id} family "${f.name}" (families[${i}])`;
+      let firmware: FirmwareBoundary;
+      if (f.firmware === null) {
+        if (!f.firmwareNote) failData(path, `${where}: firmware is null, so firmwareNote must say why`);
+        firmware = { kind: 'unpublished', note: f.firmwareNote };
+      } else {
+        const parsed = parseBoundary(f.firmware);
+        if (!parsed) {
+          failData(
+            path,
+            `${where}: firmware "${f.firmware}" is not in a known form ("V5.2.0 build 140721 to V5.4.0 build 160530", "Buildtime before June, 2021", "V2.X, lessThanOrEqual V2.3.8-8")`,
+          );
+        }
+        firmware = parsed;
+      }
+      return { name: f.name, model: compilePattern(path, where, f.model, 'i'), interpretation: f.interpretation, firmware };
+    });
+    return { ...c, note: c.note ?? null, families };
+  });
+  return { oemFirmware, cves: cves.sort((a, b) => compareCveIds(a.id, b.id)) };
+}
+
+const cache = new Map<string, CveTable>();
+
+/** fingerprints/cves.yaml of the database in `dir` (default: the repository's), cached per directory. */
+export function loadCves(dir?: string): CveTable {
+  const root = resolve(dir ?? defaultFingerprintDir());
+  let table = cache.get(root);
+  if (!table) {
+    table = readCves(join(root, CVES_FILE));
+    cache.set(root, table);
+  }
+  return table;
+}

@@ -1,0 +1,484 @@
+/**
+ * Offline CVE flags (agent/vulns.ts over fingerprints/cves.yaml): firmware parsing of the forms the
+ * facts record (§4), every boundary just inside, just outside and unknown, OEM firmware, and the
+ * flags in a built device. Model names come from the CVE records' families and the facts; where a
+ * model or firmware string is not copied from a public source it is marked as invented.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { AgentError } from '../../agent/errors.js';
+import { buildDevice } from '../../agent/inventory.js';
+import { defaultFingerprintDir, loadFingerprints } from '../../agent/fingerprint/index.js';
+import { inventoryProblems } from '../../agent/schema.js';
+import type { LinkedVendor, Observation, Relation } from '../../agent/types.js';
+import {
+  compareVersions,
+  loadCves,
+  parseBoundary,
+  parseDahuaBuildDate,
+  parseHikvisionFirmware,
+  parseVersionNumbers,
+  readCves,
+  vulnerabilitiesOf,
+  type VulnerabilityFlag,
+} from '../../agent/vulns.js';
+
+const table = loadCves();
+
+function flags(model: string | null, firmware: string | null, linkedVendor: LinkedVendor | null, relation: Relation | null = 'direct'): VulnerabilityFlag[] {
+  return vulnerabilitiesOf(table, { model, firmware, linkedVendor, relation });
+}
+
+/** id → status of the flags, for compact expectations. */
+function statuses(model: string | null, firmware: string | null, linkedVendor: LinkedVendor | null, relation: Relation | null = 'direct'): Record<string, string> {
+  return Object.fromEntries(flags(model, firmware, linkedVendor, relation).map((f) => [f.id, f.status]));
+}
+
+describe('parseHikvisionFirmware', () => {
+  it('reads version and build in the forms the sources show', () => {
+    expect(parseHikvisionFirmware('V5.4.0 build 160530')).toEqual({ version: [5, 4, 0], build: '160530' });
+    expect(parseHikvisionFirmware('V5.6.2build 190701')).toEqual({ version: [5, 6, 2], build: '190701' });
+    expect(parseHikvisionFirmware('V5.4.0 Build 160401')).toEqual({ version: [5, 4, 0], build: '160401' });
+    expect(parseHikvisionFirmware('V4.82.000 build 240224')).toEqual({ version: [4, 82, 0], build: '240224' });
+    expect(parseHikvisionFirmware('V7.3 build 190626')).toEqual({ version: [7, 3], build: '190626' });
+    expect(parseHikvisionFirmware(' V5.7.12 ')).toEqual({ version: [5, 7, 12], build: null });
+  });
+
+  it('refuses what is not that form, and impossible build dates', () => {
+    for (const text of ['', 'B-R-E8-0', 'build 160530', 'V5.4.0 build 16053', 'V5.4.0 build 161332', 'V5.4.0 build 160230', '2.800.0000000.13.R', 'V5.4.0 build 160530 extra', 'V5', `V5.4.0 build ${'1'.repeat(5000)}`]) {
+      expect(parseHikvisionFirmware(text), text.slice(0, 40)).toBeNull();
+    }
+  });
+});
+
+describe('parseDahuaBuildDate', () => {
+  it('reads the build date from the web UI, CGI and OEM forms', () => {
+    expect(parseDahuaBuildDate('V2.800.0000018.0.R, Build Date: 2021-07-07')).toBe('2021-07-07');
+    expect(parseDahuaBuildDate('2.800.0000000.13.R, Build Date: 2021-07-07')).toBe('2021-07-07');
+    expect(parseDahuaBuildDate('4.001.0000005.0,build:2020-11-17')).toBe('2020-11-17');
+    expect(parseDahuaBuildDate('3.200.0000011.1.R,build:2024-06-19')).toBe('2024-06-19');
+    expect(parseDahuaBuildDate('V2.400.AC01.15.R.20170328')).toBe('2017-03-28');
+  });
+
+  it('gives null when no date is shown or the date is impossible', () => {
+    for (const text of ['2.800.0000000.13.R', '3.210.IB01.3', 'build:2021-02-30', 'Build Date: 2021-13-01', 'V2.400.AC01.15.R.20171399', '', 'x'.repeat(10000)]) {
+      expect(parseDahuaBuildDate(text), text.slice(0, 40)).toBeNull();
+    }
+  });
+});
+
+describe('versions and boundaries', () => {
+  it('compares versions with missing numbers as 0', () => {
+    expect(parseVersionNumbers('V2.3.8-8')).toEqual([2, 3, 8, 8]);
+    expect(parseVersionNumbers('v1.1.4 ')).toEqual([1, 1, 4]);
+    expect(parseVersionNumbers('beta')).toBeNull();
+    expect(compareVersions([2, 3, 8], [2, 3, 8, 0])).toBe(0);
+    expect(compareVersions([2, 3, 8], [2, 3, 8, 8])).toBe(-1);
+    expect(compareVersions([2, 10], [2, 9, 9])).toBe(1);
+  });
+
+  it('reads each boundary form as the records state it', () => {
+    expect(parseBoundary('V5.2.0 build 140721 to V5.4.0 Build 160401')).toMatchObject({
+      kind: 'version-build-range',
+      from: { version: [5, 2, 0], build: '140721' },
+      to: { version: [5, 4, 0], build: '160401' },
+    });
+    expect(parseBoundary('Buildtime before June, 2021')).toMatchObject({ kind: 'built-before', before: '2021-06-01' });
+    expect(parseBoundary('Versions which Build time before April, 2022')).toMatchObject({ kind: 'built-before', before: '2022-04-01' });
+    expect(parseBoundary('Buildtime before April 16, 2025')).toMatchObject({ kind: 'built-before', before: '2025-04-16' });
+    expect(parseBoundary('V2.X, lessThanOrEqual V2.3.8-8')).toMatchObject({ kind: 'version-at-most', major: 2, atMost: [2, 3, 8, 8] });
+  });
+
+  it('refuses other forms, reversed ranges and impossible dates', () => {
+    for (const text of [
+      'before June 2021',
+      'Buildtime before Juneteenth, 2021',
+      'Buildtime before February 30, 2021',
+      'V5.4.0 build 160530 to V5.2.0 build 140721',
+      'V5.2.0 to V5.4.0',
+      'V2.X, lessThanOrEqual V3.0.0',
+      'all versions',
+    ]) {
+      expect(parseBoundary(text), text).toBeNull();
+    }
+  });
+});
+
+describe('the CVE table', () => {
+  it('holds at least the six CVEs of the issue, in id order, with sources', () => {
+    const ids = table.cves.map((c) => c.id);
+    for (const id of ['CVE-2017-7921', 'CVE-2021-36260', 'CVE-2021-33044', 'CVE-2021-33045', 'CVE-2022-30563', 'CVE-2023-28808']) expect(ids).toContain(id);
+    expect(ids).toEqual([...ids].sort());
+    for (const c of table.cves) {
+      expect(c.source).toMatch(/^https?:\/\//);
+      expect(c.families.length).toBeGreaterThan(0);
+      for (const f of c.families) expect(f.interpretation.length).toBeGreaterThan(0);
+    }
+    const kev = Object.fromEntries(table.cves.map((c) => [c.id, c.kev]));
+    expect(kev).toMatchObject({ 'CVE-2021-36260': '2022-01-10', 'CVE-2021-33044': '2024-08-21', 'CVE-2021-33045': '2024-08-21' });
+  });
+});
+
+describe('Hikvision version + build ranges (CVE-2017-7921 / 7923, DS-2CD2xx2F-I: V5.2.0 build 140721 to V5.4.0 build 160530)', () => {
+  // DS-2CD2132F-IS: a DS-2CD2xx2F-I Series camera (the model name is a common one, not from the record).
+  const model = 'DS-2CD2132F-IS';
+
+  it('upper end, just inside: affected', () => {
+    const found = flags(model, 'V5.4.0 build 160530', 'hikvision').filter((f) => f.id === 'CVE-2017-7921');
+    expect(found).toEqual([
+      {
+        id: 'CVE-2017-7921',
+        status: 'affected',
+        severity: 'critical',
+        kev: null,
+        reason: 'model DS-2CD2132F-IS is in "DS-2CD2xx2F-I Series"; firmware "V5.4.0 build 160530" is within "V5.2.0 build 140721 to V5.4.0 build 160530"',
+        source: 'https://ics-cert.us-cert.gov/advisories/ICSA-17-124-01',
+      },
+    ]);
+    expect(statuses(model, 'V5.4.0 build 160530', 'hikvision')).toMatchObject({ 'CVE-2017-7921': 'affected', 'CVE-2017-7923': 'affected' });
+  });
+
+  it('upper end, just outside: nothing for 7921/7923', () => {
+    const s = statuses(model, 'V5.4.0 build 160531', 'hikvision');
+    expect(s['CVE-2017-7921']).toBeUndefined();
+    expect(s['CVE-2017-7923']).toBeUndefined();
+  });
+
+  it('lower end: build 140721 inside, 140720 outside; the no-space form reads too', () => {
+    expect(statuses(model, 'V5.2.0 build 140721', 'hikvision')['CVE-2017-7921']).toBe('affected');
+    expect(statuses(model, 'V5.2.0build 140721', 'hikvision')['CVE-2017-7921']).toBe('affected');
+    expect(statuses(model, 'V5.2.0 build 140720', 'hikvision')['CVE-2017-7921']).toBeUndefined();
+  });
+
+  it('a later version with an earlier build is outside (version first, then build)', () => {
+    expect(statuses(model, 'V5.4.1 build 160101', 'hikvision')['CVE-2017-7921']).toBeUndefined();
+    expect(statuses(model, 'V5.1.9 build 170101', 'hikvision')['CVE-2017-7921']).toBeUndefined();
+  });
+
+  it('a bare version: strictly inside is affected, a range end needs the build, outside is nothing', () => {
+    expect(statuses(model, 'V5.3.0', 'hikvision')['CVE-2017-7921']).toBe('affected');
+    expect(statuses(model, 'V5.4.0', 'hikvision')['CVE-2017-7921']).toBe('cannot-tell');
+    expect(statuses(model, 'V5.2.0', 'hikvision')['CVE-2017-7921']).toBe('cannot-tell');
+    expect(statuses(model, 'V5.4.1', 'hikvision')['CVE-2017-7921']).toBeUndefined();
+  });
+
+  it('unknown or unreadable firmware: cannot-tell, never "not vulnerable"', () => {
+    const unknown = flags(model, null, 'hikvision').find((f) => f.id === 'CVE-2017-7921');
+    expect(unknown?.status).toBe('cannot-tell');
+    expect(unknown?.reason).toContain('its firmware is not known');
+    const unreadable = flags(model, 'B-R-E8-0', 'hikvision').find((f) => f.id === 'CVE-2017-7921');
+    expect(unreadable?.status).toBe('cannot-tell');
+    expect(unreadable?.reason).toContain('"B-R-E8-0" is not in a form');
+  });
+
+  it('each family keeps its own range: DS-2DFx ends at V5.4.5 build 160928', () => {
+    // DS-2DF8223I-AEL: a DS-2DFx PTZ model name (invented suffix).
+    expect(statuses('DS-2DF8223I-AEL', 'V5.4.5 build 160928', 'hikvision')['CVE-2017-7921']).toBe('affected');
+    expect(statuses('DS-2DF8223I-AEL', 'V5.4.5 build 160929', 'hikvision')['CVE-2017-7921']).toBeUndefined();
+    expect(statuses('DS-2DF8223I-AEL', 'V5.2.0 build 140804', 'hikvision')['CVE-2017-7921']).toBeUndefined();
+    // The same firmware on a DS-2CD2xx2F-I camera is outside that family's range.
+    expect(statuses(model, 'V5.4.5 build 160928', 'hikvision')['CVE-2017-7921']).toBeUndefined();
+  });
+
+  it('an OEM rebrand inside the range is possibly-affected, with the reason', () => {
+    const oem = flags(model, 'V5.4.0 build 160530', 'hikvision', 'oem').find((f) => f.id === 'CVE-2017-7921');
+    expect(oem?.status).toBe('possibly-affected');
+    expect(oem?.reason).toContain('OEM rebrand');
+    // A subsidiary brand runs the vendor's own firmware.
+    expect(statuses(model, 'V5.4.0 build 160530', 'hikvision', 'subsidiary')['CVE-2017-7921']).toBe('affected');
+  });
+
+  it('models outside every family, other vendors and unlinked devices get nothing from these CVEs', () => {
+    expect(statuses('DS-2CD2143G2-I', 'V5.4.0 build 160530', 'hikvision')['CVE-2017-7921']).toBeUndefined();
+    expect(flags(model, 'V5.4.0 build 160530', 'dahua')).toEqual([]);
+    expect(flags(model, 'V5.4.0 build 160530', null, null)).toEqual([]);
+    expect(flags(null, 'V5.4.0 build 160530', 'hikvision')).toEqual([]);
+    expect(flags('  ', 'V5.4.0 build 160530', 'hikvision')).toEqual([]);
+  });
+});
+
+describe('CVE-2021-36260: no boundary published', () => {
+  it('every Hikvision IP camera model is cannot-tell, with the advisory as the way to check', () => {
+    const [flag] = flags('DS-2CD2143G2-I', 'V5.7.12 build 220819', 'hikvision');
+    expect(flag).toMatchObject({ id: 'CVE-2021-36260', status: 'cannot-tell', severity: 'critical', kev: '2022-01-10' });
+    expect(flag?.reason).toContain('compare the firmware with the advisory');
+    expect(flag?.source).toMatch(/^https:\/\/www\.hikvision\.com\//);
+  });
+
+  it('analogue cameras and recorders are outside the family read here', () => {
+    expect(flags('DS-2CE16D0T-IRF', null, 'hikvision')).toEqual([]);
+    expect(flags('DS-7608NI-K2', null, 'hikvision')).toEqual([]);
+  });
+});
+
+describe('Dahua build dates (CVE-2021-33044 before June 2021, CVE-2021-33045 cameras before May 2020)', () => {
+  // DH-IPC-HDW3441T-ZS: an IPC-HX3XXX camera (model name of the family's shape, not from a capture).
+  const model = 'DH-IPC-HDW3441T-ZS';
+
+  it('33044 just inside (built 2021-05-31), just outside (2021-06-01)', () => {
+    expect(statuses(model, '2.800.0000000.13.R, Build Date: 2021-05-31', 'dahua')).toEqual({ 'CVE-2021-33044': 'affected' });
+    expect(statuses(model, '2.800.0000000.13.R, Build Date: 2021-06-01', 'dahua')).toEqual({});
+  });
+
+  it('33045 just inside (built 2020-04-30), just outside (2020-05-01)', () => {
+    expect(statuses(model, '2.800.0000000.5.R,build:2020-04-30', 'dahua')).toEqual({ 'CVE-2021-33044': 'affected', 'CVE-2021-33045': 'affected' });
+    expect(statuses(model, '2.800.0000000.5.R,build:2020-05-01', 'dahua')).toEqual({ 'CVE-2021-33044': 'affected' });
+  });
+
+  it('no build date shown, or no firmware: cannot-tell for both', () => {
+    expect(statuses(model, '2.800.0000000.13.R', 'dahua')).toEqual({ 'CVE-2021-33044': 'cannot-tell', 'CVE-2021-33045': 'cannot-tell' });
+    const [flag] = flags(model, null, 'dahua');
+    expect(flag?.reason).toBe('model DH-IPC-HDW3441T-ZS is in "IPC-HX3XXX"; its firmware is not known, so it cannot be told whether it is within "Buildtime before June, 2021"');
+  });
+
+  it('OEM firmware (an OEM code in the build field) inside the range is possibly-affected even on a direct device', () => {
+    expect(statuses('IPC-HDW5231R-ZE', 'V2.400.AC01.15.R.20170328', 'dahua', 'oem')).toEqual({
+      'CVE-2021-33044': 'possibly-affected',
+      'CVE-2021-33045': 'possibly-affected',
+    });
+    const [flag] = flags('IPC-HDW5231R-ZE', 'V2.400.AC01.15.R.20170328', 'dahua', 'direct');
+    expect(flag?.status).toBe('possibly-affected');
+    expect(flag?.reason).toContain('OEM build code');
+  });
+
+  it('recorders: NVR5XXX, NVR6XX and XVR5xxx before December 2019 (33045 only)', () => {
+    expect(statuses('NVR5216-4KS2', '4.001.0000000.1.R,build:2019-11-30', 'dahua')).toEqual({ 'CVE-2021-33045': 'affected' });
+    expect(statuses('NVR5216-4KS2', '4.001.0000000.1.R,build:2019-12-01', 'dahua')).toEqual({});
+    expect(statuses('NVR608-32-4KS2', null, 'dahua')).toEqual({ 'CVE-2021-33045': 'cannot-tell' });
+    expect(statuses('DH-XVR5108C-X', null, 'dahua')).toEqual({ 'CVE-2021-33045': 'cannot-tell' });
+    expect(statuses('NVR4104HS-P-4KS2', null, 'dahua')).toEqual({});
+    expect(statuses('NVR6108', null, 'dahua')).toEqual({});
+  });
+
+  it('other families: a 2-series camera is outside 33044/33045 but inside CVE-2022-30563 (before April 2022)', () => {
+    expect(statuses('IPC-HFW2431S-S-S2', '2.800.0000000.13.R, Build Date: 2022-03-31', 'dahua')).toEqual({ 'CVE-2022-30563': 'affected' });
+    expect(statuses('IPC-HFW2431S-S-S2', '2.800.0000000.13.R, Build Date: 2022-04-01', 'dahua')).toEqual({});
+    expect(statuses('IPC-HUM7243-S', 'build:2021-01-01', 'dahua')).toEqual({ 'CVE-2021-33044': 'affected' });
+    expect(statuses('VTH5421H', 'build:2019-01-01', 'dahua')).toEqual({ 'CVE-2021-33044': 'affected', 'CVE-2021-33045': 'affected' });
+    expect(statuses('TPC-BF5421-T', 'build:2021-01-01', 'dahua')).toEqual({ 'CVE-2021-33044': 'affected' });
+  });
+
+  it('models of the facts that no family names get nothing', () => {
+    for (const m of ['DH-IPC-HDW1230T2', 'IPC-A22E', 'DHI-VTO2111D-P-S2']) expect(flags(m, 'build:2019-01-01', 'dahua'), m).toEqual([]);
+  });
+});
+
+describe('version lines (CVE-2023-28808, Hybrid SAN: V2.X up to V2.3.8-8, -CVS: V1.X up to V1.1.4)', () => {
+  it('just inside, just outside, other lines', () => {
+    expect(statuses('DS-A71024R', 'V2.3.8-8', 'hikvision')).toEqual({ 'CVE-2023-28808': 'affected' });
+    expect(statuses('DS-A71024R', 'V2.3.8', 'hikvision')).toEqual({ 'CVE-2023-28808': 'affected' });
+    expect(statuses('DS-A71024R', 'V2.3.8-9', 'hikvision')).toEqual({});
+    expect(statuses('DS-A71024R', 'V2.3.9', 'hikvision')).toEqual({});
+    expect(statuses('DS-A71024R', 'V1.1.4', 'hikvision')).toEqual({});
+    expect(statuses('DS-A71048R-CVS', 'V1.1.4', 'hikvision')).toEqual({ 'CVE-2023-28808': 'affected' });
+    expect(statuses('DS-A71048R-CVS', 'V1.1.5', 'hikvision')).toEqual({});
+    expect(statuses('DS-A71048R-CVS', 'V2.3.8-8', 'hikvision')).toEqual({});
+    expect(statuses('DS-A80624S', null, 'hikvision')).toEqual({ 'CVE-2023-28808': 'cannot-tell' });
+  });
+});
+
+describe('every boundary of every family: just inside, just outside, unknown', () => {
+  // One model per family, of the family's shape (the records give masks, not model names; these are
+  // common or invented names that fit exactly one family of their CVE).
+  const sample: Record<string, string> = {
+    'DS-2CD2xx2F-I Series': 'DS-2CD2132F-IS',
+    'DS-2CD2xx0F-I Series': 'DS-2CD2120F-IWS',
+    'DS-2CD2xx2FWD Series': 'DS-2CD2142FWD-IS',
+    'DS-2CD4x2xFWD Series': 'DS-2CD4124FWD-IZ',
+    'DS-2CD4xx5 Series': 'DS-2CD4035FWD-AP',
+    'DS-2DFx Series': 'DS-2DF8223I-AEL',
+    'DS-2CD63xx Series': 'DS-2CD6332FWD-IV',
+    'Hikvision IP cameras and PTZ domes': 'DS-2CD2143G2-I',
+    'IPC-HX3XXX': 'IPC-HDW3441T-ZS',
+    'IPC-HX5XXX': 'DH-IPC-HFW5241E-Z12E',
+    'IPC-HUM7XXX': 'IPC-HUM7243-S',
+    VTO75X95X: 'VTO9541D',
+    VTO65XXX: 'VTO6521H',
+    VTH542XH: 'VTH5421H',
+    'PTZ Dome Camera SD1A1, SD22, SD49, SD50, SD52C, SD6AL': 'SD49225XA-HNR',
+    'Thermal TPC-BF1241, TPC-BF2221, TPC-SD2221, TPC-BF5XXX, TPC-SD8X21, TPC-PT8X21B': 'TPC-BF5421-T',
+    'NVR1XXX, NVR2XXX, NVR5XXX': 'NVR5216-4KS2',
+    NVR6XX: 'NVR608-32-4KS2',
+    'XVR4xxx, XVR5xxx, XVR7xxx': 'XVR5108C-X',
+    IPCHDBW2XXX: 'IPC-HDBW2431E-S-S2',
+    IPCHFW2XXX: 'IPC-HFW2431S-S-S2',
+    ASI7XXXX: 'ASI7213X-T1',
+    'DS-A71024/48/72R, DS-A80624S, DS-A81016S, DS-A72024/72R, DS-A80316S, DS-A82024D': 'DS-A71024R',
+    'DS-A71024/48R-CVS, DS-A72024/48R-CVS': 'DS-A72048R-CVS',
+  };
+
+  /** YYMMDD (or YYYY-MM-DD) moved by `days`, in the same form. */
+  function shift(date: string, days: number): string {
+    const iso = date.length === 6 ? `20${date.slice(0, 2)}-${date.slice(2, 4)}-${date.slice(4, 6)}` : date;
+    const moved = new Date(Date.parse(`${iso}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+    return date.length === 6 ? moved.slice(2).replace(/-/g, '') : moved;
+  }
+
+  for (const cve of table.cves) {
+    for (const family of cve.families) {
+      it(`${cve.id} "${family.name}"`, () => {
+        const model = sample[family.name];
+        expect(model, `add a sample model for "${family.name}" to this test`).toBeDefined();
+        if (!model) return;
+        expect(cve.families.filter((f) => f.model.test(model)), `${model} must fit exactly this family of ${cve.id}`).toEqual([family]);
+        const statusOf = (firmware: string | null): string | undefined => statuses(model, firmware, cve.vendor)[cve.id];
+        const b = family.firmware;
+        expect(statusOf(null)).toBe('cannot-tell');
+        switch (b.kind) {
+          case 'version-build-range': {
+            const fw = (v: number[], build: string): string => `V${v.join('.')} build ${build}`;
+            expect(statusOf(fw(b.from.version, b.from.build ?? ''))).toBe('affected');
+            expect(statusOf(fw(b.to.version, b.to.build ?? ''))).toBe('affected');
+            expect(statusOf(fw(b.from.version, shift(b.from.build ?? '', -1)))).toBeUndefined();
+            expect(statusOf(fw(b.to.version, shift(b.to.build ?? '', 1)))).toBeUndefined();
+            break;
+          }
+          case 'built-before': {
+            const fw = (date: string): string => `2.800.0000000.1.R, Build Date: ${date}`;
+            expect(statusOf(fw(shift(b.before, -1)))).toBe('affected');
+            expect(statusOf(fw(b.before))).toBeUndefined();
+            expect(statusOf('2.800.0000000.1.R')).toBe('cannot-tell');
+            break;
+          }
+          case 'version-at-most': {
+            const last = b.atMost.length - 1;
+            expect(statusOf(`V${b.atMost.join('.')}`)).toBe('affected');
+            expect(statusOf(`V${b.atMost.map((n, i) => (i === last ? n + 1 : n)).join('.')}`)).toBeUndefined();
+            expect(statusOf(`V${b.major + 1}.0`)).toBeUndefined();
+            break;
+          }
+          case 'unpublished':
+            expect(statusOf('V5.7.12 build 220819')).toBe('cannot-tell');
+            break;
+        }
+      });
+    }
+  }
+});
+
+describe('hostile values', () => {
+  it('long or odd model and firmware strings are judged quickly and never throw', () => {
+    const started = Date.now();
+    for (const [model, firmware] of [
+      ['DS-2CD2132F-IS' + 'A'.repeat(20000), `V5.3.0 build ${'1'.repeat(20000)}`],
+      ['IPC-HDW3441T' + '-'.repeat(20000), `build:${'2021-01-01 '.repeat(2000)}`],
+      ['\u0000\uFFFF', '\u0000'],
+    ] as const) {
+      expect(() => flags(model, firmware, 'hikvision')).not.toThrow();
+      expect(() => flags(model, firmware, 'dahua')).not.toThrow();
+    }
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+
+function brokenCopy(edit: (doc: { cves: Record<string, unknown>[] }) => void): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cctv-cves-'));
+  tempDirs.push(dir);
+  const doc = parse(readFileSync(join(defaultFingerprintDir(), 'cves.yaml'), 'utf8'), { merge: true }) as { cves: Record<string, unknown>[] };
+  edit(doc);
+  const path = join(dir, 'cves.yaml');
+  writeFileSync(path, stringify(doc, { aliasDuplicateObjects: false }));
+  return path;
+}
+
+function loadError(path: string): AgentError {
+  try {
+    readCves(path);
+  } catch (err) {
+    if (err instanceof AgentError) return err;
+    throw err;
+  }
+  throw new Error('expected readCves to throw');
+}
+
+describe('a broken cves.yaml is refused, naming file, CVE and family', () => {
+  it('a boundary in no known form', () => {
+    const path = brokenCopy((doc) => {
+      const families = doc.cves.find((c) => c['id'] === 'CVE-2021-33044')?.['families'] as Record<string, unknown>[];
+      families[0]!['firmware'] = 'before June 2021';
+    });
+    const err = loadError(path);
+    expect(err.code).toBe('CCTV_ERR_FINGERPRINT_DATA');
+    expect(err.message).toContain(path);
+    expect(err.message).toContain('CVE-2021-33044 family "IPC-HX3XXX" (families[0]): firmware "before June 2021" is not in a known form');
+  });
+
+  it('a model pattern that does not compile, a duplicate id, a severity without its score', () => {
+    expect(
+      loadError(
+        brokenCopy((doc) => {
+          (doc.cves[0]!['families'] as Record<string, unknown>[])[0]!['model'] = '^(DS-2CD';
+        }),
+      ).message,
+    ).toContain('does not compile');
+    expect(loadError(brokenCopy((doc) => doc.cves.push({ ...doc.cves[0]! }))).message).toContain('CVE-2017-7921 is listed twice');
+    expect(
+      loadError(
+        brokenCopy((doc) => {
+          doc.cves[0]!['cvss'] = null;
+        }),
+      ).message,
+    ).toContain('give severity and cvss together');
+  });
+
+  it('schema: an unknown vendor and an unknown key', () => {
+    const err = loadError(
+      brokenCopy((doc) => {
+        doc.cves[0]!['vendor'] = 'uniview';
+        doc.cves[1]!['sevrity'] = 'high';
+      }),
+    );
+    expect(err.message).toContain('"CVE-2017-7921" (cves[0]) vendor: must be one of "hikvision", "dahua"');
+    expect(err.message).toContain('unknown key "sevrity"');
+  });
+});
+
+describe('flags in a built device', () => {
+  const at = '2026-11-28T09:53:00.000Z';
+  const ip = '198.18.0.21';
+
+  function device(mac: string, fields: Observation['fields']) {
+    const observation: Observation = { source: 'onvif', ip, port: 80, at, status: 'ok', fields: { 'onvif.call': 'GetDeviceInformation', ...fields } };
+    return buildDevice(loadFingerprints(), { ip, addresses: [ip], mac, observations: [observation] });
+  }
+
+  it('a Dahua camera inside both ranges carries both CVEs and the policies, and the document validates', () => {
+    // Dahua OUI E0:50:8B (facts §1); serial and device invented.
+    const d = device('e0:50:8b:00:00:21', {
+      'onvif.device.manufacturer': 'Dahua',
+      'onvif.device.model': 'DH-IPC-HDW3441T-ZS',
+      'onvif.device.firmware': 'V2.800.0000018.0.R, Build Date: 2020-03-02',
+    });
+    expect(d.classification.linkedVendor).toBe('dahua');
+    expect(d.vulnerabilities.map((v) => [v.id, v.status])).toEqual([
+      ['CVE-2021-33044', 'affected'],
+      ['CVE-2021-33045', 'affected'],
+    ]);
+    expect(d.policies?.map((p) => p.id)).toEqual(['uk-wms-2022-11-24', 'us-ndaa-889', 'us-fcc-covered-list', 'us-entity-list-2019']);
+    const doc = {
+      schema: 'cctv-inventory/v1',
+      scan: { id: 'test-1', site: 'lab', startedAt: at, finishedAt: at, targets: [], methods: ['onvif-device-service'] },
+      devices: [d],
+    };
+    expect(inventoryProblems(doc)).toEqual([]);
+    expect(inventoryProblems({ ...doc, devices: [{ ...d, vulnerabilities: [{ ...d.vulnerabilities[0], status: 'vulnerable' }] }] })).not.toEqual([]);
+  });
+
+  it('an unlinked device carries no CVE and no policy', () => {
+    // Axis OUI 00:40:8C (facts §1); model invented.
+    const d = device('00:40:8c:00:00:22', { 'onvif.device.manufacturer': 'AXIS', 'onvif.device.model': 'P3245-V' });
+    expect(d.classification.linkedVendor).toBeNull();
+    expect(d.vulnerabilities).toEqual([]);
+    expect(d.policies).toEqual([]);
+  });
+});
