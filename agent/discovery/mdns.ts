@@ -1,0 +1,276 @@
+/**
+ * mDNS / DNS-SD discovery (RFC 6762, RFC 6763) with bonjour-service: one PTR browse per service
+ * type listed in fingerprints/mdns-services.yaml, sent twice, on every chosen interface, during the
+ * discovery window. Emits one observation per (address, service instance).
+ *
+ * - One bonjour-service instance per interface, `{interface: <its IPv4>, bind: '0.0.0.0'}`
+ *   (library-notes §2: bound to the unicast address it hears nothing). It sends its queries from
+ *   UDP 5353, so responders treat them as full mDNS queries (RFC 6762 §6) and answer by multicast,
+ *   which this socket receives; a responder that answers legacy queries only by multicast
+ *   (bonjour-service's own, library-notes §8) is heard all the same. It never publishes anything.
+ * - Addresses: an instance is reported at the IPv4 addresses of its A records (RFC 6763 §12.3:
+ *   sent with the answer) that lie on a chosen interface's subnet. mDNS is link-local (RFC 6762
+ *   §11), so an address outside every chosen subnet is another network of a multi-homed device
+ *   or a false claim; neither can be checked or given a MAC by this scan, and it is dropped. With
+ *   no usable A record the sender's own address is used. When the answer came from another
+ *   address than the one it names (an mDNS proxy, or a false claim), `mdns.answeredBy` says so.
+ * - TXT (RFC 6763 §6) is decoded from the raw strings: keys case-folded, the first occurrence
+ *   of a key wins, at most MAX_TXT_KEYS keys, values cleaned and capped.
+ */
+import type { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
+import Bonjour from 'bonjour-service';
+import { parse as parseYaml } from 'yaml';
+import { agentError } from '../errors.js';
+import { repeatDelay, sleep } from '../net/udp.js';
+import { repoPath } from '../paths.js';
+import type { Logger } from '../log.js';
+import type { Fields, Observation } from '../types.js';
+import { onChosenSubnet } from './ssdp.js';
+import type { Discoverer, ScanContext } from './types.js';
+
+export const MDNS_SERVICES_FILE = repoPath('fingerprints', 'mdns-services.yaml');
+
+/** How many times each query is sent (UDP loses packets; RFC 6762 §5.2 repeats queries too). */
+const SEND_COUNT = 2;
+/** Binding a UDP socket is local and immediate; an instance not ready by then is given up. */
+const READY_TIMEOUT_MS = 1000;
+/** Bounds on what a flood of answers can make the agent hold. */
+const MAX_INSTANCES = 4096;
+const MAX_INSTANCES_PER_ADDRESS = 64;
+export const MAX_TXT_KEYS = 32;
+/** A TXT string is at most 255 bytes (RFC 6763 §6.1); names (RFC 1035 §2.3.4) likewise. */
+export const MAX_MDNS_VALUE_LENGTH = 255;
+
+/** A DNS-SD service type to browse, e.g. `_http._tcp` = name `http`, protocol `tcp`. */
+export interface ServiceType {
+  readonly type: string;
+  readonly name: string;
+  readonly protocol: 'tcp' | 'udp';
+}
+
+/** RFC 6335 §5.1 service names: 1–15 of a-z, 0-9, '-', starting with a letter or digit. */
+const SERVICE_TYPE = /^_([a-z0-9][a-z0-9-]{0,14})\._(tcp|udp)$/;
+
+/** Reads fingerprints/mdns-services.yaml; throws CCTV_ERR_FINGERPRINT_DATA when it is not usable. */
+export function loadServiceTypes(file = MDNS_SERVICES_FILE): ServiceType[] {
+  let data: unknown;
+  try {
+    data = parseYaml(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw agentError('CCTV_ERR_FINGERPRINT_DATA', file, (error as Error).message);
+  }
+  const services = (data as { services?: unknown } | null)?.services;
+  if (!Array.isArray(services) || services.length === 0) throw agentError('CCTV_ERR_FINGERPRINT_DATA', file, '"services" must be a non-empty list');
+  return services.map((entry: unknown, index) => {
+    const type = (entry as { type?: unknown } | null)?.type;
+    const match = typeof type === 'string' ? SERVICE_TYPE.exec(type) : null;
+    if (!match) throw agentError('CCTV_ERR_FINGERPRINT_DATA', file, `services[${index}].type must look like _name._tcp or _name._udp (RFC 6335 service names)`);
+    return { type: type as string, name: match[1] as string, protocol: match[2] as 'tcp' | 'udp' };
+  });
+}
+
+// C0 controls and DEL.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/g;
+
+function cleanText(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  const cleaned = value.replace(CONTROL_CHARACTERS, '').trim();
+  return cleaned.length > 0 && cleaned.length <= MAX_MDNS_VALUE_LENGTH ? cleaned : null;
+}
+
+/** A TXT key that is safe inside a field name: RFC 6763 §6.4 allows more, those are skipped. */
+const TXT_KEY = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+/**
+ * `mdns.txt.<key>` fields from the raw TXT strings (RFC 6763 §6): a string without '=' is a
+ * boolean attribute (value ''); keys are case-insensitive (§6.4), so folded to lower case; only
+ * the first occurrence of a key counts (§6.4); empty strings are skipped (§6.1). Values lose
+ * their control characters. Keys that would not make a plain field name, values over the cap and
+ * keys past MAX_TXT_KEYS are dropped.
+ */
+export function txtFields(strings: unknown): Fields {
+  const fields: Fields = {};
+  if (!Array.isArray(strings)) return fields;
+  const seen = new Set<string>();
+  for (const item of strings) {
+    if (seen.size >= MAX_TXT_KEYS) break;
+    if (!Buffer.isBuffer(item) || item.length === 0) continue;
+    const equals = item.indexOf(0x3d);
+    const key = item.subarray(0, equals < 0 ? item.length : equals).toString('latin1').toLowerCase();
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (!TXT_KEY.test(key)) continue;
+    if (equals < 0) {
+      fields[`mdns.txt.${key}`] = '';
+      continue;
+    }
+    const value = item.subarray(equals + 1).toString('utf8').replace(CONTROL_CHARACTERS, '').trim();
+    if (value.length <= MAX_MDNS_VALUE_LENGTH) fields[`mdns.txt.${key}`] = value;
+  }
+  return fields;
+}
+
+/** A resolved service instance as bonjour-service's Browser reports it (raw TXT included, which its type omits). */
+type FoundService = Bonjour.Service & { rawTxt?: unknown };
+
+class Instances {
+  private readonly byKey = new Map<string, { ip: string; fields: Fields }>();
+  private readonly perAddress = new Map<string, number>();
+  private full = false;
+
+  constructor(
+    private readonly interfaces: ScanContext['interfaces'],
+    private readonly log: Logger,
+  ) {}
+
+  record(service: FoundService, type: ServiceType): void {
+    const name = cleanText(service.name);
+    if (name === null) {
+      this.log.debug({ type: type.type }, 'mDNS instance without a usable name dropped');
+      return;
+    }
+    const sender = service.referer?.address ?? null;
+    const named = (service.addresses ?? []).filter((a) => isIPv4(a));
+    const onLink = named.filter((a) => onChosenSubnet(this.interfaces, a));
+    if (onLink.length < named.length) {
+      this.log.debug({ name, type: type.type, dropped: named.filter((a) => !onLink.includes(a)) }, 'mDNS addresses outside the chosen interfaces’ subnets ignored');
+    }
+    const addresses = onLink.length > 0 ? onLink : sender !== null && onChosenSubnet(this.interfaces, sender) ? [sender] : [];
+    if (addresses.length === 0) {
+      this.log.debug({ name, type: type.type, sender }, 'mDNS instance with no address on a chosen subnet dropped');
+      return;
+    }
+    const fields: Fields = { 'mdns.name': name, 'mdns.type': type.type };
+    const host = cleanText(service.host);
+    if (host !== null) fields['mdns.host'] = host;
+    if (Number.isInteger(service.port) && service.port >= 0 && service.port <= 65535) fields['mdns.port'] = String(service.port);
+    Object.assign(fields, txtFields(service.rawTxt));
+    for (const ip of addresses) {
+      const key = `${ip} ${type.type} ${name.toLowerCase()}`;
+      if (!this.byKey.has(key)) {
+        const count = this.perAddress.get(ip) ?? 0;
+        if (count >= MAX_INSTANCES_PER_ADDRESS) continue;
+        if (this.byKey.size >= MAX_INSTANCES) {
+          if (!this.full) this.log.warn({ max: MAX_INSTANCES }, 'too many mDNS service instances: the rest are ignored');
+          this.full = true;
+          return;
+        }
+        this.perAddress.set(ip, count + 1);
+      }
+      const answeredBy: Fields = sender !== null && sender !== ip ? { 'mdns.answeredBy': sender } : {};
+      // A later answer for the same instance (an SRV or TXT update) replaces the earlier one.
+      this.byKey.set(key, { ip, fields: { ...fields, ...answeredBy } });
+    }
+  }
+
+  observations(): Observation[] {
+    const at = new Date().toISOString();
+    return [...this.byKey.keys()].sort().map((key) => {
+      const { ip, fields } = this.byKey.get(key) as { ip: string; fields: Fields };
+      return { source: 'mdns', ip, at, status: 'ok', fields };
+    });
+  }
+}
+
+/** multicast-dns, under bonjour-service: the socket's events ('ready', 'error', malformed packets as 'warning'). */
+function socketEvents(bonjour: Bonjour): EventEmitter {
+  return (bonjour as unknown as { server: { mdns: EventEmitter } }).server.mdns;
+}
+
+/** Resolves true once the instance's socket is bound, false on a bind error or after READY_TIMEOUT_MS. */
+function ready(events: EventEmitter): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      events.off('ready', onReady);
+      events.off('error', onError);
+      resolve(ok);
+    };
+    const onReady = (): void => done(true);
+    const onError = (): void => done(false);
+    const timer = setTimeout(() => done(false), READY_TIMEOUT_MS);
+    events.once('ready', onReady);
+    events.once('error', onError);
+  });
+}
+
+/** Closes an instance's socket; resolves when closed, or after READY_TIMEOUT_MS whatever happens. */
+function closed(bonjour: Bonjour): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, READY_TIMEOUT_MS);
+    bonjour.destroy(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+export const mdns: Discoverer = {
+  name: 'mdns',
+  phase: 'listen',
+  method: 'mdns-dns-sd',
+  description: 'mDNS / DNS-SD browse of the service types in fingerprints/mdns-services.yaml (UDP 5353, multicast 224.0.0.251)',
+
+  async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
+    const log = ctx.log.child({ module: 'mdns' });
+    const types = loadServiceTypes();
+    const instances = new Instances(ctx.interfaces, log);
+    let malformed = 0;
+
+    const open: Bonjour[] = [];
+    const browsers: Bonjour.Browser[] = [];
+    try {
+      for (const iface of ctx.interfaces) {
+        // bonjour-service types its options as a ServiceConfig; they really go to multicast-dns.
+        const options = { interface: iface.address, bind: '0.0.0.0' } as unknown as Partial<Bonjour.ServiceConfig>;
+        const bonjour = new Bonjour(options, (error: unknown) => log.debug({ iface: iface.name, err: String(error) }, 'mDNS send failed'));
+        open.push(bonjour);
+        const events = socketEvents(bonjour);
+        events.on('error', (error: Error) => log.warn({ iface: iface.name, err: error.message }, 'mDNS socket error'));
+        events.on('warning', (error: Error) => {
+          malformed += 1;
+          log.debug({ iface: iface.name, err: error.message }, 'malformed mDNS packet dropped');
+        });
+        if (!(await ready(events))) {
+          log.warn({ iface: iface.name }, 'UDP port 5353 could not be opened: no mDNS on this interface');
+          continue;
+        }
+        for (const type of types) {
+          const browser = bonjour.find({ type: type.name, protocol: type.protocol });
+          const onFound = (service: FoundService): void => {
+            try {
+              instances.record(service, type);
+            } catch (error) {
+              log.warn({ type: type.type, err: String(error) }, 'mDNS answer could not be handled; dropped');
+            }
+          };
+          browser.on('up', onFound);
+          browser.on('srv-update', onFound);
+          browser.on('txt-update', onFound);
+          browsers.push(browser);
+        }
+      }
+
+      const window = sleep(ctx.timeoutMs, ctx.signal);
+      // Browsers send their first query when created; the rest of the rounds follow.
+      for (let round = 1; round < SEND_COUNT && !ctx.signal.aborted; round++) {
+        await sleep(repeatDelay(), ctx.signal);
+        for (const browser of browsers) browser.update();
+      }
+      await window;
+    } finally {
+      for (const browser of browsers) browser.stop();
+      await Promise.all(open.map(closed));
+    }
+
+    const observations = instances.observations();
+    for (const o of observations) {
+      log.debug({ ip: o.ip, fields: o.fields }, 'mDNS service instance heard');
+      emit(o);
+    }
+    if (malformed > 0) log.warn({ malformed }, 'malformed mDNS packets were dropped');
+    log.info({ instances: observations.length }, 'mDNS finished');
+  },
+};

@@ -1,0 +1,292 @@
+/**
+ * SSDP discovery (UPnP Device Architecture 1.1 §1) with node-ssdp, and the UPnP device
+ * descriptions the answers point to (§2).
+ *
+ * Listen phase (`ssdpSearch`), on every chosen interface:
+ * - an M-SEARCH client on a socket bound to the interface's address (node-ssdp
+ *   `{interfaces: [name], explicitSocketBind: true}`: bound any other way, answers arrive twice or
+ *   not at all, library-notes §2), sending `ssdp:all` and `upnp:rootdevice` twice each;
+ * - a NOTIFY listener. Measured in the lab: a socket bound to the interface's address receives no
+ *   NOTIFY at all (Linux delivers multicast only to sockets bound to the group or the wildcard
+ *   address), so announcements need a second node-ssdp client bound to 0.0.0.0:1900
+ *   (`{interfaces: [name], sourcePort: 1900}`), which joins 239.255.255.250 on that interface but,
+ *   being a wildcard socket, also hears groups joined on other interfaces. It cannot be held to
+ *   one interface; the sender's subnet is checked instead.
+ * SSDP is link-scoped (multicast TTL 1 here, like WS-Discovery), so only answers from a chosen
+ * interface's subnet are kept. Answers are de-duplicated by (responder address, USN) and reported
+ * as one observation per responder when the window closes.
+ *
+ * Probe phase (`upnpDescription`, active only): GET of each LOCATION, but only a LOCATION on the
+ * responder's own address (a device must not point the agent at another host), size- and
+ * time-capped, parsed by agent/protocols/upnp.ts.
+ */
+import { setMaxListeners, type EventEmitter } from 'node:events';
+import type { RemoteInfo } from 'node:dgram';
+import { isIPv4 } from 'node:net';
+import ssdp, { type Client, type ClientOptions } from 'node-ssdp';
+import { deadline } from '../net/deadline.js';
+import { httpRequest } from '../net/http-client.js';
+import { sharedRateLimiter } from '../net/rate-limiter.js';
+import { repeatDelay, sleep } from '../net/udp.js';
+import type { ScanInterface } from '../net/interfaces.js';
+import { ipv4ToInt } from '../targets.js';
+import {
+  descriptionFields,
+  descriptionUrl,
+  parseDeviceDescription,
+  ssdpAnnouncement,
+  SSDP_SEARCH_TARGETS,
+  type SsdpAnnouncement,
+  UPNP_DESCRIPTION_MAX_BYTES,
+} from '../protocols/upnp.js';
+import type { Logger } from '../log.js';
+import type { Fields, Observation } from '../types.js';
+import type { Discoverer, ScanContext } from './types.js';
+
+const SSDP_PORT = 1900;
+/** Discovery stays on the local link (RFC 2365 scoping; UDA 1.1 only says the TTL SHOULD be configurable). */
+const SSDP_MULTICAST_TTL = 1;
+/** How many times each M-SEARCH is sent (UDP loses packets; UDA 1.1 §1.3.2 suggests repeating). */
+const SEND_COUNT = 2;
+/** Binding a UDP socket is local and immediate; a client not started by then is given up. */
+const START_TIMEOUT_MS = 1000;
+/** Bounds on what a flood of answers can make the agent hold. */
+const MAX_RESPONDERS = 1024;
+const MAX_USNS_PER_RESPONDER = 64;
+
+const DESCRIPTION_TIMEOUT_MS = 3000;
+const DESCRIPTIONS_PER_DEVICE = 8;
+const DESCRIPTION_CONCURRENCY = 8;
+/** All descriptions together get at most this long (each request is capped too). */
+const DESCRIPTIONS_BUDGET_MS = 15_000;
+
+/** True when `ip` is an IPv4 address inside the subnet of one of the chosen interfaces. */
+export function onChosenSubnet(interfaces: readonly ScanInterface[], ip: string): boolean {
+  if (!isIPv4(ip)) return false;
+  return interfaces.some((iface) => {
+    const [base, bits] = iface.cidr.split('/');
+    const size = 2 ** (32 - Number(bits));
+    return base !== undefined && isIPv4(base) && Math.floor(ipv4ToInt(ip) / size) === Math.floor(ipv4ToInt(base) / size);
+  });
+}
+
+/** What each responder said: its announcements, keyed by USN (or LOCATION when it sent no USN). */
+class Responders {
+  private readonly byIp = new Map<string, Map<string, SsdpAnnouncement>>();
+  private readonly malformedFrom = new Map<string, number>();
+  private full = false;
+
+  constructor(
+    private readonly interfaces: readonly ScanInterface[],
+    private readonly log: Logger,
+  ) {}
+
+  record(headers: unknown, from: string, via: 'search' | 'notify'): void {
+    if (!onChosenSubnet(this.interfaces, from)) {
+      this.log.debug({ from, via }, 'SSDP message from outside the chosen interfaces’ subnets ignored');
+      return;
+    }
+    const announcement = typeof headers === 'object' && headers !== null ? ssdpAnnouncement(headers as Record<string, unknown>) : null;
+    if (!announcement) {
+      const count = (this.malformedFrom.get(from) ?? 0) + 1;
+      this.malformedFrom.set(from, count);
+      if (count === 1) this.log.warn({ from, via }, 'malformed SSDP message dropped (no usable USN or LOCATION)');
+      return;
+    }
+    let heard = this.byIp.get(from);
+    if (!heard) {
+      if (this.byIp.size >= MAX_RESPONDERS) {
+        if (!this.full) this.log.warn({ max: MAX_RESPONDERS }, 'too many SSDP responders: the rest are ignored');
+        this.full = true;
+        return;
+      }
+      heard = new Map();
+      this.byIp.set(from, heard);
+    }
+    const key = announcement.usn !== null ? `usn ${announcement.usn}` : `location ${announcement.location}`;
+    if (heard.has(key) || heard.size >= MAX_USNS_PER_RESPONDER) return;
+    heard.set(key, announcement);
+  }
+
+  /** One observation per responder, its values de-duplicated and sorted. */
+  observations(): Observation[] {
+    const at = new Date().toISOString();
+    const distinct = (values: (string | null)[]): string[] => [...new Set(values.filter((v): v is string => v !== null))].sort();
+    return [...this.byIp.entries()].map(([ip, heard]) => {
+      const announcements = [...heard.values()];
+      const fields: Fields = {};
+      const put = (name: string, values: string[]): void => {
+        if (values.length > 0) fields[name] = values;
+      };
+      put('ssdp.server', distinct(announcements.map((a) => a.server)));
+      put('ssdp.st', distinct(announcements.map((a) => a.target)));
+      put('ssdp.usn', distinct(announcements.map((a) => a.usn)));
+      put('ssdp.location', distinct(announcements.map((a) => a.location)));
+      return { source: 'ssdp', ip, at, status: 'ok', fields };
+    });
+  }
+
+  malformedCount(): number {
+    return [...this.malformedFrom.values()].reduce((a, b) => a + b, 0);
+  }
+}
+
+/** Starts a node-ssdp client; false when it could not bind in time (logged by the caller). */
+async function started(client: Client): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), START_TIMEOUT_MS);
+  });
+  try {
+    const start = client.start().then(
+      () => true,
+      () => false,
+    );
+    return await Promise.race([start, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export const ssdpSearch: Discoverer = {
+  name: 'ssdp',
+  phase: 'listen',
+  method: 'ssdp',
+  description: 'SSDP M-SEARCH (ssdp:all, upnp:rootdevice) and NOTIFY listening (UDP 1900, multicast 239.255.255.250)',
+
+  async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
+    const log = ctx.log.child({ module: 'ssdp' });
+    const responders = new Responders(ctx.interfaces, log);
+    // node-ssdp's own messages (every packet) go to trace, never to stderr by themselves.
+    const customLogger = (format: string, ...args: unknown[]): void => log.trace({ nodeSsdp: args }, format);
+    const onMessage =
+      (via: 'search' | 'notify') =>
+      (headers: unknown, rinfo: RemoteInfo): void => {
+        try {
+          responders.record(headers, rinfo.address, via);
+        } catch (error) {
+          log.warn({ from: rinfo.address, err: String(error) }, 'SSDP message could not be handled; dropped');
+        }
+      };
+
+    const clients: Client[] = [];
+    const searchers: Client[] = [];
+    try {
+      for (const iface of ctx.interfaces) {
+        const searcher = new ssdp.Client({ interfaces: [iface.name], explicitSocketBind: true, ssdpTtl: SSDP_MULTICAST_TTL, customLogger });
+        // UDA 1.1 §1.3.3: a device answers an M-SEARCH with 200 OK; any other status is no answer.
+        searcher.on('response', (headers, status, rinfo) => {
+          if (status === 200) onMessage('search')(headers, rinfo);
+          else log.debug({ from: rinfo.address, status }, 'SSDP answer with a status other than 200 ignored');
+        });
+        clients.push(searcher);
+        if (await started(searcher)) searchers.push(searcher);
+        else log.warn({ iface: iface.name }, 'SSDP search socket could not be opened on this interface; no M-SEARCH sent there');
+
+        const listener = new ssdp.Client({ interfaces: [iface.name], sourcePort: SSDP_PORT, ssdpTtl: SSDP_MULTICAST_TTL, customLogger } as ClientOptions);
+        (listener as EventEmitter).on('advertise-alive', onMessage('notify'));
+        clients.push(listener);
+        if (!(await started(listener))) log.info({ iface: iface.name, port: SSDP_PORT }, 'UDP port 1900 unavailable: SSDP announcements (NOTIFY) are not heard on this interface');
+      }
+
+      const window = sleep(ctx.timeoutMs, ctx.signal);
+      for (let round = 0; round < SEND_COUNT && !ctx.signal.aborted; round++) {
+        for (const searcher of searchers) for (const target of SSDP_SEARCH_TARGETS) void searcher.search(target);
+        await sleep(repeatDelay(), ctx.signal);
+      }
+      await window;
+    } finally {
+      for (const client of clients) client.stop();
+    }
+
+    const observations = responders.observations();
+    for (const o of observations) {
+      log.debug({ ip: o.ip, fields: o.fields }, 'SSDP responder heard');
+      emit(o);
+    }
+    log.info({ responders: observations.length, malformed: responders.malformedCount() }, 'SSDP finished');
+  },
+};
+
+/** The descriptions to fetch: each responder's LOCATIONs that name the responder itself, at most a few per device. */
+function descriptionWork(ctx: ScanContext, log: Logger): [string, URL][] {
+  const work = new Map<string, [string, URL]>();
+  const perDevice = new Map<string, number>();
+  for (const o of ctx.seen) {
+    const locations = o.fields['ssdp.location'];
+    if (o.source !== 'ssdp' || !Array.isArray(locations)) continue;
+    for (const location of locations) {
+      const url = descriptionUrl(location, o.ip);
+      if (!url) {
+        log.warn({ ip: o.ip, location }, 'SSDP LOCATION is not an http(s) URL on the announcing device itself: description not fetched');
+        continue;
+      }
+      const count = perDevice.get(o.ip) ?? 0;
+      if (work.has(url.href) || count >= DESCRIPTIONS_PER_DEVICE) continue;
+      perDevice.set(o.ip, count + 1);
+      work.set(url.href, [o.ip, url]);
+    }
+  }
+  return [...work.values()];
+}
+
+async function fetchDescription(signal: AbortSignal, log: Logger, ip: string, url: URL): Promise<Observation> {
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const observation = (status: Observation['status'], fields: Fields): Observation => ({ source: 'ssdp', ip, port, at: new Date().toISOString(), status, fields });
+  const result = await httpRequest({
+    url,
+    method: 'GET',
+    headers: { Accept: 'text/xml, application/xml' },
+    timeoutMs: DESCRIPTION_TIMEOUT_MS,
+    maxBodyBytes: UPNP_DESCRIPTION_MAX_BYTES,
+    signal,
+  });
+  if (!result.ok) {
+    log.debug({ ip, url: url.href, status: result.status, reason: result.reason }, 'UPnP description not fetched');
+    return observation(result.status, {});
+  }
+  const { response } = result;
+  const server: Fields = typeof response.headers.server === 'string' ? { 'upnp.http.server': response.headers.server } : {};
+  if (response.status !== 200 || response.truncated) {
+    log.warn({ ip, url: url.href, http: response.status, truncated: response.truncated }, 'UPnP description refused (not HTTP 200, or larger than the cap)');
+    return observation('protocol-error', server);
+  }
+  const description = parseDeviceDescription(response.body);
+  if (!description) {
+    log.warn({ ip, url: url.href, bytes: response.body.length }, 'UPnP description refused (DTD or entity declaration, not well-formed, or not a device description)');
+    return observation('protocol-error', server);
+  }
+  return observation('ok', { ...server, ...descriptionFields(description) });
+}
+
+export const upnpDescription: Discoverer = {
+  name: 'ssdp',
+  phase: 'probe',
+  method: 'upnp-description',
+  description: 'UPnP device description: HTTP GET of each SSDP LOCATION on the announcing device’s own address',
+
+  async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
+    if (!ctx.active) return;
+    const log = ctx.log.child({ module: 'upnp' });
+    const queue = descriptionWork(ctx, log);
+    const total = queue.length;
+    log.debug({ descriptions: total }, 'UPnP descriptions started');
+    const limiter = sharedRateLimiter(ctx);
+    // One listener on the phase's signal; the requests and waits below listen on this one.
+    const scope = deadline(DESCRIPTIONS_BUDGET_MS, ctx.signal);
+    setMaxListeners(2 * DESCRIPTION_CONCURRENCY + 1, scope.signal);
+    const worker = async (): Promise<void> => {
+      for (let next = queue.shift(); next && !scope.signal.aborted; next = queue.shift()) {
+        if (!(await limiter.take(scope.signal))) return;
+        const [ip, url] = next;
+        emit(await fetchDescription(scope.signal, log, ip, url));
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.min(DESCRIPTION_CONCURRENCY, queue.length) }, worker));
+    } finally {
+      scope.dispose();
+    }
+    log.info({ descriptions: total }, 'UPnP descriptions finished');
+  },
+};

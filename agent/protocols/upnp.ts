@@ -1,0 +1,142 @@
+/**
+ * SSDP answers and UPnP device descriptions (pure: no sockets, no I/O).
+ *
+ * UPnP Device Architecture 1.1 (UDA):
+ * - §1.3.2: a control point multicasts `M-SEARCH * HTTP/1.1` to 239.255.255.250:1900 and each
+ *   matching device answers by unicast with `HTTP/1.1 200 OK` carrying ST (search target), USN
+ *   (unique service name), LOCATION (URL of its description) and SERVER (`OS/version UPnP/1.x
+ *   product/version`);
+ * - §1.2.2: devices also multicast `NOTIFY * HTTP/1.1` announcements with NT instead of ST and
+ *   NTS `ssdp:alive` / `ssdp:byebye`;
+ * - §2.3: the description at LOCATION is XML `<root xmlns="urn:schemas-upnp-org:device-1-0">`
+ *   whose `<device>` holds deviceType, friendlyName, manufacturer, modelDescription, modelName,
+ *   modelNumber, serialNumber, UDN and presentationURL (embedded devices sit in its deviceList).
+ *
+ * Header maps come from node-ssdp (upper-cased header names, string values). Everything here is
+ * untrusted: values are length-capped and stripped of control characters, and descriptions go
+ * through parseUntrustedXml (size cap, no DTD, no entities).
+ */
+import type { Fields } from '../types.js';
+import { parseUntrustedXml, xmlChild, xmlRoot, xmlText } from './xml.js';
+
+/** UDA 1.1 §1.3.2: `ssdp:all` makes every device answer for each of its services; `upnp:rootdevice` once per root device. */
+export const SSDP_SEARCH_TARGETS = ['ssdp:all', 'upnp:rootdevice'] as const;
+
+/** A description of a real device is a few KiB; a bigger one is dropped unread (UDA sets no limit). */
+export const UPNP_DESCRIPTION_MAX_BYTES = 256 * 1024;
+
+/** Longest header or description value kept; a longer one is treated as absent. */
+export const UPNP_MAX_VALUE_LENGTH = 512;
+
+/** What one SSDP answer (M-SEARCH response) or announcement (NOTIFY) says. */
+export interface SsdpAnnouncement {
+  /** SERVER header. */
+  server: string | null;
+  /** ST of an answer, NT of an announcement. */
+  target: string | null;
+  usn: string | null;
+  location: string | null;
+}
+
+// C0 controls and DEL (a tab inside a value is kept as a space).
+const CONTROL_CHARACTERS = /[\u0000-\u0008\u000a-\u001f\u007f]/g;
+
+/** A value fit to keep: a string, control characters removed, trimmed, not empty, not over the cap. */
+function cleanValue(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  const cleaned = value.replace(CONTROL_CHARACTERS, '').replace(/\t/g, ' ').trim();
+  return cleaned.length > 0 && cleaned.length <= UPNP_MAX_VALUE_LENGTH ? cleaned : null;
+}
+
+function header(headers: Readonly<Record<string, unknown>>, name: string): string | null {
+  return Object.hasOwn(headers, name) ? cleanValue(headers[name]) : null;
+}
+
+/**
+ * The four headers that identify an SSDP answer or announcement, from node-ssdp's header map.
+ * Returns null when neither USN nor LOCATION is usable: such a datagram identifies nothing.
+ */
+export function ssdpAnnouncement(headers: Readonly<Record<string, unknown>>): SsdpAnnouncement | null {
+  const announcement: SsdpAnnouncement = {
+    server: header(headers, 'SERVER'),
+    target: header(headers, 'ST') ?? header(headers, 'NT'),
+    usn: header(headers, 'USN'),
+    location: header(headers, 'LOCATION'),
+  };
+  return announcement.usn === null && announcement.location === null ? null : announcement;
+}
+
+/**
+ * The URL to fetch a responder's description from: LOCATION when it is an http(s) URL without
+ * credentials whose host IS the responder's own address (compared after WHATWG URL parsing, so
+ * `http://3323068427/` is read as the address it really names). Anything else is null: a device
+ * must not be able to point the agent at another host.
+ */
+export function descriptionUrl(location: string, responderIp: string): URL | null {
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+  if (url.username !== '' || url.password !== '') return null;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return host === responderIp ? url : null;
+}
+
+/** The root device of a UPnP description (UDA 1.1 §2.3); null members were absent, empty or unusable. */
+export interface UpnpDescription {
+  deviceType: string | null;
+  friendlyName: string | null;
+  manufacturer: string | null;
+  modelName: string | null;
+  modelNumber: string | null;
+  modelDescription: string | null;
+  serialNumber: string | null;
+  udn: string | null;
+  presentationURL: string | null;
+}
+
+/**
+ * Parses a device description. Only the root device is read (embedded devices describe parts of
+ * it, e.g. a NAS's media server). Returns null when the document is refused by parseUntrustedXml
+ * (over UPNP_DESCRIPTION_MAX_BYTES, a DTD or entity declaration, not well-formed), when its root
+ * element is not `root`, or when it has no `device`.
+ */
+export function parseDeviceDescription(input: Buffer | string): UpnpDescription | null {
+  const root = xmlRoot(parseUntrustedXml(input, UPNP_DESCRIPTION_MAX_BYTES));
+  if (root?.name !== 'root') return null;
+  const device = xmlChild(root, 'device');
+  if (!device) return null;
+  const value = (element: string): string | null => cleanValue(xmlText(xmlChild(device, element)));
+  return {
+    deviceType: value('deviceType'),
+    friendlyName: value('friendlyName'),
+    manufacturer: value('manufacturer'),
+    modelName: value('modelName'),
+    modelNumber: value('modelNumber'),
+    modelDescription: value('modelDescription'),
+    serialNumber: value('serialNumber'),
+    udn: value('UDN'),
+    presentationURL: value('presentationURL'),
+  };
+}
+
+/** Observation fields (`upnp.*`, see fingerprints/fields.yaml) for the members that are present. */
+export function descriptionFields(description: UpnpDescription): Fields {
+  const fields: Fields = {};
+  const put = (name: string, value: string | null): void => {
+    if (value !== null) fields[name] = value;
+  };
+  put('upnp.deviceType', description.deviceType);
+  put('upnp.friendlyName', description.friendlyName);
+  put('upnp.manufacturer', description.manufacturer);
+  put('upnp.modelName', description.modelName);
+  put('upnp.modelNumber', description.modelNumber);
+  put('upnp.modelDescription', description.modelDescription);
+  put('upnp.serialNumber', description.serialNumber);
+  put('upnp.udn', description.udn);
+  put('upnp.presentationURL', description.presentationURL);
+  return fields;
+}
