@@ -1,26 +1,70 @@
 /**
- * ONVIF device service, unauthenticated: GetSystemDateAndTime (ONVIF Core §8.3.10, always open) and
- * an attempt at GetDeviceInformation (§8.3.1; open on some devices, `auth-required` on others).
- * Runs only on devices that answered WS-Discovery, at the XAddrs they gave — and only at XAddrs on
- * the address that answered, so a reply cannot point the agent at another host.
+ * ONVIF device service (ONVIF Core Specification §8, devicemgmt.wsdl), phase 'probe'.
+ *
+ * Where: at the XAddr a device announced over WS-Discovery, but only an XAddr on the address that
+ * answered (a reply cannot point the agent at another host); and, for hosts active probes may
+ * touch that announced no usable XAddr, at /onvif/device_service on their open web ports (the port
+ * sweep's `port.probes` includes `http`; HTTPS when it includes `tls`), in port order, until one
+ * answers GetSystemDateAndTime in SOAP. A guess that finds no ONVIF service emits nothing.
+ *
+ * What: GetSystemDateAndTime first, never with credentials (§5.9.4: always open), which gives the
+ * device's clock offset; then GetDeviceInformation, GetNetworkInterfaces (the device's own MAC,
+ * which is all the agent learns of a routed device's MAC) and GetScopes. One observation per call.
+ *
+ * Credentials: only those the operator supplied (`--credentials`), only that device's one most
+ * specific entry, and only after the device refused the call without them:
+ * - HTTP 401 with a Digest challenge → the call again with HTTP Digest (RFC 7616, qop=auth);
+ * - any other refusal (a SOAP ter:NotAuthorized fault) → WS-Security UsernameToken with
+ *   PasswordDigest (ONVIF Core §5.12.2), its `Created` taken from the DEVICE's clock (the
+ *   GetSystemDateAndTime offset), since the device judges freshness by its own time.
+ * Once a device refuses the credentials they are not sent to it again in this scan (one failed
+ * login at most: cameras lock accounts after a few). No credential is ever logged or recorded:
+ * observations say only which mechanism answered (`onvif.auth.method`).
  */
+import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { httpRequest } from '../net/http-client.js';
+import { forEachLimited, sharedRateLimiter, type RateLimiter } from '../net/rate-limiter.js';
+import {
+  challengeRealms,
+  chooseDigestChallenge,
+  digestAuthorization,
+  parseChallenges,
+  type AuthChallenge,
+  type DigestChallenge,
+} from '../protocols/http-auth.js';
 import {
   buildDeviceRequest,
+  deviceAction,
   isNotAuthorizedFault,
   ONVIF_MAX_RESPONSE_BYTES,
   parseDeviceClock,
   parseDeviceInformation,
+  parseNetworkInterfaces,
+  parseScopes,
   parseSoapEnvelope,
   type DeviceCall,
+  type NetworkInterface,
+  type SoapOutcome,
 } from '../protocols/onvif-soap.js';
+import { usernameTokenHeader } from '../protocols/ws-security.js';
+import { scopeFields } from '../protocols/wsdiscovery.js';
+import type { XmlNode } from '../protocols/xml.js';
 import type { Discoverer, ScanContext } from './types.js';
+import type { CredentialStore, Credentials } from '../credentials.js';
 import type { Fields, Observation, ProbeStatus } from '../types.js';
 import type { Logger } from '../log.js';
 
 /** Devices asked at once; cameras answer slowly and fall over under bursts. */
 const CONCURRENCY = 8;
+/** Per request at an announced XAddr: cameras answer SOAP slowly. */
 const REQUEST_TIMEOUT_MS = 4000;
+/** Per request at a guessed web port, which may not speak ONVIF at all: the HTTP probe's own limit. */
+const GUESS_TIMEOUT_MS = 3000;
+/** The device service's entry point, which ONVIF Core §5.1.1 fixes for every device. */
+const DEVICE_SERVICE_PATH = '/onvif/device_service';
+/** READ_SYSTEM calls (ONVIF Core §5.9.4): open on some devices, behind credentials on most. */
+const PROTECTED_CALLS = ['GetDeviceInformation', 'GetNetworkInterfaces', 'GetScopes'] as const;
 
 /** The XAddr to use for a responder: the first whose host is the responder's own address. */
 export function xaddrForResponder(ip: string, xaddrs: readonly string[]): URL | null {
@@ -35,89 +79,279 @@ export function xaddrForResponder(ip: string, xaddrs: readonly string[]): URL | 
   return null;
 }
 
-/** The realm of a `WWW-Authenticate` challenge (RFC 7235 §4.1), if any. */
-function authRealm(header: string | string[] | undefined): string | null {
-  const first = Array.isArray(header) ? header[0] : header;
-  return first ? (/realm="([^"]*)"/i.exec(first)?.[1] ?? null) : null;
+export interface DeviceServiceEndpoint {
+  readonly ip: string;
+  /** Announced: the one XAddr. Guessed: /onvif/device_service on each open web port, in port order. */
+  readonly urls: readonly URL[];
+  readonly announced: boolean;
+}
+
+/** Where to ask each device, per the rules in the header comment. */
+export function deviceServiceEndpoints(ctx: ScanContext, log: Logger): DeviceServiceEndpoint[] {
+  const announced = new Map<string, URL>();
+  for (const o of ctx.seen) {
+    const xaddrs = o.fields['onvif.xaddr'];
+    if (o.source !== 'wsdiscovery' || !Array.isArray(xaddrs) || announced.has(o.ip)) continue;
+    const url = xaddrForResponder(o.ip, xaddrs);
+    if (url) announced.set(o.ip, url);
+    else log.warn({ ip: o.ip, xaddrs }, 'no XAddr on the answering address; only its open web ports are tried');
+  }
+  // The port sweep only touched hosts active probes may touch (ports.ts), so its ports are fair game.
+  const webPorts = new Map<string, Map<number, URL>>();
+  for (const o of ctx.seen) {
+    const probes = o.fields['port.probes'];
+    const list = Array.isArray(probes) ? probes : [probes];
+    if (o.source !== 'ports' || o.status !== 'ok' || o.port === undefined || !list.includes('http') || announced.has(o.ip)) continue;
+    const ports = webPorts.get(o.ip) ?? new Map<number, URL>();
+    ports.set(o.port, new URL(`${list.includes('tls') ? 'https' : 'http'}://${o.ip}:${o.port}${DEVICE_SERVICE_PATH}`));
+    webPorts.set(o.ip, ports);
+  }
+  return [
+    ...[...announced].map(([ip, url]) => ({ ip, urls: [url], announced: true })),
+    ...[...webPorts].map(([ip, ports]) => ({
+      ip,
+      urls: [...ports.entries()].sort((a, b) => a[0] - b[0]).map(([, url]) => url),
+      announced: false,
+    })),
+  ];
+}
+
+/** How a request is authenticated. */
+type Authentication = { kind: 'none' } | { kind: 'ws-usernametoken' } | { kind: 'http-digest'; challenge: DigestChallenge };
+
+/** One HTTP exchange with the device service. */
+type Answer =
+  | { kind: 'failed'; status: ProbeStatus; reason: string }
+  | { kind: 'answered'; httpStatus: number; server: string | null; challenges: AuthChallenge[]; outcome: SoapOutcome };
+
+function refused(answer: Answer): boolean {
+  return answer.kind === 'answered' && (answer.httpStatus === 401 || isNotAuthorizedFault(answer.outcome));
+}
+
+function headerValues(value: string | string[] | undefined): string[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}
+
+/** The interface the device was reached on (by its IPv4 address), else its only one; its MAC or null. */
+export function macForAddress(nics: readonly NetworkInterface[], ip: string): string | null {
+  const withMac = nics.filter((n) => n.mac !== null);
+  const reached = withMac.find((n) => n.ipv4.includes(ip));
+  if (reached) return reached.mac;
+  return withMac.length === 1 ? (withMac[0]?.mac ?? null) : null;
 }
 
 interface CallResult {
   status: ProbeStatus;
   fields: Fields;
+  mac?: string;
 }
 
-async function call(url: URL, action: DeviceCall, ctx: ScanContext, log: Logger): Promise<CallResult> {
-  const result = await httpRequest({
-    url,
-    method: 'POST',
-    headers: { 'Content-Type': `application/soap+xml; charset=utf-8; action="http://www.onvif.org/ver10/device/wsdl/${action}"` },
-    body: buildDeviceRequest(action),
-    timeoutMs: REQUEST_TIMEOUT_MS,
-    maxBodyBytes: ONVIF_MAX_RESPONSE_BYTES,
-    signal: ctx.signal,
-  });
-  if (!result.ok) {
-    log.debug({ url: url.href, action, status: result.status, reason: result.reason }, 'ONVIF call failed');
-    return { status: result.status, fields: {} };
+/** One device service and what the calls so far taught about it. */
+class DeviceSession {
+  /** Device clock minus local clock, from GetSystemDateAndTime (0 until known). */
+  private clockOffsetMs = 0;
+  /** A UsernameToken worked for an earlier call: later calls send one straight away. */
+  private tokenAccepted = false;
+  /** The device refused the operator's credentials once: they are not sent again. */
+  private credentialsRefused = false;
+
+  constructor(
+    readonly ip: string,
+    readonly url: URL,
+    private readonly credentials: Credentials | null,
+    private readonly limiter: RateLimiter,
+    private readonly signal: AbortSignal,
+    private readonly timeoutMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  private async send(call: DeviceCall, auth: Authentication): Promise<Answer> {
+    if (!(await this.limiter.take(this.signal))) return { kind: 'failed', status: 'timeout', reason: 'the scan ended first' };
+    const headers: Record<string, string> = {
+      'Content-Type': `application/soap+xml; charset=utf-8; action="${deviceAction(call)}"`,
+    };
+    let security: string | undefined;
+    if (auth.kind === 'ws-usernametoken' && this.credentials) {
+      const { username, password } = this.credentials;
+      security = usernameTokenHeader({ username, password, deviceTimeMs: Date.now() + this.clockOffsetMs });
+    }
+    if (auth.kind === 'http-digest' && this.credentials) {
+      headers.Authorization = digestAuthorization({
+        challenge: auth.challenge,
+        username: this.credentials.username,
+        password: this.credentials.password,
+        method: 'POST',
+        uri: `${this.url.pathname}${this.url.search}`,
+        cnonce: randomBytes(16).toString('hex'),
+        nonceCount: 1,
+      });
+    }
+    const result = await httpRequest({
+      url: this.url,
+      method: 'POST',
+      headers,
+      body: buildDeviceRequest(call, security),
+      timeoutMs: this.timeoutMs,
+      maxBodyBytes: ONVIF_MAX_RESPONSE_BYTES,
+      signal: this.signal,
+    });
+    if (!result.ok) {
+      this.log.debug({ url: this.url.href, call, status: result.status, reason: result.reason }, 'ONVIF request failed');
+      return { kind: 'failed', status: result.status, reason: result.reason };
+    }
+    const { response } = result;
+    return {
+      kind: 'answered',
+      httpStatus: response.status,
+      server: headerValues(response.headers.server)[0] ?? null,
+      challenges: response.status === 401 ? parseChallenges(headerValues(response.headers['www-authenticate'])) : [],
+      outcome: parseSoapEnvelope(response.body),
+    };
   }
-  const { response } = result;
-  const server = response.headers.server;
-  const common: Fields = server ? { 'onvif.http.server': server } : {};
-  if (response.status === 401) {
-    const realm = authRealm(response.headers['www-authenticate']);
-    return { status: 'auth-required', fields: { ...common, ...(realm ? { 'onvif.auth.realm': realm } : {}) } };
+
+  /**
+   * GetSystemDateAndTime, without credentials; learns the clock offset. `soap` says whether the
+   * answer was a SOAP envelope at all (a response or a fault): what shows an ONVIF service is there.
+   */
+  async clock(): Promise<CallResult & { soap: boolean }> {
+    const answer = await this.send('GetSystemDateAndTime', { kind: 'none' });
+    const base = this.baseFields(answer);
+    if (answer.kind === 'failed') return { status: answer.status, fields: base, soap: false };
+    const soap = answer.outcome.kind !== 'malformed';
+    if (refused(answer)) return { status: 'auth-required', fields: base, soap };
+    const clock = answer.outcome.kind === 'response' ? parseDeviceClock(answer.outcome.body) : null;
+    if (!clock) return { status: 'protocol-error', fields: base, soap };
+    const offsetMs = clock.utcMs - Date.now();
+    this.clockOffsetMs = offsetMs;
+    return {
+      soap,
+      status: 'ok',
+      fields: {
+        ...base,
+        'onvif.time.utc': new Date(clock.utcMs).toISOString(),
+        'onvif.time.offsetSeconds': String(Math.round(offsetMs / 1000)),
+        ...(clock.dateTimeType ? { 'onvif.time.type': clock.dateTimeType } : {}),
+      },
+    };
   }
-  const outcome = parseSoapEnvelope(response.body);
-  if (isNotAuthorizedFault(outcome)) return { status: 'auth-required', fields: common };
-  if (outcome.kind !== 'response') {
-    log.debug({ url: url.href, action, http: response.status, outcome: outcome.kind }, 'ONVIF answer unusable');
-    return { status: 'protocol-error', fields: common };
+
+  /** A READ_SYSTEM call: openly first (or with the UsernameToken that worked before), then once with credentials. */
+  async protectedCall(call: (typeof PROTECTED_CALLS)[number]): Promise<CallResult> {
+    const usable = this.credentials !== null && !this.credentialsRefused;
+    let auth: Authentication = usable && this.tokenAccepted ? { kind: 'ws-usernametoken' } : { kind: 'none' };
+    let answer = await this.send(call, auth);
+    const seen: Fields = this.baseFields(answer);
+    if (usable && auth.kind === 'none' && refused(answer) && answer.kind === 'answered') {
+      // Each call answers a fresh challenge (nonce count 1): no nonce bookkeeping to get wrong.
+      const challenge = answer.httpStatus === 401 ? chooseDigestChallenge(answer.challenges) : null;
+      auth = challenge ? { kind: 'http-digest', challenge } : { kind: 'ws-usernametoken' };
+      answer = await this.send(call, auth);
+      // Keep what the refusal showed (its realm); add what only the second answer did.
+      for (const [field, value] of Object.entries(this.baseFields(answer))) seen[field] ??= value;
+    }
+    if (auth.kind !== 'none') {
+      seen['onvif.auth.method'] = auth.kind;
+      if (refused(answer)) {
+        this.credentialsRefused = true;
+        this.log.warn({ ip: this.ip, call, mechanism: auth.kind }, 'the device refused the credentials supplied for it; they are not sent to it again');
+      } else if (answer.kind === 'answered' && auth.kind === 'ws-usernametoken') this.tokenAccepted = true;
+    }
+    if (answer.kind === 'failed') return { status: answer.status, fields: seen };
+    if (refused(answer)) return { status: 'auth-required', fields: seen };
+    if (answer.outcome.kind !== 'response') {
+      this.log.debug({ url: this.url.href, call, http: answer.httpStatus, outcome: answer.outcome.kind }, 'ONVIF answer unusable');
+      return { status: 'protocol-error', fields: seen };
+    }
+    return this.readAnswer(call, answer.outcome.body, seen);
   }
-  if (action === 'GetDeviceInformation') {
-    const info = parseDeviceInformation(outcome.body);
-    return info ? { status: 'ok', fields: { ...common, ...info } } : { status: 'protocol-error', fields: common };
+
+  private readAnswer(call: (typeof PROTECTED_CALLS)[number], body: XmlNode, seen: Fields): CallResult {
+    if (call === 'GetDeviceInformation') {
+      const info = parseDeviceInformation(body);
+      return info ? { status: 'ok', fields: { ...seen, ...info } } : { status: 'protocol-error', fields: seen };
+    }
+    if (call === 'GetNetworkInterfaces') {
+      const nics = parseNetworkInterfaces(body);
+      if (!nics) return { status: 'protocol-error', fields: seen };
+      const macs = [...new Set(nics.map((n) => n.mac).filter((m): m is string => m !== null))];
+      const mac = macForAddress(nics, this.ip);
+      return { status: 'ok', fields: { ...seen, ...(macs.length > 0 ? { 'onvif.net.mac': macs } : {}) }, ...(mac ? { mac } : {}) };
+    }
+    const scopes = parseScopes(body);
+    return scopes ? { status: 'ok', fields: { ...seen, ...scopeFields(scopes) } } : { status: 'protocol-error', fields: seen };
   }
-  const clock = parseDeviceClock(outcome.body);
-  if (!clock) return { status: 'protocol-error', fields: common };
-  const offsetSeconds = Math.round((clock.utcMs - Date.now()) / 1000);
-  return {
-    status: 'ok',
-    fields: {
-      ...common,
-      'onvif.time.utc': new Date(clock.utcMs).toISOString(),
-      'onvif.time.offsetSeconds': String(offsetSeconds),
-      ...(clock.dateTimeType ? { 'onvif.time.type': clock.dateTimeType } : {}),
-    },
-  };
+
+  /** The Server header and, for a 401, the challenge's realm: both seen whatever the call's outcome. */
+  private baseFields(answer: Answer): Fields {
+    if (answer.kind === 'failed') return {};
+    const realm = challengeRealms(answer.challenges)[0];
+    return {
+      ...(answer.server ? { 'onvif.http.server': answer.server } : {}),
+      ...(realm !== undefined ? { 'onvif.auth.realm': realm } : {}),
+    };
+  }
+}
+
+async function probeDevice(
+  endpoint: DeviceServiceEndpoint,
+  store: CredentialStore | undefined,
+  signal: AbortSignal,
+  limiter: RateLimiter,
+  log: Logger,
+  emit: (o: Observation) => void,
+): Promise<void> {
+  const credentials = store?.forHost(endpoint.ip) ?? null;
+  for (const url of endpoint.urls) {
+    const timeoutMs = endpoint.announced ? REQUEST_TIMEOUT_MS : GUESS_TIMEOUT_MS;
+    const session = new DeviceSession(endpoint.ip, url, credentials, limiter, signal, timeoutMs, log);
+    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    const record = (call: DeviceCall, result: CallResult): void =>
+      emit({
+        source: 'onvif',
+        ip: endpoint.ip,
+        port,
+        ...(result.mac ? { mac: result.mac } : {}),
+        at: new Date().toISOString(),
+        status: result.status,
+        fields: { ...result.fields, 'onvif.call': call },
+      });
+    const { soap, ...clock } = await session.clock();
+    if (!endpoint.announced && !soap) {
+      log.debug({ url: url.href, status: clock.status }, 'no ONVIF device service at this web port');
+      continue;
+    }
+    record('GetSystemDateAndTime', clock);
+    if (clock.status === 'refused' || clock.status === 'timeout' || clock.status === 'error') return;
+    for (const call of PROTECTED_CALLS) {
+      if (signal.aborted) return;
+      record(call, await session.protectedCall(call));
+    }
+    return;
+  }
 }
 
 export const onvifDevice: Discoverer = {
   name: 'onvif',
   phase: 'probe',
   method: 'onvif-device-service',
-  description: 'ONVIF device service: GetSystemDateAndTime and GetDeviceInformation without credentials',
+  description: 'ONVIF device service: clock, device information, network interfaces and scopes (with credentials only where the operator supplied them)',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     const log = ctx.log.child({ module: 'onvif' });
-    const work = new Map<string, URL>();
-    for (const o of ctx.seen) {
-      const xaddrs = o.fields['onvif.xaddr'];
-      if (o.source !== 'wsdiscovery' || !Array.isArray(xaddrs) || work.has(o.ip)) continue;
-      const url = xaddrForResponder(o.ip, xaddrs);
-      if (url) work.set(o.ip, url);
-      else log.warn({ ip: o.ip, xaddrs }, 'no XAddr on the answering address; ONVIF device service not contacted');
+    const endpoints = deviceServiceEndpoints(ctx, log);
+    const limiter = sharedRateLimiter(ctx);
+    // The workers' requests and pacing waits listen on one signal of their own, which hangs on
+    // the phase's signal by a single listener (Node warns past 10 listeners on one signal).
+    const pool = new AbortController();
+    setMaxListeners(CONCURRENCY * 2, pool.signal);
+    const stop = (): void => pool.abort();
+    ctx.signal.addEventListener('abort', stop, { once: true });
+    if (ctx.signal.aborted) stop();
+    try {
+      await forEachLimited(endpoints, CONCURRENCY, pool.signal, (endpoint) => probeDevice(endpoint, ctx.credentials, pool.signal, limiter, log, emit));
+    } finally {
+      ctx.signal.removeEventListener('abort', stop);
     }
-    const queue = [...work.entries()];
-    const worker = async (): Promise<void> => {
-      for (let next = queue.shift(); next && !ctx.signal.aborted; next = queue.shift()) {
-        const [ip, url] = next;
-        const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-        for (const action of ['GetSystemDateAndTime', 'GetDeviceInformation'] as const) {
-          const { status, fields } = await call(url, action, ctx, log);
-          emit({ source: 'onvif', ip, port, at: new Date().toISOString(), status, fields: { ...fields, 'onvif.call': action } });
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queue.length) }, worker));
+    log.info({ devices: endpoints.length, withCredentials: endpoints.filter((e) => ctx.credentials?.forHost(e.ip)).length }, 'ONVIF device service probes finished');
   },
 };

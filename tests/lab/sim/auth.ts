@@ -62,8 +62,18 @@ export function verifyDigest(
   return expected === response.toLowerCase();
 }
 
-/** True when the SOAP Header carries a valid WS-Security UsernameToken for these credentials. */
-export function verifyUsernameToken(header: XmlNode, creds: Credentials | undefined): boolean {
+/**
+ * How far a PasswordDigest token's Created may be from the device's own clock. ONVIF Core §5.12.2
+ * has the device judge a token by its own time; five minutes is the freshness guideline of the
+ * WSS UsernameToken Profile 1.0 (Nonce and Created).
+ */
+export const CREATED_WINDOW_MS = 5 * 60 * 1000;
+
+/**
+ * True when the SOAP Header carries a valid WS-Security UsernameToken for these credentials; a
+ * PasswordDigest token must also have been Created within CREATED_WINDOW_MS of `deviceNowMs`.
+ */
+export function verifyUsernameToken(header: XmlNode, creds: Credentials | undefined, deviceNowMs: number): boolean {
   if (!creds) return false;
   const token = child(child(header, 'Security'), 'UsernameToken');
   if (!token) return false;
@@ -74,6 +84,8 @@ export function verifyUsernameToken(header: XmlNode, creds: Credentials | undefi
   if (type.endsWith('#PasswordText')) return password === creds.password;
   const nonce = text(token, 'Nonce') ?? '';
   const created = text(token, 'Created') ?? '';
+  const createdMs = Date.parse(created);
+  if (!Number.isFinite(createdMs) || Math.abs(createdMs - deviceNowMs) > CREATED_WINDOW_MS) return false;
   const digest = createHash('sha1')
     .update(Buffer.concat([Buffer.from(nonce, 'base64'), Buffer.from(created + creds.password, 'utf8')]))
     .digest('base64');

@@ -5,7 +5,8 @@
  * - Operations in `publicOperations` are answered without credentials (ONVIF Core §5.9.4:
  *   GetSystemDateAndTime must be; some vendors also open GetDeviceInformation).
  * - Any other operation needs the profile's credentials (HTTP Digest or WS-Security
- *   UsernameToken); without them it is refused in the vendor's way (`unauthorized`):
+ *   UsernameToken, whose Created must be within 5 minutes of the device's own, possibly skewed,
+ *   clock: ONVIF Core §5.12.2); without them it is refused in the vendor's way (`unauthorized`):
  *   `digest-401`: HTTP 401 + `WWW-Authenticate: Digest qop="auth", realm="…", nonce="…", stale="FALSE"`
  *   (Hikvision, fingerprint-facts §3.1); `soap-fault`: HTTP 400/500 + SOAP Fault env:Sender /
  *   ter:NotAuthorized (ONVIF Core §5.12).
@@ -77,6 +78,30 @@ const OPERATIONS: Record<string, Operation> = {
         '</tds:GetDeviceInformationResponse>',
     );
   },
+  // devicemgmt.wsdl GetNetworkInterfaces: one wired interface with the profile's MAC and address.
+  GetNetworkInterfaces: (p) =>
+    envelope(
+      '<tds:GetNetworkInterfacesResponse><tds:NetworkInterfaces token="eth0">' +
+        '<tt:Enabled>true</tt:Enabled>' +
+        `<tt:Info><tt:Name>eth0</tt:Name><tt:HwAddress>${esc(p.mac)}</tt:HwAddress><tt:MTU>1500</tt:MTU></tt:Info>` +
+        '<tt:IPv4><tt:Enabled>true</tt:Enabled><tt:Config>' +
+        `<tt:Manual><tt:Address>${esc(p.ip)}</tt:Address><tt:PrefixLength>24</tt:PrefixLength></tt:Manual>` +
+        '<tt:DHCP>false</tt:DHCP></tt:Config></tt:IPv4>' +
+        '</tds:NetworkInterfaces></tds:GetNetworkInterfacesResponse>',
+    ),
+  // devicemgmt.wsdl GetScopes: the scopes the device announces over WS-Discovery (name/ and
+  // location/ configurable, the rest fixed, as ONVIF Core §7.3.2.2 describes them).
+  GetScopes: (p) =>
+    envelope(
+      '<tds:GetScopesResponse>' +
+        (p.wsDiscovery?.scopes ?? [])
+          .map((scope) => {
+            const def = /^onvif:\/\/www\.onvif\.org\/(?:name|location)\//i.test(scope) ? 'Configurable' : 'Fixed';
+            return `<tds:Scopes><tt:ScopeDef>${def}</tt:ScopeDef><tt:ScopeItem>${esc(scope)}</tt:ScopeItem></tds:Scopes>`;
+          })
+          .join('') +
+        '</tds:GetScopesResponse>',
+    ),
 };
 
 export const onvifDeviceResponder: Responder = {
@@ -131,7 +156,7 @@ export const onvifDeviceResponder: Responder = {
         const realm = unauthorized.style === 'digest-401' ? unauthorized.realm : '';
         const authHeader = req.req.headers.authorization;
         const ok =
-          verifyUsernameToken(msg.header, cfg.credentials) ||
+          verifyUsernameToken(msg.header, cfg.credentials, deviceNow(cfg).getTime()) ||
           (unauthorized.style === 'digest-401' && verifyDigest(authHeader, req.method, realm, cfg.credentials, (n) => nonces.has(n)));
         if (!ok) {
           const reply = refuse();
