@@ -11,11 +11,13 @@ import { AgentError, agentError } from './errors.js';
 import { createLogger, LOG_LEVELS, type Logger } from './log.js';
 import { chooseInterfaces } from './net/interfaces.js';
 import { parseTargets } from './targets.js';
-import { runScan } from './scan.js';
+import { loadCredentials } from './credentials.js';
 import { openStore } from './store/index.js';
 import { openFileStore } from './store/file.js';
 import { assertStoreName } from './store/names.js';
-import { loadFingerprints, verifyFingerprints } from './fingerprint/index.js';
+import { defaultFingerprintDir, fieldsText, loadFingerprints, matchReport, matchText, readFields, verifyFingerprints } from './fingerprint/index.js';
+import { loadCves } from './vulns.js';
+import { loadPolicies } from './policies.js';
 import { inventoryTable } from './report/table.js';
 
 const DEFAULT_STORE = './cctv-inventory';
@@ -57,6 +59,7 @@ interface ScanFlags {
   timeout: number;
   active: boolean;
   rate: number;
+  credentials?: string;
   site: string;
   store: string;
   json?: boolean;
@@ -69,14 +72,21 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
   assertStoreName('site name', flags.site);
   const targets = parseTargets(targetSpecs);
   const interfaces = chooseInterfaces(flags.interface);
+  const credentials = flags.credentials === undefined ? undefined : loadCredentials(flags.credentials);
   const store = await openStore(flags.store, log);
   // A corrupt store fails now, before the network is touched, not after the scan.
   await store.latest(flags.site);
+  // So do bad CVE or policy tables (read again, from the cache, when devices are built).
+  loadCves();
+  loadPolicies();
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    // Loaded here, not at start-up: the discoverers pull in the SSDP and mDNS libraries, which
+    // `--help` and the reading commands do not need.
+    const { runScan } = await import('./scan.js');
     const inventory = await runScan({
       site: flags.site,
       interfaces,
@@ -84,6 +94,7 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
       timeoutMs: flags.timeout * 1000,
       active: flags.active,
       ratePerSecond: flags.rate,
+      credentials,
       fingerprints: loadFingerprints(),
       log,
       signal: abort.signal,
@@ -122,6 +133,9 @@ async function inventoryCommand(flags: InventoryFlags): Promise<void> {
 
 function verifyCommand(flags: { json?: boolean }): void {
   const problems = verifyFingerprints(loadFingerprints());
+  // The CVE and policy tables have no examples to run: reading them checks them (or throws).
+  loadCves();
+  loadPolicies();
   if (flags.json) printJson({ ok: problems.length === 0, problems });
   else if (problems.length === 0) process.stdout.write('fingerprints: every rule and example verified\n');
   else {
@@ -129,6 +143,19 @@ function verifyCommand(flags: { json?: boolean }): void {
     process.stdout.write(`${lines.join('\n')}\n${problems.length} problem(s) in the fingerprint data\n`);
   }
   process.exitCode = problems.length === 0 ? 0 : 1;
+}
+
+function fieldsCommand(flags: { json?: boolean }): void {
+  const fields = readFields(defaultFingerprintDir());
+  if (flags.json) printJson([...fields.values()]);
+  else process.stdout.write(fieldsText(fields));
+}
+
+function matchCommand(field: string, value: string, flags: { json?: boolean }): void {
+  const db = loadFingerprints();
+  const report = matchReport(db, field, value);
+  if (flags.json) printJson(report);
+  else process.stdout.write(matchText(db, report));
 }
 
 export function buildProgram(): Command {
@@ -148,6 +175,7 @@ export function buildProgram(): Command {
     .option('--store <dir>', 'folder of the embedded JSON store', DEFAULT_STORE)
     .option('--no-active', 'send nothing but discovery multicast: no TCP, HTTP, RTSP, TLS or ONVIF probes')
     .option('--rate <per-second>', 'new connections per second for active probes, all hosts together (cameras fall over under bursts)', positiveRate, DEFAULT_RATE)
+    .option('--credentials <file>', 'JSON file of device credentials you supply (private: chmod 600); used only to read ONVIF device information, never guessed')
     .option('--json', 'print the inventory document (cctv-inventory/v1) on stdout instead of a table')
     .addOption(logLevelOption())
     .action((targets: string[], flags: ScanFlags) => scanCommand(targets, flags));
@@ -167,6 +195,18 @@ export function buildProgram(): Command {
     .description('check every rule and its examples (exit 1 on any problem)')
     .option('--json', 'print the result as JSON')
     .action((flags: { json?: boolean }) => verifyCommand(flags));
+  fingerprints
+    .command('fields')
+    .description('list the observation fields rules can match: name, meaning, example')
+    .option('--json', 'print the fields as JSON')
+    .action((flags: { json?: boolean }) => fieldsCommand(flags));
+  fingerprints
+    .command('match')
+    .description('show which rules fire on VALUE of observation field FIELD, and why (exit 2 for an unknown field)')
+    .argument('<field>', 'observation field, e.g. onvif.scope.name')
+    .argument('<value>', 'the value as a device would report it')
+    .option('--json', 'print { field, value, matches: [{ rule, supports, confidence, identity }] }')
+    .action((field: string, value: string, flags: { json?: boolean }) => matchCommand(field, value, flags));
 
   return program;
 }

@@ -7,19 +7,47 @@ import { fingerprintDevice, type FingerprintDb } from './fingerprint/index.js';
 import { compareAddresses, type ObservedHost } from './merge.js';
 import { loadPolicies, policiesFor } from './policies.js';
 import { loadCves, vulnerabilitiesOf } from './vulns.js';
-import { INVENTORY_SCHEMA_ID, type Device, type Inventory, type ScanInfo, type Service } from './types.js';
+import { INVENTORY_SCHEMA_ID, type Device, type DiscovererName, type Inventory, type Observation, type ScanInfo, type Service } from './types.js';
 
-/** Services the observations show: a port that answered, what spoke there, and its banner. */
+/**
+ * What spoke on a port, most specific first: an ONVIF device service runs over HTTP, HTTPS over TLS,
+ * and the port sweep's guess (`port.service`) is the fallback.
+ */
+const PROTOCOL_BY_SOURCE: readonly [DiscovererName, string][] = [
+  ['onvif', 'onvif'],
+  ['rtsp', 'rtsp'],
+  ['http', 'http'],
+  ['ssdp', 'upnp'],
+  ['tls', 'tls'],
+];
+/** Fields that carry a service's own banner (its Server header), in order of preference. */
+const BANNER_FIELDS = ['http.header.server', 'rtsp.server', 'onvif.http.server', 'upnp.http.server'];
+
+function firstText(fields: Observation['fields'], names: readonly string[]): string | null {
+  for (const name of names) {
+    const value = fields[name];
+    const text = Array.isArray(value) ? value[0] : value;
+    if (text) return text;
+  }
+  return null;
+}
+
+/** Services the observations show: each port that answered, what spoke there, and its banner. */
 function servicesOf(host: ObservedHost): Service[] {
-  const byPort = new Map<number, Service>();
+  const byPort = new Map<number, Observation[]>();
   for (const o of host.observations) {
     if (o.port === undefined || o.status === 'refused' || o.status === 'timeout') continue;
-    const server = o.fields['onvif.http.server'];
-    const existing = byPort.get(o.port);
-    const banner = typeof server === 'string' ? server : (existing?.banner ?? null);
-    byPort.set(o.port, { port: o.port, protocol: o.source === 'onvif' ? 'onvif' : o.source, banner });
+    byPort.set(o.port, [...(byPort.get(o.port) ?? []), o]);
   }
-  return [...byPort.values()].sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol));
+  const services: Service[] = [];
+  for (const [port, seen] of byPort) {
+    const spoken = PROTOCOL_BY_SOURCE.find(([source]) => seen.some((o) => o.source === source))?.[1];
+    const protocol = spoken === 'http' && seen.some((o) => o.source === 'tls') ? 'https' : spoken;
+    const swept = seen.map((o) => o.fields['port.service']).find((v): v is string => typeof v === 'string');
+    const banner = seen.map((o) => firstText(o.fields, BANNER_FIELDS)).find((b) => b !== null) ?? null;
+    services.push({ port, protocol: protocol ?? swept ?? 'tcp', banner });
+  }
+  return services.sort((a, b) => a.port - b.port);
 }
 
 /** Stable id: the MAC, else the serial the device reports, else its address. */
