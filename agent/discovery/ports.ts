@@ -1,0 +1,254 @@
+/**
+ * TCP connect probes (phase 'connect'): which of the ports cameras use (fingerprints/ports.yaml)
+ * are open on the hosts active probes may touch (the named TARGETs and hosts that announced
+ * themselves). A plain connect(2), closed again at once: nothing is sent on the connection.
+ *
+ * Emits one observation per OPEN port: { 'port.state': 'open', 'port.service', 'port.probes' };
+ * the HTTP, TLS, RTSP and ONVIF probes pick their ports from these. Refused and silent ports get
+ * no observation of their own (a /24 would otherwise fill the document with closed ports); they
+ * are counted in the log. A host that refused every port tried is still a host that is there now
+ * (its RST is an answer): it gets ONE observation without a port, status `refused`, fields
+ * { 'port.state': 'closed', 'port.closed': [ports] }, so a device that answers nothing else is
+ * not lost (the kernel does not count a RST as confirming the neighbour entry).
+ *
+ * A host that did not announce itself is first asked on the ports marked `hostDiscovery` (80 and
+ * 443: nmap's host discovery for unprivileged users, nmap(1) HOST DISCOVERY, a connect to both). If
+ * neither answers, with a SYN-ACK or a RST, the host is taken to be absent and its other ports are
+ * not tried: in a sparse /24 that saves most of the connects, each of which would otherwise wait
+ * out its timeout. Hosts heard during the listen phase get every port at once.
+ */
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Ajv } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import { agentError } from '../errors.js';
+import { defaultFingerprintDir } from '../fingerprint/load.js';
+import { Semaphore, forEachLimited, sharedRateLimiter, signalScope } from '../net/rate-limiter.js';
+import { activeProbeHosts, type Discoverer, type ScanContext } from './types.js';
+import type { Observation } from '../types.js';
+
+export const PORTS_FILE = 'ports.yaml';
+/** The active probes a port can call for (fingerprints/ports.yaml `probes`). */
+export const ACTIVE_PROBES = ['http', 'tls', 'rtsp'] as const;
+export type ActiveProbe = (typeof ACTIVE_PROBES)[number];
+
+export interface PortSpec {
+  readonly port: number;
+  /** What the port usually carries (`http`, `hikvision-sdk`…). */
+  readonly service: string;
+  readonly probes: readonly ActiveProbe[];
+  /** Tried first on a host nobody heard from, to learn whether it is there at all. */
+  readonly hostDiscovery: boolean;
+  readonly source: string;
+}
+
+const portsSchema = {
+  type: 'object',
+  required: ['ports'],
+  additionalProperties: false,
+  properties: {
+    ports: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['port', 'service', 'probes', 'source'],
+        additionalProperties: false,
+        properties: {
+          port: { type: 'integer', minimum: 1, maximum: 65535 },
+          service: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' },
+          probes: { type: 'array', uniqueItems: true, items: { enum: [...ACTIVE_PROBES] } },
+          hostDiscovery: { type: 'boolean' },
+          source: { type: 'string', minLength: 1 },
+        },
+      },
+    },
+  },
+} as const;
+
+const validatePorts = new Ajv({ allErrors: true, strict: true }).compile(portsSchema);
+const portTables = new Map<string, PortSpec[]>();
+
+/** Reads fingerprints/ports.yaml (cached); a bad file throws CCTV_ERR_FINGERPRINT_DATA. */
+export function loadPortTable(dir: string = defaultFingerprintDir()): readonly PortSpec[] {
+  const path = join(resolve(dir), PORTS_FILE);
+  const cached = portTables.get(path);
+  if (cached) return cached;
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8'), { uniqueKeys: true });
+  } catch (err) {
+    throw agentError('CCTV_ERR_FINGERPRINT_DATA', path, `it cannot be read as YAML (${(err as Error).message.split('\n')[0]})`);
+  }
+  if (!validatePorts(raw)) {
+    const why = (validatePorts.errors ?? []).slice(0, 3).map((e) => `${e.instancePath || 'top level'} ${e.message ?? e.keyword}`);
+    throw agentError('CCTV_ERR_FINGERPRINT_DATA', path, why.join('; '));
+  }
+  const table = (raw as { ports: (Omit<PortSpec, 'hostDiscovery'> & { hostDiscovery?: boolean })[] }).ports.map((p) => ({
+    ...p,
+    hostDiscovery: p.hostDiscovery ?? false,
+  }));
+  const seen = new Set<number>();
+  for (const p of table) {
+    if (seen.has(p.port)) throw agentError('CCTV_ERR_FINGERPRINT_DATA', path, `port ${p.port} is listed twice`);
+    seen.add(p.port);
+  }
+  portTables.set(path, table);
+  return table;
+}
+
+/** How one connect ended. `unreachable`: the network said no route or no such host (ICMP, ARP). */
+export type ConnectOutcome = 'open' | 'refused' | 'timeout' | 'unreachable' | 'error';
+
+const UNREACHABLE_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
+
+/** One TCP connect: the handshake only, then the socket is closed. Never rejects. */
+export function tcpConnect(ip: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<ConnectOutcome> {
+  return new Promise((resolvePromise) => {
+    let settled = false;
+    const socket = net.connect({ host: ip, port });
+    const finish = (outcome: ConnectOutcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.destroy();
+      resolvePromise(outcome);
+    };
+    const onAbort = (): void => finish('timeout');
+    const timer = setTimeout(() => finish('timeout'), timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+    socket.once('connect', () => finish('open'));
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      // A RST answering the SYN is ECONNREFUSED; ECONNRESET means the handshake completed and the
+      // peer then reset the connection (before Node reported it): the port did accept, so it is open.
+      if (error.code === 'ECONNRESET') finish('open');
+      else if (error.code === 'ECONNREFUSED') finish('refused');
+      else if (error.code && UNREACHABLE_CODES.has(error.code)) finish('unreachable');
+      else finish('error');
+    });
+  });
+}
+
+export interface PortScanOptions {
+  /** The port table; fingerprints/ports.yaml by default. */
+  ports?: readonly PortSpec[];
+  /** Per connect. A camera on the local link answers a SYN in milliseconds. */
+  connectTimeoutMs?: number;
+  /** Hosts being probed at once. */
+  hostConcurrency?: number;
+  /** Sockets open at once, all hosts together (file descriptors). */
+  socketLimit?: number;
+  /** Everything one host may take, queueing for the rate limiter included. */
+  hostDeadlineMs?: number;
+}
+
+const DEFAULTS = {
+  connectTimeoutMs: 1000,
+  // At the default 250 connects/s with a 1 s timeout, about 250 connects to absent hosts are
+  // waiting at any moment (two per host): 128 hosts keep the rate limiter, not the pool, in charge.
+  hostConcurrency: 128,
+  socketLimit: 256,
+  hostDeadlineMs: 15_000,
+} as const;
+
+interface Tally {
+  open: number;
+  refused: number;
+  silent: number;
+  absentHosts: number;
+}
+
+export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer {
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
+  const hostConcurrency = options.hostConcurrency ?? DEFAULTS.hostConcurrency;
+  const socketLimit = options.socketLimit ?? DEFAULTS.socketLimit;
+  const hostDeadlineMs = options.hostDeadlineMs ?? DEFAULTS.hostDeadlineMs;
+
+  return {
+    name: 'ports',
+    phase: 'connect',
+    method: 'tcp-connect',
+    description: 'TCP connect to the ports cameras use (fingerprints/ports.yaml), on named targets and hosts that announced themselves',
+
+    async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
+      if (!ctx.active) return;
+      const log = ctx.log.child({ module: 'ports' });
+      const table = options.ports ?? loadPortTable();
+      const limiter = sharedRateLimiter(ctx);
+      const sockets = new Semaphore(socketLimit);
+      const heard = new Set(ctx.seen.filter((o) => o.source !== 'neighbours').map((o) => o.ip));
+      // The scanner's own addresses are in the swept block too: it is not a device.
+      const own = new Set(ctx.interfaces.map((i) => i.address));
+      const hosts = activeProbeHosts(ctx).filter((ip) => !own.has(ip));
+      const tally: Tally = { open: 0, refused: 0, silent: 0, absentHosts: 0 };
+      const started = Date.now();
+
+      const probe = async (ip: string, spec: PortSpec, signal: AbortSignal): Promise<ConnectOutcome | null> => {
+        if (!(await sockets.acquire(signal))) return null;
+        try {
+          if (!(await limiter.take(signal))) return null;
+          const outcome = await tcpConnect(ip, spec.port, connectTimeoutMs, signal);
+          if (outcome === 'open') {
+            tally.open++;
+            emit({
+              source: 'ports',
+              ip,
+              port: spec.port,
+              at: new Date().toISOString(),
+              status: 'ok',
+              fields: { 'port.state': 'open', 'port.service': spec.service, 'port.probes': [...spec.probes] },
+            });
+          } else if (outcome === 'refused') tally.refused++;
+          else tally.silent++;
+          return outcome;
+        } finally {
+          sockets.release();
+        }
+      };
+
+      const scanHost = async (ip: string): Promise<void> => {
+        const hostDeadline = signalScope(ctx.signal, hostDeadlineMs);
+        const outcomes = new Map<number, ConnectOutcome | null>();
+        const probeAll = async (specs: readonly PortSpec[]): Promise<void> => {
+          await Promise.all(specs.map(async (p) => outcomes.set(p.port, await probe(ip, p, hostDeadline.signal))));
+        };
+        try {
+          let rest = table;
+          if (!heard.has(ip)) {
+            const first = table.filter((p) => p.hostDiscovery);
+            await probeAll(first);
+            if (first.length > 0 && ![...outcomes.values()].some((o) => o === 'open' || o === 'refused')) {
+              tally.absentHosts++;
+              return;
+            }
+            rest = table.filter((p) => !p.hostDiscovery);
+          }
+          await probeAll(rest);
+        } finally {
+          hostDeadline.dispose();
+        }
+        const closed = [...outcomes].filter(([, o]) => o === 'refused').map(([port]) => port);
+        if (closed.length > 0 && ![...outcomes.values()].includes('open')) {
+          emit({
+            source: 'ports',
+            ip,
+            at: new Date().toISOString(),
+            status: 'refused',
+            fields: { 'port.state': 'closed', 'port.closed': closed.sort((a, b) => a - b).map(String) },
+          });
+        }
+      };
+
+      await forEachLimited(hosts, hostConcurrency, ctx.signal, scanHost);
+      log.info(
+        { hosts: hosts.length, absentHosts: tally.absentHosts, open: tally.open, refused: tally.refused, silent: tally.silent, ms: Date.now() - started, aborted: ctx.signal.aborted },
+        'TCP connect sweep finished',
+      );
+    },
+  };
+}
+
+export const tcpPorts: Discoverer = createPortsDiscoverer();

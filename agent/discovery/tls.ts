@@ -1,0 +1,165 @@
+/**
+ * TLS server certificates (phase 'probe'): on every open port the connect phase marked for `tls`
+ * (fingerprints/ports.yaml), one handshake, the server's certificate read with Node's
+ * X509Certificate, and the connection closed before any application data. Vendor default
+ * certificates are strong tells (facts §3.1: Hikvision `CN=www.hikvision.com,OU=DVRNVR,…`;
+ * §3.2: Dahua's "Dahua Device NVR CA" and "Product Root CA" issuers).
+ *
+ * The certificate is read, not trusted: no chain check (rejectUnauthorized false), no SNI for an
+ * IP address (RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted in HostName"), and
+ * old protocol versions and ciphers are allowed, since camera firmware is often years old; none of
+ * that matters when no data is exchanged. Names are written in the RFC 4514 string form
+ * (`CN=…,OU=…,O=…,L=…,ST=…,C=…`: the last RDN of the certificate first, special characters
+ * backslash-escaped), which is also OpenSSL's RFC 2253 output and what recog's x509 databases match.
+ */
+import tls from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
+import { forEachLimited, sharedRateLimiter, signalScope } from '../net/rate-limiter.js';
+import { cleanText } from '../protocols/http-page.js';
+import { activeProbeHosts, type Discoverer, type ScanContext } from './types.js';
+import type { Fields, Observation, ProbeStatus } from '../types.js';
+
+/** Longest distinguished name kept (characters). */
+export const MAX_NAME_LENGTH = 1024;
+/** At most this many subjectAltName entries are kept. */
+export const MAX_SAN_ENTRIES = 32;
+
+/**
+ * Node's multi-line name (one RDN per line in certificate order, values already escaped per RFC
+ * 2253 §2.4, control characters hex-escaped) → the RFC 4514 single-line form: RDNs reversed,
+ * comma-separated.
+ */
+export function rfc4514(nodeName: string): string {
+  const rdns = nodeName.split('\n').filter((line) => line.length > 0);
+  return cleanText(rdns.reverse().join(','), MAX_NAME_LENGTH);
+}
+
+/** `DNS:cam.local, IP Address:192.0.2.7` → ['DNS:cam.local', 'IP Address:192.0.2.7']. */
+export function subjectAltNames(san: string | undefined): string[] {
+  if (!san) return [];
+  // Entries are ", "-separated; a comma inside a (quoted) value is not followed by "Type:".
+  return san
+    .split(/, (?=[A-Za-z][A-Za-z ]*:)/)
+    .map((entry) => cleanText(entry))
+    .filter(Boolean)
+    .slice(0, MAX_SAN_ENTRIES);
+}
+
+/** The observation fields of a server certificate (fingerprints/fields.yaml lists them). */
+export function certificateFields(cert: X509Certificate): Fields {
+  const fields: Fields = {
+    'tls.subject': rfc4514(cert.subject),
+    'tls.issuer': rfc4514(cert.issuer),
+    'tls.notBefore': new Date(cert.validFrom).toISOString(),
+    'tls.notAfter': new Date(cert.validTo).toISOString(),
+    'tls.fingerprint256': cert.fingerprint256.toLowerCase(),
+    // Issued by its own subject AND signed by its own key (a CA-signed leaf can share a name).
+    'tls.selfSigned': String(cert.checkIssued(cert) && cert.verify(cert.publicKey)),
+  };
+  const san = subjectAltNames(cert.subjectAltName);
+  if (san.length) fields['tls.san'] = san;
+  return fields;
+}
+
+export type HandshakeResult =
+  | { ok: true; cert: X509Certificate; protocol: string | null }
+  | { ok: false; status: ProbeStatus; reason: string };
+
+/** One TLS handshake to read the server certificate; the socket is closed at once. Never rejects. */
+export function fetchCertificate(ip: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<HandshakeResult> {
+  return new Promise((resolvePromise) => {
+    let settled = false;
+    const socket = tls.connect({
+      host: ip,
+      port,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1',
+      // OpenSSL security level 0: accept the small keys and SHA-1 signatures of old firmware.
+      ciphers: 'DEFAULT:@SECLEVEL=0',
+    });
+    const finish = (result: HandshakeResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.destroy();
+      resolvePromise(result);
+    };
+    const onAbort = (): void => finish({ ok: false, status: 'timeout', reason: 'the deadline passed' });
+    const timer = setTimeout(() => finish({ ok: false, status: 'timeout', reason: `no handshake within ${timeoutMs} ms` }), timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+    socket.once('secureConnect', () => {
+      const cert = socket.getPeerX509Certificate();
+      if (cert) finish({ ok: true, cert, protocol: socket.getProtocol() });
+      else finish({ ok: false, status: 'protocol-error', reason: 'the server sent no certificate' });
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ECONNREFUSED') finish({ ok: false, status: 'refused', reason: error.message });
+      else if (error.code === 'ETIMEDOUT') finish({ ok: false, status: 'timeout', reason: error.message });
+      // OpenSSL errors (ERR_SSL_*), a reset or a close mid-handshake: the port does not speak TLS.
+      else if (error.code?.startsWith('ERR_SSL') || error.code === 'ECONNRESET' || error.code === 'EPIPE' || /socket disconnected/i.test(error.message)) {
+        finish({ ok: false, status: 'protocol-error', reason: error.message });
+      } else finish({ ok: false, status: 'error', reason: error.message });
+    });
+  });
+}
+
+export interface TlsProbeOptions {
+  /** Connect and handshake together. */
+  timeoutMs?: number;
+  /** Ports handshaken at once. */
+  concurrency?: number;
+}
+
+const DEFAULTS = { timeoutMs: 3000, concurrency: 16 } as const;
+
+export function createTlsDiscoverer(options: TlsProbeOptions = {}): Discoverer {
+  const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
+  const concurrency = options.concurrency ?? DEFAULTS.concurrency;
+
+  return {
+    name: 'tls',
+    phase: 'probe',
+    method: 'tls-certificate',
+    description: 'TLS handshake on open TLS ports to read the server certificate (subject, issuer, validity)',
+
+    async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
+      if (!ctx.active) return;
+      const log = ctx.log.child({ module: 'tls' });
+      const limiter = sharedRateLimiter(ctx);
+      const allowed = new Set(activeProbeHosts(ctx));
+      const targets: { ip: string; port: number }[] = [];
+      for (const o of ctx.seen) {
+        const probes = o.fields['port.probes'];
+        if (o.source !== 'ports' || o.port === undefined || !Array.isArray(probes) || !probes.includes('tls') || !allowed.has(o.ip)) continue;
+        if (!targets.some((t) => t.ip === o.ip && t.port === o.port)) targets.push({ ip: o.ip, port: o.port });
+      }
+      let certificates = 0;
+      // Concurrent handshakes all listen to one scope, not each to the phase's signal.
+      const scope = signalScope(ctx.signal);
+      try {
+        await forEachLimited(targets, concurrency, scope.signal, async ({ ip, port }) => {
+          if (!(await limiter.take(scope.signal))) return;
+          // One handshake per port, bounded by its own timeout and by the scan's deadline.
+          const result = await fetchCertificate(ip, port, timeoutMs, scope.signal);
+          const at = new Date().toISOString();
+          if (!result.ok) {
+            log.debug({ ip, port, status: result.status, reason: result.reason }, 'TLS handshake failed');
+            emit({ source: 'tls', ip, port, at, status: result.status, fields: {} });
+            return;
+          }
+          certificates++;
+          const fields = certificateFields(result.cert);
+          if (result.protocol) fields['tls.protocol'] = result.protocol;
+          emit({ source: 'tls', ip, port, at, status: 'ok', fields });
+        });
+      } finally {
+        scope.dispose();
+      }
+      log.info({ ports: targets.length, certificates }, 'TLS probes finished');
+    },
+  };
+}
+
+export const tlsCertificates: Discoverer = createTlsDiscoverer();

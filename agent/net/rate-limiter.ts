@@ -1,0 +1,197 @@
+/**
+ * Pacing for active probes (`--rate`): at most `ratePerSecond` new connections or request exchanges
+ * per second, every host and every discoverer of a phase together, plus a bounded worker pool.
+ * Cameras fall over under bursts, so starts are spread evenly rather than allowed in clumps.
+ *
+ * The pacer is virtual scheduling (the Generic Cell Rate Algorithm of ITU-T I.371 with no burst
+ * tolerance): each `take()` reserves the next start time, one interval after the previous
+ * reservation, and waits for it. Callers are served in the order they asked; the long-run rate is
+ * exact whatever the timer granularity, because each reservation is an absolute time.
+ */
+import { setMaxListeners } from 'node:events';
+import { performance } from 'node:perf_hooks';
+
+const abortWatchers = new WeakMap<AbortSignal, Set<() => void>>();
+
+/**
+ * Runs `callback` when `signal` aborts; returns a function that cancels it. However many waits
+ * share a signal, the signal gets ONE listener: hundreds of paced starts waiting on the scan
+ * phase's signal would otherwise trip Node's listener-leak warning, printed on stderr where only
+ * JSON log lines belong.
+ */
+export function whenAborted(signal: AbortSignal, callback: () => void): () => void {
+  let callbacks = abortWatchers.get(signal);
+  if (!callbacks) {
+    const fresh = new Set<() => void>();
+    abortWatchers.set(signal, fresh);
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const fn of [...fresh]) fn();
+        fresh.clear();
+      },
+      { once: true },
+    );
+    callbacks = fresh;
+  }
+  const set = callbacks;
+  set.add(callback);
+  return () => {
+    set.delete(callback);
+  };
+}
+
+export interface SignalScope {
+  readonly signal: AbortSignal;
+  /** Clears the timer and detaches from the parent. */
+  dispose(): void;
+}
+
+/**
+ * A signal that aborts with `parent`, or after `timeoutMs` when given (a per-host deadline), for
+ * one discoverer's or one host's concurrent operations. Many of them listen to it at once by
+ * design, so Node's leak warning is turned off for this signal (not for the parent, which gets a
+ * single listener however many scopes it has). A plain timer, not AbortSignal.timeout(): see
+ * agent/net/deadline.ts for why.
+ */
+export function signalScope(parent: AbortSignal, timeoutMs?: number): SignalScope {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  const abort = (): void => controller.abort();
+  const timer = timeoutMs === undefined ? undefined : setTimeout(abort, timeoutMs);
+  const detach = whenAborted(parent, abort);
+  if (parent.aborted) abort();
+  return {
+    signal: controller.signal,
+    dispose(): void {
+      clearTimeout(timer);
+      detach();
+    },
+  };
+}
+
+export class RateLimiter {
+  /** Milliseconds between two starts. */
+  readonly intervalMs: number;
+  private nextStartMs = 0;
+
+  constructor(readonly ratePerSecond: number) {
+    if (!Number.isFinite(ratePerSecond) || ratePerSecond <= 0) throw new RangeError(`rate must be a positive number, not ${ratePerSecond}`);
+    this.intervalMs = 1000 / ratePerSecond;
+  }
+
+  /**
+   * Waits for the caller's turn. Resolves true when it may start one connection or exchange, false
+   * when `signal` aborted first (then nothing may be started; the reserved turn is simply lost).
+   */
+  take(signal?: AbortSignal): Promise<boolean> {
+    if (signal?.aborted) return Promise.resolve(false);
+    const now = performance.now();
+    const startAt = Math.max(now, this.nextStartMs);
+    this.nextStartMs = startAt + this.intervalMs;
+    if (startAt <= now) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      let cancel = (): void => undefined;
+      let timer: NodeJS.Timeout;
+      // Node's timers run on the event loop's cached clock and can fire a fraction of a
+      // millisecond early: wait again for the remainder, so a start is never ahead of its turn.
+      const wait = (): void => {
+        const left = startAt - performance.now();
+        if (left > 0) {
+          timer = setTimeout(wait, left);
+          return;
+        }
+        cancel();
+        resolve(!signal?.aborted);
+      };
+      timer = setTimeout(wait, startAt - now);
+      if (signal) {
+        cancel = whenAborted(signal, () => {
+          clearTimeout(timer);
+          resolve(false);
+        });
+      }
+    });
+  }
+}
+
+const shared = new WeakMap<object, RateLimiter>();
+
+/**
+ * The one limiter of a scan phase. The scan builds one context object per phase and hands it to
+ * every discoverer of that phase, so keying on it makes HTTP, TLS, RTSP and ONVIF probes share
+ * the operator's `--rate` instead of each taking all of it.
+ */
+export function sharedRateLimiter(phase: { readonly ratePerSecond: number }): RateLimiter {
+  let limiter = shared.get(phase);
+  if (!limiter) {
+    limiter = new RateLimiter(phase.ratePerSecond);
+    shared.set(phase, limiter);
+  }
+  return limiter;
+}
+
+/**
+ * A counting semaphore: at most `size` holders at once (e.g. sockets open at the same time, so a
+ * sweep never runs the process out of file descriptors). Waiters are served in order.
+ */
+export class Semaphore {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(readonly size: number) {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`semaphore size must be a positive integer, not ${size}`);
+    this.free = size;
+  }
+
+  /** Resolves true once a place is held (give it back with release()), false if `signal` aborted first. */
+  acquire(signal?: AbortSignal): Promise<boolean> {
+    if (signal?.aborted) return Promise.resolve(false);
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      let cancel = (): void => undefined;
+      const granted = (): void => {
+        cancel();
+        resolve(true);
+      };
+      this.waiting.push(granted);
+      if (signal) {
+        cancel = whenAborted(signal, () => {
+          const at = this.waiting.indexOf(granted);
+          if (at >= 0) this.waiting.splice(at, 1);
+          resolve(false);
+        });
+      }
+    });
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free = Math.min(this.size, this.free + 1);
+  }
+}
+
+/**
+ * Runs `work` on every item with at most `concurrency` running at once, in item order, and stops
+ * handing out items when `signal` aborts (items already started finish by their own deadlines).
+ */
+export async function forEachLimited<T>(
+  items: readonly T[],
+  concurrency: number,
+  signal: AbortSignal,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (!signal.aborted && next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  };
+  const workers = Math.max(1, Math.min(Math.floor(concurrency), items.length));
+  await Promise.all(Array.from({ length: workers }, worker));
+}

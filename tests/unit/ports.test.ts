@@ -1,0 +1,213 @@
+import { createServer, type Server, type AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createPortsDiscoverer, loadPortTable, tcpConnect, type PortSpec } from '../../agent/discovery/ports.js';
+import type { ScanContext } from '../../agent/discovery/types.js';
+import { createLogger } from '../../agent/log.js';
+import { parseTargets } from '../../agent/targets.js';
+import type { Observation } from '../../agent/types.js';
+
+// Real sockets on 127.0.0.1 only: open ports are listening servers, closed ports were bound and
+// released, and a "silent" port is a listener whose accept queue is full (its thread is blocked),
+// so the kernel drops further SYNs and a connect can only time out.
+
+const servers: Server[] = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+});
+
+async function openPort(): Promise<number> {
+  const server = createServer((socket) => socket.destroy());
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+let silent: { port: number; release(): Promise<void> };
+
+/** A listener whose accept queue (backlog 1 → two connections) is filled, then never drained. */
+async function silentPort(): Promise<{ port: number; release(): Promise<void> }> {
+  const gate = new SharedArrayBuffer(4);
+  const worker = new Worker(
+    `const { parentPort, workerData } = require('node:worker_threads');
+     const server = require('node:net').createServer();
+     server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+       parentPort.postMessage(server.address().port);
+       Atomics.wait(new Int32Array(workerData), 0, 0);
+     });`,
+    { eval: true, workerData: gate },
+  );
+  const port = await new Promise<number>((resolve) => worker.once('message', resolve));
+  // Two handshakes fill the queue; closing our ends does not take them out of it.
+  for (let i = 0; i < 2; i++) expect(await tcpConnect('127.0.0.1', port, 1000)).toBe('open');
+  return {
+    port,
+    async release() {
+      Atomics.store(new Int32Array(gate), 0, 1);
+      Atomics.notify(new Int32Array(gate), 0);
+      await worker.terminate();
+    },
+  };
+}
+
+beforeAll(async () => {
+  silent = await silentPort();
+});
+afterAll(async () => {
+  await silent.release();
+});
+
+function context(over: Partial<ScanContext> = {}): ScanContext {
+  return {
+    interfaces: [],
+    targets: parseTargets(['127.0.0.1']),
+    startedAtMs: Date.now(),
+    timeoutMs: 1000,
+    signal: new AbortController().signal,
+    log: createLogger('silent'),
+    seen: [],
+    active: true,
+    ratePerSecond: 1000,
+    ...over,
+  };
+}
+
+function spec(port: number, over: Partial<PortSpec> = {}): PortSpec {
+  return { port, service: `svc-${port}`, probes: ['http'], hostDiscovery: false, source: 'test', ...over };
+}
+
+async function sweep(ports: PortSpec[], ctx: ScanContext, connectTimeoutMs = 300): Promise<{ observations: Observation[]; ms: number }> {
+  const observations: Observation[] = [];
+  const t0 = Date.now();
+  await createPortsDiscoverer({ ports, connectTimeoutMs }).run(ctx, (o) => observations.push(o));
+  return { observations, ms: Date.now() - t0 };
+}
+
+describe('tcpConnect', () => {
+  it('tells open, refused and silent ports apart', async () => {
+    expect(await tcpConnect('127.0.0.1', await openPort(), 1000)).toBe('open');
+    expect(await tcpConnect('127.0.0.1', await closedPort(), 1000)).toBe('refused');
+    const t0 = Date.now();
+    expect(await tcpConnect('127.0.0.1', silent.port, 250)).toBe('timeout');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(240);
+    expect(Date.now() - t0).toBeLessThan(1500);
+  });
+
+  it('counts a port that accepts and resets at once as open (the handshake completed)', async () => {
+    const server = createServer((socket) => socket.resetAndDestroy());
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    for (let i = 0; i < 5; i++) expect(await tcpConnect('127.0.0.1', port, 1000)).toBe('open');
+  });
+
+  it('gives up when the signal aborts', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    const t0 = Date.now();
+    expect(await tcpConnect('127.0.0.1', silent.port, 5000, controller.signal)).toBe('timeout');
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
+});
+
+describe('the ports discoverer', () => {
+  it('emits exactly the contract observation for each open port, nothing for refused or silent ones', async () => {
+    const open = await openPort();
+    const refused = await closedPort();
+    const { observations } = await sweep([spec(open, { service: 'http', probes: ['http', 'tls'] }), spec(refused), spec(silent.port)], context({ seen: [] }));
+    expect(observations).toHaveLength(1);
+    expect(observations[0]).toEqual({
+      source: 'ports',
+      ip: '127.0.0.1',
+      port: open,
+      at: expect.any(String),
+      status: 'ok',
+      fields: { 'port.state': 'open', 'port.service': 'http', 'port.probes': ['http', 'tls'] },
+    });
+  });
+
+  it('skips the other ports of a host that did not announce itself when its discovery ports are silent', async () => {
+    const open = await openPort();
+    const ports = [spec(silent.port, { hostDiscovery: true }), spec(open)];
+    const absent = await sweep(ports, context());
+    expect(absent.observations).toEqual([]);
+    // The same host, heard during the listen phase, gets every port.
+    const heard: Observation = { source: 'wsdiscovery', ip: '127.0.0.1', at: new Date().toISOString(), status: 'ok', fields: {} };
+    const present = await sweep(ports, context({ seen: [heard] }));
+    expect(present.observations.map((o) => o.port)).toEqual([open]);
+  });
+
+  it('records a host that refused every port once, without a port (so it is no service), and a silent host not at all', async () => {
+    const a = await closedPort();
+    const b = await closedPort();
+    const { observations } = await sweep([spec(b, { hostDiscovery: true }), spec(a), spec(silent.port)], context());
+    expect(observations).toEqual([
+      { source: 'ports', ip: '127.0.0.1', at: expect.any(String), status: 'refused', fields: { 'port.state': 'closed', 'port.closed': [a, b].sort((x, y) => x - y).map(String) } },
+    ]);
+    expect(observations[0]).not.toHaveProperty('port');
+    expect((await sweep([spec(silent.port, { hostDiscovery: true })], context())).observations).toEqual([]);
+  });
+
+  it('counts a refused discovery port as a sign of life', async () => {
+    const open = await openPort();
+    const { observations } = await sweep([spec(await closedPort(), { hostDiscovery: true }), spec(open)], context());
+    expect(observations.map((o) => o.port)).toEqual([open]);
+  });
+
+  it('paces connects to the rate, all ports together (measured)', async () => {
+    const ports = await Promise.all(Array.from({ length: 8 }, async () => spec(await openPort())));
+    const { observations, ms } = await sweep(ports, context({ ratePerSecond: 20 }));
+    expect(observations).toHaveLength(8);
+    // 8 connects at 20/s: the last starts 350 ms after the first.
+    expect(ms).toBeGreaterThanOrEqual(340);
+    const times = observations.map((o) => Date.parse(o.at)).sort((a, b) => a - b);
+    expect((times[7] as number) - (times[0] as number)).toBeGreaterThanOrEqual(300);
+  });
+
+  it('costs no more than its timeouts on silent ports, and stops when the phase aborts', async () => {
+    const ports = [spec(silent.port), spec(await closedPort())];
+    const { ms } = await sweep(ports, context(), 300);
+    expect(ms).toBeLessThan(1500);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    const aborted = await sweep([spec(silent.port)], context({ signal: controller.signal }), 10_000);
+    expect(aborted.ms).toBeLessThan(1500);
+  });
+
+  it('never probes the scanner\'s own address, though it is inside the targets', async () => {
+    const open = await openPort();
+    const ownLoopback = { name: 'lo-test', address: '127.0.0.1', cidr: '127.0.0.1/8' };
+    const { observations } = await sweep([spec(open)], context({ interfaces: [ownLoopback] }));
+    expect(observations).toEqual([]);
+  });
+
+  it('sends nothing with --no-active', async () => {
+    const open = await openPort();
+    let accepted = 0;
+    servers[servers.length - 1]?.on('connection', () => accepted++);
+    const { observations } = await sweep([spec(open)], context({ active: false }));
+    expect(observations).toEqual([]);
+    expect(accepted).toBe(0);
+  });
+});
+
+describe('fingerprints/ports.yaml', () => {
+  it('lists the camera ports with their probes and sources', () => {
+    const table = loadPortTable();
+    const byPort = new Map(table.map((p) => [p.port, p]));
+    expect([...byPort.keys()].sort((a, b) => a - b)).toEqual([80, 443, 554, 8000, 8080, 8443, 8554, 34567, 37777]);
+    expect(byPort.get(443)?.probes).toEqual(['http', 'tls']);
+    expect(byPort.get(554)?.probes).toEqual(['rtsp']);
+    expect(byPort.get(37777)).toMatchObject({ service: 'dahua-dvrip', probes: [] });
+    expect(table.filter((p) => p.hostDiscovery).map((p) => p.port)).toEqual([80, 443]);
+    expect(table.every((p) => p.source.length > 10)).toBe(true);
+  });
+});

@@ -1,0 +1,162 @@
+import { performance } from 'node:perf_hooks';
+import { describe, expect, it } from 'vitest';
+import { RateLimiter, Semaphore, forEachLimited, sharedRateLimiter, signalScope, whenAborted } from '../../agent/net/rate-limiter.js';
+
+/** Start times (ms since the first start) of `count` callers that all ask at once. */
+async function startTimes(limiter: RateLimiter, count: number): Promise<number[]> {
+  const t0 = performance.now();
+  const times = await Promise.all(
+    Array.from({ length: count }, async () => {
+      expect(await limiter.take()).toBe(true);
+      return performance.now() - t0;
+    }),
+  );
+  return times.sort((a, b) => a - b);
+}
+
+describe('RateLimiter', () => {
+  it('spaces starts evenly at the rate asked for (measured)', async () => {
+    const times = await startTimes(new RateLimiter(100), 30);
+    // 30 starts at 100/s: the first at once, the last 290 ms later (timers may run a little late).
+    expect(times[0]).toBeLessThan(15);
+    expect(times[29]).toBeGreaterThanOrEqual(285);
+    expect(times[29]).toBeLessThan(600);
+    // No window of 100 ms ever holds more than 10 starts (+1 for a window's two edges).
+    for (const t of times) expect(times.filter((u) => u >= t && u < t + 100).length).toBeLessThanOrEqual(11);
+  });
+
+  it('keeps the long-run rate at a high rate despite 1 ms timers', async () => {
+    const times = await startTimes(new RateLimiter(2000), 400);
+    // 400 starts at 2000/s take ~200 ms; they may bunch within a millisecond but never run ahead.
+    expect(times[399]).toBeGreaterThanOrEqual(195);
+    for (let i = 0; i < times.length; i++) expect(times[i]).toBeGreaterThanOrEqual(i * 0.5);
+  });
+
+  it('serves callers in the order they asked', async () => {
+    const limiter = new RateLimiter(200);
+    const order: number[] = [];
+    await Promise.all([0, 1, 2, 3, 4].map(async (i) => {
+      await limiter.take();
+      order.push(i);
+    }));
+    expect(order).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('gives up at once, with false, when the signal aborts', async () => {
+    const limiter = new RateLimiter(1); // one start a second
+    expect(await limiter.take()).toBe(true);
+    const controller = new AbortController();
+    const t0 = performance.now();
+    const waiting = limiter.take(controller.signal);
+    setTimeout(() => controller.abort(), 50);
+    expect(await waiting).toBe(false);
+    expect(performance.now() - t0).toBeLessThan(500);
+    expect(await limiter.take(controller.signal)).toBe(false);
+  });
+
+  it('refuses a rate that is not a positive number', () => {
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => new RateLimiter(bad)).toThrow(RangeError);
+  });
+});
+
+describe('sharedRateLimiter', () => {
+  it('gives every discoverer of one phase the same limiter, and a new phase a new one', () => {
+    const phase = { ratePerSecond: 250 };
+    expect(sharedRateLimiter(phase)).toBe(sharedRateLimiter(phase));
+    expect(sharedRateLimiter(phase).ratePerSecond).toBe(250);
+    expect(sharedRateLimiter({ ratePerSecond: 250 })).not.toBe(sharedRateLimiter(phase));
+  });
+});
+
+describe('Semaphore', () => {
+  it('never lets more than its size hold at once, and serves waiters in order', async () => {
+    const sem = new Semaphore(3);
+    let holding = 0;
+    let most = 0;
+    const order: number[] = [];
+    await Promise.all(
+      Array.from({ length: 12 }, async (_, i) => {
+        expect(await sem.acquire()).toBe(true);
+        order.push(i);
+        holding++;
+        most = Math.max(most, holding);
+        await new Promise((r) => setTimeout(r, 5));
+        holding--;
+        sem.release();
+      }),
+    );
+    expect(most).toBe(3);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+  });
+
+  it('lets an aborted waiter go without taking a place', async () => {
+    const sem = new Semaphore(1);
+    await sem.acquire();
+    const controller = new AbortController();
+    const gone = sem.acquire(controller.signal);
+    const next = sem.acquire();
+    controller.abort();
+    expect(await gone).toBe(false);
+    sem.release();
+    expect(await next).toBe(true);
+  });
+});
+
+describe('forEachLimited', () => {
+  it('runs every item with at most `concurrency` at once', async () => {
+    let running = 0;
+    let most = 0;
+    const done: number[] = [];
+    await forEachLimited([1, 2, 3, 4, 5, 6, 7], 2, new AbortController().signal, async (n) => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise((r) => setTimeout(r, 3));
+      done.push(n);
+      running--;
+    });
+    expect(most).toBe(2);
+    expect(done.sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('stops handing out items once the signal aborts', async () => {
+    const controller = new AbortController();
+    const started: number[] = [];
+    await forEachLimited([1, 2, 3, 4, 5], 1, controller.signal, async (n) => {
+      started.push(n);
+      if (n === 2) controller.abort();
+    });
+    expect(started).toEqual([1, 2]);
+  });
+});
+
+describe('signalScope and whenAborted', () => {
+  it('aborts with the parent, or at its own deadline, and puts one listener on the parent', async () => {
+    const parent = new AbortController();
+    let listeners = 0;
+    const add = parent.signal.addEventListener.bind(parent.signal);
+    parent.signal.addEventListener = ((...args: Parameters<AbortSignal['addEventListener']>) => {
+      listeners++;
+      add(...args);
+    }) as AbortSignal['addEventListener'];
+    const scopes = Array.from({ length: 50 }, () => signalScope(parent.signal));
+    const timed = signalScope(parent.signal, 20);
+    expect(listeners).toBe(1);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(timed.signal.aborted).toBe(true);
+    expect(scopes.every((s) => !s.signal.aborted)).toBe(true);
+    scopes[0]?.dispose();
+    parent.abort();
+    expect(scopes[0]?.signal.aborted).toBe(false);
+    expect(scopes.slice(1).every((s) => s.signal.aborted)).toBe(true);
+  });
+
+  it('does not call a callback that was cancelled', () => {
+    const controller = new AbortController();
+    const calls: string[] = [];
+    const cancel = whenAborted(controller.signal, () => calls.push('a'));
+    whenAborted(controller.signal, () => calls.push('b'));
+    cancel();
+    controller.abort();
+    expect(calls).toEqual(['b']);
+  });
+});
