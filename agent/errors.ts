@@ -54,10 +54,30 @@ export const ERRORS = {
     message: (site: string, dir: string) =>
       `There is no inventory for site "${site}" in "${dir}" yet. Run "cctv-agent scan --site ${site} --store ${dir}" first.`,
   },
+  CCTV_ERR_CREDENTIALS_UNREADABLE: {
+    exit: 2,
+    message: (file: string, why: string) =>
+      `The credentials file "${file}" cannot be used (${why}). Give --credentials the path of the JSON file you wrote for this scan.`,
+  },
+  CCTV_ERR_CREDENTIALS_EXPOSED: {
+    exit: 2,
+    message: (file: string, mode: string) =>
+      `The credentials file "${file}" can be read or changed by other users (mode ${mode}). Make it private with "chmod 600 ${file}", then scan again.`,
+  },
+  CCTV_ERR_CREDENTIALS_INVALID: {
+    exit: 2,
+    message: (file: string, why: string) =>
+      `The credentials file "${file}" is not valid: ${why}. It must be a JSON array of entries like {"ip": "198.18.0.10", "username": "…", "password": "…"} ("cidr" instead of "ip" for a block, neither for every device).`,
+  },
   CCTV_ERR_FINGERPRINT_DATA: {
     exit: 2,
     message: (file: string, why: string) =>
       `The fingerprint data file "${file}" is invalid: ${why}. Fix the file, then run "cctv-agent fingerprints verify".`,
+  },
+  CCTV_ERR_UNKNOWN_FIELD: {
+    exit: 2,
+    message: (field: string) =>
+      `"${field}" is not an observation field the fingerprint rules know. Run "cctv-agent fingerprints fields" to list them (for example onvif.scope.name).`,
   },
 } as const;
 

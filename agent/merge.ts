@@ -30,15 +30,31 @@ export function compareAddresses(a: string, b: string): number {
   return a.localeCompare(b);
 }
 
+/**
+ * Which MAC an IP gets when sources differ, best first: what the link showed during this scan (a
+ * fresh neighbour entry), then what a reply says about itself (SADP/DHIP carry the device's MAC:
+ * the only one a routed device has, but only a claim), then a stale neighbour entry (an old
+ * memory: the address may have changed hands since).
+ */
+function macRank(o: Observation): number {
+  if (o.source !== 'neighbours') return 1;
+  return isStaleNeighbour(o) ? 2 : 0;
+}
+
 export function mergeObservations(observations: readonly Observation[]): ObservedHost[] {
-  const macByIp = new Map<string, string>();
-  for (const o of observations) if (o.mac && !macByIp.has(o.ip)) macByIp.set(o.ip, o.mac);
+  const macByIp = new Map<string, { mac: string; rank: number }>();
+  for (const o of observations) {
+    if (!o.mac) continue;
+    const rank = macRank(o);
+    const held = macByIp.get(o.ip);
+    if (!held || rank < held.rank) macByIp.set(o.ip, { mac: o.mac, rank });
+  }
 
   const liveIps = new Set(observations.filter((o) => !isStaleNeighbour(o)).map((o) => o.ip));
   const groups = new Map<string, ObservedHost>();
   for (const o of observations) {
     if (!liveIps.has(o.ip)) continue;
-    const mac = macByIp.get(o.ip) ?? null;
+    const mac = macByIp.get(o.ip)?.mac ?? null;
     const key = mac ? `mac ${mac}` : `ip ${o.ip}`;
     let host = groups.get(key);
     if (!host) {

@@ -89,8 +89,31 @@ export interface Service {
   banner: string | null;
 }
 
+/**
+ * How a CVE concerns a device, judged offline from its model and firmware (agent/vulns.ts):
+ * `affected` = its model family and firmware are inside the advisory's range; `possibly-affected`
+ * = the same on OEM firmware, which advisories do not list; `cannot-tell` = the family matches but
+ * the firmware is unknown or cannot be compared. A device known to be outside gets no entry.
+ */
+export type VulnerabilityStatus = 'affected' | 'possibly-affected' | 'cannot-tell';
+
 export interface Vulnerability {
   id: string;
+  status?: VulnerabilityStatus;
+  /** critical | high | medium | low, or null when no score is known. */
+  severity?: string | null;
+  /** Date CISA added the CVE to its Known Exploited Vulnerabilities catalogue, or null. */
+  kev?: string | null;
+  /** Why, in words: which family and firmware range the device's model and firmware fall in. */
+  reason?: string;
+  /** The advisory the flag rests on (URL). */
+  source?: string;
+}
+
+/** A public policy that names the device's linked vendor (fingerprints/policies.yaml). */
+export interface PolicyRef {
+  id: string;
+  name: string;
 }
 
 export interface Device {
@@ -103,6 +126,8 @@ export interface Device {
   evidence: Evidence[];
   vulnerabilities: Vulnerability[];
   services: Service[];
+  /** Policies that concern the device because of its linked vendor (absent in documents of older agents). */
+  policies?: PolicyRef[];
 }
 
 export interface ScanInfo {

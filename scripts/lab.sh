@@ -13,7 +13,8 @@
 #   cctvlab-NAME  one per tests/lab/profiles/NAME.json, eth0 = the profile's ip/24 and mac
 # Every host: lo up, route 224.0.0.0/4 dev eth0.
 #
-# State lives in .lab/ (gitignored): build/ (compiled simulator), pids/NAME.pid, logs/NAME.log,
+# State lives in .lab/ (gitignored): build/ (compiled simulators, laid out like the repository, as they
+# import agent codecs), pids/NAME.pid, logs/NAME.log,
 # run/NAME.ready (written by a simulator when its sockets are open), hosts (NAME IP MAC of what
 # `up` created). Commands are serialised with flock on .lab/lock.
 # Needs root and iproute2. Environment: LAB_READY_TIMEOUT (seconds, default 20).
@@ -34,8 +35,8 @@ SCAN_MAC=02:00:00:00:00:01
 PROFILES_DIR=tests/lab/profiles
 LAB_DIR=.lab${LAB_ID:+-$LAB_ID}
 BUILD_DIR=$LAB_DIR/build
-SIM_JS=$BUILD_DIR/sim/simulator.js
-LIST_JS=$BUILD_DIR/sim/list-profiles.js
+SIM_JS=$BUILD_DIR/tests/lab/sim/simulator.js
+LIST_JS=$BUILD_DIR/tests/lab/sim/list-profiles.js
 PID_DIR=$LAB_DIR/pids
 LOG_DIR=$LAB_DIR/logs
 RUN_DIR=$LAB_DIR/run

@@ -2,10 +2,13 @@
  * The kernel neighbour table (ARP, RFC 826): every exchange the scan had with a host on the local
  * link left an entry mapping its IP to its MAC. Read with `ip -json -stats neigh` (iproute2), which
  * also says how many seconds ago each entry was confirmed or updated, so entries older than this
- * scan can be told apart from hosts heard now.
+ * scan can be told apart from hosts heard now. Entries the scan's own traffic put under
+ * verification are read once the kernel has settled them, so a host that answers nothing but ARP
+ * (issue 3: a link-level-only host is still a device) is reported when it answered the check.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { sleep } from '../net/udp.js';
 import type { Discoverer, ScanContext } from './types.js';
 import type { Observation } from '../types.js';
 
@@ -14,6 +17,18 @@ const run = promisify(execFile);
 /** States that carry a usable link-layer address (ip-neighbour(8)); INCOMPLETE/FAILED/NOARP do not. */
 const USABLE_STATES = new Set(['REACHABLE', 'STALE', 'DELAY', 'PROBE', 'PERMANENT']);
 const MAC_PATTERN = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+/**
+ * States in which the kernel is checking, right now, that a host still answers: traffic to a STALE
+ * entry (the scan's own probes) moves it to DELAY, then PROBE (unicast ARP), then REACHABLE or
+ * FAILED (neighbour unreachability detection, RFC 4861 §7.3, as Linux applies it to ARP).
+ */
+const VERIFYING_STATES = new Set(['DELAY', 'PROBE']);
+/**
+ * The longest such a check takes: delay_first_probe_time (5 s) + ucast_solicit (3) × retrans_time
+ * (1 s), Linux's defaults (Documentation/networking/ip-sysctl.rst).
+ */
+const VERIFY_LIMIT_MS = 8000;
+const VERIFY_POLL_MS = 250;
 
 export interface NeighbourEntry {
   ip: string;
@@ -26,15 +41,14 @@ export interface NeighbourEntry {
 }
 
 /**
- * Whether the host itself spoke during the last `seconds`. The kernel sets `confirmed` when the
- * host answers (ARP reply, TCP progress); it sets `updated` on any change, including the host's own
- * ARP request to us (which leaves the entry STALE) but also our own sending to a STALE entry
- * (which moves it to DELAY/PROBE and proves nothing). So: confirmed recently, or STALE and
- * updated recently.
+ * Whether the host itself answered during the last `seconds`: the kernel sets `confirmed` only
+ * when it does (an ARP reply, TCP progress). `updated` proves nothing: it also changes when a
+ * REACHABLE entry merely times out to STALE, and when our own sending moves a STALE entry to
+ * DELAY (measured in the lab). A host's own ARP request to us does not need it either: answering
+ * it moves the entry to DELAY, and the kernel then checks the host (see readSettled).
  */
 export function heardWithin(entry: NeighbourEntry, seconds: number): boolean {
-  const recent = (age: number | null): boolean => age !== null && age <= seconds;
-  return recent(entry.confirmedSecondsAgo) || (entry.state === 'STALE' && recent(entry.updatedSecondsAgo));
+  return entry.confirmedSecondsAgo !== null && entry.confirmedSecondsAgo <= seconds;
 }
 
 /** Parses `ip -json -stats neigh` output; entries without a usable MAC are left out. */
@@ -58,6 +72,26 @@ export function parseNeighbourJson(text: string): NeighbourEntry[] {
   return entries;
 }
 
+/**
+ * Reads the table until no entry is being verified (or `limitMs` passes, or `signal` aborts): a
+ * host the scan's own traffic sent into DELAY/PROBE is reported once the kernel knows whether it
+ * still answers (REACHABLE, confirmed now) or not (FAILED, no MAC: left out).
+ */
+export async function readSettled(
+  read: () => Promise<NeighbourEntry[]>,
+  signal: AbortSignal,
+  limitMs = VERIFY_LIMIT_MS,
+  pollMs = VERIFY_POLL_MS,
+): Promise<NeighbourEntry[]> {
+  const until = Date.now() + limitMs;
+  let entries = await read();
+  while (entries.some((e) => VERIFYING_STATES.has(e.state)) && Date.now() < until && !signal.aborted) {
+    await sleep(pollMs, signal);
+    entries = await read();
+  }
+  return entries;
+}
+
 export const neighbours: Discoverer = {
   name: 'neighbours',
   phase: 'collect',
@@ -66,16 +100,24 @@ export const neighbours: Discoverer = {
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     const log = ctx.log.child({ module: 'neighbours' });
+    const tables = await Promise.all(
+      ctx.interfaces.map(async (iface) => {
+        const read = async (): Promise<NeighbourEntry[]> => {
+          const { stdout } = await run('ip', ['-json', '-stats', '-4', 'neigh', 'show', 'dev', iface.name], { timeout: 5000, maxBuffer: 4 * 1024 * 1024 });
+          return parseNeighbourJson(stdout);
+        };
+        try {
+          // Without active probes the scan sent no unicast, so no check under way is its doing: one read.
+          return { iface, entries: await readSettled(read, ctx.signal, ctx.active ? VERIFY_LIMIT_MS : 0) };
+        } catch (error) {
+          log.warn({ iface: iface.name, err: (error as Error).message }, 'cannot read the neighbour table (is iproute2 installed?)');
+          return { iface, entries: [] };
+        }
+      }),
+    );
     const scanAgeSeconds = (Date.now() - ctx.startedAtMs) / 1000;
-    for (const iface of ctx.interfaces) {
-      let stdout: string;
-      try {
-        ({ stdout } = await run('ip', ['-json', '-stats', '-4', 'neigh', 'show', 'dev', iface.name], { timeout: 5000, maxBuffer: 4 * 1024 * 1024 }));
-      } catch (error) {
-        log.warn({ iface: iface.name, err: (error as Error).message }, 'cannot read the neighbour table (is iproute2 installed?)');
-        continue;
-      }
-      for (const entry of parseNeighbourJson(stdout)) {
+    for (const { iface, entries } of tables) {
+      for (const entry of entries) {
         // The kernel reports whole seconds, rounded down, so no slack is needed.
         const fresh = heardWithin(entry, scanAgeSeconds);
         emit({

@@ -42,8 +42,11 @@ import { normaliseMac } from './sadp.js';
 export const DHIP_MULTICAST_ADDRESS = '239.255.255.251';
 export const DHIP_PORT = 37810;
 export const DHIP_HEADER_LENGTH = 32;
-/** A notifyDevInfo reply is under 1 KiB; anything over 64 KiB is not one. */
-export const DHIP_MAX_PACKET_BYTES = 64 * 1024;
+/**
+ * A notifyDevInfo reply is under 1 KiB; anything over 16 KiB is not one. The cap must sit below
+ * what one UDP datagram can carry (65,507 bytes), or it would never refuse anything.
+ */
+export const DHIP_MAX_PACKET_BYTES = 16 * 1024;
 export const DHIP_MAGIC = 'DHIP';
 export const DHIP_SEARCH_METHOD = 'DHDiscover.search';
 export const DHIP_NOTIFY_METHOD = 'client.notifyDevInfo';

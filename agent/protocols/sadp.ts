@@ -18,8 +18,11 @@ import { escapeXml, parseUntrustedXml, xmlRoot, type XmlNode } from './xml.js';
 
 export const SADP_MULTICAST_ADDRESS = '239.255.255.250';
 export const SADP_PORT = 37020;
-/** A real ProbeMatch is about 1.5 KiB; anything over 64 KiB is not one. */
-export const SADP_MAX_MESSAGE_BYTES = 64 * 1024;
+/**
+ * A real ProbeMatch is about 1.5 KiB; anything over 16 KiB is not one. The cap must sit below
+ * what one UDP datagram can carry (65,507 bytes), or it would never refuse anything.
+ */
+export const SADP_MAX_MESSAGE_BYTES = 16 * 1024;
 /** The only probe type this agent sends. */
 export const SADP_INQUIRY = 'inquiry';
 

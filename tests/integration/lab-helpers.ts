@@ -26,8 +26,8 @@ export const LAB_SUBNET = '198.18.0.0/24';
 export const PROFILES_DIR = join(REPO_ROOT, 'tests/lab/profiles');
 /** The agent's CLI, as built by `npm run build` (tsc -p tsconfig.json). */
 export const AGENT_CLI = 'dist/agent/cli.js';
-/** Compiled lab clients (built by `lab.sh up`). */
-export const LAB_CLIENTS_DIR = `${LAB_DIR}/build/clients`;
+/** Compiled lab clients (built by `lab.sh up`; the build mirrors the repository, agent codecs included). */
+export const LAB_CLIENTS_DIR = `${LAB_DIR}/build/tests/lab/clients`;
 export const LAB_LOG_DIR = join(REPO_ROOT, LAB_DIR, 'logs');
 
 export interface RunOptions {
@@ -72,7 +72,7 @@ export function runInScanner(args: string[], opts: RunOptions = {}): Promise<Run
   return runInNamespace(SCANNER_NS, [process.execPath, AGENT_CLI, ...args], opts);
 }
 
-/** Runs a compiled lab client (.lab/build/clients/NAME.js) in the scanner namespace and parses its JSON output. */
+/** Runs a compiled lab client (.lab/build/tests/lab/clients/NAME.js) in the scanner namespace and parses its JSON output. */
 export async function runLabClient<T = unknown>(client: 'onvif-client' | 'raw-client', args: string[], opts: RunOptions = {}): Promise<T> {
   const r = await runInNamespace(SCANNER_NS, [process.execPath, `${LAB_CLIENTS_DIR}/${client}.js`, ...args], opts);
   if (r.code !== 0) {

@@ -8,6 +8,8 @@ const neighbour = (ip: string, mac: string, fresh: boolean): Observation => ({
   source: 'neighbours', ip, mac, at, status: 'ok', fields: { 'neighbour.fresh': String(fresh), 'neighbour.state': fresh ? 'REACHABLE' : 'STALE' },
 });
 
+const claimed = (source: 'sadp' | 'dhip', ip: string, mac: string): Observation => ({ source, ip, mac, at, status: 'ok', fields: { [`${source}.mac`]: mac } });
+
 describe('mergeObservations', () => {
   it('joins observations of one IP, takes the MAC from the neighbour table and sorts by address', () => {
     const hosts = mergeObservations([wsd('198.18.0.20'), wsd('198.18.0.9'), neighbour('198.18.0.20', '08:ed:ed:00:00:20', true), wsd('198.18.0.100')]);
@@ -38,5 +40,30 @@ describe('mergeObservations', () => {
     expect(hosts).toHaveLength(1);
     expect(hosts[0]?.ip).toBe('198.18.0.30');
     expect(hosts[0]?.addresses).toEqual(['198.18.0.30', '198.18.0.31']);
+  });
+
+  it('gives a routed device, which has no neighbour entry, the MAC its SADP or DHIP reply carries', () => {
+    const hosts = mergeObservations([claimed('sadp', '10.20.0.12', '44:19:b6:7a:08:12'), claimed('dhip', '10.20.0.22', '3c:ef:8c:2a:22:22')]);
+    expect(hosts.map((h) => [h.ip, h.mac])).toEqual([
+      ['10.20.0.12', '44:19:b6:7a:08:12'],
+      ['10.20.0.22', '3c:ef:8c:2a:22:22'],
+    ]);
+  });
+
+  it('trusts the MAC the link showed over one a reply claims, and a claim over a stale entry', () => {
+    // A reply that claims another device's MAC must not fold two devices into one.
+    const hosts = mergeObservations([
+      claimed('sadp', '198.18.0.60', '44:19:b6:7a:08:12'),
+      neighbour('198.18.0.60', '02:00:00:00:00:60', true),
+      claimed('sadp', '198.18.0.12', '44:19:b6:7a:08:12'),
+      neighbour('198.18.0.12', '44:19:b6:7a:08:12', true),
+      neighbour('198.18.0.22', '02:00:00:00:00:99', false),
+      claimed('dhip', '198.18.0.22', '3c:ef:8c:2a:22:22'),
+    ]);
+    expect(hosts.map((h) => [h.ip, h.mac, h.observations.length])).toEqual([
+      ['198.18.0.12', '44:19:b6:7a:08:12', 2],
+      ['198.18.0.22', '3c:ef:8c:2a:22:22', 2],
+      ['198.18.0.60', '02:00:00:00:00:60', 2],
+    ]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { heardWithin, parseNeighbourJson } from '../../agent/discovery/neighbours.js';
+import { heardWithin, parseNeighbourJson, readSettled, type NeighbourEntry } from '../../agent/discovery/neighbours.js';
 
 // Shape of `ip -json -stats -4 neigh show dev eth0` (iproute2 6.1), as read in the lab.
 const SAMPLE = JSON.stringify([
@@ -20,9 +20,10 @@ describe('parseNeighbourJson', () => {
     ]);
   });
 
-  it('counts a host as heard when it confirmed recently, or when its own ARP request left it STALE', () => {
+  it('counts a host as heard only when it confirmed recently', () => {
     const entry = { ip: '198.18.0.40', mac: '3c:d9:2b:40:40:40', confirmedSecondsAgo: 300, updatedSecondsAgo: 1 };
-    expect(heardWithin({ ...entry, state: 'STALE' }, 5)).toBe(true);
+    // STALE with a fresh `updated` is also what a REACHABLE entry timing out looks like: proves nothing.
+    expect(heardWithin({ ...entry, state: 'STALE' }, 5)).toBe(false);
     // DELAY/PROBE with a fresh `updated` is our own sending to an old entry: proves nothing.
     expect(heardWithin({ ...entry, state: 'DELAY' }, 5)).toBe(false);
     expect(heardWithin({ ...entry, state: 'PROBE' }, 5)).toBe(false);
@@ -36,5 +37,41 @@ describe('parseNeighbourJson', () => {
     expect(parseNeighbourJson('{"dst":"1.2.3.4"}')).toEqual([]);
     expect(parseNeighbourJson('198.18.0.10 dev eth0 lladdr 28:57:be:12:34:56 REACHABLE')).toEqual([]);
     expect(parseNeighbourJson('[{"dst":"198.18.0.5","lladdr":"zz:zz","state":["REACHABLE"]}]')).toEqual([]);
+  });
+});
+
+describe('readSettled', () => {
+  const entry = (state: string): NeighbourEntry => ({ ip: '198.18.0.50', mac: '6c:f1:7e:05:00:50', state, confirmedSecondsAgo: 40, updatedSecondsAgo: 0 });
+  const reader = (states: string[][]): { read: () => Promise<NeighbourEntry[]>; reads: () => number } => {
+    let i = 0;
+    return {
+      read: async () => (states[Math.min(i++, states.length - 1)] ?? []).map(entry),
+      reads: () => i,
+    };
+  };
+
+  it('reads again until the entries the scan put under verification (DELAY, PROBE) are settled', async () => {
+    const table = reader([['DELAY'], ['DELAY'], ['PROBE'], ['REACHABLE']]);
+    const entries = await readSettled(table.read, new AbortController().signal, 5000, 1);
+    expect(entries.map((e) => e.state)).toEqual(['REACHABLE']);
+    expect(table.reads()).toBe(4);
+  });
+
+  it('reads once when nothing is being verified', async () => {
+    const table = reader([['REACHABLE', 'STALE']]);
+    await readSettled(table.read, new AbortController().signal, 5000, 1);
+    expect(table.reads()).toBe(1);
+  });
+
+  it('gives up at its limit, and at once when the scan is interrupted', async () => {
+    const table = reader([['PROBE']]);
+    const started = Date.now();
+    expect((await readSettled(table.read, new AbortController().signal, 100, 10)).map((e) => e.state)).toEqual(['PROBE']);
+    expect(Date.now() - started).toBeLessThan(1000);
+    const aborted = new AbortController();
+    aborted.abort();
+    const once = reader([['PROBE']]);
+    await readSettled(once.read, aborted.signal, 5000, 10);
+    expect(once.reads()).toBe(1);
   });
 });

@@ -66,6 +66,9 @@ async function main(): Promise<void> {
   }
   await http.listen();
   if (stopping) return;
+  // A device lives until it is stopped, also one that speaks no protocol at all (its kernel still
+  // answers ARP): with no socket open, Node would otherwise exit here.
+  setInterval(() => undefined, 2 ** 31 - 1);
 
   if (readyFile) {
     const tmp = `${readyFile}.${process.pid}.tmp`;

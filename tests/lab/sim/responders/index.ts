@@ -5,10 +5,19 @@
  * profile type/validation to profile.ts, and list it here.
  */
 import { onvifDeviceResponder } from './onvif-device.js';
+import { sadpResponder } from './sadp.js';
+import { dhipResponder } from './dhip.js';
+import { hostileResponder } from './hostile.js';
+import { rtspResponder } from './rtsp.js';
 import type { Responder } from './types.js';
 import { wsDiscoveryResponder } from './ws-discovery.js';
+import { httpPagesResponder } from './http-pages.js';
+import { tlsResponder } from './tls.js';
+import { tcpPortsResponder } from './tcp-ports.js';
+import { ssdpResponder } from './ssdp.js';
+import { mdnsResponder } from './mdns.js';
 
-export const RESPONDERS: readonly Responder[] = [wsDiscoveryResponder, onvifDeviceResponder];
+export const RESPONDERS: readonly Responder[] = [wsDiscoveryResponder, onvifDeviceResponder, rtspResponder, sadpResponder, dhipResponder, hostileResponder, httpPagesResponder, tlsResponder, tcpPortsResponder, ssdpResponder, mdnsResponder];
 
 /** Profile keys that are not protocols. */
 export const NON_PROTOCOL_KEYS = new Set(['name', 'description', 'source', 'kind', 'ip', 'mac', 'truth']);
