@@ -4,15 +4,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { discoverers } from './discovery/index.js';
-import { ACTIVE_PHASES, DISCOVERY_PHASES, type Discoverer, type ScanContext } from './discovery/types.js';
+import { ACTIVE_PHASES, type Discoverer, type DiscoveryPhase, type ScanContext } from './discovery/types.js';
 import { mergeObservations } from './merge.js';
 import { deadline } from './net/deadline.js';
 import { buildDevice, buildInventory } from './inventory.js';
 import type { Logger } from './log.js';
 import type { ScanInterface } from './net/interfaces.js';
-import type { TargetSet } from './targets.js';
+import { parseTargets, type TargetSet } from './targets.js';
 import type { Inventory, Observation } from './types.js';
 import type { FingerprintDb } from './fingerprint/index.js';
+import type { CredentialStore } from './credentials.js';
 
 export interface ScanOptions {
   site: string;
@@ -30,6 +31,8 @@ export interface ScanOptions {
   active: boolean;
   /** New connections per second for active probes (`--rate`). */
   ratePerSecond: number;
+  /** Operator-supplied device credentials (`--credentials`); used only by the probes that need them. */
+  credentials?: CredentialStore;
 }
 
 /** Sortable, unique scan id: `20261128T101500Z-1a2b3c`. */
@@ -38,6 +41,7 @@ export function newScanId(at: Date): string {
 }
 
 /** Each phase after the window (TCP connects, then HTTP/RTSP/TLS/ONVIF probes) gets this long at most. */
+const NO_TARGETS = parseTargets([]);
 const PROBE_PHASE_LIMIT_MS = 60_000;
 
 export async function runScan(options: ScanOptions): Promise<Inventory> {
@@ -47,28 +51,37 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   const observations: Observation[] = [];
   log.info({ site: options.site, interfaces: options.interfaces.map((i) => i.name), targets: options.targets.specs, windowMs: options.timeoutMs }, 'scan started');
 
-  for (const phase of DISCOVERY_PHASES) {
+  /** Runs one phase's discoverers together, over the given targets and earlier observations. */
+  const runPhase = async (phase: DiscoveryPhase, scope: { targets: TargetSet; seen: readonly Observation[] }): Promise<void> => {
     const inPhase = chosen.filter((d) => d.phase === phase);
-    if (inPhase.length === 0) continue;
-    const limit = phase === 'listen' ? options.timeoutMs : PROBE_PHASE_LIMIT_MS;
-    const phaseDeadline = deadline(limit, options.signal);
+    if (inPhase.length === 0) return;
+    const phaseDeadline = deadline(phase === 'listen' ? options.timeoutMs : PROBE_PHASE_LIMIT_MS, options.signal);
     const ctx: ScanContext = {
       interfaces: options.interfaces,
-      targets: options.targets,
+      targets: scope.targets,
       timeoutMs: options.timeoutMs,
       startedAtMs: started.getTime(),
       signal: phaseDeadline.signal,
       log: options.log,
-      seen: [...observations],
+      seen: [...scope.seen],
       active: options.active,
       ratePerSecond: options.ratePerSecond,
+      credentials: options.credentials,
     };
     const results = await Promise.allSettled(inPhase.map((d) => d.run(ctx, (o) => observations.push(o))));
     phaseDeadline.dispose();
     results.forEach((r, i) => {
-      if (r.status === 'rejected') log.error({ discoverer: inPhase[i]?.name, err: String(r.reason) }, 'discoverer failed; the scan goes on without it');
+      if (r.status === 'rejected') log.error({ discoverer: inPhase[i]?.name, phase, err: String(r.reason) }, 'discoverer failed; the scan goes on without it');
     });
-  }
+  };
+
+  // The TCP sweep of the named TARGETs needs nothing from discovery, so it runs during the listen
+  // window; hosts that announced themselves there but were not named are swept right after it.
+  await Promise.all([runPhase('listen', { targets: options.targets, seen: [] }), runPhase('connect', { targets: options.targets, seen: [] })]);
+  const unnamed = observations.filter((o) => o.source !== 'neighbours' && !options.targets.has(o.ip));
+  await runPhase('connect', { targets: NO_TARGETS, seen: unnamed });
+  await runPhase('probe', { targets: options.targets, seen: observations });
+  await runPhase('collect', { targets: options.targets, seen: observations });
 
   const hosts = mergeObservations(observations);
   const devices = hosts.map((host) => buildDevice(options.fingerprints, host));

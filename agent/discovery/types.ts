@@ -2,16 +2,17 @@ import type { Logger } from '../log.js';
 import type { DiscovererName, Observation } from '../types.js';
 import type { ScanInterface } from '../net/interfaces.js';
 import type { TargetSet } from '../targets.js';
+import type { CredentialStore } from '../credentials.js';
 
 /**
- * When a discoverer runs (nmap's prerule/portrule split):
+ * When a discoverer runs (nmap's prerule/portrule split). agent/scan.ts runs them in this order,
+ * except that the TCP sweep of the named TARGETs overlaps the listen window:
  * - 'listen':  multicast/broadcast and unicast discovery during the discovery window;
  * - 'connect': active: TCP connects to the ports cameras use, on the hosts active probes may touch;
  * - 'probe':   active: talks to services found so far (ONVIF at announced XAddrs, HTTP, RTSP, TLS on open ports);
  * - 'collect': reads local state the earlier traffic produced (the kernel neighbour table).
  */
 export type DiscoveryPhase = 'listen' | 'connect' | 'probe' | 'collect';
-export const DISCOVERY_PHASES: readonly DiscoveryPhase[] = ['listen', 'connect', 'probe', 'collect'];
 
 /** Phases whose discoverers send unicast traffic to chosen hosts; `--no-active` skips them. */
 export const ACTIVE_PHASES: ReadonlySet<DiscoveryPhase> = new Set(['connect', 'probe']);
@@ -32,6 +33,8 @@ export interface ScanContext {
   readonly active: boolean;
   /** The most new connections (or request exchanges) active probes may start per second, all hosts together. */
   readonly ratePerSecond: number;
+  /** Operator-supplied credentials (`--credentials FILE`); absent: none, and none are ever tried. */
+  readonly credentials?: CredentialStore;
 }
 
 /**
