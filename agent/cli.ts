@@ -8,7 +8,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Level } from 'pino';
 import { AgentError, agentError } from './errors.js';
-import { createLogger, LOG_LEVELS, type Logger } from './log.js';
+import { createLogger, LOG_LEVELS } from './log.js';
 import { chooseInterfaces } from './net/interfaces.js';
 import { parseTargets } from './targets.js';
 import { loadCredentials } from './credentials.js';
@@ -32,7 +32,10 @@ function windowSeconds(value: string): number {
   return seconds;
 }
 
-/** Gentle by default: a /24 sweep of nine ports is about 2,300 connects, some 10 s at this rate. */
+/**
+ * Gentle by default: an empty /24 costs about 2 connects a host (ports.yaml `hostDiscovery`), some
+ * 2 s at this rate; a live host gets the full port list.
+ */
 const DEFAULT_RATE = 250;
 const MAX_RATE = 5000;
 
@@ -168,7 +171,7 @@ export function buildProgram(): Command {
   program
     .command('scan')
     .description('discover devices on the chosen interfaces (and probe the named TARGETs), then save the inventory to the store')
-    .argument('[target...]', 'IPv4 address, CIDR block or range that may be probed directly (unicast WS-Discovery)')
+    .argument('[target...]', 'IPv4 address, CIDR block or range that active probes may touch (unicast WS-Discovery, TCP, HTTP, RTSP, TLS, ONVIF)')
     .option('-i, --interface <name>', 'interface to discover on (repeatable; default: every up, non-loopback IPv4 interface)', collect, [])
     .option('-t, --timeout <seconds>', 'discovery window in seconds', windowSeconds, 5)
     .option('-s, --site <name>', 'site name the inventory is filed under', DEFAULT_SITE)

@@ -20,17 +20,17 @@
 import type { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
+import { join } from 'node:path';
 import Bonjour from 'bonjour-service';
 import { parse as parseYaml } from 'yaml';
 import { agentError } from '../errors.js';
 import { repeatDelay, sleep } from '../net/udp.js';
-import { repoPath } from '../paths.js';
+import { defaultFingerprintDir } from '../fingerprint/load.js';
 import type { Logger } from '../log.js';
 import type { Fields, Observation } from '../types.js';
 import { onChosenSubnet } from './ssdp.js';
 import type { Discoverer, ScanContext } from './types.js';
 
-export const MDNS_SERVICES_FILE = repoPath('fingerprints', 'mdns-services.yaml');
 
 /** How many times each query is sent (UDP loses packets; RFC 6762 §5.2 repeats queries too). */
 const SEND_COUNT = 2;
@@ -54,7 +54,7 @@ export interface ServiceType {
 const SERVICE_TYPE = /^_([a-z0-9][a-z0-9-]{0,14})\._(tcp|udp)$/;
 
 /** Reads fingerprints/mdns-services.yaml; throws CCTV_ERR_FINGERPRINT_DATA when it is not usable. */
-export function loadServiceTypes(file = MDNS_SERVICES_FILE): ServiceType[] {
+export function loadServiceTypes(file = join(defaultFingerprintDir(), 'mdns-services.yaml')): ServiceType[] {
   let data: unknown;
   try {
     data = parseYaml(readFileSync(file, 'utf8'));

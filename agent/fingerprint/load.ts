@@ -11,8 +11,7 @@
  * Example checks are left to verifyFingerprints (the self-test; `cctv-agent fingerprints verify`).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative, resolve } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { agentError } from '../errors.js';
@@ -35,6 +34,7 @@ import {
 import { ALLOWED_RULE_FLAGS } from './match.js';
 import { FIELDS_FILE, OUI_FILE, OUI_FORMAT, RULES_DIR, VENDORS_FILE } from './paths.js';
 import { checkStructure } from './verify.js';
+import { packageRoot } from '../paths.js';
 
 export { FIELDS_FILE, OUI_FILE, OUI_FORMAT, RULES_DIR, VENDORS_FILE };
 
@@ -509,24 +509,12 @@ export function buildDb(parts: {
   return { ...parts, rules, rulesById, rulesByField };
 }
 
-/**
- * Finds the repository's fingerprints/ folder by walking up from this module: it sits two levels
- * above agent/fingerprint/load.ts (vitest, tsx) and three above dist/agent/fingerprint/load.js
- * (`node dist/...`, and an installed package, which ships `fingerprints/` beside `dist/`).
- */
+/** The package's fingerprints/ folder (it ships beside dist/). */
 export function defaultFingerprintDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'fingerprints');
-    if (existsSync(join(candidate, VENDORS_FILE))) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  return failData(
-    join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fingerprints'),
-    'the fingerprints folder was not found next to the program (it ships beside dist/)',
-  );
+  const root = packageRoot();
+  const dir = root === null ? null : join(root, 'fingerprints');
+  if (dir !== null && existsSync(join(dir, VENDORS_FILE))) return dir;
+  return failData(dir ?? 'fingerprints', 'the fingerprints folder was not found next to the program (it ships beside dist/)');
 }
 
 const cache = new Map<string, FingerprintDb>();
