@@ -25,6 +25,32 @@ export interface ProfileTruth {
   brand: string;
   linkedVendor: 'hikvision' | 'dahua' | null;
   relation: 'direct' | 'oem' | 'subsidiary' | null;
+  /**
+   * The identity a default (credential-less) scan must report: each value exactly, or null where
+   * no unauthenticated route of this profile reveals it. `manufacturer` and `brand` are display
+   * names from fingerprints/vendors.yaml.
+   */
+  identity?: TruthIdentity;
+  /** The CVE flags a default scan must raise (fingerprints/cves.yaml applied to `identity`): exactly this set. */
+  vulnerabilities?: TruthVulnerability[];
+  /** Upper bound of classification.confidence (for devices seen through weak evidence only, e.g. an OUI). */
+  maxConfidence?: number;
+  /** What a scan with the profile's `onvif.credentials` in a credentials file must report instead. */
+  withCredentials?: { identity: TruthIdentity; vulnerabilities: TruthVulnerability[] };
+}
+
+export interface TruthIdentity {
+  manufacturer: string | null;
+  brand: string | null;
+  model: string | null;
+  firmware: string | null;
+  serial: string | null;
+  deviceType: string | null;
+}
+
+export interface TruthVulnerability {
+  id: string;
+  status: 'affected' | 'possibly-affected' | 'cannot-tell';
 }
 
 export interface WsDiscoveryProfile {
