@@ -22,9 +22,8 @@
  * observations say only which mechanism answered (`onvif.auth.method`).
  */
 import { randomBytes } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import { httpRequest } from '../net/http-client.js';
-import { forEachLimited, sharedRateLimiter, type RateLimiter } from '../net/rate-limiter.js';
+import { forEachLimited, sharedRateLimiter, signalScope, type RateLimiter } from '../net/rate-limiter.js';
 import {
   challengeRealms,
   chooseDigestChallenge,
@@ -340,17 +339,12 @@ export const onvifDevice: Discoverer = {
     const log = ctx.log.child({ module: 'onvif' });
     const endpoints = deviceServiceEndpoints(ctx, log);
     const limiter = sharedRateLimiter(ctx);
-    // The workers' requests and pacing waits listen on one signal of their own, which hangs on
-    // the phase's signal by a single listener (Node warns past 10 listeners on one signal).
-    const pool = new AbortController();
-    setMaxListeners(CONCURRENCY * 2, pool.signal);
-    const stop = (): void => pool.abort();
-    ctx.signal.addEventListener('abort', stop, { once: true });
-    if (ctx.signal.aborted) stop();
+    // Many workers and pacing waits share one scope, which hangs on the phase's signal by a single listener.
+    const pool = signalScope(ctx.signal);
     try {
       await forEachLimited(endpoints, CONCURRENCY, pool.signal, (endpoint) => probeDevice(endpoint, ctx.credentials, pool.signal, limiter, log, emit));
     } finally {
-      ctx.signal.removeEventListener('abort', stop);
+      pool.dispose();
     }
     log.info({ devices: endpoints.length, withCredentials: endpoints.filter((e) => ctx.credentials?.forHost(e.ip)).length }, 'ONVIF device service probes finished');
   },

@@ -7,7 +7,6 @@
  * Only ports the sweep found (so only hosts active probes may touch); every exchange is capped at
  * RTSP_MAX_RESPONSE_BYTES and EXCHANGE_TIMEOUT_MS, and paced by the scan's shared `--rate`.
  */
-import { setMaxListeners } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import {
   buildRtspRequest,
@@ -21,7 +20,7 @@ import {
 import type { Discoverer, ScanContext } from './types.js';
 import type { Observation, ProbeStatus } from '../types.js';
 import type { Logger } from '../log.js';
-import { forEachLimited, sharedRateLimiter, type RateLimiter } from '../net/rate-limiter.js';
+import { forEachLimited, sharedRateLimiter, signalScope, type RateLimiter } from '../net/rate-limiter.js';
 
 /** Connect to last byte of one answer. */
 const EXCHANGE_TIMEOUT_MS = 3000;
@@ -177,17 +176,12 @@ export const rtspProbe: Discoverer = {
     const log = ctx.log.child({ module: 'rtsp' });
     const targets = rtspTargets(ctx);
     const limiter = sharedRateLimiter(ctx);
-    // The workers' exchanges and pacing waits listen on one signal of their own, which hangs on
-    // the phase's signal by a single listener (Node warns past 10 listeners on one signal).
-    const pool = new AbortController();
-    setMaxListeners(CONCURRENCY * 2, pool.signal);
-    const stop = (): void => pool.abort();
-    ctx.signal.addEventListener('abort', stop, { once: true });
-    if (ctx.signal.aborted) stop();
+    // Many workers and pacing waits share one scope, which hangs on the phase's signal by a single listener.
+    const pool = signalScope(ctx.signal);
     try {
       await forEachLimited(targets, CONCURRENCY, pool.signal, (target) => probeRtsp(target, pool.signal, limiter, log, emit));
     } finally {
-      ctx.signal.removeEventListener('abort', stop);
+      pool.dispose();
     }
     log.info({ ports: targets.length }, 'RTSP probes finished');
   },
