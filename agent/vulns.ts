@@ -305,20 +305,8 @@ interface RawFamily {
   firmware: string | null;
   firmwareNote?: string;
 }
-interface RawCve {
-  id: string;
-  vendor: LinkedVendor;
-  title: string;
-  severity: Severity | null;
-  cvss: number | null;
-  scoreSource: string;
-  kev: string | null;
-  source: string;
-  record: string;
-  affected: string;
-  note?: string;
-  families: RawFamily[];
-}
+/** A cves.yaml entry as written: patterns and boundaries still text. */
+type RawCve = Omit<Cve, 'note' | 'families'> & { note?: string; families: RawFamily[] };
 interface RawCves {
   oemFirmware: Partial<Record<LinkedVendor, { pattern: string; source: string }>>;
   cves: RawCve[];
