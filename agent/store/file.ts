@@ -12,7 +12,8 @@
  * save rather than losing them.
  *
  * "Latest" means the last one saved, not the one with the latest timestamps. Saving a scan id
- * again replaces its document and diffs against the current inventory.
+ * again replaces its document and diffs against the current inventory. When the caller gives the
+ * change events (the daemon, which debounces removals), those are logged instead of the diff.
  */
 import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, rm, rmdir } from 'node:fs/promises';
@@ -25,7 +26,7 @@ import { INVENTORY_SCHEMA_ID, type Inventory } from '../types.js';
 import { appendDurable, describeFsError, ensureDir, isCode, prettyJson, TEMP_SUFFIX, writeFileAtomic } from './fs-durable.js';
 import { acquireLock } from './lock.js';
 import { assertStoreName, isStoreName } from './names.js';
-import type { InventoryStore, SaveResult, StoreDefinition } from './types.js';
+import type { InventoryStore, SaveResult, StoreDefinition, StoreStatus } from './types.js';
 
 const STORE_NAME = 'file';
 
@@ -68,7 +69,11 @@ export const fileStore: StoreDefinition = {
     if (/^file:/i.test(spec)) return true;
     return !/^[A-Za-z][A-Za-z0-9+.-]+:\/\//.test(spec); // other URL schemes belong to other stores
   },
-  open(spec, log) {
+  open(spec, { log }) {
+    if (typeof spec !== 'string') {
+      if (spec.type !== STORE_NAME) throw new TypeError(`the file store cannot open a "${spec.type}" spec`);
+      return openFileStore(spec.dir, log);
+    }
     return openFileStore(/^file:/i.test(spec) ? fileURLToPath(spec) : spec, log);
   },
 };
@@ -99,6 +104,8 @@ export async function openFileStore(spec: string, log: Logger, options: FileStor
   /** Saves of this instance run one after another; the lock file orders them against other runs. */
   let queue: Promise<unknown> = Promise.resolve();
   let closed = false;
+  /** The file store has no outbox: a save is delivered when it resolves. */
+  const status: StoreStatus = { outboxDepth: 0, lastDeliveryAt: null, lastError: null, reachable: null };
   const assertOpen = (): void => {
     if (closed) throw new Error(`the file store "${dir}" is closed`);
   };
@@ -122,12 +129,12 @@ export async function openFileStore(spec: string, log: Logger, options: FileStor
     return doc as Inventory;
   }
 
-  async function commit(inventory: Inventory): Promise<SaveResult> {
+  async function commit(inventory: Inventory, given: ChangeEvent[] | undefined): Promise<SaveResult> {
     const { site, id: scanId } = inventory.scan;
     const release = await acquireLock(dir, { timeoutMs: lockTimeoutMs, pollMs: lockPollMs, log: storeLog });
     try {
       const previous = await readInventory(paths.inventory(site), site);
-      const changes = diffInventories(previous, inventory);
+      const changes = given ?? diffInventories(previous, inventory);
       const scanFile = paths.scan(site, scanId);
       try {
         await ensureDir(paths.scanDir(site));
@@ -145,7 +152,8 @@ export async function openFileStore(spec: string, log: Logger, options: FileStor
         { site, scanId, file: scanFile, devices: inventory.devices.length, changes: changes.length },
         'saved the inventory',
       );
-      return { changes, location: scanFile };
+      status.lastDeliveryAt = new Date().toISOString();
+      return { changes: given ? structuredClone(given) : changes, location: scanFile };
     } finally {
       await release();
     }
@@ -155,7 +163,7 @@ export async function openFileStore(spec: string, log: Logger, options: FileStor
     name: STORE_NAME,
     dir,
 
-    save(inventory) {
+    save(inventory, events) {
       try {
         assertOpen();
         if (inventory.schema !== INVENTORY_SCHEMA_ID) {
@@ -163,13 +171,18 @@ export async function openFileStore(spec: string, log: Logger, options: FileStor
         }
         assertStoreName('site name', inventory.scan.site);
         assertStoreName('scan id', inventory.scan.id);
+        if (events !== undefined && !Array.isArray(events)) throw new TypeError('the change events must be an array');
       } catch (error) {
         return Promise.reject(error);
       }
       // Serialise now, so that changes the caller makes after save() returns are not stored.
       const snapshot = JSON.parse(JSON.stringify(inventory)) as Inventory;
-      const result = queue.then(() => commit(snapshot));
-      queue = result.catch(() => undefined);
+      const given = events === undefined ? undefined : structuredClone(events);
+      const result = queue.then(() => commit(snapshot, given));
+      queue = result.then(
+        () => Object.assign(status, { lastError: null, reachable: true }),
+        (error: unknown) => Object.assign(status, { lastError: (error as Error).message, reachable: false }),
+      );
       return result;
     },
 
@@ -177,6 +190,15 @@ export async function openFileStore(spec: string, log: Logger, options: FileStor
       assertOpen();
       assertStoreName('site name', site);
       return readInventory(paths.inventory(site), site);
+    },
+
+    async flush() {
+      await queue;
+      return true;
+    },
+
+    status() {
+      return { ...status };
     },
 
     async close() {
@@ -285,7 +307,7 @@ async function listDir(path: string) {
 }
 
 /** Why `doc` is not a readable inventory of `site`, or null. */
-function inventoryProblem(doc: unknown, site: string): string | null {
+export function inventoryProblem(doc: unknown, site: string): string | null {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return 'not a JSON object';
   const d = doc as Record<string, unknown>;
   if (d.schema !== INVENTORY_SCHEMA_ID) return `not a ${INVENTORY_SCHEMA_ID} document`;

@@ -2,6 +2,8 @@
  * The store lock: `DIR/.lock`, created with O_EXCL and holding {pid, hostname, startedAt, token}.
  *
  * - A lock held by a pid that no longer runs on this host is stale: it is taken over, with a warning.
+ *   So is one naming this very process that this process did not take: an earlier run that got the
+ *   same pid, as a restarted container's PID 1 does.
  * - A lock held by a live pid, or by another host (which cannot be checked), is waited for,
  *   polling, up to a bounded time; then CCTV_ERR_STORE_LOCKED.
  * - A lock file that cannot be parsed (a run that died between creating and writing it) is stale
@@ -39,17 +41,29 @@ export interface LockOptions {
 
 export type ReleaseLock = () => Promise<void>;
 
+/** Tokens of the locks this process holds now, to tell them from an earlier run's with the same pid. */
+const heldTokens = new Set<string>();
+
 /** Takes `DIR/.lock`, waiting for a live holder; resolves to the function that releases it. */
 export async function acquireLock(dir: string, options: LockOptions): Promise<ReleaseLock> {
   const lockPath = join(dir, LOCK_FILE);
   const garbledStaleMs = options.garbledStaleMs ?? 60_000;
   const deadline = Date.now() + options.timeoutMs;
-  const mine: LockHolder = { pid: process.pid, hostname: hostname(), startedAt: '', token: randomUUID() };
+  const token = randomUUID();
+  const mine: LockHolder = { pid: process.pid, hostname: hostname(), startedAt: '', token };
 
   for (;;) {
     mine.startedAt = new Date().toISOString();
     const content = `${JSON.stringify(mine)}\n`;
-    if (await tryCreate(lockPath, content, dir)) return releaser(lockPath, content, options.log);
+    // Registered before the file exists, so that another acquirer in this process never sees it unregistered.
+    heldTokens.add(token);
+    let created = false;
+    try {
+      created = await tryCreate(lockPath, content, dir);
+    } finally {
+      if (!created) heldTokens.delete(token);
+    }
+    if (created) return releaser(lockPath, content, token, options.log);
 
     let raw: string;
     try {
@@ -62,6 +76,8 @@ export async function acquireLock(dir: string, options: LockOptions): Promise<Re
     let stale: string | null = null;
     if (holder && holder.hostname === mine.hostname && !isAlive(holder.pid)) {
       stale = `pid ${holder.pid} on this host is no longer running`;
+    } else if (holder && holder.hostname === mine.hostname && holder.pid === process.pid && !heldTokens.has(holder.token ?? '')) {
+      stale = `it names this process (pid ${holder.pid}) but was left by an earlier run`;
     } else if (!holder && (await ageMs(lockPath)) > garbledStaleMs) {
       stale = 'the lock file is unreadable and old';
     }
@@ -94,11 +110,12 @@ async function tryCreate(lockPath: string, content: string, dir: string): Promis
   }
 }
 
-function releaser(lockPath: string, content: string, log: Logger): ReleaseLock {
+function releaser(lockPath: string, content: string, token: string, log: Logger): ReleaseLock {
   let released = false;
   return async () => {
     if (released) return;
     released = true;
+    heldTokens.delete(token);
     try {
       if ((await readFile(lockPath, 'utf8')) === content) await rm(lockPath, { force: true });
       else log.warn({ lock: lockPath }, 'the store lock was taken over by another run while this one held it');

@@ -97,10 +97,28 @@ function firmwareScan(n: number) {
 
 // ---- the shared contract, through the registry ----------------------------------------------
 
+/** The file store has no outbox; the folder it is given must stay untouched. */
+async function openCtx(log: Logger = silent) {
+  return { log, stateDir: join(await tempDir(), 'unused-state') };
+}
+
 storeContract('file', async () => {
   const dir = join(await tempDir(), 'store');
-  const store = await openStore(dir, silent);
-  return { store, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  const ctx = await openCtx();
+  const store = await openStore(dir, ctx);
+  return {
+    store,
+    reopen: () => openStore({ type: 'file', dir }, ctx),
+    delivered: async () => {
+      const reader = await openFileStore(dir, silent);
+      // Saved in time order, so listing by startedAt is the order they were written.
+      return (await reader.listScans(SITE)).map((s) => s.id);
+    },
+    cleanup: async () => {
+      expect(existsSync(ctx.stateDir)).toBe(false);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 });
 
 // ---- file-store specifics ------------------------------------------------------------------
@@ -113,13 +131,13 @@ describe('file store: registry and open()', () => {
     expect(fileStore.accepts('file:///var/lib/cctv-agent')).toBe(true);
     expect(fileStore.accepts('https://inventory.example.org/push')).toBe(false);
     expect(fileStore.accepts('')).toBe(false);
-    const err = await rejection(openStore('https://inventory.example.org/push', silent));
+    const err = await rejection(openStore('ftp://inventory.example.org/push', await openCtx()));
     expect(err.code).toBe('CCTV_ERR_BAD_OPTION');
   });
 
   it('opens a file: URL as its path', async () => {
     const dir = join(await tempDir(), 'via-url');
-    const store = await openStore(pathToFileURL(dir).href, silent);
+    const store = await openStore(pathToFileURL(dir).href, await openCtx());
     expect(isFileStore(store) && store.dir).toBe(dir);
     await store.save(firstScan());
     expect(existsSync(join(dir, 'sites', SITE, 'inventory.json'))).toBe(true);
@@ -156,7 +174,7 @@ describe('file store: registry and open()', () => {
 
   it('fails fast with CCTV_ERR_STORE_UNWRITABLE under /proc', async () => {
     const dir = `/proc/cctv-agent-test-${process.pid}/store`;
-    const err = await rejection(openStore(dir, silent));
+    const err = await rejection(openStore(dir, await openCtx()));
     expect(err.code).toBe('CCTV_ERR_STORE_UNWRITABLE');
     expect(existsSync(`/proc/cctv-agent-test-${process.pid}`)).toBe(false);
   });
@@ -228,6 +246,17 @@ describe('file store: layout on disk', () => {
     expect(await readFile(file, 'utf8')).toBe(afterSecond);
 
     expect(await store.readChanges(SITE)).toEqual([...first.changes, ...expectedSecondScanChanges()]);
+  });
+
+  it('logs the change events it is given (the daemon debounces removals) instead of its own diff', async () => {
+    const { dir, store } = await newStore();
+    await store.save(firstScan());
+    const given = expectedSecondScanChanges().filter((e) => e.type !== 'device-removed');
+    expect((await store.save(secondScan(), given)).changes).toEqual(given);
+    const logged = await readFile(join(dir, 'sites', SITE, 'changes.ndjson'), 'utf8');
+    expect(logged.trimEnd().split('\n').slice(3).map((l) => JSON.parse(l) as unknown)).toEqual(given);
+    expect(await store.save(secondScan(), [])).toMatchObject({ changes: [] });
+    expect(await readFile(join(dir, 'sites', SITE, 'changes.ndjson'), 'utf8')).toBe(logged);
   });
 
   it('leaves no temp files and no lock behind', async () => {
@@ -427,6 +456,17 @@ describe('file store: lock', () => {
     expect(existsSync(join(dir, '.lock'))).toBe(false);
     expect(lines.some((l) => l.level === 40 && /stale/.test(String(l.msg)))).toBe(true);
     expect(await readdir(dir)).not.toContain(expect.stringMatching(/stale/));
+  });
+
+  it('takes over a lock naming this very process that an earlier run left (a restarted container is PID 1 again)', async () => {
+    const { log, lines } = captureLog();
+    const { dir, store } = await newStore({ lockTimeoutMs: 5_000 }, log);
+    await writeFile(join(dir, '.lock'), JSON.stringify({ pid: process.pid, hostname: hostname(), startedAt: '2026-03-01T00:00:00.000Z', token: 'earlier-run' }));
+    const t0 = Date.now();
+    await store.save(firstScan());
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(existsSync(join(dir, '.lock'))).toBe(false);
+    expect(lines.some((l) => l.level === 40 && /earlier run/.test(String(l.msg)))).toBe(true);
   });
 
   it('waits for (and does not take over) a lock of another host, whose pid it cannot check', async () => {

@@ -1,6 +1,8 @@
 /**
  * The conformance suite every InventoryStore must pass (undici's cacheStoreTests, unstorage's
- * testDriver): `storeContract('file', makeFileStore)` in the store's own test file.
+ * testDriver): `storeContract('file', makeFileStore)` in the store's own test file. It runs against
+ * the file store, the HTTP push store (with a loopback receiver) and the CouchDB store (with a
+ * CouchDB-protocol server on 127.0.0.1).
  *
  * Also exports the inventory fixtures the store and change tests share: a Hikvision, a Dahua and
  * an Axis camera on one site, and the same site one scan later.
@@ -12,6 +14,10 @@ import type { Device, Inventory } from '../../agent/types.js';
 
 export interface StoreUnderTest {
   store: InventoryStore;
+  /** A new instance on the same folder / state, as after a restart (the old one is closed first). */
+  reopen(): Promise<InventoryStore>;
+  /** The scan ids of the documents that reached the destination, in the order they arrived. */
+  delivered(): Promise<string[]>;
   cleanup(): Promise<void>;
 }
 
@@ -204,13 +210,21 @@ export function expectedSecondScanChanges(site = SITE): ChangeEvent[] {
 
 export function storeContract(name: string, makeStore: () => Promise<StoreUnderTest>): void {
   describe(`InventoryStore contract: ${name}`, () => {
-    async function withStore(fn: (store: InventoryStore) => Promise<void>): Promise<void> {
-      const { store, cleanup } = await makeStore();
+    async function withStore(fn: (store: InventoryStore, harness: StoreUnderTest) => Promise<void>): Promise<void> {
+      const harness = await makeStore();
+      let current = harness.store;
+      const tracked: StoreUnderTest = {
+        ...harness,
+        reopen: async () => {
+          current = await harness.reopen();
+          return current;
+        },
+      };
       try {
-        await fn(store);
+        await fn(harness.store, tracked);
       } finally {
-        await store.close();
-        await cleanup();
+        await current.close();
+        await harness.cleanup();
       }
     }
 
@@ -300,6 +314,55 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
             }),
           ]);
         }
+      }));
+
+    it('records the change events it is given instead of computing its own', () =>
+      withStore(async (store) => {
+        await store.save(firstScan());
+        const given = expectedSecondScanChanges().slice(1, 3);
+        const result = await store.save(secondScan(), given);
+        expect(result.changes).toEqual(given);
+        given.pop(); // the store keeps its own copy
+        expect(result.changes).toHaveLength(2);
+        expect(await store.latest(SITE)).toEqual(secondScan());
+        // The next save without events diffs against the document saved with them.
+        const again = secondScan();
+        again.scan.id = '20260316T081500Z-77aa00';
+        expect((await store.save(again)).changes).toEqual([]);
+      }));
+
+    it('delivers every saved document: flush() is true, status() shows an empty outbox and no error', () =>
+      withStore(async (store, harness) => {
+        expect(store.status()).toMatchObject({ outboxDepth: 0, lastError: null });
+        await store.save(firstScan());
+        await store.save(secondScan());
+        expect(await store.flush(10_000)).toBe(true);
+        const status = store.status();
+        expect(status).toMatchObject({ outboxDepth: 0, lastError: null });
+        expect(Date.parse(status.lastDeliveryAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
+        expect(await harness.delivered()).toEqual([firstScan().scan.id, secondScan().scan.id]);
+      }));
+
+    it('keeps what it saved across close() and a new instance on the same place', () =>
+      withStore(async (store, harness) => {
+        await store.save(firstScan());
+        await store.close();
+        await expect(store.save(secondScan())).rejects.toThrow(/closed/);
+        const reopened = await harness.reopen();
+        expect(await reopened.latest(SITE)).toEqual(firstScan());
+        expect(await reopened.save(secondScan())).toMatchObject({ changes: expectedSecondScanChanges() });
+        expect(await reopened.flush(10_000)).toBe(true);
+        expect(await harness.delivered()).toEqual([firstScan().scan.id, secondScan().scan.id]);
+      }));
+
+    it('refuses unsafe site names and scan ids with CCTV_ERR_BAD_NAME', () =>
+      withStore(async (store) => {
+        await expect(store.save(firstScan('../evil'))).rejects.toMatchObject({ code: 'CCTV_ERR_BAD_NAME' });
+        const doc = firstScan();
+        doc.scan.id = 'a/b';
+        await expect(store.save(doc)).rejects.toMatchObject({ code: 'CCTV_ERR_BAD_NAME' });
+        await expect(store.latest('..')).rejects.toMatchObject({ code: 'CCTV_ERR_BAD_NAME' });
+        expect(store.status().outboxDepth).toBe(0);
       }));
 
     it('keeps its own copy: changing objects after save() or from latest() does not change the store', () =>

@@ -1,0 +1,130 @@
+/**
+ * A real CouchDB-protocol server on 127.0.0.1 for the CouchDB store's tests: express-pouchdb 4 on
+ * express 4 over PouchDB 9 with the in-memory adapter (../shared/reference/library-notes.md §4:
+ * starts in well under a second, writes no files; express 5 would break `_changes`). With
+ * COUCHDB_URL set (e.g. http://admin:secret@127.0.0.1:5984), the tests use that Apache CouchDB
+ * instead; its credentials move to environment variables, as the store wants them.
+ *
+ * The local server can be taken down and brought back on the same port with its data (down/up),
+ * records the Authorization headers it receives, can insist on one (401 otherwise), and runs an
+ * optional hook before each `_bulk_docs` request (to play a concurrent writer).
+ */
+import { createRequire } from 'node:module';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { StoreAuthConfig } from '../../agent/store/types.js';
+
+const require = createRequire(import.meta.url);
+
+type Handler = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
+interface ExpressApp {
+  (req: IncomingMessage, res: ServerResponse): void;
+  use(path: string, handler: Handler): void;
+  post(path: string, handler: Handler): void;
+}
+
+export interface CouchServer {
+  /** The server URL, without credentials. */
+  url: string;
+  /** Auth to give the store (COUCHDB_URL's credentials, as environment variable names), if any. */
+  auth: StoreAuthConfig | undefined;
+  /** Authorization header values received, in order (local server only). */
+  authorizations: string[];
+  /** When set, requests without exactly this Authorization header get 401 (local server only). */
+  requireAuthorization: string | undefined;
+  /** Runs before each `_bulk_docs` request reaches the server, with the database name (local server only). */
+  beforeBulkDocs: ((db: string) => Promise<void>) | undefined;
+  /** Stops answering (connections are refused) / answers again on the same port, with the same data. */
+  down(): Promise<void>;
+  up(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startCouchServer(): Promise<CouchServer> {
+  const external = process.env.COUCHDB_URL;
+  if (external) return externalServer(external);
+
+  const express = require('express') as () => ExpressApp;
+  const expressPouchDb = require('express-pouchdb') as (pouch: unknown, options: object) => Handler;
+  type PouchStatic = { plugin(p: unknown): PouchStatic; defaults(o: object): unknown };
+  const PouchDB = (require('pouchdb') as PouchStatic).plugin(require('pouchdb-adapter-memory'));
+
+  const app = express();
+  const couch: CouchServer = {
+    url: '',
+    auth: undefined,
+    authorizations: [],
+    requireAuthorization: undefined,
+    beforeBulkDocs: undefined,
+    down: () => stop(),
+    up: () => (server ? Promise.resolve() : listen()),
+    close: () => stop(),
+  };
+  app.use('/', (req, res, next) => {
+    const given = req.headers.authorization;
+    if (given !== undefined) couch.authorizations.push(given);
+    if (couch.requireAuthorization !== undefined && given !== couch.requireAuthorization) {
+      res.writeHead(401, { 'Content-Type': 'application/json' });
+      res.end('{"error":"unauthorized","reason":"Name or password is incorrect."}');
+      return;
+    }
+    // The check is this server's; express-pouchdb would look the user up in its own _users.
+    delete req.headers.authorization;
+    next();
+  });
+  app.post('/:db/_bulk_docs', (req, _res, next) => {
+    const db = decodeURIComponent((req.url ?? '').split('/')[1] ?? '');
+    if (!couch.beforeBulkDocs) return next();
+    couch.beforeBulkDocs(db).then(() => next(), next);
+  });
+  app.use('/', expressPouchDb(PouchDB.defaults({ adapter: 'memory' }), { inMemoryConfig: true, logPath: '/dev/null' }));
+
+  let server: Server | undefined;
+  let port = 0;
+  const sockets = new Set<import('node:net').Socket>();
+  async function listen(): Promise<void> {
+    const s = createServer(app);
+    s.on('connection', (socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(port, '127.0.0.1', () => resolve());
+    });
+    server = s;
+    port = (s.address() as AddressInfo).port;
+    couch.url = `http://127.0.0.1:${port}`;
+  }
+  async function stop(): Promise<void> {
+    const s = server;
+    server = undefined;
+    if (!s) return;
+    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+    for (const socket of sockets) socket.destroy();
+    await closed;
+  }
+  await listen();
+  return couch;
+}
+
+function externalServer(raw: string): CouchServer {
+  const url = new URL(raw);
+  let auth: StoreAuthConfig | undefined;
+  if (url.username !== '') {
+    process.env.CCTV_TEST_COUCH_USER = decodeURIComponent(url.username);
+    process.env.CCTV_TEST_COUCH_PASSWORD = decodeURIComponent(url.password);
+    auth = { basicUserEnv: 'CCTV_TEST_COUCH_USER', basicPasswordEnv: 'CCTV_TEST_COUCH_PASSWORD' };
+  }
+  const unsupported = (): Promise<void> => Promise.reject(new Error('down/up needs the local test server (unset COUCHDB_URL)'));
+  return {
+    url: url.origin,
+    auth,
+    authorizations: [],
+    requireAuthorization: undefined,
+    beforeBulkDocs: undefined,
+    down: unsupported,
+    up: unsupported,
+    close: () => Promise.resolve(),
+  };
+}

@@ -1,0 +1,281 @@
+/**
+ * The CouchDB store against a real CouchDB-protocol server on 127.0.0.1 (tests/support/couch-server.ts:
+ * express-pouchdb, or Apache CouchDB when COUCHDB_URL is set): the shared contract, then the
+ * documents it keeps, outages and restarts, conflicts and auth. Each test uses its own database.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Logger } from '../../agent/log.js';
+import { couchConfig, couchStore, deviceDocId, eventDocId, scanDocId } from '../../agent/store/couchdb.js';
+import { openStore, stores } from '../../agent/store/index.js';
+import type { CouchStoreConfig, InventoryStore } from '../../agent/store/types.js';
+import { startCouchServer, type CouchServer } from '../support/couch-server.js';
+import {
+  dahuaCamera,
+  expectedSecondScanChanges,
+  firstScan,
+  hikvisionCamera,
+  hikvisionNvr,
+  secondScan,
+  SITE,
+  storeContract,
+} from './store-contract.js';
+
+const silent: Logger = pino({ level: 'silent' });
+const external = process.env.COUCHDB_URL !== undefined;
+
+let couch: CouchServer;
+beforeAll(async () => {
+  couch = await startCouchServer();
+});
+afterAll(async () => {
+  await couch.close();
+});
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+  couch.requireAuthorization = undefined;
+  couch.beforeBulkDocs = undefined;
+  if (!external) await couch.up(); // in case a test left it down
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'cctv-couch-store-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function freshDatabase(): string {
+  const name = `cctv-test-${randomBytes(6).toString('hex')}`;
+  cleanups.push(() => couchRequest('DELETE', `/${name}`).catch(() => undefined));
+  return name;
+}
+
+function spec(database: string): CouchStoreConfig {
+  return couch.auth ? { type: 'couchdb', url: couch.url, database, auth: couch.auth } : { type: 'couchdb', url: couch.url, database };
+}
+
+async function open(database: string, stateDir: string, log: Logger = silent): Promise<InventoryStore> {
+  const store = await openStore(spec(database), { log, stateDir });
+  cleanups.push(() => store.close());
+  return store;
+}
+
+/** A direct request to the server, as a dashboard or another writer would make it. */
+async function couchRequest(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (couch.auth) {
+    const user = process.env.CCTV_TEST_COUCH_USER ?? '';
+    const password = process.env.CCTV_TEST_COUCH_PASSWORD ?? '';
+    headers.Authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  } else if (couch.requireAuthorization) {
+    headers.Authorization = couch.requireAuthorization;
+  }
+  const response = await fetch(`${couch.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: response.status, json: await response.json() };
+}
+
+async function docsOfType(database: string, type: string): Promise<any[]> {
+  const { json } = await couchRequest('GET', `/${database}/_all_docs?include_docs=true`);
+  return (json.rows as Array<{ doc: { type?: string } }>).map((r) => r.doc).filter((d) => d.type === type);
+}
+
+/** Scan ids of the scan documents, in the order the database took them (its changes feed). */
+async function scanOrder(database: string): Promise<string[]> {
+  const { json } = await couchRequest('GET', `/${database}/_changes`);
+  return (json.results as Array<{ id: string }>).map((r) => r.id).filter((id) => id.startsWith('scan:')).map((id) => id.split(':')[2] ?? '');
+}
+
+// ---- the shared contract ----------------------------------------------------------------------
+
+storeContract('couchdb', async () => {
+  const database = freshDatabase();
+  const stateDir = join(await tempDir(), 'state');
+  return {
+    // The string form, as --store takes it (an external server's credentials need the object form).
+    store: await openStore(couch.auth ? spec(database) : `couchdb+${couch.url}/${database}`, { log: silent, stateDir }),
+    reopen: () => openStore(spec(database), { log: silent, stateDir }),
+    delivered: () => scanOrder(database),
+    cleanup: async () => {
+      for (const fn of cleanups.splice(0).reverse()) await fn();
+    },
+  };
+});
+
+// ---- specifics ---------------------------------------------------------------------------------
+
+describe('couchdb store: registry and configuration', () => {
+  it('takes couchdb+http(s)://host:port/database', () => {
+    expect(stores).toContain(couchStore);
+    expect(couchStore.accepts('couchdb+https://couch.example.org:6984/cctv')).toBe(true);
+    expect(couchStore.accepts('https://couch.example.org:6984/cctv')).toBe(false);
+    expect(couchConfig('couchdb+https://couch.example.org:6984/cctv_fleet')).toEqual({
+      type: 'couchdb',
+      url: 'https://couch.example.org:6984',
+      database: 'cctv_fleet',
+    });
+  });
+
+  it.each([
+    ['credentials in the URL', 'couchdb+http://admin:secret@127.0.0.1:5984/cctv', /credentials must not be written/],
+    ['no database', 'couchdb+http://127.0.0.1:5984', /couchdb\+https:\/\/host:port\/database/],
+    ['a database name CouchDB refuses', 'couchdb+http://127.0.0.1:5984/CCTV', /database name/],
+  ])('refuses %s with CCTV_ERR_STORE_SPEC', async (_what, text, message) => {
+    const error = await openStore(text, { log: silent, stateDir: join(await tempDir(), 'state') }).then(
+      () => new Error('expected a rejection'),
+      (e: unknown) => e as Error,
+    );
+    expect(error).toMatchObject({ code: 'CCTV_ERR_STORE_SPEC' });
+    expect(error.message).toMatch(message);
+    expect(error.message).not.toContain('secret');
+  });
+});
+
+describe('couchdb store: documents', () => {
+  it('creates the database and its type/site index, then keeps one up-to-date document per device, one per scan and one per event', async () => {
+    const database = freshDatabase();
+    const store = await open(database, join(await tempDir(), 'state'));
+    const first = await store.save(firstScan());
+    const second = await store.save(secondScan());
+    expect(await store.flush(10_000)).toBe(true);
+
+    const { json: indexes } = await couchRequest('GET', `/${database}/_index`);
+    expect(indexes.indexes).toContainEqual(
+      expect.objectContaining({ ddoc: '_design/cctv-agent', name: 'type-site', def: expect.objectContaining({ fields: [{ type: 'asc' }, { site: 'asc' }] }) }),
+    );
+
+    const devices = await docsOfType(database, 'device');
+    expect(devices.map((d) => d._id).sort()).toEqual(
+      ['mac:3c:ef:8c:a1:07:5d', 'mac:44:47:cc:0e:91:22', 'mac:ac:cc:8e:62:30:b4', 'mac:bc:ad:28:4f:12:9e'].map((id) => deviceDocId(SITE, id)),
+    );
+    const byId = new Map(devices.map((d) => [d.deviceId as string, d]));
+    const secondScanId = secondScan().scan.id;
+    // Present in the second scan: its data, as seen then.
+    for (const device of secondScan().devices) {
+      expect(byId.get(device.id)).toMatchObject({ type: 'device', site: SITE, present: true, lastSeenScanId: secondScanId, device });
+    }
+    // Gone in the second scan: kept as last seen, marked not present.
+    expect(byId.get(dahuaCamera().id)).toMatchObject({
+      present: false,
+      lastSeenScanId: firstScan().scan.id,
+      lastSeenAt: firstScan().scan.finishedAt,
+      device: dahuaCamera(),
+    });
+
+    const scans = await docsOfType(database, 'scan');
+    expect(scans.map((d) => d._id).sort()).toEqual([scanDocId(SITE, firstScan().scan.id), scanDocId(SITE, secondScanId)]);
+    expect(scans.find((d) => d.scanId === secondScanId)?.inventory).toEqual(secondScan());
+
+    const events = await docsOfType(database, 'event');
+    expect(events.map((d) => d._id)).toEqual([
+      ...first.changes.map((_, n) => eventDocId(SITE, firstScan().scan.id, n)),
+      ...second.changes.map((_, n) => eventDocId(SITE, secondScanId, n)),
+    ]);
+    expect(events.filter((d) => d.scanId === secondScanId).map((d) => d.event)).toEqual(expectedSecondScanChanges());
+
+    // The index answers a dashboard's query for the site's devices.
+    const { json: found } = await couchRequest('POST', `/${database}/_find`, { selector: { type: 'device', site: SITE }, use_index: ['cctv-agent', 'type-site'] });
+    expect(found.docs).toHaveLength(4);
+  });
+
+  it('queues while CouchDB is down, across a restart, then writes everything and ends up to date', async () => {
+    if (external) return; // down/up needs the local server
+    const database = freshDatabase();
+    const stateDir = join(await tempDir(), 'state');
+    await couch.down();
+    const before = await open(database, stateDir);
+    await before.save(firstScan());
+    await before.save(secondScan());
+    expect(await before.flush(300)).toBe(false);
+    expect(before.status()).toMatchObject({ outboxDepth: 2, reachable: false });
+    expect(before.status().lastError).toMatch(/CouchDB cannot be reached/);
+    await before.close();
+
+    const after = await open(database, stateDir);
+    const third = secondScan();
+    third.scan.id = '20260316T081500Z-5e5e5e';
+    third.scan.finishedAt = '2026-03-16T08:15:31.000Z';
+    third.devices = third.devices.filter((d) => d.id !== hikvisionNvr().id);
+    await after.save(third);
+    await couch.up();
+    expect(await after.flush(10_000)).toBe(true);
+    expect(await scanOrder(database)).toEqual([firstScan().scan.id, secondScan().scan.id, third.scan.id]);
+    const devices = new Map((await docsOfType(database, 'device')).map((d) => [d.deviceId as string, d]));
+    expect(devices.size).toBe(4);
+    expect(devices.get(hikvisionNvr().id)).toMatchObject({ present: false, lastSeenScanId: secondScan().scan.id });
+    expect(devices.get(hikvisionCamera().id)).toMatchObject({ present: true, lastSeenScanId: third.scan.id });
+    expect(await docsOfType(database, 'event')).toHaveLength(3 + 4 + 1);
+  });
+
+  it('retries a document another writer changed between reading its _rev and writing it', async () => {
+    if (external) return; // the concurrent writer hooks into the local server
+    const database = freshDatabase();
+    const hikId = deviceDocId(SITE, hikvisionCamera().id);
+    let interfered = 0;
+    couch.beforeBulkDocs = async (db) => {
+      if (db !== database || interfered > 0) return;
+      interfered += 1;
+      // Another writer creates the device document first: the store's write, made without that
+      // _rev, conflicts.
+      const { status } = await couchRequest('PUT', `/${database}/${encodeURIComponent(hikId)}`, { type: 'device', site: SITE, note: 'other writer' });
+      expect(status).toBe(201);
+    };
+    const store = await open(database, join(await tempDir(), 'state'));
+    await store.save(firstScan());
+    expect(await store.flush(10_000)).toBe(true);
+    expect(interfered).toBe(1);
+    const { json: doc } = await couchRequest('GET', `/${database}/${encodeURIComponent(hikId)}`);
+    expect(doc._rev).toMatch(/^2-/);
+    expect(doc).toMatchObject({ present: true, device: hikvisionCamera() });
+    expect(doc.note).toBeUndefined();
+  });
+
+  it('sends re-delivered documents as upserts: saving the same scan twice leaves one document each', async () => {
+    const database = freshDatabase();
+    const store = await open(database, join(await tempDir(), 'state'));
+    await store.save(firstScan());
+    await store.save(firstScan(), []);
+    expect(await store.flush(10_000)).toBe(true);
+    expect(await docsOfType(database, 'scan')).toHaveLength(1);
+    expect(await docsOfType(database, 'device')).toHaveLength(3);
+    expect(store.status().lastError).toBeNull();
+  });
+});
+
+describe('couchdb store: auth', () => {
+  it('sends basic credentials from the environment and a password file, never logged; a 401 is retried, not dropped', async () => {
+    if (external) return; // the local server checks the header
+    const database = freshDatabase();
+    const dir = await tempDir();
+    const password = `pw-${randomBytes(8).toString('hex')}`;
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(join(dir, 'couch-password'), password, { mode: 0o600 });
+    process.env.CCTV_TEST_COUCH_AGENT = 'cctv-agent';
+    cleanups.push(async () => void delete process.env.CCTV_TEST_COUCH_AGENT);
+    const header = `Basic ${Buffer.from(`cctv-agent:${password}`).toString('base64')}`;
+    couch.authorizations.length = 0;
+    couch.requireAuthorization = 'Basic d3Jvbmc6d3Jvbmc='; // the account is not set up yet
+    const raw: string[] = [];
+    const log = pino({ level: 'debug' }, { write: (s: string) => void raw.push(s) });
+    const store = await openStore(
+      { type: 'couchdb', url: couch.url, database, auth: { basicUserEnv: 'CCTV_TEST_COUCH_AGENT', basicPasswordFile: join(dir, 'couch-password') } },
+      { log, stateDir: join(dir, 'state') },
+    );
+    cleanups.push(() => store.close());
+    await store.save(firstScan());
+    expect(await store.flush(500)).toBe(false);
+    expect(store.status()).toMatchObject({ outboxDepth: 1, reachable: true });
+    expect(store.status().lastError).toMatch(/HTTP 401/);
+    couch.requireAuthorization = header; // the operator fixes the account
+    expect(await store.flush(10_000)).toBe(true);
+    expect(new Set(couch.authorizations)).toEqual(new Set([header]));
+    expect(await docsOfType(database, 'device')).toHaveLength(3);
+    const text = raw.join('');
+    for (const secret of [password, header.slice('Basic '.length)]) expect(text).not.toContain(secret);
+  });
+});
