@@ -1,6 +1,15 @@
-# cctv-agent container image. Discovery uses multicast on the site's own network, so run it with
-# the host's network: `docker run --rm --network host -v cctv-data:/data cctv-agent scan --store /data`.
-# The build steps are the same commands CI runs (npm ci builds dist/ through the prepare script).
+# cctv-agent container image: runs the daemon by default.
+#
+# Discovery is multicast on the site's own network (WS-Discovery, SSDP, mDNS, SADP, DHIP) and the
+# MAC addresses come from the host's neighbour table, so the container must share the host's
+# network namespace; on Docker's default bridge it would only ever see the bridge:
+#   docker run -d --network host -v cctv-state:/data -v /etc/cctv-agent:/etc/cctv-agent:ro \
+#     -e CCTV_PUSH_TOKEN cctv-agent        (the configuration is yours: mount it at /etc/cctv-agent/daemon.yaml)
+# No capabilities are needed (unprivileged UDP/TCP sockets; `ip neigh` reads need none).
+#
+# The build steps are the commands CI runs (scripts/test-all.sh): `npm ci --no-audit --no-fund`,
+# which builds dist/ through the package's `prepare` script. tests/unit/dockerfile.test.ts checks
+# that they stay the same, and lints this file.
 
 FROM node:20-slim AS build
 WORKDIR /app
@@ -11,6 +20,7 @@ COPY schema ./schema
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev
 
 FROM node:20-slim
+# iproute2: the neighbour table (`ip -json neigh`), where the MAC of each device comes from.
 RUN apt-get update && apt-get install -y --no-install-recommends iproute2 && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app/package.json ./
@@ -18,7 +28,10 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/fingerprints ./fingerprints
 COPY --from=build /app/schema ./schema
+RUN mkdir -p /data && chown node:node /data
+# The image's unprivileged user (uid 1000); the state folder is the only place it writes.
 USER node
 VOLUME ["/data"]
+ENV NODE_ENV=production
 ENTRYPOINT ["node", "/app/dist/agent/cli.js"]
-CMD ["scan", "--store", "/data"]
+CMD ["daemon", "--config", "/etc/cctv-agent/daemon.yaml", "--state", "/data"]

@@ -20,15 +20,27 @@
  * to answer, so on its own it is not a change of the device.
  *
  * Values are compared as they are: a field that goes from a value to null (a probe that did not
- * answer this time) is a change. Debouncing over several sweeps belongs to a later stage.
+ * answer this time) is a change. The daemon debounces over sweeps instead: computeSiteChanges below.
  *
  * Order is deterministic: by device id (code-unit order), then by kind in CHANGE_TYPES order.
  */
 import type { Device, Inventory, Service } from './types.js';
-import { IDENTITY_KEYS } from './types.js';
+import { IDENTITY_KEYS, type IdentityKey } from './types.js';
 
-/** Every event kind, in the order events of one device are listed. */
-export const CHANGE_TYPES = ['device-added', 'device-removed', 'device-changed', 'firmware-changed'] as const;
+/**
+ * Every event kind, in the order events of one device are listed. diffInventories (one scan
+ * against the last) emits the first four; computeSiteChanges (the daemon, debounced over sweeps)
+ * emits device-added, device-removed, firmware-changed and the last three.
+ */
+export const CHANGE_TYPES = [
+  'device-added',
+  'device-removed',
+  'device-changed',
+  'firmware-changed',
+  'ip-changed',
+  'identity-changed',
+  'classification-changed',
+] as const;
 export type ChangeType = (typeof CHANGE_TYPES)[number];
 
 /** A JSON value, as carried in `before` / `after`. */
@@ -51,7 +63,7 @@ export interface ChangeEvent {
   deviceId: string;
   /** The device's address in `next`, or its last address for `device-removed`. */
   ip: string;
-  /** Present on `device-changed` and `firmware-changed` only. */
+  /** Present on the `*-changed` kinds only. */
   changes?: FieldChange[];
 }
 
@@ -133,4 +145,125 @@ function byId(devices: readonly Device[]): Map<string, Device> {
 
 function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The daemon's view of a site between sweeps: every device it currently counts as present, with
+ * the values its events compare and how many sweeps in a row have missed it. Persisted as JSON in
+ * the daemon's state folder, so a restart neither re-announces every device nor forgets a miss.
+ */
+export const SITE_STATE_SCHEMA = 'cctv-agent/site-state/v1';
+
+export interface TrackedDevice {
+  ip: string;
+  mac: string | null;
+  /** Last known value of each identity key: a key the latest sweep did not learn keeps its value. */
+  identity: Record<IdentityKey, string | null>;
+  linkedVendor: string | null;
+  relation: string | null;
+  /** Sweeps in a row that did not see the device (0 when the last one did). */
+  missedSweeps: number;
+  lastSeenAt: string;
+  lastScanId: string;
+}
+
+export interface SiteState {
+  schema: typeof SITE_STATE_SCHEMA;
+  site: string;
+  /** The last scan applied (`scan.id`). */
+  scanId: string;
+  devices: Record<string, TrackedDevice>;
+}
+
+export interface SiteChangeOptions {
+  /**
+   * A device is reported `device-removed` after this many consecutive sweeps without it (1 = the
+   * first sweep that misses it), so a camera that misses one probe does not flap.
+   */
+  removeAfterMissedSweeps: number;
+}
+
+/**
+ * The events of one sweep of a site against the state its earlier sweeps left: a pure function.
+ *
+ * - `device-added`: an id not tracked (every device of a first sweep; a device reported removed
+ *   that comes back is added again).
+ * - `device-removed`: a tracked device missed by `removeAfterMissedSweeps` sweeps in a row; it is
+ *   then forgotten. Fewer misses only count (the device stays in the state, no event).
+ * - `ip-changed`: `ip` differs.
+ * - `firmware-changed`: `identity.firmware` differs.
+ * - `identity-changed`: `mac` or any other identity key differs (every differing field listed).
+ * - `classification-changed`: `classification.linkedVendor` or `.relation` differs.
+ *
+ * An identity key the sweep left null (the probe that names it did not answer) is "not learned
+ * this time", not a change: the last known value is kept and no event is raised. A new non-null
+ * value is a change. Classification is compared as it is: a verdict that moves is news.
+ * Order: by device id, then by kind in CHANGE_TYPES order (as diffInventories).
+ */
+export function computeSiteChanges(
+  previous: SiteState | null,
+  inventory: Inventory,
+  options: SiteChangeOptions,
+): { events: ChangeEvent[]; state: SiteState } {
+  const base = { at: inventory.scan.finishedAt, site: inventory.scan.site, scanId: inventory.scan.id };
+  const before = previous?.devices ?? {};
+  const devices: Record<string, TrackedDevice> = {};
+  const events: ChangeEvent[] = [];
+  const event = (type: ChangeType, deviceId: string, ip: string, changes?: FieldChange[]): void => {
+    events.push(changes ? { type, ...base, deviceId, ip, changes } : { type, ...base, deviceId, ip });
+  };
+
+  for (const device of inventory.devices) {
+    const old = Object.hasOwn(before, device.id) ? before[device.id] : undefined;
+    const tracked = trackDevice(old, device, inventory.scan);
+    devices[device.id] = tracked;
+    if (!old) {
+      event('device-added', device.id, device.ip);
+      continue;
+    }
+    const diff = (field: string, a: string | null, b: string | null, into: FieldChange[]): void => {
+      if (a !== b) into.push({ field, before: a, after: b });
+    };
+    const ip: FieldChange[] = [];
+    diff('ip', old.ip, tracked.ip, ip);
+    const firmware: FieldChange[] = [];
+    diff('identity.firmware', old.identity.firmware, tracked.identity.firmware, firmware);
+    const identity: FieldChange[] = [];
+    diff('mac', old.mac, tracked.mac, identity);
+    for (const key of IDENTITY_KEYS) {
+      if (key !== 'firmware') diff(`identity.${key}`, old.identity[key], tracked.identity[key], identity);
+    }
+    const classification: FieldChange[] = [];
+    diff('classification.linkedVendor', old.linkedVendor, tracked.linkedVendor, classification);
+    diff('classification.relation', old.relation, tracked.relation, classification);
+    if (ip.length > 0) event('ip-changed', device.id, device.ip, ip);
+    if (firmware.length > 0) event('firmware-changed', device.id, device.ip, firmware);
+    if (identity.length > 0) event('identity-changed', device.id, device.ip, identity);
+    if (classification.length > 0) event('classification-changed', device.id, device.ip, classification);
+  }
+
+  for (const [id, old] of Object.entries(before)) {
+    if (Object.hasOwn(devices, id)) continue;
+    const missedSweeps = old.missedSweeps + 1;
+    if (missedSweeps >= options.removeAfterMissedSweeps) event('device-removed', id, old.ip);
+    else devices[id] = { ...old, missedSweeps };
+  }
+
+  events.sort((a, b) => compareStrings(a.deviceId, b.deviceId) || TYPE_RANK[a.type] - TYPE_RANK[b.type]);
+  return { events, state: { schema: SITE_STATE_SCHEMA, site: inventory.scan.site, scanId: inventory.scan.id, devices } };
+}
+
+function trackDevice(old: TrackedDevice | undefined, device: Device, scan: Inventory['scan']): TrackedDevice {
+  const identity = {} as Record<IdentityKey, string | null>;
+  for (const key of IDENTITY_KEYS) identity[key] = device.identity[key] ?? old?.identity[key] ?? null;
+  return {
+    ip: device.ip,
+    mac: device.mac ?? old?.mac ?? null,
+    identity,
+    linkedVendor: device.classification.linkedVendor,
+    relation: device.classification.relation,
+    missedSweeps: 0,
+    lastSeenAt: scan.finishedAt,
+    lastScanId: scan.id,
+  };
 }

@@ -9,10 +9,10 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import type { Level } from 'pino';
 import { AgentError, agentError } from './errors.js';
 import { createLogger, LOG_LEVELS } from './log.js';
-import { chooseInterfaces } from './net/interfaces.js';
+import { chooseInterfaces, listScanInterfaces } from './net/interfaces.js';
 import { parseTargets } from './targets.js';
 import { loadCredentials } from './credentials.js';
-import { openStore } from './store/index.js';
+import { openStore, storeStateDir } from './store/index.js';
 import { openFileStore } from './store/file.js';
 import { assertStoreName } from './store/names.js';
 import { defaultFingerprintDir, fieldsText, loadFingerprints, matchReport, matchText, readFields, verifyFingerprints } from './fingerprint/index.js';
@@ -21,6 +21,10 @@ import { loadPolicies } from './policies.js';
 import { inventoryTable } from './report/table.js';
 
 const DEFAULT_STORE = './cctv-inventory';
+/** Where `scan --store <push URL>` keeps that store's outbox (see storeStateDir). */
+const SCAN_STATE_ROOT = './cctv-agent-state';
+/** How long `scan` waits for a push store to deliver before leaving the document in its outbox. */
+const SCAN_PUSH_WAIT_MS = 30_000;
 const DEFAULT_SITE = 'default';
 const MAX_WINDOW_SECONDS = 300;
 
@@ -76,7 +80,7 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
   const targets = parseTargets(targetSpecs);
   const interfaces = chooseInterfaces(flags.interface);
   const credentials = flags.credentials === undefined ? undefined : loadCredentials(flags.credentials);
-  const store = await openStore(flags.store, log);
+  const store = await openStore(flags.store, { log, stateDir: storeStateDir(SCAN_STATE_ROOT, flags.store) });
   // A corrupt store fails now, before the network is touched, not after the scan.
   await store.latest(flags.site);
   // So do bad CVE or policy tables (read again, from the cache, when devices are built).
@@ -104,6 +108,9 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
     });
     const saved = await store.save(inventory);
     log.info({ location: saved.location, changes: saved.changes.length }, 'inventory saved');
+    if (!(await store.flush(SCAN_PUSH_WAIT_MS))) {
+      log.warn({ store: store.name, ...store.status() }, 'the inventory is not delivered yet; it stays in the outbox for the next run');
+    }
     if (flags.json) printJson(inventory);
     else process.stdout.write(inventoryTable(inventory));
   } finally {
@@ -161,6 +168,60 @@ function matchCommand(field: string, value: string, flags: { json?: boolean }): 
   else process.stdout.write(matchText(db, report));
 }
 
+interface DaemonFlags {
+  config: string;
+  state?: string;
+  logLevel?: Level | 'silent';
+}
+
+/** A clean stop that leaves a handle open (a keep-alive socket) still ends the process this long after. */
+const DAEMON_EXIT_GRACE_MS = 2_000;
+
+async function daemonCommand(flags: DaemonFlags): Promise<void> {
+  const { loadDaemonConfig } = await import('./daemon/config.js');
+  const config = loadDaemonConfig(flags.config, { availableInterfaces: listScanInterfaces() });
+  const log = createLogger(flags.logLevel ?? config.logLevel);
+  // Bad fingerprint, CVE or policy data fails now, not at the first sweep.
+  const fingerprints = loadFingerprints();
+  loadCves();
+  loadPolicies();
+  const { Daemon } = await import('./daemon/daemon.js');
+  const { runScan } = await import('./scan.js');
+  const stateDir = flags.state ?? config.stateDir ?? process.env.STATE_DIRECTORY ?? './cctv-agent-state';
+  const daemon = await Daemon.start({
+    config,
+    stateDir,
+    log,
+    followConfigLogLevel: flags.logLevel === undefined,
+    sweep: (site, { signal, log: siteLog }) =>
+      runScan({
+        site: site.name,
+        interfaces: chooseInterfaces(site.interfaces),
+        targets: site.targets,
+        timeoutMs: site.timeoutMs,
+        active: site.active,
+        ratePerSecond: site.ratePerSecond,
+        credentials: site.credentials,
+        fingerprints,
+        log: siteLog,
+        signal,
+      }),
+  });
+  await new Promise<void>((resolve) => {
+    const onStop = (signal: NodeJS.Signals): void => {
+      log.info({ signal }, 'stop requested');
+      void daemon.stop().then(resolve);
+    };
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    process.on('SIGHUP', () => {
+      daemon.reload().catch((error: unknown) => log.error({ err: String(error) }, 'configuration reload failed; the running configuration is kept'));
+    });
+  });
+  process.exitCode = 0;
+  setTimeout(() => process.exit(0), DAEMON_EXIT_GRACE_MS).unref();
+}
+
 export function buildProgram(): Command {
   const program = new Command('cctv-agent')
     .description('Inventories the CCTV devices on a network and says, with evidence, which are made by or for Hikvision or Dahua.')
@@ -191,6 +252,14 @@ export function buildProgram(): Command {
     .option('--json', 'print the inventory document instead of a table')
     .addOption(logLevelOption())
     .action((flags: InventoryFlags) => inventoryCommand(flags));
+
+  program
+    .command('daemon')
+    .description('run unattended: sweep each site of the configuration on its schedule, record change events, push to the configured stores, serve /healthz and /metrics')
+    .requiredOption('-c, --config <file>', 'YAML or JSON configuration (see examples/daemon.yaml)')
+    .option('--state <dir>', 'state folder: local inventories, presence state, push outboxes (default: the configuration\'s stateDir, else $STATE_DIRECTORY, else ./cctv-agent-state)')
+    .addOption(new Option('--log-level <level>', "how much to log on stderr (default: the configuration's logLevel)").choices([...LOG_LEVELS, 'silent']))
+    .action((flags: DaemonFlags) => daemonCommand(flags));
 
   const fingerprints = program.command('fingerprints').description('work with the fingerprint database in fingerprints/');
   fingerprints

@@ -44,6 +44,21 @@ export const ERRORS = {
     message: (file: string, why: string) =>
       `The store file "${file}" cannot be read (${why}). Restore it from a backup or move it aside; the next scan will start the site afresh.`,
   },
+  CCTV_ERR_STORE_SPEC: {
+    exit: 2,
+    message: (store: string, why: string) =>
+      `The store "${store}" is not configured correctly: ${why}. Give a folder, an https:// push URL or couchdb+https://host:port/database, or fix the store entry in the config file.`,
+  },
+  CCTV_ERR_STORE_SECRET: {
+    exit: 2,
+    message: (source: string, why: string) =>
+      `The store secret from ${source} cannot be used (${why}). Set that environment variable, or write the secret alone in that file, before starting cctv-agent.`,
+  },
+  CCTV_ERR_STORE_SECRET_EXPOSED: {
+    exit: 2,
+    message: (file: string, mode: string) =>
+      `The store secret file "${file}" can be read or changed by other users (mode ${mode}). Make it private with "chmod 600 ${file}", then start cctv-agent again.`,
+  },
   CCTV_ERR_BAD_NAME: {
     exit: 2,
     message: (kind: string, value: string) =>
@@ -78,6 +93,21 @@ export const ERRORS = {
     exit: 2,
     message: (field: string) =>
       `"${field}" is not an observation field the fingerprint rules know. Run "cctv-agent fingerprints fields" to list them (for example onvif.scope.name).`,
+  },
+  CCTV_ERR_CONFIG_UNREADABLE: {
+    exit: 2,
+    message: (file: string, why: string) =>
+      `The daemon configuration file "${file}" cannot be read (${why}). Give --config the path of the YAML or JSON file (examples/daemon.yaml shows every key).`,
+  },
+  CCTV_ERR_BAD_CONFIG: {
+    exit: 2,
+    message: (problems: string) =>
+      `The daemon configuration is not valid; nothing was started:\n${problems}\nFix these lines (examples/daemon.yaml shows every key) and start the daemon again.`,
+  },
+  CCTV_ERR_HEALTH_UNAVAILABLE: {
+    exit: 2,
+    message: (address: string, why: string) =>
+      `The health and metrics endpoint cannot listen on ${address} (${why}). Choose a free port in the configuration's health.listen, or stop what is using it.`,
   },
 } as const;
 
