@@ -236,7 +236,11 @@ export function buildProgram(): Command {
     .option('-i, --interface <name>', 'interface to discover on (repeatable; default: every up, non-loopback IPv4 interface)', collect, [])
     .option('-t, --timeout <seconds>', 'discovery window in seconds', windowSeconds, 5)
     .option('-s, --site <name>', 'site name the inventory is filed under', DEFAULT_SITE)
-    .option('--store <dir>', 'folder of the embedded JSON store', DEFAULT_STORE)
+    .option(
+      '--store <dir|url>',
+      'where the inventory goes: a folder (the embedded JSON store), an http(s):// collector, or couchdb+http(s)://host:port/database (push stores queue in ./cctv-agent-state/outbox)',
+      DEFAULT_STORE,
+    )
     .option('--no-active', 'send nothing but discovery multicast: no TCP, HTTP, RTSP, TLS or ONVIF probes')
     .option('--rate <per-second>', 'new connections per second for active probes, all hosts together (cameras fall over under bursts)', positiveRate, DEFAULT_RATE)
     .option('--credentials <file>', 'JSON file of device credentials you supply (private: chmod 600); used only to read ONVIF device information, never guessed')

@@ -110,30 +110,11 @@ export async function openFileStore(spec: string, log: Logger, options: FileStor
     if (closed) throw new Error(`the file store "${dir}" is closed`);
   };
 
-  async function readInventory(file: string, site: string): Promise<Inventory | null> {
-    let raw: string;
-    try {
-      raw = await readFile(file, 'utf8');
-    } catch (error) {
-      if (isCode(error, 'ENOENT')) return null;
-      throw agentError('CCTV_ERR_STORE_CORRUPT', file, describeFsError(error));
-    }
-    let doc: unknown;
-    try {
-      doc = JSON.parse(raw);
-    } catch (error) {
-      throw agentError('CCTV_ERR_STORE_CORRUPT', file, `not valid JSON: ${(error as Error).message}`);
-    }
-    const why = inventoryProblem(doc, site);
-    if (why) throw agentError('CCTV_ERR_STORE_CORRUPT', file, why);
-    return doc as Inventory;
-  }
-
   async function commit(inventory: Inventory, given: ChangeEvent[] | undefined): Promise<SaveResult> {
     const { site, id: scanId } = inventory.scan;
     const release = await acquireLock(dir, { timeoutMs: lockTimeoutMs, pollMs: lockPollMs, log: storeLog });
     try {
-      const previous = await readInventory(paths.inventory(site), site);
+      const previous = await readInventoryFile(paths.inventory(site), site);
       const changes = given ?? diffInventories(previous, inventory);
       const scanFile = paths.scan(site, scanId);
       try {
@@ -189,7 +170,7 @@ export async function openFileStore(spec: string, log: Logger, options: FileStor
     async latest(site) {
       assertOpen();
       assertStoreName('site name', site);
-      return readInventory(paths.inventory(site), site);
+      return readInventoryFile(paths.inventory(site), site);
     },
 
     async flush() {
@@ -224,7 +205,7 @@ export async function openFileStore(spec: string, log: Logger, options: FileStor
         if (!e.isFile() || !e.name.endsWith('.json')) continue;
         const id = e.name.slice(0, -'.json'.length);
         if (!isStoreName(id)) continue; // temp files start with a dot
-        const doc = await readInventory(join(paths.scanDir(site), e.name), site);
+        const doc = await readInventoryFile(join(paths.scanDir(site), e.name), site);
         if (!doc) continue; // removed meanwhile
         summaries.push({ id, startedAt: doc.scan.startedAt, finishedAt: doc.scan.finishedAt, devices: doc.devices.length });
       }
@@ -235,7 +216,7 @@ export async function openFileStore(spec: string, log: Logger, options: FileStor
       assertOpen();
       assertStoreName('site name', site);
       assertStoreName('scan id', scanId);
-      return readInventory(paths.scan(site, scanId), site);
+      return readInventoryFile(paths.scan(site, scanId), site);
     },
 
     async readChanges(site) {
@@ -304,6 +285,26 @@ async function listDir(path: string) {
     if (isCode(error, 'ENOENT')) return [];
     throw agentError('CCTV_ERR_STORE_CORRUPT', path, describeFsError(error));
   }
+}
+
+/** Reads a stored inventory of `site`; null when the file does not exist. */
+export async function readInventoryFile(file: string, site: string): Promise<Inventory | null> {
+  let raw: string;
+  try {
+    raw = await readFile(file, 'utf8');
+  } catch (error) {
+    if (isCode(error, 'ENOENT')) return null;
+    throw agentError('CCTV_ERR_STORE_CORRUPT', file, describeFsError(error));
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(raw);
+  } catch (error) {
+    throw agentError('CCTV_ERR_STORE_CORRUPT', file, `not valid JSON: ${(error as Error).message}`);
+  }
+  const why = inventoryProblem(doc, site);
+  if (why) throw agentError('CCTV_ERR_STORE_CORRUPT', file, why);
+  return doc as Inventory;
 }
 
 /** Why `doc` is not a readable inventory of `site`, or null. */

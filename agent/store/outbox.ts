@@ -26,8 +26,8 @@ import { diffInventories, type ChangeEvent } from '../changes.js';
 import { AgentError, agentError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { INVENTORY_SCHEMA_ID, type Inventory } from '../types.js';
-import { inventoryProblem } from './file.js';
-import { describeFsError, ensureDir, fsyncDir, isCode, TEMP_SUFFIX, writeFileAtomic } from './fs-durable.js';
+import { inventoryProblem, readInventoryFile } from './file.js';
+import { describeFsError, ensureDir, fsyncDir, TEMP_SUFFIX, writeFileAtomic } from './fs-durable.js';
 import { acquireLock, type ReleaseLock } from './lock.js';
 import { assertStoreName } from './names.js';
 import type { InventoryStore, SaveResult, StoreStatus } from './types.js';
@@ -134,26 +134,6 @@ export async function openOutboxStore(options: OutboxStoreOptions): Promise<Inve
     });
   }
 
-  async function readLatest(site: string): Promise<Inventory | null> {
-    const file = paths.latest(site);
-    let raw: string;
-    try {
-      raw = await readFile(file, 'utf8');
-    } catch (error) {
-      if (isCode(error, 'ENOENT')) return null;
-      throw agentError('CCTV_ERR_STORE_CORRUPT', file, describeFsError(error));
-    }
-    let doc: unknown;
-    try {
-      doc = JSON.parse(raw);
-    } catch (error) {
-      throw agentError('CCTV_ERR_STORE_CORRUPT', file, `not valid JSON: ${(error as Error).message}`);
-    }
-    const why = inventoryProblem(doc, site);
-    if (why) throw agentError('CCTV_ERR_STORE_CORRUPT', file, why);
-    return doc as Inventory;
-  }
-
   async function readEntry(file: string): Promise<OutboxEntry> {
     const doc = JSON.parse(await readFile(join(paths.pending, file), 'utf8')) as Partial<OutboxEntry> | null;
     if (doc?.schema !== OUTBOX_ENTRY_SCHEMA || typeof doc.id !== 'string' || !Array.isArray(doc.events)) {
@@ -166,7 +146,7 @@ export async function openOutboxStore(options: OutboxStoreOptions): Promise<Inve
 
   async function commit(inventory: Inventory, given: ChangeEvent[] | undefined): Promise<SaveResult> {
     const { site } = inventory.scan;
-    const events = given ?? diffInventories(await readLatest(site), inventory);
+    const events = given ?? diffInventories(await readInventoryFile(paths.latest(site), site), inventory);
     const entry: OutboxEntry = {
       schema: OUTBOX_ENTRY_SCHEMA,
       id: randomUUID(),
@@ -294,7 +274,7 @@ export async function openOutboxStore(options: OutboxStoreOptions): Promise<Inve
       assertOpen();
       assertStoreName('site name', site);
       await queue;
-      return readLatest(site);
+      return readInventoryFile(paths.latest(site), site);
     },
 
     async flush(timeoutMs) {
