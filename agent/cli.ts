@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Level } from 'pino';
+import type { Inventory } from './types.js';
 import { AgentError, agentError } from './errors.js';
 import { createLogger, LOG_LEVELS } from './log.js';
 import { chooseInterfaces, listScanInterfaces } from './net/interfaces.js';
@@ -19,6 +20,11 @@ import { defaultFingerprintDir, fieldsText, loadFingerprints, matchReport, match
 import { loadCves } from './vulns.js';
 import { loadPolicies } from './policies.js';
 import { inventoryTable } from './report/table.js';
+import { diffScans, diffTable } from './report/diff.js';
+import { readHandoverFile } from './report/handover.js';
+import { verifyExitCode, verifyHandover, verifyHtml, verifyTable } from './report/verify.js';
+import { createProgress } from './report/progress.js';
+import { REPORT_FORMATS, writeReport, type ReportFormat } from './report/index.js';
 
 const DEFAULT_STORE = './cctv-inventory';
 /** Where `scan --store <push URL>` keeps that store's outbox (see storeStateDir). */
@@ -90,6 +96,7 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const progress = createProgress(process.stderr, { json: flags.json === true });
   try {
     // Loaded here, not at start-up: the discoverers pull in the SSDP and mDNS libraries, which
     // `--help` and the reading commands do not need.
@@ -105,8 +112,11 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
       fingerprints: loadFingerprints(),
       log,
       signal: abort.signal,
+      onProgress: (p) => progress.update(`${p.phase}: ${p.hosts} host(s), ${p.observations} observation(s)`),
     });
+    progress.update('saving the inventory');
     const saved = await store.save(inventory);
+    progress.done();
     log.info({ location: saved.location, changes: saved.changes.length }, 'inventory saved');
     if (!(await store.flush(SCAN_PUSH_WAIT_MS))) {
       log.warn({ store: store.name, ...store.status() }, 'the inventory is not delivered yet; it stays in the outbox for the next run');
@@ -114,6 +124,7 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
     if (flags.json) printJson(inventory);
     else process.stdout.write(inventoryTable(inventory));
   } finally {
+    progress.done();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await store.close();
@@ -137,6 +148,77 @@ async function inventoryCommand(flags: InventoryFlags): Promise<void> {
     if (flags.json) printJson(inventory);
     else process.stdout.write(inventoryTable(inventory));
   } finally {
+    await store.close();
+  }
+}
+
+interface DiffFlags {
+  site: string;
+  store: string;
+  json?: boolean;
+  logLevel: Level | 'silent';
+}
+
+/** Compares two scans of a site: the named ones, or the last two in the store. */
+async function diffCommand(scanA: string | undefined, scanB: string | undefined, flags: DiffFlags): Promise<void> {
+  const log = createLogger(flags.logLevel);
+  assertStoreName('site name', flags.site);
+  if (scanA !== undefined && scanB === undefined) throw agentError('CCTV_ERR_BAD_OPTION', 'SCAN_B', 'name both scans, or neither for the last two');
+  const store = await openFileStore(flags.store, log);
+  try {
+    let ids: [string, string];
+    if (scanA !== undefined && scanB !== undefined) ids = [scanA, scanB];
+    else {
+      const scans = await store.listScans(flags.site);
+      const [previous, last] = scans.slice(-2);
+      if (!previous || !last) throw agentError('CCTV_ERR_NOT_ENOUGH_SCANS', flags.site, flags.store, scans.length);
+      ids = [previous.id, last.id];
+    }
+    const load = async (id: string): Promise<Inventory> => {
+      const doc = await store.loadScan(flags.site, id);
+      if (!doc) throw agentError('CCTV_ERR_NO_SCAN', flags.site, id, flags.store);
+      return doc;
+    };
+    const diff = diffScans(await load(ids[0]), await load(ids[1]));
+    if (flags.json) printJson(diff);
+    else process.stdout.write(diffTable(diff));
+  } finally {
+    await store.close();
+  }
+}
+
+interface HandoverFlags {
+  expected: string;
+  site: string;
+  scan?: string;
+  store: string;
+  format: 'table' | 'json' | 'html';
+  allowLinked?: boolean;
+  logLevel: Level | 'silent';
+}
+
+async function handoverCommand(flags: HandoverFlags): Promise<void> {
+  const log = createLogger(flags.logLevel);
+  assertStoreName('site name', flags.site);
+  // A bad handover file fails before the store is touched.
+  const expected = readHandoverFile(flags.expected);
+  const progress = createProgress(process.stderr, { json: flags.format === 'json' });
+  progress.update(`matching ${expected.length} expected device(s) with the scan`);
+  const store = await openFileStore(flags.store, log);
+  try {
+    const inventory = flags.scan === undefined ? await store.latest(flags.site) : await store.loadScan(flags.site, flags.scan);
+    if (!inventory) {
+      throw flags.scan === undefined
+        ? agentError('CCTV_ERR_NO_INVENTORY', flags.site, flags.store)
+        : agentError('CCTV_ERR_NO_SCAN', flags.site, flags.scan, flags.store);
+    }
+    const result = verifyHandover(expected, inventory, { allowLinked: flags.allowLinked === true });
+    progress.done();
+    if (flags.format === 'json') printJson(result);
+    else process.stdout.write(flags.format === 'html' ? verifyHtml(result) : verifyTable(result));
+    process.exitCode = verifyExitCode(result);
+  } finally {
+    progress.done();
     await store.close();
   }
 }
@@ -166,6 +248,15 @@ function matchCommand(field: string, value: string, flags: { json?: boolean }): 
   const report = matchReport(db, field, value);
   if (flags.json) printJson(report);
   else process.stdout.write(matchText(db, report));
+}
+
+interface ReportFlags {
+  site: string;
+  scan?: string;
+  store: string;
+  format: ReportFormat;
+  out?: string;
+  logLevel: Level | 'silent';
 }
 
 interface DaemonFlags {
@@ -256,6 +347,45 @@ export function buildProgram(): Command {
     .option('--json', 'print the inventory document instead of a table')
     .addOption(logLevelOption())
     .action((flags: InventoryFlags) => inventoryCommand(flags));
+
+  program
+    .command('report')
+    .description("write a scan from the store as a table, CSV (opens in Excel), the JSON document or one self-contained HTML file")
+    .option('-s, --site <name>', 'site name', DEFAULT_SITE)
+    .option('--scan <id>', "scan id (default: the site's latest scan)")
+    .option('--store <dir>', 'folder of the embedded JSON store', DEFAULT_STORE)
+    .addOption(new Option('--format <format>', 'report format').choices([...REPORT_FORMATS]).default('table'))
+    .option('--out <file>', 'write the report to FILE (replaced atomically) instead of stdout')
+    .addOption(logLevelOption())
+    .action((flags: ReportFlags) => writeReport({ ...flags, log: createLogger(flags.logLevel) }));
+
+  program
+    .command('diff')
+    .description('list the devices added, removed and changed between two scans of a site (default: its last two)')
+    .argument('[scanA]', 'id of the earlier scan (a file name under STORE/scans/SITE, without .json)')
+    .argument('[scanB]', 'id of the later scan')
+    .option('-s, --site <name>', 'site name', DEFAULT_SITE)
+    .option('--store <dir>', 'folder of the embedded JSON store', DEFAULT_STORE)
+    .option('--json', 'print { site, from, to, added, removed, changed } instead of a table')
+    .addOption(logLevelOption())
+    .action((scanA: string | undefined, scanB: string | undefined, flags: DiffFlags) => diffCommand(scanA, scanB, flags));
+
+  program
+    .command('verify')
+    .description(
+      "check an installer's handover schedule against a scan: matched, missing, unexpected and mismatched devices, and every " +
+        'device linked to Hikvision or Dahua. Exit 0 when the handover holds, 1 when it does not, 2 for a bad file. A linked ' +
+        'device fails the handover on its own (a site that must not have such devices is the usual reason to verify); ' +
+        '--allow-linked reports it without failing',
+    )
+    .requiredOption('--expected <file>', 'CSV (header row) or JSON handover schedule; columns ip, mac, serial, model, firmware, brand, location')
+    .option('-s, --site <name>', 'site name', DEFAULT_SITE)
+    .option('--scan <id>', 'check this scan instead of the latest')
+    .option('--store <dir>', 'folder of the embedded JSON store', DEFAULT_STORE)
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'html']).default('table'))
+    .option('--allow-linked', 'list Hikvision/Dahua-linked devices but do not fail the handover for them')
+    .addOption(logLevelOption())
+    .action((flags: HandoverFlags) => handoverCommand(flags));
 
   program
     .command('daemon')

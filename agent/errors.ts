@@ -34,6 +34,11 @@ export const ERRORS = {
     message: (dir: string, why: string) =>
       `The inventory store "${dir}" cannot be written (${why}). Choose a folder you can write to with --store DIR.`,
   },
+  CCTV_ERR_REPORT_UNWRITABLE: {
+    exit: 2,
+    message: (file: string, why: string) =>
+      `The report file "${file}" cannot be written (${why}). Give --out a path in a folder that exists and that you can write to.`,
+  },
   CCTV_ERR_STORE_LOCKED: {
     exit: 2,
     message: (dir: string, holder: string) =>
@@ -108,6 +113,26 @@ export const ERRORS = {
     exit: 2,
     message: (address: string, why: string) =>
       `The health and metrics endpoint cannot listen on ${address} (${why}). Choose a free port in the configuration's health.listen, or stop what is using it.`,
+  },
+  CCTV_ERR_HANDOVER_UNREADABLE: {
+    exit: 2,
+    message: (file: string, why: string) =>
+      `The handover file "${file}" cannot be read (${why}). Give --expected the path of the CSV or JSON handover schedule.`,
+  },
+  CCTV_ERR_BAD_HANDOVER: {
+    exit: 2,
+    message: (file: string, line: number, column: number, why: string) =>
+      `The handover file "${file}" is not valid at line ${line}, column ${column}: ${why}. Fix that line (columns: ip, mac, serial, model, firmware, brand, location) and run verify again.`,
+  },
+  CCTV_ERR_NO_SCAN: {
+    exit: 2,
+    message: (site: string, scanId: string, dir: string) =>
+      `Site "${site}" in "${dir}" has no scan "${scanId}". Run "cctv-agent diff --site ${site} --store ${dir}" without scan ids to compare the last two scans, or pick an id from the store's scans/${site} folder.`,
+  },
+  CCTV_ERR_NOT_ENOUGH_SCANS: {
+    exit: 2,
+    message: (site: string, dir: string, count: number) =>
+      `Site "${site}" in "${dir}" has ${count} scan(s); a diff needs two. Run "cctv-agent scan --site ${site} --store ${dir}" again, or name two scans.`,
   },
 } as const;
 

@@ -33,6 +33,15 @@ export interface ScanOptions {
   ratePerSecond: number;
   /** Operator-supplied device credentials (`--credentials`); used only by the probes that need them. */
   credentials?: CredentialStore;
+  /** Told when a phase starts and on each observation, for a progress display. */
+  onProgress?: (progress: ScanProgress) => void;
+}
+
+export interface ScanProgress {
+  phase: DiscoveryPhase;
+  observations: number;
+  /** Distinct addresses observed so far. */
+  hosts: number;
 }
 
 /** Sortable, unique scan id: `20261128T101500Z-1a2b3c`. */
@@ -49,12 +58,15 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   const log = options.log.child({ module: 'scan' });
   const chosen = (options.discoverers ?? discoverers).filter((d) => options.active || !ACTIVE_PHASES.has(d.phase));
   const observations: Observation[] = [];
+  const hostsSeen = new Set<string>();
+  const report = (phase: DiscoveryPhase): void => options.onProgress?.({ phase, observations: observations.length, hosts: hostsSeen.size });
   log.info({ site: options.site, interfaces: options.interfaces.map((i) => i.name), targets: options.targets.specs, windowMs: options.timeoutMs }, 'scan started');
 
   /** Runs one phase's discoverers together, over the given targets and earlier observations. */
   const runPhase = async (phase: DiscoveryPhase, scope: { targets: TargetSet; seen: readonly Observation[] }): Promise<void> => {
     const inPhase = chosen.filter((d) => d.phase === phase);
     if (inPhase.length === 0) return;
+    report(phase);
     const phaseDeadline = deadline(phase === 'listen' ? options.timeoutMs : PROBE_PHASE_LIMIT_MS, options.signal);
     const ctx: ScanContext = {
       interfaces: options.interfaces,
@@ -68,7 +80,12 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
       ratePerSecond: options.ratePerSecond,
       credentials: options.credentials,
     };
-    const results = await Promise.allSettled(inPhase.map((d) => d.run(ctx, (o) => observations.push(o))));
+    const emit = (o: Observation): void => {
+      observations.push(o);
+      hostsSeen.add(o.ip);
+      report(phase);
+    };
+    const results = await Promise.allSettled(inPhase.map((d) => d.run(ctx, emit)));
     phaseDeadline.dispose();
     results.forEach((r, i) => {
       if (r.status === 'rejected') log.error({ discoverer: inPhase[i]?.name, phase, err: String(r.reason) }, 'discoverer failed; the scan goes on without it');

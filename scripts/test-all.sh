@@ -9,10 +9,11 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "test-all: the lab tests create network namespaces and need root: run 'sudo bash scripts/test-all.sh'" >&2
   exit 2
 fi
-if ! command -v ip >/dev/null 2>&1 || ! ip -json -stats neigh show >/dev/null 2>&1; then
+# chromium: the HTML report test opens the report in headless Chromium (tests/integration/report.test.ts).
+if ! command -v ip >/dev/null 2>&1 || ! ip -json -stats neigh show >/dev/null 2>&1 || [ ! -x /usr/bin/chromium ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq iproute2 >/dev/null
+  apt-get install -y -qq iproute2 chromium >/dev/null
 fi
 
 npm ci --no-audit --no-fund

@@ -1,0 +1,48 @@
+/**
+ * Two scans of a site side by side: the devices added, removed and changed between them
+ * (agent/changes.ts diffInventories), grouped for reading, as a table or JSON.
+ */
+import Table from 'cli-table3';
+import { diffInventories, type ChangeEvent, type ChangeValue } from '../changes.js';
+import type { Inventory } from '../types.js';
+
+export interface ScanDiff {
+  site: string;
+  from: string;
+  to: string;
+  added: ChangeEvent[];
+  removed: ChangeEvent[];
+  /** `device-changed` and `firmware-changed` events, in diffInventories order. */
+  changed: ChangeEvent[];
+}
+
+export function diffScans(from: Inventory, to: Inventory): ScanDiff {
+  const events = diffInventories(from, to);
+  return {
+    site: to.scan.site,
+    from: from.scan.id,
+    to: to.scan.id,
+    added: events.filter((e) => e.type === 'device-added'),
+    removed: events.filter((e) => e.type === 'device-removed'),
+    changed: events.filter((e) => e.type === 'device-changed' || e.type === 'firmware-changed'),
+  };
+}
+
+function valueText(value: ChangeValue): string {
+  if (value === null) return 'nothing';
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+export function diffTable(diff: ScanDiff): string {
+  const table = new Table({ head: ['Change', 'Device', 'IP', 'Field', 'Before', 'After'], style: { head: [], border: [] } });
+  for (const e of diff.added) table.push(['added', e.deviceId, e.ip, '-', '-', '-']);
+  for (const e of diff.removed) table.push(['removed', e.deviceId, e.ip, '-', '-', '-']);
+  for (const e of diff.changed) {
+    for (const c of e.changes ?? []) table.push(['changed', e.deviceId, e.ip, c.field, valueText(c.before), valueText(c.after)]);
+  }
+  const changedDevices = new Set(diff.changed.map((e) => e.deviceId)).size;
+  return (
+    `Site ${diff.site}: scan ${diff.from} to scan ${diff.to}\n${table.toString()}\n` +
+    `${diff.added.length} added, ${diff.removed.length} removed, ${changedDevices} changed.\n`
+  );
+}

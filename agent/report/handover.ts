@@ -1,0 +1,294 @@
+/**
+ * The installer's handover schedule: the devices a site is meant to have, as CSV (RFC 4180, a
+ * header row) or JSON (an array of objects, or `{ "devices": [...] }`). Column / key names are
+ * case-insensitive; an unknown one is an error that names it, so a typo ("seral") is not silently
+ * ignored. Every error names the file, line and column (1-based) of the offending text.
+ */
+import { readFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
+import { parse as parseCsv, CsvError } from 'csv-parse/sync';
+import { agentError } from '../errors.js';
+
+export const HANDOVER_COLUMNS = ['ip', 'mac', 'serial', 'model', 'firmware', 'brand', 'location'] as const;
+export type HandoverColumn = (typeof HANDOVER_COLUMNS)[number];
+
+/** One expected device; at least one of ip, mac, serial is set. `line` is where it is written. */
+export type ExpectedDevice = Record<HandoverColumn, string | null> & { line: number };
+
+/** A handover file larger than this is not a schedule. */
+const MAX_HANDOVER_BYTES = 4 * 1024 * 1024;
+const MAC = /^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$/i;
+
+export function readHandoverFile(file: string): ExpectedDevice[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw agentError('CCTV_ERR_HANDOVER_UNREADABLE', file, (error as NodeJS.ErrnoException).code ?? String(error));
+  }
+  if (Buffer.byteLength(text) > MAX_HANDOVER_BYTES) {
+    throw agentError('CCTV_ERR_HANDOVER_UNREADABLE', file, `larger than ${MAX_HANDOVER_BYTES} bytes`);
+  }
+  return parseHandover(text, file);
+}
+
+/** JSON when the first non-blank character opens an array or object, CSV otherwise. */
+export function parseHandover(text: string, file: string): ExpectedDevice[] {
+  const body = text.replace(/^\uFEFF/, '');
+  return /^\s*[[{]/.test(body) ? parseJsonHandover(body, file) : parseCsvHandover(body, file);
+}
+
+interface Cell {
+  value: string;
+  line: number;
+  column: number;
+}
+
+function parseCsvHandover(text: string, file: string): ExpectedDevice[] {
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    records = parseCsv(text, { info: true, skip_empty_lines: true, bom: true }) as unknown as typeof records; // `info: true` wraps each record
+  } catch (error) {
+    if (!(error instanceof CsvError)) throw error;
+    const opened = error.code === 'CSV_QUOTE_NOT_CLOSED' ? unclosedQuote(text) : null;
+    const at = opened ?? { line: Number((error as CsvError & { lines?: number }).lines ?? 1), column: 1 };
+    throw agentError('CCTV_ERR_BAD_HANDOVER', file, at.line, at.column, csvReason(error));
+  }
+  const [header, ...rows] = records;
+  if (!header) throw agentError('CCTV_ERR_BAD_HANDOVER', file, 1, 1, 'the file is empty; it needs a header row (ip,mac,serial,model,firmware,brand,location)');
+  const headerLine = header.info.lines;
+  const columns = header.record.map((name, index) =>
+    knownColumn(name, file, { line: headerLine, column: columnOf(text, headerLine, index) }),
+  );
+  return rows.map(({ record, info }) => {
+    const cells = new Map<HandoverColumn, Cell>();
+    record.forEach((value, index) => {
+      const column = columns[index];
+      if (column) cells.set(column, { value, line: info.lines, column: columnOf(text, info.lines, index) });
+    });
+    return expectedDevice(cells, info.lines, file);
+  });
+}
+
+function csvReason(error: CsvError): string {
+  if (error.code === 'CSV_QUOTE_NOT_CLOSED') return 'a quoted value is never closed (a " is missing)';
+  if (error.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH') return 'this row has a different number of values than the header row';
+  return error.message;
+}
+
+/** Where the quote that csv-parse found unclosed was opened (RFC 4180 §2: "" inside quotes is an escaped quote). */
+function unclosedQuote(text: string): { line: number; column: number } | null {
+  let line = 1;
+  let column = 0;
+  let opened: { line: number; column: number } | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    column++;
+    if (ch === '"') {
+      if (!opened) opened = { line, column };
+      else if (text[i + 1] === '"') {
+        i++;
+        column++;
+      } else opened = null;
+    }
+    if (ch === '\n') {
+      line++;
+      column = 0;
+    }
+  }
+  return opened;
+}
+
+/** 1-based character column where field `index` of physical line `line` starts (quotes honoured). */
+function columnOf(text: string, line: number, index: number): number {
+  const lines = text.split('\n');
+  const content = lines[line - 1] ?? '';
+  let field = 0;
+  let quoted = false;
+  for (let i = 0; i < content.length && field < index; i++) {
+    const ch = content[i];
+    if (ch === '"') quoted = !quoted;
+    else if (ch === ',' && !quoted) {
+      field++;
+      if (field === index) return i + 2;
+    }
+  }
+  return 1;
+}
+
+function knownColumn(name: string, file: string, at: { line: number; column: number }): HandoverColumn {
+  const key = name.trim().toLowerCase();
+  if ((HANDOVER_COLUMNS as readonly string[]).includes(key)) return key as HandoverColumn;
+  throw agentError('CCTV_ERR_BAD_HANDOVER', file, at.line, at.column, `unknown column "${name}"`);
+}
+
+function expectedDevice(cells: Map<HandoverColumn, Cell>, line: number, file: string): ExpectedDevice {
+  const device = { line } as ExpectedDevice;
+  for (const column of HANDOVER_COLUMNS) {
+    const cell = cells.get(column);
+    const value = cell?.value.trim() ?? '';
+    device[column] = value === '' ? null : value;
+    if (!cell || value === '') continue;
+    if (column === 'ip' && !isIPv4(value)) {
+      throw agentError('CCTV_ERR_BAD_HANDOVER', file, cell.line, cell.column, `"${value}" is not an IPv4 address`);
+    }
+    if (column === 'mac') {
+      if (!MAC.test(value)) {
+        throw agentError('CCTV_ERR_BAD_HANDOVER', file, cell.line, cell.column, `"${value}" is not a MAC address (like bc:ad:28:4f:12:9e)`);
+      }
+      device.mac = value.toLowerCase().replaceAll('-', ':');
+    }
+  }
+  if (!device.ip && !device.mac && !device.serial) {
+    throw agentError('CCTV_ERR_BAD_HANDOVER', file, line, 1, 'the device has none of ip, mac or serial, so it cannot be matched');
+  }
+  return device;
+}
+
+// ---- JSON (RFC 8259) with positions ---------------------------------------------------------
+// JSON.parse gives no line or column in Node 20, so the schedule is read by this small parser,
+// which keeps the position of every value.
+
+type JsonNode =
+  | { kind: 'object'; entries: { key: string; keyAt: number; value: JsonNode }[]; at: number }
+  | { kind: 'array'; items: JsonNode[]; at: number }
+  | { kind: 'scalar'; value: string | number | boolean | null; at: number };
+
+class JsonSyntaxError extends Error {
+  constructor(
+    readonly at: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Deepest nesting accepted: a schedule is two levels deep. */
+const MAX_JSON_DEPTH = 16;
+
+function parseJson(text: string): JsonNode {
+  let i = 0;
+  const ws = (): void => {
+    while (i < text.length && ' \t\r\n'.includes(text[i] ?? '')) i++;
+  };
+  const fail = (what: string): never => {
+    throw new JsonSyntaxError(i, i >= text.length ? `the file ends early: ${what}` : `unexpected ${JSON.stringify(text[i])}: ${what}`);
+  };
+  const string = (): string => {
+    const start = i;
+    i++;
+    while (i < text.length && text[i] !== '"') {
+      if (text[i] === '\\') i++;
+      else if (text.charCodeAt(i) < 0x20) fail('a string cannot hold a control character or line break');
+      i++;
+    }
+    if (i >= text.length) {
+      i = start;
+      throw new JsonSyntaxError(start, 'a string is never closed (a " is missing)');
+    }
+    i++;
+    try {
+      return JSON.parse(text.slice(start, i)) as string;
+    } catch {
+      throw new JsonSyntaxError(start, 'a string has an invalid escape');
+    }
+  };
+  const value = (depth: number): JsonNode => {
+    if (depth > MAX_JSON_DEPTH) fail('nested too deeply');
+    ws();
+    const at = i;
+    const ch = text[i];
+    if (ch === '{') {
+      i++;
+      const entries: { key: string; keyAt: number; value: JsonNode }[] = [];
+      ws();
+      if (text[i] === '}') {
+        i++;
+        return { kind: 'object', entries, at };
+      }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail('expected a "quoted" key');
+        const keyAt = i;
+        const key = string();
+        ws();
+        if (text[i] !== ':') fail('expected ":" after the key');
+        i++;
+        entries.push({ key, keyAt, value: value(depth + 1) });
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === '}') {
+          i++;
+          return { kind: 'object', entries, at };
+        } else fail('expected "," or "}"');
+      }
+    }
+    if (ch === '[') {
+      i++;
+      const items: JsonNode[] = [];
+      ws();
+      if (text[i] === ']') {
+        i++;
+        return { kind: 'array', items, at };
+      }
+      for (;;) {
+        items.push(value(depth + 1));
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === ']') {
+          i++;
+          return { kind: 'array', items, at };
+        } else fail('expected "," or "]"');
+      }
+    }
+    if (ch === '"') return { kind: 'scalar', value: string(), at };
+    const literal = /^(?:true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(text.slice(i, i + 64));
+    if (!literal) return fail('expected a value');
+    i += literal[0].length;
+    return { kind: 'scalar', value: JSON.parse(literal[0]) as string | number | boolean | null, at };
+  };
+  const root = value(0);
+  ws();
+  if (i < text.length) fail('expected the end of the file');
+  return root;
+}
+
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return { line, column: offset - (before.lastIndexOf('\n') + 1) + 1 };
+}
+
+function parseJsonHandover(text: string, file: string): ExpectedDevice[] {
+  const bad = (offset: number, why: string): never => {
+    const { line, column } = lineColumn(text, offset);
+    throw agentError('CCTV_ERR_BAD_HANDOVER', file, line, column, why);
+  };
+  let root: JsonNode;
+  try {
+    root = parseJson(text);
+  } catch (error) {
+    if (error instanceof JsonSyntaxError) return bad(error.at, error.message);
+    throw error;
+  }
+  let list = root;
+  if (root.kind === 'object') {
+    const devices = root.entries.find((e) => e.key.toLowerCase() === 'devices');
+    const other = root.entries.find((e) => e.key.toLowerCase() !== 'devices');
+    if (other) return bad(other.keyAt, `unknown key "${other.key}" (the top level holds only "devices")`);
+    if (!devices) return bad(root.at, 'expected an array of devices, or { "devices": [...] }');
+    list = devices.value;
+  }
+  if (list.kind !== 'array') return bad(list.at, 'expected an array of devices');
+  return list.items.map((item) => {
+    if (item.kind !== 'object') return bad(item.at, 'each device must be an object like { "ip": "198.18.0.21", "model": "…" }');
+    const cells = new Map<HandoverColumn, Cell>();
+    for (const entry of item.entries) {
+      const column = knownColumn(entry.key, file, lineColumn(text, entry.keyAt));
+      const { value } = entry;
+      if (value.kind !== 'scalar' || typeof value.value === 'boolean') return bad(value.at, `"${entry.key}" must be a string`);
+      cells.set(column, { value: value.value === null ? '' : String(value.value), ...lineColumn(text, value.at) });
+    }
+    return expectedDevice(cells, lineColumn(text, item.at).line, file);
+  });
+}

@@ -1,0 +1,167 @@
+import type { Device, Inventory } from '../types.js';
+import { REPORT_CSS, REPORT_JS } from './html-assets.js';
+import { evidenceSummary, plainVerdict, summarize, summaryRows, type ReportSummary } from './summary.js';
+import { verdictText } from './table.js';
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** HTML-escapes text for element content and quoted attributes: device strings are hostile input. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
+}
+
+function cell(text: string | null, sortKey: string = text ?? '', className = ''): string {
+  const cls = className ? ` class="${className}"` : '';
+  const shown = text === null || text === '' ? '<span class="empty">-</span>' : escapeHtml(text);
+  return `<td${cls} data-sort="${escapeHtml(sortKey.toLowerCase())}">${shown}</td>`;
+}
+
+/** "198.18.0.7" sorts as "198.018.000.007", so a text sort is a numeric one. */
+function ipSortKey(ip: string): string {
+  return ip
+    .split('.')
+    .map((octet) => octet.padStart(3, '0'))
+    .join('.');
+}
+
+const CHART_ROW = 26;
+const CHART_LABEL = 220;
+const CHART_BAR = 240;
+
+/** A horizontal bar chart of the summary counts, as inline SVG. */
+function chartSvg(summary: ReportSummary): string {
+  const rows = summaryRows(summary);
+  const max = Math.max(1, ...rows.map((r) => r.value));
+  const height = rows.length * CHART_ROW + 8;
+  const width = CHART_LABEL + CHART_BAR + 40;
+  const bars = rows
+    .map((r, i) => {
+      const y = i * CHART_ROW + 4;
+      const w = Math.round((r.value / max) * CHART_BAR);
+      return (
+        `<text x="${CHART_LABEL - 8}" y="${y + 15}" text-anchor="end">${escapeHtml(r.label)}</text>` +
+        `<rect class="bar bar-${r.key}" x="${CHART_LABEL}" y="${y + 3}" width="${w}" height="${CHART_ROW - 8}"/>` +
+        `<text x="${CHART_LABEL + w + 6}" y="${y + 15}">${r.value}</text>`
+      );
+    })
+    .join('');
+  return `<svg class="chart" role="img" aria-label="Chart of the summary counts" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">${bars}</svg>`;
+}
+
+function summaryTable(summary: ReportSummary): string {
+  const rows = summaryRows(summary)
+    .map((r) => `<tr data-count="${r.key}"><th scope="row">${escapeHtml(r.label)}</th><td>${r.value}</td></tr>`)
+    .join('');
+  return `<table class="counts">${rows}</table>`;
+}
+
+function listOrNone(items: string[]): string {
+  return items.length ? `<ul>${items.map((i) => `<li>${i}</li>`).join('')}</ul>` : '<p class="empty">none</p>';
+}
+
+function evidenceDetails(d: Device): string {
+  const evidence = d.evidence.map(
+    (e) => `${escapeHtml(e.detail)} <span class="label">(${escapeHtml(e.source)}, rule ${escapeHtml(e.rule)}, confidence ${e.confidence.toFixed(2)})</span>`,
+  );
+  const cves = d.vulnerabilities.map(
+    (v) =>
+      `${escapeHtml(v.id)}${v.status ? ` <span class="label">${escapeHtml(v.status)}</span>` : ''}${v.severity ? `, ${escapeHtml(v.severity)}` : ''}${v.kev ? ', known exploited (CISA KEV)' : ''}` +
+      `${v.reason ? `: ${escapeHtml(v.reason)}` : ''}${v.source ? ` <span class="label">source: ${escapeHtml(v.source)}</span>` : ''}`,
+  );
+  const services = d.services.map((s) => `${s.port}/${escapeHtml(s.protocol)}${s.banner ? `: ${escapeHtml(s.banner)}` : ''}`);
+  const policies = (d.policies ?? []).map((p) => escapeHtml(p.name));
+  return (
+    `<details><summary>${d.evidence.length} piece(s) of evidence</summary>` +
+    `<p class="verdict">${escapeHtml(plainVerdict(d))}</p>` +
+    `<p class="label">Evidence</p>${listOrNone(evidence)}` +
+    `<p class="label">Known CVEs</p>${listOrNone(cves)}` +
+    (policies.length ? `<p class="label">Policies that concern it</p>${listOrNone(policies)}` : '') +
+    `<p class="label">Services</p>${listOrNone(services)}` +
+    `</details>`
+  );
+}
+
+function deviceRow(d: Device): string {
+  const { linkedVendor, confidence } = d.classification;
+  const cves = d.vulnerabilities.map((v) => v.id).join(' ');
+  const columns = [
+    d.ip,
+    d.mac ?? '',
+    d.identity.brand ?? '',
+    d.identity.manufacturer ?? '',
+    verdictText(d),
+    d.identity.model ?? '',
+    d.identity.firmware ?? '',
+    cves,
+  ];
+  const filterText = columns.join(' ').toLowerCase();
+  return (
+    `<tr class="linked-${linkedVendor ?? 'none'}" data-filter="${escapeHtml(filterText)}">` +
+    cell(d.ip, ipSortKey(d.ip), 'mono') +
+    cell(d.mac, d.mac ?? '', 'mono') +
+    cell(d.identity.brand) +
+    cell(d.identity.manufacturer) +
+    `<td data-sort="${escapeHtml(verdictText(d).toLowerCase())}"${linkedVendor ? ' class="verdict"' : ''}>${escapeHtml(plainVerdict(d))}</td>` +
+    cell(d.identity.model) +
+    cell(d.identity.firmware) +
+    cell(confidence.toFixed(2), String(confidence)) +
+    cell(d.vulnerabilities.map((v) => v.id).join('\n'), String(d.vulnerabilities.length).padStart(4, '0') + cves, 'cves') +
+    `<td data-sort="${escapeHtml(evidenceSummary(d, 1).toLowerCase())}">${evidenceDetails(d)}</td>` +
+    `</tr>`
+  );
+}
+
+const COLUMNS: Array<{ label: string; numeric?: boolean }> = [
+  { label: 'IP' },
+  { label: 'MAC' },
+  { label: 'Brand' },
+  { label: 'Maker' },
+  { label: 'Relation' },
+  { label: 'Model' },
+  { label: 'Firmware' },
+  { label: 'Confidence', numeric: true },
+  { label: 'CVEs' },
+  { label: 'Evidence' },
+];
+
+/**
+ * The inventory as one self-contained HTML file: inline CSS, JS and SVG, and a Content Security
+ * Policy that forbids every fetch, so it opens the same from a USB stick with no network.
+ */
+export function inventoryHtml(inventory: Inventory): string {
+  const summary = summarize(inventory);
+  const { scan } = inventory;
+  const heads = COLUMNS.map(
+    (c) => `<th scope="col"${c.numeric ? ' data-type="number"' : ''}><button type="button">${escapeHtml(c.label)}</button></th>`,
+  ).join('');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>CCTV inventory: site ${escapeHtml(scan.site)}</title>
+<style>${REPORT_CSS}</style>
+</head>
+<body>
+<h1>CCTV inventory: site ${escapeHtml(scan.site)}</h1>
+<p class="meta">Scan ${escapeHtml(scan.id)}, from ${escapeHtml(scan.startedAt)} to ${escapeHtml(scan.finishedAt)}. Methods: ${escapeHtml(scan.methods.join(', '))}.</p>
+<h2>Summary</h2>
+<div class="summary">
+${summaryTable(summary)}
+${chartSvg(summary)}
+</div>
+<h2>Devices</h2>
+<div class="tools"><input id="filter" type="search" placeholder="Filter: type an IP, a brand, hikvision, dahua…" aria-label="Filter the devices"><span id="shown"></span></div>
+<table class="devices" id="devices">
+<thead><tr>${heads}</tr></thead>
+<tbody>
+${inventory.devices.map(deviceRow).join('\n')}
+</tbody>
+</table>
+<footer>Made by cctv-agent from the ${escapeHtml(inventory.schema)} document. "Linked" means made by or for Hikvision or Dahua, directly, for another brand (OEM) or by a subsidiary; each verdict lists the evidence it rests on.</footer>
+<script>${REPORT_JS}</script>
+</body>
+</html>
+`;
+}

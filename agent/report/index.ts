@@ -1,0 +1,65 @@
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { agentError } from '../errors.js';
+import { openFileStore } from '../store/file.js';
+import { describeFsError, writeFileAtomic } from '../store/fs-durable.js';
+import { assertStoreName } from '../store/names.js';
+import type { Inventory } from '../types.js';
+import { inventoryCsv } from './csv.js';
+import { inventoryHtml } from './html.js';
+import { inventoryTable } from './table.js';
+
+export const REPORT_FORMATS = ['table', 'csv', 'json', 'html'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+export function renderReport(inventory: Inventory, format: ReportFormat): string {
+  switch (format) {
+    case 'table':
+      return inventoryTable(inventory);
+    case 'csv':
+      return inventoryCsv(inventory);
+    case 'json':
+      return `${JSON.stringify(inventory, null, 2)}\n`;
+    case 'html':
+      return inventoryHtml(inventory);
+  }
+}
+
+export interface ReportOptions {
+  site: string;
+  store: string;
+  /** A scan id from the store; the site's latest scan when absent. */
+  scan?: string;
+  format: ReportFormat;
+  /** File to write (atomically); stdout when absent. */
+  out?: string;
+  log: Logger;
+}
+
+/** Reads one scan from the file store and writes it in the chosen format. Touches no network. */
+export async function writeReport(options: ReportOptions): Promise<void> {
+  assertStoreName('site name', options.site);
+  const store = await openFileStore(options.store, options.log);
+  let inventory: Inventory | null;
+  try {
+    inventory = options.scan === undefined ? await store.latest(options.site) : await store.loadScan(options.site, options.scan);
+  } finally {
+    await store.close();
+  }
+  if (!inventory) {
+    throw options.scan === undefined
+      ? agentError('CCTV_ERR_NO_INVENTORY', options.site, options.store)
+      : agentError('CCTV_ERR_NO_SCAN', options.site, options.scan, options.store);
+  }
+  const text = renderReport(inventory, options.format);
+  if (options.out === undefined) {
+    process.stdout.write(text);
+    return;
+  }
+  try {
+    await writeFileAtomic(resolve(options.out), text);
+  } catch (error) {
+    throw agentError('CCTV_ERR_REPORT_UNWRITABLE', options.out, describeFsError(error));
+  }
+  options.log.info({ out: options.out, format: options.format, devices: inventory.devices.length }, 'report written');
+}

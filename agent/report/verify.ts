@@ -1,0 +1,192 @@
+/**
+ * Handover verification: the devices an installer says were fitted (agent/report/handover.ts)
+ * against the devices a scan found. A pure function of the two, plus renderings.
+ *
+ * Matching, in order: by MAC, then serial, then IP; each found device is matched at most once
+ * (the first expected device, in file order, to claim it keeps it).
+ */
+import Table from 'cli-table3';
+import type { Device, Inventory } from '../types.js';
+import type { ExpectedDevice } from './handover.js';
+import { verdictText } from './table.js';
+
+/** Fields a matched device is checked on (the identity keys a handover schedule names). */
+const COMPARED = ['model', 'firmware', 'brand'] as const;
+
+export interface FieldMismatch {
+  field: (typeof COMPARED)[number];
+  expected: string;
+  found: string | null;
+}
+
+export interface FoundDevice {
+  id: string;
+  ip: string;
+  mac: string | null;
+  brand: string | null;
+  model: string | null;
+  firmware: string | null;
+  serial: string | null;
+  /** Plain words: "Hikvision (OEM)", "not linked". */
+  verdict: string;
+  linkedVendor: string | null;
+  relation: string | null;
+}
+
+export interface MatchedDevice {
+  expected: ExpectedDevice;
+  found: FoundDevice;
+  matchedBy: 'mac' | 'serial' | 'ip';
+  /** Empty when every compared field the schedule names agrees. */
+  mismatches: FieldMismatch[];
+}
+
+export interface VerifyResult {
+  site: string;
+  scanId: string;
+  matched: MatchedDevice[];
+  missing: ExpectedDevice[];
+  unexpected: FoundDevice[];
+  /** Matched or unexpected devices linked to Hikvision or Dahua. */
+  linked: FoundDevice[];
+  /** True when nothing is missing, unexpected or mismatched, and (unless allowed) nothing is linked. */
+  ok: boolean;
+}
+
+export function verifyHandover(expected: readonly ExpectedDevice[], inventory: Inventory, options: { allowLinked: boolean }): VerifyResult {
+  const unclaimed = new Set(inventory.devices);
+  const matched: MatchedDevice[] = [];
+  const missing: ExpectedDevice[] = [];
+  for (const want of expected) {
+    const hit = findMatch(want, unclaimed);
+    if (!hit) {
+      missing.push(want);
+      continue;
+    }
+    unclaimed.delete(hit.device);
+    matched.push({ expected: want, found: foundDevice(hit.device), matchedBy: hit.by, mismatches: mismatches(want, hit.device) });
+  }
+  const unexpected = inventory.devices.filter((d) => unclaimed.has(d)).map(foundDevice);
+  const linked = [...matched.map((m) => m.found), ...unexpected].filter((d) => d.linkedVendor !== null);
+  const ok =
+    missing.length === 0 &&
+    unexpected.length === 0 &&
+    matched.every((m) => m.mismatches.length === 0) &&
+    (options.allowLinked || linked.length === 0);
+  return { site: inventory.scan.site, scanId: inventory.scan.id, matched, missing, unexpected, linked, ok };
+}
+
+function findMatch(want: ExpectedDevice, candidates: Set<Device>): { device: Device; by: MatchedDevice['matchedBy'] } | null {
+  const pool = [...candidates];
+  const mac = want.mac ? pool.find((d) => d.mac?.toLowerCase() === want.mac) : undefined;
+  if (mac) return { device: mac, by: 'mac' };
+  const serial = want.serial ? pool.find((d) => d.identity.serial !== null && d.identity.serial.toLowerCase() === want.serial?.toLowerCase()) : undefined;
+  if (serial) return { device: serial, by: 'serial' };
+  const ip = want.ip ? pool.find((d) => d.ip === want.ip) : undefined;
+  if (ip) return { device: ip, by: 'ip' };
+  return null;
+}
+
+/** Case and surrounding space do not count ("hikvision" = "Hikvision"). */
+function mismatches(want: ExpectedDevice, device: Device): FieldMismatch[] {
+  const out: FieldMismatch[] = [];
+  for (const field of COMPARED) {
+    const expected = want[field];
+    if (expected === null) continue;
+    const found = device.identity[field];
+    if (found === null || found.trim().toLowerCase() !== expected.toLowerCase()) out.push({ field, expected, found });
+  }
+  return out;
+}
+
+function foundDevice(d: Device): FoundDevice {
+  return {
+    id: d.id,
+    ip: d.ip,
+    mac: d.mac,
+    brand: d.identity.brand,
+    model: d.identity.model,
+    firmware: d.identity.firmware,
+    serial: d.identity.serial,
+    verdict: verdictText(d),
+    linkedVendor: d.classification.linkedVendor,
+    relation: d.classification.relation,
+  };
+}
+
+/** Exit status for an installer's script: 0 the handover holds, 1 it does not. */
+export function verifyExitCode(result: VerifyResult): number {
+  return result.ok ? 0 : 1;
+}
+
+function expectedLabel(e: ExpectedDevice): string {
+  return [e.ip, e.mac, e.serial].filter((v): v is string => v !== null).join(' / ');
+}
+
+function foundLabel(f: FoundDevice): string {
+  return [f.ip, f.mac].filter((v): v is string => v !== null).join(' / ');
+}
+
+function counts(result: VerifyResult): string {
+  const mismatched = result.matched.filter((m) => m.mismatches.length > 0).length;
+  return (
+    `${result.matched.length - mismatched} matched, ${mismatched} mismatched, ${result.missing.length} missing, ` +
+    `${result.unexpected.length} unexpected, ${result.linked.length} linked to Hikvision or Dahua`
+  );
+}
+
+/** One row a device: status, the handover's words for it, what was found, and why it fails. */
+function rows(result: VerifyResult): string[][] {
+  const out: string[][] = [];
+  for (const m of result.matched) {
+    const why = m.mismatches.map((x) => `${x.field}: expected ${x.expected}, found ${x.found ?? 'nothing'}`);
+    out.push([
+      m.mismatches.length > 0 ? 'mismatched' : 'matched',
+      `${expectedLabel(m.expected)}${m.expected.location ? ` (${m.expected.location})` : ''}`,
+      `${foundLabel(m.found)} by ${m.matchedBy}`,
+      [m.found.brand, m.found.model].filter(Boolean).join(' ') || '-',
+      m.found.verdict,
+      why.join('; ') || '-',
+    ]);
+  }
+  for (const e of result.missing) {
+    out.push(['missing', `${expectedLabel(e)}${e.location ? ` (${e.location})` : ''}`, 'not found', [e.brand, e.model].filter(Boolean).join(' ') || '-', '-', `handover line ${e.line}`]);
+  }
+  for (const f of result.unexpected) {
+    out.push(['unexpected', 'not in the handover', foundLabel(f), [f.brand, f.model].filter(Boolean).join(' ') || '-', f.verdict, '-']);
+  }
+  return out;
+}
+
+const HEAD = ['Status', 'Handover', 'Found', 'Device', 'Linked to', 'Problem'];
+
+export function verifyTable(result: VerifyResult): string {
+  const table = new Table({ head: HEAD, style: { head: [], border: [] } });
+  for (const row of rows(result)) table.push(row);
+  return (
+    `Handover check of site ${result.site}, scan ${result.scanId}\n${table.toString()}\n${counts(result)}.\n` +
+    `${result.ok ? 'PASS' : 'FAIL'}: ${result.ok ? 'the handover matches the network.' : 'the handover does not match the network, or names linked devices.'}\n`
+  );
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+/** A self-contained page: inline style, no script, nothing fetched; every device string escaped. */
+export function verifyHtml(result: VerifyResult): string {
+  const body = rows(result)
+    .map((row) => `<tr class="${escapeHtml(row[0] ?? '')}">${row.map((cell) => `<td>${escapeHtml(cell)}</td>`).join('')}</tr>`)
+    .join('\n');
+  const title = `Handover check: site ${result.site}`;
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.3em .6em;text-align:left}
+tr.missing,tr.mismatched,tr.unexpected{background:#fde2e2}.pass{color:#146c2e}.fail{color:#a4161a}</style></head>
+<body><h1>${escapeHtml(title)}</h1><p>Scan ${escapeHtml(result.scanId)}</p>
+<p class="${result.ok ? 'pass' : 'fail'}"><strong>${result.ok ? 'PASS' : 'FAIL'}</strong>: ${escapeHtml(counts(result))}.</p>
+<table><thead><tr>${HEAD.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>
+${body}
+</tbody></table></body></html>
+`;
+}

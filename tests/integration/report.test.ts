@@ -1,0 +1,141 @@
+/**
+ * `cctv-agent report` from a lab scan: the scan runs in the lab's scanner namespace, the reports are
+ * written from the store (no network), and the HTML report is opened in headless Chromium
+ * (playwright-core driving Debian's /usr/bin/chromium), screenshotted, counted, filtered and sorted.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { parse } from 'csv-parse/sync';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Inventory } from '../../agent/types.js';
+import { AGENT_CLI, LAB_SUBNET, REPO_ROOT, runInScanner } from './lab-helpers.js';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'cctv-report-test-'));
+const storeDir = join(dir, 'store');
+const SITE = 'lab-report';
+
+/** Runs `cctv-agent report` in this process's namespace: a report reads the store and sends nothing. */
+async function report(args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [AGENT_CLI, 'report', '--site', SITE, '--store', storeDir, '--log-level', 'silent', ...args], {
+    cwd: REPO_ROOT,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return stdout;
+}
+
+function ipNumber(ip: string): number {
+  return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+}
+
+describe('cctv-agent report from a lab scan', () => {
+  let inventory: Inventory;
+  let browser: Browser;
+  let page: Page;
+  const requests: string[] = [];
+  const htmlFile = join(dir, 'report.html');
+
+  beforeAll(async () => {
+    const scan = await runInScanner(['scan', LAB_SUBNET, '--json', '--site', SITE, '--store', storeDir, '--timeout', '3', '--log-level', 'warn']);
+    expect(scan.code, scan.stderr).toBe(0);
+    inventory = JSON.parse(scan.stdout) as Inventory;
+    expect(inventory.devices.length).toBeGreaterThan(3);
+    await report(['--format', 'html', '--out', htmlFile]);
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync'],
+    });
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on('request', (request) => requests.push(request.url()));
+    await page.goto(pathToFileURL(htmlFile).href);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('json is the inventory document of the latest scan', async () => {
+    expect(JSON.parse(await report(['--format', 'json']))).toEqual(inventory);
+    expect(JSON.parse(await report(['--format', 'json', '--scan', inventory.scan.id]))).toEqual(inventory);
+  });
+
+  it('table lists every device', async () => {
+    const table = await report([]);
+    for (const d of inventory.devices) expect(table).toContain(d.ip);
+    expect(table).toContain(`${inventory.devices.length} device(s)`);
+  });
+
+  it('csv has a BOM, a header and one row a device', async () => {
+    const out = join(dir, 'report.csv');
+    expect(await report(['--format', 'csv', '--out', out])).toBe('');
+    const text = readFileSync(out, 'utf8');
+    expect(text.startsWith('\uFEFF')).toBe(true);
+    const [header, ...rows] = parse(text, { bom: true }) as string[][];
+    expect(header?.[1]).toBe('ip');
+    expect(rows.map((r) => r[1])).toEqual(inventory.devices.map((d) => d.ip));
+    expect(rows.map((r) => r[6])).toEqual(inventory.devices.map((d) => d.classification.linkedVendor ?? ''));
+  });
+
+  it('the HTML report renders, with a screenshot, and Chromium fetches nothing from the network', async () => {
+    const png = join(dir, 'report.png');
+    await page.screenshot({ path: png, fullPage: true });
+    const bytes = readFileSync(png);
+    expect(bytes.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    expect(statSync(png).size).toBeGreaterThan(20_000);
+    expect(requests.length).toBeGreaterThan(0);
+    for (const url of requests) expect(url).toMatch(/^(file|data):/);
+  });
+
+  it('shows the summary counts of the document', async () => {
+    const count = async (key: string): Promise<number> => Number(await page.locator(`tr[data-count="${key}"] td`).textContent());
+    const devices = inventory.devices;
+    const linked = (vendor: string): number => devices.filter((d) => d.classification.linkedVendor === vendor).length;
+    const relation = (r: string): number => devices.filter((d) => d.classification.linkedVendor !== null && d.classification.relation === r).length;
+    expect(await count('devices')).toBe(devices.length);
+    expect(await count('hikvision')).toBe(linked('hikvision'));
+    expect(await count('dahua')).toBe(linked('dahua'));
+    expect(await count('oem')).toBe(relation('oem'));
+    expect(await count('subsidiary')).toBe(relation('subsidiary'));
+    expect(await count('unlinked')).toBe(devices.filter((d) => d.classification.linkedVendor === null).length);
+    expect(await count('cves')).toBe(devices.filter((d) => d.vulnerabilities.length > 0).length);
+    expect(linked('dahua')).toBeGreaterThan(0);
+    expect(await page.locator('svg.chart rect').count()).toBe(9);
+  });
+
+  it('filtering "dahua" shows exactly the Dahua-linked devices, and clearing it shows all', async () => {
+    const visibleIps = (): Promise<string[]> => page.locator('#devices tbody tr:visible td:first-child').allTextContents();
+    expect(await visibleIps()).toHaveLength(inventory.devices.length);
+    await page.fill('#filter', 'dahua');
+    const dahua = inventory.devices.filter((d) => d.classification.linkedVendor === 'dahua').map((d) => d.ip);
+    expect((await visibleIps()).sort()).toEqual(dahua.sort());
+    expect(await page.locator('#shown').textContent()).toBe(`${dahua.length} of ${inventory.devices.length} devices shown`);
+    await page.fill('#filter', '');
+    expect(await visibleIps()).toHaveLength(inventory.devices.length);
+  });
+
+  it('sorts by IP (numerically) and by confidence when a heading is clicked', async () => {
+    const ips = (): Promise<string[]> => page.locator('#devices tbody tr td:first-child').allTextContents();
+    await page.click('#devices thead th:nth-child(1) button');
+    const ascending = [...inventory.devices.map((d) => d.ip)].sort((a, b) => ipNumber(a) - ipNumber(b));
+    expect(await ips()).toEqual(ascending);
+    await page.click('#devices thead th:nth-child(1) button');
+    expect(await ips()).toEqual([...ascending].reverse());
+    await page.click('#devices thead th:nth-child(8) button');
+    const confidences = (await page.locator('#devices tbody tr td:nth-child(8)').allTextContents()).map(Number);
+    expect(confidences).toEqual([...confidences].sort((a, b) => a - b));
+    expect(new Set(confidences).size).toBeGreaterThan(1);
+  });
+
+  it('opens a device\'s evidence on click', async () => {
+    const details = page.locator('#devices details').first();
+    expect(await details.locator('ul').first().isVisible()).toBe(false);
+    await details.locator('summary').click();
+    expect(await details.locator('ul').first().isVisible()).toBe(true);
+  });
+});

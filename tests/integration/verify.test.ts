@@ -1,0 +1,147 @@
+/**
+ * `cctv-agent verify` and `cctv-agent diff` against real lab scans: the handover schedule is built
+ * from the lab profiles (what each simulated device really is), then altered so that one device is
+ * missing, one unexpected and one mismatched; diff compares two scans with one device off the wire.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ScanDiff } from '../../agent/report/diff.js';
+import type { VerifyResult } from '../../agent/report/verify.js';
+import type { Inventory } from '../../agent/types.js';
+import { LAB_SUBNET, labNamespace, labProfiles, runInNamespace, runInScanner, startDevice, stopDevice, type LabProfile } from './lab-helpers.js';
+
+const SITE = 'handover';
+const dir = mkdtempSync(join(tmpdir(), 'cctv-verify-test-'));
+const storeDir = join(dir, 'store');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function scan(): Promise<Inventory> {
+  const run = await runInScanner(['scan', LAB_SUBNET, '--json', '--site', SITE, '--store', storeDir, '--timeout', '3', '--log-level', 'warn']);
+  expect(run.code, run.stderr).toBe(0);
+  return JSON.parse(run.stdout) as Inventory;
+}
+
+/** One handover row from what the profile says the device is (identity a default scan reports). */
+function row(p: LabProfile): Record<string, string> {
+  const identity = p.truth.identity;
+  const out: Record<string, string> = { ip: p.ip, mac: p.mac, location: `rack ${p.name}` };
+  if (identity?.model) out.model = identity.model;
+  if (identity?.brand) out.brand = identity.brand;
+  return out;
+}
+
+function csv(rows: Record<string, string>[]): string {
+  const header = ['IP', 'MAC', 'Model', 'Brand', 'Location'];
+  const quote = (v: string): string => `"${v.replaceAll('"', '""')}"`;
+  return [header.join(','), ...rows.map((r) => header.map((h) => quote(r[h.toLowerCase()] ?? '')).join(','))].join('\r\n') + '\r\n';
+}
+
+async function verify(file: string, extra: string[] = []): Promise<{ code: number | null; result: VerifyResult; stderr: string }> {
+  const run = await runInScanner(['verify', '--expected', file, '--site', SITE, '--store', storeDir, '--format', 'json', ...extra]);
+  return { code: run.code, result: JSON.parse(run.stdout) as VerifyResult, stderr: run.stderr };
+}
+
+describe('cctv-agent verify and diff on lab scans', () => {
+  const profiles = labProfiles();
+  const modelled = profiles.filter((p) => p.truth.identity?.model);
+  const renamed = modelled[0]!;
+  const left = profiles.find((p) => p !== renamed && p.name !== 'axis')!;
+  const ghost = { ip: '198.18.0.250', mac: '02:00:00:00:fa:fa', model: 'DS-2CD2043G2-I', location: 'car park <b>east</b>' };
+  let first: Inventory;
+
+  beforeAll(async () => {
+    first = await scan();
+  });
+
+  it('passes a handover that lists every device as it is, when linked devices are allowed', async () => {
+    const file = join(dir, 'exact.csv');
+    writeFileSync(file, csv(profiles.map(row)));
+    const { code, result, stderr } = await verify(file, ['--allow-linked']);
+    expect(result.missing, stderr).toEqual([]);
+    expect(result.unexpected).toEqual([]);
+    expect(result.matched.filter((m) => m.mismatches.length > 0)).toEqual([]);
+    expect(result.matched).toHaveLength(profiles.length);
+    expect(result.matched.every((m) => m.matchedBy === 'mac')).toBe(true);
+    expect(code).toBe(0);
+  });
+
+  it('fails the same handover without --allow-linked, flagging each linked device with its relation', async () => {
+    const { code, result } = await verify(join(dir, 'exact.csv'));
+    const linked = profiles.filter((p) => p.truth.linkedVendor !== null);
+    expect(linked.length).toBeGreaterThan(0);
+    expect(result.linked.map((d) => d.ip).sort()).toEqual(linked.map((p) => p.ip).sort());
+    for (const p of linked) {
+      expect(result.linked.find((d) => d.ip === p.ip)).toMatchObject({ linkedVendor: p.truth.linkedVendor, relation: p.truth.relation });
+    }
+    expect(result.ok).toBe(false);
+    expect(code).toBe(1);
+  });
+
+  it('reports one missing, one unexpected and one mismatched device, and exits 1', async () => {
+    const rows = profiles.filter((p) => p !== left).map(row);
+    const wrong = rows.find((r) => r.ip === renamed.ip)!;
+    wrong.model = `${wrong.model}-X`;
+    rows.push(ghost);
+    const file = join(dir, 'altered.csv');
+    writeFileSync(file, csv(rows));
+    const { code, result } = await verify(file, ['--allow-linked']);
+    expect(result.missing.map((e) => e.ip)).toEqual([ghost.ip]);
+    expect(result.unexpected.map((d) => d.ip)).toEqual([left.ip]);
+    const mismatched = result.matched.filter((m) => m.mismatches.length > 0);
+    expect(mismatched.map((m) => m.found.ip)).toEqual([renamed.ip]);
+    expect(mismatched[0]!.mismatches).toEqual([{ field: 'model', expected: `${renamed.truth.identity!.model}-X`, found: renamed.truth.identity!.model }]);
+    expect(code).toBe(1);
+
+    const html = await runInScanner(['verify', '--expected', file, '--site', SITE, '--store', storeDir, '--format', 'html', '--allow-linked']);
+    expect(html.code).toBe(1);
+    expect(html.stdout).toContain('car park &#60;b&#62;east&#60;/b&#62;');
+    expect(html.stdout).not.toContain('<b>east');
+    expect(html.stdout).not.toMatch(/src=|href=|@import|url\(/);
+
+    const table = await runInScanner(['verify', '--expected', file, '--site', SITE, '--store', storeDir, '--allow-linked']);
+    expect(table.stdout).toContain('1 mismatched, 1 missing, 1 unexpected');
+    expect(table.stdout).toContain('FAIL');
+  });
+
+  it('matches a device by serial when the handover gives no MAC, even at another address', async () => {
+    const withSerial = profiles.find((p) => p.truth.identity?.serial)!;
+    const file = join(dir, 'serial.json');
+    writeFileSync(file, JSON.stringify({ devices: [{ Serial: withSerial.truth.identity!.serial, IP: '198.18.0.251' }] }, null, 2));
+    const { result } = await verify(file, ['--allow-linked']);
+    expect(result.matched).toEqual([expect.objectContaining({ matchedBy: 'serial', found: expect.objectContaining({ ip: withSerial.ip }) })]);
+  });
+
+  it('exits 2 naming the line and column of a malformed handover, and prints nothing on stdout', async () => {
+    const file = join(dir, 'broken.csv');
+    writeFileSync(file, 'ip,mac\n198.18.0.10,"02:00\n');
+    const run = await runInScanner(['verify', '--expected', file, '--site', SITE, '--store', storeDir]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(`"${file}" is not valid at line 2, column 13`);
+  });
+
+  it('lists the device taken off the wire as removed between the last two scans', async () => {
+    const axis = profiles.find((p) => p.name === 'axis')!;
+    await stopDevice('axis');
+    expect((await runInNamespace(labNamespace('axis'), ['ip', 'link', 'set', 'eth0', 'down'])).code).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    try {
+      const second = await scan();
+      const run = await runInScanner(['diff', '--site', SITE, '--store', storeDir, '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      const diff = JSON.parse(run.stdout) as ScanDiff;
+      expect(diff).toMatchObject({ site: SITE, from: first.scan.id, to: second.scan.id, added: [] });
+      expect(diff.removed.map((e) => [e.deviceId, e.ip])).toEqual([[`mac:${axis.mac}`, axis.ip]]);
+
+      const named = await runInScanner(['diff', second.scan.id, first.scan.id, '--site', SITE, '--store', storeDir]);
+      expect(named.code, named.stderr).toBe(0);
+      expect(named.stdout).toMatch(new RegExp(`added\\s*│\\s*mac:${axis.mac}`));
+      expect(named.stdout).toContain('1 added, 0 removed');
+    } finally {
+      await runInNamespace(labNamespace('axis'), ['ip', 'link', 'set', 'eth0', 'up']);
+      await startDevice('axis');
+    }
+  });
+});

@@ -1,0 +1,228 @@
+/**
+ * Handover schedules (agent/report/handover.ts) read from tests/fixtures/handover, matching and
+ * rendering (agent/report/verify.ts) against the store fixtures, and `cctv-agent verify` run as
+ * the built CLI on a file store in a temporary folder: nothing touches the network.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentError } from '../../agent/errors.js';
+import { createLogger } from '../../agent/log.js';
+import { parseHandover, readHandoverFile, type ExpectedDevice } from '../../agent/report/handover.js';
+import { verifyExitCode, verifyHandover, verifyHtml, verifyTable } from '../../agent/report/verify.js';
+import { openFileStore } from '../../agent/store/file.js';
+import { axisCamera, dahuaCamera, firstScan, hikvisionCamera, inventory, SITE } from './store-contract.js';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const fixtures = join(root, 'tests', 'fixtures', 'handover');
+const cli = join(root, 'dist', 'agent', 'cli.js');
+
+function badHandover(run: () => unknown): AgentError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof AgentError) return error;
+    throw error;
+  }
+  throw new Error('expected a CCTV_ERR_BAD_HANDOVER error');
+}
+
+function expectedDevice(fields: Partial<ExpectedDevice>): ExpectedDevice {
+  return { ip: null, mac: null, serial: null, model: null, firmware: null, brand: null, location: null, line: 2, ...fields };
+}
+
+describe('reading a handover schedule', () => {
+  const devices = [
+    { ip: '198.18.0.21', mac: 'bc:ad:28:4f:12:9e', serial: null, model: 'DS-2CD2143G2-I', firmware: null, brand: 'Hikvision', location: 'Town hall, north door' },
+    { ip: null, mac: null, serial: '7J0A8F2PAZ4C1D9', model: 'IPC-HDW2431T-AS-S2', firmware: null, brand: 'Dahua', location: 'Car park "A"' },
+    { ip: '198.18.0.40', mac: null, serial: null, model: 'M3106-LVE Mk II', firmware: null, brand: 'Axis', location: 'Reception' },
+  ];
+
+  it('reads RFC 4180 CSV with mixed-case headers, quoted commas and quotes, and normalises the MAC', () => {
+    expect(readHandoverFile(join(fixtures, 'schedule.csv'))).toEqual(devices.map((d, i) => ({ ...d, line: i + 2 })));
+  });
+
+  it('reads the same schedule as JSON, with the line each device starts on', () => {
+    expect(readHandoverFile(join(fixtures, 'schedule.json'))).toEqual(devices.map((d, i) => ({ ...d, line: i + 3 })));
+  });
+
+  it('reads a bare JSON array too', () => {
+    expect(parseHandover('[{"ip":"198.18.0.5"}]', 'x.json')).toEqual([expectedDevice({ ip: '198.18.0.5', line: 1 })]);
+  });
+
+  const malformed: [string, number, number, string][] = [
+    ['unclosed-quote.csv', 3, 31, 'a quoted value is never closed'],
+    ['syntax-error.json', 3, 25, 'unexpected "\\"": expected "," or "}"'],
+    ['unknown-column.csv', 1, 8, 'unknown column "Seral"'],
+    ['bad-mac.csv', 3, 13, '"ac:cc:8e:62:30" is not a MAC address'],
+    ['bad-ip.json', 4, 11, '"198.18.0.400" is not an IPv4 address'],
+  ];
+  for (const [file, line, column, why] of malformed) {
+    it(`names the file, line ${line} and column ${column} of ${file}`, () => {
+      const path = join(fixtures, file);
+      const error = badHandover(() => readHandoverFile(path));
+      expect(error.code).toBe('CCTV_ERR_BAD_HANDOVER');
+      expect(error.exitCode).toBe(2);
+      expect(error.message).toContain(`"${path}" is not valid at line ${line}, column ${column}: ${why}`);
+    });
+  }
+
+  const inline: [string, string, string][] = [
+    ['an unknown JSON key', '[\n {"ip": "198.18.0.5",\n  "room": "2"}]', 'line 3, column 3: unknown column "room"'],
+    ['an unclosed JSON string', '[{"ip": "198.18.0.5}]', 'line 1, column 9: a string is never closed'],
+    ['a JSON file cut short', '[{"ip": "198.18.0.5"', 'line 1, column 21: the file ends early'],
+    ['a device with nothing to match on', 'model,location\nDS-2CD2143G2-I,hall\n', 'line 2, column 1: the device has none of ip, mac or serial'],
+    ['a row with an extra value', 'ip,model\n198.18.0.5,a,b\n', 'line 2, column 1: this row has a different number of values'],
+    ['an empty file', '', 'line 1, column 1: the file is empty'],
+    ['a number where a device belongs', '{"devices": [\n 7]}', 'line 2, column 2: each device must be an object'],
+  ];
+  for (const [what, text, where] of inline) {
+    it(`rejects ${what} with its position`, () => {
+      expect(badHandover(() => parseHandover(text, 'h.txt')).message).toContain(`"h.txt" is not valid at ${where}`);
+    });
+  }
+
+  it('refuses JSON nested deeper than a schedule ever is, without overflowing the stack', () => {
+    expect(badHandover(() => parseHandover('['.repeat(100_000), 'deep.json')).message).toContain('nested too deeply');
+  });
+
+  it('names a file that cannot be read', () => {
+    const error = badHandover(() => readHandoverFile(join(fixtures, 'no-such-file.csv')));
+    expect(error.code).toBe('CCTV_ERR_HANDOVER_UNREADABLE');
+    expect(error.message).toContain('ENOENT');
+  });
+});
+
+describe('verifyHandover', () => {
+  const scan = firstScan();
+
+  it('matches by MAC first, then serial, then IP, and passes when all agree and linked devices are allowed', () => {
+    const result = verifyHandover(readHandoverFile(join(fixtures, 'schedule.csv')), scan, { allowLinked: true });
+    expect(result.matched.map((m) => [m.found.id, m.matchedBy])).toEqual([
+      [hikvisionCamera().id, 'mac'],
+      [dahuaCamera().id, 'serial'],
+      [axisCamera().id, 'ip'],
+    ]);
+    expect(result.matched.every((m) => m.mismatches.length === 0)).toBe(true);
+    expect(result).toMatchObject({ missing: [], unexpected: [], ok: true });
+    expect(verifyExitCode(result)).toBe(0);
+  });
+
+  it('flags every linked device with its relation, and fails on them unless allowed', () => {
+    const result = verifyHandover(readHandoverFile(join(fixtures, 'schedule.csv')), scan, { allowLinked: false });
+    expect(result.linked.map((d) => [d.ip, d.linkedVendor, d.relation, d.verdict])).toEqual([
+      ['198.18.0.21', 'hikvision', 'direct', 'Hikvision'],
+      ['198.18.0.34', 'dahua', 'direct', 'Dahua'],
+    ]);
+    expect(result.ok).toBe(false);
+    expect(verifyExitCode(result)).toBe(1);
+  });
+
+  it('reports one missing, one unexpected and one mismatched device', () => {
+    const expected = [
+      expectedDevice({ mac: 'bc:ad:28:4f:12:9e', model: 'DS-2CD2143G2-I', firmware: 'V5.7.15 build 230420', brand: 'hikvision' }),
+      expectedDevice({ ip: '198.18.0.40', model: 'M3106-LVE Mk II', line: 3 }),
+      expectedDevice({ ip: '198.18.0.99', serial: 'GONE123', line: 4 }),
+    ];
+    const result = verifyHandover(expected, scan, { allowLinked: true });
+    expect(result.matched.map((m) => m.mismatches)).toEqual([
+      [{ field: 'firmware', expected: 'V5.7.15 build 230420', found: 'V5.7.3 build 220112' }],
+      [],
+    ]);
+    expect(result.missing).toEqual([expected[2]]);
+    expect(result.unexpected.map((d) => d.id)).toEqual([dahuaCamera().id]);
+    expect(result.linked.map((d) => d.ip)).toEqual(['198.18.0.21', '198.18.0.34']);
+    expect(result.ok).toBe(false);
+  });
+
+  it('reports a field the scan could not read as a mismatch with nothing found', () => {
+    const unread = hikvisionCamera();
+    unread.identity.model = null;
+    const doc = inventory({ id: 'x', startedAt: scan.scan.startedAt, finishedAt: scan.scan.finishedAt, devices: [unread] });
+    const result = verifyHandover([expectedDevice({ ip: '198.18.0.21', model: 'DS-2CD2143G2-I' })], doc, { allowLinked: true });
+    expect(result.matched[0]?.mismatches).toEqual([{ field: 'model', expected: 'DS-2CD2143G2-I', found: null }]);
+  });
+
+  it('matches each found device at most once: a second line for it is missing', () => {
+    const twice = [expectedDevice({ ip: '198.18.0.40' }), expectedDevice({ mac: 'ac:cc:8e:62:30:b4', line: 3 })];
+    const result = verifyHandover(twice, scan, { allowLinked: true });
+    expect(result.matched.map((m) => m.expected.line)).toEqual([2]);
+    expect(result.missing.map((e) => e.line)).toEqual([3]);
+  });
+
+  it('prefers a MAC match over an earlier IP match of another device', () => {
+    // The handover has the Axis camera's MAC at the Hikvision camera's address: the MAC wins.
+    const result = verifyHandover([expectedDevice({ ip: '198.18.0.21', mac: 'ac:cc:8e:62:30:b4' })], scan, { allowLinked: true });
+    expect(result.matched.map((m) => [m.found.id, m.matchedBy])).toEqual([[axisCamera().id, 'mac']]);
+  });
+
+  it('renders a table with the counts and a verdict line', () => {
+    const text = verifyTable(verifyHandover([expectedDevice({ ip: '198.18.0.99' })], scan, { allowLinked: false }));
+    expect(text).toContain('0 matched, 0 mismatched, 1 missing, 3 unexpected, 2 linked to Hikvision or Dahua.');
+    expect(text).toContain('FAIL');
+  });
+
+  it('renders a self-contained HTML page with every device string escaped', () => {
+    const hostile = hikvisionCamera();
+    hostile.identity.model = '<img src=x onerror=alert(1)>';
+    const doc = inventory({ id: 'x', startedAt: scan.scan.startedAt, finishedAt: scan.scan.finishedAt, devices: [hostile] });
+    const html = verifyHtml(verifyHandover([expectedDevice({ ip: '198.18.0.21', location: '"><script>x</script>' })], doc, { allowLinked: true }));
+    expect(html).not.toContain('<img');
+    expect(html).not.toContain('<script');
+    expect(html).toContain('&#60;img src=x onerror=alert(1)&#62;');
+    expect(html).not.toMatch(/<link|<script|https?:\/\//);
+  });
+});
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[]): Promise<Run> {
+  return new Promise((done) => {
+    execFile(process.execPath, [cli, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
+      done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('cctv-agent verify', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cctv-verify-unit-'));
+  const store = join(dir, 'store');
+  beforeAll(async () => {
+    const files = await openFileStore(store, createLogger('silent'));
+    await files.save(firstScan());
+    await files.close();
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('exits 0 for a matching handover with --allow-linked, and 1 without it', async () => {
+    const file = join(fixtures, 'schedule.json');
+    const allowed = await run(['verify', '--expected', file, '--site', SITE, '--store', store, '--allow-linked']);
+    expect(allowed.stdout).toContain('PASS');
+    expect(allowed.code).toBe(0);
+    const strict = await run(['verify', '--expected', file, '--site', SITE, '--store', store, '--format', 'json']);
+    expect(JSON.parse(strict.stdout)).toMatchObject({ ok: false, missing: [], unexpected: [] });
+    expect(strict.code).toBe(1);
+  });
+
+  it('exits 2 with one line naming the position of a bad file, and writes nothing on stdout', async () => {
+    const file = join(fixtures, 'unknown-column.csv');
+    const bad = await run(['verify', '--expected', file, '--site', SITE, '--store', store]);
+    expect(bad.code).toBe(2);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr.trim().split('\n')).toEqual([expect.stringContaining(`line 1, column 8: unknown column "Seral"`)]);
+  });
+
+  it('exits 2 for a scan id the site does not have', async () => {
+    const file = join(dir, 'one.csv');
+    writeFileSync(file, 'ip\n198.18.0.21\n');
+    const missing = await run(['verify', '--expected', file, '--site', SITE, '--store', store, '--scan', '20990101T000000Z-000000']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('CCTV_ERR_NO_SCAN');
+  });
+});
