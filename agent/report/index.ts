@@ -8,6 +8,7 @@ import type { Inventory } from '../types.js';
 import { inventoryCsv } from './csv.js';
 import { inventoryHtml } from './html.js';
 import { inventoryTable } from './table.js';
+import { createProgress } from './progress.js';
 
 export const REPORT_FORMATS = ['table', 'csv', 'json', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -51,7 +52,11 @@ export async function writeReport(options: ReportOptions): Promise<void> {
       ? agentError('CCTV_ERR_NO_INVENTORY', options.site, options.store)
       : agentError('CCTV_ERR_NO_SCAN', options.site, options.scan, options.store);
   }
+  // A spinner only on a terminal, and never when stdout is the document itself.
+  const progress = createProgress(process.stderr, { json: options.format === 'json' && options.out === undefined });
+  progress.update(`rendering ${inventory.devices.length} device(s) as ${options.format}`);
   const text = renderReport(inventory, options.format);
+  progress.done();
   if (options.out === undefined) {
     process.stdout.write(text);
     return;
