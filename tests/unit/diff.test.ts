@@ -2,17 +2,16 @@
  * `cctv-agent diff`: diffScans/diffTable (agent/report/diff.ts) on the store fixtures, and the
  * built CLI on a file store in a temporary folder (the last two scans by default, or two named).
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../agent/log.js';
 import { diffScans, diffTable, type ScanDiff } from '../../agent/report/diff.js';
 import { openFileStore } from '../../agent/store/file.js';
 import { expectedSecondScanChanges, firstScan, secondScan, SITE } from './store-contract.js';
+import { runCli } from '../support/run-cli.js';
 
-const cli = join(resolve(import.meta.dirname, '..', '..'), 'dist', 'agent', 'cli.js');
 
 describe('diffScans', () => {
   it('groups the events of two scans into added, removed and changed', () => {
@@ -41,20 +40,6 @@ describe('diffScans', () => {
   });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, [cli, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
 describe('cctv-agent diff', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cctv-diff-unit-'));
   const store = join(dir, 'store');
@@ -67,7 +52,7 @@ describe('cctv-agent diff', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('exits 2 naming the scan count when a site has only one scan', async () => {
-    const one = await run(['diff', '--site', SITE, '--store', store]);
+    const one = await runCli(['diff', '--site', SITE, '--store', store]);
     expect(one.code).toBe(2);
     expect(one.stdout).toBe('');
     expect(one.stderr).toContain(`Site "${SITE}" in "${store}" has 1 scan(s); a diff needs two`);
@@ -77,13 +62,13 @@ describe('cctv-agent diff', () => {
     const files = await openFileStore(store, createLogger('silent'));
     await files.save(secondScan());
     await files.close();
-    const last = await run(['diff', '--site', SITE, '--store', store, '--json']);
+    const last = await runCli(['diff', '--site', SITE, '--store', store, '--json']);
     expect(last.code, last.stderr).toBe(0);
     expect(JSON.parse(last.stdout) as ScanDiff).toEqual(diffScans(firstScan(), secondScan()));
   });
 
   it('compares two named scans, in the order given', async () => {
-    const named = await run(['diff', secondScan().scan.id, firstScan().scan.id, '--site', SITE, '--store', store, '--json']);
+    const named = await runCli(['diff', secondScan().scan.id, firstScan().scan.id, '--site', SITE, '--store', store, '--json']);
     expect(named.code, named.stderr).toBe(0);
     const diff = JSON.parse(named.stdout) as ScanDiff;
     expect(diff.added.map((e) => e.deviceId)).toEqual(['mac:3c:ef:8c:a1:07:5d']);
@@ -91,10 +76,10 @@ describe('cctv-agent diff', () => {
   });
 
   it('exits 2 for a scan the site does not have, or for one scan id alone', async () => {
-    const unknown = await run(['diff', firstScan().scan.id, '20990101T000000Z-000000', '--site', SITE, '--store', store]);
+    const unknown = await runCli(['diff', firstScan().scan.id, '20990101T000000Z-000000', '--site', SITE, '--store', store]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('has no scan "20990101T000000Z-000000"');
-    const alone = await run(['diff', firstScan().scan.id, '--site', SITE, '--store', store]);
+    const alone = await runCli(['diff', firstScan().scan.id, '--site', SITE, '--store', store]);
     expect(alone.code).toBe(2);
     expect(alone.stderr).toContain('name both scans');
   });

@@ -3,7 +3,6 @@
  * rendering (agent/report/verify.ts) against the store fixtures, and `cctv-agent verify` run as
  * the built CLI on a file store in a temporary folder: nothing touches the network.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,10 +13,10 @@ import { parseHandover, readHandoverFile, type ExpectedDevice } from '../../agen
 import { verifyExitCode, verifyHandover, verifyHtml, verifyTable } from '../../agent/report/verify.js';
 import { openFileStore } from '../../agent/store/file.js';
 import { axisCamera, dahuaCamera, firstScan, hikvisionCamera, inventory, SITE } from './store-contract.js';
+import { runCli } from '../support/run-cli.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const fixtures = join(root, 'tests', 'fixtures', 'handover');
-const cli = join(root, 'dist', 'agent', 'cli.js');
 
 function badHandover(run: () => unknown): AgentError {
   try {
@@ -176,20 +175,6 @@ describe('verifyHandover', () => {
   });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, [cli, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
 describe('cctv-agent verify', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cctv-verify-unit-'));
   const store = join(dir, 'store');
@@ -202,17 +187,17 @@ describe('cctv-agent verify', () => {
 
   it('exits 0 for a matching handover with --allow-linked, and 1 without it', async () => {
     const file = join(fixtures, 'schedule.json');
-    const allowed = await run(['verify', '--expected', file, '--site', SITE, '--store', store, '--allow-linked']);
+    const allowed = await runCli(['verify', '--expected', file, '--site', SITE, '--store', store, '--allow-linked']);
     expect(allowed.stdout).toContain('PASS');
     expect(allowed.code).toBe(0);
-    const strict = await run(['verify', '--expected', file, '--site', SITE, '--store', store, '--format', 'json']);
+    const strict = await runCli(['verify', '--expected', file, '--site', SITE, '--store', store, '--format', 'json']);
     expect(JSON.parse(strict.stdout)).toMatchObject({ ok: false, missing: [], unexpected: [] });
     expect(strict.code).toBe(1);
   });
 
   it('exits 2 with one line naming the position of a bad file, and writes nothing on stdout', async () => {
     const file = join(fixtures, 'unknown-column.csv');
-    const bad = await run(['verify', '--expected', file, '--site', SITE, '--store', store]);
+    const bad = await runCli(['verify', '--expected', file, '--site', SITE, '--store', store]);
     expect(bad.code).toBe(2);
     expect(bad.stdout).toBe('');
     expect(bad.stderr.trim().split('\n')).toEqual([expect.stringContaining(`line 1, column 8: unknown column "Seral"`)]);
@@ -221,7 +206,7 @@ describe('cctv-agent verify', () => {
   it('exits 2 for a scan id the site does not have', async () => {
     const file = join(dir, 'one.csv');
     writeFileSync(file, 'ip\n198.18.0.21\n');
-    const missing = await run(['verify', '--expected', file, '--site', SITE, '--store', store, '--scan', '20990101T000000Z-000000']);
+    const missing = await runCli(['verify', '--expected', file, '--site', SITE, '--store', store, '--scan', '20990101T000000Z-000000']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('CCTV_ERR_NO_SCAN');
   });
