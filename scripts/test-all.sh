@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine and runs every test: type-check, the fingerprint verifier, unit tests and
 # the network-namespace lab tests. Needs root (the lab creates network namespaces) and a Debian-like
-# system (apt-get) when iproute2 is missing. This is the README's test command; CI runs it too.
+# system (apt-get) when a system package it needs is missing. This is the README's test command; CI runs it too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,11 +9,13 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "test-all: the lab tests create network namespaces and need root: run 'sudo bash scripts/test-all.sh'" >&2
   exit 2
 fi
-# chromium: the HTML report test opens the report in headless Chromium (tests/integration/report.test.ts).
-if ! command -v ip >/dev/null 2>&1 || ! ip -json -stats neigh show >/dev/null 2>&1 || [ ! -x /usr/bin/chromium ]; then
+# iproute2: the lab and the neighbour table; chromium: the HTML report test opens the report in
+# headless Chromium (tests/integration/report.test.ts); openssl: the TLS tests make certificates.
+if ! command -v ip >/dev/null 2>&1 || ! ip -json -stats neigh show >/dev/null 2>&1 || [ ! -x /usr/bin/chromium ] ||
+  ! command -v openssl >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq iproute2 chromium >/dev/null
+  apt-get install -y -qq iproute2 chromium openssl >/dev/null
 fi
 
 npm ci --no-audit --no-fund
