@@ -46,7 +46,9 @@ describe('SweepScheduler', () => {
   });
 
   it('runs the sweeps of different sites one at a time; a site waiting its turn is queued, and its further ticks skipped', async () => {
-    const r = recorder(700);
+    // Each sweep lasts 1.5 s, so b waits 1.5 s behind a: at least one of its every-second ticks
+    // must fall while it is queued, whatever the phase of the clock.
+    const r = recorder(1500);
     scheduler = new SweepScheduler(r);
     scheduler.schedule(
       [
@@ -67,12 +69,16 @@ describe('SweepScheduler', () => {
   it('does not sweep at start unless asked, and sweeps on the schedule', async () => {
     const r = recorder(10);
     scheduler = new SweepScheduler(r);
+    const scheduledAt = Date.now();
     scheduler.schedule([{ name: 'a', schedule: '* * * * * *', runAtStart: false }], { atStart: true });
-    await sleep(200);
-    expect(r.runs).toHaveLength(0);
-    expect(scheduler.nextRun('a')).toBeInstanceOf(Date);
+    const firstTick = scheduler.nextRun('a');
+    expect(firstTick).toBeInstanceOf(Date);
     await sleep(1300);
+    // A tick every second: the first sweep starts at the first tick, not at start-up (a tick may
+    // well fall within milliseconds of scheduling, so time alone cannot tell the two apart).
     expect(r.runs.length).toBeGreaterThanOrEqual(1);
+    expect(r.runs[0]!.start).toBeGreaterThanOrEqual(firstTick!.getTime() - 50);
+    expect(firstTick!.getTime()).toBeGreaterThan(scheduledAt);
   });
 
   it('stop() aborts the running sweep, drops queued ones and schedules nothing more', async () => {
