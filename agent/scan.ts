@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { discoverers } from './discovery/index.js';
 import { ACTIVE_PHASES, type Discoverer, type DiscoveryPhase, type ScanContext } from './discovery/types.js';
 import { mergeObservations } from './merge.js';
-import { deadline } from './net/deadline.js';
+import { signalScope } from './net/rate-limiter.js';
 import { buildDevice, buildInventory } from './inventory.js';
 import type { Logger } from './log.js';
 import type { ScanInterface } from './net/interfaces.js';
@@ -67,7 +67,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
     const inPhase = chosen.filter((d) => d.phase === phase);
     if (inPhase.length === 0) return;
     report(phase);
-    const phaseDeadline = deadline(phase === 'listen' ? options.timeoutMs : PROBE_PHASE_LIMIT_MS, options.signal);
+    const phaseDeadline = signalScope(options.signal, phase === 'listen' ? options.timeoutMs : PROBE_PHASE_LIMIT_MS);
     const ctx: ScanContext = {
       interfaces: options.interfaces,
       targets: scope.targets,

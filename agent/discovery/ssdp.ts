@@ -24,9 +24,8 @@ import { setMaxListeners, type EventEmitter } from 'node:events';
 import type { RemoteInfo } from 'node:dgram';
 import { isIPv4 } from 'node:net';
 import ssdp, { type Client, type ClientOptions } from 'node-ssdp';
-import { deadline } from '../net/deadline.js';
 import { httpRequest } from '../net/http-client.js';
-import { sharedRateLimiter } from '../net/rate-limiter.js';
+import { sharedRateLimiter, signalScope } from '../net/rate-limiter.js';
 import { repeatDelay, sleep } from '../net/udp.js';
 import type { ScanInterface } from '../net/interfaces.js';
 import { ipv4ToInt } from '../targets.js';
@@ -273,7 +272,7 @@ export const upnpDescription: Discoverer = {
     log.debug({ descriptions: total }, 'UPnP descriptions started');
     const limiter = sharedRateLimiter(ctx);
     // One listener on the phase's signal; the requests and waits below listen on this one.
-    const scope = deadline(DESCRIPTIONS_BUDGET_MS, ctx.signal);
+    const scope = signalScope(ctx.signal, DESCRIPTIONS_BUDGET_MS);
     setMaxListeners(2 * DESCRIPTION_CONCURRENCY + 1, scope.signal);
     const worker = async (): Promise<void> => {
       for (let next = queue.shift(); next && !scope.signal.aborted; next = queue.shift()) {

@@ -48,19 +48,22 @@ export interface SignalScope {
 }
 
 /**
- * A signal that aborts with `parent`, or after `timeoutMs` when given (a per-host deadline), for
- * one discoverer's or one host's concurrent operations. Many of them listen to it at once by
- * design, so Node's leak warning is turned off for this signal (not for the parent, which gets a
- * single listener however many scopes it has). A plain timer, not AbortSignal.timeout(): see
- * agent/net/deadline.ts for why.
+ * A signal that aborts with `parent` (when given), or after `timeoutMs` (when given): a scan
+ * phase's deadline, a per-host deadline, or one discoverer's pool of concurrent operations. Many of
+ * them listen to it at once by design, so Node's leak warning is turned off for this signal (not
+ * for the parent, which gets a single listener however many scopes it has).
+ *
+ * A plain timer, not `AbortSignal.timeout()` combined with `AbortSignal.any()`: Node 20 can lose
+ * the timeout input to garbage collection, and the composite never aborts (nodejs/node#57736;
+ * measured here: a scan's 3 s window ran on for 17 s).
  */
-export function signalScope(parent: AbortSignal, timeoutMs?: number): SignalScope {
+export function signalScope(parent: AbortSignal | undefined, timeoutMs?: number): SignalScope {
   const controller = new AbortController();
   setMaxListeners(0, controller.signal);
   const abort = (): void => controller.abort();
   const timer = timeoutMs === undefined ? undefined : setTimeout(abort, timeoutMs);
-  const detach = whenAborted(parent, abort);
-  if (parent.aborted) abort();
+  const detach = parent ? whenAborted(parent, abort) : (): void => undefined;
+  if (parent?.aborted) abort();
   return {
     signal: controller.signal,
     dispose(): void {

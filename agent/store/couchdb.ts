@@ -27,7 +27,7 @@
  */
 import nano, { type RequestOptions, type ServerScope } from 'nano';
 import { agentError } from '../errors.js';
-import { deadline } from '../net/deadline.js';
+import { signalScope } from '../net/rate-limiter.js';
 import type { ChangeEvent } from '../changes.js';
 import type { Device } from '../types.js';
 import { authorizationHeader } from './auth.js';
@@ -146,7 +146,7 @@ function couchDeliver(couch: ServerScope, database: string): Deliver {
   let prepared = false;
 
   const request = async <T>(options: RequestOptions, signal: AbortSignal): Promise<T> => {
-    const limit = deadline(REQUEST_TIMEOUT_MS, signal);
+    const limit = signalScope(signal, REQUEST_TIMEOUT_MS);
     try {
       // nano passes `signal` on to fetch (nano.js relax()); its RequestOptions type leaves it out.
       const withSignal: RequestOptions & { signal: AbortSignal } = { ...options, signal: limit.signal };
