@@ -7,9 +7,8 @@ import { classify } from '../../agent/classify.js';
 import { createHttpDiscoverer, loadHttpProbeData, type HttpProbeData } from '../../agent/discovery/http.js';
 import { fingerprintDevice, loadFingerprints } from '../../agent/fingerprint/index.js';
 import type { ScanContext } from '../../agent/discovery/types.js';
-import { createLogger } from '../../agent/log.js';
-import { parseTargets } from '../../agent/targets.js';
 import type { Observation } from '../../agent/types.js';
+import { loopbackContext } from '../support/scan-context.js';
 
 // Loopback web servers (127.0.0.1 only) standing in for camera web interfaces; the pages are the
 // fixtures the lab serves (tests/fixtures/http/README.md), the HTTPS one uses the lab certificate.
@@ -71,18 +70,7 @@ function portObservation(port: number, probes: string[] = ['http']): Observation
 }
 
 function context(seen: Observation[], over: Partial<ScanContext> = {}): ScanContext {
-  return {
-    interfaces: [],
-    targets: parseTargets(['127.0.0.1']),
-    startedAtMs: Date.now(),
-    timeoutMs: 1000,
-    signal: new AbortController().signal,
-    log: createLogger('silent'),
-    seen,
-    active: true,
-    ratePerSecond: 1000,
-    ...over,
-  };
+  return loopbackContext({ seen, ...over });
 }
 
 async function probe(seen: Observation[], options: Parameters<typeof createHttpDiscoverer>[0] = {}, over: Partial<ScanContext> = {}): Promise<Observation[]> {

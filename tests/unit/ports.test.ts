@@ -3,9 +3,8 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPortsDiscoverer, loadPortTable, tcpConnect, type PortSpec } from '../../agent/discovery/ports.js';
 import type { ScanContext } from '../../agent/discovery/types.js';
-import { createLogger } from '../../agent/log.js';
-import { parseTargets } from '../../agent/targets.js';
 import type { Observation } from '../../agent/types.js';
+import { loopbackContext } from '../support/scan-context.js';
 
 // Real sockets on 127.0.0.1 only: open ports are listening servers, closed ports were bound and
 // released, and a "silent" port is a listener whose accept queue is full (its thread is blocked),
@@ -66,18 +65,7 @@ afterAll(async () => {
 });
 
 function context(over: Partial<ScanContext> = {}): ScanContext {
-  return {
-    interfaces: [],
-    targets: parseTargets(['127.0.0.1']),
-    startedAtMs: Date.now(),
-    timeoutMs: 1000,
-    signal: new AbortController().signal,
-    log: createLogger('silent'),
-    seen: [],
-    active: true,
-    ratePerSecond: 1000,
-    ...over,
-  };
+  return loopbackContext(over);
 }
 
 function spec(port: number, over: Partial<PortSpec> = {}): PortSpec {

@@ -5,9 +5,8 @@ import { createServer as createTlsServer } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { certificateFields, createTlsDiscoverer, fetchCertificate, rfc4514, subjectAltNames } from '../../agent/discovery/tls.js';
 import type { ScanContext } from '../../agent/discovery/types.js';
-import { createLogger } from '../../agent/log.js';
-import { parseTargets } from '../../agent/targets.js';
 import type { Observation } from '../../agent/types.js';
+import { loopbackContext } from '../support/scan-context.js';
 
 // Real TLS on 127.0.0.1 with the lab-only certificates of tests/lab/certs/ (generated with openssl,
 // vendor default names; see its README). X509Certificate of the same files is the independent check.
@@ -40,18 +39,7 @@ function tlsServer(name: string): Promise<number> {
 }
 
 function context(seen: Observation[], over: Partial<ScanContext> = {}): ScanContext {
-  return {
-    interfaces: [],
-    targets: parseTargets(['127.0.0.1']),
-    startedAtMs: Date.now(),
-    timeoutMs: 1000,
-    signal: new AbortController().signal,
-    log: createLogger('silent'),
-    seen,
-    active: true,
-    ratePerSecond: 1000,
-    ...over,
-  };
+  return loopbackContext({ seen, ...over });
 }
 
 function portObservation(port: number, probes: string[] = ['http', 'tls']): Observation {

@@ -1,0 +1,22 @@
+/**
+ * A ScanContext for discoverer unit tests: no interfaces, target 127.0.0.1 (loopback only), a
+ * silent logger and a generous rate. `over` replaces any member.
+ */
+import type { ScanContext } from '../../agent/discovery/types.js';
+import { createLogger } from '../../agent/log.js';
+import { parseTargets } from '../../agent/targets.js';
+
+export function loopbackContext(over: Partial<ScanContext> = {}): ScanContext {
+  return {
+    interfaces: [],
+    targets: parseTargets(['127.0.0.1']),
+    startedAtMs: Date.now(),
+    timeoutMs: 1000,
+    signal: new AbortController().signal,
+    log: createLogger('silent'),
+    seen: [],
+    active: true,
+    ratePerSecond: 1000,
+    ...over,
+  };
+}
