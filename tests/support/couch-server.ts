@@ -10,9 +10,9 @@
  * optional hook before each `_bulk_docs` request (to play a concurrent writer).
  */
 import { createRequire } from 'node:module';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { StoreAuthConfig } from '../../agent/store/types.js';
+import { switchableServer } from './switchable-server.js';
 
 const require = createRequire(import.meta.url);
 
@@ -57,7 +57,7 @@ export async function startCouchServer(): Promise<CouchServer> {
     requireAuthorization: undefined,
     beforeBulkDocs: undefined,
     down: () => stop(),
-    up: () => (server ? Promise.resolve() : listen()),
+    up: () => (lifecycle.running ? Promise.resolve() : listen()),
     close: () => stop(),
   };
   app.use('/', (req, res, next) => {
@@ -79,31 +79,12 @@ export async function startCouchServer(): Promise<CouchServer> {
   });
   app.use('/', expressPouchDb(PouchDB.defaults({ adapter: 'memory' }), { inMemoryConfig: true, logPath: '/dev/null' }));
 
-  let server: Server | undefined;
-  let port = 0;
-  const sockets = new Set<import('node:net').Socket>();
+  const lifecycle = switchableServer(() => createServer(app));
   async function listen(): Promise<void> {
-    const s = createServer(app);
-    s.on('connection', (socket) => {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.listen(port, '127.0.0.1', () => resolve());
-    });
-    server = s;
-    port = (s.address() as AddressInfo).port;
+    const port = await lifecycle.start();
     couch.url = `http://127.0.0.1:${port}`;
   }
-  async function stop(): Promise<void> {
-    const s = server;
-    server = undefined;
-    if (!s) return;
-    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
-    for (const socket of sockets) socket.destroy();
-    await closed;
-  }
+  const stop = (): Promise<void> => lifecycle.stop();
   await listen();
   return couch;
 }

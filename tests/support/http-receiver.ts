@@ -9,10 +9,10 @@
  * - speaks HTTPS when given TLS options, and then records the client certificate's subject CN
  *   (mutual TLS with `requestCert` + `rejectUnauthorized`).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import { createServer as createTlsServer, type ServerOptions as TlsServerOptions } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import type { AddressInfo, Socket } from 'node:net';
+import { switchableServer } from './switchable-server.js';
 
 export interface ReceivedPush {
   key: string;
@@ -57,7 +57,7 @@ export async function startHttpReceiver(options: { tls?: TlsServerOptions } = {}
     requireAuthorization: undefined,
     override: undefined,
     down: () => stop(),
-    up: () => (server ? Promise.resolve() : listen()),
+    up: () => (lifecycle.running ? Promise.resolve() : listen()),
     close: () => stop(),
   };
 
@@ -103,33 +103,12 @@ export async function startHttpReceiver(options: { tls?: TlsServerOptions } = {}
     });
   };
 
-  let server: Server | undefined;
-  let port = 0;
-  const sockets = new Set<Socket>();
+  const lifecycle = switchableServer(() => (options.tls ? createTlsServer(options.tls, handler) : createServer(handler)));
   async function listen(): Promise<void> {
-    const s: Server = options.tls ? createTlsServer(options.tls, handler) : createServer(handler);
-    s.on('connection', (socket) => {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.listen(port, '127.0.0.1', () => resolve());
-    });
-    server = s;
-    port = (s.address() as AddressInfo).port;
+    const port = await lifecycle.start();
     receiver.url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}/inventory`;
   }
-  async function stop(): Promise<void> {
-    const s = server;
-    server = undefined;
-    if (!s) return;
-    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
-    for (const socket of sockets) socket.destroy();
-    // HTTPS servers track their TLS sockets apart from the 'connection' ones.
-    s.closeAllConnections();
-    await closed;
-  }
+  const stop = (): Promise<void> => lifecycle.stop();
   await listen();
   return receiver;
 }
