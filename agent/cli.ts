@@ -332,7 +332,7 @@ export function buildProgram(): Command {
   program
     .command('diff')
     .description('list the devices added, removed and changed between two scans of a site (default: its last two)')
-    .argument('[scanA]', 'id of the earlier scan (a file name under STORE/scans/SITE, without .json)')
+    .argument('[scanA]', 'id of the earlier scan (in a folder store, a file name under STORE/scans/SITE without .json)')
     .argument('[scanB]', 'id of the later scan')
     .option('-s, --site <name>', 'site name', DEFAULT_SITE)
     .option('--store <dir|url>', READ_STORE_HELP, DEFAULT_STORE)
