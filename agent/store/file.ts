@@ -117,7 +117,7 @@ function folderPaths(dir: string) {
 /** Everything the file store reads, from folder `dir` (absolute). */
 function folderReader(dir: string): ScanReader & Pick<FileStore, 'listSites' | 'readChanges'> {
   const paths = folderPaths(dir);
-  const reader = {
+  return {
     async listSites() {
       const entries = await listDir(join(dir, 'sites'));
       return entries
@@ -179,7 +179,6 @@ function folderReader(dir: string): ScanReader & Pick<FileStore, 'listSites' | '
       return events;
     },
   };
-  return reader;
 }
 
 /** Oldest first: by startedAt, then site, then id (the order ScanReader.listScans promises). */
