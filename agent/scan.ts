@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { discoverers } from './discovery/index.js';
 import { ACTIVE_PHASES, type Discoverer, type DiscoveryPhase, type ScanContext } from './discovery/types.js';
 import { mergeObservations } from './merge.js';
-import { signalScope } from './net/rate-limiter.js';
+import { signalScope } from './net/abort.js';
 import { buildDevice, buildInventory } from './inventory.js';
 import type { Logger } from './log.js';
 import type { ScanInterface } from './net/interfaces.js';

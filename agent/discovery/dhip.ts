@@ -16,7 +16,8 @@
  * through whichever interface the routing table picks, so it could reach a network nobody chose.
  */
 import type { Logger } from '../log.js';
-import { withInterfaceSockets, sleep, repeatDelay, type Datagram } from '../net/udp.js';
+import { withInterfaceSockets, repeatDelay, type Datagram } from '../net/udp.js';
+import { sleep } from '../net/abort.js';
 import { buildDhipSearch, DHIP_MULTICAST_ADDRESS, DHIP_NOTIFY_METHOD, DHIP_PORT, parseDhipReply } from '../protocols/dhip.js';
 import type { ReplyCollector } from './sadp.js';
 import type { Discoverer, ScanContext } from './types.js';

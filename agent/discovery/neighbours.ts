@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { sleep } from '../net/udp.js';
+import { sleep } from '../net/abort.js';
 import type { Discoverer, ScanContext } from './types.js';
 import type { Observation } from '../types.js';
 

@@ -23,7 +23,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { httpRequest } from '../net/http-client.js';
-import { forEachLimited, sharedRateLimiter, signalScope, type RateLimiter } from '../net/rate-limiter.js';
+import { forEachLimited, sharedRateLimiter, type RateLimiter } from '../net/rate-limiter.js';
+import { signalScope } from '../net/abort.js';
 import {
   challengeRealms,
   chooseDigestChallenge,

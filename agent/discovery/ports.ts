@@ -17,14 +17,15 @@
  * not tried: in a sparse /24 that saves most of the connects, each of which would otherwise wait
  * out its timeout. Hosts heard during the listen phase get every port at once.
  */
-import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { agentError } from '../errors.js';
 import { defaultFingerprintDir } from '../fingerprint/load.js';
-import { Semaphore, forEachLimited, sharedRateLimiter, signalScope } from '../net/rate-limiter.js';
+import { Semaphore, forEachLimited, sharedRateLimiter } from '../net/rate-limiter.js';
+import { signalScope } from '../net/abort.js';
+import { tcpConnect, type ConnectOutcome } from '../net/tcp.js';
 import { activeProbeHosts, type Discoverer, type ScanContext } from './types.js';
 import type { Observation } from '../types.js';
 
@@ -96,40 +97,6 @@ export function loadPortTable(dir: string = defaultFingerprintDir()): readonly P
   }
   portTables.set(path, table);
   return table;
-}
-
-/** How one connect ended. `unreachable`: the network said no route or no such host (ICMP, ARP). */
-export type ConnectOutcome = 'open' | 'refused' | 'timeout' | 'unreachable' | 'error';
-
-const UNREACHABLE_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
-
-/** One TCP connect: the handshake only, then the socket is closed. Never rejects. */
-export function tcpConnect(ip: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<ConnectOutcome> {
-  return new Promise((resolvePromise) => {
-    let settled = false;
-    const socket = net.connect({ host: ip, port });
-    const finish = (outcome: ConnectOutcome): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      socket.destroy();
-      resolvePromise(outcome);
-    };
-    const onAbort = (): void => finish('timeout');
-    const timer = setTimeout(() => finish('timeout'), timeoutMs);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (signal?.aborted) onAbort();
-    socket.once('connect', () => finish('open'));
-    socket.once('error', (error: NodeJS.ErrnoException) => {
-      // A RST answering the SYN is ECONNREFUSED; ECONNRESET means the handshake completed and the
-      // peer then reset the connection (before Node reported it): the port did accept, so it is open.
-      if (error.code === 'ECONNRESET') finish('open');
-      else if (error.code === 'ECONNREFUSED') finish('refused');
-      else if (error.code && UNREACHABLE_CODES.has(error.code)) finish('unreachable');
-      else finish('error');
-    });
-  });
 }
 
 export interface PortScanOptions {

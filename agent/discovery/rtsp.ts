@@ -20,7 +20,8 @@ import {
 import type { Discoverer, ScanContext } from './types.js';
 import type { Observation, ProbeStatus } from '../types.js';
 import type { Logger } from '../log.js';
-import { forEachLimited, sharedRateLimiter, signalScope, type RateLimiter } from '../net/rate-limiter.js';
+import { forEachLimited, sharedRateLimiter, type RateLimiter } from '../net/rate-limiter.js';
+import { signalScope } from '../net/abort.js';
 
 /** Connect to last byte of one answer. */
 const EXCHANGE_TIMEOUT_MS = 3000;

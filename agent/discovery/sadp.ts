@@ -19,7 +19,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
-import { withInterfaceSockets, sleep, repeatDelay, type Datagram } from '../net/udp.js';
+import { withInterfaceSockets, repeatDelay, type Datagram } from '../net/udp.js';
+import { sleep } from '../net/abort.js';
 import { buildSadpInquiry, parseSadpReply, SADP_MULTICAST_ADDRESS, SADP_PORT } from '../protocols/sadp.js';
 import type { Discoverer, ScanContext } from './types.js';
 import type { Observation } from '../types.js';

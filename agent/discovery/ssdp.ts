@@ -22,13 +22,14 @@
  */
 import { setMaxListeners, type EventEmitter } from 'node:events';
 import type { RemoteInfo } from 'node:dgram';
-import { isIPv4 } from 'node:net';
 import ssdp, { type Client, type ClientOptions } from 'node-ssdp';
 import { httpRequest } from '../net/http-client.js';
-import { sharedRateLimiter, signalScope } from '../net/rate-limiter.js';
-import { repeatDelay, sleep } from '../net/udp.js';
+import { sharedRateLimiter } from '../net/rate-limiter.js';
+import { signalScope } from '../net/abort.js';
+import { repeatDelay } from '../net/udp.js';
+import { sleep } from '../net/abort.js';
 import type { ScanInterface } from '../net/interfaces.js';
-import { ipv4ToInt } from '../targets.js';
+import { inCidr } from '../net/ipv4.js';
 import {
   descriptionFields,
   descriptionUrl,
@@ -61,12 +62,7 @@ const DESCRIPTIONS_BUDGET_MS = 15_000;
 
 /** True when `ip` is an IPv4 address inside the subnet of one of the chosen interfaces. */
 export function onChosenSubnet(interfaces: readonly ScanInterface[], ip: string): boolean {
-  if (!isIPv4(ip)) return false;
-  return interfaces.some((iface) => {
-    const [base, bits] = iface.cidr.split('/');
-    const size = 2 ** (32 - Number(bits));
-    return base !== undefined && isIPv4(base) && Math.floor(ipv4ToInt(ip) / size) === Math.floor(ipv4ToInt(base) / size);
-  });
+  return interfaces.some((iface) => inCidr(ip, iface.cidr));
 }
 
 /** What each responder said: its announcements, keyed by USN (or LOCATION when it sent no USN). */

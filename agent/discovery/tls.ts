@@ -14,7 +14,8 @@
  */
 import tls from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
-import { forEachLimited, sharedRateLimiter, signalScope } from '../net/rate-limiter.js';
+import { forEachLimited, sharedRateLimiter } from '../net/rate-limiter.js';
+import { signalScope } from '../net/abort.js';
 import { cleanText } from '../protocols/http-page.js';
 import { activeProbeHosts, type Discoverer, type ScanContext } from './types.js';
 import type { Fields, Observation, ProbeStatus } from '../types.js';

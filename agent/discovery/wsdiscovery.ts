@@ -8,8 +8,9 @@
  * crashes the process unless a listener is attached, and with its default `resolve: true` it
  * connects to every camera it hears, which is active probing nobody asked for.
  */
-import { ipv4ToInt } from '../targets.js';
-import { withInterfaceSockets, sleep, repeatDelay, type Datagram, type InterfaceSocket } from '../net/udp.js';
+import { inCidr } from '../net/ipv4.js';
+import { withInterfaceSockets, repeatDelay, type Datagram, type InterfaceSocket } from '../net/udp.js';
+import { sleep } from '../net/abort.js';
 import {
   buildProbe,
   isOnvifMatch,
@@ -21,18 +22,11 @@ import {
 } from '../protocols/wsdiscovery.js';
 import type { Discoverer, ScanContext } from './types.js';
 import type { Observation } from '../types.js';
-import type { ScanInterface } from '../net/interfaces.js';
 
 /** How many times each probe is sent (UDP loses packets; nmap's wsdd sends twice too). */
 const SEND_COUNT = 2;
 /** Unicast probes to named targets are paced so a /24 does not arrive as one burst. */
 const UNICAST_PROBES_PER_SECOND = 200;
-
-function onSubnet(iface: ScanInterface, ip: string): boolean {
-  const [base, bits] = iface.cidr.split('/');
-  const size = 2 ** (32 - Number(bits));
-  return Math.floor(ipv4ToInt(ip) / size) === Math.floor(ipv4ToInt(base as string) / size);
-}
 
 export const wsDiscovery: Discoverer = {
   name: 'wsdiscovery',
@@ -88,7 +82,7 @@ async function probeTargets(ctx: ScanContext, sockets: InterfaceSocket[], probe:
   for (let round = 0; round < SEND_COUNT; round++) {
     for (const ip of ctx.targets.addresses()) {
       if (ctx.signal.aborted) return;
-      const socket = sockets.find((s) => onSubnet(s.iface, ip)) ?? sockets[0];
+      const socket = sockets.find((s) => inCidr(ip, s.iface.cidr)) ?? sockets[0];
       socket?.send(probe, ip, WSD_PORT);
       await sleep(gap, ctx.signal);
     }

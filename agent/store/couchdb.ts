@@ -27,7 +27,7 @@
  */
 import nano, { type RequestOptions, type ServerScope } from 'nano';
 import { agentError } from '../errors.js';
-import { signalScope } from '../net/rate-limiter.js';
+import { signalScope } from '../net/abort.js';
 import type { ChangeEvent } from '../changes.js';
 import type { Device } from '../types.js';
 import { authorizationHeader } from './auth.js';

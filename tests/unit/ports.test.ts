@@ -1,7 +1,8 @@
 import { createServer, type Server, type AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createPortsDiscoverer, loadPortTable, tcpConnect, type PortSpec } from '../../agent/discovery/ports.js';
+import { createPortsDiscoverer, loadPortTable, type PortSpec } from '../../agent/discovery/ports.js';
+import { tcpConnect } from '../../agent/net/tcp.js';
 import type { ScanContext } from '../../agent/discovery/types.js';
 import type { Observation } from '../../agent/types.js';
 import { loopbackContext } from '../support/scan-context.js';
