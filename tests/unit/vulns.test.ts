@@ -12,7 +12,7 @@ import { parse, stringify } from 'yaml';
 import { AgentError } from '../../agent/errors.js';
 import { buildDevice } from '../../agent/inventory.js';
 import { defaultFingerprintDir, loadFingerprints } from '../../agent/fingerprint/index.js';
-import { inventoryProblems } from '../../agent/schema.js';
+import { inventoryProblems } from '../support/inventory-schema.js';
 import type { LinkedVendor, Observation, Relation } from '../../agent/types.js';
 import {
   compareVersions,
