@@ -18,7 +18,7 @@ export interface ObservedHost {
 }
 
 function isStaleNeighbour(o: Observation): boolean {
-  return o.source === 'neighbours' && o.fields['neighbour.fresh'] !== 'true';
+  return o.source === 'neighbour-table' && o.fields['neighbour.fresh'] !== 'true';
 }
 
 /** Sort key for addresses: IPv4 numerically, then IPv6 as text. */
@@ -37,7 +37,7 @@ export function compareAddresses(a: string, b: string): number {
  * memory: the address may have changed hands since).
  */
 function macRank(o: Observation): number {
-  if (o.source !== 'neighbours') return 1;
+  if (o.source !== 'neighbour-table') return 1;
   return isStaleNeighbour(o) ? 2 : 0;
 }
 

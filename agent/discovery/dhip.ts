@@ -65,10 +65,16 @@ export function dhipReplyCollector(log: Logger, emit: (o: Observation) => void):
   };
 }
 
-export const dhip: Discoverer = {
+export const dhip: Discoverer<'dhip'> = {
   name: 'dhip',
   phase: 'listen',
-  method: 'dhip',
+  evidence: 'dhip',
+  emits: [
+    'dhip.method', 'dhip.mac', 'dhip.deviceClass', 'dhip.deviceType', 'dhip.serial', 'dhip.version', 'dhip.vendor', 'dhip.manufacturer',
+    'dhip.machineName', 'dhip.deviceId', 'dhip.init', 'dhip.find', 'dhip.findVersion', 'dhip.videoInputChannels',
+    'dhip.videoOutputChannels', 'dhip.remoteVideoInputChannels', 'dhip.alarmInputChannels', 'dhip.alarmOutputChannels',
+    'dhip.unLoginFuncMask', 'dhip.ipv4', 'dhip.dhcp', 'dhip.httpPort', 'dhip.port',
+  ],
   description: 'Dahua DHIP DHDiscover.search (UDP 37810, multicast 239.255.255.251)',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {

@@ -122,7 +122,7 @@ export function httpTargets(ctx: ScanContext): Map<string, HttpTarget[]> {
   const byHost = new Map<string, HttpTarget[]>();
   for (const o of ctx.seen) {
     const probes = o.fields['port.probes'];
-    if (o.source !== 'ports' || o.port === undefined || !Array.isArray(probes) || !probes.includes('http')) continue;
+    if (o.source !== 'tcp-connect' || o.port === undefined || !Array.isArray(probes) || !probes.includes('http')) continue;
     if (!allowed.has(o.ip)) continue;
     const list = byHost.get(o.ip) ?? [];
     if (!list.some((t) => t.port === o.port)) list.push({ ip: o.ip, port: o.port, tls: probes.includes('tls') });
@@ -138,21 +138,26 @@ function targetUrl(target: HttpTarget, path: string): URL {
   return new URL(`${target.tls ? 'https' : 'http'}://${host}:${target.port}${path}`);
 }
 
-export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer {
+export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer<'http-pages'> {
   const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
   const hostConcurrency = options.hostConcurrency ?? DEFAULTS.hostConcurrency;
   const hostDeadlineMs = options.hostDeadlineMs ?? DEFAULTS.hostDeadlineMs;
 
   return {
-    name: 'http',
+    name: 'http-pages',
     phase: 'probe',
-    method: 'http-pages',
+    evidence: 'http',
+    emits: [
+      'http.path', 'http.status', 'http.header.server', 'http.header.wwwAuthenticate', 'http.header.location', 'http.header.etag',
+      'http.header.p3p', 'http.auth.scheme', 'http.auth.realm', 'http.title', 'http.marker', 'http.favicon.md5', 'http.favicon.mmh3',
+      'http.body.bytes', 'http.body.truncated',
+    ],
     description: 'HTTP(S) GET of a few identifying pages and the favicon on open web ports, without credentials',
 
     async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
       if (!ctx.active) return;
-      const log = ctx.log.child({ module: 'http' });
+      const log = ctx.log.child({ module: 'http-pages' });
       const data = options.data ?? loadHttpProbeData();
       const markers = data.markers.map((m) => m.text);
       const limiter = sharedRateLimiter(ctx);
@@ -177,7 +182,7 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
             // Cut short by the host's or the scan's deadline: that is a timeout, not a fault.
             const status = signal.aborted ? 'timeout' : result.status;
             log.debug({ url: url.href, status, reason: result.reason }, 'HTTP probe failed');
-            emit({ source: 'http', ip: target.ip, port: target.port, at, status, fields: { 'http.path': path } });
+            emit({ source: 'http-pages', ip: target.ip, port: target.port, at, status, fields: { 'http.path': path } });
             // A port that does not answer HTTP in time, or answers something else, is left alone.
             return;
           }
@@ -186,7 +191,7 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
             { path, purpose, status: response.status, headers: response.headers, body: response.body, truncated: response.truncated },
             markers,
           );
-          emit({ source: 'http', ip: target.ip, port: target.port, at, status: response.status === 401 ? 'auth-required' : 'ok', fields });
+          emit({ source: 'http-pages', ip: target.ip, port: target.port, at, status: response.status === 401 ? 'auth-required' : 'ok', fields });
         }
       };
 
@@ -207,4 +212,4 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
   };
 }
 
-export const httpPages: Discoverer = createHttpDiscoverer();
+export const httpPages: Discoverer<'http-pages'> = createHttpDiscoverer();

@@ -91,7 +91,7 @@ export function deviceServiceEndpoints(ctx: ScanContext, log: Logger): DeviceSer
   const announced = new Map<string, URL>();
   for (const o of ctx.seen) {
     const xaddrs = o.fields['onvif.xaddr'];
-    if (o.source !== 'wsdiscovery' || !Array.isArray(xaddrs) || announced.has(o.ip)) continue;
+    if (o.source !== 'ws-discovery' || !Array.isArray(xaddrs) || announced.has(o.ip)) continue;
     const url = xaddrForResponder(o.ip, xaddrs);
     if (url) announced.set(o.ip, url);
     else log.warn({ ip: o.ip, xaddrs }, 'no XAddr on the answering address; only its open web ports are tried');
@@ -101,7 +101,7 @@ export function deviceServiceEndpoints(ctx: ScanContext, log: Logger): DeviceSer
   for (const o of ctx.seen) {
     const probes = o.fields['port.probes'];
     const list = Array.isArray(probes) ? probes : [probes];
-    if (o.source !== 'ports' || o.status !== 'ok' || o.port === undefined || !list.includes('http') || announced.has(o.ip)) continue;
+    if (o.source !== 'tcp-connect' || o.status !== 'ok' || o.port === undefined || !list.includes('http') || announced.has(o.ip)) continue;
     const ports = webPorts.get(o.ip) ?? new Map<number, URL>();
     ports.set(o.port, new URL(`${list.includes('tls') ? 'https' : 'http'}://${o.ip}:${o.port}${DEVICE_SERVICE_PATH}`));
     webPorts.set(o.ip, ports);
@@ -307,7 +307,7 @@ async function probeDevice(
     const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
     const record = (call: DeviceCall, result: CallResult): void =>
       emit({
-        source: 'onvif',
+        source: 'onvif-device-service',
         ip: endpoint.ip,
         port,
         ...(result.mac ? { mac: result.mac } : {}),
@@ -330,14 +330,20 @@ async function probeDevice(
   }
 }
 
-export const onvifDevice: Discoverer = {
-  name: 'onvif',
+export const onvifDevice: Discoverer<'onvif-device-service'> = {
+  name: 'onvif-device-service',
   phase: 'probe',
-  method: 'onvif-device-service',
+  evidence: 'onvif',
+  emits: [
+    'onvif.call', 'onvif.time.type', 'onvif.time.utc', 'onvif.time.offsetSeconds', 'onvif.device.manufacturer', 'onvif.device.model',
+    'onvif.device.firmware', 'onvif.device.serial', 'onvif.device.hardwareId', 'onvif.net.mac', 'onvif.scope', 'onvif.scope.name',
+    'onvif.scope.hardware', 'onvif.scope.location', 'onvif.scope.type', 'onvif.scope.profile', 'onvif.scope.mac', 'onvif.http.server',
+    'onvif.auth.realm', 'onvif.auth.method',
+  ],
   description: 'ONVIF device service: clock, device information, network interfaces and scopes (with credentials only where the operator supplied them)',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
-    const log = ctx.log.child({ module: 'onvif' });
+    const log = ctx.log.child({ module: 'onvif-device-service' });
     const endpoints = deviceServiceEndpoints(ctx, log);
     const limiter = sharedRateLimiter(ctx);
     // Many workers and pacing waits share one scope, which hangs on the phase's signal by a single listener.

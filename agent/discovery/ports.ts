@@ -128,25 +128,26 @@ interface Tally {
   absentHosts: number;
 }
 
-export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer {
+export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer<'tcp-connect'> {
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
   const hostConcurrency = options.hostConcurrency ?? DEFAULTS.hostConcurrency;
   const socketLimit = options.socketLimit ?? DEFAULTS.socketLimit;
   const hostDeadlineMs = options.hostDeadlineMs ?? DEFAULTS.hostDeadlineMs;
 
   return {
-    name: 'ports',
+    name: 'tcp-connect',
     phase: 'connect',
-    method: 'tcp-connect',
+    evidence: 'port',
+    emits: ['port.state', 'port.service', 'port.probes', 'port.closed'],
     description: 'TCP connect to the ports cameras use (fingerprints/ports.yaml), on named targets and hosts that announced themselves',
 
     async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
       if (!ctx.active) return;
-      const log = ctx.log.child({ module: 'ports' });
+      const log = ctx.log.child({ module: 'tcp-connect' });
       const table = options.ports ?? loadPortTable();
       const limiter = sharedRateLimiter(ctx);
       const sockets = new Semaphore(socketLimit);
-      const heard = new Set(ctx.seen.filter((o) => o.source !== 'neighbours').map((o) => o.ip));
+      const heard = new Set(ctx.seen.filter((o) => o.source !== 'neighbour-table').map((o) => o.ip));
       // The scanner's own addresses are in the swept block too: it is not a device.
       const own = new Set(ctx.interfaces.map((i) => i.address));
       const hosts = activeProbeHosts(ctx).filter((ip) => !own.has(ip));
@@ -161,7 +162,7 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
           if (outcome === 'open') {
             tally.open++;
             emit({
-              source: 'ports',
+              source: 'tcp-connect',
               ip,
               port: spec.port,
               at: new Date().toISOString(),
@@ -200,7 +201,7 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
         const closed = [...outcomes].filter(([, o]) => o === 'refused').map(([port]) => port);
         if (closed.length > 0 && ![...outcomes.values()].includes('open')) {
           emit({
-            source: 'ports',
+            source: 'tcp-connect',
             ip,
             at: new Date().toISOString(),
             status: 'refused',
@@ -218,4 +219,4 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
   };
 }
 
-export const tcpPorts: Discoverer = createPortsDiscoverer();
+export const tcpPorts: Discoverer<'tcp-connect'> = createPortsDiscoverer();

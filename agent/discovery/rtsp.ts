@@ -41,7 +41,7 @@ export function rtspTargets(ctx: ScanContext): RtspTarget[] {
   const targets = new Map<string, RtspTarget>();
   for (const o of ctx.seen) {
     const probes = o.fields['port.probes'];
-    if (o.source !== 'ports' || o.status !== 'ok' || o.port === undefined) continue;
+    if (o.source !== 'tcp-connect' || o.status !== 'ok' || o.port === undefined) continue;
     if (!(Array.isArray(probes) ? probes : [probes]).includes('rtsp')) continue;
     targets.set(`${o.ip} ${o.port}`, { ip: o.ip, port: o.port });
   }
@@ -167,10 +167,11 @@ async function probeRtsp(
   }
 }
 
-export const rtspProbe: Discoverer = {
+export const rtspProbe: Discoverer<'rtsp'> = {
   name: 'rtsp',
   phase: 'probe',
-  method: 'rtsp',
+  evidence: 'rtsp',
+  emits: ['rtsp.method', 'rtsp.status', 'rtsp.server', 'rtsp.public', 'rtsp.auth.scheme', 'rtsp.auth.realm'],
   description: 'RTSP OPTIONS and DESCRIBE without credentials on open RTSP ports: Server, Public methods, authentication realms',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {

@@ -73,10 +73,14 @@ export function sadpReplyCollector(log: Logger, emit: (o: Observation) => void):
   };
 }
 
-export const sadp: Discoverer = {
+export const sadp: Discoverer<'sadp'> = {
   name: 'sadp',
   phase: 'listen',
-  method: 'sadp',
+  evidence: 'sadp',
+  emits: [
+    'sadp.message', 'sadp.uuid', 'sadp.types', 'sadp.deviceType', 'sadp.model', 'sadp.serial', 'sadp.mac', 'sadp.ipv4', 'sadp.firmware', 'sadp.dsp',
+    'sadp.bootTime', 'sadp.activated', 'sadp.oemInfo', 'sadp.oemCode', 'sadp.commandPort', 'sadp.httpPort', 'sadp.sdkOverTlsPort', 'sadp.dhcp', 'sadp.analogChannels', 'sadp.digitalChannels',
+  ],
   description: 'Hikvision SADP inquiry (UDP 37020, multicast 239.255.255.250)',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {

@@ -143,10 +143,11 @@ async function started(client: Client): Promise<boolean> {
   }
 }
 
-export const ssdpSearch: Discoverer = {
+export const ssdpSearch: Discoverer<'ssdp'> = {
   name: 'ssdp',
   phase: 'listen',
-  method: 'ssdp',
+  evidence: 'ssdp',
+  emits: ['ssdp.server', 'ssdp.st', 'ssdp.usn', 'ssdp.location'],
   description: 'SSDP M-SEARCH (ssdp:all, upnp:rootdevice) and NOTIFY listening (UDP 1900, multicast 239.255.255.250)',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
@@ -227,7 +228,7 @@ function descriptionWork(ctx: ScanContext, log: Logger): [string, URL][] {
 
 async function fetchDescription(signal: AbortSignal, log: Logger, ip: string, url: URL): Promise<Observation> {
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-  const observation = (status: Observation['status'], fields: Fields): Observation => ({ source: 'ssdp', ip, port, at: new Date().toISOString(), status, fields });
+  const observation = (status: Observation['status'], fields: Fields): Observation => ({ source: 'upnp-description', ip, port, at: new Date().toISOString(), status, fields });
   const result = await httpRequest({
     url,
     method: 'GET',
@@ -254,15 +255,19 @@ async function fetchDescription(signal: AbortSignal, log: Logger, ip: string, ur
   return observation('ok', { ...server, ...descriptionFields(description) });
 }
 
-export const upnpDescription: Discoverer = {
-  name: 'ssdp',
+export const upnpDescription: Discoverer<'upnp-description'> = {
+  name: 'upnp-description',
   phase: 'probe',
-  method: 'upnp-description',
+  evidence: 'ssdp',
+  emits: [
+    'upnp.deviceType', 'upnp.friendlyName', 'upnp.manufacturer', 'upnp.modelName', 'upnp.modelNumber', 'upnp.modelDescription',
+    'upnp.serialNumber', 'upnp.udn', 'upnp.presentationURL', 'upnp.http.server',
+  ],
   description: 'UPnP device description: HTTP GET of each SSDP LOCATION on the announcing device’s own address',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     if (!ctx.active) return;
-    const log = ctx.log.child({ module: 'upnp' });
+    const log = ctx.log.child({ module: 'upnp-description' });
     const queue = descriptionWork(ctx, log);
     const total = queue.length;
     log.debug({ descriptions: total }, 'UPnP descriptions started');

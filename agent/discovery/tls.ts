@@ -115,25 +115,26 @@ export interface TlsProbeOptions {
 
 const DEFAULTS = { timeoutMs: 3000, concurrency: 16 } as const;
 
-export function createTlsDiscoverer(options: TlsProbeOptions = {}): Discoverer {
+export function createTlsDiscoverer(options: TlsProbeOptions = {}): Discoverer<'tls-certificate'> {
   const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
   const concurrency = options.concurrency ?? DEFAULTS.concurrency;
 
   return {
-    name: 'tls',
+    name: 'tls-certificate',
     phase: 'probe',
-    method: 'tls-certificate',
+    evidence: 'tls',
+    emits: ['tls.subject', 'tls.issuer', 'tls.san', 'tls.notBefore', 'tls.notAfter', 'tls.fingerprint256', 'tls.selfSigned', 'tls.protocol'],
     description: 'TLS handshake on open TLS ports to read the server certificate (subject, issuer, validity)',
 
     async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
       if (!ctx.active) return;
-      const log = ctx.log.child({ module: 'tls' });
+      const log = ctx.log.child({ module: 'tls-certificate' });
       const limiter = sharedRateLimiter(ctx);
       const allowed = new Set(activeProbeHosts(ctx));
       const targets: { ip: string; port: number }[] = [];
       for (const o of ctx.seen) {
         const probes = o.fields['port.probes'];
-        if (o.source !== 'ports' || o.port === undefined || !Array.isArray(probes) || !probes.includes('tls') || !allowed.has(o.ip)) continue;
+        if (o.source !== 'tcp-connect' || o.port === undefined || !Array.isArray(probes) || !probes.includes('tls') || !allowed.has(o.ip)) continue;
         if (!targets.some((t) => t.ip === o.ip && t.port === o.port)) targets.push({ ip: o.ip, port: o.port });
       }
       let certificates = 0;
@@ -147,13 +148,13 @@ export function createTlsDiscoverer(options: TlsProbeOptions = {}): Discoverer {
           const at = new Date().toISOString();
           if (!result.ok) {
             log.debug({ ip, port, status: result.status, reason: result.reason }, 'TLS handshake failed');
-            emit({ source: 'tls', ip, port, at, status: result.status, fields: {} });
+            emit({ source: 'tls-certificate', ip, port, at, status: result.status, fields: {} });
             return;
           }
           certificates++;
           const fields = certificateFields(result.cert);
           if (result.protocol) fields['tls.protocol'] = result.protocol;
-          emit({ source: 'tls', ip, port, at, status: 'ok', fields });
+          emit({ source: 'tls-certificate', ip, port, at, status: 'ok', fields });
         });
       } finally {
         scope.dispose();
@@ -163,4 +164,4 @@ export function createTlsDiscoverer(options: TlsProbeOptions = {}): Discoverer {
   };
 }
 
-export const tlsCertificates: Discoverer = createTlsDiscoverer();
+export const tlsCertificates: Discoverer<'tls-certificate'> = createTlsDiscoverer();

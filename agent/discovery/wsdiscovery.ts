@@ -28,14 +28,18 @@ const SEND_COUNT = 2;
 /** Unicast probes to named targets are paced so a /24 does not arrive as one burst. */
 const UNICAST_PROBES_PER_SECOND = 200;
 
-export const wsDiscovery: Discoverer = {
-  name: 'wsdiscovery',
+export const wsDiscovery: Discoverer<'ws-discovery'> = {
+  name: 'ws-discovery',
   phase: 'listen',
-  method: 'ws-discovery',
+  evidence: 'onvif',
+  emits: [
+    'onvif.endpoint', 'onvif.types', 'onvif.xaddr', 'onvif.metadataVersion', 'onvif.scope', 'onvif.scope.name', 'onvif.scope.hardware',
+    'onvif.scope.location', 'onvif.scope.type', 'onvif.scope.profile', 'onvif.scope.mac', 'wsd.types',
+  ],
   description: 'ONVIF WS-Discovery Probe (UDP 3702, multicast 239.255.255.250 and unicast to targets)',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
-    const log = ctx.log.child({ module: 'wsdiscovery' });
+    const log = ctx.log.child({ module: 'ws-discovery' });
     const ourMessages = new Set<string>();
     const seen = new Set<string>();
 
@@ -58,7 +62,7 @@ export const wsDiscovery: Discoverer = {
         const onvif = isOnvifMatch(match);
         if (!onvif) log.info({ from: d.from, types: match.types }, 'non-camera WS-Discovery reply: recorded as a host, not probed as ONVIF');
         const fields = onvif ? probeMatchFields(match) : { 'wsd.types': match.types };
-        emit({ source: 'wsdiscovery', ip: d.from, at: new Date().toISOString(), status: 'ok', fields });
+        emit({ source: 'ws-discovery', ip: d.from, at: new Date().toISOString(), status: 'ok', fields });
       }
     };
 

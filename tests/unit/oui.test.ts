@@ -147,10 +147,10 @@ describe('the whole registry', () => {
 describe('the registrant in a device', () => {
   const at = '2026-11-28T09:53:00.000Z';
   const ip = '198.18.0.50';
-  const seen: Observation = { source: 'neighbours', ip, at, status: 'ok', fields: {} };
+  const seen: Observation = { source: 'neighbour-table', ip, at, status: 'ok', fields: {} };
 
   function device(mac: string, fields: Observation['fields'] = {}) {
-    const observations: Observation[] = [seen, ...(Object.keys(fields).length ? [{ source: 'onvif' as const, ip, port: 80, at, status: 'ok' as const, fields }] : [])];
+    const observations: Observation[] = [seen, ...(Object.keys(fields).length ? [{ source: 'onvif-device-service' as const, ip, port: 80, at, status: 'ok' as const, fields }] : [])];
     return buildDevice(db, { ip, addresses: [ip], mac, observations });
   }
 
