@@ -23,8 +23,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { httpRequest } from '../net/http-client.js';
-import { forEachLimited, sharedRateLimiter, type RateLimiter } from '../net/rate-limiter.js';
-import { signalScope } from '../net/abort.js';
+import type { RateLimiter } from '../net/rate-limiter.js';
+import { openPortsFor, probeHosts } from './probe-hosts.js';
 import {
   challengeRealms,
   chooseDigestChallenge,
@@ -96,15 +96,12 @@ export function deviceServiceEndpoints(ctx: ScanContext, log: Logger): DeviceSer
     if (url) announced.set(o.ip, url);
     else log.warn({ ip: o.ip, xaddrs }, 'no XAddr on the answering address; only its open web ports are tried');
   }
-  // The port sweep only touched hosts active probes may touch (ports.ts), so its ports are fair game.
   const webPorts = new Map<string, Map<number, URL>>();
-  for (const o of ctx.seen) {
-    const probes = o.fields['port.probes'];
-    const list = Array.isArray(probes) ? probes : [probes];
-    if (o.source !== 'tcp-connect' || o.status !== 'ok' || o.port === undefined || !list.includes('http') || announced.has(o.ip)) continue;
-    const ports = webPorts.get(o.ip) ?? new Map<number, URL>();
-    ports.set(o.port, new URL(`${list.includes('tls') ? 'https' : 'http'}://${o.ip}:${o.port}${DEVICE_SERVICE_PATH}`));
-    webPorts.set(o.ip, ports);
+  for (const { ip, port, probes } of openPortsFor(ctx, 'http')) {
+    if (announced.has(ip)) continue;
+    const ports = webPorts.get(ip) ?? new Map<number, URL>();
+    ports.set(port, new URL(`${probes.includes('tls') ? 'https' : 'http'}://${ip}:${port}${DEVICE_SERVICE_PATH}`));
+    webPorts.set(ip, ports);
   }
   return [
     ...[...announced].map(([ip, url]) => ({ ip, urls: [url], announced: true })),
@@ -345,14 +342,7 @@ export const onvifDevice: Discoverer<'onvif-device-service'> = {
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     const log = ctx.log.child({ module: 'onvif-device-service' });
     const endpoints = deviceServiceEndpoints(ctx, log);
-    const limiter = sharedRateLimiter(ctx);
-    // Many workers and pacing waits share one scope, which hangs on the phase's signal by a single listener.
-    const pool = signalScope(ctx.signal);
-    try {
-      await forEachLimited(endpoints, CONCURRENCY, pool.signal, (endpoint) => probeDevice(endpoint, ctx.credentials, pool.signal, limiter, log, emit));
-    } finally {
-      pool.dispose();
-    }
+    await probeHosts(ctx, endpoints, { concurrency: CONCURRENCY }, (endpoint, { signal, limiter }) => probeDevice(endpoint, ctx.credentials, signal, limiter, log, emit));
     log.info({ devices: endpoints.length, withCredentials: endpoints.filter((e) => ctx.credentials?.forHost(e.ip)).length }, 'ONVIF device service probes finished');
   },
 };

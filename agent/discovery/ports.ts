@@ -23,10 +23,10 @@ import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { agentError } from '../errors.js';
 import { defaultFingerprintDir } from '../fingerprint/load.js';
-import { Semaphore, forEachLimited, sharedRateLimiter } from '../net/rate-limiter.js';
-import { signalScope } from '../net/abort.js';
+import { Semaphore } from '../net/rate-limiter.js';
 import { tcpConnect, type ConnectOutcome } from '../net/tcp.js';
-import { activeProbeHosts, type Discoverer, type ScanContext } from './types.js';
+import { activeProbeHosts, probeHosts, withDefaults, type ItemProbe } from './probe-hosts.js';
+import type { Discoverer, ScanContext } from './types.js';
 import type { Observation } from '../types.js';
 
 export const PORTS_FILE = 'ports.yaml';
@@ -129,10 +129,7 @@ interface Tally {
 }
 
 export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer<'tcp-connect'> {
-  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
-  const hostConcurrency = options.hostConcurrency ?? DEFAULTS.hostConcurrency;
-  const socketLimit = options.socketLimit ?? DEFAULTS.socketLimit;
-  const hostDeadlineMs = options.hostDeadlineMs ?? DEFAULTS.hostDeadlineMs;
+  const { connectTimeoutMs, hostConcurrency, socketLimit, hostDeadlineMs } = withDefaults(options, DEFAULTS);
 
   return {
     name: 'tcp-connect',
@@ -145,7 +142,6 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
       if (!ctx.active) return;
       const log = ctx.log.child({ module: 'tcp-connect' });
       const table = options.ports ?? loadPortTable();
-      const limiter = sharedRateLimiter(ctx);
       const sockets = new Semaphore(socketLimit);
       const heard = new Set(ctx.seen.filter((o) => o.source !== 'neighbour-table').map((o) => o.ip));
       // The scanner's own addresses are in the swept block too: it is not a device.
@@ -154,7 +150,7 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
       const tally: Tally = { open: 0, refused: 0, silent: 0, absentHosts: 0 };
       const started = Date.now();
 
-      const probe = async (ip: string, spec: PortSpec, signal: AbortSignal): Promise<ConnectOutcome | null> => {
+      const probe = async (ip: string, spec: PortSpec, { signal, limiter }: ItemProbe): Promise<ConnectOutcome | null> => {
         if (!(await sockets.acquire(signal))) return null;
         try {
           if (!(await limiter.take(signal))) return null;
@@ -177,27 +173,22 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
         }
       };
 
-      const scanHost = async (ip: string): Promise<void> => {
-        const hostDeadline = signalScope(ctx.signal, hostDeadlineMs);
+      const scanHost = async (ip: string, host: ItemProbe): Promise<void> => {
         const outcomes = new Map<number, ConnectOutcome | null>();
         const probeAll = async (specs: readonly PortSpec[]): Promise<void> => {
-          await Promise.all(specs.map(async (p) => outcomes.set(p.port, await probe(ip, p, hostDeadline.signal))));
+          await Promise.all(specs.map(async (p) => outcomes.set(p.port, await probe(ip, p, host))));
         };
-        try {
-          let rest = table;
-          if (!heard.has(ip)) {
-            const first = table.filter((p) => p.hostDiscovery);
-            await probeAll(first);
-            if (first.length > 0 && ![...outcomes.values()].some((o) => o === 'open' || o === 'refused')) {
-              tally.absentHosts++;
-              return;
-            }
-            rest = table.filter((p) => !p.hostDiscovery);
+        let rest = table;
+        if (!heard.has(ip)) {
+          const first = table.filter((p) => p.hostDiscovery);
+          await probeAll(first);
+          if (first.length > 0 && ![...outcomes.values()].some((o) => o === 'open' || o === 'refused')) {
+            tally.absentHosts++;
+            return;
           }
-          await probeAll(rest);
-        } finally {
-          hostDeadline.dispose();
+          rest = table.filter((p) => !p.hostDiscovery);
         }
+        await probeAll(rest);
         const closed = [...outcomes].filter(([, o]) => o === 'refused').map(([port]) => port);
         if (closed.length > 0 && ![...outcomes.values()].includes('open')) {
           emit({
@@ -210,7 +201,7 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
         }
       };
 
-      await forEachLimited(hosts, hostConcurrency, ctx.signal, scanHost);
+      await probeHosts(ctx, hosts, { concurrency: hostConcurrency, deadlineMs: hostDeadlineMs }, scanHost);
       log.info(
         { hosts: hosts.length, absentHosts: tally.absentHosts, open: tally.open, refused: tally.refused, silent: tally.silent, ms: Date.now() - started, aborted: ctx.signal.aborted },
         'TCP connect sweep finished',

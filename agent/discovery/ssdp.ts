@@ -20,14 +20,12 @@
  * responder's own address (a device must not point the agent at another host), size- and
  * time-capped, parsed by agent/protocols/upnp.ts.
  */
-import { setMaxListeners, type EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import type { RemoteInfo } from 'node:dgram';
 import ssdp, { type Client, type ClientOptions } from 'node-ssdp';
 import { httpRequest } from '../net/http-client.js';
-import { sharedRateLimiter } from '../net/rate-limiter.js';
-import { signalScope } from '../net/abort.js';
-import { repeatDelay } from '../net/udp.js';
 import { sleep } from '../net/abort.js';
+import { repeatDelay } from '../net/udp.js';
 import type { ScanInterface } from '../net/interfaces.js';
 import { inCidr } from '../net/ipv4.js';
 import {
@@ -41,6 +39,7 @@ import {
 } from '../protocols/upnp.js';
 import type { Logger } from '../log.js';
 import type { Fields, Observation } from '../types.js';
+import { probeHosts } from './probe-hosts.js';
 import type { Discoverer, ScanContext } from './types.js';
 
 const SSDP_PORT = 1900;
@@ -271,22 +270,10 @@ export const upnpDescription: Discoverer<'upnp-description'> = {
     const queue = descriptionWork(ctx, log);
     const total = queue.length;
     log.debug({ descriptions: total }, 'UPnP descriptions started');
-    const limiter = sharedRateLimiter(ctx);
-    // One listener on the phase's signal; the requests and waits below listen on this one.
-    const scope = signalScope(ctx.signal, DESCRIPTIONS_BUDGET_MS);
-    setMaxListeners(2 * DESCRIPTION_CONCURRENCY + 1, scope.signal);
-    const worker = async (): Promise<void> => {
-      for (let next = queue.shift(); next && !scope.signal.aborted; next = queue.shift()) {
-        if (!(await limiter.take(scope.signal))) return;
-        const [ip, url] = next;
-        emit(await fetchDescription(scope.signal, log, ip, url));
-      }
-    };
-    try {
-      await Promise.all(Array.from({ length: Math.min(DESCRIPTION_CONCURRENCY, queue.length) }, worker));
-    } finally {
-      scope.dispose();
-    }
+    await probeHosts(ctx, queue, { concurrency: DESCRIPTION_CONCURRENCY, budgetMs: DESCRIPTIONS_BUDGET_MS }, async ([ip, url], { signal, limiter }) => {
+      if (!(await limiter.take(signal))) return;
+      emit(await fetchDescription(signal, log, ip, url));
+    });
     log.info({ descriptions: total }, 'UPnP descriptions finished');
   },
 };

@@ -38,15 +38,6 @@ export interface ScanContext {
 }
 
 /**
- * The hosts active probes may touch: the TARGETs the operator named, and hosts that announced
- * themselves during the listen phase (never an address a reply merely mentions).
- */
-export function activeProbeHosts(ctx: ScanContext): string[] {
-  const heard = ctx.seen.filter((o) => o.source !== 'neighbour-table').map((o) => o.ip);
-  return [...new Set([...ctx.targets.addresses(), ...heard])];
-}
-
-/**
  * One discovery method. Adding one = its file in agent/discovery/ + one line in the registry
  * (agent/discovery/index.ts); tests/unit/discovery-registry.test.ts holds it to what it declares.
  */
