@@ -24,7 +24,8 @@ import { join } from 'node:path';
 import Bonjour from 'bonjour-service';
 import { parse as parseYaml } from 'yaml';
 import { agentError } from '../errors.js';
-import { repeatDelay, sleep } from '../net/udp.js';
+import { repeatDelay } from '../net/udp.js';
+import { sleep } from '../net/abort.js';
 import { defaultFingerprintDir } from '../fingerprint/load.js';
 import type { Logger } from '../log.js';
 import type { Fields, Observation } from '../types.js';
@@ -169,7 +170,7 @@ class Instances {
     const at = new Date().toISOString();
     return [...this.byKey.keys()].sort().map((key) => {
       const { ip, fields } = this.byKey.get(key) as { ip: string; fields: Fields };
-      return { source: 'mdns', ip, at, status: 'ok', fields };
+      return { source: 'mdns-dns-sd', ip, at, status: 'ok', fields };
     });
   }
 }
@@ -207,14 +208,15 @@ function closed(bonjour: Bonjour): Promise<void> {
   });
 }
 
-export const mdns: Discoverer = {
-  name: 'mdns',
+export const mdns: Discoverer<'mdns-dns-sd'> = {
+  name: 'mdns-dns-sd',
   phase: 'listen',
-  method: 'mdns-dns-sd',
+  evidence: 'mdns',
+  emits: ['mdns.name', 'mdns.type', 'mdns.host', 'mdns.port', 'mdns.answeredBy', 'mdns.txt.*'],
   description: 'mDNS / DNS-SD browse of the service types in fingerprints/mdns-services.yaml (UDP 5353, multicast 224.0.0.251)',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
-    const log = ctx.log.child({ module: 'mdns' });
+    const log = ctx.log.child({ module: 'mdns-dns-sd' });
     const types = loadServiceTypes();
     const instances = new Instances(ctx.interfaces, log);
     let malformed = 0;

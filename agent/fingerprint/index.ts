@@ -14,8 +14,6 @@ export { matchValue, fingerprintDevice, namedGroups, capturesOf, claimOf, descri
 export { verifyFingerprints, checkStructure, checkExample, checkOuiTable } from './verify.js';
 export {
   lookupOui,
-  normaliseMac,
-  formatMac,
   buildOuiTable,
   serialiseOuiTable,
   vendorsForOrganisation,

@@ -12,7 +12,7 @@ import { parse, stringify } from 'yaml';
 import { AgentError } from '../../agent/errors.js';
 import { buildDevice } from '../../agent/inventory.js';
 import { defaultFingerprintDir, loadFingerprints } from '../../agent/fingerprint/index.js';
-import { inventoryProblems } from '../../agent/schema.js';
+import { inventoryProblems } from '../support/inventory-schema.js';
 import type { LinkedVendor, Observation, Relation } from '../../agent/types.js';
 import {
   compareVersions,
@@ -448,7 +448,7 @@ describe('flags in a built device', () => {
   const ip = '198.18.0.21';
 
   function device(mac: string, fields: Observation['fields']) {
-    const observation: Observation = { source: 'onvif', ip, port: 80, at, status: 'ok', fields: { 'onvif.call': 'GetDeviceInformation', ...fields } };
+    const observation: Observation = { source: 'onvif-device-service', ip, port: 80, at, status: 'ok', fields: { 'onvif.call': 'GetDeviceInformation', ...fields } };
     return buildDevice(loadFingerprints(), { ip, addresses: [ip], mac, observations: [observation] });
   }
 
