@@ -5,7 +5,9 @@
  * do not list); a family that matches with unknown or unreadable firmware is `cannot-tell`; known
  * firmware outside the range gives no entry. Devices not linked to the CVE's vendor are not checked.
  *
- * Firmware forms read (fingerprint-facts §4, §6):
+ * Firmware forms read (Hikvision: https://www.cve.org/CVERecord?id=CVE-2017-7921,
+ * https://github.com/maciej-or/hikvision_next/issues/100; Dahua: https://github.com/rroller/dahua/issues/90,
+ * https://github.com/rroller/dahua/issues/9):
  *   Hikvision  `V5.4.0 build 160530`, `V5.6.2build 190701`, `V5.4.0 Build 160401` (version + build
  *              YYMMDD), or a bare version `V5.7.12` (then only a version strictly inside the range
  *              can be judged)

@@ -453,7 +453,7 @@ describe('flags in a built device', () => {
   }
 
   it('a Dahua camera inside both ranges carries both CVEs and the policies, and the document validates', () => {
-    // Dahua OUI E0:50:8B (facts §1); serial and device invented.
+    // Dahua OUI E0:50:8B (IEEE registry https://standards-oui.ieee.org/); serial and device invented.
     const d = device('e0:50:8b:00:00:21', {
       'onvif.device.manufacturer': 'Dahua',
       'onvif.device.model': 'DH-IPC-HDW3441T-ZS',
@@ -475,7 +475,7 @@ describe('flags in a built device', () => {
   });
 
   it('an unlinked device carries no CVE and no policy', () => {
-    // Axis OUI 00:40:8C (facts §1); model invented.
+    // Axis OUI 00:40:8C (IEEE registry https://standards-oui.ieee.org/); model invented.
     const d = device('00:40:8c:00:00:22', { 'onvif.device.manufacturer': 'AXIS', 'onvif.device.model': 'P3245-V' });
     expect(d.classification.linkedVendor).toBeNull();
     expect(d.vulnerabilities).toEqual([]);
