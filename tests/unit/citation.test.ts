@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { isCheckableCitation } from '../../agent/knowledge/citation.js';
 
 describe('isCheckableCitation', () => {
@@ -82,5 +83,38 @@ describe('the repository cites no notes it does not contain', () => {
           .flatMap((line, index) => (notesCitation.test(line) ? [`${file}:${index + 1}: ${line.trim()}`] : [])),
       );
     expect(offending).toEqual([]);
+  });
+});
+
+describe('every source in fingerprints/ can be checked from a clone', () => {
+  const dir = fileURLToPath(new URL('../../fingerprints/', import.meta.url));
+  const dataFiles = [
+    ...readdirSync(dir).filter((name) => name.endsWith('.yaml')),
+    ...readdirSync(join(dir, 'rules')).map((name) => join('rules', name)),
+  ];
+  // A one-word `source` (onvif, dhip, …) names the evidence a rule file reads, not a citation.
+  const evidenceKind = /^[a-z][a-z0-9_-]*$/;
+  // Where no public source could be found the entry says so in these words instead of citing.
+  const declaredGap = /no public source found/i;
+
+  function citations(value: unknown, file: string): { file: string; text: string }[] {
+    if (Array.isArray(value)) return value.flatMap((item) => citations(item, file));
+    if (value === null || typeof value !== 'object') return [];
+    return Object.entries(value).flatMap(([key, inner]) =>
+      key === 'source' && typeof inner === 'string'
+        ? evidenceKind.test(inner) ? [] : [{ file, text: inner }]
+        : citations(inner, file),
+    );
+  }
+  const all = dataFiles.flatMap((file) => citations(parseYaml(readFileSync(join(dir, file), 'utf8')), file));
+
+  it('reads the citations of every data file', () => {
+    expect(all.length).toBeGreaterThan(200);
+    expect(new Set(all.map((c) => c.file))).toContain('vendors.yaml');
+  });
+
+  it('cites a URL or owner/repo path@commit, or says that no public source was found', () => {
+    const unchecked = all.filter((c) => !isCheckableCitation(c.text) && !declaredGap.test(c.text));
+    expect(unchecked.map((c) => `${c.file}: ${c.text}`)).toEqual([]);
   });
 });
