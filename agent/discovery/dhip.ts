@@ -13,8 +13,8 @@
  *
  * Nothing but the search is ever sent (the same port accepts state-changing methods; the codec can
  * build no other request), and only to the multicast group, which is where DahuaConsole sends it by
- * default and UniversalScanner `Dahua2.cs` always. The broadcast copy the facts also list (§2.2)
- * is left out (see ./udp-search.ts).
+ * default and UniversalScanner `Dahua2.cs` always. The broadcast copy some tools also send
+ * (DahuaConsole's `dh_discover`) is left out (see ./udp-search.ts).
  */
 import { buildDhipSearch, DHIP_MULTICAST_ADDRESS, DHIP_NOTIFY_METHOD, DHIP_PORT, parseDhipReply } from '../protocols/dhip.js';
 import { udpSearch, type UdpSearchDiscoverer } from './udp-search.js';

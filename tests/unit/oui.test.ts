@@ -229,7 +229,7 @@ describe('spot checks (IEEE registry)', () => {
     });
   }
 
-  it('every Hikvision (84) and Dahua (27 + 4) prefix of the facts tables is in the table', () => {
+  it('every Hikvision (84) and Dahua (27 + 4) MA-L prefix oui-data 2.1.9 registers is in the table', () => {
     const count = (vendor: string, org: RegExp): number =>
       [...db.oui.entries.values()].filter((e) => e.vendor === vendor && org.test(e.organisation)).length;
     expect(count('hikvision', /^Hangzhou Hikvision Digital Technology Co\.,Ltd\.$/)).toBe(84);

@@ -1,7 +1,8 @@
 /**
- * Offline CVE flags (agent/vulns.ts over fingerprints/cves.yaml): firmware parsing of the forms the
- * facts record (§4), every boundary just inside, just outside and unknown, OEM firmware, and the
- * flags in a built device. Model names come from the CVE records' families and the facts; where a
+ * Offline CVE flags (agent/vulns.ts over fingerprints/cves.yaml): firmware parsing of the forms
+ * public captures and reports show (cited in agent/vulns.ts), every boundary just inside, just outside and unknown, OEM firmware, and the
+ * flags in a built device. Model names come from the CVE records' families and the public sources
+ * cited in fingerprints/; where a
  * model or firmware string is not copied from a public source it is marked as invented.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -261,7 +262,7 @@ describe('Dahua build dates (CVE-2021-33044 before June 2021, CVE-2021-33045 cam
     expect(statuses('TPC-BF5421-T', 'build:2021-01-01', 'dahua')).toEqual({ 'CVE-2021-33044': 'affected' });
   });
 
-  it('models of the facts that no family names get nothing', () => {
+  it('models seen in public sources that no family names get nothing', () => {
     for (const m of ['DH-IPC-HDW1230T2', 'IPC-A22E', 'DHI-VTO2111D-P-S2']) expect(flags(m, 'build:2019-01-01', 'dahua'), m).toEqual([]);
   });
 });
