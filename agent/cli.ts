@@ -16,9 +16,8 @@ import { loadCredentials } from './credentials.js';
 import { openStore, storeStateDir } from './store/index.js';
 import { openFileStore } from './store/file.js';
 import { assertStoreName } from './store/names.js';
-import { defaultFingerprintDir, fieldsText, loadFingerprints, matchReport, matchText, readFields, verifyFingerprints } from './fingerprint/index.js';
-import { loadCves } from './vulns.js';
-import { loadPolicies } from './policies.js';
+import { defaultFingerprintDir, fieldsText, matchReport, matchText, readFields, verifyFingerprints } from './fingerprint/index.js';
+import { linkedVendorNames, loadKnowledge } from './knowledge/index.js';
 import { inventoryTable } from './report/table.js';
 import { diffScans, diffTable } from './report/diff.js';
 import { readHandoverFile } from './report/handover.js';
@@ -67,7 +66,7 @@ function printJson(document: unknown): void {
   process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
 }
 
-interface ScanFlags {
+interface ScanFlags extends KnowledgeFlags {
   interface: string[];
   timeout: number;
   active: boolean;
@@ -77,6 +76,11 @@ interface ScanFlags {
   store: string;
   json?: boolean;
   logLevel: Level | 'silent';
+}
+
+/** `--fingerprints DIR`: another knowledge base folder than the one shipped beside the program. */
+interface KnowledgeFlags {
+  fingerprints?: string;
 }
 
 async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<void> {
@@ -89,9 +93,8 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
   const store = await openStore(flags.store, { log, stateDir: storeStateDir(SCAN_STATE_ROOT, flags.store) });
   // A corrupt store fails now, before the network is touched, not after the scan.
   await store.latest(flags.site);
-  // So do bad CVE or policy tables (read again, from the cache, when devices are built).
-  loadCves();
-  loadPolicies();
+  // So does a bad knowledge base: every table is read and checked before the first packet.
+  const knowledge = loadKnowledge(flags.fingerprints);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
@@ -109,7 +112,7 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
       active: flags.active,
       ratePerSecond: flags.rate,
       credentials,
-      fingerprints: loadFingerprints(),
+      knowledge,
       log,
       signal: abort.signal,
       onProgress: (p) => progress.update(`${p.phase}: ${p.hosts} host(s), ${p.observations} observation(s)`),
@@ -122,7 +125,7 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
       log.warn({ store: store.name, ...store.status() }, 'the inventory is not delivered yet; it stays in the outbox for the next run');
     }
     if (flags.json) printJson(inventory);
-    else process.stdout.write(inventoryTable(inventory));
+    else process.stdout.write(inventoryTable(inventory, linkedVendorNames()));
   } finally {
     progress.done();
     process.off('SIGINT', onSignal);
@@ -146,7 +149,7 @@ async function inventoryCommand(flags: InventoryFlags): Promise<void> {
     const inventory = await store.latest(flags.site);
     if (!inventory) throw agentError('CCTV_ERR_NO_INVENTORY', flags.site, flags.store);
     if (flags.json) printJson(inventory);
-    else process.stdout.write(inventoryTable(inventory));
+    else process.stdout.write(inventoryTable(inventory, linkedVendorNames()));
   } finally {
     await store.close();
   }
@@ -212,7 +215,7 @@ async function handoverCommand(flags: HandoverFlags): Promise<void> {
         ? agentError('CCTV_ERR_NO_INVENTORY', flags.site, flags.store)
         : agentError('CCTV_ERR_NO_SCAN', flags.site, flags.scan, flags.store);
     }
-    const result = verifyHandover(expected, inventory, { allowLinked: flags.allowLinked === true });
+    const result = verifyHandover(expected, inventory, { allowLinked: flags.allowLinked === true, names: linkedVendorNames() });
     progress.done();
     if (flags.format === 'json') printJson(result);
     else process.stdout.write(flags.format === 'html' ? verifyHtml(result) : verifyTable(result));
@@ -223,11 +226,9 @@ async function handoverCommand(flags: HandoverFlags): Promise<void> {
   }
 }
 
-function verifyCommand(flags: { json?: boolean }): void {
-  const problems = verifyFingerprints(loadFingerprints());
-  // The CVE and policy tables have no examples to run: reading them checks them (or throws).
-  loadCves();
-  loadPolicies();
+function verifyCommand(flags: KnowledgeFlags & { json?: boolean }): void {
+  // Loading checks every file's schema and meaning (or throws); verifying runs every example.
+  const problems = verifyFingerprints(loadKnowledge(flags.fingerprints));
   if (flags.json) printJson({ ok: problems.length === 0, problems });
   else if (problems.length === 0) process.stdout.write('fingerprints: every rule and example verified\n');
   else {
@@ -237,14 +238,14 @@ function verifyCommand(flags: { json?: boolean }): void {
   process.exitCode = problems.length === 0 ? 0 : 1;
 }
 
-function fieldsCommand(flags: { json?: boolean }): void {
-  const fields = readFields(defaultFingerprintDir());
+function fieldsCommand(flags: KnowledgeFlags & { json?: boolean }): void {
+  const fields = readFields(flags.fingerprints ?? defaultFingerprintDir());
   if (flags.json) printJson([...fields.values()]);
   else process.stdout.write(fieldsText(fields));
 }
 
-function matchCommand(field: string, value: string, flags: { json?: boolean }): void {
-  const db = loadFingerprints();
+function matchCommand(field: string, value: string, flags: KnowledgeFlags & { json?: boolean }): void {
+  const db = loadKnowledge(flags.fingerprints);
   const report = matchReport(db, field, value);
   if (flags.json) printJson(report);
   else process.stdout.write(matchText(db, report));
@@ -259,7 +260,7 @@ interface ReportFlags {
   logLevel: Level | 'silent';
 }
 
-interface DaemonFlags {
+interface DaemonFlags extends KnowledgeFlags {
   config: string;
   state?: string;
   logLevel?: Level | 'silent';
@@ -272,10 +273,8 @@ async function daemonCommand(flags: DaemonFlags): Promise<void> {
   const { loadDaemonConfig } = await import('./daemon/config.js');
   const config = loadDaemonConfig(flags.config, { availableInterfaces: listScanInterfaces() });
   const log = createLogger(flags.logLevel ?? config.logLevel);
-  // Bad fingerprint, CVE or policy data fails now, not at the first sweep.
-  const fingerprints = loadFingerprints();
-  loadCves();
-  loadPolicies();
+  // A bad knowledge base fails now, not at the first sweep.
+  const knowledge = loadKnowledge(flags.fingerprints);
   const { Daemon } = await import('./daemon/daemon.js');
   const { runScan } = await import('./scan.js');
   const stateDir = flags.state ?? config.stateDir ?? process.env.STATE_DIRECTORY ?? './cctv-agent-state';
@@ -284,6 +283,7 @@ async function daemonCommand(flags: DaemonFlags): Promise<void> {
     stateDir,
     log,
     followConfigLogLevel: flags.logLevel === undefined,
+    linkedVendors: knowledge.linkedVendors,
     sweep: (site, { signal, log: siteLog }) =>
       runScan({
         site: site.name,
@@ -293,7 +293,7 @@ async function daemonCommand(flags: DaemonFlags): Promise<void> {
         active: site.active,
         ratePerSecond: site.ratePerSecond,
         credentials: site.credentials,
-        fingerprints,
+        knowledge,
         log: siteLog,
         signal,
       }),
@@ -336,6 +336,7 @@ export function buildProgram(): Command {
     .option('--rate <per-second>', 'new connections per second for active probes, all hosts together (cameras fall over under bursts)', positiveRate, DEFAULT_RATE)
     .option('--credentials <file>', 'JSON file of device credentials you supply (private: chmod 600); used only to read ONVIF device information, never guessed')
     .option('--json', 'print the inventory document (cctv-inventory/v1) on stdout instead of a table')
+    .option('--fingerprints <dir>', 'knowledge base folder (default: the fingerprints/ shipped with the program)')
     .addOption(logLevelOption())
     .action((targets: string[], flags: ScanFlags) => scanCommand(targets, flags));
 
@@ -393,26 +394,30 @@ export function buildProgram(): Command {
     .requiredOption('-c, --config <file>', 'YAML or JSON configuration (see examples/daemon.yaml)')
     .option('--state <dir>', 'state folder: local inventories, presence state, push outboxes (default: the configuration\'s stateDir, else $STATE_DIRECTORY, else ./cctv-agent-state)')
     .addOption(new Option('--log-level <level>', "how much to log on stderr (default: the configuration's logLevel)").choices([...LOG_LEVELS, 'silent']))
+    .option('--fingerprints <dir>', 'knowledge base folder (default: the fingerprints/ shipped with the program)')
     .action((flags: DaemonFlags) => daemonCommand(flags));
 
-  const fingerprints = program.command('fingerprints').description('work with the fingerprint database in fingerprints/');
+  const fingerprints = program.command('fingerprints').description('work with the knowledge base in fingerprints/ (rules, vendors, OUI, CVEs, policies, ports, probes)');
   fingerprints
     .command('verify')
-    .description('check every rule and its examples (exit 1 on any problem)')
+    .description('check every file of the knowledge base, every rule and every example (exit 1 on any problem, 2 for a file that cannot be read)')
     .option('--json', 'print the result as JSON')
-    .action((flags: { json?: boolean }) => verifyCommand(flags));
+    .option('--fingerprints <dir>', 'knowledge base folder (default: the fingerprints/ shipped with the program)')
+    .action((flags: KnowledgeFlags & { json?: boolean }) => verifyCommand(flags));
   fingerprints
     .command('fields')
     .description('list the observation fields rules can match: name, meaning, example')
     .option('--json', 'print the fields as JSON')
-    .action((flags: { json?: boolean }) => fieldsCommand(flags));
+    .option('--fingerprints <dir>', 'knowledge base folder (default: the fingerprints/ shipped with the program)')
+    .action((flags: KnowledgeFlags & { json?: boolean }) => fieldsCommand(flags));
   fingerprints
     .command('match')
     .description('show which rules fire on VALUE of observation field FIELD, and why (exit 2 for an unknown field)')
     .argument('<field>', 'observation field, e.g. onvif.scope.name')
     .argument('<value>', 'the value as a device would report it')
     .option('--json', 'print { field, value, matches: [{ rule, supports, confidence, identity }] }')
-    .action((field: string, value: string, flags: { json?: boolean }) => matchCommand(field, value, flags));
+    .option('--fingerprints <dir>', 'knowledge base folder (default: the fingerprints/ shipped with the program)')
+    .action((field: string, value: string, flags: KnowledgeFlags & { json?: boolean }) => matchCommand(field, value, flags));
 
   return program;
 }

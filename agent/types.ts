@@ -60,7 +60,8 @@ export interface Identity {
 export const IDENTITY_KEYS = ['manufacturer', 'brand', 'model', 'firmware', 'serial', 'deviceType'] as const;
 export type IdentityKey = (typeof IDENTITY_KEYS)[number];
 
-export type LinkedVendor = 'hikvision' | 'dahua';
+/** A linked vendor: a key of fingerprints/vendors.yaml whose entry links to itself (`hikvision`, `dahua`). */
+export type LinkedVendor = string;
 export type Relation = 'direct' | 'oem' | 'subsidiary';
 
 export interface Classification {

@@ -13,58 +13,8 @@
  *              `.YYYYMMDD` as in `V2.400.AC01.15.R.20170328`
  *   versions   `V2.3.8-8` (numbers separated by dots or dashes)
  */
-import { resolve, join } from 'node:path';
-import { CVES_FILE } from './fingerprint/paths.js';
-import { compilePattern, defaultFingerprintDir, failData, readCheckedYaml } from './fingerprint/load.js';
+import type { CveFamily, CveTable, FirmwareBoundary, HikvisionFirmware, Severity } from './knowledge/cves.js';
 import type { LinkedVendor, Relation, Vulnerability, VulnerabilityStatus } from './types.js';
-
-export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
-export type Severity = (typeof SEVERITIES)[number];
-
-/** A Hikvision firmware version with its build date (YYMMDD), when the string gives one. */
-export interface HikvisionFirmware {
-  version: number[];
-  build: string | null;
-}
-
-export type FirmwareBoundary =
-  /** Inclusive range of version + build, as "V5.2.0 build 140721 to V5.4.0 build 160530". */
-  | { kind: 'version-build-range'; text: string; from: HikvisionFirmware; to: HikvisionFirmware }
-  /** Build date strictly before `before` (YYYY-MM-DD), as "Buildtime before June, 2021". */
-  | { kind: 'built-before'; text: string; before: string }
-  /** The `major` line up to and including `atMost`, as "V2.X, lessThanOrEqual V2.3.8-8". */
-  | { kind: 'version-at-most'; text: string; major: number; atMost: number[] }
-  /** The record publishes no boundary. */
-  | { kind: 'unpublished'; note: string };
-
-export interface CveFamily {
-  name: string;
-  model: RegExp;
-  interpretation: string;
-  firmware: FirmwareBoundary;
-}
-
-export interface Cve {
-  id: string;
-  vendor: LinkedVendor;
-  title: string;
-  severity: Severity | null;
-  cvss: number | null;
-  scoreSource: string;
-  kev: string | null;
-  source: string;
-  record: string;
-  affected: string;
-  note: string | null;
-  families: CveFamily[];
-}
-
-export interface CveTable {
-  /** Linked vendor → regex marking firmware built for a rebrand. */
-  oemFirmware: ReadonlyMap<LinkedVendor, RegExp>;
-  /** In id order. */
-  cves: readonly Cve[];
-}
 
 /** What the matcher reads of a device: its identity's model and firmware and its classification. */
 export interface VulnerabilityInput {
@@ -194,7 +144,7 @@ function judge(boundary: FirmwareBoundary, firmware: string | null): Verdict {
   return { inside: false, outside: false, why: `firmware "${firmware}" is not in a form that can be compared with "${boundary.text}"` };
 }
 
-function compareCveIds(a: string, b: string): number {
+export function compareCveIds(a: string, b: string): number {
   const [, ya = '0', na = '0'] = a.split('-');
   const [, yb = '0', nb = '0'] = b.split('-');
   return Number(ya) - Number(yb) || Number(na) - Number(nb) || (a < b ? -1 : a > b ? 1 : 0);
@@ -237,125 +187,4 @@ export function vulnerabilitiesOf(table: CveTable, input: VulnerabilityInput): V
     flags.push({ id: cve.id, status, severity: cve.severity, kev: cve.kev, reason, source: cve.source });
   }
   return flags.sort((a, b) => compareCveIds(a.id, b.id));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Loading fingerprints/cves.yaml
-
-const cvesSchema = {
-  type: 'object',
-  required: ['oemFirmware', 'cves'],
-  additionalProperties: false,
-  properties: {
-    oemFirmware: {
-      type: 'object',
-      propertyNames: { enum: ['hikvision', 'dahua'] },
-      additionalProperties: {
-        type: 'object',
-        required: ['pattern', 'source'],
-        additionalProperties: false,
-        properties: { pattern: { type: 'string', minLength: 1 }, source: { type: 'string', minLength: 1 } },
-      },
-    },
-    cves: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        required: ['id', 'vendor', 'title', 'severity', 'cvss', 'scoreSource', 'kev', 'source', 'record', 'affected', 'families'],
-        additionalProperties: false,
-        properties: {
-          id: { type: 'string', pattern: '^CVE-\\d{4}-\\d{4,}$' },
-          vendor: { enum: ['hikvision', 'dahua'] },
-          title: { type: 'string', minLength: 1 },
-          severity: { enum: [...SEVERITIES, null] },
-          cvss: { type: ['number', 'null'], minimum: 0, maximum: 10 },
-          scoreSource: { type: 'string', minLength: 1 },
-          kev: { type: ['string', 'null'], pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
-          source: { type: 'string', pattern: '^https?://\\S+$' },
-          record: { type: 'string', minLength: 1 },
-          affected: { type: 'string', minLength: 1 },
-          note: { type: 'string' },
-          families: {
-            type: 'array',
-            minItems: 1,
-            items: {
-              type: 'object',
-              required: ['name', 'model', 'interpretation', 'firmware'],
-              additionalProperties: false,
-              properties: {
-                name: { type: 'string', minLength: 1 },
-                model: { type: 'string', minLength: 1 },
-                interpretation: { type: 'string', minLength: 1 },
-                firmware: { type: ['string', 'null'], minLength: 1 },
-                firmwareNote: { type: 'string', minLength: 1 },
-              },
-            },
-          },
-        },
-      },
-    },
-  },
-} as const;
-
-interface RawFamily {
-  name: string;
-  model: string;
-  interpretation: string;
-  firmware: string | null;
-  firmwareNote?: string;
-}
-/** A cves.yaml entry as written: patterns and boundaries still text. */
-type RawCve = Omit<Cve, 'note' | 'families'> & { note?: string; families: RawFamily[] };
-interface RawCves {
-  oemFirmware: Partial<Record<LinkedVendor, { pattern: string; source: string }>>;
-  cves: RawCve[];
-}
-
-/** Reads and checks a cves.yaml: shape, unique ids, model patterns compile, every boundary is readable. */
-export function readCves(path: string): CveTable {
-  const raw = readCheckedYaml(path, cvesSchema) as RawCves;
-  const oemFirmware = new Map<LinkedVendor, RegExp>();
-  for (const [vendor, entry] of Object.entries(raw.oemFirmware) as [LinkedVendor, { pattern: string }][]) {
-    oemFirmware.set(vendor, compilePattern(path, `oemFirmware.${vendor}`, entry.pattern, 'i'));
-  }
-  const seen = new Set<string>();
-  const cves = raw.cves.map((c): Cve => {
-    if (seen.has(c.id)) failData(path, `${c.id} is listed twice`);
-    seen.add(c.id);
-    if ((c.severity === null) !== (c.cvss === null)) failData(path, `${c.id}: give severity and cvss together, or neither`);
-    const families = c.families.map((f, i): CveFamily => {
-      const where = `${c.id} family "${f.name}" (families[${i}])`;
-      let firmware: FirmwareBoundary;
-      if (f.firmware === null) {
-        if (!f.firmwareNote) failData(path, `${where}: firmware is null, so firmwareNote must say why`);
-        firmware = { kind: 'unpublished', note: f.firmwareNote };
-      } else {
-        const parsed = parseBoundary(f.firmware);
-        if (!parsed) {
-          failData(
-            path,
-            `${where}: firmware "${f.firmware}" is not in a known form ("V5.2.0 build 140721 to V5.4.0 build 160530", "Buildtime before June, 2021", "V2.X, lessThanOrEqual V2.3.8-8")`,
-          );
-        }
-        firmware = parsed;
-      }
-      return { name: f.name, model: compilePattern(path, where, f.model, 'i'), interpretation: f.interpretation, firmware };
-    });
-    return { ...c, note: c.note ?? null, families };
-  });
-  return { oemFirmware, cves: cves.sort((a, b) => compareCveIds(a.id, b.id)) };
-}
-
-const cache = new Map<string, CveTable>();
-
-/** fingerprints/cves.yaml of the database in `dir` (default: the repository's), cached per directory. */
-export function loadCves(dir?: string): CveTable {
-  const root = resolve(dir ?? defaultFingerprintDir());
-  let table = cache.get(root);
-  if (!table) {
-    table = readCves(join(root, CVES_FILE));
-    cache.set(root, table);
-  }
-  return table;
 }

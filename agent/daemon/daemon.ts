@@ -40,6 +40,8 @@ export interface DaemonOptions {
   stateDir: string;
   log: Logger;
   sweep: SweepFunction;
+  /** The knowledge base's linked vendors: the devices metric has one series for each, and `none`. */
+  linkedVendors: readonly string[];
   /** Whether a reload applies the configuration's logLevel (false when --log-level chose it). */
   followConfigLogLevel?: boolean;
   /** Interfaces that exist, for validating a reloaded configuration. Default: listScanInterfaces(). */
@@ -318,7 +320,7 @@ export class Daemon {
       await writeFileAtomic(presenceFile, prettyJson(state));
       for (const e of events) this.metrics.inc(METRIC.events, { site: name, type: e.type });
       this.metrics.clear(METRIC.devices, { site: name });
-      for (const vendor of ['hikvision', 'dahua', 'none']) this.metrics.set(METRIC.devices, { site: name, linked_vendor: vendor }, 0);
+      for (const vendor of [...this.options.linkedVendors, 'none']) this.metrics.set(METRIC.devices, { site: name, linked_vendor: vendor }, 0);
       for (const d of inventory.devices) this.metrics.inc(METRIC.devices, { site: name, linked_vendor: d.classification.linkedVendor ?? 'none' });
 
       for (const { label, store } of runtime.stores) {

@@ -3,6 +3,7 @@ import type { DiscovererName, Observation } from '../types.js';
 import type { ScanInterface } from '../net/interfaces.js';
 import type { TargetSet } from '../targets.js';
 import type { CredentialStore } from '../credentials.js';
+import type { Knowledge } from '../knowledge/index.js';
 
 /**
  * When a discoverer runs (nmap's prerule/portrule split). agent/scan.ts runs them in this order,
@@ -35,6 +36,8 @@ export interface ScanContext {
   readonly ratePerSecond: number;
   /** Operator-supplied credentials (`--credentials FILE`); absent: none, and none are ever tried. */
   readonly credentials?: CredentialStore;
+  /** The knowledge base (ports to sweep, pages to ask for, service types to browse…). */
+  readonly knowledge: Knowledge;
 }
 
 /**

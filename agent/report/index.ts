@@ -9,20 +9,22 @@ import { inventoryCsv } from './csv.js';
 import { inventoryHtml } from './html.js';
 import { inventoryTable } from './table.js';
 import { createProgress } from './progress.js';
+import type { LinkedVendorNames } from './summary.js';
+import { linkedVendorNames } from '../knowledge/index.js';
 
 export const REPORT_FORMATS = ['table', 'csv', 'json', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
-export function renderReport(inventory: Inventory, format: ReportFormat): string {
+export function renderReport(inventory: Inventory, format: ReportFormat, names: LinkedVendorNames): string {
   switch (format) {
     case 'table':
-      return inventoryTable(inventory);
+      return inventoryTable(inventory, names);
     case 'csv':
-      return inventoryCsv(inventory);
+      return inventoryCsv(inventory, names);
     case 'json':
       return `${JSON.stringify(inventory, null, 2)}\n`;
     case 'html':
-      return inventoryHtml(inventory);
+      return inventoryHtml(inventory, names);
   }
 }
 
@@ -55,7 +57,7 @@ export async function writeReport(options: ReportOptions): Promise<void> {
   // A spinner only on a terminal, and never when stdout is the document itself.
   const progress = createProgress(process.stderr, { json: options.format === 'json' && options.out === undefined });
   progress.update(`rendering ${inventory.devices.length} device(s) as ${options.format}`);
-  const text = renderReport(inventory, options.format);
+  const text = renderReport(inventory, options.format, linkedVendorNames());
   progress.done();
   if (options.out === undefined) {
     process.stdout.write(text);

@@ -8,6 +8,7 @@
 import Table from 'cli-table3';
 import type { Device, Inventory } from '../types.js';
 import type { ExpectedDevice } from './handover.js';
+import type { LinkedVendorNames } from './summary.js';
 import { verdictText } from './table.js';
 
 /** Fields a matched device is checked on (the identity keys a handover schedule names). */
@@ -47,13 +48,18 @@ export interface VerifyResult {
   matched: MatchedDevice[];
   missing: ExpectedDevice[];
   unexpected: FoundDevice[];
-  /** Matched or unexpected devices linked to Hikvision or Dahua. */
+  /** Matched or unexpected devices linked to a linked vendor (Hikvision, Dahua). */
   linked: FoundDevice[];
   /** True when nothing is missing, unexpected or mismatched, and (unless allowed) nothing is linked. */
   ok: boolean;
 }
 
-export function verifyHandover(expected: readonly ExpectedDevice[], inventory: Inventory, options: { allowLinked: boolean }): VerifyResult {
+export function verifyHandover(
+  expected: readonly ExpectedDevice[],
+  inventory: Inventory,
+  options: { allowLinked: boolean; names: LinkedVendorNames },
+): VerifyResult {
+  const found = (d: Device): FoundDevice => foundDevice(d, options.names);
   const unclaimed = new Set(inventory.devices);
   const matched: MatchedDevice[] = [];
   const missing: ExpectedDevice[] = [];
@@ -64,9 +70,9 @@ export function verifyHandover(expected: readonly ExpectedDevice[], inventory: I
       continue;
     }
     unclaimed.delete(hit.device);
-    matched.push({ expected: want, found: foundDevice(hit.device), matchedBy: hit.by, mismatches: mismatches(want, hit.device) });
+    matched.push({ expected: want, found: found(hit.device), matchedBy: hit.by, mismatches: mismatches(want, hit.device) });
   }
-  const unexpected = inventory.devices.filter((d) => unclaimed.has(d)).map(foundDevice);
+  const unexpected = inventory.devices.filter((d) => unclaimed.has(d)).map(found);
   const linked = [...matched.map((m) => m.found), ...unexpected].filter((d) => d.linkedVendor !== null);
   const ok =
     missing.length === 0 &&
@@ -99,7 +105,7 @@ function mismatches(want: ExpectedDevice, device: Device): FieldMismatch[] {
   return out;
 }
 
-function foundDevice(d: Device): FoundDevice {
+function foundDevice(d: Device, names: LinkedVendorNames): FoundDevice {
   return {
     id: d.id,
     ip: d.ip,
@@ -108,7 +114,7 @@ function foundDevice(d: Device): FoundDevice {
     model: d.identity.model,
     firmware: d.identity.firmware,
     serial: d.identity.serial,
-    verdict: verdictText(d),
+    verdict: verdictText(d, names),
     linkedVendor: d.classification.linkedVendor,
     relation: d.classification.relation,
   };
