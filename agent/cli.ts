@@ -90,11 +90,11 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
   const targets = parseTargets(targetSpecs);
   const interfaces = chooseInterfaces(flags.interface);
   const credentials = flags.credentials === undefined ? undefined : loadCredentials(flags.credentials);
+  // Every table of the knowledge base is read and checked before the store is opened and the first packet sent.
+  const knowledge = loadKnowledge(flags.fingerprints);
   const store = await openStore(flags.store, { log, stateDir: storeStateDir(SCAN_STATE_ROOT, flags.store) });
   // A corrupt store fails now, before the network is touched, not after the scan.
   await store.latest(flags.site);
-  // So does a bad knowledge base: every table is read and checked before the first packet.
-  const knowledge = loadKnowledge(flags.fingerprints);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);

@@ -6,10 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { classify, scoreGroups, vendorForLabel } from '../../agent/classify.js';
-import { fingerprintDevice, loadFingerprints } from '../../agent/fingerprint/index.js';
+import { fingerprintDevice } from '../../agent/fingerprint/index.js';
+import { loadKnowledge } from '../../agent/knowledge/index.js';
 import type { Evidence, Fields, Identity, Observation } from '../../agent/types.js';
 
-const db = loadFingerprints();
+const db = loadKnowledge();
 const at = '2026-11-28T09:53:00.000Z';
 const ip = '198.18.0.10';
 

@@ -16,7 +16,6 @@ import {
   buildOuiTable,
   fingerprintDevice,
   formatMac,
-  loadFingerprints,
   lookupOui,
   normaliseMac,
   readOui,
@@ -27,9 +26,10 @@ import {
   type OuiFile,
   type OuiTable,
 } from '../../agent/fingerprint/index.js';
+import { loadKnowledge } from '../../agent/knowledge/index.js';
 import type { Observation } from '../../agent/types.js';
 
-const db = loadFingerprints();
+const db = loadKnowledge();
 const vendorOf = (mac: string): string | null => lookupOui(db, mac)?.vendor ?? null;
 
 function table(entries: Record<string, OuiEntry>): { oui: OuiTable } {
@@ -313,7 +313,7 @@ describe('a broken oui.json is refused', () => {
   });
 
   it('a malformed prefix, and a vendor mapping for an organisation with no prefixes', () => {
-    expect(errorFor((f) => (f.organisations['Example'] = '2857B')).message).toContain('organisation "Example"');
+    expect(errorFor((f) => (f.organisations['Example'] = '2857B')).message).toContain('organisations.Example: must match pattern');
     expect(errorFor((f) => (f.vendors['Nobody Ltd'] = 'axis')).message).toContain('"Nobody Ltd" is named but has no prefixes');
     expect(errorFor((f) => (f.format = 'cctv-agent/oui/v1')).message).toContain('format');
   });

@@ -14,6 +14,9 @@ import { verifyExitCode, verifyHandover, verifyHtml, verifyTable } from '../../a
 import { openFileStore } from '../../agent/store/file.js';
 import { axisCamera, dahuaCamera, firstScan, hikvisionCamera, inventory, SITE } from './store-contract.js';
 import { runCli } from '../support/run-cli.js';
+import { linkedVendorNames } from '../../agent/knowledge/index.js';
+
+const names = linkedVendorNames();
 
 const root = resolve(import.meta.dirname, '..', '..');
 const fixtures = join(root, 'tests', 'fixtures', 'handover');
@@ -98,7 +101,7 @@ describe('verifyHandover', () => {
   const scan = firstScan();
 
   it('matches by MAC first, then serial, then IP, and passes when all agree and linked devices are allowed', () => {
-    const result = verifyHandover(readHandoverFile(join(fixtures, 'schedule.csv')), scan, { allowLinked: true });
+    const result = verifyHandover(readHandoverFile(join(fixtures, 'schedule.csv')), scan, { allowLinked: true, names });
     expect(result.matched.map((m) => [m.found.id, m.matchedBy])).toEqual([
       [hikvisionCamera().id, 'mac'],
       [dahuaCamera().id, 'serial'],
@@ -110,7 +113,7 @@ describe('verifyHandover', () => {
   });
 
   it('flags every linked device with its relation, and fails on them unless allowed', () => {
-    const result = verifyHandover(readHandoverFile(join(fixtures, 'schedule.csv')), scan, { allowLinked: false });
+    const result = verifyHandover(readHandoverFile(join(fixtures, 'schedule.csv')), scan, { allowLinked: false, names });
     expect(result.linked.map((d) => [d.ip, d.linkedVendor, d.relation, d.verdict])).toEqual([
       ['198.18.0.21', 'hikvision', 'direct', 'Hikvision'],
       ['198.18.0.34', 'dahua', 'direct', 'Dahua'],
@@ -125,7 +128,7 @@ describe('verifyHandover', () => {
       expectedDevice({ ip: '198.18.0.40', model: 'M3106-LVE Mk II', line: 3 }),
       expectedDevice({ ip: '198.18.0.99', serial: 'GONE123', line: 4 }),
     ];
-    const result = verifyHandover(expected, scan, { allowLinked: true });
+    const result = verifyHandover(expected, scan, { allowLinked: true, names });
     expect(result.matched.map((m) => m.mismatches)).toEqual([
       [{ field: 'firmware', expected: 'V5.7.15 build 230420', found: 'V5.7.3 build 220112' }],
       [],
@@ -140,25 +143,25 @@ describe('verifyHandover', () => {
     const unread = hikvisionCamera();
     unread.identity.model = null;
     const doc = inventory({ id: 'x', startedAt: scan.scan.startedAt, finishedAt: scan.scan.finishedAt, devices: [unread] });
-    const result = verifyHandover([expectedDevice({ ip: '198.18.0.21', model: 'DS-2CD2143G2-I' })], doc, { allowLinked: true });
+    const result = verifyHandover([expectedDevice({ ip: '198.18.0.21', model: 'DS-2CD2143G2-I' })], doc, { allowLinked: true, names });
     expect(result.matched[0]?.mismatches).toEqual([{ field: 'model', expected: 'DS-2CD2143G2-I', found: null }]);
   });
 
   it('matches each found device at most once: a second line for it is missing', () => {
     const twice = [expectedDevice({ ip: '198.18.0.40' }), expectedDevice({ mac: 'ac:cc:8e:62:30:b4', line: 3 })];
-    const result = verifyHandover(twice, scan, { allowLinked: true });
+    const result = verifyHandover(twice, scan, { allowLinked: true, names });
     expect(result.matched.map((m) => m.expected.line)).toEqual([2]);
     expect(result.missing.map((e) => e.line)).toEqual([3]);
   });
 
   it('prefers a MAC match over an earlier IP match of another device', () => {
     // The handover has the Axis camera's MAC at the Hikvision camera's address: the MAC wins.
-    const result = verifyHandover([expectedDevice({ ip: '198.18.0.21', mac: 'ac:cc:8e:62:30:b4' })], scan, { allowLinked: true });
+    const result = verifyHandover([expectedDevice({ ip: '198.18.0.21', mac: 'ac:cc:8e:62:30:b4' })], scan, { allowLinked: true, names });
     expect(result.matched.map((m) => [m.found.id, m.matchedBy])).toEqual([[axisCamera().id, 'mac']]);
   });
 
   it('renders a table with the counts and a verdict line', () => {
-    const text = verifyTable(verifyHandover([expectedDevice({ ip: '198.18.0.99' })], scan, { allowLinked: false }));
+    const text = verifyTable(verifyHandover([expectedDevice({ ip: '198.18.0.99' })], scan, { allowLinked: false, names }));
     expect(text).toContain('0 matched, 0 mismatched, 1 missing, 3 unexpected, 2 linked to Hikvision or Dahua.');
     expect(text).toContain('FAIL');
   });
@@ -167,7 +170,7 @@ describe('verifyHandover', () => {
     const hostile = hikvisionCamera();
     hostile.identity.model = '<img src=x onerror=alert(1)>';
     const doc = inventory({ id: 'x', startedAt: scan.scan.startedAt, finishedAt: scan.scan.finishedAt, devices: [hostile] });
-    const html = verifyHtml(verifyHandover([expectedDevice({ ip: '198.18.0.21', location: '"><script>x</script>' })], doc, { allowLinked: true }));
+    const html = verifyHtml(verifyHandover([expectedDevice({ ip: '198.18.0.21', location: '"><script>x</script>' })], doc, { allowLinked: true, names }));
     expect(html).not.toContain('<img');
     expect(html).not.toContain('<script');
     expect(html).toContain('&#60;img src=x onerror=alert(1)&#62;');

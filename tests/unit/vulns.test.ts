@@ -4,29 +4,25 @@
  * flags in a built device. Model names come from the CVE records' families and the facts; where a
  * model or firmware string is not copied from a public source it is marked as invented.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { AgentError } from '../../agent/errors.js';
+import type { AgentError } from '../../agent/errors.js';
 import { buildDevice } from '../../agent/inventory.js';
-import { defaultFingerprintDir, loadFingerprints } from '../../agent/fingerprint/index.js';
+import { loadKnowledge } from '../../agent/knowledge/index.js';
+import { knowledgeCopies } from '../support/knowledge-copy.js';
 import { inventoryProblems } from '../../agent/schema.js';
 import type { LinkedVendor, Observation, Relation } from '../../agent/types.js';
 import {
   compareVersions,
-  loadCves,
   parseBoundary,
   parseDahuaBuildDate,
   parseHikvisionFirmware,
   parseVersionNumbers,
-  readCves,
   vulnerabilitiesOf,
   type VulnerabilityFlag,
 } from '../../agent/vulns.js';
 
-const table = loadCves();
+const table = loadKnowledge().cves;
 
 function flags(model: string | null, firmware: string | null, linkedVendor: LinkedVendor | null, relation: Relation | null = 'direct'): VulnerabilityFlag[] {
   return vulnerabilitiesOf(table, { model, firmware, linkedVendor, relation });
@@ -376,70 +372,57 @@ describe('hostile values', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-const tempDirs: string[] = [];
-afterAll(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
+const copies = knowledgeCopies();
+afterAll(() => copies.removeAll());
 
-function brokenCopy(edit: (doc: { cves: Record<string, unknown>[] }) => void): string {
-  const dir = mkdtempSync(join(tmpdir(), 'cctv-cves-'));
-  tempDirs.push(dir);
-  const doc = parse(readFileSync(join(defaultFingerprintDir(), 'cves.yaml'), 'utf8'), { merge: true }) as { cves: Record<string, unknown>[] };
-  edit(doc);
-  const path = join(dir, 'cves.yaml');
-  writeFileSync(path, stringify(doc, { aliasDuplicateObjects: false }));
-  return path;
+/** The load error of a knowledge base whose cves.yaml `edit` changed (parsed, edited, written back). */
+function brokenCves(edit: (doc: { cves: Record<string, unknown>[] }) => void): AgentError {
+  const dir = copies.edited({
+    'cves.yaml': (text) => {
+      const doc = parse(text, { merge: true }) as { cves: Record<string, unknown>[] };
+      edit(doc);
+      return stringify(doc, { aliasDuplicateObjects: false });
+    },
+  });
+  return copies.loadError(dir);
 }
 
-function loadError(path: string): AgentError {
-  try {
-    readCves(path);
-  } catch (err) {
-    if (err instanceof AgentError) return err;
-    throw err;
-  }
-  throw new Error('expected readCves to throw');
-}
-
-describe('a broken cves.yaml is refused, naming file, CVE and family', () => {
+describe('a broken cves.yaml is refused, naming file, line and key', () => {
   it('a boundary in no known form', () => {
-    const path = brokenCopy((doc) => {
+    const err = brokenCves((doc) => {
       const families = doc.cves.find((c) => c['id'] === 'CVE-2021-33044')?.['families'] as Record<string, unknown>[];
       families[0]!['firmware'] = 'before June 2021';
     });
-    const err = loadError(path);
     expect(err.code).toBe('CCTV_ERR_FINGERPRINT_DATA');
-    expect(err.message).toContain(path);
-    expect(err.message).toContain('CVE-2021-33044 family "IPC-HX3XXX" (families[0]): firmware "before June 2021" is not in a known form');
+    expect(err.message).toContain('cves.yaml');
+    expect(err.message).toMatch(/line \d+: cves\[3\]\.families\[0\]\.firmware: "before June 2021" is not in a known form/);
   });
 
   it('a model pattern that does not compile, a duplicate id, a severity without its score', () => {
     expect(
-      loadError(
-        brokenCopy((doc) => {
-          (doc.cves[0]!['families'] as Record<string, unknown>[])[0]!['model'] = '^(DS-2CD';
-        }),
-      ).message,
-    ).toContain('does not compile');
-    expect(loadError(brokenCopy((doc) => doc.cves.push({ ...doc.cves[0]! }))).message).toContain('CVE-2017-7921 is listed twice');
+      brokenCves((doc) => {
+        (doc.cves[0]!['families'] as Record<string, unknown>[])[0]!['model'] = '^(DS-2CD';
+      }).message,
+    ).toMatch(/cves\[0\]\.families\[0\]\.model: pattern "\^\(DS-2CD" does not compile/);
+    expect(brokenCves((doc) => doc.cves.push({ ...doc.cves[0]! })).message).toMatch(/cves\[7\]\.id: CVE-2017-7921 is listed twice/);
     expect(
-      loadError(
-        brokenCopy((doc) => {
-          doc.cves[0]!['cvss'] = null;
-        }),
-      ).message,
+      brokenCves((doc) => {
+        doc.cves[0]!['cvss'] = null;
+      }).message,
     ).toContain('give severity and cvss together');
   });
 
-  it('schema: an unknown vendor and an unknown key', () => {
-    const err = loadError(
-      brokenCopy((doc) => {
+  it('an unknown vendor and an unknown key', () => {
+    expect(
+      brokenCves((doc) => {
         doc.cves[0]!['vendor'] = 'uniview';
+      }).message,
+    ).toMatch(/cves\[0\]\.vendor: "uniview" is not a linked vendor of vendors\.yaml/);
+    expect(
+      brokenCves((doc) => {
         doc.cves[1]!['sevrity'] = 'high';
-      }),
-    );
-    expect(err.message).toContain('"CVE-2017-7921" (cves[0]) vendor: must be one of "hikvision", "dahua"');
-    expect(err.message).toContain('unknown key "sevrity"');
+      }).message,
+    ).toMatch(/line \d+: cves\[1\]\.sevrity: is not a known key/);
   });
 });
 
@@ -449,7 +432,7 @@ describe('flags in a built device', () => {
 
   function device(mac: string, fields: Observation['fields']) {
     const observation: Observation = { source: 'onvif', ip, port: 80, at, status: 'ok', fields: { 'onvif.call': 'GetDeviceInformation', ...fields } };
-    return buildDevice(loadFingerprints(), { ip, addresses: [ip], mac, observations: [observation] });
+    return buildDevice(loadKnowledge(), { ip, addresses: [ip], mac, observations: [observation] });
   }
 
   it('a Dahua camera inside both ranges carries both CVEs and the policies, and the document validates', () => {
