@@ -1,45 +1,58 @@
 /**
- * What changed between two inventories of one site: a pure function of the two documents.
+ * The change engine: what changed at a site from one scan to the next. It is the only place change
+ * events are computed: `cctv-agent scan` (against the site's last document, removing a device at
+ * its first miss), the daemon (against the presence state its sweeps leave, removing a device
+ * after `removeAfterMissedSweeps` misses in a row) and `cctv-agent diff` (two documents) all call
+ * computeSiteChanges. The stores only record the events they are given.
  *
- * Devices are matched by `Device.id` (stable across scans: `mac:…`, else `serial:…`, else `ip:…`).
- * A device whose id itself changes (say its MAC was learned this time) is reported as one
- * `device-removed` plus one `device-added`.
+ * One vocabulary, wherever events go: the `changes.ndjson` of a file store, the `events` of an
+ * HTTP push, the `event` of a CouchDB event document, `cctv_agent_change_events_total{type}`.
+ * Each event is
  *
- * Event kinds:
- * - `device-added`    the id is in `next` only (every device when there is no previous inventory);
- * - `device-removed`  the id is in `previous` only; `ip` is the address it had then;
- * - `device-changed`  compared fields differ; `changes` lists each one with its before/after value;
- * - `firmware-changed` `identity.firmware` differs. This is its own event *instead of* a
- *   `device-changed` entry: `identity.firmware` never appears in a `device-changed` event, so a
- *   device whose firmware and IP both changed gets two events, one of each kind.
+ *   { type, at, site, scanId, deviceId, ip, changes? }
  *
- * Compared fields (dotted paths, as written in `changes[].field`): `ip`, `mac`, every identity key,
- * `classification.linkedVendor`, `classification.relation`, and `services` (the whole list,
- * compared and reported sorted by port, protocol, banner). Not compared: `evidence`,
- * `vulnerabilities` and `classification.confidence`; confidence moves with which probes happened
- * to answer, so on its own it is not a change of the device.
+ * `at` is the scan's `finishedAt`, `scanId` its id, `ip` the device's address in that scan (its
+ * last known address for `device-removed`); `changes` (on the `*-changed` kinds only) lists each
+ * differing field as { field, before, after }, the field a dotted path of the device. The kinds, in
+ * the order one device's events are listed (CHANGE_TYPES):
  *
- * Values are compared as they are: a field that goes from a value to null (a probe that did not
- * answer this time) is a change. The daemon debounces over sweeps instead: computeSiteChanges below.
+ * - `device-added`            a device id not tracked yet (every device of a site's first scan; a
+ *                             device reported removed that comes back is added again);
+ * - `device-removed`          a tracked device missed by `removeAfterMissedSweeps` scans in a row
+ *                             (then forgotten); fewer misses only count;
+ * - `firmware-changed`        `identity.firmware`;
+ * - `ip-changed`              `ip`;
+ * - `identity-changed`        `mac` and every other identity key (manufacturer, brand, model,
+ *                             serial, deviceType), each differing one listed;
+ * - `classification-changed`  `classification.linkedVendor` and `classification.relation`;
+ * - `services-changed`        `services`: the whole list before and after, each entry
+ *                             { port, protocol, banner }, sorted by port, protocol, banner.
+ *
+ * Devices are matched by `Device.id` (`mac:…`, else `serial:…`, else `ip:…`): a device whose id
+ * itself changes (its MAC learned this time) is one `device-removed` plus one `device-added`.
+ *
+ * Not learned is not a change: an identity key or MAC a scan left null (the probe that names it
+ * did not answer), a banner left null, or a scan that found no services at all (passive discovery,
+ * or every connect failed) keeps the last known value and raises no event; a new non-null value is
+ * a change. Classification is compared as it is: a verdict that moves is news. Not compared:
+ * `evidence`, `vulnerabilities` and `classification.confidence` (confidence moves with which probes
+ * happened to answer).
  *
  * Order is deterministic: by device id (code-unit order), then by kind in CHANGE_TYPES order.
  */
+import type { InventoryStore } from './store/types.js';
 import type { Device, Inventory, Service } from './types.js';
 import { IDENTITY_KEYS, type IdentityKey } from './types.js';
 
-/**
- * Every event kind, in the order events of one device are listed. diffInventories (one scan
- * against the last) emits the first four; computeSiteChanges (the daemon, debounced over sweeps)
- * emits device-added, device-removed, firmware-changed and the last three.
- */
+/** Every event kind, in the order events of one device are listed. */
 export const CHANGE_TYPES = [
   'device-added',
   'device-removed',
-  'device-changed',
   'firmware-changed',
   'ip-changed',
   'identity-changed',
   'classification-changed',
+  'services-changed',
 ] as const;
 export type ChangeType = (typeof CHANGE_TYPES)[number];
 
@@ -55,13 +68,13 @@ export interface FieldChange {
 
 export interface ChangeEvent {
   type: ChangeType;
-  /** When the change was seen: `next.scan.finishedAt`. */
+  /** When the change was seen: the scan's `finishedAt`. */
   at: string;
   site: string;
-  /** The scan that saw the change (`next.scan.id`). */
+  /** The scan that saw the change. */
   scanId: string;
   deviceId: string;
-  /** The device's address in `next`, or its last address for `device-removed`. */
+  /** The device's address in that scan, or its last known address for `device-removed`. */
   ip: string;
   /** Present on the `*-changed` kinds only. */
   changes?: FieldChange[];
@@ -72,96 +85,30 @@ const TYPE_RANK: Record<ChangeType, number> = Object.fromEntries(CHANGE_TYPES.ma
   number
 >;
 
-/** Compares `previous` (the site's last inventory, or null for a first scan) with `next`. */
-export function diffInventories(previous: Inventory | null, next: Inventory): ChangeEvent[] {
-  const base = { at: next.scan.finishedAt, site: next.scan.site, scanId: next.scan.id };
-  const before = byId(previous?.devices ?? []);
-  const after = byId(next.devices);
-  const events: ChangeEvent[] = [];
-
-  for (const [id, device] of after) {
-    const old = before.get(id);
-    if (!old) {
-      events.push({ type: 'device-added', ...base, deviceId: id, ip: device.ip });
-      continue;
-    }
-    const changed = deviceChanges(old, device);
-    if (changed.length > 0) {
-      events.push({ type: 'device-changed', ...base, deviceId: id, ip: device.ip, changes: changed });
-    }
-    if (old.identity.firmware !== device.identity.firmware) {
-      events.push({
-        type: 'firmware-changed',
-        ...base,
-        deviceId: id,
-        ip: device.ip,
-        changes: [{ field: 'identity.firmware', before: old.identity.firmware, after: device.identity.firmware }],
-      });
-    }
-  }
-  for (const [id, device] of before) {
-    if (!after.has(id)) events.push({ type: 'device-removed', ...base, deviceId: id, ip: device.ip });
-  }
-
-  return events.sort((a, b) => compareStrings(a.deviceId, b.deviceId) || TYPE_RANK[a.type] - TYPE_RANK[b.type]);
-}
-
-/** Fields of a `device-changed` event, in a fixed order. Firmware is left to `firmware-changed`. */
-function deviceChanges(old: Device, device: Device): FieldChange[] {
-  const out: FieldChange[] = [];
-  const scalar = (field: string, a: string | null, b: string | null): void => {
-    if (a !== b) out.push({ field, before: a, after: b });
-  };
-  scalar('ip', old.ip, device.ip);
-  scalar('mac', old.mac, device.mac);
-  for (const key of IDENTITY_KEYS) {
-    if (key !== 'firmware') scalar(`identity.${key}`, old.identity[key], device.identity[key]);
-  }
-  scalar('classification.linkedVendor', old.classification.linkedVendor, device.classification.linkedVendor);
-  scalar('classification.relation', old.classification.relation, device.classification.relation);
-  const servicesBefore = normaliseServices(old.services);
-  const servicesAfter = normaliseServices(device.services);
-  if (JSON.stringify(servicesBefore) !== JSON.stringify(servicesAfter)) {
-    out.push({ field: 'services', before: servicesBefore, after: servicesAfter });
-  }
-  return out;
-}
-
-/** Plain copies, sorted, so that order in the scan does not count as a change. */
-function normaliseServices(services: readonly Service[]): { port: number; protocol: string; banner: string | null }[] {
-  return services
-    .map((s) => ({ port: s.port, protocol: s.protocol, banner: s.banner }))
-    .sort(
-      (a, b) =>
-        a.port - b.port || compareStrings(a.protocol, b.protocol) || compareStrings(a.banner ?? '', b.banner ?? ''),
-    );
-}
-
-function byId(devices: readonly Device[]): Map<string, Device> {
-  const map = new Map<string, Device>();
-  for (const d of devices) map.set(d.id, d);
-  return map;
-}
-
-function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /**
- * The daemon's view of a site between sweeps: every device it currently counts as present, with
- * the values its events compare and how many sweeps in a row have missed it. Persisted as JSON in
- * the daemon's state folder, so a restart neither re-announces every device nor forgets a miss.
+ * What the engine remembers of a site between scans: every device it counts as present, with the
+ * values its events compare and how many scans in a row have missed it. The daemon persists it as
+ * JSON in its state folder (so a restart neither re-announces every device nor forgets a miss);
+ * `scan` derives it from the site's last document (siteStateOf).
  */
 export const SITE_STATE_SCHEMA = 'cctv-agent/site-state/v1';
+
+/** A service as the engine compares it. */
+export type TrackedService = { port: number; protocol: string; banner: string | null };
 
 export interface TrackedDevice {
   ip: string;
   mac: string | null;
-  /** Last known value of each identity key: a key the latest sweep did not learn keeps its value. */
+  /** Last known value of each identity key: a key the latest scan did not learn keeps its value. */
   identity: Record<IdentityKey, string | null>;
   linkedVendor: string | null;
   relation: string | null;
-  /** Sweeps in a row that did not see the device (0 when the last one did). */
+  /**
+   * Last known services, sorted. Absent in a state written before services were tracked: then the
+   * next scan's services are taken without an event.
+   */
+  services?: TrackedService[];
+  /** Scans in a row that did not see the device (0 when the last one did). */
   missedSweeps: number;
   lastSeenAt: string;
   lastScanId: string;
@@ -177,28 +124,16 @@ export interface SiteState {
 
 export interface SiteChangeOptions {
   /**
-   * A device is reported `device-removed` after this many consecutive sweeps without it (1 = the
-   * first sweep that misses it), so a camera that misses one probe does not flap.
+   * A device is reported `device-removed` after this many consecutive scans without it (1 = the
+   * first scan that misses it, as `cctv-agent scan` does), so a camera that misses one probe does
+   * not flap.
    */
   removeAfterMissedSweeps: number;
 }
 
 /**
- * The events of one sweep of a site against the state its earlier sweeps left: a pure function.
- *
- * - `device-added`: an id not tracked (every device of a first sweep; a device reported removed
- *   that comes back is added again).
- * - `device-removed`: a tracked device missed by `removeAfterMissedSweeps` sweeps in a row; it is
- *   then forgotten. Fewer misses only count (the device stays in the state, no event).
- * - `ip-changed`: `ip` differs.
- * - `firmware-changed`: `identity.firmware` differs.
- * - `identity-changed`: `mac` or any other identity key differs (every differing field listed).
- * - `classification-changed`: `classification.linkedVendor` or `.relation` differs.
- *
- * An identity key the sweep left null (the probe that names it did not answer) is "not learned
- * this time", not a change: the last known value is kept and no event is raised. A new non-null
- * value is a change. Classification is compared as it is: a verdict that moves is news.
- * Order: by device id, then by kind in CHANGE_TYPES order (as diffInventories).
+ * The events of one scan of a site against the state its earlier scans left, and the state it
+ * leaves: a pure function (see the module comment for the vocabulary and rules).
  */
 export function computeSiteChanges(
   previous: SiteState | null,
@@ -221,13 +156,13 @@ export function computeSiteChanges(
       event('device-added', device.id, device.ip);
       continue;
     }
-    const diff = (field: string, a: string | null, b: string | null, into: FieldChange[]): void => {
-      if (a !== b) into.push({ field, before: a, after: b });
+    const diff = (field: string, a: ChangeValue, b: ChangeValue, into: FieldChange[]): void => {
+      if (JSON.stringify(a) !== JSON.stringify(b)) into.push({ field, before: a, after: b });
     };
-    const ip: FieldChange[] = [];
-    diff('ip', old.ip, tracked.ip, ip);
     const firmware: FieldChange[] = [];
     diff('identity.firmware', old.identity.firmware, tracked.identity.firmware, firmware);
+    const ip: FieldChange[] = [];
+    diff('ip', old.ip, tracked.ip, ip);
     const identity: FieldChange[] = [];
     diff('mac', old.mac, tracked.mac, identity);
     for (const key of IDENTITY_KEYS) {
@@ -236,10 +171,16 @@ export function computeSiteChanges(
     const classification: FieldChange[] = [];
     diff('classification.linkedVendor', old.linkedVendor, tracked.linkedVendor, classification);
     diff('classification.relation', old.relation, tracked.relation, classification);
-    if (ip.length > 0) event('ip-changed', device.id, device.ip, ip);
-    if (firmware.length > 0) event('firmware-changed', device.id, device.ip, firmware);
-    if (identity.length > 0) event('identity-changed', device.id, device.ip, identity);
-    if (classification.length > 0) event('classification-changed', device.id, device.ip, classification);
+    const services: FieldChange[] = [];
+    if (old.services) diff('services', old.services, tracked.services ?? [], services);
+    const kinds: [ChangeType, FieldChange[]][] = [
+      ['firmware-changed', firmware],
+      ['ip-changed', ip],
+      ['identity-changed', identity],
+      ['classification-changed', classification],
+      ['services-changed', services],
+    ];
+    for (const [type, changes] of kinds) if (changes.length > 0) event(type, device.id, device.ip, structuredClone(changes));
   }
 
   for (const [id, old] of Object.entries(before)) {
@@ -253,6 +194,30 @@ export function computeSiteChanges(
   return { events, state: { schema: SITE_STATE_SCHEMA, site: inventory.scan.site, scanId: inventory.scan.id, devices } };
 }
 
+/** The state one document stands for: every device present, as the document has it; null for no document. */
+export function siteStateOf(inventory: Inventory | null): SiteState | null {
+  if (!inventory) return null;
+  return computeSiteChanges(null, inventory, { removeAfterMissedSweeps: 1 }).state;
+}
+
+/**
+ * The events of `next` against one earlier document of its site (null: a first scan), a device
+ * being removed at its first miss: what `cctv-agent scan` records and `cctv-agent diff` shows.
+ */
+export function diffInventories(previous: Inventory | null, next: Inventory): ChangeEvent[] {
+  return computeSiteChanges(siteStateOf(previous), next, { removeAfterMissedSweeps: 1 }).events;
+}
+
+/**
+ * What `cctv-agent scan` does with a finished scan: its events against the last document saved
+ * for the site through `store` (diffInventories), saved with it. Returns where it went and the events.
+ */
+export async function recordScan(store: Pick<InventoryStore, 'latest' | 'save'>, inventory: Inventory): Promise<{ location: string; events: ChangeEvent[] }> {
+  const events = diffInventories(await store.latest(inventory.scan.site), inventory);
+  const { location } = await store.save(inventory, events);
+  return { location, events };
+}
+
 function trackDevice(old: TrackedDevice | undefined, device: Device, scan: Inventory['scan']): TrackedDevice {
   const identity = {} as Record<IdentityKey, string | null>;
   for (const key of IDENTITY_KEYS) identity[key] = device.identity[key] ?? old?.identity[key] ?? null;
@@ -262,8 +227,23 @@ function trackDevice(old: TrackedDevice | undefined, device: Device, scan: Inven
     identity,
     linkedVendor: device.classification.linkedVendor,
     relation: device.classification.relation,
+    services: trackServices(old?.services, device.services),
     missedSweeps: 0,
     lastSeenAt: scan.finishedAt,
     lastScanId: scan.id,
   };
+}
+
+/** The scan's services, sorted, each banner it left null keeping the last known one; none found keeps the last list. */
+function trackServices(old: readonly TrackedService[] | undefined, seen: readonly Service[]): TrackedService[] {
+  if (seen.length === 0 && old) return old.map((s) => ({ ...s }));
+  const key = (s: { port: number; protocol: string }): string => `${s.port}/${s.protocol}`;
+  const known = new Map((old ?? []).map((s) => [key(s), s.banner]));
+  return seen
+    .map((s) => ({ port: s.port, protocol: s.protocol, banner: s.banner ?? known.get(key(s)) ?? null }))
+    .sort((a, b) => a.port - b.port || compareStrings(a.protocol, b.protocol) || compareStrings(a.banner ?? '', b.banner ?? ''));
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

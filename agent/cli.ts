@@ -7,15 +7,15 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Level } from 'pino';
-import type { Inventory } from './types.js';
 import { AgentError, agentError } from './errors.js';
 import { createLogger, LOG_LEVELS } from './log.js';
 import { chooseInterfaces, listScanInterfaces } from './net/interfaces.js';
 import { parseTargets } from './targets.js';
 import { loadCredentials } from './credentials.js';
+import { recordScan } from './changes.js';
 import { openStore, storeStateDir } from './store/index.js';
-import { openFileStore } from './store/file.js';
 import { assertStoreName } from './store/names.js';
+import { openPlace, readScan, readScanPair } from './store/read.js';
 import { defaultFingerprintDir, fieldsText, matchReport, matchText, readFields, verifyFingerprints } from './fingerprint/index.js';
 import { linkedVendorNames, loadKnowledge } from './knowledge/index.js';
 import { inventoryTable } from './report/table.js';
@@ -31,6 +31,8 @@ const SCAN_STATE_ROOT = './cctv-agent-state';
 /** How long `scan` waits for a push store to deliver before leaving the document in its outbox. */
 const SCAN_PUSH_WAIT_MS = 30_000;
 const DEFAULT_SITE = 'default';
+const READ_STORE_HELP =
+  'the store to read, as scan takes it: a folder (the embedded JSON store) or couchdb+http(s)://host:port/database (an http(s):// push store cannot be read back)';
 const MAX_WINDOW_SECONDS = 300;
 
 function windowSeconds(value: string): number {
@@ -118,14 +120,14 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
       onProgress: (p) => progress.update(`${p.phase}: ${p.hosts} host(s), ${p.observations} observation(s)`),
     });
     progress.update('saving the inventory');
-    const saved = await store.save(inventory);
+    const saved = await recordScan(store, inventory);
     progress.done();
-    log.info({ location: saved.location, changes: saved.changes.length }, 'inventory saved');
+    log.info({ location: saved.location, changes: saved.events.length }, 'inventory saved');
     if (!(await store.flush(SCAN_PUSH_WAIT_MS))) {
       log.warn({ store: store.name, ...store.status() }, 'the inventory is not delivered yet; it stays in the outbox for the next run');
     }
     if (flags.json) printJson(inventory);
-    else process.stdout.write(inventoryTable(inventory, linkedVendorNames()));
+    else process.stdout.write(inventoryTable(inventory, linkedVendorNames(knowledge.dir)));
   } finally {
     progress.done();
     process.off('SIGINT', onSignal);
@@ -142,17 +144,10 @@ interface InventoryFlags {
 }
 
 async function inventoryCommand(flags: InventoryFlags): Promise<void> {
-  const log = createLogger(flags.logLevel);
-  assertStoreName('site name', flags.site);
-  const store = await openFileStore(flags.store, log);
-  try {
-    const inventory = await store.latest(flags.site);
-    if (!inventory) throw agentError('CCTV_ERR_NO_INVENTORY', flags.site, flags.store);
-    if (flags.json) printJson(inventory);
-    else process.stdout.write(inventoryTable(inventory, linkedVendorNames()));
-  } finally {
-    await store.close();
-  }
+  const store = await openPlace(flags, createLogger(flags.logLevel));
+  const inventory = await readScan(store, flags);
+  if (flags.json) printJson(inventory);
+  else process.stdout.write(inventoryTable(inventory, linkedVendorNames()));
 }
 
 interface DiffFlags {
@@ -164,30 +159,12 @@ interface DiffFlags {
 
 /** Compares two scans of a site: the named ones, or the last two in the store. */
 async function diffCommand(scanA: string | undefined, scanB: string | undefined, flags: DiffFlags): Promise<void> {
-  const log = createLogger(flags.logLevel);
-  assertStoreName('site name', flags.site);
   if (scanA !== undefined && scanB === undefined) throw agentError('CCTV_ERR_BAD_OPTION', 'SCAN_B', 'name both scans, or neither for the last two');
-  const store = await openFileStore(flags.store, log);
-  try {
-    let ids: [string, string];
-    if (scanA !== undefined && scanB !== undefined) ids = [scanA, scanB];
-    else {
-      const scans = await store.listScans(flags.site);
-      const [previous, last] = scans.slice(-2);
-      if (!previous || !last) throw agentError('CCTV_ERR_NOT_ENOUGH_SCANS', flags.site, flags.store, scans.length);
-      ids = [previous.id, last.id];
-    }
-    const load = async (id: string): Promise<Inventory> => {
-      const doc = await store.loadScan(flags.site, id);
-      if (!doc) throw agentError('CCTV_ERR_NO_SCAN', flags.site, id, flags.store);
-      return doc;
-    };
-    const diff = diffScans(await load(ids[0]), await load(ids[1]));
-    if (flags.json) printJson(diff);
-    else process.stdout.write(diffTable(diff));
-  } finally {
-    await store.close();
-  }
+  const store = await openPlace(flags, createLogger(flags.logLevel));
+  const [from, to] = await readScanPair(store, flags, scanA !== undefined && scanB !== undefined ? [scanA, scanB] : undefined);
+  const diff = diffScans(from, to);
+  if (flags.json) printJson(diff);
+  else process.stdout.write(diffTable(diff));
 }
 
 interface HandoverFlags {
@@ -207,14 +184,8 @@ async function handoverCommand(flags: HandoverFlags): Promise<void> {
   const expected = readHandoverFile(flags.expected);
   const progress = createProgress(process.stderr, { json: flags.format === 'json' });
   progress.update(`matching ${expected.length} expected device(s) with the scan`);
-  const store = await openFileStore(flags.store, log);
   try {
-    const inventory = flags.scan === undefined ? await store.latest(flags.site) : await store.loadScan(flags.site, flags.scan);
-    if (!inventory) {
-      throw flags.scan === undefined
-        ? agentError('CCTV_ERR_NO_INVENTORY', flags.site, flags.store)
-        : agentError('CCTV_ERR_NO_SCAN', flags.site, flags.scan, flags.store);
-    }
+    const inventory = await readScan(await openPlace(flags, log), flags, flags.scan);
     const result = verifyHandover(expected, inventory, { allowLinked: flags.allowLinked === true, names: linkedVendorNames() });
     progress.done();
     if (flags.format === 'json') printJson(result);
@@ -222,7 +193,6 @@ async function handoverCommand(flags: HandoverFlags): Promise<void> {
     process.exitCode = verifyExitCode(result);
   } finally {
     progress.done();
-    await store.close();
   }
 }
 
@@ -344,7 +314,7 @@ export function buildProgram(): Command {
     .command('inventory')
     .description("print a site's current inventory from the store")
     .option('-s, --site <name>', 'site name', DEFAULT_SITE)
-    .option('--store <dir>', 'folder of the embedded JSON store', DEFAULT_STORE)
+    .option('--store <dir|url>', READ_STORE_HELP, DEFAULT_STORE)
     .option('--json', 'print the inventory document instead of a table')
     .addOption(logLevelOption())
     .action((flags: InventoryFlags) => inventoryCommand(flags));
@@ -354,7 +324,7 @@ export function buildProgram(): Command {
     .description("write a scan from the store as a table, CSV (opens in Excel), the JSON document or one self-contained HTML file")
     .option('-s, --site <name>', 'site name', DEFAULT_SITE)
     .option('--scan <id>', "scan id (default: the site's latest scan)")
-    .option('--store <dir>', 'folder of the embedded JSON store', DEFAULT_STORE)
+    .option('--store <dir|url>', READ_STORE_HELP, DEFAULT_STORE)
     .addOption(new Option('--format <format>', 'report format').choices([...REPORT_FORMATS]).default('table'))
     .option('--out <file>', 'write the report to FILE (replaced atomically) instead of stdout')
     .addOption(logLevelOption())
@@ -363,10 +333,10 @@ export function buildProgram(): Command {
   program
     .command('diff')
     .description('list the devices added, removed and changed between two scans of a site (default: its last two)')
-    .argument('[scanA]', 'id of the earlier scan (a file name under STORE/scans/SITE, without .json)')
+    .argument('[scanA]', 'id of the earlier scan (in a folder store, a file name under STORE/scans/SITE without .json)')
     .argument('[scanB]', 'id of the later scan')
     .option('-s, --site <name>', 'site name', DEFAULT_SITE)
-    .option('--store <dir>', 'folder of the embedded JSON store', DEFAULT_STORE)
+    .option('--store <dir|url>', READ_STORE_HELP, DEFAULT_STORE)
     .option('--json', 'print { site, from, to, added, removed, changed } instead of a table')
     .addOption(logLevelOption())
     .action((scanA: string | undefined, scanB: string | undefined, flags: DiffFlags) => diffCommand(scanA, scanB, flags));
@@ -382,7 +352,7 @@ export function buildProgram(): Command {
     .requiredOption('--expected <file>', 'CSV (header row) or JSON handover schedule; columns ip, mac, serial, model, firmware, brand, location')
     .option('-s, --site <name>', 'site name', DEFAULT_SITE)
     .option('--scan <id>', 'check this scan instead of the latest')
-    .option('--store <dir>', 'folder of the embedded JSON store', DEFAULT_STORE)
+    .option('--store <dir|url>', READ_STORE_HELP, DEFAULT_STORE)
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'html']).default('table'))
     .option('--allow-linked', 'list Hikvision/Dahua-linked devices but do not fail the handover for them')
     .addOption(logLevelOption())

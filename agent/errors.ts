@@ -49,6 +49,21 @@ export const ERRORS = {
     message: (file: string, why: string) =>
       `The store file "${file}" cannot be read (${why}). Restore it from a backup or move it aside; the next scan will start the site afresh.`,
   },
+  CCTV_ERR_STORE_NOT_FOUND: {
+    exit: 2,
+    message: (store: string, why: string) =>
+      `The inventory store "${store}" does not exist (${why}). Check the --store value for a typing mistake: reading never creates a store, a scan does.`,
+  },
+  CCTV_ERR_STORE_UNREADABLE: {
+    exit: 2,
+    message: (store: string, why: string) =>
+      `The inventory store "${store}" cannot be read (${why}). Check that it is reachable from this machine and that its account may read it, then try again.`,
+  },
+  CCTV_ERR_STORE_WRITE_ONLY: {
+    exit: 2,
+    message: (store: string, why: string) =>
+      `The store "${store}" cannot be read back: ${why}. Read the documents where that store delivers them, or give --store a folder or a couchdb+https://host:port/database store.`,
+  },
   CCTV_ERR_STORE_SPEC: {
     exit: 2,
     message: (store: string, why: string) =>
@@ -127,7 +142,7 @@ export const ERRORS = {
   CCTV_ERR_NO_SCAN: {
     exit: 2,
     message: (site: string, scanId: string, dir: string) =>
-      `Site "${site}" in "${dir}" has no scan "${scanId}". Run "cctv-agent diff --site ${site} --store ${dir}" without scan ids to compare the last two scans, or pick an id from the store's scans/${site} folder.`,
+      `Site "${site}" in "${dir}" has no scan "${scanId}". Run "cctv-agent diff --site ${site} --store ${dir}" without scan ids to compare the last two scans, or pick a scan id the store holds (a file name under scans/${site} in a folder store, without .json).`,
   },
   CCTV_ERR_NOT_ENOUGH_SCANS: {
     exit: 2,

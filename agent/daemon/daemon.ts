@@ -1,6 +1,7 @@
 /**
  * The unattended agent: sweeps each configured site on its schedule (scheduler.ts), computes the
- * sweep's change events against the site's presence state (computeSiteChanges), files the
+ * sweep's change events with the change engine against the site's presence state
+ * (computeSiteChanges, debounced by the site's removeAfterMissedSweeps), files the
  * inventory and events in the site's own file store under the state folder, then hands them to
  * the site's configured stores (push stores queue them in a durable outbox), and answers
  * /healthz and /metrics (health.ts).
@@ -23,9 +24,10 @@ import { computeSiteChanges, SITE_STATE_SCHEMA, type SiteState } from '../change
 import { AgentError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { listScanInterfaces, type ScanInterface } from '../net/interfaces.js';
-import { openStore, storeStateDir } from '../store/index.js';
+import { openFileStore } from '../store/file.js';
+import { openStore, storeLabel, storeStateDir } from '../store/index.js';
 import { ensureDir, isCode, prettyJson, writeFileAtomic } from '../store/fs-durable.js';
-import type { InventoryStore, StoreSpec, StoreStatus } from '../store/types.js';
+import type { InventoryStore, StoreStatus } from '../store/types.js';
 import type { Inventory } from '../types.js';
 import { loadDaemonConfig, type DaemonConfig, type SiteConfig } from './config.js';
 import { startHealthServer, type HealthServer } from './health.js';
@@ -126,7 +128,7 @@ export class Daemon {
     const daemon = new Daemon(options);
     try {
       await ensureDir(options.stateDir);
-      daemon.local = await openStore({ type: 'file', dir: join(options.stateDir, 'inventory') }, { log: options.log, stateDir: options.stateDir });
+      daemon.local = await openFileStore(join(options.stateDir, 'inventory'), options.log);
       for (const site of options.config.sites) daemon.sites.set(site.name, await daemon.openSite(site));
       const health = options.config.health;
       if (health) {
@@ -364,21 +366,3 @@ async function readSiteState(file: string, site: string, log: Logger): Promise<S
   log.error({ file, movedTo: aside }, 'presence state unreadable: moved aside; every device of this sweep is reported as added');
   return null;
 }
-
-/** The store as logs and metrics name it: its type and address, never credentials, query or fragment. */
-export function storeLabel(spec: StoreSpec): string {
-  if (typeof spec === 'string') return safeAddress(spec);
-  if (spec.type === 'file') return `file:${spec.dir}`;
-  if (spec.type === 'couchdb') return `couchdb:${safeAddress(spec.url)}/${spec.database}`;
-  return `${spec.type}:${safeAddress(spec.url)}`;
-}
-
-function safeAddress(address: string): string {
-  try {
-    const url = new URL(address);
-    return `${url.protocol}//${url.host}${url.pathname}`;
-  } catch {
-    return address;
-  }
-}
-

@@ -1,6 +1,7 @@
 /**
- * Two scans of a site side by side: the devices added, removed and changed between them
- * (agent/changes.ts diffInventories), grouped for reading, as a table or JSON.
+ * Two scans of a site side by side: the devices added, removed and changed between them, as the
+ * change engine (agent/changes.ts, diffInventories: the later scan against the earlier document)
+ * reports them, grouped for reading, as a table or JSON.
  */
 import Table from 'cli-table3';
 import { diffInventories, type ChangeEvent, type ChangeValue } from '../changes.js';
@@ -12,7 +13,7 @@ export interface ScanDiff {
   to: string;
   added: ChangeEvent[];
   removed: ChangeEvent[];
-  /** `device-changed` and `firmware-changed` events, in diffInventories order. */
+  /** The `*-changed` events (firmware, ip, identity, classification, services), in the engine's order. */
   changed: ChangeEvent[];
 }
 
@@ -24,7 +25,7 @@ export function diffScans(from: Inventory, to: Inventory): ScanDiff {
     to: to.scan.id,
     added: events.filter((e) => e.type === 'device-added'),
     removed: events.filter((e) => e.type === 'device-removed'),
-    changed: events.filter((e) => e.type === 'device-changed' || e.type === 'firmware-changed'),
+    changed: events.filter((e) => e.type !== 'device-added' && e.type !== 'device-removed'),
   };
 }
 

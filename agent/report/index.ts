@@ -1,9 +1,8 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { agentError } from '../errors.js';
-import { openFileStore } from '../store/file.js';
 import { describeFsError, writeFileAtomic } from '../store/fs-durable.js';
-import { assertStoreName } from '../store/names.js';
+import { openPlace, readScan } from '../store/read.js';
 import type { Inventory } from '../types.js';
 import { inventoryCsv } from './csv.js';
 import { inventoryHtml } from './html.js';
@@ -30,6 +29,7 @@ export function renderReport(inventory: Inventory, format: ReportFormat, names: 
 
 export interface ReportOptions {
   site: string;
+  /** A store spec, as `scan --store` takes it. */
   store: string;
   /** A scan id from the store; the site's latest scan when absent. */
   scan?: string;
@@ -39,21 +39,9 @@ export interface ReportOptions {
   log: Logger;
 }
 
-/** Reads one scan from the file store and writes it in the chosen format. Touches no network. */
+/** Reads one scan from the store and writes it in the chosen format. Sends nothing but the store's own reads. */
 export async function writeReport(options: ReportOptions): Promise<void> {
-  assertStoreName('site name', options.site);
-  const store = await openFileStore(options.store, options.log);
-  let inventory: Inventory | null;
-  try {
-    inventory = options.scan === undefined ? await store.latest(options.site) : await store.loadScan(options.site, options.scan);
-  } finally {
-    await store.close();
-  }
-  if (!inventory) {
-    throw options.scan === undefined
-      ? agentError('CCTV_ERR_NO_INVENTORY', options.site, options.store)
-      : agentError('CCTV_ERR_NO_SCAN', options.site, options.scan, options.store);
-  }
+  const inventory = await readScan(await openPlace(options, options.log), options, options.scan);
   // A spinner only on a terminal, and never when stdout is the document itself.
   const progress = createProgress(process.stderr, { json: options.format === 'json' && options.out === undefined });
   progress.update(`rendering ${inventory.devices.length} device(s) as ${options.format}`);

@@ -9,6 +9,35 @@ import { agentError } from '../errors.js';
 import { describeFsError } from './fs-durable.js';
 import type { StoreAuthConfig } from './types.js';
 
+const secretName = { type: 'string', minLength: 1, maxLength: 4096 } as const;
+
+/** JSON Schema of StoreAuthConfig, for the object forms of the push stores. */
+export const AUTH_SPEC_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Names of environment variables or paths of files (private to their owner) holding the secrets; never the secrets themselves.',
+  properties: {
+    bearerTokenEnv: secretName,
+    bearerTokenFile: secretName,
+    basicUserEnv: secretName,
+    basicPasswordEnv: secretName,
+    basicPasswordFile: secretName,
+  },
+} as const;
+
+/** JSON Schema of a push store's server URL (credentials go in auth, never in it). */
+export const HTTP_URL_SPEC_SCHEMA = { type: 'string', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://' } as const;
+
+/** An address as logs and messages show it: no credentials, query or fragment. */
+export function safeAddress(address: string): string {
+  try {
+    const url = new URL(address);
+    return `${url.protocol}//${url.host}${url.pathname}`;
+  } catch {
+    return address;
+  }
+}
+
 /** Secret files are small; anything larger is not what the operator meant to point at. */
 const MAX_SECRET_FILE_BYTES = 64 * 1024;
 

@@ -19,22 +19,44 @@
  * On the first delivery of a process the store creates the database if missing and a Mango index
  * on (type, site), which it uses to find a site's present devices and which dashboards can use to
  * list a site's devices, scans or events. latest(site) answers from the outbox folder, not from
- * CouchDB, so that the daemon can diff a sweep while CouchDB is down.
+ * CouchDB, so that a sweep's changes can be computed while CouchDB is down.
+ *
+ * Reading back (listScans, loadScan, loadInventory; openReader for the read commands) reads the
+ * scan documents: a site's scans are its `scan:<site>:…` documents (found with `_find` on the
+ * (type, site) index, only their times fetched), its current inventory the one that started last.
+ * openReader creates nothing: a database that does not exist is CCTV_ERR_STORE_NOT_FOUND.
  *
  * The answer decides: 400 and 413 (CouchDB refuses the document itself) send the entry to the
  * dead-letter folder; anything else (down, 401/403 until the operator fixes the account, 5xx) is
  * retried. Server and database come from the operator; their answers are trusted JSON.
  */
 import nano, { type RequestOptions, type ServerScope } from 'nano';
-import { agentError } from '../errors.js';
+import { agentError, type AgentError } from '../errors.js';
 import { signalScope } from '../net/rate-limiter.js';
 import type { ChangeEvent } from '../changes.js';
-import type { Device } from '../types.js';
-import { authorizationHeader } from './auth.js';
+import type { Device, Inventory } from '../types.js';
+import { AUTH_SPEC_SCHEMA, authorizationHeader, HTTP_URL_SPEC_SCHEMA, safeAddress } from './auth.js';
+import { inventoryProblem, sortScans } from './file.js';
+import { assertStoreName, isStoreName } from './names.js';
 import { openOutboxStore, type Deliver, type DeliveryOutcome, type OutboxEntry } from './outbox.js';
-import type { CouchStoreConfig, StoreDefinition, StoreSpec } from './types.js';
+import type { ObjectSpecSchema, ScanReader, ScanSummary, StoreAuthConfig, StoreDefinition, StoreSpec } from './types.js';
+
+/** The object form: `{ type: couchdb, url, database, auth? }`. */
+export interface CouchStoreConfig {
+  type: typeof STORE_NAME;
+  /** The server, e.g. https://couch.example.org:6984 (no credentials in it). */
+  url: string;
+  database: string;
+  auth?: StoreAuthConfig;
+}
 
 const STORE_NAME = 'couchdb';
+const SPEC_SCHEMA: ObjectSpecSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'url', 'database'],
+  properties: { type: { const: STORE_NAME }, url: HTTP_URL_SPEC_SCHEMA, database: { type: 'string', minLength: 1 }, auth: AUTH_SPEC_SCHEMA },
+};
 const REQUEST_TIMEOUT_MS = 30_000;
 /** Rounds of re-fetching `_rev`s after conflicts before the entry is retried later. */
 const CONFLICT_ROUNDS = 5;
@@ -49,22 +71,69 @@ const INDEX_DDOC = 'cctv-agent';
 export const couchStore: StoreDefinition = {
   name: STORE_NAME,
   description: 'CouchDB documents per device, scan and event: couchdb+http(s)://host:port/database, through a durable outbox',
+  specSchema: SPEC_SCHEMA,
   accepts(spec) {
     return /^couchdb\+https?:\/\//i.test(spec);
   },
+  label(spec) {
+    return typeof spec === 'string' ? safeAddress(spec) : couchLabel(spec as CouchStoreConfig);
+  },
   async open(spec, { log, stateDir }) {
-    const config = couchConfig(spec);
-    const label = `${config.url} database ${config.database}`;
-    const authorization = await authorizationHeader(label, config.auth);
-    const couch = nano({ url: config.url, headers: authorization ? { Authorization: authorization } : {} });
+    const { couch, config, label } = await connect(spec);
     return openOutboxStore({
       name: STORE_NAME,
       stateDir,
       log: log.child({ store: label }),
       deliver: couchDeliver(couch, config.database),
+      reader: couchReader(couch, config.database, label),
     });
   },
+  async openReader(spec) {
+    const { couch, config, label } = await connect(spec);
+    try {
+      await couchRequest(couch, { db: config.database });
+    } catch (error) {
+      if (statusOf(error) === 404) throw agentError('CCTV_ERR_STORE_NOT_FOUND', label, `CouchDB has no database "${config.database}"`);
+      throw readError(error, label);
+    }
+    return { name: STORE_NAME, ...couchReader(couch, config.database, label) };
+  },
 };
+
+function couchLabel(config: CouchStoreConfig): string {
+  return `${STORE_NAME}:${safeAddress(config.url).replace(/\/$/, '')}/${config.database}`;
+}
+
+/** A client for the spec's server, with its credentials, and the store's label. */
+async function connect(spec: StoreSpec): Promise<{ couch: ServerScope; config: CouchStoreConfig; label: string }> {
+  const config = couchConfig(spec);
+  const label = couchLabel(config);
+  const authorization = await authorizationHeader(label, config.auth);
+  return { couch: nano({ url: config.url, headers: authorization ? { Authorization: authorization } : {} }), config, label };
+}
+
+/** One request through nano, ended by `signal` (when given) or after REQUEST_TIMEOUT_MS. */
+async function couchRequest<T>(couch: ServerScope, options: RequestOptions, signal?: AbortSignal): Promise<T> {
+  const limit = signalScope(signal, REQUEST_TIMEOUT_MS);
+  try {
+    // nano passes `signal` on to fetch (nano.js relax()); its RequestOptions type leaves it out.
+    const withSignal: RequestOptions & { signal: AbortSignal } = { ...options, signal: limit.signal };
+    return (await couch.relax(withSignal)) as T;
+  } finally {
+    limit.dispose();
+  }
+}
+
+/** The HTTP status CouchDB answered, or undefined when it did not answer. */
+function statusOf(error: unknown): number | undefined {
+  return (error as { statusCode?: number }).statusCode;
+}
+
+function readError(error: unknown, label: string): AgentError {
+  const status = statusOf(error);
+  const message = (error as Error).message;
+  return agentError('CCTV_ERR_STORE_UNREADABLE', label, status === undefined ? `CouchDB cannot be reached: ${message}` : `CouchDB answered HTTP ${status}: ${message}`);
+}
 
 /** The object form of a string or object spec, checked. */
 export function couchConfig(spec: StoreSpec): CouchStoreConfig {
@@ -75,7 +144,7 @@ export function couchConfig(spec: StoreSpec): CouchStoreConfig {
     config = { type: 'couchdb', url: match[1] ?? '', database: decodeURIComponent(match[2] ?? '') };
   } else {
     if (spec.type !== STORE_NAME) throw new TypeError(`the couchdb store cannot open a "${spec.type}" spec`);
-    config = spec;
+    config = spec as CouchStoreConfig;
   }
   let url: URL;
   try {
@@ -133,6 +202,62 @@ export function entryDocuments(entry: OutboxEntry): CouchDoc[] {
   return [scan, ...devices, ...eventDocs];
 }
 
+// ---- reading back ----------------------------------------------------------------------------
+
+/** Reads the scan documents of `database` (see the header comment). */
+function couchReader(couch: ServerScope, database: string, label: string): ScanReader {
+  const read = async <T>(options: RequestOptions): Promise<T | null> => {
+    try {
+      return await couchRequest<T>(couch, options);
+    } catch (error) {
+      if (statusOf(error) === 404) return null; // no such document, or no database yet
+      throw readError(error, label);
+    }
+  };
+
+  async function listScans(site?: string): Promise<ScanSummary[]> {
+    if (site !== undefined) assertStoreName('site name', site);
+    const selector = site === undefined ? { type: 'scan' } : { type: 'scan', site };
+    const found: ScanSummary[] = [];
+    for (let skip = 0; ; skip += FIND_PAGE) {
+      const page = await read<{ docs: Array<Record<string, unknown>> }>({
+        db: database,
+        path: '_find',
+        method: 'POST',
+        body: { selector, fields: ['site', 'scanId', 'startedAt', 'finishedAt'], limit: FIND_PAGE, skip },
+      });
+      const docs = page?.docs ?? [];
+      for (const { site: s, scanId, startedAt, finishedAt } of docs) {
+        // Another writer's document that is not one of ours is skipped, not trusted.
+        if (typeof s !== 'string' || typeof scanId !== 'string' || !isStoreName(s) || !isStoreName(scanId)) continue;
+        if (typeof startedAt !== 'string' || typeof finishedAt !== 'string') continue;
+        found.push({ site: s, id: scanId, startedAt, finishedAt });
+      }
+      if (docs.length < FIND_PAGE) return sortScans(found);
+    }
+  }
+
+  async function loadScan(site: string, scanId: string): Promise<Inventory | null> {
+    assertStoreName('site name', site);
+    assertStoreName('scan id', scanId);
+    const id = scanDocId(site, scanId);
+    const doc = await read<{ inventory?: unknown }>({ db: database, doc: id });
+    if (!doc) return null;
+    const why = inventoryProblem(doc.inventory, site) ?? ((doc.inventory as Inventory).scan.id === scanId ? null : 'it holds another scan');
+    if (why) throw agentError('CCTV_ERR_STORE_CORRUPT', `${label} document ${id}`, why);
+    return doc.inventory as Inventory;
+  }
+
+  return {
+    listScans,
+    loadScan,
+    async loadInventory(site) {
+      const last = (await listScans(site)).at(-1);
+      return last ? loadScan(site, last.id) : null;
+    },
+  };
+}
+
 // ---- delivery ------------------------------------------------------------------------------
 
 interface BulkResult {
@@ -145,16 +270,7 @@ interface BulkResult {
 function couchDeliver(couch: ServerScope, database: string): Deliver {
   let prepared = false;
 
-  const request = async <T>(options: RequestOptions, signal: AbortSignal): Promise<T> => {
-    const limit = signalScope(signal, REQUEST_TIMEOUT_MS);
-    try {
-      // nano passes `signal` on to fetch (nano.js relax()); its RequestOptions type leaves it out.
-      const withSignal: RequestOptions & { signal: AbortSignal } = { ...options, signal: limit.signal };
-      return (await couch.relax(withSignal)) as T;
-    } finally {
-      limit.dispose();
-    }
-  };
+  const request = <T>(options: RequestOptions, signal: AbortSignal): Promise<T> => couchRequest<T>(couch, options, signal);
 
   async function prepare(signal: AbortSignal): Promise<void> {
     try {
@@ -233,7 +349,7 @@ function couchDeliver(couch: ServerScope, database: string): Deliver {
       if (!prepared) await prepare(signal);
       return await write(entry, signal);
     } catch (error) {
-      const status = (error as { statusCode?: number }).statusCode;
+      const status = statusOf(error);
       const message = (error as Error).message;
       if (status === undefined) return { result: 'retry', error: `CouchDB cannot be reached: ${message}`, reachable: false };
       const said = `CouchDB answered HTTP ${status}: ${message}`;

@@ -12,44 +12,40 @@
  * save rather than losing them.
  *
  * "Latest" means the last one saved, not the one with the latest timestamps. Saving a scan id
- * again replaces its document and diffs against the current inventory. When the caller gives the
- * change events (the daemon, which debounces removals), those are logged instead of the diff.
+ * again replaces its document. The store records the change events it is given (changes.ts
+ * computes them) and computes none itself.
+ *
+ * Opened for reading (openReader: the read commands), the folder must exist: nothing is created
+ * and no lock is taken (documents are replaced by rename, so a reader sees the old or the new one).
  */
 import { randomBytes } from 'node:crypto';
-import { open, readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { open, readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { diffInventories, type ChangeEvent } from '../changes.js';
+import type { ChangeEvent } from '../changes.js';
 import { AgentError, agentError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { INVENTORY_SCHEMA_ID, type Inventory } from '../types.js';
 import { appendDurable, describeFsError, ensureDir, isCode, prettyJson, TEMP_SUFFIX, writeFileAtomic } from './fs-durable.js';
 import { acquireLock } from './lock.js';
 import { assertStoreName, isStoreName } from './names.js';
-import type { InventoryStore, SaveResult, StoreDefinition, StoreStatus } from './types.js';
+import type { InventoryStore, ObjectSpecSchema, SaveResult, ScanReader, ScanSummary, StoreDefinition, StoreSpec, StoreStatus } from './types.js';
 
 const STORE_NAME = 'file';
 
-/** One scan as listed by listScans(). */
-export interface ScanSummary {
-  id: string;
-  startedAt: string;
-  finishedAt: string;
-  /** How many devices the scan's document holds. */
-  devices: number;
+/** The object form: `{ type: file, dir }`. */
+export interface FileStoreConfig {
+  type: typeof STORE_NAME;
+  dir: string;
 }
 
-/** The file store, with the reading API the CLI and reports use. */
+/** The file store, with the extra reading API of a local folder. */
 export interface FileStore extends InventoryStore {
   readonly name: typeof STORE_NAME;
   /** The store folder, absolute. */
   readonly dir: string;
   /** Sites that have a folder under DIR/sites, sorted. */
   listSites(): Promise<string[]>;
-  /** The site's scans, oldest first (by startedAt, then id); [] for an unknown site. */
-  listScans(site: string): Promise<ScanSummary[]>;
-  /** One scan's document, or null when there is none. */
-  loadScan(site: string, scanId: string): Promise<Inventory | null>;
   /** The site's change log in the order it was written; [] when there is none. */
   readChanges(site: string): Promise<ChangeEvent[]>;
 }
@@ -61,134 +57,68 @@ export interface FileStoreOptions {
   lockPollMs?: number;
 }
 
+const SPEC_SCHEMA: ObjectSpecSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'dir'],
+  properties: { type: { const: STORE_NAME }, dir: { type: 'string', minLength: 1 } },
+};
+
+/** The folder a string or object spec names. */
+function specDir(spec: StoreSpec): string {
+  if (typeof spec === 'string') return /^file:/i.test(spec) ? fileURLToPath(spec) : spec;
+  if (spec.type !== STORE_NAME) throw new TypeError(`the file store cannot open a "${spec.type}" spec`);
+  return (spec as FileStoreConfig).dir;
+}
+
 export const fileStore: StoreDefinition = {
   name: STORE_NAME,
   description: 'JSON files in a local folder (the default): DIR/scans/<site>/<scan>.json, DIR/sites/<site>/',
+  specSchema: SPEC_SCHEMA,
   accepts(spec) {
     if (spec.trim() === '') return false;
     if (/^file:/i.test(spec)) return true;
     return !/^[A-Za-z][A-Za-z0-9+.-]+:\/\//.test(spec); // other URL schemes belong to other stores
   },
+  label(spec) {
+    return typeof spec === 'string' ? spec : `file:${specDir(spec)}`;
+  },
   open(spec, { log }) {
-    if (typeof spec !== 'string') {
-      if (spec.type !== STORE_NAME) throw new TypeError(`the file store cannot open a "${spec.type}" spec`);
-      return openFileStore(spec.dir, log);
+    return openFileStore(specDir(spec), log);
+  },
+  async openReader(spec) {
+    const dir = resolve(specDir(spec));
+    let info;
+    try {
+      info = await stat(dir);
+    } catch (error) {
+      if (isCode(error, 'ENOENT', 'ENOTDIR')) throw agentError('CCTV_ERR_STORE_NOT_FOUND', dir, 'there is no such folder');
+      throw agentError('CCTV_ERR_STORE_UNREADABLE', dir, describeFsError(error));
     }
-    return openFileStore(/^file:/i.test(spec) ? fileURLToPath(spec) : spec, log);
+    if (!info.isDirectory()) throw agentError('CCTV_ERR_STORE_NOT_FOUND', dir, 'it is a file, not a folder');
+    return { name: STORE_NAME, ...folderReader(dir) };
   },
 };
 
 export function isFileStore(store: InventoryStore): store is FileStore {
-  return store.name === STORE_NAME && typeof (store as Partial<FileStore>).listScans === 'function';
+  return store.name === STORE_NAME && typeof (store as Partial<FileStore>).readChanges === 'function';
 }
 
-/**
- * Opens (creating if needed) the store folder and proves it writable by creating and removing a
- * probe file. Fails with CCTV_ERR_STORE_UNWRITABLE, leaving nothing behind, when it cannot.
- */
-export async function openFileStore(spec: string, log: Logger, options: FileStoreOptions = {}): Promise<FileStore> {
-  const dir = resolve(spec);
-  const storeLog = log.child({ module: 'store/file' });
-  await probeWritable(dir);
-  storeLog.debug({ dir }, 'opened the file store');
-
-  const lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
-  const lockPollMs = options.lockPollMs ?? 100;
-  const paths = {
+function folderPaths(dir: string) {
+  return {
     scanDir: (site: string) => join(dir, 'scans', site),
     scan: (site: string, scanId: string) => join(dir, 'scans', site, `${scanId}.json`),
     siteDir: (site: string) => join(dir, 'sites', site),
     inventory: (site: string) => join(dir, 'sites', site, 'inventory.json'),
     changes: (site: string) => join(dir, 'sites', site, 'changes.ndjson'),
   };
-  /** Saves of this instance run one after another; the lock file orders them against other runs. */
-  let queue: Promise<unknown> = Promise.resolve();
-  let closed = false;
-  /** The file store has no outbox: a save is delivered when it resolves. */
-  const status: StoreStatus = { outboxDepth: 0, lastDeliveryAt: null, lastError: null, reachable: null };
-  const assertOpen = (): void => {
-    if (closed) throw new Error(`the file store "${dir}" is closed`);
-  };
+}
 
-  async function commit(inventory: Inventory, given: ChangeEvent[] | undefined): Promise<SaveResult> {
-    const { site, id: scanId } = inventory.scan;
-    const release = await acquireLock(dir, { timeoutMs: lockTimeoutMs, pollMs: lockPollMs, log: storeLog });
-    try {
-      const previous = await readInventoryFile(paths.inventory(site), site);
-      const changes = given ?? diffInventories(previous, inventory);
-      const scanFile = paths.scan(site, scanId);
-      try {
-        await ensureDir(paths.scanDir(site));
-        await ensureDir(paths.siteDir(site));
-        await writeFileAtomic(scanFile, prettyJson(inventory));
-        if (changes.length > 0) {
-          await appendDurable(paths.changes(site), changes.map((e) => `${JSON.stringify(e)}\n`).join(''));
-        }
-        await writeFileAtomic(paths.inventory(site), prettyJson(inventory));
-      } catch (error) {
-        if (error instanceof AgentError) throw error;
-        throw agentError('CCTV_ERR_STORE_UNWRITABLE', dir, describeFsError(error));
-      }
-      storeLog.debug(
-        { site, scanId, file: scanFile, devices: inventory.devices.length, changes: changes.length },
-        'saved the inventory',
-      );
-      status.lastDeliveryAt = new Date().toISOString();
-      return { changes: given ? structuredClone(given) : changes, location: scanFile };
-    } finally {
-      await release();
-    }
-  }
-
-  const store: FileStore = {
-    name: STORE_NAME,
-    dir,
-
-    save(inventory, events) {
-      try {
-        assertOpen();
-        if (inventory.schema !== INVENTORY_SCHEMA_ID) {
-          throw new TypeError(`the file store saves ${INVENTORY_SCHEMA_ID} documents, not "${String(inventory.schema)}"`);
-        }
-        assertStoreName('site name', inventory.scan.site);
-        assertStoreName('scan id', inventory.scan.id);
-        if (events !== undefined && !Array.isArray(events)) throw new TypeError('the change events must be an array');
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      // Serialise now, so that changes the caller makes after save() returns are not stored.
-      const snapshot = JSON.parse(JSON.stringify(inventory)) as Inventory;
-      const given = events === undefined ? undefined : structuredClone(events);
-      const result = queue.then(() => commit(snapshot, given));
-      queue = result.then(
-        () => Object.assign(status, { lastError: null, reachable: true }),
-        (error: unknown) => Object.assign(status, { lastError: (error as Error).message, reachable: false }),
-      );
-      return result;
-    },
-
-    async latest(site) {
-      assertOpen();
-      assertStoreName('site name', site);
-      return readInventoryFile(paths.inventory(site), site);
-    },
-
-    async flush() {
-      await queue;
-      return true;
-    },
-
-    status() {
-      return { ...status };
-    },
-
-    async close() {
-      closed = true;
-      await queue;
-    },
-
+/** Everything the file store reads, from folder `dir` (absolute). */
+function folderReader(dir: string): ScanReader & Pick<FileStore, 'listSites' | 'readChanges'> {
+  const paths = folderPaths(dir);
+  return {
     async listSites() {
-      assertOpen();
       const entries = await listDir(join(dir, 'sites'));
       return entries
         .filter((e) => e.isDirectory() && isStoreName(e.name))
@@ -196,31 +126,35 @@ export async function openFileStore(spec: string, log: Logger, options: FileStor
         .sort();
     },
 
-    async listScans(site) {
-      assertOpen();
-      assertStoreName('site name', site);
-      const entries = await listDir(paths.scanDir(site));
+    async listScans(site?: string) {
+      if (site !== undefined) assertStoreName('site name', site);
+      const sites = site === undefined ? (await listDir(join(dir, 'scans'))).filter((e) => e.isDirectory() && isStoreName(e.name)).map((e) => e.name) : [site];
       const summaries: ScanSummary[] = [];
-      for (const e of entries) {
-        if (!e.isFile() || !e.name.endsWith('.json')) continue;
-        const id = e.name.slice(0, -'.json'.length);
-        if (!isStoreName(id)) continue; // temp files start with a dot
-        const doc = await readInventoryFile(join(paths.scanDir(site), e.name), site);
-        if (!doc) continue; // removed meanwhile
-        summaries.push({ id, startedAt: doc.scan.startedAt, finishedAt: doc.scan.finishedAt, devices: doc.devices.length });
+      for (const s of sites) {
+        for (const e of await listDir(paths.scanDir(s))) {
+          if (!e.isFile() || !e.name.endsWith('.json')) continue;
+          const id = e.name.slice(0, -'.json'.length);
+          if (!isStoreName(id)) continue; // temp files start with a dot
+          const doc = await readInventoryFile(join(paths.scanDir(s), e.name), s);
+          if (!doc) continue; // removed meanwhile
+          summaries.push({ site: s, id, startedAt: doc.scan.startedAt, finishedAt: doc.scan.finishedAt });
+        }
       }
-      return summaries.sort((a, b) => compare(a.startedAt, b.startedAt) || compare(a.id, b.id));
+      return sortScans(summaries);
     },
 
-    async loadScan(site, scanId) {
-      assertOpen();
+    async loadScan(site: string, scanId: string) {
       assertStoreName('site name', site);
       assertStoreName('scan id', scanId);
       return readInventoryFile(paths.scan(site, scanId), site);
     },
 
-    async readChanges(site) {
-      assertOpen();
+    async loadInventory(site: string) {
+      assertStoreName('site name', site);
+      return readInventoryFile(paths.inventory(site), site);
+    },
+
+    async readChanges(site: string) {
       assertStoreName('site name', site);
       const file = paths.changes(site);
       let raw: string;
@@ -245,7 +179,113 @@ export async function openFileStore(spec: string, log: Logger, options: FileStor
       return events;
     },
   };
-  return store;
+}
+
+/** Oldest first: by startedAt, then site, then id (the order ScanReader.listScans promises). */
+export function sortScans(scans: ScanSummary[]): ScanSummary[] {
+  return scans.sort((a, b) => compare(a.startedAt, b.startedAt) || compare(a.site, b.site) || compare(a.id, b.id));
+}
+
+/**
+ * Opens (creating if needed) the store folder and proves it writable by creating and removing a
+ * probe file. Fails with CCTV_ERR_STORE_UNWRITABLE, leaving nothing behind, when it cannot.
+ */
+export async function openFileStore(spec: string, log: Logger, options: FileStoreOptions = {}): Promise<FileStore> {
+  const dir = resolve(spec);
+  const storeLog = log.child({ module: 'store/file' });
+  await probeWritable(dir);
+  storeLog.debug({ dir }, 'opened the file store');
+
+  const lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
+  const lockPollMs = options.lockPollMs ?? 100;
+  const paths = folderPaths(dir);
+  const reader = folderReader(dir);
+  /** Saves of this instance run one after another; the lock file orders them against other runs. */
+  let queue: Promise<unknown> = Promise.resolve();
+  let closed = false;
+  /** The file store has no outbox: a save is delivered when it resolves. */
+  const status: StoreStatus = { outboxDepth: 0, lastDeliveryAt: null, lastError: null, reachable: null };
+  /** Runs `read` unless the store is closed. */
+  const whileOpen = async <T>(read: () => Promise<T>): Promise<T> => {
+    if (closed) throw new Error(`the file store "${dir}" is closed`);
+    return read();
+  };
+
+  async function commit(inventory: Inventory, events: ChangeEvent[]): Promise<SaveResult> {
+    const { site, id: scanId } = inventory.scan;
+    const release = await acquireLock(dir, { timeoutMs: lockTimeoutMs, pollMs: lockPollMs, log: storeLog });
+    try {
+      const scanFile = paths.scan(site, scanId);
+      try {
+        await ensureDir(paths.scanDir(site));
+        await ensureDir(paths.siteDir(site));
+        await writeFileAtomic(scanFile, prettyJson(inventory));
+        if (events.length > 0) {
+          await appendDurable(paths.changes(site), events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+        }
+        await writeFileAtomic(paths.inventory(site), prettyJson(inventory));
+      } catch (error) {
+        if (error instanceof AgentError) throw error;
+        throw agentError('CCTV_ERR_STORE_UNWRITABLE', dir, describeFsError(error));
+      }
+      storeLog.debug({ site, scanId, file: scanFile, devices: inventory.devices.length, changes: events.length }, 'saved the inventory');
+      status.lastDeliveryAt = new Date().toISOString();
+      return { location: scanFile };
+    } finally {
+      await release();
+    }
+  }
+
+  return {
+    name: STORE_NAME,
+    dir,
+
+    save(inventory, events) {
+      let snapshot: Inventory;
+      let given: ChangeEvent[];
+      try {
+        if (closed) throw new Error(`the file store "${dir}" is closed`);
+        if (inventory.schema !== INVENTORY_SCHEMA_ID) {
+          throw new TypeError(`the file store saves ${INVENTORY_SCHEMA_ID} documents, not "${String(inventory.schema)}"`);
+        }
+        assertStoreName('site name', inventory.scan.site);
+        assertStoreName('scan id', inventory.scan.id);
+        if (!Array.isArray(events)) throw new TypeError('the change events must be an array');
+        // Copied now, so that changes the caller makes after save() returns are not stored.
+        snapshot = JSON.parse(JSON.stringify(inventory)) as Inventory;
+        given = structuredClone([...events]);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      const result = queue.then(() => commit(snapshot, given));
+      queue = result.then(
+        () => Object.assign(status, { lastError: null, reachable: true }),
+        (error: unknown) => Object.assign(status, { lastError: (error as Error).message, reachable: false }),
+      );
+      return result;
+    },
+
+    latest: (site) => whileOpen(() => reader.loadInventory(site)),
+    loadInventory: (site) => whileOpen(() => reader.loadInventory(site)),
+    listScans: (site) => whileOpen(() => reader.listScans(site)),
+    loadScan: (site, scanId) => whileOpen(() => reader.loadScan(site, scanId)),
+    listSites: () => whileOpen(() => reader.listSites()),
+    readChanges: (site) => whileOpen(() => reader.readChanges(site)),
+
+    async flush() {
+      await queue;
+      return true;
+    },
+
+    status() {
+      return { ...status };
+    },
+
+    async close() {
+      closed = true;
+      await queue;
+    },
+  };
 }
 
 /**

@@ -18,17 +18,51 @@
  * Auth: a bearer token or basic credentials from the environment or a private file (auth.ts).
  * TLS: the system CAs, or `caFile`; `certFile` + `keyFile` for mutual TLS. Certificates are always
  * verified.
+ *
+ * Write only: cctv-push/v1 defines how a document is sent, not how one is read back, and the
+ * outbox drops each entry once the receiver acknowledged it (keeping only the site's last document,
+ * as the change engine's base). So listScans, loadScan, loadInventory and openReader refuse with
+ * CCTV_ERR_STORE_WRITE_ONLY rather than answer from a partial local copy that could pass for the
+ * collector's record.
  */
 import http from 'node:http';
 import https from 'node:https';
 import { agentError } from '../errors.js';
-import { authorizationHeader, readPrivateFile, readPublicFile } from './auth.js';
+import { AUTH_SPEC_SCHEMA, authorizationHeader, HTTP_URL_SPEC_SCHEMA, readPrivateFile, readPublicFile, safeAddress } from './auth.js';
 import { openOutboxStore, type Deliver, type DeliveryOutcome } from './outbox.js';
-import type { HttpStoreConfig, StoreDefinition, StoreSpec } from './types.js';
+import type { ObjectSpecSchema, ScanReader, StoreAuthConfig, StoreDefinition, StoreSpec } from './types.js';
+
+/** The object form: `{ type: http, url, auth?, caFile?, certFile?, keyFile?, timeoutMs? }`. */
+export interface HttpStoreConfig {
+  type: typeof STORE_NAME;
+  url: string;
+  auth?: StoreAuthConfig;
+  /** PEM file of the CA(s) that sign the endpoint's certificate, instead of the system ones. */
+  caFile?: string;
+  /** PEM client certificate and key for mutual TLS; the key file must be private to its owner. */
+  certFile?: string;
+  keyFile?: string;
+  /** Per-request time limit. Default 30 s. */
+  timeoutMs?: number;
+}
 
 export const PUSH_SCHEMA_ID = 'cctv-push/v1';
 
 const STORE_NAME = 'http';
+const SPEC_SCHEMA: ObjectSpecSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'url'],
+  properties: {
+    type: { const: STORE_NAME },
+    url: HTTP_URL_SPEC_SCHEMA,
+    auth: AUTH_SPEC_SCHEMA,
+    caFile: { type: 'string', minLength: 1 },
+    certFile: { type: 'string', minLength: 1 },
+    keyFile: { type: 'string', minLength: 1 },
+    timeoutMs: { type: 'integer', minimum: 100, maximum: 600_000 },
+  },
+};
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** Bytes of a response body kept for the log and the dead letter; the rest is discarded. */
 const MAX_RESPONSE_BYTES = 4 * 1024;
@@ -36,8 +70,15 @@ const MAX_RESPONSE_BYTES = 4 * 1024;
 export const httpStore: StoreDefinition = {
   name: STORE_NAME,
   description: 'POSTs each document as JSON to an http(s):// URL, through a durable outbox',
+  specSchema: SPEC_SCHEMA,
   accepts(spec) {
     return /^https?:\/\//i.test(spec);
+  },
+  label(spec) {
+    return typeof spec === 'string' ? safeAddress(spec) : `${STORE_NAME}:${safeAddress(httpConfig(spec).url)}`;
+  },
+  openReader(spec) {
+    return Promise.reject(writeOnly(httpConfig(spec).url));
   },
   async open(spec, { log, stateDir }) {
     const config = httpConfig(spec);
@@ -54,9 +95,15 @@ export const httpStore: StoreDefinition = {
       agent: url.protocol === 'https:' ? new https.Agent({ ...tls, keepAlive: false }) : undefined,
       timeoutMs: config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     });
-    return openOutboxStore({ name: STORE_NAME, stateDir, log: log.child({ store: label }), deliver });
+    const refuse = (): Promise<never> => Promise.reject(writeOnly(config.url));
+    const reader: ScanReader = { listScans: refuse, loadScan: refuse, loadInventory: refuse };
+    return openOutboxStore({ name: STORE_NAME, stateDir, log: log.child({ store: label }), deliver, reader });
   },
 };
+
+function writeOnly(url: string): Error {
+  return agentError('CCTV_ERR_STORE_WRITE_ONLY', safeAddress(url), 'an http(s):// store only pushes documents to its collector (cctv-push/v1 has no way to read them back)');
+}
 
 /** The object form of a string or object spec, checked. */
 function httpConfig(spec: StoreSpec): HttpStoreConfig {

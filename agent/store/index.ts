@@ -1,26 +1,30 @@
 /**
- * The store registry: one line per store. openStore() gives a string spec (--store) to the first
- * store that accepts it, so the file store (which takes any path) stays last; an object spec goes
- * to the store its `type` names.
+ * The store registry: one line per store. A store is one file exporting a StoreDefinition (its
+ * name, string-spec test, object-spec schema, label, open and openReader); this file composes them.
+ * openStore() gives a string spec (--store) to the first store that accepts it, so the file store
+ * (which takes any path) stays last; an object spec goes to the store its `type` names, once it
+ * matches that store's schema.
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { agentError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { couchStore } from './couchdb.js';
 import { fileStore } from './file.js';
 import { httpStore } from './http.js';
-import type { InventoryStore, StoreDefinition, StoreOpenContext, StoreSpec } from './types.js';
+import type { InventoryStore, StoreDefinition, StoreOpenContext, StoreReader, StoreSpec } from './types.js';
 
 export type {
-  CouchStoreConfig,
-  FileStoreConfig,
-  HttpStoreConfig,
   InventoryStore,
+  ObjectStoreSpec,
   SaveResult,
+  ScanReader,
+  ScanSummary,
   StoreAuthConfig,
   StoreDefinition,
   StoreOpenContext,
+  StoreReader,
   StoreSpec,
   StoreStatus,
 } from './types.js';
@@ -31,102 +35,73 @@ export const stores: readonly StoreDefinition[] = [
   fileStore, // a folder path (or file: URL); the default
 ];
 
-const secretName = { type: 'string', minLength: 1, maxLength: 4096 } as const;
-const AUTH_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  description: 'Names of environment variables or paths of files (private to their owner) holding the secrets; never the secrets themselves.',
-  properties: {
-    bearerTokenEnv: secretName,
-    bearerTokenFile: secretName,
-    basicUserEnv: secretName,
-    basicPasswordEnv: secretName,
-    basicPasswordFile: secretName,
-  },
-} as const;
-const HTTP_URL = { type: 'string', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://' } as const;
-
-/** The object form of each store, by its `type`. */
-const OBJECT_SPEC_SCHEMAS = {
-  file: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['type', 'dir'],
-    properties: { type: { const: 'file' }, dir: { type: 'string', minLength: 1 } },
-  },
-  http: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['type', 'url'],
-    properties: {
-      type: { const: 'http' },
-      url: HTTP_URL,
-      auth: AUTH_SCHEMA,
-      caFile: { type: 'string', minLength: 1 },
-      certFile: { type: 'string', minLength: 1 },
-      keyFile: { type: 'string', minLength: 1 },
-      timeoutMs: { type: 'integer', minimum: 100, maximum: 600_000 },
-    },
-  },
-  couchdb: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['type', 'url', 'database'],
-    properties: { type: { const: 'couchdb' }, url: HTTP_URL, database: { type: 'string', minLength: 1 }, auth: AUTH_SCHEMA },
-  },
-} as const;
-
 /**
  * JSON Schema (draft 2020-12) of a StoreSpec, to embed in a configuration schema: a string, or one
- * of the object forms (see agent/store/types.ts for each key's meaning).
+ * of the stores' object forms (each store's file documents its keys).
  */
 export const STORE_SPEC_SCHEMA = {
   anyOf: [
     { type: 'string', minLength: 1, description: 'a folder or file: URL, an http(s):// push URL, or couchdb+http(s)://host:port/database' },
-    OBJECT_SPEC_SCHEMAS.file,
-    OBJECT_SPEC_SCHEMAS.http,
-    OBJECT_SPEC_SCHEMAS.couchdb,
+    ...stores.map((s) => s.specSchema),
   ],
 } as const;
 
 type Validator = ((doc: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null };
 const validators = new Map<string, Validator>();
 
-/** Checks an object spec against its type's schema; CCTV_ERR_STORE_SPEC naming the first problem. */
-function assertObjectSpec(spec: unknown): void {
-  const type = (spec as { type?: unknown } | null)?.type;
-  if (typeof spec !== 'object' || spec === null || typeof type !== 'string' || !Object.hasOwn(OBJECT_SPEC_SCHEMAS, type)) {
-    throw agentError('CCTV_ERR_STORE_SPEC', JSON.stringify(type ?? null), 'a store entry is a string or an object whose "type" is file, http or couchdb');
-  }
-  let validate = validators.get(type);
-  if (!validate) {
-    const schema = OBJECT_SPEC_SCHEMAS[type as keyof typeof OBJECT_SPEC_SCHEMAS];
-    validate = new Ajv2020({ allErrors: true, strict: true }).compile(schema) as Validator;
-    validators.set(type, validate);
-  }
-  if (!validate(spec)) {
-    const first = validate.errors?.[0];
-    throw agentError('CCTV_ERR_STORE_SPEC', `type ${type}`, first ? `${first.instancePath || 'the entry'} ${first.message ?? 'is invalid'}` : 'it is invalid');
-  }
-}
-
-/** Opens the store that `spec` names; fails fast (before any scan) when it cannot be used. */
-export async function openStore(spec: StoreSpec, ctx: StoreOpenContext): Promise<InventoryStore> {
-  if (typeof spec !== 'string') {
-    assertObjectSpec(spec);
-    const definition = stores.find((s) => s.name === spec.type);
-    if (!definition) throw agentError('CCTV_ERR_STORE_SPEC', `type ${spec.type}`, 'no store has that type');
-    return definition.open(spec, ctx);
-  }
-  const definition = stores.find((s) => s.accepts(spec));
-  if (!definition) {
+/** The store `spec` is for; an object spec is checked against its store's schema (CCTV_ERR_STORE_SPEC naming the first problem). */
+function definitionFor(spec: StoreSpec): StoreDefinition {
+  if (typeof spec === 'string') {
+    const definition = stores.find((s) => s.accepts(spec));
+    if (definition) return definition;
     throw agentError(
       'CCTV_ERR_BAD_OPTION',
       '--store',
       `no store understands "${spec}" (known stores: ${stores.map((s) => `${s.name}: ${s.description}`).join('; ')})`,
     );
   }
-  return definition.open(spec, ctx);
+  const type = (spec as { type?: unknown } | null)?.type;
+  const definition = stores.find((s) => s.name === type);
+  if (typeof spec !== 'object' || spec === null || !definition) {
+    const names = stores.map((s) => s.name);
+    throw agentError('CCTV_ERR_STORE_SPEC', JSON.stringify(type ?? null), `a store entry is a string or an object whose "type" is ${names.slice(0, -1).join(', ')} or ${names.at(-1)}`);
+  }
+  let validate = validators.get(definition.name);
+  if (!validate) {
+    validate = new Ajv2020({ allErrors: true, strict: true }).compile(definition.specSchema) as Validator;
+    validators.set(definition.name, validate);
+  }
+  if (!validate(spec)) {
+    const first = validate.errors?.[0];
+    throw agentError('CCTV_ERR_STORE_SPEC', `type ${definition.name}`, first ? `${first.instancePath || 'the entry'} ${first.message ?? 'is invalid'}` : 'it is invalid');
+  }
+  return definition;
+}
+
+/** Opens the store that `spec` names, to save into; fails fast (before any scan) when it cannot be used. */
+export function openStore(spec: StoreSpec, ctx: StoreOpenContext): Promise<InventoryStore> {
+  try {
+    return definitionFor(spec).open(spec, ctx);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * Opens the store that `spec` names, to read only (the read commands): creates nothing, and fails
+ * with a coded error when the store is not there (CCTV_ERR_STORE_NOT_FOUND) or cannot be read back.
+ */
+export function openStoreForReading(spec: StoreSpec, ctx: { log: Logger }): Promise<StoreReader> {
+  try {
+    return definitionFor(spec).openReader(spec, ctx);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** The store as logs and metrics name it: its type and address, never credentials, query or fragment. */
+export function storeLabel(spec: StoreSpec): string {
+  return definitionFor(spec).label(spec);
 }
 
 /**

@@ -6,7 +6,7 @@
  *   STATE/.lock                          held while a store instance has the folder open (lock.ts)
  *   STATE/pending/<seq>-<id>.json        one outbox entry per saved document, delivered in <seq> order
  *   STATE/dead-letter/<seq>-<id>.json    entries the destination refused for good, with the reason
- *   STATE/sites/<site>/latest.json       the last document saved for the site (latest(), the diff base)
+ *   STATE/sites/<site>/latest.json       the last document saved for the site (latest(): the change engine's base)
  *
  * Entries are written atomically and fsynced before save() resolves (fs-durable.ts), so a crash or a
  * restart loses nothing: a new instance on the same folder resumes delivery from the oldest entry.
@@ -17,12 +17,16 @@
  * destination refuses it for good, when it moves to dead-letter/ and the next one goes.
  *
  * A save writes the entry first and latest.json second: a crash between the two repeats change
- * events on the next save rather than losing them (the file store's rule).
+ * events on the next save rather than losing them (the file store's rule). The entry holds the
+ * change events it was given; the outbox computes none.
+ *
+ * Reading the destination back (listScans, loadScan, loadInventory) is the push store's own
+ * `reader`: the outbox only delivers.
  */
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { diffInventories, type ChangeEvent } from '../changes.js';
+import type { ChangeEvent } from '../changes.js';
 import { AgentError, agentError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { INVENTORY_SCHEMA_ID, type Inventory } from '../types.js';
@@ -30,7 +34,7 @@ import { inventoryProblem, readInventoryFile } from './file.js';
 import { describeFsError, ensureDir, fsyncDir, TEMP_SUFFIX, writeFileAtomic } from './fs-durable.js';
 import { acquireLock, type ReleaseLock } from './lock.js';
 import { assertStoreName } from './names.js';
-import type { InventoryStore, SaveResult, StoreStatus } from './types.js';
+import type { InventoryStore, SaveResult, ScanReader, StoreStatus } from './types.js';
 
 export const OUTBOX_ENTRY_SCHEMA = 'cctv-outbox/v1';
 
@@ -63,6 +67,8 @@ export interface OutboxStoreOptions {
   stateDir: string;
   log: Logger;
   deliver: Deliver;
+  /** Reads back what the destination holds. */
+  reader: ScanReader;
   /** First retry delay; doubles per failed attempt of one entry, up to maxBackoffMs. Default 1 s. */
   initialBackoffMs?: number;
   /** Default 5 min. */
@@ -144,9 +150,8 @@ export async function openOutboxStore(options: OutboxStoreOptions): Promise<Inve
     return doc as OutboxEntry;
   }
 
-  async function commit(inventory: Inventory, given: ChangeEvent[] | undefined): Promise<SaveResult> {
+  async function commit(inventory: Inventory, events: ChangeEvent[]): Promise<SaveResult> {
     const { site } = inventory.scan;
-    const events = given ?? diffInventories(await readInventoryFile(paths.latest(site), site), inventory);
     const entry: OutboxEntry = {
       schema: OUTBOX_ENTRY_SCHEMA,
       id: randomUUID(),
@@ -167,7 +172,7 @@ export async function openOutboxStore(options: OutboxStoreOptions): Promise<Inve
       throw agentError('CCTV_ERR_STORE_UNWRITABLE', stateDir, describeFsError(error));
     }
     log.debug({ id: entry.id, site, scanId: inventory.scan.id, events: events.length }, 'queued the inventory for delivery');
-    return { changes: structuredClone(events), location: entry.id };
+    return { location: entry.id };
   }
 
   async function removePending(file: string): Promise<void> {
@@ -258,13 +263,13 @@ export async function openOutboxStore(options: OutboxStoreOptions): Promise<Inve
         }
         assertStoreName('site name', inventory.scan.site);
         assertStoreName('scan id', inventory.scan.id);
-        if (events !== undefined && !Array.isArray(events)) throw new TypeError('the change events must be an array');
+        if (!Array.isArray(events)) throw new TypeError('the change events must be an array');
       } catch (error) {
         return Promise.reject(error);
       }
       // Copied now, so that changes the caller makes after save() returns are not stored.
       const snapshot = structuredClone(inventory);
-      const given = events === undefined ? undefined : structuredClone(events);
+      const given = structuredClone([...events]);
       const result = queue.then(() => commit(snapshot, given));
       queue = result.catch(() => undefined);
       return result;
@@ -276,6 +281,10 @@ export async function openOutboxStore(options: OutboxStoreOptions): Promise<Inve
       await queue;
       return readInventoryFile(paths.latest(site), site);
     },
+
+    listScans: (site) => options.reader.listScans(site),
+    loadScan: (site, scanId) => options.reader.loadScan(site, scanId),
+    loadInventory: (site) => options.reader.loadInventory(site),
 
     async flush(timeoutMs) {
       await queue;

@@ -5,11 +5,6 @@ import type { Inventory } from '../types.js';
 /** What one save did. */
 export interface SaveResult {
   /**
-   * The site's changes as recorded with this document: the events given to save(), or, when none
-   * were given, the store's own diff against the site's previous document (diffInventories).
-   */
-  changes: ChangeEvent[];
-  /**
    * Where the scan's document now lives, for the operator to read: a file path for the file store,
    * the outbox entry id (also the push's Idempotency-Key) for push stores.
    */
@@ -28,20 +23,52 @@ export interface StoreStatus {
   reachable: boolean | null;
 }
 
+/** One scan as listed by listScans(). */
+export interface ScanSummary {
+  site: string;
+  id: string;
+  startedAt: string;
+  finishedAt: string;
+}
+
+/**
+ * Reading back what a store's destination holds (for a push store: what was delivered, not what
+ * waits in its outbox). Every answer is the reader's own copy. A site name or scan id outside the
+ * safe alphabet (names.ts) is refused with CCTV_ERR_BAD_NAME; a store that cannot read back its
+ * destination refuses every call with CCTV_ERR_STORE_WRITE_ONLY.
+ */
+export interface ScanReader {
+  /** The scans of `site` (of every site when absent), oldest first: by startedAt, then site, then id. */
+  listScans(site?: string): Promise<ScanSummary[]>;
+  /** One scan's document, or null when there is none. */
+  loadScan(site: string, scanId: string): Promise<Inventory | null>;
+  /** The site's current inventory (its latest scan), or null when the site has none. */
+  loadInventory(site: string): Promise<Inventory | null>;
+}
+
+/** A store opened for reading only (openStoreForReading): opening it created nothing. */
+export interface StoreReader extends ScanReader {
+  readonly name: string;
+}
+
 /**
  * Where inventories are kept (undici's CacheStore habit: a small interface, plain-object
- * implementations, one shared contract suite in tests/unit/store-contract.ts).
+ * implementations, one shared contract suite in tests/unit/store-contract.ts). A store persists
+ * what it is given and computes nothing: change events come from the change engine (changes.ts).
  */
-export interface InventoryStore {
+export interface InventoryStore extends ScanReader {
   readonly name: string;
   /**
    * Records `inventory` as the latest of its site (`inventory.scan.site`) together with its change
-   * `events`. Without `events`, the store computes them against the site's previous document.
-   * Saves apply in the order they were made. A push store returns once the document is durably in
-   * its outbox; delivery follows in the background.
+   * `events`, as given. Saves apply in the order they were made. A push store returns once the
+   * document is durably in its outbox; delivery follows in the background.
    */
-  save(inventory: Inventory, events?: ChangeEvent[]): Promise<SaveResult>;
-  /** The last inventory saved for `site`, or null when the site has none. Never shares objects with the caller. */
+  save(inventory: Inventory, events: readonly ChangeEvent[]): Promise<SaveResult>;
+  /**
+   * The last inventory saved through this store for `site`, or null: the base of the next scan's
+   * change events. A push store answers from its own folder, so this works while its destination
+   * is down (loadInventory reads the destination). Never shares objects with the caller.
+   */
   latest(site: string): Promise<Inventory | null>;
   /** Tries to deliver everything pending within `timeoutMs`; true when nothing is left pending. */
   flush(timeoutMs: number): Promise<boolean>;
@@ -62,37 +89,25 @@ export interface StoreAuthConfig {
   basicPasswordFile?: string;
 }
 
-export interface FileStoreConfig {
-  type: 'file';
-  dir: string;
-}
-
-export interface HttpStoreConfig {
-  type: 'http';
-  url: string;
-  auth?: StoreAuthConfig;
-  /** PEM file of the CA(s) that sign the endpoint's certificate, instead of the system ones. */
-  caFile?: string;
-  /** PEM client certificate and key for mutual TLS; the key file must be private to its owner. */
-  certFile?: string;
-  keyFile?: string;
-  /** Per-request time limit. Default 30 s. */
-  timeoutMs?: number;
-}
-
-export interface CouchStoreConfig {
-  type: 'couchdb';
-  /** The server, e.g. https://couch.example.org:6984 (no credentials in it). */
-  url: string;
-  database: string;
-  auth?: StoreAuthConfig;
+/** The object form of a store spec; each store declares its own keys (and their schema) in its own file. */
+export interface ObjectStoreSpec {
+  /** The `name` of the store in the registry. */
+  readonly type: string;
 }
 
 /**
  * A store as configured: a string (a folder path or `file:` URL, an `http(s)://` push URL, or
- * `couchdb+http(s)://host:port/database`) or one of the object forms.
+ * `couchdb+http(s)://host:port/database`) or one of the stores' object forms.
  */
-export type StoreSpec = string | FileStoreConfig | HttpStoreConfig | CouchStoreConfig;
+export type StoreSpec = string | ObjectStoreSpec;
+
+/** JSON Schema (draft 2020-12) of a store's object form: an object whose `type` is the store's name. */
+export interface ObjectSpecSchema {
+  readonly type: 'object';
+  readonly additionalProperties: false;
+  readonly required: readonly string[];
+  readonly properties: { readonly type: { readonly const: string } } & Readonly<Record<string, object>>;
+}
 
 export interface StoreOpenContext {
   log: Logger;
@@ -103,10 +118,19 @@ export interface StoreOpenContext {
 /** One entry of the `stores` registry (agent/store/index.ts). */
 export interface StoreDefinition {
   /** Also the `type` of the store's object spec. */
-  readonly name: 'file' | 'http' | 'couchdb';
+  readonly name: string;
   readonly description: string;
+  /** The store's object form. The registry validates an object spec against it before open(). */
+  readonly specSchema: ObjectSpecSchema;
   /** Whether the string spec (e.g. the --store value) is meant for this store. */
   accepts(spec: string): boolean;
+  /** The store as logs, metrics and messages name it: its type and address, never a credential, query or fragment. */
+  label(spec: StoreSpec): string;
   /** Opens the store, failing fast (before any scan runs) when its configuration cannot work. */
   open(spec: StoreSpec, ctx: StoreOpenContext): Promise<InventoryStore>;
+  /**
+   * Opens the store to read what its destination holds. Creates nothing (no folder, no outbox, no
+   * database): a destination that is not there is CCTV_ERR_STORE_NOT_FOUND.
+   */
+  openReader(spec: StoreSpec, ctx: { log: Logger }): Promise<StoreReader>;
 }

@@ -20,6 +20,10 @@ function rescan(devices = [hikvisionCamera(), dahuaCamera(), axisCamera()]) {
   });
 }
 
+/**
+ * The change engine on two documents (diffInventories: a device removed at its first miss, as
+ * `scan` and `diff` use it). The debounce over sweeps is in daemon-changes.test.ts.
+ */
 describe('diffInventories', () => {
   it('reports every device as added when there is no previous inventory, sorted by device id', () => {
     const events = diffInventories(null, firstScan());
@@ -31,7 +35,7 @@ describe('diffInventories', () => {
     expect(events.every((e) => e.changes === undefined)).toBe(true);
   });
 
-  it('reports added, removed, changed and firmware-changed devices against the previous inventory', () => {
+  it('reports added, removed, ip-changed and firmware-changed devices against the previous inventory', () => {
     expect(diffInventories(firstScan(), secondScan())).toEqual(expectedSecondScanChanges());
   });
 
@@ -52,28 +56,18 @@ describe('diffInventories', () => {
     expect(removed?.changes).toBeUndefined();
   });
 
-  it('lists every changed field of a device with before and after values, in a fixed order', () => {
+  it('reports each kind of change as its own event with before and after values, in kind order', () => {
     const dahua = dahuaCamera();
     dahua.ip = '198.18.0.35';
     dahua.identity.model = 'IPC-HDW2431T-AS-S2-0280B';
-    dahua.identity.deviceType = null; // the probe that named it did not answer this time
+    dahua.identity.deviceType = null; // the probe that named it did not answer this time: not a change
     dahua.classification = { linkedVendor: 'dahua', relation: 'oem', confidence: 0.8 };
     const events = diffInventories(firstScan(), rescan([hikvisionCamera(), dahua, axisCamera()]));
+    const base = { at: '2026-03-03T08:15:40.000Z', site: SITE, scanId: '20260303T081500Z-0b0b0b', deviceId: 'mac:3c:ef:8c:a1:07:5d', ip: '198.18.0.35' };
     expect(events).toEqual([
-      {
-        type: 'device-changed',
-        at: '2026-03-03T08:15:40.000Z',
-        site: SITE,
-        scanId: '20260303T081500Z-0b0b0b',
-        deviceId: 'mac:3c:ef:8c:a1:07:5d',
-        ip: '198.18.0.35',
-        changes: [
-          { field: 'ip', before: '198.18.0.34', after: '198.18.0.35' },
-          { field: 'identity.model', before: 'IPC-HDW2431T-AS-S2', after: 'IPC-HDW2431T-AS-S2-0280B' },
-          { field: 'identity.deviceType', before: 'IPC', after: null },
-          { field: 'classification.relation', before: 'direct', after: 'oem' },
-        ],
-      },
+      { type: 'ip-changed', ...base, changes: [{ field: 'ip', before: '198.18.0.34', after: '198.18.0.35' }] },
+      { type: 'identity-changed', ...base, changes: [{ field: 'identity.model', before: 'IPC-HDW2431T-AS-S2', after: 'IPC-HDW2431T-AS-S2-0280B' }] },
+      { type: 'classification-changed', ...base, changes: [{ field: 'classification.relation', before: 'direct', after: 'oem' }] },
     ]);
   });
 
@@ -82,7 +76,7 @@ describe('diffInventories', () => {
     before.mac = null;
     const events = diffInventories(rescan([before]), rescan([axisCamera()]));
     expect(events).toEqual([
-      expect.objectContaining({ type: 'device-changed', changes: [{ field: 'mac', before: null, after: 'ac:cc:8e:62:30:b4' }] }),
+      expect.objectContaining({ type: 'identity-changed', changes: [{ field: 'mac', before: null, after: 'ac:cc:8e:62:30:b4' }] }),
     ]);
   });
 
@@ -90,6 +84,7 @@ describe('diffInventories', () => {
     const axis = axisCamera();
     axis.classification = { linkedVendor: 'hikvision', relation: 'oem', confidence: 0.6 };
     const events = diffInventories(rescan([axisCamera()]), rescan([axis]));
+    expect(events.map((e) => e.type)).toEqual(['classification-changed']);
     expect(events[0]?.changes).toEqual([
       { field: 'classification.linkedVendor', before: null, after: 'hikvision' },
       { field: 'classification.relation', before: null, after: 'oem' },
@@ -112,7 +107,7 @@ describe('diffInventories', () => {
     const opened = hikvisionCamera();
     opened.services = [{ port: 443, protocol: 'https', banner: null }, ...opened.services.reverse()];
     const [event] = diffInventories(rescan([hikvisionCamera()]), rescan([opened]));
-    expect(event?.type).toBe('device-changed');
+    expect(event?.type).toBe('services-changed');
     expect(event?.changes).toEqual([
       {
         field: 'services',
@@ -135,29 +130,34 @@ describe('diffInventories', () => {
     const dahua = dahuaCamera();
     dahua.services[1] = { port: 554, protocol: 'rtsp', banner: 'Rtsp Server/3.0' };
     const [event] = diffInventories(rescan([dahuaCamera()]), rescan([dahua]));
+    expect(event?.type).toBe('services-changed');
     expect(event?.changes?.[0]?.field).toBe('services');
   });
 
-  it('reports firmware only as firmware-changed, next to a device-changed for the other fields', () => {
+  it('keeps a banner the scan did not read, and the services of a scan that found none (not learned is not a change)', () => {
+    const quiet = dahuaCamera();
+    quiet.services[1] = { port: 554, protocol: 'rtsp', banner: null };
+    expect(diffInventories(rescan([dahuaCamera()]), rescan([quiet]))).toEqual([]);
+    const passive = dahuaCamera();
+    passive.services = [];
+    expect(diffInventories(rescan([dahuaCamera()]), rescan([passive]))).toEqual([]);
+  });
+
+  it('reports firmware only as firmware-changed, next to an ip-changed for the address', () => {
     const hik = hikvisionCamera();
     hik.identity.firmware = 'V5.7.15 build 230420';
     hik.ip = '198.18.0.22';
     const events = diffInventories(rescan([hikvisionCamera()]), rescan([hik]));
-    expect(events.map((e) => e.type)).toEqual(['device-changed', 'firmware-changed']);
-    expect(events[0]?.changes).toEqual([{ field: 'ip', before: '198.18.0.21', after: '198.18.0.22' }]);
-    expect(events[1]?.changes).toEqual([{ field: 'identity.firmware', before: 'V5.7.3 build 220112', after: 'V5.7.15 build 230420' }]);
+    expect(events.map((e) => e.type)).toEqual(['firmware-changed', 'ip-changed']);
+    expect(events[0]?.changes).toEqual([{ field: 'identity.firmware', before: 'V5.7.3 build 220112', after: 'V5.7.15 build 230420' }]);
+    expect(events[1]?.changes).toEqual([{ field: 'ip', before: '198.18.0.21', after: '198.18.0.22' }]);
     expect(events.every((e) => e.ip === '198.18.0.22')).toBe(true);
   });
 
-  it('reports firmware that could not be read this time as a change to null', () => {
+  it('does not report firmware that could not be read this time (null is not learned, not a change)', () => {
     const hik = hikvisionCamera();
     hik.identity.firmware = null;
-    expect(diffInventories(rescan([hikvisionCamera()]), rescan([hik]))).toEqual([
-      expect.objectContaining({
-        type: 'firmware-changed',
-        changes: [{ field: 'identity.firmware', before: 'V5.7.3 build 220112', after: null }],
-      }),
-    ]);
+    expect(diffInventories(rescan([hikvisionCamera()]), rescan([hik]))).toEqual([]);
   });
 
   it('treats a device whose id changed as removed plus added', () => {

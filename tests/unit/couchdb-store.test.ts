@@ -3,6 +3,7 @@
  * express-pouchdb, or Apache CouchDB when COUCHDB_URL is set): the shared contract, then the
  * documents it keeps, outages and restarts, conflicts and auth. Each test uses its own database.
  */
+import { recordScan, type ChangeEvent } from '../../agent/changes.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,9 +11,9 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '../../agent/log.js';
-import { couchConfig, couchStore, deviceDocId, eventDocId, scanDocId } from '../../agent/store/couchdb.js';
+import { couchConfig, couchStore, deviceDocId, eventDocId, scanDocId, type CouchStoreConfig } from '../../agent/store/couchdb.js';
 import { openStore, stores } from '../../agent/store/index.js';
-import type { CouchStoreConfig, InventoryStore } from '../../agent/store/types.js';
+import type { InventoryStore } from '../../agent/store/types.js';
 import { startCouchServer, type CouchServer } from '../support/couch-server.js';
 import {
   dahuaCamera,
@@ -96,11 +97,16 @@ async function scanOrder(database: string): Promise<string[]> {
 storeContract('couchdb', async () => {
   const database = freshDatabase();
   const stateDir = join(await tempDir(), 'state');
+  const absent = freshDatabase();
   return {
     // The string form, as --store takes it (an external server's credentials need the object form).
     store: await openStore(couch.auth ? spec(database) : `couchdb+${couch.url}/${database}`, { log: silent, stateDir }),
     reopen: () => openStore(spec(database), { log: silent, stateDir }),
     delivered: () => scanOrder(database),
+    events: async (site) => (await docsOfType(database, 'event')).filter((d) => d.site === site).map((d) => d.event as ChangeEvent),
+    readsBack: true,
+    readSpec: couch.auth ? spec(database) : `couchdb+${couch.url}/${database}`,
+    absent: { spec: spec(absent), exists: async () => (await couchRequest('GET', `/${absent}`)).status !== 404 },
     cleanup: async () => {
       for (const fn of cleanups.splice(0).reverse()) await fn();
     },
@@ -140,8 +146,8 @@ describe('couchdb store: documents', () => {
   it('creates the database and its type/site index, then keeps one up-to-date document per device, one per scan and one per event', async () => {
     const database = freshDatabase();
     const store = await open(database, join(await tempDir(), 'state'));
-    const first = await store.save(firstScan());
-    const second = await store.save(secondScan());
+    const first = await recordScan(store, firstScan());
+    const second = await recordScan(store, secondScan());
     expect(await store.flush(10_000)).toBe(true);
 
     const { json: indexes } = await couchRequest('GET', `/${database}/_index`);
@@ -173,8 +179,8 @@ describe('couchdb store: documents', () => {
 
     const events = await docsOfType(database, 'event');
     expect(events.map((d) => d._id)).toEqual([
-      ...first.changes.map((_, n) => eventDocId(SITE, firstScan().scan.id, n)),
-      ...second.changes.map((_, n) => eventDocId(SITE, secondScanId, n)),
+      ...first.events.map((_, n) => eventDocId(SITE, firstScan().scan.id, n)),
+      ...second.events.map((_, n) => eventDocId(SITE, secondScanId, n)),
     ]);
     expect(events.filter((d) => d.scanId === secondScanId).map((d) => d.event)).toEqual(expectedSecondScanChanges());
 
@@ -189,8 +195,8 @@ describe('couchdb store: documents', () => {
     const stateDir = join(await tempDir(), 'state');
     await couch.down();
     const before = await open(database, stateDir);
-    await before.save(firstScan());
-    await before.save(secondScan());
+    await recordScan(before, firstScan());
+    await recordScan(before, secondScan());
     expect(await before.flush(300)).toBe(false);
     expect(before.status()).toMatchObject({ outboxDepth: 2, reachable: false });
     expect(before.status().lastError).toMatch(/CouchDB cannot be reached/);
@@ -201,7 +207,7 @@ describe('couchdb store: documents', () => {
     third.scan.id = '20260316T081500Z-5e5e5e';
     third.scan.finishedAt = '2026-03-16T08:15:31.000Z';
     third.devices = third.devices.filter((d) => d.id !== hikvisionNvr().id);
-    await after.save(third);
+    await recordScan(after, third);
     await couch.up();
     expect(await after.flush(10_000)).toBe(true);
     expect(await scanOrder(database)).toEqual([firstScan().scan.id, secondScan().scan.id, third.scan.id]);
@@ -226,7 +232,7 @@ describe('couchdb store: documents', () => {
       expect(status).toBe(201);
     };
     const store = await open(database, join(await tempDir(), 'state'));
-    await store.save(firstScan());
+    await recordScan(store, firstScan());
     expect(await store.flush(10_000)).toBe(true);
     expect(interfered).toBe(1);
     const { json: doc } = await couchRequest('GET', `/${database}/${encodeURIComponent(hikId)}`);
@@ -238,7 +244,7 @@ describe('couchdb store: documents', () => {
   it('sends re-delivered documents as upserts: saving the same scan twice leaves one document each', async () => {
     const database = freshDatabase();
     const store = await open(database, join(await tempDir(), 'state'));
-    await store.save(firstScan());
+    await recordScan(store, firstScan());
     await store.save(firstScan(), []);
     expect(await store.flush(10_000)).toBe(true);
     expect(await docsOfType(database, 'scan')).toHaveLength(1);
@@ -262,12 +268,10 @@ describe('couchdb store: auth', () => {
     couch.requireAuthorization = 'Basic d3Jvbmc6d3Jvbmc='; // the account is not set up yet
     const raw: string[] = [];
     const log = pino({ level: 'debug' }, { write: (s: string) => void raw.push(s) });
-    const store = await openStore(
-      { type: 'couchdb', url: couch.url, database, auth: { basicUserEnv: 'CCTV_TEST_COUCH_AGENT', basicPasswordFile: join(dir, 'couch-password') } },
-      { log, stateDir: join(dir, 'state') },
-    );
+    const spec: CouchStoreConfig = { type: 'couchdb', url: couch.url, database, auth: { basicUserEnv: 'CCTV_TEST_COUCH_AGENT', basicPasswordFile: join(dir, 'couch-password') } };
+    const store = await openStore(spec, { log, stateDir: join(dir, 'state') });
     cleanups.push(() => store.close());
-    await store.save(firstScan());
+    await recordScan(store, firstScan());
     expect(await store.flush(500)).toBe(false);
     expect(store.status()).toMatchObject({ outboxDepth: 1, reachable: true });
     expect(store.status().lastError).toMatch(/HTTP 401/);

@@ -2,6 +2,7 @@
  * `cctv-agent diff`: diffScans/diffTable (agent/report/diff.ts) on the store fixtures, and the
  * built CLI on a file store in a temporary folder (the last two scans by default, or two named).
  */
+import { recordScan } from '../../agent/changes.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +23,7 @@ describe('diffScans', () => {
       to: secondScan().scan.id,
       added: events.filter((e) => e.type === 'device-added'),
       removed: events.filter((e) => e.type === 'device-removed'),
-      changed: events.filter((e) => e.type === 'device-changed' || e.type === 'firmware-changed'),
+      changed: events.filter((e) => e.type !== 'device-added' && e.type !== 'device-removed'),
     });
   });
 
@@ -45,8 +46,8 @@ describe('cctv-agent diff', () => {
   const store = join(dir, 'store');
   beforeAll(async () => {
     const files = await openFileStore(store, createLogger('silent'));
-    await files.save(firstScan());
-    await files.save(secondScan('other-site'));
+    await recordScan(files, firstScan());
+    await recordScan(files, secondScan('other-site'));
     await files.close();
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,7 +61,7 @@ describe('cctv-agent diff', () => {
 
   it('compares the last two scans of the site by default', async () => {
     const files = await openFileStore(store, createLogger('silent'));
-    await files.save(secondScan());
+    await recordScan(files, secondScan());
     await files.close();
     const last = await runCli(['diff', '--site', SITE, '--store', store, '--json']);
     expect(last.code, last.stderr).toBe(0);

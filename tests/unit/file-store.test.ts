@@ -6,12 +6,14 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { diffInventories } from '../../agent/changes.js';
+import { diffInventories, recordScan } from '../../agent/changes.js';
 import type { AgentError } from '../../agent/errors.js';
 import type { Logger } from '../../agent/log.js';
-import { fileStore, isFileStore, openFileStore, type FileStoreOptions } from '../../agent/store/file.js';
+import { fileStore, isFileStore, openFileStore, type FileStoreConfig, type FileStoreOptions } from '../../agent/store/file.js';
 import { openStore, stores } from '../../agent/store/index.js';
 import {
+  axisCamera,
+  dahuaCamera,
   expectedSecondScanChanges,
   firstScan,
   hikvisionCamera,
@@ -106,14 +108,20 @@ storeContract('file', async () => {
   const dir = join(await tempDir(), 'store');
   const ctx = await openCtx();
   const store = await openStore(dir, ctx);
+  const spec: FileStoreConfig = { type: 'file', dir };
+  const absent = join(await tempDir(), 'mistyped', 'store');
   return {
     store,
-    reopen: () => openStore({ type: 'file', dir }, ctx),
+    reopen: () => openStore(spec, ctx),
     delivered: async () => {
       const reader = await openFileStore(dir, silent);
       // Saved in time order, so listing by startedAt is the order they were written.
       return (await reader.listScans(SITE)).map((s) => s.id);
     },
+    events: async (site) => (await openFileStore(dir, silent)).readChanges(site),
+    readsBack: true,
+    readSpec: dir,
+    absent: { spec: absent, exists: async () => existsSync(join(absent, '..')) },
     cleanup: async () => {
       expect(existsSync(ctx.stateDir)).toBe(false);
       await rm(dir, { recursive: true, force: true });
@@ -139,7 +147,7 @@ describe('file store: registry and open()', () => {
     const dir = join(await tempDir(), 'via-url');
     const store = await openStore(pathToFileURL(dir).href, await openCtx());
     expect(isFileStore(store) && store.dir).toBe(dir);
-    await store.save(firstScan());
+    await recordScan(store, firstScan());
     expect(existsSync(join(dir, 'sites', SITE, 'inventory.json'))).toBe(true);
   });
 
@@ -205,9 +213,9 @@ describe('file store: registry and open()', () => {
 describe('file store: layout on disk', () => {
   it('writes scans/<site>/<scanId>.json, sites/<site>/inventory.json and sites/<site>/changes.ndjson', async () => {
     const { dir, store } = await newStore();
-    const first = await store.save(firstScan());
+    const first = await recordScan(store, firstScan());
     expect(first.location).toBe(join(dir, 'scans', SITE, '20260302T081500Z-4f1a2b.json'));
-    await store.save(secondScan());
+    await recordScan(store, secondScan());
     expect(await tree(dir)).toEqual([
       `scans/${SITE}/20260302T081500Z-4f1a2b.json`,
       `scans/${SITE}/20260309T081500Z-9c3d7e.json`,
@@ -218,8 +226,8 @@ describe('file store: layout on disk', () => {
 
   it('writes pretty JSON (2 spaces) ending with a newline; inventory.json is the latest scan document', async () => {
     const { dir, store } = await newStore();
-    await store.save(firstScan());
-    await store.save(secondScan());
+    await recordScan(store, firstScan());
+    await recordScan(store, secondScan());
     const pretty = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
     expect(await readFile(join(dir, 'scans', SITE, '20260302T081500Z-4f1a2b.json'), 'utf8')).toBe(pretty(firstScan()));
     expect(await readFile(join(dir, 'scans', SITE, '20260309T081500Z-9c3d7e.json'), 'utf8')).toBe(pretty(secondScan()));
@@ -229,49 +237,49 @@ describe('file store: layout on disk', () => {
   it('appends to changes.ndjson, one event per line, never rewriting earlier lines', async () => {
     const { dir, store } = await newStore();
     const file = join(dir, 'sites', SITE, 'changes.ndjson');
-    const first = await store.save(firstScan());
+    const first = await recordScan(store, firstScan());
     const afterFirst = await readFile(file, 'utf8');
     expect(afterFirst.endsWith('\n')).toBe(true);
-    expect(afterFirst.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual(first.changes);
+    expect(afterFirst.trimEnd().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual(first.events);
 
-    const second = await store.save(secondScan());
+    const second = await recordScan(store, secondScan());
     const afterSecond = await readFile(file, 'utf8');
     expect(afterSecond.startsWith(afterFirst)).toBe(true);
-    expect(afterSecond.trimEnd().split('\n')).toHaveLength(first.changes.length + second.changes.length);
+    expect(afterSecond.trimEnd().split('\n')).toHaveLength(first.events.length + second.events.length);
 
     // A save with no changes leaves the log as it was.
     const same = secondScan();
     same.scan.id = '20260310T081500Z-000000';
-    expect((await store.save(same)).changes).toEqual([]);
+    expect((await recordScan(store, same)).events).toEqual([]);
     expect(await readFile(file, 'utf8')).toBe(afterSecond);
 
-    expect(await store.readChanges(SITE)).toEqual([...first.changes, ...expectedSecondScanChanges()]);
+    expect(await store.readChanges(SITE)).toEqual([...first.events, ...expectedSecondScanChanges()]);
   });
 
-  it('logs the change events it is given (the daemon debounces removals) instead of its own diff', async () => {
+  it('logs exactly the change events it is given (the daemon debounces removals), computing none', async () => {
     const { dir, store } = await newStore();
-    await store.save(firstScan());
+    await recordScan(store, firstScan());
     const given = expectedSecondScanChanges().filter((e) => e.type !== 'device-removed');
-    expect((await store.save(secondScan(), given)).changes).toEqual(given);
+    await store.save(secondScan(), given);
     const logged = await readFile(join(dir, 'sites', SITE, 'changes.ndjson'), 'utf8');
     expect(logged.trimEnd().split('\n').slice(3).map((l) => JSON.parse(l) as unknown)).toEqual(given);
-    expect(await store.save(secondScan(), [])).toMatchObject({ changes: [] });
+    await store.save(firstScan(), []);
     expect(await readFile(join(dir, 'sites', SITE, 'changes.ndjson'), 'utf8')).toBe(logged);
   });
 
   it('leaves no temp files and no lock behind', async () => {
     const { dir, store } = await newStore();
-    await Promise.all([store.save(firstScan()), store.save(secondScan()), store.save(firstScan('depot-north'))]);
+    await Promise.all([recordScan(store, firstScan()), recordScan(store, secondScan()), recordScan(store, firstScan('depot-north'))]);
     const all = await readdir(dir, { recursive: true });
     expect(all.filter((f) => /\.tmp$|\.lock|\.probe|\.stale/.test(f))).toEqual([]);
   });
 
   it('starts a fresh changes.ndjson line if a crash left the last one unfinished', async () => {
     const { dir, store } = await newStore();
-    await store.save(firstScan());
+    await recordScan(store, firstScan());
     const file = join(dir, 'sites', SITE, 'changes.ndjson');
     await writeFile(file, `${await readFile(file, 'utf8')}{"type":"device-add`);
-    await store.save(secondScan());
+    await recordScan(store, secondScan());
     const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
     expect(lines[3]).toBe('{"type":"device-add');
     expect(lines.slice(4).map((l) => JSON.parse(l) as unknown)).toEqual(expectedSecondScanChanges());
@@ -279,16 +287,16 @@ describe('file store: layout on disk', () => {
 });
 
 describe('file store: reading API', () => {
-  it('lists sites, scans (oldest first, with device counts), loads scans and reads changes', async () => {
+  it('lists sites, scans (oldest first), loads scans and reads changes', async () => {
     const { store } = await newStore();
     // Saved out of time order: listScans still lists by startedAt.
-    await store.save(secondScan());
-    await store.save(firstScan());
-    await store.save(firstScan('depot-north'));
+    await recordScan(store, secondScan());
+    await recordScan(store, firstScan());
+    await recordScan(store, firstScan('depot-north'));
     expect(await store.listSites()).toEqual(['depot-north', SITE]);
     expect(await store.listScans(SITE)).toEqual([
-      { id: '20260302T081500Z-4f1a2b', startedAt: '2026-03-02T08:15:00.000Z', finishedAt: '2026-03-02T08:15:42.517Z', devices: 3 },
-      { id: '20260309T081500Z-9c3d7e', startedAt: '2026-03-09T08:15:00.000Z', finishedAt: '2026-03-09T08:15:39.004Z', devices: 3 },
+      { site: SITE, id: '20260302T081500Z-4f1a2b', startedAt: '2026-03-02T08:15:00.000Z', finishedAt: '2026-03-02T08:15:42.517Z' },
+      { site: SITE, id: '20260309T081500Z-9c3d7e', startedAt: '2026-03-09T08:15:00.000Z', finishedAt: '2026-03-09T08:15:39.004Z' },
     ]);
     expect(await store.loadScan(SITE, '20260309T081500Z-9c3d7e')).toEqual(secondScan());
     expect(await store.loadScan(SITE, '20200101T000000Z-000000')).toBeNull();
@@ -313,7 +321,7 @@ describe('file store: names', () => {
     const parent = await tempDir();
     const dir = join(parent, 'store');
     const store = await openFileStore(dir, silent);
-    const err = await rejection(store.save(firstScan(site)));
+    const err = await rejection(recordScan(store, firstScan(site)));
     expect(err.code).toBe('CCTV_ERR_BAD_NAME');
     expect(err.exitCode).toBe(2);
     expect(await tree(parent)).toEqual([]);
@@ -327,7 +335,7 @@ describe('file store: names', () => {
     const store = await openFileStore(join(parent, 'store'), silent);
     const doc = firstScan();
     doc.scan.id = '../../sites/town-hall/inventory';
-    expect((await rejection(store.save(doc))).code).toBe('CCTV_ERR_BAD_NAME');
+    expect((await rejection(recordScan(store, doc))).code).toBe('CCTV_ERR_BAD_NAME');
     expect((await rejection(store.loadScan(SITE, '../../../etc/passwd'))).code).toBe('CCTV_ERR_BAD_NAME');
     expect(await tree(parent)).toEqual([]);
   });
@@ -335,7 +343,7 @@ describe('file store: names', () => {
   it('accepts names of 1 to 64 safe characters', async () => {
     const { store } = await newStore();
     for (const site of ['a', 'x'.repeat(64), 'Site_1.2-b', '0']) {
-      await store.save(firstScan(site));
+      await recordScan(store, firstScan(site));
       expect(await store.latest(site)).toEqual(firstScan(site));
     }
   });
@@ -344,20 +352,20 @@ describe('file store: names', () => {
 describe('file store: corrupt files', () => {
   it('names the file when inventory.json is not JSON, and save() writes nothing then', async () => {
     const { dir, store } = await newStore();
-    await store.save(firstScan());
+    await recordScan(store, firstScan());
     const file = join(dir, 'sites', SITE, 'inventory.json');
     await writeFile(file, '{"schema": "cctv-inventory/v1", "scan": {');
     const err = await rejection(store.latest(SITE));
     expect(err.code).toBe('CCTV_ERR_STORE_CORRUPT');
     expect(err.message).toContain(file);
     const before = await tree(dir);
-    expect((await rejection(store.save(secondScan()))).code).toBe('CCTV_ERR_STORE_CORRUPT');
+    expect((await rejection(recordScan(store, secondScan()))).code).toBe('CCTV_ERR_STORE_CORRUPT');
     expect(await tree(dir)).toEqual(before);
   });
 
   it('rejects a document that is not an inventory of that site', async () => {
     const { dir, store } = await newStore();
-    await store.save(firstScan());
+    await recordScan(store, firstScan());
     const file = join(dir, 'scans', SITE, '20260302T081500Z-4f1a2b.json');
     await writeFile(file, JSON.stringify(firstScan('depot-north')));
     const err = await rejection(store.loadScan(SITE, '20260302T081500Z-4f1a2b'));
@@ -370,7 +378,7 @@ describe('file store: corrupt files', () => {
 
   it('names the file and line of a bad change log line', async () => {
     const { dir, store } = await newStore();
-    await store.save(firstScan());
+    await recordScan(store, firstScan());
     const file = join(dir, 'sites', SITE, 'changes.ndjson');
     const lines = (await readFile(file, 'utf8')).split('\n');
     lines[1] = 'garbage';
@@ -385,19 +393,18 @@ describe('file store: corrupt files', () => {
 describe('file store: ordering and closing', () => {
   it('applies saves made without awaiting in the order they were made', async () => {
     const { store } = await newStore();
-    const results = await Promise.all([1, 2, 3, 4, 5].map((n) => store.save(firmwareScan(n))));
+    const events = [1, 2, 3, 4, 5].map((n) => diffInventories(n === 1 ? null : firmwareScan(n - 1), firmwareScan(n)));
+    await Promise.all([1, 2, 3, 4, 5].map((n) => store.save(firmwareScan(n), events[n - 1] ?? [])));
     expect(await store.latest(SITE)).toEqual(firmwareScan(5));
-    results.slice(1).forEach((r, i) => {
-      expect(r.changes).toEqual(diffInventories(firmwareScan(i + 1), firmwareScan(i + 2)));
-    });
+    expect(await store.readChanges(SITE)).toEqual(events.flat());
   });
 
   it('waits for saves in flight on close(), then refuses new calls', async () => {
     const { store } = await newStore();
-    const saving = store.save(firstScan());
+    const saving = store.save(firstScan(), []);
     await store.close();
-    await expect(saving).resolves.toMatchObject({ changes: expect.any(Array) as unknown });
-    await expect(store.save(secondScan())).rejects.toThrow(/closed/);
+    await expect(saving).resolves.toMatchObject({ location: expect.any(String) as unknown });
+    await expect(recordScan(store, secondScan())).rejects.toThrow(/closed/);
     await expect(store.latest(SITE)).rejects.toThrow(/closed/);
   });
 });
@@ -409,9 +416,9 @@ describe('file store: lock', () => {
     const child = await lockHolder(dir, holdMs);
     const exited = new Promise((resolve) => child.once('exit', resolve));
     const t0 = Date.now();
-    const result = await store.save(firstScan());
+    const result = await recordScan(store, firstScan());
     expect(Date.now() - t0).toBeGreaterThanOrEqual(holdMs - 250);
-    expect(result.changes).toHaveLength(3);
+    expect(result.events).toHaveLength(3);
     await exited;
     expect(existsSync(join(dir, '.lock'))).toBe(false);
   });
@@ -421,7 +428,7 @@ describe('file store: lock', () => {
     const child = await lockHolder(dir, 15_000);
     const lockBefore = await readFile(join(dir, '.lock'), 'utf8');
     const t0 = Date.now();
-    const err = await rejection(store.save(firstScan()));
+    const err = await rejection(recordScan(store, firstScan()));
     expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
     expect(err.code).toBe('CCTV_ERR_STORE_LOCKED');
     expect(err.message).toContain(`pid ${child.pid}`);
@@ -438,7 +445,7 @@ describe('file store: lock', () => {
     child.kill('SIGKILL');
     await exited;
     const t0 = Date.now();
-    await store.save(firstScan());
+    await recordScan(store, firstScan());
     expect(Date.now() - t0).toBeLessThan(2_000);
     expect(existsSync(join(dir, '.lock'))).toBe(false);
     const warning = lines.find((l) => l.level === 40);
@@ -451,7 +458,7 @@ describe('file store: lock', () => {
     const { dir, store } = await newStore({ lockTimeoutMs: 5_000 }, log);
     const dead = spawnSync(process.execPath, ['-e', '']).pid;
     await writeFile(join(dir, '.lock'), JSON.stringify({ pid: dead, hostname: hostname(), startedAt: '2026-03-01T00:00:00.000Z' }));
-    await store.save(firstScan());
+    await recordScan(store, firstScan());
     expect(await store.latest(SITE)).toEqual(firstScan());
     expect(existsSync(join(dir, '.lock'))).toBe(false);
     expect(lines.some((l) => l.level === 40 && /stale/.test(String(l.msg)))).toBe(true);
@@ -463,7 +470,7 @@ describe('file store: lock', () => {
     const { dir, store } = await newStore({ lockTimeoutMs: 5_000 }, log);
     await writeFile(join(dir, '.lock'), JSON.stringify({ pid: process.pid, hostname: hostname(), startedAt: '2026-03-01T00:00:00.000Z', token: 'earlier-run' }));
     const t0 = Date.now();
-    await store.save(firstScan());
+    await recordScan(store, firstScan());
     expect(Date.now() - t0).toBeLessThan(2_000);
     expect(existsSync(join(dir, '.lock'))).toBe(false);
     expect(lines.some((l) => l.level === 40 && /earlier run/.test(String(l.msg)))).toBe(true);
@@ -473,7 +480,7 @@ describe('file store: lock', () => {
     const { dir, store } = await newStore({ lockTimeoutMs: 200, lockPollMs: 20 });
     const dead = spawnSync(process.execPath, ['-e', '']).pid;
     await writeFile(join(dir, '.lock'), JSON.stringify({ pid: dead, hostname: `not-${hostname()}`, startedAt: '2026-03-01T00:00:00.000Z' }));
-    const err = await rejection(store.save(firstScan()));
+    const err = await rejection(recordScan(store, firstScan()));
     expect(err.code).toBe('CCTV_ERR_STORE_LOCKED');
     expect(err.message).toContain(`not-${hostname()}`);
   });
@@ -482,10 +489,10 @@ describe('file store: lock', () => {
     const { dir, store } = await newStore({ lockTimeoutMs: 200, lockPollMs: 20 });
     const lock = join(dir, '.lock');
     await writeFile(lock, '');
-    expect((await rejection(store.save(firstScan()))).code).toBe('CCTV_ERR_STORE_LOCKED');
+    expect((await rejection(recordScan(store, firstScan()))).code).toBe('CCTV_ERR_STORE_LOCKED');
     const old = new Date(Date.now() - 5 * 60_000);
     await utimes(lock, old, old);
-    await store.save(firstScan());
+    await recordScan(store, firstScan());
     expect(existsSync(lock)).toBe(false);
   });
 
@@ -494,21 +501,15 @@ describe('file store: lock', () => {
     const a = await openFileStore(dir, silent, { lockPollMs: 2 });
     const b = await openFileStore(dir, silent, { lockPollMs: 2 });
     const n = 12;
-    await Promise.all(Array.from({ length: n }, (_, i) => (i % 2 ? b : a).save(firmwareScan(i + 1))));
-    // Every save after the first changed the firmware: each event must start from the firmware
-    // the save just before it (in commit order) left. Two saves that read the same "previous"
-    // would show up as two events with the same `before`.
+    // Each save gives three events of its own scan: the log must hold them three by three, never mixed.
+    const eventsOf = (i: number) => diffInventories(null, inventory({ ...firmwareScan(i).scan, devices: [hikvisionCamera(), dahuaCamera(), axisCamera()] }));
+    await Promise.all(Array.from({ length: n }, (_, i) => (i % 2 ? b : a).save(firmwareScan(i + 1), eventsOf(i + 1))));
     const events = await a.readChanges(SITE);
-    const firmware = events.filter((e) => e.type === 'firmware-changed');
-    expect(events.filter((e) => e.type === 'device-added')).toHaveLength(1);
-    expect(firmware).toHaveLength(n - 1);
-    const firstId = events[0]?.scanId;
-    let current = (await a.loadScan(SITE, firstId ?? ''))?.devices[0]?.identity.firmware;
-    for (const e of firmware) {
-      expect(e.changes?.[0]?.before).toBe(current);
-      current = e.changes?.[0]?.after as string;
-    }
-    expect((await a.latest(SITE))?.devices[0]?.identity.firmware).toBe(current);
+    expect(events).toHaveLength(3 * n);
+    const order = events.filter((_, i) => i % 3 === 0).map((e) => e.scanId);
+    expect(events).toEqual(order.flatMap((id) => eventsOf(Number(id.slice(-6)))));
+    // The current inventory is the document of the save that committed last.
+    expect((await a.latest(SITE))?.scan.id).toBe(order.at(-1));
     expect(await a.listScans(SITE)).toHaveLength(n);
     expect(existsSync(join(dir, '.lock'))).toBe(false);
   });

@@ -2,6 +2,7 @@
  * The HTTP push store against a real loopback receiver (tests/support/http-receiver.ts): the shared
  * contract, then delivery through outages and restarts, auth, TLS, dead letters and retries.
  */
+import { recordScan, type ChangeEvent } from '../../agent/changes.js';
 import { execFileSync } from 'node:child_process';
 import { chmod, copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../agent/log.js';
-import { httpStore, pushOutcome, retryAfterMs } from '../../agent/store/http.js';
+import { httpStore, pushOutcome, retryAfterMs, type HttpStoreConfig } from '../../agent/store/http.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { openStore, STORE_SPEC_SCHEMA, stores, storeStateDir } from '../../agent/store/index.js';
 import type { InventoryStore, StoreSpec } from '../../agent/store/types.js';
@@ -76,10 +77,16 @@ const scanIds = (r: HttpReceiver) => r.received.map((p) => p.body.inventory.scan
 storeContract('http', async () => {
   const r = await startHttpReceiver();
   const stateDir = join(await tempDir(), 'state');
+  const spec: HttpStoreConfig = { type: 'http', url: r.url };
   return {
     store: await openStore(r.url, { log: silent, stateDir }),
-    reopen: () => openStore({ type: 'http', url: r.url }, { log: silent, stateDir }),
+    reopen: () => openStore(spec, { log: silent, stateDir }),
     delivered: () => Promise.resolve(scanIds(r)),
+    events: async (site) => r.received.filter((p) => p.body.inventory.scan.site === site).flatMap((p) => p.body.events as unknown as ChangeEvent[]),
+    // cctv-push/v1 only sends (agent/store/http.ts): reading refuses, and never reaches the collector.
+    readsBack: false,
+    readSpec: r.url,
+    absent: { spec: `${r.url}no-such-collector`, exists: async () => r.requests.length > 0 },
     cleanup: () => r.close(),
   };
 });
@@ -120,7 +127,7 @@ describe('http store: registry and configuration', () => {
     ['TLS files for http://', { type: 'http', url: 'http://127.0.0.1:9/', caFile: '/etc/ssl/ca.pem' }, /need an https:\/\/ URL/],
     ['a cert without its key', { type: 'http', url: 'https://127.0.0.1:9/', certFile: '/etc/ssl/c.pem' }, /go together/],
     ['both bearer and basic', { type: 'http', url: 'http://127.0.0.1:9/', auth: { bearerTokenEnv: 'A', basicUserEnv: 'B' } }, /keep one/],
-    ['an unknown type', { type: 'ftp', url: 'ftp://x/' }, /"type" is file, http or couchdb/],
+    ['an unknown type', { type: 'ftp', url: 'ftp://x/' }, /"type" is http, couchdb or file/],
   ])('refuses %s with CCTV_ERR_STORE_SPEC, before writing anything', async (_what, spec, message) => {
     const stateDir = join(await tempDir(), 'state');
     const error = await openStore(spec as StoreSpec, { log: silent, stateDir }).catch((e: unknown) => e);
@@ -144,8 +151,8 @@ describe('http store: delivery', () => {
   it('POSTs cctv-push/v1 JSON with the events and an Idempotency-Key equal to the save location', async () => {
     const r = await receiver();
     const store = await open(r.url, join(await tempDir(), 'state'));
-    const first = await store.save(firstScan());
-    const second = await store.save(secondScan());
+    const first = await recordScan(store, firstScan());
+    const second = await recordScan(store, secondScan());
     expect(await store.flush(5_000)).toBe(true);
     expect(r.received.map((p) => p.key)).toEqual([first.location, second.location]);
     const body = r.received[1]?.body;
@@ -158,7 +165,7 @@ describe('http store: delivery', () => {
     const stateDir = join(await tempDir(), 'state');
     await r.down();
     const first = await open(r.url, stateDir);
-    for (const n of [1, 2, 3]) await first.save(scanNumber(n));
+    for (const n of [1, 2, 3]) await recordScan(first, scanNumber(n));
     await until(() => first.status().lastError !== null);
     expect(first.status()).toMatchObject({ outboxDepth: 3, reachable: false, lastDeliveryAt: null });
     expect(first.status().lastError).toMatch(/ECONNREFUSED/);
@@ -169,8 +176,8 @@ describe('http store: delivery', () => {
     const second = await open(r.url, stateDir);
     expect(second.status().outboxDepth).toBe(3);
     expect(await second.latest(SITE)).toEqual(scanNumber(3));
-    const fourth = await second.save(scanNumber(4));
-    expect(fourth.changes).toEqual([expect.objectContaining({ type: 'firmware-changed', scanId: scanNumber(4).scan.id })]);
+    const fourth = await recordScan(second, scanNumber(4));
+    expect(fourth.events).toEqual([expect.objectContaining({ type: 'firmware-changed', scanId: scanNumber(4).scan.id })]);
     await r.up();
     expect(await second.flush(10_000)).toBe(true);
     expect(scanIds(r)).toEqual([1, 2, 3, 4].map((n) => scanNumber(n).scan.id));
@@ -185,7 +192,7 @@ describe('http store: delivery', () => {
     const stateDir = join(await tempDir(), 'state');
     await r.down();
     const store = await open(r.url, stateDir);
-    const saved = await store.save(firstScan());
+    const saved = await recordScan(store, firstScan());
     const [entry] = await readdir(join(stateDir, 'pending'));
     const kept = join(await tempDir(), 'entry.json');
     await copyFile(join(stateDir, 'pending', entry ?? ''), kept);
@@ -207,7 +214,7 @@ describe('http store: delivery', () => {
     const answers = [503, 429];
     r.override = () => answers.shift();
     const store = await open(r.url, join(await tempDir(), 'state'));
-    const saved = await store.save(firstScan());
+    const saved = await recordScan(store, firstScan());
     expect(await store.flush(15_000)).toBe(true);
     expect(r.requests).toEqual([
       [503, saved.location],
@@ -222,7 +229,7 @@ describe('http store: delivery', () => {
     const { log, lines } = captureLog();
     r.override = (body) => (body.inventory.scan.id === scanNumber(2).scan.id ? 400 : undefined);
     const store = await open(r.url, stateDir, log);
-    for (const n of [1, 2, 3]) await store.save(scanNumber(n));
+    for (const n of [1, 2, 3]) await recordScan(store, scanNumber(n));
     expect(await store.flush(10_000)).toBe(true);
     expect(scanIds(r)).toEqual([scanNumber(1).scan.id, scanNumber(3).scan.id]);
     const dead = await readdir(join(stateDir, 'dead-letter'));
@@ -237,7 +244,7 @@ describe('http store: delivery', () => {
     // The dead letter's sequence number is not reused after a restart.
     await store.close();
     const again = await open(r.url, stateDir);
-    await again.save(scanNumber(4));
+    await recordScan(again, scanNumber(4));
     expect(await again.flush(5_000)).toBe(true);
     expect(scanIds(r)).toHaveLength(3);
   });
@@ -251,8 +258,9 @@ describe('http store: auth, never logged', () => {
     const r = await receiver();
     r.requireAuthorization = `Bearer ${token}`;
     const { log, text } = captureLog();
-    const store = await open({ type: 'http', url: r.url, auth: { bearerTokenEnv: 'CCTV_TEST_PUSH_TOKEN' } }, join(await tempDir(), 'state'), log);
-    await store.save(firstScan());
+    const spec: HttpStoreConfig = { type: 'http', url: r.url, auth: { bearerTokenEnv: 'CCTV_TEST_PUSH_TOKEN' } };
+    const store = await open(spec, join(await tempDir(), 'state'), log);
+    await recordScan(store, firstScan());
     expect(await store.flush(5_000)).toBe(true);
     expect(r.received.map((p) => p.authorization)).toEqual([`Bearer ${token}`]);
     expect(text()).toContain('delivered');
@@ -270,14 +278,14 @@ describe('http store: auth, never logged', () => {
     const r = await receiver();
     r.requireAuthorization = expected;
     const { log, text } = captureLog();
-    const spec: StoreSpec = { type: 'http', url: r.url, auth: { basicUserEnv: 'CCTV_TEST_PUSH_USER', basicPasswordFile: file } };
+    const spec: HttpStoreConfig = { type: 'http', url: r.url, auth: { basicUserEnv: 'CCTV_TEST_PUSH_USER', basicPasswordFile: file } };
     const store = await open(spec, join(dir, 'state'), log);
-    await store.save(firstScan());
+    await recordScan(store, firstScan());
     expect(await store.flush(5_000)).toBe(true);
     expect(r.received[0]?.authorization).toBe(expected);
 
     r.requireAuthorization = 'Basic c29tZW9uZS1lbHNl';
-    await store.save(secondScan());
+    await recordScan(store, secondScan());
     expect(await store.flush(5_000)).toBe(true); // refused for good: dead-lettered
     expect(store.status().lastError).toMatch(/HTTP 401/);
     for (const secret of [password, expected, expected.slice('Basic '.length)]) expect(text()).not.toContain(secret);
@@ -288,7 +296,7 @@ describe('http store: auth, never logged', () => {
     const file = join(dir, 'token');
     await writeFile(file, 'not-for-others');
     await chmod(file, 0o644);
-    const opening = (auth: object) => openStore({ type: 'http', url: 'http://127.0.0.1:9/', auth }, { log: silent, stateDir: join(dir, 'state') });
+    const opening = (auth: object) => openStore({ type: 'http', url: 'http://127.0.0.1:9/', auth } as HttpStoreConfig, { log: silent, stateDir: join(dir, 'state') });
     const failure = (auth: object) => opening(auth).then(
       () => Promise.reject(new Error('expected a rejection')),
       (e: unknown) => e as Error & { code: string },
@@ -326,9 +334,9 @@ describe('http store: TLS', () => {
     const dir = await tempDir();
     const { ca, serverKey, serverCert } = await pki(dir);
     const r = await receiver({ tls: { key: serverKey, cert: serverCert, ca, requestCert: true, rejectUnauthorized: true } });
-    const spec: StoreSpec = { type: 'http', url: r.url, caFile: join(dir, 'ca.pem'), certFile: join(dir, 'client.pem'), keyFile: join(dir, 'client.key') };
+    const spec: HttpStoreConfig = { type: 'http', url: r.url, caFile: join(dir, 'ca.pem'), certFile: join(dir, 'client.pem'), keyFile: join(dir, 'client.key') };
     const store = await open(spec, join(dir, 'state'));
-    await store.save(firstScan());
+    await recordScan(store, firstScan());
     expect(await store.flush(5_000)).toBe(true);
     expect(r.received.map((p) => p.clientCn)).toEqual(['cctv-client']);
   });
@@ -338,7 +346,7 @@ describe('http store: TLS', () => {
     const { ca, serverKey, serverCert } = await pki(dir);
     const r = await receiver({ tls: { key: serverKey, cert: serverCert, ca } });
     const store = await open(r.url, join(dir, 'state')); // system CAs only
-    await store.save(firstScan());
+    await recordScan(store, firstScan());
     expect(await store.flush(1_000)).toBe(false);
     expect(store.status().lastError).toMatch(/certificate/i);
     expect(r.received).toEqual([]);

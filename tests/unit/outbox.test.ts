@@ -4,6 +4,7 @@
  * records what it gets and answers as scripted; the HTTP and CouchDB tests drive the same outbox
  * over real sockets.
  */
+import { recordScan } from '../../agent/changes.js';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,10 +13,12 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../agent/log.js';
 import { openOutboxStore, type DeliveryOutcome, type OutboxEntry, type OutboxStoreOptions } from '../../agent/store/outbox.js';
-import type { InventoryStore } from '../../agent/store/types.js';
+import type { InventoryStore, ScanReader } from '../../agent/store/types.js';
 import { firstScan, hikvisionCamera, inventory, SITE } from './store-contract.js';
 
 const silent: Logger = pino({ level: 'silent' });
+/** The outbox only delivers; reading the destination back is the push store's (none here). */
+const reader: ScanReader = { listScans: async () => [], loadScan: async () => null, loadInventory: async () => null };
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -46,7 +49,7 @@ function destination(answer: (entry: OutboxEntry, attempt: number) => DeliveryOu
 }
 
 async function open(options: Partial<OutboxStoreOptions> & Pick<OutboxStoreOptions, 'stateDir' | 'deliver'>): Promise<InventoryStore> {
-  const store = await openOutboxStore({ name: 'test', log: silent, initialBackoffMs: 10, maxBackoffMs: 50, ...options });
+  const store = await openOutboxStore({ name: 'test', log: silent, reader, initialBackoffMs: 10, maxBackoffMs: 50, ...options });
   cleanups.push(() => store.close());
   return store;
 }
@@ -70,11 +73,11 @@ describe('outbox: on disk', () => {
     const dir = await stateDir();
     const store = await open({ stateDir: dir, deliver: destination(() => fail()).deliver });
     const results = [];
-    for (const n of [1, 2, 3]) results.push(await store.save(scan(n)));
+    for (const n of [1, 2, 3]) results.push(await recordScan(store, scan(n)));
     const files = await readdir(join(dir, 'pending'));
     expect(files).toEqual(results.map((r, i) => `${String(i + 1).padStart(12, '0')}-${r.location}.json`));
     const entry = JSON.parse(await readFile(join(dir, 'pending', files[2] ?? ''), 'utf8')) as OutboxEntry;
-    expect(entry).toMatchObject({ schema: 'cctv-outbox/v1', id: results[2]?.location, seq: 3, inventory: scan(3), events: results[2]?.changes });
+    expect(entry).toMatchObject({ schema: 'cctv-outbox/v1', id: results[2]?.location, seq: 3, inventory: scan(3), events: results[2]?.events });
     expect(JSON.parse(await readFile(join(dir, 'sites', SITE, 'latest.json'), 'utf8'))).toEqual(scan(3));
     expect(existsSync(join(dir, '.lock'))).toBe(true);
     await store.close();
@@ -85,7 +88,7 @@ describe('outbox: on disk', () => {
   it('fails with CCTV_ERR_STORE_UNWRITABLE when the state folder cannot be created', async () => {
     // Under /proc nothing can be created, even by root.
     const dir = `/proc/cctv-agent-test-${process.pid}/state`;
-    const error = await openOutboxStore({ name: 'test', log: silent, stateDir: dir, deliver: destination().deliver }).catch((e: unknown) => e);
+    const error = await openOutboxStore({ name: 'test', log: silent, reader, stateDir: dir, deliver: destination().deliver }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'CCTV_ERR_STORE_UNWRITABLE' });
     expect((error as Error).message).toContain(dir);
   });
@@ -93,7 +96,7 @@ describe('outbox: on disk', () => {
   it('keeps a second instance off a folder in use (CCTV_ERR_STORE_LOCKED)', async () => {
     const dir = await stateDir();
     await open({ stateDir: dir, deliver: destination().deliver });
-    const error = await openOutboxStore({ name: 'test', log: silent, stateDir: dir, deliver: destination().deliver, lockTimeoutMs: 200 }).catch(
+    const error = await openOutboxStore({ name: 'test', log: silent, reader, stateDir: dir, deliver: destination().deliver, lockTimeoutMs: 200 }).catch(
       (e: unknown) => e,
     );
     expect(error).toMatchObject({ code: 'CCTV_ERR_STORE_LOCKED' });
@@ -103,8 +106,8 @@ describe('outbox: on disk', () => {
     const dir = await stateDir();
     const quiet = destination(() => fail());
     const first = await open({ stateDir: dir, deliver: quiet.deliver });
-    await first.save(scan(1));
-    await first.save(scan(2));
+    await recordScan(first, scan(1));
+    await recordScan(first, scan(2));
     await first.close();
     const [one] = await readdir(join(dir, 'pending'));
     await writeFile(join(dir, 'pending', one ?? ''), '{"schema":"cctv-outbox/v1","id":');
@@ -130,7 +133,7 @@ describe('outbox: delivery', () => {
     const dir = await stateDir();
     const dest = destination((entry, attempt) => (entry.inventory.scan.id === scan(1).scan.id && attempt < 3 ? fail() : { result: 'delivered' }));
     const store = await open({ stateDir: dir, deliver: dest.deliver });
-    for (const n of [1, 2, 3]) await store.save(scan(n));
+    for (const n of [1, 2, 3]) await recordScan(store, scan(n));
     expect(await store.flush(5_000)).toBe(true);
     expect(dest.attempts.map((a) => a.scanId)).toEqual([1, 1, 1, 1, 2, 3].map((n) => scan(n).scan.id));
     expect(dest.delivered).toEqual([1, 2, 3].map((n) => scan(n).scan.id));
@@ -140,7 +143,7 @@ describe('outbox: delivery', () => {
     const dir = await stateDir();
     const dest = destination((_entry, attempt) => (attempt < 7 ? fail() : { result: 'delivered' }));
     const store = await open({ stateDir: dir, deliver: dest.deliver, initialBackoffMs: 20, maxBackoffMs: 120 });
-    await store.save(scan(1));
+    await recordScan(store, scan(1));
     await new Promise<void>((resolve) => {
       const timer = setInterval(() => {
         if (dest.delivered.length === 1) {
@@ -165,7 +168,7 @@ describe('outbox: delivery', () => {
       return { result: 'delivered' };
     });
     const store = await open({ stateDir: dir, deliver: dest.deliver });
-    await store.save(firstScan());
+    await recordScan(store, firstScan());
     expect(await store.flush(5_000)).toBe(true);
     expect(dest.attempts).toHaveLength(2);
   });
@@ -173,7 +176,7 @@ describe('outbox: delivery', () => {
   it('flush() gives up after its time when the destination keeps failing, and reports why', async () => {
     const dir = await stateDir();
     const store = await open({ stateDir: dir, deliver: destination(() => fail('HTTP 503')).deliver });
-    await store.save(firstScan());
+    await recordScan(store, firstScan());
     const t0 = Date.now();
     expect(await store.flush(200)).toBe(false);
     expect(Date.now() - t0).toBeLessThan(1_000);
@@ -192,8 +195,8 @@ describe('outbox: delivery', () => {
           }),
         ),
     };
-    const store = await openOutboxStore({ name: 'test', log: silent, stateDir: dir, deliver: hanging.deliver });
-    await store.save(firstScan());
+    const store = await openOutboxStore({ name: 'test', log: silent, reader, stateDir: dir, deliver: hanging.deliver });
+    await recordScan(store, firstScan());
     const t0 = Date.now();
     await store.close();
     expect(Date.now() - t0).toBeLessThan(1_000);

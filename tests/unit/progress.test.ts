@@ -3,6 +3,7 @@
  * otherwise, what it draws on a terminal, and the built CLI under a real pseudo-terminal
  * (util-linux `script`) against a CLI run with stderr on a pipe.
  */
+import { recordScan } from '../../agent/changes.js';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,7 +70,7 @@ describe('the CLI with and without a terminal', () => {
   const handover = join(root, 'tests', 'fixtures', 'handover', 'schedule.csv');
   beforeAll(async () => {
     const files = await openFileStore(store, createLogger('silent'));
-    await files.save(firstScan());
+    await recordScan(files, firstScan());
     await files.close();
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

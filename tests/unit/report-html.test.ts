@@ -1,3 +1,4 @@
+import { recordScan } from '../../agent/changes.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,8 +73,8 @@ describe('report formats from the store', () => {
     const store = await openFileStore(join(dir, 'store'), log);
     const first = sampleInventory();
     const second = { ...sampleInventory(), scan: { ...first.scan, id: '20261128T110000Z-beef', startedAt: '2026-11-28T11:00:00.000Z', finishedAt: '2026-11-28T11:00:05.000Z' }, devices: first.devices.slice(0, 2) };
-    await store.save(first);
-    await store.save(second);
+    await recordScan(store, first);
+    await recordScan(store, second);
     await store.close();
     const out = join(dir, 'latest.json');
     await writeReport({ site: 'town-hall', store: join(dir, 'store'), format: 'json', out, log });

@@ -7,10 +7,14 @@
  * Also exports the inventory fixtures the store and change tests share: a Hikvision, a Dahua and
  * an Axis camera on one site, and the same site one scan later.
  */
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { ChangeEvent } from '../../agent/changes.js';
-import type { InventoryStore } from '../../agent/store/types.js';
+import { recordScan, type ChangeEvent } from '../../agent/changes.js';
+import { openStoreForReading } from '../../agent/store/index.js';
+import type { InventoryStore, ScanReader, StoreSpec } from '../../agent/store/types.js';
 import type { Device, Inventory } from '../../agent/types.js';
+
+const silentLog = pino({ level: 'silent' });
 
 export interface StoreUnderTest {
   store: InventoryStore;
@@ -18,6 +22,14 @@ export interface StoreUnderTest {
   reopen(): Promise<InventoryStore>;
   /** The scan ids of the documents that reached the destination, in the order they arrived. */
   delivered(): Promise<string[]>;
+  /** The change events the destination holds for `site`, in the order they were recorded. */
+  events(site: string): Promise<ChangeEvent[]>;
+  /** Whether the store reads its destination back (false: every read refuses with CCTV_ERR_STORE_WRITE_ONLY). */
+  readsBack: boolean;
+  /** The spec that names the store's destination, as a read command's --store would. */
+  readSpec: StoreSpec;
+  /** A spec of the same store naming a destination that does not exist, and whether it exists now. */
+  absent: { spec: StoreSpec; exists(): Promise<boolean> };
   cleanup(): Promise<void>;
 }
 
@@ -183,14 +195,14 @@ export function secondScan(site = SITE): Inventory {
   });
 }
 
-/** The events secondScan() must produce against firstScan(), in order. */
+/** The events secondScan() must produce against firstScan(), in order (agent/changes.ts). */
 export function expectedSecondScanChanges(site = SITE): ChangeEvent[] {
   const base = { at: '2026-03-09T08:15:39.004Z', site, scanId: '20260309T081500Z-9c3d7e' };
   return [
     { type: 'device-removed', ...base, deviceId: 'mac:3c:ef:8c:a1:07:5d', ip: '198.18.0.34' },
     { type: 'device-added', ...base, deviceId: 'mac:44:47:cc:0e:91:22', ip: '198.18.0.5' },
     {
-      type: 'device-changed',
+      type: 'ip-changed',
       ...base,
       deviceId: 'mac:ac:cc:8e:62:30:b4',
       ip: '198.18.0.41',
@@ -227,16 +239,16 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         await harness.cleanup();
       }
     }
+    const save = (store: InventoryStore, doc: Inventory, events: ChangeEvent[] = []) => store.save(doc, events);
 
     it('has a name', () =>
       withStore(async (store) => {
         expect(store.name).toMatch(/^[a-z][a-z0-9-]*$/);
       }));
 
-    it('returns from latest() a document equal to the one saved', () =>
+    it('returns from latest() a document equal to the one saved, and where it went', () =>
       withStore(async (store) => {
-        const doc = firstScan();
-        const result = await store.save(doc);
+        const result = await save(store, firstScan());
         expect(typeof result.location).toBe('string');
         expect(result.location.length).toBeGreaterThan(0);
         expect(await store.latest(SITE)).toEqual(firstScan());
@@ -245,53 +257,48 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
     it('returns null from latest() for a site it has never seen', () =>
       withStore(async (store) => {
         expect(await store.latest('no-such-site')).toBeNull();
-        await store.save(firstScan());
+        await save(store, firstScan());
         expect(await store.latest('another-site')).toBeNull();
       }));
 
-    it('reports every device as added on the first save of a site', () =>
-      withStore(async (store) => {
-        const { changes } = await store.save(firstScan());
-        expect(changes.map((c) => [c.type, c.deviceId])).toEqual([
+    it('records exactly the change events it is given, and computes none of its own', () =>
+      withStore(async (store, harness) => {
+        const given = expectedSecondScanChanges().slice(1, 3);
+        await save(store, firstScan()); // no events given: none recorded, though every device is new
+        await save(store, secondScan(), given);
+        given.pop(); // the store keeps its own copy
+        expect(await store.flush(10_000)).toBe(true);
+        expect(await harness.events(SITE)).toEqual(expectedSecondScanChanges().slice(1, 3));
+        expect(await store.latest(SITE)).toEqual(secondScan());
+      }));
+
+    it('is the change engine\'s base: recordScan reports a first scan as added, then the changes against the last save', () =>
+      withStore(async (store, harness) => {
+        const first = await recordScan(store, firstScan());
+        expect(first.events.map((e) => [e.type, e.deviceId])).toEqual([
           ['device-added', 'mac:3c:ef:8c:a1:07:5d'],
           ['device-added', 'mac:ac:cc:8e:62:30:b4'],
           ['device-added', 'mac:bc:ad:28:4f:12:9e'],
         ]);
-      }));
-
-    it('returns the changes against the previous save (added, removed, changed, firmware)', () =>
-      withStore(async (store) => {
-        await store.save(firstScan());
-        const { changes } = await store.save(secondScan());
-        expect(changes).toEqual(expectedSecondScanChanges());
-        expect(await store.latest(SITE)).toEqual(secondScan());
-      }));
-
-    it('returns no changes when the same devices are seen again', () =>
-      withStore(async (store) => {
-        await store.save(firstScan());
-        const again = firstScan();
-        again.scan.id = '20260302T091500Z-aa00bb';
+        expect((await recordScan(store, secondScan())).events).toEqual(expectedSecondScanChanges());
+        const again = secondScan();
+        again.scan.id = '20260316T081500Z-77aa00';
         again.devices.reverse();
-        expect((await store.save(again)).changes).toEqual([]);
+        expect((await recordScan(store, again)).events).toEqual([]);
+        expect(await store.flush(10_000)).toBe(true);
+        expect(await harness.events(SITE)).toEqual([...first.events, ...expectedSecondScanChanges()]);
       }));
 
     it('keeps the documents of two sites independent', () =>
       withStore(async (store) => {
-        await store.save(firstScan('town-hall'));
-        const depot = secondScan('depot-north');
-        const { changes } = await store.save(depot);
-        expect(changes.every((c) => c.type === 'device-added' && c.site === 'depot-north')).toBe(true);
-        expect(changes).toHaveLength(3);
+        await save(store, firstScan('town-hall'));
+        await save(store, secondScan('depot-north'));
         expect(await store.latest('town-hall')).toEqual(firstScan('town-hall'));
         expect(await store.latest('depot-north')).toEqual(secondScan('depot-north'));
-        // A later save of one site diffs against that site only.
-        const { changes: hallChanges } = await store.save(secondScan('town-hall'));
-        expect(hallChanges).toEqual(expectedSecondScanChanges('town-hall'));
       }));
 
     it('applies saves of one site in the order they were made', () =>
-      withStore(async (store) => {
+      withStore(async (store, harness) => {
         const scans = [1, 2, 3, 4].map((n) => {
           const hik = hikvisionCamera();
           hik.identity.firmware = `V5.7.${n} build 2301${n}0`;
@@ -302,40 +309,17 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
             devices: [hik],
           });
         });
-        const results = [];
-        for (const scan of scans) results.push(await store.save(scan));
+        await Promise.all(scans.map((scan) => save(store, scan)));
         expect(await store.latest(SITE)).toEqual(scans[3]);
-        for (const n of [2, 3, 4]) {
-          expect(results[n - 1]?.changes).toEqual([
-            expect.objectContaining({
-              type: 'firmware-changed',
-              scanId: `20260310T08${n}000Z-00000${n}`,
-              changes: [{ field: 'identity.firmware', before: `V5.7.${n - 1} build 2301${n - 1}0`, after: `V5.7.${n} build 2301${n}0` }],
-            }),
-          ]);
-        }
-      }));
-
-    it('records the change events it is given instead of computing its own', () =>
-      withStore(async (store) => {
-        await store.save(firstScan());
-        const given = expectedSecondScanChanges().slice(1, 3);
-        const result = await store.save(secondScan(), given);
-        expect(result.changes).toEqual(given);
-        given.pop(); // the store keeps its own copy
-        expect(result.changes).toHaveLength(2);
-        expect(await store.latest(SITE)).toEqual(secondScan());
-        // The next save without events diffs against the document saved with them.
-        const again = secondScan();
-        again.scan.id = '20260316T081500Z-77aa00';
-        expect((await store.save(again)).changes).toEqual([]);
+        expect(await store.flush(10_000)).toBe(true);
+        expect(await harness.delivered()).toEqual(scans.map((s) => s.scan.id));
       }));
 
     it('delivers every saved document: flush() is true, status() shows an empty outbox and no error', () =>
       withStore(async (store, harness) => {
         expect(store.status()).toMatchObject({ outboxDepth: 0, lastError: null });
-        await store.save(firstScan());
-        await store.save(secondScan());
+        await save(store, firstScan());
+        await save(store, secondScan());
         expect(await store.flush(10_000)).toBe(true);
         const status = store.status();
         expect(status).toMatchObject({ outboxDepth: 0, lastError: null });
@@ -345,22 +329,22 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
 
     it('keeps what it saved across close() and a new instance on the same place', () =>
       withStore(async (store, harness) => {
-        await store.save(firstScan());
+        await save(store, firstScan());
         await store.close();
-        await expect(store.save(secondScan())).rejects.toThrow(/closed/);
+        await expect(save(store, secondScan())).rejects.toThrow(/closed/);
         const reopened = await harness.reopen();
         expect(await reopened.latest(SITE)).toEqual(firstScan());
-        expect(await reopened.save(secondScan())).toMatchObject({ changes: expectedSecondScanChanges() });
+        expect((await recordScan(reopened, secondScan())).events).toEqual(expectedSecondScanChanges());
         expect(await reopened.flush(10_000)).toBe(true);
         expect(await harness.delivered()).toEqual([firstScan().scan.id, secondScan().scan.id]);
       }));
 
     it('refuses unsafe site names and scan ids with CCTV_ERR_BAD_NAME', () =>
       withStore(async (store) => {
-        await expect(store.save(firstScan('../evil'))).rejects.toMatchObject({ code: 'CCTV_ERR_BAD_NAME' });
+        await expect(save(store, firstScan('../evil'))).rejects.toMatchObject({ code: 'CCTV_ERR_BAD_NAME' });
         const doc = firstScan();
         doc.scan.id = 'a/b';
-        await expect(store.save(doc)).rejects.toMatchObject({ code: 'CCTV_ERR_BAD_NAME' });
+        await expect(save(store, doc)).rejects.toMatchObject({ code: 'CCTV_ERR_BAD_NAME' });
         await expect(store.latest('..')).rejects.toMatchObject({ code: 'CCTV_ERR_BAD_NAME' });
         expect(store.status().outboxDepth).toBe(0);
       }));
@@ -368,12 +352,71 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
     it('keeps its own copy: changing objects after save() or from latest() does not change the store', () =>
       withStore(async (store) => {
         const doc = firstScan();
-        await store.save(doc);
+        await save(store, doc);
         doc.devices.pop();
         const read = await store.latest(SITE);
         expect(read).toEqual(firstScan());
         read?.devices.pop();
         expect(await store.latest(SITE)).toEqual(firstScan());
+      }));
+
+    // ---- reading back (ScanReader, openStoreForReading) ----
+
+    /** Saves firstScan and secondScan of SITE and secondScan of another site, and waits for delivery. */
+    async function saveHistory(store: InventoryStore): Promise<void> {
+      await save(store, firstScan());
+      await save(store, secondScan('depot-north'));
+      await save(store, secondScan());
+      expect(await store.flush(10_000)).toBe(true);
+    }
+    const summary = (doc: Inventory) => ({ site: doc.scan.site, id: doc.scan.id, startedAt: doc.scan.startedAt, finishedAt: doc.scan.finishedAt });
+
+    /** The reading checks every readable store passes, on the store itself and on a reader of its destination. */
+    async function readsBack(reader: ScanReader): Promise<void> {
+      expect(await reader.listScans(SITE)).toEqual([summary(firstScan()), summary(secondScan())]);
+      expect(await reader.listScans()).toEqual([summary(firstScan()), summary(secondScan('depot-north')), summary(secondScan())]);
+      expect(await reader.listScans('no-such-site')).toEqual([]);
+      expect(await reader.loadScan(SITE, firstScan().scan.id)).toEqual(firstScan());
+      expect(await reader.loadScan(SITE, '20200101T000000Z-000000')).toBeNull();
+      expect(await reader.loadScan('depot-north', firstScan().scan.id)).toBeNull();
+      expect(await reader.loadInventory(SITE)).toEqual(secondScan());
+      expect(await reader.loadInventory('depot-north')).toEqual(secondScan('depot-north'));
+      expect(await reader.loadInventory('no-such-site')).toBeNull();
+      const copy = await reader.loadInventory(SITE);
+      copy?.devices.pop();
+      expect(await reader.loadInventory(SITE)).toEqual(secondScan());
+      for (const read of [reader.listScans('..'), reader.loadScan(SITE, '../x'), reader.loadScan('a/b', 'x'), reader.loadInventory('..')]) {
+        await expect(read).rejects.toMatchObject({ code: 'CCTV_ERR_BAD_NAME' });
+      }
+    }
+
+    it('reads back what it delivered: listScans, loadScan, loadInventory (or refuses every read as write-only)', () =>
+      withStore(async (store, harness) => {
+        await saveHistory(store);
+        if (harness.readsBack) return readsBack(store);
+        for (const read of [store.listScans(SITE), store.loadScan(SITE, firstScan().scan.id), store.loadInventory(SITE)]) {
+          await expect(read).rejects.toMatchObject({ code: 'CCTV_ERR_STORE_WRITE_ONLY' });
+        }
+      }));
+
+    it('opens its destination for reading through the registry, and reads the same (or refuses as write-only)', () =>
+      withStore(async (store, harness) => {
+        await saveHistory(store);
+        const opening = openStoreForReading(harness.readSpec, { log: silentLog });
+        if (!harness.readsBack) return void (await expect(opening).rejects.toMatchObject({ code: 'CCTV_ERR_STORE_WRITE_ONLY' }));
+        const reader = await opening;
+        expect(reader.name).toBe(store.name);
+        await readsBack(reader);
+      }));
+
+    it('opening a destination that does not exist for reading is CCTV_ERR_STORE_NOT_FOUND (or write-only) and creates nothing', () =>
+      withStore(async (_store, harness) => {
+        const error = await openStoreForReading(harness.absent.spec, { log: silentLog }).then(
+          () => new Error('expected a rejection'),
+          (e: unknown) => e as Error,
+        );
+        expect(error).toMatchObject({ code: harness.readsBack ? 'CCTV_ERR_STORE_NOT_FOUND' : 'CCTV_ERR_STORE_WRITE_ONLY' });
+        expect(await harness.absent.exists()).toBe(false);
       }));
   });
 }

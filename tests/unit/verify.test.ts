@@ -3,6 +3,7 @@
  * rendering (agent/report/verify.ts) against the store fixtures, and `cctv-agent verify` run as
  * the built CLI on a file store in a temporary folder: nothing touches the network.
  */
+import { recordScan } from '../../agent/changes.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -183,7 +184,7 @@ describe('cctv-agent verify', () => {
   const store = join(dir, 'store');
   beforeAll(async () => {
     const files = await openFileStore(store, createLogger('silent'));
-    await files.save(firstScan());
+    await recordScan(files, firstScan());
     await files.close();
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
