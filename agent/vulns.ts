@@ -5,7 +5,7 @@
  * do not list); a family that matches with unknown or unreadable firmware is `cannot-tell`; known
  * firmware outside the range gives no entry. Devices not linked to the CVE's vendor are not checked.
  *
- * Firmware forms read (fingerprint-facts §4, §6):
+ * Device firmware forms read (the boundaries themselves are structured data in cves.yaml):
  *   Hikvision  `V5.4.0 build 160530`, `V5.6.2build 190701`, `V5.4.0 Build 160401` (version + build
  *              YYMMDD), or a bare version `V5.7.12` (then only a version strictly inside the range
  *              can be judged)
@@ -29,7 +29,7 @@ export type VulnerabilityFlag = Required<Vulnerability> & { status: Vulnerabilit
 // ---------------------------------------------------------------------------------------------
 // Firmware parsing
 
-function isCalendarDate(year: number, month: number, day: number): boolean {
+export function isCalendarDate(year: number, month: number, day: number): boolean {
   const d = new Date(Date.UTC(year, month - 1, day));
   return d.getUTCFullYear() === year && d.getUTCMonth() === month - 1 && d.getUTCDate() === day;
 }
@@ -70,37 +70,10 @@ export function compareVersions(a: readonly number[], b: readonly number[]): num
   return 0;
 }
 
-function compareHikvision(a: HikvisionFirmware, b: HikvisionFirmware): number {
+export function compareHikvision(a: HikvisionFirmware, b: HikvisionFirmware): number {
   const ab = a.build ?? '';
   const bb = b.build ?? '';
   return compareVersions(a.version, b.version) || (ab < bb ? -1 : ab > bb ? 1 : 0);
-}
-
-const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
-
-/** Reads a boundary as the record states it; null when it is in none of the known forms. */
-export function parseBoundary(text: string): FirmwareBoundary | null {
-  const range = /^(.+?) to (.+)$/.exec(text);
-  if (range?.[1] && range[2]) {
-    const from = parseHikvisionFirmware(range[1]);
-    const to = parseHikvisionFirmware(range[2]);
-    if (!from?.build || !to?.build || compareHikvision(from, to) > 0) return null;
-    return { kind: 'version-build-range', text, from, to };
-  }
-  const before = /^(?:Versions which )?Build ?time before ([A-Za-z]+)(?: (\d{1,2}))?, (\d{4})$/i.exec(text);
-  if (before?.[1] && before[3]) {
-    const month = MONTHS.indexOf(before[1].toLowerCase()) + 1;
-    const day = before[2] ? Number(before[2]) : 1;
-    if (month === 0 || !isCalendarDate(Number(before[3]), month, day)) return null;
-    return { kind: 'built-before', text, before: `${before[3]}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}` };
-  }
-  const line = /^V(\d+)\.X, lessThanOrEqual (V\d+(?:[.-]\d+)*)$/.exec(text);
-  if (line?.[1] && line[2]) {
-    const atMost = parseVersionNumbers(line[2]);
-    if (!atMost || atMost[0] !== Number(line[1])) return null;
-    return { kind: 'version-at-most', text, major: Number(line[1]), atMost };
-  }
-  return null;
 }
 
 // ---------------------------------------------------------------------------------------------

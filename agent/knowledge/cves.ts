@@ -1,10 +1,10 @@
 /**
- * fingerprints/cves.yaml: offline CVE flags, as model families and firmware boundaries in the
- * words the records publish them. The boundary grammar and the matching live in agent/vulns.ts;
+ * fingerprints/cves.yaml: offline CVE flags, as model families and firmware boundaries, each
+ * boundary as structured data beside the record's own words. The matching lives in agent/vulns.ts;
  * this reads and checks the file. Each CVE carries examples (model, firmware, status) that
  * `cctv-agent fingerprints verify` runs: a new CVE is data only, and its examples are its tests.
  */
-import { compareCveIds, parseBoundary } from '../vulns.js';
+import { compareCveIds, compareHikvision, isCalendarDate } from '../vulns.js';
 import { compilePattern, type CheckedFile } from './read.js';
 
 export const CVES_FILE = 'cves.yaml';
@@ -68,11 +68,17 @@ export interface CveTable {
   cves: readonly Cve[];
 }
 
+/** A boundary as cves.yaml writes it (schema/knowledge/cves.schema.json, `firmware`). */
+type RawBoundary =
+  | { published: string; from: { version: string; build: string }; to: { version: string; build: string } }
+  | { published: string; builtBefore: string }
+  | { published: string; line: number; atMost: string };
+
 interface RawFamily {
   name: string;
   model: string;
   interpretation: string;
-  firmware: string | null;
+  firmware: RawBoundary | null;
   firmwareNote?: string;
 }
 /** A cves.yaml entry as written: patterns and boundaries still text. */
@@ -82,7 +88,29 @@ interface RawCves {
   cves: RawCve[];
 }
 
-const BOUNDARY_FORMS = '"V5.2.0 build 140721 to V5.4.0 build 160530", "Buildtime before June, 2021", "V2.X, lessThanOrEqual V2.3.8-8"';
+/** A structured boundary, checked: real dates, a range that does not run backwards, a version on its line. */
+function readBoundary(raw: RawBoundary, fail: (at: string, why: string) => never): FirmwareBoundary {
+  const text = raw.published;
+  if ('from' in raw) {
+    const end = (which: 'from' | 'to'): HikvisionFirmware => {
+      const { version, build } = raw[which];
+      if (!isCalendarDate(2000 + Number(build.slice(0, 2)), Number(build.slice(2, 4)), Number(build.slice(4, 6)))) fail(`${which}.build`, `"${build}" is not a date (YYMMDD)`);
+      return { version: version.split('.').map(Number), build };
+    };
+    const from = end('from');
+    const to = end('to');
+    if (compareHikvision(from, to) > 0) fail('to', 'the range ends before it starts');
+    return { kind: 'version-build-range', text, from, to };
+  }
+  if ('builtBefore' in raw) {
+    const [y, m, d] = raw.builtBefore.split('-').map(Number);
+    if (!isCalendarDate(y ?? 0, m ?? 0, d ?? 0)) fail('builtBefore', `"${raw.builtBefore}" is not a date`);
+    return { kind: 'built-before', text, before: raw.builtBefore };
+  }
+  const atMost = raw.atMost.split(/[.-]/).map(Number);
+  if (atMost[0] !== raw.line) fail('atMost', `${raw.atMost} is not on the V${raw.line}.X line`);
+  return { kind: 'version-at-most', text, major: raw.line, atMost };
+}
 
 /** Checks cves.yaml beyond its schema: known vendors, unique ids, patterns compile, every boundary readable. */
 export function readCves(file: CheckedFile<RawCves>, linkedVendors: readonly string[]): CveTable {
@@ -108,9 +136,7 @@ export function readCves(file: CheckedFile<RawCves>, linkedVendors: readonly str
         if (!f.firmwareNote) file.fail([...at, 'firmware'], `firmware is null, so firmwareNote must say why`);
         firmware = { kind: 'unpublished', note: f.firmwareNote };
       } else {
-        const parsed = parseBoundary(f.firmware);
-        if (!parsed) file.fail([...at, 'firmware'], `"${f.firmware}" is not in a known form (${BOUNDARY_FORMS})`);
-        firmware = parsed;
+        firmware = readBoundary(f.firmware, (key, why) => file.fail([...at, 'firmware', ...key.split('.')], why));
       }
       return { name: f.name, model: compilePattern(file, [...at, 'model'], f.model, 'i'), interpretation: f.interpretation, firmware };
     });

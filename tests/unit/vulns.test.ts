@@ -14,7 +14,6 @@ import { inventoryProblems } from '../../agent/schema.js';
 import type { LinkedVendor, Observation, Relation } from '../../agent/types.js';
 import {
   compareVersions,
-  parseBoundary,
   parseDahuaBuildDate,
   parseHikvisionFirmware,
   parseVersionNumbers,
@@ -74,32 +73,6 @@ describe('versions and boundaries', () => {
     expect(compareVersions([2, 3, 8], [2, 3, 8, 0])).toBe(0);
     expect(compareVersions([2, 3, 8], [2, 3, 8, 8])).toBe(-1);
     expect(compareVersions([2, 10], [2, 9, 9])).toBe(1);
-  });
-
-  it('reads each boundary form as the records state it', () => {
-    expect(parseBoundary('V5.2.0 build 140721 to V5.4.0 Build 160401')).toMatchObject({
-      kind: 'version-build-range',
-      from: { version: [5, 2, 0], build: '140721' },
-      to: { version: [5, 4, 0], build: '160401' },
-    });
-    expect(parseBoundary('Buildtime before June, 2021')).toMatchObject({ kind: 'built-before', before: '2021-06-01' });
-    expect(parseBoundary('Versions which Build time before April, 2022')).toMatchObject({ kind: 'built-before', before: '2022-04-01' });
-    expect(parseBoundary('Buildtime before April 16, 2025')).toMatchObject({ kind: 'built-before', before: '2025-04-16' });
-    expect(parseBoundary('V2.X, lessThanOrEqual V2.3.8-8')).toMatchObject({ kind: 'version-at-most', major: 2, atMost: [2, 3, 8, 8] });
-  });
-
-  it('refuses other forms, reversed ranges and impossible dates', () => {
-    for (const text of [
-      'before June 2021',
-      'Buildtime before Juneteenth, 2021',
-      'Buildtime before February 30, 2021',
-      'V5.4.0 build 160530 to V5.2.0 build 140721',
-      'V5.2.0 to V5.4.0',
-      'V2.X, lessThanOrEqual V3.0.0',
-      'all versions',
-    ]) {
-      expect(parseBoundary(text), text).toBeNull();
-    }
   });
 });
 
@@ -388,14 +361,41 @@ function brokenCves(edit: (doc: { cves: Record<string, unknown>[] }) => void): A
 }
 
 describe('a broken cves.yaml is refused, naming file, line and key', () => {
-  it('a boundary in no known form', () => {
+  const firmwareOf = (doc: { cves: Record<string, unknown>[] }, id: string): Record<string, unknown> => {
+    const families = doc.cves.find((c) => c['id'] === id)?.['families'] as Record<string, unknown>[];
+    return families[0]!['firmware'] as Record<string, unknown>;
+  };
+
+  it('a boundary that is text instead of structured data', () => {
     const err = brokenCves((doc) => {
-      const families = doc.cves.find((c) => c['id'] === 'CVE-2021-33044')?.['families'] as Record<string, unknown>[];
-      families[0]!['firmware'] = 'before June 2021';
+      (doc.cves.find((c) => c['id'] === 'CVE-2021-33044')?.['families'] as Record<string, unknown>[])[0]!['firmware'] = 'before June 2021';
     });
     expect(err.code).toBe('CCTV_ERR_FINGERPRINT_DATA');
     expect(err.message).toContain('cves.yaml');
-    expect(err.message).toMatch(/line \d+: cves\[3\]\.families\[0\]\.firmware: "before June 2021" is not in a known form/);
+    expect(err.message).toMatch(/line \d+: cves\[3\]\.families\[0\]\.firmware: must match exactly one schema in oneOf/);
+  });
+
+  it('a range that runs backwards, a date that does not exist, a version off its line', () => {
+    expect(
+      brokenCves((doc) => {
+        firmwareOf(doc, 'CVE-2017-7921')['to'] = { version: '5.1.0', build: '160530' };
+      }).message,
+    ).toMatch(/cves\[0\]\.families\[0\]\.firmware\.to: the range ends before it starts/);
+    expect(
+      brokenCves((doc) => {
+        firmwareOf(doc, 'CVE-2017-7921')['from'] = { version: '5.2.0', build: '140231' };
+      }).message,
+    ).toMatch(/firmware\.from\.build: "140231" is not a date \(YYMMDD\)/);
+    expect(
+      brokenCves((doc) => {
+        firmwareOf(doc, 'CVE-2021-33044')['builtBefore'] = '2021-02-30';
+      }).message,
+    ).toMatch(/cves\[3\]\.families\[0\]\.firmware\.builtBefore: "2021-02-30" is not a date/);
+    expect(
+      brokenCves((doc) => {
+        firmwareOf(doc, 'CVE-2023-28808')['atMost'] = '3.0.0';
+      }).message,
+    ).toMatch(/firmware\.atMost: 3\.0\.0 is not on the V2\.X line/);
   });
 
   it('a model pattern that does not compile, a duplicate id, a severity without its score', () => {
