@@ -17,7 +17,7 @@ import { readFileSync, statSync, type Stats } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { inspect } from 'node:util';
 import { agentError } from './errors.js';
-import { ipv4ToInt } from './targets.js';
+import { ipv4ToInt, parseCidr, type Ipv4Range } from './net/ipv4.js';
 
 /** A credentials file is a few entries; anything this big is not one. */
 const MAX_FILE_BYTES = 1024 * 1024;
@@ -55,8 +55,7 @@ export interface CredentialStore {
   readonly size: number;
 }
 
-interface CidrEntry {
-  readonly network: number;
+interface CidrEntry extends Ipv4Range {
   readonly bits: number;
   readonly credentials: Credentials;
 }
@@ -98,15 +97,6 @@ function jsonErrorOffset(text: string): number {
   return good;
 }
 
-function parseCidr(text: string): { network: number; bits: number } | null {
-  const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(text);
-  if (!m || !isIPv4(m[1] as string)) return null;
-  const bits = Number(m[2]);
-  if (bits > 32) return null;
-  const size = 2 ** (32 - bits);
-  return { network: Math.floor(ipv4ToInt(m[1] as string) / size) * size, bits };
-}
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -145,7 +135,7 @@ export function parseCredentials(text: string, file: string): CredentialStore {
     } else if (cidr !== undefined) {
       const block = typeof cidr === 'string' ? parseCidr(cidr) : null;
       if (!block) throw invalid(`${where} has a "cidr" that is not an IPv4 CIDR block such as 198.18.0.0/24`);
-      scope = `cidr ${block.network}/${block.bits}`;
+      scope = `cidr ${block.first}/${block.bits}`;
       byCidr.push({ ...block, credentials });
     } else {
       scope = 'default';
@@ -165,8 +155,7 @@ export function parseCredentials(text: string, file: string): CredentialStore {
       if (isIPv4(address)) {
         const n = ipv4ToInt(address);
         for (const entry of byCidr) {
-          const size = 2 ** (32 - entry.bits);
-          if (Math.floor(n / size) * size === entry.network) return entry.credentials;
+          if (n >= entry.first && n <= entry.last) return entry.credentials;
         }
       }
       return fallback;

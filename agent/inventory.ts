@@ -8,18 +8,19 @@ import type { Knowledge } from './knowledge/index.js';
 import { compareAddresses, type ObservedHost } from './merge.js';
 import { policiesFor } from './policies.js';
 import { vulnerabilitiesOf } from './vulns.js';
-import { INVENTORY_SCHEMA_ID, type Device, type DiscovererName, type Inventory, type Observation, type ScanInfo, type Service } from './types.js';
+import type { DiscovererName } from './discovery/index.js';
+import { INVENTORY_SCHEMA_ID, type Device, type Inventory, type Observation, type ScanInfo, type Service } from './types.js';
 
 /**
  * What spoke on a port, most specific first: an ONVIF device service runs over HTTP, HTTPS over TLS,
  * and the port sweep's guess (`port.service`) is the fallback.
  */
 const PROTOCOL_BY_SOURCE: readonly [DiscovererName, string][] = [
-  ['onvif', 'onvif'],
+  ['onvif-device-service', 'onvif'],
   ['rtsp', 'rtsp'],
-  ['http', 'http'],
-  ['ssdp', 'upnp'],
-  ['tls', 'tls'],
+  ['http-pages', 'http'],
+  ['upnp-description', 'upnp'],
+  ['tls-certificate', 'tls'],
 ];
 /** Fields that carry a service's own banner (its Server header), in order of preference. */
 const BANNER_FIELDS = ['http.header.server', 'rtsp.server', 'onvif.http.server', 'upnp.http.server'];
@@ -43,7 +44,7 @@ function servicesOf(host: ObservedHost): Service[] {
   const services: Service[] = [];
   for (const [port, seen] of byPort) {
     const spoken = PROTOCOL_BY_SOURCE.find(([source]) => seen.some((o) => o.source === source))?.[1];
-    const protocol = spoken === 'http' && seen.some((o) => o.source === 'tls') ? 'https' : spoken;
+    const protocol = spoken === 'http' && seen.some((o) => o.source === 'tls-certificate') ? 'https' : spoken;
     const swept = seen.map((o) => o.fields['port.service']).find((v): v is string => typeof v === 'string');
     const banner = seen.map((o) => firstText(o.fields, BANNER_FIELDS)).find((b) => b !== null) ?? null;
     services.push({ port, protocol: protocol ?? swept ?? 'tcp', banner });

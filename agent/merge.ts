@@ -6,7 +6,7 @@
  * that something else saw now; on its own it is an old memory, not a device on the wire.
  */
 import { isIPv4 } from 'node:net';
-import { ipv4ToInt } from './targets.js';
+import { ipv4ToInt } from './net/ipv4.js';
 import type { Observation } from './types.js';
 
 export interface ObservedHost {
@@ -18,7 +18,7 @@ export interface ObservedHost {
 }
 
 function isStaleNeighbour(o: Observation): boolean {
-  return o.source === 'neighbours' && o.fields['neighbour.fresh'] !== 'true';
+  return o.source === 'neighbour-table' && o.fields['neighbour.fresh'] !== 'true';
 }
 
 /** Sort key for addresses: IPv4 numerically, then IPv6 as text. */
@@ -37,7 +37,7 @@ export function compareAddresses(a: string, b: string): number {
  * memory: the address may have changed hands since).
  */
 function macRank(o: Observation): number {
-  if (o.source !== 'neighbours') return 1;
+  if (o.source !== 'neighbour-table') return 1;
   return isStaleNeighbour(o) ? 2 : 0;
 }
 

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { discoverers } from './discovery/index.js';
 import { ACTIVE_PHASES, type Discoverer, type DiscoveryPhase, type ScanContext } from './discovery/types.js';
 import { mergeObservations } from './merge.js';
-import { signalScope } from './net/rate-limiter.js';
+import { signalScope } from './net/abort.js';
 import { buildDevice, buildInventory } from './inventory.js';
 import type { Logger } from './log.js';
 import type { ScanInterface } from './net/interfaces.js';
@@ -97,7 +97,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   // The TCP sweep of the named TARGETs needs nothing from discovery, so it runs during the listen
   // window; hosts that announced themselves there but were not named are swept right after it.
   await Promise.all([runPhase('listen', { targets: options.targets, seen: [] }), runPhase('connect', { targets: options.targets, seen: [] })]);
-  const unnamed = observations.filter((o) => o.source !== 'neighbours' && !options.targets.has(o.ip));
+  const unnamed = observations.filter((o) => o.source !== 'neighbour-table' && !options.targets.has(o.ip));
   await runPhase('connect', { targets: NO_TARGETS, seen: unnamed });
   await runPhase('probe', { targets: options.targets, seen: observations });
   await runPhase('collect', { targets: options.targets, seen: observations });
@@ -111,7 +111,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
       startedAt: started.toISOString(),
       finishedAt: new Date().toISOString(),
       targets: [...options.targets.specs],
-      methods: chosen.map((d) => d.method),
+      methods: chosen.map((d) => d.name),
     },
     devices,
   );

@@ -1,14 +1,10 @@
 import { isIPv4 } from 'node:net';
 import { agentError } from './errors.js';
+import { cidrRange, intToIpv4, ipv4ToInt, type Ipv4Range } from './net/ipv4.js';
 
 /** The most addresses one scan may name (a /20): cameras and networks fall over under bigger sweeps. */
 export const MAX_TARGET_ADDRESSES = 4096;
 
-/** An inclusive range of IPv4 addresses, as 32-bit unsigned integers. */
-interface Ipv4Range {
-  readonly first: number;
-  readonly last: number;
-}
 
 /** The operator's TARGET arguments, parsed: the only addresses active probes may touch. */
 export interface TargetSet {
@@ -18,14 +14,6 @@ export interface TargetSet {
   /** Every address, in ascending order (network and broadcast addresses of a CIDR block excluded). */
   addresses(): string[];
   readonly size: number;
-}
-
-export function ipv4ToInt(ip: string): number {
-  return ip.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
-}
-
-export function intToIpv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
 function parseAddress(spec: string, text: string): number {
@@ -40,11 +28,9 @@ function parseTarget(spec: string): Ipv4Range {
     const base = parseAddress(spec, cidr[1] as string);
     const bits = Number(cidr[2]);
     if (bits > 32) throw agentError('CCTV_ERR_BAD_TARGET', spec, `a prefix length must be 0 to 32, not ${bits}`);
-    const size = 2 ** (32 - bits);
-    const first = Math.floor(base / size) * size;
-    const last = first + size - 1;
+    const { first, last } = cidrRange(base, bits);
     // A block larger than a /31 has a network and a broadcast address that no device holds.
-    return size > 2 ? { first: first + 1, last: last - 1 } : { first, last };
+    return bits < 31 ? { first: first + 1, last: last - 1 } : { first, last };
   }
   const range = /^([^-]+)-([^-]+)$/.exec(spec);
   if (range) {

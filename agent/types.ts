@@ -5,7 +5,14 @@
  * Discoverers only produce Observations. Only fingerprint/ and classify.ts interpret them.
  */
 
-/** Where a piece of evidence came from, as written in the inventory document. */
+import type { DiscovererName } from './discovery/index.js';
+
+/**
+ * Where a piece of evidence came from, as written in the inventory document: the MAC's registrant
+ * (`oui`) and the `evidence` source of every discoverer (agent/discovery/index.ts). The order is
+ * the order in which a device's evidence is listed. schema/cctv-inventory-v1.schema.json
+ * enumerates the same values; tests/unit/discovery-registry.test.ts holds both to the registry.
+ */
 export const EVIDENCE_SOURCES = ['oui', 'onvif', 'ssdp', 'mdns', 'sadp', 'dhip', 'http', 'rtsp', 'tls', 'port'] as const;
 export type EvidenceSource = (typeof EVIDENCE_SOURCES)[number];
 
@@ -16,26 +23,13 @@ export type EvidenceSource = (typeof EVIDENCE_SOURCES)[number];
 export const PROBE_STATUSES = ['ok', 'timeout', 'refused', 'protocol-error', 'auth-required', 'error'] as const;
 export type ProbeStatus = (typeof PROBE_STATUSES)[number];
 
-/** Which discoverer produced an observation (also the log binding of that discoverer). */
-export type DiscovererName =
-  | 'wsdiscovery'
-  | 'onvif'
-  | 'neighbours'
-  | 'ssdp'
-  | 'mdns'
-  | 'sadp'
-  | 'dhip'
-  | 'ports'
-  | 'http'
-  | 'rtsp'
-  | 'tls';
-
 /** Flat dotted field values, e.g. `onvif.scope.hardware` → `DS-2CD2143G2-I`. */
 export type FieldValue = string | string[];
 export type Fields = Record<string, FieldValue>;
 
 /** One fact seen on the wire by one probe. Immutable once emitted. */
 export interface Observation {
+  /** The discoverer that made it (its one name, agent/discovery/index.ts). */
   readonly source: DiscovererName;
   /** IPv4 or IPv6 address the fact is about (not necessarily the packet's sender). */
   readonly ip: string;

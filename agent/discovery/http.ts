@@ -14,9 +14,9 @@
  */
 import type { HttpProbeData } from '../knowledge/tables.js';
 import { httpRequest } from '../net/http-client.js';
-import { forEachLimited, sharedRateLimiter, signalScope } from '../net/rate-limiter.js';
 import { pageFields } from '../protocols/http-page.js';
-import { activeProbeHosts, type Discoverer, type ScanContext } from './types.js';
+import { openPortsFor, probeHosts, withDefaults, type ItemProbe } from './probe-hosts.js';
+import type { Discoverer, ScanContext } from './types.js';
 import type { Observation } from '../types.js';
 
 export type { HttpProbeData } from '../knowledge/tables.js';
@@ -52,16 +52,8 @@ export interface HttpTarget {
 
 /** The open ports marked for `http`, on hosts active probes may touch, grouped by host. */
 export function httpTargets(ctx: ScanContext): Map<string, HttpTarget[]> {
-  const allowed = new Set(activeProbeHosts(ctx));
   const byHost = new Map<string, HttpTarget[]>();
-  for (const o of ctx.seen) {
-    const probes = o.fields['port.probes'];
-    if (o.source !== 'ports' || o.port === undefined || !Array.isArray(probes) || !probes.includes('http')) continue;
-    if (!allowed.has(o.ip)) continue;
-    const list = byHost.get(o.ip) ?? [];
-    if (!list.some((t) => t.port === o.port)) list.push({ ip: o.ip, port: o.port, tls: probes.includes('tls') });
-    byHost.set(o.ip, list);
-  }
+  for (const { ip, port, probes } of openPortsFor(ctx, 'http')) byHost.set(ip, [...(byHost.get(ip) ?? []), { ip, port, tls: probes.includes('tls') }]);
   for (const list of byHost.values()) list.sort((a, b) => a.port - b.port);
   return byHost;
 }
@@ -72,28 +64,29 @@ function targetUrl(target: HttpTarget, path: string): URL {
   return new URL(`${target.tls ? 'https' : 'http'}://${host}:${target.port}${path}`);
 }
 
-export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer {
-  const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
-  const maxBodyBytes = options.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
-  const hostConcurrency = options.hostConcurrency ?? DEFAULTS.hostConcurrency;
-  const hostDeadlineMs = options.hostDeadlineMs ?? DEFAULTS.hostDeadlineMs;
+export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer<'http-pages'> {
+  const { timeoutMs, maxBodyBytes, hostConcurrency, hostDeadlineMs } = withDefaults(options, DEFAULTS);
 
   return {
-    name: 'http',
+    name: 'http-pages',
     phase: 'probe',
-    method: 'http-pages',
+    evidence: 'http',
+    emits: [
+      'http.path', 'http.status', 'http.header.server', 'http.header.wwwAuthenticate', 'http.header.location', 'http.header.etag',
+      'http.header.p3p', 'http.auth.scheme', 'http.auth.realm', 'http.title', 'http.marker', 'http.favicon.md5', 'http.favicon.mmh3',
+      'http.body.bytes', 'http.body.truncated',
+    ],
     description: 'HTTP(S) GET of a few identifying pages and the favicon on open web ports, without credentials',
 
     async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
       if (!ctx.active) return;
-      const log = ctx.log.child({ module: 'http' });
+      const log = ctx.log.child({ module: 'http-pages' });
       const data = options.data ?? ctx.knowledge.httpProbes;
       const markers = data.markers.map((m) => m.text);
-      const limiter = sharedRateLimiter(ctx);
       const hosts = [...httpTargets(ctx).entries()];
       let requests = 0;
 
-      const askPort = async (target: HttpTarget, signal: AbortSignal): Promise<void> => {
+      const askPort = async (target: HttpTarget, { signal, limiter }: ItemProbe): Promise<void> => {
         for (const { path, purpose } of data.paths) {
           if (!(await limiter.take(signal))) return;
           requests++;
@@ -111,7 +104,7 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
             // Cut short by the host's or the scan's deadline: that is a timeout, not a fault.
             const status = signal.aborted ? 'timeout' : result.status;
             log.debug({ url: url.href, status, reason: result.reason }, 'HTTP probe failed');
-            emit({ source: 'http', ip: target.ip, port: target.port, at, status, fields: { 'http.path': path } });
+            emit({ source: 'http-pages', ip: target.ip, port: target.port, at, status, fields: { 'http.path': path } });
             // A port that does not answer HTTP in time, or answers something else, is left alone.
             return;
           }
@@ -120,25 +113,20 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
             { path, purpose, status: response.status, headers: response.headers, body: response.body, truncated: response.truncated },
             markers,
           );
-          emit({ source: 'http', ip: target.ip, port: target.port, at, status: response.status === 401 ? 'auth-required' : 'ok', fields });
+          emit({ source: 'http-pages', ip: target.ip, port: target.port, at, status: response.status === 401 ? 'auth-required' : 'ok', fields });
         }
       };
 
-      await forEachLimited(hosts, hostConcurrency, ctx.signal, async ([ip, targets]) => {
-        const hostDeadline = signalScope(ctx.signal, hostDeadlineMs);
-        try {
-          for (const target of targets) {
-            if (hostDeadline.signal.aborted) break;
-            await askPort(target, hostDeadline.signal);
-          }
-          if (hostDeadline.signal.aborted && !ctx.signal.aborted) log.info({ ip, deadlineMs: hostDeadlineMs }, 'HTTP probes of this host stopped at its deadline');
-        } finally {
-          hostDeadline.dispose();
+      await probeHosts(ctx, hosts, { concurrency: hostConcurrency, deadlineMs: hostDeadlineMs }, async ([ip, targets], host) => {
+        for (const target of targets) {
+          if (host.signal.aborted) break;
+          await askPort(target, host);
         }
+        if (host.signal.aborted && !ctx.signal.aborted) log.info({ ip, deadlineMs: hostDeadlineMs }, 'HTTP probes of this host stopped at its deadline');
       });
       log.info({ hosts: hosts.length, requests }, 'HTTP probes finished');
     },
   };
 }
 
-export const httpPages: Discoverer = createHttpDiscoverer();
+export const httpPages: Discoverer<'http-pages'> = createHttpDiscoverer();

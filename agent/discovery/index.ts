@@ -12,7 +12,7 @@ import { rtspProbe } from './rtsp.js';
 import { neighbours } from './neighbours.js';
 
 /** The registry: one line adds a discoverer. Phases run in order; discoverers in a phase run together. */
-export const discoverers: readonly Discoverer[] = [
+export const discoverers = [
   wsDiscovery,
   sadp,
   dhip,
@@ -25,4 +25,7 @@ export const discoverers: readonly Discoverer[] = [
   tlsCertificates,
   rtspProbe,
   neighbours,
-];
+] as const satisfies readonly Discoverer[];
+
+/** A discoverer's one name (see Discoverer.name). */
+export type DiscovererName = (typeof discoverers)[number]['name'];

@@ -20,7 +20,8 @@
 import type { EventEmitter } from 'node:events';
 import { isIPv4 } from 'node:net';
 import Bonjour from 'bonjour-service';
-import { repeatDelay, sleep } from '../net/udp.js';
+import { repeatDelay } from '../net/udp.js';
+import { sleep } from '../net/abort.js';
 import type { Logger } from '../log.js';
 import type { Fields, Observation } from '../types.js';
 import { onChosenSubnet } from './ssdp.js';
@@ -137,7 +138,7 @@ class Instances {
     const at = new Date().toISOString();
     return [...this.byKey.keys()].sort().map((key) => {
       const { ip, fields } = this.byKey.get(key) as { ip: string; fields: Fields };
-      return { source: 'mdns', ip, at, status: 'ok', fields };
+      return { source: 'mdns-dns-sd', ip, at, status: 'ok', fields };
     });
   }
 }
@@ -175,14 +176,15 @@ function closed(bonjour: Bonjour): Promise<void> {
   });
 }
 
-export const mdns: Discoverer = {
-  name: 'mdns',
+export const mdns: Discoverer<'mdns-dns-sd'> = {
+  name: 'mdns-dns-sd',
   phase: 'listen',
-  method: 'mdns-dns-sd',
+  evidence: 'mdns',
+  emits: ['mdns.name', 'mdns.type', 'mdns.host', 'mdns.port', 'mdns.answeredBy', 'mdns.txt.*'],
   description: 'mDNS / DNS-SD browse of the service types in fingerprints/mdns-services.yaml (UDP 5353, multicast 224.0.0.251)',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
-    const log = ctx.log.child({ module: 'mdns' });
+    const log = ctx.log.child({ module: 'mdns-dns-sd' });
     const types = ctx.knowledge.mdnsServices;
     const instances = new Instances(ctx.interfaces, log);
     let malformed = 0;

@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { sleep } from '../net/udp.js';
+import { sleep } from '../net/abort.js';
 import type { Discoverer, ScanContext } from './types.js';
 import type { Observation } from '../types.js';
 
@@ -92,14 +92,15 @@ export async function readSettled(
   return entries;
 }
 
-export const neighbours: Discoverer = {
-  name: 'neighbours',
+export const neighbours: Discoverer<'neighbour-table'> = {
+  name: 'neighbour-table',
   phase: 'collect',
-  method: 'neighbour-table',
+  evidence: null,
+  emits: ['neighbour.state', 'neighbour.fresh', 'neighbour.interface'],
   description: 'Kernel neighbour (ARP) table: MAC addresses of hosts the scan exchanged packets with',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
-    const log = ctx.log.child({ module: 'neighbours' });
+    const log = ctx.log.child({ module: 'neighbour-table' });
     const tables = await Promise.all(
       ctx.interfaces.map(async (iface) => {
         const read = async (): Promise<NeighbourEntry[]> => {
@@ -121,7 +122,7 @@ export const neighbours: Discoverer = {
         // The kernel reports whole seconds, rounded down, so no slack is needed.
         const fresh = heardWithin(entry, scanAgeSeconds);
         emit({
-          source: 'neighbours',
+          source: 'neighbour-table',
           ip: entry.ip,
           mac: entry.mac,
           at: new Date().toISOString(),

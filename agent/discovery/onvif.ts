@@ -23,7 +23,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { httpRequest } from '../net/http-client.js';
-import { forEachLimited, sharedRateLimiter, signalScope, type RateLimiter } from '../net/rate-limiter.js';
+import type { RateLimiter } from '../net/rate-limiter.js';
+import { openPortsFor, probeHosts } from './probe-hosts.js';
 import {
   challengeRealms,
   chooseDigestChallenge,
@@ -90,20 +91,17 @@ export function deviceServiceEndpoints(ctx: ScanContext, log: Logger): DeviceSer
   const announced = new Map<string, URL>();
   for (const o of ctx.seen) {
     const xaddrs = o.fields['onvif.xaddr'];
-    if (o.source !== 'wsdiscovery' || !Array.isArray(xaddrs) || announced.has(o.ip)) continue;
+    if (o.source !== 'ws-discovery' || !Array.isArray(xaddrs) || announced.has(o.ip)) continue;
     const url = xaddrForResponder(o.ip, xaddrs);
     if (url) announced.set(o.ip, url);
     else log.warn({ ip: o.ip, xaddrs }, 'no XAddr on the answering address; only its open web ports are tried');
   }
-  // The port sweep only touched hosts active probes may touch (ports.ts), so its ports are fair game.
   const webPorts = new Map<string, Map<number, URL>>();
-  for (const o of ctx.seen) {
-    const probes = o.fields['port.probes'];
-    const list = Array.isArray(probes) ? probes : [probes];
-    if (o.source !== 'ports' || o.status !== 'ok' || o.port === undefined || !list.includes('http') || announced.has(o.ip)) continue;
-    const ports = webPorts.get(o.ip) ?? new Map<number, URL>();
-    ports.set(o.port, new URL(`${list.includes('tls') ? 'https' : 'http'}://${o.ip}:${o.port}${DEVICE_SERVICE_PATH}`));
-    webPorts.set(o.ip, ports);
+  for (const { ip, port, probes } of openPortsFor(ctx, 'http')) {
+    if (announced.has(ip)) continue;
+    const ports = webPorts.get(ip) ?? new Map<number, URL>();
+    ports.set(port, new URL(`${probes.includes('tls') ? 'https' : 'http'}://${ip}:${port}${DEVICE_SERVICE_PATH}`));
+    webPorts.set(ip, ports);
   }
   return [
     ...[...announced].map(([ip, url]) => ({ ip, urls: [url], announced: true })),
@@ -306,7 +304,7 @@ async function probeDevice(
     const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
     const record = (call: DeviceCall, result: CallResult): void =>
       emit({
-        source: 'onvif',
+        source: 'onvif-device-service',
         ip: endpoint.ip,
         port,
         ...(result.mac ? { mac: result.mac } : {}),
@@ -329,23 +327,22 @@ async function probeDevice(
   }
 }
 
-export const onvifDevice: Discoverer = {
-  name: 'onvif',
+export const onvifDevice: Discoverer<'onvif-device-service'> = {
+  name: 'onvif-device-service',
   phase: 'probe',
-  method: 'onvif-device-service',
+  evidence: 'onvif',
+  emits: [
+    'onvif.call', 'onvif.time.type', 'onvif.time.utc', 'onvif.time.offsetSeconds', 'onvif.device.manufacturer', 'onvif.device.model',
+    'onvif.device.firmware', 'onvif.device.serial', 'onvif.device.hardwareId', 'onvif.net.mac', 'onvif.scope', 'onvif.scope.name',
+    'onvif.scope.hardware', 'onvif.scope.location', 'onvif.scope.type', 'onvif.scope.profile', 'onvif.scope.mac', 'onvif.http.server',
+    'onvif.auth.realm', 'onvif.auth.method',
+  ],
   description: 'ONVIF device service: clock, device information, network interfaces and scopes (with credentials only where the operator supplied them)',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
-    const log = ctx.log.child({ module: 'onvif' });
+    const log = ctx.log.child({ module: 'onvif-device-service' });
     const endpoints = deviceServiceEndpoints(ctx, log);
-    const limiter = sharedRateLimiter(ctx);
-    // Many workers and pacing waits share one scope, which hangs on the phase's signal by a single listener.
-    const pool = signalScope(ctx.signal);
-    try {
-      await forEachLimited(endpoints, CONCURRENCY, pool.signal, (endpoint) => probeDevice(endpoint, ctx.credentials, pool.signal, limiter, log, emit));
-    } finally {
-      pool.dispose();
-    }
+    await probeHosts(ctx, endpoints, { concurrency: CONCURRENCY }, (endpoint, { signal, limiter }) => probeDevice(endpoint, ctx.credentials, signal, limiter, log, emit));
     log.info({ devices: endpoints.length, withCredentials: endpoints.filter((e) => ctx.credentials?.forHost(e.ip)).length }, 'ONVIF device service probes finished');
   },
 };

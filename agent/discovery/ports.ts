@@ -17,47 +17,14 @@
  * not tried: in a sparse /24 that saves most of the connects, each of which would otherwise wait
  * out its timeout. Hosts heard during the listen phase get every port at once.
  */
-import net from 'node:net';
 import type { PortSpec } from '../knowledge/tables.js';
-import { Semaphore, forEachLimited, sharedRateLimiter, signalScope } from '../net/rate-limiter.js';
-import { activeProbeHosts, type Discoverer, type ScanContext } from './types.js';
+import { Semaphore } from '../net/rate-limiter.js';
+import { tcpConnect, type ConnectOutcome } from '../net/tcp.js';
+import { activeProbeHosts, probeHosts, withDefaults, type ItemProbe } from './probe-hosts.js';
+import type { Discoverer, ScanContext } from './types.js';
 import type { Observation } from '../types.js';
 
 export { ACTIVE_PROBES, type ActiveProbe, type PortSpec } from '../knowledge/tables.js';
-
-/** How one connect ended. `unreachable`: the network said no route or no such host (ICMP, ARP). */
-export type ConnectOutcome = 'open' | 'refused' | 'timeout' | 'unreachable' | 'error';
-
-const UNREACHABLE_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
-
-/** One TCP connect: the handshake only, then the socket is closed. Never rejects. */
-export function tcpConnect(ip: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<ConnectOutcome> {
-  return new Promise((resolvePromise) => {
-    let settled = false;
-    const socket = net.connect({ host: ip, port });
-    const finish = (outcome: ConnectOutcome): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      socket.destroy();
-      resolvePromise(outcome);
-    };
-    const onAbort = (): void => finish('timeout');
-    const timer = setTimeout(() => finish('timeout'), timeoutMs);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (signal?.aborted) onAbort();
-    socket.once('connect', () => finish('open'));
-    socket.once('error', (error: NodeJS.ErrnoException) => {
-      // A RST answering the SYN is ECONNREFUSED; ECONNRESET means the handshake completed and the
-      // peer then reset the connection (before Node reported it): the port did accept, so it is open.
-      if (error.code === 'ECONNRESET') finish('open');
-      else if (error.code === 'ECONNREFUSED') finish('refused');
-      else if (error.code && UNREACHABLE_CODES.has(error.code)) finish('unreachable');
-      else finish('error');
-    });
-  });
-}
 
 export interface PortScanOptions {
   /** The port table; fingerprints/ports.yaml by default. */
@@ -88,32 +55,29 @@ interface Tally {
   absentHosts: number;
 }
 
-export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer {
-  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
-  const hostConcurrency = options.hostConcurrency ?? DEFAULTS.hostConcurrency;
-  const socketLimit = options.socketLimit ?? DEFAULTS.socketLimit;
-  const hostDeadlineMs = options.hostDeadlineMs ?? DEFAULTS.hostDeadlineMs;
+export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer<'tcp-connect'> {
+  const { connectTimeoutMs, hostConcurrency, socketLimit, hostDeadlineMs } = withDefaults(options, DEFAULTS);
 
   return {
-    name: 'ports',
+    name: 'tcp-connect',
     phase: 'connect',
-    method: 'tcp-connect',
+    evidence: 'port',
+    emits: ['port.state', 'port.service', 'port.probes', 'port.closed'],
     description: 'TCP connect to the ports cameras use (fingerprints/ports.yaml), on named targets and hosts that announced themselves',
 
     async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
       if (!ctx.active) return;
-      const log = ctx.log.child({ module: 'ports' });
+      const log = ctx.log.child({ module: 'tcp-connect' });
       const table = options.ports ?? ctx.knowledge.ports;
-      const limiter = sharedRateLimiter(ctx);
       const sockets = new Semaphore(socketLimit);
-      const heard = new Set(ctx.seen.filter((o) => o.source !== 'neighbours').map((o) => o.ip));
+      const heard = new Set(ctx.seen.filter((o) => o.source !== 'neighbour-table').map((o) => o.ip));
       // The scanner's own addresses are in the swept block too: it is not a device.
       const own = new Set(ctx.interfaces.map((i) => i.address));
       const hosts = activeProbeHosts(ctx).filter((ip) => !own.has(ip));
       const tally: Tally = { open: 0, refused: 0, silent: 0, absentHosts: 0 };
       const started = Date.now();
 
-      const probe = async (ip: string, spec: PortSpec, signal: AbortSignal): Promise<ConnectOutcome | null> => {
+      const probe = async (ip: string, spec: PortSpec, { signal, limiter }: ItemProbe): Promise<ConnectOutcome | null> => {
         if (!(await sockets.acquire(signal))) return null;
         try {
           if (!(await limiter.take(signal))) return null;
@@ -121,7 +85,7 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
           if (outcome === 'open') {
             tally.open++;
             emit({
-              source: 'ports',
+              source: 'tcp-connect',
               ip,
               port: spec.port,
               at: new Date().toISOString(),
@@ -136,31 +100,26 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
         }
       };
 
-      const scanHost = async (ip: string): Promise<void> => {
-        const hostDeadline = signalScope(ctx.signal, hostDeadlineMs);
+      const scanHost = async (ip: string, host: ItemProbe): Promise<void> => {
         const outcomes = new Map<number, ConnectOutcome | null>();
         const probeAll = async (specs: readonly PortSpec[]): Promise<void> => {
-          await Promise.all(specs.map(async (p) => outcomes.set(p.port, await probe(ip, p, hostDeadline.signal))));
+          await Promise.all(specs.map(async (p) => outcomes.set(p.port, await probe(ip, p, host))));
         };
-        try {
-          let rest = table;
-          if (!heard.has(ip)) {
-            const first = table.filter((p) => p.hostDiscovery);
-            await probeAll(first);
-            if (first.length > 0 && ![...outcomes.values()].some((o) => o === 'open' || o === 'refused')) {
-              tally.absentHosts++;
-              return;
-            }
-            rest = table.filter((p) => !p.hostDiscovery);
+        let rest = table;
+        if (!heard.has(ip)) {
+          const first = table.filter((p) => p.hostDiscovery);
+          await probeAll(first);
+          if (first.length > 0 && ![...outcomes.values()].some((o) => o === 'open' || o === 'refused')) {
+            tally.absentHosts++;
+            return;
           }
-          await probeAll(rest);
-        } finally {
-          hostDeadline.dispose();
+          rest = table.filter((p) => !p.hostDiscovery);
         }
+        await probeAll(rest);
         const closed = [...outcomes].filter(([, o]) => o === 'refused').map(([port]) => port);
         if (closed.length > 0 && ![...outcomes.values()].includes('open')) {
           emit({
-            source: 'ports',
+            source: 'tcp-connect',
             ip,
             at: new Date().toISOString(),
             status: 'refused',
@@ -169,7 +128,7 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
         }
       };
 
-      await forEachLimited(hosts, hostConcurrency, ctx.signal, scanHost);
+      await probeHosts(ctx, hosts, { concurrency: hostConcurrency, deadlineMs: hostDeadlineMs }, scanHost);
       log.info(
         { hosts: hosts.length, absentHosts: tally.absentHosts, open: tally.open, refused: tally.refused, silent: tally.silent, ms: Date.now() - started, aborted: ctx.signal.aborted },
         'TCP connect sweep finished',
@@ -178,4 +137,4 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
   };
 }
 
-export const tcpPorts: Discoverer = createPortsDiscoverer();
+export const tcpPorts: Discoverer<'tcp-connect'> = createPortsDiscoverer();

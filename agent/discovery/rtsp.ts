@@ -20,7 +20,8 @@ import {
 import type { Discoverer, ScanContext } from './types.js';
 import type { Observation, ProbeStatus } from '../types.js';
 import type { Logger } from '../log.js';
-import { forEachLimited, sharedRateLimiter, signalScope, type RateLimiter } from '../net/rate-limiter.js';
+import type { RateLimiter } from '../net/rate-limiter.js';
+import { openPortsFor, probeHosts } from './probe-hosts.js';
 
 /** Connect to last byte of one answer. */
 const EXCHANGE_TIMEOUT_MS = 3000;
@@ -32,19 +33,9 @@ export interface RtspTarget {
   readonly port: number;
 }
 
-/**
- * Open ports the port sweep marked for RTSP, each once. The sweep itself only touched hosts
- * active probes may touch (ports.ts), so these are too.
- */
+/** Open ports the port sweep marked for RTSP, each once. */
 export function rtspTargets(ctx: ScanContext): RtspTarget[] {
-  const targets = new Map<string, RtspTarget>();
-  for (const o of ctx.seen) {
-    const probes = o.fields['port.probes'];
-    if (o.source !== 'ports' || o.status !== 'ok' || o.port === undefined) continue;
-    if (!(Array.isArray(probes) ? probes : [probes]).includes('rtsp')) continue;
-    targets.set(`${o.ip} ${o.port}`, { ip: o.ip, port: o.port });
-  }
-  return [...targets.values()];
+  return openPortsFor(ctx, 'rtsp').map(({ ip, port }) => ({ ip, port }));
 }
 
 type Exchange =
@@ -166,23 +157,17 @@ async function probeRtsp(
   }
 }
 
-export const rtspProbe: Discoverer = {
+export const rtspProbe: Discoverer<'rtsp'> = {
   name: 'rtsp',
   phase: 'probe',
-  method: 'rtsp',
+  evidence: 'rtsp',
+  emits: ['rtsp.method', 'rtsp.status', 'rtsp.server', 'rtsp.public', 'rtsp.auth.scheme', 'rtsp.auth.realm'],
   description: 'RTSP OPTIONS and DESCRIBE without credentials on open RTSP ports: Server, Public methods, authentication realms',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     const log = ctx.log.child({ module: 'rtsp' });
     const targets = rtspTargets(ctx);
-    const limiter = sharedRateLimiter(ctx);
-    // Many workers and pacing waits share one scope, which hangs on the phase's signal by a single listener.
-    const pool = signalScope(ctx.signal);
-    try {
-      await forEachLimited(targets, CONCURRENCY, pool.signal, (target) => probeRtsp(target, pool.signal, limiter, log, emit));
-    } finally {
-      pool.dispose();
-    }
+    await probeHosts(ctx, targets, { concurrency: CONCURRENCY }, (target, { signal, limiter }) => probeRtsp(target, signal, limiter, log, emit));
     log.info({ ports: targets.length }, 'RTSP probes finished');
   },
 };

@@ -20,15 +20,14 @@
  * responder's own address (a device must not point the agent at another host), size- and
  * time-capped, parsed by agent/protocols/upnp.ts.
  */
-import { setMaxListeners, type EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import type { RemoteInfo } from 'node:dgram';
-import { isIPv4 } from 'node:net';
 import ssdp, { type Client, type ClientOptions } from 'node-ssdp';
 import { httpRequest } from '../net/http-client.js';
-import { sharedRateLimiter, signalScope } from '../net/rate-limiter.js';
-import { repeatDelay, sleep } from '../net/udp.js';
+import { sleep } from '../net/abort.js';
+import { repeatDelay } from '../net/udp.js';
 import type { ScanInterface } from '../net/interfaces.js';
-import { ipv4ToInt } from '../targets.js';
+import { inCidr } from '../net/ipv4.js';
 import {
   descriptionFields,
   descriptionUrl,
@@ -40,6 +39,7 @@ import {
 } from '../protocols/upnp.js';
 import type { Logger } from '../log.js';
 import type { Fields, Observation } from '../types.js';
+import { probeHosts } from './probe-hosts.js';
 import type { Discoverer, ScanContext } from './types.js';
 
 const SSDP_PORT = 1900;
@@ -61,12 +61,7 @@ const DESCRIPTIONS_BUDGET_MS = 15_000;
 
 /** True when `ip` is an IPv4 address inside the subnet of one of the chosen interfaces. */
 export function onChosenSubnet(interfaces: readonly ScanInterface[], ip: string): boolean {
-  if (!isIPv4(ip)) return false;
-  return interfaces.some((iface) => {
-    const [base, bits] = iface.cidr.split('/');
-    const size = 2 ** (32 - Number(bits));
-    return base !== undefined && isIPv4(base) && Math.floor(ipv4ToInt(ip) / size) === Math.floor(ipv4ToInt(base) / size);
-  });
+  return interfaces.some((iface) => inCidr(ip, iface.cidr));
 }
 
 /** What each responder said: its announcements, keyed by USN (or LOCATION when it sent no USN). */
@@ -147,10 +142,11 @@ async function started(client: Client): Promise<boolean> {
   }
 }
 
-export const ssdpSearch: Discoverer = {
+export const ssdpSearch: Discoverer<'ssdp'> = {
   name: 'ssdp',
   phase: 'listen',
-  method: 'ssdp',
+  evidence: 'ssdp',
+  emits: ['ssdp.server', 'ssdp.st', 'ssdp.usn', 'ssdp.location'],
   description: 'SSDP M-SEARCH (ssdp:all, upnp:rootdevice) and NOTIFY listening (UDP 1900, multicast 239.255.255.250)',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
@@ -231,7 +227,7 @@ function descriptionWork(ctx: ScanContext, log: Logger): [string, URL][] {
 
 async function fetchDescription(signal: AbortSignal, log: Logger, ip: string, url: URL): Promise<Observation> {
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-  const observation = (status: Observation['status'], fields: Fields): Observation => ({ source: 'ssdp', ip, port, at: new Date().toISOString(), status, fields });
+  const observation = (status: Observation['status'], fields: Fields): Observation => ({ source: 'upnp-description', ip, port, at: new Date().toISOString(), status, fields });
   const result = await httpRequest({
     url,
     method: 'GET',
@@ -258,34 +254,26 @@ async function fetchDescription(signal: AbortSignal, log: Logger, ip: string, ur
   return observation('ok', { ...server, ...descriptionFields(description) });
 }
 
-export const upnpDescription: Discoverer = {
-  name: 'ssdp',
+export const upnpDescription: Discoverer<'upnp-description'> = {
+  name: 'upnp-description',
   phase: 'probe',
-  method: 'upnp-description',
+  evidence: 'ssdp',
+  emits: [
+    'upnp.deviceType', 'upnp.friendlyName', 'upnp.manufacturer', 'upnp.modelName', 'upnp.modelNumber', 'upnp.modelDescription',
+    'upnp.serialNumber', 'upnp.udn', 'upnp.presentationURL', 'upnp.http.server',
+  ],
   description: 'UPnP device description: HTTP GET of each SSDP LOCATION on the announcing device’s own address',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     if (!ctx.active) return;
-    const log = ctx.log.child({ module: 'upnp' });
+    const log = ctx.log.child({ module: 'upnp-description' });
     const queue = descriptionWork(ctx, log);
     const total = queue.length;
     log.debug({ descriptions: total }, 'UPnP descriptions started');
-    const limiter = sharedRateLimiter(ctx);
-    // One listener on the phase's signal; the requests and waits below listen on this one.
-    const scope = signalScope(ctx.signal, DESCRIPTIONS_BUDGET_MS);
-    setMaxListeners(2 * DESCRIPTION_CONCURRENCY + 1, scope.signal);
-    const worker = async (): Promise<void> => {
-      for (let next = queue.shift(); next && !scope.signal.aborted; next = queue.shift()) {
-        if (!(await limiter.take(scope.signal))) return;
-        const [ip, url] = next;
-        emit(await fetchDescription(scope.signal, log, ip, url));
-      }
-    };
-    try {
-      await Promise.all(Array.from({ length: Math.min(DESCRIPTION_CONCURRENCY, queue.length) }, worker));
-    } finally {
-      scope.dispose();
-    }
+    await probeHosts(ctx, queue, { concurrency: DESCRIPTION_CONCURRENCY, budgetMs: DESCRIPTIONS_BUDGET_MS }, async ([ip, url], { signal, limiter }) => {
+      if (!(await limiter.take(signal))) return;
+      emit(await fetchDescription(signal, log, ip, url));
+    });
     log.info({ descriptions: total }, 'UPnP descriptions finished');
   },
 };

@@ -14,9 +14,9 @@
  */
 import tls from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
-import { forEachLimited, sharedRateLimiter, signalScope } from '../net/rate-limiter.js';
 import { cleanText } from '../protocols/http-page.js';
-import { activeProbeHosts, type Discoverer, type ScanContext } from './types.js';
+import { openPortsFor, probeHosts, withDefaults } from './probe-hosts.js';
+import type { Discoverer, ScanContext } from './types.js';
 import type { Fields, Observation, ProbeStatus } from '../types.js';
 
 /** Longest distinguished name kept (characters). */
@@ -114,52 +114,39 @@ export interface TlsProbeOptions {
 
 const DEFAULTS = { timeoutMs: 3000, concurrency: 16 } as const;
 
-export function createTlsDiscoverer(options: TlsProbeOptions = {}): Discoverer {
-  const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
-  const concurrency = options.concurrency ?? DEFAULTS.concurrency;
+export function createTlsDiscoverer(options: TlsProbeOptions = {}): Discoverer<'tls-certificate'> {
+  const { timeoutMs, concurrency } = withDefaults(options, DEFAULTS);
 
   return {
-    name: 'tls',
+    name: 'tls-certificate',
     phase: 'probe',
-    method: 'tls-certificate',
+    evidence: 'tls',
+    emits: ['tls.subject', 'tls.issuer', 'tls.san', 'tls.notBefore', 'tls.notAfter', 'tls.fingerprint256', 'tls.selfSigned', 'tls.protocol'],
     description: 'TLS handshake on open TLS ports to read the server certificate (subject, issuer, validity)',
 
     async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
       if (!ctx.active) return;
-      const log = ctx.log.child({ module: 'tls' });
-      const limiter = sharedRateLimiter(ctx);
-      const allowed = new Set(activeProbeHosts(ctx));
-      const targets: { ip: string; port: number }[] = [];
-      for (const o of ctx.seen) {
-        const probes = o.fields['port.probes'];
-        if (o.source !== 'ports' || o.port === undefined || !Array.isArray(probes) || !probes.includes('tls') || !allowed.has(o.ip)) continue;
-        if (!targets.some((t) => t.ip === o.ip && t.port === o.port)) targets.push({ ip: o.ip, port: o.port });
-      }
+      const log = ctx.log.child({ module: 'tls-certificate' });
+      const targets = openPortsFor(ctx, 'tls');
       let certificates = 0;
-      // Concurrent handshakes all listen to one scope, not each to the phase's signal.
-      const scope = signalScope(ctx.signal);
-      try {
-        await forEachLimited(targets, concurrency, scope.signal, async ({ ip, port }) => {
-          if (!(await limiter.take(scope.signal))) return;
-          // One handshake per port, bounded by its own timeout and by the scan's deadline.
-          const result = await fetchCertificate(ip, port, timeoutMs, scope.signal);
-          const at = new Date().toISOString();
-          if (!result.ok) {
-            log.debug({ ip, port, status: result.status, reason: result.reason }, 'TLS handshake failed');
-            emit({ source: 'tls', ip, port, at, status: result.status, fields: {} });
-            return;
-          }
-          certificates++;
-          const fields = certificateFields(result.cert);
-          if (result.protocol) fields['tls.protocol'] = result.protocol;
-          emit({ source: 'tls', ip, port, at, status: 'ok', fields });
-        });
-      } finally {
-        scope.dispose();
-      }
+      await probeHosts(ctx, targets, { concurrency }, async ({ ip, port }, { signal, limiter }) => {
+        if (!(await limiter.take(signal))) return;
+        // One handshake per port, bounded by its own timeout and by the scan's deadline.
+        const result = await fetchCertificate(ip, port, timeoutMs, signal);
+        const at = new Date().toISOString();
+        if (!result.ok) {
+          log.debug({ ip, port, status: result.status, reason: result.reason }, 'TLS handshake failed');
+          emit({ source: 'tls-certificate', ip, port, at, status: result.status, fields: {} });
+          return;
+        }
+        certificates++;
+        const fields = certificateFields(result.cert);
+        if (result.protocol) fields['tls.protocol'] = result.protocol;
+        emit({ source: 'tls-certificate', ip, port, at, status: 'ok', fields });
+      });
       log.info({ ports: targets.length, certificates }, 'TLS probes finished');
     },
   };
 }
 
-export const tlsCertificates: Discoverer = createTlsDiscoverer();
+export const tlsCertificates: Discoverer<'tls-certificate'> = createTlsDiscoverer();

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import type { DiscovererName, Observation } from '../types.js';
+import type { EvidenceSource, Observation } from '../types.js';
 import type { ScanInterface } from '../net/interfaces.js';
 import type { TargetSet } from '../targets.js';
 import type { CredentialStore } from '../credentials.js';
@@ -41,19 +41,27 @@ export interface ScanContext {
 }
 
 /**
- * The hosts active probes may touch: the TARGETs the operator named, and hosts that announced
- * themselves during the listen phase (never an address a reply merely mentions).
+ * One discovery method. Adding one = its file in agent/discovery/ + one line in the registry
+ * (agent/discovery/index.ts); tests/unit/discovery-registry.test.ts holds it to what it declares.
  */
-export function activeProbeHosts(ctx: ScanContext): string[] {
-  const heard = ctx.seen.filter((o) => o.source !== 'neighbours').map((o) => o.ip);
-  return [...new Set([...ctx.targets.addresses(), ...heard])];
-}
-
-export interface Discoverer {
-  readonly name: DiscovererName;
+export interface Discoverer<Name extends string = string> {
+  /**
+   * Its one name: the inventory's `scan.methods` entry, the `source` of every observation it
+   * emits, and its log module.
+   */
+  readonly name: Name;
+  /** When it runs; 'listen' and 'collect' only listen or read, 'connect' and 'probe' send to target hosts. */
   readonly phase: DiscoveryPhase;
-  /** The method name recorded in the inventory's scan.methods. */
-  readonly method: string;
+  /**
+   * The evidence source (`evidence[].source` in the inventory) of the fingerprint rules that read
+   * its fields: each rule file's `source:` names it. Null when no rule reads what it emits.
+   */
+  readonly evidence: EvidenceSource | null;
+  /**
+   * Every observation field it may emit, as fingerprints/fields.yaml names them. `prefix.*` stands
+   * for fields whose last part the device names (mDNS TXT keys); fields.yaml lists the known ones.
+   */
+  readonly emits: readonly string[];
   readonly description: string;
   /** Never throws for network reasons: emits observations with a status and resolves. */
   run(ctx: ScanContext, emit: (observation: Observation) => void): Promise<void>;

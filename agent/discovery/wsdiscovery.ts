@@ -8,8 +8,9 @@
  * crashes the process unless a listener is attached, and with its default `resolve: true` it
  * connects to every camera it hears, which is active probing nobody asked for.
  */
-import { ipv4ToInt } from '../targets.js';
-import { withInterfaceSockets, sleep, repeatDelay, type Datagram, type InterfaceSocket } from '../net/udp.js';
+import { inCidr } from '../net/ipv4.js';
+import { withInterfaceSockets, repeatDelay, type Datagram, type InterfaceSocket } from '../net/udp.js';
+import { sleep } from '../net/abort.js';
 import {
   buildProbe,
   isOnvifMatch,
@@ -21,27 +22,24 @@ import {
 } from '../protocols/wsdiscovery.js';
 import type { Discoverer, ScanContext } from './types.js';
 import type { Observation } from '../types.js';
-import type { ScanInterface } from '../net/interfaces.js';
 
 /** How many times each probe is sent (UDP loses packets; nmap's wsdd sends twice too). */
 const SEND_COUNT = 2;
 /** Unicast probes to named targets are paced so a /24 does not arrive as one burst. */
 const UNICAST_PROBES_PER_SECOND = 200;
 
-function onSubnet(iface: ScanInterface, ip: string): boolean {
-  const [base, bits] = iface.cidr.split('/');
-  const size = 2 ** (32 - Number(bits));
-  return Math.floor(ipv4ToInt(ip) / size) === Math.floor(ipv4ToInt(base as string) / size);
-}
-
-export const wsDiscovery: Discoverer = {
-  name: 'wsdiscovery',
+export const wsDiscovery: Discoverer<'ws-discovery'> = {
+  name: 'ws-discovery',
   phase: 'listen',
-  method: 'ws-discovery',
+  evidence: 'onvif',
+  emits: [
+    'onvif.endpoint', 'onvif.types', 'onvif.xaddr', 'onvif.metadataVersion', 'onvif.scope', 'onvif.scope.name', 'onvif.scope.hardware',
+    'onvif.scope.location', 'onvif.scope.type', 'onvif.scope.profile', 'onvif.scope.mac', 'wsd.types',
+  ],
   description: 'ONVIF WS-Discovery Probe (UDP 3702, multicast 239.255.255.250 and unicast to targets)',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
-    const log = ctx.log.child({ module: 'wsdiscovery' });
+    const log = ctx.log.child({ module: 'ws-discovery' });
     const ourMessages = new Set<string>();
     const seen = new Set<string>();
 
@@ -64,7 +62,7 @@ export const wsDiscovery: Discoverer = {
         const onvif = isOnvifMatch(match);
         if (!onvif) log.info({ from: d.from, types: match.types }, 'non-camera WS-Discovery reply: recorded as a host, not probed as ONVIF');
         const fields = onvif ? probeMatchFields(match) : { 'wsd.types': match.types };
-        emit({ source: 'wsdiscovery', ip: d.from, at: new Date().toISOString(), status: 'ok', fields });
+        emit({ source: 'ws-discovery', ip: d.from, at: new Date().toISOString(), status: 'ok', fields });
       }
     };
 
@@ -88,7 +86,7 @@ async function probeTargets(ctx: ScanContext, sockets: InterfaceSocket[], probe:
   for (let round = 0; round < SEND_COUNT; round++) {
     for (const ip of ctx.targets.addresses()) {
       if (ctx.signal.aborted) return;
-      const socket = sockets.find((s) => onSubnet(s.iface, ip)) ?? sockets[0];
+      const socket = sockets.find((s) => inCidr(ip, s.iface.cidr)) ?? sockets[0];
       socket?.send(probe, ip, WSD_PORT);
       await sleep(gap, ctx.signal);
     }

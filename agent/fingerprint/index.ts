@@ -11,8 +11,6 @@ export { matchValue, fingerprintDevice, namedGroups, capturesOf, claimOf, descri
 export { verifyFingerprints, checkStructure, checkExample, checkOuiTable } from './verify.js';
 export {
   lookupOui,
-  normaliseMac,
-  formatMac,
   buildOuiTable,
   serialiseOuiTable,
   vendorsForOrganisation,

@@ -4,7 +4,8 @@
  * values and which patterns point to which vendor all come from the data (fingerprints/).
  */
 import { EVIDENCE_SOURCES, IDENTITY_KEYS, type Evidence, type Identity, type IdentityKey, type Observation } from '../types.js';
-import { formatMac, lookupOui, normaliseMac } from './oui.js';
+import { lookupOui } from './oui.js';
+import { normaliseMac } from '../net/mac.js';
 import { OUI_RULE_ID, type Claim, type FingerprintDb, type IdentityValues, type RuleMatch } from './types.js';
 
 /** Flags a rule may carry: no `g`/`y` (they make a RegExp stateful between calls), no `d`/`v`. */
@@ -131,19 +132,19 @@ export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): D
   if (given) macs.add(given);
   else {
     for (const o of input.observations) {
-      const hex = o.mac ? normaliseMac(o.mac) : null;
-      if (hex) macs.add(hex);
+      const mac = o.mac ? normaliseMac(o.mac) : null;
+      if (mac) macs.add(mac);
     }
   }
   let registrant: string | null = null;
-  for (const hex of [...macs].sort()) {
-    const hit = lookupOui(db, hex);
+  for (const mac of [...macs].sort()) {
+    const hit = lookupOui(db, mac);
     if (!hit) continue;
     if (!hit.placeholder) registrant ??= hit.organisation;
     const vendor = hit.vendor ? db.vendors.get(hit.vendor) : undefined;
     evidence.push({
       source: 'oui',
-      detail: `MAC ${formatMac(hex)} is registered to ${hit.organisation} (IEEE ${hit.prefix})`,
+      detail: `MAC ${mac} is registered to ${hit.organisation} (IEEE ${hit.prefix})`,
       supports: vendor ? vendor.key : null,
       rule: OUI_RULE_ID,
       confidence: vendor ? vendor.ouiConfidence : 0,

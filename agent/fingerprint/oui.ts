@@ -3,6 +3,7 @@
  * then MA-L 6), and the pure half of the OUI table generator (scripts/generate-oui.mjs feeds it the
  * `oui-data` registry; the package itself is never loaded at run time).
  */
+import { normaliseMac } from '../net/mac.js';
 import { OUI_FORMAT } from './paths.js';
 import type { FingerprintDb, OuiMatch, Vendor } from './types.js';
 
@@ -20,26 +21,9 @@ export const OUI_PREFIX = /^(?:[0-9A-F]{6}|[0-9A-F]{7}|[0-9A-F]{9})$/;
  */
 export const REGISTRY_PLACEHOLDERS = ['IEEE Registration Authority', 'Private'] as const;
 
-/**
- * A MAC as 12 upper-case hex digits, or null when it is not one. Accepts `28:57:be:12:34:56`,
- * `28-57-BE-12-34-56`, `2857.be12.3456` and `2857be123456`.
- */
-export function normaliseMac(mac: string): string | null {
-  const trimmed = mac.trim();
-  if (!/^[0-9A-Fa-f]{2}(?:[:-]?[0-9A-Fa-f]{2}){5}$/.test(trimmed) && !/^[0-9A-Fa-f]{4}(?:\.[0-9A-Fa-f]{4}){2}$/.test(trimmed)) {
-    return null;
-  }
-  return trimmed.replace(/[^0-9A-Fa-f]/g, '').toUpperCase();
-}
-
-/** 12 hex digits → lower-case colon form (`28:57:be:12:34:56`). */
-export function formatMac(hex12: string): string {
-  return (hex12.toLowerCase().match(/../g) ?? []).join(':');
-}
-
 /** The registry entry for `mac`, longest prefix first; null for an unlisted or malformed MAC. */
 export function lookupOui(db: Pick<FingerprintDb, 'oui'>, mac: string): OuiMatch | null {
-  const hex = normaliseMac(mac);
+  const hex = normaliseMac(mac)?.replaceAll(':', '').toUpperCase();
   if (!hex) return null;
   for (const length of OUI_PREFIX_LENGTHS) {
     const prefix = hex.slice(0, length);

@@ -1,6 +1,6 @@
 /**
  * recog's self-test (spec/lib/fingerprint_self_test_spec.rb) for this database: every rule is
- * well-formed, and every example proves its rule. loadFingerprints runs the structural half and
+ * well-formed, and every example proves its rule. loadKnowledge runs the structural half and
  * refuses a database that fails it; the CLI (`cctv-agent fingerprints verify`) and the unit tests
  * run all of it.
  */
@@ -26,7 +26,7 @@ function show(values: IdentityValues): string {
   return Object.keys(values).length ? JSON.stringify(values) : 'nothing';
 }
 
-/** Checks that need no examples: what loadFingerprints insists on. */
+/** Checks that need no examples: what loadKnowledge insists on. */
 export function checkStructure(db: FingerprintDb): FingerprintProblem[] {
   const problems: FingerprintProblem[] = [];
   const add = (file: string, rule: string | null, message: string): void => {

@@ -28,19 +28,6 @@ export interface InterfaceSocket {
 /** SOAP-over-UDP §3.4: repeat multicast messages with a short random delay (UDP_MIN_DELAY 50 ms). */
 export const REPEAT_DELAY_MS = { min: 50, max: 250 } as const;
 
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 export function repeatDelay(): number {
   return REPEAT_DELAY_MS.min + Math.floor(Math.random() * (REPEAT_DELAY_MS.max - REPEAT_DELAY_MS.min));
 }

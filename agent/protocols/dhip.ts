@@ -37,7 +37,7 @@
  */
 import { isIPv4 } from 'node:net';
 import type { Fields } from '../types.js';
-import { normaliseMac } from './sadp.js';
+import { normaliseMac } from '../net/mac.js';
 
 export const DHIP_MULTICAST_ADDRESS = '239.255.255.251';
 export const DHIP_PORT = 37810;
@@ -121,27 +121,6 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** Own property of a parsed JSON object (never an inherited one such as `constructor`). */
 function own(obj: Record<string, unknown>, key: string): unknown {
   return Object.hasOwn(obj, key) ? obj[key] : undefined;
-}
-
-/** A request as a device (or the lab simulator) receives it. */
-export interface DhipRequest {
-  method: string;
-  /** `params` when it is an object; null when absent (AMP-Research's 62-byte search has none). */
-  params: Record<string, unknown> | null;
-}
-
-/**
- * Parses a request packet; null unless it is a valid DHIP packet whose JSON has a string `method`.
- * Any method is returned: the simulator answers only {@link DHIP_SEARCH_METHOD}.
- */
-export function parseDhipRequest(buf: Buffer): DhipRequest | null {
-  const packet = parseDhipPacket(buf);
-  if (!packet) return null;
-  const method = own(packet.json, 'method');
-  if (typeof method !== 'string' || method.length === 0) return null;
-  const params = own(packet.json, 'params');
-  if (params !== undefined && params !== null && !isObject(params)) return null;
-  return { method, params: isObject(params) ? params : null };
 }
 
 /** A parsed `client.notifyDevInfo` reply. Typed members are null when missing or unusable. */
@@ -251,23 +230,4 @@ function scalar(value: unknown): string | null {
 function port(value: unknown): number | null {
   const n = typeof value === 'number' ? value : typeof value === 'string' && /^[0-9]{1,5}$/.test(value.trim()) ? Number(value) : NaN;
   return Number.isInteger(n) && n >= 0 && n <= 65535 ? n : null;
-}
-
-/** JSON values a simulated deviceInfo may hold. */
-export type DhipJson = string | number | boolean | null | readonly DhipJson[] | { readonly [key: string]: DhipJson };
-
-/**
- * A `client.notifyDevInfo` reply as a device sends it, for the lab simulator:
- * `{"mac":…,"method":"client.notifyDevInfo","params":{"deviceInfo":{…}}}` followed by `\n\0`
- * (the tail `0a 00` of the Haicam capture), both lengths counting the tail (UniversalScanner
- * requires length = datagram size − 32). `deviceInfo` keys keep their order. Throws a RangeError
- * when `mac` is not a MAC address or the packet would exceed {@link DHIP_MAX_PACKET_BYTES}.
- */
-export function buildDhipReply(deviceInfo: { readonly [key: string]: DhipJson }, mac: string): Buffer {
-  const normalised = normaliseMac(mac);
-  if (!normalised) throw new RangeError(`DHIP reply MAC must be a MAC address, got ${JSON.stringify(mac)}`);
-  const json = JSON.stringify({ mac: normalised, method: DHIP_NOTIFY_METHOD, params: { deviceInfo } });
-  const packet = frame(Buffer.from(`${json}\n\0`, 'utf8'));
-  if (packet.length > DHIP_MAX_PACKET_BYTES) throw new RangeError(`DHIP reply would be ${packet.length} bytes, over ${DHIP_MAX_PACKET_BYTES}`);
-  return packet;
 }

@@ -13,8 +13,9 @@
  * general-purpose probe builder is exported.
  */
 import { isIPv4 } from 'node:net';
+import { normaliseMac } from '../net/mac.js';
 import type { Fields } from '../types.js';
-import { escapeXml, parseUntrustedXml, xmlRoot, type XmlNode } from './xml.js';
+import { leafElements, parseUntrustedXml, xmlRoot } from './xml.js';
 
 export const SADP_MULTICAST_ADDRESS = '239.255.255.250';
 export const SADP_PORT = 37020;
@@ -43,24 +44,6 @@ export function buildSadpInquiry(uuid: string): Buffer {
     `<?xml version="1.0" encoding="utf-8"?><Probe><Uuid>${uuid.toUpperCase()}</Uuid><Types>${SADP_INQUIRY}</Types></Probe>`,
     'utf8',
   );
-}
-
-/** A probe as a device (or the lab simulator) receives it. */
-export interface SadpProbe {
-  uuid: string;
-  /** `inquiry` for a search; anything else is a command a simulator must not act on. */
-  types: string;
-}
-
-/** Parses a `<Probe>`; null unless the root is `Probe` with a non-empty `Uuid` and `Types`. */
-export function parseSadpProbe(buf: Buffer): SadpProbe | null {
-  const root = xmlRoot(parseUntrustedXml(buf, SADP_MAX_MESSAGE_BYTES));
-  if (!root || root.name !== 'Probe') return null;
-  const elements = simpleElements(root);
-  const uuid = elements['Uuid'];
-  const types = elements['Types'];
-  if (!uuid || !types) return null;
-  return { uuid, types };
 }
 
 /**
@@ -109,7 +92,7 @@ export const SADP_PROBE_MATCH_ELEMENTS = [
   'OEMInfo',
 ] as const;
 export type SadpElementName = (typeof SADP_PROBE_MATCH_ELEMENTS)[number];
-/** Element values for {@link buildSadpProbeMatch}; omitted elements are left out of the reply. */
+/** ProbeMatch element values by name; omitted elements are absent from the reply. */
 export type SadpProbeMatchElements = { readonly [K in SadpElementName]?: string };
 
 /** A parsed ProbeMatch. Typed members are null when the element is missing or unusable. */
@@ -164,7 +147,7 @@ const IDENTIFYING_ELEMENTS = ['MAC', 'IPv4Address', 'DeviceSN', 'DeviceDescripti
 export function parseSadpReply(buf: Buffer): SadpReply | null {
   const root = xmlRoot(parseUntrustedXml(buf, SADP_MAX_MESSAGE_BYTES));
   if (!root || root.name !== 'ProbeMatch') return null;
-  const elements = simpleElements(root);
+  const elements = leafElements(root);
   if (!IDENTIFYING_ELEMENTS.some((name) => elements[name])) return null;
 
   const text = (name: SadpElementName): string | null => elements[name] || null;
@@ -219,60 +202,6 @@ function sadpFields(reply: Omit<SadpReply, 'fields'>): Fields {
   const fields: Fields = {};
   for (const [name, value] of entries) if (value !== null) fields[name] = String(value);
   return fields;
-}
-
-/**
- * A ProbeMatch reply as a device sends it, for the lab simulator: elements in
- * {@link SADP_PROBE_MATCH_ELEMENTS} order whatever the order of `elements`, values XML-escaped,
- * laid out like the captured replies (declaration line, then one element per line; layout of
- * julienblitte/UniversalScanner `Hikvision.selftest`):
- * ```
- * <?xml version="1.0" encoding="UTF-8"?>
- * <ProbeMatch><Uuid>…</Uuid>
- * <Types>inquiry</Types>
- * …
- * </ProbeMatch>
- * ```
- */
-export function buildSadpProbeMatch(elements: SadpProbeMatchElements): Buffer {
-  let xml = '<?xml version="1.0" encoding="UTF-8"?>\n<ProbeMatch>';
-  for (const name of SADP_PROBE_MATCH_ELEMENTS) {
-    const value = Object.hasOwn(elements, name) ? elements[name] : undefined;
-    if (value !== undefined) xml += `<${name}>${escapeXml(value)}</${name}>\n`;
-  }
-  return Buffer.from(`${xml}</ProbeMatch>\n`, 'utf8');
-}
-
-/** Child elements that have no children of their own, name → text (first occurrence wins). */
-function simpleElements(root: XmlNode): Record<string, string> {
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const child of root.children) {
-    if (child.children.length === 0 && !Object.hasOwn(out, child.name)) out[child.name] = child.text;
-  }
-  return out;
-}
-
-/**
- * Normalises a MAC address to lower-case colon form (`58:50:ed:1f:e3:85`). Accepts `-`, `:` or
- * `.` separated forms (octets may drop a leading zero: `8-0-…`), Cisco dotted triples and 12 bare
- * hex digits. Null for anything else.
- */
-export function normaliseMac(value: string | null | undefined): string | null {
-  if (typeof value !== 'string') return null;
-  const trimmed = value.trim();
-  if (trimmed.length > 32) return null;
-  let hex: string;
-  if (/^[0-9a-f]{12}$/i.test(trimmed)) {
-    hex = trimmed;
-  } else if (/^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/i.test(trimmed)) {
-    hex = trimmed.replaceAll('.', '');
-  } else {
-    const parts = trimmed.split(/[-:]/);
-    if (parts.length !== 6 || !parts.every((p) => /^[0-9a-f]{1,2}$/i.test(p))) return null;
-    if (new Set(trimmed.replace(/[0-9a-f]/gi, '')).size !== 1) return null; // one separator style
-    hex = parts.map((p) => p.padStart(2, '0')).join('');
-  }
-  return hex.toLowerCase().match(/../g)!.join(':');
 }
 
 /** `true`/`false` as SADP firmware spells them, including its `flase`; null when unrecognised. */

@@ -135,6 +135,15 @@ export function decodeXmlCharacterReferences(text: string): string {
   });
 }
 
+/** Child elements that have no children of their own, name → text (first occurrence wins). */
+export function leafElements(root: XmlNode): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const child of root.children) {
+    if (child.children.length === 0 && !Object.hasOwn(out, child.name)) out[child.name] = child.text;
+  }
+  return out;
+}
+
 /** Escapes text for use as element content or a double-quoted attribute value. */
 export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&${c === '&' ? 'amp' : c === '<' ? 'lt' : c === '>' ? 'gt' : c === '"' ? 'quot' : 'apos'};`);

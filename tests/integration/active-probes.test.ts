@@ -67,7 +67,7 @@ describe('a default scan of the lab /24 with active probes', () => {
 
   it('runs the connect sweep, the HTTP pages and the TLS certificates', () => {
     expect(run.inventory.scan.methods).toEqual(expect.arrayContaining(['tcp-connect', 'http-pages', 'tls-certificate']));
-    const sweep = run.log.find((l) => l.module === 'ports' && l.msg === 'TCP connect sweep finished');
+    const sweep = run.log.find((l) => l.module === 'tcp-connect' && l.msg === 'TCP connect sweep finished');
     // 254 addresses of the /24 less the scanner's own 198.18.0.1.
     expect(sweep).toMatchObject({ hosts: 253, aborted: false });
     process.stderr.write(`[active-probes] default scan of ${LAB_SUBNET}: ${run.durationMs} ms in all; connect sweep ${String(sweep?.ms)} ms\n`);
@@ -145,13 +145,13 @@ describe('the hostile device costs at most its timeouts', () => {
     };
     // The named target's sweep overlaps the listen window; a second, empty sweep of hosts heard
     // but not named ends that phase, and the probe phase starts after it.
-    const sweeps = run.log.filter((l) => l.module === 'ports' && l.msg === 'TCP connect sweep finished');
+    const sweeps = run.log.filter((l) => l.module === 'tcp-connect' && l.msg === 'TCP connect sweep finished');
     const probePhaseStart = Math.max(...sweeps.map((l) => l.time));
     // 3 s per exchange (agent/discovery/http.ts, tls.ts): its silent port 80 costs one timeout,
     // its endless body and huge header are cut at once, its TLS garbage fails at once.
-    expect(at('http', 'HTTP probes finished') - probePhaseStart).toBeLessThan(3000 + 700);
-    expect(at('tls', 'TLS probes finished') - probePhaseStart).toBeLessThan(3000 + 700);
-    expect(at('ports', 'TCP connect sweep finished') - at('scan', 'scan started')).toBeLessThan(1000 + 1500);
+    expect(at('http-pages', 'HTTP probes finished') - probePhaseStart).toBeLessThan(3000 + 700);
+    expect(at('tls-certificate', 'TLS probes finished') - probePhaseStart).toBeLessThan(3000 + 700);
+    expect(at('tcp-connect', 'TCP connect sweep finished') - at('scan', 'scan started')).toBeLessThan(1000 + 1500);
     const device = deviceOf(run.inventory, hosttcp);
     expect(device.classification.linkedVendor).toBeNull();
   });

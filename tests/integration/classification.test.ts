@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { inventoryProblems } from '../../agent/schema.js';
+import { inventoryProblems } from '../support/inventory-schema.js';
 import type { Device, Inventory } from '../../agent/types.js';
 import type { ProfileTruth, TruthIdentity, TruthVulnerability } from '../lab/sim/profile.js';
 import { LAB_SUBNET, REPO_ROOT, labProfile, labProfiles, runInScanner, type LabProfile } from './lab-helpers.js';

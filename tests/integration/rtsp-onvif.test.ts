@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inventoryProblems } from '../../agent/schema.js';
+import { inventoryProblems } from '../support/inventory-schema.js';
 import type { Device, Evidence, Inventory } from '../../agent/types.js';
 import { LAB_LOG_DIR, LAB_SUBNET, labProfile, labProfiles, runInScanner, type LabProfile } from './lab-helpers.js';
 

@@ -208,7 +208,7 @@ describe('cctv-agent scan: SADP, DHIP and link-level-only hosts', () => {
     for (const [module, msg] of [
       ['sadp', 'SADP finished'],
       ['dhip', 'DHIP finished'],
-      ['wsdiscovery', 'WS-Discovery finished'],
+      ['ws-discovery', 'WS-Discovery finished'],
     ]) {
       const took = loggedAt(module!, msg!) - started;
       expect(took, module).toBeGreaterThanOrEqual(WINDOW_SECONDS * 1000 - 50);
@@ -312,7 +312,7 @@ describe('cctv-agent scan: SADP, DHIP and link-level-only hosts', () => {
     expect(dropped('sadp').some((m) => /^SADP reply dropped: it came from port \d+, not from the SADP port 37020$/.test(m))).toBe(true);
     expect(dropped('dhip')).toContain('malformed DHIP reply dropped');
     expect(dropped('dhip').some((m) => /^DHIP reply dropped: it came from port \d+, not from the DHIP port 37810$/.test(m))).toBe(true);
-    expect(dropped('wsdiscovery')).toContain('malformed WS-Discovery reply dropped');
+    expect(dropped('ws-discovery')).toContain('malformed WS-Discovery reply dropped');
   });
 
   it('still reports every other device as its profile says', () => {

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inventoryProblems } from '../../agent/schema.js';
+import { inventoryProblems } from '../support/inventory-schema.js';
 import type { Device, Inventory } from '../../agent/types.js';
 import { LAB_SUBNET, labNamespace, labProfiles, runInNamespace, runInScanner, startDevice, stopDevice, type LabProfile } from './lab-helpers.js';
 import { knowledgeCopies } from '../support/knowledge-copy.js';

@@ -16,7 +16,7 @@ const ip = '198.18.0.10';
 
 function discovery(fields: Fields): Observation {
   return {
-    source: 'wsdiscovery',
+    source: 'ws-discovery',
     ip,
     at,
     status: 'ok',
@@ -30,7 +30,7 @@ function discovery(fields: Fields): Observation {
 }
 
 function deviceInfo(fields: Fields): Observation {
-  return { source: 'onvif', ip, port: 80, at, status: 'ok', fields: { 'onvif.call': 'GetDeviceInformation', ...fields } };
+  return { source: 'onvif-device-service', ip, port: 80, at, status: 'ok', fields: { 'onvif.call': 'GetDeviceInformation', ...fields } };
 }
 
 /** A scope list as wsdiscovery.ts splits it. */
@@ -259,7 +259,7 @@ describe('classify: devices not linked to Hikvision or Dahua', () => {
   it('a printer with an HP OUI (WS-Discovery print device, no ONVIF) → null', () => {
     const r = run('50:81:40:00:00:70', [
       {
-        source: 'wsdiscovery',
+        source: 'ws-discovery',
         ip: '198.18.0.40',
         at,
         status: 'ok',

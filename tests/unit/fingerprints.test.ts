@@ -81,7 +81,7 @@ describe('matchValue', () => {
 describe('fingerprintDevice', () => {
   const at = '2026-11-28T09:53:00.000Z';
   const discovery: Observation = {
-    source: 'wsdiscovery',
+    source: 'ws-discovery',
     ip: '198.18.0.10',
     at,
     status: 'ok',
@@ -94,7 +94,7 @@ describe('fingerprintDevice', () => {
     },
   };
   const info: Observation = {
-    source: 'onvif',
+    source: 'onvif-device-service',
     ip: '198.18.0.10',
     port: 80,
     at,

@@ -10,6 +10,7 @@ import { loadKnowledge } from '../../agent/knowledge/index.js';
 import type { ScanContext } from '../../agent/discovery/types.js';
 import type { Observation } from '../../agent/types.js';
 import { loopbackContext } from '../support/scan-context.js';
+import { checkedEmit } from '../support/declared-emits.js';
 
 // Loopback web servers (127.0.0.1 only) standing in for camera web interfaces; the pages are the
 // fixtures the lab serves (tests/fixtures/http/README.md), the HTTPS one uses the lab certificate.
@@ -67,7 +68,7 @@ async function rawServer(onSocket: (socket: import('node:net').Socket) => void):
 }
 
 function portObservation(port: number, probes: string[] = ['http']): Observation {
-  return { source: 'ports', ip: '127.0.0.1', port, at: new Date().toISOString(), status: 'ok', fields: { 'port.state': 'open', 'port.service': 'http', 'port.probes': probes } };
+  return { source: 'tcp-connect', ip: '127.0.0.1', port, at: new Date().toISOString(), status: 'ok', fields: { 'port.state': 'open', 'port.service': 'http', 'port.probes': probes } };
 }
 
 function context(seen: Observation[], over: Partial<ScanContext> = {}): ScanContext {
@@ -76,7 +77,8 @@ function context(seen: Observation[], over: Partial<ScanContext> = {}): ScanCont
 
 async function probe(seen: Observation[], options: Parameters<typeof createHttpDiscoverer>[0] = {}, over: Partial<ScanContext> = {}): Promise<Observation[]> {
   const observations: Observation[] = [];
-  await createHttpDiscoverer({ timeoutMs: 1000, ...options }).run(context(seen, over), (o) => observations.push(o));
+  const discoverer = createHttpDiscoverer({ timeoutMs: 1000, ...options });
+  await discoverer.run(context(seen, over), checkedEmit(discoverer, observations));
   return observations;
 }
 
@@ -101,7 +103,7 @@ describe('the HTTP discoverer', () => {
     expect(web.requests.every((r) => r.method === 'GET' && r.headers.authorization === undefined)).toBe(true);
     expect(observations.map((o) => o.fields['http.path'])).toEqual(paths);
     const byPath = new Map(observations.map((o) => [o.fields['http.path'], o]));
-    expect(byPath.get('/')).toMatchObject({ source: 'http', ip: '127.0.0.1', port: web.port, status: 'ok', fields: { 'http.status': '200', 'http.header.server': 'App-webs/', 'http.marker': ['doc/page/login.asp'] } });
+    expect(byPath.get('/')).toMatchObject({ source: 'http-pages', ip: '127.0.0.1', port: web.port, status: 'ok', fields: { 'http.status': '200', 'http.header.server': 'App-webs/', 'http.marker': ['doc/page/login.asp'] } });
     expect(byPath.get('/ISAPI/System/deviceInfo')).toMatchObject({
       status: 'auth-required',
       fields: { 'http.status': '401', 'http.auth.scheme': ['Digest'], 'http.auth.realm': ['IP Camera(FN636)'], 'http.marker': ['<userCheck>'] },

@@ -3,9 +3,9 @@ import { mergeObservations } from '../../agent/merge.js';
 import type { Observation } from '../../agent/types.js';
 
 const at = '2026-11-28T10:00:00.000Z';
-const wsd = (ip: string): Observation => ({ source: 'wsdiscovery', ip, at, status: 'ok', fields: { 'onvif.endpoint': `urn:uuid:${ip}` } });
+const wsd = (ip: string): Observation => ({ source: 'ws-discovery', ip, at, status: 'ok', fields: { 'onvif.endpoint': `urn:uuid:${ip}` } });
 const neighbour = (ip: string, mac: string, fresh: boolean): Observation => ({
-  source: 'neighbours', ip, mac, at, status: 'ok', fields: { 'neighbour.fresh': String(fresh), 'neighbour.state': fresh ? 'REACHABLE' : 'STALE' },
+  source: 'neighbour-table', ip, mac, at, status: 'ok', fields: { 'neighbour.fresh': String(fresh), 'neighbour.state': fresh ? 'REACHABLE' : 'STALE' },
 });
 
 const claimed = (source: 'sadp' | 'dhip', ip: string, mac: string): Observation => ({ source, ip, mac, at, status: 'ok', fields: { [`${source}.mac`]: mac } });

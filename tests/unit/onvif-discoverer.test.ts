@@ -11,6 +11,7 @@ import type { Observation } from '../../agent/types.js';
 import { verifyDigest, verifyUsernameToken } from '../lab/sim/auth.js';
 import { parseSoap } from '../lab/sim/xml.js';
 import { loadKnowledge } from '../../agent/knowledge/index.js';
+import { checkedEmit } from '../support/declared-emits.js';
 
 // Loopback ONVIF device services (127.0.0.1 only) standing in for cameras. Credentials are checked
 // by the lab simulators' own verifiers (tests/lab/sim/auth.ts), written apart from the agent's code.
@@ -113,15 +114,15 @@ function context(seen: Observation[], credentials?: CredentialStore): ScanContex
 
 async function probe(seen: Observation[], credentials?: CredentialStore): Promise<Observation[]> {
   const emitted: Observation[] = [];
-  await onvifDevice.run(context(seen, credentials), (o) => emitted.push(o));
+  await onvifDevice.run(context(seen, credentials), checkedEmit(onvifDevice, emitted));
   return emitted;
 }
 
 const heard = (ip: string, xaddrs: string[]): Observation => ({
-  source: 'wsdiscovery', ip, at: new Date().toISOString(), status: 'ok', fields: { 'onvif.xaddr': xaddrs },
+  source: 'ws-discovery', ip, at: new Date().toISOString(), status: 'ok', fields: { 'onvif.xaddr': xaddrs },
 });
 const webPort = (port: number, probes = ['http']): Observation => ({
-  source: 'ports', ip: '127.0.0.1', port, at: new Date().toISOString(), status: 'ok', fields: { 'port.state': 'open', 'port.service': 'http', 'port.probes': probes },
+  source: 'tcp-connect', ip: '127.0.0.1', port, at: new Date().toISOString(), status: 'ok', fields: { 'port.state': 'open', 'port.service': 'http', 'port.probes': probes },
 });
 const service = (port: number): Observation => heard('127.0.0.1', [`http://127.0.0.1:${port}/onvif/device_service`]);
 const credentialsFor = (ip: string, user = USER): CredentialStore => parseCredentials(JSON.stringify([{ ip, ...user }]), 'test');
@@ -137,7 +138,7 @@ describe('ONVIF device-service discoverer, without credentials', () => {
       ['GetNetworkInterfaces', 'ok'],
       ['GetScopes', 'ok'],
     ]);
-    expect(observations.every((o) => o.source === 'onvif' && o.ip === '127.0.0.1' && o.port === port)).toBe(true);
+    expect(observations.every((o) => o.source === 'onvif-device-service' && o.ip === '127.0.0.1' && o.port === port)).toBe(true);
     const [clock, info, nics, scopes] = observations;
     expect(Math.abs(Number(clock?.fields['onvif.time.offsetSeconds']) + 7325)).toBeLessThanOrEqual(2);
     expect(clock?.fields['onvif.time.type']).toBe('Manual');

@@ -1,11 +1,13 @@
 import { createServer, type Server, type AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createPortsDiscoverer, tcpConnect, type PortSpec } from '../../agent/discovery/ports.js';
+import { createPortsDiscoverer, type PortSpec } from '../../agent/discovery/ports.js';
 import { loadKnowledge } from '../../agent/knowledge/index.js';
+import { tcpConnect } from '../../agent/net/tcp.js';
 import type { ScanContext } from '../../agent/discovery/types.js';
 import type { Observation } from '../../agent/types.js';
 import { loopbackContext } from '../support/scan-context.js';
+import { checkedEmit } from '../support/declared-emits.js';
 
 // Real sockets on 127.0.0.1 only: open ports are listening servers, closed ports were bound and
 // released, and a "silent" port is a listener whose accept queue is full (its thread is blocked),
@@ -76,7 +78,8 @@ function spec(port: number, over: Partial<PortSpec> = {}): PortSpec {
 async function sweep(ports: PortSpec[], ctx: ScanContext, connectTimeoutMs = 300): Promise<{ observations: Observation[]; ms: number }> {
   const observations: Observation[] = [];
   const t0 = Date.now();
-  await createPortsDiscoverer({ ports, connectTimeoutMs }).run(ctx, (o) => observations.push(o));
+  const discoverer = createPortsDiscoverer({ ports, connectTimeoutMs });
+  await discoverer.run(ctx, checkedEmit(discoverer, observations));
   return { observations, ms: Date.now() - t0 };
 }
 
@@ -114,7 +117,7 @@ describe('the ports discoverer', () => {
     const { observations } = await sweep([spec(open, { service: 'http', probes: ['http', 'tls'] }), spec(refused), spec(silent.port)], context({ seen: [] }));
     expect(observations).toHaveLength(1);
     expect(observations[0]).toEqual({
-      source: 'ports',
+      source: 'tcp-connect',
       ip: '127.0.0.1',
       port: open,
       at: expect.any(String),
@@ -129,7 +132,7 @@ describe('the ports discoverer', () => {
     const absent = await sweep(ports, context());
     expect(absent.observations).toEqual([]);
     // The same host, heard during the listen phase, gets every port.
-    const heard: Observation = { source: 'wsdiscovery', ip: '127.0.0.1', at: new Date().toISOString(), status: 'ok', fields: {} };
+    const heard: Observation = { source: 'ws-discovery', ip: '127.0.0.1', at: new Date().toISOString(), status: 'ok', fields: {} };
     const present = await sweep(ports, context({ seen: [heard] }));
     expect(present.observations.map((o) => o.port)).toEqual([open]);
   });
@@ -139,7 +142,7 @@ describe('the ports discoverer', () => {
     const b = await closedPort();
     const { observations } = await sweep([spec(b, { hostDiscovery: true }), spec(a), spec(silent.port)], context());
     expect(observations).toEqual([
-      { source: 'ports', ip: '127.0.0.1', at: expect.any(String), status: 'refused', fields: { 'port.state': 'closed', 'port.closed': [a, b].sort((x, y) => x - y).map(String) } },
+      { source: 'tcp-connect', ip: '127.0.0.1', at: expect.any(String), status: 'refused', fields: { 'port.state': 'closed', 'port.closed': [a, b].sort((x, y) => x - y).map(String) } },
     ]);
     expect(observations[0]).not.toHaveProperty('port');
     expect((await sweep([spec(silent.port, { hostDiscovery: true })], context())).observations).toEqual([]);

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { RateLimiter, Semaphore, forEachLimited, sharedRateLimiter, signalScope, whenAborted } from '../../agent/net/rate-limiter.js';
+import { RateLimiter, Semaphore, forEachLimited, sharedRateLimiter } from '../../agent/net/rate-limiter.js';
+import { signalScope, whenAborted } from '../../agent/net/abort.js';
 
 /** Start times (ms since the first start) of `count` callers that all ask at once. */
 async function startTimes(limiter: RateLimiter, count: number): Promise<number[]> {

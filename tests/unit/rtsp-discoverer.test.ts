@@ -8,6 +8,7 @@ import { RTSP_MAX_RESPONSE_BYTES } from '../../agent/protocols/rtsp.js';
 import { parseTargets } from '../../agent/targets.js';
 import type { Observation } from '../../agent/types.js';
 import { loadKnowledge } from '../../agent/knowledge/index.js';
+import { checkedEmit } from '../support/declared-emits.js';
 
 // Loopback RTSP servers (127.0.0.1 only) standing in for cameras.
 const fixture = (name: string): Buffer => readFileSync(new URL(`../fixtures/rtsp/${name}`, import.meta.url));
@@ -56,7 +57,7 @@ const withCseq = (reply: Buffer, request: string): Buffer =>
   Buffer.from(reply.toString('latin1').replace(/CSeq: \d+/, `CSeq: ${/CSeq: (\d+)/.exec(request)?.[1] ?? '0'}`), 'latin1');
 
 function openPort(port: number, ip = '127.0.0.1', probes: string[] = ['rtsp']): Observation {
-  return { source: 'ports', ip, port, at: new Date().toISOString(), status: 'ok', fields: { 'port.state': 'open', 'port.service': 'rtsp', 'port.probes': probes } };
+  return { source: 'tcp-connect', ip, port, at: new Date().toISOString(), status: 'ok', fields: { 'port.state': 'open', 'port.service': 'rtsp', 'port.probes': probes } };
 }
 
 function context(seen: Observation[], targets = ['127.0.0.1']): ScanContext {
@@ -76,7 +77,7 @@ function context(seen: Observation[], targets = ['127.0.0.1']): ScanContext {
 
 async function probe(seen: Observation[], targets?: string[]): Promise<Observation[]> {
   const emitted: Observation[] = [];
-  await rtspProbe.run(context(seen, targets), (o) => emitted.push(o));
+  await rtspProbe.run(context(seen, targets), checkedEmit(rtspProbe, emitted));
   return emitted;
 }
 
@@ -158,7 +159,7 @@ describe('which ports the RTSP discoverer probes', () => {
       openPort(8554),
       openPort(80, '127.0.0.1', ['http']),
       { ...openPort(555), status: 'refused' },
-      { source: 'wsdiscovery', ip: '127.0.0.5', at: '', status: 'ok', fields: { 'port.probes': ['rtsp'] } },
+      { source: 'ws-discovery', ip: '127.0.0.5', at: '', status: 'ok', fields: { 'port.probes': ['rtsp'] } },
       openPort(554, '127.0.0.5'),
     ];
     expect(rtspTargets(context(seen))).toEqual([

@@ -1,21 +1,22 @@
 /**
- * The SADP and DHIP discoverers' reply handling, fed real-shaped datagrams (tests/fixtures) and
- * hostile ones without any socket: what becomes an observation, what is dropped, and that a drop
- * is logged. The sockets and the multicast are exercised in the lab
+ * The SADP and DHIP discoverers' reply handling (agent/discovery/udp-search.ts with each codec),
+ * fed real-shaped datagrams (tests/fixtures) and hostile ones without any socket: what becomes an
+ * observation, what is dropped, and that a drop is logged. The sockets and the multicast are exercised in the lab
  * (tests/integration/sadp-dhip.test.ts).
  */
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { dhipReplyCollector } from '../../agent/discovery/dhip.js';
-import { sadpReplyCollector, type ReplyCollector } from '../../agent/discovery/sadp.js';
-import type { Logger } from '../../agent/log.js';
+import { dhip } from '../../agent/discovery/dhip.js';
+import { sadp } from '../../agent/discovery/sadp.js';
+import type { ReplyCollector, UdpSearchDiscoverer } from '../../agent/discovery/udp-search.js';
 import type { Datagram } from '../../agent/net/udp.js';
 import { DHIP_MAX_PACKET_BYTES } from '../../agent/protocols/dhip.js';
 import { SADP_MAX_MESSAGE_BYTES } from '../../agent/protocols/sadp.js';
 import type { Observation } from '../../agent/types.js';
 import { seededRandom } from '../seeded-random.js';
+import { checkedEmit } from '../support/declared-emits.js';
 
 const sadpFixture = (name: string): Buffer => readFileSync(new URL(`../fixtures/sadp/${name}`, import.meta.url));
 const dhipFixture = (name: string): Buffer => readFileSync(new URL(`../fixtures/dhip/${name}`, import.meta.url));
@@ -31,7 +32,8 @@ interface Harness {
   warnings: Array<{ msg: string; from?: string; port?: number }>;
 }
 
-function harness(make: (log: Logger, emit: (o: Observation) => void) => ReplyCollector): Harness {
+/** The discoverer's reply handling, each observation checked against what the discoverer declares. */
+function harness(discoverer: UdpSearchDiscoverer<'sadp' | 'dhip'>): Harness {
   const warnings: Harness['warnings'] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -40,7 +42,7 @@ function harness(make: (log: Logger, emit: (o: Observation) => void) => ReplyCol
     },
   });
   const emitted: Observation[] = [];
-  return { collector: make(pino({ level: 'warn' }, sink), (o) => emitted.push(o)), emitted, warnings };
+  return { collector: discoverer.collector(pino({ level: 'warn' }, sink), checkedEmit(discoverer, emitted)), emitted, warnings };
 }
 
 /** Random datagrams (repeatable), some starting like the real thing. */
@@ -54,7 +56,7 @@ function garbage(prefix: Buffer, seed: number): Buffer[] {
 
 describe('SADP replies', () => {
   it('a ProbeMatch from port 37020 → one observation about the sender, with the MAC it carries', () => {
-    const h = harness(sadpReplyCollector);
+    const h = harness(sadp);
     h.collector.onDatagram(datagram(probeMatch, '198.18.0.12', 37020));
     expect(h.emitted).toHaveLength(1);
     const [o] = h.emitted;
@@ -74,21 +76,21 @@ describe('SADP replies', () => {
   });
 
   it('the answer to the second inquiry adds nothing; the same reply from another host is another device', () => {
-    const h = harness(sadpReplyCollector);
+    const h = harness(sadp);
     for (let i = 0; i < 3; i++) h.collector.onDatagram(datagram(probeMatch, '198.18.0.12', 37020));
     h.collector.onDatagram(datagram(probeMatch, '198.18.0.13', 37020));
     expect(h.emitted.map((o) => o.ip)).toEqual(['198.18.0.12', '198.18.0.13']);
   });
 
   it('drops and logs a valid ProbeMatch sent from a port other than 37020', () => {
-    const h = harness(sadpReplyCollector);
+    const h = harness(sadp);
     h.collector.onDatagram(datagram(probeMatch, '198.18.0.60', 41234));
     expect(h.emitted).toEqual([]);
     expect(h.warnings).toEqual([expect.objectContaining({ from: '198.18.0.60', port: 41234, msg: expect.stringMatching(/port 41234, not from the SADP port 37020/) })]);
   });
 
   it('drops and logs truncated, oversized, entity-laden, probe and empty datagrams', () => {
-    const h = harness(sadpReplyCollector);
+    const h = harness(sadp);
     const text = probeMatch.toString('utf8');
     const oversized = Buffer.from(text.replace('</ProbeMatch>', `<Padding>${'x'.repeat(SADP_MAX_MESSAGE_BYTES)}</Padding></ProbeMatch>`));
     const bad = [
@@ -105,7 +107,7 @@ describe('SADP replies', () => {
   });
 
   it('never throws on random bytes', () => {
-    const h = harness(sadpReplyCollector);
+    const h = harness(sadp);
     for (const bytes of garbage(probeMatch, 37020)) expect(() => h.collector.onDatagram(datagram(bytes, '198.18.0.60', 37020))).not.toThrow();
     expect(h.emitted).toEqual([]);
   });
@@ -113,7 +115,7 @@ describe('SADP replies', () => {
 
 describe('DHIP replies', () => {
   it('a client.notifyDevInfo from port 37810 → one observation about the sender, with the MAC it carries', () => {
-    const h = harness(dhipReplyCollector);
+    const h = harness(dhip);
     h.collector.onDatagram(datagram(notifyDevInfo, '198.18.0.22', 37810));
     h.collector.onDatagram(datagram(notifyDevInfo, '198.18.0.22', 37810));
     expect(h.emitted).toHaveLength(1);
@@ -130,14 +132,14 @@ describe('DHIP replies', () => {
   });
 
   it('drops and logs a valid reply sent from a port other than 37810', () => {
-    const h = harness(dhipReplyCollector);
+    const h = harness(dhip);
     h.collector.onDatagram(datagram(notifyDevInfo, '198.18.0.60', 37811));
     expect(h.emitted).toEqual([]);
     expect(h.warnings).toEqual([expect.objectContaining({ port: 37811, msg: expect.stringMatching(/port 37811, not from the DHIP port 37810/) })]);
   });
 
   it('drops and logs lying lengths, truncation, a bad magic, an oversized packet and a request', () => {
-    const h = harness(dhipReplyCollector);
+    const h = harness(dhip);
     const withWord = (offset: number, value: number): Buffer => {
       const copy = Buffer.from(notifyDevInfo);
       copy.writeUInt32LE(value, offset);
@@ -164,7 +166,7 @@ describe('DHIP replies', () => {
   });
 
   it('never throws on random bytes', () => {
-    const h = harness(dhipReplyCollector);
+    const h = harness(dhip);
     for (const bytes of garbage(notifyDevInfo, 37810)) expect(() => h.collector.onDatagram(datagram(bytes, '198.18.0.60', 37810))).not.toThrow();
     expect(h.emitted).toEqual([]);
   });

@@ -7,6 +7,7 @@ import { certificateFields, createTlsDiscoverer, fetchCertificate, rfc4514, subj
 import type { ScanContext } from '../../agent/discovery/types.js';
 import type { Observation } from '../../agent/types.js';
 import { loopbackContext } from '../support/scan-context.js';
+import { checkedEmit } from '../support/declared-emits.js';
 
 // Real TLS on 127.0.0.1 with the lab-only certificates of tests/lab/certs/ (generated with openssl,
 // vendor default names; see its README). X509Certificate of the same files is the independent check.
@@ -43,12 +44,13 @@ function context(seen: Observation[], over: Partial<ScanContext> = {}): ScanCont
 }
 
 function portObservation(port: number, probes: string[] = ['http', 'tls']): Observation {
-  return { source: 'ports', ip: '127.0.0.1', port, at: new Date().toISOString(), status: 'ok', fields: { 'port.state': 'open', 'port.service': 'https', 'port.probes': probes } };
+  return { source: 'tcp-connect', ip: '127.0.0.1', port, at: new Date().toISOString(), status: 'ok', fields: { 'port.state': 'open', 'port.service': 'https', 'port.probes': probes } };
 }
 
 async function probe(seen: Observation[], over: Partial<ScanContext> = {}, timeoutMs = 1000): Promise<Observation[]> {
   const observations: Observation[] = [];
-  await createTlsDiscoverer({ timeoutMs }).run(context(seen, over), (o) => observations.push(o));
+  const discoverer = createTlsDiscoverer({ timeoutMs });
+  await discoverer.run(context(seen, over), checkedEmit(discoverer, observations));
   return observations;
 }
 
@@ -126,8 +128,8 @@ describe('the TLS discoverer', () => {
     const observations = await probe([portObservation(hik), portObservation(silent), portObservation(plain, ['http'])], {}, 300);
     expect(observations).toHaveLength(2);
     const byPort = new Map(observations.map((o) => [o.port, o]));
-    expect(byPort.get(hik)).toMatchObject({ source: 'tls', status: 'ok', fields: { 'tls.subject': expect.stringContaining('CN=www.hikvision.com'), 'tls.protocol': expect.stringMatching(/^TLSv1/) } });
-    expect(byPort.get(silent)).toMatchObject({ source: 'tls', status: 'timeout', fields: {} });
+    expect(byPort.get(hik)).toMatchObject({ source: 'tls-certificate', status: 'ok', fields: { 'tls.subject': expect.stringContaining('CN=www.hikvision.com'), 'tls.protocol': expect.stringMatching(/^TLSv1/) } });
+    expect(byPort.get(silent)).toMatchObject({ source: 'tls-certificate', status: 'timeout', fields: {} });
   });
 
   it('sends nothing with --no-active', async () => {

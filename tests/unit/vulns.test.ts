@@ -10,7 +10,7 @@ import type { AgentError } from '../../agent/errors.js';
 import { buildDevice } from '../../agent/inventory.js';
 import { loadKnowledge } from '../../agent/knowledge/index.js';
 import { knowledgeCopies } from '../support/knowledge-copy.js';
-import { inventoryProblems } from '../../agent/schema.js';
+import { inventoryProblems } from '../support/inventory-schema.js';
 import type { LinkedVendor, Observation, Relation } from '../../agent/types.js';
 import {
   compareVersions,
@@ -431,7 +431,7 @@ describe('flags in a built device', () => {
   const ip = '198.18.0.21';
 
   function device(mac: string, fields: Observation['fields']) {
-    const observation: Observation = { source: 'onvif', ip, port: 80, at, status: 'ok', fields: { 'onvif.call': 'GetDeviceInformation', ...fields } };
+    const observation: Observation = { source: 'onvif-device-service', ip, port: 80, at, status: 'ok', fields: { 'onvif.call': 'GetDeviceInformation', ...fields } };
     return buildDevice(loadKnowledge(), { ip, addresses: [ip], mac, observations: [observation] });
   }
 

@@ -1,16 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  DHIP_HEADER_LENGTH,
-  DHIP_MAX_PACKET_BYTES,
-  DHIP_SEARCH_METHOD,
-  buildDhipReply,
-  buildDhipSearch,
-  parseDhipPacket,
-  parseDhipReply,
-  parseDhipRequest,
-  type DhipJson,
-} from '../../../agent/protocols/dhip.js';
+import { DHIP_HEADER_LENGTH, DHIP_MAX_PACKET_BYTES, DHIP_SEARCH_METHOD, buildDhipSearch, parseDhipPacket, parseDhipReply } from '../../../agent/protocols/dhip.js';
+import { buildDhipReply, parseDhipRequest, type DhipJson } from '../../lab/sim/codecs/dhip-device.js';
 import { seededRandom } from '../../seeded-random.js';
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`../../fixtures/dhip/${name}`, import.meta.url));

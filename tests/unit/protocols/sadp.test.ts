@@ -1,17 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  SADP_MAX_MESSAGE_BYTES,
-  SADP_PROBE_MATCH_ELEMENTS,
-  buildSadpInquiry,
-  buildSadpProbeMatch,
-  lenientBoolean,
-  normaliseMac,
-  parseSadpProbe,
-  parseSadpReply,
-  type SadpProbeMatchElements,
-} from '../../../agent/protocols/sadp.js';
+import { SADP_MAX_MESSAGE_BYTES, SADP_PROBE_MATCH_ELEMENTS, buildSadpInquiry, lenientBoolean, parseSadpReply, type SadpProbeMatchElements } from '../../../agent/protocols/sadp.js';
+import { buildSadpProbeMatch, parseSadpProbe } from '../../lab/sim/codecs/sadp-device.js';
 import { seededRandom } from '../../seeded-random.js';
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`../../fixtures/sadp/${name}`, import.meta.url));
@@ -283,17 +274,6 @@ describe('garbage in → null, never a throw', () => {
 });
 
 describe('helpers', () => {
-  it('normaliseMac', () => {
-    expect(normaliseMac('58-50-ed-1f-e3-85')).toBe('58:50:ed:1f:e3:85');
-    expect(normaliseMac('58:50:ED:1F:E3:85')).toBe('58:50:ed:1f:e3:85');
-    expect(normaliseMac(' 5850ED1FE385 ')).toBe('58:50:ed:1f:e3:85');
-    expect(normaliseMac('5850.ed1f.e385')).toBe('58:50:ed:1f:e3:85');
-    expect(normaliseMac('8-0-27-1-2-3')).toBe('08:00:27:01:02:03');
-    for (const bad of ['', '58-50-ed-1f-e3', '58-50-ed-1f-e3-85-00', '58:50-ed:1f-e3:85', 'zz-50-ed-1f-e3-85', '58--50-ed-1f-e3', null, undefined]) {
-      expect(normaliseMac(bad), String(bad)).toBeNull();
-    }
-  });
-
   it('lenientBoolean', () => {
     expect(['true', 'TRUE', ' True ', '1', 'yes'].map(lenientBoolean)).toEqual([true, true, true, true, true]);
     expect(['false', 'flase', 'fasle', '0', 'no'].map(lenientBoolean)).toEqual([false, false, false, false, false]);

@@ -9,7 +9,8 @@
  * method (DHDiscover.setConfig, DevInit.account, PasswdFind.resetPassword…) is logged and never
  * acted on; a malformed datagram is logged and ignored.
  */
-import { buildDhipReply, DHIP_MULTICAST_ADDRESS, DHIP_PORT, DHIP_SEARCH_METHOD, parseDhipRequest, type DhipJson } from '../../../../agent/protocols/dhip.js';
+import { DHIP_MULTICAST_ADDRESS, DHIP_PORT, DHIP_SEARCH_METHOD } from '../../../../agent/protocols/dhip.js';
+import { buildDhipReply, parseDhipRequest, type DhipJson } from '../codecs/dhip-device.js';
 import { excerpt } from '../log.js';
 import { ProfileError } from '../profile.js';
 import { ServiceSocket } from '../udp-service.js';

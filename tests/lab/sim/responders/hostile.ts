@@ -17,8 +17,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RemoteInfo } from 'node:dgram';
-import { buildDhipReply, DHIP_HEADER_LENGTH, DHIP_MULTICAST_ADDRESS, DHIP_PORT, DHIP_SEARCH_METHOD, parseDhipRequest } from '../../../../agent/protocols/dhip.js';
-import { buildSadpProbeMatch, parseSadpProbe, SADP_MULTICAST_ADDRESS, SADP_PORT, SADP_PROBE_MATCH_ELEMENTS, type SadpProbeMatchElements } from '../../../../agent/protocols/sadp.js';
+import { DHIP_HEADER_LENGTH, DHIP_MULTICAST_ADDRESS, DHIP_PORT, DHIP_SEARCH_METHOD } from '../../../../agent/protocols/dhip.js';
+import { buildDhipReply, parseDhipRequest } from '../codecs/dhip-device.js';
+import { SADP_MULTICAST_ADDRESS, SADP_PORT, SADP_PROBE_MATCH_ELEMENTS, type SadpProbeMatchElements } from '../../../../agent/protocols/sadp.js';
+import { buildSadpProbeMatch, parseSadpProbe } from '../codecs/sadp-device.js';
 import type { WsDiscoveryProfile } from '../profile.js';
 import { ProfileError } from '../profile.js';
 import { ServiceSocket } from '../udp-service.js';

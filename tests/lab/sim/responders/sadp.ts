@@ -10,7 +10,8 @@
  * the profile's other elements. Any other probe type (activate, update, reboot, resetPassword…)
  * is logged and never acted on; a malformed datagram is logged and ignored.
  */
-import { parseSadpProbe, SADP_INQUIRY, SADP_MULTICAST_ADDRESS, SADP_PORT, SADP_PROBE_MATCH_ELEMENTS, buildSadpProbeMatch, type SadpProbeMatchElements } from '../../../../agent/protocols/sadp.js';
+import { SADP_INQUIRY, SADP_MULTICAST_ADDRESS, SADP_PORT, SADP_PROBE_MATCH_ELEMENTS, type SadpProbeMatchElements } from '../../../../agent/protocols/sadp.js';
+import { parseSadpProbe, buildSadpProbeMatch } from '../codecs/sadp-device.js';
 import { excerpt } from '../log.js';
 import { ProfileError } from '../profile.js';
 import { ServiceSocket } from '../udp-service.js';

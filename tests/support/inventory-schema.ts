@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import { repoPath } from './paths.js';
+import { repoPath } from '../../agent/paths.js';
 
-/** The contract document's JSON Schema (draft 2020-12), shipped in schema/. */
+/**
+ * Validates documents against the contract's JSON Schema (draft 2020-12, shipped in schema/).
+ * Test code: the agent builds documents by type and never validates its own output at run time.
+ */
+/** The contract document's JSON Schema. */
 export const INVENTORY_SCHEMA_FILE = repoPath('schema', 'cctv-inventory-v1.schema.json');
 
 type Validator = ((doc: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null };

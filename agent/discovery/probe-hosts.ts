@@ -1,0 +1,87 @@
+/**
+ * The prologue every probing discoverer shares (phases 'connect' and 'probe'): which hosts and
+ * ports it may touch, its options over their defaults, and the pool that works through them at a
+ * bounded concurrency, each under its own deadline, paced by the scan's shared `--rate`.
+ */
+import { forEachLimited, sharedRateLimiter, type RateLimiter } from '../net/rate-limiter.js';
+import { signalScope } from '../net/abort.js';
+import type { ScanContext } from './types.js';
+
+/**
+ * The hosts active probes may touch: the TARGETs the operator named, and hosts that announced
+ * themselves during the listen phase (never an address a reply merely mentions).
+ */
+export function activeProbeHosts(ctx: ScanContext): string[] {
+  const heard = ctx.seen.filter((o) => o.source !== 'neighbour-table').map((o) => o.ip);
+  return [...new Set([...ctx.targets.addresses(), ...heard])];
+}
+
+export interface OpenPort {
+  readonly ip: string;
+  readonly port: number;
+  /** Every probe the port table marks the port for (fingerprints/ports.yaml `probes`). */
+  readonly probes: readonly string[];
+}
+
+/** The open ports the TCP sweep marked for `probe`, on hosts active probes may touch, each once, in the order found. */
+export function openPortsFor(ctx: ScanContext, probe: string): OpenPort[] {
+  const allowed = new Set(activeProbeHosts(ctx));
+  const found = new Map<string, OpenPort>();
+  for (const o of ctx.seen) {
+    const marked = o.fields['port.probes'];
+    const probes = Array.isArray(marked) ? marked : marked === undefined ? [] : [marked];
+    if (o.source !== 'tcp-connect' || o.status !== 'ok' || o.port === undefined || !probes.includes(probe) || !allowed.has(o.ip)) continue;
+    const key = `${o.ip} ${o.port}`;
+    if (!found.has(key)) found.set(key, { ip: o.ip, port: o.port, probes });
+  }
+  return [...found.values()];
+}
+
+/** `options` over `defaults`: every member `defaults` has, taken from `options` unless it is absent there. */
+export function withDefaults<O extends object, K extends keyof O>(options: O, defaults: Required<Pick<O, K>>): Required<Pick<O, K>> {
+  const chosen = { ...defaults };
+  for (const key of Object.keys(defaults) as K[]) {
+    const value = options[key];
+    if (value !== undefined) chosen[key] = value as Required<Pick<O, K>>[K];
+  }
+  return chosen;
+}
+
+export interface ProbePool {
+  /** Items worked on at once. */
+  readonly concurrency: number;
+  /** Everything one item may take, queueing for the rate limiter included; absent: the phase's deadline only. */
+  readonly deadlineMs?: number;
+  /** Everything all items together may take; absent: the phase's deadline only. */
+  readonly budgetMs?: number;
+}
+
+export interface ItemProbe {
+  /** Aborts at the item's deadline or when the phase ends. */
+  readonly signal: AbortSignal;
+  /** The phase's shared `--rate`: take() before each new connection or exchange. */
+  readonly limiter: RateLimiter;
+}
+
+/**
+ * Runs `probe` on every item, `pool.concurrency` at a time, in item order, and stops handing out
+ * items when the phase's signal aborts or `pool.budgetMs` runs out. The many workers and pacing
+ * waits hang on one scope, which listens to the phase's signal once; with `pool.deadlineMs` each
+ * item also gets its own deadline.
+ */
+export async function probeHosts<T>(ctx: ScanContext, items: readonly T[], pool: ProbePool, probe: (item: T, run: ItemProbe) => Promise<void>): Promise<void> {
+  const limiter = sharedRateLimiter(ctx);
+  const scope = signalScope(ctx.signal, pool.budgetMs);
+  try {
+    await forEachLimited(items, pool.concurrency, scope.signal, async (item) => {
+      const deadline = pool.deadlineMs === undefined ? null : signalScope(scope.signal, pool.deadlineMs);
+      try {
+        await probe(item, { signal: deadline?.signal ?? scope.signal, limiter });
+      } finally {
+        deadline?.dispose();
+      }
+    });
+  } finally {
+    scope.dispose();
+  }
+}

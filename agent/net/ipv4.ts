@@ -1,0 +1,45 @@
+/**
+ * IPv4 addresses as 32-bit unsigned integers, and CIDR blocks (RFC 4632 §3.1: a prefix length N
+ * names the 2^(32-N) addresses that share their first N bits). The one implementation behind
+ * TARGET parsing, credential scopes, interface subnets and address ordering.
+ */
+import { isIPv4 } from 'node:net';
+
+/** A dotted-quad address as an unsigned integer (the caller has checked it with isIPv4). */
+export function ipv4ToInt(ip: string): number {
+  return ip.split('.').reduce((acc, octet) => acc * 256 + Number(octet), 0);
+}
+
+export function intToIpv4(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+/** An inclusive range of IPv4 addresses, as unsigned integers. */
+export interface Ipv4Range {
+  readonly first: number;
+  readonly last: number;
+}
+
+/** The block of prefix length `bits` (0 to 32) that holds `address`. */
+export function cidrRange(address: number, bits: number): Ipv4Range {
+  const size = 2 ** (32 - bits);
+  const first = Math.floor(address / size) * size;
+  return { first, last: first + size - 1 };
+}
+
+/** `A.B.C.D/N` with N from 0 to 32 → its block and prefix length; null for anything else. */
+export function parseCidr(text: string): (Ipv4Range & { readonly bits: number }) | null {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(text);
+  if (!m || !isIPv4(m[1] as string)) return null;
+  const bits = Number(m[2]);
+  if (bits > 32) return null;
+  return { ...cidrRange(ipv4ToInt(m[1] as string), bits), bits };
+}
+
+/** True when `ip` is an IPv4 address inside the block `cidr` (`A.B.C.D/N`, e.g. an interface's subnet). */
+export function inCidr(ip: string, cidr: string): boolean {
+  const block = parseCidr(cidr);
+  if (!block || !isIPv4(ip)) return false;
+  const n = ipv4ToInt(ip);
+  return n >= block.first && n <= block.last;
+}

@@ -1,0 +1,39 @@
+/**
+ * A TCP connect(2) probe: the three-way handshake of RFC 9293 §3.5 and nothing more. Nothing is
+ * sent on the connection; the socket is destroyed as soon as the handshake's outcome is known.
+ */
+import net from 'node:net';
+
+/** How one connect ended. `unreachable`: the network said no route or no such host (ICMP, ARP). */
+export type ConnectOutcome = 'open' | 'refused' | 'timeout' | 'unreachable' | 'error';
+
+const UNREACHABLE_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
+
+/** One TCP connect: the handshake only, then the socket is closed. Never rejects. */
+export function tcpConnect(ip: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<ConnectOutcome> {
+  return new Promise((resolvePromise) => {
+    let settled = false;
+    const socket = net.connect({ host: ip, port });
+    const finish = (outcome: ConnectOutcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.destroy();
+      resolvePromise(outcome);
+    };
+    const onAbort = (): void => finish('timeout');
+    const timer = setTimeout(() => finish('timeout'), timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+    socket.once('connect', () => finish('open'));
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      // A RST answering the SYN is ECONNREFUSED; ECONNRESET means the handshake completed and the
+      // peer then reset the connection (before Node reported it): the port did accept, so it is open.
+      if (error.code === 'ECONNRESET') finish('open');
+      else if (error.code === 'ECONNREFUSED') finish('refused');
+      else if (error.code && UNREACHABLE_CODES.has(error.code)) finish('unreachable');
+      else finish('error');
+    });
+  });
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { sleep } from '../../agent/net/abort.js';
+import { openPortsFor, probeHosts, withDefaults } from '../../agent/discovery/probe-hosts.js';
+import type { Observation } from '../../agent/types.js';
+import { loopbackContext } from '../support/scan-context.js';
+
+const at = new Date(0).toISOString();
+const open = (ip: string, port: number, probes: string[]): Observation => ({
+  source: 'tcp-connect',
+  ip,
+  port,
+  at,
+  status: 'ok',
+  fields: { 'port.state': 'open', 'port.service': 'x', 'port.probes': probes },
+});
+
+describe('withDefaults', () => {
+  it('takes each member from the options unless absent or undefined there, and only members the defaults have', () => {
+    const options: { timeoutMs?: number; concurrency?: number; data?: string } = { timeoutMs: 5, concurrency: undefined, data: 'kept out' };
+    const chosen = withDefaults(options, { timeoutMs: 1000, concurrency: 16 });
+    expect(chosen).toEqual({ timeoutMs: 5, concurrency: 16 });
+  });
+});
+
+describe('openPortsFor', () => {
+  it('lists the swept open ports marked for the probe, each once, in the order found', () => {
+    const ctx = loopbackContext({
+      seen: [
+        open('127.0.0.1', 443, ['http', 'tls']),
+        open('127.0.0.1', 80, ['http']),
+        open('127.0.0.1', 443, ['http', 'tls']),
+        open('127.0.0.1', 554, ['rtsp']),
+        { ...open('127.0.0.2', 80, ['http']), source: 'ws-discovery' },
+      ],
+    });
+    expect(openPortsFor(ctx, 'http').map((p) => p.port)).toEqual([443, 80]);
+    expect(openPortsFor(ctx, 'tls')).toEqual([{ ip: '127.0.0.1', port: 443, probes: ['http', 'tls'] }]);
+  });
+});
+
+describe('probeHosts', () => {
+  it('works through every item at most `concurrency` at a time', async () => {
+    let running = 0;
+    let most = 0;
+    const done: number[] = [];
+    await probeHosts(loopbackContext(), [1, 2, 3, 4, 5, 6, 7], { concurrency: 3 }, async (item) => {
+      most = Math.max(most, ++running);
+      await sleep(5);
+      running--;
+      done.push(item);
+    });
+    expect(most).toBe(3);
+    expect(done.sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('ends an item at its own deadline, not the others', async () => {
+    const ended: Array<[string, boolean]> = [];
+    await probeHosts(loopbackContext(), ['slow', 'quick'], { concurrency: 2, deadlineMs: 30 }, async (item, { signal }) => {
+      await sleep(item === 'slow' ? 10_000 : 1, signal);
+      ended.push([item, signal.aborted]);
+    });
+    expect(ended).toEqual([
+      ['quick', false],
+      ['slow', true],
+    ]);
+  });
+
+  it('hands out no item once the budget has run out', async () => {
+    const started: number[] = [];
+    await probeHosts(loopbackContext(), [1, 2, 3], { concurrency: 1, budgetMs: 20 }, async (item, { signal }) => {
+      started.push(item);
+      await sleep(10_000, signal);
+    });
+    expect(started).toEqual([1]);
+  });
+});
