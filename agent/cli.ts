@@ -12,7 +12,7 @@ import { createLogger, LOG_LEVELS } from './log.js';
 import { chooseInterfaces, listScanInterfaces } from './net/interfaces.js';
 import { parseTargets } from './targets.js';
 import { loadCredentials } from './credentials.js';
-import { recordScan } from './changes.js';
+import { recordScan } from './pipeline/changes.js';
 import { openStore, storeStateDir } from './store/index.js';
 import { assertStoreName } from './store/names.js';
 import { openPlace, readScan, readScanPair } from './store/read.js';
@@ -20,8 +20,8 @@ import { defaultFingerprintDir, fieldsText, matchReport, matchText, readFields, 
 import { linkedVendorNames, loadKnowledge } from './knowledge/index.js';
 import { inventoryTable } from './report/table.js';
 import { diffScans, diffTable } from './report/diff.js';
-import { readHandoverFile } from './report/handover.js';
-import { verifyExitCode, verifyHandover, verifyHtml, verifyTable } from './report/verify.js';
+import { readHandoverFile } from './handover/schedule.js';
+import { verifyExitCode, verifyHandover, verifyHtml, verifyTable } from './handover/verify.js';
 import { createProgress } from './report/progress.js';
 import { REPORT_FORMATS, writeReport, type ReportFormat } from './report/index.js';
 
@@ -105,7 +105,7 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
   try {
     // Loaded here, not at start-up: the discoverers pull in the SSDP and mDNS libraries, which
     // `--help` and the reading commands do not need.
-    const { runScan } = await import('./scan.js');
+    const { runScan } = await import('./pipeline/scan.js');
     const inventory = await runScan({
       site: flags.site,
       interfaces,
@@ -246,7 +246,7 @@ async function daemonCommand(flags: DaemonFlags): Promise<void> {
   // A bad knowledge base fails now, not at the first sweep.
   const knowledge = loadKnowledge(flags.fingerprints);
   const { Daemon } = await import('./daemon/daemon.js');
-  const { runScan } = await import('./scan.js');
+  const { runScan } = await import('./pipeline/scan.js');
   const stateDir = flags.state ?? config.stateDir ?? process.env.STATE_DIRECTORY ?? './cctv-agent-state';
   const daemon = await Daemon.start({
     config,

@@ -85,7 +85,7 @@ export interface Service {
 }
 
 /**
- * How a CVE concerns a device, judged offline from its model and firmware (agent/vulns.ts):
+ * How a CVE concerns a device, judged offline from its model and firmware (agent/pipeline/vulns.ts):
  * `affected` = its model family and firmware are inside the advisory's range; `possibly-affected`
  * = the same on OEM firmware, which advisories do not list; `cannot-tell` = the family matches but
  * the firmware is unknown or cannot be compared. A device known to be outside gets no entry.

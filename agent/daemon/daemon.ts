@@ -20,7 +20,7 @@
  */
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { computeSiteChanges, SITE_STATE_SCHEMA, type SiteState } from '../changes.js';
+import { computeSiteChanges, SITE_STATE_SCHEMA, type SiteState } from '../pipeline/changes.js';
 import { AgentError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { listScanInterfaces, type ScanInterface } from '../net/interfaces.js';

@@ -6,7 +6,7 @@ import type { CredentialStore } from '../credentials.js';
 import type { Knowledge } from '../knowledge/index.js';
 
 /**
- * When a discoverer runs (nmap's prerule/portrule split). agent/scan.ts runs them in this order,
+ * When a discoverer runs (nmap's prerule/portrule split). agent/pipeline/scan.ts runs them in this order,
  * except that the TCP sweep of the named TARGETs overlaps the listen window:
  * - 'listen':  multicast/broadcast and unicast discovery during the discovery window;
  * - 'connect': active: TCP connects to the ports cameras use, on the hosts active probes may touch;

@@ -7,7 +7,7 @@
 import { IDENTITY_KEYS } from '../types.js';
 import { CVES_FILE, type CveTable } from '../knowledge/cves.js';
 import type { Knowledge } from '../knowledge/index.js';
-import { vulnerabilitiesOf } from '../vulns.js';
+import { vulnerabilitiesOf } from '../pipeline/vulns.js';
 import { FIELDS_FILE, OUI_FILE, VENDORS_FILE } from './paths.js';
 import { ALLOWED_RULE_FLAGS, capturesOf, namedGroups } from './match.js';
 import { OUI_PREFIX, vendorsForOrganisation } from './oui.js';

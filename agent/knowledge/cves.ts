@@ -1,10 +1,10 @@
 /**
  * fingerprints/cves.yaml: offline CVE flags, as model families and firmware boundaries, each
- * boundary as structured data beside the record's own words. The matching lives in agent/vulns.ts;
+ * boundary as structured data beside the record's own words. The matching lives in agent/pipeline/vulns.ts;
  * this reads and checks the file. Each CVE carries examples (model, firmware, status) that
  * `cctv-agent fingerprints verify` runs: a new CVE is data only, and its examples are its tests.
  */
-import { compareCveIds, compareHikvision, isCalendarDate } from '../vulns.js';
+import { compareCveIds, compareHikvision, isCalendarDate } from '../pipeline/vulns.js';
 import { compilePattern, type CheckedFile } from './read.js';
 
 export const CVES_FILE = 'cves.yaml';

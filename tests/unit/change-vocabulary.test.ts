@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CHANGE_TYPES, recordScan } from '../../agent/changes.js';
+import { CHANGE_TYPES, recordScan } from '../../agent/pipeline/changes.js';
 import { loadDaemonConfig } from '../../agent/daemon/config.js';
 import { Daemon } from '../../agent/daemon/daemon.js';
 import { createLogger } from '../../agent/log.js';

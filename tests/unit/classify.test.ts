@@ -5,7 +5,7 @@
  * or the project's fixtures; serials/MACs not in a public source are marked as invented.
  */
 import { describe, expect, it } from 'vitest';
-import { classify, scoreGroups, vendorForLabel } from '../../agent/classify.js';
+import { classify, scoreGroups, vendorForLabel } from '../../agent/pipeline/classify.js';
 import { fingerprintDevice } from '../../agent/fingerprint/index.js';
 import { loadKnowledge } from '../../agent/knowledge/index.js';
 import type { Evidence, Fields, Identity, Observation } from '../../agent/types.js';

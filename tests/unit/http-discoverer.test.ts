@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server, type ServerRespons
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { classify } from '../../agent/classify.js';
+import { classify } from '../../agent/pipeline/classify.js';
 import { createHttpDiscoverer, type HttpProbeData } from '../../agent/discovery/http.js';
 import { fingerprintDevice } from '../../agent/fingerprint/index.js';
 import { loadKnowledge } from '../../agent/knowledge/index.js';

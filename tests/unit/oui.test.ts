@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AgentError } from '../../agent/errors.js';
-import { buildDevice } from '../../agent/inventory.js';
+import { buildDevice } from '../../agent/pipeline/assess.js';
 import {
   buildOuiTable,
   fingerprintDevice,

@@ -1,5 +1,5 @@
 /**
- * Policies that concern a device (agent/policies.ts over fingerprints/policies.yaml): every policy
+ * Policies that concern a device (agent/pipeline/policies.ts over fingerprints/policies.yaml): every policy
  * naming the linked vendor, whatever the relation; none for an unlinked device; a broken file is
  * refused with a coded error naming its line and key.
  */
@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { AgentError } from '../../agent/errors.js';
 import { loadKnowledge } from '../../agent/knowledge/index.js';
 import type { Policy } from '../../agent/knowledge/tables.js';
-import { policiesFor } from '../../agent/policies.js';
+import { policiesFor } from '../../agent/pipeline/policies.js';
 import { knowledgeCopies } from '../support/knowledge-copy.js';
 import type { Classification } from '../../agent/types.js';
 

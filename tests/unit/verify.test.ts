@@ -1,17 +1,17 @@
 /**
- * Handover schedules (agent/report/handover.ts) read from tests/fixtures/handover, matching and
- * rendering (agent/report/verify.ts) against the store fixtures, and `cctv-agent verify` run as
+ * Handover schedules (agent/handover/schedule.ts) read from tests/fixtures/handover, matching and
+ * rendering (agent/handover/verify.ts) against the store fixtures, and `cctv-agent verify` run as
  * the built CLI on a file store in a temporary folder: nothing touches the network.
  */
-import { recordScan } from '../../agent/changes.js';
+import { recordScan } from '../../agent/pipeline/changes.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentError } from '../../agent/errors.js';
 import { createLogger } from '../../agent/log.js';
-import { parseHandover, readHandoverFile, type ExpectedDevice } from '../../agent/report/handover.js';
-import { verifyExitCode, verifyHandover, verifyHtml, verifyTable } from '../../agent/report/verify.js';
+import { parseHandover, readHandoverFile, type ExpectedDevice } from '../../agent/handover/schedule.js';
+import { verifyExitCode, verifyHandover, verifyHtml, verifyTable } from '../../agent/handover/verify.js';
 import { openFileStore } from '../../agent/store/file.js';
 import { axisCamera, dahuaCamera, firstScan, hikvisionCamera, inventory, SITE } from './store-contract.js';
 import { runCli } from '../support/run-cli.js';

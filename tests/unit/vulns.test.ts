@@ -1,5 +1,5 @@
 /**
- * Offline CVE flags (agent/vulns.ts over fingerprints/cves.yaml): firmware parsing of the forms the
+ * Offline CVE flags (agent/pipeline/vulns.ts over fingerprints/cves.yaml): firmware parsing of the forms the
  * facts record (§4), every boundary just inside, just outside and unknown, OEM firmware, and the
  * flags in a built device. Model names come from the CVE records' families and the facts; where a
  * model or firmware string is not copied from a public source it is marked as invented.
@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { AgentError } from '../../agent/errors.js';
-import { buildDevice } from '../../agent/inventory.js';
+import { buildDevice } from '../../agent/pipeline/assess.js';
 import { loadKnowledge } from '../../agent/knowledge/index.js';
 import { knowledgeCopies } from '../support/knowledge-copy.js';
 import { inventoryProblems } from '../support/inventory-schema.js';
@@ -19,7 +19,7 @@ import {
   parseVersionNumbers,
   vulnerabilitiesOf,
   type VulnerabilityFlag,
-} from '../../agent/vulns.js';
+} from '../../agent/pipeline/vulns.js';
 
 const table = loadKnowledge().cves;
 

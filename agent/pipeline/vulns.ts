@@ -13,8 +13,8 @@
  *              `.YYYYMMDD` as in `V2.400.AC01.15.R.20170328`
  *   versions   `V2.3.8-8` (numbers separated by dots or dashes)
  */
-import type { CveFamily, CveTable, FirmwareBoundary, HikvisionFirmware, Severity } from './knowledge/cves.js';
-import type { LinkedVendor, Relation, Vulnerability, VulnerabilityStatus } from './types.js';
+import type { CveFamily, CveTable, FirmwareBoundary, HikvisionFirmware, Severity } from '../knowledge/cves.js';
+import type { LinkedVendor, Relation, Vulnerability, VulnerabilityStatus } from '../types.js';
 
 /** What the matcher reads of a device: its identity's model and firmware and its classification. */
 export interface VulnerabilityInput {

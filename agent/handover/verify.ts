@@ -1,5 +1,5 @@
 /**
- * Handover verification: the devices an installer says were fitted (agent/report/handover.ts)
+ * Handover verification: the devices an installer says were fitted (agent/handover/schedule.ts)
  * against the devices a scan found. A pure function of the two, plus renderings.
  *
  * Matching, in order: by MAC, then serial, then IP; each found device is matched at most once
@@ -7,9 +7,9 @@
  */
 import Table from 'cli-table3';
 import type { Device, Inventory } from '../types.js';
-import type { ExpectedDevice } from './handover.js';
-import type { LinkedVendorNames } from './summary.js';
-import { verdictText } from './table.js';
+import type { ExpectedDevice } from './schedule.js';
+import type { LinkedVendorNames } from '../report/summary.js';
+import { verdictText } from '../report/table.js';
 
 /** Fields a matched device is checked on (the identity keys a handover schedule names). */
 const COMPARED = ['model', 'firmware', 'brand'] as const;

@@ -3,17 +3,17 @@
  * the inventory document.
  */
 import { randomBytes } from 'node:crypto';
-import { discoverers } from './discovery/index.js';
-import { ACTIVE_PHASES, type Discoverer, type DiscoveryPhase, type ScanContext } from './discovery/types.js';
+import { discoverers } from '../discovery/index.js';
+import { ACTIVE_PHASES, type Discoverer, type DiscoveryPhase, type ScanContext } from '../discovery/types.js';
 import { mergeObservations } from './merge.js';
-import { signalScope } from './net/abort.js';
-import { buildDevice, buildInventory } from './inventory.js';
-import type { Logger } from './log.js';
-import type { ScanInterface } from './net/interfaces.js';
-import { parseTargets, type TargetSet } from './targets.js';
-import type { Inventory, Observation } from './types.js';
-import type { Knowledge } from './knowledge/index.js';
-import type { CredentialStore } from './credentials.js';
+import { signalScope } from '../net/abort.js';
+import { buildDevice, buildInventory } from './assess.js';
+import type { Logger } from '../log.js';
+import type { ScanInterface } from '../net/interfaces.js';
+import { parseTargets, type TargetSet } from '../targets.js';
+import type { Inventory, Observation } from '../types.js';
+import type { Knowledge } from '../knowledge/index.js';
+import type { CredentialStore } from '../credentials.js';
 
 export interface ScanOptions {
   site: string;

@@ -3,13 +3,13 @@
  * observations give an identical document apart from the scan's id and times.
  */
 import { classify } from './classify.js';
-import { fingerprintDevice } from './fingerprint/index.js';
-import type { Knowledge } from './knowledge/index.js';
+import { fingerprintDevice } from '../fingerprint/index.js';
+import type { Knowledge } from '../knowledge/index.js';
 import { compareAddresses, type ObservedHost } from './merge.js';
 import { policiesFor } from './policies.js';
 import { vulnerabilitiesOf } from './vulns.js';
-import type { DiscovererName } from './discovery/index.js';
-import { INVENTORY_SCHEMA_ID, type Device, type Inventory, type Observation, type ScanInfo, type Service } from './types.js';
+import type { DiscovererName } from '../discovery/index.js';
+import { INVENTORY_SCHEMA_ID, type Device, type Inventory, type Observation, type ScanInfo, type Service } from '../types.js';
 
 /**
  * What spoke on a port, most specific first: an ONVIF device service runs over HTTP, HTTPS over TLS,

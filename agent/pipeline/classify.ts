@@ -44,10 +44,10 @@
  * brand = display name of P, else the unknown label, else the fingerprint's brand. Model,
  * firmware, serial and deviceType are kept as fingerprinted.
  */
-import { claimOf } from './fingerprint/match.js';
-import type { Claim, FingerprintDb, Vendor } from './fingerprint/types.js';
-import type { ClassificationWeights } from './knowledge/tables.js';
-import type { Classification, Evidence, Identity, LinkedVendor, Relation } from './types.js';
+import { claimOf } from '../fingerprint/match.js';
+import type { Claim, FingerprintDb, Vendor } from '../fingerprint/types.js';
+import type { ClassificationWeights } from '../knowledge/tables.js';
+import type { Classification, Evidence, Identity, LinkedVendor, Relation } from '../types.js';
 
 export interface ClassifyResult {
   classification: Classification;
