@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { escapeHtml, inventoryHtml } from '../../agent/report/html.js';
-import { renderReport, writeReport } from '../../agent/report/index.js';
+import { writeReport } from '../../agent/report/index.js';
+import { renderFormat, reportFormats } from '../../agent/report/formats.js';
 import { inventoryTable } from '../../agent/report/table.js';
 import { openFileStore } from '../../agent/store/file.js';
 import { createLogger } from '../../agent/log.js';
@@ -63,10 +64,10 @@ describe('report formats from the store', () => {
 
   it('renders each format from the same document', () => {
     const inventory = sampleInventory();
-    expect(renderReport(inventory, 'table', names)).toBe(inventoryTable(inventory, names));
-    expect(JSON.parse(renderReport(inventory, 'json', names))).toEqual(inventory);
-    expect(renderReport(inventory, 'csv', names).startsWith('\uFEFF')).toBe(true);
-    expect(renderReport(inventory, 'html', names).startsWith('<!DOCTYPE html>')).toBe(true);
+    expect(renderFormat(reportFormats, 'table', inventory, names)).toBe(inventoryTable(inventory, names));
+    expect(JSON.parse(renderFormat(reportFormats, 'json', inventory, names))).toEqual(inventory);
+    expect(renderFormat(reportFormats, 'csv', inventory, names).startsWith('\uFEFF')).toBe(true);
+    expect(renderFormat(reportFormats, 'html', inventory, names).startsWith('<!DOCTYPE html>')).toBe(true);
   });
 
   it('writes the latest scan, or a named one, to --out', async () => {
