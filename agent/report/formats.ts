@@ -30,9 +30,9 @@ export const reportFormats: readonly OutputFormat<Inventory>[] = [
 
 /** `verify --format`: a handover verification as a table, JSON, or one self-contained HTML page. */
 export const verifyFormats: readonly OutputFormat<VerifyResult>[] = [
-  { name: 'table', render: (result) => verifyTable(result) },
+  { name: 'table', render: verifyTable },
   { name: 'json', render: (result) => jsonText(result) },
-  { name: 'html', render: (result) => verifyHtml(result) },
+  { name: 'html', render: verifyHtml },
 ];
 
 export function formatNames<T>(formats: readonly OutputFormat<T>[]): string[] {

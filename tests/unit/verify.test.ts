@@ -162,7 +162,7 @@ describe('verifyHandover', () => {
   });
 
   it('renders a table with the counts and a verdict line', () => {
-    const text = verifyTable(verifyHandover([expectedDevice({ ip: '198.18.0.99' })], scan, { allowLinked: false, names }));
+    const text = verifyTable(verifyHandover([expectedDevice({ ip: '198.18.0.99' })], scan, { allowLinked: false, names }), names);
     expect(text).toContain('0 matched, 0 mismatched, 1 missing, 3 unexpected, 2 linked to Hikvision or Dahua.');
     expect(text).toContain('FAIL');
   });
@@ -171,7 +171,7 @@ describe('verifyHandover', () => {
     const hostile = hikvisionCamera();
     hostile.identity.model = '<img src=x onerror=alert(1)>';
     const doc = inventory({ id: 'x', startedAt: scan.scan.startedAt, finishedAt: scan.scan.finishedAt, devices: [hostile] });
-    const html = verifyHtml(verifyHandover([expectedDevice({ ip: '198.18.0.21', location: '"><script>x</script>' })], doc, { allowLinked: true, names }));
+    const html = verifyHtml(verifyHandover([expectedDevice({ ip: '198.18.0.21', location: '"><script>x</script>' })], doc, { allowLinked: true, names }), names);
     expect(html).not.toContain('<img');
     expect(html).not.toContain('<script');
     expect(html).toContain('&#60;img src=x onerror=alert(1)&#62;');
