@@ -54,7 +54,8 @@ export interface Identity {
 export const IDENTITY_KEYS = ['manufacturer', 'brand', 'model', 'firmware', 'serial', 'deviceType'] as const;
 export type IdentityKey = (typeof IDENTITY_KEYS)[number];
 
-export type LinkedVendor = 'hikvision' | 'dahua';
+/** A linked vendor: a key of fingerprints/vendors.yaml whose entry links to itself (`hikvision`, `dahua`). */
+export type LinkedVendor = string;
 export type Relation = 'direct' | 'oem' | 'subsidiary';
 
 export interface Classification {
@@ -84,7 +85,7 @@ export interface Service {
 }
 
 /**
- * How a CVE concerns a device, judged offline from its model and firmware (agent/vulns.ts):
+ * How a CVE concerns a device, judged offline from its model and firmware (agent/pipeline/vulns.ts):
  * `affected` = its model family and firmware are inside the advisory's range; `possibly-affected`
  * = the same on OEM firmware, which advisories do not list; `cannot-tell` = the family matches but
  * the firmware is unknown or cannot be compared. A device known to be outside gets no entry.

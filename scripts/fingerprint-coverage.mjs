@@ -19,14 +19,13 @@ if (!existsSync(join(dist, 'fingerprint', 'coverage.js'))) {
   console.error(`fingerprint-coverage: ${dist} is missing or out of date; run "npm run build" first.`);
   process.exit(2);
 }
-const { loadFingerprints, coverageMarkdown, withCoverage } = await import(join(dist, 'fingerprint', 'index.js'));
-const { loadCves } = await import(join(dist, 'vulns.js'));
-const { loadPolicies } = await import(join(dist, 'policies.js'));
+const { coverageMarkdown, withCoverage } = await import(join(dist, 'fingerprint', 'index.js'));
+const { loadKnowledge } = await import(join(dist, 'knowledge', 'index.js'));
 
-const db = loadFingerprints();
+const db = loadKnowledge();
 const readmePath = join(db.dir, 'README.md');
 const current = readFileSync(readmePath, 'utf8');
-const next = withCoverage(current, coverageMarkdown(db, loadCves(db.dir).cves, loadPolicies(db.dir)));
+const next = withCoverage(current, coverageMarkdown(db));
 
 if (process.argv.includes('--check')) {
   if (current !== next) {

@@ -8,11 +8,11 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { isIP } from 'node:net';
-import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { Cron } from 'croner';
-import { isMap, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { Level } from 'pino';
 import { AgentError, agentError } from '../errors.js';
+import { dotted, parseDataDocument, schemaProblem, validatorFor, type DataPath, type SchemaProblem } from '../knowledge/data-file.js';
 import { LOG_LEVELS } from '../log.js';
 import { loadCredentials, type CredentialStore } from '../credentials.js';
 import type { ScanInterface } from '../net/interfaces.js';
@@ -148,8 +148,7 @@ interface RawConfig {
   sites: RawSite[];
 }
 
-const ajv = new Ajv2020({ allErrors: true, strict: true });
-const validate = ajv.compile<RawConfig>(DAEMON_CONFIG_SCHEMA);
+const validate = validatorFor(DAEMON_CONFIG_SCHEMA) as ValidateFunction<RawConfig>;
 
 /** Reads and validates FILE; throws CCTV_ERR_CONFIG_UNREADABLE or CCTV_ERR_BAD_CONFIG. */
 export function loadDaemonConfig(file: string, options: LoadOptions): DaemonConfig {
@@ -165,25 +164,22 @@ export function loadDaemonConfig(file: string, options: LoadOptions): DaemonConf
 
 /** Validates the text of configuration file `file` (named in the messages; relative paths in it are read from its folder). */
 export function parseDaemonConfig(text: string, file: string, options: LoadOptions): DaemonConfig {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDataDocument(text);
   const name = basename(file);
   const problems: string[] = [];
-  const at = (path: readonly (string | number)[], message: string): void => {
-    problems.push(`${name} line ${lineOf(doc, lineCounter, path)}: ${message}`);
+  const at = (path: DataPath, message: string): void => {
+    problems.push(`${name} line ${doc.lineOf(path)}: ${message}`);
   };
   const fail = (): never => {
     throw agentError('CCTV_ERR_BAD_CONFIG', problems.map((p) => `  ${p}`).join('\n'));
   };
 
-  for (const error of doc.errors) {
-    problems.push(`${name} line ${lineCounter.linePos(error.pos[0]).line}: not valid YAML or JSON: ${error.message.split('\n')[0]}`);
-  }
+  for (const error of doc.syntaxErrors) problems.push(`${name} ${error}`);
   if (problems.length > 0) fail();
-  const raw: unknown = doc.toJS();
+  const raw = doc.value;
   if (!validate(raw)) {
     for (const error of storeEntryErrors(validate.errors ?? [], raw)) {
-      const { path, message } = schemaProblem(error);
+      const { path, message } = configProblem(error);
       at(path, `${dotted(path)}: ${message}`);
     }
     fail();
@@ -363,49 +359,14 @@ function storeEntryErrors(errors: readonly ErrorObject[], raw: unknown): ErrorOb
 }
 
 /** The path an ajv error is about, and what is wrong there, in words. */
-function schemaProblem(error: ErrorObject): { path: (string | number)[]; message: string } {
-  const path = error.instancePath
-    .split('/')
-    .slice(1)
-    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
-  const params = error.params as Record<string, unknown>;
-  switch (error.keyword) {
-    case 'required':
-      return { path, message: `"${String(params.missingProperty)}" is missing` };
-    case 'additionalProperty':
-    case 'additionalProperties':
-      return { path: [...path, String(params.additionalProperty)], message: 'is not a key the daemon knows (check the spelling)' };
-    case 'anyOf':
-      return { path, message: 'is not a store: give a folder, an http(s):// URL or couchdb+http(s)://host:port/database, or an object whose type is file, http or couchdb' };
-    case 'enum':
-      return { path, message: `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
-    default:
-      return { path, message: error.message ?? 'is not valid' };
+function configProblem(error: ErrorObject): SchemaProblem {
+  if (error.keyword === 'anyOf') {
+    return {
+      path: schemaProblem(error).path,
+      message: 'is not a store: give a folder, an http(s):// URL or couchdb+http(s)://host:port/database, or an object whose type is file, http or couchdb',
+    };
   }
-}
-
-/** `sites[1].schedule` */
-function dotted(path: readonly (string | number)[]): string {
-  if (path.length === 0) return '(top level)';
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
-}
-
-/** The 1-based line of the key (or, for a missing key, of its parent) at `path`. */
-function lineOf(doc: Document, lineCounter: LineCounter, path: readonly (string | number)[]): number {
-  for (let depth = path.length; depth >= 0; depth -= 1) {
-    const parentPath = path.slice(0, Math.max(0, depth - 1));
-    const parent = depth === 0 ? doc.contents : doc.getIn(parentPath, true);
-    const last = path[depth - 1];
-    if (depth > 0 && isMap(parent)) {
-      const pair = parent.items.find((p) => (p.key as { value?: unknown } | null)?.value === last);
-      const keyNode = pair?.key as YamlNode | undefined;
-      if (keyNode?.range) return lineCounter.linePos(keyNode.range[0]).line;
-    }
-    const node = (depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true)) as YamlNode | null | undefined;
-    if (node?.range) return lineCounter.linePos(node.range[0]).line;
-  }
-  return 1;
+  return schemaProblem(error, 'is not a key the daemon knows (check the spelling)');
 }
 
 function messageOf(error: unknown): string {

@@ -20,7 +20,7 @@
  */
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { computeSiteChanges, SITE_STATE_SCHEMA, type SiteState } from '../changes.js';
+import { computeSiteChanges, SITE_STATE_SCHEMA, type SiteState } from '../pipeline/changes.js';
 import { AgentError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { listScanInterfaces, type ScanInterface } from '../net/interfaces.js';
@@ -42,6 +42,8 @@ export interface DaemonOptions {
   stateDir: string;
   log: Logger;
   sweep: SweepFunction;
+  /** The knowledge base's linked vendors: the devices metric has one series for each, and `none`. */
+  linkedVendors: readonly string[];
   /** Whether a reload applies the configuration's logLevel (false when --log-level chose it). */
   followConfigLogLevel?: boolean;
   /** Interfaces that exist, for validating a reloaded configuration. Default: listScanInterfaces(). */
@@ -320,7 +322,7 @@ export class Daemon {
       await writeFileAtomic(presenceFile, prettyJson(state));
       for (const e of events) this.metrics.inc(METRIC.events, { site: name, type: e.type });
       this.metrics.clear(METRIC.devices, { site: name });
-      for (const vendor of ['hikvision', 'dahua', 'none']) this.metrics.set(METRIC.devices, { site: name, linked_vendor: vendor }, 0);
+      for (const vendor of [...this.options.linkedVendors, 'none']) this.metrics.set(METRIC.devices, { site: name, linked_vendor: vendor }, 0);
       for (const d of inventory.devices) this.metrics.inc(METRIC.devices, { site: name, linked_vendor: d.classification.linkedVendor ?? 'none' });
 
       for (const { label, store } of runtime.stores) {

@@ -12,82 +12,17 @@
  * every request waits for the scan's shared --rate. A port whose probes include `tls` is asked
  * over HTTPS (the certificate is not checked: this identifies, it does not trust).
  */
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { Ajv } from 'ajv';
-import { parse as parseYaml } from 'yaml';
-import { agentError } from '../errors.js';
-import { defaultFingerprintDir } from '../fingerprint/load.js';
+import type { HttpProbeData } from '../knowledge/tables.js';
 import { httpRequest } from '../net/http-client.js';
-import { pageFields, type PagePurpose } from '../protocols/http-page.js';
+import { pageFields } from '../protocols/http-page.js';
 import { openPortsFor, probeHosts, withDefaults, type ItemProbe } from './probe-hosts.js';
 import type { Discoverer, ScanContext } from './types.js';
 import type { Observation } from '../types.js';
 
-export const HTTP_PROBES_FILE = 'http-probes.yaml';
-
-export interface HttpProbeData {
-  readonly paths: readonly { readonly path: string; readonly purpose: PagePurpose; readonly source: string }[];
-  readonly markers: readonly { readonly text: string; readonly source: string }[];
-}
-
-const probeDataSchema = {
-  type: 'object',
-  required: ['paths', 'markers'],
-  additionalProperties: false,
-  properties: {
-    paths: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        required: ['path', 'purpose', 'source'],
-        additionalProperties: false,
-        properties: {
-          // An absolute path of URL-safe characters, no query string, no "..".
-          path: { type: 'string', pattern: '^/(?:[A-Za-z0-9._~!$&\'()*+,;=:@%-]+/?)*$', not: { pattern: '\\.\\.' } },
-          purpose: { enum: ['page', 'favicon'] },
-          source: { type: 'string', minLength: 1 },
-        },
-      },
-    },
-    markers: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['text', 'source'],
-        additionalProperties: false,
-        properties: { text: { type: 'string', minLength: 3, maxLength: 100 }, source: { type: 'string', minLength: 1 } },
-      },
-    },
-  },
-} as const;
-
-const validateProbeData = new Ajv({ allErrors: true, strict: true }).compile(probeDataSchema);
-const probeDataCache = new Map<string, HttpProbeData>();
-
-/** Reads fingerprints/http-probes.yaml (cached); a bad file throws CCTV_ERR_FINGERPRINT_DATA. */
-export function loadHttpProbeData(dir: string = defaultFingerprintDir()): HttpProbeData {
-  const path = join(resolve(dir), HTTP_PROBES_FILE);
-  const cached = probeDataCache.get(path);
-  if (cached) return cached;
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(path, 'utf8'), { uniqueKeys: true });
-  } catch (err) {
-    throw agentError('CCTV_ERR_FINGERPRINT_DATA', path, `it cannot be read as YAML (${(err as Error).message.split('\n')[0]})`);
-  }
-  if (!validateProbeData(raw)) {
-    const why = (validateProbeData.errors ?? []).slice(0, 3).map((e) => `${e.instancePath || 'top level'} ${e.message ?? e.keyword}`);
-    throw agentError('CCTV_ERR_FINGERPRINT_DATA', path, why.join('; '));
-  }
-  const data = raw as HttpProbeData;
-  probeDataCache.set(path, data);
-  return data;
-}
+export type { HttpProbeData } from '../knowledge/tables.js';
 
 export interface HttpProbeOptions {
-  /** Paths and markers; fingerprints/http-probes.yaml by default. */
+  /** Paths and markers; the knowledge base's http-probes.yaml by default. */
   data?: HttpProbeData;
   /** Whole exchange, connect to last byte. */
   timeoutMs?: number;
@@ -146,7 +81,7 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
     async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
       if (!ctx.active) return;
       const log = ctx.log.child({ module: 'http-pages' });
-      const data = options.data ?? loadHttpProbeData();
+      const data = options.data ?? ctx.knowledge.httpProbes;
       const markers = data.markers.map((m) => m.text);
       const hosts = [...httpTargets(ctx).entries()];
       let requests = 0;

@@ -20,18 +20,14 @@
  *   of a key wins, at most MAX_TXT_KEYS keys, values cleaned and capped.
  */
 import type { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
-import { join } from 'node:path';
 import Bonjour from 'bonjour-service';
-import { parse as parseYaml } from 'yaml';
-import { agentError } from '../errors.js';
 import { repeatDelay } from '../net/udp.js';
 import { sleep } from '../net/abort.js';
-import { defaultFingerprintDir } from '../fingerprint/load.js';
 import type { Logger } from '../log.js';
 import type { Fields, Observation } from '../types.js';
 import { onChosenSubnet } from './ssdp.js';
+import type { ServiceType } from '../knowledge/tables.js';
 import type { Discoverer, ScanContext } from './types.js';
 
 
@@ -45,34 +41,6 @@ const MAX_INSTANCES_PER_ADDRESS = 64;
 export const MAX_TXT_KEYS = 32;
 /** A TXT string is at most 255 bytes (RFC 6763 §6.1); names (RFC 1035 §2.3.4) likewise. */
 export const MAX_MDNS_VALUE_LENGTH = 255;
-
-/** A DNS-SD service type to browse, e.g. `_http._tcp` = name `http`, protocol `tcp`. */
-export interface ServiceType {
-  readonly type: string;
-  readonly name: string;
-  readonly protocol: 'tcp' | 'udp';
-}
-
-/** RFC 6335 §5.1 service names: 1–15 of a-z, 0-9, '-', starting with a letter or digit. */
-const SERVICE_TYPE = /^_([a-z0-9][a-z0-9-]{0,14})\._(tcp|udp)$/;
-
-/** Reads fingerprints/mdns-services.yaml; throws CCTV_ERR_FINGERPRINT_DATA when it is not usable. */
-export function loadServiceTypes(file = join(defaultFingerprintDir(), 'mdns-services.yaml')): ServiceType[] {
-  let data: unknown;
-  try {
-    data = parseYaml(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw agentError('CCTV_ERR_FINGERPRINT_DATA', file, (error as Error).message);
-  }
-  const services = (data as { services?: unknown } | null)?.services;
-  if (!Array.isArray(services) || services.length === 0) throw agentError('CCTV_ERR_FINGERPRINT_DATA', file, '"services" must be a non-empty list');
-  return services.map((entry: unknown, index) => {
-    const type = (entry as { type?: unknown } | null)?.type;
-    const match = typeof type === 'string' ? SERVICE_TYPE.exec(type) : null;
-    if (!match) throw agentError('CCTV_ERR_FINGERPRINT_DATA', file, `services[${index}].type must look like _name._tcp or _name._udp (RFC 6335 service names)`);
-    return { type: type as string, name: match[1] as string, protocol: match[2] as 'tcp' | 'udp' };
-  });
-}
 
 // C0 controls and DEL.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/g;
@@ -219,7 +187,7 @@ export const mdns: Discoverer<'mdns-dns-sd'> = {
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     const log = ctx.log.child({ module: 'mdns-dns-sd' });
-    const types = loadServiceTypes();
+    const types = ctx.knowledge.mdnsServices;
     const instances = new Instances(ctx.interfaces, log);
     let malformed = 0;
 

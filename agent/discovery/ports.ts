@@ -17,87 +17,14 @@
  * not tried: in a sparse /24 that saves most of the connects, each of which would otherwise wait
  * out its timeout. Hosts heard during the listen phase get every port at once.
  */
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { Ajv } from 'ajv';
-import { parse as parseYaml } from 'yaml';
-import { agentError } from '../errors.js';
-import { defaultFingerprintDir } from '../fingerprint/load.js';
+import type { PortSpec } from '../knowledge/tables.js';
 import { Semaphore } from '../net/rate-limiter.js';
 import { tcpConnect, type ConnectOutcome } from '../net/tcp.js';
 import { activeProbeHosts, probeHosts, withDefaults, type ItemProbe } from './probe-hosts.js';
 import type { Discoverer, ScanContext } from './types.js';
 import type { Observation } from '../types.js';
 
-export const PORTS_FILE = 'ports.yaml';
-/** The active probes a port can call for (fingerprints/ports.yaml `probes`). */
-export const ACTIVE_PROBES = ['http', 'tls', 'rtsp'] as const;
-export type ActiveProbe = (typeof ACTIVE_PROBES)[number];
-
-export interface PortSpec {
-  readonly port: number;
-  /** What the port usually carries (`http`, `hikvision-sdk`…). */
-  readonly service: string;
-  readonly probes: readonly ActiveProbe[];
-  /** Tried first on a host nobody heard from, to learn whether it is there at all. */
-  readonly hostDiscovery: boolean;
-  readonly source: string;
-}
-
-const portsSchema = {
-  type: 'object',
-  required: ['ports'],
-  additionalProperties: false,
-  properties: {
-    ports: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        required: ['port', 'service', 'probes', 'source'],
-        additionalProperties: false,
-        properties: {
-          port: { type: 'integer', minimum: 1, maximum: 65535 },
-          service: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' },
-          probes: { type: 'array', uniqueItems: true, items: { enum: [...ACTIVE_PROBES] } },
-          hostDiscovery: { type: 'boolean' },
-          source: { type: 'string', minLength: 1 },
-        },
-      },
-    },
-  },
-} as const;
-
-const validatePorts = new Ajv({ allErrors: true, strict: true }).compile(portsSchema);
-const portTables = new Map<string, PortSpec[]>();
-
-/** Reads fingerprints/ports.yaml (cached); a bad file throws CCTV_ERR_FINGERPRINT_DATA. */
-export function loadPortTable(dir: string = defaultFingerprintDir()): readonly PortSpec[] {
-  const path = join(resolve(dir), PORTS_FILE);
-  const cached = portTables.get(path);
-  if (cached) return cached;
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(path, 'utf8'), { uniqueKeys: true });
-  } catch (err) {
-    throw agentError('CCTV_ERR_FINGERPRINT_DATA', path, `it cannot be read as YAML (${(err as Error).message.split('\n')[0]})`);
-  }
-  if (!validatePorts(raw)) {
-    const why = (validatePorts.errors ?? []).slice(0, 3).map((e) => `${e.instancePath || 'top level'} ${e.message ?? e.keyword}`);
-    throw agentError('CCTV_ERR_FINGERPRINT_DATA', path, why.join('; '));
-  }
-  const table = (raw as { ports: (Omit<PortSpec, 'hostDiscovery'> & { hostDiscovery?: boolean })[] }).ports.map((p) => ({
-    ...p,
-    hostDiscovery: p.hostDiscovery ?? false,
-  }));
-  const seen = new Set<number>();
-  for (const p of table) {
-    if (seen.has(p.port)) throw agentError('CCTV_ERR_FINGERPRINT_DATA', path, `port ${p.port} is listed twice`);
-    seen.add(p.port);
-  }
-  portTables.set(path, table);
-  return table;
-}
+export { ACTIVE_PROBES, type ActiveProbe, type PortSpec } from '../knowledge/tables.js';
 
 export interface PortScanOptions {
   /** The port table; fingerprints/ports.yaml by default. */
@@ -141,7 +68,7 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
     async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
       if (!ctx.active) return;
       const log = ctx.log.child({ module: 'tcp-connect' });
-      const table = options.ports ?? loadPortTable();
+      const table = options.ports ?? ctx.knowledge.ports;
       const sockets = new Semaphore(socketLimit);
       const heard = new Set(ctx.seen.filter((o) => o.source !== 'neighbour-table').map((o) => o.ip));
       // The scanner's own addresses are in the swept block too: it is not a device.

@@ -3,9 +3,10 @@ import type { EvidenceSource, Observation } from '../types.js';
 import type { ScanInterface } from '../net/interfaces.js';
 import type { TargetSet } from '../targets.js';
 import type { CredentialStore } from '../credentials.js';
+import type { Knowledge } from '../knowledge/index.js';
 
 /**
- * When a discoverer runs (nmap's prerule/portrule split). agent/scan.ts runs them in this order,
+ * When a discoverer runs (nmap's prerule/portrule split). agent/pipeline/scan.ts runs them in this order,
  * except that the TCP sweep of the named TARGETs overlaps the listen window:
  * - 'listen':  multicast/broadcast and unicast discovery during the discovery window;
  * - 'connect': active: TCP connects to the ports cameras use, on the hosts active probes may touch;
@@ -35,6 +36,8 @@ export interface ScanContext {
   readonly ratePerSecond: number;
   /** Operator-supplied credentials (`--credentials FILE`); absent: none, and none are ever tried. */
   readonly credentials?: CredentialStore;
+  /** The knowledge base (ports to sweep, pages to ask for, service types to browse…). */
+  readonly knowledge: Knowledge;
 }
 
 /**

@@ -4,5 +4,3 @@ export const VENDORS_FILE = 'vendors.yaml';
 export const OUI_FILE = 'oui.json';
 export const RULES_DIR = 'rules';
 export const OUI_FORMAT = 'cctv-agent/oui/v2';
-export const CVES_FILE = 'cves.yaml';
-export const POLICIES_FILE = 'policies.yaml';

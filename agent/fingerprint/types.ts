@@ -1,3 +1,4 @@
+import type { ClassificationWeights } from '../knowledge/tables.js';
 /**
  * The in-memory shape of the fingerprint database (fingerprints/): the field vocabulary, the
  * vendor table, the OUI table and the rule files. Built by load.ts, read by match.ts, verify.ts
@@ -129,6 +130,10 @@ export interface FingerprintDb {
   /** Field name → its rules in file order. */
   readonly rulesByField: ReadonlyMap<string, readonly Rule[]>;
   readonly oui: OuiTable;
+  /** The linked vendors (vendors whose own linkedVendor is themselves), in vendors.yaml order. */
+  readonly linkedVendors: readonly string[];
+  /** fingerprints/classification.yaml. */
+  readonly weights: ClassificationWeights;
 }
 
 /** One rule that matched a value, with what its named groups captured. */

@@ -1,10 +1,13 @@
 /**
  * recog's self-test (spec/lib/fingerprint_self_test_spec.rb) for this database: every rule is
- * well-formed, and every example proves its rule. loadFingerprints runs the structural half and
+ * well-formed, and every example proves its rule. loadKnowledge runs the structural half and
  * refuses a database that fails it; the CLI (`cctv-agent fingerprints verify`) and the unit tests
  * run all of it.
  */
 import { IDENTITY_KEYS } from '../types.js';
+import { CVES_FILE, type CveTable } from '../knowledge/cves.js';
+import type { Knowledge } from '../knowledge/index.js';
+import { vulnerabilitiesOf } from '../pipeline/vulns.js';
 import { FIELDS_FILE, OUI_FILE, VENDORS_FILE } from './paths.js';
 import { ALLOWED_RULE_FLAGS, capturesOf, namedGroups } from './match.js';
 import { OUI_PREFIX, vendorsForOrganisation } from './oui.js';
@@ -23,7 +26,7 @@ function show(values: IdentityValues): string {
   return Object.keys(values).length ? JSON.stringify(values) : 'nothing';
 }
 
-/** Checks that need no examples: what loadFingerprints insists on. */
+/** Checks that need no examples: what loadKnowledge insists on. */
 export function checkStructure(db: FingerprintDb): FingerprintProblem[] {
   const problems: FingerprintProblem[] = [];
   const add = (file: string, rule: string | null, message: string): void => {
@@ -171,7 +174,31 @@ export function checkOuiTable(db: FingerprintDb): FingerprintProblem[] {
  * against vendors.yaml, and every example (matches, yields exactly its expect, is not matched
  * first by an earlier rule of the same file). Returns every problem found; [] means clean.
  */
-export function verifyFingerprints(db: FingerprintDb): FingerprintProblem[] {
+/**
+ * Runs every CVE's examples (cves.yaml `examples`): each device must get exactly the status the
+ * example names from that CVE (`not-affected`: no entry at all).
+ */
+export function checkCveExamples(table: CveTable): FingerprintProblem[] {
+  const problems: FingerprintProblem[] = [];
+  for (const cve of table.cves) {
+    const only: CveTable = { oemFirmware: table.oemFirmware, cves: [cve] };
+    cve.examples.forEach((e, i) => {
+      const flags = vulnerabilitiesOf(only, { model: e.model, firmware: e.firmware, linkedVendor: cve.vendor, relation: e.relation });
+      const got = flags[0]?.status ?? 'not-affected';
+      if (got !== e.status) {
+        problems.push({
+          file: CVES_FILE,
+          rule: cve.id,
+          message: `examples[${i}] (${e.model}, firmware ${e.firmware === null ? 'unknown' : JSON.stringify(e.firmware)}, ${e.relation}) should be ${e.status} but is ${got}${flags[0] ? `: ${flags[0].reason}` : ''}`,
+        });
+      }
+    });
+  }
+  return problems;
+}
+
+/** The whole self-test: structure, the OUI table, every rule's examples and every CVE's examples. */
+export function verifyFingerprints(db: Knowledge): FingerprintProblem[] {
   const problems = checkStructure(db);
   problems.push(...checkOuiTable(db));
   for (const rule of db.rules) {
@@ -179,5 +206,6 @@ export function verifyFingerprints(db: FingerprintDb): FingerprintProblem[] {
       for (const message of checkExample(db, rule, i)) problems.push({ file: rule.file, rule: rule.id, message });
     }
   }
+  problems.push(...checkCveExamples(db.cves));
   return problems;
 }

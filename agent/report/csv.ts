@@ -1,6 +1,6 @@
 import { stringify } from 'csv-stringify/sync';
 import type { Inventory } from '../types.js';
-import { evidenceSummary, plainVerdict } from './summary.js';
+import { evidenceSummary, plainVerdict, type LinkedVendorNames } from './summary.js';
 
 const HEADER = [
   'scanned_at',
@@ -35,7 +35,7 @@ export function neutralizeFormula(cell: string): string {
  * Excel reads the encoding right, ISO 8601 dates. Device-supplied text is neutralized against
  * formula injection.
  */
-export function inventoryCsv(inventory: Inventory): string {
+export function inventoryCsv(inventory: Inventory, names: LinkedVendorNames): string {
   const rows = inventory.devices.map((d) =>
     [
       inventory.scan.finishedAt,
@@ -45,7 +45,7 @@ export function inventoryCsv(inventory: Inventory): string {
       d.identity.manufacturer ?? '',
       d.classification.relation ?? '',
       d.classification.linkedVendor ?? '',
-      plainVerdict(d),
+      plainVerdict(d, names),
       d.identity.model ?? '',
       d.identity.firmware ?? '',
       d.identity.serial ?? '',

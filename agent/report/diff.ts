@@ -1,10 +1,10 @@
 /**
  * Two scans of a site side by side: the devices added, removed and changed between them, as the
- * change engine (agent/changes.ts, diffInventories: the later scan against the earlier document)
+ * change engine (agent/pipeline/changes.ts, diffInventories: the later scan against the earlier document)
  * reports them, grouped for reading, as a table or JSON.
  */
 import Table from 'cli-table3';
-import { diffInventories, type ChangeEvent, type ChangeValue } from '../changes.js';
+import { diffInventories, type ChangeEvent, type ChangeValue } from '../pipeline/changes.js';
 import type { Inventory } from '../types.js';
 
 export interface ScanDiff {

@@ -1,6 +1,6 @@
 import type { Device, Inventory } from '../types.js';
 import { REPORT_CSS, REPORT_JS } from './html-assets.js';
-import { evidenceSummary, plainVerdict, summarize, summaryRows, type ReportSummary } from './summary.js';
+import { evidenceSummary, linkedNamesText, plainVerdict, summarize, summaryRows, type LinkedVendorNames, type ReportSummary } from './summary.js';
 import { verdictText } from './table.js';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -29,8 +29,8 @@ const CHART_LABEL = 220;
 const CHART_BAR = 240;
 
 /** A horizontal bar chart of the summary counts, as inline SVG. */
-function chartSvg(summary: ReportSummary): string {
-  const rows = summaryRows(summary);
+function chartSvg(summary: ReportSummary, names: LinkedVendorNames): string {
+  const rows = summaryRows(summary, names);
   const max = Math.max(1, ...rows.map((r) => r.value));
   const height = rows.length * CHART_ROW + 8;
   const width = CHART_LABEL + CHART_BAR + 40;
@@ -48,8 +48,8 @@ function chartSvg(summary: ReportSummary): string {
   return `<svg class="chart" role="img" aria-label="Chart of the summary counts" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">${bars}</svg>`;
 }
 
-function summaryTable(summary: ReportSummary): string {
-  const rows = summaryRows(summary)
+function summaryTable(summary: ReportSummary, names: LinkedVendorNames): string {
+  const rows = summaryRows(summary, names)
     .map((r) => `<tr data-count="${r.key}"><th scope="row">${escapeHtml(r.label)}</th><td>${r.value}</td></tr>`)
     .join('');
   return `<table class="counts">${rows}</table>`;
@@ -59,7 +59,7 @@ function listOrNone(items: string[]): string {
   return items.length ? `<ul>${items.map((i) => `<li>${i}</li>`).join('')}</ul>` : '<p class="empty">none</p>';
 }
 
-function evidenceDetails(d: Device): string {
+function evidenceDetails(d: Device, names: LinkedVendorNames): string {
   const evidence = d.evidence.map(
     (e) => `${escapeHtml(e.detail)} <span class="label">(${escapeHtml(e.source)}, rule ${escapeHtml(e.rule)}, confidence ${e.confidence.toFixed(2)})</span>`,
   );
@@ -72,7 +72,7 @@ function evidenceDetails(d: Device): string {
   const policies = (d.policies ?? []).map((p) => escapeHtml(p.name));
   return (
     `<details><summary>${d.evidence.length} piece(s) of evidence</summary>` +
-    `<p class="verdict">${escapeHtml(plainVerdict(d))}</p>` +
+    `<p class="verdict">${escapeHtml(plainVerdict(d, names))}</p>` +
     `<p class="label">Evidence</p>${listOrNone(evidence)}` +
     `<p class="label">Known CVEs</p>${listOrNone(cves)}` +
     (policies.length ? `<p class="label">Policies that concern it</p>${listOrNone(policies)}` : '') +
@@ -81,7 +81,7 @@ function evidenceDetails(d: Device): string {
   );
 }
 
-function deviceRow(d: Device): string {
+function deviceRow(d: Device, names: LinkedVendorNames): string {
   const { linkedVendor, confidence } = d.classification;
   const cves = d.vulnerabilities.map((v) => v.id).join(' ');
   const columns = [
@@ -89,7 +89,7 @@ function deviceRow(d: Device): string {
     d.mac ?? '',
     d.identity.brand ?? '',
     d.identity.manufacturer ?? '',
-    verdictText(d),
+    verdictText(d, names),
     d.identity.model ?? '',
     d.identity.firmware ?? '',
     cves,
@@ -101,12 +101,12 @@ function deviceRow(d: Device): string {
     cell(d.mac, d.mac ?? '', 'mono') +
     cell(d.identity.brand) +
     cell(d.identity.manufacturer) +
-    `<td data-sort="${escapeHtml(verdictText(d).toLowerCase())}"${linkedVendor ? ' class="verdict"' : ''}>${escapeHtml(plainVerdict(d))}</td>` +
+    `<td data-sort="${escapeHtml(verdictText(d, names).toLowerCase())}"${linkedVendor ? ' class="verdict"' : ''}>${escapeHtml(plainVerdict(d, names))}</td>` +
     cell(d.identity.model) +
     cell(d.identity.firmware) +
     cell(confidence.toFixed(2), String(confidence)) +
     cell(d.vulnerabilities.map((v) => v.id).join('\n'), String(d.vulnerabilities.length).padStart(4, '0') + cves, 'cves') +
-    `<td data-sort="${escapeHtml(evidenceSummary(d, 1).toLowerCase())}">${evidenceDetails(d)}</td>` +
+    `<td data-sort="${escapeHtml(evidenceSummary(d, 1).toLowerCase())}">${evidenceDetails(d, names)}</td>` +
     `</tr>`
   );
 }
@@ -128,8 +128,8 @@ const COLUMNS: Array<{ label: string; numeric?: boolean }> = [
  * The inventory as one self-contained HTML file: inline CSS, JS and SVG, and a Content Security
  * Policy that forbids every fetch, so it opens the same from a USB stick with no network.
  */
-export function inventoryHtml(inventory: Inventory): string {
-  const summary = summarize(inventory);
+export function inventoryHtml(inventory: Inventory, names: LinkedVendorNames): string {
+  const summary = summarize(inventory, names);
   const { scan } = inventory;
   const heads = COLUMNS.map(
     (c) => `<th scope="col"${c.numeric ? ' data-type="number"' : ''}><button type="button">${escapeHtml(c.label)}</button></th>`,
@@ -148,18 +148,18 @@ export function inventoryHtml(inventory: Inventory): string {
 <p class="meta">Scan ${escapeHtml(scan.id)}, from ${escapeHtml(scan.startedAt)} to ${escapeHtml(scan.finishedAt)}. Methods: ${escapeHtml(scan.methods.join(', '))}.</p>
 <h2>Summary</h2>
 <div class="summary">
-${summaryTable(summary)}
-${chartSvg(summary)}
+${summaryTable(summary, names)}
+${chartSvg(summary, names)}
 </div>
 <h2>Devices</h2>
-<div class="tools"><input id="filter" type="search" placeholder="Filter: type an IP, a brand, hikvision, dahua…" aria-label="Filter the devices"><span id="shown"></span></div>
+<div class="tools"><input id="filter" type="search" placeholder="Filter: type an IP, a brand, ${escapeHtml([...names.keys()].join(', '))}…" aria-label="Filter the devices"><span id="shown"></span></div>
 <table class="devices" id="devices">
 <thead><tr>${heads}</tr></thead>
 <tbody>
-${inventory.devices.map(deviceRow).join('\n')}
+${inventory.devices.map((d) => deviceRow(d, names)).join('\n')}
 </tbody>
 </table>
-<footer>Made by cctv-agent from the ${escapeHtml(inventory.schema)} document. "Linked" means made by or for Hikvision or Dahua, directly, for another brand (OEM) or by a subsidiary; each verdict lists the evidence it rests on.</footer>
+<footer>Made by cctv-agent from the ${escapeHtml(inventory.schema)} document. "Linked" means made by or for ${escapeHtml(linkedNamesText(names))}, directly, for another brand (OEM) or by a subsidiary; each verdict lists the evidence it rests on.</footer>
 <script>${REPORT_JS}</script>
 </body>
 </html>

@@ -3,27 +3,9 @@ import type { Logger } from 'pino';
 import { agentError } from '../errors.js';
 import { describeFsError, writeFileAtomic } from '../store/fs-durable.js';
 import { openPlace, readScan } from '../store/read.js';
-import type { Inventory } from '../types.js';
-import { inventoryCsv } from './csv.js';
-import { inventoryHtml } from './html.js';
-import { inventoryTable } from './table.js';
+import { renderFormat, reportFormats } from './formats.js';
 import { createProgress } from './progress.js';
-
-export const REPORT_FORMATS = ['table', 'csv', 'json', 'html'] as const;
-export type ReportFormat = (typeof REPORT_FORMATS)[number];
-
-export function renderReport(inventory: Inventory, format: ReportFormat): string {
-  switch (format) {
-    case 'table':
-      return inventoryTable(inventory);
-    case 'csv':
-      return inventoryCsv(inventory);
-    case 'json':
-      return `${JSON.stringify(inventory, null, 2)}\n`;
-    case 'html':
-      return inventoryHtml(inventory);
-  }
-}
+import { linkedVendorNames } from '../knowledge/index.js';
 
 export interface ReportOptions {
   site: string;
@@ -31,7 +13,8 @@ export interface ReportOptions {
   store: string;
   /** A scan id from the store; the site's latest scan when absent. */
   scan?: string;
-  format: ReportFormat;
+  /** A name of reportFormats (agent/report/formats.ts). */
+  format: string;
   /** File to write (atomically); stdout when absent. */
   out?: string;
   log: Logger;
@@ -43,7 +26,7 @@ export async function writeReport(options: ReportOptions): Promise<void> {
   // A spinner only on a terminal, and never when stdout is the document itself.
   const progress = createProgress(process.stderr, { json: options.format === 'json' && options.out === undefined });
   progress.update(`rendering ${inventory.devices.length} device(s) as ${options.format}`);
-  const text = renderReport(inventory, options.format);
+  const text = renderFormat(reportFormats, options.format, inventory, linkedVendorNames());
   progress.done();
   if (options.out === undefined) {
     process.stdout.write(text);

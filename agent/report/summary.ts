@@ -1,10 +1,19 @@
 import type { Device, Inventory, Relation } from '../types.js';
 
+/** Linked vendor key → display name, in vendors.yaml order (agent/knowledge linkedVendorNames). */
+export type LinkedVendorNames = ReadonlyMap<string, string>;
+
+/** "Hikvision or Dahua". */
+export function linkedNamesText(names: LinkedVendorNames): string {
+  const all = [...names.values()];
+  return all.length > 1 ? `${all.slice(0, -1).join(', ')} or ${all[all.length - 1]}` : (all[0] ?? 'a linked vendor');
+}
+
 /** The counts a report opens with. Every device is counted once in `byRelation`. */
 export interface ReportSummary {
   devices: number;
-  hikvision: number;
-  dahua: number;
+  /** Linked vendor key → devices linked to it, for every linked vendor. */
+  linked: Record<string, number>;
   byRelation: Record<Relation | 'unlinked', number>;
   withCves: number;
   /** Devices whose maker is unknown: no manufacturer, no brand and no linked vendor. */
@@ -15,19 +24,17 @@ export function isUnidentified(device: Device): boolean {
   return device.classification.linkedVendor === null && !device.identity.manufacturer && !device.identity.brand;
 }
 
-export function summarize(inventory: Inventory): ReportSummary {
+export function summarize(inventory: Inventory, names: LinkedVendorNames): ReportSummary {
   const summary: ReportSummary = {
     devices: inventory.devices.length,
-    hikvision: 0,
-    dahua: 0,
+    linked: Object.fromEntries([...names.keys()].map((key) => [key, 0])),
     byRelation: { direct: 0, oem: 0, subsidiary: 0, unlinked: 0 },
     withCves: 0,
     unidentified: 0,
   };
   for (const d of inventory.devices) {
     const { linkedVendor, relation } = d.classification;
-    if (linkedVendor === 'hikvision') summary.hikvision++;
-    if (linkedVendor === 'dahua') summary.dahua++;
+    if (linkedVendor !== null) summary.linked[linkedVendor] = (summary.linked[linkedVendor] ?? 0) + 1;
     summary.byRelation[linkedVendor ? (relation ?? 'direct') : 'unlinked']++;
     if (d.vulnerabilities.length > 0) summary.withCves++;
     if (isUnidentified(d)) summary.unidentified++;
@@ -35,20 +42,15 @@ export function summarize(inventory: Inventory): ReportSummary {
   return summary;
 }
 
-const VENDOR_NAMES = { hikvision: 'Hikvision', dahua: 'Dahua' } as const;
-
 /**
  * The verdict in a sentence a committee reads: "made by Hikvision, sold as LTS (OEM)",
  * "made by Dahua", "not linked to Hikvision or Dahua (made by Axis)".
  */
-export function plainVerdict(device: Device): string {
+export function plainVerdict(device: Device, names: LinkedVendorNames): string {
   const { linkedVendor, relation } = device.classification;
   const { brand, manufacturer } = device.identity;
-  if (!linkedVendor) {
-    const maker = manufacturer ?? brand;
-    return maker ? `not linked to Hikvision or Dahua (made by ${maker})` : 'not linked to Hikvision or Dahua (maker unknown)';
-  }
-  const vendor = VENDOR_NAMES[linkedVendor];
+  if (!linkedVendor) return `not linked to ${linkedNamesText(names)} (${(manufacturer ?? brand) ? `made by ${manufacturer ?? brand}` : 'maker unknown'})`;
+  const vendor = names.get(linkedVendor) ?? linkedVendor;
   const soldAs = brand && brand.toLowerCase() !== vendor.toLowerCase() ? `, sold as ${brand}` : '';
   if (relation === 'oem') return `made by ${vendor}${soldAs} (OEM)`;
   if (relation === 'subsidiary') return `made by a ${vendor} subsidiary${soldAs}`;
@@ -63,11 +65,10 @@ export function evidenceSummary(device: Device, max = 3): string {
 }
 
 /** The summary counts as labelled rows, in the order reports show them. */
-export function summaryRows(summary: ReportSummary): Array<{ key: string; label: string; value: number }> {
+export function summaryRows(summary: ReportSummary, names: LinkedVendorNames): Array<{ key: string; label: string; value: number }> {
   return [
     { key: 'devices', label: 'Devices found', value: summary.devices },
-    { key: 'hikvision', label: 'Linked to Hikvision', value: summary.hikvision },
-    { key: 'dahua', label: 'Linked to Dahua', value: summary.dahua },
+    ...[...names].map(([key, name]) => ({ key, label: `Linked to ${name}`, value: summary.linked[key] ?? 0 })),
     { key: 'direct', label: 'Made by them, own brand', value: summary.byRelation.direct },
     { key: 'oem', label: 'Made for another brand (OEM)', value: summary.byRelation.oem },
     { key: 'subsidiary', label: 'Made by a subsidiary', value: summary.byRelation.subsidiary },

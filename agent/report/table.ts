@@ -1,17 +1,18 @@
 import Table from 'cli-table3';
 import type { Device, Inventory } from '../types.js';
+import { linkedNamesText, type LinkedVendorNames } from './summary.js';
 
 /** Plain words for a verdict: "Hikvision (OEM)", "Dahua", "not linked". */
-export function verdictText(device: Device): string {
+export function verdictText(device: Device, names: LinkedVendorNames): string {
   const { linkedVendor, relation } = device.classification;
   if (!linkedVendor) return 'not linked';
-  const vendor = linkedVendor === 'hikvision' ? 'Hikvision' : 'Dahua';
+  const vendor = names.get(linkedVendor) ?? linkedVendor;
   if (!relation || relation === 'direct') return vendor;
   return `${vendor} (${relation === 'oem' ? 'OEM' : relation})`;
 }
 
 /** The inventory as a terminal table, one row a device, with a one-line summary under it. */
-export function inventoryTable(inventory: Inventory): string {
+export function inventoryTable(inventory: Inventory, names: LinkedVendorNames): string {
   const table = new Table({
     head: ['IP', 'MAC', 'Brand', 'Made by', 'Linked to', 'Model', 'Firmware', 'Confidence'],
     style: { head: [], border: [] },
@@ -22,7 +23,7 @@ export function inventoryTable(inventory: Inventory): string {
       d.mac ?? '-',
       d.identity.brand ?? '-',
       d.identity.manufacturer ?? '-',
-      verdictText(d),
+      verdictText(d, names),
       d.identity.model ?? '-',
       d.identity.firmware ?? '-',
       d.classification.confidence.toFixed(2),
@@ -33,6 +34,6 @@ export function inventoryTable(inventory: Inventory): string {
   return (
     `Site ${scan.site}, scan ${scan.id} (${scan.startedAt} to ${scan.finishedAt})\n` +
     `${table.toString()}\n` +
-    `${inventory.devices.length} device(s), ${linked} linked to Hikvision or Dahua.\n`
+    `${inventory.devices.length} device(s), ${linked} linked to ${linkedNamesText(names)}.\n`
   );
 }

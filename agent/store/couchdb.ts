@@ -33,7 +33,7 @@
 import nano, { type RequestOptions, type ServerScope } from 'nano';
 import { agentError, type AgentError } from '../errors.js';
 import { signalScope } from '../net/abort.js';
-import type { ChangeEvent } from '../changes.js';
+import type { ChangeEvent } from '../pipeline/changes.js';
 import type { Device, Inventory } from '../types.js';
 import { AUTH_SPEC_SCHEMA, authorizationHeader, HTTP_URL_SPEC_SCHEMA, safeAddress } from './auth.js';
 import { inventoryProblem, sortScans } from './file.js';

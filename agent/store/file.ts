@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChangeEvent } from '../changes.js';
+import type { ChangeEvent } from '../pipeline/changes.js';
 import { AgentError, agentError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { INVENTORY_SCHEMA_ID, type Inventory } from '../types.js';

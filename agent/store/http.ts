@@ -6,7 +6,7 @@
  *     "id": "<outbox entry id>",          also the Idempotency-Key header, the same on every retry
  *     "savedAt": "<ISO 8601>",            when the agent saved the document
  *     "inventory": { …cctv-inventory/v1… },
- *     "events": [ …ChangeEvent… ] }       the site's change events of that scan (agent/changes.ts)
+ *     "events": [ …ChangeEvent… ] }       the site's change events of that scan (agent/pipeline/changes.ts)
  *
  * The receiver's answer decides (draft-ietf-httpapi-idempotency-key-header for the key):
  * - 2xx: delivered; 409: that key was already delivered, so delivered too;

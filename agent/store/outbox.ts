@@ -26,7 +26,7 @@
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ChangeEvent } from '../changes.js';
+import type { ChangeEvent } from '../pipeline/changes.js';
 import { AgentError, agentError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { INVENTORY_SCHEMA_ID, type Inventory } from '../types.js';

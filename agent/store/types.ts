@@ -1,4 +1,4 @@
-import type { ChangeEvent } from '../changes.js';
+import type { ChangeEvent } from '../pipeline/changes.js';
 import type { Logger } from '../log.js';
 import type { Inventory } from '../types.js';
 

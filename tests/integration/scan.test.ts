@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryProblems } from '../support/inventory-schema.js';
 import type { Device, Inventory } from '../../agent/types.js';
 import { LAB_SUBNET, labNamespace, labProfiles, runInNamespace, runInScanner, startDevice, stopDevice, type LabProfile } from './lab-helpers.js';
+import { knowledgeCopies } from '../support/knowledge-copy.js';
 
 const WINDOW_SECONDS = '3';
 const storeDir = mkdtempSync(join(tmpdir(), 'cctv-scan-test-'));
@@ -168,5 +169,22 @@ describe('cctv-agent scan refuses bad input before sending anything', () => {
     expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(/cannot be written.*--store/);
+  });
+
+  it('exits 2 naming file, line and key when a table of the knowledge base is broken (ports.yaml), and writes nothing', async () => {
+    const copies = knowledgeCopies();
+    try {
+      const fingerprints = copies.edited({ 'ports.yaml': (text) => text.replace('  - port: 80\n', '  - port: 80000\n') });
+      const dir = join(storeDir, 'never-broken-knowledge');
+      const run = await runInScanner(['scan', '--fingerprints', fingerprints, '--store', dir, '--json', LAB_SUBNET]);
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(/ports\.yaml" is invalid: line \d+: ports\[0\]\.port: must be <= 65535/);
+      // Checked before a packet is sent: not even the scan's start is logged.
+      expect(run.stderr).not.toContain('scan started');
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      copies.removeAll();
+    }
   });
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScanDiff } from '../../agent/report/diff.js';
-import type { VerifyResult } from '../../agent/report/verify.js';
+import type { VerifyResult } from '../../agent/handover/verify.js';
 import type { Inventory } from '../../agent/types.js';
 import { LAB_SUBNET, labNamespace, labProfiles, runInNamespace, runInScanner, startDevice, stopDevice, type LabProfile } from './lab-helpers.js';
 

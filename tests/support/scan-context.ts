@@ -1,8 +1,9 @@
 /**
  * A ScanContext for discoverer unit tests: no interfaces, target 127.0.0.1 (loopback only), a
- * silent logger and a generous rate. `over` replaces any member.
+ * silent logger, a generous rate and the shipped knowledge base. `over` replaces any member.
  */
 import type { ScanContext } from '../../agent/discovery/types.js';
+import { loadKnowledge } from '../../agent/knowledge/index.js';
 import { createLogger } from '../../agent/log.js';
 import { parseTargets } from '../../agent/targets.js';
 
@@ -17,6 +18,7 @@ export function loopbackContext(over: Partial<ScanContext> = {}): ScanContext {
     seen: [],
     active: true,
     ratePerSecond: 1000,
+    knowledge: loadKnowledge(),
     ...over,
   };
 }

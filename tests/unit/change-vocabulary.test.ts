@@ -9,13 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CHANGE_TYPES, recordScan } from '../../agent/changes.js';
+import { CHANGE_TYPES, recordScan } from '../../agent/pipeline/changes.js';
 import { loadDaemonConfig } from '../../agent/daemon/config.js';
 import { Daemon } from '../../agent/daemon/daemon.js';
 import { createLogger } from '../../agent/log.js';
 import { openFileStore } from '../../agent/store/file.js';
 import type { Inventory } from '../../agent/types.js';
 import { firstScan, hikvisionCamera, inventory, secondScan } from './store-contract.js';
+import { loadKnowledge } from '../../agent/knowledge/index.js';
 
 const INTERFACES = [{ name: 'eth0', address: '198.18.0.1', cidr: '198.18.0.1/24' }];
 const log = createLogger('silent');
@@ -38,7 +39,7 @@ function scans(): Inventory[] {
 /** Runs the daemon once with a sweep that returns `scan`, and waits for the sweep to be filed. */
 async function daemonSweep(configFile: string, stateDir: string, scan: Inventory): Promise<void> {
   const config = loadDaemonConfig(configFile, { availableInterfaces: INTERFACES });
-  const daemon = await Daemon.start({ config, stateDir, log, sweep: async () => structuredClone(scan), availableInterfaces: () => INTERFACES });
+  const daemon = await Daemon.start({ config, stateDir, log, sweep: async () => structuredClone(scan), linkedVendors: loadKnowledge().linkedVendors, availableInterfaces: () => INTERFACES });
   try {
     const end = Date.now() + 5_000;
     while ((daemon.healthz() as { sites: Array<{ lastSweep: unknown }> }).sites[0]?.lastSweep == null) {

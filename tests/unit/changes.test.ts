@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CHANGE_TYPES, diffInventories } from '../../agent/changes.js';
+import { CHANGE_TYPES, diffInventories } from '../../agent/pipeline/changes.js';
 import {
   axisCamera,
   dahuaCamera,

@@ -5,11 +5,12 @@
  * fingerprints/ or the project's fixtures; serials/MACs not in a public source are marked as invented.
  */
 import { describe, expect, it } from 'vitest';
-import { classify, scoreGroups, vendorForLabel } from '../../agent/classify.js';
-import { fingerprintDevice, loadFingerprints } from '../../agent/fingerprint/index.js';
+import { classify, scoreGroups, vendorForLabel } from '../../agent/pipeline/classify.js';
+import { fingerprintDevice } from '../../agent/fingerprint/index.js';
+import { loadKnowledge } from '../../agent/knowledge/index.js';
 import type { Evidence, Fields, Identity, Observation } from '../../agent/types.js';
 
-const db = loadFingerprints();
+const db = loadKnowledge();
 const at = '2026-11-28T09:53:00.000Z';
 const ip = '198.18.0.10';
 

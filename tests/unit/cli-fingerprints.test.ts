@@ -8,11 +8,12 @@ import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadFingerprints, readFields } from '../../agent/fingerprint/index.js';
+import { readFields } from '../../agent/fingerprint/index.js';
+import { loadKnowledge } from '../../agent/knowledge/index.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const cli = join(root, 'dist', 'agent', 'cli.js');
-const db = loadFingerprints();
+const db = loadKnowledge();
 
 interface Run {
   code: number;

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordScan } from '../../agent/changes.js';
+import { recordScan } from '../../agent/pipeline/changes.js';
 import { createLogger } from '../../agent/log.js';
 import { diffScans } from '../../agent/report/diff.js';
 import { openStore } from '../../agent/store/index.js';

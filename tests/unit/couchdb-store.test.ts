@@ -3,7 +3,7 @@
  * express-pouchdb, or Apache CouchDB when COUCHDB_URL is set): the shared contract, then the
  * documents it keeps, outages and restarts, conflicts and auth. Each test uses its own database.
  */
-import { recordScan, type ChangeEvent } from '../../agent/changes.js';
+import { recordScan, type ChangeEvent } from '../../agent/pipeline/changes.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

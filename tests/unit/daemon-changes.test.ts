@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CHANGE_TYPES, computeSiteChanges, type SiteState } from '../../agent/changes.js';
+import { CHANGE_TYPES, computeSiteChanges, type SiteState } from '../../agent/pipeline/changes.js';
 import type { Device, Inventory } from '../../agent/types.js';
 import { axisCamera, dahuaCamera, hikvisionCamera, inventory, SITE } from './store-contract.js';
 

@@ -15,6 +15,7 @@ import { openFileStore } from '../../agent/store/file.js';
 import type { Device, Inventory } from '../../agent/types.js';
 import { parsePrometheusText } from './prometheus-text.js';
 import { axisCamera, dahuaCamera, hikvisionCamera, inventory } from './store-contract.js';
+import { loadKnowledge } from '../../agent/knowledge/index.js';
 
 const INTERFACES = [{ name: 'eth0', address: '198.18.0.1', cidr: '198.18.0.1/24' }];
 const log = createLogger('silent');
@@ -45,7 +46,7 @@ function sweepOf(site: string, devices: Device[]): Inventory {
 
 async function start(configFile: string, stateDir: string, sweep: SweepFunction): Promise<Daemon> {
   const config = loadDaemonConfig(configFile, { availableInterfaces: INTERFACES });
-  const daemon = await Daemon.start({ config, stateDir, log, sweep, availableInterfaces: () => INTERFACES });
+  const daemon = await Daemon.start({ config, stateDir, log, sweep, linkedVendors: loadKnowledge().linkedVendors, availableInterfaces: () => INTERFACES });
   cleanups.push(() => daemon.stop());
   return daemon;
 }

@@ -2,7 +2,7 @@
  * `cctv-agent diff`: diffScans/diffTable (agent/report/diff.ts) on the store fixtures, and the
  * built CLI on a file store in a temporary folder (the last two scans by default, or two named).
  */
-import { recordScan } from '../../agent/changes.js';
+import { recordScan } from '../../agent/pipeline/changes.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

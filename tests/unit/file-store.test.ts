@@ -6,7 +6,7 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { diffInventories, recordScan } from '../../agent/changes.js';
+import { diffInventories, recordScan } from '../../agent/pipeline/changes.js';
 import type { AgentError } from '../../agent/errors.js';
 import type { Logger } from '../../agent/log.js';
 import { fileStore, isFileStore, openFileStore, type FileStoreConfig, type FileStoreOptions } from '../../agent/store/file.js';

@@ -8,16 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { COVERAGE_END, COVERAGE_START, coverageMarkdown, loadFingerprints, withCoverage } from '../../agent/fingerprint/index.js';
-import { loadCves } from '../../agent/vulns.js';
-import { loadPolicies } from '../../agent/policies.js';
+import { COVERAGE_END, COVERAGE_START, coverageMarkdown, withCoverage } from '../../agent/fingerprint/index.js';
+import { loadKnowledge } from '../../agent/knowledge/index.js';
 
-const db = loadFingerprints();
+const db = loadKnowledge();
 const readmePath = join(db.dir, 'README.md');
 
 function rendered(dir: string): string {
-  const d = loadFingerprints(dir);
-  return coverageMarkdown(d, loadCves(dir).cves, loadPolicies(dir));
+  return coverageMarkdown(loadKnowledge(dir));
 }
 
 describe('fingerprints/README.md coverage section', () => {
@@ -32,9 +30,9 @@ describe('fingerprints/README.md coverage section', () => {
     for (const v of db.vendors.values()) expect(md).toContain(`| \`${v.key}\` | ${v.name} |`);
     expect(md).toContain('| `hikvision` | Hikvision | hikvision itself |');
     expect(md).toContain('| `lts` | LTS | oem of hikvision |');
-    for (const c of loadCves().cves) expect(md).toContain(`| ${c.id} | ${c.vendor} |`);
+    for (const c of loadKnowledge().cves.cves) expect(md).toContain(`| ${c.id} | ${c.vendor} |`);
     expect(md).toContain('Buildtime before June, 2021');
-    for (const p of loadPolicies()) expect(md).toContain(`| \`${p.id}\` |`);
+    for (const p of loadKnowledge().policies) expect(md).toContain(`| \`${p.id}\` |`);
     const totalRules = db.rules.length;
     expect(md).toMatch(new RegExp(`\\| \\*\\*all fields\\*\\* \\| ${db.files.length} files \\| ${totalRules} \\|`));
   });

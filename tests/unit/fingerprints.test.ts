@@ -1,74 +1,54 @@
 /**
- * recog's self-test (spec/lib/fingerprint_self_test_spec.rb) over the real fingerprint database:
- * every example of every rule runs as its own test, so a failure names the file and the rule.
- * Then: a deliberately broken copy of the database is reported, and the matcher's behaviour.
+ * recog's self-test (spec/lib/fingerprint_self_test_spec.rb) over the real knowledge base: the
+ * verifier runs every example (rules and CVEs) and must find nothing. Then each kind of mistake, made
+ * in a copy of the data, must be reported with its file and rule (or line and key), and the
+ * matcher's behaviour.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { AgentError } from '../../agent/errors.js';
 import {
-  checkExample,
-  checkOuiTable,
-  checkStructure,
   defaultFingerprintDir,
   fingerprintDevice,
-  loadFingerprints,
   matchValue,
-  namedGroups,
   verifyFingerprints,
   type FingerprintProblem,
 } from '../../agent/fingerprint/index.js';
-import { IDENTITY_KEYS, type Observation } from '../../agent/types.js';
+import { loadKnowledge } from '../../agent/knowledge/index.js';
+import type { Observation } from '../../agent/types.js';
 
-const db = loadFingerprints();
+const db = loadKnowledge();
 
-describe('fingerprint database self-test', () => {
-  it('loads from the repository fingerprints/ folder and is cached', () => {
+describe('knowledge base self-test', () => {
+  it('loads from the package fingerprints/ folder once, and is cached', () => {
     expect(db.dir).toBe(defaultFingerprintDir());
-    expect(db.dir.endsWith('fingerprints')).toBe(true);
-    expect(loadFingerprints()).toBe(db);
+    expect(loadKnowledge()).toBe(db);
     expect(db.rules.length).toBeGreaterThan(50);
+    expect(db.cves.cves.length).toBeGreaterThan(0);
+    expect(db.ports.length).toBeGreaterThan(0);
   });
 
-  it('has no structural problems (known fields, unique ids, patterns, groups, vendors, examples 1–20)', () => {
-    expect(checkStructure(db)).toEqual([]);
+  it('every rule, example, OUI entry and CVE example verifies (the list names each failure: file, rule, why)', () => {
+    // One test over the whole data set: examples are data, and a failure message names its file
+    // and rule; the tests below prove that each kind of mistake is caught.
+    expect(messages(verifyFingerprints(db))).toEqual([]);
   });
 
-  it('oui.json agrees with the vendor table', () => {
-    expect(checkOuiTable(db)).toEqual([]);
+  it('every data file names its JSON Schema for editors, and every schema is used', () => {
+    const schemaDir = join(db.dir, '..', 'schema', 'knowledge');
+    const files = ['fields', 'vendors', 'classification', 'cves', 'policies', 'ports', 'http-probes', 'mdns-services'].map((f) => [`${f}.yaml`, `${f}.schema.json`]);
+    files.push(...db.files.map((f) => [f.file, 'rules.schema.json']));
+    for (const [file, schema] of files) {
+      const first = readFileSync(join(db.dir, file!), 'utf8').split('\n')[0];
+      const depth = file!.split('/').length - 1;
+      expect(first, file).toBe(`# yaml-language-server: $schema=${'../'.repeat(depth + 1)}schema/knowledge/${schema}`);
+    }
+    const used = new Set([...files.map(([, schema]) => schema), 'oui.schema.json']);
+    expect(readdirSync(schemaDir).sort()).toEqual([...used].sort());
   });
-
-  it('verifyFingerprints finds nothing', () => {
-    expect(verifyFingerprints(db)).toEqual([]);
-  });
-
-  for (const file of db.files) {
-    describe(file.file, () => {
-      it(`names a known field (${file.field})`, () => {
-        expect(db.fields.has(file.field)).toBe(true);
-      });
-      for (const rule of file.rules) {
-        describe(rule.id, () => {
-          it('has only Identity keys as named groups', () => {
-            for (const g of namedGroups(rule.pattern)) expect(IDENTITY_KEYS as readonly string[]).toContain(g);
-          });
-          it('supports a vendor in vendors.yaml (or null) and has a confidence in 0..1', () => {
-            if (rule.supports !== null) expect(db.vendors.has(rule.supports)).toBe(true);
-            expect(rule.confidence).toBeGreaterThanOrEqual(0);
-            expect(rule.confidence).toBeLessThanOrEqual(1);
-          });
-          rule.examples.forEach((example, i) => {
-            it(`example ${JSON.stringify(example.value)} matches, yields ${JSON.stringify(example.expect)} and no earlier rule takes it`, () => {
-              expect(checkExample(db, rule, i)).toEqual([]);
-            });
-          });
-        });
-      }
-    });
-  }
 });
 
 describe('generic defaults are never classified', () => {
@@ -216,12 +196,12 @@ function ruleOf(doc: RawFile, id: string): Record<string, unknown> {
 
 function loadError(dir: string): AgentError {
   try {
-    loadFingerprints(dir);
+    loadKnowledge(dir);
   } catch (err) {
     if (err instanceof AgentError) return err;
     throw err;
   }
-  throw new Error('expected loadFingerprints to throw');
+  throw new Error('expected loadKnowledge to throw');
 }
 
 function messages(problems: FingerprintProblem[]): string[] {
@@ -234,7 +214,7 @@ describe('a broken database is reported', () => {
     editYaml(dir, 'rules/onvif_scope_name.yaml', (doc) => {
       ruleOf(doc, 'name-dahua')['examples'] = [{ value: 'Dahau' }];
     });
-    expect(messages(verifyFingerprints(loadFingerprints(dir)))).toEqual([
+    expect(messages(verifyFingerprints(loadKnowledge(dir)))).toEqual([
       'rules/onvif_scope_name.yaml name-dahua: example "Dahau" does not match the pattern',
     ]);
   });
@@ -246,7 +226,7 @@ describe('a broken database is reported', () => {
         { value: 'DS-2CD2385G1-I20200414AAWRE33842150', expect: { model: 'DS-2CD2385G1' } },
       ];
     });
-    expect(messages(verifyFingerprints(loadFingerprints(dir)))).toEqual([
+    expect(messages(verifyFingerprints(loadKnowledge(dir)))).toEqual([
       'rules/onvif_device_serial.yaml serial-hikvision: example "DS-2CD2385G1-I20200414AAWRE33842150" yields {"model":"DS-2CD2385G1-I"}, expected {"model":"DS-2CD2385G1"}',
     ]);
   });
@@ -265,7 +245,7 @@ describe('a broken database is reported', () => {
         examples: [{ value: 'anything' }],
       });
     });
-    const found = messages(verifyFingerprints(loadFingerprints(dir)));
+    const found = messages(verifyFingerprints(loadKnowledge(dir)));
     expect(found).toContain(
       'rules/onvif_scope_name.yaml name-dahua: example "Dahua" is matched first by the earlier rule "name-too-broad"',
     );
@@ -279,8 +259,7 @@ describe('a broken database is reported', () => {
     const err = loadError(dir);
     expect(err.code).toBe('CCTV_ERR_FINGERPRINT_DATA');
     expect(err.message).toContain(join(dir, 'rules/onvif_scope_name.yaml'));
-    expect(err.message).toContain('rule "name-lts"');
-    expect(err.message).toContain('does not compile');
+    expect(err.message).toMatch(/line \d+: rules\[\d+\]\.pattern: pattern "\^\(LTS" does not compile/);
   });
 
   it('a vendor that is not in vendors.yaml, and a named group that is not an Identity key', () => {
@@ -304,9 +283,9 @@ describe('a broken database is reported', () => {
     });
     const err = loadError(dir);
     expect(err.message).toContain('rules/onvif_auth_realm.yaml');
-    expect(err.message).toContain('rule "realm-hikvision" (rules[0]) confidence: must be <= 1');
-    expect(err.message).toContain('rule "realm-hikvision" (rules[0]): unknown key "supprots"');
-    expect(err.message).toContain('rule "realm-lorex-login-to" (rules[2]) examples: must NOT have more than 20 items');
+    expect(err.message).toMatch(/line \d+: rules\[0\]\.confidence: must be <= 1/);
+    expect(err.message).toMatch(/line \d+: rules\[0\]\.supprots: is not a known key/);
+    expect(err.message).toMatch(/line \d+: rules\[2\]\.examples: must NOT have more than 20 items/);
   });
 
   it('an unknown field', () => {
@@ -341,7 +320,7 @@ describe('a broken database is reported', () => {
     const dir = copyDb();
     const path = join(dir, 'vendors.yaml');
     writeFileSync(path, readFileSync(path, 'utf8').replace("'^Amcrest Technologies\\b'", "'^Amcrest Technology Ltd\\b'"));
-    expect(messages(verifyFingerprints(loadFingerprints(dir)))).toContain(
+    expect(messages(verifyFingerprints(loadKnowledge(dir)))).toContain(
       'oui.json Amcrest Technologies: is recorded as "amcrest" (4 prefixes) but vendors.yaml maps it to null: rerun scripts/generate-oui.mjs',
     );
   });
@@ -355,5 +334,30 @@ describe('a broken database is reported', () => {
     lts['relation'] = 'none';
     writeFileSync(path, stringify(doc));
     expect(loadError(dir).message).toContain('lts: relation must be "none" exactly when linkedVendor is null');
+  });
+
+  it('a CVE example whose status the data does not give is reported with the reason', () => {
+    const dir = copyDb();
+    const path = join(dir, 'cves.yaml');
+    writeFileSync(path, readFileSync(path, 'utf8').replace("firmware: 'V5.4.0 build 160531', status: not-affected", "firmware: 'V5.4.0 build 160531', status: affected"));
+    expect(messages(verifyFingerprints(loadKnowledge(dir)))).toEqual([
+      'cves.yaml CVE-2017-7921: examples[1] (DS-2CD2432F-IW, firmware "V5.4.0 build 160531", direct) should be affected but is not-affected',
+    ]);
+  });
+
+  it('the tables the discoverers use are checked too, with line and key: ports, HTTP probes, mDNS services, weights', () => {
+    const broken = (file: string, from: string, to: string): string => {
+      const dir = copyDb();
+      const path = join(dir, file);
+      const text = readFileSync(path, 'utf8');
+      expect(text).toContain(from);
+      writeFileSync(path, text.replace(from, to));
+      return loadError(dir).message;
+    };
+    expect(broken('ports.yaml', '  - port: 80\n', '  - port: 80000\n')).toMatch(/ports\.yaml" is invalid: line \d+: ports\[0\]\.port: must be <= 65535/);
+    expect(broken('ports.yaml', '  - port: 443\n', '  - port: 80\n')).toMatch(/line \d+: ports\[1\]\.port: port 80 is listed twice/);
+    expect(broken('http-probes.yaml', '  - path: /\n', '  - path: /../etc/passwd\n')).toMatch(/http-probes\.yaml" is invalid: line \d+: paths\[0\]\.path: must NOT be valid/);
+    expect(broken('mdns-services.yaml', '  - type: _http._tcp', '  - type: http')).toMatch(/mdns-services\.yaml" is invalid: line \d+: services\[0\]\.type: must match pattern/);
+    expect(broken('classification.yaml', 'uncertainWeight: 0.5', 'uncertainWeight: 5')).toMatch(/classification\.yaml" is invalid: line \d+: uncertainWeight: must be <= 1/);
   });
 });

@@ -3,9 +3,10 @@ import { createServer, type IncomingHttpHeaders, type Server, type ServerRespons
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { classify } from '../../agent/classify.js';
-import { createHttpDiscoverer, loadHttpProbeData, type HttpProbeData } from '../../agent/discovery/http.js';
-import { fingerprintDevice, loadFingerprints } from '../../agent/fingerprint/index.js';
+import { classify } from '../../agent/pipeline/classify.js';
+import { createHttpDiscoverer, type HttpProbeData } from '../../agent/discovery/http.js';
+import { fingerprintDevice } from '../../agent/fingerprint/index.js';
+import { loadKnowledge } from '../../agent/knowledge/index.js';
 import type { ScanContext } from '../../agent/discovery/types.js';
 import type { Observation } from '../../agent/types.js';
 import { loopbackContext } from '../support/scan-context.js';
@@ -97,7 +98,7 @@ describe('the HTTP discoverer', () => {
   it('asks each data path once, GET only, without credentials, and records what each answer says', async () => {
     const web = await webServer(hikvisionPages);
     const observations = await probe([portObservation(web.port)]);
-    const paths = loadHttpProbeData().paths.map((p) => p.path);
+    const paths = loadKnowledge().httpProbes.paths.map((p) => p.path);
     expect(web.requests.map((r) => r.path)).toEqual(paths);
     expect(web.requests.every((r) => r.method === 'GET' && r.headers.authorization === undefined)).toBe(true);
     expect(observations.map((o) => o.fields['http.path'])).toEqual(paths);
@@ -154,7 +155,7 @@ describe('the HTTP discoverer', () => {
     const web = await webServer(hikvisionPages, true);
     const observations = await probe([portObservation(web.port, ['http', 'tls'])]);
     expect(observations[0]).toMatchObject({ status: 'ok', fields: { 'http.header.server': 'App-webs/' } });
-    expect(web.requests.length).toBe(loadHttpProbeData().paths.length);
+    expect(web.requests.length).toBe(loadKnowledge().httpProbes.paths.length);
   });
 
   it('asks only ports marked for http, and nothing with --no-active', async () => {
@@ -186,7 +187,7 @@ describe('what the HTTP probe records, through the fingerprint database', () => 
   async function verdict(pages: Record<string, Page>): Promise<{ linkedVendor: string | null; maker: string | null; rules: string[] }> {
     const web = await webServer(pages);
     const observations = await probe([portObservation(web.port)]);
-    const db = loadFingerprints();
+    const db = loadKnowledge();
     const fingerprint = fingerprintDevice(db, { observations });
     const { classification, identity } = classify(db, fingerprint.evidence, fingerprint.identity);
     return { linkedVendor: classification.linkedVendor, maker: identity.manufacturer, rules: fingerprint.evidence.map((e) => e.rule) };

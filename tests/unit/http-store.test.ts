@@ -2,7 +2,7 @@
  * The HTTP push store against a real loopback receiver (tests/support/http-receiver.ts): the shared
  * contract, then delivery through outages and restarts, auth, TLS, dead letters and retries.
  */
-import { recordScan, type ChangeEvent } from '../../agent/changes.js';
+import { recordScan, type ChangeEvent } from '../../agent/pipeline/changes.js';
 import { execFileSync } from 'node:child_process';
 import { chmod, copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mergeObservations } from '../../agent/merge.js';
+import { mergeObservations } from '../../agent/pipeline/merge.js';
 import type { Observation } from '../../agent/types.js';
 
 const at = '2026-11-28T10:00:00.000Z';

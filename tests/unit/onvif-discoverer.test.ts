@@ -10,6 +10,7 @@ import { parseTargets } from '../../agent/targets.js';
 import type { Observation } from '../../agent/types.js';
 import { verifyDigest, verifyUsernameToken } from '../lab/sim/auth.js';
 import { parseSoap } from '../lab/sim/xml.js';
+import { loadKnowledge } from '../../agent/knowledge/index.js';
 import { checkedEmit } from '../support/declared-emits.js';
 
 // Loopback ONVIF device services (127.0.0.1 only) standing in for cameras. Credentials are checked
@@ -97,6 +98,7 @@ async function camera(device: Device): Promise<{ port: number; requests: Request
 
 function context(seen: Observation[], credentials?: CredentialStore): ScanContext {
   return {
+    knowledge: loadKnowledge(),
     interfaces: [],
     targets: parseTargets([]),
     startedAtMs: Date.now(),

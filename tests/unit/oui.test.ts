@@ -11,11 +11,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AgentError } from '../../agent/errors.js';
-import { buildDevice } from '../../agent/inventory.js';
+import { buildDevice } from '../../agent/pipeline/assess.js';
 import {
   buildOuiTable,
   fingerprintDevice,
-  loadFingerprints,
   lookupOui,
   readOui,
   readVendors,
@@ -25,9 +24,10 @@ import {
   type OuiFile,
   type OuiTable,
 } from '../../agent/fingerprint/index.js';
+import { loadKnowledge } from '../../agent/knowledge/index.js';
 import type { Observation } from '../../agent/types.js';
 
-const db = loadFingerprints();
+const db = loadKnowledge();
 const vendorOf = (mac: string): string | null => lookupOui(db, mac)?.vendor ?? null;
 
 function table(entries: Record<string, OuiEntry>): { oui: OuiTable } {
@@ -310,7 +310,7 @@ describe('a broken oui.json is refused', () => {
   });
 
   it('a malformed prefix, and a vendor mapping for an organisation with no prefixes', () => {
-    expect(errorFor((f) => (f.organisations['Example'] = '2857B')).message).toContain('organisation "Example"');
+    expect(errorFor((f) => (f.organisations['Example'] = '2857B')).message).toContain('organisations.Example: must match pattern');
     expect(errorFor((f) => (f.vendors['Nobody Ltd'] = 'axis')).message).toContain('"Nobody Ltd" is named but has no prefixes');
     expect(errorFor((f) => (f.format = 'cctv-agent/oui/v1')).message).toContain('format');
   });

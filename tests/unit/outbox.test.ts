@@ -4,7 +4,7 @@
  * records what it gets and answers as scripted; the HTTP and CouchDB tests drive the same outbox
  * over real sockets.
  */
-import { recordScan } from '../../agent/changes.js';
+import { recordScan } from '../../agent/pipeline/changes.js';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

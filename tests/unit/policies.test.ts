@@ -1,17 +1,17 @@
 /**
- * Policies that concern a device (agent/policies.ts over fingerprints/policies.yaml): every policy
+ * Policies that concern a device (agent/pipeline/policies.ts over fingerprints/policies.yaml): every policy
  * naming the linked vendor, whatever the relation; none for an unlinked device; a broken file is
- * refused with a coded error.
+ * refused with a coded error naming its line and key.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AgentError } from '../../agent/errors.js';
-import { loadPolicies, policiesFor, readPolicies, type Policy } from '../../agent/policies.js';
+import type { AgentError } from '../../agent/errors.js';
+import { loadKnowledge } from '../../agent/knowledge/index.js';
+import type { Policy } from '../../agent/knowledge/tables.js';
+import { policiesFor } from '../../agent/pipeline/policies.js';
+import { knowledgeCopies } from '../support/knowledge-copy.js';
 import type { Classification } from '../../agent/types.js';
 
-const policies = loadPolicies();
+const policies = loadKnowledge().policies;
 
 function classification(linkedVendor: Classification['linkedVendor'], relation: Classification['relation']): Classification {
   return { linkedVendor, relation, confidence: 0.9 };
@@ -59,33 +59,18 @@ describe('policiesFor', () => {
 });
 
 describe('a broken policies.yaml is refused', () => {
-  const dirs: string[] = [];
-  afterAll(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  const copies = knowledgeCopies();
+  afterAll(() => copies.removeAll());
+  const broken = (edit: (text: string) => string): AgentError => copies.loadError(copies.edited({ 'policies.yaml': edit }));
+
+  it('a vendor that is not a linked vendor, naming the file, line and key', () => {
+    const error = broken((t) => t.replace('vendors: [hikvision, dahua]', 'vendors: [hikvision, uniview]'));
+    expect(error.code).toBe('CCTV_ERR_FINGERPRINT_DATA');
+    expect(error.message).toMatch(/policies\.yaml" is invalid: line \d+: policies\[0\]\.vendors\[1\]: "uniview" is not a linked vendor of vendors\.yaml \(hikvision, dahua\)/);
   });
 
-  function errorFor(text: string): AgentError {
-    const dir = mkdtempSync(join(tmpdir(), 'cctv-policies-'));
-    dirs.push(dir);
-    const path = join(dir, 'policies.yaml');
-    writeFileSync(path, text);
-    try {
-      readPolicies(path);
-    } catch (err) {
-      if (err instanceof AgentError) return err;
-      throw err;
-    }
-    throw new Error('expected readPolicies to throw');
-  }
-
-  const entry = (id: string, vendors: string): string => `  - id: ${id}\n    name: n\n    vendors: ${vendors}\n    scope: s\n    source: s\n`;
-
-  it('a vendor that is not hikvision or dahua, and a duplicate id, naming the file', () => {
-    const unknown = errorFor(`policies:\n${entry('x', '[uniview]')}`);
-    expect(unknown.code).toBe('CCTV_ERR_FINGERPRINT_DATA');
-    expect(unknown.message).toContain('policies.yaml');
-    expect(unknown.message).toContain('must be one of "hikvision", "dahua"');
-    expect(errorFor(`policies:\n${entry('x', '[dahua]')}${entry('x', '[hikvision]')}`).message).toContain('policy "x" is listed twice');
-    expect(errorFor('policies: [\n').message).toContain('not valid YAML');
+  it('a duplicate id, and text that is not YAML', () => {
+    expect(broken((t) => t.replace('id: us-ndaa-889', 'id: uk-wms-2022-11-24')).message).toMatch(/line \d+: policies\[1\]\.id: policy "uk-wms-2022-11-24" is listed twice/);
+    expect(broken((t) => `${t}\npolicies: [\n`).message).toContain('not valid YAML');
   });
 });

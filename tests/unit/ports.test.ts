@@ -1,7 +1,8 @@
 import { createServer, type Server, type AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createPortsDiscoverer, loadPortTable, type PortSpec } from '../../agent/discovery/ports.js';
+import { createPortsDiscoverer, type PortSpec } from '../../agent/discovery/ports.js';
+import { loadKnowledge } from '../../agent/knowledge/index.js';
 import { tcpConnect } from '../../agent/net/tcp.js';
 import type { ScanContext } from '../../agent/discovery/types.js';
 import type { Observation } from '../../agent/types.js';
@@ -192,7 +193,7 @@ describe('the ports discoverer', () => {
 
 describe('fingerprints/ports.yaml', () => {
   it('lists the camera ports with their probes and sources', () => {
-    const table = loadPortTable();
+    const table = loadKnowledge().ports;
     const byPort = new Map(table.map((p) => [p.port, p]));
     expect([...byPort.keys()].sort((a, b) => a - b)).toEqual([80, 443, 554, 8000, 8080, 8443, 8554, 34567, 37777]);
     expect(byPort.get(443)?.probes).toEqual(['http', 'tls']);

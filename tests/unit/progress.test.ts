@@ -3,7 +3,7 @@
  * otherwise, what it draws on a terminal, and the built CLI under a real pseudo-terminal
  * (util-linux `script`) against a CLI run with stderr on a pipe.
  */
-import { recordScan } from '../../agent/changes.js';
+import { recordScan } from '../../agent/pipeline/changes.js';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

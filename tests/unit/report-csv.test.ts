@@ -2,6 +2,9 @@ import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { inventoryCsv, neutralizeFormula } from '../../agent/report/csv.js';
 import { device, sampleInventory } from './report-fixture.js';
+import { linkedVendorNames } from '../../agent/knowledge/index.js';
+
+const names = linkedVendorNames();
 
 const BOM = '\uFEFF';
 
@@ -11,7 +14,7 @@ function parseCsv(text: string): string[][] {
 
 describe('CSV report', () => {
   it('starts with a UTF-8 byte order mark and ends every record with CRLF', () => {
-    const csv = inventoryCsv(sampleInventory());
+    const csv = inventoryCsv(sampleInventory(), names);
     expect(csv.startsWith(BOM)).toBe(true);
     expect(Buffer.from(csv, 'utf8').subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]));
     const lines = csv.slice(1).split('\r\n');
@@ -22,7 +25,7 @@ describe('CSV report', () => {
 
   it('has a header row and one row a device, readable back with csv-parse', () => {
     const inventory = sampleInventory();
-    const [header, ...rows] = parseCsv(inventoryCsv(inventory));
+    const [header, ...rows] = parseCsv(inventoryCsv(inventory, names));
     expect(header).toEqual(['scanned_at', 'ip', 'mac', 'brand', 'maker', 'relation', 'linked_vendor', 'verdict', 'model', 'firmware', 'serial', 'confidence', 'cves', 'policies', 'evidence']);
     expect(rows.map((r) => r[1])).toEqual(inventory.devices.map((d) => d.ip));
     const lts = rows[1];
@@ -52,7 +55,7 @@ describe('CSV report', () => {
   it('quotes commas, quotes and line breaks per RFC 4180 and reads them back unchanged', () => {
     const tricky = 'Cam, "lobby"\nsecond line';
     const inventory = { ...sampleInventory(), devices: [device('198.18.0.9', { identity: { manufacturer: null, brand: null, model: tricky, firmware: 'ünïcødé 摄像机', serial: null, deviceType: null } })] };
-    const csv = inventoryCsv(inventory);
+    const csv = inventoryCsv(inventory, names);
     expect(csv).toContain('"Cam, ""lobby""\nsecond line"');
     const [, row] = parseCsv(csv);
     expect(row?.[8]).toBe(tricky);
@@ -67,7 +70,7 @@ describe('CSV report', () => {
       ...sampleInventory(),
       devices: [device('198.18.0.9', { identity: { manufacturer: '@evil', brand: '=cmd|"/c calc"!A1', model: '+SUM(1)', firmware: '-1', serial: '\t0', deviceType: null } })],
     };
-    const [, row] = parseCsv(inventoryCsv(inventory));
+    const [, row] = parseCsv(inventoryCsv(inventory, names));
     expect(row?.slice(3, 5)).toEqual(["'=cmd|\"/c calc\"!A1", "'@evil"]);
     expect(row?.slice(8, 11)).toEqual(["'+SUM(1)", "'-1", "'\t0"]);
     for (const cell of row ?? []) expect(cell).not.toMatch(/^[=+\-@\t\r]/);

@@ -1,14 +1,18 @@
-import { recordScan } from '../../agent/changes.js';
+import { recordScan } from '../../agent/pipeline/changes.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { escapeHtml, inventoryHtml } from '../../agent/report/html.js';
-import { renderReport, writeReport } from '../../agent/report/index.js';
+import { writeReport } from '../../agent/report/index.js';
+import { renderFormat, reportFormats } from '../../agent/report/formats.js';
 import { inventoryTable } from '../../agent/report/table.js';
 import { openFileStore } from '../../agent/store/file.js';
 import { createLogger } from '../../agent/log.js';
 import { device, sampleInventory } from './report-fixture.js';
+import { linkedVendorNames } from '../../agent/knowledge/index.js';
+
+const names = linkedVendorNames();
 
 const HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">\'&';
 
@@ -24,7 +28,7 @@ describe('HTML report', () => {
       policies: [{ id: 'x', name: HOSTILE }],
     });
     const inventory = { ...sampleInventory(), scan: { ...sampleInventory().scan, site: HOSTILE, id: HOSTILE }, devices: [hostileDevice] };
-    const html = inventoryHtml(inventory);
+    const html = inventoryHtml(inventory, names);
     // The report's own script is the only one; no hostile tag or attribute survives unescaped.
     expect(html.match(/<script>/g)).toHaveLength(1);
     expect(html).not.toContain('<img');
@@ -34,7 +38,7 @@ describe('HTML report', () => {
   });
 
   it('is one self-contained file: no external src or href, and a policy that forbids fetches', () => {
-    const html = inventoryHtml(sampleInventory());
+    const html = inventoryHtml(sampleInventory(), names);
     expect(html).not.toMatch(/\b(src|href)\s*=\s*["']?\s*(https?:)?\/\//i);
     expect(html).not.toMatch(/<link\b/i);
     expect(html).not.toMatch(/@import|url\(/i);
@@ -42,7 +46,7 @@ describe('HTML report', () => {
   });
 
   it('shows the summary counts, a chart and one table row a device with plain-language verdicts', () => {
-    const html = inventoryHtml(sampleInventory());
+    const html = inventoryHtml(sampleInventory(), names);
     expect(html).toMatch(/<tr data-count="devices"><th scope="row">Devices found<\/th><td>7<\/td><\/tr>/);
     expect(html).toMatch(/<tr data-count="hikvision">[^\n]*?<td>3<\/td>/);
     expect(html).toMatch(/<tr data-count="dahua">[^\n]*?<td>2<\/td>/);
@@ -60,10 +64,10 @@ describe('report formats from the store', () => {
 
   it('renders each format from the same document', () => {
     const inventory = sampleInventory();
-    expect(renderReport(inventory, 'table')).toBe(inventoryTable(inventory));
-    expect(JSON.parse(renderReport(inventory, 'json'))).toEqual(inventory);
-    expect(renderReport(inventory, 'csv').startsWith('\uFEFF')).toBe(true);
-    expect(renderReport(inventory, 'html').startsWith('<!DOCTYPE html>')).toBe(true);
+    expect(renderFormat(reportFormats, 'table', inventory, names)).toBe(inventoryTable(inventory, names));
+    expect(JSON.parse(renderFormat(reportFormats, 'json', inventory, names))).toEqual(inventory);
+    expect(renderFormat(reportFormats, 'csv', inventory, names).startsWith('\uFEFF')).toBe(true);
+    expect(renderFormat(reportFormats, 'html', inventory, names).startsWith('<!DOCTYPE html>')).toBe(true);
   });
 
   it('writes the latest scan, or a named one, to --out', async () => {

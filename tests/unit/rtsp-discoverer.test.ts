@@ -7,6 +7,7 @@ import { createLogger } from '../../agent/log.js';
 import { RTSP_MAX_RESPONSE_BYTES } from '../../agent/protocols/rtsp.js';
 import { parseTargets } from '../../agent/targets.js';
 import type { Observation } from '../../agent/types.js';
+import { loadKnowledge } from '../../agent/knowledge/index.js';
 import { checkedEmit } from '../support/declared-emits.js';
 
 // Loopback RTSP servers (127.0.0.1 only) standing in for cameras.
@@ -61,6 +62,7 @@ function openPort(port: number, ip = '127.0.0.1', probes: string[] = ['rtsp']): 
 
 function context(seen: Observation[], targets = ['127.0.0.1']): ScanContext {
   return {
+    knowledge: loadKnowledge(),
     interfaces: [],
     targets: parseTargets(targets),
     startedAtMs: Date.now(),

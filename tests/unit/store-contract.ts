@@ -9,7 +9,7 @@
  */
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { recordScan, type ChangeEvent } from '../../agent/changes.js';
+import { recordScan, type ChangeEvent } from '../../agent/pipeline/changes.js';
 import { openStoreForReading } from '../../agent/store/index.js';
 import type { InventoryStore, ScanReader, StoreSpec } from '../../agent/store/types.js';
 import type { Device, Inventory } from '../../agent/types.js';
@@ -195,7 +195,7 @@ export function secondScan(site = SITE): Inventory {
   });
 }
 
-/** The events secondScan() must produce against firstScan(), in order (agent/changes.ts). */
+/** The events secondScan() must produce against firstScan(), in order (agent/pipeline/changes.ts). */
 export function expectedSecondScanChanges(site = SITE): ChangeEvent[] {
   const base = { at: '2026-03-09T08:15:39.004Z', site, scanId: '20260309T081500Z-9c3d7e' };
   return [

@@ -1,20 +1,23 @@
 /**
- * Handover schedules (agent/report/handover.ts) read from tests/fixtures/handover, matching and
- * rendering (agent/report/verify.ts) against the store fixtures, and `cctv-agent verify` run as
+ * Handover schedules (agent/handover/schedule.ts) read from tests/fixtures/handover, matching and
+ * rendering (agent/handover/verify.ts) against the store fixtures, and `cctv-agent verify` run as
  * the built CLI on a file store in a temporary folder: nothing touches the network.
  */
-import { recordScan } from '../../agent/changes.js';
+import { recordScan } from '../../agent/pipeline/changes.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentError } from '../../agent/errors.js';
 import { createLogger } from '../../agent/log.js';
-import { parseHandover, readHandoverFile, type ExpectedDevice } from '../../agent/report/handover.js';
-import { verifyExitCode, verifyHandover, verifyHtml, verifyTable } from '../../agent/report/verify.js';
+import { parseHandover, readHandoverFile, type ExpectedDevice } from '../../agent/handover/schedule.js';
+import { verifyExitCode, verifyHandover, verifyHtml, verifyTable } from '../../agent/handover/verify.js';
 import { openFileStore } from '../../agent/store/file.js';
 import { axisCamera, dahuaCamera, firstScan, hikvisionCamera, inventory, SITE } from './store-contract.js';
 import { runCli } from '../support/run-cli.js';
+import { linkedVendorNames } from '../../agent/knowledge/index.js';
+
+const names = linkedVendorNames();
 
 const root = resolve(import.meta.dirname, '..', '..');
 const fixtures = join(root, 'tests', 'fixtures', 'handover');
@@ -99,7 +102,7 @@ describe('verifyHandover', () => {
   const scan = firstScan();
 
   it('matches by MAC first, then serial, then IP, and passes when all agree and linked devices are allowed', () => {
-    const result = verifyHandover(readHandoverFile(join(fixtures, 'schedule.csv')), scan, { allowLinked: true });
+    const result = verifyHandover(readHandoverFile(join(fixtures, 'schedule.csv')), scan, { allowLinked: true, names });
     expect(result.matched.map((m) => [m.found.id, m.matchedBy])).toEqual([
       [hikvisionCamera().id, 'mac'],
       [dahuaCamera().id, 'serial'],
@@ -111,7 +114,7 @@ describe('verifyHandover', () => {
   });
 
   it('flags every linked device with its relation, and fails on them unless allowed', () => {
-    const result = verifyHandover(readHandoverFile(join(fixtures, 'schedule.csv')), scan, { allowLinked: false });
+    const result = verifyHandover(readHandoverFile(join(fixtures, 'schedule.csv')), scan, { allowLinked: false, names });
     expect(result.linked.map((d) => [d.ip, d.linkedVendor, d.relation, d.verdict])).toEqual([
       ['198.18.0.21', 'hikvision', 'direct', 'Hikvision'],
       ['198.18.0.34', 'dahua', 'direct', 'Dahua'],
@@ -126,7 +129,7 @@ describe('verifyHandover', () => {
       expectedDevice({ ip: '198.18.0.40', model: 'M3106-LVE Mk II', line: 3 }),
       expectedDevice({ ip: '198.18.0.99', serial: 'GONE123', line: 4 }),
     ];
-    const result = verifyHandover(expected, scan, { allowLinked: true });
+    const result = verifyHandover(expected, scan, { allowLinked: true, names });
     expect(result.matched.map((m) => m.mismatches)).toEqual([
       [{ field: 'firmware', expected: 'V5.7.15 build 230420', found: 'V5.7.3 build 220112' }],
       [],
@@ -141,25 +144,25 @@ describe('verifyHandover', () => {
     const unread = hikvisionCamera();
     unread.identity.model = null;
     const doc = inventory({ id: 'x', startedAt: scan.scan.startedAt, finishedAt: scan.scan.finishedAt, devices: [unread] });
-    const result = verifyHandover([expectedDevice({ ip: '198.18.0.21', model: 'DS-2CD2143G2-I' })], doc, { allowLinked: true });
+    const result = verifyHandover([expectedDevice({ ip: '198.18.0.21', model: 'DS-2CD2143G2-I' })], doc, { allowLinked: true, names });
     expect(result.matched[0]?.mismatches).toEqual([{ field: 'model', expected: 'DS-2CD2143G2-I', found: null }]);
   });
 
   it('matches each found device at most once: a second line for it is missing', () => {
     const twice = [expectedDevice({ ip: '198.18.0.40' }), expectedDevice({ mac: 'ac:cc:8e:62:30:b4', line: 3 })];
-    const result = verifyHandover(twice, scan, { allowLinked: true });
+    const result = verifyHandover(twice, scan, { allowLinked: true, names });
     expect(result.matched.map((m) => m.expected.line)).toEqual([2]);
     expect(result.missing.map((e) => e.line)).toEqual([3]);
   });
 
   it('prefers a MAC match over an earlier IP match of another device', () => {
     // The handover has the Axis camera's MAC at the Hikvision camera's address: the MAC wins.
-    const result = verifyHandover([expectedDevice({ ip: '198.18.0.21', mac: 'ac:cc:8e:62:30:b4' })], scan, { allowLinked: true });
+    const result = verifyHandover([expectedDevice({ ip: '198.18.0.21', mac: 'ac:cc:8e:62:30:b4' })], scan, { allowLinked: true, names });
     expect(result.matched.map((m) => [m.found.id, m.matchedBy])).toEqual([[axisCamera().id, 'mac']]);
   });
 
   it('renders a table with the counts and a verdict line', () => {
-    const text = verifyTable(verifyHandover([expectedDevice({ ip: '198.18.0.99' })], scan, { allowLinked: false }));
+    const text = verifyTable(verifyHandover([expectedDevice({ ip: '198.18.0.99' })], scan, { allowLinked: false, names }), names);
     expect(text).toContain('0 matched, 0 mismatched, 1 missing, 3 unexpected, 2 linked to Hikvision or Dahua.');
     expect(text).toContain('FAIL');
   });
@@ -168,10 +171,10 @@ describe('verifyHandover', () => {
     const hostile = hikvisionCamera();
     hostile.identity.model = '<img src=x onerror=alert(1)>';
     const doc = inventory({ id: 'x', startedAt: scan.scan.startedAt, finishedAt: scan.scan.finishedAt, devices: [hostile] });
-    const html = verifyHtml(verifyHandover([expectedDevice({ ip: '198.18.0.21', location: '"><script>x</script>' })], doc, { allowLinked: true }));
+    const html = verifyHtml(verifyHandover([expectedDevice({ ip: '198.18.0.21', location: '"><script>x</script>' })], doc, { allowLinked: true, names }), names);
     expect(html).not.toContain('<img');
     expect(html).not.toContain('<script');
-    expect(html).toContain('&#60;img src=x onerror=alert(1)&#62;');
+    expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
     expect(html).not.toMatch(/<link|<script|https?:\/\//);
   });
 });

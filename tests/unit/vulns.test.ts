@@ -1,33 +1,28 @@
 /**
- * Offline CVE flags (agent/vulns.ts over fingerprints/cves.yaml): firmware parsing of the forms
- * public captures and reports show (cited in agent/vulns.ts), every boundary just inside, just outside and unknown, OEM firmware, and the
+ * Offline CVE flags (agent/pipeline/vulns.ts over fingerprints/cves.yaml): firmware parsing of the
+ * forms public captures and reports show, every boundary just inside, just outside and unknown, OEM firmware, and the
  * flags in a built device. Model names come from the CVE records' families and the public sources
  * cited in fingerprints/; where a
  * model or firmware string is not copied from a public source it is marked as invented.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { AgentError } from '../../agent/errors.js';
-import { buildDevice } from '../../agent/inventory.js';
-import { defaultFingerprintDir, loadFingerprints } from '../../agent/fingerprint/index.js';
+import type { AgentError } from '../../agent/errors.js';
+import { buildDevice } from '../../agent/pipeline/assess.js';
+import { loadKnowledge } from '../../agent/knowledge/index.js';
+import { knowledgeCopies } from '../support/knowledge-copy.js';
 import { inventoryProblems } from '../support/inventory-schema.js';
 import type { LinkedVendor, Observation, Relation } from '../../agent/types.js';
 import {
   compareVersions,
-  loadCves,
-  parseBoundary,
   parseDahuaBuildDate,
   parseHikvisionFirmware,
   parseVersionNumbers,
-  readCves,
   vulnerabilitiesOf,
   type VulnerabilityFlag,
-} from '../../agent/vulns.js';
+} from '../../agent/pipeline/vulns.js';
 
-const table = loadCves();
+const table = loadKnowledge().cves;
 
 function flags(model: string | null, firmware: string | null, linkedVendor: LinkedVendor | null, relation: Relation | null = 'direct'): VulnerabilityFlag[] {
   return vulnerabilitiesOf(table, { model, firmware, linkedVendor, relation });
@@ -79,32 +74,6 @@ describe('versions and boundaries', () => {
     expect(compareVersions([2, 3, 8], [2, 3, 8, 0])).toBe(0);
     expect(compareVersions([2, 3, 8], [2, 3, 8, 8])).toBe(-1);
     expect(compareVersions([2, 10], [2, 9, 9])).toBe(1);
-  });
-
-  it('reads each boundary form as the records state it', () => {
-    expect(parseBoundary('V5.2.0 build 140721 to V5.4.0 Build 160401')).toMatchObject({
-      kind: 'version-build-range',
-      from: { version: [5, 2, 0], build: '140721' },
-      to: { version: [5, 4, 0], build: '160401' },
-    });
-    expect(parseBoundary('Buildtime before June, 2021')).toMatchObject({ kind: 'built-before', before: '2021-06-01' });
-    expect(parseBoundary('Versions which Build time before April, 2022')).toMatchObject({ kind: 'built-before', before: '2022-04-01' });
-    expect(parseBoundary('Buildtime before April 16, 2025')).toMatchObject({ kind: 'built-before', before: '2025-04-16' });
-    expect(parseBoundary('V2.X, lessThanOrEqual V2.3.8-8')).toMatchObject({ kind: 'version-at-most', major: 2, atMost: [2, 3, 8, 8] });
-  });
-
-  it('refuses other forms, reversed ranges and impossible dates', () => {
-    for (const text of [
-      'before June 2021',
-      'Buildtime before Juneteenth, 2021',
-      'Buildtime before February 30, 2021',
-      'V5.4.0 build 160530 to V5.2.0 build 140721',
-      'V5.2.0 to V5.4.0',
-      'V2.X, lessThanOrEqual V3.0.0',
-      'all versions',
-    ]) {
-      expect(parseBoundary(text), text).toBeNull();
-    }
   });
 });
 
@@ -377,70 +346,84 @@ describe('hostile values', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-const tempDirs: string[] = [];
-afterAll(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
+const copies = knowledgeCopies();
+afterAll(() => copies.removeAll());
 
-function brokenCopy(edit: (doc: { cves: Record<string, unknown>[] }) => void): string {
-  const dir = mkdtempSync(join(tmpdir(), 'cctv-cves-'));
-  tempDirs.push(dir);
-  const doc = parse(readFileSync(join(defaultFingerprintDir(), 'cves.yaml'), 'utf8'), { merge: true }) as { cves: Record<string, unknown>[] };
-  edit(doc);
-  const path = join(dir, 'cves.yaml');
-  writeFileSync(path, stringify(doc, { aliasDuplicateObjects: false }));
-  return path;
+/** The load error of a knowledge base whose cves.yaml `edit` changed (parsed, edited, written back). */
+function brokenCves(edit: (doc: { cves: Record<string, unknown>[] }) => void): AgentError {
+  const dir = copies.edited({
+    'cves.yaml': (text) => {
+      const doc = parse(text, { merge: true }) as { cves: Record<string, unknown>[] };
+      edit(doc);
+      return stringify(doc, { aliasDuplicateObjects: false });
+    },
+  });
+  return copies.loadError(dir);
 }
 
-function loadError(path: string): AgentError {
-  try {
-    readCves(path);
-  } catch (err) {
-    if (err instanceof AgentError) return err;
-    throw err;
-  }
-  throw new Error('expected readCves to throw');
-}
+describe('a broken cves.yaml is refused, naming file, line and key', () => {
+  const firmwareOf = (doc: { cves: Record<string, unknown>[] }, id: string): Record<string, unknown> => {
+    const families = doc.cves.find((c) => c['id'] === id)?.['families'] as Record<string, unknown>[];
+    return families[0]!['firmware'] as Record<string, unknown>;
+  };
 
-describe('a broken cves.yaml is refused, naming file, CVE and family', () => {
-  it('a boundary in no known form', () => {
-    const path = brokenCopy((doc) => {
-      const families = doc.cves.find((c) => c['id'] === 'CVE-2021-33044')?.['families'] as Record<string, unknown>[];
-      families[0]!['firmware'] = 'before June 2021';
+  it('a boundary that is text instead of structured data', () => {
+    const err = brokenCves((doc) => {
+      (doc.cves.find((c) => c['id'] === 'CVE-2021-33044')?.['families'] as Record<string, unknown>[])[0]!['firmware'] = 'before June 2021';
     });
-    const err = loadError(path);
     expect(err.code).toBe('CCTV_ERR_FINGERPRINT_DATA');
-    expect(err.message).toContain(path);
-    expect(err.message).toContain('CVE-2021-33044 family "IPC-HX3XXX" (families[0]): firmware "before June 2021" is not in a known form');
+    expect(err.message).toContain('cves.yaml');
+    expect(err.message).toMatch(/line \d+: cves\[3\]\.families\[0\]\.firmware: must match exactly one schema in oneOf/);
+  });
+
+  it('a range that runs backwards, a date that does not exist, a version off its line', () => {
+    expect(
+      brokenCves((doc) => {
+        firmwareOf(doc, 'CVE-2017-7921')['to'] = { version: '5.1.0', build: '160530' };
+      }).message,
+    ).toMatch(/cves\[0\]\.families\[0\]\.firmware\.to: the range ends before it starts/);
+    expect(
+      brokenCves((doc) => {
+        firmwareOf(doc, 'CVE-2017-7921')['from'] = { version: '5.2.0', build: '140231' };
+      }).message,
+    ).toMatch(/firmware\.from\.build: "140231" is not a date \(YYMMDD\)/);
+    expect(
+      brokenCves((doc) => {
+        firmwareOf(doc, 'CVE-2021-33044')['builtBefore'] = '2021-02-30';
+      }).message,
+    ).toMatch(/cves\[3\]\.families\[0\]\.firmware\.builtBefore: "2021-02-30" is not a date/);
+    expect(
+      brokenCves((doc) => {
+        firmwareOf(doc, 'CVE-2023-28808')['atMost'] = '3.0.0';
+      }).message,
+    ).toMatch(/firmware\.atMost: 3\.0\.0 is not on the V2\.X line/);
   });
 
   it('a model pattern that does not compile, a duplicate id, a severity without its score', () => {
     expect(
-      loadError(
-        brokenCopy((doc) => {
-          (doc.cves[0]!['families'] as Record<string, unknown>[])[0]!['model'] = '^(DS-2CD';
-        }),
-      ).message,
-    ).toContain('does not compile');
-    expect(loadError(brokenCopy((doc) => doc.cves.push({ ...doc.cves[0]! }))).message).toContain('CVE-2017-7921 is listed twice');
+      brokenCves((doc) => {
+        (doc.cves[0]!['families'] as Record<string, unknown>[])[0]!['model'] = '^(DS-2CD';
+      }).message,
+    ).toMatch(/cves\[0\]\.families\[0\]\.model: pattern "\^\(DS-2CD" does not compile/);
+    expect(brokenCves((doc) => doc.cves.push({ ...doc.cves[0]! })).message).toMatch(/cves\[7\]\.id: CVE-2017-7921 is listed twice/);
     expect(
-      loadError(
-        brokenCopy((doc) => {
-          doc.cves[0]!['cvss'] = null;
-        }),
-      ).message,
+      brokenCves((doc) => {
+        doc.cves[0]!['cvss'] = null;
+      }).message,
     ).toContain('give severity and cvss together');
   });
 
-  it('schema: an unknown vendor and an unknown key', () => {
-    const err = loadError(
-      brokenCopy((doc) => {
+  it('an unknown vendor and an unknown key', () => {
+    expect(
+      brokenCves((doc) => {
         doc.cves[0]!['vendor'] = 'uniview';
+      }).message,
+    ).toMatch(/cves\[0\]\.vendor: "uniview" is not a linked vendor of vendors\.yaml/);
+    expect(
+      brokenCves((doc) => {
         doc.cves[1]!['sevrity'] = 'high';
-      }),
-    );
-    expect(err.message).toContain('"CVE-2017-7921" (cves[0]) vendor: must be one of "hikvision", "dahua"');
-    expect(err.message).toContain('unknown key "sevrity"');
+      }).message,
+    ).toMatch(/line \d+: cves\[1\]\.sevrity: is not a known key/);
   });
 });
 
@@ -450,7 +433,7 @@ describe('flags in a built device', () => {
 
   function device(mac: string, fields: Observation['fields']) {
     const observation: Observation = { source: 'onvif-device-service', ip, port: 80, at, status: 'ok', fields: { 'onvif.call': 'GetDeviceInformation', ...fields } };
-    return buildDevice(loadFingerprints(), { ip, addresses: [ip], mac, observations: [observation] });
+    return buildDevice(loadKnowledge(), { ip, addresses: [ip], mac, observations: [observation] });
   }
 
   it('a Dahua camera inside both ranges carries both CVEs and the policies, and the document validates', () => {

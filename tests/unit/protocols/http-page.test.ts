@@ -15,11 +15,11 @@ import {
   parseChallenges,
   type PageAnswer,
 } from '../../../agent/protocols/http-page.js';
-import { loadHttpProbeData } from '../../../agent/discovery/http.js';
+import { loadKnowledge } from '../../../agent/knowledge/index.js';
 import { seededRandom } from '../../seeded-random.js';
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`../../fixtures/http/${name}`, import.meta.url));
-const markers = loadHttpProbeData().markers.map((m) => m.text);
+const markers = loadKnowledge().httpProbes.markers.map((m) => m.text);
 
 function answer(over: Partial<PageAnswer>): PageAnswer {
   return { path: '/', purpose: 'page', status: 200, headers: {}, body: Buffer.alloc(0), truncated: false, ...over };

@@ -40,9 +40,9 @@
  *
  * Order is deterministic: by device id (code-unit order), then by kind in CHANGE_TYPES order.
  */
-import type { InventoryStore } from './store/types.js';
-import type { Device, Inventory, Service } from './types.js';
-import { IDENTITY_KEYS, type IdentityKey } from './types.js';
+import type { InventoryStore } from '../store/types.js';
+import type { Device, Inventory, Service } from '../types.js';
+import { IDENTITY_KEYS, type IdentityKey } from '../types.js';
 
 /** Every event kind, in the order events of one device are listed. */
 export const CHANGE_TYPES = [

@@ -1,5 +1,5 @@
 /**
- * Handover verification: the devices an installer says were fitted (agent/report/handover.ts)
+ * Handover verification: the devices an installer says were fitted (agent/handover/schedule.ts)
  * against the devices a scan found. A pure function of the two, plus renderings.
  *
  * Matching, in order: by MAC, then serial, then IP; each found device is matched at most once
@@ -7,8 +7,10 @@
  */
 import Table from 'cli-table3';
 import type { Device, Inventory } from '../types.js';
-import type { ExpectedDevice } from './handover.js';
-import { verdictText } from './table.js';
+import type { ExpectedDevice } from './schedule.js';
+import { escapeHtml } from '../report/html.js';
+import { linkedNamesText, type LinkedVendorNames } from '../report/summary.js';
+import { verdictText } from '../report/table.js';
 
 /** Fields a matched device is checked on (the identity keys a handover schedule names). */
 const COMPARED = ['model', 'firmware', 'brand'] as const;
@@ -47,13 +49,18 @@ export interface VerifyResult {
   matched: MatchedDevice[];
   missing: ExpectedDevice[];
   unexpected: FoundDevice[];
-  /** Matched or unexpected devices linked to Hikvision or Dahua. */
+  /** Matched or unexpected devices linked to a linked vendor (Hikvision, Dahua). */
   linked: FoundDevice[];
   /** True when nothing is missing, unexpected or mismatched, and (unless allowed) nothing is linked. */
   ok: boolean;
 }
 
-export function verifyHandover(expected: readonly ExpectedDevice[], inventory: Inventory, options: { allowLinked: boolean }): VerifyResult {
+export function verifyHandover(
+  expected: readonly ExpectedDevice[],
+  inventory: Inventory,
+  options: { allowLinked: boolean; names: LinkedVendorNames },
+): VerifyResult {
+  const found = (d: Device): FoundDevice => foundDevice(d, options.names);
   const unclaimed = new Set(inventory.devices);
   const matched: MatchedDevice[] = [];
   const missing: ExpectedDevice[] = [];
@@ -64,9 +71,9 @@ export function verifyHandover(expected: readonly ExpectedDevice[], inventory: I
       continue;
     }
     unclaimed.delete(hit.device);
-    matched.push({ expected: want, found: foundDevice(hit.device), matchedBy: hit.by, mismatches: mismatches(want, hit.device) });
+    matched.push({ expected: want, found: found(hit.device), matchedBy: hit.by, mismatches: mismatches(want, hit.device) });
   }
-  const unexpected = inventory.devices.filter((d) => unclaimed.has(d)).map(foundDevice);
+  const unexpected = inventory.devices.filter((d) => unclaimed.has(d)).map(found);
   const linked = [...matched.map((m) => m.found), ...unexpected].filter((d) => d.linkedVendor !== null);
   const ok =
     missing.length === 0 &&
@@ -99,7 +106,7 @@ function mismatches(want: ExpectedDevice, device: Device): FieldMismatch[] {
   return out;
 }
 
-function foundDevice(d: Device): FoundDevice {
+function foundDevice(d: Device, names: LinkedVendorNames): FoundDevice {
   return {
     id: d.id,
     ip: d.ip,
@@ -108,7 +115,7 @@ function foundDevice(d: Device): FoundDevice {
     model: d.identity.model,
     firmware: d.identity.firmware,
     serial: d.identity.serial,
-    verdict: verdictText(d),
+    verdict: verdictText(d, names),
     linkedVendor: d.classification.linkedVendor,
     relation: d.classification.relation,
   };
@@ -127,11 +134,11 @@ function foundLabel(f: FoundDevice): string {
   return [f.ip, f.mac].filter((v): v is string => v !== null).join(' / ');
 }
 
-function counts(result: VerifyResult): string {
+function counts(result: VerifyResult, names: LinkedVendorNames): string {
   const mismatched = result.matched.filter((m) => m.mismatches.length > 0).length;
   return (
     `${result.matched.length - mismatched} matched, ${mismatched} mismatched, ${result.missing.length} missing, ` +
-    `${result.unexpected.length} unexpected, ${result.linked.length} linked to Hikvision or Dahua`
+    `${result.unexpected.length} unexpected, ${result.linked.length} linked to ${linkedNamesText(names)}`
   );
 }
 
@@ -160,21 +167,17 @@ function rows(result: VerifyResult): string[][] {
 
 const HEAD = ['Status', 'Handover', 'Found', 'Device', 'Linked to', 'Problem'];
 
-export function verifyTable(result: VerifyResult): string {
+export function verifyTable(result: VerifyResult, names: LinkedVendorNames): string {
   const table = new Table({ head: HEAD, style: { head: [], border: [] } });
   for (const row of rows(result)) table.push(row);
   return (
-    `Handover check of site ${result.site}, scan ${result.scanId}\n${table.toString()}\n${counts(result)}.\n` +
+    `Handover check of site ${result.site}, scan ${result.scanId}\n${table.toString()}\n${counts(result, names)}.\n` +
     `${result.ok ? 'PASS' : 'FAIL'}: ${result.ok ? 'the handover matches the network.' : 'the handover does not match the network, or names linked devices.'}\n`
   );
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-}
-
 /** A self-contained page: inline style, no script, nothing fetched; every device string escaped. */
-export function verifyHtml(result: VerifyResult): string {
+export function verifyHtml(result: VerifyResult, names: LinkedVendorNames): string {
   const body = rows(result)
     .map((row) => `<tr class="${escapeHtml(row[0] ?? '')}">${row.map((cell) => `<td>${escapeHtml(cell)}</td>`).join('')}</tr>`)
     .join('\n');
@@ -184,7 +187,7 @@ export function verifyHtml(result: VerifyResult): string {
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.3em .6em;text-align:left}
 tr.missing,tr.mismatched,tr.unexpected{background:#fde2e2}.pass{color:#146c2e}.fail{color:#a4161a}</style></head>
 <body><h1>${escapeHtml(title)}</h1><p>Scan ${escapeHtml(result.scanId)}</p>
-<p class="${result.ok ? 'pass' : 'fail'}"><strong>${result.ok ? 'PASS' : 'FAIL'}</strong>: ${escapeHtml(counts(result))}.</p>
+<p class="${result.ok ? 'pass' : 'fail'}"><strong>${result.ok ? 'PASS' : 'FAIL'}</strong>: ${escapeHtml(counts(result, names))}.</p>
 <table><thead><tr>${HEAD.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>
 ${body}
 </tbody></table></body></html>

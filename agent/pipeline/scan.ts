@@ -3,17 +3,17 @@
  * the inventory document.
  */
 import { randomBytes } from 'node:crypto';
-import { discoverers } from './discovery/index.js';
-import { ACTIVE_PHASES, type Discoverer, type DiscoveryPhase, type ScanContext } from './discovery/types.js';
+import { discoverers } from '../discovery/index.js';
+import { ACTIVE_PHASES, type Discoverer, type DiscoveryPhase, type ScanContext } from '../discovery/types.js';
 import { mergeObservations } from './merge.js';
-import { signalScope } from './net/abort.js';
-import { buildDevice, buildInventory } from './inventory.js';
-import type { Logger } from './log.js';
-import type { ScanInterface } from './net/interfaces.js';
-import { parseTargets, type TargetSet } from './targets.js';
-import type { Inventory, Observation } from './types.js';
-import type { FingerprintDb } from './fingerprint/index.js';
-import type { CredentialStore } from './credentials.js';
+import { signalScope } from '../net/abort.js';
+import { buildDevice, buildInventory } from './assess.js';
+import type { Logger } from '../log.js';
+import type { ScanInterface } from '../net/interfaces.js';
+import { parseTargets, type TargetSet } from '../targets.js';
+import type { Inventory, Observation } from '../types.js';
+import type { Knowledge } from '../knowledge/index.js';
+import type { CredentialStore } from '../credentials.js';
 
 export interface ScanOptions {
   site: string;
@@ -21,7 +21,8 @@ export interface ScanOptions {
   targets: TargetSet;
   /** The discovery window. */
   timeoutMs: number;
-  fingerprints: FingerprintDb;
+  /** The knowledge base, loaded and checked before any packet is sent. */
+  knowledge: Knowledge;
   log: Logger;
   /** Aborts the scan early (Ctrl-C); what was seen so far is still reported. */
   signal?: AbortSignal;
@@ -79,6 +80,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
       active: options.active,
       ratePerSecond: options.ratePerSecond,
       credentials: options.credentials,
+      knowledge: options.knowledge,
     };
     const emit = (o: Observation): void => {
       observations.push(o);
@@ -101,7 +103,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   await runPhase('collect', { targets: options.targets, seen: observations });
 
   const hosts = mergeObservations(observations);
-  const devices = hosts.map((host) => buildDevice(options.fingerprints, host));
+  const devices = hosts.map((host) => buildDevice(options.knowledge, host));
   const inventory = buildInventory(
     {
       id: newScanId(started),

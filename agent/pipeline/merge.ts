@@ -6,8 +6,8 @@
  * that something else saw now; on its own it is an old memory, not a device on the wire.
  */
 import { isIPv4 } from 'node:net';
-import { ipv4ToInt } from './net/ipv4.js';
-import type { Observation } from './types.js';
+import { ipv4ToInt } from '../net/ipv4.js';
+import type { Observation } from '../types.js';
 
 export interface ObservedHost {
   /** The address the device is reported at (its lowest IPv4, else its first address). */

@@ -3,12 +3,13 @@
  * observations give an identical document apart from the scan's id and times.
  */
 import { classify } from './classify.js';
-import { fingerprintDevice, type FingerprintDb } from './fingerprint/index.js';
+import { fingerprintDevice } from '../fingerprint/index.js';
+import type { Knowledge } from '../knowledge/index.js';
 import { compareAddresses, type ObservedHost } from './merge.js';
-import { loadPolicies, policiesFor } from './policies.js';
-import { loadCves, vulnerabilitiesOf } from './vulns.js';
-import type { DiscovererName } from './discovery/index.js';
-import { INVENTORY_SCHEMA_ID, type Device, type Inventory, type Observation, type ScanInfo, type Service } from './types.js';
+import { policiesFor } from './policies.js';
+import { vulnerabilitiesOf } from './vulns.js';
+import type { DiscovererName } from '../discovery/index.js';
+import { INVENTORY_SCHEMA_ID, type Device, type Inventory, type Observation, type ScanInfo, type Service } from '../types.js';
 
 /**
  * What spoke on a port, most specific first: an ONVIF device service runs over HTTP, HTTPS over TLS,
@@ -58,7 +59,7 @@ function deviceId(mac: string | null, serial: string | null, ip: string): string
   return `ip:${ip}`;
 }
 
-export function buildDevice(db: FingerprintDb, host: ObservedHost): Device {
+export function buildDevice(db: Knowledge, host: ObservedHost): Device {
   const fingerprint = fingerprintDevice(db, { mac: host.mac, observations: host.observations });
   const classified = classify(db, fingerprint.evidence, fingerprint.identity);
   const { classification } = classified;
@@ -72,14 +73,14 @@ export function buildDevice(db: FingerprintDb, host: ObservedHost): Device {
     identity,
     classification,
     evidence: fingerprint.evidence,
-    vulnerabilities: vulnerabilitiesOf(loadCves(db.dir), {
+    vulnerabilities: vulnerabilitiesOf(db.cves, {
       model: identity.model,
       firmware: identity.firmware,
       linkedVendor: classification.linkedVendor,
       relation: classification.relation,
     }),
     services: servicesOf(host),
-    policies: policiesFor(loadPolicies(db.dir), classification),
+    policies: policiesFor(db.policies, classification),
   };
 }
 

@@ -9,7 +9,7 @@
  * Every evidence item supporting a vendor-table entry v counts toward v's maker group
  *   group(v) = v.linkedVendor ?? v.key        (hikvision, dahua, or a non-linked maker like axis)
  * with weight
- *   w = RELATION_WEIGHT[claim][v.relation] × (v.uncertain ? UNCERTAIN_WEIGHT : 1)
+ *   w = relationWeight[claim][v.relation] × (v.uncertain ? uncertainWeight : 1)   (fingerprints/classification.yaml)
  * i.e. the maker's own traits and labels count fully; a subsidiary's traits count fully but its
  * label only 0.8 (it is the same group, but a label is only a label); an OEM brand's traits and
  * label count half (the OEM may also sell other makers' devices); an uncertain link halves again.
@@ -21,7 +21,7 @@
  * linkedVendor L = the higher of S(hikvision), S(dahua) when either is > 0 (ties: hikvision); else null.
  * Conflict: every OTHER group with evidence (the other linked vendor, or a non-linked maker such
  * as an Axis OUI) is a rival. Rival scores R(G) use the same formula, except that brand claims
- * count RIVAL_BRAND_WEIGHT (half): a label that differs from the platform maker is exactly what an
+ * count rivalBrandWeight (half): a label that differs from the platform maker is exactly what an
  * OEM rebrand looks like, so it only half-contradicts the platform traits.
  *   C = 1 − ∏ over rival groups of (1 − R(G))
  *   confidence = S(L) × (1 − C)                    (rounded to 3 decimals)
@@ -44,20 +44,10 @@
  * brand = display name of P, else the unknown label, else the fingerprint's brand. Model,
  * firmware, serial and deviceType are kept as fingerprinted.
  */
-import { claimOf } from './fingerprint/match.js';
-import type { Claim, FingerprintDb, Vendor, VendorRelation } from './fingerprint/types.js';
-import type { Classification, Evidence, Identity, LinkedVendor, Relation } from './types.js';
-
-export const RELATION_WEIGHT: Readonly<Record<Claim, Readonly<Record<VendorRelation, number>>>> = {
-  platform: { direct: 1, subsidiary: 1, oem: 0.5, none: 1 },
-  brand: { direct: 1, subsidiary: 0.8, oem: 0.5, none: 1 },
-};
-/** Multiplier for a vendor whose link has only weak public support (`uncertain: true`). */
-export const UNCERTAIN_WEIGHT = 0.5;
-/** Multiplier for a rival group's brand claims when they count as conflict. */
-export const RIVAL_BRAND_WEIGHT = 0.5;
-
-const LINKED: readonly LinkedVendor[] = ['hikvision', 'dahua'];
+import { claimOf } from '../fingerprint/match.js';
+import type { Claim, FingerprintDb, Vendor } from '../fingerprint/types.js';
+import type { ClassificationWeights } from '../knowledge/tables.js';
+import type { Classification, Evidence, Identity, LinkedVendor, Relation } from '../types.js';
 
 export interface ClassifyResult {
   classification: Classification;
@@ -81,10 +71,10 @@ function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-function weight(item: Item, asRival: boolean): number {
-  let w = RELATION_WEIGHT[item.claim][item.vendor.relation];
-  if (item.vendor.uncertain) w *= UNCERTAIN_WEIGHT;
-  if (asRival && item.claim === 'brand') w *= RIVAL_BRAND_WEIGHT;
+function weight(weights: ClassificationWeights, item: Item, asRival: boolean): number {
+  let w = weights.relationWeight[item.claim][item.vendor.relation];
+  if (item.vendor.uncertain) w *= weights.uncertainWeight;
+  if (asRival && item.claim === 'brand') w *= weights.rivalBrandWeight;
   return w;
 }
 
@@ -131,8 +121,8 @@ export function scoreGroups(db: FingerprintDb, evidence: readonly Evidence[]): G
   const rival = new Map<string, number>();
   for (const g of groups) {
     const mine = items.filter((i) => i.group === g);
-    own.set(g, noisyOr(mine.map((i) => [i.key, weight(i, false) * i.confidence])));
-    rival.set(g, noisyOr(mine.map((i) => [i.key, weight(i, true) * i.confidence])));
+    own.set(g, noisyOr(mine.map((i) => [i.key, weight(db.weights, i, false) * i.confidence])));
+    rival.set(g, noisyOr(mine.map((i) => [i.key, weight(db.weights, i, true) * i.confidence])));
   }
   return { own, rival };
 }
@@ -170,7 +160,7 @@ export function classify(db: FingerprintDb, evidence: readonly Evidence[], ident
 
   // Who made it.
   const linked = best(
-    LINKED.filter((g) => (own.get(g) ?? 0) > 0),
+    db.linkedVendors.filter((g) => (own.get(g) ?? 0) > 0),
     (a, b) => (own.get(a) ?? 0) > (own.get(b) ?? 0),
   );
   const maker =
@@ -210,7 +200,7 @@ export function classify(db: FingerprintDb, evidence: readonly Evidence[], ident
       const platformScores = new Map<string, number>();
       for (const key of new Set(items.filter((i) => i.claim === 'platform' && i.group === linked).map((i) => i.vendor.key))) {
         const mine = items.filter((i) => i.claim === 'platform' && i.vendor.key === key);
-        platformScores.set(key, noisyOr(mine.map((i) => [i.key, weight(i, false) * i.confidence])));
+        platformScores.set(key, noisyOr(mine.map((i) => [i.key, weight(db.weights, i, false) * i.confidence])));
       }
       const pv = best([...platformScores.keys()].sort(), (a, b) => (platformScores.get(a) ?? 0) > (platformScores.get(b) ?? 0));
       const vendor = pv ? db.vendors.get(pv) : undefined;

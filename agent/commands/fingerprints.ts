@@ -1,0 +1,55 @@
+/** `cctv-agent fingerprints verify|fields|match`: work with the knowledge base. */
+import type { Command } from 'commander';
+import { defaultFingerprintDir, fieldsText, matchReport, matchText, readFields, verifyFingerprints } from '../fingerprint/index.js';
+import { loadKnowledge } from '../knowledge/index.js';
+import { fingerprintsOption, printJson, type KnowledgeFlags } from './options.js';
+
+function verifyCommand(flags: KnowledgeFlags & { json?: boolean }): void {
+  // Loading checks every file's schema and meaning (or throws); verifying runs every example.
+  const problems = verifyFingerprints(loadKnowledge(flags.fingerprints));
+  if (flags.json) printJson({ ok: problems.length === 0, problems });
+  else if (problems.length === 0) process.stdout.write('fingerprints: every rule and example verified\n');
+  else {
+    const lines = problems.map((p) => `${p.file}${p.rule ? ` rule ${p.rule}` : ''}: ${p.message}`);
+    process.stdout.write(`${lines.join('\n')}\n${problems.length} problem(s) in the fingerprint data\n`);
+  }
+  process.exitCode = problems.length === 0 ? 0 : 1;
+}
+
+function fieldsCommand(flags: KnowledgeFlags & { json?: boolean }): void {
+  const fields = readFields(flags.fingerprints ?? defaultFingerprintDir());
+  if (flags.json) printJson([...fields.values()]);
+  else process.stdout.write(fieldsText(fields));
+}
+
+function matchCommand(field: string, value: string, flags: KnowledgeFlags & { json?: boolean }): void {
+  const db = loadKnowledge(flags.fingerprints);
+  const report = matchReport(db, field, value);
+  if (flags.json) printJson(report);
+  else process.stdout.write(matchText(db, report));
+}
+
+export function registerFingerprints(program: Command): void {
+  const fingerprints = program.command('fingerprints').description('work with the knowledge base in fingerprints/ (rules, vendors, OUI, CVEs, policies, ports, probes)');
+  fingerprints
+    .command('verify')
+    .description('check every file of the knowledge base, every rule and every example (exit 1 on any problem, 2 for a file that cannot be read)')
+    .option('--json', 'print the result as JSON')
+    .addOption(fingerprintsOption())
+    .action((flags: KnowledgeFlags & { json?: boolean }) => verifyCommand(flags));
+  fingerprints
+    .command('fields')
+    .description('list the observation fields rules can match: name, meaning, example')
+    .option('--json', 'print the fields as JSON')
+    .addOption(fingerprintsOption())
+    .action((flags: KnowledgeFlags & { json?: boolean }) => fieldsCommand(flags));
+  fingerprints
+    .command('match')
+    .description('show which rules fire on VALUE of observation field FIELD, and why (exit 2 for an unknown field)')
+    .argument('<field>', 'observation field, e.g. onvif.scope.name')
+    .argument('<value>', 'the value as a device would report it')
+    .option('--json', 'print { field, value, matches: [{ rule, supports, confidence, identity }] }')
+    .addOption(fingerprintsOption())
+    .action((field: string, value: string, flags: KnowledgeFlags & { json?: boolean }) => matchCommand(field, value, flags));
+
+}

@@ -1,0 +1,33 @@
+/**
+ * What the commands share: defaults, option helpers and the one way to print a JSON document
+ * (stdout carries only the document; logs go to stderr).
+ */
+import { Option } from 'commander';
+import { LOG_LEVELS } from '../log.js';
+import { jsonText } from '../report/formats.js';
+
+export const DEFAULT_STORE = './cctv-inventory';
+export const DEFAULT_SITE = 'default';
+export const READ_STORE_HELP =
+  'the store to read, as scan takes it: a folder (the embedded JSON store) or couchdb+http(s)://host:port/database (an http(s):// push store cannot be read back)';
+
+/** `--fingerprints DIR`: another knowledge base folder than the one shipped beside the program. */
+export interface KnowledgeFlags {
+  fingerprints?: string;
+}
+
+export function fingerprintsOption(): Option {
+  return new Option('--fingerprints <dir>', 'knowledge base folder (default: the fingerprints/ shipped with the program)');
+}
+
+export function logLevelOption(): Option {
+  return new Option('--log-level <level>', 'how much to log on stderr').choices([...LOG_LEVELS, 'silent']).default('info');
+}
+
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function printJson(document: unknown): void {
+  process.stdout.write(jsonText(document));
+}

@@ -1,0 +1,29 @@
+/** `cctv-agent report`: a scan from any readable store, in any report format. */
+import { Option, type Command } from 'commander';
+import type { Level } from 'pino';
+import { createLogger } from '../log.js';
+import { writeReport } from '../report/index.js';
+import { formatNames, reportFormats } from '../report/formats.js';
+import { DEFAULT_SITE, DEFAULT_STORE, logLevelOption, READ_STORE_HELP } from './options.js';
+
+interface ReportFlags {
+  site: string;
+  scan?: string;
+  store: string;
+  format: string;
+  out?: string;
+  logLevel: Level | 'silent';
+}
+
+export function registerReport(program: Command): void {
+  program
+    .command('report')
+    .description("write a scan from the store as a table, CSV (opens in Excel), the JSON document or one self-contained HTML file")
+    .option('-s, --site <name>', 'site name', DEFAULT_SITE)
+    .option('--scan <id>', "scan id (default: the site's latest scan)")
+    .option('--store <dir|url>', READ_STORE_HELP, DEFAULT_STORE)
+    .addOption(new Option('--format <format>', 'report format').choices(formatNames(reportFormats)).default('table'))
+    .option('--out <file>', 'write the report to FILE (replaced atomically) instead of stdout')
+    .addOption(logLevelOption())
+    .action((flags: ReportFlags) => writeReport({ ...flags, log: createLogger(flags.logLevel) }));
+}

@@ -1,0 +1,122 @@
+/**
+ * The knowledge base: everything the agent knows that is not code, read from one folder
+ * (fingerprints/ by default) and checked as a whole before any packet is sent.
+ *
+ *   fields.yaml          the observation-field vocabulary
+ *   vendors.yaml         vendor table: display names, links to the linked vendors, relations
+ *   oui.json             the whole IEEE registry (scripts/generate-oui.mjs)
+ *   rules/*.yaml         one rule file per observed field
+ *   classification.yaml  the classifier's weights
+ *   cves.yaml            CVE families, firmware boundaries and their examples
+ *   policies.yaml        public policies on linked vendors
+ *   ports.yaml           the ports the connect phase tries
+ *   http-probes.yaml     the pages the HTTP probe asks for
+ *   mdns-services.yaml   the DNS-SD service types the mDNS discoverer browses
+ *
+ * Each file has its JSON Schema in schema/knowledge/ (editors validate the YAML with it); a bad
+ * file throws CCTV_ERR_FINGERPRINT_DATA naming the file, the line and the key. After reading, the
+ * structural half of the self-test runs (agent/fingerprint/verify.ts) and its first problem is
+ * thrown the same way; the examples are run by `cctv-agent fingerprints verify`.
+ */
+import { join, resolve } from 'node:path';
+import { defaultFingerprintDir, readFields, readOui, readRuleFiles, readVendors } from '../fingerprint/load.js';
+import type { FingerprintDb, Rule, Vendor } from '../fingerprint/types.js';
+import { checkStructure } from '../fingerprint/verify.js';
+import { CVES_FILE, readCves, type CveTable } from './cves.js';
+import { failData, readKnowledgeFile } from './read.js';
+import {
+  CLASSIFICATION_FILE,
+  HTTP_PROBES_FILE,
+  MDNS_SERVICES_FILE,
+  POLICIES_FILE,
+  PORTS_FILE,
+  readHttpProbes,
+  readMdnsServices,
+  readPolicies,
+  readPorts,
+  type ClassificationWeights,
+  type HttpProbeData,
+  type Policy,
+  type PortSpec,
+  type ServiceType,
+} from './tables.js';
+
+export interface Knowledge extends FingerprintDb {
+  readonly cves: CveTable;
+  readonly policies: readonly Policy[];
+  readonly ports: readonly PortSpec[];
+  readonly httpProbes: HttpProbeData;
+  readonly mdnsServices: readonly ServiceType[];
+}
+
+/** Linked vendors: the vendor-table entries whose own linkedVendor is themselves, in table order. */
+function linkedVendorsOf(vendors: ReadonlyMap<string, Vendor>): string[] {
+  return [...vendors.values()].filter((v) => v.linkedVendor === v.key).map((v) => v.key);
+}
+
+function indexRules(rules: readonly Rule[]): Pick<FingerprintDb, 'rulesById' | 'rulesByField'> {
+  const rulesById = new Map<string, Rule>();
+  const rulesByField = new Map<string, Rule[]>();
+  for (const rule of rules) {
+    if (!rulesById.has(rule.id)) rulesById.set(rule.id, rule);
+    const list = rulesByField.get(rule.field);
+    if (list) list.push(rule);
+    else rulesByField.set(rule.field, [rule]);
+  }
+  return { rulesById, rulesByField };
+}
+
+const cache = new Map<string, Knowledge>();
+
+/**
+ * Reads and checks the knowledge base in `dir` (default: the package's fingerprints/). Cached per
+ * directory. Throws CCTV_ERR_FINGERPRINT_DATA naming the file, line and key of the first problem.
+ */
+export function loadKnowledge(dir?: string): Knowledge {
+  const root = resolve(dir ?? defaultFingerprintDir());
+  const cached = cache.get(root);
+  if (cached) return cached;
+  const vendors = readVendors(root);
+  const linkedVendors = linkedVendorsOf(vendors);
+  const files = readRuleFiles(root);
+  const rules = files.flatMap((f) => f.rules);
+  const knowledge: Knowledge = {
+    dir: root,
+    fields: readFields(root),
+    vendors,
+    linkedVendors,
+    files,
+    rules,
+    ...indexRules(rules),
+    oui: readOui(root),
+    weights: readKnowledgeFile<ClassificationWeights>(root, CLASSIFICATION_FILE, 'classification.schema.json').value,
+    cves: readCves(readKnowledgeFile(root, CVES_FILE, 'cves.schema.json'), linkedVendors),
+    policies: readPolicies(readKnowledgeFile(root, POLICIES_FILE, 'policies.schema.json'), linkedVendors),
+    ports: readPorts(readKnowledgeFile(root, PORTS_FILE, 'ports.schema.json')),
+    httpProbes: readHttpProbes(readKnowledgeFile(root, HTTP_PROBES_FILE, 'http-probes.schema.json')),
+    mdnsServices: readMdnsServices(readKnowledgeFile(root, MDNS_SERVICES_FILE, 'mdns-services.schema.json')),
+  };
+  const problems = checkStructure(knowledge);
+  const first = problems[0];
+  if (first) {
+    const same = problems.filter((p) => p.file === first.file);
+    const text = same.map((p) => (p.rule ? `${p.rule}: ${p.message}` : p.message));
+    failData(join(root, first.file), text.slice(0, 5).join('; ') + (text.length > 5 ? ` (and ${text.length - 5} more)` : ''));
+  }
+  cache.set(root, knowledge);
+  return knowledge;
+}
+
+/** Forgets cached knowledge bases (tests that edit data in place). */
+export function clearKnowledgeCache(): void {
+  cache.clear();
+}
+
+/**
+ * Linked vendor key → display name ("hikvision" → "Hikvision"), in vendors.yaml order: what the
+ * reports print. Reads vendors.yaml alone (cheap), from `dir` or the package's fingerprints/.
+ */
+export function linkedVendorNames(dir?: string): ReadonlyMap<string, string> {
+  const vendors = readVendors(resolve(dir ?? defaultFingerprintDir()));
+  return new Map(linkedVendorsOf(vendors).map((key) => [key, vendors.get(key)?.name ?? key]));
+}

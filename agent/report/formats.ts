@@ -1,0 +1,47 @@
+/**
+ * The output formats, one registry: what `report --format` and `verify --format` offer. A new
+ * format is one entry here (and its renderer); the CLI's choices and help come from these lists.
+ */
+import { verifyHtml, verifyTable, type VerifyResult } from '../handover/verify.js';
+import type { Inventory } from '../types.js';
+import { inventoryCsv } from './csv.js';
+import { inventoryHtml } from './html.js';
+import type { LinkedVendorNames } from './summary.js';
+import { inventoryTable } from './table.js';
+
+export interface OutputFormat<T> {
+  readonly name: string;
+  /** The whole output, ending with a newline where text does. */
+  render(value: T, names: LinkedVendorNames): string;
+}
+
+/** JSON as every command prints it: two-space indent, one trailing newline. */
+export function jsonText(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+/** `report --format`: a scan as a terminal table, CSV (opens in Excel), the JSON document, or one self-contained HTML file. */
+export const reportFormats: readonly OutputFormat<Inventory>[] = [
+  { name: 'table', render: inventoryTable },
+  { name: 'csv', render: inventoryCsv },
+  { name: 'json', render: (inventory) => jsonText(inventory) },
+  { name: 'html', render: inventoryHtml },
+];
+
+/** `verify --format`: a handover verification as a table, JSON, or one self-contained HTML page. */
+export const verifyFormats: readonly OutputFormat<VerifyResult>[] = [
+  { name: 'table', render: verifyTable },
+  { name: 'json', render: (result) => jsonText(result) },
+  { name: 'html', render: verifyHtml },
+];
+
+export function formatNames<T>(formats: readonly OutputFormat<T>[]): string[] {
+  return formats.map((f) => f.name);
+}
+
+/** Renders `value` in the format named `name` (one of `formats`: the CLI only offers those). */
+export function renderFormat<T>(formats: readonly OutputFormat<T>[], name: string, value: T, names: LinkedVendorNames): string {
+  const format = formats.find((f) => f.name === name);
+  if (!format) throw new Error(`no output format "${name}" (${formatNames(formats).join(', ')})`);
+  return format.render(value, names);
+}
