@@ -1,5 +1,7 @@
 /**
- * Dahua DHIP discovery ("DHDiscover", fingerprint-facts §2.2): the read-only `DHDiscover.search`
+ * Dahua DHIP discovery ("DHDiscover"; mcw0/DahuaConsole net.py@5f8f35b13437d06e6e9b01f63bc151303939eda2,
+ * Haicam/Haicam golang/libs/onvif/haicam_test/discoverytest.go@307e0a3735f0df74237b5e903be7edfe3341c6d1):
+ * the read-only `DHDiscover.search`
  * request, sent twice to 239.255.255.251:37810 from every chosen interface; every device running
  * Dahua firmware (Dahua, Amcrest, Intelbras and other relabels) answers with
  * `client.notifyDevInfo`, whatever brand its Vendor field names.
@@ -11,8 +13,8 @@
  *
  * Nothing but the search is ever sent (the same port accepts state-changing methods; the codec can
  * build no other request), and only to the multicast group, which is where DahuaConsole sends it by
- * default and UniversalScanner `Dahua2.cs` always. The broadcast copy the facts also list (§2.2)
- * is left out (see ./udp-search.ts).
+ * default and UniversalScanner `Dahua2.cs` always. The broadcast copy some tools also send
+ * (DahuaConsole's `dh_discover`) is left out (see ./udp-search.ts).
  */
 import { buildDhipSearch, DHIP_MULTICAST_ADDRESS, DHIP_NOTIFY_METHOD, DHIP_PORT, parseDhipReply } from '../protocols/dhip.js';
 import { udpSearch, type UdpSearchDiscoverer } from './udp-search.js';

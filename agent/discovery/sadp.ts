@@ -1,5 +1,7 @@
 /**
- * Hikvision SADP (fingerprint-facts §2.1): the read-only `inquiry` probe, sent twice to
+ * Hikvision SADP (cameronnewman/hikvision-tooling internal/sadp/commands.go@01508629e5db733d8233d4b41eedba028a2d4da9,
+ * Haicam/Haicam golang/libs/onvif/haicam_test/discoverytest.go@307e0a3735f0df74237b5e903be7edfe3341c6d1):
+ * the read-only `inquiry` probe, sent twice to
  * 239.255.255.250:37020 from every chosen interface; every device running Hikvision firmware
  * (Hikvision, its OEM relabels, EZVIZ) answers with a `<ProbeMatch>`.
  *

@@ -2,8 +2,9 @@
  * TLS server certificates (phase 'probe'): on every open port the connect phase marked for `tls`
  * (fingerprints/ports.yaml), one handshake, the server's certificate read with Node's
  * X509Certificate, and the connection closed before any application data. Vendor default
- * certificates are strong tells (facts §3.1: Hikvision `CN=www.hikvision.com,OU=DVRNVR,…`;
- * §3.2: Dahua's "Dahua Device NVR CA" and "Product Root CA" issuers).
+ * certificates are strong tells (Hikvision `CN=www.hikvision.com,OU=DVRNVR,…`: rapid7/recog
+ * xml/x509_subjects.xml@14fa1a7211e7fb5707c7a1b421a07d6c2cf4eec5; Dahua's "Dahua Device NVR CA"
+ * issuer: https://github.com/D4-project/Plum-Island/issues/204).
  *
  * The certificate is read, not trusted: no chain check (rejectUnauthorized false), no SNI for an
  * IP address (RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted in HostName"), and

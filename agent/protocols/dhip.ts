@@ -4,8 +4,10 @@
  *
  * Transport: UDP, multicast 239.255.255.251:37810 (also sent as broadcast). The client sends a
  * `DHDiscover.search` request; every Dahua-firmware device answers with `client.notifyDevInfo`
- * (fingerprint-facts §2.2, from mcw0/DahuaConsole `net.py`, julienblitte/UniversalScanner
- * `Dahua2.cs`, Phenomite/AMP-Research `DVR IP Camera port 37810/README.md`, Haicam capture).
+ * (mcw0/DahuaConsole net.py@5f8f35b13437d06e6e9b01f63bc151303939eda2, julienblitte/UniversalScanner
+ * UniversalScanner/Dahua2.cs@fb7ae672dad96c2aedf377e21002a19e83a8df37, the capture in
+ * https://github.com/Phenomite/AMP-Research/blob/33ed112b9812c82124a71ab5fe6399ea1b021bed/DVR%20IP%20Camera%20port%2037810/README.md
+ * and Haicam/Haicam golang/libs/onvif/haicam_test/discoverytest.go@307e0a3735f0df74237b5e903be7edfe3341c6d1).
  *
  * Packet = 32-byte header + UTF-8 JSON body. The search request this module builds:
  * ```

@@ -2,7 +2,8 @@
  * Pure helpers for what a device's web server answers (no sockets here; agent/discovery/http.ts
  * does the I/O): the page title, which known page markers a body contains, the challenges of a
  * `WWW-Authenticate` header (RFC 7235 §4.1), and favicon hashes, MD5 and the "favicon hash"
- * Shodan and nuclei templates use (`http.favicon.hash:999357577`, facts §3.1): MurmurHash3
+ * Shodan and nuclei templates use (`http.favicon.hash:999357577` in
+ * https://github.com/projectdiscovery/nuclei-templates/blob/main/http/cves/2021/CVE-2021-36260.yaml): MurmurHash3
  * x86_32, seed 0, over the base64 encoding of the icon with a newline after every 76 characters
  * and at the end (Python `base64.encodebytes`, RFC 2045 §6.8 line length), as a signed integer.
  *

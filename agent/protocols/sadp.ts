@@ -3,9 +3,10 @@
  *
  * Transport: UDP, multicast 239.255.255.250:37020 (some tools also broadcast to
  * 255.255.255.255:37020). The client sends a one-line XML `<Probe>`; every Hikvision-firmware
- * device on the segment answers with a `<ProbeMatch>` document (fingerprint-facts §2.1, from
- * cameronnewman/hikvision-tooling `internal/sadp`, julienblitte/UniversalScanner `Hikvision.cs`,
- * Haicam/Haicam `golang/libs/onvif/haicam_test/discoverytest.go`).
+ * device on the segment answers with a `<ProbeMatch>` document (cameronnewman/hikvision-tooling
+ * internal/sadp/scanner.go@01508629e5db733d8233d4b41eedba028a2d4da9, julienblitte/UniversalScanner
+ * UniversalScanner/Hikvision.cs@fb7ae672dad96c2aedf377e21002a19e83a8df37,
+ * Haicam/Haicam golang/libs/onvif/haicam_test/discoverytest.go@307e0a3735f0df74237b5e903be7edfe3341c6d1).
  *
  * Safety: the same port carries state-changing commands (`activate`, `update`, `reboot`,
  * `restore`, `resetPassword`, `exchangecode`, …). This module can only ever produce the read-only
@@ -48,7 +49,8 @@ export function buildSadpInquiry(uuid: string): Buffer {
 
 /**
  * ProbeMatch child elements in the order a DS-2CD2385G1-I (firmware V5.6.2 build 190701) sends
- * them (Haicam capture, fingerprint-facts §2.1), then `OEMInfo`, which hikvision-tooling parses
+ * them (Haicam/Haicam golang/libs/onvif/haicam_test/discoverytest.go@307e0a3735f0df74237b5e903be7edfe3341c6d1),
+ * then `OEMInfo`, which hikvision-tooling parses
  * but that capture does not carry.
  */
 export const SADP_PROBE_MATCH_ELEMENTS = [

@@ -148,7 +148,7 @@ describe('WS-Discovery, seen by the onvif package (Discovery.probe resolve:false
     expect(scopes).toContain(`${ONVIF}location/city/hangzhou`);
   });
 
-  it('dahua: the captured Dahua scope set (facts §2.3)', () => {
+  it('dahua: the captured Dahua scope set', () => {
     expect(matchOf('dahua').scopes?.split(' ')).toEqual([
       `${ONVIF}location/country/china`,
       `${ONVIF}name/Dahua`,

@@ -1,8 +1,8 @@
 /**
  * OEM-aware classification over realistic observation sets: what the discoverers would emit for
  * a device (WS-Discovery ProbeMatch fields, ONVIF GetDeviceInformation, the neighbour-table MAC),
- * through fingerprintDevice and classify. Values come from shared/reference/fingerprint-facts.md
- * or the project's fixtures; serials/MACs not in a public source are marked as invented.
+ * through fingerprintDevice and classify. Values come from the public sources cited in
+ * fingerprints/ or the project's fixtures; serials/MACs not in a public source are marked as invented.
  */
 import { describe, expect, it } from 'vitest';
 import { classify, scoreGroups, vendorForLabel } from '../../agent/pipeline/classify.js';
@@ -66,7 +66,9 @@ const hikvisionCamera = [
     'onvif.device.manufacturer': 'HIKVISION',
     'onvif.device.model': 'DS-2CD2143G2-I',
     'onvif.device.firmware': 'V5.7.12 build 220819',
-    // Hikvision serial shape (facts §4); the date, letters and digits are invented.
+    // Hikvision serial shape (DS-2CD2385G1-I20200414AAWRE33842150 in
+    // Haicam/Haicam golang/libs/onvif/haicam_test/discoverytest.go@307e0a3735f0df74237b5e903be7edfe3341c6d1);
+    // the date, letters and digits are invented.
     'onvif.device.serial': 'DS-2CD2143G2-I20220101AAWRJ12345678',
     'onvif.device.hardwareId': '88',
     'onvif.http.server': 'App-webs/',

@@ -1,7 +1,7 @@
 /**
  * MAC → IEEE organisation → vendor: longest prefix (MA-S > MA-M > MA-L), the whole registry (every
- * MAC gets its maker), look-alikes that are not Dahua, the spot checks of
- * shared/reference/fingerprint-facts.md §1, the registrant as a last-resort manufacturer, and that
+ * MAC gets its maker), look-alikes that are not Dahua, spot checks against the IEEE registry
+ * (https://standards-oui.ieee.org/), the registrant as a last-resort manufacturer, and that
  * the committed fingerprints/oui.json is what scripts/generate-oui.mjs would write from the
  * oui-data registry (the devDependency is read here and by the generator only, never at run time).
  */
@@ -186,9 +186,9 @@ describe('the registrant in a device', () => {
   });
 });
 
-describe('spot checks (fingerprint-facts §1)', () => {
+describe('spot checks (IEEE registry)', () => {
   const cases: [string, string][] = [
-    // library-notes §3 spot checks
+    // organisations as the IEEE registry https://standards-oui.ieee.org/ names them
     ['28:57:be:12:34:56', 'hikvision'],
     ['bc:ad:28:00:00:01', 'hikvision'],
     ['4c:bd:8f:00:00:01', 'hikvision'],
@@ -229,7 +229,7 @@ describe('spot checks (fingerprint-facts §1)', () => {
     });
   }
 
-  it('every Hikvision (84) and Dahua (27 + 4) prefix of the facts tables is in the table', () => {
+  it('every Hikvision (84) and Dahua (27 + 4) MA-L prefix oui-data 2.1.9 registers is in the table', () => {
     const count = (vendor: string, org: RegExp): number =>
       [...db.oui.entries.values()].filter((e) => e.vendor === vendor && org.test(e.organisation)).length;
     expect(count('hikvision', /^Hangzhou Hikvision Digital Technology Co\.,Ltd\.$/)).toBe(84);

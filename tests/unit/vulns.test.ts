@@ -1,7 +1,8 @@
 /**
- * Offline CVE flags (agent/pipeline/vulns.ts over fingerprints/cves.yaml): firmware parsing of the forms the
- * facts record (§4), every boundary just inside, just outside and unknown, OEM firmware, and the
- * flags in a built device. Model names come from the CVE records' families and the facts; where a
+ * Offline CVE flags (agent/pipeline/vulns.ts over fingerprints/cves.yaml): firmware parsing of the
+ * forms public captures and reports show, every boundary just inside, just outside and unknown, OEM firmware, and the
+ * flags in a built device. Model names come from the CVE records' families and the public sources
+ * cited in fingerprints/; where a
  * model or firmware string is not copied from a public source it is marked as invented.
  */
 import { afterAll, describe, expect, it } from 'vitest';
@@ -230,7 +231,7 @@ describe('Dahua build dates (CVE-2021-33044 before June 2021, CVE-2021-33045 cam
     expect(statuses('TPC-BF5421-T', 'build:2021-01-01', 'dahua')).toEqual({ 'CVE-2021-33044': 'affected' });
   });
 
-  it('models of the facts that no family names get nothing', () => {
+  it('models seen in public sources that no family names get nothing', () => {
     for (const m of ['DH-IPC-HDW1230T2', 'IPC-A22E', 'DHI-VTO2111D-P-S2']) expect(flags(m, 'build:2019-01-01', 'dahua'), m).toEqual([]);
   });
 });
@@ -436,7 +437,7 @@ describe('flags in a built device', () => {
   }
 
   it('a Dahua camera inside both ranges carries both CVEs and the policies, and the document validates', () => {
-    // Dahua OUI E0:50:8B (facts §1); serial and device invented.
+    // Dahua OUI E0:50:8B (IEEE registry https://standards-oui.ieee.org/); serial and device invented.
     const d = device('e0:50:8b:00:00:21', {
       'onvif.device.manufacturer': 'Dahua',
       'onvif.device.model': 'DH-IPC-HDW3441T-ZS',
@@ -458,7 +459,7 @@ describe('flags in a built device', () => {
   });
 
   it('an unlinked device carries no CVE and no policy', () => {
-    // Axis OUI 00:40:8C (facts §1); model invented.
+    // Axis OUI 00:40:8C (IEEE registry https://standards-oui.ieee.org/); model invented.
     const d = device('00:40:8c:00:00:22', { 'onvif.device.manufacturer': 'AXIS', 'onvif.device.model': 'P3245-V' });
     expect(d.classification.linkedVendor).toBeNull();
     expect(d.vulnerabilities).toEqual([]);

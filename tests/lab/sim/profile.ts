@@ -124,7 +124,7 @@ export interface LabProfile {
   /** = file basename. */
   name: string;
   description: string;
-  /** Where each value comes from (section of /work/shared/reference/fingerprint-facts.md, or "invented"). */
+  /** Where each value comes from (a URL or `owner/repo path@commit`, or "invented"). */
   source: string[];
   kind: 'camera' | 'nvr' | 'printer' | 'other';
   ip: string;

@@ -1,5 +1,7 @@
 /**
- * Dahua DHIP discovery service (fingerprint-facts §2.2): joins 239.255.255.251 on the device's
+ * Dahua DHIP discovery service (reply shape of
+ * Haicam/Haicam golang/libs/onvif/haicam_test/discoverytest.go@307e0a3735f0df74237b5e903be7edfe3341c6d1):
+ * joins 239.255.255.251 on the device's
  * interface, listens on UDP 37810 and answers each `DHDiscover.search` with one
  * `client.notifyDevInfo`, unicast to the request's address and port, sent from port 37810 (the
  * replies DahuaConsole and Haicam read on their sending socket; agent/discovery/dhip.ts).
@@ -20,7 +22,7 @@ export type DhipDeviceInfo = { readonly [key: string]: DhipJson };
 
 /** Profile key `dhip`. */
 export interface DhipProfile {
-  /** Where each value comes from (section of fingerprint-facts.md, a public source, or "invented"). */
+  /** Where each value comes from (a URL or `owner/repo path@commit`, or "invented"). */
   source?: string[];
   /** `params.deviceInfo` of the reply, keys in the order sent; IPv4Address.IPAddress must be the profile's ip. */
   deviceInfo: DhipDeviceInfo;

@@ -31,7 +31,7 @@ import { buildProbeMatches, WSD_PORT } from './ws-discovery.js';
 
 /** Profile key `hostile`. */
 export interface HostileProfile {
-  /** Where each value comes from (section of fingerprint-facts.md, a public source, or "invented"). */
+  /** Where each value comes from (a URL or `owner/repo path@commit`, or "invented"). */
   source?: string[];
   /** ProbeMatch elements of the SADP reply it fakes (any element, MAC and IPv4Address included). */
   sadpClaim: SadpProbeMatchElements;

@@ -8,7 +8,7 @@
  *   UsernameToken, whose Created must be within 5 minutes of the device's own, possibly skewed,
  *   clock: ONVIF Core §5.12.2); without them it is refused in the vendor's way (`unauthorized`):
  *   `digest-401`: HTTP 401 + `WWW-Authenticate: Digest qop="auth", realm="…", nonce="…", stale="FALSE"`
- *   (Hikvision, fingerprint-facts §3.1); `soap-fault`: HTTP 400/500 + SOAP Fault env:Sender /
+ *   (Hikvision: https://github.com/jimm98y/SharpOnvif/issues/11); `soap-fault`: HTTP 400/500 + SOAP Fault env:Sender /
  *   ter:NotAuthorized (ONVIF Core §5.12).
  * - Unknown operations: HTTP 500, env:Receiver / ter:ActionNotSupported. Malformed XML: HTTP 400,
  *   env:Sender / ter:WellFormed. Other methods than POST: 405.

@@ -38,7 +38,7 @@ export interface RtspProfile {
   challenges?: RtspChallenge[];
   /** SDP session name (`s=`) of an open DESCRIBE; default "Media Presentation". */
   sessionName?: string;
-  /** Where these values come from (facts §n, or "invented"). */
+  /** Where these values come from (a URL or `owner/repo path@commit`, or "invented"). */
   source?: string;
 }
 

@@ -1,5 +1,7 @@
 /**
- * Hikvision SADP service (fingerprint-facts §2.1): joins 239.255.255.250 on the device's
+ * Hikvision SADP service (reply shape of
+ * Haicam/Haicam golang/libs/onvif/haicam_test/discoverytest.go@307e0a3735f0df74237b5e903be7edfe3341c6d1):
+ * joins 239.255.255.250 on the device's
  * interface, listens on UDP 37020 and answers each `inquiry` probe with one ProbeMatch, unicast to
  * the probe's address and port, sent from port 37020 (the replies the clients cited in
  * agent/discovery/sadp.ts read on their sending socket).
@@ -19,7 +21,7 @@ import type { Responder, ResponderContext, RunningResponder } from './types.js';
 
 /** Profile key `sadp`. */
 export interface SadpProfile {
-  /** Where each value comes from (section of fingerprint-facts.md, a public source, or "invented"). */
+  /** Where each value comes from (a URL or `owner/repo path@commit`, or "invented"). */
   source?: string[];
   /** ProbeMatch elements, as strings; Uuid, Types, MAC and IPv4Address are filled in per reply. */
   probeMatch: SadpProbeMatchElements;

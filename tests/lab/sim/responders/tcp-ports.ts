@@ -2,10 +2,11 @@
  * Plain TCP listeners: vendor ports the agent only connects to (Hikvision SDK 8000, Dahua DVRIP
  * 37777), and the misbehaviours of a hostile device, each bounded so the simulator itself stays
  * healthy. One behaviour per listener:
- *   accept             read and discard, close when the client does (Dahua 37777: facts §3.3 gives
- *                      the port, no greeting)
+ *   accept             read and discard, close when the client does (Dahua 37777: the DHIP reply
+ *                      gives the port, no public source gives a greeting)
  *   hikvision-sdk      answer the first bytes received with the 16-byte header nmap matches as
- *                      "Hikvision IPCam control port" (nmap-service-probes, facts §3.1), then close
+ *                      "Hikvision IPCam control port" (nmap/nmap nmap-service-probes@db4aefddfa348ec815ffa83a109c97e05db88766),
+ *                      then close
  *   silent             accept and never answer (the client must time out)
  *   reset              accept, then reset the connection at once (RST)
  *   tls-garbage        answer the first bytes (a ClientHello) with bytes that are not TLS, then close
