@@ -1,15 +1,22 @@
 /** `cctv-agent fingerprints verify|fields|match`: work with the knowledge base. */
 import type { Command } from 'commander';
-import { defaultFingerprintDir, fieldsText, matchReport, matchText, readFields, verifyFingerprints } from '../fingerprint/index.js';
+import { citationsOf, defaultFingerprintDir, fieldsText, matchReport, matchText, readFields, verifyFingerprints } from '../fingerprint/index.js';
+import { declaresNoPublicSource } from '../knowledge/citation.js';
 import { loadKnowledge } from '../knowledge/index.js';
 import { fingerprintsOption, printJson, type KnowledgeFlags } from './options.js';
 
 function verifyCommand(flags: KnowledgeFlags & { json?: boolean }): void {
   // Loading checks every file's schema and meaning (or throws); verifying runs every example.
-  const problems = verifyFingerprints(loadKnowledge(flags.fingerprints));
-  if (flags.json) printJson({ ok: problems.length === 0, problems });
-  else if (problems.length === 0) process.stdout.write('fingerprints: every rule and example verified\n');
-  else {
+  const knowledge = loadKnowledge(flags.fingerprints);
+  const problems = verifyFingerprints(knowledge);
+  // Entries that say no public source was found are not refused, but every run names how many.
+  const unsourced = citationsOf(knowledge).filter((c) => declaresNoPublicSource(c.source));
+  if (flags.json) printJson({ ok: problems.length === 0, problems, unsourced });
+  else if (problems.length === 0) {
+    process.stdout.write(
+      `fingerprints: every file, rule, example and citation verified${unsourced.length ? `; ${unsourced.length} entries say no public source was found (${unsourced.map((c) => `${c.file} ${c.entry}`).join(', ')})` : ''}\n`,
+    );
+  } else {
     const lines = problems.map((p) => `${p.file}${p.rule ? ` rule ${p.rule}` : ''}: ${p.message}`);
     process.stdout.write(`${lines.join('\n')}\n${problems.length} problem(s) in the fingerprint data\n`);
   }

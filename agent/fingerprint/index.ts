@@ -8,7 +8,7 @@ export {
   readRuleFiles,
 } from './load.js';
 export { matchValue, fingerprintDevice, namedGroups, capturesOf, claimOf, describeField, type FingerprintInput, type DeviceFingerprint } from './match.js';
-export { verifyFingerprints, checkStructure, checkExample, checkOuiTable } from './verify.js';
+export { verifyFingerprints, checkStructure, checkExample, checkOuiTable, checkCitations, citationsOf } from './verify.js';
 export {
   lookupOui,
   buildOuiTable,

@@ -7,6 +7,8 @@
 import { IDENTITY_KEYS } from '../types.js';
 import { CVES_FILE, type CveTable } from '../knowledge/cves.js';
 import type { Knowledge } from '../knowledge/index.js';
+import { declaresNoPublicSource, isCheckableCitation } from '../knowledge/citation.js';
+import { HTTP_PROBES_FILE, POLICIES_FILE, PORTS_FILE } from '../knowledge/tables.js';
 import { vulnerabilitiesOf } from '../pipeline/vulns.js';
 import { FIELDS_FILE, OUI_FILE, VENDORS_FILE } from './paths.js';
 import { ALLOWED_RULE_FLAGS, capturesOf, namedGroups } from './match.js';
@@ -197,7 +199,34 @@ export function checkCveExamples(table: CveTable): FingerprintProblem[] {
   return problems;
 }
 
-/** The whole self-test: structure, the OUI table, every rule's examples and every CVE's examples. */
+/** Every `source` the knowledge base keeps, with the file and entry it belongs to. */
+export function citationsOf(db: Knowledge): { file: string; entry: string; source: string }[] {
+  return [
+    ...[...db.vendors.values()].map((v) => ({ file: VENDORS_FILE, entry: v.key, source: v.source })),
+    ...db.rules.map((r) => ({ file: r.file, entry: r.id, source: r.citation })),
+    ...db.cves.cves.map((c) => ({ file: CVES_FILE, entry: c.id, source: c.source })),
+    ...db.policies.map((p) => ({ file: POLICIES_FILE, entry: p.id, source: p.source })),
+    ...db.ports.map((p) => ({ file: PORTS_FILE, entry: `port ${p.port}`, source: p.source })),
+    ...db.httpProbes.paths.map((p) => ({ file: HTTP_PROBES_FILE, entry: p.path, source: p.source })),
+    ...db.httpProbes.markers.map((m) => ({ file: HTTP_PROBES_FILE, entry: `marker ${JSON.stringify(m.text)}`, source: m.source })),
+  ];
+}
+
+/**
+ * Provenance a clone can check: every source is a URL or `owner/repo path@commit`
+ * (agent/knowledge/citation.ts), or says in so many words that no public source was found.
+ */
+export function checkCitations(db: Knowledge): FingerprintProblem[] {
+  return citationsOf(db)
+    .filter((c) => !isCheckableCitation(c.source) && !declaresNoPublicSource(c.source))
+    .map((c) => ({
+      file: c.file,
+      rule: c.entry,
+      message: `source ${JSON.stringify(c.source)} names no public source: give its URL or owner/repo path@commit (or say "no public source found")`,
+    }));
+}
+
+/** The whole self-test: structure, the OUI table, every rule's and CVE's examples, and every citation. */
 export function verifyFingerprints(db: Knowledge): FingerprintProblem[] {
   const problems = checkStructure(db);
   problems.push(...checkOuiTable(db));
@@ -207,5 +236,6 @@ export function verifyFingerprints(db: Knowledge): FingerprintProblem[] {
     }
   }
   problems.push(...checkCveExamples(db.cves));
+  problems.push(...checkCitations(db));
   return problems;
 }

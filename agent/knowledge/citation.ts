@@ -21,3 +21,11 @@ const REPOSITORY_FILE_PATTERN =
 export function isCheckableCitation(text: string): boolean {
   return URL_PATTERN.test(text) || REPOSITORY_FILE_PATTERN.test(text);
 }
+
+/** The words an entry uses, instead of a citation, when no public source could be found for it. */
+const DECLARED_GAP = /no public source found/i;
+
+/** Whether a `source` says, in so many words, that no public source was found (reported, not refused). */
+export function declaresNoPublicSource(text: string): boolean {
+  return !isCheckableCitation(text) && DECLARED_GAP.test(text);
+}

@@ -360,4 +360,17 @@ describe('a broken database is reported', () => {
     expect(broken('mdns-services.yaml', '  - type: _http._tcp', '  - type: http')).toMatch(/mdns-services\.yaml" is invalid: line \d+: services\[0\]\.type: must match pattern/);
     expect(broken('classification.yaml', 'uncertainWeight: 0.5', 'uncertainWeight: 5')).toMatch(/classification\.yaml" is invalid: line \d+: uncertainWeight: must be <= 1/);
   });
+
+  it('a source a clone cannot check (no URL, no owner/repo path@commit, no declared gap) is reported', () => {
+    const dir = copyDb();
+    editYaml(dir, 'rules/onvif_scope_name.yaml', (doc) => {
+      ruleOf(doc, 'name-lts')['source'] = 'our notes, section 5';
+    });
+    const path = join(dir, 'ports.yaml');
+    writeFileSync(path, readFileSync(path, 'utf8').replace(/(- port: 554\n(?:.*\n)*?\s+source: ).*\n/, "$1'seen on site'\n"));
+    expect(messages(verifyFingerprints(loadKnowledge(dir)))).toEqual([
+      'rules/onvif_scope_name.yaml name-lts: source "our notes, section 5" names no public source: give its URL or owner/repo path@commit (or say "no public source found")',
+      'ports.yaml port 554: source "seen on site" names no public source: give its URL or owner/repo path@commit (or say "no public source found")',
+    ]);
+  });
 });
