@@ -96,7 +96,7 @@ describe('cctv-agent verify and diff on lab scans', () => {
 
     const html = await runInScanner(['verify', '--expected', file, '--site', SITE, '--store', storeDir, '--format', 'html', '--allow-linked']);
     expect(html.code).toBe(1);
-    expect(html.stdout).toContain('car park &#60;b&#62;east&#60;/b&#62;');
+    expect(html.stdout).toContain('car park &lt;b&gt;east&lt;/b&gt;');
     expect(html.stdout).not.toContain('<b>east');
     expect(html.stdout).not.toMatch(/src=|href=|@import|url\(/);
 
