@@ -9,23 +9,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_TXT_KEYS } from '../../agent/discovery/mdns.js';
 import type { Device, Inventory } from '../../agent/types.js';
+import { SHARED_WINDOW_SECONDS, sharedScan, sharedScanLog, type AgentLogLine } from './shared-scan.js';
 import { LAB_LOG_DIR, LAB_SUBNET, labProfile, labProfiles, runInScanner, SCANNER_IP, type LabProfile } from './lab-helpers.js';
 
-const WINDOW_SECONDS = 3;
+const WINDOW_SECONDS = SHARED_WINDOW_SECONDS;
 const storeDir = mkdtempSync(join(tmpdir(), 'cctv-ssdp-mdns-test-'));
 afterAll(() => rmSync(storeDir, { recursive: true, force: true }));
 
-interface LogLine {
-  level: number;
-  time: number;
-  module?: string;
-  msg: string;
-  [key: string]: unknown;
-}
-
 interface ScanRun {
   inventory: Inventory;
-  logs: LogLine[];
+  logs: AgentLogLine[];
   durationMs: number;
 }
 
@@ -36,7 +29,7 @@ async function scan(site: string, extra: string[] = []): Promise<ScanRun> {
   const logs = run.stderr
     .split('\n')
     .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as LogLine);
+    .map((line) => JSON.parse(line) as AgentLogLine);
   return { inventory: JSON.parse(run.stdout) as Inventory, logs, durationMs: run.durationMs };
 }
 
@@ -47,18 +40,19 @@ function deviceAt(inventory: Inventory, ip: string): Device {
 }
 
 /** The fields a debug line ('SSDP responder heard' / 'mDNS service instance heard') reports. */
-function heard(logs: LogLine[], msg: string, ip: string): Record<string, string | string[]>[] {
+function heard(logs: AgentLogLine[], msg: string, ip: string): Record<string, string | string[]>[] {
   return logs.filter((l) => l.msg === msg && l.ip === ip).map((l) => l.fields as Record<string, string | string[]>);
 }
 
-function firstTime(logs: LogLine[], msg: string): number {
+function firstTime(logs: AgentLogLine[], msg: string): number {
   const line = logs.find((l) => l.msg === msg);
   if (!line) throw new Error(`no log line "${msg}"`);
   return line.time;
 }
 
 const simLog = (name: string): string => readFileSync(join(LAB_LOG_DIR, `${name}.log`), 'utf8');
-const descriptionRequests = (name: string): number => simLog(name).split('\n').filter((l) => l.includes('[ssdp] description GET')).length;
+const descriptionRequestsIn = (log: string): number => log.split('\n').filter((l) => l.includes('[ssdp] description GET')).length;
+const descriptionRequests = (name: string): number => descriptionRequestsIn(simLog(name));
 
 interface SsdpSection {
   server?: string;
@@ -80,10 +74,11 @@ describe('SSDP/UPnP and mDNS discovery in the lab', () => {
   let run: ScanRun;
   /** Description requests each SSDP device's simulator logged during this scan. */
   const descriptionGets = new Map<string, number>();
-  beforeAll(async () => {
-    const before = new Map(speaksSsdp().map((p) => [p.name, descriptionRequests(p.name)]));
-    run = await scan('ssdp-mdns');
-    for (const p of speaksSsdp()) descriptionGets.set(p.name, descriptionRequests(p.name) - (before.get(p.name) ?? 0));
+  beforeAll(() => {
+    // The lab's shared default scan (shared-scan.ts), logged at debug level.
+    const shared = sharedScan();
+    run = { inventory: shared.inventory, logs: shared.logLines, durationMs: shared.durationMs };
+    for (const p of speaksSsdp()) descriptionGets.set(p.name, descriptionRequestsIn(sharedScanLog(p.name)));
   });
 
   it('finds the NAS by SSDP and mDNS, fills its identity, and does not link it', () => {
