@@ -4,9 +4,9 @@
  * running the same scan again. Files that need other flags (credentials, --no-active, one host)
  * or a changed lab (a device taken off the wire) still run their own scans.
  *
- * The scan logs at debug level (the SSDP/mDNS tests read the debug lines) into its own store;
- * a file that writes to a store copies it first (copySharedStore), so no file sees another's
- * writes. Each simulator's log size before and after the scan is kept, so a file can read what the
+ * The scan logs at info level, the default the files' own scans used (ssdp-mdns.test.ts, which
+ * reads debug lines, keeps its own scan), into its own store; a file that writes to a store
+ * copies it first (copySharedStore), so no file sees another's writes. Each simulator's log size before and after the scan is kept, so a file can read what the
  * devices saw of this scan alone (sharedScanLog), whatever ran in between.
  */
 import { cpSync, readFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ export const SHARED_WINDOW_SECONDS = 3;
 /** The site the shared scan is saved under. */
 export const SHARED_SITE = 'lab';
 /** The agent's arguments of the shared scan (the store is added by the setup). */
-export const SHARED_SCAN_ARGS = ['scan', LAB_SUBNET, '--json', '--site', SHARED_SITE, '--timeout', String(SHARED_WINDOW_SECONDS), '--log-level', 'debug'];
+export const SHARED_SCAN_ARGS = ['scan', LAB_SUBNET, '--json', '--site', SHARED_SITE, '--timeout', String(SHARED_WINDOW_SECONDS), '--log-level', 'info'];
 
 /** What global-setup.ts provides: the run as it happened, serialisable. */
 export interface SharedScanRun {
