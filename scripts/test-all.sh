@@ -24,10 +24,10 @@ npm ci --no-audit --no-fund
 npx tsc -p tests/tsconfig.json --noEmit
 node dist/agent/cli.js fingerprints verify
 
-# The unit tests run as an ordinary user (nobody), so that tests of what a user may not do (write
-# into a read-only folder) run instead of being skipped as root. It gets its own HOME and TMPDIR,
-# and one capability, CAP_DAC_READ_SEARCH (read any file), so that it can read a checkout in a
-# private folder; it writes, owns and changes modes as nobody. The lab tests need root (network
+# The unit tests run as an ordinary user (nobody) where it can read the checkout, so that tests of
+# what a user may not do (write into a read-only folder) run instead of being skipped as root; it
+# gets its own HOME and TMPDIR. A checkout it cannot read (one in a private folder) runs them as
+# root, and the closing line counts the skipped test. The lab tests need root (network
 # namespaces). Both run at once: the lab mostly waits on its discovery windows, and the unit run
 # keeps to one worker so that the lab keeps a core.
 work=$(mktemp -d)
@@ -35,12 +35,13 @@ trap 'rm -rf "$work"' EXIT
 chmod 0755 "$work"
 mkdir "$work/unit"
 vitest=node_modules/.bin/vitest
-if command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
+as_nobody=(setpriv --reuid=nobody --regid=65534 --clear-groups)
+if command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1 &&
+  "${as_nobody[@]}" sh -c "cd '$PWD' && test -r package.json -a -r dist/agent/cli.js -a -x $vitest" 2>/dev/null; then
   chown nobody "$work/unit"
-  unit_as=(setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search
-    env HOME="$work/unit" TMPDIR="$work/unit")
+  unit_as=("${as_nobody[@]}" env HOME="$work/unit" TMPDIR="$work/unit")
 else
-  echo "test-all: no setpriv or no user 'nobody': the unit tests run as root, and those that need an ordinary user are skipped" >&2
+  echo "test-all: the user nobody cannot read this checkout: the unit tests run as root, and those that need an ordinary user are skipped" >&2
   unit_as=(env TMPDIR="$work/unit")
 fi
 "${unit_as[@]}" "$vitest" run --project unit --configLoader runner --maxWorkers=1 \
