@@ -1,5 +1,5 @@
 /**
- * Active probes in the lab: a default `cctv-agent scan 198.18.0.0/24` (5 s window, --rate 250)
+ * Active probes in the lab: the shared default `cctv-agent scan 198.18.0.0/24` (shared-scan.ts, --rate 250)
  * sweeps the ports of fingerprints/ports.yaml, asks the web pages and reads the TLS certificates
  * of the simulated devices (profiles' `http`, `tls`, `tcp` sections), and the verdicts rest on
  * that evidence. The hostile device (hosttcp) must cost no more than its timeouts; the non-linked
@@ -11,21 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Device, Inventory } from '../../agent/types.js';
+import { sharedScan, type AgentLogLine } from './shared-scan.js';
 import { LAB_LOG_DIR, LAB_SUBNET, labProfile, labProfiles, runInScanner, type LabProfile } from './lab-helpers.js';
 
 const storeDir = mkdtempSync(join(tmpdir(), 'cctv-active-test-'));
 afterAll(() => rmSync(storeDir, { recursive: true, force: true }));
 
-interface LogLine {
-  time: number;
-  module?: string;
-  msg: string;
-  [key: string]: unknown;
-}
-
 interface ScanRun {
   inventory: Inventory;
-  log: LogLine[];
+  log: AgentLogLine[];
   stderr: string;
   durationMs: number;
 }
@@ -33,10 +27,14 @@ interface ScanRun {
 async function scan(site: string, args: string[]): Promise<ScanRun> {
   const run = await runInScanner(['scan', ...args, '--json', '--site', site, '--store', storeDir], { timeoutMs: 90_000 });
   expect(run.code, run.stderr).toBe(0);
-  const lines = run.stderr.split('\n').filter(Boolean);
-  // stderr holds only pino JSON lines: no runtime warning (e.g. a listener leak) may slip in.
+  return { inventory: JSON.parse(run.stdout) as Inventory, log: checkedLog(run.stderr), stderr: run.stderr, durationMs: run.durationMs };
+}
+
+/** stderr holds only pino JSON lines: no runtime warning (e.g. a listener leak) may slip in. */
+function checkedLog(stderr: string): AgentLogLine[] {
+  const lines = stderr.split('\n').filter(Boolean);
   for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
-  return { inventory: JSON.parse(run.stdout) as Inventory, log: lines.map((l) => JSON.parse(l) as LogLine), stderr: run.stderr, durationMs: run.durationMs };
+  return lines.map((l) => JSON.parse(l) as AgentLogLine);
 }
 
 function deviceOf(inventory: Inventory, profile: LabProfile): Device {
@@ -61,8 +59,10 @@ const SWEPT_PORTS = new Set([80, 443, 554, 8000, 8080, 8443, 8554, 34567, 37777]
 
 describe('a default scan of the lab /24 with active probes', () => {
   let run: ScanRun;
-  beforeAll(async () => {
-    run = await scan('active', [LAB_SUBNET]);
+  beforeAll(() => {
+    // The lab's shared default scan (shared-scan.ts): stderr holds only pino JSON lines.
+    const shared = sharedScan();
+    run = { inventory: shared.inventory, log: checkedLog(shared.stderr), stderr: shared.stderr, durationMs: shared.durationMs };
   });
 
   it('runs the connect sweep, the HTTP pages and the TLS certificates', () => {

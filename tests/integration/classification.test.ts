@@ -1,6 +1,6 @@
 /**
- * Issue 4, end to end in the lab: one default `cctv-agent scan 198.18.0.0/24 --json` (no
- * credentials) in the cctvlab-scan namespace, and every simulated device's verdict, identity, CVE
+ * Issue 4, end to end in the lab: the lab's shared default `cctv-agent scan 198.18.0.0/24 --json`
+ * (no credentials, shared-scan.ts) in the cctvlab-scan namespace, and every simulated device's verdict, identity, CVE
  * flags, confidence, evidence and policies against the `truth` of its profile
  * (tests/lab/profiles/NAME.json, type ProfileTruth in tests/lab/sim/profile.ts). Then a scan with
  * an operator credentials file for the Hikvision camera: its identity comes from the ONVIF device
@@ -17,9 +17,10 @@ import { parse as parseYaml } from 'yaml';
 import { inventoryProblems } from '../support/inventory-schema.js';
 import type { Device, Inventory } from '../../agent/types.js';
 import type { ProfileTruth, TruthIdentity, TruthVulnerability } from '../lab/sim/profile.js';
+import { SHARED_WINDOW_SECONDS, sharedScan } from './shared-scan.js';
 import { LAB_SUBNET, REPO_ROOT, labProfile, labProfiles, runInScanner, type LabProfile } from './lab-helpers.js';
 
-const WINDOW_SECONDS = '3';
+const WINDOW_SECONDS = String(SHARED_WINDOW_SECONDS);
 /** Policies every device linked to Hikvision or Dahua must carry (fingerprints/policies.yaml). */
 const LINKED_POLICIES = ['uk-wms-2022-11-24', 'us-ndaa-889'];
 /** A linked device seen through at least this many independent evidence sources is sure. */
@@ -100,7 +101,8 @@ describe('classification of every lab device (issue 4)', () => {
   const hikvision = labProfile('hikvision');
 
   beforeAll(async () => {
-    plain = await scan('classification');
+    plain = sharedScan().inventory;
+    expect(inventoryProblems(plain)).toEqual([]);
     const credentials = hikvision.onvif?.credentials;
     if (!credentials) throw new Error('profile hikvision has no lab credentials');
     const file = join(work, 'operator.json');

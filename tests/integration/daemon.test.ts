@@ -128,7 +128,7 @@ beforeAll(async () => {
   configFile = join(work, 'daemon.yaml');
   writeFileSync(
     configFile,
-    `# two sites of the lab, every 5 seconds
+    `# two sites of the lab, every 5 seconds, each with a 1 s discovery window (the devices answer within it)
 health:
   listen: 127.0.0.1:9464
 shutdownFlushSeconds: 2
@@ -139,7 +139,7 @@ sites:
     targets: [198.18.0.10-198.18.0.14]
     schedule: "*/5 * * * * *"
     runAtStart: true
-    timeoutSeconds: 2
+    timeoutSeconds: 1
     stores:
       - ${urls.http}/inventory
       - { type: couchdb, url: "${urls.couch}", database: cctv-lab }
@@ -148,7 +148,7 @@ sites:
     targets: [198.18.0.20-198.18.0.22]
     schedule: "*/5 * * * * *"
     runAtStart: true
-    timeoutSeconds: 2
+    timeoutSeconds: 1
     stores:
       - ${urls.http}/inventory
 `,

@@ -1,14 +1,21 @@
 /**
  * vitest globalSetup of the 'lab' project: `bash scripts/lab.sh up` before the integration
- * tests, `bash scripts/lab.sh down` after them.
+ * tests, then the one default scan of the lab that the test files share (shared-scan.ts), and
+ * `bash scripts/lab.sh down` after them.
  *
  * The lab needs root and Linux network namespaces. When they are missing the run fails with
  * the reason (a lab that cannot start is a failure, in CI and locally alike: no silent skip).
  * LAB_KEEP=1 leaves the lab up after the run (for debugging; `bash scripts/lab.sh down` later).
  */
 import { spawnSync } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import type { TestProject } from 'vitest/node';
+import { LAB_LOG_DIR, labProfile, labProfiles, runInNamespace, runInScanner, SCANNER_NS } from './lab-helpers.js';
+import { SHARED_SCAN_ARGS, type SharedScanRun } from './shared-scan.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -27,7 +34,26 @@ function cannotStart(reason: string): Error {
   return new Error(`[lab] ${reason}\n${where}`);
 }
 
-export function setup(): void {
+const logSize = (name: string): number => statSync(join(LAB_LOG_DIR, `${name}.log`), { throwIfNoEntry: false })?.size ?? 0;
+
+/** The default scan of the lab, run once; its store is removed in teardown. */
+async function sharedScan(): Promise<SharedScanRun> {
+  const storeDir = join(mkdtempSync(join(tmpdir(), 'cctv-shared-scan-')), 'store');
+  // The scanner meets the host that answers nothing for the first time (sadp-dhip.test.ts):
+  // exit status 2 = there was no neighbour entry to forget.
+  const forget = await runInNamespace(SCANNER_NS, ['ip', 'neigh', 'del', labProfile('maconly').ip, 'dev', 'eth0']);
+  if (forget.code !== 0 && forget.code !== 2) throw new Error(`[lab] could not forget the neighbour entry of maconly:\n${forget.stderr}`);
+  const before = new Map(labProfiles().map((p) => [p.name, logSize(p.name)]));
+  const run = await runInScanner([...SHARED_SCAN_ARGS, '--store', storeDir], { timeoutMs: 90_000 });
+  // A simulator writes its log line as it answers; give the last ones a moment to land.
+  await sleep(300);
+  const simLogs = Object.fromEntries(labProfiles().map((p) => [p.name, { before: before.get(p.name) ?? 0, after: logSize(p.name) }]));
+  return { code: run.code, stdout: run.stdout, stderr: run.stderr, durationMs: run.durationMs, storeDir, simLogs };
+}
+
+let sharedStore: string | undefined;
+
+export async function setup(project: TestProject): Promise<void> {
   if (process.platform !== 'linux') throw cannotStart(`network namespaces need Linux (platform is ${process.platform})`);
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw cannotStart(`the lab needs root to create network namespaces (uid is ${process.getuid()})`);
@@ -38,9 +64,14 @@ export function setup(): void {
     throw cannotStart(`'bash scripts/lab.sh up' failed:\n${up.output}${down.ok ? '' : `\n(cleanup 'lab.sh down' failed too:\n${down.output})`}`);
   }
   process.stderr.write(`[lab] up in ${up.seconds.toFixed(1)} s\n`);
+  const scan = await sharedScan();
+  sharedStore = dirname(scan.storeDir);
+  process.stderr.write(`[lab] shared scan of the lab: exit ${String(scan.code)} in ${(scan.durationMs / 1000).toFixed(1)} s\n`);
+  project.provide('sharedScan', scan);
 }
 
 export function teardown(): void {
+  if (sharedStore) rmSync(sharedStore, { recursive: true, force: true });
   if (process.env.LAB_KEEP === '1') {
     process.stderr.write('[lab] LAB_KEEP=1: lab left up (bash scripts/lab.sh down to remove it)\n');
     return;

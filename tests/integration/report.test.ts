@@ -1,6 +1,6 @@
 /**
- * `cctv-agent report` from a lab scan: the scan runs in the lab's scanner namespace, the reports are
- * written from the store (no network), and the HTML report is opened in headless Chromium
+ * `cctv-agent report` from a lab scan: the lab's shared default scan (shared-scan.ts) ran in the
+ * lab's scanner namespace, the reports are written from a copy of its store (no network), and the HTML report is opened in headless Chromium
  * (playwright-core driving Debian's /usr/bin/chromium), screenshotted, counted, filtered and sorted.
  */
 import { execFile } from 'node:child_process';
@@ -13,12 +13,13 @@ import { parse } from 'csv-parse/sync';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Inventory } from '../../agent/types.js';
-import { AGENT_CLI, LAB_SUBNET, REPO_ROOT, runInScanner } from './lab-helpers.js';
+import { AGENT_CLI, REPO_ROOT } from './lab-helpers.js';
+import { copySharedStore, SHARED_SITE, sharedScan } from './shared-scan.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'cctv-report-test-'));
 const storeDir = join(dir, 'store');
-const SITE = 'lab-report';
+const SITE = SHARED_SITE;
 
 /** Runs `cctv-agent report` in this process's namespace: a report reads the store and sends nothing. */
 async function report(args: string[]): Promise<string> {
@@ -41,9 +42,9 @@ describe('cctv-agent report from a lab scan', () => {
   const htmlFile = join(dir, 'report.html');
 
   beforeAll(async () => {
-    const scan = await runInScanner(['scan', LAB_SUBNET, '--json', '--site', SITE, '--store', storeDir, '--timeout', '3', '--log-level', 'warn']);
-    expect(scan.code, scan.stderr).toBe(0);
-    inventory = JSON.parse(scan.stdout) as Inventory;
+    // The lab's shared default scan (shared-scan.ts), reported from a copy of its store.
+    inventory = sharedScan().inventory;
+    copySharedStore(storeDir);
     expect(inventory.devices.length).toBeGreaterThan(3);
     await report(['--format', 'html', '--out', htmlFile]);
     browser = await chromium.launch({

@@ -1,6 +1,7 @@
 /**
  * RTSP probes and the ONVIF device service, end to end in the lab: `cctv-agent scan` in the
- * cctvlab-scan namespace, once without credentials and once with an operator credentials file.
+ * cctvlab-scan namespace, without credentials (the lab's shared default scan, shared-scan.ts) and
+ * with an operator credentials file.
  * The lab devices check Digest and WS-Security UsernameToken themselves (tests/lab/sim/auth.ts),
  * including the token's Created against their own, possibly skewed, clock.
  */
@@ -10,9 +11,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryProblems } from '../support/inventory-schema.js';
 import type { Device, Evidence, Inventory } from '../../agent/types.js';
+import { SHARED_WINDOW_SECONDS, sharedScan } from './shared-scan.js';
 import { LAB_LOG_DIR, LAB_SUBNET, labProfile, labProfiles, runInScanner, type LabProfile } from './lab-helpers.js';
 
-const WINDOW_SECONDS = '3';
+const WINDOW_SECONDS = String(SHARED_WINDOW_SECONDS);
 const work = mkdtempSync(join(tmpdir(), 'cctv-rtsp-onvif-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -89,7 +91,9 @@ describe('RTSP and the ONVIF device service in the lab', () => {
   let marks: Map<string, number>;
 
   beforeAll(async () => {
-    plain = await scan('plain');
+    const shared = sharedScan();
+    expect(inventoryProblems(shared.inventory)).toEqual([]);
+    plain = { inventory: shared.inventory, stdout: shared.stdout, stderr: shared.stderr, durationMs: shared.durationMs };
     const file = credentialsFile(
       'operator',
       [

@@ -8,20 +8,31 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryProblems } from '../support/inventory-schema.js';
 import type { Device, Inventory } from '../../agent/types.js';
+import { copySharedStore, SHARED_SITE, SHARED_WINDOW_SECONDS, sharedScan } from './shared-scan.js';
 import { LAB_SUBNET, labNamespace, labProfiles, runInNamespace, runInScanner, startDevice, stopDevice, type LabProfile } from './lab-helpers.js';
 import { knowledgeCopies } from '../support/knowledge-copy.js';
 
-const WINDOW_SECONDS = '3';
+const WINDOW_SECONDS = String(SHARED_WINDOW_SECONDS);
 const storeDir = mkdtempSync(join(tmpdir(), 'cctv-scan-test-'));
 afterAll(() => rmSync(storeDir, { recursive: true, force: true }));
 
-async function scan(site: string, extra: string[] = []): Promise<{ inventory: Inventory; stderr: string; durationMs: number }> {
+interface ScanRun {
+  inventory: Inventory;
+  stderr: string;
+  durationMs: number;
+}
+
+/** stdout holds exactly one JSON document; every stderr line is a pino JSON log line. */
+function checkedOutput(stdout: string, stderr: string): Inventory {
+  const inventory = JSON.parse(stdout) as Inventory;
+  for (const line of stderr.split('\n').filter(Boolean)) expect(() => JSON.parse(line), line).not.toThrow();
+  return inventory;
+}
+
+async function scan(site: string, extra: string[] = []): Promise<ScanRun> {
   const run = await runInScanner(['scan', LAB_SUBNET, '--json', '--site', site, '--store', storeDir, '--timeout', WINDOW_SECONDS, ...extra]);
   expect(run.code, run.stderr).toBe(0);
-  // stdout holds exactly one JSON document; every stderr line is a pino JSON log line.
-  const inventory = JSON.parse(run.stdout) as Inventory;
-  for (const line of run.stderr.split('\n').filter(Boolean)) expect(() => JSON.parse(line), line).not.toThrow();
-  return { inventory, stderr: run.stderr, durationMs: run.durationMs };
+  return { inventory: checkedOutput(run.stdout, run.stderr), stderr: run.stderr, durationMs: run.durationMs };
 }
 
 function deviceAt(inventory: Inventory, profile: LabProfile): Device {
@@ -31,14 +42,17 @@ function deviceAt(inventory: Inventory, profile: LabProfile): Device {
 }
 
 describe('cctv-agent scan in the lab', () => {
-  let first: Awaited<ReturnType<typeof scan>>;
-  beforeAll(async () => {
-    first = await scan('lab');
+  let first: ScanRun;
+  beforeAll(() => {
+    // The lab's shared default scan (site 'lab'); its store is copied so the next scan adds to it.
+    const shared = sharedScan();
+    first = { inventory: checkedOutput(shared.stdout, shared.stderr), stderr: shared.stderr, durationMs: shared.durationMs };
+    copySharedStore(storeDir);
   });
 
   it('writes a schema-valid cctv-inventory/v1 document sorted by IP', () => {
     expect(inventoryProblems(first.inventory)).toEqual([]);
-    expect(first.inventory.scan).toMatchObject({ site: 'lab', targets: [LAB_SUBNET] });
+    expect(first.inventory.scan).toMatchObject({ site: SHARED_SITE, targets: [LAB_SUBNET] });
     expect(first.inventory.scan.methods).toEqual(expect.arrayContaining(['ws-discovery', 'sadp', 'dhip', 'onvif-device-service', 'tcp-connect', 'http-pages', 'tls-certificate', 'neighbour-table']));
     const ips = first.inventory.devices.map((d) => Number(d.ip.split('.')[3]));
     expect(ips).toEqual([...ips].sort((a, b) => a - b));
@@ -109,16 +123,16 @@ describe('cctv-agent scan in the lab', () => {
   });
 
   it('keeps the scan, the current inventory and a change log in the store', async () => {
-    const scans = readdirSync(join(storeDir, 'scans', 'lab'));
+    const scans = readdirSync(join(storeDir, 'scans', SHARED_SITE));
     expect(scans).toEqual([`${first.inventory.scan.id}.json`]);
-    const current = JSON.parse(readFileSync(join(storeDir, 'sites', 'lab', 'inventory.json'), 'utf8')) as Inventory;
+    const current = JSON.parse(readFileSync(join(storeDir, 'sites', SHARED_SITE, 'inventory.json'), 'utf8')) as Inventory;
     expect(current).toEqual(first.inventory);
-    const log = readFileSync(join(storeDir, 'sites', 'lab', 'changes.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; deviceId: string });
+    const log = readFileSync(join(storeDir, 'sites', SHARED_SITE, 'changes.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; deviceId: string });
     expect(log.filter((e) => e.type === 'device-added').map((e) => e.deviceId).sort()).toEqual(first.inventory.devices.map((d) => d.id).sort());
-    const shown = await runInScanner(['inventory', '--site', 'lab', '--store', storeDir, '--json']);
+    const shown = await runInScanner(['inventory', '--site', SHARED_SITE, '--store', storeDir, '--json']);
     expect(shown.code).toBe(0);
     expect(JSON.parse(shown.stdout)).toEqual(first.inventory);
-    const table = await runInScanner(['inventory', '--site', 'lab', '--store', storeDir]);
+    const table = await runInScanner(['inventory', '--site', SHARED_SITE, '--store', storeDir]);
     expect(table.stdout).toContain('Hikvision (OEM)');
   });
 
@@ -130,10 +144,10 @@ describe('cctv-agent scan in the lab', () => {
     // Let the neighbour entry from the first scan age past the next scan's start.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     try {
-      const second = await scan('lab');
+      const second = await scan(SHARED_SITE);
       expect(second.inventory.devices.map((d) => d.ip)).not.toContain(dahua.ip);
       expect(second.inventory.devices).toHaveLength(labProfiles().length - 1);
-      const log = readFileSync(join(storeDir, 'sites', 'lab', 'changes.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; deviceId: string; scanId: string });
+      const log = readFileSync(join(storeDir, 'sites', SHARED_SITE, 'changes.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; deviceId: string; scanId: string });
       const removals = log.filter((e) => e.type === 'device-removed');
       expect(removals).toEqual([expect.objectContaining({ deviceId: `mac:${dahua.mac}`, scanId: second.inventory.scan.id })]);
     } finally {

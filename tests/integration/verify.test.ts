@@ -10,15 +10,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScanDiff } from '../../agent/report/diff.js';
 import type { VerifyResult } from '../../agent/handover/verify.js';
 import type { Inventory } from '../../agent/types.js';
+import { copySharedStore, SHARED_SITE, SHARED_WINDOW_SECONDS, sharedScan } from './shared-scan.js';
 import { LAB_SUBNET, labNamespace, labProfiles, runInNamespace, runInScanner, startDevice, stopDevice, type LabProfile } from './lab-helpers.js';
 
-const SITE = 'handover';
+const SITE = SHARED_SITE;
 const dir = mkdtempSync(join(tmpdir(), 'cctv-verify-test-'));
 const storeDir = join(dir, 'store');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function scan(): Promise<Inventory> {
-  const run = await runInScanner(['scan', LAB_SUBNET, '--json', '--site', SITE, '--store', storeDir, '--timeout', '3', '--log-level', 'warn']);
+  const run = await runInScanner(['scan', LAB_SUBNET, '--json', '--site', SITE, '--store', storeDir, '--timeout', String(SHARED_WINDOW_SECONDS), '--log-level', 'warn']);
   expect(run.code, run.stderr).toBe(0);
   return JSON.parse(run.stdout) as Inventory;
 }
@@ -51,8 +52,10 @@ describe('cctv-agent verify and diff on lab scans', () => {
   const ghost = { ip: '198.18.0.250', mac: '02:00:00:00:fa:fa', model: 'DS-2CD2043G2-I', location: 'car park <b>east</b>' };
   let first: Inventory;
 
-  beforeAll(async () => {
-    first = await scan();
+  beforeAll(() => {
+    // The lab's shared default scan (shared-scan.ts), in a copy of its store that the second scan adds to.
+    first = sharedScan().inventory;
+    copySharedStore(storeDir);
   });
 
   it('passes a handover that lists every device as it is, when linked devices are allowed', async () => {

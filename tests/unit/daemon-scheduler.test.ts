@@ -1,11 +1,20 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SweepScheduler } from '../../agent/daemon/scheduler.js';
 
+// Fake timers: croner's ticks and the fake sweeps below run on vitest's clock, which each test
+// moves on with `elapse` (so no test waits in real time, and where a tick falls is known).
+// The clock starts half a second past a whole second; an every-second schedule ticks at .000.
+const T0 = Date.parse('2026-03-02T08:15:00.500Z');
+const elapse = (ms: number): Promise<void> => vi.advanceTimersByTimeAsync(ms).then(() => undefined);
+
 let scheduler: SweepScheduler | undefined;
+beforeEach(() => {
+  vi.useFakeTimers({ now: T0 });
+});
 afterEach(async () => {
   await scheduler?.stop();
   scheduler = undefined;
+  vi.useRealTimers();
 });
 
 /** A fake sweep that takes `ms` (or until aborted) and records when it ran. */
@@ -36,18 +45,18 @@ describe('SweepScheduler', () => {
     const r = recorder(2300);
     scheduler = new SweepScheduler(r);
     scheduler.schedule([{ name: 'slow', schedule: '* * * * * *', runAtStart: true }], { atStart: true });
-    await sleep(3600);
+    await elapse(3600);
     await scheduler.stop();
-    // Started at once (runAtStart), then ticks every second: 2 or 3 ticks fell inside the 2.3 s sweep.
-    expect(r.skipped.length).toBeGreaterThanOrEqual(2);
-    expect(r.skipped.every((s) => s.site === 'slow' && s.state === 'running')).toBe(true);
+    // Started at once (runAtStart, 0.5 s) until 2.8 s: the ticks at 1 s and 2 s were skipped; the
+    // tick at 3 s started the next sweep, so the tick at 4 s was skipped too.
+    expect(r.skipped).toEqual(Array.from({ length: 3 }, () => ({ site: 'slow', state: 'running' })));
+    expect(r.runs.map((x) => x.start - T0)).toEqual([0, 2500]);
     expect(r.maxRunning()).toBe(1);
     for (let i = 1; i < r.runs.length; i += 1) expect(r.runs[i]!.start).toBeGreaterThanOrEqual(r.runs[i - 1]!.end);
   });
 
   it('runs the sweeps of different sites one at a time; a site waiting its turn is queued, and its further ticks skipped', async () => {
-    // Each sweep lasts 1.5 s, so b waits 1.5 s behind a: at least one of its every-second ticks
-    // must fall while it is queued, whatever the phase of the clock.
+    // Each sweep lasts 1.5 s, so b waits 1.5 s behind a: its tick at 1 s falls while it is queued.
     const r = recorder(1500);
     scheduler = new SweepScheduler(r);
     scheduler.schedule(
@@ -57,7 +66,7 @@ describe('SweepScheduler', () => {
       ],
       { atStart: true },
     );
-    await sleep(2600);
+    await elapse(2600);
     await scheduler.stop();
     expect(r.maxRunning()).toBe(1);
     expect(new Set(r.runs.map((x) => x.site))).toEqual(new Set(['a', 'b']));
@@ -69,16 +78,14 @@ describe('SweepScheduler', () => {
   it('does not sweep at start unless asked, and sweeps on the schedule', async () => {
     const r = recorder(10);
     scheduler = new SweepScheduler(r);
-    const scheduledAt = Date.now();
     scheduler.schedule([{ name: 'a', schedule: '* * * * * *', runAtStart: false }], { atStart: true });
     const firstTick = scheduler.nextRun('a');
-    expect(firstTick).toBeInstanceOf(Date);
-    await sleep(1300);
-    // A tick every second: the first sweep starts at the first tick, not at start-up (a tick may
-    // well fall within milliseconds of scheduling, so time alone cannot tell the two apart).
-    expect(r.runs.length).toBeGreaterThanOrEqual(1);
-    expect(r.runs[0]!.start).toBeGreaterThanOrEqual(firstTick!.getTime() - 50);
-    expect(firstTick!.getTime()).toBeGreaterThan(scheduledAt);
+    expect(firstTick?.getTime()).toBe(T0 + 500);
+    // Nothing runs until the first tick, then the sweep starts at that tick.
+    await elapse(499);
+    expect(r.runs).toEqual([]);
+    await elapse(1 + 10);
+    expect(r.runs.map((x) => x.start)).toEqual([firstTick!.getTime()]);
   });
 
   it('stop() aborts the running sweep, drops queued ones and schedules nothing more', async () => {
@@ -91,12 +98,15 @@ describe('SweepScheduler', () => {
       ],
       { atStart: true },
     );
-    await sleep(100);
-    const started = Date.now();
-    await scheduler.stop();
-    expect(Date.now() - started).toBeLessThan(1000);
+    await elapse(100);
+    // stop() returns without waiting for the running sweep's minute: no fake time passes before it resolves.
+    let stopped = false;
+    const stopping = scheduler.stop().then(() => (stopped = true));
+    await elapse(0);
+    expect(stopped).toBe(true);
+    await stopping;
     expect(r.runs).toEqual([expect.objectContaining({ site: 'a', aborted: true })]);
-    await sleep(1200);
+    await elapse(1200);
     expect(r.runs).toHaveLength(1);
   });
 
@@ -104,8 +114,10 @@ describe('SweepScheduler', () => {
     const r = recorder(400);
     scheduler = new SweepScheduler(r);
     scheduler.schedule([{ name: 'a', schedule: '0 0 1 1 *', runAtStart: true }], { atStart: true });
-    await sleep(50);
-    const at = await scheduler.exclusive(async () => Date.now());
+    await elapse(50);
+    const exclusive = scheduler.exclusive(async () => Date.now());
+    await elapse(400);
+    const at = await exclusive;
     expect(r.runs).toHaveLength(1);
     expect(at).toBeGreaterThanOrEqual(r.runs[0]!.end);
   });

@@ -1,0 +1,78 @@
+/**
+ * One default scan of the lab /24, run once by global-setup.ts right after `lab.sh up` and handed
+ * to every lab test file that only reads it (vitest `provide`/`inject`), instead of each file
+ * running the same scan again. Files that need other flags (credentials, --no-active, one host)
+ * or a changed lab (a device taken off the wire) still run their own scans.
+ *
+ * The scan logs at info level, the default the files' own scans used (ssdp-mdns.test.ts, which
+ * reads debug lines, keeps its own scan), into its own store; a file that writes to a store
+ * copies it first (copySharedStore), so no file sees another's writes. Each simulator's log size before and after the scan is kept, so a file can read what the
+ * devices saw of this scan alone (sharedScanLog), whatever ran in between.
+ */
+import { cpSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import type { Inventory } from '../../agent/types.js';
+import { LAB_LOG_DIR, LAB_SUBNET } from './lab-helpers.js';
+
+/** The discovery window of the shared scan, in seconds (`--timeout`). */
+export const SHARED_WINDOW_SECONDS = 3;
+/** The site the shared scan is saved under. */
+export const SHARED_SITE = 'lab';
+/** The agent's arguments of the shared scan (the store is added by the setup). */
+export const SHARED_SCAN_ARGS = ['scan', LAB_SUBNET, '--json', '--site', SHARED_SITE, '--timeout', String(SHARED_WINDOW_SECONDS), '--log-level', 'info'];
+
+/** What global-setup.ts provides: the run as it happened, serialisable. */
+export interface SharedScanRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  storeDir: string;
+  /** Byte length of each simulator's log (tests/lab logs, by device name) before and after the scan. */
+  simLogs: Record<string, { before: number; after: number }>;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    sharedScan: SharedScanRun;
+  }
+}
+
+/** One pino log line of the agent. */
+export interface AgentLogLine {
+  level: number;
+  time: number;
+  module?: string;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export interface SharedScan extends SharedScanRun {
+  inventory: Inventory;
+  /** The agent's stderr lines that are JSON (pino), parsed. */
+  logLines: AgentLogLine[];
+}
+
+/** The shared scan, checked to have succeeded (exit 0, one JSON document on stdout). */
+export function sharedScan(): SharedScan {
+  const run = inject('sharedScan');
+  if (run.code !== 0) throw new Error(`the shared lab scan exited ${String(run.code)}:\n${run.stderr.slice(-4000)}`);
+  const logLines = run.stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as AgentLogLine);
+  return { ...run, inventory: JSON.parse(run.stdout) as Inventory, logLines };
+}
+
+/** What simulator `name` logged during the shared scan, and nothing else. */
+export function sharedScanLog(name: string): string {
+  const span = inject('sharedScan').simLogs[name];
+  if (!span) throw new Error(`the shared scan kept no log mark for device '${name}'`);
+  return readFileSync(join(LAB_LOG_DIR, `${name}.log`)).subarray(span.before, span.after).toString('utf8');
+}
+
+/** Copies the shared scan's store to `dir`, for a file that saves more scans or reads it with the CLI. */
+export function copySharedStore(dir: string): void {
+  cpSync(inject('sharedScan').storeDir, dir, { recursive: true });
+}
