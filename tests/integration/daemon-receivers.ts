@@ -6,7 +6,7 @@
  * Prints one JSON line `{ "http": URL, "couch": URL }` when listening, then answers one JSON line
  * per command line on stdin:
  *   http-down | http-up          take the HTTP receiver down (connections refused) / up on the same port
- *   http-received                { received: [{ key, site, scanId, events }], repeats: [key…] }
+ *   http-received                { received: [{ key, site, scanId, events }], repeats: [key…], unanswered: [key…] }
  *   couch-docs DB                every document of database DB ({ rows: [...] } of _all_docs)
  *   get URL                      { status, body } of a GET to URL (the daemon's /healthz, /metrics)
  */
@@ -35,6 +35,7 @@ for await (const line of lines) {
       reply({
         received: http.received.map((r) => ({ key: r.key, site: r.body.inventory.scan.site, scanId: r.body.inventory.scan.id, events: r.body.events })),
         repeats: http.repeats,
+        unanswered: http.unanswered,
       });
     } else if (command === 'couch-docs') {
       const res = await fetch(`${couch.url}/${encodeURIComponent(argument)}/_all_docs?include_docs=true`);

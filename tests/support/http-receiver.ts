@@ -34,6 +34,11 @@ export interface HttpReceiver {
   received: ReceivedPush[];
   /** Requests refused with 409 because their key had been accepted before. */
   repeats: string[];
+  /**
+   * Keys of documents accepted whose answer never reached the client (the connection was cut by
+   * down() first): the sender cannot know they arrived, so sending them again is correct.
+   */
+  unanswered: string[];
   /** Every request, accepted or not: [status answered, Idempotency-Key]. */
   requests: Array<[number, string | undefined]>;
   /** When set, only requests with exactly this Authorization header are accepted. */
@@ -53,6 +58,7 @@ export async function startHttpReceiver(options: { tls?: TlsServerOptions } = {}
     url: '',
     received: [],
     repeats: [],
+    unanswered: [],
     requests: [],
     requireAuthorization: undefined,
     override: undefined,
@@ -99,6 +105,9 @@ export async function startHttpReceiver(options: { tls?: TlsServerOptions } = {}
       const socket = req.socket as Partial<TLSSocket>;
       const cn: unknown = socket.getPeerCertificate?.()?.subject?.CN;
       receiver.received.push({ key: keyText, authorization: req.headers.authorization, clientCn: typeof cn === 'string' && cn !== '' ? cn : undefined, body });
+      res.once('close', () => {
+        if (!res.writableFinished) receiver.unanswered.push(keyText);
+      });
       answer(201, 'stored');
     });
   };
