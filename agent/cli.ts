@@ -5,37 +5,9 @@
  * fault, 2 bad input or an unusable environment (nothing written), and for `fingerprints verify`
  * 1 when the data has problems.
  */
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
+import { buildProgram } from './commands/index.js';
 import { AgentError } from './errors.js';
-import { registerDaemon } from './commands/daemon.js';
-import { registerDiff } from './commands/diff.js';
-import { registerFingerprints } from './commands/fingerprints.js';
-import { registerInventory } from './commands/inventory.js';
-import { registerReport } from './commands/report.js';
-import { registerScan } from './commands/scan.js';
-import { registerVerify } from './commands/verify.js';
-
-/** The commands, one file each under agent/commands/, in the order `--help` lists them. */
-const COMMANDS: readonly ((program: Command) => void)[] = [
-  registerScan,
-  registerInventory,
-  registerReport,
-  registerDiff,
-  registerVerify,
-  registerDaemon,
-  registerFingerprints,
-];
-
-export function buildProgram(): Command {
-  const program = new Command('cctv-agent')
-    .description('Inventories the CCTV devices on a network and says, with evidence, which are made by or for Hikvision or Dahua.')
-    .version(process.env.npm_package_version ?? '0.1.0')
-    .showHelpAfterError()
-    .exitOverride();
-
-  for (const register of COMMANDS) register(program);
-  return program;
-}
 
 function fail(message: string, code: number): void {
   process.stderr.write(`cctv-agent: ${message}\n`);

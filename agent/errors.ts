@@ -67,7 +67,7 @@ export const ERRORS = {
   CCTV_ERR_STORE_SPEC: {
     exit: 2,
     message: (store: string, why: string) =>
-      `The store "${store}" is not configured correctly: ${why}. Give a folder, an https:// push URL or couchdb+https://host:port/database, or fix the store entry in the config file.`,
+      `The store "${store}" is not configured correctly: ${why}. Fix the --store value or the store entry in the config file ("cctv-agent scan --help" lists the store forms).`,
   },
   CCTV_ERR_STORE_SECRET: {
     exit: 2,

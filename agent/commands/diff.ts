@@ -5,7 +5,7 @@ import { agentError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { diffScans, diffTable } from '../report/diff.js';
 import { openPlace, readScanPair } from '../store/read.js';
-import { DEFAULT_SITE, DEFAULT_STORE, logLevelOption, printJson, READ_STORE_HELP } from './options.js';
+import { DEFAULT_SITE, DEFAULT_STORE, logLevelOption, printJson, readStoreHelp } from './options.js';
 
 interface DiffFlags {
   site: string;
@@ -31,7 +31,7 @@ export function registerDiff(program: Command): void {
     .argument('[scanA]', 'id of the earlier scan (in a folder store, a file name under STORE/scans/SITE without .json)')
     .argument('[scanB]', 'id of the later scan')
     .option('-s, --site <name>', 'site name', DEFAULT_SITE)
-    .option('--store <dir|url>', READ_STORE_HELP, DEFAULT_STORE)
+    .option('--store <dir|url>', readStoreHelp(), DEFAULT_STORE)
     .option('--json', 'print { site, from, to, added, removed, changed } instead of a table')
     .addOption(logLevelOption())
     .action((scanA: string | undefined, scanB: string | undefined, flags: DiffFlags) => diffCommand(scanA, scanB, flags));

@@ -5,7 +5,7 @@ import { linkedVendorNames } from '../knowledge/index.js';
 import { createLogger } from '../log.js';
 import { inventoryTable } from '../report/table.js';
 import { openPlace, readScan } from '../store/read.js';
-import { DEFAULT_SITE, DEFAULT_STORE, logLevelOption, printJson, READ_STORE_HELP } from './options.js';
+import { DEFAULT_SITE, DEFAULT_STORE, logLevelOption, printJson, readStoreHelp } from './options.js';
 
 interface InventoryFlags {
   site: string;
@@ -26,7 +26,7 @@ export function registerInventory(program: Command): void {
     .command('inventory')
     .description("print a site's current inventory from the store")
     .option('-s, --site <name>', 'site name', DEFAULT_SITE)
-    .option('--store <dir|url>', READ_STORE_HELP, DEFAULT_STORE)
+    .option('--store <dir|url>', readStoreHelp(), DEFAULT_STORE)
     .option('--json', 'print the inventory document instead of a table')
     .addOption(logLevelOption())
     .action((flags: InventoryFlags) => inventoryCommand(flags));

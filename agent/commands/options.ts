@@ -5,11 +5,14 @@
 import { Option } from 'commander';
 import { LOG_LEVELS } from '../log.js';
 import { jsonText } from '../report/formats.js';
+import { storeFormsText } from '../store/index.js';
 
 export const DEFAULT_STORE = './cctv-inventory';
 export const DEFAULT_SITE = 'default';
-export const READ_STORE_HELP =
-  'the store to read, as scan takes it: a folder (the embedded JSON store) or couchdb+http(s)://host:port/database (an http(s):// push store cannot be read back)';
+/** `--store` help of the read commands: the stores that can read back what they saved. */
+export function readStoreHelp(): string {
+  return `the store to read, as scan takes it: ${storeFormsText('readable')} (a push-only store cannot be read back)`;
+}
 
 /** `--fingerprints DIR`: another knowledge base folder than the one shipped beside the program. */
 export interface KnowledgeFlags {

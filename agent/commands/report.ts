@@ -4,7 +4,7 @@ import type { Level } from 'pino';
 import { createLogger } from '../log.js';
 import { writeReport } from '../report/index.js';
 import { formatNames, reportFormats } from '../report/formats.js';
-import { DEFAULT_SITE, DEFAULT_STORE, logLevelOption, READ_STORE_HELP } from './options.js';
+import { DEFAULT_SITE, DEFAULT_STORE, logLevelOption, readStoreHelp } from './options.js';
 
 interface ReportFlags {
   site: string;
@@ -21,7 +21,7 @@ export function registerReport(program: Command): void {
     .description("write a scan from the store as a table, CSV (opens in Excel), the JSON document or one self-contained HTML file")
     .option('-s, --site <name>', 'site name', DEFAULT_SITE)
     .option('--scan <id>', "scan id (default: the site's latest scan)")
-    .option('--store <dir|url>', READ_STORE_HELP, DEFAULT_STORE)
+    .option('--store <dir|url>', readStoreHelp(), DEFAULT_STORE)
     .addOption(new Option('--format <format>', 'report format').choices(formatNames(reportFormats)).default('table'))
     .option('--out <file>', 'write the report to FILE (replaced atomically) instead of stdout')
     .addOption(logLevelOption())

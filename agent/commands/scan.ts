@@ -8,7 +8,7 @@ import { chooseInterfaces } from '../net/interfaces.js';
 import { recordScan } from '../pipeline/changes.js';
 import { createProgress } from '../report/progress.js';
 import { inventoryTable } from '../report/table.js';
-import { openStore, storeStateDir } from '../store/index.js';
+import { openStore, storeFormsText, storeStateDir } from '../store/index.js';
 import { assertStoreName } from '../store/names.js';
 import { parseTargets } from '../targets.js';
 import { collect, DEFAULT_SITE, DEFAULT_STORE, fingerprintsOption, logLevelOption, printJson, type KnowledgeFlags } from './options.js';
@@ -113,7 +113,7 @@ export function registerScan(program: Command): void {
     .option('-s, --site <name>', 'site name the inventory is filed under', DEFAULT_SITE)
     .option(
       '--store <dir|url>',
-      'where the inventory goes: a folder (the embedded JSON store), an http(s):// collector, or couchdb+http(s)://host:port/database (push stores queue in ./cctv-agent-state/outbox)',
+      `where the inventory goes: ${storeFormsText()} (push stores queue in ${SCAN_STATE_ROOT}/outbox)`,
       DEFAULT_STORE,
     )
     .option('--no-active', 'send nothing but discovery multicast: no TCP, HTTP, RTSP, TLS or ONVIF probes')

@@ -9,7 +9,7 @@ import { createProgress } from '../report/progress.js';
 import { formatNames, renderFormat, verifyFormats } from '../report/formats.js';
 import { assertStoreName } from '../store/names.js';
 import { openPlace, readScan } from '../store/read.js';
-import { DEFAULT_SITE, DEFAULT_STORE, logLevelOption, READ_STORE_HELP } from './options.js';
+import { DEFAULT_SITE, DEFAULT_STORE, logLevelOption, readStoreHelp } from './options.js';
 
 interface HandoverFlags {
   expected: string;
@@ -53,7 +53,7 @@ export function registerVerify(program: Command): void {
     .requiredOption('--expected <file>', 'CSV (header row) or JSON handover schedule; columns ip, mac, serial, model, firmware, brand, location')
     .option('-s, --site <name>', 'site name', DEFAULT_SITE)
     .option('--scan <id>', 'check this scan instead of the latest')
-    .option('--store <dir|url>', READ_STORE_HELP, DEFAULT_STORE)
+    .option('--store <dir|url>', readStoreHelp(), DEFAULT_STORE)
     .addOption(new Option('--format <format>', 'output format').choices(formatNames(verifyFormats)).default('table'))
     .option('--allow-linked', 'list Hikvision/Dahua-linked devices but do not fail the handover for them')
     .addOption(logLevelOption())

@@ -18,7 +18,7 @@ import { loadCredentials, type CredentialStore } from '../credentials.js';
 import type { ScanInterface } from '../net/interfaces.js';
 import { parseTargets, type TargetSet } from '../targets.js';
 import { assertStoreName } from '../store/names.js';
-import { STORE_SPEC_SCHEMA, type StoreSpec } from '../store/index.js';
+import { STORE_SPEC_SCHEMA, storeFormsText, stores, type StoreSpec } from '../store/index.js';
 
 
 export interface SiteConfig {
@@ -363,7 +363,7 @@ function configProblem(error: ErrorObject): SchemaProblem {
   if (error.keyword === 'anyOf') {
     return {
       path: schemaProblem(error).path,
-      message: 'is not a store: give a folder, an http(s):// URL or couchdb+http(s)://host:port/database, or an object whose type is file, http or couchdb',
+      message: `is not a store: give ${storeFormsText()}, or an object whose type is ${stores.map((s) => s.name).join(', ')}`,
     };
   }
   return schemaProblem(error, 'is not a key the daemon knows (check the spelling)');

@@ -71,6 +71,8 @@ const INDEX_DDOC = 'cctv-agent';
 export const couchStore: StoreDefinition = {
   name: STORE_NAME,
   description: 'CouchDB documents per device, scan and event: couchdb+http(s)://host:port/database, through a durable outbox',
+  form: 'couchdb+http(s)://host:port/database',
+  readsBack: true,
   specSchema: SPEC_SCHEMA,
   accepts(spec) {
     return /^couchdb\+https?:\/\//i.test(spec);

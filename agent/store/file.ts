@@ -74,6 +74,8 @@ function specDir(spec: StoreSpec): string {
 export const fileStore: StoreDefinition = {
   name: STORE_NAME,
   description: 'JSON files in a local folder (the default): DIR/scans/<site>/<scan>.json, DIR/sites/<site>/',
+  form: 'a folder (the embedded JSON store)',
+  readsBack: true,
   specSchema: SPEC_SCHEMA,
   accepts(spec) {
     if (spec.trim() === '') return false;

@@ -70,6 +70,8 @@ const MAX_RESPONSE_BYTES = 4 * 1024;
 export const httpStore: StoreDefinition = {
   name: STORE_NAME,
   description: 'POSTs each document as JSON to an http(s):// URL, through a durable outbox',
+  form: 'an http(s):// collector URL',
+  readsBack: false,
   specSchema: SPEC_SCHEMA,
   accepts(spec) {
     return /^https?:\/\//i.test(spec);

@@ -7,8 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import { agentError } from '../errors.js';
+import { validatorFor } from '../knowledge/data-file.js';
 import type { Logger } from '../log.js';
 import { couchStore } from './couchdb.js';
 import { fileStore } from './file.js';
@@ -41,13 +41,20 @@ export const stores: readonly StoreDefinition[] = [
  */
 export const STORE_SPEC_SCHEMA = {
   anyOf: [
-    { type: 'string', minLength: 1, description: 'a folder or file: URL, an http(s):// push URL, or couchdb+http(s)://host:port/database' },
+    { type: 'string', minLength: 1, description: 'the --store string form of one of the stores' },
     ...stores.map((s) => s.specSchema),
   ],
 } as const;
 
-type Validator = ((doc: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null };
-const validators = new Map<string, Validator>();
+/**
+ * The string forms of the registry's stores, for help and messages: "an http(s):// collector URL,
+ * couchdb+http(s)://host:port/database or a folder (the embedded JSON store)"; with `readable`,
+ * only the stores the read commands can read back.
+ */
+export function storeFormsText(which: 'all' | 'readable' = 'all'): string {
+  const forms = stores.filter((s) => which === 'all' || s.readsBack).map((s) => s.form);
+  return forms.length > 1 ? `${forms.slice(0, -1).join(', ')} or ${forms.at(-1)}` : (forms[0] ?? '');
+}
 
 /** The store `spec` is for; an object spec is checked against its store's schema (CCTV_ERR_STORE_SPEC naming the first problem). */
 function definitionFor(spec: StoreSpec): StoreDefinition {
@@ -66,11 +73,7 @@ function definitionFor(spec: StoreSpec): StoreDefinition {
     const names = stores.map((s) => s.name);
     throw agentError('CCTV_ERR_STORE_SPEC', JSON.stringify(type ?? null), `a store entry is a string or an object whose "type" is ${names.slice(0, -1).join(', ')} or ${names.at(-1)}`);
   }
-  let validate = validators.get(definition.name);
-  if (!validate) {
-    validate = new Ajv2020({ allErrors: true, strict: true }).compile(definition.specSchema) as Validator;
-    validators.set(definition.name, validate);
-  }
+  const validate = validatorFor(definition.specSchema);
   if (!validate(spec)) {
     const first = validate.errors?.[0];
     throw agentError('CCTV_ERR_STORE_SPEC', `type ${definition.name}`, first ? `${first.instancePath || 'the entry'} ${first.message ?? 'is invalid'}` : 'it is invalid');

@@ -120,6 +120,10 @@ export interface StoreDefinition {
   /** Also the `type` of the store's object spec. */
   readonly name: string;
   readonly description: string;
+  /** How a `--store` string names this store, for help and messages: "a folder (the embedded JSON store)". */
+  readonly form: string;
+  /** Whether the read commands can read back what it saved (a push-only endpoint cannot). */
+  readonly readsBack: boolean;
   /** The store's object form. The registry validates an object spec against it before open(). */
   readonly specSchema: ObjectSpecSchema;
   /** Whether the string spec (e.g. the --store value) is meant for this store. */

@@ -45,4 +45,19 @@ describe('store registry', () => {
     expect(storeLabel({ type: 'http', url: 'https://soc.example.org/push?token=s3cret' } as ObjectStoreSpec)).toBe('http:https://soc.example.org/push');
     expect(storeLabel({ type: 'file', dir: '/var/lib/cctv-agent/inventory' } as ObjectStoreSpec)).toBe('file:/var/lib/cctv-agent/inventory');
   });
+
+  it('the --store help of every command names each store by its form; the read commands only those that read back', async () => {
+    const { buildProgram } = await import('../../agent/commands/index.js');
+    const helpOf = (command: string): string => {
+      const found = buildProgram().commands.find((c) => c.name() === command);
+      return found?.options.find((o) => o.long === '--store')?.description ?? '';
+    };
+    for (const store of stores) {
+      expect(helpOf('scan')).toContain(store.form);
+      for (const reader of ['inventory', 'report', 'diff', 'verify']) {
+        if (store.readsBack) expect(helpOf(reader), reader).toContain(store.form);
+        else expect(helpOf(reader), reader).not.toContain(store.form);
+      }
+    }
+  });
 });

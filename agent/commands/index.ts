@@ -1,0 +1,32 @@
+/** The command line program: every command of agent/commands/, in the order `--help` lists them. */
+import { Command } from 'commander';
+import { registerDaemon } from './daemon.js';
+import { registerDiff } from './diff.js';
+import { registerFingerprints } from './fingerprints.js';
+import { registerInventory } from './inventory.js';
+import { registerReport } from './report.js';
+import { registerScan } from './scan.js';
+import { registerVerify } from './verify.js';
+
+/** One file each under agent/commands/. */
+const COMMANDS: readonly ((program: Command) => void)[] = [
+  registerScan,
+  registerInventory,
+  registerReport,
+  registerDiff,
+  registerVerify,
+  registerDaemon,
+  registerFingerprints,
+];
+
+export function buildProgram(): Command {
+  const program = new Command('cctv-agent')
+    .description('Inventories the CCTV devices on a network and says, with evidence, which are made by or for Hikvision or Dahua.')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+
+  for (const register of COMMANDS) register(program);
+  return program;
+}
+
