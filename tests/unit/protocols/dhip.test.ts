@@ -309,7 +309,8 @@ describe('garbage in → null, never a throw', () => {
     const start = performance.now();
     expect(parseDhipReply(huge)).toBeNull();
     expect(parseDhipPacket(justOver)).toBeNull();
-    expect(performance.now() - start).toBeLessThan(200);
+    // The cap is the property (null); the bound only catches a hang, with room for a loaded machine.
+    expect(performance.now() - start).toBeLessThan(2000);
   });
 
   it('deeply nested JSON → null or a value, never a throw', () => {

