@@ -2,7 +2,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Level } from 'pino';
 import { loadCredentials } from '../credentials.js';
-import { loadKnowledge, linkedVendorNames } from '../knowledge/index.js';
+import { loadKnowledge, namesOfLinkedVendors } from '../knowledge/index.js';
 import { createLogger } from '../log.js';
 import { chooseInterfaces } from '../net/interfaces.js';
 import { recordScan } from '../pipeline/changes.js';
@@ -94,7 +94,7 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
       log.warn({ store: store.name, ...store.status() }, 'the inventory is not delivered yet; it stays in the outbox for the next run');
     }
     if (flags.json) printJson(inventory);
-    else process.stdout.write(inventoryTable(inventory, linkedVendorNames(knowledge.dir)));
+    else process.stdout.write(inventoryTable(inventory, namesOfLinkedVendors(knowledge.vendors)));
   } finally {
     progress.done();
     process.off('SIGINT', onSignal);

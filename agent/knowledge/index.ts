@@ -107,16 +107,15 @@ export function loadKnowledge(dir?: string): Knowledge {
   return knowledge;
 }
 
-/** Forgets cached knowledge bases (tests that edit data in place). */
-export function clearKnowledgeCache(): void {
-  cache.clear();
-}
-
 /**
  * Linked vendor key → display name ("hikvision" → "Hikvision"), in vendors.yaml order: what the
  * reports print. Reads vendors.yaml alone (cheap), from `dir` or the package's fingerprints/.
  */
 export function linkedVendorNames(dir?: string): ReadonlyMap<string, string> {
-  const vendors = readVendors(resolve(dir ?? defaultFingerprintDir()));
+  return namesOfLinkedVendors(readVendors(resolve(dir ?? defaultFingerprintDir())));
+}
+
+/** The same names, from a vendor table already read (a loaded knowledge base's `vendors`). */
+export function namesOfLinkedVendors(vendors: ReadonlyMap<string, Vendor>): ReadonlyMap<string, string> {
   return new Map(linkedVendorsOf(vendors).map((key) => [key, vendors.get(key)?.name ?? key]));
 }
