@@ -21,7 +21,7 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
 
 export function buildProgram(): Command {
   const program = new Command('cctv-agent')
-    .description('Inventories the CCTV devices on a network and says, with evidence, which are made by or for Hikvision or Dahua.')
+    .description('Inventories the CCTV devices on a network and says, with evidence, which are made by or for a linked vendor of its knowledge base (fingerprints/vendors.yaml), OEM rebrands included.')
     .version(process.env.npm_package_version ?? '0.1.0')
     .showHelpAfterError()
     .exitOverride();

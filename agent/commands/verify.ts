@@ -46,7 +46,7 @@ export function registerVerify(program: Command): void {
     .command('verify')
     .description(
       "check an installer's handover schedule against a scan: matched, missing, unexpected and mismatched devices, and every " +
-        'device linked to Hikvision or Dahua. Exit 0 when the handover holds, 1 when it does not, 2 for a bad file. A linked ' +
+        'device made by or for a linked vendor. Exit 0 when the handover holds, 1 when it does not, 2 for a bad file. A linked ' +
         'device fails the handover on its own (a site that must not have such devices is the usual reason to verify); ' +
         '--allow-linked reports it without failing',
     )
@@ -55,7 +55,7 @@ export function registerVerify(program: Command): void {
     .option('--scan <id>', 'check this scan instead of the latest')
     .option('--store <dir|url>', readStoreHelp(), DEFAULT_STORE)
     .addOption(new Option('--format <format>', 'output format').choices(formatNames(verifyFormats)).default('table'))
-    .option('--allow-linked', 'list Hikvision/Dahua-linked devices but do not fail the handover for them')
+    .option('--allow-linked', 'list devices made by or for a linked vendor but do not fail the handover for them')
     .addOption(logLevelOption())
     .action((flags: HandoverFlags) => handoverCommand(flags));
 }
