@@ -96,21 +96,17 @@ export function dotted(path: DataPath): string {
 }
 
 /**
- * Checks `doc` against `schema`; each problem as `NAME line N: path: message`, identical ones once.
- * Empty when the document is valid.
+ * Checks `value` against `schema`; each problem as `path: message`, prefixed by `where(path)` (say
+ * `line 12: `), identical ones once. Empty when the value is valid.
  */
-export function schemaProblems(name: string, doc: DataDocument, schema: object): string[] {
+export function schemaProblems(value: unknown, schema: object, where: (path: DataPath) => string = () => ''): string[] {
   const validate = validatorFor(schema);
-  if (validate(doc.value)) return [];
-  const seen = new Set<string>();
-  const problems: string[] = [];
-  for (const error of validate.errors ?? []) {
+  if (validate(value)) return [];
+  const problems = (validate.errors ?? []).map((error) => {
     const { path, message } = schemaProblem(error);
-    const text = `${name} line ${doc.lineOf(path)}: ${dotted(path)}: ${message}`;
-    if (!seen.has(text)) problems.push(text);
-    seen.add(text);
-  }
-  return problems;
+    return `${where(path)}${dotted(path)}: ${message}`;
+  });
+  return [...new Set(problems)];
 }
 
 function lineOf(doc: Document, lineCounter: LineCounter, path: DataPath): number {

@@ -4,7 +4,7 @@
  * meaning at a path. Every failure is CCTV_ERR_FINGERPRINT_DATA naming the file, the line and the key.
  */
 import { readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { agentError } from '../errors.js';
 import { repoPath } from '../paths.js';
 import { dotted, parseDataDocument, schemaProblems, type DataPath } from './data-file.js';
@@ -54,7 +54,6 @@ export interface CheckedFile<T> {
 export function readKnowledgeFile<T>(dir: string, file: string, schemaFile: string): CheckedFile<T> {
   const path = join(dir, file);
   const text = readText(path);
-  const name = basename(path);
   if (file.endsWith('.json')) {
     let value: unknown;
     try {
@@ -62,14 +61,14 @@ export function readKnowledgeFile<T>(dir: string, file: string, schemaFile: stri
     } catch (err) {
       failData(path, `it is not valid JSON (${(err as Error).message})`);
     }
-    const problems = schemaProblems(name, { value, syntaxErrors: [], lineOf: () => 0 }, knowledgeSchema(schemaFile));
-    if (problems.length > 0) failData(path, joinProblems(problems.map((p) => p.replace(`${name} line 0: `, ''))));
+    const problems = schemaProblems(value, knowledgeSchema(schemaFile));
+    if (problems.length > 0) failData(path, joinProblems(problems));
     return { path, value: value as T, fail: (at, why) => failData(path, `${dotted(at)}: ${why}`) };
   }
   const doc = parseDataDocument(text);
   if (doc.syntaxErrors.length > 0) failData(path, joinProblems(doc.syntaxErrors));
-  const problems = schemaProblems(name, doc, knowledgeSchema(schemaFile));
-  if (problems.length > 0) failData(path, joinProblems(problems.map((p) => p.slice(name.length + 1))));
+  const problems = schemaProblems(doc.value, knowledgeSchema(schemaFile), (at) => `line ${doc.lineOf(at)}: `);
+  if (problems.length > 0) failData(path, joinProblems(problems));
   return { path, value: doc.value as T, fail: (at, why) => failData(path, `line ${doc.lineOf(at)}: ${dotted(at)}: ${why}`) };
 }
 
