@@ -116,7 +116,7 @@ export class Daemon {
     this.metrics.define(METRIC.sweeps, 'counter', 'Sweeps by result: ok (saved), failed (error, nothing saved), aborted (shutdown, discarded).');
     this.metrics.define(METRIC.skipped, 'counter', 'Scheduled sweeps skipped because the previous sweep of the site was still queued or running.');
     this.metrics.define(METRIC.lastSweep, 'gauge', 'When the last sweep of the site finished (Unix time), whatever its result.');
-    this.metrics.define(METRIC.devices, 'gauge', 'Devices in the last inventory of the site, by linked vendor (none = not linked to any).');
+    this.metrics.define(METRIC.devices, 'gauge', `Devices in the last inventory of the site, by linked vendor (${options.linkedVendors.join(', ')}; none = not linked to any).`);
     this.metrics.define(METRIC.events, 'counter', 'Change events recorded, by kind.');
     this.metrics.define(METRIC.pushes, 'counter', 'Documents handed to a configured store: ok = durably accepted (push stores deliver from their outbox), failed = refused.');
     this.metrics.define(METRIC.outbox, 'gauge', 'Documents waiting in the store outbox for delivery.');

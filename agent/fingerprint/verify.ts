@@ -183,7 +183,7 @@ export function checkOuiTable(db: FingerprintDb): FingerprintProblem[] {
 export function checkCveExamples(table: CveTable): FingerprintProblem[] {
   const problems: FingerprintProblem[] = [];
   for (const cve of table.cves) {
-    const only: CveTable = { oemFirmware: table.oemFirmware, cves: [cve] };
+    const only: CveTable = { ...table, cves: [cve] };
     cve.examples.forEach((e, i) => {
       const flags = vulnerabilitiesOf(only, { model: e.model, firmware: e.firmware, linkedVendor: cve.vendor, relation: e.relation });
       const got = flags[0]?.status ?? 'not-affected';

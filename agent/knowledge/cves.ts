@@ -4,7 +4,7 @@
  * this reads and checks the file. Each CVE carries examples (model, firmware, status) that
  * `cctv-agent fingerprints verify` runs: a new CVE is data only, and its examples are its tests.
  */
-import { compareCveIds, compareHikvision, isCalendarDate } from '../pipeline/vulns.js';
+import { compareCveIds, compareHikvision, isCalendarDate, readFirmware } from '../pipeline/vulns.js';
 import { compilePattern, type CheckedFile } from './read.js';
 
 export const CVES_FILE = 'cves.yaml';
@@ -61,7 +61,20 @@ export interface Cve {
   examples: CveExample[];
 }
 
+/** How a device's firmware is read for each boundary kind: regexes read through named groups. */
+export interface FirmwareForms {
+  /** Groups `version`, `build` (YYMMDD, optional): for version-build ranges. */
+  versionBuild: readonly RegExp[];
+  /** Groups `year`, `month`, `day`: for built-before boundaries. */
+  buildDate: readonly RegExp[];
+  /** Group `version` (numbers separated by dots or dashes): for version-at-most boundaries. */
+  versionNumbers: readonly RegExp[];
+}
+export type FirmwareForm = keyof FirmwareForms;
+const FIRMWARE_FORMS: readonly FirmwareForm[] = ['versionBuild', 'buildDate', 'versionNumbers'];
+
 export interface CveTable {
+  firmwareForms: FirmwareForms;
   /** Linked vendor → regex marking firmware built for a rebrand. */
   oemFirmware: ReadonlyMap<string, RegExp>;
   /** In id order. */
@@ -84,6 +97,7 @@ interface RawFamily {
 /** A cves.yaml entry as written: patterns and boundaries still text. */
 type RawCve = Omit<Cve, 'note' | 'families' | 'examples'> & { note?: string; families: RawFamily[]; examples: (Omit<CveExample, 'relation' | 'note'> & { relation?: CveExample['relation']; note?: string })[] };
 interface RawCves {
+  firmwareForms: Record<FirmwareForm, { patterns: string[]; source: string; examples: { firmware: string; reads: string | null }[] }>;
   oemFirmware: Record<string, { pattern: string; source: string }>;
   cves: RawCve[];
 }
@@ -118,6 +132,15 @@ export function readCves(file: CheckedFile<RawCves>, linkedVendors: readonly str
   const linked = (vendor: string, at: (string | number)[]): void => {
     if (!linkedVendors.includes(vendor)) file.fail(at, `"${vendor}" is not a linked vendor of vendors.yaml (${linkedVendors.join(', ')})`);
   };
+  const compiled = (form: FirmwareForm): RegExp[] =>
+    raw.firmwareForms[form].patterns.map((pattern, i) => compilePattern(file, ['firmwareForms', form, 'patterns', i], pattern, 'i'));
+  const firmwareForms: FirmwareForms = { versionBuild: compiled('versionBuild'), buildDate: compiled('buildDate'), versionNumbers: compiled('versionNumbers') };
+  for (const form of FIRMWARE_FORMS) {
+    raw.firmwareForms[form].examples.forEach((e, i) => {
+      const reads = readFirmware(firmwareForms, form, e.firmware);
+      if (reads !== e.reads) file.fail(['firmwareForms', form, 'examples', i, 'reads'], `"${e.firmware}" reads as ${JSON.stringify(reads)}, not ${JSON.stringify(e.reads)}`);
+    });
+  }
   const oemFirmware = new Map<string, RegExp>();
   for (const [vendor, entry] of Object.entries(raw.oemFirmware)) {
     linked(vendor, ['oemFirmware', vendor]);
@@ -143,5 +166,5 @@ export function readCves(file: CheckedFile<RawCves>, linkedVendors: readonly str
     const examples = c.examples.map((e) => ({ ...e, relation: e.relation ?? 'direct', note: e.note ?? null }));
     return { ...c, note: c.note ?? null, families, examples };
   });
-  return { oemFirmware, cves: cves.sort((a, b) => compareCveIds(a.id, b.id)) };
+  return { firmwareForms, oemFirmware, cves: cves.sort((a, b) => compareCveIds(a.id, b.id)) };
 }

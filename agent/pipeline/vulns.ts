@@ -5,15 +5,10 @@
  * do not list); a family that matches with unknown or unreadable firmware is `cannot-tell`; known
  * firmware outside the range gives no entry. Devices not linked to the CVE's vendor are not checked.
  *
- * Device firmware forms read (the boundaries themselves are structured data in cves.yaml):
- *   Hikvision  `V5.4.0 build 160530`, `V5.6.2build 190701`, `V5.4.0 Build 160401` (version + build
- *              YYMMDD), or a bare version `V5.7.12` (then only a version strictly inside the range
- *              can be judged)
- *   Dahua      build date `…, Build Date: 2021-07-07`, `…,build:2020-11-17`, or a trailing
- *              `.YYYYMMDD` as in `V2.400.AC01.15.R.20170328`
- *   versions   `V2.3.8-8` (numbers separated by dots or dashes)
+ * Device firmware is read through the forms in cves.yaml `firmwareForms` (named-group regexes with
+ * examples), like the boundaries themselves: this file gives the groups their meaning and compares.
  */
-import type { CveFamily, CveTable, FirmwareBoundary, HikvisionFirmware, Severity } from '../knowledge/cves.js';
+import type { CveFamily, CveTable, FirmwareBoundary, FirmwareForm, FirmwareForms, HikvisionFirmware, Severity } from '../knowledge/cves.js';
 import type { LinkedVendor, Relation, Vulnerability, VulnerabilityStatus } from '../types.js';
 
 /** What the matcher reads of a device: its identity's model and firmware and its classification. */
@@ -34,31 +29,52 @@ export function isCalendarDate(year: number, month: number, day: number): boolea
   return d.getUTCFullYear() === year && d.getUTCMonth() === month - 1 && d.getUTCDate() === day;
 }
 
-/** `V5.4.0 build 160530` → { version: [5,4,0], build: '160530' }; null when it is not that form. */
-export function parseHikvisionFirmware(text: string): HikvisionFirmware | null {
-  const m = /^\s*V?(\d{1,3}(?:\.\d{1,4}){1,3})\s*(?:,?\s*build\s*(\d{6}))?\s*$/i.exec(text);
-  if (!m?.[1]) return null;
-  const build = m[2] ?? null;
+/** The named groups of the first of `patterns` that matches `text`, or null. */
+function groupsOf(patterns: readonly RegExp[], text: string): Record<string, string | undefined> | null {
+  for (const pattern of patterns) {
+    const groups = pattern.exec(text)?.groups;
+    if (groups) return groups;
+  }
+  return null;
+}
+
+/** `V5.4.0 build 160530` → { version: [5,4,0], build: '160530' } (form versionBuild); null when unreadable. */
+export function parseHikvisionFirmware(forms: FirmwareForms, text: string): HikvisionFirmware | null {
+  const groups = groupsOf(forms.versionBuild, text);
+  if (!groups?.version) return null;
+  const build = groups.build ?? null;
   if (build !== null && !isCalendarDate(2000 + Number(build.slice(0, 2)), Number(build.slice(2, 4)), Number(build.slice(4, 6)))) {
     return null;
   }
-  return { version: m[1].split('.').map(Number), build };
+  return { version: groups.version.split('.').map(Number), build };
 }
 
-/** The build date (YYYY-MM-DD) a Dahua firmware string carries, or null when it shows none. */
-export function parseDahuaBuildDate(text: string): string | null {
-  const m =
-    /\bbuild(?:\s*date)?\s*[:=]?\s*(\d{4})-(\d{2})-(\d{2})\b/i.exec(text) ??
-    /^\s*V?\d+\.\d+\.[0-9A-Z]+\.\d+(?:\.[RT])?\.(\d{4})(\d{2})(\d{2})\s*$/i.exec(text);
-  if (!m?.[1] || !m[2] || !m[3]) return null;
-  if (!isCalendarDate(Number(m[1]), Number(m[2]), Number(m[3]))) return null;
-  return `${m[1]}-${m[2]}-${m[3]}`;
+/** The build date (YYYY-MM-DD) a firmware string carries (form buildDate), or null when it shows none. */
+export function parseDahuaBuildDate(forms: FirmwareForms, text: string): string | null {
+  const groups = groupsOf(forms.buildDate, text);
+  if (!groups?.year || !groups.month || !groups.day) return null;
+  if (!isCalendarDate(Number(groups.year), Number(groups.month), Number(groups.day))) return null;
+  return `${groups.year}-${groups.month}-${groups.day}`;
 }
 
-/** The leading version numbers of `V2.3.8-8` → [2,3,8,8]; null when the string does not start with one. */
-export function parseVersionNumbers(text: string): number[] | null {
-  const m = /^\s*V?(\d{1,6}(?:[.-]\d{1,6})*)/i.exec(text);
-  return m?.[1] ? m[1].split(/[.-]/).map(Number) : null;
+/** The leading version numbers of `V2.3.8-8` → [2,3,8,8] (form versionNumbers); null when it shows none. */
+export function parseVersionNumbers(forms: FirmwareForms, text: string): number[] | null {
+  const version = groupsOf(forms.versionNumbers, text)?.version;
+  return version ? version.split(/[.-]/).map(Number) : null;
+}
+
+/** What `text` reads as in one form, as cves.yaml's form examples write it (null = unreadable). */
+export function readFirmware(forms: FirmwareForms, form: FirmwareForm, text: string): string | null {
+  switch (form) {
+    case 'versionBuild': {
+      const fw = parseHikvisionFirmware(forms, text);
+      return fw && `${fw.version.join('.')}${fw.build === null ? '' : ` build ${fw.build}`}`;
+    }
+    case 'buildDate':
+      return parseDahuaBuildDate(forms, text);
+    case 'versionNumbers':
+      return parseVersionNumbers(forms, text)?.join('.') ?? null;
+  }
 }
 
 /** Compares version number lists, missing trailing numbers counting as 0. */
@@ -81,14 +97,14 @@ export function compareHikvision(a: HikvisionFirmware, b: HikvisionFirmware): nu
 
 type Verdict = { inside: true; why: string } | { inside: false; outside: true } | { inside: false; outside: false; why: string };
 
-function judge(boundary: FirmwareBoundary, firmware: string | null): Verdict {
+function judge(forms: FirmwareForms, boundary: FirmwareBoundary, firmware: string | null): Verdict {
   if (boundary.kind === 'unpublished') return { inside: false, outside: false, why: boundary.note };
   if (!firmware) return { inside: false, outside: false, why: `its firmware is not known, so it cannot be told whether it is within "${boundary.text}"` };
   const inside: Verdict = { inside: true, why: `firmware "${firmware}" is within "${boundary.text}"` };
   const outside: Verdict = { inside: false, outside: true };
   switch (boundary.kind) {
     case 'version-build-range': {
-      const fw = parseHikvisionFirmware(firmware);
+      const fw = parseHikvisionFirmware(forms, firmware);
       if (!fw) break;
       if (fw.build !== null) return compareHikvision(fw, boundary.from) >= 0 && compareHikvision(fw, boundary.to) <= 0 ? inside : outside;
       const low = compareVersions(fw.version, boundary.from.version);
@@ -103,12 +119,12 @@ function judge(boundary: FirmwareBoundary, firmware: string | null): Verdict {
       };
     }
     case 'built-before': {
-      const built = parseDahuaBuildDate(firmware);
+      const built = parseDahuaBuildDate(forms, firmware);
       if (!built) return { inside: false, outside: false, why: `firmware "${firmware}" shows no build date, so it cannot be told whether it is within "${boundary.text}"` };
       return built < boundary.before ? { inside: true, why: `firmware "${firmware}" was built ${built}, within "${boundary.text}"` } : outside;
     }
     case 'version-at-most': {
-      const version = parseVersionNumbers(firmware);
+      const version = parseVersionNumbers(forms, firmware);
       if (!version) break;
       if (version[0] !== boundary.major) return outside;
       return compareVersions(version, boundary.atMost) <= 0 ? inside : outside;
@@ -140,7 +156,7 @@ export function vulnerabilitiesOf(table: CveTable, input: VulnerabilityInput): V
     let hit: { family: CveFamily; why: string } | null = null;
     for (const family of cve.families) {
       if (!family.model.test(model)) continue;
-      const verdict = judge(family.firmware, firmware);
+      const verdict = judge(table.firmwareForms, family.firmware, firmware);
       if (verdict.inside) {
         hit = { family, why: verdict.why };
         break;

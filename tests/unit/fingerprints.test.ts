@@ -49,6 +49,17 @@ describe('knowledge base self-test', () => {
     const used = new Set([...files.map(([, schema]) => schema), 'oui.schema.json']);
     expect(readdirSync(schemaDir).sort()).toEqual([...used].sort());
   });
+
+  it('the inventory schema\'s linkedVendor values are the linked vendors of vendors.yaml', () => {
+    // The inventory document is a published contract (its enum is not generated), so a vendor
+    // linked in data but not in the schema, or the reverse, must fail here rather than in a report.
+    const inventory = JSON.parse(readFileSync(join(db.dir, '..', 'schema', 'cctv-inventory-v1.schema.json'), 'utf8')) as {
+      $defs: { device: { properties: { classification: { properties: { linkedVendor: { enum: (string | null)[] } } } } } };
+    };
+    const values = inventory.$defs.device.properties.classification.properties.linkedVendor.enum;
+    expect(values.filter((v) => v !== null).sort()).toEqual([...db.linkedVendors].sort());
+    expect(values).toContain(null);
+  });
 });
 
 describe('generic defaults are never classified', () => {

@@ -35,42 +35,42 @@ function statuses(model: string | null, firmware: string | null, linkedVendor: L
 
 describe('parseHikvisionFirmware', () => {
   it('reads version and build in the forms the sources show', () => {
-    expect(parseHikvisionFirmware('V5.4.0 build 160530')).toEqual({ version: [5, 4, 0], build: '160530' });
-    expect(parseHikvisionFirmware('V5.6.2build 190701')).toEqual({ version: [5, 6, 2], build: '190701' });
-    expect(parseHikvisionFirmware('V5.4.0 Build 160401')).toEqual({ version: [5, 4, 0], build: '160401' });
-    expect(parseHikvisionFirmware('V4.82.000 build 240224')).toEqual({ version: [4, 82, 0], build: '240224' });
-    expect(parseHikvisionFirmware('V7.3 build 190626')).toEqual({ version: [7, 3], build: '190626' });
-    expect(parseHikvisionFirmware(' V5.7.12 ')).toEqual({ version: [5, 7, 12], build: null });
+    expect(parseHikvisionFirmware(table.firmwareForms, 'V5.4.0 build 160530')).toEqual({ version: [5, 4, 0], build: '160530' });
+    expect(parseHikvisionFirmware(table.firmwareForms, 'V5.6.2build 190701')).toEqual({ version: [5, 6, 2], build: '190701' });
+    expect(parseHikvisionFirmware(table.firmwareForms, 'V5.4.0 Build 160401')).toEqual({ version: [5, 4, 0], build: '160401' });
+    expect(parseHikvisionFirmware(table.firmwareForms, 'V4.82.000 build 240224')).toEqual({ version: [4, 82, 0], build: '240224' });
+    expect(parseHikvisionFirmware(table.firmwareForms, 'V7.3 build 190626')).toEqual({ version: [7, 3], build: '190626' });
+    expect(parseHikvisionFirmware(table.firmwareForms, ' V5.7.12 ')).toEqual({ version: [5, 7, 12], build: null });
   });
 
   it('refuses what is not that form, and impossible build dates', () => {
     for (const text of ['', 'B-R-E8-0', 'build 160530', 'V5.4.0 build 16053', 'V5.4.0 build 161332', 'V5.4.0 build 160230', '2.800.0000000.13.R', 'V5.4.0 build 160530 extra', 'V5', `V5.4.0 build ${'1'.repeat(5000)}`]) {
-      expect(parseHikvisionFirmware(text), text.slice(0, 40)).toBeNull();
+      expect(parseHikvisionFirmware(table.firmwareForms, text), text.slice(0, 40)).toBeNull();
     }
   });
 });
 
 describe('parseDahuaBuildDate', () => {
   it('reads the build date from the web UI, CGI and OEM forms', () => {
-    expect(parseDahuaBuildDate('V2.800.0000018.0.R, Build Date: 2021-07-07')).toBe('2021-07-07');
-    expect(parseDahuaBuildDate('2.800.0000000.13.R, Build Date: 2021-07-07')).toBe('2021-07-07');
-    expect(parseDahuaBuildDate('4.001.0000005.0,build:2020-11-17')).toBe('2020-11-17');
-    expect(parseDahuaBuildDate('3.200.0000011.1.R,build:2024-06-19')).toBe('2024-06-19');
-    expect(parseDahuaBuildDate('V2.400.AC01.15.R.20170328')).toBe('2017-03-28');
+    expect(parseDahuaBuildDate(table.firmwareForms, 'V2.800.0000018.0.R, Build Date: 2021-07-07')).toBe('2021-07-07');
+    expect(parseDahuaBuildDate(table.firmwareForms, '2.800.0000000.13.R, Build Date: 2021-07-07')).toBe('2021-07-07');
+    expect(parseDahuaBuildDate(table.firmwareForms, '4.001.0000005.0,build:2020-11-17')).toBe('2020-11-17');
+    expect(parseDahuaBuildDate(table.firmwareForms, '3.200.0000011.1.R,build:2024-06-19')).toBe('2024-06-19');
+    expect(parseDahuaBuildDate(table.firmwareForms, 'V2.400.AC01.15.R.20170328')).toBe('2017-03-28');
   });
 
   it('gives null when no date is shown or the date is impossible', () => {
     for (const text of ['2.800.0000000.13.R', '3.210.IB01.3', 'build:2021-02-30', 'Build Date: 2021-13-01', 'V2.400.AC01.15.R.20171399', '', 'x'.repeat(10000)]) {
-      expect(parseDahuaBuildDate(text), text.slice(0, 40)).toBeNull();
+      expect(parseDahuaBuildDate(table.firmwareForms, text), text.slice(0, 40)).toBeNull();
     }
   });
 });
 
 describe('versions and boundaries', () => {
   it('compares versions with missing numbers as 0', () => {
-    expect(parseVersionNumbers('V2.3.8-8')).toEqual([2, 3, 8, 8]);
-    expect(parseVersionNumbers('v1.1.4 ')).toEqual([1, 1, 4]);
-    expect(parseVersionNumbers('beta')).toBeNull();
+    expect(parseVersionNumbers(table.firmwareForms, 'V2.3.8-8')).toEqual([2, 3, 8, 8]);
+    expect(parseVersionNumbers(table.firmwareForms, 'v1.1.4 ')).toEqual([1, 1, 4]);
+    expect(parseVersionNumbers(table.firmwareForms, 'beta')).toBeNull();
     expect(compareVersions([2, 3, 8], [2, 3, 8, 0])).toBe(0);
     expect(compareVersions([2, 3, 8], [2, 3, 8, 8])).toBe(-1);
     expect(compareVersions([2, 10], [2, 9, 9])).toBe(1);
@@ -350,10 +350,12 @@ const copies = knowledgeCopies();
 afterAll(() => copies.removeAll());
 
 /** The load error of a knowledge base whose cves.yaml `edit` changed (parsed, edited, written back). */
-function brokenCves(edit: (doc: { cves: Record<string, unknown>[] }) => void): AgentError {
+type CvesDoc = { cves: Record<string, unknown>[]; firmwareForms: Record<string, { patterns: string[]; examples: Record<string, unknown>[] }> };
+
+function brokenCves(edit: (doc: CvesDoc) => void): AgentError {
   const dir = copies.edited({
     'cves.yaml': (text) => {
-      const doc = parse(text, { merge: true }) as { cves: Record<string, unknown>[] };
+      const doc = parse(text, { merge: true }) as CvesDoc;
       edit(doc);
       return stringify(doc, { aliasDuplicateObjects: false });
     },
@@ -397,6 +399,19 @@ describe('a broken cves.yaml is refused, naming file, line and key', () => {
         firmwareOf(doc, 'CVE-2023-28808')['atMost'] = '3.0.0';
       }).message,
     ).toMatch(/firmware\.atMost: 3\.0\.0 is not on the V2\.X line/);
+  });
+
+  it('a firmware form whose example no longer reads as written, or whose pattern does not compile', () => {
+    const err = brokenCves((doc) => {
+      doc.firmwareForms['buildDate']!.patterns = ['\\bbuild(?:\\s*date)?\\s*[:=]?\\s*(?<year>\\d{4})-(?<month>\\d{2})-(?<day>\\d{2})\\b'];
+    });
+    expect(err.code).toBe('CCTV_ERR_FINGERPRINT_DATA');
+    expect(err.message).toMatch(/cves\.yaml.*line \d+: firmwareForms\.buildDate\.examples\[2\]\.reads: "V2\.400\.AC01\.15\.R\.20170328" reads as null, not "2017-03-28"/);
+    expect(
+      brokenCves((doc) => {
+        doc.firmwareForms['versionNumbers']!.patterns = ['^(?<version>\\d'];
+      }).message,
+    ).toMatch(/firmwareForms\.versionNumbers\.patterns\[0\]: pattern .* does not compile/);
   });
 
   it('a model pattern that does not compile, a duplicate id, a severity without its score', () => {
