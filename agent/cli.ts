@@ -8,16 +8,43 @@
 import { CommanderError } from 'commander';
 import { buildProgram } from './commands/index.js';
 import { AgentError } from './errors.js';
+import { displaySafeLines } from './safe-text.js';
 
+/**
+ * The exit status when the reader of stdout or stderr went away (`cctv-agent inventory --json | head -c 100`):
+ * 128 + SIGPIPE (13), what a shell reports for a program a closed pipe ends (POSIX XCU 2.8.2 "Exit Status
+ * for Commands"; `cat`, `grep` and `yes` end so). Node ignores SIGPIPE, so without this the write fails
+ * with EPIPE and a stack trace. `set -o pipefail` scripts see the same status as for those programs; 0
+ * would hide that the output was cut short, and 1 would claim an internal fault.
+ */
+export const CLOSED_PIPE_EXIT = 141;
+
+function isClosedPipe(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | null)?.code === 'EPIPE';
+}
+
+/** A closed stdout or stderr ends the command at once and quietly: there is no one left to tell. */
+function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error) => {
+    if (isClosedPipe(error)) process.exit(CLOSED_PIPE_EXIT);
+    fail(`cannot write the output: ${error.message}`, 1);
+  });
+}
+
+/** One line on stderr; its text is display-safe (a value quoted from a file or a device is shown, not interpreted). */
 function fail(message: string, code: number): void {
-  process.stderr.write(`cctv-agent: ${message}\n`);
+  process.stderr.write(`cctv-agent: ${displaySafeLines(message)}\n`);
   process.exitCode = code;
 }
 
 export async function main(argv: string[]): Promise<void> {
+  endQuietlyOnClosedPipe(process.stdout);
+  endQuietlyOnClosedPipe(process.stderr);
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {
+    // A log line written synchronously to a closed stderr throws EPIPE where it was written.
+    if (isClosedPipe(error)) process.exit(CLOSED_PIPE_EXIT);
     if (error instanceof AgentError) return fail(`${error.message} [${error.code}]`, error.exitCode);
     if (error instanceof CommanderError) {
       // Commander has already printed its own message (and the help) for usage errors.

@@ -20,6 +20,11 @@ export const ERRORS = {
     message: (name: string, known: string[]) =>
       `Network interface "${name}" does not exist or has no IPv4 address. Interfaces that can be used here: ${known.length ? known.join(', ') : 'none'}.`,
   },
+  CCTV_ERR_LOOPBACK_INTERFACE: {
+    exit: 2,
+    message: (name: string, usable: string[]) =>
+      `Network interface "${name}" is the loopback interface: it reaches only this machine, never a camera, so the scan refuses it. Name the interface on the CCTV network instead${usable.length ? ` (here: ${usable.join(', ')})` : ''}, or leave --interface out to use every one that is up.`,
+  },
   CCTV_ERR_NO_INTERFACE: {
     exit: 2,
     message: () =>
