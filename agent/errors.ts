@@ -156,6 +156,15 @@ export const ERRORS = {
   },
 } as const;
 
+/**
+ * The exit status when the reader of stdout or stderr went away (`cctv-agent inventory --json | head -c 100`):
+ * 128 + SIGPIPE (13), what a shell reports for a program a closed pipe ends (POSIX XCU 2.8.2 "Exit Status
+ * for Commands"; `cat`, `grep` and `yes` end so). Node ignores SIGPIPE, so without agent/cli.ts's handler
+ * the write fails with EPIPE and a stack trace. `set -o pipefail` scripts see the same status as for
+ * those programs; 0 would hide that the output was cut short, and 1 would claim an internal fault.
+ */
+export const CLOSED_PIPE_EXIT = 141;
+
 export type ErrorCode = keyof typeof ERRORS;
 type MessageArgs<C extends ErrorCode> = Parameters<(typeof ERRORS)[C]['message']>;
 
