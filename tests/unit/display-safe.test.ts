@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { AgentError } from '../../agent/errors.js';
 import { colourWanted, defaultLogFormat, prettyLine } from '../../agent/log.js';
 import { chooseInterfaces } from '../../agent/net/interfaces.js';
+import { escapeHtml } from '../../agent/report/html.js';
 import { inventoryTable } from '../../agent/report/table.js';
 import { displaySafe, displaySafeLines, hasUnsafeText, jsonSafe } from '../../agent/safe-text.js';
 import { device, sampleInventory } from './report-fixture.js';
@@ -23,6 +24,10 @@ describe('displaySafe', () => {
     expect(displaySafe('a\x1b[2J\x1b]0;t\x07b\u007f\u009b\u202e\u2066\u200e\u061c\tc\n')).toBe('a\\x1b[2J\\x1b]0;t\\x07b\\x7f\\x9b\\u202e\\u2066\\u200e\\u061c\\x09c\\x0a');
     expect(displaySafe('ünïcødé 摄像机 DS-2CD2143G2-I')).toBe('ünïcødé 摄像机 DS-2CD2143G2-I');
     expect(displaySafeLines('one\x1b\ntwo\r')).toBe('one\\x1b\ntwo\\x0d');
+  });
+
+  it('in HTML too, where line feeds stay (the CVE cell lists one a line)', () => {
+    expect(escapeHtml('CVE-2021-36260\nCVE-2017-7921 <b>\u202e\x1b')).toBe('CVE-2021-36260\nCVE-2017-7921 &lt;b&gt;\\u202e\\x1b');
   });
 
   it('keeps JSON readable back to the raw value, with no raw character of the class', () => {
