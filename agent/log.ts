@@ -72,7 +72,9 @@ export function prettyLine(line: string, colour: boolean): string {
 
 /**
  * pino writes each line to fd 2 through sonic-boom, synchronously (nothing is lost when the
- * process exits); in between, a line is made pretty, or its JSON made display-safe.
+ * process exits); in between, a line is made pretty, or its JSON made display-safe. When stderr's
+ * reader goes away, pino's destination stops writing (its EPIPE filter, pinojs/pino
+ * lib/tools.js buildSafeSonicBoom) and the command carries on with its work, logging nowhere.
  */
 function stderrDestination(format: LogFormat): DestinationStream {
   const stderr = pino.destination({ dest: 2, sync: true });

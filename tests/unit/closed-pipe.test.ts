@@ -5,7 +5,7 @@
  * the store or data files: nothing here touches the network (`scan --help` sends nothing).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,12 +24,16 @@ interface ClosedRun {
   read: number;
 }
 
-/** Runs the CLI and closes the reading end of its stdout after `keepBytes` bytes (0: before it writes anything). */
-function runWithClosedStdout(args: string[], keepBytes: number): Promise<ClosedRun> {
+/**
+ * Runs the CLI and closes the reading end of its stdout after `keepBytes` bytes (0: before it
+ * writes anything); with `closeStderr`, that of stderr too, at once (`cctv-agent … 2>&1 | head -c 0`).
+ */
+function runWithClosedStdout(args: string[], keepBytes: number, closeStderr = false): Promise<ClosedRun> {
   return new Promise((done) => {
     const child = spawn(process.execPath, [BUILT_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let read = 0;
     let stderr = '';
+    if (closeStderr) child.stderr.destroy();
     if (keepBytes === 0) child.stdout.destroy();
     else {
       child.stdout.on('data', (chunk: Buffer) => {
@@ -74,7 +78,7 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('a closed stdout', () => {
+describe('a closed pipe', () => {
   it('ends every command quietly with 141, whether closed before the first byte or after 100', async () => {
     const cases: [string[], number][] = [
       [['--help'], 0],
@@ -92,5 +96,12 @@ describe('a closed stdout', () => {
       expect(run.stderr, what).toBe('');
       expect({ code: run.code, signal: run.signal }, what).toEqual({ code: CLOSED_PIPE_EXIT, signal: null });
     }
+  });
+
+  it('a closed stderr only silences the logs: the command still does its job', async () => {
+    const out = join(dir, 'report.csv');
+    const run = await runWithClosedStdout(['report', ...reading, '--format', 'csv', '--out', out, '--log-level', 'debug'], 0, true);
+    expect({ code: run.code, signal: run.signal }).toEqual({ code: 0, signal: null });
+    expect(readFileSync(out, 'utf8')).toContain('scanned_at');
   });
 });
