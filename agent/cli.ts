@@ -34,8 +34,6 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {
-    // A log line written synchronously to a closed stderr throws EPIPE where it was written.
-    if (isClosedPipe(error)) process.exit(CLOSED_PIPE_EXIT);
     if (error instanceof AgentError) return fail(`${error.message} [${error.code}]`, error.exitCode);
     if (error instanceof CommanderError) {
       // Commander has already printed its own message (and the help) for usage errors.

@@ -24,7 +24,7 @@ const HEADER = [
 /**
  * Starts that make Excel, LibreOffice or Sheets read a cell as a formula (OWASP "CSV Injection",
  * https://owasp.org/www-community/attacks/CSV_Injection): `=`, `+`, `-`, `@`, tab, CR or LF first;
- * the same after leading spaces (a spreadsheet trims them); and the fullwidth forms ＝ ＋ － ＠
+ * the same after leading spaces, which some spreadsheet imports trim; and the fullwidth forms ＝ ＋ － ＠
  * (U+FF1D, U+FF0B, U+FF0D, U+FF20), which spreadsheets with East Asian input read as the ASCII
  * ones. Such a cell gets a leading apostrophe, which the spreadsheet shows as text.
  */

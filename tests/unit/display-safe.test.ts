@@ -6,6 +6,7 @@
  */
 import { networkInterfaces } from 'node:os';
 import { describe, expect, it } from 'vitest';
+import { parseDaemonConfig } from '../../agent/daemon/config.js';
 import { AgentError } from '../../agent/errors.js';
 import { colourWanted, defaultLogFormat, prettyLine } from '../../agent/log.js';
 import { chooseInterfaces } from '../../agent/net/interfaces.js';
@@ -94,6 +95,14 @@ describe('--interface', () => {
     expect((thrown as AgentError).message).toContain('is the loopback interface');
     expect((thrown as AgentError).message).not.toContain('does not exist');
     expect((thrown as AgentError).exitCode).toBe(2);
+  });
+
+  it('is named as loopback in a daemon configuration too', () => {
+    const text = `sites:\n  - name: a\n    interfaces: [${loopback!}]\n    schedule: "* * * * *"\n`;
+    const available = [{ name: 'eth0', address: '198.18.0.1', cidr: '198.18.0.1/24' }];
+    expect(() => parseDaemonConfig(text, '/nonexistent/daemon.yaml', { availableInterfaces: available, env: {} })).toThrow(
+      `sites[0].interfaces[0]: interface "${loopback!}" is the loopback interface, which reaches only this machine (here: eth0)`,
+    );
   });
 
   it('still says an unknown name does not exist', () => {
