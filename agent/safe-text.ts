@@ -18,11 +18,13 @@
  */
 import type { Fields } from './types.js';
 
-const UNSAFE_CLASS = '\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069';
-const UNSAFE = new RegExp(`[${UNSAFE_CLASS}]`);
-const UNSAFE_ALL = new RegExp(`[${UNSAFE_CLASS}]`, 'g');
-/** The part of the class JSON.stringify leaves raw (it escapes C0 in strings; C0 outside strings is layout). */
-const LEFT_RAW_BY_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const C0 = '\\u0000-\\u001f';
+/** DEL, C1 and the bidirectional formatting characters: the part of the class JSON.stringify leaves raw. */
+const BEYOND_C0 = '\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069';
+const UNSAFE = new RegExp(`[${C0}${BEYOND_C0}]`);
+const UNSAFE_ALL = new RegExp(`[${C0}${BEYOND_C0}]`, 'g');
+/** JSON.stringify escapes C0 in strings itself; C0 outside strings is layout. */
+const LEFT_RAW_BY_JSON = new RegExp(`[${BEYOND_C0}]`, 'g');
 /** Controls that separate words (HT, LF, VT, FF, CR, NEL): cleaning makes them a space, not nothing. */
 const SEPARATORS = /[\t\n\v\f\r\u0085]/g;
 
