@@ -81,13 +81,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('a closed pipe', () => {
   it('ends every command quietly with 141, whether closed before the first byte or after 100', async () => {
     const cases: [string[], number][] = [
-      [['--help'], 0],
-      [['scan', '--help'], 0],
-      [['fingerprints', 'fields'], 0],
+      // One command per way the CLI writes stdout: commander's help, printJson, printText (inventory,
+      // diff, fingerprints and the scan's table), a rendered report (every format, and verify).
+      [['scan', '--help'], 0], // cctv-agent scan --help | head
       [['inventory', '--site', LARGE_SITE, '--store', store, '--json'], 100], // cctv-agent inventory --json | head -c 100
-      [['inventory', ...reading], 0],
       [['diff', ...reading], 0],
-      ...['table', 'csv', 'json', 'html'].map((format): [string[], number] => [['report', ...reading, '--format', format], 0]),
+      [['report', ...reading, '--format', 'csv'], 0],
     ];
     const runs = await Promise.all(cases.map(([args, keep]) => runWithClosedStdout(args, keep)));
     for (const [i, run] of runs.entries()) {

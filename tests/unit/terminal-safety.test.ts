@@ -1,16 +1,24 @@
 /**
- * No device-controlled string reaches the terminal as a control character (issue #15): a store
- * whose documents carry clear-screen, window-title (OSC … BEL), BEL, C1 CSI and right-to-left
- * override sequences in every device-controlled field is read by every command and output format
- * of the built CLI, and nothing written on stdout or stderr holds such a character raw; the JSON
- * outputs still give back the raw values.
+ * No device-controlled string reaches the terminal as a control character (issue #15): documents
+ * carrying clear-screen, window-title (OSC … BEL), BEL, C1 CSI and right-to-left override sequences
+ * in every device-controlled field go through every output format (table, CSV, HTML, JSON, the
+ * summary, diff, verify), and nothing holds such a character raw; the JSON outputs still give
+ * back the raw values. The built CLI is run where its own path matters (what it writes on stdout
+ * and stderr, pretty logs, error lines); the renderers it calls are checked in-process.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { printText } from '../../agent/commands/options.js';
+import { matchReport, matchText } from '../../agent/fingerprint/index.js';
+import { parseHandover } from '../../agent/handover/schedule.js';
+import { verifyHandover } from '../../agent/handover/verify.js';
+import { linkedVendorNames, loadKnowledge } from '../../agent/knowledge/index.js';
 import { createLogger } from '../../agent/log.js';
 import { recordScan } from '../../agent/pipeline/changes.js';
+import { diffScans, diffTable } from '../../agent/report/diff.js';
+import { jsonText, renderFormat, reportFormats, verifyFormats } from '../../agent/report/formats.js';
 import { openStore } from '../../agent/store/index.js';
 import type { Device, Inventory } from '../../agent/types.js';
 import { runCli, type CliRun } from '../support/run-cli.js';
@@ -30,6 +38,10 @@ function expectNoRawControl(run: CliRun, what: string): void {
   expect(RAW_CONTROL.exec(run.stderr), `${what}: stderr`).toBeNull();
 }
 
+function expectNoRawControlIn(text: string, what: string): void {
+  expect(RAW_CONTROL.exec(text), what).toBeNull();
+}
+
 /** `d` with every device-controlled string carrying HOSTILE. */
 function hostile(d: Device): Device {
   const h = (text: string | null): string => `${text ?? 'x'}${HOSTILE}`;
@@ -47,6 +59,11 @@ function hostileScan(scan: Inventory): Inventory {
   return { ...scan, devices: scan.devices.map(hostile) };
 }
 
+/** The installer's schedule names the devices with hostile words of its own (a location, a model). */
+const HANDOVER = JSON.stringify({
+  devices: [...secondScan().devices.map((d) => ({ mac: d.mac, model: `other${HOSTILE}`, location: `roof${HOSTILE}` })), { ip: '198.18.0.250', brand: `b${HOSTILE}` }],
+});
+
 const dir = mkdtempSync(join(tmpdir(), 'cctv-terminal-safety-'));
 const store = join(dir, 'store');
 const common = ['--site', SITE, '--store', store, '--log-format', 'pretty', '--log-level', 'debug'];
@@ -59,62 +76,57 @@ beforeAll(async () => {
   } finally {
     await saving.close();
   }
-  // The installer's schedule names the devices with hostile words of its own (a location, a model).
-  const devices = secondScan().devices.map((d) => ({ mac: d.mac, model: `other${HOSTILE}`, location: `roof${HOSTILE}` }));
-  writeFileSync(join(dir, 'handover.json'), JSON.stringify({ devices: [...devices, { ip: '198.18.0.250', brand: `b${HOSTILE}` }] }));
+  writeFileSync(join(dir, 'handover.json'), HANDOVER);
   writeFileSync(join(dir, 'bad-handover.json'), JSON.stringify([{ ip: `198.18.0.1\n${HOSTILE}x` }]));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('device strings never reach the terminal as control characters', () => {
-  it('inventory and report, in every format; JSON keeps the raw value', async () => {
-    const runs = await Promise.all([
-      runCli(['inventory', ...common]),
-      runCli(['inventory', ...common, '--json']),
-      ...['table', 'csv', 'html', 'json'].map((format) => runCli(['report', ...common, '--format', format])),
-    ]);
-    const [table, json, ...reports] = runs;
-    for (const [i, run] of runs.entries()) {
-      expect(run.code, run.stderr).toBe(0);
-      expectNoRawControl(run, `run ${i}`);
-    }
-    expect(table?.stdout).toContain('\\x1b[2J\\x1b]0;owned\\x07\\u202e\\x9b31m\\x0d');
-    const document = JSON.parse(json?.stdout ?? '') as Inventory;
-    expect(document.devices.map((d) => d.identity.model)).toEqual(hostileScan(secondScan()).devices.map((d) => d.identity.model));
-    expect((JSON.parse(reports[3]?.stdout ?? '') as Inventory).devices[0]?.identity.brand).toContain(HOSTILE);
+  const names = linkedVendorNames();
+  const [before, after] = [hostileScan(firstScan()), hostileScan(secondScan())];
+
+  it('every report format, the diff and verify in every format', () => {
+    for (const format of reportFormats) expectNoRawControlIn(format.render(after, names), `report --format ${format.name}`);
+    expect(renderFormat(reportFormats, 'table', after, names)).toContain('\\x1b[2J\\x1b]0;owned\\x07\\u202e\\x9b31m\\x0d');
+    expect((JSON.parse(renderFormat(reportFormats, 'json', after, names)) as Inventory).devices.map((d) => d.identity.model)).toEqual(after.devices.map((d) => d.identity.model));
+    const diff = diffScans(before, after);
+    expectNoRawControlIn(diffTable(diff), 'diff');
+    expectNoRawControlIn(jsonText(diff), 'diff --json');
+    expect(diffTable(diff)).toContain('\\u202e');
+    const result = verifyHandover(parseHandover(HANDOVER, 'handover.json'), after, { allowLinked: false, names });
+    for (const format of verifyFormats) expectNoRawControlIn(format.render(result, names), `verify --format ${format.name}`);
+    expect(renderFormat(verifyFormats, 'table', result, names)).toContain('roof\\x1b[2J');
   });
 
-  it('diff, as a table and as JSON', async () => {
-    const [table, json] = await Promise.all([runCli(['diff', ...common]), runCli(['diff', ...common, '--json'])]);
-    for (const run of [table, json]) {
-      expect(run.code, run.stderr).toBe(0);
-      expectNoRawControl(run, 'diff');
+  it('fingerprints match prints what was typed through printText, as inventory, diff and scan print their tables', () => {
+    const db = loadKnowledge();
+    const written: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => written.push(String(chunk)) > 0);
+    try {
+      printText(matchText(db, matchReport(db, 'onvif.scope.name', `HIKVISION${HOSTILE}`)));
+    } finally {
+      write.mockRestore();
     }
-    expect(table.stdout).toContain('firmware');
-    expect(table.stdout).toContain('\\u202e');
+    expect(written.join('')).toContain('\\u202e'); // JSON-quoted by matchText (ESC as \u001b), the rest escaped by printText
+    expectNoRawControlIn(written.join(''), 'fingerprints match');
   });
 
-  it('verify, in every format, and its error lines for a handover file', async () => {
-    const expected = join(dir, 'handover.json');
-    const runs = await Promise.all(['table', 'json', 'html'].map((format) => runCli(['verify', ...common, '--expected', expected, '--format', format])));
-    for (const run of runs) {
-      expect(run.code, run.stderr).toBe(1); // the models differ and linked devices are present
-      expectNoRawControl(run, 'verify');
-    }
-    expect(runs[0]?.stdout).toContain('roof\\x1b[2J');
-    const bad = await runCli(['verify', ...common, '--expected', join(dir, 'bad-handover.json')]);
+  it('the CLI: inventory and its summary, verify, with pretty debug logs', async () => {
+    // One command per way the CLI writes: printText (inventory's table, as scan prints it), a rendered format (verify, like report).
+    const [table, verify] = await Promise.all([runCli(['inventory', ...common]), runCli(['verify', ...common, '--expected', join(dir, 'handover.json'), '--format', 'html'])]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(verify.code, verify.stderr).toBe(1); // the handover's models differ and linked devices are present
+    expectNoRawControl(table, 'inventory');
+    expectNoRawControl(verify, 'verify');
+    expect(table.stdout).toContain('\\x1b[2J\\x1b]0;owned\\x07\\u202e\\x9b31m\\x0d');
+    expect(verify.stdout).toContain('roof\\x1b[2J');
+  });
+
+  it('error lines quote a handover file, and usage errors what was typed, without acting on it', async () => {
+    const [bad, usage] = await Promise.all([runCli(['verify', ...common, '--expected', join(dir, 'bad-handover.json')]), runCli(['inventory', `--unknown${HOSTILE}`])]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('"198.18.0.1\\x0a\\x1b[2J\\x1b]0;owned\\x07\\u202e\\x9b31m\\x0dx" is not an IPv4 address');
     expectNoRawControl(bad, 'verify error');
-  });
-
-  it('fingerprints match and usage errors quote what was typed without acting on it', async () => {
-    const [match, usage] = await Promise.all([
-      runCli(['fingerprints', 'match', 'onvif.scope.name', `HIKVISION${HOSTILE}`]),
-      runCli(['inventory', `--unknown${HOSTILE}`]),
-    ]);
-    expect(match.code, match.stderr).toBe(0);
-    expectNoRawControl(match, 'fingerprints match');
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('--unknown\\x1b[2J');
     expectNoRawControl(usage, 'usage error');
