@@ -49,6 +49,11 @@ export const ERRORS = {
     message: (dir: string, holder: string) =>
       `The inventory store "${dir}" is in use by another cctv-agent run (${holder}). Wait for it to finish; if no run is active, delete the stale lock file it names.`,
   },
+  CCTV_ERR_STORE_CONFLICT: {
+    exit: 2,
+    message: (dir: string, site: string) =>
+      `Another cctv-agent run saved a scan of site "${site}" into "${dir}" while this one was saving, again and again. Run one scan of a site at a time, then scan again.`,
+  },
   CCTV_ERR_STORE_CORRUPT: {
     exit: 2,
     message: (file: string, why: string) =>
