@@ -9,6 +9,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import { expect } from 'vitest';
+import { hasUnsafeText } from '../../agent/safe-text.js';
 
 /** The seed every property uses unless FUZZ_SEED says otherwise (a failure prints the one it used). */
 export const FUZZ_SEED = integerFromEnv('FUZZ_SEED') ?? 0x5eed_c0de;
@@ -147,10 +148,16 @@ export const xmlSafeText: fc.Arbitrary<string> = fc
   .map((s) => s.trim())
   .filter((s) => s.length > 0);
 
-/** Every field value of an observation is a string or a list of strings. */
+/**
+ * Every field value of an observation is a string or a list of strings, and none carries a control
+ * or bidirectional formatting character: codecs clean device text at their boundary (safe-text.ts).
+ */
 export function expectStringFields(fields: Readonly<Record<string, unknown>>): void {
   for (const [name, value] of Object.entries(fields)) {
     const values = Array.isArray(value) ? value : [value];
-    for (const v of values) expect(typeof v, `field ${name}`).toBe('string');
+    for (const v of values) {
+      expect(typeof v, `field ${name}`).toBe('string');
+      expect(hasUnsafeText(v as string), `field ${name}: ${JSON.stringify(v)}`).toBe(false);
+    }
   }
 }
