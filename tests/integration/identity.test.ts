@@ -1,6 +1,6 @@
 /**
  * Device identity in the lab's shared default scan (agent/pipeline/merge.ts): the proxy-ARP
- * segment (profile proxyarp: 32 addresses behind one MAC) stays 32 devices, each recording the
+ * segment (profile proxyarp: 16 addresses behind one MAC) stays 16 devices, each recording the
  * MAC as shared and taking no maker from it; the two-NIC camera (profile twonic) is one device
  * with both addresses and both MACs.
  */
@@ -20,7 +20,7 @@ describe('device identity in the lab scan', () => {
   it('reports each address of the proxy-ARP segment as its own device, flagged as sharing the MAC', () => {
     const segment = labProfile('proxyarp');
     const addresses = [segment.ip, ...(segment.aliases ?? [])];
-    expect(addresses).toHaveLength(32);
+    expect(addresses).toHaveLength(16);
     expect(inventoryProblems(inventory)).toEqual([]);
     for (const ip of addresses) {
       const device = at(ip);
@@ -34,7 +34,7 @@ describe('device identity in the lab scan', () => {
       });
       expect(device?.evidence[0]).toEqual({
         source: 'oui',
-        detail: `address shares its MAC ${segment.mac} with 31 others: a router or proxy-ARP segment; MAC is not this device's`,
+        detail: `address shares its MAC ${segment.mac} with 15 others: a router or proxy-ARP segment; MAC is not this device's`,
         supports: null,
         rule: 'mac-shared',
         confidence: 0,
