@@ -129,19 +129,23 @@ add_port() {
   run_ip -n "$ns" link set dev "$dev" up
 }
 
-# add_host NAME IP MAC [ALIASES [NICS]]: namespace cctvlab-NAME with eth0 on the bridge, ALIASES
-# (comma-separated, or -) as more addresses of eth0, NICS (IP/MAC comma-separated, or -) as eth1….
-# Idempotent.
+# add_host NAME IP MAC [aliases=IP,IP…] [nics=IP/MAC,IP/MAC…]: namespace cctvlab-NAME with eth0 on
+# the bridge, the aliases as more addresses of eth0, the nics as eth1…. Idempotent.
 add_host() {
-  local name=$1 ip=$2 mac=$3 aliases=${4:--} nics=${5:--} ns=$PREFIX$1 alias nic k=0
+  local name=$1 ip=$2 mac=$3 ns=$PREFIX$1 aliases= nics= token alias nic k=0
+  for token in "${@:4}"; do
+    case $token in
+    aliases=*) aliases=${token#aliases=} ;;
+    nics=*) nics=${token#nics=} ;;
+    *) die "profile $name: unknown lab option '$token'" ;;
+    esac
+  done
   ns_exists "$ns" || run_ip netns add "$ns"
   add_port "$ns" "v-$name" eth0 "$mac" "$ip"
   run_ip -n "$ns" link set dev lo up
   run_ip -n "$ns" route replace 224.0.0.0/4 dev eth0
-  if [ "$aliases" != - ]; then
-    for alias in ${aliases//,/ }; do run_ip -n "$ns" addr replace "$alias/24" dev eth0; done
-  fi
-  [ "$nics" != - ] || return 0
+  for alias in ${aliases//,/ }; do run_ip -n "$ns" addr replace "$alias/24" dev eth0; done
+  [ -n "$nics" ] || return 0
   # Several interfaces on one subnet behave as separate NICs only when each answers ARP for its own
   # address alone and announces the address it sends from (arp_ignore=1, arp_announce=2:
   # https://docs.kernel.org/networking/ip-sysctl.html), and a reply leaves by the interface
@@ -277,10 +281,11 @@ cmd_up() {
   run_ip -n "$SW" link set lo up
 
   add_host "$SCAN_NAME" "$SCAN_IP" "$SCAN_MAC"
-  local name ip mac aliases nics names=()
-  while read -r name ip mac aliases nics; do
+  local name ip mac extras names=()
+  while read -r name ip mac extras; do
     [ "$name" != "$SCAN_NAME" ] && [ "$name" != sw ] || die "profile name '$name' is reserved"
-    add_host "$name" "$ip" "$mac" "$aliases" "$nics"
+    # shellcheck disable=SC2086 # one word per option token
+    add_host "$name" "$ip" "$mac" $extras
     names+=("$name")
   done <<<"$hosts"
   # Record what exists, so that `down` removes it even if a profile file disappears.
