@@ -107,6 +107,10 @@ export function compareAddresses(a: string, b: string): number {
   return a.localeCompare(b);
 }
 
+const LINK_RANK = 0;
+const CLAIM_RANK = 1;
+const STALE_RANK = 2;
+
 /**
  * Which MAC an IP gets when sources differ, best first: what the link showed during this scan (a
  * fresh neighbour entry), then what a reply says about itself (SADP/DHIP carry the device's MAC:
@@ -114,8 +118,8 @@ export function compareAddresses(a: string, b: string): number {
  * memory: the address may have changed hands since).
  */
 function macRank(o: Observation): number {
-  if (o.source !== 'neighbour-table') return 1;
-  return isStaleNeighbour(o) ? 2 : 0;
+  if (o.source !== 'neighbour-table') return CLAIM_RANK;
+  return isStaleNeighbour(o) ? STALE_RANK : LINK_RANK;
 }
 
 /** A value made of one repeated character ("0000000000", "FFFFFFFF") is a placeholder, not an identity. */
@@ -138,7 +142,11 @@ function addIdentity(record: AddressRecord, fields: IdentityFields, o: Observati
   }
 }
 
-/** One record per live address: its MAC (by macRank), identity values and observations. */
+/**
+ * One record per live address: its MAC (by macRank), identity values and observations. A MAC the
+ * link showed at another address is that address's: a reply's claim to it is not believed (it would
+ * make the two look like a proxy-ARP pair).
+ */
 function addressRecords(observations: readonly Observation[], fields: IdentityFields): AddressRecord[] {
   const macByIp = new Map<string, { mac: string; rank: number }>();
   const live = new Set<string>();
@@ -149,6 +157,8 @@ function addressRecords(observations: readonly Observation[], fields: IdentityFi
     const held = macByIp.get(o.ip);
     if (!held || rank < held.rank) macByIp.set(o.ip, { mac: o.mac, rank });
   }
+  const onLink = new Set([...macByIp.values()].filter((m) => m.rank === LINK_RANK).map((m) => m.mac));
+  for (const [ip, held] of macByIp) if (held.rank === CLAIM_RANK && onLink.has(held.mac)) macByIp.delete(ip);
   const records = new Map<string, AddressRecord>();
   for (const o of observations) {
     if (!live.has(o.ip)) continue;

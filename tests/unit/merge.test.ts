@@ -72,6 +72,14 @@ describe('mergeObservations', () => {
     ]);
   });
 
+  it("does not believe a routed reply's claim to a MAC the link shows at another address", () => {
+    const hosts = merge([neighbour('198.18.0.12', '44:19:b6:7a:08:12', true), claimed('sadp', '10.20.0.60', '44:19:b6:7a:08:12')]);
+    expect(summary(hosts)).toEqual([
+      { ip: '10.20.0.60', addresses: ['10.20.0.60'], mac: null, ownMacs: [], sharedMac: null },
+      { ip: '198.18.0.12', addresses: ['198.18.0.12'], mac: '44:19:b6:7a:08:12', ownMacs: ['44:19:b6:7a:08:12'], sharedMac: null },
+    ]);
+  });
+
   it('makes one device of one camera seen by several protocols at one address', () => {
     const mac = '08:ed:ed:5a:20:20';
     const hosts = merge([wsd('198.18.0.20'), deviceInfo('198.18.0.20', '6C01E93PAG69A7D'), web('198.18.0.20'), neighbour('198.18.0.20', mac, true)]);
