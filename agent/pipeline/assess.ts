@@ -68,7 +68,7 @@ function deviceId(host: ObservedHost, serial: string | null): string {
  * The evidence that a device's MAC is not its own (agent/pipeline/merge.ts): listed with the OUI
  * evidence it replaces, supporting no vendor.
  */
-export function sharedMacEvidence(shared: SharedMac): Evidence {
+function sharedMacEvidence(shared: SharedMac): Evidence {
   const others = `${shared.otherAddresses} other${shared.otherAddresses === 1 ? '' : 's'}`;
   return {
     source: 'oui',
@@ -92,7 +92,7 @@ export function buildDevice(db: Knowledge, host: ObservedHost): Device {
     mac: host.mac,
     ...(host.addresses.length > 1 ? { addresses: [...host.addresses] } : {}),
     ...(host.ownMacs.length > 1 ? { macs: [...host.ownMacs] } : {}),
-    ...(host.sharedMac ? { macShared: true } : {}),
+    ...(host.sharedMac && host.mac === host.sharedMac.mac ? { macShared: true } : {}),
     identity,
     classification,
     evidence: host.sharedMac ? [sharedMacEvidence(host.sharedMac), ...fingerprint.evidence] : fingerprint.evidence,

@@ -247,6 +247,21 @@ describe('devices built from merged hosts', () => {
     expect(device?.macShared).toBeUndefined();
   });
 
+  it('ids by its own MAC a device one of whose addresses sits behind a shared MAC, and says so in its evidence', () => {
+    const router = '00:00:0c:07:ac:01';
+    const [camera, host] = build([
+      neighbour('198.18.0.20', '08:ed:ed:5a:20:20', true),
+      deviceInfo('198.18.0.20', '6C01E93PAG69A7D'),
+      neighbour('198.18.0.120', router, true),
+      deviceInfo('198.18.0.120', '6C01E93PAG69A7D'),
+      neighbour('198.18.0.121', router, true),
+      web('198.18.0.121'),
+    ]);
+    expect([camera?.id, camera?.mac, camera?.addresses, camera?.macShared]).toEqual(['mac:08:ed:ed:5a:20:20', '08:ed:ed:5a:20:20', ['198.18.0.20', '198.18.0.120'], undefined]);
+    expect(camera?.evidence.map((e) => e.rule).slice(0, 2)).toEqual(['mac-shared', 'oui-registry']);
+    expect([host?.id, host?.mac, host?.macShared]).toEqual(['ip:198.18.0.121', router, true]);
+  });
+
   it('keeps the id and shape of a device with one address and its own MAC', () => {
     const [device] = build([neighbour('198.18.0.20', '08:ed:ed:5a:20:20', true), deviceInfo('198.18.0.20', '6C01E93PAG69A7D')]);
     expect(device?.id).toBe('mac:08:ed:ed:5a:20:20');
