@@ -112,10 +112,22 @@ export interface PolicyRef {
 }
 
 export interface Device {
-  /** Stable across scans: `mac:…`, else `serial:…`, else `ip:…`. */
+  /**
+   * Stable across scans: `mac:` its own (lowest) MAC, else `serial:…`, else `ip:…` (a device whose
+   * MAC is shared with others has no MAC of its own).
+   */
   id: string;
   ip: string;
   mac: string | null;
+  /** Every address of the device, sorted, when it has more than one (absent in documents of older agents). */
+  addresses?: string[];
+  /** The MACs of its own interfaces, sorted, when it has more than one (two NICs). */
+  macs?: string[];
+  /**
+   * True when `mac` also fronts other devices' addresses (a router or proxy-ARP segment): it is
+   * recorded but is not this device's, so it names no maker. Absent otherwise.
+   */
+  macShared?: true;
   identity: Identity;
   classification: Classification;
   evidence: Evidence[];

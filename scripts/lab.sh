@@ -10,7 +10,9 @@
 # Topology (nothing is created in the root namespace; veths are made from inside cctvlab-sw):
 #   cctvlab-sw    bridge br0 (mcast_snooping 0), one port v-NAME per host
 #   cctvlab-scan  the scanner host, eth0 198.18.0.1/24, MAC 02:00:00:00:00:01
-#   cctvlab-NAME  one per tests/lab/profiles/NAME.json, eth0 = the profile's ip/24 and mac
+#   cctvlab-NAME  one per tests/lab/profiles/NAME.json, eth0 = the profile's ip/24 and mac, plus
+#                 the profile's `aliases` on eth0 (one MAC for many addresses: a proxy-ARP segment)
+#                 and its `nics` as eth1… on ports vK-NAME (one device with several interfaces)
 # Every host: lo up, route 224.0.0.0/4 dev eth0.
 #
 # State lives in .lab/ (gitignored): build/ (compiled simulators, laid out like the repository, as they
@@ -112,22 +114,51 @@ build() {
   "$tsc" -p tests/lab/tsconfig.json --outDir "$BUILD_DIR" || die "simulator build failed"
 }
 
-# add_host NAME IP MAC: namespace cctvlab-NAME with eth0 on the bridge. Idempotent.
-add_host() {
-  local name=$1 ip=$2 mac=$3 ns=$PREFIX$1 veth=v-$1
-  ns_exists "$ns" || run_ip netns add "$ns"
+# add_port NS VETH IF MAC IP: interface IF of namespace NS, the peer of bridge port VETH. Idempotent.
+add_port() {
+  local ns=$1 veth=$2 dev=$3 mac=$4 ip=$5
   if ! ip -n "$SW" link show dev "$veth" >/dev/null 2>&1; then
-    # A stale eth0 (peer of a veth whose bridge side is gone) cannot exist: deleting one end
-    # deletes both. But an eth0 left by something else would make the add fail: remove it.
-    ip -n "$ns" link del dev eth0 >/dev/null 2>&1 || true
-    run_ip -n "$SW" link add "$veth" type veth peer name eth0 netns "$ns"
+    # A stale IF (peer of a veth whose bridge side is gone) cannot exist: deleting one end
+    # deletes both. But an IF left by something else would make the add fail: remove it.
+    ip -n "$ns" link del dev "$dev" >/dev/null 2>&1 || true
+    run_ip -n "$SW" link add "$veth" type veth peer name "$dev" netns "$ns"
   fi
   run_ip -n "$SW" link set "$veth" master br0 up
-  run_ip -n "$ns" link set dev eth0 address "$mac"
-  run_ip -n "$ns" addr replace "$ip/24" dev eth0
-  run_ip -n "$ns" link set dev eth0 up
+  run_ip -n "$ns" link set dev "$dev" address "$mac"
+  run_ip -n "$ns" addr replace "$ip/24" dev "$dev"
+  run_ip -n "$ns" link set dev "$dev" up
+}
+
+# add_host NAME IP MAC [aliases=IP,IP…] [nics=IP/MAC,IP/MAC…]: namespace cctvlab-NAME with eth0 on
+# the bridge, the aliases as more addresses of eth0, the nics as eth1…. Idempotent.
+add_host() {
+  local name=$1 ip=$2 mac=$3 ns=$PREFIX$1 aliases= nics= token alias nic k=0
+  for token in "${@:4}"; do
+    case $token in
+    aliases=*) aliases=${token#aliases=} ;;
+    nics=*) nics=${token#nics=} ;;
+    *) die "profile $name: unknown lab option '$token'" ;;
+    esac
+  done
+  ns_exists "$ns" || run_ip netns add "$ns"
+  add_port "$ns" "v-$name" eth0 "$mac" "$ip"
   run_ip -n "$ns" link set dev lo up
   run_ip -n "$ns" route replace 224.0.0.0/4 dev eth0
+  for alias in ${aliases//,/ }; do run_ip -n "$ns" addr replace "$alias/24" dev eth0; done
+  [ -n "$nics" ] || return 0
+  # Several interfaces on one subnet behave as separate NICs only when each answers ARP for its own
+  # address alone and announces the address it sends from (arp_ignore=1, arp_announce=2:
+  # https://docs.kernel.org/networking/ip-sysctl.html), and a reply leaves by the interface
+  # that holds its source address (one routing table per extra address, chosen by `ip rule from`).
+  ip netns exec "$ns" sysctl -q -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 >/dev/null ||
+    die "cannot set the ARP sysctls in $ns"
+  for nic in ${nics//,/ }; do
+    k=$((k + 1))
+    add_port "$ns" "v$k-$name" "eth$k" "${nic#*/}" "${nic%/*}"
+    run_ip -n "$ns" route replace "${ip%.*}.0/24" dev "eth$k" src "${nic%/*}" table $((100 + k))
+    ip -n "$ns" rule del from "${nic%/*}" table $((100 + k)) >/dev/null 2>&1 || true
+    run_ip -n "$ns" rule add from "${nic%/*}" table $((100 + k))
+  done
 }
 
 pid_file() { echo "$PID_DIR/$1.pid"; }
@@ -250,10 +281,11 @@ cmd_up() {
   run_ip -n "$SW" link set lo up
 
   add_host "$SCAN_NAME" "$SCAN_IP" "$SCAN_MAC"
-  local name ip mac names=()
-  while read -r name ip mac; do
+  local name ip mac extras names=()
+  while read -r name ip mac extras; do
     [ "$name" != "$SCAN_NAME" ] && [ "$name" != sw ] || die "profile name '$name' is reserved"
-    add_host "$name" "$ip" "$mac"
+    # shellcheck disable=SC2086 # one word per option token
+    add_host "$name" "$ip" "$mac" $extras
     names+=("$name")
   done <<<"$hosts"
   # Record what exists, so that `down` removes it even if a profile file disappears.

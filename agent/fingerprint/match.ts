@@ -48,8 +48,12 @@ export function matchValue(db: FingerprintDb, field: string, value: string): Rul
 }
 
 export interface FingerprintInput {
-  /** The device's MAC (any common notation); when absent, the observations' own MACs are used. */
-  readonly mac?: string | null;
+  /**
+   * The MACs of the device's own interfaces (any common notation), whose registrants are evidence;
+   * when absent, the observations' own MACs are used. Empty: none (a MAC the device shares with
+   * other devices is a router's, and says nothing of who made the device).
+   */
+  readonly macs?: readonly string[];
   readonly observations: readonly Observation[];
 }
 
@@ -128,13 +132,9 @@ export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): D
   const fromRules = new Map<IdentityKey, Candidate[]>();
 
   const macs = new Set<string>();
-  const given = input.mac ? normaliseMac(input.mac) : null;
-  if (given) macs.add(given);
-  else {
-    for (const o of input.observations) {
-      const mac = o.mac ? normaliseMac(o.mac) : null;
-      if (mac) macs.add(mac);
-    }
+  for (const raw of input.macs ?? input.observations.map((o) => o.mac)) {
+    const mac = raw ? normaliseMac(raw) : null;
+    if (mac) macs.add(mac);
   }
   let registrant: string | null = null;
   for (const mac of [...macs].sort()) {

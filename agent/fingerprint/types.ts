@@ -153,6 +153,8 @@ export interface OuiMatch {
 
 /** Rule id written on OUI evidence (reserved: no rule file may use it). */
 export const OUI_RULE_ID = 'oui-registry';
+/** Rule id written on the evidence that a device's MAC is shared with other devices (reserved too). */
+export const SHARED_MAC_RULE_ID = 'mac-shared';
 
 /** One problem found by verifyFingerprints (recog's self-test). */
 export interface FingerprintProblem {

@@ -13,7 +13,7 @@ import { vulnerabilitiesOf } from '../pipeline/vulns.js';
 import { FIELDS_FILE, OUI_FILE, VENDORS_FILE } from './paths.js';
 import { ALLOWED_RULE_FLAGS, capturesOf, namedGroups } from './match.js';
 import { OUI_PREFIX, vendorsForOrganisation } from './oui.js';
-import { OUI_RULE_ID, type FingerprintDb, type FingerprintProblem, type IdentityValues, type Rule } from './types.js';
+import { OUI_RULE_ID, SHARED_MAC_RULE_ID, type FingerprintDb, type FingerprintProblem, type IdentityValues, type Rule } from './types.js';
 
 const IDENTITY_KEY_SET: ReadonlySet<string> = new Set(IDENTITY_KEYS);
 export const MAX_EXAMPLES = 20;
@@ -73,7 +73,7 @@ export function checkStructure(db: FingerprintDb): FingerprintProblem[] {
       const previous = seenIds.get(rule.id);
       if (previous !== undefined) add(file.file, rule.id, `id is already used in ${previous}`);
       else seenIds.set(rule.id, file.file);
-      if (rule.id === OUI_RULE_ID) add(file.file, rule.id, `id "${OUI_RULE_ID}" is reserved for OUI evidence`);
+      if (rule.id === OUI_RULE_ID || rule.id === SHARED_MAC_RULE_ID) add(file.file, rule.id, `id "${rule.id}" is reserved for MAC evidence`);
       if (rule.field !== file.field) add(file.file, rule.id, `field "${rule.field}" differs from its file's "${file.field}"`);
       checkRuleShape(rule, db, add);
     }

@@ -86,7 +86,8 @@ export function verifyHandover(
 
 function findMatch(want: ExpectedDevice, candidates: Set<Device>): { device: Device; by: MatchedDevice['matchedBy'] } | null {
   const pool = [...candidates];
-  const mac = want.mac ? pool.find((d) => d.mac?.toLowerCase() === want.mac) : undefined;
+  // A MAC the device shares with others (a proxy-ARP router's) does not tell which one is meant.
+  const mac = want.mac ? pool.find((d) => !d.macShared && [d.mac, ...(d.macs ?? [])].some((m) => m?.toLowerCase() === want.mac)) : undefined;
   if (mac) return { device: mac, by: 'mac' };
   const serial = want.serial ? pool.find((d) => d.identity.serial !== null && d.identity.serial.toLowerCase() === want.serial?.toLowerCase()) : undefined;
   if (serial) return { device: serial, by: 'serial' };

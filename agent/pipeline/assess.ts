@@ -5,7 +5,8 @@
 import { classify } from './classify.js';
 import { fingerprintDevice } from '../fingerprint/index.js';
 import type { Knowledge } from '../knowledge/index.js';
-import { compareAddresses, type ObservedHost } from './merge.js';
+import { compareAddresses, type ObservedHost, type SharedMac } from './merge.js';
+import { SHARED_MAC_RULE_ID } from '../fingerprint/types.js';
 import { policiesFor } from './policies.js';
 import { vulnerabilitiesOf } from './vulns.js';
 import { discoverers, type DiscovererName } from '../discovery/index.js';
@@ -89,27 +90,49 @@ function cleanedTextEvidence(host: ObservedHost): Evidence[] {
   );
 }
 
-/** Stable id: the MAC, else the serial the device reports, else its address. */
-function deviceId(mac: string | null, serial: string | null, ip: string): string {
-  if (mac) return `mac:${mac}`;
+/**
+ * Stable id: its own MAC (the lowest, for a device with several interfaces), else the serial it
+ * reports, else its address. A MAC it shares with other devices (a proxy-ARP router's) is not its
+ * own, so such devices are told apart by serial or address. buildInventory settles clashes.
+ */
+function deviceId(host: ObservedHost, serial: string | null): string {
+  if (host.ownMacs[0]) return `mac:${host.ownMacs[0]}`;
   if (serial) return `serial:${serial}`;
-  return `ip:${ip}`;
+  return `ip:${host.ip}`;
+}
+
+/**
+ * The evidence that a device's MAC is not its own (agent/pipeline/merge.ts): listed with the OUI
+ * evidence it replaces, supporting no vendor.
+ */
+function sharedMacEvidence(shared: SharedMac): Evidence {
+  const others = `${shared.otherAddresses} other${shared.otherAddresses === 1 ? '' : 's'}`;
+  return {
+    source: 'oui',
+    detail: `address shares its MAC ${shared.mac} with ${others}: a router or proxy-ARP segment; MAC is not this device's`,
+    supports: null,
+    rule: SHARED_MAC_RULE_ID,
+    confidence: 0,
+  };
 }
 
 export function buildDevice(db: Knowledge, host: ObservedHost): Device {
-  const fingerprint = fingerprintDevice(db, { mac: host.mac, observations: host.observations });
+  const fingerprint = fingerprintDevice(db, { macs: host.ownMacs, observations: host.observations });
   const classified = classify(db, fingerprint.evidence, fingerprint.identity);
   const { classification } = classified;
   // When neither the vendor table nor the device names a maker, the MAC's IEEE registrant does
   // (a printer's "HP Inc."); registry placeholders such as "Private" never do.
   const identity = { ...classified.identity, manufacturer: classified.identity.manufacturer ?? fingerprint.registrant };
   return {
-    id: deviceId(host.mac, identity.serial, host.ip),
+    id: deviceId(host, identity.serial),
     ip: host.ip,
     mac: host.mac,
+    ...(host.addresses.length > 1 ? { addresses: [...host.addresses] } : {}),
+    ...(host.ownMacs.length > 1 ? { macs: [...host.ownMacs] } : {}),
+    ...(host.sharedMac && host.mac === host.sharedMac.mac ? { macShared: true } : {}),
     identity,
     classification,
-    evidence: [...fingerprint.evidence, ...cleanedTextEvidence(host)],
+    evidence: [...(host.sharedMac ? [sharedMacEvidence(host.sharedMac)] : []), ...fingerprint.evidence, ...cleanedTextEvidence(host)],
     vulnerabilities: vulnerabilitiesOf(db.cves, {
       model: identity.model,
       firmware: identity.firmware,
@@ -121,10 +144,20 @@ export function buildDevice(db: Knowledge, host: ObservedHost): Device {
   };
 }
 
+/**
+ * Ids unique within the document: devices that would share a `serial:` id (a placeholder serial
+ * several devices report) are told apart by address, which no two devices share.
+ */
+function withUniqueIds(devices: readonly Device[]): Device[] {
+  const count = new Map<string, number>();
+  for (const d of devices) count.set(d.id, (count.get(d.id) ?? 0) + 1);
+  return devices.map((d) => (count.get(d.id) === 1 ? d : { ...d, id: `ip:${d.ip}` }));
+}
+
 export function buildInventory(scan: ScanInfo, devices: Device[]): Inventory {
   return {
     schema: INVENTORY_SCHEMA_ID,
     scan,
-    devices: [...devices].sort((a, b) => compareAddresses(a.ip, b.ip) || a.id.localeCompare(b.id)),
+    devices: withUniqueIds(devices).sort((a, b) => compareAddresses(a.ip, b.ip) || a.id.localeCompare(b.id)),
   };
 }

@@ -1,19 +1,96 @@
 /**
- * Observations → one group per device. A device is keyed by its MAC when any observation (the
- * neighbour table, or a protocol that reports it) gives one for its IP, else by its IP.
+ * Observations → one group per device, without ever folding two devices into one.
+ *
+ * An address is the unit: every observation of one address belongs to one device. Addresses join
+ * into one device only when they positively share a device identity — the same serial number (a
+ * field fields.yaml maps to `serial`) or the same ONVIF EndpointReference UUID — and none of their
+ * identities conflict (two different serials, UUIDs or models). A MAC alone never joins addresses:
+ * behind a proxy-ARP router (RFC 1027) every address answers ARP with the router's MAC, so keying
+ * devices by MAC turns a segment of 1,000 hosts into one. So:
+ *
+ *   one camera, one address, several protocols          → one device
+ *   one NIC with two addresses, the same serial or UUID → one device (both addresses)
+ *   two NICs (two MACs), the same serial or UUID        → one device (both addresses, both MACs)
+ *   many addresses, one MAC, different or no identity   → one device per address, the MAC shared
+ *
+ * Addresses that share a MAC and carry no identity at all stay apart. A proxy-ARP segment of plain
+ * hosts looks exactly like that, while a camera with an alias address that names nothing is rare;
+ * counting such a camera twice, both entries flagged as sharing a MAC, is visible to a reader,
+ * whereas merging the segment would silently lose every host but one.
+ *
+ * A MAC seen at addresses that end up in more than one device is shared: each of those devices
+ * records it (`sharedMac`), but it is not theirs (a router's, or the segment's), so it names no
+ * maker and no device id (agent/pipeline/assess.ts).
  *
  * A neighbour-table entry the kernel did not refresh during this scan only lends its MAC to an IP
  * that something else saw now; on its own it is an old memory, not a device on the wire.
+ *
+ * Cost: linear in the observations plus a sort of the addresses — one record per address, an index
+ * from each identity value to the addresses carrying it, and union-find joins that check conflicts
+ * on the (small) identity sets of the two groups.
  */
 import { isIPv4 } from 'node:net';
 import { ipv4ToInt } from '../net/ipv4.js';
+import type { FieldDef } from '../fingerprint/types.js';
 import type { Observation } from '../types.js';
 
 export interface ObservedHost {
   /** The address the device is reported at (its lowest IPv4, else its first address). */
   ip: string;
   addresses: string[];
+  /** Its lowest own MAC, else the MAC it shares with other devices, else null. */
   mac: string | null;
+  /** MACs of the device's own interfaces (seen at its addresses and no other device's), sorted. */
+  ownMacs: string[];
+  /** The MAC its addresses share with other devices' addresses (a router's), or null. */
+  sharedMac: SharedMac | null;
+  observations: Observation[];
+}
+
+export interface SharedMac {
+  mac: string;
+  /** How many addresses of other devices show the same MAC. */
+  otherAddresses: number;
+}
+
+/**
+ * Fields whose value is a device's own UUID: the WS-Discovery EndpointReference address, which
+ * "shall be persistent across reboots" and identifies the device, not the interface it answered
+ * on (ONVIF Core Specification §7.3.1, https://www.onvif.org/specs/core/ONVIF-Core-Specification.pdf).
+ */
+export const DEVICE_UUID_FIELDS: readonly string[] = ['onvif.endpoint'];
+
+/**
+ * An identity value carried by more addresses than this is a value a product line ships unchanged
+ * (cloned firmware shares one EndpointReference UUID, see agent/discovery/wsdiscovery.ts; blank or
+ * factory serials), not one device's: it joins nothing. Four covers a recorder with two LAN ports
+ * and an alias address on each.
+ */
+export const MAX_ADDRESSES_PER_IDENTITY = 4;
+
+/** Which observation fields carry a serial, a device UUID or a model (from fields.yaml and DEVICE_UUID_FIELDS). */
+export interface IdentityFields {
+  serial: ReadonlySet<string>;
+  uuid: ReadonlySet<string>;
+  model: ReadonlySet<string>;
+}
+
+export function identityFieldsOf(fields: ReadonlyMap<string, Pick<FieldDef, 'identity'>>): IdentityFields {
+  const byKey = (key: 'serial' | 'model'): Set<string> => new Set([...fields].filter(([, def]) => def.identity === key).map(([name]) => name));
+  return { serial: byKey('serial'), uuid: new Set(DEVICE_UUID_FIELDS), model: byKey('model') };
+}
+
+const IDENTITY_KINDS = ['serial', 'uuid', 'model'] as const;
+type IdentityKind = (typeof IDENTITY_KINDS)[number];
+/** Kinds that join addresses when they agree; a model only vetoes (many cameras share one). */
+const JOINING_KINDS: readonly IdentityKind[] = ['serial', 'uuid'];
+
+type IdentitySets = Record<IdentityKind, Set<string>>;
+
+interface AddressRecord {
+  ip: string;
+  mac: string | null;
+  identity: IdentitySets;
   observations: Observation[];
 }
 
@@ -30,6 +107,10 @@ export function compareAddresses(a: string, b: string): number {
   return a.localeCompare(b);
 }
 
+const LINK_RANK = 0;
+const CLAIM_RANK = 1;
+const STALE_RANK = 2;
+
 /**
  * Which MAC an IP gets when sources differ, best first: what the link showed during this scan (a
  * fresh neighbour entry), then what a reply says about itself (SADP/DHIP carry the device's MAC:
@@ -37,36 +118,164 @@ export function compareAddresses(a: string, b: string): number {
  * memory: the address may have changed hands since).
  */
 function macRank(o: Observation): number {
-  if (o.source !== 'neighbour-table') return 1;
-  return isStaleNeighbour(o) ? 2 : 0;
+  if (o.source !== 'neighbour-table') return CLAIM_RANK;
+  return isStaleNeighbour(o) ? STALE_RANK : LINK_RANK;
 }
 
-export function mergeObservations(observations: readonly Observation[]): ObservedHost[] {
+/** A value made of one repeated character ("0000000000", "FFFFFFFF") is a placeholder, not an identity. */
+function identityValue(raw: unknown): string | null {
+  if (typeof raw !== 'string') return null;
+  const value = raw.trim().toLowerCase();
+  if (!value || /^(.)\1*$/su.test(value)) return null;
+  return value;
+}
+
+function addIdentity(record: AddressRecord, fields: IdentityFields, o: Observation): void {
+  for (const [field, raw] of Object.entries(o.fields)) {
+    for (const kind of IDENTITY_KINDS) {
+      if (!fields[kind].has(field)) continue;
+      for (const item of Array.isArray(raw) ? raw : [raw]) {
+        const value = identityValue(item);
+        if (value) record.identity[kind].add(value);
+      }
+    }
+  }
+}
+
+/**
+ * One record per live address: its MAC (by macRank), identity values and observations. A MAC the
+ * link showed at another address is that address's: a reply's claim to it is not believed (it would
+ * make the two look like a proxy-ARP pair).
+ */
+function addressRecords(observations: readonly Observation[], fields: IdentityFields): AddressRecord[] {
   const macByIp = new Map<string, { mac: string; rank: number }>();
+  const live = new Set<string>();
   for (const o of observations) {
+    if (!isStaleNeighbour(o)) live.add(o.ip);
     if (!o.mac) continue;
     const rank = macRank(o);
     const held = macByIp.get(o.ip);
     if (!held || rank < held.rank) macByIp.set(o.ip, { mac: o.mac, rank });
   }
-
-  const liveIps = new Set(observations.filter((o) => !isStaleNeighbour(o)).map((o) => o.ip));
-  const groups = new Map<string, ObservedHost>();
+  const onLink = new Set([...macByIp.values()].filter((m) => m.rank === LINK_RANK).map((m) => m.mac));
+  for (const [ip, held] of macByIp) if (held.rank === CLAIM_RANK && onLink.has(held.mac)) macByIp.delete(ip);
+  const records = new Map<string, AddressRecord>();
   for (const o of observations) {
-    if (!liveIps.has(o.ip)) continue;
-    const mac = macByIp.get(o.ip)?.mac ?? null;
-    const key = mac ? `mac ${mac}` : `ip ${o.ip}`;
-    let host = groups.get(key);
-    if (!host) {
-      host = { ip: o.ip, addresses: [], mac, observations: [] };
-      groups.set(key, host);
+    if (!live.has(o.ip)) continue;
+    let record = records.get(o.ip);
+    if (!record) {
+      record = { ip: o.ip, mac: macByIp.get(o.ip)?.mac ?? null, identity: { serial: new Set(), uuid: new Set(), model: new Set() }, observations: [] };
+      records.set(o.ip, record);
     }
-    if (!host.addresses.includes(o.ip)) host.addresses.push(o.ip);
-    host.observations.push(o);
+    record.observations.push(o);
+    addIdentity(record, fields, o);
   }
-  for (const host of groups.values()) {
-    host.addresses.sort(compareAddresses);
-    host.ip = host.addresses[0] as string;
+  return [...records.values()].sort((a, b) => compareAddresses(a.ip, b.ip));
+}
+
+/** Two identity sets conflict when both hold values of one kind and share none of them. */
+function conflicts(a: IdentitySets, b: IdentitySets): boolean {
+  return IDENTITY_KINDS.some((kind) => {
+    const [small, large] = a[kind].size <= b[kind].size ? [a[kind], b[kind]] : [b[kind], a[kind]];
+    return small.size > 0 && ![...small].some((v) => large.has(v));
+  });
+}
+
+/** Union-find over address indexes; each root holds the union of its group's identity values. */
+class Groups {
+  private readonly parent: number[];
+  private readonly identity: IdentitySets[];
+
+  constructor(records: readonly AddressRecord[]) {
+    this.parent = records.map((_, i) => i);
+    this.identity = records.map((r) => ({ serial: new Set(r.identity.serial), uuid: new Set(r.identity.uuid), model: new Set(r.identity.model) }));
   }
-  return [...groups.values()].sort((a, b) => compareAddresses(a.ip, b.ip));
+
+  root(i: number): number {
+    let r = i;
+    while (this.parent[r] !== r) r = this.parent[r] as number;
+    for (let n = i; n !== r; ) {
+      const next = this.parent[n] as number;
+      this.parent[n] = r;
+      n = next;
+    }
+    return r;
+  }
+
+  /** Joins the groups of a and b unless their identities conflict. */
+  join(a: number, b: number): void {
+    const ra = this.root(a);
+    const rb = this.root(b);
+    if (ra === rb) return;
+    const ia = this.identity[ra] as IdentitySets;
+    const ib = this.identity[rb] as IdentitySets;
+    if (conflicts(ia, ib)) return;
+    const [keep, drop] = ra < rb ? [ra, rb] : [rb, ra];
+    const into = this.identity[keep] as IdentitySets;
+    const from = this.identity[drop] as IdentitySets;
+    for (const kind of IDENTITY_KINDS) for (const v of from[kind]) into[kind].add(v);
+    this.parent[drop] = keep;
+  }
+}
+
+export function mergeObservations(observations: readonly Observation[], fields: IdentityFields): ObservedHost[] {
+  const records = addressRecords(observations, fields);
+  const carriers = new Map<string, number[]>();
+  records.forEach((record, i) => {
+    for (const kind of JOINING_KINDS) {
+      for (const value of record.identity[kind]) {
+        const key = `${kind} ${value}`;
+        const list = carriers.get(key);
+        if (list) list.push(i);
+        else carriers.set(key, [i]);
+      }
+    }
+  });
+  const groups = new Groups(records);
+  // In key order, so that which of two conflicting joins happens does not depend on observation order.
+  for (const key of [...carriers.keys()].sort()) {
+    const indexes = carriers.get(key) as number[];
+    if (indexes.length > MAX_ADDRESSES_PER_IDENTITY) continue;
+    const [first, ...rest] = indexes as [number, ...number[]];
+    for (const i of rest) groups.join(first, i);
+  }
+
+  const members = new Map<number, AddressRecord[]>();
+  records.forEach((record, i) => {
+    const root = groups.root(i);
+    const list = members.get(root);
+    if (list) list.push(record);
+    else members.set(root, [record]);
+  });
+  return hostsOf([...members.values()]);
+}
+
+/** Devices from groups of address records (each sorted by address), with own and shared MACs told apart. */
+function hostsOf(groups: readonly AddressRecord[][]): ObservedHost[] {
+  const addressesByMac = new Map<string, number>();
+  const devicesByMac = new Map<string, number>();
+  for (const group of groups) {
+    const macs = new Set<string>();
+    for (const r of group) {
+      if (!r.mac) continue;
+      macs.add(r.mac);
+      addressesByMac.set(r.mac, (addressesByMac.get(r.mac) ?? 0) + 1);
+    }
+    for (const mac of macs) devicesByMac.set(mac, (devicesByMac.get(mac) ?? 0) + 1);
+  }
+  const hosts = groups.map((group): ObservedHost => {
+    const macs = [...new Set(group.map((r) => r.mac).filter((m): m is string => m !== null))].sort();
+    const ownMacs = macs.filter((m) => devicesByMac.get(m) === 1);
+    const shared = macs.find((m) => devicesByMac.get(m) !== 1);
+    const sharedMac = shared === undefined ? null : { mac: shared, otherAddresses: (addressesByMac.get(shared) ?? 0) - group.filter((r) => r.mac === shared).length };
+    return {
+      ip: (group[0] as AddressRecord).ip,
+      addresses: group.map((r) => r.ip),
+      mac: ownMacs[0] ?? sharedMac?.mac ?? null,
+      ownMacs,
+      sharedMac,
+      observations: group.flatMap((r) => r.observations),
+    };
+  });
+  return hosts.sort((a, b) => compareAddresses(a.ip, b.ip));
 }

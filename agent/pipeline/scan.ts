@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { discoverers } from '../discovery/index.js';
 import { ACTIVE_PHASES, type Discoverer, type DiscoveryPhase, type ScanContext } from '../discovery/types.js';
-import { mergeObservations } from './merge.js';
+import { identityFieldsOf, mergeObservations } from './merge.js';
 import { signalScope } from '../net/abort.js';
 import { buildDevice, buildInventory } from './assess.js';
 import type { Logger } from '../log.js';
@@ -102,7 +102,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   await runPhase('probe', { targets: options.targets, seen: observations });
   await runPhase('collect', { targets: options.targets, seen: observations });
 
-  const hosts = mergeObservations(observations);
+  const hosts = mergeObservations(observations, identityFieldsOf(options.knowledge.fields));
   const devices = hosts.map((host) => buildDevice(options.knowledge, host));
   const inventory = buildInventory(
     {

@@ -84,7 +84,7 @@ describe('fingerprint rules on hostile values', () => {
     const huge = fill('DS-2CD2385G1-I HIKVISION ', 100 * 1024);
     const fields = Object.fromEntries([...knowledge.fields.keys()].map((name) => [name, huge]));
     const observation: Observation = { source: 'onvif-device-service', ip: '198.18.0.10', at: '2026-12-05T00:00:00.000Z', status: 'ok', fields };
-    const print = withinHangBound(() => fingerprintDevice(knowledge, { observations: [observation], mac: null }));
+    const print = withinHangBound(() => fingerprintDevice(knowledge, { observations: [observation], macs: [] }));
     expect(print.evidence.filter((e) => e.source !== 'oui')).toEqual([]);
     expect(Object.values(print.identity).filter((v) => v !== null)).toEqual([]);
   });

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadProfiles, type LabProfile } from '../lab/sim/profile.js';
+import { loadProfiles, profileMacs, type LabProfile } from '../lab/sim/profile.js';
 
 export type { LabProfile } from '../lab/sim/profile.js';
 
@@ -113,6 +113,37 @@ let cache: LabProfile[] | undefined;
 export function labProfiles(): LabProfile[] {
   cache ??= loadProfiles(PROFILES_DIR);
   return cache;
+}
+
+/** A device a default scan of the lab must report, and how (agent/pipeline/merge.ts). */
+export interface LabDevice {
+  profile: LabProfile;
+  /** The address it is reported at. */
+  ip: string;
+  /** Every address of it: more than one for a device with several interfaces. */
+  addresses: string[];
+  mac: string;
+  /** Its own MACs: more than one for a device with several interfaces, none when its MAC is shared. */
+  macs: string[];
+  /** The MAC also fronts other devices' addresses (a proxy-ARP segment's). */
+  macShared: boolean;
+  id: string;
+}
+
+/**
+ * Every device of the lab: one per profile, all its interfaces together; but one per address of a
+ * profile with `aliases` (a proxy-ARP segment), each recording the shared MAC and, with no MAC nor
+ * serial of its own, its address as id.
+ */
+export function labDevices(): LabDevice[] {
+  return labProfiles().flatMap((profile): LabDevice[] => {
+    if (profile.aliases?.length) {
+      return [profile.ip, ...profile.aliases].map((ip) => ({ profile, ip, addresses: [ip], mac: profile.mac, macs: [], macShared: true, id: `ip:${ip}` }));
+    }
+    const macs = profileMacs(profile).sort();
+    const addresses = [profile.ip, ...(profile.nics ?? []).map((n) => n.ip)];
+    return [{ profile, ip: profile.ip, addresses, mac: macs[0] as string, macs, macShared: false, id: `mac:${macs[0]}` }];
+  });
 }
 
 export function labProfile(name: string): LabProfile {

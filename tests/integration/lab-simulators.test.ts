@@ -206,7 +206,7 @@ describe('WS-Discovery, seen by a raw client', () => {
 
   it('scopes in the probe filter by RFC 3986 prefix', async () => {
     const r = await probe('--types', 'dn:NetworkVideoTransmitter', '--scopes', `${ONVIF}name/Dahua`);
-    expect(repliersOf(r)).toEqual(ipsOf(['dahua', 'printer']));
+    expect(repliersOf(r)).toEqual(ipsOf(['dahua', 'printer', 'twonic']));
     const r2 = await probe('--types', 'dn:NetworkVideoTransmitter', '--scopes', `${ONVIF}location/city`);
     expect(repliersOf(r2)).toEqual(ipsOf(['hikvision', 'lts', 'printer']));
   });

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Device, Inventory } from '../../agent/types.js';
 import { SHARED_WINDOW_SECONDS, sharedScan, sharedScanLog } from './shared-scan.js';
-import { LAB_LOG_DIR, labProfile, labProfiles, runInNamespace, runInScanner, SCANNER_IP, SCANNER_NS, type LabProfile } from './lab-helpers.js';
+import { LAB_LOG_DIR, labDevices, labProfile, labProfiles, runInNamespace, runInScanner, SCANNER_IP, SCANNER_NS, type LabProfile } from './lab-helpers.js';
 
 const WINDOW_SECONDS = SHARED_WINDOW_SECONDS;
 const storeDir = mkdtempSync(join(tmpdir(), 'cctv-sadp-dhip-test-'));
@@ -319,7 +319,7 @@ describe('cctv-agent scan: SADP, DHIP and link-level-only hosts', () => {
   });
 
   it('still reports every other device as its profile says', () => {
-    expect(inventory.devices).toHaveLength(labProfiles().length);
+    expect(inventory.devices).toHaveLength(labDevices().length);
     for (const profile of labProfiles()) {
       const { classification } = deviceAt(profile);
       expect([profile.name, classification.linkedVendor, classification.relation]).toEqual([profile.name, profile.truth.linkedVendor, profile.truth.relation]);

@@ -44,7 +44,7 @@ function scopes(list: string[]): Fields {
 }
 
 function run(mac: string | null, observations: Observation[]) {
-  const fp = fingerprintDevice(db, { mac, observations });
+  const fp = fingerprintDevice(db, { ...(mac ? { macs: [mac] } : {}), observations });
   const result = classify(db, fp.evidence, fp.identity);
   return { ...result, evidence: fp.evidence, fingerprintIdentity: fp.identity };
 }
@@ -351,7 +351,7 @@ describe('classify: conflicts and the formula', () => {
   });
 
   it('does not depend on evidence order', () => {
-    const fp = fingerprintDevice(db, { mac: 'c4:2f:90:00:00:10', observations: hikvisionCamera });
+    const fp = fingerprintDevice(db, { macs: ['c4:2f:90:00:00:10'], observations: hikvisionCamera });
     const a = classify(db, fp.evidence, fp.identity);
     const b = classify(db, [...fp.evidence].reverse(), fp.identity);
     expect(b).toEqual(a);

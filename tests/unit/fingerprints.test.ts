@@ -120,7 +120,7 @@ describe('fingerprintDevice', () => {
   };
 
   it('writes evidence in plain words, OUI first, and fills identity from the field mappings', () => {
-    const fp = fingerprintDevice(db, { mac: '28:57:BE:12:34:56', observations: [discovery, info, discovery] });
+    const fp = fingerprintDevice(db, { macs: ['28:57:BE:12:34:56'], observations: [discovery, info, discovery] });
     expect(fp.evidence[0]).toEqual({
       source: 'oui',
       detail: 'MAC 28:57:be:12:34:56 is registered to Hangzhou Hikvision Digital Technology Co.,Ltd. (IEEE 2857BE)',
@@ -150,8 +150,8 @@ describe('fingerprintDevice', () => {
   });
 
   it('does not depend on the order of the observations', () => {
-    const a = fingerprintDevice(db, { mac: '28:57:be:12:34:56', observations: [discovery, info] });
-    const b = fingerprintDevice(db, { mac: '28:57:be:12:34:56', observations: [info, discovery] });
+    const a = fingerprintDevice(db, { macs: ['28:57:be:12:34:56'], observations: [discovery, info] });
+    const b = fingerprintDevice(db, { macs: ['28:57:be:12:34:56'], observations: [info, discovery] });
     expect(b).toEqual(a);
   });
 

@@ -151,11 +151,11 @@ describe('the registrant in a device', () => {
 
   function device(mac: string, fields: Observation['fields'] = {}) {
     const observations: Observation[] = [seen, ...(Object.keys(fields).length ? [{ source: 'onvif-device-service' as const, ip, port: 80, at, status: 'ok' as const, fields }] : [])];
-    return buildDevice(db, { ip, addresses: [ip], mac, observations });
+    return buildDevice(db, { ip, addresses: [ip], mac, ownMacs: [mac], sharedMac: null, observations });
   }
 
   it('an OUI vendors.yaml does not know is evidence naming the organisation, supporting nothing', () => {
-    const fp = fingerprintDevice(db, { mac: '3c:2a:f4:00:00:01', observations: [] });
+    const fp = fingerprintDevice(db, { macs: ['3c:2a:f4:00:00:01'], observations: [] });
     expect(fp.evidence).toEqual([
       { source: 'oui', detail: 'MAC 3c:2a:f4:00:00:01 is registered to Brother Industries, LTD. (IEEE 3C2AF4)', supports: null, rule: 'oui-registry', confidence: 0 },
     ]);

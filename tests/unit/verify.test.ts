@@ -161,6 +161,19 @@ describe('verifyHandover', () => {
     expect(result.matched.map((m) => [m.found.id, m.matchedBy])).toEqual([[axisCamera().id, 'mac']]);
   });
 
+  it("matches a two-NIC device by either MAC, but a proxy-ARP host by address, never by the MAC it shares", () => {
+    const twoNics = { ...dahuaCamera(), ip: '198.18.0.24', mac: '08:ed:ed:5a:24:24', macs: ['08:ed:ed:5a:24:24', '08:ed:ed:5a:24:25'], id: 'mac:08:ed:ed:5a:24:24' };
+    const router = 'c0:56:e3:70:01:00';
+    const behindRouter = ['198.18.0.100', '198.18.0.101'].map((ip) => ({ ...axisCamera(), ip, mac: router, macShared: true as const, id: `ip:${ip}` }));
+    const doc = inventory({ id: 'x', startedAt: scan.scan.startedAt, finishedAt: scan.scan.finishedAt, devices: [twoNics, ...behindRouter] });
+    const expected = [expectedDevice({ mac: '08:ed:ed:5a:24:25' }), expectedDevice({ ip: '198.18.0.101', mac: router, line: 3 })];
+    const result = verifyHandover(expected, doc, { allowLinked: true, names });
+    expect(result.matched.map((m) => [m.found.id, m.matchedBy])).toEqual([
+      ['mac:08:ed:ed:5a:24:24', 'mac'],
+      ['ip:198.18.0.101', 'ip'],
+    ]);
+  });
+
   it('renders a table with the counts and a verdict line', () => {
     const text = verifyTable(verifyHandover([expectedDevice({ ip: '198.18.0.99' })], scan, { allowLinked: false, names }), names);
     expect(text).toContain('0 matched, 0 mismatched, 1 missing, 3 unexpected, 2 linked to Hikvision or Dahua.');

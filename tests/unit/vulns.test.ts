@@ -448,7 +448,7 @@ describe('flags in a built device', () => {
 
   function device(mac: string, fields: Observation['fields']) {
     const observation: Observation = { source: 'onvif-device-service', ip, port: 80, at, status: 'ok', fields: { 'onvif.call': 'GetDeviceInformation', ...fields } };
-    return buildDevice(loadKnowledge(), { ip, addresses: [ip], mac, observations: [observation] });
+    return buildDevice(loadKnowledge(), { ip, addresses: [ip], mac, ownMacs: [mac], sharedMac: null, observations: [observation] });
   }
 
   it('a Dahua camera inside both ranges carries both CVEs and the policies, and the document validates', () => {

@@ -1,14 +1,23 @@
 /**
  * `node list-profiles.js DIR`: validates every profile of DIR and prints one line per device,
- * `NAME IP MAC`, for scripts/lab.sh. Exit 1 with the reason on stderr when a profile is wrong.
+ * `NAME IP MAC` and then one token per extra a profile has, for scripts/lab.sh:
+ * `aliases=IP,IP…` (further addresses of eth0) and `nics=IP/MAC,IP/MAC…` (further interfaces).
+ * Exit 1 with the reason on stderr when a profile is wrong.
  */
-import { loadProfiles } from './profile.js';
+import { loadProfiles, type LabProfile } from './profile.js';
+
+function extras(p: LabProfile): string {
+  const tokens: string[] = [];
+  if (p.aliases?.length) tokens.push(`aliases=${p.aliases.join(',')}`);
+  if (p.nics?.length) tokens.push(`nics=${p.nics.map((n) => `${n.ip}/${n.mac}`).join(',')}`);
+  return tokens.map((t) => ` ${t}`).join('');
+}
 
 try {
   const dir = process.argv[2] ?? 'tests/lab/profiles';
   const profiles = loadProfiles(dir);
   if (profiles.length === 0) throw new Error(`no profiles in ${dir}`);
-  for (const p of profiles) process.stdout.write(`${p.name} ${p.ip} ${p.mac}\n`);
+  for (const p of profiles) process.stdout.write(`${p.name} ${p.ip} ${p.mac}${extras(p)}\n`);
 } catch (e) {
   process.stderr.write(`${(e as Error).message}\n`);
   process.exit(1);

@@ -120,6 +120,12 @@ export interface OnvifProfile {
   deviceInformation: DeviceInformation;
 }
 
+/** A further network interface of a device (scripts/lab.sh makes it `ethN`, with its own veth on the bridge). */
+export interface LabNic {
+  ip: string;
+  mac: string;
+}
+
 export interface LabProfile {
   /** = file basename. */
   name: string;
@@ -129,6 +135,14 @@ export interface LabProfile {
   kind: 'camera' | 'nvr' | 'printer' | 'other';
   ip: string;
   mac: string;
+  /**
+   * More addresses on the same interface (so behind the same MAC), each answering like `ip`: a
+   * proxy-ARP segment, where one router's MAC answers ARP for many hosts (RFC 1027). Each address is
+   * a device of its own, recorded with the shared MAC (tests/lab/README.md).
+   */
+  aliases?: string[];
+  /** More interfaces of the same device, each with its own address and MAC (a two-NIC camera): one device. */
+  nics?: LabNic[];
   truth: ProfileTruth;
   wsDiscovery?: WsDiscoveryProfile;
   onvif?: OnvifProfile;
@@ -218,6 +232,36 @@ function checkOnvif(v: unknown, where: string): OnvifProfile {
   return v as unknown as OnvifProfile;
 }
 
+function checkLabIp(ip: string, where: string): void {
+  const m = IPV4_LAB_RE.exec(ip);
+  const oct = m ? Number(m[1]) : NaN;
+  if (!(oct >= 2 && oct <= 254)) throw new ProfileError(`${where}: ${ip} must be 198.18.0.2 … 198.18.0.254 (198.18.0.1 is the scanner)`);
+}
+
+/** Interface names eth1…eth9; the bridge side is `vK-NAME`, which must fit IFNAMSIZ (15 characters). */
+const MAX_NICS = 9;
+const MAX_NIC_DEVICE_NAME = 12;
+
+function checkNics(v: unknown, name: string, where: string): void {
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_NICS) throw new ProfileError(`${where}: expected 1 to ${MAX_NICS} {ip, mac}`);
+  if (name.length > MAX_NIC_DEVICE_NAME) throw new ProfileError(`${where}: a device with more interfaces needs a name of at most ${MAX_NIC_DEVICE_NAME} characters`);
+  v.forEach((nic: unknown, i: number) => {
+    if (!isObj(nic)) throw new ProfileError(`${where}[${i}]: expected {ip, mac}`);
+    checkLabIp(str(nic, 'ip', `${where}[${i}]`), `${where}[${i}].ip`);
+    if (!MAC_RE.test(str(nic, 'mac', `${where}[${i}]`))) throw new ProfileError(`${where}[${i}].mac: lower-case colon form expected`);
+  });
+}
+
+/** Every address a profile puts on the lab: its ip, then its aliases, then its other interfaces'. */
+export function profileAddresses(p: LabProfile): string[] {
+  return [p.ip, ...(p.aliases ?? []), ...(p.nics ?? []).map((n) => n.ip)];
+}
+
+/** Every MAC a profile puts on the lab: its own, then its other interfaces'. */
+export function profileMacs(p: LabProfile): string[] {
+  return [p.mac, ...(p.nics ?? []).map((n) => n.mac)];
+}
+
 /** Validates a parsed profile; `name` is the file's basename. Throws ProfileError. */
 export function checkProfile(raw: unknown, name: string): LabProfile {
   const where = `profile ${name}`;
@@ -231,11 +275,11 @@ export function checkProfile(raw: unknown, name: string): LabProfile {
   }
   if (!['camera', 'nvr', 'printer', 'other'].includes(String(raw.kind))) throw new ProfileError(`${where}.kind: unknown kind`);
   const ip = str(raw, 'ip', where);
-  const m = IPV4_LAB_RE.exec(ip);
-  const oct = m ? Number(m[1]) : NaN;
-  if (!(oct >= 2 && oct <= 254)) throw new ProfileError(`${where}.ip: must be 198.18.0.2 … 198.18.0.254 (198.18.0.1 is the scanner)`);
+  checkLabIp(ip, `${where}.ip`);
   const mac = str(raw, 'mac', where);
   if (!MAC_RE.test(mac)) throw new ProfileError(`${where}.mac: lower-case colon form expected`);
+  if (raw.aliases !== undefined) for (const alias of strArr(raw, 'aliases', where)) checkLabIp(alias, `${where}.aliases`);
+  if (raw.nics !== undefined) checkNics(raw.nics, name, `${where}.nics`);
   if (!isObj(raw.truth)) throw new ProfileError(`${where}.truth: expected an object`);
   if (raw.wsDiscovery !== undefined) checkWsDiscovery(raw.wsDiscovery, `${where}.wsDiscovery`);
   if (raw.onvif !== undefined) checkOnvif(raw.onvif, `${where}.onvif`);
@@ -261,12 +305,14 @@ export function loadProfiles(dir: string): LabProfile[] {
     .filter((f) => f.endsWith('.json'))
     .sort();
   const profiles = files.map((f) => loadProfile(join(dir, f)));
-  for (const key of ['ip', 'mac'] as const) {
+  for (const [key, valuesOf] of [['ip', profileAddresses], ['mac', profileMacs]] as const) {
     const seen = new Map<string, string>();
     for (const p of profiles) {
-      const other = seen.get(p[key]);
-      if (other) throw new ProfileError(`profiles ${other} and ${p.name} share ${key} ${p[key]}`);
-      seen.set(p[key], p.name);
+      for (const value of valuesOf(p)) {
+        const other = seen.get(value);
+        if (other) throw new ProfileError(`profiles ${other} and ${p.name} share ${key} ${value}`);
+        seen.set(value, p.name);
+      }
     }
   }
   return profiles;

@@ -107,7 +107,7 @@ describe('the device records what cleaning removed', () => {
       { source: 'sadp', ip: '198.18.0.10', at, status: 'ok', fields: parseSadpReply(buildSadpProbeMatch({ DeviceDescription: `DS-2CD2143G2-I${HOSTILE}`, MAC: '58-50-ed-1f-e3-85' }))!.fields },
       { source: 'onvif-device-service', ip: '198.18.0.10', at, status: 'ok', fields: cleanDeviceFields({ 'onvif.device.model': 'DS-2CD2143G2-I\u202e', 'onvif.call': 'GetDeviceInformation' }) },
     ];
-    const device = buildDevice(db, { ip: '198.18.0.10', addresses: ['198.18.0.10'], mac: '58:50:ed:1f:e3:85', observations });
+    const device = buildDevice(db, { ip: '198.18.0.10', addresses: ['198.18.0.10'], mac: '58:50:ed:1f:e3:85', ownMacs: ['58:50:ed:1f:e3:85'], sharedMac: null, observations });
     expect(device.evidence.filter((e) => e.rule === CLEANED_TEXT_RULE_ID)).toEqual([
       { source: 'onvif', detail: 'onvif.device.model contained control or bidirectional formatting characters, removed', supports: null, rule: CLEANED_TEXT_RULE_ID, confidence: 0 },
       { source: 'sadp', detail: 'sadp.model contained control or bidirectional formatting characters, removed', supports: null, rule: CLEANED_TEXT_RULE_ID, confidence: 0 },
