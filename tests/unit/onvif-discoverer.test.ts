@@ -6,6 +6,7 @@ import { parseCredentials, type CredentialStore } from '../../agent/credentials.
 import { deviceServiceEndpoints, macForAddress, onvifDevice, xaddrForResponder } from '../../agent/discovery/onvif.js';
 import type { ScanContext } from '../../agent/discovery/types.js';
 import { createLogger } from '../../agent/log.js';
+import { ScanBounds } from '../../agent/discovery/bounds.js';
 import { parseTargets } from '../../agent/targets.js';
 import type { Observation } from '../../agent/types.js';
 import { verifyDigest, verifyUsernameToken } from '../lab/sim/auth.js';
@@ -108,6 +109,7 @@ function context(seen: Observation[], credentials?: CredentialStore): ScanContex
     timeoutMs: 1000,
     signal: AbortSignal.timeout(15_000),
     log: createLogger('silent'),
+    bounds: new ScanBounds(createLogger('silent')),
     seen,
     ...(credentials ? { credentials } : {}),
   };
