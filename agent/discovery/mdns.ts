@@ -28,6 +28,7 @@ import type { Logger } from '../log.js';
 import type { Fields, Observation } from '../types.js';
 import { onChosenSubnet } from './ssdp.js';
 import type { ServiceType } from '../knowledge/tables.js';
+import type { ScanBounds } from './bounds.js';
 import type { Discoverer, ScanContext } from './types.js';
 
 
@@ -94,6 +95,7 @@ class Instances {
   constructor(
     private readonly interfaces: ScanContext['interfaces'],
     private readonly log: Logger,
+    private readonly bounds: ScanBounds,
   ) {}
 
   record(service: FoundService, type: ServiceType): void {
@@ -122,10 +124,14 @@ class Instances {
       const key = `${ip} ${type.type} ${name.toLowerCase()}`;
       if (!this.byKey.has(key)) {
         const count = this.perAddress.get(ip) ?? 0;
-        if (count >= MAX_INSTANCES_PER_ADDRESS) continue;
+        if (count >= MAX_INSTANCES_PER_ADDRESS) {
+          this.bounds.dropped('mdns-dns-sd.per-source', 1, { ip, max: MAX_INSTANCES_PER_ADDRESS });
+          continue;
+        }
         if (this.byKey.size >= MAX_INSTANCES) {
           if (!this.full) this.log.warn({ max: MAX_INSTANCES }, 'too many mDNS service instances: the rest are ignored');
           this.full = true;
+          this.bounds.dropped('mdns-dns-sd.total', 1, { ip, max: MAX_INSTANCES });
           return;
         }
         this.perAddress.set(ip, count + 1);
@@ -188,7 +194,7 @@ export const mdns: Discoverer<'mdns-dns-sd'> = {
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     const log = ctx.log.child({ module: 'mdns-dns-sd' });
     const types = ctx.knowledge.mdnsServices;
-    const instances = new Instances(ctx.interfaces, log);
+    const instances = new Instances(ctx.interfaces, log, ctx.bounds);
     let malformed = 0;
 
     const open: Bonjour[] = [];

@@ -30,6 +30,8 @@ export interface SearchReply {
   /** What tells two devices at one address apart (serial, else MAC); replies with the same one are one device. */
   readonly identity: string;
   readonly fields: Fields;
+  /** Items of the datagram left unread at the codec's caps, by what they are (`elements`); absent: none. */
+  readonly dropped?: Readonly<Record<string, number>>;
 }
 
 export interface UdpSearchSpec<Name extends DiscovererName> {
@@ -79,6 +81,7 @@ export function udpSearch<Name extends DiscovererName>(spec: UdpSearchSpec<Name>
           log.warn(dropped, `malformed ${spec.protocol} reply dropped`);
           return;
         }
+        for (const [what, count] of Object.entries(reply.dropped ?? {})) bounds.dropped(`${spec.name}.${what}`, count, { from: d.from });
         const key = `${d.from} ${reply.identity}`;
         if (seen.has(key)) return;
         seen.add(key);

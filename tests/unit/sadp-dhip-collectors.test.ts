@@ -14,7 +14,7 @@ import { sadp } from '../../agent/discovery/sadp.js';
 import type { ReplyCollector, UdpSearchDiscoverer } from '../../agent/discovery/udp-search.js';
 import type { Datagram } from '../../agent/net/udp.js';
 import { DHIP_MAX_PACKET_BYTES } from '../../agent/protocols/dhip.js';
-import { SADP_MAX_MESSAGE_BYTES } from '../../agent/protocols/sadp.js';
+import { parseSadpReply, SADP_MAX_ELEMENTS, SADP_MAX_MESSAGE_BYTES } from '../../agent/protocols/sadp.js';
 import type { Observation } from '../../agent/types.js';
 import { seededRandom } from '../seeded-random.js';
 import { checkedEmit } from '../support/declared-emits.js';
@@ -100,6 +100,17 @@ describe('SADP replies', () => {
     expect(h.emitted).toHaveLength(MAX_OBSERVATIONS_PER_METHOD);
     expect(h.bounds.counters()).toEqual({ 'sadp.per-source': 200 - MAX_OBSERVATIONS_PER_SOURCE, 'sadp.total': 100 + MAX_OBSERVATIONS_PER_SOURCE });
     expect(h.warnings.map((w) => w.msg)).toEqual([expect.stringContaining('(sadp.per-source)'), expect.stringContaining('(sadp.total)')]);
+  });
+
+  it('reads at most SADP_MAX_ELEMENTS elements of a ProbeMatch and counts the rest', () => {
+    const h = harness(sadp);
+    const padded = Buffer.from(probeMatch.toString('utf8').replace('</ProbeMatch>', `${'<x/>'.repeat(2000)}</ProbeMatch>`));
+    expect(padded.length).toBeLessThanOrEqual(SADP_MAX_MESSAGE_BYTES);
+    h.collector.onDatagram(datagram(padded, '198.18.0.12', 37020));
+    expect(h.emitted[0]?.fields['sadp.serial']).toBe('DS-2CD2385G1-I20200414AAWRE33842150');
+    const elements = parseSadpReply(probeMatch)!.elementsDropped;
+    expect(elements).toBe(0);
+    expect(h.bounds.counters()).toEqual({ 'sadp.elements': 2000 + Object.keys(parseSadpReply(probeMatch)!.elements).length - SADP_MAX_ELEMENTS });
   });
 
   it('drops and logs a valid ProbeMatch sent from a port other than 37020', () => {
