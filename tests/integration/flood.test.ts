@@ -18,9 +18,12 @@ import { inventoryProblems } from '../support/inventory-schema.js';
 import { AGENT_CLI, LAB_BUILD_DIR, labNamespace, labProfile, REPO_ROOT, runInNamespace, SCANNER_NS, type RunResult } from './lab-helpers.js';
 
 const FLOODER = labProfile('maconly');
-/** Replies a second per protocol (mDNS answers each of two queries): thousands a second in all. */
-const FLOOD_RATE = 500;
-const FLOOD_SECONDS = 1.5;
+/**
+ * Each burst, per protocol (tests/lab/sim/flooder.ts): waves of replies sent back to back, a
+ * moment apart. A wave fits in a socket's kernel receive buffer (about 200 KiB by default, some
+ * 90 replies of these sizes), so the agent, not the kernel, decides what is kept.
+ */
+const FLOOD = { waves: 8, perWave: 40, gapMs: 50 };
 /**
  * The burst starts after the real devices have answered (they wait at most 100 ms, profiles'
  * maxDelayMs): a flood that fills a socket's kernel receive buffer loses every datagram that
@@ -28,7 +31,13 @@ const FLOOD_SECONDS = 1.5;
  * what it does with what it receives.
  */
 const FLOOD_DELAY_MS = 300;
-const WINDOW_SECONDS = 2;
+const WINDOW_SECONDS = 3;
+/**
+ * The flooder and the agent run at a raised priority (nice(1), the lab runs as root): on a machine
+ * busy with other work, timers come seconds late and the kernel drops what neither process gets
+ * the CPU to read, which would decide the test instead of the agent's caps.
+ */
+const NICE = ['nice', '-n', '-10'];
 /** Devices that answer the listen-phase protocols in the lab (tests/lab/README.md). */
 const ANNOUNCING = ['hikvision', 'lts', 'hiknvr', 'ezviz', 'hikold', 'dahua', 'amcrest', 'dahuanvr', 'axis', 'printer', 'nas'];
 /** Every listen-phase method the flooder answers, by its log name in scan.dropped. */
@@ -41,13 +50,15 @@ let scan: RunResult;
 let inventory: Inventory;
 let logLines: Array<Record<string, unknown>>;
 let sent: Record<string, number>;
+/** From the flooder's first reply to its last. */
+let sentMs: number;
 
 beforeAll(async () => {
   const ready = join(dir, 'flooder.ready');
   flooder = spawn(
     'ip',
-    ['netns', 'exec', labNamespace(FLOODER.name), process.execPath, join(LAB_BUILD_DIR, 'tests/lab/sim/flooder.js'), '--ip', FLOODER.ip, '--mac', FLOODER.mac,
-      '--rate', String(FLOOD_RATE), '--seconds', String(FLOOD_SECONDS), '--delay-ms', String(FLOOD_DELAY_MS), '--ready-file', ready],
+    ['netns', 'exec', labNamespace(FLOODER.name), ...NICE, process.execPath, join(LAB_BUILD_DIR, 'tests/lab/sim/flooder.js'), '--ip', FLOODER.ip, '--mac', FLOODER.mac,
+      '--waves', String(FLOOD.waves), '--per-wave', String(FLOOD.perWave), '--gap-ms', String(FLOOD.gapMs), '--delay-ms', String(FLOOD_DELAY_MS), '--ready-file', ready],
     { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   flooder.stdout?.on('data', (chunk: Buffer) => (flooderOutput += chunk.toString()));
@@ -56,13 +67,15 @@ beforeAll(async () => {
   if (!existsSync(ready)) throw new Error(`the flooder did not start: ${flooderOutput}`);
 
   scan = await runInNamespace(SCANNER_NS, [
-    '/usr/bin/time', '-f', 'RESOURCES %M %U %S', process.execPath, AGENT_CLI,
+    ...NICE, '/usr/bin/time', '-f', 'RESOURCES %M %U %S', process.execPath, AGENT_CLI,
     'scan', '--no-active', '--interface', 'eth0', '--timeout', String(WINDOW_SECONDS), '--json', '--site', 'flood', '--store', join(dir, 'store'), '--log-level', 'info',
   ]);
   const exited = new Promise((resolve) => flooder.once('exit', resolve));
   flooder.kill('SIGTERM');
   await exited;
-  sent = JSON.parse(/SENT (\{.*\})/.exec(flooderOutput)?.[1] ?? '{}') as Record<string, number>;
+  const report = /SENT (\{.*\}) MS (\d+)/.exec(flooderOutput);
+  sent = JSON.parse(report?.[1] ?? '{}') as Record<string, number>;
+  sentMs = Number(report?.[2]);
   inventory = JSON.parse(scan.stdout) as Inventory;
   logLines = scan.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 }, 60_000);
@@ -75,10 +88,10 @@ afterAll(() => {
 const logged = (msg: string): Record<string, unknown> | undefined => logLines.find((l) => l.msg === msg);
 
 describe('a device flooding every discovery protocol with new identities', () => {
-  it('really floods: hundreds of new identities per protocol, over a thousand replies a second in all', () => {
-    // The flooder shares the machine's cores with the agent, so it sends less than its nominal rate.
-    for (const protocol of ['sadp', 'dhip', 'ws-discovery', 'ssdp', 'mdns']) expect(sent[protocol] ?? 0, protocol).toBeGreaterThan(2 * MAX_OBSERVATIONS_PER_SOURCE);
-    expect(Object.values(sent).reduce((a, b) => a + b, 0) / FLOOD_SECONDS).toBeGreaterThan(1000);
+  it('really floods: hundreds of new identities per protocol, over a thousand replies within the window', () => {
+    for (const protocol of ['sadp', 'dhip', 'ws-discovery', 'ssdp', 'mdns']) expect(sent[protocol] ?? 0, protocol).toBeGreaterThanOrEqual(FLOOD.waves * FLOOD.perWave);
+    expect(Object.values(sent).reduce((a, b) => a + b, 0)).toBeGreaterThan(1000);
+    expect(sentMs).toBeLessThan(WINDOW_SECONDS * 1000);
   });
 
   it('the scan completes with a valid document, in about its window, and little memory', () => {

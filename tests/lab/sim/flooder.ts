@@ -1,13 +1,15 @@
 /**
  * A flooding device, for the flood lab test only (tests/integration/flood.test.ts starts it in a
  * lab namespace for one scan and stops it; it is no profile, so no other lab test ever sees it):
- * `node flooder.js --ip IP --mac MAC --rate N --seconds S --delay-ms D --ready-file FILE`.
+ * `node flooder.js --ip IP --mac MAC --waves W --per-wave N --gap-ms G --delay-ms D --ready-file FILE`.
  *
  * It answers each discovery request (SADP inquiry, DHIP search, WS-Discovery Probe, SSDP M-SEARCH,
- * mDNS query) with a burst of valid-looking replies to the requester, N a second for S seconds,
- * starting D ms after the request, each with a new identity (serial, endpoint, USN, instance name): the shape of a broken or
+ * mDNS query) with a burst of valid-looking replies to the requester, starting D ms after the
+ * request: W waves of N replies sent back to back, G ms apart, each reply with a new identity (serial, endpoint, USN, instance name): the shape of a broken or
  * hostile device that would make an unbounded agent keep everything. One burst per protocol and
- * requester. SIGTERM prints `SENT {"sadp":…,…}` (replies sent per protocol) and exits 0.
+ * requester. Waves rather than an even rate: a busy machine delays timers, and a wave is sent
+ * whole however late it starts, so each wave arrives at thousands of replies a second. SIGTERM
+ * prints `SENT {"sadp":…,…} MS <first to last send>` and exits 0.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
@@ -24,8 +26,9 @@ import { parseSoap, text } from './xml.js';
 interface Options {
   ip: string;
   mac: string;
-  rate: number;
-  seconds: number;
+  waves: number;
+  perWave: number;
+  gapMs: number;
   delayMs: number;
   readyFile: string;
 }
@@ -41,7 +44,7 @@ function options(): Options {
     }
     return v;
   };
-  return { ip: value('ip'), mac: value('mac'), rate: Number(value('rate')), seconds: Number(value('seconds')), delayMs: Number(value('delay-ms')), readyFile: value('ready-file') };
+  return { ip: value('ip'), mac: value('mac'), waves: Number(value('waves')), perWave: Number(value('per-wave')), gapMs: Number(value('gap-ms')), delayMs: Number(value('delay-ms')), readyFile: value('ready-file') };
 }
 
 /**
@@ -143,38 +146,35 @@ function protocols(o: Options): Protocol[] {
   ];
 }
 
-/** Bursts are sent in slices of this long, so the rate is spread over each second. */
-const SLICE_MS = 10;
-/** Replies sent at most per slice and protocol, however late the tick. */
-const MAX_PER_TICK = 200;
-
 async function main(): Promise<void> {
   const o = options();
   const sent: Record<string, number> = {};
   const timers = new Set<NodeJS.Timeout>();
   const sockets: Socket[] = [];
   let identity = 0;
+  let first = 0;
+  let last = 0;
 
   const burst = (socket: Socket, protocol: Protocol, reply: (n: number) => Buffer, to: RemoteInfo): void => {
-    const start = setTimeout(() => {
-      timers.delete(start);
-      const began = Date.now();
-      let count = 0;
-      const slices = setInterval(() => {
-        // Catch up with the rate when a tick comes late (a busy machine), a slice at most at once.
-        const elapsed = Math.min(Date.now() - began, o.seconds * 1000);
-        const due = Math.min(Math.floor((o.rate * elapsed) / 1000) - count, MAX_PER_TICK);
-        for (let i = 0; i < due; i++) socket.send(reply(++identity), to.port, to.address);
-        count += Math.max(0, due);
-        sent[protocol.name] = (sent[protocol.name] ?? 0) + Math.max(0, due);
-        if (elapsed >= o.seconds * 1000) {
-          clearInterval(slices);
-          timers.delete(slices);
-        }
-      }, SLICE_MS);
-      timers.add(slices);
-    }, o.delayMs);
-    timers.add(start);
+    let waves = 0;
+    const wave = (): void => {
+      first ||= Date.now();
+      for (let i = 0; i < o.perWave; i++) socket.send(reply(++identity), to.port, to.address);
+      last = Date.now();
+      sent[protocol.name] = (sent[protocol.name] ?? 0) + o.perWave;
+      if (++waves >= o.waves) return;
+      // A gap of 0 yields to the sockets only (setImmediate): timers come late on a busy machine.
+      if (o.gapMs > 0) later(wave, o.gapMs);
+      else setImmediate(wave);
+    };
+    later(wave, o.delayMs);
+  };
+  const later = (fn: () => void, ms: number): void => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      fn();
+    }, ms);
+    timers.add(timer);
   };
 
   for (const protocol of protocols(o)) {
@@ -198,7 +198,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => {
     for (const t of timers) clearTimeout(t);
     for (const s of sockets) s.close();
-    process.stdout.write(`SENT ${JSON.stringify(sent)}\n`, () => process.exit(0));
+    process.stdout.write(`SENT ${JSON.stringify(sent)} MS ${last - first}\n`, () => process.exit(0));
   });
   writeFileSync(o.readyFile, String(process.pid));
   process.stdout.write('READY\n');
