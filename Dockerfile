@@ -9,7 +9,9 @@
 #
 # The build steps are the commands CI runs (scripts/test-all.sh): `npm ci --no-audit --no-fund`,
 # which builds dist/ through the package's `prepare` script. tests/unit/dockerfile.test.ts checks
-# that they stay the same, and lints this file.
+# that they stay the same, and lints this file. `npm run sbom` then writes the agent's own CycloneDX
+# SBOM (runtime dependencies only) to dist/sbom.cdx.json, shipped in the image as
+# /app/dist/sbom.cdx.json; it runs before the prune because npm sbom needs the whole tree.
 
 FROM node:20-slim AS build
 WORKDIR /app
@@ -17,7 +19,8 @@ COPY package.json package-lock.json tsconfig.json ./
 COPY agent ./agent
 COPY fingerprints ./fingerprints
 COPY schema ./schema
-RUN npm ci --no-audit --no-fund && npm prune --omit=dev
+COPY scripts/sbom.mjs ./scripts/sbom.mjs
+RUN npm ci --no-audit --no-fund && npm run sbom && npm prune --omit=dev
 
 FROM node:20-slim
 # iproute2: the neighbour table (`ip -json neigh`), where the MAC of each device comes from.

@@ -7,14 +7,30 @@
  */
 import { CommanderError } from 'commander';
 import { buildProgram } from './commands/index.js';
-import { AgentError } from './errors.js';
+import { AgentError, CLOSED_PIPE_EXIT } from './errors.js';
+import { displaySafeLines } from './safe-text.js';
 
+function isClosedPipe(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | null)?.code === 'EPIPE';
+}
+
+/** A closed stdout or stderr ends the command at once and quietly: there is no one left to tell. */
+function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error) => {
+    if (isClosedPipe(error)) process.exit(CLOSED_PIPE_EXIT);
+    fail(`cannot write the output: ${error.message}`, 1);
+  });
+}
+
+/** One line on stderr; its text is display-safe (a value quoted from a file or a device is shown, not interpreted). */
 function fail(message: string, code: number): void {
-  process.stderr.write(`cctv-agent: ${message}\n`);
+  process.stderr.write(`cctv-agent: ${displaySafeLines(message)}\n`);
   process.exitCode = code;
 }
 
 export async function main(argv: string[]): Promise<void> {
+  endQuietlyOnClosedPipe(process.stdout);
+  endQuietlyOnClosedPipe(process.stderr);
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {

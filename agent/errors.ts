@@ -20,6 +20,11 @@ export const ERRORS = {
     message: (name: string, known: string[]) =>
       `Network interface "${name}" does not exist or has no IPv4 address. Interfaces that can be used here: ${known.length ? known.join(', ') : 'none'}.`,
   },
+  CCTV_ERR_LOOPBACK_INTERFACE: {
+    exit: 2,
+    message: (name: string, usable: string[]) =>
+      `Network interface "${name}" is the loopback interface: it reaches only this machine, never a camera, so the scan refuses it. Name the interface on the CCTV network instead${usable.length ? ` (here: ${usable.join(', ')})` : ''}, or leave --interface out to use every one that is up.`,
+  },
   CCTV_ERR_NO_INTERFACE: {
     exit: 2,
     message: () =>
@@ -43,6 +48,11 @@ export const ERRORS = {
     exit: 2,
     message: (dir: string, holder: string) =>
       `The inventory store "${dir}" is in use by another cctv-agent run (${holder}). Wait for it to finish; if no run is active, delete the stale lock file it names.`,
+  },
+  CCTV_ERR_STORE_CONFLICT: {
+    exit: 2,
+    message: (dir: string, site: string) =>
+      `Another cctv-agent run saved a scan of site "${site}" into "${dir}" while this one was saving, again and again. Run one scan of a site at a time, then scan again.`,
   },
   CCTV_ERR_STORE_CORRUPT: {
     exit: 2,
@@ -150,6 +160,15 @@ export const ERRORS = {
       `Site "${site}" in "${dir}" has ${count} scan(s); a diff needs two. Run "cctv-agent scan --site ${site} --store ${dir}" again, or name two scans.`,
   },
 } as const;
+
+/**
+ * The exit status when the reader of stdout or stderr went away (`cctv-agent inventory --json | head -c 100`):
+ * 128 + SIGPIPE (13), what a shell reports for a program a closed pipe ends (POSIX XCU 2.8.2 "Exit Status
+ * for Commands"; `cat`, `grep` and `yes` end so). Node ignores SIGPIPE, so without agent/cli.ts's handler
+ * the write fails with EPIPE and a stack trace. `set -o pipefail` scripts see the same status as for
+ * those programs; 0 would hide that the output was cut short, and 1 would claim an internal fault.
+ */
+export const CLOSED_PIPE_EXIT = 141;
 
 export type ErrorCode = keyof typeof ERRORS;
 type MessageArgs<C extends ErrorCode> = Parameters<(typeof ERRORS)[C]['message']>;

@@ -2,14 +2,15 @@
 import { Option, type Command } from 'commander';
 import type { Level } from 'pino';
 import { loadKnowledge } from '../knowledge/index.js';
-import { createLogger, LOG_LEVELS } from '../log.js';
+import { createLogger, LOG_LEVELS, type LogFormat } from '../log.js';
 import { chooseInterfaces, listScanInterfaces } from '../net/interfaces.js';
-import { fingerprintsOption, type KnowledgeFlags } from './options.js';
+import { fingerprintsOption, logFormatOption, type KnowledgeFlags } from './options.js';
 
 interface DaemonFlags extends KnowledgeFlags {
   config: string;
   state?: string;
   logLevel?: Level | 'silent';
+  logFormat?: LogFormat;
 }
 
 /** A clean stop that leaves a handle open (a keep-alive socket) still ends the process this long after. */
@@ -18,7 +19,7 @@ const DAEMON_EXIT_GRACE_MS = 2_000;
 async function daemonCommand(flags: DaemonFlags): Promise<void> {
   const { loadDaemonConfig } = await import('../daemon/config.js');
   const config = loadDaemonConfig(flags.config, { availableInterfaces: listScanInterfaces() });
-  const log = createLogger(flags.logLevel ?? config.logLevel);
+  const log = createLogger(flags.logLevel ?? config.logLevel, flags.logFormat);
   // A bad knowledge base fails now, not at the first sweep.
   const knowledge = loadKnowledge(flags.fingerprints);
   const { Daemon } = await import('../daemon/daemon.js');
@@ -66,6 +67,7 @@ export function registerDaemon(program: Command): void {
     .requiredOption('-c, --config <file>', 'YAML or JSON configuration (see examples/daemon.yaml)')
     .option('--state <dir>', 'state folder: local inventories, presence state, push outboxes (default: the configuration\'s stateDir, else $STATE_DIRECTORY, else ./cctv-agent-state)')
     .addOption(new Option('--log-level <level>', "how much to log on stderr (default: the configuration's logLevel)").choices([...LOG_LEVELS, 'silent']))
+    .addOption(logFormatOption())
     .addOption(fingerprintsOption())
     .action((flags: DaemonFlags) => daemonCommand(flags));
 }

@@ -1,27 +1,24 @@
 /** `cctv-agent diff`: what changed between two scans of a site, by the one change engine. */
 import type { Command } from 'commander';
-import type { Level } from 'pino';
 import { agentError } from '../errors.js';
-import { createLogger } from '../log.js';
 import { diffScans, diffTable } from '../report/diff.js';
 import { openPlace, readScanPair } from '../store/read.js';
-import { DEFAULT_SITE, DEFAULT_STORE, logLevelOption, printJson, readStoreHelp } from './options.js';
+import { DEFAULT_SITE, DEFAULT_STORE, logFormatOption, loggerFor, logLevelOption, printJson, printText, readStoreHelp, type LogFlags } from './options.js';
 
-interface DiffFlags {
+interface DiffFlags extends LogFlags {
   site: string;
   store: string;
   json?: boolean;
-  logLevel: Level | 'silent';
 }
 
 /** Compares two scans of a site: the named ones, or the last two in the store. */
 async function diffCommand(scanA: string | undefined, scanB: string | undefined, flags: DiffFlags): Promise<void> {
   if (scanA !== undefined && scanB === undefined) throw agentError('CCTV_ERR_BAD_OPTION', 'SCAN_B', 'name both scans, or neither for the last two');
-  const store = await openPlace(flags, createLogger(flags.logLevel));
+  const store = await openPlace(flags, loggerFor(flags));
   const [from, to] = await readScanPair(store, flags, scanA !== undefined && scanB !== undefined ? [scanA, scanB] : undefined);
   const diff = diffScans(from, to);
   if (flags.json) printJson(diff);
-  else process.stdout.write(diffTable(diff));
+  else printText(diffTable(diff));
 }
 
 export function registerDiff(program: Command): void {
@@ -34,5 +31,6 @@ export function registerDiff(program: Command): void {
     .option('--store <dir|url>', readStoreHelp(), DEFAULT_STORE)
     .option('--json', 'print { site, from, to, added, removed, changed } instead of a table')
     .addOption(logLevelOption())
+    .addOption(logFormatOption())
     .action((scanA: string | undefined, scanB: string | undefined, flags: DiffFlags) => diffCommand(scanA, scanB, flags));
 }

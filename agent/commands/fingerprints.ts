@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { citationsOf, defaultFingerprintDir, fieldsText, matchReport, matchText, readFields, verifyFingerprints } from '../fingerprint/index.js';
 import { declaresNoPublicSource } from '../knowledge/citation.js';
 import { loadKnowledge } from '../knowledge/index.js';
-import { fingerprintsOption, printJson, type KnowledgeFlags } from './options.js';
+import { fingerprintsOption, printJson, printText, type KnowledgeFlags } from './options.js';
 
 function verifyCommand(flags: KnowledgeFlags & { json?: boolean }): void {
   // Loading checks every file's schema and meaning (or throws); verifying runs every example.
@@ -13,12 +13,12 @@ function verifyCommand(flags: KnowledgeFlags & { json?: boolean }): void {
   const unsourced = citationsOf(knowledge).filter((c) => declaresNoPublicSource(c.source));
   if (flags.json) printJson({ ok: problems.length === 0, problems, unsourced });
   else if (problems.length === 0) {
-    process.stdout.write(
+    printText(
       `fingerprints: every file, rule, example and citation verified${unsourced.length ? `; ${unsourced.length} entries say no public source was found (${unsourced.map((c) => `${c.file} ${c.entry}`).join(', ')})` : ''}\n`,
     );
   } else {
     const lines = problems.map((p) => `${p.file}${p.rule ? ` rule ${p.rule}` : ''}: ${p.message}`);
-    process.stdout.write(`${lines.join('\n')}\n${problems.length} problem(s) in the fingerprint data\n`);
+    printText(`${lines.join('\n')}\n${problems.length} problem(s) in the fingerprint data\n`);
   }
   process.exitCode = problems.length === 0 ? 0 : 1;
 }
@@ -26,14 +26,14 @@ function verifyCommand(flags: KnowledgeFlags & { json?: boolean }): void {
 function fieldsCommand(flags: KnowledgeFlags & { json?: boolean }): void {
   const fields = readFields(flags.fingerprints ?? defaultFingerprintDir());
   if (flags.json) printJson([...fields.values()]);
-  else process.stdout.write(fieldsText(fields));
+  else printText(fieldsText(fields));
 }
 
 function matchCommand(field: string, value: string, flags: KnowledgeFlags & { json?: boolean }): void {
   const db = loadKnowledge(flags.fingerprints);
   const report = matchReport(db, field, value);
   if (flags.json) printJson(report);
-  else process.stdout.write(matchText(db, report));
+  else printText(matchText(db, report));
 }
 
 export function registerFingerprints(program: Command): void {

@@ -1,5 +1,6 @@
 /** The command line program: every command of agent/commands/, in the order `--help` lists them. */
 import { Command } from 'commander';
+import { displaySafeLines } from '../safe-text.js';
 import { registerDaemon } from './daemon.js';
 import { registerDiff } from './diff.js';
 import { registerFingerprints } from './fingerprints.js';
@@ -24,7 +25,9 @@ export function buildProgram(): Command {
     .description('Inventories the CCTV devices on a network and says, with evidence, which are made by or for a linked vendor of its knowledge base (fingerprints/vendors.yaml), OEM rebrands included.')
     .version(process.env.npm_package_version ?? '0.1.0')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    // Usage errors quote what was typed (an unknown option, a bad value): shown, never interpreted.
+    .configureOutput({ outputError: (text, write) => write(displaySafeLines(text)) });
 
   for (const register of COMMANDS) register(program);
   return program;

@@ -1,18 +1,15 @@
 /** `cctv-agent report`: a scan from any readable store, in any report format. */
 import { Option, type Command } from 'commander';
-import type { Level } from 'pino';
-import { createLogger } from '../log.js';
 import { writeReport } from '../report/index.js';
 import { formatNames, reportFormats } from '../report/formats.js';
-import { DEFAULT_SITE, DEFAULT_STORE, logLevelOption, readStoreHelp } from './options.js';
+import { DEFAULT_SITE, DEFAULT_STORE, logFormatOption, loggerFor, logLevelOption, readStoreHelp, type LogFlags } from './options.js';
 
-interface ReportFlags {
+interface ReportFlags extends LogFlags {
   site: string;
   scan?: string;
   store: string;
   format: string;
   out?: string;
-  logLevel: Level | 'silent';
 }
 
 export function registerReport(program: Command): void {
@@ -25,5 +22,6 @@ export function registerReport(program: Command): void {
     .addOption(new Option('--format <format>', 'report format').choices(formatNames(reportFormats)).default('table'))
     .option('--out <file>', 'write the report to FILE (replaced atomically) instead of stdout')
     .addOption(logLevelOption())
-    .action((flags: ReportFlags) => writeReport({ ...flags, log: createLogger(flags.logLevel) }));
+    .addOption(logFormatOption())
+    .action((flags: ReportFlags) => writeReport({ ...flags, log: loggerFor(flags) }));
 }

@@ -1,9 +1,7 @@
 /** `cctv-agent scan`: discover, probe the named targets, assess, and save the inventory to the store. */
 import { InvalidArgumentError, type Command } from 'commander';
-import type { Level } from 'pino';
 import { loadCredentials } from '../credentials.js';
 import { loadKnowledge, namesOfLinkedVendors } from '../knowledge/index.js';
-import { createLogger } from '../log.js';
 import { chooseInterfaces } from '../net/interfaces.js';
 import { recordScan } from '../pipeline/changes.js';
 import { createProgress } from '../report/progress.js';
@@ -11,7 +9,7 @@ import { inventoryTable } from '../report/table.js';
 import { openStore, storeFormsText, storeStateDir } from '../store/index.js';
 import { assertStoreName } from '../store/names.js';
 import { parseTargets } from '../targets.js';
-import { collect, DEFAULT_SITE, DEFAULT_STORE, fingerprintsOption, logLevelOption, printJson, type KnowledgeFlags } from './options.js';
+import { collect, DEFAULT_SITE, DEFAULT_STORE, fingerprintsOption, logFormatOption, loggerFor, logLevelOption, printJson, printText, type KnowledgeFlags, type LogFlags } from './options.js';
 
 /** Where `scan --store <push URL>` keeps that store's outbox (see storeStateDir). */
 const SCAN_STATE_ROOT = './cctv-agent-state';
@@ -40,7 +38,7 @@ function positiveRate(value: string): number {
   return rate;
 }
 
-interface ScanFlags extends KnowledgeFlags {
+interface ScanFlags extends KnowledgeFlags, LogFlags {
   interface: string[];
   timeout: number;
   active: boolean;
@@ -49,11 +47,10 @@ interface ScanFlags extends KnowledgeFlags {
   site: string;
   store: string;
   json?: boolean;
-  logLevel: Level | 'silent';
 }
 
 async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<void> {
-  const log = createLogger(flags.logLevel);
+  const log = loggerFor(flags);
   // Everything the operator gave is checked, and the store opened, before a packet is sent.
   assertStoreName('site name', flags.site);
   const targets = parseTargets(targetSpecs);
@@ -94,7 +91,7 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
       log.warn({ store: store.name, ...store.status() }, 'the inventory is not delivered yet; it stays in the outbox for the next run');
     }
     if (flags.json) printJson(inventory);
-    else process.stdout.write(inventoryTable(inventory, namesOfLinkedVendors(knowledge.vendors)));
+    else printText(inventoryTable(inventory, namesOfLinkedVendors(knowledge.vendors)));
   } finally {
     progress.done();
     process.off('SIGINT', onSignal);
@@ -122,5 +119,6 @@ export function registerScan(program: Command): void {
     .option('--json', 'print the inventory document (cctv-inventory/v1) on stdout instead of a table')
     .addOption(fingerprintsOption())
     .addOption(logLevelOption())
+    .addOption(logFormatOption())
     .action((targets: string[], flags: ScanFlags) => scanCommand(targets, flags));
 }

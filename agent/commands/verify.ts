@@ -1,17 +1,15 @@
 /** `cctv-agent verify`: an installer's handover schedule against a scan. */
 import { Option, type Command } from 'commander';
-import type { Level } from 'pino';
 import { readHandoverFile } from '../handover/schedule.js';
 import { verifyExitCode, verifyHandover } from '../handover/verify.js';
 import { linkedVendorNames } from '../knowledge/index.js';
-import { createLogger } from '../log.js';
 import { createProgress } from '../report/progress.js';
 import { formatNames, renderFormat, verifyFormats } from '../report/formats.js';
 import { assertStoreName } from '../store/names.js';
 import { openPlace, readScan } from '../store/read.js';
-import { DEFAULT_SITE, DEFAULT_STORE, logLevelOption, readStoreHelp } from './options.js';
+import { DEFAULT_SITE, DEFAULT_STORE, logFormatOption, loggerFor, logLevelOption, readStoreHelp, type LogFlags } from './options.js';
 
-interface HandoverFlags {
+interface HandoverFlags extends LogFlags {
   expected: string;
   site: string;
   scan?: string;
@@ -19,11 +17,10 @@ interface HandoverFlags {
   /** A name of verifyFormats (agent/report/formats.ts). */
   format: string;
   allowLinked?: boolean;
-  logLevel: Level | 'silent';
 }
 
 async function handoverCommand(flags: HandoverFlags): Promise<void> {
-  const log = createLogger(flags.logLevel);
+  const log = loggerFor(flags);
   assertStoreName('site name', flags.site);
   // A bad handover file fails before the store is touched.
   const expected = readHandoverFile(flags.expected);
@@ -57,5 +54,6 @@ export function registerVerify(program: Command): void {
     .addOption(new Option('--format <format>', 'output format').choices(formatNames(verifyFormats)).default('table'))
     .option('--allow-linked', 'list devices made by or for a linked vendor but do not fail the handover for them')
     .addOption(logLevelOption())
+    .addOption(logFormatOption())
     .action((flags: HandoverFlags) => handoverCommand(flags));
 }

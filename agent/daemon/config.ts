@@ -15,7 +15,7 @@ import { AgentError, agentError } from '../errors.js';
 import { dotted, parseDataDocument, schemaProblem, validatorFor, type DataPath, type SchemaProblem } from '../knowledge/data-file.js';
 import { LOG_LEVELS } from '../log.js';
 import { loadCredentials, type CredentialStore } from '../credentials.js';
-import type { ScanInterface } from '../net/interfaces.js';
+import { isLoopbackInterface, type ScanInterface } from '../net/interfaces.js';
 import { parseTargets, type TargetSet } from '../targets.js';
 import { assertStoreName } from '../store/names.js';
 import { STORE_SPEC_SCHEMA, storeFormsText, stores, type StoreSpec } from '../store/index.js';
@@ -209,7 +209,8 @@ export function parseDaemonConfig(text: string, file: string, options: LoadOptio
     }
     site.interfaces.forEach((iface, j) => {
       if (!available.has(iface)) {
-        at(['sites', i, 'interfaces', j], `sites[${i}].interfaces[${j}]: interface "${iface}" does not exist here or has no IPv4 address (here: ${[...available].join(', ') || 'none'})`);
+        const why = isLoopbackInterface(iface) ? 'is the loopback interface, which reaches only this machine' : 'does not exist here or has no IPv4 address';
+        at(['sites', i, 'interfaces', j], `sites[${i}].interfaces[${j}]: interface "${iface}" ${why} (here: ${[...available].join(', ') || 'none'})`);
       }
     });
     let targets = parseTargets([]);

@@ -18,7 +18,7 @@
  * reload(): reads the configuration again; a bad one is logged and the running one kept. A good
  * one is applied between sweeps; presence state, the last sweep of each site and the metrics stay.
  */
-import { readFile, rename } from 'node:fs/promises';
+import { readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { computeSiteChanges, SITE_STATE_SCHEMA, type SiteState } from '../pipeline/changes.js';
 import { AgentError } from '../errors.js';
@@ -127,7 +127,8 @@ export class Daemon {
   static async start(options: DaemonOptions): Promise<Daemon> {
     const daemon = new Daemon(options);
     try {
-      await ensureDir(options.stateDir);
+      await ensureDir(options.stateDir, STATE_DIR_MODE);
+      await warnIfShared(options.stateDir, daemon.log);
       daemon.local = await openFileStore(join(options.stateDir, 'inventory'), options.log);
       for (const site of options.config.sites) daemon.sites.set(site.name, await daemon.openSite(site));
       const health = options.config.health;
@@ -365,4 +366,21 @@ async function readSiteState(file: string, site: string, log: Logger): Promise<S
   await rename(file, aside);
   log.error({ file, movedTo: aside }, 'presence state unreadable: moved aside; every device of this sweep is reported as added');
   return null;
+}
+
+/**
+ * The state folder holds every site's inventory, change log and push outbox (devices, addresses,
+ * serials): the daemon creates it readable by its own user only.
+ */
+const STATE_DIR_MODE = 0o700;
+
+/** Warns when an existing state folder can be read or entered by other users. */
+async function warnIfShared(stateDir: string, log: Logger): Promise<void> {
+  const mode = (await stat(stateDir)).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    log.warn(
+      { stateDir, mode: mode.toString(8) },
+      `the state folder can be read by other users: make it private with "chmod 700 ${stateDir}"`,
+    );
+  }
 }

@@ -18,6 +18,7 @@
  */
 import { buildDhipSearch, DHIP_MULTICAST_ADDRESS, DHIP_NOTIFY_METHOD, DHIP_PORT, parseDhipReply } from '../protocols/dhip.js';
 import { udpSearch, type UdpSearchDiscoverer } from './udp-search.js';
+import { CLEANED_FIELD } from '../safe-text.js';
 
 /**
  * One observation per sender and serial (or MAC when there is no serial). The codec refuses a
@@ -31,7 +32,7 @@ export const dhip: UdpSearchDiscoverer<'dhip'> = udpSearch({
     'dhip.method', 'dhip.mac', 'dhip.deviceClass', 'dhip.deviceType', 'dhip.serial', 'dhip.version', 'dhip.vendor', 'dhip.manufacturer',
     'dhip.machineName', 'dhip.deviceId', 'dhip.init', 'dhip.find', 'dhip.findVersion', 'dhip.videoInputChannels', 'dhip.videoOutputChannels',
     'dhip.remoteVideoInputChannels', 'dhip.alarmInputChannels', 'dhip.alarmOutputChannels', 'dhip.unLoginFuncMask', 'dhip.ipv4', 'dhip.dhcp',
-    'dhip.httpPort', 'dhip.port',
+    'dhip.httpPort', 'dhip.port', CLEANED_FIELD,
   ],
   description: 'Dahua DHIP DHDiscover.search (UDP 37810, multicast 239.255.255.251)',
   protocol: 'DHIP',

@@ -18,6 +18,7 @@ import { pageFields } from '../protocols/http-page.js';
 import { openPortsFor, probeHosts, withDefaults, type ItemProbe } from './probe-hosts.js';
 import type { Discoverer, ScanContext } from './types.js';
 import type { Observation } from '../types.js';
+import { CLEANED_FIELD } from '../safe-text.js';
 
 export type { HttpProbeData } from '../knowledge/tables.js';
 
@@ -74,7 +75,7 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
     emits: [
       'http.path', 'http.status', 'http.header.server', 'http.header.wwwAuthenticate', 'http.header.location', 'http.header.etag',
       'http.header.p3p', 'http.auth.scheme', 'http.auth.realm', 'http.title', 'http.marker', 'http.favicon.md5', 'http.favicon.mmh3',
-      'http.body.bytes', 'http.body.truncated',
+      'http.body.bytes', 'http.body.truncated', CLEANED_FIELD,
     ],
     description: 'HTTP(S) GET of a few identifying pages and the favicon on open web ports, without credentials',
 

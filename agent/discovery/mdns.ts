@@ -17,7 +17,8 @@
  *   no usable A record the sender's own address is used. When the answer came from another
  *   address than the one it names (an mDNS proxy, or a false claim), `mdns.answeredBy` says so.
  * - TXT (RFC 6763 §6) is decoded from the raw strings: keys case-folded, the first occurrence
- *   of a key wins, at most MAX_TXT_KEYS keys, values cleaned and capped.
+ *   of a key wins, at most MAX_TXT_KEYS keys, values capped. Names, host and TXT values are cleaned
+ *   where they become the observation's fields (cleanDeviceFields).
  */
 import type { EventEmitter } from 'node:events';
 import { isIPv4 } from 'node:net';
@@ -30,6 +31,7 @@ import { onChosenSubnet } from './ssdp.js';
 import type { ServiceType } from '../knowledge/tables.js';
 import type { ScanBounds } from './bounds.js';
 import type { Discoverer, ScanContext } from './types.js';
+import { cleanDeviceFields, cleanDeviceText, CLEANED_FIELD } from '../safe-text.js';
 
 
 /** How many times each query is sent (UDP loses packets; RFC 6762 §5.2 repeats queries too). */
@@ -51,13 +53,11 @@ export const MAX_MDNS_RECORDS_PER_PACKET = 64;
 /** A TXT string is at most 255 bytes (RFC 6763 §6.1); names (RFC 1035 §2.3.4) likewise. */
 export const MAX_MDNS_VALUE_LENGTH = 255;
 
-// C0 controls and DEL.
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/g;
-
-function cleanText(value: unknown): string | null {
+/** A name fit to keep: a string, trimmed, not over the cap, not empty once cleaned; kept as sent until it becomes a field. */
+function keptText(value: unknown): string | null {
   if (typeof value !== 'string') return null;
-  const cleaned = value.replace(CONTROL_CHARACTERS, '').trim();
-  return cleaned.length > 0 && cleaned.length <= MAX_MDNS_VALUE_LENGTH ? cleaned : null;
+  const text = value.trim();
+  return cleanDeviceText(text).length > 0 && text.length <= MAX_MDNS_VALUE_LENGTH ? text : null;
 }
 
 /** A TXT key that is safe inside a field name: RFC 6763 §6.4 allows more, those are skipped. */
@@ -66,9 +66,9 @@ const TXT_KEY = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 /**
  * `mdns.txt.<key>` fields from the raw TXT strings (RFC 6763 §6): a string without '=' is a
  * boolean attribute (value ''); keys are case-insensitive (§6.4), so folded to lower case; only
- * the first occurrence of a key counts (§6.4); empty strings are skipped (§6.1). Values lose
- * their control characters. Keys that would not make a plain field name, values over the cap and
- * keys past MAX_TXT_KEYS are dropped.
+ * the first occurrence of a key counts (§6.4); empty strings are skipped (§6.1). Keys that would
+ * not make a plain field name, values over the cap and keys past MAX_TXT_KEYS are dropped. Values
+ * are as sent, trimmed: they are cleaned with the instance's other fields.
  */
 export function txtFields(strings: unknown): Fields {
   const fields: Fields = {};
@@ -86,7 +86,7 @@ export function txtFields(strings: unknown): Fields {
       fields[`mdns.txt.${key}`] = '';
       continue;
     }
-    const value = item.subarray(equals + 1).toString('utf8').replace(CONTROL_CHARACTERS, '').trim();
+    const value = item.subarray(equals + 1).toString('utf8').trim();
     if (value.length <= MAX_MDNS_VALUE_LENGTH) fields[`mdns.txt.${key}`] = value;
   }
   return fields;
@@ -132,7 +132,7 @@ class Instances {
   ) {}
 
   record(service: FoundService, type: ServiceType): void {
-    const name = cleanText(service.name);
+    const name = keptText(service.name);
     if (name === null) {
       this.log.debug({ type: type.type }, 'mDNS instance without a usable name dropped');
       return;
@@ -149,7 +149,7 @@ class Instances {
       return;
     }
     const fields: Fields = { 'mdns.name': name, 'mdns.type': type.type };
-    const host = cleanText(service.host);
+    const host = keptText(service.host);
     if (host !== null) fields['mdns.host'] = host;
     if (Number.isInteger(service.port) && service.port >= 0 && service.port <= 65535) fields['mdns.port'] = String(service.port);
     Object.assign(fields, txtFields(service.rawTxt));
@@ -179,7 +179,7 @@ class Instances {
     const at = new Date().toISOString();
     return [...this.byKey.keys()].sort().map((key) => {
       const { ip, fields } = this.byKey.get(key) as { ip: string; fields: Fields };
-      return { source: 'mdns-dns-sd', ip, at, status: 'ok', fields };
+      return { source: 'mdns-dns-sd', ip, at, status: 'ok', fields: cleanDeviceFields(fields) };
     });
   }
 }
@@ -221,7 +221,7 @@ export const mdns: Discoverer<'mdns-dns-sd'> = {
   name: 'mdns-dns-sd',
   phase: 'listen',
   evidence: 'mdns',
-  emits: ['mdns.name', 'mdns.type', 'mdns.host', 'mdns.port', 'mdns.answeredBy', 'mdns.txt.*'],
+  emits: ['mdns.name', 'mdns.type', 'mdns.host', 'mdns.port', 'mdns.answeredBy', 'mdns.txt.*', CLEANED_FIELD],
   description: 'mDNS / DNS-SD browse of the service types in fingerprints/mdns-services.yaml (UDP 5353, multicast 224.0.0.251)',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {

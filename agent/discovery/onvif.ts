@@ -51,6 +51,7 @@ import { usernameTokenHeader } from '../protocols/ws-security.js';
 import { scopeFields } from '../protocols/wsdiscovery.js';
 import type { XmlNode } from '../protocols/xml.js';
 import type { Discoverer, ScanContext } from './types.js';
+import { cleanDeviceFields, CLEANED_FIELD } from '../safe-text.js';
 import type { CredentialStore, Credentials } from '../credentials.js';
 import type { Fields, Observation, ProbeStatus } from '../types.js';
 import type { Logger } from '../log.js';
@@ -310,7 +311,8 @@ async function probeDevice(
         ...(result.mac ? { mac: result.mac } : {}),
         at: new Date().toISOString(),
         status: result.status,
-        fields: { ...result.fields, 'onvif.call': call },
+        // The answer's headers (Server, the realm) and clock type join the codec's fields here: all are cleaned.
+        fields: cleanDeviceFields({ ...result.fields, 'onvif.call': call }),
       });
     const { soap, ...clock } = await session.clock();
     if (!endpoint.announced && !soap) {
@@ -335,7 +337,7 @@ export const onvifDevice: Discoverer<'onvif-device-service'> = {
     'onvif.call', 'onvif.time.type', 'onvif.time.utc', 'onvif.time.offsetSeconds', 'onvif.device.manufacturer', 'onvif.device.model',
     'onvif.device.firmware', 'onvif.device.serial', 'onvif.device.hardwareId', 'onvif.net.mac', 'onvif.scope', 'onvif.scope.name',
     'onvif.scope.hardware', 'onvif.scope.location', 'onvif.scope.type', 'onvif.scope.profile', 'onvif.scope.mac', 'onvif.http.server',
-    'onvif.auth.realm', 'onvif.auth.method',
+    'onvif.auth.realm', 'onvif.auth.method', CLEANED_FIELD,
   ],
   description: 'ONVIF device service: clock, device information, network interfaces and scopes (with credentials only where the operator supplied them)',
 

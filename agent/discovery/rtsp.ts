@@ -22,6 +22,7 @@ import type { Observation, ProbeStatus } from '../types.js';
 import type { Logger } from '../log.js';
 import type { RateLimiter } from '../net/rate-limiter.js';
 import { openPortsFor, probeHosts } from './probe-hosts.js';
+import { CLEANED_FIELD } from '../safe-text.js';
 
 /** Connect to last byte of one answer. */
 const EXCHANGE_TIMEOUT_MS = 3000;
@@ -161,7 +162,7 @@ export const rtspProbe: Discoverer<'rtsp'> = {
   name: 'rtsp',
   phase: 'probe',
   evidence: 'rtsp',
-  emits: ['rtsp.method', 'rtsp.status', 'rtsp.server', 'rtsp.public', 'rtsp.auth.scheme', 'rtsp.auth.realm'],
+  emits: ['rtsp.method', 'rtsp.status', 'rtsp.server', 'rtsp.public', 'rtsp.auth.scheme', 'rtsp.auth.realm', CLEANED_FIELD],
   description: 'RTSP OPTIONS and DESCRIBE without credentials on open RTSP ports: Server, Public methods, authentication realms',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {

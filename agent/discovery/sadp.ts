@@ -22,6 +22,7 @@
 import { randomUUID } from 'node:crypto';
 import { buildSadpInquiry, parseSadpReply, SADP_MULTICAST_ADDRESS, SADP_PORT } from '../protocols/sadp.js';
 import { udpSearch, type UdpSearchDiscoverer } from './udp-search.js';
+import { CLEANED_FIELD } from '../safe-text.js';
 
 /**
  * One observation per sender and serial (or MAC when there is no serial). The codec refuses a
@@ -34,6 +35,7 @@ export const sadp: UdpSearchDiscoverer<'sadp'> = udpSearch({
   emits: [
     'sadp.message', 'sadp.uuid', 'sadp.types', 'sadp.deviceType', 'sadp.model', 'sadp.serial', 'sadp.mac', 'sadp.ipv4', 'sadp.firmware', 'sadp.dsp',
     'sadp.bootTime', 'sadp.activated', 'sadp.oemInfo', 'sadp.oemCode', 'sadp.commandPort', 'sadp.httpPort', 'sadp.sdkOverTlsPort', 'sadp.dhcp', 'sadp.analogChannels', 'sadp.digitalChannels',
+    CLEANED_FIELD,
   ],
   description: 'Hikvision SADP inquiry (UDP 37020, multicast 239.255.255.250)',
   protocol: 'SADP',

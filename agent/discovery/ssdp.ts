@@ -42,6 +42,7 @@ import type { Logger } from '../log.js';
 import type { Fields, Observation } from '../types.js';
 import { probeHosts } from './probe-hosts.js';
 import type { ScanBounds } from './bounds.js';
+import { cleanDeviceFields, CLEANED_FIELD } from '../safe-text.js';
 import type { Discoverer, ScanContext } from './types.js';
 
 const SSDP_PORT = 1900;
@@ -121,7 +122,7 @@ class Responders {
       put('ssdp.st', distinct(announcements.map((a) => a.target)));
       put('ssdp.usn', distinct(announcements.map((a) => a.usn)));
       put('ssdp.location', distinct(announcements.map((a) => a.location)));
-      return { source: 'ssdp', ip, at, status: 'ok', fields };
+      return { source: 'ssdp', ip, at, status: 'ok', fields: cleanDeviceFields(fields) };
     });
   }
 
@@ -151,7 +152,7 @@ export const ssdpSearch: Discoverer<'ssdp'> = {
   name: 'ssdp',
   phase: 'listen',
   evidence: 'ssdp',
-  emits: ['ssdp.server', 'ssdp.st', 'ssdp.usn', 'ssdp.location'],
+  emits: ['ssdp.server', 'ssdp.st', 'ssdp.usn', 'ssdp.location', CLEANED_FIELD],
   description: 'SSDP M-SEARCH (ssdp:all, upnp:rootdevice) and NOTIFY listening (UDP 1900, multicast 239.255.255.250)',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
@@ -232,7 +233,15 @@ function descriptionWork(ctx: ScanContext, log: Logger): [string, URL][] {
 
 async function fetchDescription(signal: AbortSignal, log: Logger, ip: string, url: URL): Promise<Observation> {
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-  const observation = (status: Observation['status'], fields: Fields): Observation => ({ source: 'upnp-description', ip, port, at: new Date().toISOString(), status, fields });
+  const observation = (status: Observation['status'], fields: Fields): Observation => ({
+    source: 'upnp-description',
+    ip,
+    port,
+    at: new Date().toISOString(),
+    status,
+    // The Server header joins the codec's fields here: both are cleaned.
+    fields: cleanDeviceFields(fields),
+  });
   const result = await httpRequest({
     url,
     method: 'GET',
@@ -265,7 +274,7 @@ export const upnpDescription: Discoverer<'upnp-description'> = {
   evidence: 'ssdp',
   emits: [
     'upnp.deviceType', 'upnp.friendlyName', 'upnp.manufacturer', 'upnp.modelName', 'upnp.modelNumber', 'upnp.modelDescription',
-    'upnp.serialNumber', 'upnp.udn', 'upnp.presentationURL', 'upnp.http.server',
+    'upnp.serialNumber', 'upnp.udn', 'upnp.presentationURL', 'upnp.http.server', CLEANED_FIELD,
   ],
   description: 'UPnP device description: HTTP GET of each SSDP LOCATION on the announcing device’s own address',
 

@@ -15,7 +15,8 @@
  */
 import tls from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
-import { cleanText } from '../protocols/http-page.js';
+import { cappedText } from '../protocols/http-page.js';
+import { cleanDeviceFields, CLEANED_FIELD } from '../safe-text.js';
 import { openPortsFor, probeHosts, withDefaults } from './probe-hosts.js';
 import type { Discoverer, ScanContext } from './types.js';
 import type { Fields, Observation, ProbeStatus } from '../types.js';
@@ -32,7 +33,7 @@ export const MAX_SAN_ENTRIES = 32;
  */
 export function rfc4514(nodeName: string): string {
   const rdns = nodeName.split('\n').filter((line) => line.length > 0);
-  return cleanText(rdns.reverse().join(','), MAX_NAME_LENGTH);
+  return cappedText(rdns.reverse().join(','), MAX_NAME_LENGTH);
 }
 
 /** `DNS:cam.local, IP Address:192.0.2.7` → ['DNS:cam.local', 'IP Address:192.0.2.7']. */
@@ -41,7 +42,7 @@ export function subjectAltNames(san: string | undefined): string[] {
   // Entries are ", "-separated; a comma inside a (quoted) value is not followed by "Type:".
   return san
     .split(/, (?=[A-Za-z][A-Za-z ]*:)/)
-    .map((entry) => cleanText(entry))
+    .map((entry) => cappedText(entry))
     .filter(Boolean)
     .slice(0, MAX_SAN_ENTRIES);
 }
@@ -59,7 +60,8 @@ export function certificateFields(cert: X509Certificate): Fields {
   };
   const san = subjectAltNames(cert.subjectAltName);
   if (san.length) fields['tls.san'] = san;
-  return fields;
+  // Node hex-escapes control characters in names (RFC 2253 §2.4) but not bidirectional ones.
+  return cleanDeviceFields(fields);
 }
 
 export type HandshakeResult =
@@ -122,7 +124,7 @@ export function createTlsDiscoverer(options: TlsProbeOptions = {}): Discoverer<'
     name: 'tls-certificate',
     phase: 'probe',
     evidence: 'tls',
-    emits: ['tls.subject', 'tls.issuer', 'tls.san', 'tls.notBefore', 'tls.notAfter', 'tls.fingerprint256', 'tls.selfSigned', 'tls.protocol'],
+    emits: ['tls.subject', 'tls.issuer', 'tls.san', 'tls.notBefore', 'tls.notAfter', 'tls.fingerprint256', 'tls.selfSigned', 'tls.protocol', CLEANED_FIELD],
     description: 'TLS handshake on open TLS ports to read the server certificate (subject, issuer, validity)',
 
     async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {

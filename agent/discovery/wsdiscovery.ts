@@ -14,6 +14,7 @@ import { sleep } from '../net/abort.js';
 import {
   buildProbe,
   isOnvifMatch,
+  otherResponderFields,
   parseProbeMatches,
   probeMatchFields,
   PROBE_TYPES,
@@ -24,6 +25,7 @@ import {
 } from '../protocols/wsdiscovery.js';
 import type { Discoverer, ScanContext } from './types.js';
 import type { Observation } from '../types.js';
+import { CLEANED_FIELD } from '../safe-text.js';
 
 /** How many times each probe is sent (UDP loses packets; nmap's wsdd sends twice too). */
 const SEND_COUNT = 2;
@@ -36,7 +38,7 @@ export const wsDiscovery: Discoverer<'ws-discovery'> = {
   evidence: 'onvif',
   emits: [
     'onvif.endpoint', 'onvif.types', 'onvif.xaddr', 'onvif.metadataVersion', 'onvif.scope', 'onvif.scope.name', 'onvif.scope.hardware',
-    'onvif.scope.location', 'onvif.scope.type', 'onvif.scope.profile', 'onvif.scope.mac', 'wsd.types',
+    'onvif.scope.location', 'onvif.scope.type', 'onvif.scope.profile', 'onvif.scope.mac', 'wsd.types', CLEANED_FIELD,
   ],
   description: 'ONVIF WS-Discovery Probe (UDP 3702, multicast 239.255.255.250 and unicast to targets)',
 
@@ -67,7 +69,7 @@ export const wsDiscovery: Discoverer<'ws-discovery'> = {
         // its WS-Discovery types only, and dropped from everything ONVIF (no scopes, no XAddrs probed).
         const onvif = isOnvifMatch(match);
         if (!onvif) log.info({ from: d.from, types: match.types }, 'non-camera WS-Discovery reply: recorded as a host, not probed as ONVIF');
-        const fields = onvif ? probeMatchFields(match) : { 'wsd.types': match.types };
+        const fields = onvif ? probeMatchFields(match) : otherResponderFields(match);
         emit({ source: 'ws-discovery', ip: d.from, at: new Date().toISOString(), status: 'ok', fields });
       }
     };

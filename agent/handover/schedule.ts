@@ -8,6 +8,7 @@ import { isIPv4 } from 'node:net';
 import { parse as parseCsv, CsvError } from 'csv-parse/sync';
 import { readBoundedTextFile } from '../bounded-file.js';
 import { agentError } from '../errors.js';
+import { displaySafe } from '../safe-text.js';
 
 export const HANDOVER_COLUMNS = ['ip', 'mac', 'serial', 'model', 'firmware', 'brand', 'location'] as const;
 export type HandoverColumn = (typeof HANDOVER_COLUMNS)[number];
@@ -29,6 +30,11 @@ export function readHandoverFile(file: string): ExpectedDevice[] {
 export function parseHandover(text: string, file: string): ExpectedDevice[] {
   const body = text.replace(/^\uFEFF/, '');
   return /^\s*[[{]/.test(body) ? parseJsonHandover(body, file) : parseCsvHandover(body, file);
+}
+
+/** A value of the file quoted in an error line: its control and bidirectional characters shown as escapes, line breaks included. */
+function quoted(text: string): string {
+  return `"${displaySafe(text)}"`;
 }
 
 interface Cell {
@@ -112,7 +118,7 @@ function columnOf(text: string, line: number, index: number): number {
 function knownColumn(name: string, file: string, at: { line: number; column: number }): HandoverColumn {
   const key = name.trim().toLowerCase();
   if ((HANDOVER_COLUMNS as readonly string[]).includes(key)) return key as HandoverColumn;
-  throw agentError('CCTV_ERR_BAD_HANDOVER', file, at.line, at.column, `unknown column "${name}"`);
+  throw agentError('CCTV_ERR_BAD_HANDOVER', file, at.line, at.column, `unknown column ${quoted(name)}`);
 }
 
 function expectedDevice(cells: Map<HandoverColumn, Cell>, line: number, file: string): ExpectedDevice {
@@ -123,11 +129,11 @@ function expectedDevice(cells: Map<HandoverColumn, Cell>, line: number, file: st
     device[column] = value === '' ? null : value;
     if (!cell || value === '') continue;
     if (column === 'ip' && !isIPv4(value)) {
-      throw agentError('CCTV_ERR_BAD_HANDOVER', file, cell.line, cell.column, `"${value}" is not an IPv4 address`);
+      throw agentError('CCTV_ERR_BAD_HANDOVER', file, cell.line, cell.column, `${quoted(value)} is not an IPv4 address`);
     }
     if (column === 'mac') {
       if (!MAC.test(value)) {
-        throw agentError('CCTV_ERR_BAD_HANDOVER', file, cell.line, cell.column, `"${value}" is not a MAC address (like bc:ad:28:4f:12:9e)`);
+        throw agentError('CCTV_ERR_BAD_HANDOVER', file, cell.line, cell.column, `${quoted(value)} is not a MAC address (like bc:ad:28:4f:12:9e)`);
       }
       device.mac = value.toLowerCase().replaceAll('-', ':');
     }
@@ -268,7 +274,7 @@ function parseJsonHandover(text: string, file: string): ExpectedDevice[] {
   if (root.kind === 'object') {
     const devices = root.entries.find((e) => e.key.toLowerCase() === 'devices');
     const other = root.entries.find((e) => e.key.toLowerCase() !== 'devices');
-    if (other) return bad(other.keyAt, `unknown key "${other.key}" (the top level holds only "devices")`);
+    if (other) return bad(other.keyAt, `unknown key ${quoted(other.key)} (the top level holds only "devices")`);
     if (!devices) return bad(root.at, 'expected an array of devices, or { "devices": [...] }');
     list = devices.value;
   }
@@ -279,7 +285,7 @@ function parseJsonHandover(text: string, file: string): ExpectedDevice[] {
     for (const entry of item.entries) {
       const column = knownColumn(entry.key, file, lineColumn(text, entry.keyAt));
       const { value } = entry;
-      if (value.kind !== 'scalar' || typeof value.value === 'boolean') return bad(value.at, `"${entry.key}" must be a string`);
+      if (value.kind !== 'scalar' || typeof value.value === 'boolean') return bad(value.at, `${quoted(entry.key)} must be a string`);
       cells.set(column, { value: value.value === null ? '' : String(value.value), ...lineColumn(text, value.at) });
     }
     return expectedDevice(cells, lineColumn(text, item.at).line, file);

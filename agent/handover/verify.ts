@@ -5,10 +5,11 @@
  * Matching, in order: by MAC, then serial, then IP; each found device is matched at most once
  * (the first expected device, in file order, to claim it keeps it).
  */
-import Table from 'cli-table3';
 import type { Device, Inventory } from '../types.js';
 import type { ExpectedDevice } from './schedule.js';
 import { escapeHtml } from '../report/html.js';
+import { displaySafe } from '../safe-text.js';
+import { terminalTable } from '../report/terminal-table.js';
 import { linkedNamesText, type LinkedVendorNames } from '../report/summary.js';
 import { verdictText } from '../report/table.js';
 
@@ -168,10 +169,8 @@ function rows(result: VerifyResult): string[][] {
 const HEAD = ['Status', 'Handover', 'Found', 'Device', 'Linked to', 'Problem'];
 
 export function verifyTable(result: VerifyResult, names: LinkedVendorNames): string {
-  const table = new Table({ head: HEAD, style: { head: [], border: [] } });
-  for (const row of rows(result)) table.push(row);
   return (
-    `Handover check of site ${result.site}, scan ${result.scanId}\n${table.toString()}\n${counts(result, names)}.\n` +
+    `${displaySafe(`Handover check of site ${result.site}, scan ${result.scanId}`)}\n${terminalTable(HEAD, rows(result))}\n${counts(result, names)}.\n` +
     `${result.ok ? 'PASS' : 'FAIL'}: ${result.ok ? 'the handover matches the network.' : 'the handover does not match the network, or names linked devices.'}\n`
   );
 }

@@ -19,6 +19,12 @@ export function listScanInterfaces(): ScanInterface[] {
   return found.sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/** True when `name` is an interface of this machine whose IPv4 addresses are all loopback (`lo`). */
+export function isLoopbackInterface(name: string): boolean {
+  const ipv4 = (networkInterfaces()[name] ?? []).filter((a) => a.family === 'IPv4');
+  return ipv4.length > 0 && ipv4.every((a) => a.internal);
+}
+
 /** Resolves --interface names; with none given, every usable interface. */
 export function chooseInterfaces(requested: readonly string[]): ScanInterface[] {
   const available = listScanInterfaces();
@@ -26,9 +32,11 @@ export function chooseInterfaces(requested: readonly string[]): ScanInterface[] 
     if (available.length === 0) throw agentError('CCTV_ERR_NO_INTERFACE');
     return available;
   }
+  const usable = available.map((i) => i.name);
   return [...new Set(requested)].map((name) => {
     const match = available.find((i) => i.name === name);
-    if (!match) throw agentError('CCTV_ERR_UNKNOWN_INTERFACE', name, available.map((i) => i.name));
-    return match;
+    if (match) return match;
+    if (isLoopbackInterface(name)) throw agentError('CCTV_ERR_LOOPBACK_INTERFACE', name, usable);
+    throw agentError('CCTV_ERR_UNKNOWN_INTERFACE', name, usable);
   });
 }

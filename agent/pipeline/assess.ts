@@ -8,8 +8,19 @@ import type { Knowledge } from '../knowledge/index.js';
 import { compareAddresses, type ObservedHost } from './merge.js';
 import { policiesFor } from './policies.js';
 import { vulnerabilitiesOf } from './vulns.js';
-import type { DiscovererName } from '../discovery/index.js';
-import { INVENTORY_SCHEMA_ID, type Device, type Inventory, type Observation, type ScanInfo, type Service } from '../types.js';
+import { discoverers, type DiscovererName } from '../discovery/index.js';
+import { CLEANED_FIELD } from '../safe-text.js';
+import {
+  EVIDENCE_SOURCES,
+  INVENTORY_SCHEMA_ID,
+  type Device,
+  type Evidence,
+  type EvidenceSource,
+  type Inventory,
+  type Observation,
+  type ScanInfo,
+  type Service,
+} from '../types.js';
 
 /**
  * What spoke on a port, most specific first: an ONVIF device service runs over HTTP, HTTPS over TLS,
@@ -52,6 +63,32 @@ function servicesOf(host: ObservedHost): Service[] {
   return services.sort((a, b) => a.port - b.port);
 }
 
+/** The rule id of the evidence that a device's text held control or bidirectional characters (agent/safe-text.ts). */
+export const CLEANED_TEXT_RULE_ID = 'device-text-cleaned';
+
+const EVIDENCE_SOURCE_OF: ReadonlyMap<string, EvidenceSource | null> = new Map(discoverers.map((d) => [d.name, d.evidence]));
+
+/**
+ * One piece of evidence per field whose value held control or bidirectional formatting characters,
+ * removed at ingest (the observations' `text.cleaned`): a device that sends them is worth knowing
+ * about, though it supports no vendor.
+ */
+function cleanedTextEvidence(host: ObservedHost): Evidence[] {
+  const found = new Map<string, Evidence>();
+  for (const o of host.observations) {
+    const cleaned = o.fields[CLEANED_FIELD];
+    const source = EVIDENCE_SOURCE_OF.get(o.source);
+    if (cleaned === undefined || !source) continue;
+    for (const field of Array.isArray(cleaned) ? cleaned : [cleaned]) {
+      const detail = `${field} contained control or bidirectional formatting characters, removed`;
+      found.set(`${source} ${detail}`, { source, detail, supports: null, rule: CLEANED_TEXT_RULE_ID, confidence: 0 });
+    }
+  }
+  return [...found.values()].sort(
+    (a, b) => EVIDENCE_SOURCES.indexOf(a.source) - EVIDENCE_SOURCES.indexOf(b.source) || (a.detail < b.detail ? -1 : a.detail > b.detail ? 1 : 0),
+  );
+}
+
 /** Stable id: the MAC, else the serial the device reports, else its address. */
 function deviceId(mac: string | null, serial: string | null, ip: string): string {
   if (mac) return `mac:${mac}`;
@@ -72,7 +109,7 @@ export function buildDevice(db: Knowledge, host: ObservedHost): Device {
     mac: host.mac,
     identity,
     classification,
-    evidence: fingerprint.evidence,
+    evidence: [...fingerprint.evidence, ...cleanedTextEvidence(host)],
     vulnerabilities: vulnerabilitiesOf(db.cves, {
       model: identity.model,
       firmware: identity.firmware,

@@ -40,6 +40,7 @@
  *
  * Order is deterministic: by device id (code-unit order), then by kind in CHANGE_TYPES order.
  */
+import { AgentError } from '../errors.js';
 import type { InventoryStore } from '../store/types.js';
 import type { Device, Inventory, Service } from '../types.js';
 import { IDENTITY_KEYS, type IdentityKey } from '../types.js';
@@ -208,14 +209,26 @@ export function diffInventories(previous: Inventory | null, next: Inventory): Ch
   return computeSiteChanges(siteStateOf(previous), next, { removeAfterMissedSweeps: 1 }).events;
 }
 
+/** How often recordScan recomputes its events when other runs keep saving the same site first. */
+const RECORD_ATTEMPTS = 5;
+
 /**
  * What `cctv-agent scan` does with a finished scan: its events against the last document saved
  * for the site through `store` (diffInventories), saved with it. Returns where it went and the events.
+ * When another run saved the site in between (two scans of one site at once), the store refuses the
+ * save and the events are computed again against that run's document, so no change is lost or doubled.
  */
 export async function recordScan(store: Pick<InventoryStore, 'latest' | 'save'>, inventory: Inventory): Promise<{ location: string; events: ChangeEvent[] }> {
-  const events = diffInventories(await store.latest(inventory.scan.site), inventory);
-  const { location } = await store.save(inventory, events);
-  return { location, events };
+  for (let attempt = 1; ; attempt++) {
+    const previous = await store.latest(inventory.scan.site);
+    const events = diffInventories(previous, inventory);
+    try {
+      const { location } = await store.save(inventory, events, { basedOn: previous?.scan.id ?? null });
+      return { location, events };
+    } catch (error) {
+      if (!(error instanceof AgentError && error.code === 'CCTV_ERR_STORE_CONFLICT') || attempt >= RECORD_ATTEMPTS) throw error;
+    }
+  }
 }
 
 function trackDevice(old: TrackedDevice | undefined, device: Device, scan: Inventory['scan']): TrackedDevice {

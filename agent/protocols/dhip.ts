@@ -39,6 +39,7 @@
  */
 import { isIPv4 } from 'node:net';
 import type { Fields } from '../types.js';
+import { cleanDeviceFields } from '../safe-text.js';
 import { normaliseMac } from '../net/mac.js';
 
 export const DHIP_MULTICAST_ADDRESS = '239.255.255.251';
@@ -218,7 +219,7 @@ export function parseDhipReply(buf: Buffer): DhipReply | null {
   if (reply.dhcp !== null) fields['dhip.dhcp'] = String(reply.dhcp);
   if (reply.httpPort !== null) fields['dhip.httpPort'] = String(reply.httpPort);
   if (reply.port !== null) fields['dhip.port'] = String(reply.port);
-  return { ...reply, fields };
+  return { ...reply, fields: cleanDeviceFields(fields) };
 }
 
 /** A JSON scalar as a non-empty trimmed string (numbers in decimal, booleans as true/false). */

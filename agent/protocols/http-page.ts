@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import { TextDecoder } from 'node:util';
 import type { Fields } from '../types.js';
+import { cleanDeviceFields } from '../safe-text.js';
 
 /** Longest title kept (characters, after whitespace is collapsed). */
 export const MAX_TITLE_LENGTH = 200;
@@ -25,13 +26,13 @@ export const MAX_CHALLENGE_HEADER_LENGTH = 2048;
 /** At most this many challenges are read from one header. */
 export const MAX_CHALLENGES = 8;
 
-/** Control characters (C0, DEL, C1) that must not reach logs or the inventory. */
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]+/g;
-
-/** A header or title value fit for a field: control characters become spaces, trimmed, capped. */
-export function cleanText(value: string, max: number = MAX_HEADER_VALUE_LENGTH): string {
-  const clean = value.replace(CONTROL_CHARACTERS, ' ').trim();
-  return clean.length > max ? clean.slice(0, max) : clean;
+/**
+ * A header or title value, trimmed and capped. Its control characters are removed where it becomes
+ * an observation field (cleanDeviceFields in pageFields), which records that they were there.
+ */
+export function cappedText(value: string, max: number = MAX_HEADER_VALUE_LENGTH): string {
+  const text = value.trim();
+  return text.length > max ? text.slice(0, max) : text;
 }
 
 /** The charset a Content-Type names (`text/html; charset=GB2312` → `gb2312`), if any. */
@@ -83,7 +84,7 @@ export function pageTitle(text: string): string | null {
   if (contentStart < 0) return null;
   const close = lower.indexOf('</title', contentStart);
   if (close < 0) return null;
-  const title = cleanText(decodeEntities(head.slice(contentStart + 1, close)).replace(/\s+/g, ' '), MAX_TITLE_LENGTH);
+  const title = cappedText(decodeEntities(head.slice(contentStart + 1, close)).replace(/\s+/g, ' '), MAX_TITLE_LENGTH);
   return title || null;
 }
 
@@ -241,8 +242,8 @@ function headerText(headers: PageAnswer['headers'], name: string): string | null
   const raw = headers[name];
   const value = Array.isArray(raw) ? raw.join(', ') : raw;
   if (value === undefined) return null;
-  const clean = cleanText(value);
-  return clean || null;
+  const text = cappedText(value);
+  return text || null;
 }
 
 /** The header fields kept, by the name they are read under (Node lower-cases names). */
@@ -268,8 +269,8 @@ export function pageFields(answer: PageAnswer, markers: readonly string[]): Fiel
   const challengeHeader = answer.headers['www-authenticate'];
   if (challengeHeader !== undefined) {
     const challenges = parseChallenges(Array.isArray(challengeHeader) ? challengeHeader.join(', ') : challengeHeader);
-    const schemes = [...new Set(challenges.map((c) => cleanText(c.scheme)).filter(Boolean))];
-    const realms = [...new Set(challenges.map((c) => (c.realm === null ? '' : cleanText(c.realm))).filter(Boolean))];
+    const schemes = [...new Set(challenges.map((c) => cappedText(c.scheme)).filter(Boolean))];
+    const realms = [...new Set(challenges.map((c) => (c.realm === null ? '' : cappedText(c.realm))).filter(Boolean))];
     if (schemes.length) fields['http.auth.scheme'] = schemes;
     if (realms.length) fields['http.auth.realm'] = realms;
   }
@@ -281,12 +282,12 @@ export function pageFields(answer: PageAnswer, markers: readonly string[]): Fiel
       fields['http.favicon.md5'] = md5Hex(answer.body);
       fields['http.favicon.mmh3'] = String(faviconHash(answer.body));
     }
-    return fields;
+    return cleanDeviceFields(fields);
   }
   const text = decodeBody(answer.body, headerText(answer.headers, 'content-type') ?? undefined);
   const title = pageTitle(text);
   if (title) fields['http.title'] = title;
   const found = findMarkers(text, markers);
   if (found.length) fields['http.marker'] = found;
-  return fields;
+  return cleanDeviceFields(fields);
 }

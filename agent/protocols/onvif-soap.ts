@@ -6,6 +6,7 @@
  * WS-Security header (ws-security.ts) when the operator supplied credentials.
  */
 import type { Fields } from '../types.js';
+import { cleanDeviceFields } from '../safe-text.js';
 import { parseUntrustedXml, xmlAttr, xmlChild, xmlChildren, xmlText, type XmlNode } from './xml.js';
 
 /** A device-information or time answer is a few KiB; cap what we read. */
@@ -73,13 +74,13 @@ function defined(entries: Record<string, string | null>): Fields {
 export function parseDeviceInformation(body: XmlNode): Fields | null {
   const info = xmlChild(body, 'GetDeviceInformationResponse');
   if (!info) return null;
-  return defined({
+  return cleanDeviceFields(defined({
     'onvif.device.manufacturer': text(info, 'Manufacturer'),
     'onvif.device.model': text(info, 'Model'),
     'onvif.device.firmware': text(info, 'FirmwareVersion'),
     'onvif.device.serial': text(info, 'SerialNumber'),
     'onvif.device.hardwareId': text(info, 'HardwareId'),
-  });
+  }));
 }
 
 /**

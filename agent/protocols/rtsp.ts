@@ -8,6 +8,7 @@
  * already identifies the firmware.
  */
 import type { Fields } from '../types.js';
+import { cleanDeviceFields } from '../safe-text.js';
 import { challengeRealms, parseChallenges, type AuthChallenge } from './http-auth.js';
 
 /** An OPTIONS or DESCRIBE answer is well under this; bigger is not worth reading. */
@@ -37,7 +38,7 @@ export interface RtspResponse {
   readonly version: string;
   readonly status: number;
   readonly reason: string;
-  /** Header fields in order: names lower-cased; values trimmed, continuation lines joined, control characters made spaces. */
+  /** Header fields in order: names lower-cased; values trimmed, continuation lines joined (control characters are removed in rtspFields). */
   readonly headers: ReadonlyArray<readonly [string, string]>;
   readonly cseq: number | null;
   readonly server: string | null;
@@ -64,9 +65,6 @@ function contentLength(headers: ReadonlyArray<readonly [string, string]>): numbe
   return /^\d{1,9}$/.test(value) ? Number(value) : null;
 }
 
-/** C0, DEL and C1 controls: a value carrying them must not reach a terminal or a log as such. */
-const CONTROL_CHARACTERS = /[\x00-\x1f\x7f-\x9f]+/g;
-
 const STATUS_LINE = /^RTSP\/(\d\.\d) (\d{3})(?: ([\x20-\x7e\x80-\xff]*))?$/;
 
 function parseHead(text: string): Omit<RtspResponse, 'body'> & { contentLength: number | null } | null {
@@ -78,13 +76,13 @@ function parseHead(text: string): Omit<RtspResponse, 'body'> & { contentLength: 
     if (/^[ \t]/.test(line) && headers.length > 0) {
       // obs-fold (RFC 2616 §2.2, which RFC 2326 inherits): the line continues the previous value.
       const last = headers[headers.length - 1]!;
-      last[1] = `${last[1]} ${line.replace(CONTROL_CHARACTERS, ' ').trim()}`.trim();
+      last[1] = `${last[1]} ${line.trim()}`.trim();
       continue;
     }
     const colon = line.indexOf(':');
     if (colon <= 0) continue; // not a header field: ignored
     if (headers.length >= MAX_HEADER_FIELDS) break;
-    headers.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).replace(CONTROL_CHARACTERS, ' ').trim()]);
+    headers.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
   }
   const all = (name: string): string[] => headers.filter(([n]) => n === name).map(([, v]) => v);
   const cseq = all('cseq')[0];
@@ -155,5 +153,5 @@ export function rtspFields(method: RtspMethod, response: RtspResponse): Fields {
     const realms = challengeRealms(response.challenges);
     if (realms.length > 0) fields['rtsp.auth.realm'] = realms;
   }
-  return fields;
+  return cleanDeviceFields(fields);
 }

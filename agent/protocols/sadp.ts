@@ -16,6 +16,7 @@
 import { isIPv4 } from 'node:net';
 import { normaliseMac } from '../net/mac.js';
 import type { Fields } from '../types.js';
+import { cleanDeviceFields } from '../safe-text.js';
 import { leafElements, parseUntrustedXml, xmlRoot } from './xml.js';
 
 export const SADP_MULTICAST_ADDRESS = '239.255.255.250';
@@ -186,7 +187,7 @@ export function parseSadpReply(buf: Buffer): SadpReply | null {
     elements,
     elementsDropped,
   };
-  return { ...reply, fields: sadpFields(reply) };
+  return { ...reply, fields: cleanDeviceFields(sadpFields(reply)) };
 }
 
 /** The `sadp.*` observation fields of a parsed reply (absent values are left out). */

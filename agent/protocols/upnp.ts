@@ -13,10 +13,12 @@
  *   modelNumber, serialNumber, UDN and presentationURL (embedded devices sit in its deviceList).
  *
  * Header maps come from node-ssdp (upper-cased header names, string values). Everything here is
- * untrusted: values are length-capped and stripped of control characters, and descriptions go
- * through parseUntrustedXml (size cap, no DTD, no entities).
+ * untrusted: values are length-capped, their control characters are removed where they become
+ * observation fields (cleanDeviceFields), and descriptions go through parseUntrustedXml (size cap,
+ * no DTD, no entities).
  */
 import type { Fields } from '../types.js';
+import { cleanDeviceFields, cleanDeviceText } from '../safe-text.js';
 import { parseUntrustedXml, xmlChild, xmlRoot, xmlText } from './xml.js';
 
 /** UDA 1.1 §1.3.2: `ssdp:all` makes every device answer for each of its services; `upnp:rootdevice` once per root device. */
@@ -38,18 +40,18 @@ export interface SsdpAnnouncement {
   location: string | null;
 }
 
-// C0 controls and DEL (a tab inside a value is kept as a space).
-const CONTROL_CHARACTERS = /[\u0000-\u0008\u000a-\u001f\u007f]/g;
-
-/** A value fit to keep: a string, control characters removed, trimmed, not empty, not over the cap. */
-function cleanValue(value: unknown): string | null {
+/**
+ * A value fit to keep: a string, trimmed, not over the cap, and not empty once cleaned. It is kept
+ * as sent, so that the fields it becomes record what cleaning removed (cleanDeviceFields).
+ */
+function keptValue(value: unknown): string | null {
   if (typeof value !== 'string') return null;
-  const cleaned = value.replace(CONTROL_CHARACTERS, '').replace(/\t/g, ' ').trim();
-  return cleaned.length > 0 && cleaned.length <= UPNP_MAX_VALUE_LENGTH ? cleaned : null;
+  const text = value.trim();
+  return cleanDeviceText(text).length > 0 && text.length <= UPNP_MAX_VALUE_LENGTH ? text : null;
 }
 
 function header(headers: Readonly<Record<string, unknown>>, name: string): string | null {
-  return Object.hasOwn(headers, name) ? cleanValue(headers[name]) : null;
+  return Object.hasOwn(headers, name) ? keptValue(headers[name]) : null;
 }
 
 /**
@@ -109,7 +111,7 @@ export function parseDeviceDescription(input: Buffer | string): UpnpDescription 
   if (root?.name !== 'root') return null;
   const device = xmlChild(root, 'device');
   if (!device) return null;
-  const value = (element: string): string | null => cleanValue(xmlText(xmlChild(device, element)));
+  const value = (element: string): string | null => keptValue(xmlText(xmlChild(device, element)));
   return {
     deviceType: value('deviceType'),
     friendlyName: value('friendlyName'),
@@ -138,5 +140,5 @@ export function descriptionFields(description: UpnpDescription): Fields {
   put('upnp.serialNumber', description.serialNumber);
   put('upnp.udn', description.udn);
   put('upnp.presentationURL', description.presentationURL);
-  return fields;
+  return cleanDeviceFields(fields);
 }

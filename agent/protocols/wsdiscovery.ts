@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Fields } from '../types.js';
+import { cleanDeviceFields } from '../safe-text.js';
 import { parseUntrustedXml, xmlChild, xmlChildren, xmlText, type XmlNode } from './xml.js';
 
 export const WSD_MULTICAST_ADDRESS = '239.255.255.250';
@@ -157,7 +158,7 @@ const SCOPE_FIELDS: Record<string, string> = {
   mac: 'onvif.scope.mac',
 };
 
-/** Splits ONVIF scopes into their categories; values are percent-decoded. */
+/** Splits ONVIF scopes into their categories; values are percent-decoded, then cleaned (a decoded `%1B` is an ESC). */
 export function scopeFields(scopes: readonly string[]): Fields {
   const fields: Record<string, string[]> = { 'onvif.scope': scopes.map(percentDecode) };
   for (const scope of scopes) {
@@ -169,7 +170,7 @@ export function scopeFields(scopes: readonly string[]): Fields {
     const value = percentDecode(rest.slice(slash + 1)).trim();
     if (field && value) (fields[field] ??= []).push(value);
   }
-  return fields;
+  return cleanDeviceFields(fields);
 }
 
 /** Keeps the XAddrs that are http(s) URLs (IPv4 or IPv6 hosts); drops anything else. */
@@ -186,11 +187,16 @@ export function validXaddrs(xaddrs: readonly string[]): string[] {
 
 /** The observation fields one ProbeMatch yields. */
 export function probeMatchFields(match: ProbeMatch): Fields {
-  return {
+  return cleanDeviceFields({
     'onvif.endpoint': match.endpoint,
     'onvif.types': match.types,
     'onvif.xaddr': validXaddrs(match.xaddrs),
     ...(match.metadataVersion ? { 'onvif.metadataVersion': match.metadataVersion } : {}),
     ...scopeFields(match.scopes),
-  };
+  });
+}
+
+/** The one field of a responder that is not an ONVIF device (a printer, a PC): its Types. */
+export function otherResponderFields(match: ProbeMatch): Fields {
+  return cleanDeviceFields({ 'wsd.types': match.types });
 }

@@ -1,4 +1,5 @@
 import { stringify } from 'csv-stringify/sync';
+import { displaySafeLines } from '../safe-text.js';
 import type { Inventory } from '../types.js';
 import { evidenceSummary, plainVerdict, type LinkedVendorNames } from './summary.js';
 
@@ -21,19 +22,31 @@ const HEADER = [
 ];
 
 /**
- * Characters that make Excel, LibreOffice or Sheets read a cell as a formula (OWASP "CSV
- * Injection"): such a cell gets a leading apostrophe, which the spreadsheet shows as text.
+ * Starts that make Excel, LibreOffice or Sheets read a cell as a formula (OWASP "CSV Injection",
+ * https://owasp.org/www-community/attacks/CSV_Injection): `=`, `+`, `-`, `@`, tab, CR or LF first;
+ * the same after leading spaces, which some spreadsheet imports trim; and the fullwidth forms ＝ ＋ － ＠
+ * (U+FF1D, U+FF0B, U+FF0D, U+FF20), which spreadsheets with East Asian input read as the ASCII
+ * ones. Such a cell gets a leading apostrophe, which the spreadsheet shows as text.
  */
-const FORMULA_START = /^[=+\-@\t\r]/;
+const FORMULA_START = /^(?:[\t\r\n]|\s*[=+\-@\uff1d\uff0b\uff0d\uff20])/;
 
 export function neutralizeFormula(cell: string): string {
   return FORMULA_START.test(cell) ? `'${cell}` : cell;
 }
 
 /**
+ * A CSV cell: neutralized against formulas, then display-safe (controls shown as `\x1b`, never
+ * raw), except line feeds, which RFC 4180 §2.6 lets a quoted cell hold and a spreadsheet shows as
+ * a line break.
+ */
+export function csvCell(value: string): string {
+  return displaySafeLines(neutralizeFormula(value));
+}
+
+/**
  * One row a device, RFC 4180 (quoted where needed, CRLF line ends), UTF-8 with a byte order mark so
  * Excel reads the encoding right, ISO 8601 dates. Device-supplied text is neutralized against
- * formula injection.
+ * formula injection, and its control and bidirectional characters are shown as escapes.
  */
 export function inventoryCsv(inventory: Inventory, names: LinkedVendorNames): string {
   const rows = inventory.devices.map((d) =>
@@ -53,7 +66,7 @@ export function inventoryCsv(inventory: Inventory, names: LinkedVendorNames): st
       d.vulnerabilities.map((v) => v.id).join(' '),
       (d.policies ?? []).map((p) => p.name).join('; '),
       evidenceSummary(d),
-    ].map(neutralizeFormula),
+    ].map(csvCell),
   );
   return stringify([HEADER, ...rows], { bom: true, record_delimiter: 'windows' });
 }

@@ -3,9 +3,10 @@
  * change engine (agent/pipeline/changes.ts, diffInventories: the later scan against the earlier document)
  * reports them, grouped for reading, as a table or JSON.
  */
-import Table from 'cli-table3';
 import { diffInventories, type ChangeEvent, type ChangeValue } from '../pipeline/changes.js';
+import { displaySafe } from '../safe-text.js';
 import type { Inventory } from '../types.js';
+import { terminalTable } from './terminal-table.js';
 
 export interface ScanDiff {
   site: string;
@@ -35,15 +36,15 @@ function valueText(value: ChangeValue): string {
 }
 
 export function diffTable(diff: ScanDiff): string {
-  const table = new Table({ head: ['Change', 'Device', 'IP', 'Field', 'Before', 'After'], style: { head: [], border: [] } });
-  for (const e of diff.added) table.push(['added', e.deviceId, e.ip, '-', '-', '-']);
-  for (const e of diff.removed) table.push(['removed', e.deviceId, e.ip, '-', '-', '-']);
-  for (const e of diff.changed) {
-    for (const c of e.changes ?? []) table.push(['changed', e.deviceId, e.ip, c.field, valueText(c.before), valueText(c.after)]);
-  }
+  const rows = [
+    ...diff.added.map((e) => ['added', e.deviceId, e.ip, '-', '-', '-']),
+    ...diff.removed.map((e) => ['removed', e.deviceId, e.ip, '-', '-', '-']),
+    ...diff.changed.flatMap((e) => (e.changes ?? []).map((c) => ['changed', e.deviceId, e.ip, c.field, valueText(c.before), valueText(c.after)])),
+  ];
+  const table = terminalTable(['Change', 'Device', 'IP', 'Field', 'Before', 'After'], rows);
   const changedDevices = new Set(diff.changed.map((e) => e.deviceId)).size;
   return (
-    `Site ${diff.site}: scan ${diff.from} to scan ${diff.to}\n${table.toString()}\n` +
+    `${displaySafe(`Site ${diff.site}: scan ${diff.from} to scan ${diff.to}`)}\n${table}\n` +
     `${diff.added.length} added, ${diff.removed.length} removed, ${changedDevices} changed.\n`
   );
 }

@@ -3,6 +3,7 @@
  * format is one entry here (and its renderer); the CLI's choices and help come from these lists.
  */
 import { verifyHtml, verifyTable, type VerifyResult } from '../handover/verify.js';
+import { jsonSafe } from '../safe-text.js';
 import type { Inventory } from '../types.js';
 import { inventoryCsv } from './csv.js';
 import { inventoryHtml } from './html.js';
@@ -15,9 +16,12 @@ export interface OutputFormat<T> {
   render(value: T, names: LinkedVendorNames): string;
 }
 
-/** JSON as every command prints it: two-space indent, one trailing newline. */
+/**
+ * JSON as every command prints it: two-space indent, one trailing newline; strings keep their raw
+ * value, with control and bidirectional characters written as JSON escapes (agent/safe-text.ts).
+ */
 export function jsonText(value: unknown): string {
-  return `${JSON.stringify(value, null, 2)}\n`;
+  return `${jsonSafe(JSON.stringify(value, null, 2))}\n`;
 }
 
 /** `report --format`: a scan as a terminal table, CSV (opens in Excel), the JSON document, or one self-contained HTML file. */

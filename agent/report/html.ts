@@ -1,3 +1,4 @@
+import { displaySafeLines } from '../safe-text.js';
 import type { Device, Inventory } from '../types.js';
 import { REPORT_CSS, REPORT_JS } from './html-assets.js';
 import { evidenceSummary, linkedNamesText, plainVerdict, summarize, summaryRows, type LinkedVendorNames, type ReportSummary } from './summary.js';
@@ -5,9 +6,14 @@ import { verdictText } from './table.js';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
-/** HTML-escapes text for element content and quoted attributes: device strings are hostile input. */
+/**
+ * HTML-escapes text for element content and quoted attributes: device strings are hostile input.
+ * Control and bidirectional characters but line feeds (layout, shown by `white-space: pre-line`)
+ * are shown as escapes first: a browser honours U+202E too, and a page printed to a terminal must
+ * not carry ESC.
+ */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
+  return displaySafeLines(text).replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
 }
 
 function cell(text: string | null, sortKey: string = text ?? '', className = ''): string {

@@ -1,6 +1,7 @@
-import Table from 'cli-table3';
+import { displaySafe } from '../safe-text.js';
 import type { Device, Inventory } from '../types.js';
 import { linkedNamesText, type LinkedVendorNames } from './summary.js';
+import { terminalTable } from './terminal-table.js';
 
 /** Plain words for a verdict: "Hikvision (OEM)", "Dahua", "not linked". */
 export function verdictText(device: Device, names: LinkedVendorNames): string {
@@ -11,29 +12,28 @@ export function verdictText(device: Device, names: LinkedVendorNames): string {
   return `${vendor} (${relation === 'oem' ? 'OEM' : relation})`;
 }
 
-/** The inventory as a terminal table, one row a device, with a one-line summary under it. */
+/**
+ * The inventory as a terminal table, one row a device, with a one-line summary under it. The
+ * confidence is that of the link: a device not linked shows none (its classification confidence is
+ * about a maker the table does not name).
+ */
 export function inventoryTable(inventory: Inventory, names: LinkedVendorNames): string {
-  const table = new Table({
-    head: ['IP', 'MAC', 'Brand', 'Made by', 'Linked to', 'Model', 'Firmware', 'Confidence'],
-    style: { head: [], border: [] },
-  });
-  for (const d of inventory.devices) {
-    table.push([
-      d.ip,
-      d.mac ?? '-',
-      d.identity.brand ?? '-',
-      d.identity.manufacturer ?? '-',
-      verdictText(d, names),
-      d.identity.model ?? '-',
-      d.identity.firmware ?? '-',
-      d.classification.confidence.toFixed(2),
-    ]);
-  }
+  const rows = inventory.devices.map((d) => [
+    d.ip,
+    d.mac ?? '-',
+    d.identity.brand ?? '-',
+    d.identity.manufacturer ?? '-',
+    verdictText(d, names),
+    d.identity.model ?? '-',
+    d.identity.firmware ?? '-',
+    d.classification.linkedVendor === null ? '-' : d.classification.confidence.toFixed(2),
+  ]);
+  const table = terminalTable(['IP', 'MAC', 'Brand', 'Made by', 'Linked to', 'Model', 'Firmware', 'Confidence'], rows);
   const linked = inventory.devices.filter((d) => d.classification.linkedVendor !== null).length;
   const { scan } = inventory;
   return (
-    `Site ${scan.site}, scan ${scan.id} (${scan.startedAt} to ${scan.finishedAt})\n` +
-    `${table.toString()}\n` +
+    displaySafe(`Site ${scan.site}, scan ${scan.id} (${scan.startedAt} to ${scan.finishedAt})`) +
+    `\n${table}\n` +
     `${inventory.devices.length} device(s), ${linked} linked to ${linkedNamesText(names)}.\n`
   );
 }

@@ -17,6 +17,11 @@
  *
  * Opened for reading (openReader: the read commands), the folder must exist: nothing is created
  * and no lock is taken (documents are replaced by rename, so a reader sees the old or the new one).
+ *
+ * Opened for writing, the lock is taken once at once, before the caller sends anything: a live
+ * save of another run is waited for, a lock left by a run that is gone is taken over, and the
+ * temporary files interrupted saves left behind are removed. A save given a precondition (see
+ * SavePrecondition) checks it under the lock, so two runs saving one site never lose an event.
  */
 import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
@@ -29,7 +34,7 @@ import { INVENTORY_SCHEMA_ID, type Inventory } from '../types.js';
 import { appendDurable, describeFsError, ensureDir, isCode, prettyJson, TEMP_SUFFIX, writeFileAtomic } from './fs-durable.js';
 import { acquireLock } from './lock.js';
 import { assertStoreName, isStoreName } from './names.js';
-import type { InventoryStore, ObjectSpecSchema, SaveResult, ScanReader, ScanSummary, StoreDefinition, StoreSpec, StoreStatus } from './types.js';
+import type { InventoryStore, ObjectSpecSchema, SavePrecondition, SaveResult, ScanReader, ScanSummary, StoreDefinition, StoreSpec, StoreStatus } from './types.js';
 
 const STORE_NAME = 'file';
 
@@ -196,10 +201,17 @@ export async function openFileStore(spec: string, log: Logger, options: FileStor
   const dir = resolve(spec);
   const storeLog = log.child({ module: 'store/file' });
   await probeWritable(dir);
-  storeLog.debug({ dir }, 'opened the file store');
-
   const lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
   const lockPollMs = options.lockPollMs ?? 100;
+  const releaseOpeningLock = await acquireLock(dir, { timeoutMs: lockTimeoutMs, pollMs: lockPollMs, log: storeLog });
+  try {
+    const removed = await removeLeftovers(dir);
+    if (removed.length > 0) storeLog.info({ dir, files: removed.length }, 'removed temporary files that interrupted saves left behind');
+  } finally {
+    await releaseOpeningLock();
+  }
+  storeLog.debug({ dir }, 'opened the file store');
+
   const paths = folderPaths(dir);
   const reader = folderReader(dir);
   /** Saves of this instance run one after another; the lock file orders them against other runs. */
@@ -213,10 +225,13 @@ export async function openFileStore(spec: string, log: Logger, options: FileStor
     return read();
   };
 
-  async function commit(inventory: Inventory, events: ChangeEvent[]): Promise<SaveResult> {
+  async function commit(inventory: Inventory, events: ChangeEvent[], precondition: SavePrecondition | undefined): Promise<SaveResult> {
     const { site, id: scanId } = inventory.scan;
     const release = await acquireLock(dir, { timeoutMs: lockTimeoutMs, pollMs: lockPollMs, log: storeLog });
     try {
+      if (precondition && ((await reader.loadInventory(site))?.scan.id ?? null) !== precondition.basedOn) {
+        throw agentError('CCTV_ERR_STORE_CONFLICT', dir, site);
+      }
       const scanFile = paths.scan(site, scanId);
       try {
         await ensureDir(paths.scanDir(site));
@@ -242,7 +257,7 @@ export async function openFileStore(spec: string, log: Logger, options: FileStor
     name: STORE_NAME,
     dir,
 
-    save(inventory, events) {
+    save(inventory, events, precondition) {
       let snapshot: Inventory;
       let given: ChangeEvent[];
       try {
@@ -259,7 +274,7 @@ export async function openFileStore(spec: string, log: Logger, options: FileStor
       } catch (error) {
         return Promise.reject(error);
       }
-      const result = queue.then(() => commit(snapshot, given));
+      const result = queue.then(() => commit(snapshot, given, precondition));
       queue = result.then(
         () => Object.assign(status, { lastError: null, reachable: true }),
         (error: unknown) => Object.assign(status, { lastError: (error as Error).message, reachable: false }),
@@ -310,6 +325,31 @@ async function probeWritable(dir: string): Promise<void> {
     if (created) await removeCreated(dir, created);
     throw agentError('CCTV_ERR_STORE_UNWRITABLE', dir, describeFsError(error));
   }
+}
+
+/** `.<name>.<pid>.<random>.tmp` (fs-durable.ts, lock.ts) and `.lock.stale-…` (lock.ts takeover). */
+const LEFTOVER = new RegExp(`^\\..+\\${TEMP_SUFFIX}$|^\\.lock\\.stale-`);
+
+/**
+ * Removes what interrupted saves left in the store: temporary files and set-aside stale locks, in
+ * DIR and in every site's folders. Call it only while holding the lock (no save of any run is then
+ * writing). Returns the paths removed.
+ */
+async function removeLeftovers(dir: string): Promise<string[]> {
+  const folders = [dir];
+  for (const area of ['scans', 'sites']) {
+    for (const entry of await listDir(join(dir, area))) if (entry.isDirectory()) folders.push(join(dir, area, entry.name));
+  }
+  const removed: string[] = [];
+  for (const folder of folders) {
+    for (const entry of await listDir(folder)) {
+      if (!entry.isFile() || !LEFTOVER.test(entry.name)) continue;
+      const path = join(folder, entry.name);
+      await rm(path, { force: true });
+      removed.push(path);
+    }
+  }
+  return removed;
 }
 
 /** Removes the empty folders from `dir` up to and including `first`. */

@@ -32,9 +32,10 @@ export async function fsyncDir(dir: string): Promise<void> {
  * mkdir -p, one level at a time. Not `mkdir(dir, { recursive: true })`: Node's recursive mkdir spins
  * forever where a parent exists but cannot hold the child and says ENOENT (procfs, a dangling
  * symlink), e.g. `--store /proc/x/y` (the same loop as oven-sh/bun#36162; seen on Node 20).
- * Returns the first folder it created, or undefined when `dir` already existed.
+ * Returns the first folder it created, or undefined when `dir` already existed. `mode` applies to
+ * `dir` itself when it creates it (the parents get the default).
  */
-export async function mkdirp(dir: string): Promise<string | undefined> {
+export async function mkdirp(dir: string, mode?: number): Promise<string | undefined> {
   const missing: string[] = [];
   for (let d = resolve(dir); ; d = dirname(d)) {
     let isDir: boolean;
@@ -54,7 +55,7 @@ export async function mkdirp(dir: string): Promise<string | undefined> {
   let first: string | undefined;
   for (const d of missing.reverse()) {
     try {
-      await mkdir(d);
+      await mkdir(d, d === resolve(dir) && mode !== undefined ? { mode } : {});
       first ??= d;
     } catch (error) {
       if (!isCode(error, 'EEXIST')) throw error; // made meanwhile; a file there fails at the next level
@@ -64,8 +65,8 @@ export async function mkdirp(dir: string): Promise<string | undefined> {
 }
 
 /** mkdirp, then fsyncs the parent of every folder it created; returns the first one created. */
-export async function ensureDir(dir: string): Promise<string | undefined> {
-  const first = await mkdirp(dir);
+export async function ensureDir(dir: string, mode?: number): Promise<string | undefined> {
+  const first = await mkdirp(dir, mode);
   if (first === undefined) return undefined;
   const parents: string[] = [];
   for (let d = resolve(dir); ; d = dirname(d)) {

@@ -6,8 +6,11 @@
  *   same pid, as a restarted container's PID 1 does.
  * - A lock held by a live pid, or by another host (which cannot be checked), is waited for,
  *   polling, up to a bounded time; then CCTV_ERR_STORE_LOCKED.
- * - A lock file that cannot be parsed (a run that died between creating and writing it) is stale
- *   once it is older than `garbledStaleMs`.
+ * - The lock file appears whole: its content is written to a temporary file first, then hard-linked
+ *   to `.lock` (link(2) fails with EEXIST like O_EXCL). So an empty lock file was never a live run's
+ *   (it is left by a run of an older version, or one killed on a file system without hard links,
+ *   where the lock is created with O_EXCL and then written): it is stale at once. A lock file that
+ *   has content but cannot be parsed is stale once it is older than `garbledStaleMs`.
  *
  * Takeover renames the stale file aside and checks it is still the one judged stale before
  * deleting it, so two runs that both see the same stale lock cannot remove each other's fresh one.
@@ -18,7 +21,7 @@ import { link, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { agentError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { describeFsError, isCode } from './fs-durable.js';
+import { describeFsError, isCode, TEMP_SUFFIX } from './fs-durable.js';
 
 export const LOCK_FILE = '.lock';
 
@@ -78,6 +81,8 @@ export async function acquireLock(dir: string, options: LockOptions): Promise<Re
       stale = `pid ${holder.pid} on this host is no longer running`;
     } else if (holder && holder.hostname === mine.hostname && holder.pid === process.pid && !heldTokens.has(holder.token ?? '')) {
       stale = `it names this process (pid ${holder.pid}) but was left by an earlier run`;
+    } else if (!holder && raw.trim() === '') {
+      stale = 'the lock file is empty: the run that made it was stopped before it wrote its name';
     } else if (!holder && (await ageMs(lockPath)) > garbledStaleMs) {
       stale = 'the lock file is unreadable and old';
     }
@@ -94,19 +99,38 @@ export async function acquireLock(dir: string, options: LockOptions): Promise<Re
   }
 }
 
+/** Creates the lock file whole (see the header); false when another run holds it. */
 async function tryCreate(lockPath: string, content: string, dir: string): Promise<boolean> {
+  // `.lock.<pid>.<random>.tmp`: the file store removes such leftovers when it opens (file.ts).
+  const temp = `${lockPath}.${process.pid}.${randomUUID().slice(0, 8)}${TEMP_SUFFIX}`;
   try {
-    const fh = await open(lockPath, 'wx');
+    await writeSynced(temp, content, 'wx');
     try {
-      await fh.writeFile(content, 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
+      await link(temp, lockPath);
+      return true;
+    } catch (error) {
+      // ENOENT: a store opening under the lock removed our temporary file as a leftover; try again.
+      if (isCode(error, 'EEXIST', 'ENOENT')) return false;
+      if (!isCode(error, 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV')) throw error;
     }
+    // No hard links on this file system: O_EXCL, then the content (a kill in between leaves it empty).
+    await writeSynced(lockPath, content, 'wx');
     return true;
   } catch (error) {
     if (isCode(error, 'EEXIST')) return false;
     throw agentError('CCTV_ERR_STORE_UNWRITABLE', dir, describeFsError(error));
+  } finally {
+    await rm(temp, { force: true }).catch(() => undefined);
+  }
+}
+
+async function writeSynced(file: string, content: string, flags: string): Promise<void> {
+  const fh = await open(file, flags);
+  try {
+    await fh.writeFile(content, 'utf8');
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 

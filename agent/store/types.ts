@@ -56,6 +56,17 @@ export interface StoreReader extends ScanReader {
  * implementations, one shared contract suite in tests/unit/store-contract.ts). A store persists
  * what it is given and computes nothing: change events come from the change engine (changes.ts).
  */
+/**
+ * What the caller computed `events` against. A store that other runs may write at the same time
+ * (the file store) checks it under its lock and refuses the save with CCTV_ERR_STORE_CONFLICT when
+ * the site's latest scan is no longer `basedOn`; the caller then recomputes (recordScan). A store
+ * that only this run writes (a push store's own folder is held for its lifetime) may ignore it.
+ */
+export interface SavePrecondition {
+  /** Id of the site's latest scan the events were computed against; null: the site had none. */
+  basedOn: string | null;
+}
+
 export interface InventoryStore extends ScanReader {
   readonly name: string;
   /**
@@ -63,7 +74,7 @@ export interface InventoryStore extends ScanReader {
    * `events`, as given. Saves apply in the order they were made. A push store returns once the
    * document is durably in its outbox; delivery follows in the background.
    */
-  save(inventory: Inventory, events: readonly ChangeEvent[]): Promise<SaveResult>;
+  save(inventory: Inventory, events: readonly ChangeEvent[], precondition?: SavePrecondition): Promise<SaveResult>;
   /**
    * The last inventory saved through this store for `site`, or null: the base of the next scan's
    * change events. A push store answers from its own folder, so this works while its destination

@@ -132,6 +132,16 @@ describe('daemon configuration', () => {
     expect(problems('sites:\n  - name: a\n    interfaces: [eth0\n')).toMatch(/daemon\.yaml line \d+: not valid YAML or JSON/);
   });
 
+  it('rejects an alias bomb and nesting past the parser\'s limits as configuration errors (exit 2), in one line each, quickly', () => {
+    const laughs = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (const name of 'bcdefghi') laughs.push(`${name}: &${name} [${Array(9).fill(`*${String.fromCharCode(name.charCodeAt(0) - 1)}`).join(',')}]`);
+    const started = Date.now();
+    expect(problems(laughs.join('\n'))).toMatch(/daemon\.yaml line 1: not valid YAML or JSON: Excessive alias count/);
+    expect(problems(`sites: ${'['.repeat(50_000)}${']'.repeat(50_000)}`)).toMatch(/daemon\.yaml line 1: not valid YAML or JSON: /);
+    expect(problems(`{"sites": ${'['.repeat(50_000)}${']'.repeat(50_000)}}`)).toMatch(/daemon\.yaml line 1: not valid YAML or JSON: /);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it('requires a token when the health endpoint listens beyond loopback, from a private file or the environment', () => {
     const base = (health: string) => `health:\n${health}\nsites:\n  - name: a\n    interfaces: [eth0]\n    schedule: "* * * * *"\n`;
     expect(problems(base('  listen: 0.0.0.0:9464'))).toContain('daemon.yaml line 2: health.listen: "0.0.0.0:9464" is reachable from other machines, so the endpoint needs a token');

@@ -3,7 +3,7 @@
  * file stores in a temporary state folder, the real scheduler, the real health endpoint on
  * 127.0.0.1.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -93,6 +93,8 @@ describe('daemon (fake sweeps)', () => {
     });
     await until(() => swept.length === 2 && (daemon.healthz() as { sites: { lastSweep: unknown }[] }).sites.every((s) => s.lastSweep));
     expect(swept).toEqual(['north', 'south']);
+    // The state folder (inventories, outboxes) is the daemon user's alone.
+    expect(statSync(state).mode & 0o777).toBe(0o700);
 
     const local = await openFileStore(join(state, 'inventory'), log);
     cleanups.push(() => local.close());

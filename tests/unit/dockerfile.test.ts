@@ -79,4 +79,15 @@ describe('Dockerfile', () => {
     // No devDependencies in the runtime: they were pruned in the build stage before node_modules is copied.
     expect(stages(dockerfile)[0]?.some((i) => i.op === 'RUN' && i.args.includes('npm prune --omit=dev'))).toBe(true);
   });
+
+  it('writes the agent\'s SBOM into dist/ before pruning, so the image ships it', () => {
+    const [build] = stages(dockerfile);
+    const steps = (build ?? []).filter((i) => i.op === 'RUN').flatMap((i) => i.args.split('&&').map((c) => c.trim()));
+    const sbom = steps.indexOf('npm run sbom');
+    expect(sbom).toBeGreaterThan(steps.indexOf('npm ci --no-audit --no-fund'));
+    expect(sbom).toBeLessThan(steps.indexOf('npm prune --omit=dev'));
+    expect(build?.some((i) => i.op === 'COPY' && i.args.startsWith('scripts/sbom.mjs'))).toBe(true);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.sbom).toBe('node scripts/sbom.mjs');
+  });
 });

@@ -485,10 +485,71 @@ describe('file store: lock', () => {
     expect(err.message).toContain(`not-${hostname()}`);
   });
 
-  it('waits for a fresh unreadable lock file, and takes over an old one', async () => {
+  it('takes over an empty lock file at once: a live run never shows one (the lock appears whole)', async () => {
     const { dir, store } = await newStore({ lockTimeoutMs: 200, lockPollMs: 20 });
     const lock = join(dir, '.lock');
     await writeFile(lock, '');
+    await recordScan(store, firstScan());
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it('takes over an empty lock file when the store is opened, before a scan sends anything', async () => {
+    const dir = join(await tempDir(), 'store');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, '.lock'), '');
+    const { log, lines } = captureLog();
+    await openFileStore(dir, log, { lockTimeoutMs: 200, lockPollMs: 20 });
+    expect(existsSync(join(dir, '.lock'))).toBe(false);
+    expect(lines.map((l) => l.msg).join('\n')).toMatch(/took over a stale store lock: the lock file is empty/);
+  });
+
+  it('removes the temporary files and set-aside locks that killed saves left, and nothing else, when opened', async () => {
+    const dir = join(await tempDir(), 'store');
+    const leftovers = [
+      join(dir, '.lock.4242.1a2b3c4d.tmp'),
+      join(dir, '.lock.stale-4242-0d7c1c0e-8d1f-4d55-9d8e-4a3a4d9f0b11'),
+      join(dir, 'scans', SITE, '.20261205T101500Z-0001.json.4242.0a1b2c3d.tmp'),
+      join(dir, 'sites', SITE, '.inventory.json.4242.0a1b2c3d.tmp'),
+    ];
+    const kept = [join(dir, 'sites', SITE, 'inventory.json.bak'), join(dir, 'sites', SITE, '.notes'), join(dir, 'scans', SITE, 'x.tmp')];
+    await mkdir(join(dir, 'scans', SITE), { recursive: true });
+    await mkdir(join(dir, 'sites', SITE), { recursive: true });
+    for (const file of [...leftovers, ...kept]) await writeFile(file, 'partial');
+    const { log, lines } = captureLog();
+    await openFileStore(dir, log);
+    for (const file of leftovers) expect(existsSync(file), file).toBe(false);
+    for (const file of kept) expect(existsSync(file), file).toBe(true);
+    expect(lines.find((l) => l.files === leftovers.length)?.msg).toMatch(/removed temporary files/);
+  });
+
+  it('recomputes the change events when another run saved the same site between reading and saving', async () => {
+    const dir = join(await tempDir(), 'store');
+    const mine = await openFileStore(dir, silent);
+    const other = await openFileStore(dir, silent);
+    await recordScan(mine, firstScan());
+    let interleaved = false;
+    const racing = {
+      latest: async (site: string) => {
+        const seen = await mine.latest(site);
+        if (!interleaved) {
+          interleaved = true;
+          await recordScan(other, firmwareScan(2)); // the other run saves after this one has read
+        }
+        return seen;
+      },
+      save: mine.save.bind(mine),
+    };
+    const { events } = await recordScan(racing, firmwareScan(3));
+    expect(events).toEqual(diffInventories(firmwareScan(2), firmwareScan(3)));
+    const log = await mine.readChanges(SITE);
+    expect(log.filter((e) => e.scanId === firmwareScan(3).scan.id)).toEqual(events);
+    expect((await mine.latest(SITE))?.scan.id).toBe(firmwareScan(3).scan.id);
+  });
+
+  it('waits for a fresh unreadable lock file, and takes over an old one', async () => {
+    const { dir, store } = await newStore({ lockTimeoutMs: 200, lockPollMs: 20 });
+    const lock = join(dir, '.lock');
+    await writeFile(lock, '{"pid": 12');
     expect((await rejection(recordScan(store, firstScan()))).code).toBe('CCTV_ERR_STORE_LOCKED');
     const old = new Date(Date.now() - 5 * 60_000);
     await utimes(lock, old, old);

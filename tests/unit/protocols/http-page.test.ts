@@ -64,7 +64,8 @@ describe('pageTitle', () => {
     expect(pageTitle(`<title>${'x'.repeat(1000)}</title>`)).toHaveLength(MAX_TITLE_LENGTH);
     expect(pageTitle('<titlebar>no</titlebar><title>yes</title>')).toBe('yes');
     expect(pageTitle('<title>unclosed')).toBeNull();
-    expect(pageTitle('<title>a\u0000b\u0007c</title>')).toBe('a b c');
+    // Control characters are left for pageFields to clean (and record).
+    expect(pageTitle('<title>a\u0000b\u0007c</title>')).toBe('a\u0000b\u0007c');
   });
 
   it('stays linear on a body full of unclosed title tags', () => {
@@ -162,6 +163,14 @@ describe('pageFields', () => {
       'http.body.bytes': String(fixture('hikvision/isapi-usercheck-401.xml').length),
       'http.marker': ['<userCheck>'],
     });
+  });
+
+  it('cleans control and bidirectional characters out of every value, and names the fields it cleaned', () => {
+    const body = Buffer.from('<title>Login\x1b]0;owned\x07 page\u202e</title>');
+    const fields = pageFields(answer({ headers: { server: 'webs\u0085\u009b2J', 'content-type': 'text/html' }, body }), markers);
+    expect(fields['http.title']).toBe('Login]0;owned page');
+    expect(fields['http.header.server']).toBe('webs 2J');
+    expect(fields['text.cleaned']).toEqual(['http.header.server', 'http.title']);
   });
 
   it('describes the Dahua page: no Server, P3P, ETag, title, markers', () => {

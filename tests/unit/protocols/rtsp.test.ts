@@ -125,10 +125,12 @@ describe('RTSP framing and hostile input', () => {
     expect(parseRtspResponse(Buffer.from('RTSP/1.0 200 OK\r\nCSeq: 1\r\n'))).toBeNull();
   });
 
-  it('keeps control characters out of header values and ignores lines that are not header fields', () => {
+  it('keeps control characters out of the fields and ignores lines that are not header fields', () => {
     const response = parseRtspResponse(Buffer.from('RTSP/1.0 200 OK\r\nServer: evil\x1b[2J\x07cam\r\nnot a header\r\nPublic: OPTIONS, <script>, DESCRIBE\r\n\r\n', 'latin1'));
-    expect(response?.server).toBe('evil [2J cam');
     expect(response?.public).toEqual(['OPTIONS', 'DESCRIBE']);
+    const fields = rtspFields('OPTIONS', response!);
+    expect(fields['rtsp.server']).toBe('evil[2Jcam');
+    expect(fields['text.cleaned']).toEqual(['rtsp.server']);
   });
 
   it('reads bare-LF answers from lax firmware', () => {

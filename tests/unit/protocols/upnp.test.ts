@@ -10,6 +10,7 @@ import {
   UPNP_MAX_VALUE_LENGTH,
 } from '../../../agent/protocols/upnp.js';
 import { seededRandom } from '../../seeded-random.js';
+import { cleanDeviceText } from '../../../agent/safe-text.js';
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`../../fixtures/upnp/${name}`, import.meta.url));
 
@@ -52,19 +53,19 @@ describe('ssdpAnnouncement', () => {
     expect(ssdpAnnouncement({ USN: 42, LOCATION: ['http://198.18.0.10/'] })).toBeNull();
   });
 
-  it('strips control characters, drops over-long values and ignores inherited keys', () => {
+  it('keeps values as sent (cleaned later, as fields), drops over-long and empty ones, ignores inherited keys', () => {
     const announcement = ssdpAnnouncement({
       USN: 'uuid:abc\u0000\u001b[31m::upnp:rootdevice',
       SERVER: 'x'.repeat(UPNP_MAX_VALUE_LENGTH + 1),
       LOCATION: `http://198.18.0.10/${'a'.repeat(UPNP_MAX_VALUE_LENGTH)}`,
       ST: 'upnp:rootdevice\tsecond',
     });
-    expect(announcement).toEqual({ server: null, target: 'upnp:rootdevice second', usn: 'uuid:abc[31m::upnp:rootdevice', location: null });
+    expect(announcement).toEqual({ server: null, target: 'upnp:rootdevice\tsecond', usn: 'uuid:abc\u0000\u001b[31m::upnp:rootdevice', location: null });
     const inherited = Object.create({ USN: 'uuid:from-the-prototype' }) as Record<string, unknown>;
     expect(ssdpAnnouncement(inherited)).toBeNull();
   });
 
-  it('never throws on garbage datagrams and keeps only short printable values', () => {
+  it('never throws on garbage datagrams and keeps only short values with something printable', () => {
     const random = seededRandom(1900);
     for (let i = 0; i < 500; i++) {
       const bytes = Buffer.alloc(1 + Math.floor(random() * 1500), 0);
@@ -75,7 +76,7 @@ describe('ssdpAnnouncement', () => {
       for (const value of Object.values(announcement ?? {})) {
         if (value === null) continue;
         expect(value.length).toBeLessThanOrEqual(UPNP_MAX_VALUE_LENGTH);
-        expect(value).not.toMatch(/[\u0000-\u001f\u007f]/);
+        expect(cleanDeviceText(value)).not.toBe('');
       }
     }
   });
@@ -187,12 +188,10 @@ describe('parseDeviceDescription', () => {
       '<modelName>&#x7;</modelName>' +
       '<serialNumber><![CDATA[0011325e4496]]></serialNumber>' +
       '</device></root>';
-    expect(parseDeviceDescription(xml)).toMatchObject({
-      friendlyName: null,
-      manufacturer: 'Synology[0m',
-      modelName: null,
-      serialNumber: '0011325e4496',
-    });
+    const description = parseDeviceDescription(xml);
+    expect(description).toMatchObject({ friendlyName: null, manufacturer: 'Synology\x1b[0m', modelName: null, serialNumber: '0011325e4496' });
+    // The value is cleaned where it becomes a field, and the field says so.
+    expect(descriptionFields(description!)).toEqual({ 'upnp.manufacturer': 'Synology[0m', 'upnp.serialNumber': '0011325e4496', 'text.cleaned': ['upnp.manufacturer'] });
   });
 
   it('never throws on truncated or random input', () => {
