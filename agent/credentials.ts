@@ -13,9 +13,9 @@
  * credentials never reach a log line, an observation, the store or a report: a Credentials value
  * prints as `[credentials]` whatever serialises it.
  */
-import { readFileSync, statSync, type Stats } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { inspect } from 'node:util';
+import { readBoundedTextFile } from './bounded-file.js';
 import { agentError } from './errors.js';
 import { ipv4ToInt, parseCidr, type Ipv4Range } from './net/ipv4.js';
 
@@ -170,24 +170,16 @@ export function parseCredentials(text: string, file: string): CredentialStore {
  */
 export function loadCredentials(file: string): CredentialStore {
   const unreadable = (why: string): Error => agentError('CCTV_ERR_CREDENTIALS_UNREADABLE', file, why);
-  let stat: Stats;
-  try {
-    stat = statSync(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw unreadable(code === 'ENOENT' ? 'no such file' : (code ?? 'cannot be examined'));
-  }
-  if (!stat.isFile()) throw unreadable('it is not a regular file');
-  if ((stat.mode & 0o077) !== 0) throw agentError('CCTV_ERR_CREDENTIALS_EXPOSED', file, (stat.mode & 0o777).toString(8).padStart(4, '0'));
-  if (stat.size > MAX_FILE_BYTES) {
-    throw agentError('CCTV_ERR_CREDENTIALS_INVALID', file, `it is ${stat.size} bytes, more than a credentials file needs (at most ${MAX_FILE_BYTES})`);
-  }
-  let text: string;
-  try {
-    // A byte-order mark (editors on Windows add one) is not part of the JSON.
-    text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
-  } catch (error) {
-    throw unreadable((error as NodeJS.ErrnoException).code ?? 'read failed');
-  }
-  return parseCredentials(text, file);
+  const read = readBoundedTextFile(file, {
+    maxBytes: MAX_FILE_BYTES,
+    inspect(stat) {
+      if ((stat.mode & 0o077) !== 0) throw agentError('CCTV_ERR_CREDENTIALS_EXPOSED', file, (stat.mode & 0o777).toString(8).padStart(4, '0'));
+      if (stat.size > MAX_FILE_BYTES) {
+        throw agentError('CCTV_ERR_CREDENTIALS_INVALID', file, `it is ${stat.size} bytes, more than a credentials file needs (at most ${MAX_FILE_BYTES})`);
+      }
+    },
+  });
+  if (!read.ok) throw unreadable(read.reason);
+  // A byte-order mark (editors on Windows add one) is not part of the JSON.
+  return parseCredentials(read.text.replace(/^\uFEFF/, ''), file);
 }

@@ -1,6 +1,6 @@
 import { isIPv4 } from 'node:net';
 import { agentError } from './errors.js';
-import { cidrRange, intToIpv4, ipv4ToInt, type Ipv4Range } from './net/ipv4.js';
+import { cidrRange, intToIpv4, ipv4ToInt, parseCidr, type Ipv4Range } from './net/ipv4.js';
 
 /** The most addresses one scan may name (a /20): cameras and networks fall over under bigger sweeps. */
 export const MAX_TARGET_ADDRESSES = 4096;
@@ -47,18 +47,92 @@ export function parseTargets(specs: readonly string[]): TargetSet {
   const ranges = specs.map(parseTarget);
   const size = ranges.reduce((n, r) => n + (r.last - r.first + 1), 0);
   if (size > MAX_TARGET_ADDRESSES) throw agentError('CCTV_ERR_TOO_MANY_TARGETS', size, MAX_TARGET_ADDRESSES);
+  return targetSet(specs, ranges, new Set());
+}
+
+function targetSet(specs: readonly string[], ranges: readonly Ipv4Range[], excluded: ReadonlySet<number>): TargetSet {
+  const all = new Set<number>();
+  for (const r of ranges) for (let n = r.first; n <= r.last; n++) if (!excluded.has(n)) all.add(n);
+  const sorted = [...all].sort((a, b) => a - b);
   return {
     specs: [...specs],
-    size,
+    size: sorted.length,
     has(ip: string): boolean {
-      if (!isIPv4(ip)) return false;
-      const n = ipv4ToInt(ip);
-      return ranges.some((r) => n >= r.first && n <= r.last);
+      return isIPv4(ip) && all.has(ipv4ToInt(ip));
     },
     addresses(): string[] {
-      const all = new Set<number>();
-      for (const r of ranges) for (let n = r.first; n <= r.last; n++) all.add(n);
-      return [...all].sort((a, b) => a - b).map(intToIpv4);
+      return sorted.map(intToIpv4);
     },
+  };
+}
+
+/**
+ * Why active probes must never go to an address (RFC 1122 §3.2.1.3, RFC 5735, RFC 6890): it names
+ * no single host, or this one. Also used for addresses a reply comes from or names.
+ */
+export type UnprobeableReason =
+  | 'broadcast' // 255.255.255.255, the limited broadcast (RFC 919)
+  | 'multicast' // 224.0.0.0/4 (RFC 5771)
+  | 'unspecified' // 0.0.0.0/8, "this host on this network" (RFC 1122 §3.2.1.3)
+  | 'loopback' // 127.0.0.0/8 (RFC 1122 §3.2.1.3): this machine, never a device
+  | 'reserved' // 240.0.0.0/4 (RFC 1112 §4), not assignable
+  | 'subnet-network' // the network address of a chosen interface's subnet (RFC 950)
+  | 'subnet-broadcast'; // its directed broadcast address (RFC 919, RFC 922)
+
+const SPECIAL_BLOCKS: ReadonlyArray<{ block: Ipv4Range; reason: UnprobeableReason }> = [
+  { block: { first: 0xffffffff, last: 0xffffffff }, reason: 'broadcast' },
+  { block: cidrRange(0xe0000000, 4), reason: 'multicast' },
+  { block: cidrRange(0, 8), reason: 'unspecified' },
+  { block: cidrRange(0x7f000000, 8), reason: 'loopback' },
+  { block: cidrRange(0xf0000000, 4), reason: 'reserved' },
+];
+
+/**
+ * Why `ip` is no address to probe, or null when it is an ordinary unicast address. `subnets` are
+ * the chosen interfaces' `A.B.C.D/N`: their network and broadcast addresses (for blocks larger
+ * than a /31, RFC 3021) name every host of the link, not one.
+ */
+export function unprobeableReason(ip: string, subnets: readonly string[]): UnprobeableReason | null {
+  if (!isIPv4(ip)) return null;
+  const n = ipv4ToInt(ip);
+  const special = SPECIAL_BLOCKS.find(({ block }) => n >= block.first && n <= block.last);
+  if (special) return special.reason;
+  for (const subnet of subnets) {
+    const block = parseCidr(subnet);
+    if (!block || block.bits >= 31) continue;
+    if (n === block.first) return 'subnet-network';
+    if (n === block.last) return 'subnet-broadcast';
+  }
+  return null;
+}
+
+/** Named targets left out of active probes: a run of consecutive addresses (`A` or `A-B`) and why. */
+export interface SkippedTargets {
+  addresses: string;
+  reason: UnprobeableReason;
+}
+
+/**
+ * The TARGETs active probes may touch: `targets` without the addresses that name no single
+ * device (unprobeableReason), which are listed, runs of consecutive addresses with the same
+ * reason as one entry.
+ */
+export function probeableTargets(targets: TargetSet, subnets: readonly string[]): { targets: TargetSet; skipped: SkippedTargets[] } {
+  const excluded = new Set<number>();
+  const skipped: Array<{ first: number; last: number; reason: UnprobeableReason }> = [];
+  for (const ip of targets.addresses()) {
+    const reason = unprobeableReason(ip, subnets);
+    if (reason === null) continue;
+    const n = ipv4ToInt(ip);
+    excluded.add(n);
+    const run = skipped.at(-1);
+    if (run && run.reason === reason && run.last === n - 1) run.last = n;
+    else skipped.push({ first: n, last: n, reason });
+  }
+  if (excluded.size === 0) return { targets, skipped: [] };
+  const ranges = targets.addresses().map((ip) => ({ first: ipv4ToInt(ip), last: ipv4ToInt(ip) }));
+  return {
+    targets: targetSet(targets.specs, ranges, excluded),
+    skipped: skipped.map(({ first, last, reason }) => ({ addresses: first === last ? intToIpv4(first) : `${intToIpv4(first)}-${intToIpv4(last)}`, reason })),
   };
 }

@@ -6,6 +6,7 @@
  */
 
 import type { DiscovererName } from './discovery/index.js';
+import type { SkippedTargets } from './targets.js';
 
 /**
  * Where a piece of evidence came from, as written in the inventory document: the MAC's registrant
@@ -144,6 +145,10 @@ export interface ScanInfo {
   finishedAt: string;
   targets: string[];
   methods: string[];
+  /** Named target addresses active probes left out, and why (agent/targets.ts); absent in documents of older agents. */
+  skippedTargets?: SkippedTargets[];
+  /** Items cut at each cap on what devices send (agent/discovery/bounds.ts), by cap name; absent in documents of older agents. */
+  dropped?: Record<string, number>;
 }
 
 export const INVENTORY_SCHEMA_ID = 'cctv-inventory/v1';

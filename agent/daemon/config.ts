@@ -5,12 +5,12 @@
  * `daemon.yaml line 12: sites[1].schedule: "*\/5 * * *" is not a cron expression (…)`.
  * Nothing is started until the whole file is valid (CCTV_ERR_BAD_CONFIG, exit 2).
  */
-import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { Cron } from 'croner';
 import type { Level } from 'pino';
+import { readBoundedTextFile } from '../bounded-file.js';
 import { AgentError, agentError } from '../errors.js';
 import { dotted, parseDataDocument, schemaProblem, validatorFor, type DataPath, type SchemaProblem } from '../knowledge/data-file.js';
 import { LOG_LEVELS } from '../log.js';
@@ -149,17 +149,17 @@ interface RawConfig {
 }
 
 const validate = validatorFor(DAEMON_CONFIG_SCHEMA) as ValidateFunction<RawConfig>;
+/** A configuration of hundreds of sites is tens of KiB; a file this large is not one. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+/** A bearer token is a line of text. */
+const MAX_TOKEN_FILE_BYTES = 64 * 1024;
 
 /** Reads and validates FILE; throws CCTV_ERR_CONFIG_UNREADABLE or CCTV_ERR_BAD_CONFIG. */
 export function loadDaemonConfig(file: string, options: LoadOptions): DaemonConfig {
   const path = resolve(file);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw agentError('CCTV_ERR_CONFIG_UNREADABLE', path, (error as NodeJS.ErrnoException).code ?? String(error));
-  }
-  return parseDaemonConfig(text, path, options);
+  const read = readBoundedTextFile(path, { maxBytes: MAX_CONFIG_BYTES });
+  if (!read.ok) throw agentError('CCTV_ERR_CONFIG_UNREADABLE', path, read.reason);
+  return parseDaemonConfig(read.text, path, options);
 }
 
 /** Validates the text of configuration file `file` (named in the messages; relative paths in it are read from its folder). */
@@ -289,19 +289,24 @@ function healthConfig(
 }
 
 function readTokenFile(file: string, problem: (why: string) => void): string | undefined {
-  try {
-    const mode = statSync(file).mode;
-    if ((mode & 0o077) !== 0) {
-      problem(`"${file}" can be read by other users (mode ${(mode & 0o777).toString(8)}); make it private with "chmod 600 ${file}"`);
-      return undefined;
-    }
-    const token = readFileSync(file, 'utf8').trim();
-    if (token === '') problem(`"${file}" is empty`);
-    return token || undefined;
-  } catch (error) {
-    problem(`"${file}" cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  let exposed: number | undefined;
+  const read = readBoundedTextFile(file, {
+    maxBytes: MAX_TOKEN_FILE_BYTES,
+    inspect(stats) {
+      if ((stats.mode & 0o077) !== 0) exposed = stats.mode;
+    },
+  });
+  if (exposed !== undefined) {
+    problem(`"${file}" can be read by other users (mode ${(exposed & 0o777).toString(8)}); make it private with "chmod 600 ${file}"`);
     return undefined;
   }
+  if (!read.ok) {
+    problem(`"${file}" cannot be read (${read.reason})`);
+    return undefined;
+  }
+  const token = read.text.trim();
+  if (token === '') problem(`"${file}" is empty`);
+  return token || undefined;
 }
 
 /** `127.0.0.1:9464`, `[::1]:9464` → host and port; null when malformed. */

@@ -29,6 +29,7 @@ import type { Logger } from '../log.js';
 import type { Fields, Observation } from '../types.js';
 import { onChosenSubnet } from './ssdp.js';
 import type { ServiceType } from '../knowledge/tables.js';
+import type { ScanBounds } from './bounds.js';
 import type { Discoverer, ScanContext } from './types.js';
 import { cleanDeviceFields, cleanDeviceText, CLEANED_FIELD } from '../safe-text.js';
 
@@ -41,6 +42,14 @@ const READY_TIMEOUT_MS = 1000;
 const MAX_INSTANCES = 4096;
 const MAX_INSTANCES_PER_ADDRESS = 64;
 export const MAX_TXT_KEYS = 32;
+/**
+ * Records of one response handed on to bonjour-service's browsers, answers first: its browser
+ * compares every PTR with every record of the packet, so one 64 KiB response of 1,320 records
+ * cost about 220 ms of CPU (measured here with bonjour-service 1.4.4), cut to 64 about 3 ms. A
+ * device's answer for a service type is a few records per instance (PTR, SRV, TXT, A: RFC 6763
+ * §12), and RFC 6762 §17 keeps a packet under 9,000 bytes.
+ */
+export const MAX_MDNS_RECORDS_PER_PACKET = 64;
 /** A TXT string is at most 255 bytes (RFC 6763 §6.1); names (RFC 1035 §2.3.4) likewise. */
 export const MAX_MDNS_VALUE_LENGTH = 255;
 
@@ -83,6 +92,31 @@ export function txtFields(strings: unknown): Fields {
   return fields;
 }
 
+/** The record lists of a decoded packet (dns-packet, under multicast-dns). */
+interface DecodedPacket {
+  answers?: unknown[];
+  authorities?: unknown[];
+  additionals?: unknown[];
+}
+
+/**
+ * Cuts a decoded response down to `max` records in place (answers first, then authority and
+ * additional records), before anything else reads it; returns how many were cut.
+ */
+export function capResponseRecords(packet: DecodedPacket, max: number): number {
+  let room = max;
+  let cut = 0;
+  for (const section of ['answers', 'authorities', 'additionals'] as const) {
+    const records = packet[section];
+    if (!Array.isArray(records)) continue;
+    const keep = Math.min(records.length, room);
+    cut += records.length - keep;
+    records.length = keep;
+    room -= keep;
+  }
+  return cut;
+}
+
 /** A resolved service instance as bonjour-service's Browser reports it (raw TXT included, which its type omits). */
 type FoundService = Bonjour.Service & { rawTxt?: unknown };
 
@@ -94,6 +128,7 @@ class Instances {
   constructor(
     private readonly interfaces: ScanContext['interfaces'],
     private readonly log: Logger,
+    private readonly bounds: ScanBounds,
   ) {}
 
   record(service: FoundService, type: ServiceType): void {
@@ -122,10 +157,14 @@ class Instances {
       const key = `${ip} ${type.type} ${name.toLowerCase()}`;
       if (!this.byKey.has(key)) {
         const count = this.perAddress.get(ip) ?? 0;
-        if (count >= MAX_INSTANCES_PER_ADDRESS) continue;
+        if (count >= MAX_INSTANCES_PER_ADDRESS) {
+          this.bounds.dropped('mdns-dns-sd.per-source', 1, { ip, max: MAX_INSTANCES_PER_ADDRESS });
+          continue;
+        }
         if (this.byKey.size >= MAX_INSTANCES) {
           if (!this.full) this.log.warn({ max: MAX_INSTANCES }, 'too many mDNS service instances: the rest are ignored');
           this.full = true;
+          this.bounds.dropped('mdns-dns-sd.total', 1, { ip, max: MAX_INSTANCES });
           return;
         }
         this.perAddress.set(ip, count + 1);
@@ -188,7 +227,7 @@ export const mdns: Discoverer<'mdns-dns-sd'> = {
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     const log = ctx.log.child({ module: 'mdns-dns-sd' });
     const types = ctx.knowledge.mdnsServices;
-    const instances = new Instances(ctx.interfaces, log);
+    const instances = new Instances(ctx.interfaces, log, ctx.bounds);
     let malformed = 0;
 
     const open: Bonjour[] = [];
@@ -201,6 +240,11 @@ export const mdns: Discoverer<'mdns-dns-sd'> = {
         open.push(bonjour);
         const events = socketEvents(bonjour);
         events.on('error', (error: Error) => log.warn({ iface: iface.name, err: error.message }, 'mDNS socket error'));
+        // Registered before any browser exists, so it runs before theirs on every response.
+        events.prependListener('response', (packet: DecodedPacket, rinfo: { address?: string }) => {
+          const cut = capResponseRecords(packet, MAX_MDNS_RECORDS_PER_PACKET);
+          if (cut > 0) ctx.bounds.dropped('mdns-dns-sd.records', cut, { from: rinfo.address, max: MAX_MDNS_RECORDS_PER_PACKET });
+        });
         events.on('warning', (error: Error) => {
           malformed += 1;
           log.debug({ iface: iface.name, err: error.message }, 'malformed mDNS packet dropped');

@@ -46,6 +46,11 @@ export const sadp: UdpSearchDiscoverer<'sadp'> = udpSearch({
     const reply = parseSadpReply(bytes);
     if (!reply) return null;
     // sadp.message records that a ProbeMatch answered: the one field every valid reply has.
-    return { mac: reply.mac, identity: reply.serial ?? reply.mac ?? '', fields: { ...reply.fields, 'sadp.message': 'ProbeMatch' } };
+    return {
+      mac: reply.mac,
+      identity: reply.serial ?? reply.mac ?? '',
+      fields: { ...reply.fields, 'sadp.message': 'ProbeMatch' },
+      dropped: { elements: reply.elementsDropped },
+    };
   },
 });

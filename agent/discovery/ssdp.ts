@@ -41,6 +41,7 @@ import {
 import type { Logger } from '../log.js';
 import type { Fields, Observation } from '../types.js';
 import { probeHosts } from './probe-hosts.js';
+import type { ScanBounds } from './bounds.js';
 import { cleanDeviceFields, CLEANED_FIELD } from '../safe-text.js';
 import type { Discoverer, ScanContext } from './types.js';
 
@@ -75,6 +76,7 @@ class Responders {
   constructor(
     private readonly interfaces: readonly ScanInterface[],
     private readonly log: Logger,
+    private readonly bounds: ScanBounds,
   ) {}
 
   record(headers: unknown, from: string, via: 'search' | 'notify'): void {
@@ -94,13 +96,15 @@ class Responders {
       if (this.byIp.size >= MAX_RESPONDERS) {
         if (!this.full) this.log.warn({ max: MAX_RESPONDERS }, 'too many SSDP responders: the rest are ignored');
         this.full = true;
+        this.bounds.dropped('ssdp.responders', 1, { from, max: MAX_RESPONDERS });
         return;
       }
       heard = new Map();
       this.byIp.set(from, heard);
     }
     const key = announcement.usn !== null ? `usn ${announcement.usn}` : `location ${announcement.location}`;
-    if (heard.has(key) || heard.size >= MAX_USNS_PER_RESPONDER) return;
+    if (heard.has(key)) return;
+    if (heard.size >= MAX_USNS_PER_RESPONDER) return void this.bounds.dropped('ssdp.per-source', 1, { from, max: MAX_USNS_PER_RESPONDER });
     heard.set(key, announcement);
   }
 
@@ -153,7 +157,7 @@ export const ssdpSearch: Discoverer<'ssdp'> = {
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     const log = ctx.log.child({ module: 'ssdp' });
-    const responders = new Responders(ctx.interfaces, log);
+    const responders = new Responders(ctx.interfaces, log, ctx.bounds);
     // node-ssdp's own messages (every packet) go to trace, never to stderr by themselves.
     const customLogger = (format: string, ...args: unknown[]): void => log.trace({ nodeSsdp: args }, format);
     const onMessage =

@@ -4,6 +4,7 @@ import type { ScanInterface } from '../net/interfaces.js';
 import type { TargetSet } from '../targets.js';
 import type { CredentialStore } from '../credentials.js';
 import type { Knowledge } from '../knowledge/index.js';
+import type { ScanBounds } from './bounds.js';
 
 /**
  * When a discoverer runs (nmap's prerule/portrule split). agent/pipeline/scan.ts runs them in this order,
@@ -38,6 +39,8 @@ export interface ScanContext {
   readonly credentials?: CredentialStore;
   /** The knowledge base (ports to sweep, pages to ask for, service types to browse…). */
   readonly knowledge: Knowledge;
+  /** The scan's caps on what devices send, and the counts of what they cut (bounds.ts). */
+  readonly bounds: ScanBounds;
 }
 
 /**

@@ -15,6 +15,7 @@ import { sleep } from '../net/abort.js';
 import { repeatDelay, withInterfaceSockets, type Datagram } from '../net/udp.js';
 import type { EvidenceSource, Fields, Observation } from '../types.js';
 import type { DiscovererName } from './index.js';
+import type { ScanBounds } from './bounds.js';
 import type { Discoverer, ScanContext } from './types.js';
 
 /** How many times the search is sent (UDP loses packets; nmap's broadcast scripts send twice too). */
@@ -29,6 +30,8 @@ export interface SearchReply {
   /** What tells two devices at one address apart (serial, else MAC); replies with the same one are one device. */
   readonly identity: string;
   readonly fields: Fields;
+  /** Items of the datagram left unread at the codec's caps, by what they are (`elements`); absent: none. */
+  readonly dropped?: Readonly<Record<string, number>>;
 }
 
 export interface UdpSearchSpec<Name extends DiscovererName> {
@@ -56,16 +59,18 @@ export interface ReplyCollector {
 export interface UdpSearchDiscoverer<Name extends DiscovererName> extends Discoverer<Name> {
   /**
    * The reply handling of one run, without sockets: one observation per sender and identity;
-   * datagrams from another port, or that the codec refuses, dropped with a warning. Never throws.
+   * datagrams from another port, or that the codec refuses, dropped with a warning; datagrams
+   * from a sender that has had its share of observations (`bounds`), dropped unparsed. Never throws.
    */
-  collector(log: Logger, emit: (o: Observation) => void): ReplyCollector;
+  collector(log: Logger, emit: (o: Observation) => void, bounds: ScanBounds): ReplyCollector;
 }
 
 export function udpSearch<Name extends DiscovererName>(spec: UdpSearchSpec<Name>): UdpSearchDiscoverer<Name> {
-  const collector = (log: Logger, emit: (o: Observation) => void): ReplyCollector => {
+  const collector = (log: Logger, emit: (o: Observation) => void, bounds: ScanBounds): ReplyCollector => {
     const seen = new Set<string>();
     return {
       onDatagram(d: Datagram): void {
+        if (!bounds.admits(spec.name, d.from)) return;
         const dropped = { from: d.from, port: d.port, bytes: d.bytes.length, head: d.bytes.subarray(0, LOGGED_HEAD_BYTES).toString('base64') };
         if (d.port !== spec.port) {
           log.warn(dropped, `${spec.protocol} reply dropped: it came from port ${d.port}, not from the ${spec.protocol} port ${spec.port}`);
@@ -76,6 +81,7 @@ export function udpSearch<Name extends DiscovererName>(spec: UdpSearchSpec<Name>
           log.warn(dropped, `malformed ${spec.protocol} reply dropped`);
           return;
         }
+        for (const [what, count] of Object.entries(reply.dropped ?? {})) bounds.dropped(`${spec.name}.${what}`, count, { from: d.from });
         const key = `${d.from} ${reply.identity}`;
         if (seen.has(key)) return;
         seen.add(key);
@@ -95,7 +101,7 @@ export function udpSearch<Name extends DiscovererName>(spec: UdpSearchSpec<Name>
 
     async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
       const log = ctx.log.child({ module: spec.name });
-      const replies = collector(log, emit);
+      const replies = collector(log, emit, ctx.bounds);
       const search = spec.search();
       await withInterfaceSockets(ctx.interfaces, log, (d) => replies.onDatagram(d), async (sockets) => {
         const window = sleep(ctx.timeoutMs, ctx.signal);

@@ -18,8 +18,10 @@ import {
   parseProbeMatches,
   probeMatchFields,
   PROBE_TYPES,
+  WSD_LIST_CAPS,
   WSD_MULTICAST_ADDRESS,
   WSD_PORT,
+  type WsdList,
 } from '../protocols/wsdiscovery.js';
 import type { Discoverer, ScanContext } from './types.js';
 import type { Observation } from '../types.js';
@@ -46,6 +48,7 @@ export const wsDiscovery: Discoverer<'ws-discovery'> = {
     const seen = new Set<string>();
 
     const onDatagram = (d: Datagram): void => {
+      if (!ctx.bounds.admits('ws-discovery', d.from)) return;
       const parsed = parseProbeMatches(d.bytes);
       if (!parsed) {
         log.warn({ from: d.from, bytes: d.bytes.length, head: d.bytes.subarray(0, 64).toString('base64') }, 'malformed WS-Discovery reply dropped');
@@ -54,6 +57,9 @@ export const wsDiscovery: Discoverer<'ws-discovery'> = {
       if (parsed.relatesTo && !ourMessages.has(parsed.relatesTo)) {
         log.debug({ from: d.from, relatesTo: parsed.relatesTo }, 'ProbeMatches for another client ignored');
         return;
+      }
+      for (const [list, count] of Object.entries(parsed.dropped)) {
+        ctx.bounds.dropped(`ws-discovery.${list}`, count, { from: d.from, max: WSD_LIST_CAPS[list as WsdList] });
       }
       for (const match of parsed.matches) {
         const key = `${d.from} ${match.endpoint}`;

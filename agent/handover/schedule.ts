@@ -4,9 +4,9 @@
  * case-insensitive; an unknown one is an error that names it, so a typo ("seral") is not silently
  * ignored. Every error names the file, line and column (1-based) of the offending text.
  */
-import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { parse as parseCsv, CsvError } from 'csv-parse/sync';
+import { readBoundedTextFile } from '../bounded-file.js';
 import { agentError } from '../errors.js';
 import { displaySafe } from '../safe-text.js';
 
@@ -21,16 +21,9 @@ const MAX_HANDOVER_BYTES = 4 * 1024 * 1024;
 const MAC = /^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$/i;
 
 export function readHandoverFile(file: string): ExpectedDevice[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw agentError('CCTV_ERR_HANDOVER_UNREADABLE', file, (error as NodeJS.ErrnoException).code ?? String(error));
-  }
-  if (Buffer.byteLength(text) > MAX_HANDOVER_BYTES) {
-    throw agentError('CCTV_ERR_HANDOVER_UNREADABLE', file, `larger than ${MAX_HANDOVER_BYTES} bytes`);
-  }
-  return parseHandover(text, file);
+  const read = readBoundedTextFile(file, { maxBytes: MAX_HANDOVER_BYTES });
+  if (!read.ok) throw agentError('CCTV_ERR_HANDOVER_UNREADABLE', file, read.reason);
+  return parseHandover(read.text, file);
 }
 
 /** JSON when the first non-blank character opens an array or object, CSV otherwise. */

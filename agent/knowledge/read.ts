@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readBoundedTextFile } from '../bounded-file.js';
 import { agentError } from '../errors.js';
 import { repoPath } from '../paths.js';
 import { dotted, parseDataDocument, schemaProblems, type DataPath } from './data-file.js';
@@ -19,12 +20,13 @@ function joinProblems(problems: readonly string[]): string {
   return problems.slice(0, 5).join('; ') + (problems.length > 5 ? ` (and ${problems.length - 5} more)` : '');
 }
 
+/** The largest knowledge file, the whole IEEE registry (oui.json), is about 1.4 MiB; ten times that is no data file. */
+const MAX_DATA_FILE_BYTES = 16 * 1024 * 1024;
+
 function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    failData(path, `it cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
+  const read = readBoundedTextFile(path, { maxBytes: MAX_DATA_FILE_BYTES });
+  if (!read.ok) failData(path, `it cannot be read (${read.reason})`);
+  return read.text;
 }
 
 const schemas = new Map<string, object>();

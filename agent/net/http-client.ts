@@ -52,6 +52,11 @@ export function httpRequest(request: HttpRequest): Promise<HttpResult> {
         ...(request.body !== undefined ? { 'Content-Length': String(Buffer.byteLength(request.body)) } : {}),
         Connection: 'close',
       },
+      // A fresh connection per request, never Node's keep-alive pool: a device that answers HTTP/1.1
+      // without `Connection: close` and then closes anyway would leave a dead socket in the pool, and
+      // the next request to it fails with "socket hang up" (RFC 9112 §9.6: a client must not reuse
+      // a connection the server closed). The `Connection: close` header alone does not stop the pool.
+      agent: false,
       // Devices present self-signed certificates; this client identifies, it does not trust.
       rejectUnauthorized: false,
       // Guards against header floods (Node's own limit is 16 KiB).

@@ -10,7 +10,8 @@ import { signalScope } from '../net/abort.js';
 import { buildDevice, buildInventory } from './assess.js';
 import type { Logger } from '../log.js';
 import type { ScanInterface } from '../net/interfaces.js';
-import { parseTargets, type TargetSet } from '../targets.js';
+import { parseTargets, probeableTargets, unprobeableReason, type TargetSet } from '../targets.js';
+import { ScanBounds } from '../discovery/bounds.js';
 import type { Inventory, Observation } from '../types.js';
 import type { Knowledge } from '../knowledge/index.js';
 import type { CredentialStore } from '../credentials.js';
@@ -62,6 +63,10 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   const hostsSeen = new Set<string>();
   const report = (phase: DiscoveryPhase): void => options.onProgress?.({ phase, observations: observations.length, hosts: hostsSeen.size });
   log.info({ site: options.site, interfaces: options.interfaces.map((i) => i.name), targets: options.targets.specs, windowMs: options.timeoutMs }, 'scan started');
+  const bounds = new ScanBounds(log);
+  const subnets = options.interfaces.map((i) => i.cidr);
+  const { targets, skipped } = probeableTargets(options.targets, subnets);
+  for (const { addresses, reason } of skipped) log.warn({ addresses, reason }, 'named target skipped: it is not the address of one device, so it is never probed');
 
   /** Runs one phase's discoverers together, over the given targets and earlier observations. */
   const runPhase = async (phase: DiscoveryPhase, scope: { targets: TargetSet; seen: readonly Observation[] }): Promise<void> => {
@@ -81,11 +86,20 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
       ratePerSecond: options.ratePerSecond,
       credentials: options.credentials,
       knowledge: options.knowledge,
+      bounds,
     };
-    const emit = (o: Observation): void => {
+    const record = (o: Observation): void => {
       observations.push(o);
       hostsSeen.add(o.ip);
       report(phase);
+    };
+    const kept = phase === 'listen' ? bounds.keeping(record) : record;
+    const emit = (o: Observation): void => {
+      // No device holds a broadcast, multicast or loopback address: such a sender is forged, and
+      // what it claims must not become a host that active probes touch.
+      const reason = unprobeableReason(o.ip, subnets);
+      if (reason !== null) return void bounds.dropped(`${o.source}.unprobeable-source`, 1, { ip: o.ip, reason });
+      kept(o);
     };
     const results = await Promise.allSettled(inPhase.map((d) => d.run(ctx, emit)));
     phaseDeadline.dispose();
@@ -96,11 +110,11 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
 
   // The TCP sweep of the named TARGETs needs nothing from discovery, so it runs during the listen
   // window; hosts that announced themselves there but were not named are swept right after it.
-  await Promise.all([runPhase('listen', { targets: options.targets, seen: [] }), runPhase('connect', { targets: options.targets, seen: [] })]);
-  const unnamed = observations.filter((o) => o.source !== 'neighbour-table' && !options.targets.has(o.ip));
+  await Promise.all([runPhase('listen', { targets, seen: [] }), runPhase('connect', { targets, seen: [] })]);
+  const unnamed = observations.filter((o) => o.source !== 'neighbour-table' && !targets.has(o.ip));
   await runPhase('connect', { targets: NO_TARGETS, seen: unnamed });
-  await runPhase('probe', { targets: options.targets, seen: observations });
-  await runPhase('collect', { targets: options.targets, seen: observations });
+  await runPhase('probe', { targets, seen: observations });
+  await runPhase('collect', { targets, seen: observations });
 
   const hosts = mergeObservations(observations, identityFieldsOf(options.knowledge.fields));
   const devices = hosts.map((host) => buildDevice(options.knowledge, host));
@@ -112,9 +126,11 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
       finishedAt: new Date().toISOString(),
       targets: [...options.targets.specs],
       methods: chosen.map((d) => d.name),
+      skippedTargets: skipped,
+      dropped: bounds.counters(),
     },
     devices,
   );
-  log.info({ observations: observations.length, devices: devices.length }, 'scan finished');
+  log.info({ observations: observations.length, devices: devices.length, dropped: inventory.scan.dropped }, 'scan finished');
   return inventory;
 }

@@ -134,9 +134,18 @@ export interface SadpReply {
    * occurrence wins). Null-prototype object. Includes elements this codec does not interpret.
    */
   elements: Readonly<Record<string, string>>;
+  /** Child elements past SADP_MAX_ELEMENTS, left unread (0 for a real reply). */
+  elementsDropped: number;
   /** The observation fields (`sadp.*`), only for values that are present and usable. */
   fields: Fields;
 }
+
+/**
+ * Child elements of a ProbeMatch read, in document order; the rest is not looked at. The captures
+ * cited above carry about 30 (SADP_PROBE_MATCH_ELEMENTS lists them), so twice that leaves room for
+ * firmware that adds some, while a 16 KiB datagram of empty elements (over a thousand) costs no more.
+ */
+export const SADP_MAX_ELEMENTS = 64;
 
 /** Elements at least one of which a ProbeMatch must carry to count as an SADP reply. */
 const IDENTIFYING_ELEMENTS = ['MAC', 'IPv4Address', 'DeviceSN', 'DeviceDescription'] as const;
@@ -150,7 +159,8 @@ const IDENTIFYING_ELEMENTS = ['MAC', 'IPv4Address', 'DeviceSN', 'DeviceDescripti
 export function parseSadpReply(buf: Buffer): SadpReply | null {
   const root = xmlRoot(parseUntrustedXml(buf, SADP_MAX_MESSAGE_BYTES));
   if (!root || root.name !== 'ProbeMatch') return null;
-  const elements = leafElements(root);
+  const elementsDropped = Math.max(0, root.children.length - SADP_MAX_ELEMENTS);
+  const elements = leafElements({ ...root, children: root.children.slice(0, SADP_MAX_ELEMENTS) });
   if (!IDENTIFYING_ELEMENTS.some((name) => elements[name])) return null;
 
   const text = (name: SadpElementName): string | null => elements[name] || null;
@@ -175,12 +185,13 @@ export function parseSadpReply(buf: Buffer): SadpReply | null {
     analogChannels: count(text('AnalogChannelNum')),
     digitalChannels: count(text('DigitalChannelNum')),
     elements,
+    elementsDropped,
   };
   return { ...reply, fields: cleanDeviceFields(sadpFields(reply)) };
 }
 
 /** The `sadp.*` observation fields of a parsed reply (absent values are left out). */
-function sadpFields(reply: Omit<SadpReply, 'fields'>): Fields {
+function sadpFields(reply: Omit<SadpReply, 'fields' | 'elementsDropped'>): Fields {
   const entries: Array<[string, string | number | boolean | null]> = [
     ['sadp.uuid', reply.uuid],
     ['sadp.types', reply.types],

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Fields } from '../types.js';
 import { cleanDeviceFields } from '../safe-text.js';
-import { parseUntrustedXml, xmlChild, xmlChildren, xmlText } from './xml.js';
+import { parseUntrustedXml, xmlChild, xmlChildren, xmlText, type XmlNode } from './xml.js';
 
 export const WSD_MULTICAST_ADDRESS = '239.255.255.250';
 export const WSD_PORT = 3702;
@@ -49,6 +49,24 @@ export function buildProbe(type: ProbeType, messageId = `urn:uuid:${randomUUID()
   return { messageId, bytes: Buffer.from(xml, 'utf8') };
 }
 
+/**
+ * Caps on the lists of one message, applied before any item is parsed: one 64 KiB datagram can
+ * carry some 30,000 junk XAddrs, each of which would otherwise be URL-parsed. Real devices stay
+ * far below them (ONVIF Core §7.3.2: a device advertises its types, about ten scopes and one
+ * XAddr per address it serves on).
+ */
+export const WSD_LIST_CAPS = {
+  /** ProbeMatch elements per ProbeMatches: one per device; a discovery proxy answers for a few. */
+  matches: 16,
+  /** Types per match: `dn:NetworkVideoTransmitter tds:Device` and a vendor's own one or two. */
+  types: 16,
+  /** Scopes per match: cameras send 6 to 20 (type, name, hardware, location, profile…). */
+  scopes: 64,
+  /** XAddrs per match: one per address (IPv4, IPv6, HTTPS), rarely more than four. */
+  xaddrs: 8,
+} as const;
+export type WsdList = keyof typeof WSD_LIST_CAPS;
+
 /** One device's answer (a ProbeMatches may carry several). */
 export interface ProbeMatch {
   endpoint: string;
@@ -62,10 +80,19 @@ export interface ProbeMatches {
   relatesTo: string | null;
   messageId: string | null;
   matches: ProbeMatch[];
+  /** Items left out at WSD_LIST_CAPS, per list (0 when none). */
+  dropped: Record<WsdList, number>;
 }
 
-function words(text: string | null): string[] {
-  return (text ?? '').split(/\s+/).filter((w) => w.length > 0);
+/** The first `max` whitespace-separated words of `text`, and how many more there were. */
+function words(text: string | null, max: number): { kept: string[]; more: number } {
+  const kept: string[] = [];
+  let more = 0;
+  for (const match of (text ?? '').matchAll(/\S+/g)) {
+    if (kept.length < max) kept.push(match[0]);
+    else more++;
+  }
+  return { kept, more };
 }
 
 /** Decodes percent-escapes (`HIKVISION%20DS-2CD2143G2-I`); a malformed escape keeps the raw text. */
@@ -86,14 +113,22 @@ export function parseProbeMatches(bytes: Buffer): ProbeMatches | null {
   if (!probeMatches) return null;
   const header = xmlChild(envelope, 'Header');
   const matches: ProbeMatch[] = [];
-  for (const match of xmlChildren(probeMatches, 'ProbeMatch')) {
+  const dropped: Record<WsdList, number> = { matches: 0, types: 0, scopes: 0, xaddrs: 0 };
+  const list = (match: XmlNode, element: string, cap: Exclude<WsdList, 'matches'>): string[] => {
+    const { kept, more } = words(xmlText(xmlChild(match, element)), WSD_LIST_CAPS[cap]);
+    dropped[cap] += more;
+    return kept;
+  };
+  const elements = xmlChildren(probeMatches, 'ProbeMatch');
+  dropped.matches = Math.max(0, elements.length - WSD_LIST_CAPS.matches);
+  for (const match of elements.slice(0, WSD_LIST_CAPS.matches)) {
     const endpoint = xmlText(xmlChild(xmlChild(match, 'EndpointReference'), 'Address'));
     if (!endpoint) continue; // WS-Discovery §5.3: an EndpointReference is required
     matches.push({
       endpoint: endpoint.trim(),
-      types: words(xmlText(xmlChild(match, 'Types'))),
-      scopes: words(xmlText(xmlChild(match, 'Scopes'))),
-      xaddrs: words(xmlText(xmlChild(match, 'XAddrs'))),
+      types: list(match, 'Types', 'types'),
+      scopes: list(match, 'Scopes', 'scopes'),
+      xaddrs: list(match, 'XAddrs', 'xaddrs'),
       metadataVersion: xmlText(xmlChild(match, 'MetadataVersion'))?.trim() || null,
     });
   }
@@ -101,6 +136,7 @@ export function parseProbeMatches(bytes: Buffer): ProbeMatches | null {
     relatesTo: xmlText(xmlChild(header, 'RelatesTo'))?.trim() || null,
     messageId: xmlText(xmlChild(header, 'MessageID'))?.trim() || null,
     matches,
+    dropped,
   };
 }
 

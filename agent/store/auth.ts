@@ -4,9 +4,8 @@
  * private key) must not be readable or writable by group or others (CCTV_ERR_STORE_SECRET_EXPOSED).
  * Secrets are read once, when the store opens, so a missing one fails before any scan runs.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readBoundedTextFile } from '../bounded-file.js';
 import { agentError } from '../errors.js';
-import { describeFsError } from './fs-durable.js';
 import type { StoreAuthConfig } from './types.js';
 
 const secretName = { type: 'string', minLength: 1, maxLength: 4096 } as const;
@@ -40,6 +39,8 @@ export function safeAddress(address: string): string {
 
 /** Secret files are small; anything larger is not what the operator meant to point at. */
 const MAX_SECRET_FILE_BYTES = 64 * 1024;
+/** A CA bundle or certificate: the whole Mozilla CA bundle is about 220 KiB. */
+const MAX_PUBLIC_FILE_BYTES = 4 * 1024 * 1024;
 
 /**
  * The Authorization header value for `auth` (RFC 6750 bearer or RFC 7617 basic), or undefined when
@@ -75,33 +76,23 @@ export async function authorizationHeader(store: string, auth: StoreAuthConfig |
 /** A file holding a secret: private to its owner, small; its content without the final newline. */
 export async function readPrivateFile(file: string): Promise<string> {
   const source = `file ${file}`;
-  let mode: number;
-  let size: number;
-  try {
-    ({ mode, size } = await stat(file));
-  } catch (error) {
-    throw agentError('CCTV_ERR_STORE_SECRET', source, describeFsError(error));
-  }
-  if ((mode & 0o077) !== 0) throw agentError('CCTV_ERR_STORE_SECRET_EXPOSED', file, (mode & 0o777).toString(8).padStart(4, '0'));
-  if (size > MAX_SECRET_FILE_BYTES) throw agentError('CCTV_ERR_STORE_SECRET', source, `it is larger than ${MAX_SECRET_FILE_BYTES} bytes`);
-  let content: string;
-  try {
-    content = await readFile(file, 'utf8');
-  } catch (error) {
-    throw agentError('CCTV_ERR_STORE_SECRET', source, describeFsError(error));
-  }
-  const secret = content.replace(/\r?\n$/, '');
+  const read = readBoundedTextFile(file, {
+    maxBytes: MAX_SECRET_FILE_BYTES,
+    inspect({ mode }) {
+      if ((mode & 0o077) !== 0) throw agentError('CCTV_ERR_STORE_SECRET_EXPOSED', file, (mode & 0o777).toString(8).padStart(4, '0'));
+    },
+  });
+  if (!read.ok) throw agentError('CCTV_ERR_STORE_SECRET', source, read.reason);
+  const secret = read.text.replace(/\r?\n$/, '');
   if (secret === '') throw agentError('CCTV_ERR_STORE_SECRET', source, 'the file is empty');
   return secret;
 }
 
 /** A public file (a CA bundle, a client certificate): only needs to be readable. */
 export async function readPublicFile(file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    throw agentError('CCTV_ERR_STORE_SECRET', `file ${file}`, describeFsError(error));
-  }
+  const read = readBoundedTextFile(file, { maxBytes: MAX_PUBLIC_FILE_BYTES });
+  if (!read.ok) throw agentError('CCTV_ERR_STORE_SECRET', `file ${file}`, read.reason);
+  return read.text;
 }
 
 function fromEnv(name: string): string {

@@ -94,7 +94,9 @@ export const httpStore: StoreDefinition = {
     const deliver = httpDeliver({
       url,
       authorization,
-      agent: url.protocol === 'https:' ? new https.Agent({ ...tls, keepAlive: false }) : undefined,
+      // Never Node's keep-alive pool (whose global agent keeps sockets since Node 19): a collector
+      // that closes after answering would leave a dead socket there and fail the next push.
+      agent: url.protocol === 'https:' ? new https.Agent({ ...tls, keepAlive: false }) : new http.Agent({ keepAlive: false }),
       timeoutMs: config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     });
     const refuse = (): Promise<never> => Promise.reject(writeOnly(config.url));
@@ -145,7 +147,7 @@ async function tlsOptions(label: string, url: URL, config: HttpStoreConfig): Pro
 interface PushTarget {
   url: URL;
   authorization: string | undefined;
-  agent: https.Agent | undefined;
+  agent: http.Agent;
   timeoutMs: number;
 }
 

@@ -26,8 +26,10 @@ export const LAB_SUBNET = '198.18.0.0/24';
 export const PROFILES_DIR = join(REPO_ROOT, 'tests/lab/profiles');
 /** The agent's CLI, as built by `npm run build` (tsc -p tsconfig.json). */
 export const AGENT_CLI = 'dist/agent/cli.js';
-/** Compiled lab clients (built by `lab.sh up`; the build mirrors the repository, agent codecs included). */
-export const LAB_CLIENTS_DIR = `${LAB_DIR}/build/tests/lab/clients`;
+/** The compiled lab (built by `lab.sh up`; the build mirrors the repository, agent codecs included). */
+export const LAB_BUILD_DIR = `${LAB_DIR}/build`;
+/** Compiled lab clients. */
+export const LAB_CLIENTS_DIR = `${LAB_BUILD_DIR}/tests/lab/clients`;
 export const LAB_LOG_DIR = join(REPO_ROOT, LAB_DIR, 'logs');
 
 export interface RunOptions {

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { httpRequest } from '../../agent/net/http-client.js';
+import { startClosingHttpServer } from '../support/closing-http-server.js';
 
 // Loopback only: these servers listen on 127.0.0.1 and are closed after each test.
 const servers: { close(): void }[] = [];
@@ -55,5 +56,17 @@ describe('httpRequest', () => {
     expect(await httpRequest({ url: new URL(`http://127.0.0.1:${closed}/`), method: 'GET', timeoutMs: 1000, maxBodyBytes: 10 })).toMatchObject({ ok: false, status: 'refused' });
     const port = await listen(createTcpServer((socket) => socket.end('\x00\x00\x00\x10garbage\r\n\r\n')));
     expect(await httpRequest({ url: new URL(`http://127.0.0.1:${port}/`), method: 'GET', timeoutMs: 1000, maxBodyBytes: 10 })).toMatchObject({ ok: false, status: 'protocol-error' });
+  });
+});
+
+describe('httpRequest against a device that closes after each answer without saying so', () => {
+  it('opens a new connection for every request, so none of a sequence fails', async () => {
+    const device = await startClosingHttpServer((request) => ({ status: 200, headers: { Server: 'App-webs/' }, body: `page ${request.path}` }));
+    servers.push({ close: () => void device.close() });
+    const paths = ['/', '/doc/page/login.asp', '/ISAPI/System/deviceInfo', '/favicon.ico', '/', '/SDK/activateStatus'];
+    const results = [];
+    for (const path of paths) results.push(await httpRequest({ url: new URL(`http://127.0.0.1:${device.port}${path}`), method: 'GET', timeoutMs: 2000, maxBodyBytes: 1000 }));
+    expect(results.map((r) => (r.ok ? r.response.body.toString() : r.reason))).toEqual(paths.map((p) => `page ${p}`));
+    expect(device.connections).toBe(paths.length);
   });
 });

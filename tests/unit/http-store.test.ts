@@ -15,6 +15,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { openStore, STORE_SPEC_SCHEMA, stores, storeStateDir } from '../../agent/store/index.js';
 import type { InventoryStore, StoreSpec } from '../../agent/store/types.js';
 import { startHttpReceiver, type HttpReceiver } from '../support/http-receiver.js';
+import { startClosingHttpServer } from '../support/closing-http-server.js';
 import { expectedSecondScanChanges, firstScan, hikvisionCamera, inventory, secondScan, SITE, storeContract } from './store-contract.js';
 
 const silent: Logger = pino({ level: 'silent' });
@@ -158,6 +159,18 @@ describe('http store: delivery', () => {
     const body = r.received[1]?.body;
     expect(body).toMatchObject({ schema: 'cctv-push/v1', id: second.location, inventory: secondScan(), events: expectedSecondScanChanges() });
     expect(Date.parse(body?.savedAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it('delivers each push on its own connection to a collector that answers HTTP/1.1 without Connection: close and then closes', async () => {
+    // It lingers a moment before closing, as such servers do: long enough for a reused connection's request to go unanswered.
+    const collector = await startClosingHttpServer(() => ({ status: 201, body: '' }), { lingerMs: 100 });
+    cleanups.push(() => collector.close());
+    const store = await open(`http://127.0.0.1:${collector.port}/inventory`, join(await tempDir(), 'state'));
+    for (const n of [1, 2, 3]) await store.save(scanNumber(n), []);
+    expect(await store.flush(5_000)).toBe(true);
+    expect(collector.requests.map((r) => (JSON.parse(r.body) as { inventory: { scan: { id: string } } }).inventory.scan.id)).toEqual([1, 2, 3].map((n) => scanNumber(n).scan.id));
+    expect(collector.unanswered).toBe(0);
+    expect(collector.connections).toBe(3);
   });
 
   it('queues while the endpoint is down, across a restart, then delivers every document once, in order', async () => {

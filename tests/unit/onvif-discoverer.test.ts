@@ -6,12 +6,14 @@ import { parseCredentials, type CredentialStore } from '../../agent/credentials.
 import { deviceServiceEndpoints, macForAddress, onvifDevice, xaddrForResponder } from '../../agent/discovery/onvif.js';
 import type { ScanContext } from '../../agent/discovery/types.js';
 import { createLogger } from '../../agent/log.js';
+import { ScanBounds } from '../../agent/discovery/bounds.js';
 import { parseTargets } from '../../agent/targets.js';
 import type { Observation } from '../../agent/types.js';
 import { verifyDigest, verifyUsernameToken } from '../lab/sim/auth.js';
 import { parseSoap } from '../lab/sim/xml.js';
 import { loadKnowledge } from '../../agent/knowledge/index.js';
 import { checkedEmit } from '../support/declared-emits.js';
+import { startClosingHttpServer } from '../support/closing-http-server.js';
 
 // Loopback ONVIF device services (127.0.0.1 only) standing in for cameras. Credentials are checked
 // by the lab simulators' own verifiers (tests/lab/sim/auth.ts), written apart from the agent's code.
@@ -107,6 +109,7 @@ function context(seen: Observation[], credentials?: CredentialStore): ScanContex
     timeoutMs: 1000,
     signal: AbortSignal.timeout(15_000),
     log: createLogger('silent'),
+    bounds: new ScanBounds(createLogger('silent')),
     seen,
     ...(credentials ? { credentials } : {}),
   };
@@ -180,6 +183,22 @@ describe('ONVIF device-service discoverer, without credentials', () => {
     expect(await probe([heard('127.0.0.2', [`http://127.0.0.1:${port}/onvif/device_service`])])).toEqual([]);
     expect(requests).toEqual([]);
     expect(xaddrForResponder('fe80::1', ['http://[fe80::1]/onvif/device_service'])?.hostname).toBe('[fe80::1]');
+  });
+  it('reads every call from a device that answers HTTP/1.1 without Connection: close and then closes', async () => {
+    const device = await startClosingHttpServer(({ body }) => {
+      const action = /<tds:(\w+)\/>/.exec(body)?.[1] ?? 'unknown';
+      const answer = action === 'GetSystemDateAndTime' ? clockXml(Date.now()) : ANSWERS[action];
+      return answer ? { status: 200, headers: { 'Content-Type': 'application/soap+xml', Server: 'App-webs/' }, body: answer } : { status: 400, body: '' };
+    });
+    const observations = await probe([service(device.port)]).finally(() => device.close());
+    expect(summary(observations)).toEqual([
+      ['GetSystemDateAndTime', 'ok'],
+      ['GetDeviceInformation', 'ok'],
+      ['GetNetworkInterfaces', 'ok'],
+      ['GetScopes', 'ok'],
+    ]);
+    expect(observations[1]?.fields).toMatchObject({ 'onvif.device.model': 'CMIP8242W-28M', 'onvif.device.serial': 'CMIP8242W-28M20200321AAWRE12345678' });
+    expect(device.connections).toBe(4);
   });
 });
 

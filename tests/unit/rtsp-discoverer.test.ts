@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { rtspProbe, rtspTargets } from '../../agent/discovery/rtsp.js';
 import type { ScanContext } from '../../agent/discovery/types.js';
 import { createLogger } from '../../agent/log.js';
+import { ScanBounds } from '../../agent/discovery/bounds.js';
 import { RTSP_MAX_RESPONSE_BYTES } from '../../agent/protocols/rtsp.js';
 import { parseTargets } from '../../agent/targets.js';
 import type { Observation } from '../../agent/types.js';
@@ -69,6 +70,7 @@ function context(seen: Observation[], targets = ['127.0.0.1']): ScanContext {
     timeoutMs: 1000,
     signal: AbortSignal.timeout(15_000),
     log: createLogger('silent'),
+    bounds: new ScanBounds(createLogger('silent')),
     seen,
     active: true,
     ratePerSecond: 200,

@@ -8,12 +8,13 @@ import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { MAX_OBSERVATIONS_PER_METHOD, MAX_OBSERVATIONS_PER_SOURCE, ScanBounds } from '../../agent/discovery/bounds.js';
 import { dhip } from '../../agent/discovery/dhip.js';
 import { sadp } from '../../agent/discovery/sadp.js';
 import type { ReplyCollector, UdpSearchDiscoverer } from '../../agent/discovery/udp-search.js';
 import type { Datagram } from '../../agent/net/udp.js';
 import { DHIP_MAX_PACKET_BYTES } from '../../agent/protocols/dhip.js';
-import { SADP_MAX_MESSAGE_BYTES } from '../../agent/protocols/sadp.js';
+import { parseSadpReply, SADP_MAX_ELEMENTS, SADP_MAX_MESSAGE_BYTES } from '../../agent/protocols/sadp.js';
 import type { Observation } from '../../agent/types.js';
 import { seededRandom } from '../seeded-random.js';
 import { checkedEmit } from '../support/declared-emits.js';
@@ -30,6 +31,7 @@ interface Harness {
   collector: ReplyCollector;
   emitted: Observation[];
   warnings: Array<{ msg: string; from?: string; port?: number }>;
+  bounds: ScanBounds;
 }
 
 /** The discoverer's reply handling, each observation checked against what the discoverer declares. */
@@ -42,7 +44,10 @@ function harness(discoverer: UdpSearchDiscoverer<'sadp' | 'dhip'>): Harness {
     },
   });
   const emitted: Observation[] = [];
-  return { collector: discoverer.collector(pino({ level: 'warn' }, sink), checkedEmit(discoverer, emitted)), emitted, warnings };
+  const log = pino({ level: 'warn' }, sink);
+  const bounds = new ScanBounds(log);
+  // As the scan does in its listen phase: only what the bounds keep is recorded.
+  return { collector: discoverer.collector(log, bounds.keeping(checkedEmit(discoverer, emitted)), bounds), emitted, warnings, bounds };
 }
 
 /** Random datagrams (repeatable), some starting like the real thing. */
@@ -80,6 +85,32 @@ describe('SADP replies', () => {
     for (let i = 0; i < 3; i++) h.collector.onDatagram(datagram(probeMatch, '198.18.0.12', 37020));
     h.collector.onDatagram(datagram(probeMatch, '198.18.0.13', 37020));
     expect(h.emitted.map((o) => o.ip)).toEqual(['198.18.0.12', '198.18.0.13']);
+  });
+
+  it('a flood of new identities keeps 64 per sender and 4096 in all; the rest is counted, each drop before parsing', () => {
+    const h = harness(sadp);
+    const withSerial = (n: number): Buffer => Buffer.from(probeMatch.toString('utf8').replace(/<DeviceSN>[^<]*</, `<DeviceSN>FLOOD${n}<`));
+    for (let n = 0; n < 200; n++) h.collector.onDatagram(datagram(withSerial(n), '198.18.0.60', 37020));
+    expect(h.emitted).toHaveLength(MAX_OBSERVATIONS_PER_SOURCE);
+    expect(h.bounds.counters()).toEqual({ 'sadp.per-source': 200 - MAX_OBSERVATIONS_PER_SOURCE });
+    // Forged senders, one reply each: the method's total cap holds.
+    for (let n = 0; n < MAX_OBSERVATIONS_PER_METHOD + 100; n++) {
+      h.collector.onDatagram(datagram(withSerial(n), `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`, 37020));
+    }
+    expect(h.emitted).toHaveLength(MAX_OBSERVATIONS_PER_METHOD);
+    expect(h.bounds.counters()).toEqual({ 'sadp.per-source': 200 - MAX_OBSERVATIONS_PER_SOURCE, 'sadp.total': 100 + MAX_OBSERVATIONS_PER_SOURCE });
+    expect(h.warnings.map((w) => w.msg)).toEqual([expect.stringContaining('(sadp.per-source)'), expect.stringContaining('(sadp.total)')]);
+  });
+
+  it('reads at most SADP_MAX_ELEMENTS elements of a ProbeMatch and counts the rest', () => {
+    const h = harness(sadp);
+    const padded = Buffer.from(probeMatch.toString('utf8').replace('</ProbeMatch>', `${'<x/>'.repeat(2000)}</ProbeMatch>`));
+    expect(padded.length).toBeLessThanOrEqual(SADP_MAX_MESSAGE_BYTES);
+    h.collector.onDatagram(datagram(padded, '198.18.0.12', 37020));
+    expect(h.emitted[0]?.fields['sadp.serial']).toBe('DS-2CD2385G1-I20200414AAWRE33842150');
+    const elements = parseSadpReply(probeMatch)!.elementsDropped;
+    expect(elements).toBe(0);
+    expect(h.bounds.counters()).toEqual({ 'sadp.elements': 2000 + Object.keys(parseSadpReply(probeMatch)!.elements).length - SADP_MAX_ELEMENTS });
   });
 
   it('drops and logs a valid ProbeMatch sent from a port other than 37020', () => {

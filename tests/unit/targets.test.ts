@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AgentError } from '../../agent/errors.js';
-import { parseTargets } from '../../agent/targets.js';
+import { parseTargets, probeableTargets, unprobeableReason } from '../../agent/targets.js';
 
 function errorOf(fn: () => unknown): AgentError {
   try {
@@ -41,5 +41,52 @@ describe('parseTargets', () => {
   it('refuses a sweep larger than a /20', () => {
     expect(parseTargets(['10.0.0.0/20']).size).toBe(4094);
     expect(errorOf(() => parseTargets(['10.0.0.0/16'])).code).toBe('CCTV_ERR_TOO_MANY_TARGETS');
+  });
+});
+
+describe('targets active probes may touch', () => {
+  const LAB = ['198.18.0.1/24'];
+
+  it('names why an address is no single device: broadcast, multicast, unspecified, loopback, reserved, a subnet’s network and broadcast', () => {
+    const reasons = ['255.255.255.255', '224.0.0.1', '239.255.255.250', '0.0.0.0', '127.0.0.1', '240.0.0.1', '198.18.0.0', '198.18.0.255', '198.18.0.10', '198.18.1.0'].map(
+      (ip) => [ip, unprobeableReason(ip, LAB)],
+    );
+    expect(reasons).toEqual([
+      ['255.255.255.255', 'broadcast'],
+      ['224.0.0.1', 'multicast'],
+      ['239.255.255.250', 'multicast'],
+      ['0.0.0.0', 'unspecified'],
+      ['127.0.0.1', 'loopback'],
+      ['240.0.0.1', 'reserved'],
+      ['198.18.0.0', 'subnet-network'],
+      ['198.18.0.255', 'subnet-broadcast'],
+      ['198.18.0.10', null],
+      ['198.18.1.0', null],
+    ]);
+    // A /31 (RFC 3021) and a /32 have no network or broadcast address.
+    expect(unprobeableReason('198.18.0.30', ['198.18.0.30/31'])).toBeNull();
+    expect(unprobeableReason('198.18.0.31', ['198.18.0.30/31'])).toBeNull();
+  });
+
+  it('leaves them out of the addresses probed and lists them, consecutive ones as one run', () => {
+    const named = parseTargets(['255.255.255.255', '224.0.0.1', '239.255.255.250', '0.0.0.0', '198.18.0.250-198.18.1.2', '224.0.0.0/28']);
+    const { targets, skipped } = probeableTargets(named, LAB);
+    expect(targets.addresses()).toEqual(['198.18.0.250', '198.18.0.251', '198.18.0.252', '198.18.0.253', '198.18.0.254', '198.18.1.0', '198.18.1.1', '198.18.1.2']);
+    expect(targets.has('198.18.0.255')).toBe(false);
+    expect(targets.has('239.255.255.250')).toBe(false);
+    expect(targets.size).toBe(8);
+    expect(targets.specs).toEqual(named.specs);
+    expect(skipped).toEqual([
+      { addresses: '0.0.0.0', reason: 'unspecified' },
+      { addresses: '198.18.0.255', reason: 'subnet-broadcast' },
+      { addresses: '224.0.0.1-224.0.0.14', reason: 'multicast' },
+      { addresses: '239.255.255.250', reason: 'multicast' },
+      { addresses: '255.255.255.255', reason: 'broadcast' },
+    ]);
+  });
+
+  it('keeps a set with nothing to skip as it is', () => {
+    const named = parseTargets(['198.18.0.0/24']);
+    expect(probeableTargets(named, LAB)).toEqual({ targets: named, skipped: [] });
   });
 });

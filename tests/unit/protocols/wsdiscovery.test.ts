@@ -7,6 +7,8 @@ import {
   probeMatchFields,
   PROBE_TYPES,
   scopeFields,
+  WSD_LIST_CAPS,
+  WSD_MAX_MESSAGE_BYTES,
 } from '../../../agent/protocols/wsdiscovery.js';
 import { parseUntrustedXml, xmlChild, xmlText } from '../../../agent/protocols/xml.js';
 import { seededRandom } from '../../seeded-random.js';
@@ -70,6 +72,30 @@ describe('parseProbeMatches', () => {
     expect(parsed.matches.map((m) => m.endpoint)).toEqual(['urn:uuid:00000000-0000-4000-8000-0000000000aa']);
     expect(probeMatchFields(parsed.matches[0]!)['onvif.scope.hardware']).toEqual(['DS-7608NI-I2/8P']);
     expect(isOnvifMatch(parsed.matches[0]!)).toBe(true);
+  });
+
+  it('keeps at most WSD_LIST_CAPS items of each list, counting the rest, before any is parsed', () => {
+    const junk = (n: number): string => Array.from({ length: n }, (_, i) => (i % 36).toString(36)).join(' ');
+    // One 64 KiB datagram: ~30,000 junk XAddrs after the real one (the shape of the issue's attack).
+    const xaddrs = fixture('hikvision-probematches.xml').toString('utf8').replace('/onvif/device_service</wsdd:XAddrs>', `/onvif/device_service ${junk(30_000)}</wsdd:XAddrs>`);
+    expect(xaddrs.length).toBeLessThanOrEqual(WSD_MAX_MESSAGE_BYTES);
+    const parsed = parseProbeMatches(Buffer.from(xaddrs))!;
+    expect(parsed.matches[0]!.xaddrs).toHaveLength(WSD_LIST_CAPS.xaddrs);
+    expect(probeMatchFields(parsed.matches[0]!)['onvif.xaddr']).toEqual(['http://198.18.0.10/onvif/device_service']);
+    expect(parsed.dropped).toEqual({ matches: 0, types: 0, scopes: 0, xaddrs: 30_001 - WSD_LIST_CAPS.xaddrs });
+
+    const lists = fixture('hikvision-probematches.xml')
+      .toString('utf8')
+      .replace('tds:Device</wsdd:Types>', `tds:Device ${junk(100)}</wsdd:Types>`)
+      .replace('city/hangzhou</wsdd:Scopes>', `city/hangzhou ${junk(1000)}</wsdd:Scopes>`);
+    const many = parseProbeMatches(Buffer.from(lists))!;
+    expect(many.matches[0]!.types.slice(0, 2)).toEqual(['dn:NetworkVideoTransmitter', 'tds:Device']);
+    expect(probeMatchFields(many.matches[0]!)['onvif.scope.name']).toEqual(['HIKVISION DS-2CD2143G2-I']);
+    expect(many.dropped).toEqual({ matches: 0, types: 102 - WSD_LIST_CAPS.types, scopes: 1006 - WSD_LIST_CAPS.scopes, xaddrs: 0 });
+
+    const match = /<wsdd:ProbeMatch>.*<\/wsdd:ProbeMatch>/.exec(fixture('hikvision-probematches.xml').toString('utf8'))![0];
+    const matches = fixture('hikvision-probematches.xml').toString('utf8').replace(match, match.repeat(40));
+    expect(parseProbeMatches(Buffer.from(matches))!.dropped.matches).toBe(40 - WSD_LIST_CAPS.matches);
   });
 
   it('parses a printer reply but does not call it an ONVIF device', () => {

@@ -133,7 +133,8 @@ function response(answers: Buffer[], additionals: Buffer[]): Buffer {
   return Buffer.concat([u16(0), u16(0x8400), u16(0), u16(answers.length), u16(0), u16(additionals.length), ...answers, ...additionals]);
 }
 
-function instance(opts: { service: string; name: string; host: string; port: number; txt: Buffer[]; addresses: string[] }): Buffer {
+/** One service instance as an mDNS response: PTR answer, SRV, TXT and A records as additionals (RFC 6763 §12.1). */
+export function instanceResponse(opts: { service: string; name: string; host: string; port: number; txt: Buffer[]; addresses: string[] }): Buffer {
   const fqdn = `${opts.name}.${opts.service}.local`;
   const srv = Buffer.concat([u16(0), u16(0), u16(opts.port), dnsName(opts.host)]);
   const txt = Buffer.concat(opts.txt.map((s) => Buffer.concat([Buffer.from([s.length]), s])));
@@ -171,8 +172,8 @@ async function startHostile(ctx: ResponderContext, cfg: HostileMdnsProfile['host
     // An answer whose name is a compression pointer to itself (offset 12).
     ['pointer loop', Buffer.concat([u16(0), u16(0x8400), u16(0), u16(1), u16(0), u16(0), Buffer.from([0xc0, 0x0c]), u16(TYPE.A), u16(CLASS_IN)])],
     ['counts beyond the packet', Buffer.concat([u16(0), u16(0x8400), u16(0), u16(0xffff), u16(0xffff), u16(0xffff), Buffer.from([3, 0x61, 0x62])])],
-    ['TXT bounds, one address off the subnet', instance({ service: '_http._tcp', name: 'hostmc web', host: 'hostmc.local', port: 8080, txt: hostileTxt(), addresses: [ip, cfg.offSubnetAddress] })],
-    ['only an address off the subnet', instance({ service: '_rtsp._tcp', name: 'hostmc stream', host: 'elsewhere.local', port: 554, txt: [], addresses: [cfg.offSubnetAddress] })],
+    ['TXT bounds, one address off the subnet', instanceResponse({ service: '_http._tcp', name: 'hostmc web', host: 'hostmc.local', port: 8080, txt: hostileTxt(), addresses: [ip, cfg.offSubnetAddress] })],
+    ['only an address off the subnet', instanceResponse({ service: '_rtsp._tcp', name: 'hostmc stream', host: 'elsewhere.local', port: 554, txt: [], addresses: [cfg.offSubnetAddress] })],
   ];
   const service = await ServiceSocket.open({
     port: MDNS_PORT,

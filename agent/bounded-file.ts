@@ -1,0 +1,84 @@
+/**
+ * Reading a file the operator names (a handover schedule, a configuration, a credentials or secret
+ * file, a knowledge file) without trusting what is at that path: only a regular file is read, and
+ * never more than its cap. A FIFO, /dev/zero, /dev/urandom, a terminal or a socket never ends, so
+ * reading one "until the end" hangs or fills memory, and the size stat() gives says nothing about
+ * them (it is 0). The file is opened non-blocking, so opening a FIFO nobody writes to returns at
+ * once (open(2), O_NONBLOCK), and fstat(2) on the open descriptor says what it is, with no window
+ * for the path to be swapped between the check and the read.
+ */
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+
+/** Bytes asked of the kernel per read. */
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+export type BoundedRead = { ok: true; text: string } | { ok: false; reason: string };
+
+export interface BoundedReadOptions {
+  /** The most bytes a real file of this kind needs; a larger one is refused, never cut. */
+  maxBytes: number;
+  /**
+   * Looks at the regular file before a byte is read (its mode, its size); it throws the caller's
+   * own coded error to refuse it.
+   */
+  inspect?: (stats: Stats) => void;
+}
+
+/** What a file that is not a regular one is, in an admin's words. */
+function kind(stats: Stats): string {
+  if (stats.isDirectory()) return 'a folder';
+  if (stats.isFIFO()) return 'a named pipe (FIFO)';
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device';
+  if (stats.isSocket()) return 'a socket';
+  return 'a special file';
+}
+
+const errnoReason = (error: unknown): string => {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? 'no such file' : (code ?? String(error));
+};
+
+/**
+ * Reads `file` as UTF-8 when it is a regular file of at most `maxBytes`; otherwise says why not.
+ * Never blocks on a pipe and never reads past the cap; throws only what `inspect` throws.
+ */
+export function readBoundedTextFile(file: string, options: BoundedReadOptions): BoundedRead {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    return { ok: false, reason: errnoReason(error) };
+  }
+  try {
+    let stats: Stats;
+    try {
+      stats = fstatSync(fd);
+    } catch (error) {
+      return { ok: false, reason: errnoReason(error) };
+    }
+    if (!stats.isFile()) return { ok: false, reason: `it is ${kind(stats)}, not a regular file; give the path of the file itself` };
+    options.inspect?.(stats);
+    return readAtMost(fd, options.maxBytes);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads to the end or to one byte past the cap: stat's size may be out of date (a file still being written). */
+function readAtMost(fd: number, maxBytes: number): BoundedRead {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  try {
+    for (;;) {
+      const chunk = Buffer.alloc(Math.min(maxBytes + 1, READ_CHUNK_BYTES));
+      const read = readSync(fd, chunk, 0, chunk.length, null);
+      if (read === 0) break;
+      chunks.push(chunk.subarray(0, read));
+      length += read;
+      if (length > maxBytes) return { ok: false, reason: `it is larger than ${maxBytes} bytes, more than such a file needs` };
+    }
+  } catch (error) {
+    return { ok: false, reason: errnoReason(error) };
+  }
+  return { ok: true, text: Buffer.concat(chunks, length).toString('utf8') };
+}
