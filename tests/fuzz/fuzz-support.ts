@@ -44,11 +44,17 @@ export function fuzz<T>(arbitrary: fc.Arbitrary<T>, ciRuns: number, check: (inpu
   );
 }
 
-/** Calls `work` and fails when it took longer than {@link HANG_BOUND_MS}. */
+/**
+ * Calls `work` and fails when it took longer than {@link HANG_BOUND_MS} twice in a row: an input
+ * that is slow once but fast again met a garbage-collection pause or a busy machine, not a hang.
+ */
 export function withinHangBound<R>(work: () => R): R {
-  const started = performance.now();
-  const result = work();
-  expect(performance.now() - started, 'one input took longer than the hang bound').toBeLessThan(HANG_BOUND_MS);
+  let started = performance.now();
+  let result = work();
+  if (performance.now() - started < HANG_BOUND_MS) return result;
+  started = performance.now();
+  result = work();
+  expect(performance.now() - started, 'one input took longer than the hang bound, twice').toBeLessThan(HANG_BOUND_MS);
   return result;
 }
 
