@@ -229,7 +229,14 @@ describe('cctv-agent daemon in the lab', () => {
     const before = localScans(SITES[0]).length + localScans(SITES[1]).length;
     // Several sweeps while the collector is down: they queue in the outboxes.
     await until('three sweeps saved while the collector is down', async () => localScans(SITES[0]).length + localScans(SITES[1]).length >= before + 3, 90_000);
-    await until('a sweep running', async () => (await health())?.sites.some((s) => s.sweep === 'running'));
+    // SIGTERM right after a sweep starts: its 1 s discovery window is still open when the signal
+    // lands (polling /healthz every 250 ms could see a sweep that ended before the signal arrived).
+    const mark = daemon!.stderr().length;
+    const started = Date.now();
+    while (!daemon!.stderr().slice(mark).includes('"msg":"scan started"')) {
+      if (Date.now() - started > 60_000) throw new Error(`no sweep started\ndaemon log:\n${daemon!.stderr().slice(-4000)}`);
+      await sleep(10);
+    }
     const stopAt = Date.now();
     daemon!.child.kill('SIGTERM');
     const exit = await daemon!.exited;
