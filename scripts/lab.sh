@@ -11,7 +11,8 @@
 #   cctvlab-sw    bridge br0 (mcast_snooping 0), one port v-NAME per host
 #   cctvlab-scan  the scanner host, eth0 198.18.0.1/24, MAC 02:00:00:00:00:01
 #   cctvlab-NAME  one per tests/lab/profiles/NAME.json, eth0 = the profile's ip/24 and mac
-# Every host: lo up, route 224.0.0.0/4 dev eth0.
+# Every host: lo up, route 224.0.0.0/4 dev eth0. A profile with a `dropTcp` key (the tarpit) also
+# gets its outgoing TCP routed into a blackhole (drop_tcp): it answers ARP and UDP, never a SYN.
 #
 # State lives in .lab/ (gitignored): build/ (compiled simulators, laid out like the repository, as they
 # import agent codecs), pids/NAME.pid, logs/NAME.log,
@@ -128,6 +129,16 @@ add_host() {
   run_ip -n "$ns" link set dev eth0 up
   run_ip -n "$ns" link set dev lo up
   run_ip -n "$ns" route replace 224.0.0.0/4 dev eth0
+}
+
+# drop_tcp NAME: every TCP packet the device sends (SYN-ACK, RST) goes to a blackhole route, while
+# ARP and UDP are untouched: policy routing on the IP protocol (ip-rule(8) ipproto), no firewall
+# needed. Local traffic is unaffected (the local table's rule, preference 0, comes first). Idempotent.
+DROP_TCP_TABLE=100
+drop_tcp() {
+  local ns=$PREFIX$1
+  [ -n "$(ip -n "$ns" rule show pref "$DROP_TCP_TABLE")" ] || run_ip -n "$ns" rule add pref "$DROP_TCP_TABLE" ipproto tcp lookup "$DROP_TCP_TABLE"
+  run_ip -n "$ns" route replace blackhole default table "$DROP_TCP_TABLE"
 }
 
 pid_file() { echo "$PID_DIR/$1.pid"; }
@@ -250,10 +261,11 @@ cmd_up() {
   run_ip -n "$SW" link set lo up
 
   add_host "$SCAN_NAME" "$SCAN_IP" "$SCAN_MAC"
-  local name ip mac names=()
-  while read -r name ip mac; do
+  local name ip mac flags names=()
+  while read -r name ip mac flags; do
     [ "$name" != "$SCAN_NAME" ] && [ "$name" != sw ] || die "profile name '$name' is reserved"
     add_host "$name" "$ip" "$mac"
+    [ "$flags" != drop-tcp ] || drop_tcp "$name"
     names+=("$name")
   done <<<"$hosts"
   # Record what exists, so that `down` removes it even if a profile file disappears.

@@ -17,10 +17,15 @@ const PROC_LIMITS = '/proc/self/limits';
  * high costs EMFILE, so the smaller one.
  */
 export const FALLBACK_FD_LIMIT = 256;
-/** Descriptors always left to the rest of the agent, whatever the limit. */
+/**
+ * Descriptors always left to the rest of the agent, whatever the limit: while the sweep runs, the
+ * discovery window's sockets (a few per protocol and interface), the store, the neighbour-table
+ * reader's pipes and Node's own: 28 descriptors during a lab scan's window on one interface
+ * (/proc/PID/fd), so 64 leave room for more interfaces.
+ */
 export const FD_RESERVE = 64;
-/** The sweep takes at most half of what is left after the reserve: the other half stays free. */
-const SWEEP_SHARE = 1 / 2;
+/** The sweep takes at most three quarters of what is left after the reserve; a quarter stays free too. */
+const SWEEP_SHARE = 3 / 4;
 /** Enough for a few hosts at once even under a tiny limit. */
 export const MIN_SWEEP_SOCKETS = 8;
 /**

@@ -26,11 +26,11 @@ describe('the file-descriptor limit', () => {
     ).toEqual({ limit: FALLBACK_FD_LIMIT, from: 'assumed' });
   });
 
-  it('gives the sweep half of what the reserve leaves, within its bounds', () => {
-    expect(sweepSocketBudget(256)).toBe(96);
-    expect(sweepSocketBudget(1024)).toBe(480);
+  it('gives the sweep three quarters of what the reserve leaves, within its bounds', () => {
+    expect(sweepSocketBudget(256)).toBe(144);
+    expect(sweepSocketBudget(1024)).toBe(720);
     expect(sweepSocketBudget(1_048_576)).toBe(MAX_SWEEP_SOCKETS);
     expect(sweepSocketBudget(Number.POSITIVE_INFINITY)).toBe(MAX_SWEEP_SOCKETS);
-    expect(sweepSocketBudget(40)).toBe(MIN_SWEEP_SOCKETS);
+    expect(sweepSocketBudget(70)).toBe(MIN_SWEEP_SOCKETS);
   });
 });
