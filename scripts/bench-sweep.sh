@@ -5,7 +5,12 @@
 # seconds), and the default scan of the lab /24. Needs root, nmap and a lab that is up
 # (`LAB_ID=x bash scripts/lab.sh up`); prints one line per run.
 #
-#   LAB_ID=x [NMAP_PN_LIMIT=120] bash scripts/bench-sweep.sh [RUNS]
+#   LAB_ID=x [NMAP_PN_LIMIT=120] [LIVE=1] bash scripts/bench-sweep.sh [RUNS]
+#
+# LIVE=1 makes the 768 routed addresses live instead (issue 10's trial: many hosts answering HTTP
+# on port 80): the gateway namespace takes them all as its own (`ip route add local …/24 dev lo`,
+# ip-route(8)), so its kernel answers each one's closed ports with a RST, and a listener there
+# accepts port 80 on every one of them.
 #
 # The routed addresses: a gateway namespace (cctvlab-ID-gw, 198.18.3.254) forwards nothing for
 # 198.18.0.0/22 outside the /24 (a blackhole route: dropped without an ICMP answer), so each of them
@@ -27,7 +32,9 @@ NMAP_PN_LIMIT=${NMAP_PN_LIMIT:-120}
 [ -e "/run/netns/$SCAN_NS" ] || { echo "no lab $LAB_ID: LAB_ID=$LAB_ID bash scripts/lab.sh up" >&2; exit 2; }
 command -v nmap >/dev/null || { echo "nmap not installed (apt-get install -y nmap)" >&2; exit 2; }
 
+LISTENER_PID=
 cleanup() {
+  [ -z "$LISTENER_PID" ] || kill "$LISTENER_PID" 2>/dev/null || true
   ip -n "$SCAN_NS" route del "$RANGE" via 198.18.3.254 2>/dev/null || true
   ip -n "$SCAN_NS" route del 198.18.3.254/32 dev eth0 2>/dev/null || true
   ip netns del "$GW_NS" 2>/dev/null || true
@@ -42,6 +49,13 @@ ip -n "$GW_NS" link set eth0 up
 ip -n "$GW_NS" route add 198.18.0.0/24 dev eth0
 ip -n "$GW_NS" route add blackhole "$RANGE"
 ip netns exec "$GW_NS" sysctl -qw net.ipv4.ip_forward=1
+if [ "${LIVE:-}" = 1 ]; then
+  for net in 198.18.1.0/24 198.18.2.0/24 198.18.3.0/24; do ip -n "$GW_NS" route add local "$net" dev lo; done
+  ip -n "$GW_NS" link set lo up
+  ip netns exec "$GW_NS" node -e 'require("net").createServer((s) => s.destroy()).listen(80)' &
+  LISTENER_PID=$!
+  sleep 1
+fi
 ip -n "$SCAN_NS" route add 198.18.3.254/32 dev eth0
 ip -n "$SCAN_NS" route add "$RANGE" via 198.18.3.254
 
