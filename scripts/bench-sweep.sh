@@ -5,7 +5,10 @@
 # seconds), and the default scan of the lab /24. Needs root, nmap and a lab that is up
 # (`LAB_ID=x bash scripts/lab.sh up`); prints one line per run.
 #
-#   LAB_ID=x [NMAP_PN_LIMIT=120] [LIVE=1] bash scripts/bench-sweep.sh [RUNS]
+#   LAB_ID=x [NMAP_PN_LIMIT=120] [LIVE=1] [NMAP=0] [AGENT=path/cli.js] [AGENT_ARGS='--rate 5000'] bash scripts/bench-sweep.sh [RUNS]
+#
+# NMAP=0 skips nmap; AGENT runs another build of the agent (an older commit's, for a before/after);
+# AGENT_ARGS are added to each agent scan.
 #
 # LIVE=1 makes the 768 routed addresses live instead (issue 10's trial: many hosts answering HTTP
 # on port 80): the gateway namespace takes them all as its own (`ip route add local …/24 dev lo`,
@@ -64,7 +67,8 @@ agent_scan() { # label, extra args...
   local label=$1 t0 t1 sweep devices
   shift
   t0=$(date +%s%N)
-  ip netns exec "$SCAN_NS" node "$AGENT" scan "$@" --json --site bench --store "$store" >"$store/out.json" 2>"$store/err.log"
+  # shellcheck disable=SC2086 # AGENT_ARGS is a list of words
+  ip netns exec "$SCAN_NS" node "$AGENT" scan "$@" ${AGENT_ARGS:-} --json --site bench --store "$store" >"$store/out.json" 2>"$store/err.log"
   t1=$(date +%s%N)
   sweep=$(grep '"TCP connect sweep finished"' "$store/err.log" | head -1 | node -e 'const l=JSON.parse(require("fs").readFileSync(0,"utf8"));console.log(`sweep ${l.ms} ms (hosts ${l.hosts}, absent ${l.absentHosts}, open ${l.open})`)')
   devices=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).devices.length)' "$store/out.json")
@@ -74,6 +78,7 @@ for run in $(seq 1 "$RUNS"); do
   ip -n "$SCAN_NS" neigh flush all
   agent_scan "run $run agent default scan $RANGE" "$RANGE"
   for pn in "" -Pn; do
+    [ "${NMAP:-1}" != 0 ] || break
     ip -n "$SCAN_NS" neigh flush all
     t0=$(date +%s%N)
     up=$(timeout "$NMAP_PN_LIMIT" ip netns exec "$SCAN_NS" nmap -n -sT $pn -p "$PORTS" "$RANGE" -oG - 2>/dev/null | grep -c 'Ports:.*/open/' || true)
