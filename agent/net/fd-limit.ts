@@ -30,8 +30,10 @@ const SWEEP_SHARE = 3 / 4;
 export const MIN_SWEEP_SOCKETS = 8;
 /**
  * Never more than this, however high the limit: 1024 connects in flight keep a /22 of dead
- * addresses (two connects each, one initial timeout) down to about two timeouts, and hold the
- * kernel's neighbour table well under its default gc_thresh3 (1024; ip-sysctl(7), neigh/default).
+ * addresses (two connects each, one initial timeout) down to about two timeouts. It does not bound
+ * the kernel's neighbour table: each empty address on the link leaves an INCOMPLETE entry for
+ * about 3 s (mcast_solicit × retrans_time) after its connect gave up, and gc_thresh3 (1024 by
+ * default, Documentation/networking/ip-sysctl.rst neigh/default) counts every namespace's entries.
  */
 export const MAX_SWEEP_SOCKETS = 1024;
 
