@@ -13,7 +13,8 @@
 #   cctvlab-NAME  one per tests/lab/profiles/NAME.json, eth0 = the profile's ip/24 and mac, plus
 #                 the profile's `aliases` on eth0 (one MAC for many addresses: a proxy-ARP segment)
 #                 and its `nics` as eth1… on ports vK-NAME (one device with several interfaces)
-# Every host: lo up, route 224.0.0.0/4 dev eth0.
+# Every host: lo up, route 224.0.0.0/4 dev eth0. A profile with a `dropTcp` key (the tarpit) also
+# gets its outgoing TCP routed into a blackhole (drop_tcp): it answers ARP and UDP, never a SYN.
 #
 # State lives in .lab/ (gitignored): build/ (compiled simulators, laid out like the repository, as they
 # import agent codecs), pids/NAME.pid, logs/NAME.log,
@@ -129,14 +130,16 @@ add_port() {
   run_ip -n "$ns" link set dev "$dev" up
 }
 
-# add_host NAME IP MAC [aliases=IP,IP…] [nics=IP/MAC,IP/MAC…]: namespace cctvlab-NAME with eth0 on
-# the bridge, the aliases as more addresses of eth0, the nics as eth1…. Idempotent.
+# add_host NAME IP MAC [aliases=IP,IP…] [nics=IP/MAC,IP/MAC…] [drop-tcp]: namespace cctvlab-NAME
+# with eth0 on the bridge, the aliases as more addresses of eth0, the nics as eth1…, and with
+# drop-tcp every TCP packet it sends blackholed (drop_tcp). Idempotent.
 add_host() {
-  local name=$1 ip=$2 mac=$3 ns=$PREFIX$1 aliases= nics= token alias nic k=0
+  local name=$1 ip=$2 mac=$3 ns=$PREFIX$1 aliases= nics= token alias nic k=0 drop=
   for token in "${@:4}"; do
     case $token in
     aliases=*) aliases=${token#aliases=} ;;
     nics=*) nics=${token#nics=} ;;
+    drop-tcp) drop=1 ;;
     *) die "profile $name: unknown lab option '$token'" ;;
     esac
   done
@@ -145,6 +148,7 @@ add_host() {
   run_ip -n "$ns" link set dev lo up
   run_ip -n "$ns" route replace 224.0.0.0/4 dev eth0
   for alias in ${aliases//,/ }; do run_ip -n "$ns" addr replace "$alias/24" dev eth0; done
+  [ -z "$drop" ] || drop_tcp "$name"
   [ -n "$nics" ] || return 0
   # Several interfaces on one subnet behave as separate NICs only when each answers ARP for its own
   # address alone and announces the address it sends from (arp_ignore=1, arp_announce=2:
@@ -159,6 +163,16 @@ add_host() {
     ip -n "$ns" rule del from "${nic%/*}" table $((100 + k)) >/dev/null 2>&1 || true
     run_ip -n "$ns" rule add from "${nic%/*}" table $((100 + k))
   done
+}
+
+# drop_tcp NAME: every TCP packet the device sends (SYN-ACK, RST) goes to a blackhole route, while
+# ARP and UDP are untouched: policy routing on the IP protocol (ip-rule(8) ipproto), no firewall
+# needed. Local traffic is unaffected (the local table's rule, preference 0, comes first). Idempotent.
+DROP_TCP_TABLE=100
+drop_tcp() {
+  local ns=$PREFIX$1
+  [ -n "$(ip -n "$ns" rule show pref "$DROP_TCP_TABLE")" ] || run_ip -n "$ns" rule add pref "$DROP_TCP_TABLE" ipproto tcp lookup "$DROP_TCP_TABLE"
+  run_ip -n "$ns" route replace blackhole default table "$DROP_TCP_TABLE"
 }
 
 pid_file() { echo "$PID_DIR/$1.pid"; }

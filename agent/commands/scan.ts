@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { loadCredentials } from '../credentials.js';
 import { loadKnowledge, namesOfLinkedVendors } from '../knowledge/index.js';
 import { chooseInterfaces } from '../net/interfaces.js';
+import { DEFAULT_RATE_PER_SECOND, MAX_RATE_PER_SECOND } from '../net/rate-limiter.js';
 import { recordScan } from '../pipeline/changes.js';
 import { createProgress } from '../report/progress.js';
 import { inventoryTable } from '../report/table.js';
@@ -25,16 +26,9 @@ function windowSeconds(value: string): number {
   return seconds;
 }
 
-/**
- * Gentle by default: an empty /24 costs about 2 connects a host (ports.yaml `hostDiscovery`), some
- * 2 s at this rate; a live host gets the full port list.
- */
-const DEFAULT_RATE = 250;
-const MAX_RATE = 5000;
-
 function positiveRate(value: string): number {
   const rate = Number(value);
-  if (!Number.isFinite(rate) || rate < 1 || rate > MAX_RATE) throw new InvalidArgumentError(`give a number from 1 to ${MAX_RATE}`);
+  if (!Number.isFinite(rate) || rate < 1 || rate > MAX_RATE_PER_SECOND) throw new InvalidArgumentError(`give a number from 1 to ${MAX_RATE_PER_SECOND}`);
   return rate;
 }
 
@@ -114,7 +108,12 @@ export function registerScan(program: Command): void {
       DEFAULT_STORE,
     )
     .option('--no-active', 'send nothing but discovery multicast: no TCP, HTTP, RTSP, TLS or ONVIF probes')
-    .option('--rate <per-second>', 'new connections per second for active probes, all hosts together (cameras fall over under bursts)', positiveRate, DEFAULT_RATE)
+    .option(
+      '--rate <per-second>',
+      'most new connections per second for active probes, all hosts together (each device also gets at most 3 connections at once and 40 new ones a second)',
+      positiveRate,
+      DEFAULT_RATE_PER_SECOND,
+    )
     .option('--credentials <file>', 'JSON file of device credentials you supply (private: chmod 600); used only to read ONVIF device information, never guessed')
     .option('--json', 'print the inventory document (cctv-inventory/v1) on stdout instead of a table')
     .addOption(fingerprintsOption())

@@ -19,6 +19,7 @@ import { isLoopbackInterface, type ScanInterface } from '../net/interfaces.js';
 import { parseTargets, type TargetSet } from '../targets.js';
 import { assertStoreName } from '../store/names.js';
 import { STORE_SPEC_SCHEMA, storeFormsText, stores, type StoreSpec } from '../store/index.js';
+import { DEFAULT_RATE_PER_SECOND, MAX_RATE_PER_SECOND } from '../net/rate-limiter.js';
 
 
 export interface SiteConfig {
@@ -69,7 +70,7 @@ export interface LoadOptions {
 }
 
 export const DEFAULT_HEALTH_LISTEN = '127.0.0.1:9464';
-const DEFAULTS = { timeoutSeconds: 5, rate: 250, removeAfterMissedSweeps: 3, shutdownFlushSeconds: 10 };
+const DEFAULTS = { timeoutSeconds: 5, rate: DEFAULT_RATE_PER_SECOND, removeAfterMissedSweeps: 3, shutdownFlushSeconds: 10 };
 
 const SITE_NAME = { type: 'string', minLength: 1 };
 
@@ -113,7 +114,7 @@ export const DAEMON_CONFIG_SCHEMA = {
           timezone: { type: 'string', minLength: 1 },
           runAtStart: { type: 'boolean' },
           timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 300 },
-          rate: { type: 'number', minimum: 1, maximum: 5000 },
+          rate: { type: 'number', minimum: 1, maximum: MAX_RATE_PER_SECOND },
           active: { type: 'boolean' },
           credentialsFile: { type: 'string', minLength: 1 },
           removeAfterMissedSweeps: { type: 'integer', minimum: 1, maximum: 1000 },

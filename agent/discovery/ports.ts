@@ -15,10 +15,25 @@
  * 443: nmap's host discovery for unprivileged users, nmap(1) HOST DISCOVERY, a connect to both). If
  * neither answers, with a SYN-ACK or a RST, the host is taken to be absent and its other ports are
  * not tried: in a sparse /24 that saves most of the connects, each of which would otherwise wait
- * out its timeout. Hosts heard during the listen phase get every port at once.
+ * out its timeout. Hosts heard during the listen phase get every port.
+ *
+ * Pacing, polite to each device and fast over many (issue 10):
+ * - per host: at most PER_HOST_CONNECTIONS connections open at once and PER_HOST_RATE new ones a
+ *   second, whatever `--rate` allows in all; `--rate` caps all hosts together;
+ * - sockets: never more open at once than the file-descriptor limit allows (net/fd-limit.ts);
+ * - timeouts: each host's connect timeout follows the round trips it has shown (net/rtt.ts, nmap's
+ *   bounds); a host that has answered nothing yet gets the initial timeout;
+ * - tarpits: a host that answered none of its first PER_HOST_CONNECTIONS connects (every one timed
+ *   out: a device that drops SYNs, a filtering firewall, a tarpit) is given up: its other ports
+ *   are not tried, so it costs its timeouts once, not once per port. It gets ONE observation,
+ *   status `timeout`, fields { 'port.state': 'silent', 'port.silent': [ports], 'port.skipped':
+ *   [ports] }, and a log line.
  */
+import { performance } from 'node:perf_hooks';
 import type { PortSpec } from '../knowledge/tables.js';
-import { Semaphore } from '../net/rate-limiter.js';
+import { softFdLimit, sweepSocketBudget } from '../net/fd-limit.js';
+import { RateLimiter, Semaphore } from '../net/rate-limiter.js';
+import { NMAP_NORMAL_RTT_BOUNDS, RttEstimator, type RttBounds } from '../net/rtt.js';
 import { tcpConnect, type ConnectOutcome } from '../net/tcp.js';
 import { activeProbeHosts, probeHosts, withDefaults, type ItemProbe } from './probe-hosts.js';
 import type { Discoverer, ScanContext } from './types.js';
@@ -26,111 +41,253 @@ import type { Observation } from '../types.js';
 
 export { ACTIVE_PROBES, type ActiveProbe, type PortSpec } from '../knowledge/tables.js';
 
+/**
+ * New connections a second to any one host: runZero's default per-host maximum, 40 packets a second
+ * ("40 packets per second per host", https://help.runzero.com/docs/troubleshooting-iot-and-ot/);
+ * each connect starts with one SYN.
+ */
+export const PER_HOST_RATE = 40;
+/**
+ * Connections open at once to any one host: fewer than the 5 TCP connections the lwIP stack of
+ * small embedded devices holds by default (MEMP_NUM_TCP_PCB = 5,
+ * https://www.nongnu.org/lwip/2_1_x/group__lwip__opts__memp.html), so the device keeps room for
+ * its own recorder and viewers while it is swept.
+ */
+export const PER_HOST_CONNECTIONS = 3;
+
 export interface PortScanOptions {
   /** The port table; fingerprints/ports.yaml by default. */
   ports?: readonly PortSpec[];
-  /** Per connect. A camera on the local link answers a SYN in milliseconds. */
-  connectTimeoutMs?: number;
-  /** Hosts being probed at once. */
+  /** Connect timeouts: initial (a host that answered nothing yet), and the bounds of the adaptive one. */
+  rtt?: RttBounds;
+  /** Hosts being probed at once; by default as many as sockets. */
   hostConcurrency?: number;
-  /** Sockets open at once, all hosts together (file descriptors). */
+  /** Sockets open at once, all hosts together; by default from the file-descriptor limit. */
   socketLimit?: number;
+  /** Connections open at once to one host. */
+  perHostConnections?: number;
+  /** New connections a second to one host. */
+  perHostRate?: number;
   /** Everything one host may take, queueing for the rate limiter included. */
   hostDeadlineMs?: number;
 }
 
 const DEFAULTS = {
-  connectTimeoutMs: 1000,
-  // At the default 250 connects/s with a 1 s timeout, about 250 connects to absent hosts are
-  // waiting at any moment (two per host): 128 hosts keep the rate limiter, not the pool, in charge.
-  hostConcurrency: 128,
-  socketLimit: 256,
+  rtt: NMAP_NORMAL_RTT_BOUNDS,
+  perHostConnections: PER_HOST_CONNECTIONS,
+  perHostRate: PER_HOST_RATE,
   hostDeadlineMs: 15_000,
 } as const;
+
+/** What became of one port: a connect's outcome, or `skipped` (its host was given up first). */
+type PortOutcome = ConnectOutcome | 'skipped';
 
 interface Tally {
   open: number;
   refused: number;
   silent: number;
   absentHosts: number;
+  givenUpHosts: number;
+  /** Connects this machine could not make (EMFILE…): those ports are unknown. */
+  localLimit: number;
+}
+
+/**
+ * One host's pacing and what it has shown so far. Its first round of connects (as many as it may
+ * have open at once) decides: while none of them has answered, no other connect starts; if all of
+ * them went unanswered the host is given up, so a tarpit costs one round of initial timeouts.
+ */
+class HostSweep {
+  readonly connections: Semaphore;
+  readonly turns: RateLimiter;
+  readonly rtt: RttEstimator;
+  readonly outcomes = new Map<number, PortOutcome | null>();
+  givenUp = false;
+  private readonly firstRound: number;
+  private admitted = 0;
+  private firstRoundLeft: number;
+  private firstRoundSilent = 0;
+  private decided = false;
+  private decide: () => void = () => undefined;
+  private readonly verdict = new Promise<void>((resolve) => {
+    this.decide = resolve;
+  });
+
+  constructor(options: { perHostConnections: number; perHostRate: number; rtt: RttBounds }) {
+    this.firstRound = options.perHostConnections;
+    this.firstRoundLeft = options.perHostConnections;
+    this.connections = new Semaphore(options.perHostConnections);
+    this.turns = new RateLimiter(options.perHostRate);
+    this.rtt = new RttEstimator(options.rtt);
+  }
+
+  /** Whether a connect may start (waiting for the first round's verdict when it is not part of it), and whether it is. */
+  async admit(): Promise<'first-round' | 'later' | 'given-up'> {
+    if (this.admitted++ < this.firstRound) return 'first-round';
+    await this.verdict;
+    return this.givenUp ? 'given-up' : 'later';
+  }
+
+  /** Learns from one finished connect: its round trip when it was answered. */
+  record(outcome: ConnectOutcome, rttMs: number): void {
+    if (outcome === 'open' || outcome === 'refused') {
+      this.rtt.observe(rttMs);
+      this.settle();
+    }
+  }
+
+  /** A first-round connect is over (null: it never ran, the scan ended first). */
+  endFirstRound(outcome: ConnectOutcome | null): void {
+    if (outcome === 'timeout' || outcome === 'unreachable') this.firstRoundSilent++;
+    this.firstRoundLeft--;
+    this.settle();
+  }
+
+  portsWith(outcome: PortOutcome): number[] {
+    return [...this.outcomes].filter(([, o]) => o === outcome).map(([port]) => port).sort((a, b) => a - b);
+  }
+
+  private settle(): void {
+    if (this.decided || (!this.rtt.answered && this.firstRoundLeft > 0)) return;
+    this.decided = true;
+    this.givenUp = !this.rtt.answered && this.firstRoundSilent === this.firstRound;
+    this.decide();
+  }
 }
 
 export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer<'tcp-connect'> {
-  const { connectTimeoutMs, hostConcurrency, socketLimit, hostDeadlineMs } = withDefaults(options, DEFAULTS);
+  const { rtt, perHostConnections, perHostRate, hostDeadlineMs } = withDefaults(options, DEFAULTS);
 
   return {
     name: 'tcp-connect',
     phase: 'connect',
     evidence: 'port',
-    emits: ['port.state', 'port.service', 'port.probes', 'port.closed'],
+    emits: ['port.state', 'port.service', 'port.probes', 'port.closed', 'port.silent', 'port.skipped'],
     description: 'TCP connect to the ports cameras use (fingerprints/ports.yaml), on named targets and hosts that announced themselves',
 
     async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
       if (!ctx.active) return;
       const log = ctx.log.child({ module: 'tcp-connect' });
       const table = options.ports ?? ctx.knowledge.ports;
+      const fd = softFdLimit();
+      const socketLimit = options.socketLimit ?? sweepSocketBudget(fd.limit);
       const sockets = new Semaphore(socketLimit);
       const heard = new Set(ctx.seen.filter((o) => o.source !== 'neighbour-table').map((o) => o.ip));
       // The scanner's own addresses are in the swept block too: it is not a device.
       const own = new Set(ctx.interfaces.map((i) => i.address));
       const hosts = activeProbeHosts(ctx).filter((ip) => !own.has(ip));
-      const tally: Tally = { open: 0, refused: 0, silent: 0, absentHosts: 0 };
+      const tally: Tally = { open: 0, refused: 0, silent: 0, absentHosts: 0, givenUpHosts: 0, localLimit: 0 };
       const started = Date.now();
 
-      const probe = async (ip: string, spec: PortSpec, { signal, limiter }: ItemProbe): Promise<ConnectOutcome | null> => {
-        if (!(await sockets.acquire(signal))) return null;
+      /** One connect, once the host, the socket pool and `--rate` all allow it; null when the scan ended first. */
+      const attempt = async (ip: string, spec: PortSpec, host: HostSweep, { signal, limiter }: ItemProbe): Promise<ConnectOutcome | null> => {
+        if (!(await host.connections.acquire(signal))) return null;
         try {
-          if (!(await limiter.take(signal))) return null;
-          const outcome = await tcpConnect(ip, spec.port, connectTimeoutMs, signal);
-          if (outcome === 'open') {
-            tally.open++;
-            emit({
-              source: 'tcp-connect',
-              ip,
-              port: spec.port,
-              at: new Date().toISOString(),
-              status: 'ok',
-              fields: { 'port.state': 'open', 'port.service': spec.service, 'port.probes': [...spec.probes] },
-            });
-          } else if (outcome === 'refused') tally.refused++;
-          else tally.silent++;
-          return outcome;
+          if (!(await host.turns.take(signal)) || !(await sockets.acquire(signal))) return null;
+          try {
+            if (!(await limiter.take(signal))) return null;
+            const sent = performance.now();
+            const outcome = await tcpConnect(ip, spec.port, host.rtt.timeoutMs(), signal);
+            host.record(outcome, performance.now() - sent);
+            return outcome;
+          } finally {
+            sockets.release();
+          }
         } finally {
-          sockets.release();
+          host.connections.release();
         }
       };
 
-      const scanHost = async (ip: string, host: ItemProbe): Promise<void> => {
-        const outcomes = new Map<number, ConnectOutcome | null>();
-        const probeAll = async (specs: readonly PortSpec[]): Promise<void> => {
-          await Promise.all(specs.map(async (p) => outcomes.set(p.port, await probe(ip, p, host))));
-        };
+      const connect = async (ip: string, spec: PortSpec, host: HostSweep, item: ItemProbe): Promise<PortOutcome | null> => {
+        const admission = await host.admit();
+        if (admission === 'given-up') return 'skipped';
+        if (admission === 'later') return attempt(ip, spec, host, item);
+        let outcome: ConnectOutcome | null = null;
+        try {
+          outcome = await attempt(ip, spec, host, item);
+          return outcome;
+        } finally {
+          host.endFirstRound(outcome);
+        }
+      };
+
+      const probe = async (ip: string, spec: PortSpec, host: HostSweep, item: ItemProbe): Promise<void> => {
+        const outcome = await connect(ip, spec, host, item);
+        host.outcomes.set(spec.port, outcome);
+        if (outcome === 'open') {
+          tally.open++;
+          emit({
+            source: 'tcp-connect',
+            ip,
+            port: spec.port,
+            at: new Date().toISOString(),
+            status: 'ok',
+            fields: { 'port.state': 'open', 'port.service': spec.service, 'port.probes': [...spec.probes] },
+          });
+        } else if (outcome === 'refused') tally.refused++;
+        else if (outcome === 'local-limit') tally.localLimit++;
+        else if (outcome === 'timeout' || outcome === 'unreachable') tally.silent++;
+      };
+
+      const scanHost = async (ip: string, item: ItemProbe): Promise<void> => {
+        const host = new HostSweep({ perHostConnections, perHostRate, rtt });
+        const probeAll = (specs: readonly PortSpec[]): Promise<unknown> => Promise.all(specs.map((p) => probe(ip, p, host, item)));
         let rest = table;
         if (!heard.has(ip)) {
           const first = table.filter((p) => p.hostDiscovery);
           await probeAll(first);
-          if (first.length > 0 && ![...outcomes.values()].some((o) => o === 'open' || o === 'refused')) {
+          if (first.length > 0 && !host.rtt.answered) {
             tally.absentHosts++;
             return;
           }
           rest = table.filter((p) => !p.hostDiscovery);
         }
         await probeAll(rest);
-        const closed = [...outcomes].filter(([, o]) => o === 'refused').map(([port]) => port);
-        if (closed.length > 0 && ![...outcomes.values()].includes('open')) {
+        if (host.givenUp) {
+          tally.givenUpHosts++;
+          const silent = [...host.portsWith('timeout'), ...host.portsWith('unreachable')].sort((a, b) => a - b);
+          const skipped = host.portsWith('skipped');
+          log.info({ ip, silent, skipped, timeoutMs: rtt.initialMs }, 'host answered none of its first connects (a tarpit, or a firewall that drops packets): its other ports are not tried');
+          emit({
+            source: 'tcp-connect',
+            ip,
+            at: new Date().toISOString(),
+            status: 'timeout',
+            fields: { 'port.state': 'silent', 'port.silent': silent.map(String), 'port.skipped': skipped.map(String) },
+          });
+          return;
+        }
+        const closed = host.portsWith('refused');
+        if (closed.length > 0 && host.portsWith('open').length === 0) {
           emit({
             source: 'tcp-connect',
             ip,
             at: new Date().toISOString(),
             status: 'refused',
-            fields: { 'port.state': 'closed', 'port.closed': closed.sort((a, b) => a - b).map(String) },
+            fields: { 'port.state': 'closed', 'port.closed': closed.map(String) },
           });
         }
       };
 
-      await probeHosts(ctx, hosts, { concurrency: hostConcurrency, deadlineMs: hostDeadlineMs }, scanHost);
+      await probeHosts(ctx, hosts, { concurrency: options.hostConcurrency ?? socketLimit, deadlineMs: hostDeadlineMs }, scanHost);
+      if (tally.localLimit > 0) {
+        log.warn({ connects: tally.localLimit, sockets: socketLimit, fdLimit: fd.limit }, 'some connects could not be made on this machine (out of file descriptors or buffers): those ports are unknown, not closed');
+      }
       log.info(
-        { hosts: hosts.length, absentHosts: tally.absentHosts, open: tally.open, refused: tally.refused, silent: tally.silent, ms: Date.now() - started, aborted: ctx.signal.aborted },
+        {
+          hosts: hosts.length,
+          absentHosts: tally.absentHosts,
+          givenUpHosts: tally.givenUpHosts,
+          open: tally.open,
+          refused: tally.refused,
+          silent: tally.silent,
+          localLimit: tally.localLimit,
+          sockets: socketLimit,
+          fdLimit: fd.limit,
+          fdLimitFrom: fd.from,
+          ms: Date.now() - started,
+          aborted: ctx.signal.aborted,
+        },
         'TCP connect sweep finished',
       );
     },

@@ -4,10 +4,16 @@
  */
 import net from 'node:net';
 
-/** How one connect ended. `unreachable`: the network said no route or no such host (ICMP, ARP). */
-export type ConnectOutcome = 'open' | 'refused' | 'timeout' | 'unreachable' | 'error';
+/**
+ * How one connect ended. `unreachable`: the network said no route or no such host (ICMP, ARP).
+ * `local-limit`: this machine could not even try (out of file descriptors or buffers), so the
+ * port's state is unknown, not silent.
+ */
+export type ConnectOutcome = 'open' | 'refused' | 'timeout' | 'unreachable' | 'local-limit' | 'error';
 
 const UNREACHABLE_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
+/** socket(2)/connect(2) errors that are about this process or host, not the peer (EMFILE: the RLIMIT_NOFILE limit). */
+const LOCAL_LIMIT_CODES = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'EADDRNOTAVAIL']);
 
 /** One TCP connect: the handshake only, then the socket is closed. Never rejects. */
 export function tcpConnect(ip: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<ConnectOutcome> {
@@ -23,7 +29,11 @@ export function tcpConnect(ip: string, port: number, timeoutMs: number, signal?:
       resolvePromise(outcome);
     };
     const onAbort = (): void => finish('timeout');
-    const timer = setTimeout(() => finish('timeout'), timeoutMs);
+    // When the event loop was busy, the timer and the answer can both be due at once, and timers
+    // run before I/O callbacks in a loop turn (https://nodejs.org/en/learn/asynchronous-work/event-loop-timers-and-nexttick):
+    // setImmediate runs after that turn's I/O, so an answer that already arrived wins over the
+    // timeout, and a short adaptive timeout cannot turn a loaded scanner's delay into silence.
+    const timer = setTimeout(() => setImmediate(() => finish('timeout')), timeoutMs);
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) onAbort();
     socket.once('connect', () => finish('open'));
@@ -33,6 +43,7 @@ export function tcpConnect(ip: string, port: number, timeoutMs: number, signal?:
       if (error.code === 'ECONNRESET') finish('open');
       else if (error.code === 'ECONNREFUSED') finish('refused');
       else if (error.code && UNREACHABLE_CODES.has(error.code)) finish('unreachable');
+      else if (error.code && LOCAL_LIMIT_CODES.has(error.code)) finish('local-limit');
       else finish('error');
     });
   });

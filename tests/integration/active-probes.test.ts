@@ -1,5 +1,5 @@
 /**
- * Active probes in the lab: the shared default `cctv-agent scan 198.18.0.0/24` (shared-scan.ts, --rate 250)
+ * Active probes in the lab: the shared default `cctv-agent scan 198.18.0.0/24` (shared-scan.ts, at the default --rate)
  * sweeps the ports of fingerprints/ports.yaml, asks the web pages and reads the TLS certificates
  * of the simulated devices (profiles' `http`, `tls`, `tcp` sections), and the verdicts rest on
  * that evidence. The hostile device (hosttcp) must cost no more than its timeouts; the non-linked

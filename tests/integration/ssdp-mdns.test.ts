@@ -151,7 +151,8 @@ describe('SSDP/UPnP and mDNS discovery in the lab', () => {
   });
 
   it('fetches each description from the announcing device itself, and nothing from another host', () => {
-    for (const p of speaksSsdp()) {
+    // (The tarpit's description cannot be fetched: no TCP answer ever leaves it.)
+    for (const p of speaksSsdp().filter((x) => x['dropTcp'] === undefined)) {
       expect(descriptionGets.get(p.name), p.name).toBe(1);
       expect(simLog(p.name)).toMatch(new RegExp(`description GET ${ssdpOf(p)!.location!.path.replace(/[.+]/g, '\\$&')} from ${SCANNER_IP.replace(/\./g, '\\.')}`));
     }

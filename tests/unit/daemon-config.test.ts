@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AgentError } from '../../agent/errors.js';
 import { isLoopback, loadDaemonConfig, parseDaemonConfig, parseListen } from '../../agent/daemon/config.js';
+import { DEFAULT_RATE_PER_SECOND } from '../../agent/net/rate-limiter.js';
 
 const INTERFACES = [{ name: 'eth0', address: '198.18.0.1', cidr: '198.18.0.1/24' }];
 const dir = mkdtempSync(join(tmpdir(), 'cctv-daemon-config-'));
@@ -53,7 +54,7 @@ describe('daemon configuration', () => {
     expect(config.health).toEqual({ host: '127.0.0.1', port: 9464 });
     expect(config.shutdownFlushMs).toBe(10_000);
     expect(config.sites.map((s) => [s.name, s.schedule, s.runAtStart, s.timeoutMs, s.ratePerSecond, s.active, s.removeAfterMissedSweeps])).toEqual([
-      ['town-hall', '0 */15 * * * *', true, 5000, 250, true, 4],
+      ['town-hall', '0 */15 * * * *', true, 5000, DEFAULT_RATE_PER_SECOND, true, 4],
       ['depot', '30 2 * * *', false, 8000, 50, false, 2],
     ]);
     expect(config.sites[0]?.targets.specs).toEqual(['198.18.0.0/28']);

@@ -1,11 +1,12 @@
 import { createServer, type Server, type AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createPortsDiscoverer, type PortSpec } from '../../agent/discovery/ports.js';
+import { createPortsDiscoverer, PER_HOST_CONNECTIONS, type PortScanOptions, type PortSpec } from '../../agent/discovery/ports.js';
 import { loadKnowledge } from '../../agent/knowledge/index.js';
 import { tcpConnect } from '../../agent/net/tcp.js';
 import type { ScanContext } from '../../agent/discovery/types.js';
 import type { Observation } from '../../agent/types.js';
+import { parseTargets } from '../../agent/targets.js';
 import { loopbackContext } from '../support/scan-context.js';
 import { checkedEmit } from '../support/declared-emits.js';
 
@@ -18,10 +19,10 @@ afterEach(() => {
   for (const s of servers.splice(0)) s.close();
 });
 
-async function openPort(): Promise<number> {
+async function openPort({ host = '127.0.0.1' } = {}): Promise<number> {
   const server = createServer((socket) => socket.destroy());
   servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   return (server.address() as AddressInfo).port;
 }
 
@@ -33,25 +34,37 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-let silent: { port: number; release(): Promise<void> };
+let silent: { port: number; ports: number[]; release(): Promise<void> };
+/** How many silent ports the tarpit tests use: two rounds of PER_HOST_CONNECTIONS. */
+const SILENT_PORTS = 2 * PER_HOST_CONNECTIONS;
 
-/** A listener whose accept queue (backlog 1 → two connections) is filled, then never drained. */
-async function silentPort(): Promise<{ port: number; release(): Promise<void> }> {
+/**
+ * Listeners whose accept queues (backlog 1 → two connections) are filled, then never drained: the
+ * kernel drops every further SYN, as a tarpit or a dropping firewall does.
+ */
+async function silentPorts(count: number): Promise<{ port: number; ports: number[]; release(): Promise<void> }> {
   const gate = new SharedArrayBuffer(4);
   const worker = new Worker(
     `const { parentPort, workerData } = require('node:worker_threads');
-     const server = require('node:net').createServer();
-     server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
-       parentPort.postMessage(server.address().port);
-       Atomics.wait(new Int32Array(workerData), 0, 0);
-     });`,
-    { eval: true, workerData: gate },
+     const net = require('node:net');
+     const ports = [];
+     for (let i = 0; i < workerData.count; i++) {
+       const server = net.createServer();
+       server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+         ports.push(server.address().port);
+         if (ports.length < workerData.count) return;
+         parentPort.postMessage(ports);
+         Atomics.wait(new Int32Array(workerData.gate), 0, 0);
+       });
+     }`,
+    { eval: true, workerData: { gate, count } },
   );
-  const port = await new Promise<number>((resolve) => worker.once('message', resolve));
-  // Two handshakes fill the queue; closing our ends does not take them out of it.
-  for (let i = 0; i < 2; i++) expect(await tcpConnect('127.0.0.1', port, 1000)).toBe('open');
+  const ports = await new Promise<number[]>((resolve) => worker.once('message', resolve));
+  // Two handshakes fill each queue; closing our ends does not take them out of it.
+  for (const port of ports) for (let i = 0; i < 2; i++) expect(await tcpConnect('127.0.0.1', port, 1000)).toBe('open');
   return {
-    port,
+    port: ports[0] as number,
+    ports,
     async release() {
       Atomics.store(new Int32Array(gate), 0, 1);
       Atomics.notify(new Int32Array(gate), 0);
@@ -61,7 +74,7 @@ async function silentPort(): Promise<{ port: number; release(): Promise<void> }>
 }
 
 beforeAll(async () => {
-  silent = await silentPort();
+  silent = await silentPorts(SILENT_PORTS);
 });
 afterAll(async () => {
   await silent.release();
@@ -75,10 +88,12 @@ function spec(port: number, over: Partial<PortSpec> = {}): PortSpec {
   return { port, service: `svc-${port}`, probes: ['http'], hostDiscovery: false, source: 'test', ...over };
 }
 
-async function sweep(ports: PortSpec[], ctx: ScanContext, connectTimeoutMs = 300): Promise<{ observations: Observation[]; ms: number }> {
+const heardNow = (ip = '127.0.0.1'): Observation => ({ source: 'ws-discovery', ip, at: new Date().toISOString(), status: 'ok', fields: {} });
+
+async function sweep(ports: PortSpec[], ctx: ScanContext, connectTimeoutMs = 300, over: PortScanOptions = {}): Promise<{ observations: Observation[]; ms: number }> {
   const observations: Observation[] = [];
   const t0 = Date.now();
-  const discoverer = createPortsDiscoverer({ ports, connectTimeoutMs });
+  const discoverer = createPortsDiscoverer({ ports, rtt: { initialMs: connectTimeoutMs, minMs: 100, maxMs: 10_000 }, ...over });
   await discoverer.run(ctx, checkedEmit(discoverer, observations));
   return { observations, ms: Date.now() - t0 };
 }
@@ -132,8 +147,7 @@ describe('the ports discoverer', () => {
     const absent = await sweep(ports, context());
     expect(absent.observations).toEqual([]);
     // The same host, heard during the listen phase, gets every port.
-    const heard: Observation = { source: 'ws-discovery', ip: '127.0.0.1', at: new Date().toISOString(), status: 'ok', fields: {} };
-    const present = await sweep(ports, context({ seen: [heard] }));
+    const present = await sweep(ports, context({ seen: [heardNow()] }));
     expect(present.observations.map((o) => o.port)).toEqual([open]);
   });
 
@@ -172,6 +186,58 @@ describe('the ports discoverer', () => {
     setTimeout(() => controller.abort(), 100);
     const aborted = await sweep([spec(silent.port)], context({ signal: controller.signal }), 10_000);
     expect(aborted.ms).toBeLessThan(1500);
+  });
+
+  it('gives up a host that answered none of its first round of connects, once, and says so in one observation', async () => {
+    const ports = silent.ports.map((p) => spec(p));
+    const { observations, ms } = await sweep(ports, context({ seen: [heardNow()] }), 300);
+    const tried = silent.ports.slice(0, PER_HOST_CONNECTIONS);
+    expect(observations).toEqual([
+      {
+        source: 'tcp-connect',
+        ip: '127.0.0.1',
+        at: expect.any(String),
+        status: 'timeout',
+        fields: { 'port.state': 'silent', 'port.silent': tried.sort((a, b) => a - b).map(String), 'port.skipped': silent.ports.slice(PER_HOST_CONNECTIONS).sort((a, b) => a - b).map(String) },
+      },
+    ]);
+    // One round of 300 ms timeouts, not one per port (two rounds would be 600 ms).
+    expect(ms).toBeGreaterThanOrEqual(290);
+    expect(ms).toBeLessThan(590);
+  });
+
+  it('waits on a host that has answered only as long as its round trips say (nmap\'s 100 ms floor), not the initial timeout', async () => {
+    const open = await openPort();
+    const ports = [spec(open), ...silent.ports.slice(0, 2).map((p) => spec(p))];
+    // One connection at a time: the open port answers first, then each silent port waits 100 ms, not 5 s.
+    const { observations, ms } = await sweep(ports, context({ seen: [heardNow()] }), 5000, { perHostConnections: 1 });
+    expect(observations.map((o) => o.port)).toEqual([open]);
+    expect(ms).toBeGreaterThanOrEqual(190);
+    expect(ms).toBeLessThan(1500);
+  });
+
+  it('keeps at most the per-host number of connections open to one host', async () => {
+    const open = await openPort();
+    const ports = [spec(open), ...silent.ports.slice(0, 4).map((p) => spec(p))];
+    // After the answer, four silent ports of 100 ms each: two rounds with two at a time, one round with four.
+    const two = await sweep(ports, context({ seen: [heardNow()] }), 5000, { perHostConnections: 2 });
+    const four = await sweep(ports, context({ seen: [heardNow()] }), 5000, { perHostConnections: 4 });
+    expect(two.ms).toBeGreaterThanOrEqual(190);
+    expect(four.ms).toBeLessThan(two.ms);
+  });
+
+  it('paces each host to its own rate, hosts side by side', async () => {
+    const ports = await Promise.all(Array.from({ length: 4 }, async () => spec(await openPort({ host: '0.0.0.0' }))));
+    const twoHosts = context({ targets: parseTargets(['127.0.0.1', '127.0.0.2']), ratePerSecond: 1000 });
+    const { observations, ms } = await sweep(ports, twoHosts, 1000, { perHostRate: 10 });
+    expect(observations).toHaveLength(8);
+    // 4 connects at 10/s a host: 300 ms from first to last on each host; both hosts at once, so not 700.
+    expect(ms).toBeGreaterThanOrEqual(290);
+    expect(ms).toBeLessThan(650);
+    for (const ip of ['127.0.0.1', '127.0.0.2']) {
+      const times = observations.filter((o) => o.ip === ip).map((o) => Date.parse(o.at)).sort((a, b) => a - b);
+      expect((times[3] as number) - (times[0] as number)).toBeGreaterThanOrEqual(280);
+    }
   });
 
   it('never probes the scanner\'s own address, though it is inside the targets', async () => {
