@@ -3,21 +3,28 @@
  * against the devices a scan found. A pure function of the two, plus renderings.
  *
  * Matching, in order: by MAC, then serial, then IP; each found device is matched at most once
- * (the first expected device, in file order, to claim it keeps it).
+ * (the first expected device, in file order, to claim it keeps it). A matched device is then
+ * compared on every identity field the schedule gives, the key that matched it aside:
+ * - a MAC or serial that differs is a swapped unit (`mismatched`), never a match;
+ * - an address that differs, for a device matched by its MAC or serial, is a moved device (`moved`).
+ * A MAC the device shares with other devices (a proxy-ARP router's) is not its own: it is neither
+ * matched nor compared.
  */
 import type { Device, Inventory } from '../types.js';
 import type { ExpectedDevice } from './schedule.js';
+import { normaliseMac } from '../net/mac.js';
 import { escapeHtml } from '../report/html.js';
 import { displaySafe } from '../safe-text.js';
 import { terminalTable } from '../report/terminal-table.js';
 import { linkedNamesText, type LinkedVendorNames } from '../report/summary.js';
 import { verdictText } from '../report/table.js';
 
-/** Fields a matched device is checked on (the identity keys a handover schedule names). */
-const COMPARED = ['model', 'firmware', 'brand'] as const;
+/** Fields a matched device is checked on: what a handover schedule names about a unit. */
+const COMPARED = ['ip', 'mac', 'serial', 'model', 'firmware', 'brand'] as const;
+export type ComparedField = (typeof COMPARED)[number];
 
 export interface FieldMismatch {
-  field: (typeof COMPARED)[number];
+  field: ComparedField;
   expected: string;
   found: string | null;
 }
@@ -40,8 +47,12 @@ export interface MatchedDevice {
   expected: ExpectedDevice;
   found: FoundDevice;
   matchedBy: 'mac' | 'serial' | 'ip';
+  /** The fields the schedule gave that were compared (the matching key among them). */
+  checked: ComparedField[];
   /** Empty when every compared field the schedule names agrees. */
   mismatches: FieldMismatch[];
+  /** `moved` when the only difference is the address of a device matched by MAC or serial. */
+  status: 'matched' | 'mismatched' | 'moved';
 }
 
 export interface VerifyResult {
@@ -72,7 +83,8 @@ export function verifyHandover(
       continue;
     }
     unclaimed.delete(hit.device);
-    matched.push({ expected: want, found: found(hit.device), matchedBy: hit.by, mismatches: mismatches(want, hit.device) });
+    const compared = compare(want, hit.device);
+    matched.push({ expected: want, found: found(hit.device), matchedBy: hit.by, ...compared, status: statusOf(compared.mismatches) });
   }
   const unexpected = inventory.devices.filter((d) => unclaimed.has(d)).map(found);
   const linked = [...matched.map((m) => m.found), ...unexpected].filter((d) => d.linkedVendor !== null);
@@ -87,7 +99,8 @@ export function verifyHandover(
 function findMatch(want: ExpectedDevice, candidates: Set<Device>): { device: Device; by: MatchedDevice['matchedBy'] } | null {
   const pool = [...candidates];
   // A MAC the device shares with others (a proxy-ARP router's) does not tell which one is meant.
-  const mac = want.mac ? pool.find((d) => !d.macShared && [d.mac, ...(d.macs ?? [])].some((m) => m?.toLowerCase() === want.mac)) : undefined;
+  const wantMac = want.mac ? normaliseMac(want.mac) : null;
+  const mac = wantMac ? pool.find((d) => ownMacs(d).includes(wantMac)) : undefined;
   if (mac) return { device: mac, by: 'mac' };
   const serial = want.serial ? pool.find((d) => d.identity.serial !== null && d.identity.serial.toLowerCase() === want.serial?.toLowerCase()) : undefined;
   if (serial) return { device: serial, by: 'serial' };
@@ -96,16 +109,44 @@ function findMatch(want: ExpectedDevice, candidates: Set<Device>): { device: Dev
   return null;
 }
 
-/** Case and surrounding space do not count ("hikvision" = "Hikvision"). */
-function mismatches(want: ExpectedDevice, device: Device): FieldMismatch[] {
-  const out: FieldMismatch[] = [];
+/** The device's own MACs (none when its MAC is one it shares with other devices). */
+function ownMacs(device: Device): string[] {
+  if (device.macShared) return [];
+  return [device.mac, ...(device.macs ?? [])].filter((m): m is string => m !== null);
+}
+
+/** What the device has for `field`, as it is shown: one value, or null. */
+function foundValue(device: Device, field: ComparedField): string | null {
+  if (field === 'ip') return device.ip;
+  if (field === 'mac') return device.macShared ? null : device.mac;
+  return device.identity[field];
+}
+
+/** Whether the device agrees with the schedule's `expected` value of `field`. Case and surrounding space do not count. */
+function agrees(device: Device, field: ComparedField, expected: string): boolean {
+  const want = expected.trim().toLowerCase();
+  if (field === 'ip') return [device.ip, ...(device.addresses ?? [])].includes(expected.trim());
+  if (field === 'mac') return ownMacs(device).includes(normaliseMac(expected) ?? want);
+  const found = device.identity[field];
+  return found !== null && found.trim().toLowerCase() === want;
+}
+
+/** Compares every field the schedule gives; a MAC only the device's router shows is not compared. */
+function compare(want: ExpectedDevice, device: Device): { checked: ComparedField[]; mismatches: FieldMismatch[] } {
+  const checked: ComparedField[] = [];
+  const mismatches: FieldMismatch[] = [];
   for (const field of COMPARED) {
     const expected = want[field];
-    if (expected === null) continue;
-    const found = device.identity[field];
-    if (found === null || found.trim().toLowerCase() !== expected.toLowerCase()) out.push({ field, expected, found });
+    if (expected === null || (field === 'mac' && device.macShared)) continue;
+    checked.push(field);
+    if (!agrees(device, field, expected)) mismatches.push({ field, expected, found: foundValue(device, field) });
   }
-  return out;
+  return { checked, mismatches };
+}
+
+function statusOf(mismatches: readonly FieldMismatch[]): MatchedDevice['status'] {
+  if (mismatches.length === 0) return 'matched';
+  return mismatches.every((m) => m.field === 'ip') ? 'moved' : 'mismatched';
 }
 
 function foundDevice(d: Device, names: LinkedVendorNames): FoundDevice {
@@ -137,9 +178,10 @@ function foundLabel(f: FoundDevice): string {
 }
 
 function counts(result: VerifyResult, names: LinkedVendorNames): string {
-  const mismatched = result.matched.filter((m) => m.mismatches.length > 0).length;
+  const mismatched = result.matched.filter((m) => m.status === 'mismatched').length;
+  const moved = result.matched.filter((m) => m.status === 'moved').length;
   return (
-    `${result.matched.length - mismatched} matched, ${mismatched} mismatched, ${result.missing.length} missing, ` +
+    `${result.matched.length - mismatched - moved} matched, ${mismatched} mismatched, ${moved} moved, ${result.missing.length} missing, ` +
     `${result.unexpected.length} unexpected, ${result.linked.length} linked to ${linkedNamesText(names)}`
   );
 }
@@ -150,7 +192,7 @@ function rows(result: VerifyResult): string[][] {
   for (const m of result.matched) {
     const why = m.mismatches.map((x) => `${x.field}: expected ${x.expected}, found ${x.found ?? 'nothing'}`);
     out.push([
-      m.mismatches.length > 0 ? 'mismatched' : 'matched',
+      m.status,
       `${expectedLabel(m.expected)}${m.expected.location ? ` (${m.expected.location})` : ''}`,
       `${foundLabel(m.found)} by ${m.matchedBy}`,
       [m.found.brand, m.found.model].filter(Boolean).join(' ') || '-',
@@ -185,7 +227,7 @@ export function verifyHtml(result: VerifyResult, names: LinkedVendorNames): stri
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.3em .6em;text-align:left}
-tr.missing,tr.mismatched,tr.unexpected{background:#fde2e2}.pass{color:#146c2e}.fail{color:#a4161a}</style></head>
+tr.missing,tr.mismatched,tr.moved,tr.unexpected{background:#fde2e2}.pass{color:#146c2e}.fail{color:#a4161a}</style></head>
 <body><h1>${escapeHtml(title)}</h1><p>Scan ${escapeHtml(result.scanId)}</p>
 <p class="${result.ok ? 'pass' : 'fail'}"><strong>${result.ok ? 'PASS' : 'FAIL'}</strong>: ${escapeHtml(counts(result, names))}.</p>
 <table><thead><tr>${HEAD.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>

@@ -85,6 +85,29 @@ describe('cctv-agent verify and diff on lab scans', () => {
     expect(code).toBe(1);
   });
 
+  it('catches a swapped unit (right address and model, another MAC) and a moved one (right MAC, another address), exit 1 each', async () => {
+    const exact = labDevices().map(row);
+    const swappedRow = exact.find((r) => r.ip === renamed.ip)!;
+    const swapped = { ...swappedRow, mac: '02:00:00:00:5e:5e' };
+    const swappedFile = join(dir, 'swapped.csv');
+    writeFileSync(swappedFile, csv(exact.map((r) => (r === swappedRow ? swapped : r))));
+    const a = await verify(swappedFile, ['--allow-linked']);
+    expect(a.result.matched.filter((m) => m.status !== 'matched').map((m) => [m.found.ip, m.matchedBy, m.status, m.mismatches])).toEqual([
+      [renamed.ip, 'ip', 'mismatched', [{ field: 'mac', expected: '02:00:00:00:5e:5e', found: swappedRow.mac }]],
+    ]);
+    expect(a.code).toBe(1);
+
+    const movedRow = { ...swappedRow, ip: '198.18.0.251' };
+    const movedFile = join(dir, 'moved.csv');
+    writeFileSync(movedFile, csv(exact.map((r) => (r === swappedRow ? movedRow : r))));
+    const b = await verify(movedFile, ['--allow-linked']);
+    expect(b.result.matched.filter((m) => m.status !== 'matched').map((m) => [m.found.ip, m.matchedBy, m.status, m.mismatches])).toEqual([
+      [renamed.ip, 'mac', 'moved', [{ field: 'ip', expected: '198.18.0.251', found: renamed.ip }]],
+    ]);
+    expect(b.result.missing).toEqual([]);
+    expect(b.code).toBe(1);
+  });
+
   it('reports one missing, one unexpected and one mismatched device, and exits 1', async () => {
     const rows = labDevices().filter((d) => d.profile !== left).map(row);
     const wrong = rows.find((r) => r.ip === renamed.ip)!;
@@ -107,7 +130,7 @@ describe('cctv-agent verify and diff on lab scans', () => {
     expect(html.stdout).not.toMatch(/src=|href=|@import|url\(/);
 
     const table = await runInScanner(['verify', '--expected', file, '--site', SITE, '--store', storeDir, '--allow-linked']);
-    expect(table.stdout).toContain('1 mismatched, 1 missing, 1 unexpected');
+    expect(table.stdout).toContain('1 mismatched, 0 moved, 1 missing, 1 unexpected');
     expect(table.stdout).toContain('FAIL');
   });
 

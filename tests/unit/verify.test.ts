@@ -158,7 +158,36 @@ describe('verifyHandover', () => {
   it('prefers a MAC match over an earlier IP match of another device', () => {
     // The handover has the Axis camera's MAC at the Hikvision camera's address: the MAC wins.
     const result = verifyHandover([expectedDevice({ ip: '198.18.0.21', mac: 'ac:cc:8e:62:30:b4' })], scan, { allowLinked: true, names });
-    expect(result.matched.map((m) => [m.found.id, m.matchedBy])).toEqual([[axisCamera().id, 'mac']]);
+    expect(result.matched.map((m) => [m.found.id, m.matchedBy, m.status])).toEqual([[axisCamera().id, 'mac', 'moved']]);
+    // The Axis camera is found at its own address: the handover's address is reported, not ignored.
+    expect(result.matched[0]?.mismatches).toEqual([{ field: 'ip', expected: '198.18.0.21', found: axisCamera().ip }]);
+    expect(result.ok).toBe(false);
+  });
+
+  it('reports a swapped unit (the right address and model, another MAC) as mismatched on the MAC, never as a match', () => {
+    const hik = hikvisionCamera();
+    const expected = [expectedDevice({ ip: hik.ip, mac: '28:57:be:00:00:01', model: hik.identity.model })];
+    const result = verifyHandover(expected, scan, { allowLinked: true, names });
+    expect(result.matched.map((m) => [m.found.id, m.matchedBy, m.status, m.checked])).toEqual([[hik.id, 'ip', 'mismatched', ['ip', 'mac', 'model']]]);
+    expect(result.matched[0]?.mismatches).toEqual([{ field: 'mac', expected: '28:57:be:00:00:01', found: hik.mac }]);
+    expect(result.ok).toBe(false);
+    expect(verifyExitCode(result)).toBe(1);
+  });
+
+  it('reports a swapped unit with the same MAC but another serial as mismatched on the serial', () => {
+    const hik = hikvisionCamera();
+    const expected = [expectedDevice({ ip: hik.ip, mac: hik.mac, serial: 'DS-2CD2143G2-I20230101AAWRX00000000' })];
+    const result = verifyHandover(expected, scan, { allowLinked: true, names });
+    expect(result.matched.map((m) => [m.matchedBy, m.status])).toEqual([['mac', 'mismatched']]);
+    expect(result.matched[0]?.mismatches).toEqual([{ field: 'serial', expected: 'DS-2CD2143G2-I20230101AAWRX00000000', found: hik.identity.serial }]);
+  });
+
+  it('reports a device found by its MAC at another address as moved, and a MAC written another way as the same MAC', () => {
+    const hik = hikvisionCamera();
+    const result = verifyHandover([expectedDevice({ ip: '198.18.0.77', mac: hik.mac!.toUpperCase().replaceAll(':', '-') })], scan, { allowLinked: true, names });
+    expect(result.matched.map((m) => [m.found.id, m.matchedBy, m.status])).toEqual([[hik.id, 'mac', 'moved']]);
+    expect(result.missing).toEqual([]);
+    expect(verifyTable(result, names)).toContain('0 matched, 0 mismatched, 1 moved');
   });
 
   it("matches a two-NIC device by either MAC, but a proxy-ARP host by address, never by the MAC it shares", () => {
@@ -176,7 +205,7 @@ describe('verifyHandover', () => {
 
   it('renders a table with the counts and a verdict line', () => {
     const text = verifyTable(verifyHandover([expectedDevice({ ip: '198.18.0.99' })], scan, { allowLinked: false, names }), names);
-    expect(text).toContain('0 matched, 0 mismatched, 1 missing, 3 unexpected, 2 linked to Hikvision or Dahua.');
+    expect(text).toContain('0 matched, 0 mismatched, 0 moved, 1 missing, 3 unexpected, 2 linked to Hikvision or Dahua.');
     expect(text).toContain('FAIL');
   });
 
