@@ -56,9 +56,15 @@ function parseCsvHandover(text: string, file: string): ExpectedDevice[] {
   const [header, ...rows] = records;
   if (!header) throw agentError('CCTV_ERR_BAD_HANDOVER', file, 1, 1, 'the file is empty; it needs a header row (ip,mac,serial,model,firmware,brand,location)');
   const headerLine = header.info.lines;
-  const columns = header.record.map((name, index) =>
-    knownColumn(name, file, { line: headerLine, column: columnOf(text, headerLine, index) }),
-  );
+  const columns: HandoverColumn[] = [];
+  header.record.forEach((name, index) => {
+    const at = { line: headerLine, column: columnOf(text, headerLine, index) };
+    const column = knownColumn(name, file, at);
+    if (columns.includes(column)) {
+      throw agentError('CCTV_ERR_BAD_HANDOVER', file, at.line, at.column, `column ${quoted(name)} is a second "${column}" column; keep one`);
+    }
+    columns.push(column);
+  });
   return rows.map(({ record, info }) => {
     const cells = new Map<HandoverColumn, Cell>();
     record.forEach((value, index) => {
@@ -115,9 +121,33 @@ function columnOf(text: string, line: number, index: number): number {
   return 1;
 }
 
+/**
+ * The header names installers' schedules and asset-register exports use for each column, written
+ * as {@link headerKey} reduces them (`IP Address` → `ipaddress`, `Serial No.` → `serialno`). A name
+ * not listed is still an error: a guess could file a value under the wrong field.
+ */
+const HEADER_NAMES: Readonly<Record<HandoverColumn, readonly string[]>> = {
+  ip: ['ip', 'ipaddress', 'ipaddr', 'ipv4', 'ipv4address'],
+  mac: ['mac', 'macaddress', 'macaddr', 'hardwareaddress', 'ethernetaddress'],
+  serial: ['serial', 'serialno', 'serialnumber', 'serialnum', 'sn'],
+  model: ['model', 'modelno', 'modelnumber', 'modelname'],
+  firmware: ['firmware', 'firmwareversion', 'fw', 'fwversion', 'softwareversion'],
+  brand: ['brand', 'make', 'manufacturer', 'vendor'],
+  location: ['location', 'position', 'place'],
+};
+
+/** A header name without case, spaces and punctuation: `Serial No.` → `serialno`. */
+function headerKey(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+const COLUMN_OF_HEADER: ReadonlyMap<string, HandoverColumn> = new Map(
+  HANDOVER_COLUMNS.flatMap((column) => HEADER_NAMES[column].map((name) => [name, column] as const)),
+);
+
 function knownColumn(name: string, file: string, at: { line: number; column: number }): HandoverColumn {
-  const key = name.trim().toLowerCase();
-  if ((HANDOVER_COLUMNS as readonly string[]).includes(key)) return key as HandoverColumn;
+  const column = COLUMN_OF_HEADER.get(headerKey(name));
+  if (column) return column;
   throw agentError('CCTV_ERR_BAD_HANDOVER', file, at.line, at.column, `unknown column ${quoted(name)}`);
 }
 
@@ -284,6 +314,7 @@ function parseJsonHandover(text: string, file: string): ExpectedDevice[] {
     const cells = new Map<HandoverColumn, Cell>();
     for (const entry of item.entries) {
       const column = knownColumn(entry.key, file, lineColumn(text, entry.keyAt));
+      if (cells.has(column)) return bad(entry.keyAt, `${quoted(entry.key)} is a second "${column}" of this device; keep one`);
       const { value } = entry;
       if (value.kind !== 'scalar' || typeof value.value === 'boolean') return bad(value.at, `${quoted(entry.key)} must be a string`);
       cells.set(column, { value: value.value === null ? '' : String(value.value), ...lineColumn(text, value.at) });

@@ -47,6 +47,21 @@ describe('reading a handover schedule', () => {
     expect(readHandoverFile(join(fixtures, 'schedule.csv'))).toEqual(devices.map((d, i) => ({ ...d, line: i + 2 })));
   });
 
+  it('reads the header names installers\' exports use, whatever their case and punctuation', () => {
+    const text = 'IP Address,MAC Address,Serial No.,Model No.,Firmware Version,Manufacturer,Location\n198.18.0.21,BC-AD-28-4F-12-9E,SN1,DS-2CD2143G2-I,V5.7.3,Hikvision,Gate\n';
+    expect(parseHandover(text, 'export.csv')).toEqual([
+      { ip: '198.18.0.21', mac: 'bc:ad:28:4f:12:9e', serial: 'SN1', model: 'DS-2CD2143G2-I', firmware: 'V5.7.3', brand: 'Hikvision', location: 'Gate', line: 2 },
+    ]);
+    expect(parseHandover('[{"IP Address": "198.18.0.21", "serial_number": "SN1"}]', 'export.json')[0]).toMatchObject({ ip: '198.18.0.21', serial: 'SN1' });
+  });
+
+  it('refuses two columns (or two keys of a device) that name one field, at the second', () => {
+    expect(badHandover(() => parseHandover('IP,IP Address\n198.18.0.21,198.18.0.22\n', 'two.csv')).message).toContain(
+      'two.csv" is not valid at line 1, column 4: column "IP Address" is a second "ip" column',
+    );
+    expect(badHandover(() => parseHandover('[{"ip": "198.18.0.21", "IP": "198.18.0.22"}]', 'two.json')).message).toContain('"IP" is a second "ip" of this device');
+  });
+
   it('reads the same schedule as JSON, with the line each device starts on', () => {
     expect(readHandoverFile(join(fixtures, 'schedule.json'))).toEqual(devices.map((d, i) => ({ ...d, line: i + 3 })));
   });
