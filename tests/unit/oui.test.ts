@@ -169,7 +169,7 @@ describe('the registrant in a device', () => {
   });
 
   it('gives way to the vendor table and to what the device says', () => {
-    // HP OUI 50:81:40 (facts spot check): the vendor table names it "HP".
+    // 50:81:40 is registered to "HP Inc." (IEEE MA-L registry, https://standards-oui.ieee.org/): the vendor table names it "HP".
     expect(device('50:81:40:00:00:01').identity.manufacturer).toBe('HP');
     // A device that names itself keeps its own label.
     expect(device('3c:2a:f4:00:00:01', { 'onvif.device.manufacturer': 'Acme Optics' }).identity.manufacturer).toBe('Acme Optics');
