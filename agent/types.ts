@@ -87,11 +87,17 @@ export interface Service {
 
 /**
  * How a CVE concerns a device, judged offline from its model and firmware (agent/pipeline/vulns.ts):
- * `affected` = its model family and firmware are inside the advisory's range; `possibly-affected`
- * = the same on OEM firmware, which advisories do not list; `cannot-tell` = the family matches but
- * the firmware is unknown or cannot be compared. A device known to be outside gets no entry.
+ * `affected` = its model is in a family the advisory lists and its firmware inside the range;
+ * `possibly-affected` = only the family matches (the firmware cannot be compared, or the advisory
+ * names only series) or only the build matches (a model the advisory does not list, on the maker's
+ * firmware built before the fix); `not-affected` = the family or firmware line matches and the
+ * firmware is at or past the fix; `cannot-tell` = the family matches but the device gave no
+ * firmware. A CVE that does not concern the device gets no entry.
  */
-export type VulnerabilityStatus = 'affected' | 'possibly-affected' | 'cannot-tell';
+export type VulnerabilityStatus = 'affected' | 'possibly-affected' | 'not-affected' | 'cannot-tell';
+
+/** The statuses that count a device as one "with known CVEs": the others say it is not, or cannot be told. */
+export const FLAGGED_STATUSES: readonly VulnerabilityStatus[] = ['affected', 'possibly-affected'];
 
 export interface Vulnerability {
   id: string;

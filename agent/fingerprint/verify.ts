@@ -178,7 +178,7 @@ export function checkOuiTable(db: FingerprintDb): FingerprintProblem[] {
  */
 /**
  * Runs every CVE's examples (cves.yaml `examples`): each device must get exactly the status the
- * example names from that CVE (`not-affected`: no entry at all).
+ * example names from that CVE (`none`: no entry at all, the CVE does not concern it).
  */
 export function checkCveExamples(table: CveTable): FingerprintProblem[] {
   const problems: FingerprintProblem[] = [];
@@ -186,7 +186,7 @@ export function checkCveExamples(table: CveTable): FingerprintProblem[] {
     const only: CveTable = { ...table, cves: [cve] };
     cve.examples.forEach((e, i) => {
       const flags = vulnerabilitiesOf(only, { model: e.model, firmware: e.firmware, linkedVendor: cve.vendor, relation: e.relation });
-      const got = flags[0]?.status ?? 'not-affected';
+      const got = flags[0]?.status ?? 'none';
       if (got !== e.status) {
         problems.push({
           file: CVES_FILE,
@@ -204,7 +204,11 @@ export function citationsOf(db: Knowledge): { file: string; entry: string; sourc
   return [
     ...[...db.vendors.values()].map((v) => ({ file: VENDORS_FILE, entry: v.key, source: v.source })),
     ...db.rules.map((r) => ({ file: r.file, entry: r.id, source: r.citation })),
-    ...db.cves.cves.map((c) => ({ file: CVES_FILE, entry: c.id, source: c.source })),
+    ...db.cves.cves.flatMap((c) => [
+      { file: CVES_FILE, entry: c.id, source: c.source },
+      ...c.families.flatMap((f) => (f.source ? [{ file: CVES_FILE, entry: `${c.id} family ${f.name}`, source: f.source }] : [])),
+      ...c.firmwareLines.map((l) => ({ file: CVES_FILE, entry: `${c.id} firmware line ${l.name}`, source: l.source })),
+    ]),
     ...db.policies.map((p) => ({ file: POLICIES_FILE, entry: p.id, source: p.source })),
     ...db.ports.map((p) => ({ file: PORTS_FILE, entry: `port ${p.port}`, source: p.source })),
     ...db.httpProbes.paths.map((p) => ({ file: HTTP_PROBES_FILE, entry: p.path, source: p.source })),

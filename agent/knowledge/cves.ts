@@ -11,12 +11,14 @@ export const CVES_FILE = 'cves.yaml';
 export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
-/** What one CVE must say of a device; `not-affected` = no entry for it. */
+export type CveRelation = 'direct' | 'subsidiary' | 'oem';
+
+/** What one CVE must say of a device; `none` = no entry for it (the CVE does not concern it). */
 export interface CveExample {
   model: string;
   firmware: string | null;
-  relation: 'direct' | 'subsidiary' | 'oem';
-  status: 'affected' | 'possibly-affected' | 'cannot-tell' | 'not-affected';
+  relation: CveRelation;
+  status: 'affected' | 'possibly-affected' | 'cannot-tell' | 'not-affected' | 'none';
   note: string | null;
 }
 
@@ -33,14 +35,48 @@ export type FirmwareBoundary =
   | { kind: 'built-before'; text: string; before: string }
   /** The `major` line up to and including `atMost`, as "V2.X, lessThanOrEqual V2.3.8-8". */
   | { kind: 'version-at-most'; text: string; major: number; atMost: number[] }
+  /**
+   * One fixed build per version line ("before 2.623.00AC004.0.R.200316, 2.420.AC00.18.R.20200217…"):
+   * firmware of a listed line built before its fix is inside, at or after it outside; a line not
+   * listed cannot be compared.
+   */
+  | { kind: 'fixed-per-line'; text: string; fixes: readonly LineFix[] }
   /** The record publishes no boundary. */
   | { kind: 'unpublished'; note: string };
+
+/** A version line (the leading fields of its firmware, `2.623` or `2.800.00AC000`) and the build date (YYYY-MM-DD) of its first fixed build. */
+export interface LineFix {
+  line: string;
+  fixedBuild: string;
+}
 
 export interface CveFamily {
   name: string;
   model: RegExp;
   interpretation: string;
   firmware: FirmwareBoundary;
+  /**
+   * `models`: the record lists these models, so a match inside the boundary is `affected`;
+   * `series`: it names series of which only "certain models" are affected, so inside is `possibly-affected`.
+   */
+  scope: 'models' | 'series';
+  /** Where this row comes from, when not the CVE's `source` (URL or owner/repo path@commit). */
+  source: string | null;
+}
+
+/**
+ * A firmware line of the CVE's maker judged by its firmware alone: a device linked to the maker by
+ * one of `relations` whose model is in no family (an OEM model name, a model the table leaves
+ * out) but whose firmware matches `firmware` is judged against `boundary`: inside is
+ * `possibly-affected` (only the build matches), past it `not-affected`.
+ */
+export interface CveFirmwareLine {
+  name: string;
+  firmware: RegExp;
+  relations: readonly CveRelation[];
+  interpretation: string;
+  boundary: FirmwareBoundary;
+  source: string;
 }
 
 export interface Cve {
@@ -57,6 +93,12 @@ export interface Cve {
   affected: string;
   note: string | null;
   families: CveFamily[];
+  /** Firmware lines judged when no family matches the model (empty when the CVE has none). */
+  firmwareLines: CveFirmwareLine[];
+  /** The maker's display name (vendors.yaml), for reasons: "judged against Hikvision's boundaries". */
+  vendorName: string;
+  /** The OEM brand whose own firmware the record is about (Amcrest), or null when it is the maker's. */
+  brandRecord: string | null;
   /** Devices and the status this CVE must give them: its tests, run by the verifier. */
   examples: CveExample[];
 }
@@ -85,7 +127,8 @@ export interface CveTable {
 type RawBoundary =
   | { published: string; from: { version: string; build: string }; to: { version: string; build: string } }
   | { published: string; builtBefore: string }
-  | { published: string; line: number; atMost: string };
+  | { published: string; line: number; atMost: string }
+  | { published: string; fixedPerLine: { line: string; fixedBuild: string }[] };
 
 interface RawFamily {
   name: string;
@@ -93,9 +136,25 @@ interface RawFamily {
   interpretation: string;
   firmware: RawBoundary | null;
   firmwareNote?: string;
+  scope?: CveFamily['scope'];
+  source?: string;
+}
+interface RawFirmwareLine {
+  name: string;
+  firmware: string;
+  relations: CveRelation[];
+  interpretation: string;
+  boundary: RawBoundary;
+  source: string;
 }
 /** A cves.yaml entry as written: patterns and boundaries still text. */
-type RawCve = Omit<Cve, 'note' | 'families' | 'examples'> & { note?: string; families: RawFamily[]; examples: (Omit<CveExample, 'relation' | 'note'> & { relation?: CveExample['relation']; note?: string })[] };
+type RawCve = Omit<Cve, 'note' | 'families' | 'firmwareLines' | 'vendorName' | 'brandRecord' | 'examples'> & {
+  note?: string;
+  brandRecord?: string;
+  families: RawFamily[];
+  firmwareLines?: RawFirmwareLine[];
+  examples: (Omit<CveExample, 'relation' | 'note'> & { relation?: CveRelation; note?: string })[];
+};
 interface RawCves {
   firmwareForms: Record<FirmwareForm, { patterns: string[]; source: string; examples: { firmware: string; reads: string | null }[] }>;
   oemFirmware: Record<string, { pattern: string; source: string }>;
@@ -116,10 +175,23 @@ function readBoundary(raw: RawBoundary, fail: (at: string, why: string) => never
     if (compareHikvision(from, to) > 0) fail('to', 'the range ends before it starts');
     return { kind: 'version-build-range', text, from, to };
   }
+  const isDate = (date: string): boolean => {
+    const [y, m, d] = date.split('-').map(Number);
+    return isCalendarDate(y ?? 0, m ?? 0, d ?? 0);
+  };
   if ('builtBefore' in raw) {
-    const [y, m, d] = raw.builtBefore.split('-').map(Number);
-    if (!isCalendarDate(y ?? 0, m ?? 0, d ?? 0)) fail('builtBefore', `"${raw.builtBefore}" is not a date`);
+    if (!isDate(raw.builtBefore)) fail('builtBefore', `"${raw.builtBefore}" is not a date`);
     return { kind: 'built-before', text, before: raw.builtBefore };
+  }
+  if ('fixedPerLine' in raw) {
+    const lines = new Set<string>();
+    const fixes = raw.fixedPerLine.map((fix, i): LineFix => {
+      if (!isDate(fix.fixedBuild)) fail(`fixedPerLine.${i}.fixedBuild`, `"${fix.fixedBuild}" is not a date`);
+      if (lines.has(fix.line)) fail(`fixedPerLine.${i}.line`, `line ${fix.line} is listed twice`);
+      lines.add(fix.line);
+      return { line: fix.line, fixedBuild: fix.fixedBuild };
+    });
+    return { kind: 'fixed-per-line', text, fixes };
   }
   const atMost = raw.atMost.split(/[.-]/).map(Number);
   if (atMost[0] !== raw.line) fail('atMost', `${raw.atMost} is not on the V${raw.line}.X line`);
@@ -127,8 +199,9 @@ function readBoundary(raw: RawBoundary, fail: (at: string, why: string) => never
 }
 
 /** Checks cves.yaml beyond its schema: known vendors, unique ids, patterns compile, every boundary readable. */
-export function readCves(file: CheckedFile<RawCves>, linkedVendors: readonly string[]): CveTable {
+export function readCves(file: CheckedFile<RawCves>, vendorNames: ReadonlyMap<string, string>): CveTable {
   const raw = file.value;
+  const linkedVendors = [...vendorNames.keys()];
   const linked = (vendor: string, at: (string | number)[]): void => {
     if (!linkedVendors.includes(vendor)) file.fail(at, `"${vendor}" is not a linked vendor of vendors.yaml (${linkedVendors.join(', ')})`);
   };
@@ -161,10 +234,25 @@ export function readCves(file: CheckedFile<RawCves>, linkedVendors: readonly str
       } else {
         firmware = readBoundary(f.firmware, (key, why) => file.fail([...at, 'firmware', ...key.split('.')], why));
       }
-      return { name: f.name, model: compilePattern(file, [...at, 'model'], f.model, 'i'), interpretation: f.interpretation, firmware };
+      return {
+        name: f.name,
+        model: compilePattern(file, [...at, 'model'], f.model, 'i'),
+        interpretation: f.interpretation,
+        firmware,
+        scope: f.scope ?? 'models',
+        source: f.source ?? null,
+      };
+    });
+    const firmwareLines = (c.firmwareLines ?? []).map((l, j): CveFirmwareLine => {
+      const at = ['cves', i, 'firmwareLines', j];
+      return {
+        ...l,
+        firmware: compilePattern(file, [...at, 'firmware'], l.firmware, 'i'),
+        boundary: readBoundary(l.boundary, (key, why) => file.fail([...at, 'boundary', ...key.split('.')], why)),
+      };
     });
     const examples = c.examples.map((e) => ({ ...e, relation: e.relation ?? 'direct', note: e.note ?? null }));
-    return { ...c, note: c.note ?? null, families, examples };
+    return { ...c, note: c.note ?? null, brandRecord: c.brandRecord ?? null, families, firmwareLines, vendorName: vendorNames.get(c.vendor) ?? c.vendor, examples };
   });
   return { firmwareForms, oemFirmware, cves: cves.sort((a, b) => compareCveIds(a.id, b.id)) };
 }

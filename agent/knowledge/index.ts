@@ -90,7 +90,7 @@ export function loadKnowledge(dir?: string): Knowledge {
     ...indexRules(rules),
     oui: readOui(root),
     weights: readKnowledgeFile<ClassificationWeights>(root, CLASSIFICATION_FILE, 'classification.schema.json').value,
-    cves: readCves(readKnowledgeFile(root, CVES_FILE, 'cves.schema.json'), linkedVendors),
+    cves: readCves(readKnowledgeFile(root, CVES_FILE, 'cves.schema.json'), namesOfLinkedVendors(vendors)),
     policies: readPolicies(readKnowledgeFile(root, POLICIES_FILE, 'policies.schema.json'), linkedVendors),
     ports: readPorts(readKnowledgeFile(root, PORTS_FILE, 'ports.schema.json')),
     httpProbes: readHttpProbes(readKnowledgeFile(root, HTTP_PROBES_FILE, 'http-probes.schema.json')),

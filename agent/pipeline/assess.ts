@@ -138,6 +138,7 @@ export function buildDevice(db: Knowledge, host: ObservedHost): Device {
       firmware: identity.firmware,
       linkedVendor: classification.linkedVendor,
       relation: classification.relation,
+      brand: identity.brand,
     }),
     services: servicesOf(host),
     policies: policiesFor(db.policies, classification),

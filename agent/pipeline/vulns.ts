@@ -1,22 +1,33 @@
 /**
  * Offline CVE flags: a device's model and firmware against the advisories in fingerprints/cves.yaml.
- * Nothing is sent to the device; no exploit is tried. A model family that matches with firmware
- * inside the published range is `affected` (`possibly-affected` on OEM firmware, which advisories
- * do not list); a family that matches with unknown or unreadable firmware is `cannot-tell`; known
- * firmware outside the range gives no entry. Devices not linked to the CVE's vendor are not checked.
+ * Nothing is sent to the device; no exploit is tried. For each CVE of the device's linked vendor:
+ *
+ * - its model is in a family of the CVE: `affected` when the firmware is inside the family's
+ *   boundary (`possibly-affected` when the record names only series, "certain models"),
+ *   `not-affected` at or past it, `possibly-affected` when the firmware cannot be compared with it
+ *   (only the family matches), `cannot-tell` when the device gave no firmware;
+ * - its model is in no family, but its firmware is one of the CVE's `firmwareLines` (an OEM model
+ *   name on the maker's firmware, a model the table leaves out): `possibly-affected` inside (only
+ *   the build matches), `not-affected` past it, no entry when it cannot be compared;
+ * - otherwise no entry: the CVE does not concern the device.
+ *
+ * OEM firmware that follows the maker's version/build scheme is judged against the maker's
+ * boundaries, and the reason says so.
  *
  * Device firmware is read through the forms in cves.yaml `firmwareForms` (named-group regexes with
  * examples), like the boundaries themselves: this file gives the groups their meaning and compares.
  */
-import type { CveFamily, CveTable, FirmwareBoundary, FirmwareForm, FirmwareForms, HikvisionFirmware, Severity } from '../knowledge/cves.js';
+import type { Cve, CveFamily, CveTable, FirmwareBoundary, FirmwareForm, FirmwareForms, HikvisionFirmware, Severity } from '../knowledge/cves.js';
 import type { LinkedVendor, Relation, Vulnerability, VulnerabilityStatus } from '../types.js';
 
-/** What the matcher reads of a device: its identity's model and firmware and its classification. */
+/** What the matcher reads of a device: its identity's model, firmware and brand, and its classification. */
 export interface VulnerabilityInput {
   model: string | null;
   firmware: string | null;
   linkedVendor: LinkedVendor | null;
   relation: Relation | null;
+  /** The label it is sold under, named in the reason of an OEM unit. */
+  brand?: string | null;
 }
 
 export type VulnerabilityFlag = Required<Vulnerability> & { status: VulnerabilityStatus; severity: Severity | null };
@@ -49,12 +60,19 @@ export function parseHikvisionFirmware(forms: FirmwareForms, text: string): Hikv
   return { version: groups.version.split('.').map(Number), build };
 }
 
-/** The build date (YYYY-MM-DD) a firmware string carries (form buildDate), or null when it shows none. */
-export function parseDahuaBuildDate(forms: FirmwareForms, text: string): string | null {
+/** Two-digit years in build codes (Hikvision `build 210625`, Amcrest `….R.200316`) are of this century. */
+const BUILD_CODE_CENTURY = 2000;
+
+/**
+ * The build date (YYYY-MM-DD) a firmware string carries (form buildDate: Dahua `Build Date:
+ * 2021-07-07`, Hikvision `build 210625`), or null when it shows none.
+ */
+export function parseBuildDate(forms: FirmwareForms, text: string): string | null {
   const groups = groupsOf(forms.buildDate, text);
   if (!groups?.year || !groups.month || !groups.day) return null;
-  if (!isCalendarDate(Number(groups.year), Number(groups.month), Number(groups.day))) return null;
-  return `${groups.year}-${groups.month}-${groups.day}`;
+  const year = groups.year.length === 2 ? BUILD_CODE_CENTURY + Number(groups.year) : Number(groups.year);
+  if (!isCalendarDate(year, Number(groups.month), Number(groups.day))) return null;
+  return `${year}-${groups.month}-${groups.day}`;
 }
 
 /** The leading version numbers of `V2.3.8-8` → [2,3,8,8] (form versionNumbers); null when it shows none. */
@@ -71,7 +89,7 @@ export function readFirmware(forms: FirmwareForms, form: FirmwareForm, text: str
       return fw && `${fw.version.join('.')}${fw.build === null ? '' : ` build ${fw.build}`}`;
     }
     case 'buildDate':
-      return parseDahuaBuildDate(forms, text);
+      return parseBuildDate(forms, text);
     case 'versionNumbers':
       return parseVersionNumbers(forms, text)?.join('.') ?? null;
   }
@@ -95,42 +113,55 @@ export function compareHikvision(a: HikvisionFirmware, b: HikvisionFirmware): nu
 // ---------------------------------------------------------------------------------------------
 // Matching
 
-type Verdict = { inside: true; why: string } | { inside: false; outside: true } | { inside: false; outside: false; why: string };
+/** Where a firmware stands against one boundary, and why in words. */
+type Verdict = { where: 'inside' | 'outside' | 'unknown'; why: string };
 
-function judge(forms: FirmwareForms, boundary: FirmwareBoundary, firmware: string | null): Verdict {
-  if (boundary.kind === 'unpublished') return { inside: false, outside: false, why: boundary.note };
-  if (!firmware) return { inside: false, outside: false, why: `its firmware is not known, so it cannot be told whether it is within "${boundary.text}"` };
-  const inside: Verdict = { inside: true, why: `firmware "${firmware}" is within "${boundary.text}"` };
-  const outside: Verdict = { inside: false, outside: true };
+function judge(forms: FirmwareForms, boundary: FirmwareBoundary, firmware: string): Verdict {
+  if (boundary.kind === 'unpublished') return { where: 'unknown', why: boundary.note };
+  const inside = (why = `firmware "${firmware}" is within "${boundary.text}"`): Verdict => ({ where: 'inside', why });
+  const outside = (why = `firmware "${firmware}" is outside "${boundary.text}"`): Verdict => ({ where: 'outside', why });
+  const unknown = (why: string): Verdict => ({ where: 'unknown', why });
   switch (boundary.kind) {
     case 'version-build-range': {
       const fw = parseHikvisionFirmware(forms, firmware);
       if (!fw) break;
-      if (fw.build !== null) return compareHikvision(fw, boundary.from) >= 0 && compareHikvision(fw, boundary.to) <= 0 ? inside : outside;
+      if (fw.build !== null) {
+        if (compareHikvision(fw, boundary.from) < 0) return outside(`firmware "${firmware}" is older than "${boundary.text}"`);
+        if (compareHikvision(fw, boundary.to) > 0) return outside(`firmware "${firmware}" is past "${boundary.text}"`);
+        return inside();
+      }
       const low = compareVersions(fw.version, boundary.from.version);
       const high = compareVersions(fw.version, boundary.to.version);
-      if (low < 0 || high > 0) return outside;
-      if (low > 0 && high < 0) return inside;
+      if (low < 0) return outside(`firmware "${firmware}" is older than "${boundary.text}"`);
+      if (high > 0) return outside(`firmware "${firmware}" is past "${boundary.text}"`);
+      if (low > 0 && high < 0) return inside();
       // Same version as a boundary: only the build date could tell.
-      return {
-        inside: false,
-        outside: false,
-        why: `firmware "${firmware}" has the version of an end of "${boundary.text}" but no build date, so it cannot be told whether it is within`,
-      };
+      return unknown(`firmware "${firmware}" has the version of an end of "${boundary.text}" but no build date, so it cannot be told whether it is within`);
     }
     case 'built-before': {
-      const built = parseDahuaBuildDate(forms, firmware);
-      if (!built) return { inside: false, outside: false, why: `firmware "${firmware}" shows no build date, so it cannot be told whether it is within "${boundary.text}"` };
-      return built < boundary.before ? { inside: true, why: `firmware "${firmware}" was built ${built}, within "${boundary.text}"` } : outside;
+      const built = parseBuildDate(forms, firmware);
+      if (!built) return unknown(`firmware "${firmware}" shows no build date, so it cannot be told whether it is within "${boundary.text}"`);
+      return built < boundary.before
+        ? inside(`firmware "${firmware}" was built ${built}, within "${boundary.text}"`)
+        : outside(`firmware "${firmware}" was built ${built}, at or past the fix ("${boundary.text}")`);
     }
     case 'version-at-most': {
       const version = parseVersionNumbers(forms, firmware);
       if (!version) break;
-      if (version[0] !== boundary.major) return outside;
-      return compareVersions(version, boundary.atMost) <= 0 ? inside : outside;
+      if (version[0] !== boundary.major) return outside(`firmware "${firmware}" is not on the line of "${boundary.text}"`);
+      return compareVersions(version, boundary.atMost) <= 0 ? inside() : outside(`firmware "${firmware}" is past "${boundary.text}"`);
+    }
+    case 'fixed-per-line': {
+      const text = firmware.replace(/^v/i, '').toLowerCase();
+      const fix = boundary.fixes.find((f) => text === f.line.toLowerCase() || text.startsWith(`${f.line.toLowerCase()}.`));
+      if (!fix) return unknown(`firmware "${firmware}" is on a line for which "${boundary.text}" names no fixed build`);
+      const built = parseBuildDate(forms, firmware);
+      const fixed = `line ${fix.line} is fixed from the build of ${fix.fixedBuild} ("${boundary.text}")`;
+      if (!built) return unknown(`firmware "${firmware}" shows no build date; ${fixed}`);
+      return built < fix.fixedBuild ? inside(`firmware "${firmware}" was built ${built}; ${fixed}`) : outside(`firmware "${firmware}" was built ${built}; ${fixed}`);
     }
   }
-  return { inside: false, outside: false, why: `firmware "${firmware}" is not in a form that can be compared with "${boundary.text}"` };
+  return unknown(`firmware "${firmware}" is not in a form that can be compared with "${boundary.text}"`);
 }
 
 export function compareCveIds(a: string, b: string): number {
@@ -139,41 +170,73 @@ export function compareCveIds(a: string, b: string): number {
   return Number(ya) - Number(yb) || Number(na) - Number(nb) || (a < b ? -1 : a > b ? 1 : 0);
 }
 
+/** Which verdict speaks for a CVE when several families match: inside, then unknown, then outside. */
+const VERDICT_RANK: Record<Verdict['where'], number> = { inside: 0, unknown: 1, outside: 2 };
+
+/** The family verdict of one CVE for a device whose model is known, or null when no family matches. */
+function familyFlag(table: CveTable, cve: Cve, model: string, firmware: string | null): { status: VulnerabilityStatus; reason: string } | null {
+  let best: { family: CveFamily; verdict: Verdict } | null = null;
+  for (const family of cve.families) {
+    if (!family.model.test(model)) continue;
+    if (firmware === null) {
+      const why = `its firmware is not known, so it cannot be told whether it is within "${family.firmware.kind === 'unpublished' ? 'the advisory' : family.firmware.text}"`;
+      return { status: 'cannot-tell', reason: `model ${model} is in "${family.name}"; ${why}` };
+    }
+    const verdict = judge(table.firmwareForms, family.firmware, firmware);
+    if (!best || VERDICT_RANK[verdict.where] < VERDICT_RANK[best.verdict.where]) best = { family, verdict };
+    if (verdict.where === 'inside') break;
+  }
+  if (!best) return null;
+  const { family, verdict } = best;
+  const row = `model ${model} is in "${family.name}"${family.source ? ` (${family.source})` : ''}`;
+  switch (verdict.where) {
+    case 'inside':
+      return family.scope === 'series'
+        ? { status: 'possibly-affected', reason: `${row}; ${verdict.why}; but the advisory says only certain models of the series are affected` }
+        : { status: 'affected', reason: `${row}; ${verdict.why}` };
+    case 'outside':
+      return { status: 'not-affected', reason: `${row}; ${verdict.why}` };
+    case 'unknown':
+      return { status: 'possibly-affected', reason: `${row}; ${verdict.why}` };
+  }
+}
+
+/** The firmware-line verdict of one CVE for a device no family matches, or null when none concerns it. */
+function firmwareLineFlag(table: CveTable, cve: Cve, input: VulnerabilityInput, firmware: string): { status: VulnerabilityStatus; reason: string } | null {
+  for (const line of cve.firmwareLines) {
+    if (!input.relation || !line.relations.includes(input.relation) || !line.firmware.test(firmware)) continue;
+    const verdict = judge(table.firmwareForms, line.boundary, firmware);
+    if (verdict.where === 'unknown') continue;
+    const model = input.model ? `model ${input.model} is in no row of the advisory, but its` : 'its';
+    const reason = `${model} firmware is ${line.name} (${line.source}); ${verdict.why}`;
+    return verdict.where === 'inside'
+      ? { status: 'possibly-affected', reason: `${reason}; only the build matches, not the model` }
+      : { status: 'not-affected', reason };
+  }
+  return null;
+}
+
 /**
  * The CVEs of `table` that concern a device, in id order: see the file comment for the statuses.
- * OEM: a device whose relation is `oem`, or whose firmware matches the vendor's `oemFirmware`
- * pattern, gets `possibly-affected` where a direct one would get `affected`.
+ * An OEM unit (relation `oem`, or firmware with the vendor's `oemFirmware` build code) is judged
+ * against the maker's boundaries like the maker's own, and its reason says so.
  */
 export function vulnerabilitiesOf(table: CveTable, input: VulnerabilityInput): VulnerabilityFlag[] {
-  const model = input.model?.trim();
-  if (!input.linkedVendor || !model) return [];
+  if (!input.linkedVendor) return [];
+  const model = input.model?.trim() || null;
   const firmware = input.firmware?.trim() || null;
   const oemCode = firmware !== null && (table.oemFirmware.get(input.linkedVendor)?.test(firmware) ?? false);
   const flags: VulnerabilityFlag[] = [];
   for (const cve of table.cves) {
     if (cve.vendor !== input.linkedVendor) continue;
-    let unknown: { family: CveFamily; why: string } | null = null;
-    let hit: { family: CveFamily; why: string } | null = null;
-    for (const family of cve.families) {
-      if (!family.model.test(model)) continue;
-      const verdict = judge(table.firmwareForms, family.firmware, firmware);
-      if (verdict.inside) {
-        hit = { family, why: verdict.why };
-        break;
-      }
-      if (!verdict.outside) unknown ??= { family, why: verdict.why };
-    }
-    const found = hit ?? unknown;
+    const found = (model && familyFlag(table, cve, model, firmware)) || (firmware && firmwareLineFlag(table, cve, input, firmware)) || null;
     if (!found) continue;
-    let status: VulnerabilityStatus = hit ? 'affected' : 'cannot-tell';
-    let reason = `model ${model} is in "${found.family.name}"; ${found.why}`;
-    if (hit && (oemCode || input.relation === 'oem')) {
-      status = 'possibly-affected';
-      reason += oemCode
-        ? `; but this firmware carries an OEM build code, and the advisory does not list OEM firmware`
-        : `; but the device is an OEM rebrand, whose firmware the advisory does not list`;
+    let { reason } = found;
+    if ((input.relation === 'oem' || oemCode) && cve.brandRecord === null) {
+      const unit = input.relation === 'oem' ? `an OEM unit${input.brand ? ` sold as ${input.brand}` : ''}` : 'firmware with an OEM build code';
+      reason += found.status === 'cannot-tell' ? `; ${unit}` : `; ${unit}, judged against ${cve.vendorName}'s boundaries (its firmware follows ${cve.vendorName}'s version/build scheme)`;
     }
-    flags.push({ id: cve.id, status, severity: cve.severity, kev: cve.kev, reason, source: cve.source });
+    flags.push({ id: cve.id, status: found.status, severity: cve.severity, kev: cve.kev, reason, source: cve.source });
   }
   return flags.sort((a, b) => compareCveIds(a.id, b.id));
 }

@@ -1,7 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import { displaySafeLines } from '../safe-text.js';
 import type { Inventory } from '../types.js';
-import { evidenceSummary, plainVerdict, type LinkedVendorNames } from './summary.js';
+import { cveLabel, evidenceSummary, plainVerdict, type LinkedVendorNames } from './summary.js';
 
 const HEADER = [
   'scanned_at',
@@ -63,7 +63,7 @@ export function inventoryCsv(inventory: Inventory, names: LinkedVendorNames): st
       d.identity.firmware ?? '',
       d.identity.serial ?? '',
       d.classification.confidence.toFixed(2),
-      d.vulnerabilities.map((v) => v.id).join(' '),
+      d.vulnerabilities.map(cveLabel).join('; '),
       (d.policies ?? []).map((p) => p.name).join('; '),
       evidenceSummary(d),
     ].map(csvCell),

@@ -1,7 +1,7 @@
 import { displaySafeLines } from '../safe-text.js';
 import type { Device, Inventory } from '../types.js';
 import { REPORT_CSS, REPORT_JS } from './html-assets.js';
-import { evidenceSummary, linkedNamesText, plainVerdict, summarize, summaryRows, type LinkedVendorNames, type ReportSummary } from './summary.js';
+import { cveLabel, cveStatusWords, evidenceSummary, flaggedCves, linkedNamesText, plainVerdict, summarize, summaryRows, type LinkedVendorNames, type ReportSummary } from './summary.js';
 import { verdictText } from './table.js';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -71,7 +71,7 @@ function evidenceDetails(d: Device, names: LinkedVendorNames): string {
   );
   const cves = d.vulnerabilities.map(
     (v) =>
-      `${escapeHtml(v.id)}${v.status ? ` <span class="label">${escapeHtml(v.status)}</span>` : ''}${v.severity ? `, ${escapeHtml(v.severity)}` : ''}${v.kev ? ', known exploited (CISA KEV)' : ''}` +
+      `${escapeHtml(v.id)}${v.status ? ` <span class="label">${escapeHtml(cveStatusWords(v))}</span>` : ''}${v.severity ? `, ${escapeHtml(v.severity)}` : ''}${v.kev ? ', known exploited (CISA KEV)' : ''}` +
       `${v.reason ? `: ${escapeHtml(v.reason)}` : ''}${v.source ? ` <span class="label">source: ${escapeHtml(v.source)}</span>` : ''}`,
   );
   const services = d.services.map((s) => `${s.port}/${escapeHtml(s.protocol)}${s.banner ? `: ${escapeHtml(s.banner)}` : ''}`);
@@ -89,7 +89,7 @@ function evidenceDetails(d: Device, names: LinkedVendorNames): string {
 
 function deviceRow(d: Device, names: LinkedVendorNames): string {
   const { linkedVendor, confidence } = d.classification;
-  const cves = d.vulnerabilities.map((v) => v.id).join(' ');
+  const cves = d.vulnerabilities.map(cveLabel).join(' ');
   const columns = [
     d.ip,
     d.mac ?? '',
@@ -111,7 +111,8 @@ function deviceRow(d: Device, names: LinkedVendorNames): string {
     cell(d.identity.model) +
     cell(d.identity.firmware) +
     cell(confidence.toFixed(2), String(confidence)) +
-    cell(d.vulnerabilities.map((v) => v.id).join('\n'), String(d.vulnerabilities.length).padStart(4, '0') + cves, 'cves') +
+    // Sorted by how many CVEs flag the device (affected or possibly), then by the list.
+    cell(d.vulnerabilities.map(cveLabel).join('\n'), String(flaggedCves(d).length).padStart(4, '0') + cves, 'cves') +
     `<td data-sort="${escapeHtml(evidenceSummary(d, 1).toLowerCase())}">${evidenceDetails(d, names)}</td>` +
     `</tr>`
   );

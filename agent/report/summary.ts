@@ -1,4 +1,4 @@
-import type { Device, Inventory, Relation } from '../types.js';
+import { FLAGGED_STATUSES, type Device, type Inventory, type Relation, type Vulnerability, type VulnerabilityStatus } from '../types.js';
 
 /** Linked vendor key → display name, in vendors.yaml order (agent/knowledge linkedVendorNames). */
 export type LinkedVendorNames = ReadonlyMap<string, string>;
@@ -9,12 +9,46 @@ export function linkedNamesText(names: LinkedVendorNames): string {
   return all.length > 1 ? `${all.slice(0, -1).join(', ')} or ${all[all.length - 1]}` : (all[0] ?? 'a linked vendor');
 }
 
+/** How each CVE status reads in every report: the table, CSV and HTML use the same words. */
+const CVE_STATUS_WORDS: Record<VulnerabilityStatus, string> = {
+  affected: 'affected',
+  'possibly-affected': 'possibly',
+  'not-affected': 'not affected',
+  'cannot-tell': 'cannot tell',
+};
+
+/** "affected", "possibly", "not affected", "cannot tell"; empty for an entry without a status (a document of an older agent). */
+export function cveStatusWords(v: Vulnerability): string {
+  return v.status ? CVE_STATUS_WORDS[v.status] : '';
+}
+
+/** "CVE-2021-36260 affected": the id and its status in words. */
+export function cveLabel(v: Vulnerability): string {
+  const words = cveStatusWords(v);
+  return words ? `${v.id} ${words}` : v.id;
+}
+
+/**
+ * Does this entry count the device as one "with known CVEs"? Only `affected` and
+ * `possibly-affected` do; `not-affected` and `cannot-tell` do not. An entry without a status (older
+ * agents listed a CVE only when it concerned the device) still counts.
+ */
+export function isFlagged(v: Vulnerability): boolean {
+  return v.status === undefined || FLAGGED_STATUSES.includes(v.status);
+}
+
+/** The CVEs that count a device as one "with known CVEs", in document order. */
+export function flaggedCves(device: Device): Vulnerability[] {
+  return device.vulnerabilities.filter(isFlagged);
+}
+
 /** The counts a report opens with. Every device is counted once in `byRelation`. */
 export interface ReportSummary {
   devices: number;
   /** Linked vendor key → devices linked to it, for every linked vendor. */
   linked: Record<string, number>;
   byRelation: Record<Relation | 'unlinked', number>;
+  /** Devices with at least one CVE `affected` or `possibly-affected` (see isFlagged). */
   withCves: number;
   /** Devices whose maker is unknown: no manufacturer, no brand and no linked vendor. */
   unidentified: number;
@@ -36,7 +70,7 @@ export function summarize(inventory: Inventory, names: LinkedVendorNames): Repor
     const { linkedVendor, relation } = d.classification;
     if (linkedVendor !== null) summary.linked[linkedVendor] = (summary.linked[linkedVendor] ?? 0) + 1;
     summary.byRelation[linkedVendor ? (relation ?? 'direct') : 'unlinked']++;
-    if (d.vulnerabilities.length > 0) summary.withCves++;
+    if (flaggedCves(d).length > 0) summary.withCves++;
     if (isUnidentified(d)) summary.unidentified++;
   }
   return summary;

@@ -1,6 +1,6 @@
 import { displaySafe } from '../safe-text.js';
 import type { Device, Inventory } from '../types.js';
-import { linkedNamesText, type LinkedVendorNames } from './summary.js';
+import { cveLabel, isFlagged, linkedNamesText, type LinkedVendorNames } from './summary.js';
 import { terminalTable } from './terminal-table.js';
 
 /** Plain words for a verdict: "Hikvision (OEM)", "Dahua", "not linked". */
@@ -10,6 +10,16 @@ export function verdictText(device: Device, names: LinkedVendorNames): string {
   const vendor = names.get(linkedVendor) ?? linkedVendor;
   if (!relation || relation === 'direct') return vendor;
   return `${vendor} (${relation === 'oem' ? 'OEM' : relation})`;
+}
+
+/**
+ * The CVE cell of a table row: each CVE that concerns the device with its status ("CVE-2021-36260
+ * affected"), those it is past counted at the end ("2 not affected") to keep the row short.
+ */
+export function cveCell(device: Device): string {
+  const notAffected = device.vulnerabilities.filter((v) => v.status === 'not-affected').length;
+  const shown = device.vulnerabilities.filter((v) => v.status !== 'not-affected').map(cveLabel);
+  return [...shown, ...(notAffected > 0 ? [`${notAffected} not affected`] : [])].join(', ') || '-';
 }
 
 /**
@@ -27,13 +37,15 @@ export function inventoryTable(inventory: Inventory, names: LinkedVendorNames): 
     d.identity.model ?? '-',
     d.identity.firmware ?? '-',
     d.classification.linkedVendor === null ? '-' : d.classification.confidence.toFixed(2),
+    cveCell(d),
   ]);
-  const table = terminalTable(['IP', 'MAC', 'Brand', 'Made by', 'Linked to', 'Model', 'Firmware', 'Confidence'], rows);
+  const table = terminalTable(['IP', 'MAC', 'Brand', 'Made by', 'Linked to', 'Model', 'Firmware', 'Confidence', 'CVEs'], rows);
   const linked = inventory.devices.filter((d) => d.classification.linkedVendor !== null).length;
+  const withCves = inventory.devices.filter((d) => d.vulnerabilities.some(isFlagged)).length;
   const { scan } = inventory;
   return (
     displaySafe(`Site ${scan.site}, scan ${scan.id} (${scan.startedAt} to ${scan.finishedAt})`) +
     `\n${table}\n` +
-    `${inventory.devices.length} device(s), ${linked} linked to ${linkedNamesText(names)}.\n`
+    `${inventory.devices.length} device(s), ${linked} linked to ${linkedNamesText(names)}, ${withCves} with known CVEs (affected or possibly).\n`
   );
 }

@@ -352,7 +352,8 @@ describe('a broken database is reported', () => {
     const path = join(dir, 'cves.yaml');
     writeFileSync(path, readFileSync(path, 'utf8').replace("firmware: 'V5.4.0 build 160531', status: not-affected", "firmware: 'V5.4.0 build 160531', status: affected"));
     expect(messages(verifyFingerprints(loadKnowledge(dir)))).toEqual([
-      'cves.yaml CVE-2017-7921: examples[1] (DS-2CD2432F-IW, firmware "V5.4.0 build 160531", direct) should be affected but is not-affected',
+      'cves.yaml CVE-2017-7921: examples[1] (DS-2CD2432F-IW, firmware "V5.4.0 build 160531", direct) should be affected but is not-affected: ' +
+        'model DS-2CD2432F-IW is in "DS-2CD2xx2F-I Series"; firmware "V5.4.0 build 160531" is past "V5.2.0 build 140721 to V5.4.0 build 160530"',
     ]);
   });
 

@@ -42,12 +42,14 @@ describe('CSV report', () => {
       '',
       '',
       '0.80',
-      '',
+      'CVE-2017-7921 not affected; CVE-2021-36260 cannot tell',
       '',
       '',
     ]);
     const hik = rows[0];
-    expect(hik?.[12]).toBe('CVE-2021-36260');
+    expect(hik?.[12]).toBe('CVE-2017-7921 not affected; CVE-2021-36260 affected');
+    expect(rows[2]?.[12]).toBe('CVE-2021-33044');
+    expect(rows[3]?.[12]).toBe('CVE-2020-5735 possibly');
     expect(hik?.[13]).toBe('US NDAA section 889');
     expect(hik?.[14]).toBe('onvif.scope.name = HIKVISION DS-2CD2143G2-I');
   });

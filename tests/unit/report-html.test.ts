@@ -55,6 +55,16 @@ describe('HTML report', () => {
     expect(html).toContain('made by Hikvision, sold as LTS (OEM)');
     expect(html.match(/<details>/g)).toHaveLength(7);
   });
+
+  it('counts only devices with a CVE affected or possibly, and shows every status in words', () => {
+    const html = inventoryHtml(sampleInventory(), names);
+    // Hikvision (affected), Dahua (no status: an older entry), Amcrest (possibly); LTS is not-affected / cannot-tell.
+    expect(html).toMatch(/<tr data-count="cves"><th scope="row">With known CVEs<\/th><td>3<\/td><\/tr>/);
+    expect(html).toContain('CVE-2017-7921 not affected\nCVE-2021-36260 cannot tell</td>');
+    expect(html).toContain('CVE-2020-5735 possibly</td>');
+    expect(html).toContain('CVE-2021-36260 <span class="label">affected</span>, critical, known exploited (CISA KEV)');
+    expect(html).toContain('CVE-2017-7921 <span class="label">not affected</span>');
+  });
 });
 
 describe('report formats from the store', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { plainVerdict, summarize } from '../../agent/report/summary.js';
+import { cveLabel, isFlagged, plainVerdict, summarize } from '../../agent/report/summary.js';
+import { cveCell, inventoryTable } from '../../agent/report/table.js';
 import { sampleInventory } from './report-fixture.js';
 import { linkedVendorNames } from '../../agent/knowledge/index.js';
 
@@ -11,9 +12,42 @@ describe('report summary', () => {
       devices: 7,
       linked: { hikvision: 3, dahua: 2 },
       byRelation: { direct: 2, oem: 2, subsidiary: 1, unlinked: 2 },
-      withCves: 2,
+      // Hikvision (affected), Dahua (an entry without a status), Amcrest (possibly); not LTS, whose CVEs are not-affected and cannot-tell.
+      withCves: 3,
       unidentified: 1,
     });
+  });
+
+  it('counts a device with known CVEs only for affected or possibly-affected entries, and labels each status in words', () => {
+    const entries = [
+      { id: 'CVE-2021-36260', status: 'affected' },
+      { id: 'CVE-2021-36260', status: 'possibly-affected' },
+      { id: 'CVE-2021-36260', status: 'not-affected' },
+      { id: 'CVE-2021-36260', status: 'cannot-tell' },
+      { id: 'CVE-2021-36260' },
+    ] as const;
+    expect(entries.map(isFlagged)).toEqual([true, true, false, false, true]);
+    expect(entries.map(cveLabel)).toEqual([
+      'CVE-2021-36260 affected',
+      'CVE-2021-36260 possibly',
+      'CVE-2021-36260 not affected',
+      'CVE-2021-36260 cannot tell',
+      'CVE-2021-36260',
+    ]);
+  });
+
+  it('the terminal table shows each CVE with its status, counts those it is past, and how many devices have known CVEs', () => {
+    const [hik, lts, dahua, amcrest, ezviz] = sampleInventory().devices;
+    expect([hik, lts, dahua, amcrest, ezviz].map((d) => cveCell(d!))).toEqual([
+      'CVE-2021-36260 affected, 1 not affected',
+      'CVE-2021-36260 cannot tell, 1 not affected',
+      'CVE-2021-33044',
+      'CVE-2020-5735 possibly',
+      '-',
+    ]);
+    const table = inventoryTable(sampleInventory(), names);
+    expect(table).toContain('CVE-2021-36260 affected, 1 not affected');
+    expect(table).toContain('7 device(s), 5 linked to Hikvision or Dahua, 3 with known CVEs (affected or possibly).');
   });
 
   it('counts nothing for an empty scan', () => {
