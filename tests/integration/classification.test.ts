@@ -124,6 +124,19 @@ describe('classification of every lab device (issue 4)', () => {
     expect(plain.devices).toHaveLength(labDevices().length);
   });
 
+  it('judges OEM firmware against the maker\'s CVE boundaries and says so: LTS inside CVE-2021-36260, past CVE-2017-7921', () => {
+    const lts = deviceAt(plain, labProfile('lts'));
+    const byId = new Map(lts.vulnerabilities.map((v) => [v.id, v]));
+    expect(byId.get('CVE-2021-36260')?.status).toBe('possibly-affected');
+    expect(byId.get('CVE-2021-36260')?.reason).toContain('was built 2020-03-16, within "Versions which Build time before 210625');
+    expect(byId.get('CVE-2021-36260')?.reason).toContain("an OEM unit sold as LTS, judged against Hikvision's boundaries");
+    expect(byId.get('CVE-2017-7921')?.status).toBe('not-affected');
+    expect(byId.get('CVE-2017-7921')?.reason).toContain('is past "V5.0.9 build 140305');
+    // A Hikvision camera built after the fix is not-affected, naming the advisory's row.
+    const fixed = deviceAt(plain, labProfile('hikvision')).vulnerabilities.find((v) => v.id === 'CVE-2021-36260');
+    expect(fixed?.reason).toContain('is in "DS-2CD2xx3G2"');
+  });
+
   it('is sure of linked devices seen through several independent sources, and unsure of an OUI alone', () => {
     for (const profile of labProfiles()) {
       const device = deviceAt(plain, profile);
