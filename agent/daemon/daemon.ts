@@ -29,13 +29,21 @@ import { openStore, storeLabel, storeStateDir } from '../store/index.js';
 import { ensureDir, isCode, prettyJson, writeFileAtomic } from '../store/fs-durable.js';
 import type { InventoryStore, StoreStatus } from '../store/types.js';
 import type { Inventory } from '../types.js';
+import type { CredentialRefusal } from '../credential-refusals.js';
 import { loadDaemonConfig, type DaemonConfig, type SiteConfig } from './config.js';
 import { startHealthServer, type HealthServer } from './health.js';
 import { MetricsRegistry } from './metrics.js';
 import { SweepScheduler } from './scheduler.js';
 
 /** Runs one sweep of a site and returns its inventory; `signal` aborts it. */
-export type SweepFunction = (site: SiteConfig, context: { signal: AbortSignal; log: Logger }) => Promise<Inventory>;
+/**
+ * One sweep of a site. `previousRefusals`: the credential refusals the site's last saved sweep
+ * recorded, which the sweep's lockout back-off carries on from (agent/credential-refusals.ts).
+ */
+export type SweepFunction = (
+  site: SiteConfig,
+  context: { signal: AbortSignal; log: Logger; previousRefusals: readonly CredentialRefusal[] },
+) => Promise<Inventory>;
 
 export interface DaemonOptions {
   config: DaemonConfig;
@@ -300,7 +308,8 @@ export class Daemon {
 
     let inventory: Inventory;
     try {
-      inventory = await this.options.sweep(site, { signal, log });
+      const previousRefusals = (await this.local.latest(name))?.scan.credentialRefusals ?? [];
+      inventory = await this.options.sweep(site, { signal, log, previousRefusals });
     } catch (error) {
       const why = error instanceof AgentError ? error.message : String(error);
       log.error({ err: why }, 'sweep failed; the next one runs on schedule');
