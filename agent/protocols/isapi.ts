@@ -55,6 +55,9 @@ function usable(value: string | undefined): value is string {
  * is `isapi.namespace`. Never throws.
  */
 export function parseIsapiDeviceInfo(body: Buffer | string): Fields | null {
+  const text = typeof body === 'string' ? body.slice(0, 1024) : body.subarray(0, 1024).toString('utf8');
+  // Cheap test first: the HTTP probe hands every page here, and web pages are not XML.
+  if (!text.includes('DeviceInfo')) return null;
   const root = xmlRoot(parseUntrustedXml(body, ISAPI_MAX_RESPONSE_BYTES));
   if (root?.name !== 'DeviceInfo') return null;
   const leaves = leafElements(root);
@@ -68,7 +71,6 @@ export function parseIsapiDeviceInfo(body: Buffer | string): Fields | null {
     const released = leaves.firmwareReleasedDate;
     fields['isapi.firmware'] = usable(released) ? `${version} ${released}` : version;
   }
-  const text = typeof body === 'string' ? body : body.subarray(0, 1024).toString('utf8');
   const namespace = ROOT_NAMESPACE.exec(text)?.[1];
   if (namespace !== undefined) fields['isapi.namespace'] = namespace;
   return fields;

@@ -4,7 +4,6 @@ import { loadKnowledge } from '../../agent/knowledge/index.js';
 
 const limits = loadKnowledge().lockout;
 const START = Date.parse('2026-12-05T10:00:00Z');
-const HOUR = 3600_000;
 
 /** A ledger on a clock the test moves. */
 function ledgerAt(previous: CredentialRefusal[] = []): { ledger: RefusalLedger; advance: (ms: number) => void } {
