@@ -116,7 +116,7 @@ export function registerScan(program: Command): void {
       positiveRate,
       DEFAULT_RATE_PER_SECOND,
     )
-    .option('--credentials <file>', 'JSON file of device credentials you supply (private: chmod 600); used only to read ONVIF device information, never guessed')
+    .option('--credentials <file>', 'JSON file of device credentials you supply (private: chmod 600); used only to read identity (ONVIF, Hikvision ISAPI, Dahua HTTP API), once per device, never guessed')
     .option('--json', 'print the inventory document (cctv-inventory/v1) on stdout instead of a table')
     .addOption(fingerprintsOption())
     .addOption(logLevelOption())
