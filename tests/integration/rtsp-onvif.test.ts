@@ -266,11 +266,13 @@ describe('RTSP and the ONVIF device service in the lab', () => {
     expect(withCredentials.inventory.scan.credentialRefusals).toContainEqual(
       expect.objectContaining({ ip: lts.ip, mechanism: 'hikvision-isapi', port: 80, refusals: 1 }),
     );
-    const refusal = withCredentials.inventory.scan.credentialRefusals?.find((r) => r.ip === lts.ip);
+    const refusal = withCredentials.inventory.scan.credentialRefusals?.find((r) => r.ip === lts.ip && r.mechanism === 'hikvision-isapi');
     // Hikvision locks for 30 minutes (fingerprints/lockout.yaml): the next attempt waits that long.
     expect(Date.parse(refusal?.retryAfter ?? '') - Date.parse(refusal?.at ?? '')).toBe(30 * 60 * 1000);
     expect(deviceOf(withCredentials.inventory, 'lts').evidence.map((e) => e.rule)).toContain('vendorapi-credentials-refused');
     for (const name of ['hikisapi', 'dahuacgi']) expect(withCredentials.inventory.scan.credentialRefusals?.map((r) => r.ip), name).not.toContain(labProfile(name).ip);
+    // ONVIF refused the default entry on lts too: recorded under its own mechanism.
+    expect(withCredentials.inventory.scan.credentialRefusals).toContainEqual(expect.objectContaining({ ip: lts.ip, mechanism: 'onvif', refusals: 1 }));
   });
 });
 
