@@ -14,6 +14,7 @@
  * Bodies come off the wire: lines, keys and values are bounded, unknown keys are ignored, and a
  * body with no known key is not an answer.
  */
+import { cleanDeviceFields } from '../safe-text.js';
 import type { Fields } from '../types.js';
 
 /** The CGI every Dahua HTTP API device serves its identity from. */
@@ -59,7 +60,7 @@ export function parseKeyValueLines(text: string): Map<string, string> {
 /**
  * The fields of one action's answer, or null when the body holds none of the action's keys (an
  * error page, another server's answer). getSoftwareVersion's `version=X,build:DATE` is split into
- * the version and the build date. Never throws.
+ * the version and the build date. Values are cleaned of control characters (agent/safe-text.ts). Never throws.
  */
 export function magicBoxFields(action: MagicBoxAction, body: Buffer | string): Fields | null {
   const text = typeof body === 'string' ? body : body.subarray(0, MAGICBOX_MAX_RESPONSE_BYTES).toString('utf8');
@@ -77,5 +78,6 @@ export function magicBoxFields(action: MagicBoxAction, body: Buffer | string): F
       fields['dahua.cgi.firmwareBuild'] = build.date.trim();
     }
   }
-  return Object.keys(fields).length > 0 ? fields : null;
+  // Device text reaches terminals and spreadsheets: control characters are cleaned here, and the fact recorded.
+  return Object.keys(fields).length > 0 ? cleanDeviceFields(fields) : null;
 }

@@ -18,6 +18,7 @@
  * The XML goes through agent/protocols/xml.ts: size-capped, no DTD, no entity expansion.
  */
 import { leafElements, parseUntrustedXml, xmlRoot } from './xml.js';
+import { cleanDeviceFields } from '../safe-text.js';
 import type { Fields } from '../types.js';
 
 /** The identity page every ISAPI device serves (Hikvision ISAPI, System/deviceInfo). */
@@ -52,7 +53,7 @@ function usable(value: string | undefined): value is string {
  * The identity fields of a DeviceInfo answer, or null when the body is not one (not XML, another
  * root, over the size cap). The firmware is `firmwareVersion` and `firmwareReleasedDate` joined as
  * the device's ONVIF answer writes it (`V5.7.13 build 230504`); the namespace URI, when declared,
- * is `isapi.namespace`. Never throws.
+ * is `isapi.namespace`. Values are cleaned of control characters (agent/safe-text.ts). Never throws.
  */
 export function parseIsapiDeviceInfo(body: Buffer | string): Fields | null {
   const text = typeof body === 'string' ? body.slice(0, 1024) : body.subarray(0, 1024).toString('utf8');
@@ -73,7 +74,8 @@ export function parseIsapiDeviceInfo(body: Buffer | string): Fields | null {
   }
   const namespace = ROOT_NAMESPACE.exec(text)?.[1];
   if (namespace !== undefined) fields['isapi.namespace'] = namespace;
-  return fields;
+  // Device text reaches terminals and spreadsheets: control characters are cleaned here, and the fact recorded.
+  return cleanDeviceFields(fields);
 }
 
 /** True when the body is an ISAPI document (DeviceInfo, userCheck or ResponseStatus): the port speaks ISAPI. */

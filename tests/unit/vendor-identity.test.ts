@@ -163,20 +163,22 @@ describe('vendor identity reads', () => {
   });
 
   it('wrong credentials: one attempt, the refusal recorded and logged without them, nothing more asked of the host', async () => {
-    const device = await startDevice({ api: 'isapi' });
-    const other = await startDevice({ api: 'dahua' });
-    const { observations, ledger, logs } = await run([device.port, other.port], WRONG);
-    expect(device.seen.filter((s) => s.authorization !== undefined)).toHaveLength(1);
-    expect(other.seen).toEqual([]);
-    expect(observations).toEqual([expect.objectContaining({ status: 'auth-required', fields: { 'vendorapi.name': 'hikvision-isapi', 'vendorapi.auth': 'refused' } })]);
-    expect(ledger.entries()).toEqual([expect.objectContaining({ ip: '127.0.0.1', mechanism: 'hikvision-isapi', port: device.port, refusals: 1 })]);
+    // Two web ports of one host: the lower one is asked first, and its refusal ends the host.
+    const devices = [await startDevice({ api: 'isapi' }), await startDevice({ api: 'dahua' })].sort((a, b) => a.port - b.port);
+    const [first, second] = devices as [Awaited<ReturnType<typeof startDevice>>, Awaited<ReturnType<typeof startDevice>>];
+    const { observations, ledger, logs } = await run([first.port, second.port], WRONG);
+    expect(first.seen.filter((s) => s.authorization !== undefined)).toHaveLength(1);
+    expect(second.seen).toEqual([]);
+    const api = first.seen.some((s) => s.target.startsWith('/cgi-bin/')) ? 'dahua-cgi' : 'hikvision-isapi';
+    expect(observations).toEqual([expect.objectContaining({ port: first.port, status: 'auth-required', fields: { 'vendorapi.name': api, 'vendorapi.auth': 'refused' } })]);
+    expect(ledger.entries()).toEqual([expect.objectContaining({ ip: '127.0.0.1', mechanism: api, port: first.port, refusals: 1 })]);
     expect(logs).toMatch(/refused the credentials/);
     expect(logs).not.toContain(WRONG.password);
     expect(logs).not.toContain(WRONG.username);
 
     // The next scan, within the back-off: the credentials are not sent at all.
-    const again = await run([device.port], WRONG, new RefusalLedger(ledger.entries(), loadKnowledge().lockout));
-    expect(device.seen.filter((s) => s.authorization !== undefined)).toHaveLength(1);
+    const again = await run([first.port], WRONG, new RefusalLedger(ledger.entries(), loadKnowledge().lockout));
+    expect(first.seen.filter((s) => s.authorization !== undefined)).toHaveLength(1);
     expect(again.observations[0]?.fields['vendorapi.auth']).toBe('backed-off');
   });
 
