@@ -7,6 +7,7 @@
 
 import type { DiscovererName } from './discovery/index.js';
 import type { SkippedTargets } from './targets.js';
+import type { CredentialRefusal } from './credential-refusals.js';
 
 /**
  * Where a piece of evidence came from, as written in the inventory document: the MAC's registrant
@@ -155,6 +156,11 @@ export interface ScanInfo {
   skippedTargets?: SkippedTargets[];
   /** Items cut at each cap on what devices send (agent/discovery/bounds.ts), by cap name; absent in documents of older agents. */
   dropped?: Record<string, number>;
+  /**
+   * Devices that refused the operator's credentials, this scan or earlier ones still on record, and
+   * when they may be asked again (agent/credential-refusals.ts); present only when there are some.
+   */
+  credentialRefusals?: CredentialRefusal[];
 }
 
 export const INVENTORY_SCHEMA_ID = 'cctv-inventory/v1';

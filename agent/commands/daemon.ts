@@ -31,7 +31,7 @@ async function daemonCommand(flags: DaemonFlags): Promise<void> {
     log,
     followConfigLogLevel: flags.logLevel === undefined,
     linkedVendors: knowledge.linkedVendors,
-    sweep: (site, { signal, log: siteLog }) =>
+    sweep: (site, { signal, log: siteLog, previousRefusals }) =>
       runScan({
         site: site.name,
         interfaces: chooseInterfaces(site.interfaces),
@@ -40,6 +40,7 @@ async function daemonCommand(flags: DaemonFlags): Promise<void> {
         active: site.active,
         ratePerSecond: site.ratePerSecond,
         credentials: site.credentials,
+        previousRefusals,
         knowledge,
         log: siteLog,
         signal,

@@ -54,7 +54,8 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
   const knowledge = loadKnowledge(flags.fingerprints);
   const store = await openStore(flags.store, { log, stateDir: storeStateDir(SCAN_STATE_ROOT, flags.store) });
   // A corrupt store fails now, before the network is touched, not after the scan.
-  await store.latest(flags.site);
+  // It also holds the credential refusals on record, which the scan's back-off carries on from.
+  const previous = await store.latest(flags.site);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
@@ -72,6 +73,7 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
       active: flags.active,
       ratePerSecond: flags.rate,
       credentials,
+      previousRefusals: previous?.scan.credentialRefusals,
       knowledge,
       log,
       signal: abort.signal,
@@ -114,7 +116,7 @@ export function registerScan(program: Command): void {
       positiveRate,
       DEFAULT_RATE_PER_SECOND,
     )
-    .option('--credentials <file>', 'JSON file of device credentials you supply (private: chmod 600); used only to read ONVIF device information, never guessed')
+    .option('--credentials <file>', 'JSON file of device credentials you supply (private: chmod 600); used only to read identity (ONVIF, Hikvision ISAPI, Dahua HTTP API), once per device, never guessed')
     .option('--json', 'print the inventory document (cctv-inventory/v1) on stdout instead of a table')
     .addOption(fingerprintsOption())
     .addOption(logLevelOption())

@@ -29,13 +29,21 @@ import { openStore, storeLabel, storeStateDir } from '../store/index.js';
 import { ensureDir, isCode, prettyJson, writeFileAtomic } from '../store/fs-durable.js';
 import type { InventoryStore, StoreStatus } from '../store/types.js';
 import type { Inventory } from '../types.js';
+import type { CredentialRefusal } from '../credential-refusals.js';
 import { loadDaemonConfig, type DaemonConfig, type SiteConfig } from './config.js';
 import { startHealthServer, type HealthServer } from './health.js';
 import { MetricsRegistry } from './metrics.js';
 import { SweepScheduler } from './scheduler.js';
 
 /** Runs one sweep of a site and returns its inventory; `signal` aborts it. */
-export type SweepFunction = (site: SiteConfig, context: { signal: AbortSignal; log: Logger }) => Promise<Inventory>;
+/**
+ * One sweep of a site. `previousRefusals`: the credential refusals the site's last saved sweep
+ * recorded, which the sweep's lockout back-off carries on from (agent/credential-refusals.ts).
+ */
+export type SweepFunction = (
+  site: SiteConfig,
+  context: { signal: AbortSignal; log: Logger; previousRefusals: readonly CredentialRefusal[] },
+) => Promise<Inventory>;
 
 export interface DaemonOptions {
   config: DaemonConfig;
@@ -75,6 +83,8 @@ interface SiteRuntime {
   stores: SiteStore[];
   lastSweep: SweepRecord | null;
   skippedSweeps: number;
+  /** The credential refusals the site's last saved sweep recorded: read from the local store when the site opens, then kept. */
+  credentialRefusals: readonly CredentialRefusal[];
 }
 
 const METRIC = {
@@ -267,7 +277,21 @@ export class Daemon {
       await Promise.all(stores.map((s) => s.store.close()));
       throw error;
     }
-    return { config, stores, lastSweep: null, skippedSweeps: 0 };
+    return { config, stores, lastSweep: null, skippedSweeps: 0, credentialRefusals: await this.lastRefusals(config.name) };
+  }
+
+  /**
+   * The credential refusals the site's last saved sweep recorded. Read when the site opens, not when
+   * a sweep starts (a sweep waits for nothing but its schedule). An unreadable local inventory is
+   * logged and counts as none: the save of the next sweep reports the store's problem.
+   */
+  private async lastRefusals(site: string): Promise<readonly CredentialRefusal[]> {
+    try {
+      return (await this.local?.latest(site))?.scan.credentialRefusals ?? [];
+    } catch (error) {
+      this.log.error({ site, err: error instanceof AgentError ? error.message : String(error) }, 'the last inventory of the site cannot be read; no credential refusal is carried into its next sweep');
+      return [];
+    }
   }
 
   private async closeStores(): Promise<void> {
@@ -300,7 +324,7 @@ export class Daemon {
 
     let inventory: Inventory;
     try {
-      inventory = await this.options.sweep(site, { signal, log });
+      inventory = await this.options.sweep(site, { signal, log, previousRefusals: runtime.credentialRefusals });
     } catch (error) {
       const why = error instanceof AgentError ? error.message : String(error);
       log.error({ err: why }, 'sweep failed; the next one runs on schedule');
@@ -319,6 +343,7 @@ export class Daemon {
       const { events, state } = computeSiteChanges(previous, inventory, { removeAfterMissedSweeps: site.removeAfterMissedSweeps });
       // The local store first: it is the record of what was seen, and the base of the next sweep's events.
       await this.local.save(inventory, events);
+      runtime.credentialRefusals = inventory.scan.credentialRefusals ?? [];
       await ensureDir(join(this.options.stateDir, 'presence'));
       await writeFileAtomic(presenceFile, prettyJson(state));
       for (const e of events) this.metrics.inc(METRIC.events, { site: name, type: e.type });

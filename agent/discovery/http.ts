@@ -2,7 +2,8 @@
  * HTTP(S) pages that identify a device without logging in (phase 'probe'): on every open port the
  * connect phase marked for `http` (fingerprints/ports.yaml), a few GETs from
  * fingerprints/http-probes.yaml — `/`, the favicon, Hikvision's ISAPI deviceInfo (answered 401
- * without credentials, which is the point), the Hikvision login page. One observation per
+ * without credentials, which is the point; old firmware answers it whole, and then its identity is
+ * read: agent/protocols/isapi.ts), the Hikvision login page. One observation per
  * (ip, port, path): status `ok`, `auth-required` (401), `timeout`, `refused`, `protocol-error` or
  * `error`, with the fields agent/protocols/http-page.ts reads from the answer.
  *
@@ -15,10 +16,11 @@
 import type { HttpProbeData } from '../knowledge/tables.js';
 import { httpRequest } from '../net/http-client.js';
 import { pageFields } from '../protocols/http-page.js';
+import { parseIsapiDeviceInfo } from '../protocols/isapi.js';
 import { openPortsFor, probeHosts, withDefaults, type ItemProbe } from './probe-hosts.js';
 import type { Discoverer, ScanContext } from './types.js';
 import type { Observation } from '../types.js';
-import { CLEANED_FIELD } from '../safe-text.js';
+import { cleanDeviceFields, CLEANED_FIELD } from '../safe-text.js';
 
 export type { HttpProbeData } from '../knowledge/tables.js';
 
@@ -75,7 +77,8 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
     emits: [
       'http.path', 'http.status', 'http.header.server', 'http.header.wwwAuthenticate', 'http.header.location', 'http.header.etag',
       'http.header.p3p', 'http.auth.scheme', 'http.auth.realm', 'http.title', 'http.marker', 'http.favicon.md5', 'http.favicon.mmh3',
-      'http.body.bytes', 'http.body.truncated', CLEANED_FIELD,
+      'http.body.bytes', 'http.body.truncated', 'isapi.model', 'isapi.serial', 'isapi.mac', 'isapi.firmware', 'isapi.deviceType',
+      'isapi.manufacturer', 'isapi.oemCode', 'isapi.subSerial', 'isapi.namespace', 'vendorapi.name', 'vendorapi.auth', CLEANED_FIELD,
     ],
     description: 'HTTP(S) GET of a few identifying pages and the favicon on open web ports, without credentials',
 
@@ -114,7 +117,10 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
             { path, purpose, status: response.status, headers: response.headers, body: response.body, truncated: response.truncated },
             markers,
           );
-          emit({ source: 'http-pages', ip: target.ip, port: target.port, at, status: response.status === 401 ? 'auth-required' : 'ok', fields });
+          // Old firmware gives its ISAPI DeviceInfo away without a login: the whole identity, read as the credentialed read would.
+          const deviceInfo = response.status === 200 ? parseIsapiDeviceInfo(response.body) : null;
+          const all = deviceInfo ? cleanDeviceFields({ ...fields, ...deviceInfo, 'vendorapi.name': 'hikvision-isapi', 'vendorapi.auth': 'open' }) : fields;
+          emit({ source: 'http-pages', ip: target.ip, port: target.port, at, status: response.status === 401 ? 'auth-required' : 'ok', fields: all });
         }
       };
 

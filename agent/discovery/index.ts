@@ -7,6 +7,7 @@ import { mdns } from './mdns.js';
 import { onvifDevice } from './onvif.js';
 import { tcpPorts } from './ports.js';
 import { httpPages } from './http.js';
+import { vendorIdentity } from './vendor-identity.js';
 import { tlsCertificates } from './tls.js';
 import { rtspProbe } from './rtsp.js';
 import { neighbours } from './neighbours.js';
@@ -22,6 +23,7 @@ export const discoverers = [
   upnpDescription,
   tcpPorts,
   httpPages,
+  vendorIdentity,
   tlsCertificates,
   rtspProbe,
   neighbours,

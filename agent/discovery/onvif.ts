@@ -18,8 +18,10 @@
  *   PasswordDigest (ONVIF Core §5.12.2), its `Created` taken from the DEVICE's clock (the
  *   GetSystemDateAndTime offset), since the device judges freshness by its own time.
  * Once a device refuses the credentials they are not sent to it again in this scan (one failed
- * login at most: cameras lock accounts after a few). No credential is ever logged or recorded:
- * observations say only which mechanism answered (`onvif.auth.method`).
+ * login at most: cameras lock accounts after a few), and the refusal goes on the scan's record
+ * (agent/credential-refusals.ts, mechanism `onvif`): later scans and daemon sweeps do not send
+ * them to it before the back-off in fingerprints/lockout.yaml ends. No credential is ever logged or
+ * recorded: observations say only which mechanism answered (`onvif.auth.method`).
  */
 import { randomBytes } from 'node:crypto';
 import { httpRequest } from '../net/http-client.js';
@@ -53,6 +55,7 @@ import type { XmlNode } from '../protocols/xml.js';
 import type { Discoverer, ScanContext } from './types.js';
 import { cleanDeviceFields, CLEANED_FIELD } from '../safe-text.js';
 import type { CredentialStore, Credentials } from '../credentials.js';
+import { RefusalLedger } from '../credential-refusals.js';
 import type { Fields, Observation, ProbeStatus } from '../types.js';
 import type { Logger } from '../log.js';
 
@@ -64,6 +67,8 @@ const REQUEST_TIMEOUT_MS = 4000;
 const GUESS_TIMEOUT_MS = 3000;
 /** The device service's entry point, which ONVIF Core §5.1.1 fixes for every device. */
 const DEVICE_SERVICE_PATH = '/onvif/device_service';
+/** The mechanism's name on the refusal record and in fingerprints/lockout.yaml. */
+const ONVIF_MECHANISM = 'onvif';
 /** READ_SYSTEM calls (ONVIF Core §5.9.4): open on some devices, behind credentials on most. */
 const PROTECTED_CALLS = ['GetDeviceInformation', 'GetNetworkInterfaces', 'GetScopes'] as const;
 
@@ -161,7 +166,14 @@ class DeviceSession {
     private readonly signal: AbortSignal,
     private readonly timeoutMs: number,
     private readonly log: Logger,
-  ) {}
+    private readonly refusals: RefusalLedger,
+  ) {
+    const decision = credentials ? refusals.mayTry(ip, ONVIF_MECHANISM) : { allowed: true as const };
+    if (!decision.allowed) {
+      this.credentialsRefused = true;
+      log.info({ ip, retryAfter: decision.retryAfter }, 'the device refused the credentials before; they are not sent again until the back-off ends');
+    }
+  }
 
   private async send(call: DeviceCall, auth: Authentication): Promise<Answer> {
     if (!(await this.limiter.take(this.signal))) return { kind: 'failed', status: 'timeout', reason: 'the scan ended first' };
@@ -251,8 +263,13 @@ class DeviceSession {
       seen['onvif.auth.method'] = auth.kind;
       if (refused(answer)) {
         this.credentialsRefused = true;
-        this.log.warn({ ip: this.ip, call, mechanism: auth.kind }, 'the device refused the credentials supplied for it; they are not sent to it again');
-      } else if (answer.kind === 'answered' && auth.kind === 'ws-usernametoken') this.tokenAccepted = true;
+        const port = Number(this.url.port || (this.url.protocol === 'https:' ? 443 : 80));
+        const { retryAfter } = this.refusals.refused(this.ip, ONVIF_MECHANISM, port);
+        this.log.warn({ ip: this.ip, call, mechanism: auth.kind, retryAfter }, 'the device refused the credentials supplied for it; they are not sent to it again');
+      } else if (answer.kind === 'answered') {
+        this.refusals.accepted(this.ip, ONVIF_MECHANISM);
+        if (auth.kind === 'ws-usernametoken') this.tokenAccepted = true;
+      }
     }
     if (answer.kind === 'failed') return { status: answer.status, fields: seen };
     if (refused(answer)) return { status: 'auth-required', fields: seen };
@@ -293,6 +310,7 @@ class DeviceSession {
 async function probeDevice(
   endpoint: DeviceServiceEndpoint,
   store: CredentialStore | undefined,
+  refusals: RefusalLedger,
   signal: AbortSignal,
   limiter: RateLimiter,
   log: Logger,
@@ -301,7 +319,7 @@ async function probeDevice(
   const credentials = store?.forHost(endpoint.ip) ?? null;
   for (const url of endpoint.urls) {
     const timeoutMs = endpoint.announced ? REQUEST_TIMEOUT_MS : GUESS_TIMEOUT_MS;
-    const session = new DeviceSession(endpoint.ip, url, credentials, limiter, signal, timeoutMs, log);
+    const session = new DeviceSession(endpoint.ip, url, credentials, limiter, signal, timeoutMs, log, refusals);
     const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
     const record = (call: DeviceCall, result: CallResult): void =>
       emit({
@@ -344,7 +362,10 @@ export const onvifDevice: Discoverer<'onvif-device-service'> = {
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     const log = ctx.log.child({ module: 'onvif-device-service' });
     const endpoints = deviceServiceEndpoints(ctx, log);
-    await probeHosts(ctx, endpoints, { concurrency: CONCURRENCY }, (endpoint, { signal, limiter }) => probeDevice(endpoint, ctx.credentials, signal, limiter, log, emit));
+    const refusals = ctx.refusals ?? new RefusalLedger([], ctx.knowledge.lockout);
+    await probeHosts(ctx, endpoints, { concurrency: CONCURRENCY }, (endpoint, { signal, limiter }) =>
+      probeDevice(endpoint, ctx.credentials, refusals, signal, limiter, log, emit),
+    );
     log.info({ devices: endpoints.length, withCredentials: endpoints.filter((e) => ctx.credentials?.forHost(e.ip)).length }, 'ONVIF device service probes finished');
   },
 };

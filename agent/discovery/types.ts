@@ -5,6 +5,7 @@ import type { TargetSet } from '../targets.js';
 import type { CredentialStore } from '../credentials.js';
 import type { Knowledge } from '../knowledge/index.js';
 import type { ScanBounds } from './bounds.js';
+import type { RefusalLedger } from '../credential-refusals.js';
 
 /**
  * When a discoverer runs (nmap's prerule/portrule split). agent/pipeline/scan.ts runs them in this order,
@@ -37,6 +38,11 @@ export interface ScanContext {
   readonly ratePerSecond: number;
   /** Operator-supplied credentials (`--credentials FILE`); absent: none, and none are ever tried. */
   readonly credentials?: CredentialStore;
+  /**
+   * Devices that refused those credentials (earlier scans' and this one's): who may be asked now.
+   * Absent: no refusal on record yet (a discoverer that sends credentials then keeps its own).
+   */
+  readonly refusals?: RefusalLedger;
   /** The knowledge base (ports to sweep, pages to ask for, service types to browse…). */
   readonly knowledge: Knowledge;
   /** The scan's caps on what devices send, and the counts of what they cut (bounds.ts). */

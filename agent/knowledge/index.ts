@@ -12,6 +12,7 @@
  *   ports.yaml           the ports the connect phase tries
  *   http-probes.yaml     the pages the HTTP probe asks for
  *   mdns-services.yaml   the DNS-SD service types the mDNS discoverer browses
+ *   lockout.yaml         failed-login lockout limits the credentialed reads must never reach
  *
  * Each file has its JSON Schema in schema/knowledge/ (editors validate the YAML with it); a bad
  * file throws CCTV_ERR_FINGERPRINT_DATA naming the file, the line and the key. After reading, the
@@ -27,15 +28,18 @@ import { failData, readKnowledgeFile } from './read.js';
 import {
   CLASSIFICATION_FILE,
   HTTP_PROBES_FILE,
+  LOCKOUT_FILE,
   MDNS_SERVICES_FILE,
   POLICIES_FILE,
   PORTS_FILE,
   readHttpProbes,
+  readLockout,
   readMdnsServices,
   readPolicies,
   readPorts,
   type ClassificationWeights,
   type HttpProbeData,
+  type LockoutLimit,
   type Policy,
   type PortSpec,
   type ServiceType,
@@ -47,6 +51,8 @@ export interface Knowledge extends FingerprintDb {
   readonly ports: readonly PortSpec[];
   readonly httpProbes: HttpProbeData;
   readonly mdnsServices: readonly ServiceType[];
+  /** Failed-login lockout limits by mechanism name. */
+  readonly lockout: ReadonlyMap<string, LockoutLimit>;
 }
 
 /** Linked vendors: the vendor-table entries whose own linkedVendor is themselves, in table order. */
@@ -95,6 +101,7 @@ export function loadKnowledge(dir?: string): Knowledge {
     ports: readPorts(readKnowledgeFile(root, PORTS_FILE, 'ports.schema.json')),
     httpProbes: readHttpProbes(readKnowledgeFile(root, HTTP_PROBES_FILE, 'http-probes.schema.json')),
     mdnsServices: readMdnsServices(readKnowledgeFile(root, MDNS_SERVICES_FILE, 'mdns-services.schema.json')),
+    lockout: readLockout(readKnowledgeFile(root, LOCKOUT_FILE, 'lockout.schema.json')),
   };
   const problems = checkStructure(knowledge);
   const first = problems[0];

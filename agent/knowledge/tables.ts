@@ -104,3 +104,25 @@ export interface ClassificationWeights {
   /** Multiplier for a rival group's brand claims when they count as conflict. */
   readonly rivalBrandWeight: number;
 }
+
+/** fingerprints/lockout.yaml: failed-login lockout limits of each credentialed mechanism. */
+export const LOCKOUT_FILE = 'lockout.yaml';
+
+export interface LockoutLimit {
+  /** The mechanism, as observations name it (`vendorapi.name`): `hikvision-isapi`, `dahua-cgi`. */
+  readonly name: string;
+  /** Failed logins that lock the device. */
+  readonly failures: number;
+  /** How long the lock lasts. */
+  readonly lockSeconds: number;
+  readonly source: string;
+}
+
+export function readLockout(file: CheckedFile<{ mechanisms: LockoutLimit[] }>): ReadonlyMap<string, LockoutLimit> {
+  const limits = new Map<string, LockoutLimit>();
+  file.value.mechanisms.forEach((m, i) => {
+    if (limits.has(m.name)) file.fail(['mechanisms', i, 'name'], `${m.name} is listed twice`);
+    limits.set(m.name, m);
+  });
+  return limits;
+}

@@ -15,6 +15,7 @@ import { ScanBounds } from '../discovery/bounds.js';
 import type { Inventory, Observation } from '../types.js';
 import type { Knowledge } from '../knowledge/index.js';
 import type { CredentialStore } from '../credentials.js';
+import { RefusalLedger, type CredentialRefusal } from '../credential-refusals.js';
 
 export interface ScanOptions {
   site: string;
@@ -35,6 +36,8 @@ export interface ScanOptions {
   ratePerSecond: number;
   /** Operator-supplied device credentials (`--credentials`); used only by the probes that need them. */
   credentials?: CredentialStore;
+  /** The refusals the site's last scan recorded (its `scan.credentialRefusals`): the back-off carries on from them. */
+  previousRefusals?: readonly CredentialRefusal[];
   /** Told when a phase starts and on each observation, for a progress display. */
   onProgress?: (progress: ScanProgress) => void;
 }
@@ -64,6 +67,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   const report = (phase: DiscoveryPhase): void => options.onProgress?.({ phase, observations: observations.length, hosts: hostsSeen.size });
   log.info({ site: options.site, interfaces: options.interfaces.map((i) => i.name), targets: options.targets.specs, windowMs: options.timeoutMs }, 'scan started');
   const bounds = new ScanBounds(log);
+  const refusals = new RefusalLedger(options.previousRefusals ?? [], options.knowledge.lockout);
   const subnets = options.interfaces.map((i) => i.cidr);
   const { targets, skipped } = probeableTargets(options.targets, subnets);
   for (const { addresses, reason } of skipped) log.warn({ addresses, reason }, 'named target skipped: it is not the address of one device, so it is never probed');
@@ -85,6 +89,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
       active: options.active,
       ratePerSecond: options.ratePerSecond,
       credentials: options.credentials,
+      refusals,
       knowledge: options.knowledge,
       bounds,
     };
@@ -128,6 +133,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
       methods: chosen.map((d) => d.name),
       skippedTargets: skipped,
       dropped: bounds.counters(),
+      ...(refusals.entries().length > 0 ? { credentialRefusals: refusals.entries() } : {}),
     },
     devices,
   );

@@ -16,6 +16,8 @@ import { MAX_TITLE_LENGTH, decodeBody, pageFields, pageTitle } from '../../agent
 import { parseDeviceInformation, parseNetworkInterfaces, parseScopes, parseSoapEnvelope } from '../../agent/protocols/onvif-soap.js';
 import { RTSP_MAX_RESPONSE_BYTES, parseRtspResponse, rtspFields, rtspFraming } from '../../agent/protocols/rtsp.js';
 import { SADP_MAX_MESSAGE_BYTES, parseSadpReply } from '../../agent/protocols/sadp.js';
+import { ISAPI_MAX_RESPONSE_BYTES, isIsapiAnswer, parseIsapiDeviceInfo } from '../../agent/protocols/isapi.js';
+import { MAGICBOX_ACTIONS, magicBoxFields } from '../../agent/protocols/dahua-cgi.js';
 import { UPNP_DESCRIPTION_MAX_BYTES, UPNP_MAX_VALUE_LENGTH, descriptionFields, parseDeviceDescription, ssdpAnnouncement } from '../../agent/protocols/upnp.js';
 import { WSD_MAX_MESSAGE_BYTES, isOnvifMatch, parseProbeMatches, probeMatchFields, scopeFields, validXaddrs } from '../../agent/protocols/wsdiscovery.js';
 import { buildDhipReply } from '../lab/sim/codecs/dhip-device.js';
@@ -107,6 +109,23 @@ describe('UPnP and SSDP', () => {
     const headers = fc.dictionary(fc.constantFrom('LOCATION', 'SERVER', 'ST', 'NT', 'USN', 'NTS', 'CACHE-CONTROL', '__proto__', 'x'), headerValue);
     fuzz(headers, RUNS, (h) => {
       ssdpAnnouncement(h);
+    });
+  });
+});
+
+describe('Hikvision ISAPI deviceInfo and the Dahua magicBox.cgi answers', () => {
+  it('never throw; what they return is string fields, and an ISAPI body over the cap is refused', () => {
+    fuzz(protocolInput(fixtures('isapi', '.xml')), RUNS, (bytes) => {
+      const fields = parseIsapiDeviceInfo(bytes);
+      if (bytes.length > ISAPI_MAX_RESPONSE_BYTES) expect(fields).toBeNull();
+      if (fields) expectStringFields(fields);
+      isIsapiAnswer(bytes);
+    });
+    fuzz(protocolInput(fixtures('dahua-cgi', '.txt')), RUNS, (bytes) => {
+      for (const action of MAGICBOX_ACTIONS) {
+        const fields = magicBoxFields(action, bytes);
+        if (fields) expectStringFields(fields);
+      }
     });
   });
 });

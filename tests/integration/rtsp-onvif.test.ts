@@ -1,7 +1,8 @@
 /**
- * RTSP probes and the ONVIF device service, end to end in the lab: `cctv-agent scan` in the
- * cctvlab-scan namespace, without credentials (the lab's shared default scan, shared-scan.ts) and
- * with an operator credentials file.
+ * RTSP probes, the ONVIF device service and the makers' own identity APIs (Hikvision ISAPI, Dahua
+ * magicBox.cgi), end to end in the lab: `cctv-agent scan` in the cctvlab-scan namespace, without
+ * credentials (the lab's shared default scan, shared-scan.ts) and with an operator credentials file
+ * (one scan serves both the ONVIF and the vendor API checks, to keep the lab suite short).
  * The lab devices check Digest and WS-Security UsernameToken themselves (tests/lab/sim/auth.ts),
  * including the token's Created against their own, possibly skewed, clock.
  */
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryProblems } from '../support/inventory-schema.js';
 import type { Device, Evidence, Inventory } from '../../agent/types.js';
-import { SHARED_WINDOW_SECONDS, sharedScan } from './shared-scan.js';
+import { SHARED_WINDOW_SECONDS, sharedScan, sharedScanLog } from './shared-scan.js';
 import { LAB_LOG_DIR, LAB_SUBNET, labProfile, labProfiles, runInScanner, type LabProfile } from './lab-helpers.js';
 
 const WINDOW_SECONDS = String(SHARED_WINDOW_SECONDS);
@@ -77,6 +78,13 @@ function credentialsFile(name: string, entries: unknown[], mode: number): string
   return path;
 }
 
+/** The credentials a profile's vendor API section checks (`isapi` or `dahuaCgi`). */
+function vendorApiCredentials(profile: LabProfile): { username: string; password: string } {
+  const section = (profile.isapi ?? profile.dahuaCgi) as { credentials?: { username: string; password: string } } | undefined;
+  if (!section?.credentials) throw new Error(`profile ${profile.name} has no vendor API credentials`);
+  return section.credentials;
+}
+
 function labCredentials(profile: LabProfile): { username: string; password: string } {
   const credentials = profile.onvif?.credentials;
   if (!credentials) throw new Error(`profile ${profile.name} has no lab credentials`);
@@ -86,6 +94,8 @@ function labCredentials(profile: LabProfile): { username: string; password: stri
 describe('RTSP and the ONVIF device service in the lab', () => {
   const hikvision = labProfile('hikvision');
   const amcrest = labProfile('amcrest');
+  const hikisapi = labProfile('hikisapi');
+  const dahuacgi = labProfile('dahuacgi');
   let plain: ScanRun;
   let withCredentials: ScanRun;
   let marks: Map<string, number>;
@@ -99,6 +109,8 @@ describe('RTSP and the ONVIF device service in the lab', () => {
       [
         { ip: hikvision.ip, ...labCredentials(hikvision) },
         { ip: amcrest.ip, ...labCredentials(amcrest) },
+        { ip: hikisapi.ip, ...vendorApiCredentials(hikisapi) },
+        { ip: dahuacgi.ip, ...vendorApiCredentials(dahuacgi) },
         DECOY,
       ],
       0o600,
@@ -184,7 +196,14 @@ describe('RTSP and the ONVIF device service in the lab', () => {
   });
 
   it('writes no username or password into the document, the store or the logs', () => {
-    const secrets = [DECOY.username, DECOY.password, labCredentials(hikvision).password, labCredentials(amcrest).password];
+    const secrets = [
+      DECOY.username,
+      DECOY.password,
+      labCredentials(hikvision).password,
+      labCredentials(amcrest).password,
+      vendorApiCredentials(hikisapi).password,
+      vendorApiCredentials(dahuacgi).password,
+    ];
     const places: [string, string][] = [
       ['stdout', withCredentials.stdout],
       ['stderr (debug)', withCredentials.stderr],
@@ -193,6 +212,67 @@ describe('RTSP and the ONVIF device service in the lab', () => {
     expect(places.length).toBeGreaterThan(4);
     for (const [where, text] of places) for (const secret of secrets) expect(text.includes(secret), `${secret} in ${where}`).toBe(false);
     expect(withCredentials.stderr).toMatch(/"withCredentials":\d+/);
+  });
+
+  // Issue #11: the makers' identity APIs, for cameras with ONVIF and discovery off and the web interface on 8080.
+  /** Requests the scanner made of a device's vendor API, as `<target> (<how>) -> <status>`. */
+  const vendorApiRequests = (lines: string[]): string[] =>
+    lines.filter((l) => /\[(?:isapi|dahua-cgi)\]/.test(l) && fromScanner(l)).map((l) => /GET (\S+) from \S+ \(([a-z ]+)\) -> (\d+)/.exec(l)?.slice(1).join(' ') ?? l);
+
+  it('with credentials, hikisapi (ISAPI) and dahuacgi (magicBox.cgi) report model, firmware and serial although ONVIF is off', () => {
+    const expected = {
+      // tests/fixtures/isapi/ds-2cd2366g2-isu-sl.deviceinfo.xml, the answer hikisapi's profile names
+      hikisapi: { model: 'DS-2CD2366G2-ISU/SL', firmware: 'V5.7.13 build 230504', serial: 'DS-2CD2366G2-ISU/SL20210726AAWRG41390691' },
+      // tests/fixtures/dahua-cgi/ipc-hdw5831r-ze.getSystemInfo.txt and getSoftwareVersion.build.txt
+      dahuacgi: { model: 'IPC-HDW5831R-ZE', firmware: '2.800.0000016.0.R', serial: '4X7C5A1ZAG21L3F' },
+    };
+    for (const [name, identity] of Object.entries(expected)) {
+      const device = deviceOf(withCredentials.inventory, name);
+      expect({ name, model: device.identity.model, firmware: device.identity.firmware, serial: device.identity.serial }).toEqual({ name, ...identity });
+      expect(device.classification, name).toMatchObject({ linkedVendor: labProfile(name).truth.linkedVendor, relation: labProfile(name).truth.relation });
+      expect(device.services.map((s) => s.port), name).toContain(8080);
+    }
+    // The HTTP probe's credential-less GET and the vendor read's own (for the challenge) come in either order; then one with credentials.
+    expect(vendorApiRequests(linesSince(marks, 'hikisapi')).sort()).toEqual([
+      '/ISAPI/System/deviceInfo credentials ok 200',
+      '/ISAPI/System/deviceInfo no credentials 401',
+      '/ISAPI/System/deviceInfo no credentials 401',
+    ]);
+    expect(vendorApiRequests(linesSince(marks, 'dahuacgi'))).toEqual([
+      '/cgi-bin/magicBox.cgi?action=getSystemInfo no credentials 401',
+      '/cgi-bin/magicBox.cgi?action=getSystemInfo credentials ok 200',
+      '/cgi-bin/magicBox.cgi?action=getSoftwareVersion credentials ok 200',
+      '/cgi-bin/magicBox.cgi?action=getDeviceType credentials ok 200',
+      '/cgi-bin/magicBox.cgi?action=getVendor credentials ok 200',
+    ]);
+    expect(withCredentials.inventory.scan.methods).toContain('vendor-identity');
+  });
+
+  it('without credentials, no vendor API request is made and nothing is sent that needs credentials', () => {
+    for (const name of ['hikisapi', 'dahuacgi']) {
+      const lines = sharedScanLog(name).split('\n').filter(fromScanner);
+      // The HTTP probe's credential-less GET of the ISAPI page is all hikisapi sees of its API.
+      expect(vendorApiRequests(lines), name).toEqual(name === 'hikisapi' ? ['/ISAPI/System/deviceInfo no credentials 401'] : []);
+      expect(lines.filter((l) => /credentials (?:ok|sent)|bad credentials/.test(l)), name).toEqual([]);
+      expect(deviceOf(plain.inventory, name).identity).toEqual(labProfile(name).truth.identity);
+    }
+    expect(plain.inventory.scan.credentialRefusals).toBeUndefined();
+  });
+
+  it('a wrong credential (the default entry, on lts): one attempt, the refusal recorded in the document, no retry in the scan', () => {
+    const lts = labProfile('lts');
+    const isapiCalls = linesSince(marks, 'lts').filter((l) => l.includes('GET /ISAPI/System/deviceInfo') && fromScanner(l));
+    expect(isapiCalls.filter((l) => l.includes('(credentials sent)'))).toHaveLength(1);
+    expect(withCredentials.inventory.scan.credentialRefusals).toContainEqual(
+      expect.objectContaining({ ip: lts.ip, mechanism: 'hikvision-isapi', port: 80, refusals: 1 }),
+    );
+    const refusal = withCredentials.inventory.scan.credentialRefusals?.find((r) => r.ip === lts.ip && r.mechanism === 'hikvision-isapi');
+    // Hikvision locks for 30 minutes (fingerprints/lockout.yaml): the next attempt waits that long.
+    expect(Date.parse(refusal?.retryAfter ?? '') - Date.parse(refusal?.at ?? '')).toBe(30 * 60 * 1000);
+    expect(deviceOf(withCredentials.inventory, 'lts').evidence.map((e) => e.rule)).toContain('vendorapi-credentials-refused');
+    for (const name of ['hikisapi', 'dahuacgi']) expect(withCredentials.inventory.scan.credentialRefusals?.map((r) => r.ip), name).not.toContain(labProfile(name).ip);
+    // ONVIF refused the default entry on lts too: recorded under its own mechanism.
+    expect(withCredentials.inventory.scan.credentialRefusals).toContainEqual(expect.objectContaining({ ip: lts.ip, mechanism: 'onvif', refusals: 1 }));
   });
 });
 

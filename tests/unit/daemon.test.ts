@@ -209,6 +209,28 @@ describe('daemon (fake sweeps)', () => {
     ]);
   });
 
+  it('hands each sweep the credential refusals its site\'s last saved sweep recorded, across a restart (the lockout back-off carries on)', async () => {
+    const dir = workspace();
+    const state = join(dir, 'state');
+    const config = writeConfig(dir, `health: false\nsites:\n  - name: a\n    interfaces: [eth0]\n    schedule: "0 0 1 1 *"\n    runAtStart: true\n`);
+    const refusal = { ip: '198.18.0.16', mechanism: 'hikvision-isapi', port: 8080, at: '2026-03-01T08:00:01.000Z', refusals: 1, retryAfter: '2026-03-01T08:30:01.000Z' };
+    const handed: unknown[] = [];
+    const runOnce = async (refusals: (typeof refusal)[]): Promise<void> => {
+      let done = false;
+      const daemon = await start(config, state, async (site, { previousRefusals }) => {
+        handed.push(previousRefusals);
+        done = true;
+        const swept = sweepOf(site.name, [hikvisionCamera()]);
+        return refusals.length > 0 ? { ...swept, scan: { ...swept.scan, credentialRefusals: refusals } } : swept;
+      });
+      await until(() => done && (daemon.healthz() as { sites: Array<{ lastSweep: unknown }> }).sites[0]!.lastSweep !== null);
+      await daemon.stop();
+    };
+    await runOnce([refusal]);
+    await runOnce([]);
+    expect(handed).toEqual([[], [refusal]]);
+  });
+
   it('SIGHUP reload: a bad configuration is rejected and the running one kept; a good one adds a site without losing the others\' state', async () => {
     const dir = workspace();
     const one = `health: false\nsites:\n  - name: a\n    interfaces: [eth0]\n    schedule: "0 0 1 1 *"\n    runAtStart: true\n`;

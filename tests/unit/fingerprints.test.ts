@@ -39,7 +39,7 @@ describe('knowledge base self-test', () => {
 
   it('every data file names its JSON Schema for editors, and every schema is used', () => {
     const schemaDir = join(db.dir, '..', 'schema', 'knowledge');
-    const files = ['fields', 'vendors', 'classification', 'cves', 'policies', 'ports', 'http-probes', 'mdns-services'].map((f) => [`${f}.yaml`, `${f}.schema.json`]);
+    const files = ['fields', 'vendors', 'classification', 'cves', 'policies', 'ports', 'http-probes', 'mdns-services', 'lockout'].map((f) => [`${f}.yaml`, `${f}.schema.json`]);
     files.push(...db.files.map((f) => [f.file, 'rules.schema.json']));
     for (const [file, schema] of files) {
       const first = readFileSync(join(db.dir, file!), 'utf8').split('\n')[0];
@@ -370,6 +370,8 @@ describe('a broken database is reported', () => {
     expect(broken('ports.yaml', '  - port: 443\n', '  - port: 80\n')).toMatch(/line \d+: ports\[1\]\.port: port 80 is listed twice/);
     expect(broken('http-probes.yaml', '  - path: /\n', '  - path: /../etc/passwd\n')).toMatch(/http-probes\.yaml" is invalid: line \d+: paths\[0\]\.path: must NOT be valid/);
     expect(broken('mdns-services.yaml', '  - type: _http._tcp', '  - type: http')).toMatch(/mdns-services\.yaml" is invalid: line \d+: services\[0\]\.type: must match pattern/);
+    expect(broken('lockout.yaml', '    failures: 5\n    lockSeconds: 1800', '    failures: 1\n    lockSeconds: 1800')).toMatch(/lockout\.yaml" is invalid: line \d+: mechanisms\[0\]\.failures: must be >= 2/);
+    expect(broken('lockout.yaml', '  - name: dahua-cgi', '  - name: hikvision-isapi')).toMatch(/line \d+: mechanisms\[1\]\.name: hikvision-isapi is listed twice/);
     expect(broken('classification.yaml', 'uncertainWeight: 0.5', 'uncertainWeight: 5')).toMatch(/classification\.yaml" is invalid: line \d+: uncertainWeight: must be <= 1/);
   });
 

@@ -112,6 +112,17 @@ describe('the HTTP discoverer', () => {
     expect(byPath.get('/doc/page/login.asp')?.status).toBe('ok');
   });
 
+  it('reads the whole identity from old firmware that gives its ISAPI DeviceInfo away without a login', async () => {
+    const deviceInfo = readFileSync(new URL('../fixtures/isapi/ds-7608ni-i2.deviceinfo.xml', import.meta.url));
+    const web = await webServer({ ...hikvisionPages, '/ISAPI/System/deviceInfo': (res) => res.writeHead(200, { 'Content-Type': 'application/xml' }).end(deviceInfo) });
+    const observations = await probe([portObservation(web.port)]);
+    expect(web.requests.every((r) => r.headers.authorization === undefined)).toBe(true);
+    const page = observations.find((o) => o.fields['http.path'] === '/ISAPI/System/deviceInfo');
+    expect(page?.fields).toMatchObject({ 'isapi.model': 'DS-7608NI-I2', 'isapi.firmware': 'V4.31.108 build 210823', 'vendorapi.auth': 'open' });
+    // The other pages are web pages, not DeviceInfo documents: no identity fields on them.
+    expect(observations.filter((o) => o.fields['isapi.model'] !== undefined)).toHaveLength(1);
+  });
+
   it('records a redirect to another host but never follows it', async () => {
     const elsewhere = await webServer({ '/': html('<title>elsewhere</title>') });
     const web = await webServer({ '/': (res) => res.writeHead(302, { Location: `http://127.0.0.1:${elsewhere.port}/` }).end() });

@@ -12,6 +12,7 @@ import type { Observation } from '../../agent/types.js';
 import { verifyDigest, verifyUsernameToken } from '../lab/sim/auth.js';
 import { parseSoap } from '../lab/sim/xml.js';
 import { loadKnowledge } from '../../agent/knowledge/index.js';
+import { RefusalLedger } from '../../agent/credential-refusals.js';
 import { checkedEmit } from '../support/declared-emits.js';
 import { startClosingHttpServer } from '../support/closing-http-server.js';
 
@@ -98,7 +99,7 @@ async function camera(device: Device): Promise<{ port: number; requests: Request
   return { port: (server.address() as AddressInfo).port, requests };
 }
 
-function context(seen: Observation[], credentials?: CredentialStore): ScanContext {
+function context(seen: Observation[], credentials?: CredentialStore, refusals?: RefusalLedger): ScanContext {
   return {
     knowledge: loadKnowledge(),
     interfaces: [],
@@ -112,12 +113,13 @@ function context(seen: Observation[], credentials?: CredentialStore): ScanContex
     bounds: new ScanBounds(createLogger('silent')),
     seen,
     ...(credentials ? { credentials } : {}),
+    ...(refusals ? { refusals } : {}),
   };
 }
 
-async function probe(seen: Observation[], credentials?: CredentialStore): Promise<Observation[]> {
+async function probe(seen: Observation[], credentials?: CredentialStore, refusals?: RefusalLedger): Promise<Observation[]> {
   const emitted: Observation[] = [];
-  await onvifDevice.run(context(seen, credentials), checkedEmit(onvifDevice, emitted));
+  await onvifDevice.run(context(seen, credentials, refusals), checkedEmit(onvifDevice, emitted));
   return emitted;
 }
 
@@ -262,6 +264,26 @@ describe('ONVIF device-service discoverer, with operator credentials', () => {
     expect(observations.slice(1).map((o) => o.status)).toEqual(['auth-required', 'auth-required', 'auth-required']);
     expect(requests.filter((r) => r.authorization || r.body.includes('UsernameToken'))).toHaveLength(1);
     expect(new Set(requests.filter((r) => r.authorization).map((r) => /username="([^"]*)"/.exec(r.authorization!)?.[1]))).toEqual(new Set(['operator']));
+  });
+
+  it('records the refusal, and sends nothing credentialed to the device while its back-off runs (the next scan)', async () => {
+    const { port, requests } = await camera({ refuse: 'digest', credentials: USER });
+    const wrong = credentialsFor('127.0.0.1', { username: 'operator', password: 'wrong' });
+    const refusals = new RefusalLedger([], loadKnowledge().lockout);
+    await probe([service(port)], wrong, refusals);
+    expect(refusals.entries()).toEqual([expect.objectContaining({ ip: '127.0.0.1', mechanism: 'onvif', port, refusals: 1 })]);
+    const next = new RefusalLedger(refusals.entries(), loadKnowledge().lockout);
+    const before = requests.length;
+    await probe([service(port)], wrong, next);
+    expect(requests.slice(before).filter((r) => r.authorization || r.body.includes('UsernameToken'))).toEqual([]);
+  });
+
+  it('clears the record once the credentials work', async () => {
+    const { port } = await camera({ refuse: 'digest', credentials: USER });
+    const earlier = { ip: '127.0.0.1', mechanism: 'onvif', port, at: new Date(Date.now() - 3600_000).toISOString(), refusals: 1, retryAfter: new Date(Date.now() - 1800_000).toISOString() };
+    const refusals = new RefusalLedger([earlier], loadKnowledge().lockout);
+    await probe([service(port)], credentialsFor('127.0.0.1', USER), refusals);
+    expect(refusals.entries()).toEqual([]);
   });
 
   it('sends nothing to a device the credentials file does not cover', async () => {

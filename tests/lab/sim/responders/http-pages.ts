@@ -111,7 +111,9 @@ export const httpPagesResponder: Responder = {
     for (const port of ports) {
       for (const [path, reply] of replies) {
         ctx.http.route(port, path, (req) => {
-          log.info(`${req.method} ${req.path} from ${req.remote} -> ${reply.status}`);
+          // Whether the request carried credentials (never which): the lab tests count credentialed attempts.
+          const sent = req.req.headers.authorization === undefined ? '' : ' (credentials sent)';
+          log.info(`${req.method} ${req.path} from ${req.remote}${sent} -> ${reply.status}`);
           return reply;
         });
       }

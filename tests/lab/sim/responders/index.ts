@@ -16,8 +16,9 @@ import { tlsResponder } from './tls.js';
 import { tcpPortsResponder } from './tcp-ports.js';
 import { ssdpResponder } from './ssdp.js';
 import { mdnsResponder } from './mdns.js';
+import { dahuaCgiResponder, isapiResponder } from './vendor-api.js';
 
-export const RESPONDERS: readonly Responder[] = [wsDiscoveryResponder, onvifDeviceResponder, rtspResponder, sadpResponder, dhipResponder, hostileResponder, httpPagesResponder, tlsResponder, tcpPortsResponder, ssdpResponder, mdnsResponder];
+export const RESPONDERS: readonly Responder[] = [wsDiscoveryResponder, onvifDeviceResponder, rtspResponder, sadpResponder, dhipResponder, hostileResponder, httpPagesResponder, tlsResponder, tcpPortsResponder, ssdpResponder, mdnsResponder, isapiResponder, dahuaCgiResponder];
 
 /** Profile keys that are not protocols. */
 export const NON_PROTOCOL_KEYS = new Set(['name', 'description', 'source', 'kind', 'ip', 'mac', 'truth']);
