@@ -6,6 +6,8 @@
 #   bash scripts/lab.sh status        show namespaces and simulators (exit 0 = fully up, 3 = not)
 #   bash scripts/lab.sh stop NAME     stop one simulator (its namespace stays)
 #   bash scripts/lab.sh start NAME    start one simulator again
+#   bash scripts/lab.sh crowd-up [N]  the crowd: N devices (default 1000) and a proxy-ARP segment on a /22
+#   bash scripts/lab.sh crowd-down    stop the crowd's processes, delete its namespaces
 #
 # Topology (nothing is created in the root namespace; veths are made from inside cctvlab-sw):
 #   cctvlab-sw    bridge br0 (mcast_snooping 0), one port v-NAME per host
@@ -55,7 +57,7 @@ die() {
 note() { echo "lab.sh: $*" >&2; }
 
 usage() {
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -313,23 +315,26 @@ cmd_up() {
   note "lab up in ${dt}s: scanner $SCAN_IP in ${PREFIX}scan; devices: $(for n in "${names[@]}"; do printf '%s ' "$n"; done)"
 }
 
+# delete_namespace NS: deletes NS when it exists; processes still in it are named, never killed.
+delete_namespace() {
+  local ns=$1 pids
+  ns_exists "$ns" || return 0
+  pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ' || true)
+  [ -z "$pids" ] || note "warning: processes still in $ns (not started by lab.sh, left alone): $pids"
+  run_ip netns del "$ns"
+  note "deleted namespace $ns"
+}
+
 cmd_down() {
   require_root
   lock
-  local t0=$EPOCHREALTIME name ns pids
+  local t0=$EPOCHREALTIME name
   local names
   names=$(known_names)
   for name in $names; do
     if [ -f "$(pid_file "$name")" ]; then stop_sim "$name"; fi
   done
-  for name in $SCAN_NAME $names sw; do
-    ns=$PREFIX$name
-    ns_exists "$ns" || continue
-    pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ' || true)
-    [ -z "$pids" ] || note "warning: processes still in $ns (not started by lab.sh, left alone): $pids"
-    run_ip netns del "$ns"
-    note "deleted namespace $ns"
-  done
+  for name in $SCAN_NAME $names sw; do delete_namespace "$PREFIX$name"; done
   rm -rf "$PID_DIR" "$RUN_DIR" "$HOSTS_FILE"
   local left
   left=$(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$PREFIX" || true)
@@ -370,10 +375,134 @@ check_device_arg() {
   valid_name "$name" && [ -f "$PROFILES_DIR/$name.json" ] || die "unknown device '$name' (no $PROFILES_DIR/$name.json)"
 }
 
+# ---------------------------------------------------------------------------------------------------
+# The crowd (opt-in; issue 10 "a crowd lab"): many devices on 198.18.4.0/22, apart from the lab above
+# so that no lab test sees it and it needs no `up`. tests/lab/sim/crowd.ts plans and serves it.
+#   cctvlab-[ID-]cscan  the crowd's scanner, eth0 198.18.4.1/22, MAC 02:00:00:00:04:01
+#   cctvlab-[ID-]crowd  the devices: up0 (the other end of cscan's eth0) carries one macvlan per
+#                       device (cN: its own MAC and address) and one (cp) holding every address of
+#                       the proxy-ARP segment behind one MAC; CROWD_PROCS processes (default 2) serve
+#                       them all, each device's sockets bound to its own address.
+# Many interfaces on one subnet behave as separate hosts only when each answers ARP for its own
+# addresses alone and announces the address it sends from (arp_ignore=1, arp_announce=2,
+# https://docs.kernel.org/networking/ip-sysctl.html); IPv6 is off in both namespaces (no DAD or
+# router solicitations from a thousand interfaces). These sysctls are per namespace.
+# The kernel's IPv4 neighbour table is one table for every namespace of the machine, and its
+# gc_thresh3 (1024 by default) bounds all of it (struct neigh_table in torvalds/linux
+# include/net/neighbour.h, the one arp_tbl of net/ipv4/arp.c): the sysctl is not per namespace, so
+# this script never raises it. A crowd of 1000 puts about 1000 entries in the scanner's namespace
+# while it is scanned; crowd-up says so when the crowd's addresses come near gc_thresh3.
+CROWD_SCAN_NS=${PREFIX}cscan
+CROWD_NS=${PREFIX}crowd
+CROWD_DIR=$LAB_DIR/crowd
+CROWD_JS=$BUILD_DIR/tests/lab/sim/crowd.js
+CROWD_PLAN=$CROWD_DIR/plan.json
+CROWD_PROCS=${CROWD_PROCS:-2}
+CROWD_READY_TIMEOUT=${CROWD_READY_TIMEOUT:-120}
+
+crowd_pid_file() { echo "$CROWD_DIR/shard-$1.pid"; }
+crowd_ready_file() { echo "$CROWD_DIR/shard-$1.ready"; }
+
+# True when PID is alive and is a crowd process serving this lab's plan.
+is_crowd() {
+  local pid=$1 cmd
+  [[ $pid =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/cmdline" ] || return 1
+  [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] || return 1
+  cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ $cmd == *"sim/crowd.js serve --plan $CROWD_PLAN "* ]]
+}
+
+crowd_teardown() {
+  local f pid i ns
+  for f in "$CROWD_DIR"/shard-*.pid; do
+    [ -e "$f" ] || continue
+    pid=$(cat "$f")
+    if is_crowd "$pid"; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for ((i = 0; i < 100; i++)); do is_crowd "$pid" || break; sleep 0.05; done
+      if is_crowd "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+      note "crowd: stopped pid $pid"
+    fi
+    rm -f "$f"
+  done
+  rm -f "$CROWD_DIR"/shard-*.ready
+  for ns in "$CROWD_NS" "$CROWD_SCAN_NS"; do delete_namespace "$ns"; done
+}
+
+cmd_crowd_up() {
+  require_root
+  lock
+  local count=${1:-1000} t0=$EPOCHREALTIME lines batch shard pids=() addresses thresh
+  [[ $count =~ ^[0-9]{1,4}$ ]] || die "crowd-up: N must be a number of devices (1 to 1001)"
+  [[ $CROWD_PROCS =~ ^[1-9]$ ]] || die "CROWD_PROCS must be 1 to 9"
+  NODE=$(command -v node) || die "node not found in PATH"
+  build
+  crowd_teardown
+  mkdir -p "$CROWD_DIR" "$LOG_DIR"
+  lines=$("$NODE" "$CROWD_JS" plan --count "$count" --out "$CROWD_PLAN") || die "crowd plan failed (see above)"
+  addresses=$(wc -l <<<"$lines")
+  thresh=$(cat /proc/sys/net/ipv4/neigh/default/gc_thresh3)
+  if [ $((addresses + 64)) -gt "$thresh" ]; then
+    note "warning: $addresses crowd addresses, and the machine-wide neighbour table holds $thresh entries at most (gc_thresh3, not raised here): a scan of the whole crowd may meet 'neighbor table overflow' when other namespaces are busy"
+  fi
+  run_ip netns add "$CROWD_SCAN_NS"
+  run_ip netns add "$CROWD_NS"
+  for ns in "$CROWD_SCAN_NS" "$CROWD_NS"; do
+    ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 >/dev/null || die "cannot turn IPv6 off in $ns"
+  done
+  ip netns exec "$CROWD_NS" sysctl -q -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 >/dev/null || die "cannot set the ARP sysctls in $CROWD_NS"
+  run_ip -n "$CROWD_SCAN_NS" link add eth0 type veth peer name up0 netns "$CROWD_NS"
+  run_ip -n "$CROWD_SCAN_NS" link set dev eth0 address 02:00:00:00:04:01
+  run_ip -n "$CROWD_SCAN_NS" addr add 198.18.4.1/22 dev eth0
+  run_ip -n "$CROWD_SCAN_NS" link set dev eth0 up
+  run_ip -n "$CROWD_SCAN_NS" link set dev lo up
+  run_ip -n "$CROWD_SCAN_NS" route replace 224.0.0.0/4 dev eth0
+  run_ip -n "$CROWD_NS" link set dev up0 up
+  run_ip -n "$CROWD_NS" link set dev lo up
+  # One batch for every interface (ip(8) -batch): a thousand `ip` runs would take a minute.
+  batch=$CROWD_DIR/links.batch
+  awk '
+    !($3 in made) { made[$3] = 1; print "link add link up0 name " $3 " address " $2 " type macvlan mode bridge" }
+    { print "addr add " $1 "/22 dev " $3 }
+    END { for (i in made) print "link set dev " i " up" }' <<<"$lines" >"$batch"
+  run_ip -n "$CROWD_NS" -batch "$batch"
+  run_ip -n "$CROWD_NS" route replace 224.0.0.0/4 dev c0
+  for ((shard = 0; shard < CROWD_PROCS; shard++)); do
+    rm -f "$(crowd_ready_file $shard)"
+    # A process holds a few sockets per device: its own soft descriptor limit is raised to the hard one.
+    (ulimit -n "$(ulimit -Hn)" && exec ip netns exec "$CROWD_NS" "$NODE" "$CROWD_JS" serve --plan "$CROWD_PLAN" --shard "$shard/$CROWD_PROCS" \
+      --ready-file "$(crowd_ready_file $shard)" </dev/null >"$LOG_DIR/crowd-$shard.log" 2>&1 9>&-) &
+    echo $! >"$(crowd_pid_file $shard)"
+    pids+=($!)
+  done
+  local deadline=$((SECONDS + CROWD_READY_TIMEOUT)) ready
+  while :; do
+    ready=0
+    for ((shard = 0; shard < CROWD_PROCS; shard++)); do
+      [ -f "$(crowd_ready_file $shard)" ] && ready=$((ready + 1)) && continue
+      is_crowd "${pids[$shard]}" || { tail -n 20 "$LOG_DIR/crowd-$shard.log" >&2; die "crowd process $shard exited before it was ready"; }
+    done
+    [ $ready -lt "$CROWD_PROCS" ] || break
+    [ $SECONDS -lt $deadline ] || die "crowd not ready after ${CROWD_READY_TIMEOUT}s (logs $LOG_DIR/crowd-*.log)"
+    sleep 0.2
+  done
+  note "crowd up in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.2f", b-a}')s: $addresses addresses on 198.18.4.0/22, scanner 198.18.4.1 in $CROWD_SCAN_NS, plan $CROWD_PLAN"
+}
+
+cmd_crowd_down() {
+  require_root
+  lock
+  crowd_teardown
+  rm -rf "$CROWD_DIR"
+  note "crowd down"
+}
+
 case "$CMD" in
 up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;
+crowd-up) cmd_crowd_up "${2:-}" ;;
+crowd-down) cmd_crowd_down ;;
 stop)
   check_device_arg "${2:-}"
   require_root

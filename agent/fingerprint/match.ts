@@ -31,7 +31,8 @@ export function namedGroups(re: RegExp): string[] {
 /** The identity values a match captured: named groups that are Identity keys and took part. */
 export function capturesOf(match: RegExpExecArray): IdentityValues {
   const captures: IdentityValues = {};
-  for (const [name, value] of Object.entries(match.groups ?? {})) {
+  if (!match.groups) return captures;
+  for (const [name, value] of Object.entries(match.groups)) {
     if (isIdentityKey(name) && value !== undefined && value !== '') captures[name] = value;
   }
   return captures;
@@ -120,6 +121,11 @@ function push(map: Map<IdentityKey, Candidate[]>, key: IdentityKey, candidate: C
   else map.set(key, [candidate]);
 }
 
+function pushIdentity(map: Map<IdentityKey, Candidate[]>, key: string, value: string | undefined, weight: number): void {
+  const trimmed = value?.trim();
+  if (isIdentityKey(key) && trimmed) push(map, key, { weight, value: trimmed });
+}
+
 /**
  * Fingerprints one device: OUI of its MAC, then every known field of every observation (values
  * trimmed; list fields value by value) against the field's rules. Fields not in fields.yaml,
@@ -161,18 +167,13 @@ export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): D
         const value = rawValue.trim();
         if (!value || value.length > MAX_MATCH_VALUE_LENGTH) continue;
         if (def.identity) push(fromFields, def.identity, { weight: def.priority, value });
+        let detail: string | undefined;
         for (const { rule, captures } of matchValue(db, field, value)) {
-          evidence.push({
-            source: rule.source,
-            detail: describeField(field, value),
-            supports: rule.supports,
-            rule: rule.id,
-            confidence: rule.confidence,
-          });
-          for (const [key, v] of Object.entries({ ...rule.set, ...captures })) {
-            const trimmed = v.trim();
-            if (isIdentityKey(key) && trimmed) push(fromRules, key, { weight: rule.confidence, value: trimmed });
-          }
+          detail ??= describeField(field, value);
+          evidence.push({ source: rule.source, detail, supports: rule.supports, rule: rule.id, confidence: rule.confidence });
+          // What the rule sets, unless a capture of the same name overrides it; then the captures.
+          for (const key in rule.set) if (!(key in captures)) pushIdentity(fromRules, key, rule.set[key as IdentityKey], rule.confidence);
+          for (const key in captures) pushIdentity(fromRules, key, captures[key as IdentityKey], rule.confidence);
         }
       }
     }
@@ -197,7 +198,9 @@ function dedupe(evidence: readonly Evidence[]): Evidence[] {
   const seen = new Set<string>();
   const out: Evidence[] = [];
   for (const e of evidence) {
-    const key = JSON.stringify([e.source, e.detail, e.supports, e.rule, e.confidence]);
+    // NUL never occurs in a detail (describeField quotes values with JSON.stringify), so the
+    // joined key is as unambiguous as a JSON array, and several times cheaper to build.
+    const key = `${e.source}\u0000${e.detail}\u0000${e.supports}\u0000${e.rule}\u0000${e.confidence}`;
     if (seen.has(key)) continue;
     seen.add(key);
     out.push(e);
@@ -222,9 +225,11 @@ function compareRules(db: FingerprintDb, a: string, b: string): number {
   return compareStrings(a, b);
 }
 
+const SOURCE_RANK: ReadonlyMap<string, number> = new Map(EVIDENCE_SOURCES.map((source, i) => [source, i]));
+
 function compareEvidence(db: FingerprintDb, a: Evidence, b: Evidence): number {
   return (
-    EVIDENCE_SOURCES.indexOf(a.source) - EVIDENCE_SOURCES.indexOf(b.source) ||
+    (SOURCE_RANK.get(a.source) ?? -1) - (SOURCE_RANK.get(b.source) ?? -1) ||
     compareRules(db, a.rule, b.rule) ||
     compareStrings(a.detail, b.detail) ||
     compareStrings(a.supports ?? '', b.supports ?? '')

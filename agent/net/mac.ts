@@ -3,6 +3,9 @@
  * octets joined by colons, as Linux `ip neigh` prints them.
  */
 
+/** The form normaliseMac returns. */
+const CANONICAL_MAC = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;
+
 /**
  * Normalises a MAC address to lower-case colon form (`58:50:ed:1f:e3:85`). Accepts `-`, `:` or
  * `.` separated forms (octets may drop a leading zero: `8-0-…`), Cisco dotted triples and 12 bare
@@ -10,6 +13,8 @@
  */
 export function normaliseMac(value: string | null | undefined): string | null {
   if (typeof value !== 'string') return null;
+  // Most MACs the agent handles are already in this form (the neighbour table's): no work to do.
+  if (CANONICAL_MAC.test(value)) return value;
   const trimmed = value.trim();
   if (trimmed.length > 32) return null;
   let hex: string;

@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const endpoints: string[] = [];
   for (const responder of RESPONDERS) {
     if (profile[responder.key] === undefined) continue;
-    const r = await responder.start({ profile, log, http });
+    const r = await responder.start({ profile, log, http, bindAddress: '0.0.0.0' });
     running.push(r);
     endpoints.push(...r.endpoints);
   }

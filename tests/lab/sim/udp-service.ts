@@ -5,6 +5,11 @@
  * a group, bound to the device's own address (it hears unicast requests only: a socket bound to a
  * unicast address never receives multicast). Replies go out from the service port, as a device's
  * do; a reply may wait a random delay first, as devices spread their answers.
+ *
+ * In a crowd (many devices in one namespace and one process, crowd.ts) each device's socket is
+ * bound to its own address, which hears no multicast; a GroupHub then hears each group once, on
+ * one interface of the crowd, and hands every datagram to every device's handler, so each device
+ * still answers from its own address, as devices on one segment each hear the same multicast.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { SimLog } from './log.js';
@@ -15,6 +20,8 @@ export interface ServiceSocketOptions {
   ip: string;
   /** Multicast group to join on the device's interface; absent: unicast only. */
   group?: string;
+  /** A crowd's shared listener: the socket binds to `ip` and hears the group through the hub. */
+  hub?: GroupHub;
   log: SimLog;
   /** Called for every datagram, with the service to reply through; an exception is logged, never thrown. */
   onMessage(msg: Buffer, rinfo: RemoteInfo, service: ServiceSocket): void;
@@ -22,6 +29,7 @@ export interface ServiceSocketOptions {
 
 export class ServiceSocket {
   private readonly timers = new Set<NodeJS.Timeout>();
+  private leaveHub: () => void = () => undefined;
 
   private constructor(
     private readonly socket: Socket,
@@ -33,7 +41,8 @@ export class ServiceSocket {
   static async open(opts: ServiceSocketOptions): Promise<ServiceSocket> {
     const socket = createSocket({ type: 'udp4', reuseAddr: true });
     socket.on('error', (e) => opts.log.warn(`socket error: ${e.message}`));
-    const bindAddress = opts.group ? '0.0.0.0' : opts.ip;
+    const joinsGroup = opts.group !== undefined && opts.hub === undefined;
+    const bindAddress = joinsGroup ? '0.0.0.0' : opts.ip;
     const endpoint = `udp ${bindAddress}:${opts.port}${opts.group ? ` + group ${opts.group} on ${opts.ip}` : ''}`;
     const service = new ServiceSocket(socket, opts.log, endpoint);
     socket.on('message', (msg, rinfo) => {
@@ -50,7 +59,9 @@ export class ServiceSocket {
         resolve();
       });
     });
-    if (opts.group) {
+    if (opts.group && opts.hub) {
+      service.leaveHub = await opts.hub.join(opts.group, opts.port, (msg, rinfo) => opts.onMessage(msg, rinfo, service));
+    } else if (opts.group) {
       socket.addMembership(opts.group, opts.ip);
       socket.setMulticastInterface(opts.ip);
       // The device never hears its own multicast.
@@ -73,7 +84,63 @@ export class ServiceSocket {
   }
 
   async close(): Promise<void> {
+    this.leaveHub();
     for (const t of this.timers) clearTimeout(t);
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+}
+
+type DatagramHandler = (msg: Buffer, rinfo: RemoteInfo) => void;
+
+/**
+ * One socket per (group, port) for a whole crowd: bound to 0.0.0.0:PORT and joined to the group on
+ * the interface of `anchorIp` (one membership: a macvlan hears a group only when it joined it, so
+ * each datagram arrives once), handing each datagram to every device that listens for it.
+ */
+export class GroupHub {
+  private readonly listeners = new Map<string, { socket: Socket; handlers: Set<DatagramHandler> }>();
+
+  constructor(
+    private readonly anchorIp: string,
+    private readonly log: SimLog,
+  ) {}
+
+  /** Adds a handler for the group; returns the function that removes it again. */
+  async join(group: string, port: number, handler: DatagramHandler): Promise<() => void> {
+    const key = `${group}:${port}`;
+    let listener = this.listeners.get(key);
+    if (!listener) {
+      const socket = createSocket({ type: 'udp4', reuseAddr: true });
+      const handlers = new Set<DatagramHandler>();
+      listener = { socket, handlers };
+      this.listeners.set(key, listener);
+      socket.on('error', (e) => this.log.warn(`group ${key}: socket error: ${e.message}`));
+      socket.on('message', (msg, rinfo) => {
+        for (const h of handlers) {
+          try {
+            h(msg, rinfo);
+          } catch (e) {
+            this.log.warn(`group ${key}: error handling datagram from ${rinfo.address}:${rinfo.port}: ${(e as Error).message}`);
+          }
+        }
+      });
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind({ port, address: '0.0.0.0' }, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+      socket.addMembership(group, this.anchorIp);
+    }
+    const { handlers } = listener;
+    handlers.add(handler);
+    return () => handlers.delete(handler);
+  }
+
+  async close(): Promise<void> {
+    const sockets = [...this.listeners.values()].map((l) => l.socket);
+    this.listeners.clear();
+    await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 }

@@ -57,6 +57,7 @@ export const dhipResponder: Responder = {
       port: DHIP_PORT,
       ip: ctx.profile.ip,
       group: DHIP_MULTICAST_ADDRESS,
+      hub: ctx.groupHub,
       log,
       onMessage(msg, rinfo, socket) {
         const from = `${rinfo.address}:${rinfo.port}`;

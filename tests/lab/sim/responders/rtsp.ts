@@ -185,13 +185,13 @@ export const rtspResponder: Responder = {
     server.on('error', (e) => log.warn(`server error: ${e.message}`));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ port, host: '0.0.0.0' }, () => {
+      server.listen({ port, host: ctx.bindAddress }, () => {
         server.off('error', reject);
         resolve();
       });
     });
     return {
-      endpoints: [`rtsp tcp 0.0.0.0:${port}`],
+      endpoints: [`rtsp tcp ${ctx.bindAddress}:${port}`],
       close: () =>
         new Promise<void>((resolve) => {
           for (const s of sockets) s.destroy();

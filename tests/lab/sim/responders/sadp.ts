@@ -61,6 +61,7 @@ export const sadpResponder: Responder = {
       port: SADP_PORT,
       ip: ctx.profile.ip,
       group: SADP_MULTICAST_ADDRESS,
+      hub: ctx.groupHub,
       log,
       onMessage(msg, rinfo, socket) {
         const from = `${rinfo.address}:${rinfo.port}`;

@@ -146,7 +146,7 @@ export const tcpPortsResponder: Responder = {
       if (listener.tls) server.on('tlsClientError', (e) => log.info(`tcp :${listener.port} TLS client error: ${e.message}`));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen({ port: listener.port, host: '0.0.0.0' }, () => {
+        server.listen({ port: listener.port, host: ctx.bindAddress }, () => {
           server.off('error', reject);
           resolve();
         });

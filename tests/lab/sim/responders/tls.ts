@@ -73,7 +73,7 @@ export const tlsResponder: Responder = {
       });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen({ port, host: '0.0.0.0' }, () => {
+        server.listen({ port, host: ctx.bindAddress }, () => {
           server.off('error', reject);
           resolve();
         });

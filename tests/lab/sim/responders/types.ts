@@ -1,5 +1,6 @@
 import type { HttpHost } from '../http-host.js';
 import type { SimLog } from '../log.js';
+import type { GroupHub } from '../udp-service.js';
 import type { LabProfile } from '../profile.js';
 
 export interface ResponderContext {
@@ -7,6 +8,13 @@ export interface ResponderContext {
   readonly log: SimLog;
   /** Shared HTTP servers: register routes in start(); the simulator listens after every start(). */
   readonly http: HttpHost;
+  /**
+   * The address the device's sockets bind to: 0.0.0.0 for a device alone in its namespace, its own
+   * address when many devices share one namespace and one process (the crowd, crowd.ts).
+   */
+  readonly bindAddress: string;
+  /** Present in a crowd: multicast is heard once for every device (udp-service.ts GroupHub). */
+  readonly groupHub?: GroupHub;
 }
 
 export interface RunningResponder {

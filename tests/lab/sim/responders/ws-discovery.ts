@@ -2,7 +2,7 @@
  * WS-Discovery target service (SOAP-over-UDP, the 2005/04 draft that ONVIF uses):
  * joins 239.255.255.250 on the device's interface, listens on UDP 3702 and answers each
  * matching Probe (multicast or unicast) with one unicast ProbeMatches to the sender's
- * address and port, sent from port 3702.
+ * address and port, sent from port 3702 (through udp-service.ts, which also serves a crowd).
  *
  * Matching (WS-Discovery 2005/04 §5.3): Types empty → match; otherwise the probe matches when
  * one of its QNames has a local name in the profile's answerTypes (prefix ignored), or always
@@ -10,11 +10,12 @@
  * device scope by the default rule (RFC 3986 prefix by path segment); other MatchBy rules are
  * not supported (the device stays silent, as a device that does not support it may).
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { RemoteInfo } from 'node:dgram';
 import { randomUUID } from 'node:crypto';
 import { excerpt } from '../log.js';
 import type { WsDiscoveryProfile } from '../profile.js';
 import { attr, esc, NS, parseSoap, text } from '../xml.js';
+import { ServiceSocket } from '../udp-service.js';
 import type { Responder, ResponderContext, RunningResponder } from './types.js';
 
 export const WSD_GROUP = '239.255.255.250';
@@ -92,11 +93,8 @@ export const wsDiscoveryResponder: Responder = {
     if (!cfg) throw new Error('no wsDiscovery section');
     const log = ctx.log.child('wsd');
     const seq = { instanceId: Math.floor(Date.now() / 1000), messageNumber: 0 };
-    const timers = new Set<NodeJS.Timeout>();
-    const socket: Socket = createSocket({ type: 'udp4', reuseAddr: true });
-    socket.on('error', (e) => log.warn(`socket error: ${e.message}`));
 
-    const onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+    const onMessage = (msg: Buffer, rinfo: RemoteInfo, service: ServiceSocket): void => {
       const from = `${rinfo.address}:${rinfo.port}`;
       const soap = parseSoap(msg.toString('utf8'));
       if (!soap) {
@@ -130,43 +128,11 @@ export const wsDiscoveryResponder: Responder = {
       }
       seq.messageNumber += 1;
       const reply = Buffer.from(buildProbeMatches(cfg, messageId, seq), 'utf8');
-      const delay = cfg.maxDelayMs ? Math.floor(Math.random() * cfg.maxDelayMs) : 0;
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        socket.send(reply, rinfo.port, rinfo.address, (err) => {
-          if (err) log.warn(`ProbeMatches to ${from} failed: ${err.message}`);
-          else log.info(`Probe ${messageId} from ${from} types=[${probeTypes.join(' ')}] -> ProbeMatches (${reply.length} bytes, delay ${delay} ms)`);
-        });
-      }, delay);
-      timers.add(timer);
+      service.reply(reply, rinfo, `Probe ${messageId} from ${from} types=[${probeTypes.join(' ')}] -> ProbeMatches`, cfg.maxDelayMs);
     };
 
-    socket.on('message', (msg, rinfo) => {
-      try {
-        onMessage(msg, rinfo);
-      } catch (e) {
-        log.warn(`error handling datagram from ${rinfo.address}:${rinfo.port}: ${(e as Error).message}`);
-      }
-    });
-
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind({ port: WSD_PORT, address: '0.0.0.0' }, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    socket.addMembership(WSD_GROUP, ctx.profile.ip);
-    socket.setMulticastInterface(ctx.profile.ip);
-    // Silence Node's multicast loopback: the device never hears its own packets.
-    socket.setMulticastLoopback(false);
-
-    return {
-      endpoints: [`udp 0.0.0.0:${WSD_PORT} + group ${WSD_GROUP} on ${ctx.profile.ip}`],
-      close: async () => {
-        for (const t of timers) clearTimeout(t);
-        await new Promise<void>((resolve) => socket.close(() => resolve()));
-      },
-    };
+    // Multicast and unicast Probes alike; the device never hears its own multicast (ServiceSocket).
+    const service = await ServiceSocket.open({ port: WSD_PORT, ip: ctx.profile.ip, group: WSD_GROUP, hub: ctx.groupHub, log, onMessage });
+    return { endpoints: [service.endpoint], close: () => service.close() };
   },
 };

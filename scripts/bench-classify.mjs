@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// Classification throughput (issue 10 target: 10,000 devices at >= 50,000 devices/s, RSS growth
+// per device small and linear), on the compiled agent (dist/, built by `npm ci`): synthetic devices
+// built from the examples of every rule in fingerprints/rules/*.yaml, run through what a scan does
+// after its network phases (agent/pipeline/scan.ts): merge observations into hosts, then
+// fingerprint, classify, flag CVEs and name policies per host (buildDevice). No network.
+//
+//   node --expose-gc scripts/bench-classify.mjs [COUNT...]   default 10000 100000; one JSON line per COUNT,
+//   each the median of 3 repetitions (wall and CPU time: the machine may be shared)
+//
+// Each device gets RULES_PER_DEVICE observations, each one rule example chosen by a fixed
+// pseudo-random sequence (the same devices every run), plus a neighbour-table observation with its
+// own MAC (a lab profile's OUI, so the IEEE registrant lookup runs too). Devices are kept until the
+// count is reached, so the RSS growth measured is what holding N classified devices costs.
+import { discoverers } from '../dist/agent/discovery/index.js';
+import { loadKnowledge } from '../dist/agent/knowledge/index.js';
+import { buildDevice } from '../dist/agent/pipeline/assess.js';
+import { identityFieldsOf, mergeObservations } from '../dist/agent/pipeline/merge.js';
+
+const RULES_PER_DEVICE = 4;
+/** OUIs of the lab profiles (Hikvision, Dahua, Axis, Hanwha; tests/lab/profiles). */
+const OUIS = ['28:57:be', '08:ed:ed', 'ac:cc:8e', '00:09:18'];
+/** Merge works on one batch at a time, as a streamed scan would hand it hosts. */
+const BATCH = 1000;
+
+const knowledge = loadKnowledge();
+const identityFields = identityFieldsOf(knowledge.fields);
+const emitter = new Map();
+for (const d of discoverers) for (const f of d.emits) if (!emitter.has(f)) emitter.set(f, d.name);
+const examples = knowledge.rules.flatMap((rule) => (emitter.has(rule.field) ? rule.examples.map((e) => ({ field: rule.field, value: e.value, source: emitter.get(rule.field) })) : []));
+const skippedRules = knowledge.rules.filter((r) => !emitter.has(r.field)).length;
+
+function lcg(seed) {
+  let s = seed >>> 0;
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+}
+
+function ipOf(n) {
+  return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+}
+
+function observationsOf(n, next, at) {
+  const ip = ipOf(n);
+  const mac = `${OUIS[n % OUIS.length]}:${((n >> 16) & 255).toString(16).padStart(2, '0')}:${((n >> 8) & 255).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`;
+  const out = [{ source: 'neighbour-table', ip, mac, at, status: 'ok', fields: { 'neighbour.fresh': 'true' } }];
+  for (let k = 0; k < RULES_PER_DEVICE; k++) {
+    const e = examples[Math.floor(next() * examples.length)];
+    out.push({ source: e.source, ip, at, status: 'ok', fields: { [e.field]: e.value } });
+  }
+  return out;
+}
+
+/** Merges and classifies `count` devices, BATCH at a time; keeps every device it built. */
+function classifyMany(count) {
+  const next = lcg(0x5eedc0de);
+  const at = new Date().toISOString();
+  const kept = [];
+  let observations = 0;
+  const spent = { mergeMs: 0, classifyMs: 0, classifyCpuMs: 0 };
+  for (let start = 0; start < count; start += BATCH) {
+    const batch = [];
+    for (let n = start; n < Math.min(count, start + BATCH); n++) batch.push(...observationsOf(n, next, at));
+    observations += batch.length;
+    const t0 = performance.now();
+    const hosts = mergeObservations(batch, identityFields);
+    const t1 = performance.now();
+    const cpu0 = process.cpuUsage();
+    for (const host of hosts) kept.push(buildDevice(knowledge, host));
+    const cpu = process.cpuUsage(cpu0);
+    spent.mergeMs += t1 - t0;
+    spent.classifyMs += performance.now() - t1;
+    spent.classifyCpuMs += (cpu.user + cpu.system) / 1000;
+  }
+  return { kept, observations, spent };
+}
+
+const counts = process.argv.slice(2).map(Number);
+const REPEATS = 3;
+classifyMany(2000); // warm-up: JIT, lazily compiled patterns
+for (const count of counts.length ? counts : [10_000, 100_000]) {
+  const runs = [];
+  for (let r = 0; r < REPEATS; r++) {
+    globalThis.gc?.();
+    const heap0 = process.memoryUsage().heapUsed;
+    const { kept, observations, spent } = classifyMany(count);
+    globalThis.gc?.();
+    // The devices are still referenced here: what they hold is the heap's growth.
+    const heap1 = process.memoryUsage().heapUsed;
+    runs.push({ ...spent, observations, linked: kept.filter((d) => d.classification.linkedVendor !== null).length, heapGrowth: heap1 - heap0 });
+  }
+  const median = (f) => runs.map(f).sort((a, b) => a - b)[REPEATS >> 1];
+  const last = runs[runs.length - 1];
+  process.stdout.write(
+    JSON.stringify({
+      devices: count,
+      observations: last.observations,
+      examples: examples.length,
+      rulesWithoutEmitter: skippedRules,
+      linked: last.linked,
+      // Classification: fingerprint, classify, CVEs and policies per device (buildDevice).
+      classifyMs: runs.map((r) => Math.round(r.classifyMs)),
+      devicesPerSecond: Math.round(count / (median((r) => r.classifyMs) / 1000)),
+      devicesPerCpuSecond: Math.round(count / (median((r) => r.classifyCpuMs) / 1000)),
+      // Merging observations into hosts (agent/pipeline/merge.ts), before classification.
+      mergeMs: runs.map((r) => Math.round(r.mergeMs)),
+      // Heap held by the classified devices (measured after a full GC, devices still referenced).
+      heapPerDeviceKb: +(median((r) => r.heapGrowth) / count / 1024).toFixed(2),
+      peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    }) + '\n',
+  );
+}
