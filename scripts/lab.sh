@@ -391,7 +391,12 @@ check_device_arg() {
 # gc_thresh3 (1024 by default) bounds all of it (struct neigh_table in torvalds/linux
 # include/net/neighbour.h, the one arp_tbl of net/ipv4/arp.c): the sysctl is not per namespace, so
 # this script never raises it. A crowd of 1000 puts about 1000 entries in the scanner's namespace
-# while it is scanned; crowd-up says so when the crowd's addresses come near gc_thresh3.
+# while it is scanned; crowd-up says so when the crowd's addresses come near gc_thresh3. On the
+# crowd's side, each device interface answering the scanner would add one more entry (real devices
+# each have a kernel of their own): each gets a permanent entry for the scanner instead, which the
+# table's limits do not count (torvalds/linux net/core/neighbour.c: ___neigh_create counts an entry
+# in gc_entries, the number held against gc_thresh3, only when it is not NUD_PERMANENT; since
+# v4.20, "neighbor: Improve garbage collection").
 CROWD_SCAN_NS=${PREFIX}cscan
 CROWD_NS=${PREFIX}crowd
 CROWD_DIR=$LAB_DIR/crowd
@@ -464,7 +469,10 @@ cmd_crowd_up() {
   awk '
     !($3 in made) { made[$3] = 1; print "link add link up0 name " $3 " address " $2 " type macvlan mode bridge" }
     { print "addr add " $1 "/22 dev " $3 }
-    END { for (i in made) print "link set dev " i " up" }' <<<"$lines" >"$batch"
+    END {
+      for (i in made) print "link set dev " i " up"
+      for (i in made) print "neigh replace 198.18.4.1 lladdr 02:00:00:00:04:01 dev " i " nud permanent"
+    }' <<<"$lines" >"$batch"
   run_ip -n "$CROWD_NS" -batch "$batch"
   run_ip -n "$CROWD_NS" route replace 224.0.0.0/4 dev c0
   for ((shard = 0; shard < CROWD_PROCS; shard++)); do

@@ -21,6 +21,9 @@
  * - per host: at most PER_HOST_CONNECTIONS connections open at once and PER_HOST_RATE new ones a
  *   second, whatever `--rate` allows in all; `--rate` caps all hosts together;
  * - sockets: never more open at once than the file-descriptor limit allows (net/fd-limit.ts);
+ * - the kernel's neighbour table: no more on-link addresses first reached in any 5 s than it can
+ *   hold beside the rest of the machine's (net/neighbour-budget.ts), so no connect is dropped by a
+ *   "neighbor table overflow";
  * - timeouts: each host's connect timeout follows the round trips it has shown (net/rtt.ts, nmap's
  *   bounds); a host that has answered nothing yet gets the initial timeout;
  * - tarpits: a host that answered none of its first PER_HOST_CONNECTIONS connects (every one timed
@@ -181,7 +184,7 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
 
       /** One connect, once the host, the socket pool and `--rate` all allow it; null when the scan ended first. */
       const attempt = async (ip: string, spec: PortSpec, host: HostSweep, { signal, limiter }: ItemProbe): Promise<ConnectOutcome | null> => {
-        if (!(await host.connections.acquire(signal))) return null;
+        if (!(await ctx.neighbours.acquire(ip, signal)) || !(await host.connections.acquire(signal))) return null;
         try {
           if (!(await host.turns.take(signal)) || !(await sockets.acquire(signal))) return null;
           try {
@@ -285,6 +288,8 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
           sockets: socketLimit,
           fdLimit: fd.limit,
           fdLimitFrom: fd.from,
+          neighbourBudget: ctx.neighbours.size,
+          neighbourWaits: ctx.neighbours.waited,
           ms: Date.now() - started,
           aborted: ctx.signal.aborted,
         },

@@ -6,6 +6,7 @@ import type { CredentialStore } from '../credentials.js';
 import type { Knowledge } from '../knowledge/index.js';
 import type { ScanBounds } from './bounds.js';
 import type { RefusalLedger } from '../credential-refusals.js';
+import type { NeighbourBudget } from '../net/neighbour-budget.js';
 
 /**
  * When a discoverer runs (nmap's prerule/portrule split). agent/pipeline/scan.ts runs them in this order,
@@ -47,6 +48,8 @@ export interface ScanContext {
   readonly knowledge: Knowledge;
   /** The scan's caps on what devices send, and the counts of what they cut (bounds.ts). */
   readonly bounds: ScanBounds;
+  /** Places in the kernel's neighbour table: every first packet to an on-link address takes one (net/neighbour-budget.ts). */
+  readonly neighbours: NeighbourBudget;
 }
 
 /**

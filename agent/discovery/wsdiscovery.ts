@@ -104,6 +104,7 @@ async function probeTargets(ctx: ScanContext, sockets: InterfaceSocket[], probe:
       if (ctx.signal.aborted) return;
       const early = started + sent * gap - Date.now();
       if (early > 0) await sleep(early, ctx.signal);
+      if (!(await ctx.neighbours.acquire(ip, ctx.signal))) return;
       const socket = sockets.find((s) => inCidr(ip, s.iface.cidr)) ?? sockets[0];
       socket?.send(probe, ip, WSD_PORT);
       sent++;

@@ -122,6 +122,11 @@ export class Semaphore {
     });
   }
 
+  /** Places free now (an acquire would not wait). */
+  get available(): number {
+    return this.free;
+  }
+
   release(): void {
     const next = this.waiting.shift();
     if (next) next();

@@ -28,6 +28,15 @@ export interface InterfaceSocket {
 /** SOAP-over-UDP §3.4: repeat multicast messages with a short random delay (UDP_MIN_DELAY 50 ms). */
 export const REPEAT_DELAY_MS = { min: 50, max: 250 } as const;
 
+/**
+ * Receive buffer asked for each discovery socket. The default (net.core.rmem_default, 212,992 bytes
+ * on Linux) holds about a hundred replies; every device on a segment answers a multicast search
+ * within a few milliseconds, so a segment of a thousand overflowed it and the replies past it were
+ * lost (issue 10's crowd lab: serials of ~130 of 1,020 devices missing). The kernel grants at most
+ * net.core.rmem_max (socket(7) SO_RCVBUF); nothing system-wide is raised.
+ */
+export const DISCOVERY_RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+
 export function repeatDelay(): number {
   return REPEAT_DELAY_MS.min + Math.floor(Math.random() * (REPEAT_DELAY_MS.max - REPEAT_DELAY_MS.min));
 }
@@ -45,7 +54,7 @@ export async function withInterfaceSockets(
   const opened: { socket: dgram.Socket; handle: InterfaceSocket }[] = [];
   try {
     for (const iface of interfaces) {
-      const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+      const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: DISCOVERY_RECV_BUFFER_BYTES });
       socket.on('error', (error) => log.warn({ iface: iface.name, err: error.message }, 'UDP socket error'));
       socket.on('message', (bytes, rinfo) => onDatagram({ bytes, from: rinfo.address, port: rinfo.port, iface }));
       await new Promise<void>((resolve, reject) => {

@@ -15,6 +15,7 @@ import { ScanBounds } from '../discovery/bounds.js';
 import type { Inventory, Observation } from '../types.js';
 import type { Knowledge } from '../knowledge/index.js';
 import type { CredentialStore } from '../credentials.js';
+import { NeighbourBudget, neighbourBudgetSize, neighbourTableLimit } from '../net/neighbour-budget.js';
 import { RefusalLedger, type CredentialRefusal } from '../credential-refusals.js';
 
 export interface ScanOptions {
@@ -69,6 +70,8 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   const bounds = new ScanBounds(log);
   const refusals = new RefusalLedger(options.previousRefusals ?? [], options.knowledge.lockout);
   const subnets = options.interfaces.map((i) => i.cidr);
+  const neighbourTable = neighbourTableLimit();
+  const neighbours = new NeighbourBudget(neighbourBudgetSize(neighbourTable.limit), subnets);
   const { targets, skipped } = probeableTargets(options.targets, subnets);
   for (const { addresses, reason } of skipped) log.warn({ addresses, reason }, 'named target skipped: it is not the address of one device, so it is never probed');
 
@@ -92,6 +95,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
       refusals,
       knowledge: options.knowledge,
       bounds,
+      neighbours,
     };
     const record = (o: Observation): void => {
       observations.push(o);

@@ -5,6 +5,7 @@
 import type { ScanContext } from '../../agent/discovery/types.js';
 import { ScanBounds } from '../../agent/discovery/bounds.js';
 import { loadKnowledge } from '../../agent/knowledge/index.js';
+import { DEFAULT_GC_THRESH3, NeighbourBudget, neighbourBudgetSize } from '../../agent/net/neighbour-budget.js';
 import { createLogger } from '../../agent/log.js';
 import { parseTargets } from '../../agent/targets.js';
 
@@ -22,6 +23,7 @@ export function loopbackContext(over: Partial<ScanContext> = {}): ScanContext {
     ratePerSecond: 1000,
     knowledge: loadKnowledge(),
     bounds: new ScanBounds(log),
+    neighbours: new NeighbourBudget(neighbourBudgetSize(DEFAULT_GC_THRESH3), []),
     ...over,
   };
 }

@@ -5,13 +5,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseCredentials, type CredentialStore } from '../../agent/credentials.js';
 import { deviceServiceEndpoints, macForAddress, onvifDevice, xaddrForResponder } from '../../agent/discovery/onvif.js';
 import type { ScanContext } from '../../agent/discovery/types.js';
-import { createLogger } from '../../agent/log.js';
-import { ScanBounds } from '../../agent/discovery/bounds.js';
 import { parseTargets } from '../../agent/targets.js';
 import type { Observation } from '../../agent/types.js';
 import { verifyDigest, verifyUsernameToken } from '../lab/sim/auth.js';
 import { parseSoap } from '../lab/sim/xml.js';
+import { loopbackContext } from '../support/scan-context.js';
 import { loadKnowledge } from '../../agent/knowledge/index.js';
+import { createLogger } from '../../agent/log.js';
 import { RefusalLedger } from '../../agent/credential-refusals.js';
 import { checkedEmit } from '../support/declared-emits.js';
 import { startClosingHttpServer } from '../support/closing-http-server.js';
@@ -100,21 +100,14 @@ async function camera(device: Device): Promise<{ port: number; requests: Request
 }
 
 function context(seen: Observation[], credentials?: CredentialStore, refusals?: RefusalLedger): ScanContext {
-  return {
-    knowledge: loadKnowledge(),
-    interfaces: [],
+  return loopbackContext({
     targets: parseTargets([]),
-    startedAtMs: Date.now(),
-    active: true,
     ratePerSecond: 200,
-    timeoutMs: 1000,
     signal: AbortSignal.timeout(15_000),
-    log: createLogger('silent'),
-    bounds: new ScanBounds(createLogger('silent')),
     seen,
     ...(credentials ? { credentials } : {}),
     ...(refusals ? { refusals } : {}),
-  };
+  });
 }
 
 async function probe(seen: Observation[], credentials?: CredentialStore, refusals?: RefusalLedger): Promise<Observation[]> {

@@ -3,12 +3,10 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { afterEach, describe, expect, it } from 'vitest';
 import { rtspProbe, rtspTargets } from '../../agent/discovery/rtsp.js';
 import type { ScanContext } from '../../agent/discovery/types.js';
-import { createLogger } from '../../agent/log.js';
-import { ScanBounds } from '../../agent/discovery/bounds.js';
 import { RTSP_MAX_RESPONSE_BYTES } from '../../agent/protocols/rtsp.js';
 import { parseTargets } from '../../agent/targets.js';
 import type { Observation } from '../../agent/types.js';
-import { loadKnowledge } from '../../agent/knowledge/index.js';
+import { loopbackContext } from '../support/scan-context.js';
 import { checkedEmit } from '../support/declared-emits.js';
 
 // Loopback RTSP servers (127.0.0.1 only) standing in for cameras.
@@ -62,19 +60,7 @@ function openPort(port: number, ip = '127.0.0.1', probes: string[] = ['rtsp']): 
 }
 
 function context(seen: Observation[], targets = ['127.0.0.1']): ScanContext {
-  return {
-    knowledge: loadKnowledge(),
-    interfaces: [],
-    targets: parseTargets(targets),
-    startedAtMs: Date.now(),
-    timeoutMs: 1000,
-    signal: AbortSignal.timeout(15_000),
-    log: createLogger('silent'),
-    bounds: new ScanBounds(createLogger('silent')),
-    seen,
-    active: true,
-    ratePerSecond: 200,
-  };
+  return loopbackContext({ targets: parseTargets(targets), signal: AbortSignal.timeout(15_000), seen, ratePerSecond: 200 });
 }
 
 async function probe(seen: Observation[], targets?: string[]): Promise<Observation[]> {

@@ -1,0 +1,92 @@
+/**
+ * How many on-link addresses a scan may be resolving at once, so that it never overflows the
+ * kernel's IPv4 neighbour (ARP) table.
+ *
+ * Every first packet to an address on a directly connected subnet makes the kernel create a
+ * neighbour entry (INCOMPLETE while it asks ARP, then REACHABLE or FAILED). The table is one for
+ * the whole machine, every network namespace's entries counted together, and it holds at most
+ * gc_thresh3 entries (1024 by default; Documentation/networking/ip-sysctl.rst, neigh/default). Past
+ * that the kernel logs "neighbor table overflow" and drops the packet: the connect or probe fails
+ * as if nobody were there, and the device is silently lost (issue 10: a /22 sweep of 1,020 live
+ * lab devices lost a third of them). The forced garbage collector can free only entries that have
+ * not been updated for 5 seconds (net/core/neighbour.c, neigh_forced_gc: `tref = jiffies - 5 * HZ`),
+ * so what must stay under the limit is the number of addresses first reached in any 5 s.
+ *
+ * The budget is half of gc_thresh3, leaving the other half to the rest of the machine (its own
+ * traffic, other scans); it is read, never raised. Addresses off every chosen interface's subnet go
+ * through a router, whose one entry the kernel already has: they take no place.
+ */
+import { readFileSync } from 'node:fs';
+import { inCidr } from './ipv4.js';
+import { Semaphore } from './rate-limiter.js';
+
+export const GC_THRESH3_PATH = '/proc/sys/net/ipv4/neigh/default/gc_thresh3';
+/**
+ * The kernel's default gc_thresh3 (Documentation/networking/ip-sysctl.rst). It is assumed when the
+ * file cannot be read: inside a network namespace other than the first, /proc/sys/net/ipv4/neigh
+ * has no `default` entry, although the first namespace's limit still applies.
+ */
+export const DEFAULT_GC_THRESH3 = 1024;
+/** The share of gc_thresh3 a scan may fill. */
+const BUDGET_SHARE = 1 / 2;
+/** How long a first contact counts against the table: the forced collector's 5 s (see above). */
+export const NEIGHBOUR_HOLD_MS = 5_000;
+
+/** The neighbour table's hard limit, and where it came from. */
+export function neighbourTableLimit(read: (path: string) => string = (p) => readFileSync(p, 'utf8')): { limit: number; from: string } {
+  try {
+    const value = Number(read(GC_THRESH3_PATH).trim());
+    if (Number.isInteger(value) && value > 0) return { limit: value, from: GC_THRESH3_PATH };
+  } catch {
+    // Absent in this namespace, or not Linux: fall through to the kernel's default.
+  }
+  return { limit: DEFAULT_GC_THRESH3, from: 'assumed (kernel default)' };
+}
+
+/** Places for on-link addresses a scan may hold under a neighbour table of `limit` entries. */
+export function neighbourBudgetSize(limit: number): number {
+  return Math.max(1, Math.floor(limit * BUDGET_SHARE));
+}
+
+/**
+ * The places themselves. Each on-link address takes one at its first contact and holds it for
+ * NEIGHBOUR_HOLD_MS; contacting it again meanwhile is free. Only the addresses held are kept, so
+ * memory follows the addresses reached in the last 5 s, not the size of the range.
+ */
+export class NeighbourBudget {
+  private readonly places: Semaphore;
+  private readonly held = new Set<string>();
+  private readonly pending = new Map<string, Promise<boolean>>();
+  /** First contacts that had to wait for a place. */
+  waited = 0;
+
+  constructor(
+    readonly size: number,
+    private readonly onLinkCidrs: readonly string[],
+    private readonly holdMs = NEIGHBOUR_HOLD_MS,
+  ) {
+    this.places = new Semaphore(size);
+  }
+
+  /** Resolves true when `ip` may be contacted now, false if `signal` aborted first. */
+  acquire(ip: string, signal?: AbortSignal): Promise<boolean> {
+    if (this.held.has(ip) || !this.onLinkCidrs.some((cidr) => inCidr(ip, cidr))) return Promise.resolve(!signal?.aborted);
+    const waiting = this.pending.get(ip);
+    if (waiting) return waiting;
+    const taken = this.take(ip, signal).finally(() => this.pending.delete(ip));
+    this.pending.set(ip, taken);
+    return taken;
+  }
+
+  private async take(ip: string, signal?: AbortSignal): Promise<boolean> {
+    const immediate = this.places.available > 0;
+    if (!(await this.places.acquire(signal))) return false;
+    if (!immediate) this.waited++;
+    this.held.add(ip);
+    setTimeout(() => {
+      this.held.delete(ip);
+      this.places.release();
+    }, this.holdMs).unref();
+    return true;
+  }
+}
