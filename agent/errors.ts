@@ -13,7 +13,7 @@ export const ERRORS = {
   CCTV_ERR_TOO_MANY_TARGETS: {
     exit: 2,
     message: (count: number, max: number) =>
-      `The targets add up to ${count} addresses, more than the ${max} one scan may probe. Split the scan into smaller blocks (a /20 or smaller).`,
+      `The targets add up to ${count} addresses, more than the ${max} one scan may probe. Split the scan into blocks of a /16 or smaller (one scan or daemon site each).`,
   },
   CCTV_ERR_UNKNOWN_INTERFACE: {
     exit: 2,

@@ -2,17 +2,20 @@ import { isIPv4 } from 'node:net';
 import { agentError } from './errors.js';
 import { cidrRange, intToIpv4, ipv4ToInt, parseCidr, type Ipv4Range } from './net/ipv4.js';
 
-/** The most addresses one scan may name (a /20): cameras and networks fall over under bigger sweeps. */
-export const MAX_TARGET_ADDRESSES = 4096;
-
+/**
+ * The most addresses one scan (or one daemon site) may name: a /16, a council's whole private
+ * block (issue 10). Addresses are generated as they are swept, never held all at once, and the
+ * sweep's pacing (per host, `--rate`, the neighbour table) keeps it polite at any size.
+ */
+export const MAX_TARGET_ADDRESSES = 65_536;
 
 /** The operator's TARGET arguments, parsed: the only addresses active probes may touch. */
 export interface TargetSet {
   /** The arguments as given, for the inventory's scan.targets. */
   readonly specs: readonly string[];
   has(ip: string): boolean;
-  /** Every address, in ascending order (network and broadcast addresses of a CIDR block excluded). */
-  addresses(): string[];
+  /** Every address, once, in ascending order (network and broadcast addresses of a CIDR block excluded), generated as it is read. */
+  addresses(): IterableIterator<string>;
   readonly size: number;
 }
 
@@ -50,20 +53,50 @@ export function parseTargets(specs: readonly string[]): TargetSet {
   return targetSet(specs, ranges, new Set());
 }
 
+/** The ranges sorted, overlapping and adjacent ones joined. */
+function mergeRanges(ranges: readonly Ipv4Range[]): Ipv4Range[] {
+  const merged: Array<{ first: number; last: number }> = [];
+  for (const r of [...ranges].sort((x, y) => x.first - y.first)) {
+    const last = merged.at(-1);
+    if (last && r.first <= last.last + 1) last.last = Math.max(last.last, r.last);
+    else merged.push({ first: r.first, last: r.last });
+  }
+  return merged;
+}
+
+/** Each TargetSet's own ranges, for probeableTargets to narrow it without listing its addresses. */
+const rangesOf = new WeakMap<TargetSet, readonly Ipv4Range[]>();
+
+/** A set of addresses held as ranges (and the few addresses excluded from them): its size, never its addresses, in memory. */
 function targetSet(specs: readonly string[], ranges: readonly Ipv4Range[], excluded: ReadonlySet<number>): TargetSet {
-  const all = new Set<number>();
-  for (const r of ranges) for (let n = r.first; n <= r.last; n++) if (!excluded.has(n)) all.add(n);
-  const sorted = [...all].sort((a, b) => a - b);
-  return {
+  const merged = mergeRanges(ranges);
+  const inRanges = (n: number): boolean => {
+    let low = 0;
+    let high = merged.length - 1;
+    while (low <= high) {
+      const mid = (low + high) >> 1;
+      const r = merged[mid] as Ipv4Range;
+      if (n < r.first) high = mid - 1;
+      else if (n > r.last) low = mid + 1;
+      else return true;
+    }
+    return false;
+  };
+  const excludedInside = [...excluded].filter(inRanges).length;
+  const set: TargetSet = {
     specs: [...specs],
-    size: sorted.length,
+    size: merged.reduce((n, r) => n + (r.last - r.first + 1), 0) - excludedInside,
     has(ip: string): boolean {
-      return isIPv4(ip) && all.has(ipv4ToInt(ip));
+      if (!isIPv4(ip)) return false;
+      const n = ipv4ToInt(ip);
+      return inRanges(n) && !excluded.has(n);
     },
-    addresses(): string[] {
-      return sorted.map(intToIpv4);
+    *addresses(): IterableIterator<string> {
+      for (const r of merged) for (let n = r.first; n <= r.last; n++) if (!excluded.has(n)) yield intToIpv4(n);
     },
   };
+  rangesOf.set(set, merged);
+  return set;
 }
 
 /**
@@ -130,7 +163,7 @@ export function probeableTargets(targets: TargetSet, subnets: readonly string[])
     else skipped.push({ first: n, last: n, reason });
   }
   if (excluded.size === 0) return { targets, skipped: [] };
-  const ranges = targets.addresses().map((ip) => ({ first: ipv4ToInt(ip), last: ipv4ToInt(ip) }));
+  const ranges = rangesOf.get(targets) ?? [...targets.addresses()].map((ip) => ({ first: ipv4ToInt(ip), last: ipv4ToInt(ip) }));
   return {
     targets: targetSet(targets.specs, ranges, excluded),
     skipped: skipped.map(({ first, last, reason }) => ({ addresses: first === last ? intToIpv4(first) : `${intToIpv4(first)}-${intToIpv4(last)}`, reason })),

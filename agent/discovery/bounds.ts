@@ -12,7 +12,6 @@
  */
 import type { Logger } from '../log.js';
 import type { Observation } from '../types.js';
-import { MAX_TARGET_ADDRESSES } from '../targets.js';
 
 /**
  * Observations one discovery method keeps from one sender. A real device answers each discovery
@@ -21,10 +20,12 @@ import { MAX_TARGET_ADDRESSES } from '../targets.js';
  */
 export const MAX_OBSERVATIONS_PER_SOURCE = 64;
 /**
- * Observations one discovery method keeps in all: one per address of the largest sweep a scan may
- * name (a /20). A link with more devices than that is beyond what one scan is meant to cover.
+ * Observations one listening discovery method keeps in all: one per address of a /20 link. Its
+ * replies come only from the local link (multicast, TTL 1), and a link of more than 4,096 devices
+ * answering one protocol is a flood, not a network (the sweep of named targets, up to a /16, is not
+ * bounded by this: it emits only for hosts that answer).
  */
-export const MAX_OBSERVATIONS_PER_METHOD = MAX_TARGET_ADDRESSES;
+export const MAX_OBSERVATIONS_PER_METHOD = 4096;
 
 export class ScanBounds {
   private readonly counts = new Map<string, number>();

@@ -86,6 +86,8 @@ const DEFAULTS = {
 type PortOutcome = ConnectOutcome | 'skipped';
 
 interface Tally {
+  /** Hosts swept (named targets and hosts that announced themselves, the scanner's own addresses left out). */
+  hosts: number;
   open: number;
   refused: number;
   silent: number;
@@ -178,8 +180,10 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
       const heard = new Set(ctx.seen.filter((o) => o.source !== 'neighbour-table').map((o) => o.ip));
       // The scanner's own addresses are in the swept block too: it is not a device.
       const own = new Set(ctx.interfaces.map((i) => i.address));
-      const hosts = activeProbeHosts(ctx).filter((ip) => !own.has(ip));
-      const tally: Tally = { open: 0, refused: 0, silent: 0, absentHosts: 0, givenUpHosts: 0, localLimit: 0 };
+      const hosts = (function* (): Generator<string> {
+        for (const ip of activeProbeHosts(ctx)) if (!own.has(ip)) yield ip;
+      })();
+      const tally: Tally = { hosts: 0, open: 0, refused: 0, silent: 0, absentHosts: 0, givenUpHosts: 0, localLimit: 0 };
       const started = Date.now();
 
       /** One connect, once the host, the socket pool and `--rate` all allow it; null when the scan ended first. */
@@ -233,6 +237,7 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
       };
 
       const scanHost = async (ip: string, item: ItemProbe): Promise<void> => {
+        tally.hosts++;
         const host = new HostSweep({ perHostConnections, perHostRate, rtt });
         const probeAll = (specs: readonly PortSpec[]): Promise<unknown> => Promise.all(specs.map((p) => probe(ip, p, host, item)));
         let rest = table;
@@ -278,7 +283,7 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
       }
       log.info(
         {
-          hosts: hosts.length,
+          hosts: tally.hosts,
           absentHosts: tally.absentHosts,
           givenUpHosts: tally.givenUpHosts,
           open: tally.open,

@@ -11,9 +11,15 @@ import type { ScanContext } from './types.js';
  * The hosts active probes may touch: the TARGETs the operator named, and hosts that announced
  * themselves during the listen phase (never an address a reply merely mentions).
  */
-export function activeProbeHosts(ctx: ScanContext): string[] {
-  const heard = ctx.seen.filter((o) => o.source !== 'neighbour-table').map((o) => o.ip);
-  return [...new Set([...ctx.targets.addresses(), ...heard])];
+export function* activeProbeHosts(ctx: ScanContext): Generator<string> {
+  yield* ctx.targets.addresses();
+  const heard = heardHosts(ctx);
+  for (const ip of heard) if (!ctx.targets.has(ip)) yield ip;
+}
+
+/** Hosts that announced themselves during the listen phase (not the neighbour table's), each once. */
+function heardHosts(ctx: ScanContext): Set<string> {
+  return new Set(ctx.seen.filter((o) => o.source !== 'neighbour-table').map((o) => o.ip));
 }
 
 export interface OpenPort {
@@ -25,7 +31,8 @@ export interface OpenPort {
 
 /** The open ports the TCP sweep marked for `probe`, on hosts active probes may touch, each once, in the order found. */
 export function openPortsFor(ctx: ScanContext, probe: string): OpenPort[] {
-  const allowed = new Set(activeProbeHosts(ctx));
+  const heard = heardHosts(ctx);
+  const allowed = { has: (ip: string): boolean => ctx.targets.has(ip) || heard.has(ip) };
   const found = new Map<string, OpenPort>();
   for (const o of ctx.seen) {
     const marked = o.fields['port.probes'];
@@ -69,7 +76,7 @@ export interface ItemProbe {
  * waits hang on one scope, which listens to the phase's signal once; with `pool.deadlineMs` each
  * item also gets its own deadline.
  */
-export async function probeHosts<T>(ctx: ScanContext, items: readonly T[], pool: ProbePool, probe: (item: T, run: ItemProbe) => Promise<void>): Promise<void> {
+export async function probeHosts<T>(ctx: ScanContext, items: Iterable<T>, pool: ProbePool, probe: (item: T, run: ItemProbe) => Promise<void>): Promise<void> {
   const limiter = sharedRateLimiter(ctx);
   const scope = signalScope(ctx.signal, pool.budgetMs);
   try {

@@ -137,20 +137,23 @@ export class Semaphore {
 /**
  * Runs `work` on every item with at most `concurrency` running at once, in item order, and stops
  * handing out items when `signal` aborts (items already started finish by their own deadlines).
+ * Items are read from `items` only as workers take them, so a generator is never listed whole.
  */
 export async function forEachLimited<T>(
-  items: readonly T[],
+  items: Iterable<T>,
   concurrency: number,
   signal: AbortSignal,
   work: (item: T) => Promise<void>,
 ): Promise<void> {
-  let next = 0;
+  const iterator = items[Symbol.iterator]();
   const worker = async (): Promise<void> => {
-    while (!signal.aborted && next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
+    while (!signal.aborted) {
+      const next = iterator.next();
+      if (next.done) return;
+      await work(next.value);
     }
   };
-  const workers = Math.max(1, Math.min(Math.floor(concurrency), items.length));
+  const known = Array.isArray(items) ? items.length : Number.POSITIVE_INFINITY;
+  const workers = Math.max(1, Math.min(Math.floor(concurrency), known));
   await Promise.all(Array.from({ length: workers }, worker));
 }

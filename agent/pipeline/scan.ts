@@ -55,9 +55,15 @@ export function newScanId(at: Date): string {
   return `${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
 }
 
-/** Each phase after the window (TCP connects, then HTTP/RTSP/TLS/ONVIF probes) gets this long at most. */
 const NO_TARGETS = parseTargets([]);
+/** Each phase after the window (TCP connects, then HTTP/RTSP/TLS/ONVIF probes) gets this long at most… */
 const PROBE_PHASE_LIMIT_MS = 60_000;
+/**
+ * …and the connect sweep this much more per named address: at the default `--rate` a dead routed
+ * address costs two connects and one initial timeout shared with a thousand others, about 2 ms, so
+ * a /16 fits with room to spare (about 5 minutes at most) while a wedged sweep still ends.
+ */
+const CONNECT_PHASE_MS_PER_TARGET = 4;
 
 export async function runScan(options: ScanOptions): Promise<Inventory> {
   const started = new Date();
@@ -80,7 +86,9 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
     const inPhase = chosen.filter((d) => d.phase === phase);
     if (inPhase.length === 0) return;
     report(phase);
-    const phaseDeadline = signalScope(options.signal, phase === 'listen' ? options.timeoutMs : PROBE_PHASE_LIMIT_MS);
+    const limitMs =
+      phase === 'listen' ? options.timeoutMs : PROBE_PHASE_LIMIT_MS + (phase === 'connect' ? scope.targets.size * CONNECT_PHASE_MS_PER_TARGET : 0);
+    const phaseDeadline = signalScope(options.signal, limitMs);
     const ctx: ScanContext = {
       interfaces: options.interfaces,
       targets: scope.targets,

@@ -40,7 +40,7 @@ describe('runScan bounds', () => {
           emit(heard('0.0.0.0', 'FORGED1'));
           emit(heard('198.18.0.255', 'FORGED2'));
         }),
-        standIn('tcp-connect', 'connect', (ctx) => void swept.push(ctx.targets.addresses())),
+        standIn('tcp-connect', 'connect', (ctx) => void swept.push([...ctx.targets.addresses()])),
         standIn('http-pages', 'probe', (ctx) => void probed.push([...ctx.targets.addresses(), ...new Set(ctx.seen.map((o) => o.ip))])),
       ],
     });
