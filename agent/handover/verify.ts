@@ -7,12 +7,15 @@
  * compared on every identity field the schedule gives, the key that matched it aside:
  * - a MAC or serial that differs is a swapped unit (`mismatched`), never a match;
  * - an address that differs, for a device matched by its MAC or serial, is a moved device (`moved`).
+ * Values are compared as agent/normalise.ts says (case, separators, vendor prefixes of models, MAC
+ * notation); the raw values are what the result holds and shows.
  * A MAC the device shares with other devices (a proxy-ARP router's) is not its own: it is neither
  * matched nor compared.
  */
 import type { Device, Inventory } from '../types.js';
 import type { ExpectedDevice } from './schedule.js';
 import { normaliseMac } from '../net/mac.js';
+import { comparableMac, comparableModel, comparableText, readComparisonRules, type ComparisonRules } from '../normalise.js';
 import { escapeHtml } from '../report/html.js';
 import { displaySafe } from '../safe-text.js';
 import { terminalTable } from '../report/terminal-table.js';
@@ -70,7 +73,7 @@ export interface VerifyResult {
 export function verifyHandover(
   expected: readonly ExpectedDevice[],
   inventory: Inventory,
-  options: { allowLinked: boolean; names: LinkedVendorNames },
+  options: { allowLinked: boolean; names: LinkedVendorNames; comparison?: ComparisonRules },
 ): VerifyResult {
   const found = (d: Device): FoundDevice => foundDevice(d, options.names);
   const unclaimed = new Set(inventory.devices);
@@ -83,7 +86,7 @@ export function verifyHandover(
       continue;
     }
     unclaimed.delete(hit.device);
-    const compared = compare(want, hit.device);
+    const compared = compare(want, hit.device, options.comparison ?? readComparisonRules());
     matched.push({ expected: want, found: found(hit.device), matchedBy: hit.by, ...compared, status: statusOf(compared.mismatches) });
   }
   const unexpected = inventory.devices.filter((d) => unclaimed.has(d)).map(found);
@@ -102,7 +105,8 @@ function findMatch(want: ExpectedDevice, candidates: Set<Device>): { device: Dev
   const wantMac = want.mac ? normaliseMac(want.mac) : null;
   const mac = wantMac ? pool.find((d) => ownMacs(d).includes(wantMac)) : undefined;
   if (mac) return { device: mac, by: 'mac' };
-  const serial = want.serial ? pool.find((d) => d.identity.serial !== null && d.identity.serial.toLowerCase() === want.serial?.toLowerCase()) : undefined;
+  const wantSerial = want.serial ? comparableText(want.serial) : null;
+  const serial = wantSerial ? pool.find((d) => d.identity.serial !== null && comparableText(d.identity.serial) === wantSerial) : undefined;
   if (serial) return { device: serial, by: 'serial' };
   const ip = want.ip ? pool.find((d) => d.ip === want.ip) : undefined;
   if (ip) return { device: ip, by: 'ip' };
@@ -122,24 +126,24 @@ function foundValue(device: Device, field: ComparedField): string | null {
   return device.identity[field];
 }
 
-/** Whether the device agrees with the schedule's `expected` value of `field`. Case and surrounding space do not count. */
-function agrees(device: Device, field: ComparedField, expected: string): boolean {
-  const want = expected.trim().toLowerCase();
+/** Whether the device agrees with the schedule's `expected` value of `field`, compared as agent/normalise.ts says. */
+function agrees(device: Device, field: ComparedField, expected: string, rules: ComparisonRules): boolean {
   if (field === 'ip') return [device.ip, ...(device.addresses ?? [])].includes(expected.trim());
-  if (field === 'mac') return ownMacs(device).includes(normaliseMac(expected) ?? want);
+  if (field === 'mac') return ownMacs(device).includes(comparableMac(expected));
   const found = device.identity[field];
-  return found !== null && found.trim().toLowerCase() === want;
+  if (found === null) return false;
+  return field === 'model' ? comparableModel(found, rules) === comparableModel(expected, rules) : comparableText(found) === comparableText(expected);
 }
 
 /** Compares every field the schedule gives; a MAC only the device's router shows is not compared. */
-function compare(want: ExpectedDevice, device: Device): { checked: ComparedField[]; mismatches: FieldMismatch[] } {
+function compare(want: ExpectedDevice, device: Device, rules: ComparisonRules): { checked: ComparedField[]; mismatches: FieldMismatch[] } {
   const checked: ComparedField[] = [];
   const mismatches: FieldMismatch[] = [];
   for (const field of COMPARED) {
     const expected = want[field];
     if (expected === null || (field === 'mac' && device.macShared)) continue;
     checked.push(field);
-    if (!agrees(device, field, expected)) mismatches.push({ field, expected, found: foundValue(device, field) });
+    if (!agrees(device, field, expected, rules)) mismatches.push({ field, expected, found: foundValue(device, field) });
   }
   return { checked, mismatches };
 }

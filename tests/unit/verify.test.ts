@@ -205,6 +205,26 @@ describe('verifyHandover', () => {
     expect(verifyTable(result, names)).toContain('0 matched, 0 mismatched, 1 moved');
   });
 
+  it('passes a handover whose values differ from the scan only in formatting, and shows the raw values', () => {
+    const hik = hikvisionCamera();
+    const model = hik.identity.model!.replace(/^DS-/u, '').replaceAll('-', ' ').toLowerCase();
+    const serial = hik.identity.serial!.toLowerCase();
+    const expected = [expectedDevice({ ip: hik.ip, mac: hik.mac!.replaceAll(':', '').toUpperCase(), model, serial })];
+    const doc = inventory({ id: 'x', startedAt: scan.scan.startedAt, finishedAt: scan.scan.finishedAt, devices: [hik] });
+    const result = verifyHandover(expected, doc, { allowLinked: true, names });
+    expect(result.matched.map((m) => [m.status, m.checked, m.mismatches])).toEqual([['matched', ['ip', 'mac', 'serial', 'model'], []]]);
+    expect(result.matched[0]?.expected.model).toBe(model);
+    expect(result.matched[0]?.found.model).toBe(hik.identity.model);
+    expect(verifyExitCode(result)).toBe(0);
+  });
+
+  it('fails a real model difference with its raw values', () => {
+    const hik = hikvisionCamera();
+    const result = verifyHandover([expectedDevice({ ip: hik.ip, model: 'DS-2CD2143G0-IS' })], scan, { allowLinked: true, names });
+    expect(result.matched[0]?.mismatches).toEqual([{ field: 'model', expected: 'DS-2CD2143G0-IS', found: hik.identity.model }]);
+    expect(verifyExitCode(result)).toBe(1);
+  });
+
   it("matches a two-NIC device by either MAC, but a proxy-ARP host by address, never by the MAC it shares", () => {
     const twoNics = { ...dahuaCamera(), ip: '198.18.0.24', mac: '08:ed:ed:5a:24:24', macs: ['08:ed:ed:5a:24:24', '08:ed:ed:5a:24:25'], id: 'mac:08:ed:ed:5a:24:24' };
     const router = 'c0:56:e3:70:01:00';
