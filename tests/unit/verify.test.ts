@@ -4,14 +4,15 @@
  * the built CLI on a file store in a temporary folder: nothing touches the network.
  */
 import { recordScan } from '../../agent/pipeline/changes.js';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentError } from '../../agent/errors.js';
 import { createLogger } from '../../agent/log.js';
 import { parseHandover, readHandoverFile, type ExpectedDevice } from '../../agent/handover/schedule.js';
-import { verifyExitCode, verifyHandover, verifyHtml, verifyTable } from '../../agent/handover/verify.js';
+import { signOff, verifyExitCode, verifyHandover, verifyHtml, verifyTable } from '../../agent/handover/verify.js';
 import { openFileStore } from '../../agent/store/file.js';
 import { axisCamera, dahuaCamera, firstScan, hikvisionCamera, inventory, SITE } from './store-contract.js';
 import { runCli } from '../support/run-cli.js';
@@ -248,7 +249,10 @@ describe('verifyHandover', () => {
     const hostile = hikvisionCamera();
     hostile.identity.model = '<img src=x onerror=alert(1)>';
     const doc = inventory({ id: 'x', startedAt: scan.scan.startedAt, finishedAt: scan.scan.finishedAt, devices: [hostile] });
-    const html = verifyHtml(verifyHandover([expectedDevice({ ip: '198.18.0.21', location: '"><script>x</script>' })], doc, { allowLinked: true, names }), names);
+    const result = verifyHandover([expectedDevice({ ip: '198.18.0.21', location: '"><script>x</script>' })], doc, { allowLinked: true, names });
+    const html = verifyHtml(signOff(result, { name: '<b>schedule.csv', sha256: 'ab'.repeat(32) }, new Date(0), '0.1.0'), names);
+    expect(html).toContain('&lt;b&gt;schedule.csv');
+    expect(html).toContain('ab'.repeat(32));
     expect(html).not.toContain('<img');
     expect(html).not.toContain('<script');
     expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
@@ -274,6 +278,22 @@ describe('cctv-agent verify', () => {
     const strict = await runCli(['verify', '--expected', file, '--site', SITE, '--store', store, '--format', 'json']);
     expect(JSON.parse(strict.stdout)).toMatchObject({ ok: false, missing: [], unexpected: [] });
     expect(strict.code).toBe(1);
+  });
+
+  it('writes the sign-off with --out, HTML and JSON alike: schedule name and SHA-256, scan, agent version', async () => {
+    const file = join(fixtures, 'schedule.json');
+    const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
+    const json = join(dir, 'signoff.json');
+    const html = join(dir, 'signoff.html');
+    const asJson = await runCli(['verify', '--expected', file, '--site', SITE, '--store', store, '--format', 'json', '--out', json]);
+    const asHtml = await runCli(['verify', '--expected', file, '--site', SITE, '--store', store, '--format', 'html', '--out', html]);
+    expect([asJson.code, asJson.stdout, asHtml.code, asHtml.stdout]).toEqual([1, '', 1, '']);
+    const signed = JSON.parse(readFileSync(json, 'utf8')) as Record<string, unknown>;
+    const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+    expect(signed).toMatchObject({ site: SITE, schedule: { name: 'schedule.json', sha256 }, agentVersion: version, ok: false });
+    expect(signed['scanStartedAt']).toEqual(expect.any(String));
+    const page = readFileSync(html, 'utf8');
+    for (const fact of [sha256, 'schedule.json', String(signed['scanId']), `cctv-agent ${version}`, 'FAIL']) expect(page).toContain(fact);
   });
 
   it('exits 2 with one line naming the position of a bad file, and writes nothing on stdout', async () => {
