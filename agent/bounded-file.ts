@@ -12,7 +12,8 @@ import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 
 /** Bytes asked of the kernel per read. */
 const READ_CHUNK_BYTES = 1024 * 1024;
 
-export type BoundedRead = { ok: true; text: string } | { ok: false; reason: string };
+/** `bytes` are the file as read (a digest of the file is one of them); `text` their UTF-8 decoding. */
+export type BoundedRead = { ok: true; text: string; bytes: Buffer } | { ok: false; reason: string };
 
 export interface BoundedReadOptions {
   /** The most bytes a real file of this kind needs; a larger one is refused, never cut. */
@@ -80,5 +81,6 @@ function readAtMost(fd: number, maxBytes: number): BoundedRead {
   } catch (error) {
     return { ok: false, reason: errnoReason(error) };
   }
-  return { ok: true, text: Buffer.concat(chunks, length).toString('utf8') };
+  const bytes = Buffer.concat(chunks, length);
+  return { ok: true, text: bytes.toString('utf8'), bytes };
 }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,4 +25,12 @@ export function repoPath(...parts: string[]): string {
   const found = packageRoot();
   if (found === null) throw new Error('cctv-agent: cannot find the package root (package.json) above the program');
   return join(found, ...parts);
+}
+
+let version: string | undefined;
+
+/** The agent's version, as its package.json says: what a sign-off or report names as its maker. */
+export function agentVersion(): string {
+  version ??= (JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { version: string }).version;
+  return version;
 }

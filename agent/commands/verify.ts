@@ -1,7 +1,9 @@
 /** `cctv-agent verify`: an installer's handover schedule against a scan. */
 import { Option, type Command } from 'commander';
-import { readHandoverFile } from '../handover/schedule.js';
-import { verifyExitCode, verifyHandover } from '../handover/verify.js';
+import { readHandoverSchedule } from '../handover/schedule.js';
+import { signOff, verifyExitCode, verifyHandover } from '../handover/verify.js';
+import { agentVersion } from '../paths.js';
+import { writeOutputFile } from '../report/index.js';
 import { linkedVendorNames } from '../knowledge/index.js';
 import { createProgress } from '../report/progress.js';
 import { formatNames, renderFormat, verifyFormats } from '../report/formats.js';
@@ -17,21 +19,28 @@ interface HandoverFlags extends LogFlags {
   /** A name of verifyFormats (agent/report/formats.ts). */
   format: string;
   allowLinked?: boolean;
+  /** File to write (atomically); stdout when absent. */
+  out?: string;
 }
 
 async function handoverCommand(flags: HandoverFlags): Promise<void> {
   const log = loggerFor(flags);
   assertStoreName('site name', flags.site);
   // A bad handover file fails before the store is touched.
-  const expected = readHandoverFile(flags.expected);
-  const progress = createProgress(process.stderr, { json: flags.format === 'json' });
+  const { devices: expected, source } = readHandoverSchedule(flags.expected);
+  const progress = createProgress(process.stderr, { json: flags.format === 'json' && flags.out === undefined });
   progress.update(`matching ${expected.length} expected device(s) with the scan`);
   try {
     const inventory = await readScan(await openPlace(flags, log), flags, flags.scan);
     const names = linkedVendorNames();
-    const result = verifyHandover(expected, inventory, { allowLinked: flags.allowLinked === true, names });
+    const result = signOff(verifyHandover(expected, inventory, { allowLinked: flags.allowLinked === true, names }), source, new Date(), agentVersion());
     progress.done();
-    process.stdout.write(renderFormat(verifyFormats, flags.format, result, names));
+    const text = renderFormat(verifyFormats, flags.format, result, names);
+    if (flags.out === undefined) process.stdout.write(text);
+    else {
+      await writeOutputFile(flags.out, text);
+      log.info({ out: flags.out, format: flags.format, ok: result.ok }, 'handover sign-off written');
+    }
     process.exitCode = verifyExitCode(result);
   } finally {
     progress.done();
@@ -52,6 +61,7 @@ export function registerVerify(program: Command): void {
     .option('--scan <id>', 'check this scan instead of the latest')
     .option('--store <dir|url>', readStoreHelp(), DEFAULT_STORE)
     .addOption(new Option('--format <format>', 'output format').choices(formatNames(verifyFormats)).default('table'))
+    .option('--out <file>', 'write the result to FILE (replaced atomically) instead of stdout: with --format html, the sign-off page')
     .option('--allow-linked', 'list devices made by or for a linked vendor but do not fail the handover for them')
     .addOption(logLevelOption())
     .addOption(logFormatOption())

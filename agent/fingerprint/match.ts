@@ -6,6 +6,7 @@
 import { EVIDENCE_SOURCES, IDENTITY_KEYS, type Evidence, type Identity, type IdentityKey, type Observation } from '../types.js';
 import { lookupOui } from './oui.js';
 import { normaliseMac } from '../net/mac.js';
+import { comparableModel } from '../normalise.js';
 import { OUI_RULE_ID, type Claim, type FingerprintDb, type IdentityValues, type RuleMatch } from './types.js';
 
 /** Flags a rule may carry: no `g`/`y` (they make a RegExp stateful between calls), no `d`/`v`. */
@@ -90,29 +91,41 @@ interface Candidate {
   value: string;
 }
 
-/** Highest weight; then the value seen most often; then the lexically smallest (deterministic). */
-function pick(candidates: readonly Candidate[] | undefined): string | null {
+interface ValueStats {
+  /** The raw value shown: the heaviest spelling seen, then the lexically smallest. */
+  shown: Candidate;
+  weight: number;
+  count: number;
+}
+
+/**
+ * Highest weight; then the value seen most often; then the lexically smallest (deterministic).
+ * Values with one `sameAs` key are one value (a model with and without its vendor prefix,
+ * agent/normalise.ts), shown as its heaviest spelling.
+ */
+function pick(candidates: readonly Candidate[] | undefined, sameAs: (value: string) => string): string | null {
   if (!candidates || candidates.length === 0) return null;
-  const stats = new Map<string, { weight: number; count: number }>();
+  const stats = new Map<string, ValueStats>();
   for (const c of candidates) {
-    const s = stats.get(c.value);
+    const key = sameAs(c.value);
+    const s = stats.get(key);
     if (s) {
       s.weight = Math.max(s.weight, c.weight);
       s.count += 1;
-    } else stats.set(c.value, { weight: c.weight, count: 1 });
+      if (c.weight > s.shown.weight || (c.weight === s.shown.weight && c.value < s.shown.value)) s.shown = c;
+    } else stats.set(key, { shown: c, weight: c.weight, count: 1 });
   }
-  let best: [string, { weight: number; count: number }] | null = null;
-  for (const entry of stats) {
+  let best: ValueStats | null = null;
+  for (const entry of stats.values()) {
     if (
       !best ||
-      entry[1].weight > best[1].weight ||
-      (entry[1].weight === best[1].weight &&
-        (entry[1].count > best[1].count || (entry[1].count === best[1].count && entry[0] < best[0])))
+      entry.weight > best.weight ||
+      (entry.weight === best.weight && (entry.count > best.count || (entry.count === best.count && entry.shown.value < best.shown.value)))
     ) {
       best = entry;
     }
   }
-  return best ? best[0] : null;
+  return best ? best.shown.value : null;
 }
 
 function push(map: Map<IdentityKey, Candidate[]>, key: IdentityKey, candidate: Candidate): void {
@@ -180,7 +193,8 @@ export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): D
   }
 
   const identity = {} as Identity;
-  for (const key of IDENTITY_KEYS) identity[key] = pick(fromFields.get(key)) ?? pick(fromRules.get(key));
+  const sameAs = (key: IdentityKey) => (key === 'model' ? (v: string) => comparableModel(v, db.comparison) : (v: string) => v);
+  for (const key of IDENTITY_KEYS) identity[key] = pick(fromFields.get(key), sameAs(key)) ?? pick(fromRules.get(key), sameAs(key));
 
   const sorted = dedupe(evidence).sort((a, b) => compareEvidence(db, a, b));
   const platform = new Set<string>();

@@ -1,4 +1,5 @@
 import type { ClassificationWeights } from '../knowledge/tables.js';
+import type { ComparisonRules } from '../normalise.js';
 /**
  * The in-memory shape of the fingerprint database (fingerprints/): the field vocabulary, the
  * vendor table, the OUI table and the rule files. Built by load.ts, read by match.ts, verify.ts
@@ -134,6 +135,8 @@ export interface FingerprintDb {
   readonly linkedVendors: readonly string[];
   /** fingerprints/classification.yaml. */
   readonly weights: ClassificationWeights;
+  /** fingerprints/comparison.yaml: how models compare when only their formatting differs. */
+  readonly comparison: ComparisonRules;
 }
 
 /** One rule that matched a value, with what its named groups captured. */

@@ -4,7 +4,9 @@
  * case-insensitive; an unknown one is an error that names it, so a typo ("seral") is not silently
  * ignored. Every error names the file, line and column (1-based) of the offending text.
  */
+import { createHash } from 'node:crypto';
 import { isIPv4 } from 'node:net';
+import { basename } from 'node:path';
 import { parse as parseCsv, CsvError } from 'csv-parse/sync';
 import { readBoundedTextFile } from '../bounded-file.js';
 import { agentError } from '../errors.js';
@@ -21,9 +23,21 @@ const MAX_HANDOVER_BYTES = 4 * 1024 * 1024;
 const MAC = /^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$/i;
 
 export function readHandoverFile(file: string): ExpectedDevice[] {
+  return readHandoverSchedule(file).devices;
+}
+
+/** Which schedule a verification checked: the file's name and the SHA-256 of its bytes (hex), for a sign-off. */
+export interface ScheduleFile {
+  name: string;
+  sha256: string;
+}
+
+/** The schedule's devices and which file they came from. */
+export function readHandoverSchedule(file: string): { devices: ExpectedDevice[]; source: ScheduleFile } {
   const read = readBoundedTextFile(file, { maxBytes: MAX_HANDOVER_BYTES });
   if (!read.ok) throw agentError('CCTV_ERR_HANDOVER_UNREADABLE', file, read.reason);
-  return parseHandover(read.text, file);
+  const source = { name: basename(file), sha256: createHash('sha256').update(read.bytes).digest('hex') };
+  return { devices: parseHandover(read.text, file), source };
 }
 
 /** JSON when the first non-blank character opens an array or object, CSV otherwise. */

@@ -7,16 +7,21 @@
  * compared on every identity field the schedule gives, the key that matched it aside:
  * - a MAC or serial that differs is a swapped unit (`mismatched`), never a match;
  * - an address that differs, for a device matched by its MAC or serial, is a moved device (`moved`).
+ * Values are compared as agent/normalise.ts says (case, separators, vendor prefixes of models, MAC
+ * notation); the raw values are what the result holds and shows.
  * A MAC the device shares with other devices (a proxy-ARP router's) is not its own: it is neither
  * matched nor compared.
  */
 import type { Device, Inventory } from '../types.js';
 import type { ExpectedDevice } from './schedule.js';
 import { normaliseMac } from '../net/mac.js';
+import { comparableMac, comparableModel, comparableText, readComparisonRules, type ComparisonRules } from '../normalise.js';
 import { escapeHtml } from '../report/html.js';
 import { displaySafe } from '../safe-text.js';
 import { terminalTable } from '../report/terminal-table.js';
-import { linkedNamesText, type LinkedVendorNames } from '../report/summary.js';
+import { evidenceSummary, linkedNamesText, type LinkedVendorNames } from '../report/summary.js';
+import { REPORT_CSS } from '../report/html-assets.js';
+import type { ScheduleFile } from './schedule.js';
 import { verdictText } from '../report/table.js';
 
 /** Fields a matched device is checked on: what a handover schedule names about a unit. */
@@ -41,6 +46,8 @@ export interface FoundDevice {
   verdict: string;
   linkedVendor: string | null;
   relation: string | null;
+  /** The strongest evidence the verdict rests on, in words (agent/report/summary.ts evidenceSummary). */
+  evidence: string;
 }
 
 export interface MatchedDevice {
@@ -58,6 +65,8 @@ export interface MatchedDevice {
 export interface VerifyResult {
   site: string;
   scanId: string;
+  scanStartedAt: string;
+  scanFinishedAt: string;
   matched: MatchedDevice[];
   missing: ExpectedDevice[];
   unexpected: FoundDevice[];
@@ -70,7 +79,7 @@ export interface VerifyResult {
 export function verifyHandover(
   expected: readonly ExpectedDevice[],
   inventory: Inventory,
-  options: { allowLinked: boolean; names: LinkedVendorNames },
+  options: { allowLinked: boolean; names: LinkedVendorNames; comparison?: ComparisonRules },
 ): VerifyResult {
   const found = (d: Device): FoundDevice => foundDevice(d, options.names);
   const unclaimed = new Set(inventory.devices);
@@ -83,7 +92,7 @@ export function verifyHandover(
       continue;
     }
     unclaimed.delete(hit.device);
-    const compared = compare(want, hit.device);
+    const compared = compare(want, hit.device, options.comparison ?? readComparisonRules());
     matched.push({ expected: want, found: found(hit.device), matchedBy: hit.by, ...compared, status: statusOf(compared.mismatches) });
   }
   const unexpected = inventory.devices.filter((d) => unclaimed.has(d)).map(found);
@@ -93,7 +102,8 @@ export function verifyHandover(
     unexpected.length === 0 &&
     matched.every((m) => m.mismatches.length === 0) &&
     (options.allowLinked || linked.length === 0);
-  return { site: inventory.scan.site, scanId: inventory.scan.id, matched, missing, unexpected, linked, ok };
+  const { scan } = inventory;
+  return { site: scan.site, scanId: scan.id, scanStartedAt: scan.startedAt, scanFinishedAt: scan.finishedAt, matched, missing, unexpected, linked, ok };
 }
 
 function findMatch(want: ExpectedDevice, candidates: Set<Device>): { device: Device; by: MatchedDevice['matchedBy'] } | null {
@@ -102,7 +112,8 @@ function findMatch(want: ExpectedDevice, candidates: Set<Device>): { device: Dev
   const wantMac = want.mac ? normaliseMac(want.mac) : null;
   const mac = wantMac ? pool.find((d) => ownMacs(d).includes(wantMac)) : undefined;
   if (mac) return { device: mac, by: 'mac' };
-  const serial = want.serial ? pool.find((d) => d.identity.serial !== null && d.identity.serial.toLowerCase() === want.serial?.toLowerCase()) : undefined;
+  const wantSerial = want.serial ? comparableText(want.serial) : null;
+  const serial = wantSerial ? pool.find((d) => d.identity.serial !== null && comparableText(d.identity.serial) === wantSerial) : undefined;
   if (serial) return { device: serial, by: 'serial' };
   const ip = want.ip ? pool.find((d) => d.ip === want.ip) : undefined;
   if (ip) return { device: ip, by: 'ip' };
@@ -122,24 +133,24 @@ function foundValue(device: Device, field: ComparedField): string | null {
   return device.identity[field];
 }
 
-/** Whether the device agrees with the schedule's `expected` value of `field`. Case and surrounding space do not count. */
-function agrees(device: Device, field: ComparedField, expected: string): boolean {
-  const want = expected.trim().toLowerCase();
+/** Whether the device agrees with the schedule's `expected` value of `field`, compared as agent/normalise.ts says. */
+function agrees(device: Device, field: ComparedField, expected: string, rules: ComparisonRules): boolean {
   if (field === 'ip') return [device.ip, ...(device.addresses ?? [])].includes(expected.trim());
-  if (field === 'mac') return ownMacs(device).includes(normaliseMac(expected) ?? want);
+  if (field === 'mac') return ownMacs(device).includes(comparableMac(expected));
   const found = device.identity[field];
-  return found !== null && found.trim().toLowerCase() === want;
+  if (found === null) return false;
+  return field === 'model' ? comparableModel(found, rules) === comparableModel(expected, rules) : comparableText(found) === comparableText(expected);
 }
 
 /** Compares every field the schedule gives; a MAC only the device's router shows is not compared. */
-function compare(want: ExpectedDevice, device: Device): { checked: ComparedField[]; mismatches: FieldMismatch[] } {
+function compare(want: ExpectedDevice, device: Device, rules: ComparisonRules): { checked: ComparedField[]; mismatches: FieldMismatch[] } {
   const checked: ComparedField[] = [];
   const mismatches: FieldMismatch[] = [];
   for (const field of COMPARED) {
     const expected = want[field];
     if (expected === null || (field === 'mac' && device.macShared)) continue;
     checked.push(field);
-    if (!agrees(device, field, expected)) mismatches.push({ field, expected, found: foundValue(device, field) });
+    if (!agrees(device, field, expected, rules)) mismatches.push({ field, expected, found: foundValue(device, field) });
   }
   return { checked, mismatches };
 }
@@ -161,6 +172,7 @@ function foundDevice(d: Device, names: LinkedVendorNames): FoundDevice {
     verdict: verdictText(d, names),
     linkedVendor: d.classification.linkedVendor,
     relation: d.classification.relation,
+    evidence: evidenceSummary(d),
   };
 }
 
@@ -218,20 +230,103 @@ export function verifyTable(result: VerifyResult, names: LinkedVendorNames): str
   );
 }
 
-/** A self-contained page: inline style, no script, nothing fetched; every device string escaped. */
-export function verifyHtml(result: VerifyResult, names: LinkedVendorNames): string {
-  const body = rows(result)
-    .map((row) => `<tr class="${escapeHtml(row[0] ?? '')}">${row.map((cell) => `<td>${escapeHtml(cell)}</td>`).join('')}</tr>`)
-    .join('\n');
-  const title = `Handover check: site ${result.site}`;
+/**
+ * What an installer signs: the verification with what it checked (the schedule file and its
+ * SHA-256, the scan and its times), when, and by which agent version. `verify --format json`
+ * prints it; `--format html` renders it; the store keeps it with the scan it checked.
+ */
+export interface HandoverSignOff extends VerifyResult {
+  schedule: ScheduleFile;
+  verifiedAt: string;
+  agentVersion: string;
+}
+
+export function signOff(result: VerifyResult, schedule: ScheduleFile, verifiedAt: Date, agentVersion: string): HandoverSignOff {
+  return { ...result, schedule, verifiedAt: verifiedAt.toISOString(), agentVersion };
+}
+
+/** The fields compared for one matched device: field, expected (raw), found (raw), agreed or not. */
+function checkedRows(m: MatchedDevice): string {
+  const differs = new Map(m.mismatches.map((x) => [x.field, x]));
+  return m.checked
+    .map((field) => {
+      const miss = differs.get(field);
+      const found = miss ? miss.found : foundCheckedValue(m, field);
+      return `<li class="${miss ? 'differs' : 'agrees'}">${escapeHtml(field)}: expected <code>${escapeHtml(m.expected[field] ?? '')}</code>, found <code>${escapeHtml(found ?? 'nothing')}</code>${miss ? ' (differs)' : ''}</li>`;
+    })
+    .join('');
+}
+
+/** What the found device shows for a checked field that agreed (its address for `ip`). */
+function foundCheckedValue(m: MatchedDevice, field: ComparedField): string | null {
+  return field === 'ip' ? m.found.ip : m.found[field];
+}
+
+function signOffRow(status: string, handover: string, found: string, checks: string, verdict: string, evidence: string): string {
+  return `<tr class="${escapeHtml(status)}"><td class="status">${escapeHtml(status)}</td><td>${escapeHtml(handover)}</td><td class="mono">${escapeHtml(found)}</td><td><ul>${checks}</ul></td><td>${escapeHtml(verdict)}</td><td>${escapeHtml(evidence) || '-'}</td></tr>`;
+}
+
+const SIGN_OFF_HEAD = ['Status', 'Handover', 'Found', 'Checked (expected, found: raw values)', 'Linked to', 'Evidence'];
+
+const SIGN_OFF_CSS = `tr.missing td.status,tr.mismatched td.status,tr.moved td.status,tr.unexpected td.status{color:var(--hik);font-weight:600}
+li.differs{color:var(--hik)}.pass{color:var(--ok)}.fail{color:var(--hik)}ul{margin:0;padding-left:1.1em}
+.signature{margin-top:32px;display:grid;grid-template-columns:repeat(3,1fr);gap:24px}.signature div{border-top:1px solid var(--ink);padding-top:4px;color:var(--muted)}
+@media print{.signature{break-inside:avoid}}`;
+
+/**
+ * A self-contained sign-off page: inline style, no script, nothing fetched (its Content-Security-
+ * Policy forbids it); every value from the schedule or a device escaped (escapeHtml, which shows
+ * control and bidirectional characters as escapes first).
+ */
+export function verifyHtml(result: HandoverSignOff, names: LinkedVendorNames): string {
+  const body: string[] = [];
+  for (const m of result.matched) {
+    const where = m.expected.location ? ` (${m.expected.location})` : '';
+    body.push(signOffRow(m.status, `${expectedLabel(m.expected)}${where}, line ${m.expected.line}`, [foundLabel(m.found), m.found.brand, m.found.model, `matched by ${m.matchedBy}`].filter(Boolean).join(', '), checkedRows(m), m.found.verdict, m.found.evidence));
+  }
+  for (const e of result.missing) {
+    const wanted = [e.brand, e.model].filter(Boolean).join(' ');
+    body.push(signOffRow('missing', `${expectedLabel(e)}${e.location ? ` (${e.location})` : ''}, line ${e.line}`, 'not found', wanted ? `<li>${escapeHtml(wanted)}</li>` : '', '-', ''));
+  }
+  for (const f of result.unexpected) {
+    const device = [f.brand, f.model, f.serial].filter(Boolean).join(' ');
+    body.push(signOffRow('unexpected', 'not in the handover', foundLabel(f), device ? `<li>${escapeHtml(device)}</li>` : '', f.verdict, f.evidence));
+  }
+  const title = `Handover sign-off: site ${result.site}`;
+  const verdict = result.ok ? 'PASS: the handover matches the network.' : 'FAIL: the handover does not match the network, or names linked devices.';
   return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
-<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.3em .6em;text-align:left}
-tr.missing,tr.mismatched,tr.moved,tr.unexpected{background:#fde2e2}.pass{color:#146c2e}.fail{color:#a4161a}</style></head>
-<body><h1>${escapeHtml(title)}</h1><p>Scan ${escapeHtml(result.scanId)}</p>
-<p class="${result.ok ? 'pass' : 'fail'}"><strong>${result.ok ? 'PASS' : 'FAIL'}</strong>: ${escapeHtml(counts(result, names))}.</p>
-<table><thead><tr>${HEAD.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>
-${body}
-</tbody></table></body></html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>${REPORT_CSS}
+${SIGN_OFF_CSS}</style>
+</head>
+<body>
+<h1>${escapeHtml(title)}</h1>
+<table class="devices" id="facts"><tbody>
+<tr><th scope="row">Site</th><td>${escapeHtml(result.site)}</td></tr>
+<tr><th scope="row">Scan</th><td class="mono">${escapeHtml(result.scanId)}, from ${escapeHtml(result.scanStartedAt)} to ${escapeHtml(result.scanFinishedAt)}</td></tr>
+<tr><th scope="row">Handover schedule</th><td>${escapeHtml(result.schedule.name)}</td></tr>
+<tr><th scope="row">Schedule SHA-256</th><td class="mono" id="sha256">${escapeHtml(result.schedule.sha256)}</td></tr>
+<tr><th scope="row">Verified</th><td>${escapeHtml(result.verifiedAt)} by cctv-agent ${escapeHtml(result.agentVersion)}</td></tr>
+</tbody></table>
+<h2>Summary</h2>
+<p id="verdict" class="${result.ok ? 'pass' : 'fail'}"><strong>${escapeHtml(verdict)}</strong></p>
+<p id="counts">${escapeHtml(counts(result, names))}.</p>
+<h2>Devices</h2>
+<table class="devices" id="devices">
+<thead><tr>${SIGN_OFF_HEAD.map((h) => `<th scope="col">${escapeHtml(h)}</th>`).join('')}</tr></thead>
+<tbody>
+${body.join('\n')}
+</tbody>
+</table>
+<p class="meta">Values are shown as the schedule and the devices wrote them; they were compared ignoring case, spaces, underscores, hyphens, MAC notation and vendor model prefixes (fingerprints/comparison.yaml).</p>
+<div class="signature"><div>Installer: name, signature, date</div><div>Site representative: name, signature, date</div><div>Reference</div></div>
+<footer>Made by cctv-agent ${escapeHtml(result.agentVersion)}. "Linked" means made by or for ${escapeHtml(linkedNamesText(names))}; each verdict lists the evidence it rests on.</footer>
+</body>
+</html>
 `;
 }

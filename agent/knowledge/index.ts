@@ -13,6 +13,7 @@
  *   http-probes.yaml     the pages the HTTP probe asks for
  *   mdns-services.yaml   the DNS-SD service types the mDNS discoverer browses
  *   lockout.yaml         failed-login lockout limits the credentialed reads must never reach
+ *   comparison.yaml      vendor prefixes a model may carry or drop (agent/normalise.ts)
  *
  * Each file has its JSON Schema in schema/knowledge/ (editors validate the YAML with it); a bad
  * file throws CCTV_ERR_FINGERPRINT_DATA naming the file, the line and the key. After reading, the
@@ -23,6 +24,7 @@ import { join, resolve } from 'node:path';
 import { defaultFingerprintDir, readFields, readOui, readRuleFiles, readVendors } from '../fingerprint/load.js';
 import type { FingerprintDb, Rule, Vendor } from '../fingerprint/types.js';
 import { checkStructure } from '../fingerprint/verify.js';
+import { readComparisonRules } from '../normalise.js';
 import { CVES_FILE, readCves, type CveTable } from './cves.js';
 import { failData, readKnowledgeFile } from './read.js';
 import {
@@ -102,6 +104,7 @@ export function loadKnowledge(dir?: string): Knowledge {
     httpProbes: readHttpProbes(readKnowledgeFile(root, HTTP_PROBES_FILE, 'http-probes.schema.json')),
     mdnsServices: readMdnsServices(readKnowledgeFile(root, MDNS_SERVICES_FILE, 'mdns-services.schema.json')),
     lockout: readLockout(readKnowledgeFile(root, LOCKOUT_FILE, 'lockout.schema.json')),
+    comparison: readComparisonRules(root),
   };
   const problems = checkStructure(knowledge);
   const first = problems[0];

@@ -33,6 +33,7 @@ import { isIPv4 } from 'node:net';
 import { ipv4ToInt } from '../net/ipv4.js';
 import type { FieldDef } from '../fingerprint/types.js';
 import type { Observation } from '../types.js';
+import { comparableModel, readComparisonRules, type ComparisonRules } from '../normalise.js';
 
 export interface ObservedHost {
   /** The address the device is reported at (its lowest IPv4, else its first address). */
@@ -73,11 +74,16 @@ export interface IdentityFields {
   serial: ReadonlySet<string>;
   uuid: ReadonlySet<string>;
   model: ReadonlySet<string>;
+  /** Models are compared as agent/normalise.ts does: a formatting difference is no conflict. */
+  comparison: ComparisonRules;
 }
 
-export function identityFieldsOf(fields: ReadonlyMap<string, Pick<FieldDef, 'identity'>>): IdentityFields {
+export function identityFieldsOf(
+  fields: ReadonlyMap<string, Pick<FieldDef, 'identity'>>,
+  comparison: ComparisonRules = readComparisonRules(),
+): IdentityFields {
   const byKey = (key: 'serial' | 'model'): Set<string> => new Set([...fields].filter(([, def]) => def.identity === key).map(([name]) => name));
-  return { serial: byKey('serial'), uuid: new Set(DEVICE_UUID_FIELDS), model: byKey('model') };
+  return { serial: byKey('serial'), uuid: new Set(DEVICE_UUID_FIELDS), model: byKey('model'), comparison };
 }
 
 const IDENTITY_KINDS = ['serial', 'uuid', 'model'] as const;
@@ -136,7 +142,7 @@ function addIdentity(record: AddressRecord, fields: IdentityFields, o: Observati
       if (!fields[kind].has(field)) continue;
       for (const item of Array.isArray(raw) ? raw : [raw]) {
         const value = identityValue(item);
-        if (value) record.identity[kind].add(value);
+        if (value) record.identity[kind].add(kind === 'model' ? comparableModel(value, fields.comparison) : value);
       }
     }
   }

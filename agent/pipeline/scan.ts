@@ -133,7 +133,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   await runPhase('probe', { targets, seen: observations });
   await runPhase('collect', { targets, seen: observations });
 
-  const hosts = mergeObservations(observations, identityFieldsOf(options.knowledge.fields));
+  const hosts = mergeObservations(observations, identityFieldsOf(options.knowledge.fields, options.knowledge.comparison));
   const devices = hosts.map((host) => buildDevice(options.knowledge, host));
   const inventory = buildInventory(
     {

@@ -2,7 +2,7 @@
  * The output formats, one registry: what `report --format` and `verify --format` offer. A new
  * format is one entry here (and its renderer); the CLI's choices and help come from these lists.
  */
-import { verifyHtml, verifyTable, type VerifyResult } from '../handover/verify.js';
+import { verifyHtml, verifyTable, type HandoverSignOff } from '../handover/verify.js';
 import { jsonSafe } from '../safe-text.js';
 import type { Inventory } from '../types.js';
 import { inventoryCsv } from './csv.js';
@@ -33,7 +33,7 @@ export const reportFormats: readonly OutputFormat<Inventory>[] = [
 ];
 
 /** `verify --format`: a handover verification as a table, JSON, or one self-contained HTML page. */
-export const verifyFormats: readonly OutputFormat<VerifyResult>[] = [
+export const verifyFormats: readonly OutputFormat<HandoverSignOff>[] = [
   { name: 'table', render: verifyTable },
   { name: 'json', render: (result) => jsonText(result) },
   { name: 'html', render: verifyHtml },

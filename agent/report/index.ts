@@ -32,10 +32,15 @@ export async function writeReport(options: ReportOptions): Promise<void> {
     process.stdout.write(text);
     return;
   }
-  try {
-    await writeFileAtomic(resolve(options.out), text);
-  } catch (error) {
-    throw agentError('CCTV_ERR_REPORT_UNWRITABLE', options.out, describeFsError(error));
-  }
+  await writeOutputFile(options.out, text);
   options.log.info({ out: options.out, format: options.format, devices: inventory.devices.length }, 'report written');
+}
+
+/** Writes a command's output to `out`, replacing it atomically; CCTV_ERR_REPORT_UNWRITABLE when it cannot. */
+export async function writeOutputFile(out: string, text: string): Promise<void> {
+  try {
+    await writeFileAtomic(resolve(out), text);
+  } catch (error) {
+    throw agentError('CCTV_ERR_REPORT_UNWRITABLE', out, describeFsError(error));
+  }
 }

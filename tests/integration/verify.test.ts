@@ -3,9 +3,12 @@
  * from the lab profiles (what each simulated device really is), then altered so that one device is
  * missing, one unexpected and one mismatched; diff compares two scans with one device off the wire.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScanDiff } from '../../agent/report/diff.js';
 import type { VerifyResult } from '../../agent/handover/verify.js';
@@ -33,10 +36,12 @@ function row(d: LabDevice): Record<string, string> {
   return out;
 }
 
-function csv(rows: Record<string, string>[]): string {
-  const header = ['IP', 'MAC', 'Model', 'Brand', 'Location'];
+/** The rows as an installer's CSV; `extra` headers name further keys of the rows (`Serial No.` → `serial`). */
+function csv(rows: Record<string, string>[], extra: string[] = []): string {
+  const header = ['IP', 'MAC', 'Model', 'Brand', 'Location', ...extra];
+  const key = (h: string): string => h.toLowerCase().replace(/[^a-z].*$/u, '');
   const quote = (v: string): string => `"${v.replaceAll('"', '""')}"`;
-  return [header.join(','), ...rows.map((r) => header.map((h) => quote(r[h.toLowerCase()] ?? '')).join(','))].join('\r\n') + '\r\n';
+  return [header.join(','), ...rows.map((r) => header.map((h) => quote(r[key(h)] ?? '')).join(','))].join('\r\n') + '\r\n';
 }
 
 async function verify(file: string, extra: string[] = []): Promise<{ code: number | null; result: VerifyResult; stderr: string }> {
@@ -106,6 +111,74 @@ describe('cctv-agent verify and diff on lab scans', () => {
     ]);
     expect(b.result.missing).toEqual([]);
     expect(b.code).toBe(1);
+  });
+
+  it('catches a swapped unit with the same MAC but another serial, exit 1', async () => {
+    const device = labDevices().find((d) => d.profile.truth.identity?.serial && !d.macShared)!;
+    const rows = labDevices().map((d) => (d.ip === device.ip ? { ...row(d), serial: `${d.profile.truth.identity!.serial}9` } : row(d)));
+    const file = join(dir, 'swapped-serial.csv');
+    writeFileSync(file, csv(rows, ['Serial No.']));
+    const { code, result } = await verify(file, ['--allow-linked']);
+    expect(result.matched.filter((m) => m.status !== 'matched').map((m) => [m.found.ip, m.matchedBy, m.status, m.mismatches])).toEqual([
+      [device.ip, 'mac', 'mismatched', [{ field: 'serial', expected: `${device.profile.truth.identity!.serial}9`, found: device.profile.truth.identity!.serial }]],
+    ]);
+    expect(code).toBe(1);
+  });
+
+  it('passes a handover that differs only in formatting (exit 0) and fails a real model difference (exit 1)', async () => {
+    // Models as an installer might type them: lower case, spaces for hyphens, the vendor prefix
+    // dropped (fingerprints/comparison.yaml); MACs upper case with hyphens.
+    const prefix = /^(DS|DHI|DH)-/u;
+    const formatted = labDevices().map((d) => {
+      const r: Record<string, string> = { ...row(d), mac: d.mac.toUpperCase().replaceAll(':', '-') };
+      if (r.model) r.model = r.model.replace(prefix, '').replaceAll('-', ' ').toLowerCase();
+      return r;
+    });
+    expect(labDevices().some((d) => prefix.test(d.profile.truth.identity?.model ?? ''))).toBe(true);
+    const file = join(dir, 'formatted.csv');
+    writeFileSync(file, csv(formatted));
+    const pass = await verify(file, ['--allow-linked']);
+    expect(pass.result.matched.filter((m) => m.status !== 'matched')).toEqual([]);
+    expect([pass.result.missing, pass.result.unexpected, pass.code]).toEqual([[], [], 0]);
+    // The raw values are what the result shows.
+    expect(pass.result.matched.map((m) => m.expected.model)).toEqual(formatted.map((r) => r.model ?? null));
+
+    const target = formatted.find((r) => r.ip === renamed.ip)!;
+    const realModel = target.model!.replace(/\d(?=\D*$)/u, (n: string) => String((Number(n) + 1) % 10));
+    expect(realModel).not.toBe(target.model);
+    const otherFile = join(dir, 'other-model.csv');
+    writeFileSync(otherFile, csv(formatted.map((r) => (r === target ? { ...r, model: realModel } : r))));
+    const fail = await verify(otherFile, ['--allow-linked']);
+    expect(fail.result.matched.filter((m) => m.status !== 'matched').map((m) => [m.found.ip, m.mismatches])).toEqual([
+      [renamed.ip, [{ field: 'model', expected: realModel, found: renamed.truth.identity!.model }]],
+    ]);
+    expect(fail.code).toBe(1);
+  });
+
+  it('writes a sign-off page that Chromium renders without fetching anything, naming the schedule by name and SHA-256', async () => {
+    const file = join(dir, 'formatted.csv');
+    const out = join(dir, 'signoff.html');
+    const run = await runInScanner(['verify', '--expected', file, '--site', SITE, '--store', storeDir, '--format', 'html', '--out', out, '--allow-linked']);
+    expect([run.code, run.stdout], run.stderr).toEqual([0, '']);
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+    try {
+      const page = await browser.newPage();
+      const requests: string[] = [];
+      page.on('request', (request) => requests.push(request.url()));
+      await page.goto(pathToFileURL(out).href);
+      const facts = await page.locator('#facts td').allTextContents();
+      expect(facts[0]).toBe(SITE);
+      expect(facts[1]).toContain(first.scan.id);
+      expect(facts[2]).toBe('formatted.csv');
+      expect(await page.locator('#sha256').textContent()).toBe(createHash('sha256').update(readFileSync(file)).digest('hex'));
+      expect(await page.locator('#verdict').textContent()).toMatch(/^PASS/u);
+      expect(await page.locator('#devices tbody tr.matched').count()).toBe(labDevices().length);
+      expect(await page.locator('#devices tbody li.differs').count()).toBe(0);
+      expect(requests.length).toBeGreaterThan(0);
+      for (const url of requests) expect(url).toMatch(/^(file|data):/u);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('reports one missing, one unexpected and one mismatched device, and exits 1', async () => {

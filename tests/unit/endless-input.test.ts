@@ -60,7 +60,7 @@ describe('readBoundedTextFile', () => {
   it('reads a regular file up to its cap, refuses one byte more, and refuses a folder', () => {
     const file = join(dir, 'exact.txt');
     writeFileSync(file, 'x'.repeat(1000));
-    expect(readBoundedTextFile(file, { maxBytes: 1000 })).toEqual({ ok: true, text: 'x'.repeat(1000) });
+    expect(readBoundedTextFile(file, { maxBytes: 1000 })).toEqual({ ok: true, text: 'x'.repeat(1000), bytes: Buffer.from('x'.repeat(1000)) });
     expect(readBoundedTextFile(file, { maxBytes: 999 })).toEqual({ ok: false, reason: 'it is larger than 999 bytes, more than such a file needs' });
     expect(readBoundedTextFile(dir, { maxBytes: 999 })).toMatchObject({ ok: false, reason: expect.stringContaining('a folder') });
   });

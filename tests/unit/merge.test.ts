@@ -151,6 +151,11 @@ describe('mergeObservations', () => {
     expect(hosts.map((h) => h.addresses)).toEqual([['10.1.0.20'], ['10.1.0.21'], ['10.1.0.22'], ['10.1.0.23']]);
   });
 
+  it('joins addresses whose models differ only in formatting or a vendor prefix (agent/normalise.ts)', () => {
+    const hosts = merge([deviceInfo('10.1.1.20', 'SERIAL-D', 'DS-2CD2143G0-I'), deviceInfo('10.1.1.21', 'SERIAL-D', '2cd2143g0_i')]);
+    expect(hosts.map((h) => h.addresses)).toEqual([['10.1.1.20', '10.1.1.21']]);
+  });
+
   it('joins nothing on a placeholder serial, nor on one that more addresses carry than one device has', () => {
     const widespread = Array.from({ length: MAX_ADDRESSES_PER_IDENTITY + 1 }, (_, i) => deviceInfo(`10.2.0.${i + 1}`, 'FACTORY-SERIAL'));
     const blank = [deviceInfo('10.3.0.1', '00000000'), deviceInfo('10.3.0.2', '00000000')];

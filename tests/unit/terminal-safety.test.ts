@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { printText } from '../../agent/commands/options.js';
 import { matchReport, matchText } from '../../agent/fingerprint/index.js';
 import { parseHandover } from '../../agent/handover/schedule.js';
-import { verifyHandover } from '../../agent/handover/verify.js';
+import { signOff, verifyHandover } from '../../agent/handover/verify.js';
 import { linkedVendorNames, loadKnowledge } from '../../agent/knowledge/index.js';
 import { createLogger } from '../../agent/log.js';
 import { recordScan } from '../../agent/pipeline/changes.js';
@@ -93,7 +93,8 @@ describe('device strings never reach the terminal as control characters', () => 
     expectNoRawControlIn(diffTable(diff), 'diff');
     expectNoRawControlIn(jsonText(diff), 'diff --json');
     expect(diffTable(diff)).toContain('\\u202e');
-    const result = verifyHandover(parseHandover(HANDOVER, 'handover.json'), after, { allowLinked: false, names });
+    const checked = verifyHandover(parseHandover(HANDOVER, 'handover.json'), after, { allowLinked: false, names });
+    const result = signOff(checked, { name: 'handover.json', sha256: '0'.repeat(64) }, new Date(0), '0.1.0');
     for (const format of verifyFormats) expectNoRawControlIn(format.render(result, names), `verify --format ${format.name}`);
     expect(renderFormat(verifyFormats, 'table', result, names)).toContain('roof\\x1b[2J');
   });

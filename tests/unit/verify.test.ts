@@ -4,14 +4,15 @@
  * the built CLI on a file store in a temporary folder: nothing touches the network.
  */
 import { recordScan } from '../../agent/pipeline/changes.js';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentError } from '../../agent/errors.js';
 import { createLogger } from '../../agent/log.js';
 import { parseHandover, readHandoverFile, type ExpectedDevice } from '../../agent/handover/schedule.js';
-import { verifyExitCode, verifyHandover, verifyHtml, verifyTable } from '../../agent/handover/verify.js';
+import { signOff, verifyExitCode, verifyHandover, verifyHtml, verifyTable } from '../../agent/handover/verify.js';
 import { openFileStore } from '../../agent/store/file.js';
 import { axisCamera, dahuaCamera, firstScan, hikvisionCamera, inventory, SITE } from './store-contract.js';
 import { runCli } from '../support/run-cli.js';
@@ -205,6 +206,26 @@ describe('verifyHandover', () => {
     expect(verifyTable(result, names)).toContain('0 matched, 0 mismatched, 1 moved');
   });
 
+  it('passes a handover whose values differ from the scan only in formatting, and shows the raw values', () => {
+    const hik = hikvisionCamera();
+    const model = hik.identity.model!.replace(/^DS-/u, '').replaceAll('-', ' ').toLowerCase();
+    const serial = hik.identity.serial!.toLowerCase();
+    const expected = [expectedDevice({ ip: hik.ip, mac: hik.mac!.replaceAll(':', '').toUpperCase(), model, serial })];
+    const doc = inventory({ id: 'x', startedAt: scan.scan.startedAt, finishedAt: scan.scan.finishedAt, devices: [hik] });
+    const result = verifyHandover(expected, doc, { allowLinked: true, names });
+    expect(result.matched.map((m) => [m.status, m.checked, m.mismatches])).toEqual([['matched', ['ip', 'mac', 'serial', 'model'], []]]);
+    expect(result.matched[0]?.expected.model).toBe(model);
+    expect(result.matched[0]?.found.model).toBe(hik.identity.model);
+    expect(verifyExitCode(result)).toBe(0);
+  });
+
+  it('fails a real model difference with its raw values', () => {
+    const hik = hikvisionCamera();
+    const result = verifyHandover([expectedDevice({ ip: hik.ip, model: 'DS-2CD2143G0-IS' })], scan, { allowLinked: true, names });
+    expect(result.matched[0]?.mismatches).toEqual([{ field: 'model', expected: 'DS-2CD2143G0-IS', found: hik.identity.model }]);
+    expect(verifyExitCode(result)).toBe(1);
+  });
+
   it("matches a two-NIC device by either MAC, but a proxy-ARP host by address, never by the MAC it shares", () => {
     const twoNics = { ...dahuaCamera(), ip: '198.18.0.24', mac: '08:ed:ed:5a:24:24', macs: ['08:ed:ed:5a:24:24', '08:ed:ed:5a:24:25'], id: 'mac:08:ed:ed:5a:24:24' };
     const router = 'c0:56:e3:70:01:00';
@@ -228,7 +249,10 @@ describe('verifyHandover', () => {
     const hostile = hikvisionCamera();
     hostile.identity.model = '<img src=x onerror=alert(1)>';
     const doc = inventory({ id: 'x', startedAt: scan.scan.startedAt, finishedAt: scan.scan.finishedAt, devices: [hostile] });
-    const html = verifyHtml(verifyHandover([expectedDevice({ ip: '198.18.0.21', location: '"><script>x</script>' })], doc, { allowLinked: true, names }), names);
+    const result = verifyHandover([expectedDevice({ ip: '198.18.0.21', location: '"><script>x</script>' })], doc, { allowLinked: true, names });
+    const html = verifyHtml(signOff(result, { name: '<b>schedule.csv', sha256: 'ab'.repeat(32) }, new Date(0), '0.1.0'), names);
+    expect(html).toContain('&lt;b&gt;schedule.csv');
+    expect(html).toContain('ab'.repeat(32));
     expect(html).not.toContain('<img');
     expect(html).not.toContain('<script');
     expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
@@ -254,6 +278,19 @@ describe('cctv-agent verify', () => {
     const strict = await runCli(['verify', '--expected', file, '--site', SITE, '--store', store, '--format', 'json']);
     expect(JSON.parse(strict.stdout)).toMatchObject({ ok: false, missing: [], unexpected: [] });
     expect(strict.code).toBe(1);
+  });
+
+  it('writes the JSON sign-off with --out (schedule name and SHA-256, scan times, agent version) and nothing on stdout', async () => {
+    // The HTML sign-off page, written the same way, is opened in Chromium by tests/integration/verify.test.ts.
+    const file = join(fixtures, 'schedule.json');
+    const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
+    const json = join(dir, 'signoff.json');
+    const run = await runCli(['verify', '--expected', file, '--site', SITE, '--store', store, '--format', 'json', '--out', json]);
+    expect([run.code, run.stdout]).toEqual([1, '']);
+    const signed = JSON.parse(readFileSync(json, 'utf8')) as Record<string, unknown>;
+    const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+    expect(signed).toMatchObject({ site: SITE, schedule: { name: 'schedule.json', sha256 }, agentVersion: version, ok: false, scanStartedAt: expect.any(String) });
+    expect(Date.parse(String(signed['verifiedAt']))).not.toBeNaN();
   });
 
   it('exits 2 with one line naming the position of a bad file, and writes nothing on stdout', async () => {
