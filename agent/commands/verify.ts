@@ -1,7 +1,9 @@
 /** `cctv-agent verify`: an installer's handover schedule against a scan. */
 import { Option, type Command } from 'commander';
 import { readHandoverSchedule } from '../handover/schedule.js';
-import { signOff, verifyExitCode, verifyHandover } from '../handover/verify.js';
+import { signOff, verifyExitCode, verifyHandover, type HandoverSignOff } from '../handover/verify.js';
+import type { Logger } from '../log.js';
+import type { StoreReader } from '../store/types.js';
 import { agentVersion } from '../paths.js';
 import { writeOutputFile } from '../report/index.js';
 import { linkedVendorNames } from '../knowledge/index.js';
@@ -31,10 +33,12 @@ async function handoverCommand(flags: HandoverFlags): Promise<void> {
   const progress = createProgress(process.stderr, { json: flags.format === 'json' && flags.out === undefined });
   progress.update(`matching ${expected.length} expected device(s) with the scan`);
   try {
-    const inventory = await readScan(await openPlace(flags, log), flags, flags.scan);
+    const reader = await openPlace(flags, log);
+    const inventory = await readScan(reader, flags, flags.scan);
     const names = linkedVendorNames();
     const result = signOff(verifyHandover(expected, inventory, { allowLinked: flags.allowLinked === true, names }), source, new Date(), agentVersion());
     progress.done();
+    await keepWithScan(reader, flags.site, result, log);
     const text = renderFormat(verifyFormats, flags.format, result, names);
     if (flags.out === undefined) process.stdout.write(text);
     else {
@@ -44,6 +48,24 @@ async function handoverCommand(flags: HandoverFlags): Promise<void> {
     process.exitCode = verifyExitCode(result);
   } finally {
     progress.done();
+  }
+}
+
+/**
+ * Keeps the sign-off with the scan it checked, for `report` to show. The check itself is what the
+ * installer asked for: a store that keeps no such records, or one that cannot be written (a
+ * read-only copy), is logged and the result still printed.
+ */
+async function keepWithScan(reader: StoreReader, site: string, result: HandoverSignOff, log: Logger): Promise<void> {
+  if (!reader.handovers) {
+    log.info({ store: reader.name }, 'this store keeps no handover records: the sign-off is only in this output');
+    return;
+  }
+  try {
+    const file = await reader.handovers.save(site, result);
+    log.info({ file, scanId: result.scanId, ok: result.ok }, 'handover sign-off kept with the scan');
+  } catch (error) {
+    log.warn({ err: (error as Error).message, scanId: result.scanId }, 'the handover sign-off could not be kept with the scan: it is only in this output');
   }
 }
 

@@ -189,6 +189,14 @@ function foundLabel(f: FoundDevice): string {
   return [f.ip, f.mac].filter((v): v is string => v !== null).join(' / ');
 }
 
+/** One line for a report of the scan: when the handover was verified, against which file, and how it came out. */
+export function handoverLine(record: HandoverSignOff, names: LinkedVendorNames): string {
+  return (
+    `Handover verified ${record.verifiedAt} against ${record.schedule.name} (SHA-256 ${record.schedule.sha256}): ` +
+    `${record.ok ? 'PASS' : 'FAIL'}, ${counts(record, names)}.`
+  );
+}
+
 function counts(result: VerifyResult, names: LinkedVendorNames): string {
   const mismatched = result.matched.filter((m) => m.status === 'mismatched').length;
   const moved = result.matched.filter((m) => m.status === 'moved').length;

@@ -12,8 +12,8 @@ import { inventoryTable } from './table.js';
 
 export interface OutputFormat<T> {
   readonly name: string;
-  /** The whole output, ending with a newline where text does. */
-  render(value: T, names: LinkedVendorNames): string;
+  /** The whole output, ending with a newline where text does; `handover`: the scan's kept sign-off, shown where the format has room for it. */
+  render(value: T, names: LinkedVendorNames, handover?: HandoverSignOff | null): string;
 }
 
 /**
@@ -44,8 +44,8 @@ export function formatNames<T>(formats: readonly OutputFormat<T>[]): string[] {
 }
 
 /** Renders `value` in the format named `name` (one of `formats`: the CLI only offers those). */
-export function renderFormat<T>(formats: readonly OutputFormat<T>[], name: string, value: T, names: LinkedVendorNames): string {
+export function renderFormat<T>(formats: readonly OutputFormat<T>[], name: string, value: T, names: LinkedVendorNames, handover?: HandoverSignOff | null): string {
   const format = formats.find((f) => f.name === name);
   if (!format) throw new Error(`no output format "${name}" (${formatNames(formats).join(', ')})`);
-  return format.render(value, names);
+  return format.render(value, names, handover);
 }

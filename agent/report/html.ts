@@ -1,3 +1,4 @@
+import { handoverLine, type HandoverSignOff } from '../handover/verify.js';
 import { displaySafeLines } from '../safe-text.js';
 import type { Device, Inventory } from '../types.js';
 import { REPORT_CSS, REPORT_JS } from './html-assets.js';
@@ -135,7 +136,7 @@ const COLUMNS: Array<{ label: string; numeric?: boolean }> = [
  * The inventory as one self-contained HTML file: inline CSS, JS and SVG, and a Content Security
  * Policy that forbids every fetch, so it opens the same from a USB stick with no network.
  */
-export function inventoryHtml(inventory: Inventory, names: LinkedVendorNames): string {
+export function inventoryHtml(inventory: Inventory, names: LinkedVendorNames, handover?: HandoverSignOff | null): string {
   const summary = summarize(inventory, names);
   const { scan } = inventory;
   const heads = COLUMNS.map(
@@ -153,7 +154,7 @@ export function inventoryHtml(inventory: Inventory, names: LinkedVendorNames): s
 <body>
 <h1>CCTV inventory: site ${escapeHtml(scan.site)}</h1>
 <p class="meta">Scan ${escapeHtml(scan.id)}, from ${escapeHtml(scan.startedAt)} to ${escapeHtml(scan.finishedAt)}. Methods: ${escapeHtml(scan.methods.join(', '))}.</p>
-<h2>Summary</h2>
+${handover ? `<p class="meta" id="handover">${escapeHtml(handoverLine(handover, names))}</p>\n` : ''}<h2>Summary</h2>
 <div class="summary">
 ${summaryTable(summary, names)}
 ${chartSvg(summary, names)}

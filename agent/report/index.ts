@@ -22,11 +22,13 @@ export interface ReportOptions {
 
 /** Reads one scan from the store and writes it in the chosen format. Sends nothing but the store's own reads. */
 export async function writeReport(options: ReportOptions): Promise<void> {
-  const inventory = await readScan(await openPlace(options, options.log), options, options.scan);
+  const reader = await openPlace(options, options.log);
+  const inventory = await readScan(reader, options, options.scan);
+  const handover = (await reader.handovers?.load(options.site, inventory.scan.id)) ?? null;
   // A spinner only on a terminal, and never when stdout is the document itself.
   const progress = createProgress(process.stderr, { json: options.format === 'json' && options.out === undefined });
   progress.update(`rendering ${inventory.devices.length} device(s) as ${options.format}`);
-  const text = renderFormat(reportFormats, options.format, inventory, linkedVendorNames());
+  const text = renderFormat(reportFormats, options.format, inventory, linkedVendorNames(), handover);
   progress.done();
   if (options.out === undefined) {
     process.stdout.write(text);

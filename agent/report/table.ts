@@ -1,3 +1,4 @@
+import { handoverLine, type HandoverSignOff } from '../handover/verify.js';
 import { displaySafe } from '../safe-text.js';
 import type { Device, Inventory } from '../types.js';
 import { cveLabel, isFlagged, linkedNamesText, type LinkedVendorNames } from './summary.js';
@@ -27,7 +28,7 @@ export function cveCell(device: Device): string {
  * confidence is that of the link: a device not linked shows none (its classification confidence is
  * about a maker the table does not name).
  */
-export function inventoryTable(inventory: Inventory, names: LinkedVendorNames): string {
+export function inventoryTable(inventory: Inventory, names: LinkedVendorNames, handover?: HandoverSignOff | null): string {
   const rows = inventory.devices.map((d) => [
     d.ip,
     d.mac ?? '-',
@@ -46,6 +47,7 @@ export function inventoryTable(inventory: Inventory, names: LinkedVendorNames): 
   return (
     displaySafe(`Site ${scan.site}, scan ${scan.id} (${scan.startedAt} to ${scan.finishedAt})`) +
     `\n${table}\n` +
-    `${inventory.devices.length} device(s), ${linked} linked to ${linkedNamesText(names)}, ${withCves} with known CVEs (affected or possibly).\n`
+    `${inventory.devices.length} device(s), ${linked} linked to ${linkedNamesText(names)}, ${withCves} with known CVEs (affected or possibly).\n` +
+    (handover ? `${displaySafe(handoverLine(handover, names))}\n` : '')
   );
 }

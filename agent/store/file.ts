@@ -31,10 +31,11 @@ import type { ChangeEvent } from '../pipeline/changes.js';
 import { AgentError, agentError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { INVENTORY_SCHEMA_ID, type Inventory } from '../types.js';
+import type { HandoverSignOff } from '../handover/verify.js';
 import { appendDurable, describeFsError, ensureDir, isCode, prettyJson, TEMP_SUFFIX, writeFileAtomic } from './fs-durable.js';
 import { acquireLock } from './lock.js';
 import { assertStoreName, isStoreName } from './names.js';
-import type { InventoryStore, ObjectSpecSchema, SavePrecondition, SaveResult, ScanReader, ScanSummary, StoreDefinition, StoreSpec, StoreStatus } from './types.js';
+import type { HandoverRecords, InventoryStore, ObjectSpecSchema, SavePrecondition, SaveResult, ScanReader, ScanSummary, StoreDefinition, StoreSpec, StoreStatus } from './types.js';
 
 const STORE_NAME = 'file';
 
@@ -103,9 +104,55 @@ export const fileStore: StoreDefinition = {
       throw agentError('CCTV_ERR_STORE_UNREADABLE', dir, describeFsError(error));
     }
     if (!info.isDirectory()) throw agentError('CCTV_ERR_STORE_NOT_FOUND', dir, 'it is a file, not a folder');
-    return { name: STORE_NAME, ...folderReader(dir) };
+    return { name: STORE_NAME, ...folderReader(dir), handovers: folderHandovers(dir) };
   },
 };
+
+/** The largest handover record read back: a sign-off of a few thousand devices is far smaller. */
+const MAX_HANDOVER_RECORD_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Handover sign-offs in DIR/sites/<site>/handovers/<scan>.json, each written atomically (a second
+ * verify of the same scan replaces the first whole; no lock is needed for a file of its own).
+ */
+function folderHandovers(dir: string): HandoverRecords {
+  const paths = folderPaths(dir);
+  return {
+    async save(site, record) {
+      assertStoreName('site name', site);
+      assertStoreName('scan id', record.scanId);
+      const file = paths.handover(site, record.scanId);
+      try {
+        await ensureDir(dirname(file));
+        await writeFileAtomic(file, prettyJson(record));
+      } catch (error) {
+        throw agentError('CCTV_ERR_STORE_UNWRITABLE', dir, describeFsError(error));
+      }
+      return file;
+    },
+    async load(site, scanId) {
+      assertStoreName('site name', site);
+      if (!isStoreName(scanId)) return null;
+      let text: string;
+      try {
+        const file = paths.handover(site, scanId);
+        if ((await stat(file)).size > MAX_HANDOVER_RECORD_BYTES) return null;
+        text = await readFile(file, 'utf8');
+      } catch (error) {
+        if (isCode(error, 'ENOENT', 'ENOTDIR')) return null;
+        throw agentError('CCTV_ERR_STORE_UNREADABLE', dir, describeFsError(error));
+      }
+      try {
+        const doc = JSON.parse(text) as Partial<HandoverSignOff>;
+        const whole = typeof doc.ok === 'boolean' && doc.scanId === scanId && typeof doc.verifiedAt === 'string' && typeof doc.schedule?.sha256 === 'string' &&
+          Array.isArray(doc.matched) && Array.isArray(doc.missing) && Array.isArray(doc.unexpected) && Array.isArray(doc.linked);
+        return whole ? (doc as HandoverSignOff) : null;
+      } catch {
+        return null;
+      }
+    },
+  };
+}
 
 export function isFileStore(store: InventoryStore): store is FileStore {
   return store.name === STORE_NAME && typeof (store as Partial<FileStore>).readChanges === 'function';
@@ -118,6 +165,7 @@ function folderPaths(dir: string) {
     siteDir: (site: string) => join(dir, 'sites', site),
     inventory: (site: string) => join(dir, 'sites', site, 'inventory.json'),
     changes: (site: string) => join(dir, 'sites', site, 'changes.ndjson'),
+    handover: (site: string, scanId: string) => join(dir, 'sites', site, 'handovers', `${scanId}.json`),
   };
 }
 

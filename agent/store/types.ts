@@ -1,6 +1,7 @@
 import type { ChangeEvent } from '../pipeline/changes.js';
 import type { Logger } from '../log.js';
 import type { Inventory } from '../types.js';
+import type { HandoverSignOff } from '../handover/verify.js';
 
 /** What one save did. */
 export interface SaveResult {
@@ -49,6 +50,19 @@ export interface ScanReader {
 /** A store opened for reading only (openStoreForReading): opening it created nothing. */
 export interface StoreReader extends ScanReader {
   readonly name: string;
+  /** Handover sign-offs kept with the scans they checked; absent when the store keeps none. */
+  readonly handovers?: HandoverRecords;
+}
+
+/**
+ * `verify`'s sign-off kept beside the scan it checked, so that a later `report` shows that the
+ * handover was verified and how it came out. One per scan: verifying the scan again replaces it.
+ */
+export interface HandoverRecords {
+  /** Keeps `record` (its scanId names the scan) for `site`; resolves to where it was written. */
+  save(site: string, record: HandoverSignOff): Promise<string>;
+  /** The sign-off kept for the scan, or null when there is none (or what is there is not one). */
+  load(site: string, scanId: string): Promise<HandoverSignOff | null>;
 }
 
 /**

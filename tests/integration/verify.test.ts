@@ -179,6 +179,14 @@ describe('cctv-agent verify and diff on lab scans', () => {
     } finally {
       await browser.close();
     }
+
+    // The sign-off is kept with the scan it checked: the scan's report says so.
+    const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
+    const kept = JSON.parse(readFileSync(join(storeDir, 'sites', SITE, 'handovers', `${first.scan.id}.json`), 'utf8')) as { ok: boolean; schedule: { sha256: string } };
+    expect([kept.ok, kept.schedule.sha256]).toEqual([true, sha256]);
+    const report = await runInScanner(['report', '--site', SITE, '--store', storeDir]);
+    expect(report.code, report.stderr).toBe(0);
+    expect(report.stdout).toMatch(new RegExp(`Handover verified \\S+ against formatted\\.csv \\(SHA-256 ${sha256}\\): PASS, ${labDevices().length} matched`, 'u'));
   });
 
   it('reports one missing, one unexpected and one mismatched device, and exits 1', async () => {

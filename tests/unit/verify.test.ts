@@ -13,7 +13,9 @@ import { AgentError } from '../../agent/errors.js';
 import { createLogger } from '../../agent/log.js';
 import { parseHandover, readHandoverFile, type ExpectedDevice } from '../../agent/handover/schedule.js';
 import { signOff, verifyExitCode, verifyHandover, verifyHtml, verifyTable } from '../../agent/handover/verify.js';
-import { openFileStore } from '../../agent/store/file.js';
+import { fileStore, openFileStore } from '../../agent/store/file.js';
+import { inventoryTable } from '../../agent/report/table.js';
+import { inventoryHtml } from '../../agent/report/html.js';
 import { axisCamera, dahuaCamera, firstScan, hikvisionCamera, inventory, SITE } from './store-contract.js';
 import { runCli } from '../support/run-cli.js';
 import { linkedVendorNames } from '../../agent/knowledge/index.js';
@@ -307,5 +309,39 @@ describe('cctv-agent verify', () => {
     const missing = await runCli(['verify', '--expected', file, '--site', SITE, '--store', store, '--scan', '20990101T000000Z-000000']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('CCTV_ERR_NO_SCAN');
+  });
+});
+
+describe('a handover sign-off kept with its scan', () => {
+  const scan = firstScan();
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'cctv-handover-records-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const record = (): ReturnType<typeof signOff> =>
+    signOff(verifyHandover(readHandoverFile(join(fixtures, 'schedule.csv')), scan, { allowLinked: true, names }), { name: 'schedule.csv', sha256: 'ab'.repeat(32) }, new Date('2026-12-05T10:00:00Z'), '9.9.9');
+
+  it('is written beside the scan and read back whole; the report table and HTML name it', async () => {
+    const reader = await fileStore.openReader(dir, { log: createLogger('silent') });
+    const kept = record();
+    const file = await reader.handovers!.save(SITE, kept);
+    expect(file).toBe(join(dir, 'sites', SITE, 'handovers', `${scan.scan.id}.json`));
+    expect(await reader.handovers!.load(SITE, scan.scan.id)).toEqual(kept);
+    const line = `Handover verified 2026-12-05T10:00:00.000Z against schedule.csv (SHA-256 ${'ab'.repeat(32)}): PASS, 3 matched`;
+    expect(inventoryTable(scan, names, kept)).toContain(line);
+    expect(inventoryHtml(scan, names, kept)).toContain(`<p class="meta" id="handover">${line}`);
+    expect(inventoryTable(scan, names, null)).not.toContain('Handover verified');
+  });
+
+  it('reads nothing back for another scan, a scan id that is no store name, or a file that is not a sign-off', async () => {
+    const reader = await fileStore.openReader(dir, { log: createLogger('silent') });
+    expect(await reader.handovers!.load(SITE, 'no-such-scan')).toBeNull();
+    expect(await reader.handovers!.load(SITE, '../../etc/passwd')).toBeNull();
+    writeFileSync(join(dir, 'sites', SITE, 'handovers', 'garbage.json'), '{"ok": "yes"');
+    expect(await reader.handovers!.load(SITE, 'garbage')).toBeNull();
+    writeFileSync(join(dir, 'sites', SITE, 'handovers', 'other.json'), JSON.stringify({ ...record(), scanId: 'elsewhere' }));
+    expect(await reader.handovers!.load(SITE, 'other')).toBeNull();
   });
 });
