@@ -1,6 +1,7 @@
 /**
  * vitest globalSetup of the 'lab' project: `bash scripts/lab.sh up` before the integration
- * tests, then the one default scan of the lab that the test files share (shared-scan.ts), and
+ * tests, then the default scan of the lab that the test files share and a second one with a device
+ * off the wire (shared-scan.ts), and
  * `bash scripts/lab.sh down` after them.
  *
  * The lab needs root and Linux network namespaces. When they are missing the run fails with
@@ -8,14 +9,14 @@
  * LAB_KEEP=1 leaves the lab up after the run (for debugging; `bash scripts/lab.sh down` later).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
-import { LAB_LOG_DIR, labProfile, labProfiles, runInNamespace, runInScanner, SCANNER_NS } from './lab-helpers.js';
-import { SHARED_SCAN_ARGS, type SharedScanRun } from './shared-scan.js';
+import { LAB_LOG_DIR, labNamespace, labProfile, labProfiles, runInNamespace, runInScanner, SCANNER_NS, startDevice, stopDevice } from './lab-helpers.js';
+import { SHARED_RESCAN_GONE, SHARED_SCAN_ARGS, type SharedRescanRun, type SharedScanRun } from './shared-scan.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -51,7 +52,26 @@ async function sharedScan(): Promise<SharedScanRun> {
   return { code: run.code, stdout: run.stdout, stderr: run.stderr, durationMs: run.durationMs, storeDir, simLogs };
 }
 
-let sharedStore: string | undefined;
+/** The same scan again into a copy of its store, with SHARED_RESCAN_GONE off the wire (and back on after). */
+async function sharedRescan(first: SharedScanRun): Promise<SharedRescanRun> {
+  const storeDir = join(mkdtempSync(join(tmpdir(), 'cctv-shared-rescan-')), 'store');
+  cpSync(first.storeDir, storeDir, { recursive: true });
+  const gone = SHARED_RESCAN_GONE;
+  await stopDevice(gone);
+  const down = await runInNamespace(labNamespace(gone), ['ip', 'link', 'set', 'eth0', 'down']);
+  if (down.code !== 0) throw new Error(`[lab] could not take ${gone} off the wire:\n${down.stderr}`);
+  try {
+    // Let the neighbour entry from the first scan age past the second scan's start.
+    await sleep(1500);
+    const run = await runInScanner([...SHARED_SCAN_ARGS, '--store', storeDir], { timeoutMs: 90_000 });
+    return { code: run.code, stdout: run.stdout, stderr: run.stderr, durationMs: run.durationMs, storeDir, gone };
+  } finally {
+    await runInNamespace(labNamespace(gone), ['ip', 'link', 'set', 'eth0', 'up']);
+    await startDevice(gone);
+  }
+}
+
+let sharedStores: string[] = [];
 
 export async function setup(project: TestProject): Promise<void> {
   if (process.platform !== 'linux') throw cannotStart(`network namespaces need Linux (platform is ${process.platform})`);
@@ -65,13 +85,18 @@ export async function setup(project: TestProject): Promise<void> {
   }
   process.stderr.write(`[lab] up in ${up.seconds.toFixed(1)} s\n`);
   const scan = await sharedScan();
-  sharedStore = dirname(scan.storeDir);
+  sharedStores.push(dirname(scan.storeDir));
   process.stderr.write(`[lab] shared scan of the lab: exit ${String(scan.code)} in ${(scan.durationMs / 1000).toFixed(1)} s\n`);
   project.provide('sharedScan', scan);
+  const rescan = await sharedRescan(scan);
+  sharedStores.push(dirname(rescan.storeDir));
+  process.stderr.write(`[lab] second shared scan, ${rescan.gone} off the wire: exit ${String(rescan.code)} in ${(rescan.durationMs / 1000).toFixed(1)} s\n`);
+  project.provide('sharedRescan', rescan);
 }
 
 export function teardown(): void {
-  if (sharedStore) rmSync(sharedStore, { recursive: true, force: true });
+  for (const dir of sharedStores) rmSync(dir, { recursive: true, force: true });
+  sharedStores = [];
   if (process.env.LAB_KEEP === '1') {
     process.stderr.write('[lab] LAB_KEEP=1: lab left up (bash scripts/lab.sh down to remove it)\n');
     return;

@@ -33,9 +33,24 @@ export interface SharedScanRun {
   simLogs: Record<string, { before: number; after: number }>;
 }
 
+/**
+ * The second shared scan: the same scan again, into a copy of the shared store, with one device
+ * taken off the wire (simulator stopped and its link down, so its kernel does not answer ARP
+ * either); the device is back when the tests start. For the tests of what a removal leaves in the
+ * change log, the diff and the reports.
+ */
+export interface SharedRescanRun extends Omit<SharedScanRun, 'simLogs'> {
+  /** The lab device that was off the wire during it. */
+  gone: string;
+}
+
+/** The device the second shared scan misses: a camera no other test of a removal depends on. */
+export const SHARED_RESCAN_GONE = 'axis';
+
 declare module 'vitest' {
   export interface ProvidedContext {
     sharedScan: SharedScanRun;
+    sharedRescan: SharedRescanRun;
   }
 }
 
@@ -75,4 +90,16 @@ export function sharedScanLog(name: string): string {
 /** Copies the shared scan's store to `dir`, for a file that saves more scans or reads it with the CLI. */
 export function copySharedStore(dir: string): void {
   cpSync(inject('sharedScan').storeDir, dir, { recursive: true });
+}
+
+/** The second shared scan (see SharedRescanRun), checked to have succeeded. */
+export function sharedRescan(): SharedRescanRun & { inventory: Inventory } {
+  const run = inject('sharedRescan');
+  if (run.code !== 0) throw new Error(`the second shared lab scan exited ${String(run.code)}:\n${run.stderr.slice(-4000)}`);
+  return { ...run, inventory: JSON.parse(run.stdout) as Inventory };
+}
+
+/** Copies the second shared scan's store (both scans) to `dir`. */
+export function copySharedRescanStore(dir: string): void {
+  cpSync(inject('sharedRescan').storeDir, dir, { recursive: true });
 }

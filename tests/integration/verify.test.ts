@@ -13,19 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScanDiff } from '../../agent/report/diff.js';
 import type { VerifyResult } from '../../agent/handover/verify.js';
 import type { Inventory } from '../../agent/types.js';
-import { copySharedStore, SHARED_SITE, SHARED_WINDOW_SECONDS, sharedScan } from './shared-scan.js';
-import { LAB_SUBNET, labDevices, labNamespace, labProfiles, runInNamespace, runInScanner, startDevice, stopDevice, type LabDevice } from './lab-helpers.js';
+import { copySharedRescanStore, copySharedStore, SHARED_SITE, sharedRescan, sharedScan } from './shared-scan.js';
+import { labDevices, labProfiles, runInScanner, type LabDevice } from './lab-helpers.js';
 
 const SITE = SHARED_SITE;
 const dir = mkdtempSync(join(tmpdir(), 'cctv-verify-test-'));
 const storeDir = join(dir, 'store');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function scan(): Promise<Inventory> {
-  const run = await runInScanner(['scan', LAB_SUBNET, '--json', '--site', SITE, '--store', storeDir, '--timeout', String(SHARED_WINDOW_SECONDS), '--log-level', 'warn']);
-  expect(run.code, run.stderr).toBe(0);
-  return JSON.parse(run.stdout) as Inventory;
-}
 
 /** One handover row from what the profile says the device is (identity a default scan reports). */
 function row(d: LabDevice): Record<string, string> {
@@ -233,25 +227,20 @@ describe('cctv-agent verify and diff on lab scans', () => {
   });
 
   it('lists the device taken off the wire as removed between the last two scans', async () => {
-    const axis = profiles.find((p) => p.name === 'axis')!;
-    await stopDevice('axis');
-    expect((await runInNamespace(labNamespace('axis'), ['ip', 'link', 'set', 'eth0', 'down'])).code).toBe(0);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    try {
-      const second = await scan();
-      const run = await runInScanner(['diff', '--site', SITE, '--store', storeDir, '--json']);
-      expect(run.code, run.stderr).toBe(0);
-      const diff = JSON.parse(run.stdout) as ScanDiff;
-      expect(diff).toMatchObject({ site: SITE, from: first.scan.id, to: second.scan.id, added: [] });
-      expect(diff.removed.map((e) => [e.deviceId, e.ip])).toEqual([[`mac:${axis.mac}`, axis.ip]]);
+    // The second shared scan (global-setup.ts): the same scan again with one device off the wire.
+    const second = sharedRescan();
+    const gone = profiles.find((p) => p.name === second.gone)!;
+    const twoScans = join(dir, 'two-scans');
+    copySharedRescanStore(twoScans);
+    const run = await runInScanner(['diff', '--site', SITE, '--store', twoScans, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const diff = JSON.parse(run.stdout) as ScanDiff;
+    expect(diff).toMatchObject({ site: SITE, from: first.scan.id, to: second.inventory.scan.id, added: [] });
+    expect(diff.removed.map((e) => [e.deviceId, e.ip])).toEqual([[`mac:${gone.mac}`, gone.ip]]);
 
-      const named = await runInScanner(['diff', second.scan.id, first.scan.id, '--site', SITE, '--store', storeDir]);
-      expect(named.code, named.stderr).toBe(0);
-      expect(named.stdout).toMatch(new RegExp(`added\\s*│\\s*mac:${axis.mac}`));
-      expect(named.stdout).toContain('1 added, 0 removed');
-    } finally {
-      await runInNamespace(labNamespace('axis'), ['ip', 'link', 'set', 'eth0', 'up']);
-      await startDevice('axis');
-    }
+    const named = await runInScanner(['diff', second.inventory.scan.id, first.scan.id, '--site', SITE, '--store', twoScans]);
+    expect(named.code, named.stderr).toBe(0);
+    expect(named.stdout).toMatch(new RegExp(`added\\s*│\\s*mac:${gone.mac}`));
+    expect(named.stdout).toContain('1 added, 0 removed');
   });
 });
