@@ -58,12 +58,12 @@ async function handoverCommand(flags: HandoverFlags): Promise<void> {
  */
 async function keepWithScan(reader: StoreReader, site: string, result: HandoverSignOff, log: Logger): Promise<void> {
   if (!reader.handovers) {
-    log.info({ store: reader.name }, 'this store keeps no handover records: the sign-off is only in this output');
+    log.debug({ store: reader.name }, 'this store keeps no handover records: the sign-off is only in this output');
     return;
   }
   try {
     const file = await reader.handovers.save(site, result);
-    log.info({ file, scanId: result.scanId, ok: result.ok }, 'handover sign-off kept with the scan');
+    log.debug({ file, scanId: result.scanId, ok: result.ok }, 'handover sign-off kept with the scan');
   } catch (error) {
     log.warn({ err: (error as Error).message, scanId: result.scanId }, 'the handover sign-off could not be kept with the scan: it is only in this output');
   }
