@@ -72,12 +72,21 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   const observations: Observation[] = [];
   const hostsSeen = new Set<string>();
   const report = (phase: DiscoveryPhase): void => options.onProgress?.({ phase, observations: observations.length, hosts: hostsSeen.size });
-  log.info({ site: options.site, interfaces: options.interfaces.map((i) => i.name), targets: options.targets.specs, windowMs: options.timeoutMs }, 'scan started');
-  const bounds = new ScanBounds(log);
-  const refusals = new RefusalLedger(options.previousRefusals ?? [], options.knowledge.lockout);
   const subnets = options.interfaces.map((i) => i.cidr);
   const neighbourTable = neighbourTableLimit();
   const neighbours = new NeighbourBudget(neighbourBudgetSize(neighbourTable.limit), subnets);
+  log.info(
+    {
+      site: options.site,
+      interfaces: options.interfaces.map((i) => i.name),
+      targets: options.targets.specs,
+      windowMs: options.timeoutMs,
+      neighbourTable: { limit: neighbourTable.limit, from: neighbourTable.from, budget: neighbours.size },
+    },
+    'scan started',
+  );
+  const bounds = new ScanBounds(log);
+  const refusals = new RefusalLedger(options.previousRefusals ?? [], options.knowledge.lockout);
   const { targets, skipped } = probeableTargets(options.targets, subnets);
   for (const { addresses, reason } of skipped) log.warn({ addresses, reason }, 'named target skipped: it is not the address of one device, so it is never probed');
 

@@ -130,6 +130,17 @@ describe('cctv-agent scan in the lab', () => {
     expect(table.stdout).toContain('Hikvision (OEM)');
   });
 
+  it("logs the kernel neighbour table's limit and the places the sweep may fill; a /24 never waits for one", () => {
+    const lines = sharedScan().logLines;
+    const started = lines.find((l) => l.msg === 'scan started');
+    const swept = lines.filter((l) => l.msg === 'TCP connect sweep finished');
+    const table = started?.neighbourTable as { limit: number; budget: number } | undefined;
+    expect(table?.limit).toBeGreaterThan(0);
+    expect(table?.budget).toBe(Math.floor((table?.limit ?? 0) / 2));
+    expect(swept.length).toBeGreaterThan(0);
+    for (const line of swept) expect([line.neighbourBudget, line.neighbourWaits]).toEqual([table?.budget, 0]);
+  });
+
   it('logs the removal of a device that has gone by the next scan', () => {
     // The second shared scan (global-setup.ts): the same scan again with one device off the wire.
     const second = sharedRescan();
