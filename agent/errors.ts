@@ -42,7 +42,7 @@ export const ERRORS = {
   CCTV_ERR_REPORT_UNWRITABLE: {
     exit: 2,
     message: (file: string, why: string) =>
-      `The report file "${file}" cannot be written (${why}). Give --out a path in a folder that exists and that you can write to.`,
+      `The output file "${file}" cannot be written (${why}). Give --out a path in a folder that exists and that you can write to.`,
   },
   CCTV_ERR_STORE_LOCKED: {
     exit: 2,

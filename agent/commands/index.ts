@@ -1,5 +1,6 @@
 /** The command line program: every command of agent/commands/, in the order `--help` lists them. */
 import { Command } from 'commander';
+import { agentVersion } from '../paths.js';
 import { displaySafeLines } from '../safe-text.js';
 import { registerDaemon } from './daemon.js';
 import { registerDiff } from './diff.js';
@@ -23,7 +24,7 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
 export function buildProgram(): Command {
   const program = new Command('cctv-agent')
     .description('Inventories the CCTV devices on a network and says, with evidence, which are made by or for a linked vendor of its knowledge base (fingerprints/vendors.yaml), OEM rebrands included.')
-    .version(process.env.npm_package_version ?? '0.1.0')
+    .version(agentVersion())
     .showHelpAfterError()
     .exitOverride()
     // Usage errors quote what was typed (an unknown option, a bad value): shown, never interpreted.

@@ -4,7 +4,7 @@
  * fingerprint database at all (it still works from a copy of the program with no fingerprints/).
  */
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -139,7 +139,9 @@ describe('--help does not read the fingerprint database', () => {
     // The program without fingerprints/ beside it: dist, package.json and the installed modules.
     copy = mkdtempSync(join(tmpdir(), 'cctv-cli-'));
     cpSync(join(root, 'dist'), join(copy, 'dist'), { recursive: true });
-    cpSync(join(root, 'package.json'), join(copy, 'package.json'));
+    // Its own version, so that --version shows it reads this file (not npm's environment or a default).
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(copy, 'package.json'), JSON.stringify({ ...manifest, version: '9.8.7-copy' }));
     cpSync(join(root, 'schema'), join(copy, 'schema'), { recursive: true });
     symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'), 'dir');
   });
@@ -154,6 +156,8 @@ describe('--help does not read the fingerprint database', () => {
     expect(help.stdout).toMatch(/fields\s/);
     expect(help.stdout).toMatch(/match \[options\] <field> <value>/);
     expect((await run(['--help'], program)).code).toBe(0);
+    // The version is the package.json beside the program's, also when run without npm.
+    expect((await run(['--version'], program)).stdout.trim()).toBe('9.8.7-copy');
     // …while a command that needs it says so.
     const fields = await run(['fingerprints', 'fields'], program);
     expect(fields.code).toBe(2);
