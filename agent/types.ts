@@ -161,6 +161,19 @@ export interface ScanInfo {
    * when they may be asked again (agent/credential-refusals.ts); present only when there are some.
    */
   credentialRefusals?: CredentialRefusal[];
+  /** How the named targets were swept (present when active probes ran; absent in documents of older agents). */
+  sweep?: SweepSummary;
+}
+
+/**
+ * The named targets by how the sweep reached them: on a chosen interface's subnet (each first
+ * contact holds a place in the kernel's neighbour table, so at most `neighbourBudget` of them are
+ * first reached in any 5 s: agent/net/neighbour-budget.ts) or through a router (not so paced).
+ */
+export interface SweepSummary {
+  onLinkTargets: number;
+  routedTargets: number;
+  neighbourBudget: number;
 }
 
 export const INVENTORY_SCHEMA_ID = 'cctv-inventory/v1';

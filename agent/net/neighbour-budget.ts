@@ -43,6 +43,17 @@ export function neighbourTableLimit(read: (path: string) => string = (p) => read
   return { limit: DEFAULT_GC_THRESH3, from: 'assumed (kernel default)' };
 }
 
+/** How many of `addresses` are on one of `onLinkCidrs` (reached directly) and how many through a router. */
+export function countOnLink(addresses: Iterable<string>, onLinkCidrs: readonly string[]): { onLink: number; routed: number } {
+  let onLink = 0;
+  let routed = 0;
+  for (const ip of addresses) {
+    if (onLinkCidrs.some((cidr) => inCidr(ip, cidr))) onLink++;
+    else routed++;
+  }
+  return { onLink, routed };
+}
+
 /** Places for on-link addresses a scan may hold under a neighbour table of `limit` entries. */
 export function neighbourBudgetSize(limit: number): number {
   return Math.max(1, Math.floor(limit * BUDGET_SHARE));

@@ -12,10 +12,10 @@ import type { Logger } from '../log.js';
 import type { ScanInterface } from '../net/interfaces.js';
 import { parseTargets, probeableTargets, unprobeableReason, type TargetSet } from '../targets.js';
 import { ScanBounds } from '../discovery/bounds.js';
-import type { Inventory, Observation } from '../types.js';
+import type { Inventory, Observation, SweepSummary } from '../types.js';
 import type { Knowledge } from '../knowledge/index.js';
 import type { CredentialStore } from '../credentials.js';
-import { NeighbourBudget, neighbourBudgetSize, neighbourTableLimit } from '../net/neighbour-budget.js';
+import { countOnLink, NeighbourBudget, neighbourBudgetSize, neighbourTableLimit } from '../net/neighbour-budget.js';
 import { RefusalLedger, type CredentialRefusal } from '../credential-refusals.js';
 
 export interface ScanOptions {
@@ -64,6 +64,12 @@ const PROBE_PHASE_LIMIT_MS = 60_000;
  * a /16 fits with room to spare (about 5 minutes at most) while a wedged sweep still ends.
  */
 const CONNECT_PHASE_MS_PER_TARGET = 4;
+
+/** The named targets by how the sweep reached them (the inventory's `scan.sweep`). */
+function sweepSummary(targets: TargetSet, subnets: readonly string[], neighbourBudget: number): SweepSummary {
+  const { onLink, routed } = countOnLink(targets.addresses(), subnets);
+  return { onLinkTargets: onLink, routedTargets: routed, neighbourBudget };
+}
 
 export async function runScan(options: ScanOptions): Promise<Inventory> {
   const started = new Date();
@@ -155,6 +161,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
       skippedTargets: skipped,
       dropped: bounds.counters(),
       ...(refusals.entries().length > 0 ? { credentialRefusals: refusals.entries() } : {}),
+      ...(options.active ? { sweep: sweepSummary(targets, subnets, neighbours.size) } : {}),
     },
     devices,
   );

@@ -139,6 +139,8 @@ describe('cctv-agent scan in the lab', () => {
     expect(table?.budget).toBe(Math.floor((table?.limit ?? 0) / 2));
     expect(swept.length).toBeGreaterThan(0);
     for (const line of swept) expect([line.neighbourBudget, line.neighbourWaits]).toEqual([table?.budget, 0]);
+    // The document says how the named /24 was swept: all on the scanner's own subnet.
+    expect(first.inventory.scan.sweep).toEqual({ onLinkTargets: 254, routedTargets: 0, neighbourBudget: table?.budget });
   });
 
   it('logs the removal of a device that has gone by the next scan', () => {

@@ -4,6 +4,7 @@ import {
   GC_THRESH3_PATH,
   NEIGHBOUR_HOLD_MS,
   NeighbourBudget,
+  countOnLink,
   neighbourBudgetSize,
   neighbourTableLimit,
 } from '../../agent/net/neighbour-budget.js';
@@ -77,5 +78,13 @@ describe('NeighbourBudget', () => {
     const waiting = budget.acquire('198.18.0.2', stop.signal);
     stop.abort();
     expect(await waiting).toBe(false);
+  });
+});
+
+describe('countOnLink', () => {
+  it('counts the addresses on a chosen subnet and those reached through a router', () => {
+    expect(countOnLink(['198.18.0.10', '198.18.1.10', '10.0.0.1', '198.18.0.255'], ['198.18.0.0/24'])).toEqual({ onLink: 2, routed: 2 });
+    expect(countOnLink(['198.18.1.10'], ['198.18.0.0/24', '198.18.1.0/24'])).toEqual({ onLink: 1, routed: 0 });
+    expect(countOnLink([], ['198.18.0.0/24'])).toEqual({ onLink: 0, routed: 0 });
   });
 });
