@@ -229,7 +229,13 @@ export async function openOutboxStore(options: OutboxStoreOptions): Promise<Inve
           failures = 0;
           continue;
         }
-        if (closed) break; // the attempt was cut short by close(): not a failure of the destination
+        if (closed) {
+          // Cut short by close() (shutdown, a reload): not a failure of the destination. The
+          // destination may have stored it already; the next send carries the same id, and the
+          // destination's answer to a repeat says so (at-least-once, made exactly-once by the id).
+          log.info({ id: entry.id }, 'delivery cut short by closing the store: it stays in the outbox and is sent again');
+          break;
+        }
         Object.assign(state, { lastError: outcome.error, reachable: outcome.reachable });
         const backoff = Math.min(maxBackoffMs, initialBackoffMs * 2 ** Math.min(failures, 30));
         // Full jitter between half and all of the backoff, so agents restarted together do not retry in step.
