@@ -6,6 +6,12 @@
  *   device:<site>:<deviceId>      { type: "device", site, deviceId, present, lastSeenAt, lastSeenScanId, device }
  *   event:<site>:<scanId>:<n>     { type: "event", site, scanId, n, at, event }   n = 000000, 000001, … in the scan's order
  *
+ * Every id is scoped by its site, so agents of different sites writing one database, or replicating
+ * their own databases into one hub, never write the same document. Every document also carries
+ * `agent: { id, host }`, the agent that wrote it (agent-identity.ts; documents of older agents have
+ * none). The fleet design document (couchdb-views.ts) adds views for counts per site, vendor and
+ * relation, each device's latest state, each site's writers and the documents in conflict.
+ *
  * Every id is fixed by its content, so a document delivered twice (a restart between CouchDB's
  * answer and the outbox removing the entry) overwrites itself: the upserts fetch the current
  * `_rev`s first (`_all_docs` with keys, nano's fetchRevs) and retry a conflicting document with
@@ -16,9 +22,14 @@
  * lose what a central inventory is for (what was there, and when it was last seen); the
  * `device-removed` event says when it went.
  *
- * On the first delivery of a process the store creates the database if missing and a Mango index
+ * On the first delivery of a process the store creates the database if missing, a Mango index
  * on (type, site), which it uses to find a site's present devices and which dashboards can use to
- * list a site's devices, scans or events. latest(site) answers from the outbox folder, not from
+ * list a site's devices, scans or events, and the fleet design document (installed, or replaced
+ * when its version differs).
+ *
+ * Two agents on one site: a device of the site written by another agent is not marked absent by
+ * this one's sweep (each agent marks only what it wrote itself), and the first such document is
+ * logged as a warning naming the other agent; `estate` reports the site (couchdb-views.ts). latest(site) answers from the outbox folder, not from
  * CouchDB, so that a sweep's changes can be computed while CouchDB is down.
  *
  * Reading back (listScans, loadScan, loadInventory; openReader for the read commands) reads the
@@ -37,9 +48,13 @@ import type { ChangeEvent } from '../pipeline/changes.js';
 import type { Device, Inventory } from '../types.js';
 import { AUTH_SPEC_SCHEMA, authorizationHeader, HTTP_URL_SPEC_SCHEMA, safeAddress } from './auth.js';
 import { inventoryProblem, sortScans } from './file.js';
+import { describeFsError } from './fs-durable.js';
+import { agentIdentity, type AgentIdentity } from './agent-identity.js';
+import { FLEET_DDOC, FLEET_DDOC_ID, fleetDesignDoc, fleetRecords, type FleetDesignDoc, type FleetView } from './couchdb-views.js';
 import { assertStoreName, isStoreName } from './names.js';
 import { openOutboxStore, type Deliver, type DeliveryOutcome, type OutboxEntry } from './outbox.js';
-import type { ObjectSpecSchema, ScanReader, ScanSummary, StoreAuthConfig, StoreDefinition, StoreSpec } from './types.js';
+import type { Logger } from '../log.js';
+import type { ObjectSpecSchema, ScanReader, ScanSummary, StoreAuthConfig, StoreDefinition, StoreReader, StoreSpec } from './types.js';
 
 /** The object form: `{ type: couchdb, url, database, auth? }`. */
 export interface CouchStoreConfig {
@@ -82,11 +97,15 @@ export const couchStore: StoreDefinition = {
   },
   async open(spec, { log, stateDir }) {
     const { couch, config, label } = await connect(spec);
+    const storeLog = log.child({ store: label });
+    const agent = await agentIdentity(stateDir).catch((error: unknown) => {
+      throw agentError('CCTV_ERR_STORE_UNWRITABLE', stateDir, describeFsError(error));
+    });
     return openOutboxStore({
       name: STORE_NAME,
       stateDir,
-      log: log.child({ store: label }),
-      deliver: couchDeliver(couch, config.database),
+      log: storeLog,
+      deliver: couchDeliver(couch, config.database, agent, storeLog),
       reader: couchReader(couch, config.database, label),
     });
   },
@@ -174,6 +193,8 @@ interface CouchDoc {
   _rev?: string;
   type: 'scan' | 'device' | 'event';
   site: string;
+  /** The agent that wrote it; absent on documents of agents older than agent ids. */
+  agent?: AgentIdentity;
   [key: string]: unknown;
 }
 
@@ -181,16 +202,17 @@ export const scanDocId = (site: string, scanId: string): string => `scan:${site}
 export const deviceDocId = (site: string, deviceId: string): string => `device:${site}:${deviceId}`;
 export const eventDocId = (site: string, scanId: string, n: number): string => `event:${site}:${scanId}:${String(n).padStart(6, '0')}`;
 
-/** The scan, device and event documents of one outbox entry, without `_rev`s. */
-export function entryDocuments(entry: OutboxEntry): CouchDoc[] {
+/** The scan, device and event documents of one outbox entry, written by `agent`, without `_rev`s. */
+export function entryDocuments(entry: OutboxEntry, agent: AgentIdentity): CouchDoc[] {
   const { inventory, events } = entry;
   const { site, id: scanId, startedAt, finishedAt } = inventory.scan;
-  const scan: CouchDoc = { _id: scanDocId(site, scanId), type: 'scan', site, scanId, startedAt, finishedAt, inventory };
+  const scan: CouchDoc = { _id: scanDocId(site, scanId), type: 'scan', site, agent, scanId, startedAt, finishedAt, inventory };
   const devices = inventory.devices.map(
     (device: Device): CouchDoc => ({
       _id: deviceDocId(site, device.id),
       type: 'device',
       site,
+      agent,
       deviceId: device.id,
       present: true,
       lastSeenAt: finishedAt,
@@ -199,15 +221,15 @@ export function entryDocuments(entry: OutboxEntry): CouchDoc[] {
     }),
   );
   const eventDocs = events.map(
-    (event: ChangeEvent, n): CouchDoc => ({ _id: eventDocId(site, scanId, n), type: 'event', site, scanId, n, at: event.at, event }),
+    (event: ChangeEvent, n): CouchDoc => ({ _id: eventDocId(site, scanId, n), type: 'event', site, agent, scanId, n, at: event.at, event }),
   );
   return [scan, ...devices, ...eventDocs];
 }
 
 // ---- reading back ----------------------------------------------------------------------------
 
-/** Reads the scan documents of `database` (see the header comment). */
-function couchReader(couch: ServerScope, database: string, label: string): ScanReader {
+/** Reads the scan documents of `database` (see the header comment), and the fleet views. */
+function couchReader(couch: ServerScope, database: string, label: string): ScanReader & Pick<StoreReader, 'fleet'> {
   const read = async <T>(options: RequestOptions): Promise<T | null> => {
     try {
       return await couchRequest<T>(couch, options);
@@ -250,9 +272,13 @@ function couchReader(couch: ServerScope, database: string, label: string): ScanR
     return doc.inventory as Inventory;
   }
 
+  const viewQuery = <K, V>(view: FleetView, params: Record<string, string>): Promise<Array<{ key: K; value: V }> | null> =>
+    read<{ rows: Array<{ key: K; value: V }> }>({ db: database, path: `_design/${FLEET_DDOC}/_view/${view}`, qs: params }).then((answer) => answer?.rows ?? null);
+
   return {
     listScans,
     loadScan,
+    fleet: fleetRecords(viewQuery),
     async loadInventory(site) {
       const last = (await listScans(site)).at(-1);
       return last ? loadScan(site, last.id) : null;
@@ -269,8 +295,10 @@ interface BulkResult {
   reason?: string;
 }
 
-function couchDeliver(couch: ServerScope, database: string): Deliver {
+function couchDeliver(couch: ServerScope, database: string, agent: AgentIdentity, log: Logger): Deliver {
   let prepared = false;
+  /** Other agents already logged as writing one of this agent's sites: `site agentId`. */
+  const reportedWriters = new Set<string>();
 
   const request = <T>(options: RequestOptions, signal: AbortSignal): Promise<T> => couchRequest<T>(couch, options, signal);
 
@@ -284,7 +312,39 @@ function couchDeliver(couch: ServerScope, database: string): Deliver {
       { db: database, path: '_index', method: 'POST', body: { index: { fields: ['type', 'site'] }, name: INDEX_NAME, ddoc: INDEX_DDOC, type: 'json' } },
       signal,
     );
+    await installDesignDoc(signal);
     prepared = true;
+  }
+
+  /** Installs the fleet design document, or replaces one of another version (a conflict: the next delivery tries again). */
+  async function installDesignDoc(signal: AbortSignal): Promise<void> {
+    const wanted = fleetDesignDoc();
+    let current: FleetDesignDoc | null = null;
+    try {
+      current = await request<FleetDesignDoc>({ db: database, doc: FLEET_DDOC_ID }, signal);
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+    if (current?.cctvAgent?.version === wanted.cctvAgent.version) return;
+    await request({ db: database, doc: FLEET_DDOC_ID, method: 'PUT', body: current?._rev ? { ...wanted, _rev: current._rev } : wanted }, signal);
+    log.info({ database, designDoc: FLEET_DDOC_ID, version: wanted.cctvAgent.version }, current ? 'fleet design document updated' : 'fleet design document installed');
+  }
+
+  /** Of the site's present devices, those this agent wrote (or an older agent, naming none); another agent's are logged once and left alone. */
+  function ownDevices(site: string, present: CouchDoc[]): CouchDoc[] {
+    return present.filter((d) => {
+      const writer = d.agent?.id;
+      if (writer === undefined || writer === agent.id) return true;
+      const key = `${site} ${writer}`;
+      if (!reportedWriters.has(key)) {
+        reportedWriters.add(key);
+        log.warn(
+          { site, database, otherAgent: d.agent, document: d._id },
+          'another agent also writes this site: give each agent its own site name (two agents on one site make its device documents flip between their sweeps)',
+        );
+      }
+      return false;
+    });
   }
 
   /** The site's device documents still marked present, whole (with `_rev`). */
@@ -319,10 +379,10 @@ function couchDeliver(couch: ServerScope, database: string): Deliver {
   }
 
   async function write(entry: OutboxEntry, signal: AbortSignal): Promise<DeliveryOutcome> {
-    const docs = entryDocuments(entry);
+    const docs = entryDocuments(entry, agent);
     const site = entry.inventory.scan.site;
     const seen = new Set(docs.map((d) => d._id));
-    const gone = (await presentDevices(site, signal))
+    const gone = ownDevices(site, await presentDevices(site, signal))
       .filter((d) => !seen.has(d._id))
       .map((d): CouchDoc => ({ ...d, present: false }));
     let todo: CouchDoc[] = [...docs, ...gone];

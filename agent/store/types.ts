@@ -1,3 +1,4 @@
+import type { FleetRecords } from './couchdb-views.js';
 import type { ChangeEvent } from '../pipeline/changes.js';
 import type { Logger } from '../log.js';
 import type { Inventory } from '../types.js';
@@ -52,6 +53,8 @@ export interface StoreReader extends ScanReader {
   readonly name: string;
   /** Handover sign-offs kept with the scans they checked; absent when the store keeps none. */
   readonly handovers?: HandoverRecords;
+  /** Who writes each site and which documents conflict (a CouchDB database); absent when the store keeps no such record. */
+  readonly fleet?: FleetRecords;
 }
 
 /**

@@ -47,8 +47,12 @@ export async function startCouchServer(): Promise<CouchServer> {
 
   const express = require('express') as () => ExpressApp;
   const expressPouchDb = require('express-pouchdb') as (pouch: unknown, options: object) => Handler;
-  type PouchStatic = { plugin(p: unknown): PouchStatic; defaults(o: object): unknown };
+  type PouchStatic = { plugin(p: unknown): PouchStatic; preferredAdapters: string[] };
   const PouchDB = (require('pouchdb') as PouchStatic).plugin(require('pouchdb-adapter-memory'));
+  // Every database in memory, by making memory the adapter PouchDB picks for a plain name, not by
+  // defaults({ adapter: 'memory' }): that would also open the http(s) URLs of a `_replicator`
+  // document as memory databases, so replication would copy nothing (pouchdb parseAdapter).
+  PouchDB.preferredAdapters.splice(0, PouchDB.preferredAdapters.length, 'memory');
 
   const app = express();
   const couch: CouchServer = {
@@ -78,7 +82,7 @@ export async function startCouchServer(): Promise<CouchServer> {
     if (!couch.beforeBulkDocs) return next();
     couch.beforeBulkDocs(db).then(() => next(), next);
   });
-  app.use('/', expressPouchDb(PouchDB.defaults({ adapter: 'memory' }), { inMemoryConfig: true, logPath: '/dev/null' }));
+  app.use('/', expressPouchDb(PouchDB, { inMemoryConfig: true, logPath: '/dev/null' }));
 
   const lifecycle = switchableServer(() => createServer(app));
   async function listen(): Promise<void> {
@@ -109,4 +113,21 @@ function externalServer(raw: string): CouchServer {
     up: unsupported,
     close: () => Promise.resolve(),
   };
+}
+
+/**
+ * A direct request to the server, as a dashboard, an administrator's curl or another writer would
+ * make it: JSON in and out, with the server's credentials when it needs them.
+ */
+export async function couchFetch(couch: CouchServer, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (couch.auth) {
+    const user = process.env.CCTV_TEST_COUCH_USER ?? '';
+    const password = process.env.CCTV_TEST_COUCH_PASSWORD ?? '';
+    headers.Authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  } else if (couch.requireAuthorization) {
+    headers.Authorization = couch.requireAuthorization;
+  }
+  const response = await fetch(`${couch.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: response.status, json: await response.json() };
 }

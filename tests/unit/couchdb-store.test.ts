@@ -14,7 +14,7 @@ import type { Logger } from '../../agent/log.js';
 import { couchConfig, couchStore, deviceDocId, eventDocId, scanDocId, type CouchStoreConfig } from '../../agent/store/couchdb.js';
 import { openStore, stores } from '../../agent/store/index.js';
 import type { InventoryStore } from '../../agent/store/types.js';
-import { startCouchServer, type CouchServer } from '../support/couch-server.js';
+import { couchFetch, startCouchServer, type CouchServer } from '../support/couch-server.js';
 import {
   dahuaCamera,
   expectedSecondScanChanges,
@@ -68,18 +68,7 @@ async function open(database: string, stateDir: string, log: Logger = silent): P
 }
 
 /** A direct request to the server, as a dashboard or another writer would make it. */
-async function couchRequest(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
-  if (couch.auth) {
-    const user = process.env.CCTV_TEST_COUCH_USER ?? '';
-    const password = process.env.CCTV_TEST_COUCH_PASSWORD ?? '';
-    headers.Authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-  } else if (couch.requireAuthorization) {
-    headers.Authorization = couch.requireAuthorization;
-  }
-  const response = await fetch(`${couch.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: response.status, json: await response.json() };
-}
+const couchRequest = (method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> => couchFetch(couch, method, path, body);
 
 async function docsOfType(database: string, type: string): Promise<any[]> {
   const { json } = await couchRequest('GET', `/${database}/_all_docs?include_docs=true`);
