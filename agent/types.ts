@@ -163,6 +163,14 @@ export interface ScanInfo {
   credentialRefusals?: CredentialRefusal[];
   /** How the named targets were swept (present when active probes ran; absent in documents of older agents). */
   sweep?: SweepSummary;
+  /** The daemon's schedule of the site, on its sweeps (a reader tells a stale site by it); absent in scans run by hand. */
+  schedule?: ScanSchedule;
+}
+
+/** A daemon site's cron schedule (5 fields, or 6 with seconds first) and the IANA time zone it is read in. */
+export interface ScanSchedule {
+  cron: string;
+  timezone?: string;
 }
 
 /**

@@ -4,6 +4,7 @@ import { agentVersion } from '../paths.js';
 import { displaySafeLines } from '../safe-text.js';
 import { registerDaemon } from './daemon.js';
 import { registerDiff } from './diff.js';
+import { registerEstate } from './estate.js';
 import { registerFingerprints } from './fingerprints.js';
 import { registerInventory } from './inventory.js';
 import { registerReport } from './report.js';
@@ -17,6 +18,7 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
   registerReport,
   registerDiff,
   registerVerify,
+  registerEstate,
   registerDaemon,
   registerFingerprints,
 ];

@@ -331,6 +331,7 @@ export class Daemon {
       finish(signal.aborted ? 'aborted' : 'failed', { error: why });
       return;
     }
+    inventory.scan.schedule = site.timezone === undefined ? { cron: site.schedule } : { cron: site.schedule, timezone: site.timezone };
     if (signal.aborted) {
       log.warn({ scanId: inventory.scan.id }, 'sweep aborted by shutdown: its partial inventory is discarded');
       finish('aborted', { scanId: inventory.scan.id });

@@ -6,6 +6,8 @@ import { verifyHtml, verifyTable, type HandoverSignOff } from '../handover/verif
 import { jsonSafe } from '../safe-text.js';
 import type { Inventory } from '../types.js';
 import { inventoryCsv } from './csv.js';
+import type { EstateReport } from './estate.js';
+import { estateCsv, estateHtml, estateTable } from './estate-render.js';
 import { inventoryHtml } from './html.js';
 import type { LinkedVendorNames } from './summary.js';
 import { inventoryTable } from './table.js';
@@ -37,6 +39,14 @@ export const verifyFormats: readonly OutputFormat<HandoverSignOff>[] = [
   { name: 'table', render: verifyTable },
   { name: 'json', render: (result) => jsonText(result) },
   { name: 'html', render: verifyHtml },
+];
+
+/** `estate --format`: every site of a store side by side, as a table, CSV, JSON (the estate without the devices) or one HTML page. */
+export const estateFormats: readonly OutputFormat<EstateReport>[] = [
+  { name: 'table', render: estateTable },
+  { name: 'csv', render: estateCsv },
+  { name: 'json', render: (report) => jsonText(report.estate) },
+  { name: 'html', render: estateHtml },
 ];
 
 export function formatNames<T>(formats: readonly OutputFormat<T>[]): string[] {

@@ -1,0 +1,49 @@
+/** `cctv-agent estate`: every site of a store (a folder or a CouchDB fleet database) side by side. */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { linkedVendorNames } from '../knowledge/index.js';
+import { DEFAULT_STALE_AFTER_HOURS, readEstate } from '../report/estate.js';
+import { estateFormats, formatNames, renderFormat } from '../report/formats.js';
+import { writeOutputFile } from '../report/index.js';
+import { openStoreForReading } from '../store/index.js';
+import { DEFAULT_STORE, logFormatOption, loggerFor, logLevelOption, readStoreHelp, type LogFlags } from './options.js';
+
+interface EstateFlags extends LogFlags {
+  store: string;
+  format: string;
+  out?: string;
+  staleAfter: number;
+}
+
+function positiveHours(value: string): number {
+  const hours = Number(value);
+  if (!Number.isFinite(hours) || hours <= 0) throw new InvalidArgumentError('give a number of hours above 0, e.g. 24');
+  return hours;
+}
+
+async function estateCommand(flags: EstateFlags): Promise<void> {
+  const log = loggerFor(flags);
+  const reader = await openStoreForReading(flags.store, { log });
+  const report = await readEstate(reader, linkedVendorNames(), { now: new Date(), staleAfterHours: flags.staleAfter });
+  const text = renderFormat(estateFormats, flags.format, report, linkedVendorNames());
+  if (flags.out === undefined) {
+    process.stdout.write(text);
+    return;
+  }
+  await writeOutputFile(flags.out, text);
+  log.info({ out: flags.out, format: flags.format, sites: report.estate.totals.sites }, 'estate written');
+}
+
+export function registerEstate(program: Command): void {
+  program
+    .command('estate')
+    .description('every site of the store side by side: devices, linked to each vendor by relation, CVEs, last sweep, stale sites and sites two agents write')
+    .option('--store <dir|url>', readStoreHelp(), DEFAULT_STORE)
+    .addOption(new Option('--format <format>', 'output format').choices(formatNames(estateFormats)).default('table'))
+    .option('--out <file>', 'write to FILE (replaced atomically) instead of stdout')
+    .addOption(
+      new Option('--stale-after <hours>', 'a site whose scans carry no daemon schedule is stale when its last scan is older than this').argParser(positiveHours).default(DEFAULT_STALE_AFTER_HOURS),
+    )
+    .addOption(logLevelOption())
+    .addOption(logFormatOption())
+    .action((flags: EstateFlags) => estateCommand(flags));
+}
