@@ -20,6 +20,7 @@ import { parseTargets, type TargetSet } from '../targets.js';
 import { assertStoreName } from '../store/names.js';
 import { STORE_SPEC_SCHEMA, storeFormsText, stores, type StoreSpec } from '../store/index.js';
 import { DEFAULT_RATE_PER_SECOND, MAX_RATE_PER_SECOND } from '../net/rate-limiter.js';
+import { ALERT_SINK_SCHEMA, type AlertSinkConfig } from '../alerts/sinks.js';
 
 
 export interface SiteConfig {
@@ -60,6 +61,8 @@ export interface DaemonConfig {
   shutdownFlushMs: number;
   /** null when the configuration turns the endpoint off (`health: false`). */
   health: HealthConfig | null;
+  /** Where alerts go (agent/alerts/sinks.ts); files in them resolved from the configuration's folder. */
+  alerts: AlertSinkConfig[];
   sites: SiteConfig[];
 }
 
@@ -85,6 +88,7 @@ export const DAEMON_CONFIG_SCHEMA = {
     logLevel: { enum: [...LOG_LEVELS] },
     removeAfterMissedSweeps: { type: 'integer', minimum: 1, maximum: 1000 },
     shutdownFlushSeconds: { type: 'number', minimum: 0, maximum: 600 },
+    alerts: { type: 'array', items: ALERT_SINK_SCHEMA },
     health: {
       oneOf: [
         { const: false },
@@ -146,6 +150,7 @@ interface RawConfig {
   removeAfterMissedSweeps?: number;
   shutdownFlushSeconds?: number;
   health?: false | { listen?: string; tokenFile?: string; tokenEnv?: string };
+  alerts?: AlertSinkConfig[];
   sites: RawSite[];
 }
 
@@ -253,8 +258,19 @@ export function parseDaemonConfig(text: string, file: string, options: LoadOptio
     logLevel: config.logLevel ?? 'info',
     shutdownFlushMs: (config.shutdownFlushSeconds ?? DEFAULTS.shutdownFlushSeconds) * 1000,
     health,
+    alerts: (config.alerts ?? []).map((sink) => withFilesFrom(sink, fromHere)),
     sites,
   };
+}
+
+/** The sink with its CA, certificate and key files read from the configuration's folder. */
+function withFilesFrom(sink: AlertSinkConfig, fromHere: (p: string) => string): AlertSinkConfig {
+  const resolved: AlertSinkConfig = { ...sink };
+  for (const key of ['caFile', 'certFile', 'keyFile'] as const) {
+    const value = (sink as Partial<Record<typeof key, string>>)[key];
+    if (value !== undefined) (resolved as Partial<Record<typeof key, string>>)[key] = fromHere(value);
+  }
+  return resolved;
 }
 
 function healthConfig(

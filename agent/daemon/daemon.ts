@@ -9,6 +9,8 @@
  * State folder layout:
  *   STATE/inventory/                 the embedded file store of every site (scans, inventory, changes)
  *   STATE/presence/<site>.json       what computeSiteChanges remembers between sweeps (atomic writes)
+ *   STATE/alerts/<site>.json         what the alerts remember between sweeps: each device's CVEs that counted
+ *   STATE/alerts/webhook-<id>/       a webhook alert sink's outbox
  *   STATE/sites/<site>/outbox/<type>-<id>  a push store's own folder (its outbox); <id> is a digest of
  *                                    its spec (storeStateDir), so the same store finds its outbox after a restart
  *
@@ -20,7 +22,9 @@
  */
 import { readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { computeSiteChanges, SITE_STATE_SCHEMA, type SiteState } from '../pipeline/changes.js';
+import { ALERT_STATE_SCHEMA, sweepAlerts, type AlertState } from '../alerts/alerts.js';
+import { openAlertSinks, type AlertSink } from '../alerts/sinks.js';
+import { computeSiteChanges, SITE_STATE_SCHEMA, type ChangeEvent, type SiteState } from '../pipeline/changes.js';
 import { AgentError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { listScanInterfaces, type ScanInterface } from '../net/interfaces.js';
@@ -97,6 +101,7 @@ const METRIC = {
   pushes: 'cctv_agent_pushes_total',
   outbox: 'cctv_agent_outbox_depth',
   reachable: 'cctv_agent_store_reachable',
+  alerts: 'cctv_agent_alerts_total',
 } as const;
 
 export class Daemon {
@@ -105,6 +110,7 @@ export class Daemon {
   private readonly scheduler: SweepScheduler;
   private readonly sites = new Map<string, SiteRuntime>();
   private local: InventoryStore | undefined;
+  private alertSinks: AlertSink[] = [];
   private health: HealthServer | undefined;
   private config: DaemonConfig;
   private stopping: Promise<void> | undefined;
@@ -131,6 +137,7 @@ export class Daemon {
     this.metrics.define(METRIC.pushes, 'counter', 'Documents handed to a configured store: ok = durably accepted (push stores deliver from their outbox), failed = refused.');
     this.metrics.define(METRIC.outbox, 'gauge', 'Documents waiting in the store outbox for delivery.');
     this.metrics.define(METRIC.reachable, 'gauge', 'Whether the store answered its last delivery attempt (1 yes, 0 no); absent before the first attempt.');
+    this.metrics.define(METRIC.alerts, 'counter', 'Alerts raised, by kind, handed to every configured alert sink.');
   }
 
   /** Opens the stores and the health endpoint, then starts the schedules (runAtStart sites sweep at once). */
@@ -140,6 +147,7 @@ export class Daemon {
       await ensureDir(options.stateDir, STATE_DIR_MODE);
       await warnIfShared(options.stateDir, daemon.log);
       daemon.local = await openFileStore(join(options.stateDir, 'inventory'), options.log);
+      daemon.alertSinks = await openAlertSinks(options.config.alerts, { log: options.log, stateDir: options.stateDir });
       for (const site of options.config.sites) daemon.sites.set(site.name, await daemon.openSite(site));
       const health = options.config.health;
       if (health) {
@@ -177,6 +185,9 @@ export class Daemon {
     if (JSON.stringify(next.health) !== JSON.stringify(this.config.health)) {
       this.log.warn('health endpoint settings changed: they apply at the next restart');
     }
+    if (JSON.stringify(next.alerts) !== JSON.stringify(this.config.alerts)) {
+      this.log.warn('alert sinks changed: they apply at the next restart');
+    }
     return this.scheduler.exclusive(async () => {
       if (this.stopping) return false;
       const previous = [...this.sites.values()];
@@ -206,7 +217,7 @@ export class Daemon {
       }
       this.sites.clear();
       for (const [name, runtime] of opened) this.sites.set(name, runtime);
-      this.config = { ...next, health: this.config.health };
+      this.config = { ...next, health: this.config.health, alerts: this.config.alerts };
       if (this.options.followConfigLogLevel) this.options.log.level = next.logLevel;
       this.scheduler.schedule(next.sites, { atStart: false });
       this.log.info({ sites: next.sites.map((s) => s.name) }, 'configuration reloaded');
@@ -219,7 +230,7 @@ export class Daemon {
     this.stopping ??= (async () => {
       this.log.info('stopping: aborting the running sweep');
       await this.scheduler.stop();
-      const stores = [...this.sites.values()].flatMap((s) => s.stores);
+      const stores = [...[...this.sites.values()].flatMap((s) => s.stores), ...this.alertSinks.map((sink) => ({ label: sink.label, store: sink }))];
       const flushed = await Promise.all(
         stores.map((s) =>
           s.store.flush(this.config.shutdownFlushMs).catch((error: unknown) => {
@@ -229,7 +240,7 @@ export class Daemon {
         ),
       );
       stores.forEach((s, i) => {
-        if (!flushed[i]) this.log.warn({ store: s.label, outboxDepth: s.store.status().outboxDepth }, 'documents still pending stay in the outbox for the next start');
+        if (!flushed[i]) this.log.warn({ store: s.label }, 'documents still pending stay in the outbox for the next start');
       });
       await this.closeStores();
       await this.health?.close();
@@ -295,8 +306,34 @@ export class Daemon {
   }
 
   private async closeStores(): Promise<void> {
-    const all = [...[...this.sites.values()].flatMap((s) => s.stores.map((st) => st.store)), ...(this.local ? [this.local] : [])];
+    const all = [
+      ...[...this.sites.values()].flatMap((s) => s.stores.map((st) => ({ name: st.label, close: () => st.store.close() }))),
+      ...(this.local ? [{ name: this.local.name, close: () => (this.local as InventoryStore).close() }] : []),
+      ...this.alertSinks.map((sink) => ({ name: sink.label, close: () => sink.close() })),
+    ];
     await Promise.all(all.map((s) => s.close().catch((error: unknown) => this.log.error({ store: s.name, err: String(error) }, 'store close failed'))));
+  }
+
+  /**
+   * The sweep's alerts (agent/alerts/alerts.ts) to every sink, once the sweep is saved. Without
+   * sinks nothing is computed or kept. A sink that fails is logged; the sweep stays saved.
+   */
+  private async raiseAlerts(inventory: Inventory, events: readonly ChangeEvent[], presenceBefore: SiteState | null, log: Logger): Promise<void> {
+    if (this.alertSinks.length === 0) return;
+    const site = inventory.scan.site;
+    const file = join(this.options.stateDir, 'alerts', `${site}.json`);
+    const { alerts, state } = sweepAlerts(inventory, events, presenceBefore, await readAlertState(file, site, log));
+    await ensureDir(join(this.options.stateDir, 'alerts'));
+    await writeFileAtomic(file, prettyJson(state));
+    for (const a of alerts) this.metrics.inc(METRIC.alerts, { site, type: a.type });
+    for (const sink of this.alertSinks) {
+      try {
+        await sink.send(inventory, alerts);
+      } catch (error) {
+        log.error({ sink: sink.label, alerts: alerts.length, err: error instanceof AgentError ? error.message : String(error) }, 'alert sink refused the alerts');
+      }
+    }
+    if (alerts.length > 0) log.info({ scanId: inventory.scan.id, alerts: alerts.length }, 'alerts raised');
   }
 
   private async sweepSite(name: string, signal: AbortSignal): Promise<void> {
@@ -347,6 +384,7 @@ export class Daemon {
       runtime.credentialRefusals = inventory.scan.credentialRefusals ?? [];
       await ensureDir(join(this.options.stateDir, 'presence'));
       await writeFileAtomic(presenceFile, prettyJson(state));
+      await this.raiseAlerts(inventory, events, previous, log);
       for (const e of events) this.metrics.inc(METRIC.events, { site: name, type: e.type });
       this.metrics.clear(METRIC.devices, { site: name });
       for (const vendor of [...this.options.linkedVendors, 'none']) this.metrics.set(METRIC.devices, { site: name, linked_vendor: vendor }, 0);
@@ -369,6 +407,18 @@ export class Daemon {
       finish('failed', { scanId: inventory.scan.id, error: why });
     }
   }
+}
+
+/** The site's alert state, or null for its first sweep with alerts; an unreadable one is logged and counts as none. */
+async function readAlertState(file: string, site: string, log: Logger): Promise<AlertState | null> {
+  try {
+    const state = JSON.parse(await readFile(file, 'utf8')) as Partial<AlertState>;
+    if (state.schema === ALERT_STATE_SCHEMA && state.site === site && typeof state.flagged === 'object' && state.flagged !== null) return state as AlertState;
+    log.error({ file }, 'alert state unreadable: every CVE that counts now is alerted as new');
+  } catch (error) {
+    if (!isCode(error, 'ENOENT')) log.error({ file, err: String(error) }, 'alert state unreadable: every CVE that counts now is alerted as new');
+  }
+  return null;
 }
 
 /** The site's presence state, or null for its first sweep. A corrupt file is moved aside (and logged) so sweeps go on. */

@@ -29,8 +29,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { agentError } from '../errors.js';
 import { AUTH_SPEC_SCHEMA, authorizationHeader, HTTP_URL_SPEC_SCHEMA, readPrivateFile, readPublicFile, safeAddress } from './auth.js';
-import { openOutboxStore, type Deliver, type DeliveryOutcome } from './outbox.js';
-import type { ObjectSpecSchema, ScanReader, StoreAuthConfig, StoreDefinition, StoreSpec } from './types.js';
+import { openOutboxStore, type Deliver, type DeliveryOutcome, type OutboxEntry, type OutboxStore } from './outbox.js';
+import type { ObjectSpecSchema, ScanReader, StoreAuthConfig, StoreDefinition, StoreOpenContext, StoreSpec } from './types.js';
 
 /** The object form: `{ type: http, url, auth?, caFile?, certFile?, keyFile?, timeoutMs? }`. */
 export interface HttpStoreConfig {
@@ -82,35 +82,50 @@ export const httpStore: StoreDefinition = {
   openReader(spec) {
     return Promise.reject(writeOnly(httpConfig(spec).url));
   },
-  async open(spec, { log, stateDir }) {
-    const config = httpConfig(spec);
-    const url = new URL(config.url);
-    const label = url.origin + url.pathname;
-    const authorization = await authorizationHeader(label, config.auth);
-    const tls = await tlsOptions(label, url, config);
-    if (authorization && url.protocol === 'http:' && !isLoopback(url.hostname)) {
-      log.warn({ store: label }, 'the push store sends credentials over plain http://; use https:// outside a test setup');
-    }
-    const deliver = httpDeliver({
-      url,
-      authorization,
-      // Never Node's keep-alive pool (whose global agent keeps sockets since Node 19): a collector
-      // that closes after answering would leave a dead socket there and fail the next push.
-      agent: url.protocol === 'https:' ? new https.Agent({ ...tls, keepAlive: false }) : new http.Agent({ keepAlive: false }),
-      timeoutMs: config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    });
-    const refuse = (): Promise<never> => Promise.reject(writeOnly(config.url));
-    const reader: ScanReader = { listScans: refuse, loadScan: refuse, loadInventory: refuse };
-    return openOutboxStore({ name: STORE_NAME, stateDir, log: log.child({ store: label }), deliver, reader });
+  open(spec, context) {
+    return openHttpOutbox(httpConfig(spec), context, { name: STORE_NAME, body: pushBody });
   },
 };
+
+/** What an HTTP outbox POSTs for an entry; null: nothing to send (the entry counts as delivered). */
+export type HttpBody = (entry: OutboxEntry) => string | null;
+
+/** The cctv-push/v1 body of the push store (see the header comment). */
+function pushBody(entry: OutboxEntry): string {
+  return JSON.stringify({ schema: PUSH_SCHEMA_ID, id: entry.id, savedAt: entry.savedAt, inventory: entry.inventory, events: entry.events });
+}
+
+/**
+ * An outbox that POSTs each entry as `body` makes it to `config.url`, with the push store's auth,
+ * TLS, Idempotency-Key and answer rules: the push store, and the alerts' webhook (agent/alerts/webhook.ts).
+ */
+export async function openHttpOutbox(config: HttpStoreConfig, { log, stateDir }: StoreOpenContext, options: { name: string; body: HttpBody }): Promise<OutboxStore> {
+  const url = new URL(config.url);
+  const label = url.origin + url.pathname;
+  const authorization = await authorizationHeader(label, config.auth);
+  const tls = await tlsOptions(label, url, config);
+  if (authorization && url.protocol === 'http:' && !isLoopback(url.hostname)) {
+    log.warn({ store: label }, 'the push store sends credentials over plain http://; use https:// outside a test setup');
+  }
+  const deliver = httpDeliver(options.body, {
+    url,
+    authorization,
+    // Never Node's keep-alive pool (whose global agent keeps sockets since Node 19): a collector
+    // that closes after answering would leave a dead socket there and fail the next push.
+    agent: url.protocol === 'https:' ? new https.Agent({ ...tls, keepAlive: false }) : new http.Agent({ keepAlive: false }),
+    timeoutMs: config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+  });
+  const refuse = (): Promise<never> => Promise.reject(writeOnly(config.url));
+  const reader: ScanReader = { listScans: refuse, loadScan: refuse, loadInventory: refuse };
+  return openOutboxStore({ name: options.name, stateDir, log: log.child({ store: label }), deliver, reader });
+}
 
 function writeOnly(url: string): Error {
   return agentError('CCTV_ERR_STORE_WRITE_ONLY', safeAddress(url), 'an http(s):// store only pushes documents to its collector (cctv-push/v1 has no way to read them back)');
 }
 
 /** The object form of a string or object spec, checked. */
-function httpConfig(spec: StoreSpec): HttpStoreConfig {
+export function httpConfig(spec: StoreSpec): HttpStoreConfig {
   const config: HttpStoreConfig = typeof spec === 'string' ? { type: 'http', url: spec } : (spec as HttpStoreConfig);
   if (config.type !== STORE_NAME) throw new TypeError(`the http store cannot open a "${config.type}" spec`);
   let url: URL;
@@ -151,15 +166,10 @@ interface PushTarget {
   timeoutMs: number;
 }
 
-function httpDeliver(target: PushTarget): Deliver {
+function httpDeliver(makeBody: HttpBody, target: PushTarget): Deliver {
   return async (entry, signal) => {
-    const body = JSON.stringify({
-      schema: PUSH_SCHEMA_ID,
-      id: entry.id,
-      savedAt: entry.savedAt,
-      inventory: entry.inventory,
-      events: entry.events,
-    });
+    const body = makeBody(entry);
+    if (body === null) return { result: 'delivered' };
     const headers: Record<string, string> = {
       'Content-Type': 'application/json',
       'Content-Length': String(Buffer.byteLength(body)),

@@ -26,6 +26,7 @@
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Alert } from '../alerts/alerts.js';
 import type { ChangeEvent } from '../pipeline/changes.js';
 import { AgentError, agentError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -49,6 +50,14 @@ export interface OutboxEntry {
   savedAt: string;
   inventory: Inventory;
   events: ChangeEvent[];
+  /** The sweep's alerts (agent/alerts), in an alert sink's outbox only (saveAlerts). */
+  alerts?: Alert[];
+}
+
+/** An outbox store, which can also queue a sweep's alerts (the webhook sink, agent/alerts/webhook.ts). */
+export interface OutboxStore extends InventoryStore {
+  /** Queues `alerts` of the sweep that produced `inventory`, delivered like a save. */
+  saveAlerts(inventory: Inventory, alerts: readonly Alert[]): Promise<SaveResult>;
 }
 
 /** What one delivery attempt came to. */
@@ -81,7 +90,7 @@ const SEQ_DIGITS = 12;
 const ENTRY_FILE = /^(\d{12})-[0-9a-f-]{36}\.json$/;
 
 /** Opens (creating if needed) the outbox folder and starts delivering what it holds. */
-export async function openOutboxStore(options: OutboxStoreOptions): Promise<InventoryStore> {
+export async function openOutboxStore(options: OutboxStoreOptions): Promise<OutboxStore> {
   const { name, stateDir, deliver } = options;
   const log = options.log.child({ module: `store/${name}` });
   const initialBackoffMs = options.initialBackoffMs ?? 1_000;
@@ -150,7 +159,7 @@ export async function openOutboxStore(options: OutboxStoreOptions): Promise<Inve
     return doc as OutboxEntry;
   }
 
-  async function commit(inventory: Inventory, events: ChangeEvent[]): Promise<SaveResult> {
+  async function commit(inventory: Inventory, events: ChangeEvent[], alerts?: Alert[]): Promise<SaveResult> {
     const { site } = inventory.scan;
     const entry: OutboxEntry = {
       schema: OUTBOX_ENTRY_SCHEMA,
@@ -159,6 +168,7 @@ export async function openOutboxStore(options: OutboxStoreOptions): Promise<Inve
       savedAt: new Date().toISOString(),
       inventory,
       events,
+      ...(alerts ? { alerts } : {}),
     };
     const file = `${String(entry.seq).padStart(SEQ_DIGITS, '0')}-${entry.id}.json`;
     try {
@@ -254,6 +264,26 @@ export async function openOutboxStore(options: OutboxStoreOptions): Promise<Inve
 
   const loop = run();
 
+  function enqueue(inventory: Inventory, events: readonly ChangeEvent[], alerts?: readonly Alert[]): Promise<SaveResult> {
+    try {
+      assertOpen();
+      if (inventory.schema !== INVENTORY_SCHEMA_ID) {
+        throw new TypeError(`the ${name} store saves ${INVENTORY_SCHEMA_ID} documents, not "${String(inventory.schema)}"`);
+      }
+      assertStoreName('site name', inventory.scan.site);
+      assertStoreName('scan id', inventory.scan.id);
+      if (!Array.isArray(events)) throw new TypeError('the change events must be an array');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // Copied now, so that changes the caller makes after save() returns are not stored.
+    const snapshot = structuredClone(inventory);
+    const given = structuredClone([...events]);
+    const result = queue.then(() => commit(snapshot, given, alerts ? structuredClone([...alerts]) : undefined));
+    queue = result.catch(() => undefined);
+    return result;
+  }
+
   const assertOpen = (): void => {
     if (closed) throw new Error(`the ${name} store's outbox "${stateDir}" is closed`);
   };
@@ -262,23 +292,11 @@ export async function openOutboxStore(options: OutboxStoreOptions): Promise<Inve
     name,
 
     save(inventory, events) {
-      try {
-        assertOpen();
-        if (inventory.schema !== INVENTORY_SCHEMA_ID) {
-          throw new TypeError(`the ${name} store saves ${INVENTORY_SCHEMA_ID} documents, not "${String(inventory.schema)}"`);
-        }
-        assertStoreName('site name', inventory.scan.site);
-        assertStoreName('scan id', inventory.scan.id);
-        if (!Array.isArray(events)) throw new TypeError('the change events must be an array');
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      // Copied now, so that changes the caller makes after save() returns are not stored.
-      const snapshot = structuredClone(inventory);
-      const given = structuredClone([...events]);
-      const result = queue.then(() => commit(snapshot, given));
-      queue = result.catch(() => undefined);
-      return result;
+      return enqueue(inventory, events);
+    },
+
+    saveAlerts(inventory, alerts) {
+      return enqueue(inventory, [], alerts);
     },
 
     async latest(site) {
