@@ -15,7 +15,7 @@ interface ReportFlags extends LogFlags {
 export function registerReport(program: Command): void {
   program
     .command('report')
-    .description("write a scan from the store as a table, CSV (opens in Excel), the JSON document or one self-contained HTML file")
+    .description('write a scan from the store as a table, CSV (opens in Excel), the JSON document, one self-contained HTML file, a CycloneDX 1.6 hardware BOM or NetBox import files')
     .option('-s, --site <name>', 'site name', DEFAULT_SITE)
     .option('--scan <id>', "scan id (default: the site's latest scan)")
     .option('--store <dir|url>', readStoreHelp(), DEFAULT_STORE)

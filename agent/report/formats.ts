@@ -6,6 +6,7 @@ import { verifyHtml, verifyTable, type HandoverSignOff } from '../handover/verif
 import { jsonSafe } from '../safe-text.js';
 import type { Inventory } from '../types.js';
 import { inventoryCsv } from './csv.js';
+import { cyclonedxHbom, netboxDeviceTypesCsv, netboxDevicesCsv, netboxInterfacesCsv, netboxIpsCsv, netboxManufacturersCsv } from './exports.js';
 import type { EstateReport } from './estate.js';
 import { estateCsv, estateHtml, estateTable } from './estate-render.js';
 import { inventoryHtml } from './html.js';
@@ -32,6 +33,13 @@ export const reportFormats: readonly OutputFormat<Inventory>[] = [
   { name: 'csv', render: inventoryCsv },
   { name: 'json', render: (inventory) => jsonText(inventory) },
   { name: 'html', render: inventoryHtml },
+  // For asset registers (exports.ts): a CycloneDX 1.6 hardware BOM, and NetBox's five import files in import order.
+  { name: 'cyclonedx', render: cyclonedxHbom },
+  { name: 'netbox-manufacturers', render: netboxManufacturersCsv },
+  { name: 'netbox-device-types', render: netboxDeviceTypesCsv },
+  { name: 'netbox', render: netboxDevicesCsv },
+  { name: 'netbox-interfaces', render: netboxInterfacesCsv },
+  { name: 'netbox-ips', render: netboxIpsCsv },
 ];
 
 /** `verify --format`: a handover verification as a table, JSON, or one self-contained HTML page. */

@@ -14,6 +14,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Inventory } from '../../agent/types.js';
 import { AGENT_CLI, REPO_ROOT } from './lab-helpers.js';
+import { netboxName } from '../../agent/report/exports.js';
+import { cyclonedxProblems } from '../support/cyclonedx-schema.js';
 import { copySharedStore, SHARED_SITE, sharedScan } from './shared-scan.js';
 
 const run = promisify(execFile);
@@ -141,5 +143,22 @@ describe('cctv-agent report from a lab scan', () => {
     expect(await details.locator('ul').first().isVisible()).toBe(false);
     await details.locator('summary').click();
     expect(await details.locator('ul').first().isVisible()).toBe(true);
+  });
+});
+
+describe('exports of a lab scan', () => {
+  it('writes a CycloneDX 1.6 hardware BOM that validates, and a NetBox device row for each device', async () => {
+    copySharedStore(storeDir);
+    const { inventory } = sharedScan();
+    const bom = JSON.parse(await report(['--format', 'cyclonedx']));
+    expect(cyclonedxProblems(bom)).toEqual([]);
+    expect(bom.components.map((c: { 'bom-ref': string }) => c['bom-ref'])).toEqual(inventory.devices.map((d) => d.id));
+    const linked = bom.components.filter((c: { properties: Array<{ name: string; value: string }> }) =>
+      c.properties.some((p) => p.name === 'cctv-agent:linkedVendor' && p.value !== 'none'),
+    );
+    expect(linked.length).toBe(inventory.devices.filter((d) => d.classification.linkedVendor).length);
+    const rows = parse(await report(['--format', 'netbox']), { columns: true }) as Array<Record<string, string>>;
+    expect(rows.map((r) => r.name)).toEqual(inventory.devices.map(netboxName));
+    expect(rows.every((r) => r.site === SITE && r.manufacturer !== '' && r.device_type !== '')).toBe(true);
   });
 });
