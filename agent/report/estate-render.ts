@@ -3,6 +3,7 @@
  * chart and, under it, each site's devices (the summary's site names link to them).
  */
 import { stringify } from 'csv-stringify/sync';
+import { displaySafe } from '../safe-text.js';
 import type { Device } from '../types.js';
 import { csvCell } from './csv.js';
 import { relationText, siteStatus, type EstateReport, type EstateSite } from './estate.js';
@@ -36,7 +37,8 @@ export function estateTable({ estate }: EstateReport, names: LinkedVendorNames):
     ...(s.staleReason ? [`${s.site}: stale: ${s.staleReason}`] : []),
     ...(s.inConflict ? [`${s.site}: conflict: ${conflictText(s)}`] : []),
   ]);
-  return `${terminalTable(head, rows)}\n${notes.map((n) => `${n}\n`).join('')}`;
+  // The notes quote what fleet documents say (another writer's agent id): shown, never interpreted.
+  return `${terminalTable(head, rows)}\n${notes.map((n) => `${displaySafe(n)}\n`).join('')}`;
 }
 
 export function estateCsv({ estate }: EstateReport, names: LinkedVendorNames): string {

@@ -20,6 +20,7 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'csv-stringify/sync';
 import { agentVersion } from '../paths.js';
+import { jsonSafe } from '../safe-text.js';
 import type { Device, Inventory } from '../types.js';
 import { csvCell } from './csv.js';
 import { cveLabel, evidenceSummary, flaggedCves, plainVerdict, type LinkedVendorNames } from './summary.js';
@@ -83,7 +84,8 @@ export function cyclonedxHbom(inventory: Inventory, names: LinkedVendorNames): s
     },
     components: inventory.devices.map((d) => hbomComponent(d, names)),
   };
-  return `${JSON.stringify(bom, null, 2)}\n`;
+  // As every JSON output: raw values, control and bidirectional characters written as JSON escapes.
+  return `${jsonSafe(JSON.stringify(bom, null, 2))}\n`;
 }
 
 // ---- NetBox ---------------------------------------------------------------------------------
