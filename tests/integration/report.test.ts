@@ -14,7 +14,9 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Inventory } from '../../agent/types.js';
 import { AGENT_CLI, REPO_ROOT } from './lab-helpers.js';
+import { linkedVendorNames } from '../../agent/knowledge/index.js';
 import { netboxName } from '../../agent/report/exports.js';
+import { renderFormat, reportFormats } from '../../agent/report/formats.js';
 import { cyclonedxProblems } from '../support/cyclonedx-schema.js';
 import { copySharedStore, SHARED_SITE, sharedScan } from './shared-scan.js';
 
@@ -157,7 +159,8 @@ describe('exports of a lab scan', () => {
       c.properties.some((p) => p.name === 'cctv-agent:linkedVendor' && p.value !== 'none'),
     );
     expect(linked.length).toBe(inventory.devices.filter((d) => d.classification.linkedVendor).length);
-    const rows = parse(await report(['--format', 'netbox']), { columns: true }) as Array<Record<string, string>>;
+    // The NetBox rows in-process (the command's formats are one registry; the CLI ran once above).
+    const rows = parse(renderFormat(reportFormats, 'netbox', inventory, linkedVendorNames()), { columns: true }) as Array<Record<string, string>>;
     expect(rows.map((r) => r.name)).toEqual(inventory.devices.map(netboxName));
     expect(rows.every((r) => r.site === SITE && r.manufacturer !== '' && r.device_type !== '')).toBe(true);
   });
