@@ -136,6 +136,12 @@ export interface Device {
    * recorded but is not this device's, so it names no maker. Absent otherwise.
    */
   macShared?: true;
+  /**
+   * Present when the device answered on the segment but IPv4 cannot reach it: every address it was
+   * heard at, and the address it claims, lie outside every chosen interface's subnet
+   * (agent/pipeline/misaddressed.ts). `ip` is then the address it claims; it is never probed there.
+   */
+  misaddressed?: Misaddressing;
   identity: Identity;
   classification: Classification;
   evidence: Evidence[];
@@ -143,6 +149,18 @@ export interface Device {
   services: Service[];
   /** Policies that concern the device because of its linked vendor (absent in documents of older agents). */
   policies?: PolicyRef[];
+}
+
+/** A misaddressed device's own IPv4 configuration, as its discovery reply claims it. */
+export interface Misaddressing {
+  /** The IPv4 address it claims (SADP/DHIP IPv4Address, else a WS-Discovery XAddr's host, else where it was heard). */
+  address: string;
+  /** The subnet it would need, `A.B.C.D/N` from the claimed address and mask; absent when no usable mask was given. */
+  subnet?: string;
+  /** The gateway it claims, when it gave one. */
+  gateway?: string;
+  /** The address its reply came from, when that is not the address it claims. */
+  heardFrom?: string;
 }
 
 export interface ScanInfo {

@@ -31,7 +31,7 @@ export const dhip: UdpSearchDiscoverer<'dhip'> = udpSearch({
   emits: [
     'dhip.method', 'dhip.mac', 'dhip.deviceClass', 'dhip.deviceType', 'dhip.serial', 'dhip.version', 'dhip.vendor', 'dhip.manufacturer',
     'dhip.machineName', 'dhip.deviceId', 'dhip.init', 'dhip.find', 'dhip.findVersion', 'dhip.videoInputChannels', 'dhip.videoOutputChannels',
-    'dhip.remoteVideoInputChannels', 'dhip.alarmInputChannels', 'dhip.alarmOutputChannels', 'dhip.unLoginFuncMask', 'dhip.ipv4', 'dhip.dhcp',
+    'dhip.remoteVideoInputChannels', 'dhip.alarmInputChannels', 'dhip.alarmOutputChannels', 'dhip.unLoginFuncMask', 'dhip.ipv4', 'dhip.ipv4Mask', 'dhip.ipv4Gateway', 'dhip.dhcp',
     'dhip.httpPort', 'dhip.port', CLEANED_FIELD,
   ],
   description: 'Dahua DHIP DHDiscover.search (UDP 37810, multicast 239.255.255.251)',

@@ -33,7 +33,7 @@ export const sadp: UdpSearchDiscoverer<'sadp'> = udpSearch({
   name: 'sadp',
   evidence: 'sadp',
   emits: [
-    'sadp.message', 'sadp.uuid', 'sadp.types', 'sadp.deviceType', 'sadp.model', 'sadp.serial', 'sadp.mac', 'sadp.ipv4', 'sadp.firmware', 'sadp.dsp',
+    'sadp.message', 'sadp.uuid', 'sadp.types', 'sadp.deviceType', 'sadp.model', 'sadp.serial', 'sadp.mac', 'sadp.ipv4', 'sadp.ipv4Mask', 'sadp.ipv4Gateway', 'sadp.firmware', 'sadp.dsp',
     'sadp.bootTime', 'sadp.activated', 'sadp.oemInfo', 'sadp.oemCode', 'sadp.commandPort', 'sadp.httpPort', 'sadp.sdkOverTlsPort', 'sadp.dhcp', 'sadp.analogChannels', 'sadp.digitalChannels',
     CLEANED_FIELD,
   ],

@@ -7,7 +7,8 @@ import { discoverers } from '../discovery/index.js';
 import { ACTIVE_PHASES, type Discoverer, type DiscoveryPhase, type ScanContext } from '../discovery/types.js';
 import { identityFieldsOf, mergeObservations } from './merge.js';
 import { signalScope } from '../net/abort.js';
-import { buildDevice, buildInventory } from './assess.js';
+import { buildInventory } from './assess.js';
+import { assessHost, probeableObservations } from './misaddressed.js';
 import type { Logger } from '../log.js';
 import type { ScanInterface } from '../net/interfaces.js';
 import { parseTargets, probeableTargets, unprobeableReason, type TargetSet } from '../targets.js';
@@ -143,13 +144,15 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   // The TCP sweep of the named TARGETs needs nothing from discovery, so it runs during the listen
   // window; hosts that announced themselves there but were not named are swept right after it.
   await Promise.all([runPhase('listen', { targets, seen: [] }), runPhase('connect', { targets, seen: [] })]);
-  const unnamed = observations.filter((o) => o.source !== 'neighbour-table' && !targets.has(o.ip));
+  // A host heard from outside every chosen subnet (a misaddressed device) is never probed unless named.
+  const probeable = (): Observation[] => probeableObservations(observations, subnets, targets);
+  const unnamed = probeable().filter((o) => o.source !== 'neighbour-table' && !targets.has(o.ip));
   await runPhase('connect', { targets: NO_TARGETS, seen: unnamed });
-  await runPhase('probe', { targets, seen: observations });
-  await runPhase('collect', { targets, seen: observations });
+  await runPhase('probe', { targets, seen: probeable() });
+  await runPhase('collect', { targets, seen: probeable() });
 
   const hosts = mergeObservations(observations, identityFieldsOf(options.knowledge.fields, options.knowledge.comparison));
-  const devices = hosts.map((host) => buildDevice(options.knowledge, host));
+  const devices = hosts.map((host) => assessHost(options.knowledge, host, subnets));
   const inventory = buildInventory(
     {
       id: newScanId(started),

@@ -144,6 +144,10 @@ export interface DhipReply {
   machineName: string | null;
   /** IPv4Address.IPAddress. */
   ipv4: string | null;
+  /** IPv4Address.SubnetMask, dotted (`255.255.255.0`). */
+  ipv4Mask: string | null;
+  /** IPv4Address.DefaultGateway. */
+  ipv4Gateway: string | null;
   /** IPv4Address.DhcpEnable. */
   dhcp: boolean | null;
   httpPort: number | null;
@@ -192,7 +196,10 @@ export function parseDhipReply(buf: Buffer): DhipReply | null {
   const ipv4Object = isObject(ipv4Info) ? ipv4Info : {};
 
   const str = (key: string): string | null => scalar(own(info, key));
-  const rawIp = scalar(own(ipv4Object, 'IPAddress'));
+  const ipv4Of = (key: string): string | null => {
+    const value = scalar(own(ipv4Object, key));
+    return value !== null && isIPv4(value) ? value : null;
+  };
   const reply: Omit<DhipReply, 'fields'> = {
     mac: normaliseMac(scalar(own(packet.json, 'mac'))),
     deviceClass: str('DeviceClass'),
@@ -202,7 +209,9 @@ export function parseDhipReply(buf: Buffer): DhipReply | null {
     vendor: str('Vendor'),
     manufacturer: str('Manufacturer'),
     machineName: str('MachineName'),
-    ipv4: rawIp !== null && isIPv4(rawIp) ? rawIp : null,
+    ipv4: ipv4Of('IPAddress'),
+    ipv4Mask: ipv4Of('SubnetMask'),
+    ipv4Gateway: ipv4Of('DefaultGateway'),
     dhcp: typeof own(ipv4Object, 'DhcpEnable') === 'boolean' ? (own(ipv4Object, 'DhcpEnable') as boolean) : null,
     httpPort: port(own(info, 'HttpPort')),
     port: port(own(info, 'Port')),
@@ -216,6 +225,8 @@ export function parseDhipReply(buf: Buffer): DhipReply | null {
     if (value !== null) fields[field] = value;
   }
   if (reply.ipv4) fields['dhip.ipv4'] = reply.ipv4;
+  if (reply.ipv4Mask) fields['dhip.ipv4Mask'] = reply.ipv4Mask;
+  if (reply.ipv4Gateway) fields['dhip.ipv4Gateway'] = reply.ipv4Gateway;
   if (reply.dhcp !== null) fields['dhip.dhcp'] = String(reply.dhcp);
   if (reply.httpPort !== null) fields['dhip.httpPort'] = String(reply.httpPort);
   if (reply.port !== null) fields['dhip.port'] = String(reply.port);

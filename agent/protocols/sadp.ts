@@ -113,6 +113,10 @@ export interface SadpReply {
   /** MAC in lower-case colon form (the wire has `58-50-ed-1f-e3-85`). */
   mac: string | null;
   ipv4: string | null;
+  /** IPv4SubnetMask, dotted (`255.255.255.0`); whether it is a contiguous mask is the pipeline's business. */
+  ipv4Mask: string | null;
+  /** IPv4Gateway. */
+  ipv4Gateway: string | null;
   /** SoftwareVersion, e.g. `V5.6.2build 190701`. */
   firmware: string | null;
   /** DSPVersion, e.g. `V7.3 build 190626`. */
@@ -172,6 +176,8 @@ export function parseSadpReply(buf: Buffer): SadpReply | null {
     serial: text('DeviceSN'),
     mac: normaliseMac(text('MAC')),
     ipv4: ipv4(text('IPv4Address')),
+    ipv4Mask: ipv4(text('IPv4SubnetMask')),
+    ipv4Gateway: ipv4(text('IPv4Gateway')),
     firmware: text('SoftwareVersion'),
     dsp: text('DSPVersion'),
     bootTime: text('BootTime'),
@@ -200,6 +206,8 @@ function sadpFields(reply: Omit<SadpReply, 'fields' | 'elementsDropped'>): Field
     ['sadp.serial', reply.serial],
     ['sadp.mac', reply.mac],
     ['sadp.ipv4', reply.ipv4],
+    ['sadp.ipv4Mask', reply.ipv4Mask],
+    ['sadp.ipv4Gateway', reply.ipv4Gateway],
     ['sadp.firmware', reply.firmware],
     ['sadp.dsp', reply.dsp],
     ['sadp.bootTime', reply.bootTime],

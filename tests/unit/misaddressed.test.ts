@@ -1,0 +1,140 @@
+/**
+ * Misaddressed devices (agent/pipeline/misaddressed.ts): real-shaped SADP and DHIP replies
+ * (tests/fixtures) go through the discoverers' own reply handling, the merge and the device record,
+ * and the flag is decided from the chosen subnets alone. The lab shows it on the wire
+ * (tests/integration/misaddressed.test.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { ScanBounds } from '../../agent/discovery/bounds.js';
+import { dhip } from '../../agent/discovery/dhip.js';
+import { sadp } from '../../agent/discovery/sadp.js';
+import type { UdpSearchDiscoverer } from '../../agent/discovery/udp-search.js';
+import { loadKnowledge } from '../../agent/knowledge/index.js';
+import { buildInventory } from '../../agent/pipeline/assess.js';
+import { identityFieldsOf, mergeObservations } from '../../agent/pipeline/merge.js';
+import { assessHost, claimedSubnet, maskPrefixLength, misaddressing, probeableObservations } from '../../agent/pipeline/misaddressed.js';
+import { parseTargets } from '../../agent/targets.js';
+import type { Device, Observation } from '../../agent/types.js';
+import { inventoryProblems } from '../support/inventory-schema.js';
+
+const knowledge = loadKnowledge();
+const fields = identityFieldsOf(knowledge.fields);
+const LAB = ['198.18.0.1/24'];
+const IFACE = { name: 'eth0', address: '198.18.0.1', cidr: '198.18.0.1/24' };
+
+const fixture = (path: string): Buffer => readFileSync(new URL(`../fixtures/${path}`, import.meta.url));
+/** The Haicam capture (IPv4Address 192.168.124.40, mask 255.255.255.0, gateway 192.168.124.1), optionally re-addressed. */
+const probeMatch = (edit: (xml: string) => string = (x) => x): Buffer => Buffer.from(edit(fixture('sadp/ds-2cd2385g1-i.probematch.xml').toString('utf8')), 'utf8');
+/** The Haicam DHIP capture: 192.168.124.17/255.255.255.0, gateway 192.168.124.1. */
+const notifyDevInfo = fixture('dhip/ipc-hdw1431t1-s4.reply.bin');
+const withMask = (mask: string) => (xml: string): string => xml.replace('<IPv4SubnetMask>255.255.255.0</IPv4SubnetMask>', `<IPv4SubnetMask>${mask}</IPv4SubnetMask>`);
+
+/** What the discoverer makes of datagrams, as the scan's listen phase records them. */
+function heard(discoverer: UdpSearchDiscoverer<'sadp' | 'dhip'>, datagrams: ReadonlyArray<{ bytes: Buffer; from: string }>): Observation[] {
+  const emitted: Observation[] = [];
+  const log = pino({ level: 'silent' });
+  const bounds = new ScanBounds(log);
+  const collector = discoverer.collector(log, bounds.keeping((o) => emitted.push(o)), bounds);
+  for (const { bytes, from } of datagrams) collector.onDatagram({ bytes, from, port: discoverer === sadp ? 37020 : 37810, iface: IFACE });
+  return emitted;
+}
+
+function devices(observations: readonly Observation[], subnets = LAB): Device[] {
+  return mergeObservations(observations, fields).map((host) => assessHost(knowledge, host, subnets));
+}
+
+describe('a SADP or DHIP reply from outside every chosen subnet', () => {
+  it('SADP: listed once at the address it claims, flagged with the subnet it needs, its MAC and classification kept', () => {
+    const [device, ...others] = devices(heard(sadp, [{ bytes: probeMatch(), from: '192.168.124.40' }]));
+    expect(others).toEqual([]);
+    expect(device).toMatchObject({
+      ip: '192.168.124.40',
+      mac: '58:50:ed:1f:e3:85',
+      misaddressed: { address: '192.168.124.40', subnet: '192.168.124.0/24', gateway: '192.168.124.1' },
+      classification: { linkedVendor: 'hikvision' },
+    });
+    expect(device?.misaddressed).not.toHaveProperty('heardFrom');
+    const inventory = buildInventory({ id: 'x', site: 's', startedAt: '2026-12-05T00:00:00Z', finishedAt: '2026-12-05T00:00:01Z', targets: [], methods: ['sadp'] }, [device!]);
+    expect(inventoryProblems(inventory)).toEqual([]);
+  });
+
+  it('DHIP: the same, from the Dahua capture', () => {
+    const [device] = devices(heard(dhip, [{ bytes: notifyDevInfo, from: '192.168.124.17' }]));
+    expect(device).toMatchObject({
+      ip: '192.168.124.17',
+      mac: '08:ed:ed:87:42:7a',
+      misaddressed: { address: '192.168.124.17', subnet: '192.168.124.0/24', gateway: '192.168.124.1' },
+      classification: { linkedVendor: 'dahua' },
+    });
+  });
+
+  it('a reply sent from another foreign address: listed at the address it claims, with where it came from', () => {
+    const [device] = devices(heard(sadp, [{ bytes: probeMatch(), from: '169.254.20.7' }]));
+    expect(device).toMatchObject({ ip: '192.168.124.40', misaddressed: { address: '192.168.124.40', heardFrom: '169.254.20.7' } });
+  });
+
+  it('a /32 is the subnet it needs; a mask of 0, or one that is not contiguous, gives none, yet the device is flagged', () => {
+    const flagOf = (mask: string): Device['misaddressed'] => devices(heard(sadp, [{ bytes: probeMatch(withMask(mask)), from: '192.168.124.40' }]))[0]?.misaddressed;
+    expect(flagOf('255.255.255.255')).toEqual({ address: '192.168.124.40', subnet: '192.168.124.40/32', gateway: '192.168.124.1' });
+    expect(flagOf('0.0.0.0')).toEqual({ address: '192.168.124.40', gateway: '192.168.124.1' });
+    expect(flagOf('255.0.255.0')).toEqual({ address: '192.168.124.40', gateway: '192.168.124.1' });
+    expect(flagOf('not-a-mask')).toEqual({ address: '192.168.124.40', gateway: '192.168.124.1' });
+  });
+});
+
+describe('not misaddressed', () => {
+  it('a device that claims an address inside a chosen subnet', () => {
+    const inside = probeMatch((x) => x.replace('<IPv4Address>192.168.124.40</IPv4Address>', '<IPv4Address>198.18.0.77</IPv4Address>'));
+    // Heard from outside (a forged or relayed reply) yet claiming our subnet: no flag, and no claim made true either.
+    const [device] = devices(heard(sadp, [{ bytes: inside, from: '192.168.124.40' }]));
+    expect(device?.ip).toBe('192.168.124.40');
+    expect(device).not.toHaveProperty('misaddressed');
+  });
+
+  it('a device heard at an address inside a chosen subnet, whatever it claims (IPv4 reaches it there)', () => {
+    const [device] = devices(heard(sadp, [{ bytes: probeMatch(), from: '198.18.0.12' }]));
+    expect(device?.ip).toBe('198.18.0.12');
+    expect(device).not.toHaveProperty('misaddressed');
+  });
+
+  it('the same reply when the chosen interface holds its subnet', () => {
+    expect(devices(heard(sadp, [{ bytes: probeMatch(), from: '192.168.124.40' }]), ['192.168.124.1/24'])[0]).not.toHaveProperty('misaddressed');
+  });
+
+  it('garbage: no observation, so no device and no flag', () => {
+    const junk = [Buffer.from('<ProbeMatch><IPv4Address>192.168.1.64</IPv4Address>'), Buffer.alloc(40, 0xff), Buffer.from('DHIP')];
+    expect(heard(sadp, junk.map((bytes) => ({ bytes, from: '192.168.1.64' })))).toEqual([]);
+    expect(heard(dhip, junk.map((bytes) => ({ bytes, from: '192.168.1.108' })))).toEqual([]);
+  });
+});
+
+describe('subnet arithmetic', () => {
+  it('maskPrefixLength: contiguous masks only, 0.0.0.0 and garbage give null', () => {
+    expect(['255.255.255.0', '255.255.255.255', '255.255.254.0', '128.0.0.0', '255.255.255.252'].map(maskPrefixLength)).toEqual([24, 32, 23, 1, 30]);
+    expect(['0.0.0.0', '255.0.255.0', '0.255.255.255', '255.255.255.256', '', '24'].map(maskPrefixLength)).toEqual([null, null, null, null, null, null]);
+  });
+
+  it('claimedSubnet: the block the address and mask name', () => {
+    expect(claimedSubnet('192.168.1.64', '255.255.255.0')).toBe('192.168.1.0/24');
+    expect(claimedSubnet('192.168.1.108', '255.255.0.0')).toBe('192.168.0.0/16');
+    expect(claimedSubnet('192.168.1.64', null)).toBeNull();
+  });
+
+  it('misaddressing needs a chosen subnet to judge by', () => {
+    const [host] = mergeObservations(heard(sadp, [{ bytes: probeMatch(), from: '192.168.124.40' }]), fields);
+    expect(misaddressing(host!, [])).toBeNull();
+  });
+});
+
+describe('probeableObservations: never an address outside every chosen subnet that nobody named', () => {
+  const at = '2026-12-05T00:00:00.000Z';
+  const seen = (ip: string): Observation => ({ source: 'sadp', ip, at, status: 'ok', fields: {} });
+
+  it('keeps hosts on a chosen subnet, named targets and other families; drops the misaddressed', () => {
+    const observations = ['198.18.0.10', '192.168.1.64', '192.168.1.108', '10.9.8.7', 'fe80::1'].map(seen);
+    const kept = probeableObservations(observations, LAB, parseTargets(['10.9.8.0/24']));
+    expect(kept.map((o) => o.ip)).toEqual(['198.18.0.10', '10.9.8.7', 'fe80::1']);
+  });
+});
