@@ -21,7 +21,9 @@
  * - `device-removed`          a tracked device missed by `removeAfterMissedSweeps` scans in a row
  *                             (then forgotten); fewer misses only count;
  * - `firmware-changed`        `identity.firmware`;
- * - `ip-changed`              `ip`;
+ * - `ip-changed`              `ip`, and `misaddressed` (agent/pipeline/misaddressed.ts): a device
+ *                             that came into or out of IPv4's reach, or now claims another address
+ *                             or subnet;
  * - `identity-changed`        `mac` and every other identity key (manufacturer, brand, model,
  *                             serial, deviceType), each differing one listed;
  * - `classification-changed`  `classification.linkedVendor` and `classification.relation`;
@@ -42,7 +44,7 @@
  */
 import { AgentError } from '../errors.js';
 import type { InventoryStore } from '../store/types.js';
-import type { Device, Inventory, Service } from '../types.js';
+import type { Device, Inventory, Misaddressing, Service } from '../types.js';
 import { IDENTITY_KEYS, type IdentityKey } from '../types.js';
 
 /** Every event kind, in the order events of one device are listed. */
@@ -109,6 +111,11 @@ export interface TrackedDevice {
    * next scan's services are taken without an event.
    */
   services?: TrackedService[];
+  /**
+   * What the device's `misaddressed` flag said (null: not misaddressed). Absent in a state written
+   * before the flag was tracked: then the next scan's flag is taken without an event.
+   */
+  misaddressed?: Misaddressing | null;
   /** Scans in a row that did not see the device (0 when the last one did). */
   missedSweeps: number;
   lastSeenAt: string;
@@ -164,6 +171,7 @@ export function computeSiteChanges(
     diff('identity.firmware', old.identity.firmware, tracked.identity.firmware, firmware);
     const ip: FieldChange[] = [];
     diff('ip', old.ip, tracked.ip, ip);
+    if (old.misaddressed !== undefined) diff('misaddressed', misaddressedValue(old.misaddressed), misaddressedValue(tracked.misaddressed), ip);
     const identity: FieldChange[] = [];
     diff('mac', old.mac, tracked.mac, identity);
     for (const key of IDENTITY_KEYS) {
@@ -241,6 +249,7 @@ function trackDevice(old: TrackedDevice | undefined, device: Device, scan: Inven
     linkedVendor: device.classification.linkedVendor,
     relation: device.classification.relation,
     services: trackServices(old?.services, device.services),
+    misaddressed: device.misaddressed ?? null,
     missedSweeps: 0,
     lastSeenAt: scan.finishedAt,
     lastScanId: scan.id,
@@ -255,6 +264,11 @@ function trackServices(old: readonly TrackedService[] | undefined, seen: readonl
   return seen
     .map((s) => ({ port: s.port, protocol: s.protocol, banner: s.banner ?? known.get(key(s)) ?? null }))
     .sort((a, b) => a.port - b.port || compareStrings(a.protocol, b.protocol) || compareStrings(a.banner ?? '', b.banner ?? ''));
+}
+
+/** The flag as an event carries it: its fields as they are, or null. */
+function misaddressedValue(flag: Misaddressing | null | undefined): ChangeValue {
+  return flag ? { ...flag } : null;
 }
 
 function compareStrings(a: string, b: string): number {

@@ -1,7 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import { displaySafeLines } from '../safe-text.js';
 import type { Inventory } from '../types.js';
-import { cveLabel, evidenceSummary, plainVerdict, type LinkedVendorNames } from './summary.js';
+import { cveLabel, evidenceSummary, misaddressedNote, plainVerdict, type LinkedVendorNames } from './summary.js';
 
 const HEADER = [
   'scanned_at',
@@ -19,6 +19,7 @@ const HEADER = [
   'cves',
   'policies',
   'evidence',
+  'misaddressed',
 ];
 
 /**
@@ -66,6 +67,7 @@ export function inventoryCsv(inventory: Inventory, names: LinkedVendorNames): st
       d.vulnerabilities.map(cveLabel).join('; '),
       (d.policies ?? []).map((p) => p.name).join('; '),
       evidenceSummary(d),
+      misaddressedNote(d),
     ].map(csvCell),
   );
   return stringify([HEADER, ...rows], { bom: true, record_delimiter: 'windows' });

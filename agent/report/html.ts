@@ -2,7 +2,7 @@ import { handoverLine, type HandoverSignOff } from '../handover/verify.js';
 import { displaySafeLines } from '../safe-text.js';
 import type { Device, Inventory } from '../types.js';
 import { REPORT_CSS, REPORT_JS } from './html-assets.js';
-import { cveLabel, cveStatusWords, evidenceSummary, flaggedCves, linkedNamesText, plainVerdict, summarize, summaryRows, type LinkedVendorNames, type ReportSummary } from './summary.js';
+import { cveLabel, cveStatusWords, evidenceSummary, flaggedCves, linkedNamesText, misaddressedNote, plainVerdict, summarize, summaryRows, type LinkedVendorNames, type ReportSummary } from './summary.js';
 import { verdictText } from './table.js';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -104,7 +104,7 @@ function deviceRow(d: Device, names: LinkedVendorNames): string {
   const filterText = columns.join(' ').toLowerCase();
   return (
     `<tr class="linked-${linkedVendor ?? 'none'}" data-filter="${escapeHtml(filterText)}">` +
-    cell(d.ip, ipSortKey(d.ip), 'mono') +
+    cell(d.misaddressed ? `${d.ip} (${misaddressedNote(d)})` : d.ip, ipSortKey(d.ip), 'mono') +
     cell(d.mac, d.mac ?? '', 'mono') +
     cell(d.identity.brand) +
     cell(d.identity.manufacturer) +

@@ -52,6 +52,18 @@ export interface ReportSummary {
   withCves: number;
   /** Devices whose maker is unknown: no manufacturer, no brand and no linked vendor. */
   unidentified: number;
+  /** Devices on this segment that IPv4 cannot reach (`misaddressed`: agent/pipeline/misaddressed.ts). */
+  misaddressed: number;
+}
+
+/** How every report names the misaddressed devices, and what they need. */
+export const MISADDRESSED_LABEL = 'On this segment, IPv4 cannot reach';
+
+/** "needs 192.168.1.0/24" (or the address it claims, when it gave no usable mask); empty for a device that is not misaddressed. */
+export function misaddressedNote(device: Device): string {
+  const flag = device.misaddressed;
+  if (!flag) return '';
+  return `needs ${flag.subnet ?? flag.address}`;
 }
 
 export function isUnidentified(device: Device): boolean {
@@ -65,6 +77,7 @@ export function summarize(inventory: Inventory, names: LinkedVendorNames): Repor
     byRelation: { direct: 0, oem: 0, subsidiary: 0, unlinked: 0 },
     withCves: 0,
     unidentified: 0,
+    misaddressed: 0,
   };
   for (const d of inventory.devices) {
     const { linkedVendor, relation } = d.classification;
@@ -72,6 +85,7 @@ export function summarize(inventory: Inventory, names: LinkedVendorNames): Repor
     summary.byRelation[linkedVendor ? (relation ?? 'direct') : 'unlinked']++;
     if (flaggedCves(d).length > 0) summary.withCves++;
     if (isUnidentified(d)) summary.unidentified++;
+    if (d.misaddressed) summary.misaddressed++;
   }
   return summary;
 }
@@ -109,5 +123,6 @@ export function summaryRows(summary: ReportSummary, names: LinkedVendorNames): A
     { key: 'unlinked', label: 'Not linked', value: summary.byRelation.unlinked },
     { key: 'cves', label: 'With known CVEs', value: summary.withCves },
     { key: 'unidentified', label: 'Maker unknown', value: summary.unidentified },
+    { key: 'misaddressed', label: MISADDRESSED_LABEL, value: summary.misaddressed },
   ];
 }

@@ -1,7 +1,7 @@
 import { handoverLine, type HandoverSignOff } from '../handover/verify.js';
 import { displaySafe } from '../safe-text.js';
 import type { Device, Inventory } from '../types.js';
-import { cveLabel, isFlagged, linkedNamesText, type LinkedVendorNames } from './summary.js';
+import { cveLabel, isFlagged, linkedNamesText, misaddressedNote, type LinkedVendorNames } from './summary.js';
 import { terminalTable } from './terminal-table.js';
 
 /** Plain words for a verdict: "Hikvision (OEM)", "Dahua", "not linked". */
@@ -30,7 +30,7 @@ export function cveCell(device: Device): string {
  */
 export function inventoryTable(inventory: Inventory, names: LinkedVendorNames, handover?: HandoverSignOff | null): string {
   const rows = inventory.devices.map((d) => [
-    d.ip,
+    d.misaddressed ? `${d.ip} (${misaddressedNote(d)})` : d.ip,
     d.mac ?? '-',
     d.identity.brand ?? '-',
     d.identity.manufacturer ?? '-',
@@ -43,11 +43,13 @@ export function inventoryTable(inventory: Inventory, names: LinkedVendorNames, h
   const table = terminalTable(['IP', 'MAC', 'Brand', 'Made by', 'Linked to', 'Model', 'Firmware', 'Confidence', 'CVEs'], rows);
   const linked = inventory.devices.filter((d) => d.classification.linkedVendor !== null).length;
   const withCves = inventory.devices.filter((d) => d.vulnerabilities.some(isFlagged)).length;
+  const misaddressed = inventory.devices.filter((d) => d.misaddressed).length;
   const { scan } = inventory;
   return (
     displaySafe(`Site ${scan.site}, scan ${scan.id} (${scan.startedAt} to ${scan.finishedAt})`) +
     `\n${table}\n` +
     `${inventory.devices.length} device(s), ${linked} linked to ${linkedNamesText(names)}, ${withCves} with known CVEs (affected or possibly).\n` +
+    (misaddressed > 0 ? `${misaddressed} device(s) on this segment that IPv4 cannot reach (misaddressed: listed at the address they claim, never probed there).\n` : '') +
     (handover ? `${displaySafe(handoverLine(handover, names))}\n` : '')
   );
 }

@@ -5,19 +5,26 @@
  * (tests/integration/misaddressed.test.ts).
  */
 import { readFileSync } from 'node:fs';
+import { parse } from 'csv-parse/sync';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ScanBounds } from '../../agent/discovery/bounds.js';
 import { dhip } from '../../agent/discovery/dhip.js';
 import { sadp } from '../../agent/discovery/sadp.js';
 import type { UdpSearchDiscoverer } from '../../agent/discovery/udp-search.js';
-import { loadKnowledge } from '../../agent/knowledge/index.js';
+import { linkedVendorNames, loadKnowledge } from '../../agent/knowledge/index.js';
 import { buildInventory } from '../../agent/pipeline/assess.js';
 import { identityFieldsOf, mergeObservations } from '../../agent/pipeline/merge.js';
 import { assessHost, claimedSubnet, maskPrefixLength, misaddressing, probeableObservations } from '../../agent/pipeline/misaddressed.js';
+import { diffInventories } from '../../agent/pipeline/changes.js';
+import { inventoryCsv } from '../../agent/report/csv.js';
+import { inventoryHtml } from '../../agent/report/html.js';
+import { summarize } from '../../agent/report/summary.js';
+import { inventoryTable } from '../../agent/report/table.js';
 import { parseTargets } from '../../agent/targets.js';
-import type { Device, Observation } from '../../agent/types.js';
+import type { Device, Inventory, Observation } from '../../agent/types.js';
 import { inventoryProblems } from '../support/inventory-schema.js';
+import { device as fixtureDevice, sampleInventory } from './report-fixture.js';
 
 const knowledge = loadKnowledge();
 const fields = identityFieldsOf(knowledge.fields);
@@ -136,5 +143,64 @@ describe('probeableObservations: never an address outside every chosen subnet th
     const observations = ['198.18.0.10', '192.168.1.64', '192.168.1.108', '10.9.8.7', 'fe80::1'].map(seen);
     const kept = probeableObservations(observations, LAB, parseTargets(['10.9.8.0/24']));
     expect(kept.map((o) => o.ip)).toEqual(['198.18.0.10', '10.9.8.7', 'fe80::1']);
+  });
+});
+
+describe('reports count the devices IPv4 cannot reach', () => {
+  const names = linkedVendorNames();
+  const flagged = (): Inventory => {
+    const inventory = sampleInventory();
+    inventory.devices.unshift(
+      fixtureDevice('192.168.1.64', { mac: '28:57:be:00:01:64', misaddressed: { address: '192.168.1.64', subnet: '192.168.1.0/24', gateway: '192.168.1.1' } }),
+      fixtureDevice('192.168.1.108', { mac: '08:ed:ed:00:01:08', misaddressed: { address: '192.168.1.108' } }),
+    );
+    return inventory;
+  };
+
+  it('summary, table, CSV and HTML', () => {
+    const inventory = flagged();
+    expect(inventoryProblems(inventory)).toEqual([]);
+    expect(summarize(inventory, names).misaddressed).toBe(2);
+    expect(summarize(sampleInventory(), names).misaddressed).toBe(0);
+
+    const table = inventoryTable(inventory, names);
+    expect(table).toContain('2 device(s) on this segment that IPv4 cannot reach');
+    expect(table).toContain('192.168.1.64 (needs 192.168.1.0/24)');
+    expect(table).toContain('192.168.1.108 (needs 192.168.1.108)');
+    expect(inventoryTable(sampleInventory(), names)).not.toContain('IPv4 cannot reach');
+
+    const [header, ...rows] = parse(inventoryCsv(inventory, names), { bom: true, record_delimiter: '\r\n' }) as string[][];
+    const column = header!.indexOf('misaddressed');
+    expect(rows.map((r) => [r[1], r[column]]).slice(0, 3)).toEqual([
+      ['192.168.1.64', 'needs 192.168.1.0/24'],
+      ['192.168.1.108', 'needs 192.168.1.108'],
+      ['198.18.0.10', ''],
+    ]);
+
+    const html = inventoryHtml(inventory, names);
+    expect(html).toMatch(/<tr data-count="misaddressed"><th scope="row">On this segment, IPv4 cannot reach<\/th><td>2<\/td><\/tr>/);
+    expect(html).toContain('192.168.1.64 (needs 192.168.1.0/24)');
+  });
+});
+
+describe('diff: a device coming into IPv4 reach is an ip-changed event naming the flag', () => {
+  it('before flagged, after fixed; and a flag that stays the same raises nothing', () => {
+    const first = sampleInventory();
+    const camera = fixtureDevice('192.168.1.64', { id: 'mac:28:57:be:00:01:64', mac: '28:57:be:00:01:64', misaddressed: { address: '192.168.1.64', subnet: '192.168.1.0/24' } });
+    first.devices.push(camera);
+    const second = { ...sampleInventory(), scan: { ...first.scan, id: '20261128T110000Z-abcd', finishedAt: '2026-11-28T11:00:05.000Z' } };
+    second.devices.push({ ...camera, ip: '198.18.0.64', misaddressed: undefined });
+    delete second.devices.at(-1)!.misaddressed;
+    expect(diffInventories(first, second)).toEqual([
+      expect.objectContaining({
+        type: 'ip-changed',
+        deviceId: 'mac:28:57:be:00:01:64',
+        changes: [
+          { field: 'ip', before: '192.168.1.64', after: '198.18.0.64' },
+          { field: 'misaddressed', before: { address: '192.168.1.64', subnet: '192.168.1.0/24' }, after: null },
+        ],
+      }),
+    ]);
+    expect(diffInventories(first, { ...first, scan: second.scan })).toEqual([]);
   });
 });

@@ -26,7 +26,7 @@ describe('CSV report', () => {
   it('has a header row and one row a device, readable back with csv-parse', () => {
     const inventory = sampleInventory();
     const [header, ...rows] = parseCsv(inventoryCsv(inventory, names));
-    expect(header).toEqual(['scanned_at', 'ip', 'mac', 'brand', 'maker', 'relation', 'linked_vendor', 'verdict', 'model', 'firmware', 'serial', 'confidence', 'cves', 'policies', 'evidence']);
+    expect(header).toEqual(['scanned_at', 'ip', 'mac', 'brand', 'maker', 'relation', 'linked_vendor', 'verdict', 'model', 'firmware', 'serial', 'confidence', 'cves', 'policies', 'evidence', 'misaddressed']);
     expect(rows.map((r) => r[1])).toEqual(inventory.devices.map((d) => d.ip));
     const lts = rows[1];
     expect(lts).toEqual([
@@ -43,6 +43,7 @@ describe('CSV report', () => {
       '',
       '0.80',
       'CVE-2017-7921 not affected; CVE-2021-36260 cannot tell',
+      '',
       '',
       '',
     ]);

@@ -15,6 +15,7 @@ describe('report summary', () => {
       // Hikvision (affected), Dahua (an entry without a status), Amcrest (possibly); not LTS, whose CVEs are not-affected and cannot-tell.
       withCves: 3,
       unidentified: 1,
+      misaddressed: 0,
     });
   });
 
@@ -52,7 +53,7 @@ describe('report summary', () => {
 
   it('counts nothing for an empty scan', () => {
     const empty = { ...sampleInventory(), devices: [] };
-    expect(summarize(empty, names)).toEqual({ devices: 0, linked: { hikvision: 0, dahua: 0 }, byRelation: { direct: 0, oem: 0, subsidiary: 0, unlinked: 0 }, withCves: 0, unidentified: 0 });
+    expect(summarize(empty, names)).toEqual({ devices: 0, linked: { hikvision: 0, dahua: 0 }, byRelation: { direct: 0, oem: 0, subsidiary: 0, unlinked: 0 }, withCves: 0, unidentified: 0, misaddressed: 0 });
   });
 
   it('names the linked vendors as vendors.yaml spells them, in its order', () => {
