@@ -14,7 +14,9 @@
 #   cctvlab-scan  the scanner host, eth0 198.18.0.1/24, MAC 02:00:00:00:00:01
 #   cctvlab-NAME  one per tests/lab/profiles/NAME.json, eth0 = the profile's ip/24 and mac, plus
 #                 the profile's `aliases` on eth0 (one MAC for many addresses: a proxy-ARP segment)
-#                 and its `nics` as eth1… on ports vK-NAME (one device with several interfaces)
+#                 and its `nics` as eth1… on ports vK-NAME (one device with several interfaces); a
+#                 `misaddressed` profile's ip lies outside 198.18.0.0/24 (a factory default such as
+#                 192.168.1.64) and it gets an on-link route to 198.18.0.0/24 on eth0, no more
 # Every host: lo up, route 224.0.0.0/4 dev eth0. A profile with a `dropTcp` key (the tarpit) also
 # gets its outgoing TCP routed into a blackhole (drop_tcp): it answers ARP and UDP, never a SYN.
 #
@@ -132,16 +134,19 @@ add_port() {
   run_ip -n "$ns" link set dev "$dev" up
 }
 
-# add_host NAME IP MAC [aliases=IP,IP…] [nics=IP/MAC,IP/MAC…] [drop-tcp]: namespace cctvlab-NAME
-# with eth0 on the bridge, the aliases as more addresses of eth0, the nics as eth1…, and with
-# drop-tcp every TCP packet it sends blackholed (drop_tcp). Idempotent.
+# add_host NAME IP MAC [aliases=IP,IP…] [nics=IP/MAC,IP/MAC…] [drop-tcp] [onlink=CIDR]: namespace
+# cctvlab-NAME with eth0 on the bridge, the aliases as more addresses of eth0, the nics as eth1…,
+# with drop-tcp every TCP packet it sends blackholed (drop_tcp), and with onlink=CIDR a route to CIDR
+# on eth0 with no gateway (a misaddressed device, IP outside the lab subnet, answering the scanner on
+# the link from its foreign address). Idempotent.
 add_host() {
-  local name=$1 ip=$2 mac=$3 ns=$PREFIX$1 aliases= nics= token alias nic k=0 drop=
+  local name=$1 ip=$2 mac=$3 ns=$PREFIX$1 aliases= nics= token alias nic k=0 drop= onlink=
   for token in "${@:4}"; do
     case $token in
     aliases=*) aliases=${token#aliases=} ;;
     nics=*) nics=${token#nics=} ;;
     drop-tcp) drop=1 ;;
+    onlink=*) onlink=${token#onlink=} ;;
     *) die "profile $name: unknown lab option '$token'" ;;
     esac
   done
@@ -150,6 +155,7 @@ add_host() {
   run_ip -n "$ns" link set dev lo up
   run_ip -n "$ns" route replace 224.0.0.0/4 dev eth0
   for alias in ${aliases//,/ }; do run_ip -n "$ns" addr replace "$alias/24" dev eth0; done
+  [ -z "$onlink" ] || run_ip -n "$ns" route replace "$onlink" dev eth0
   [ -z "$drop" ] || drop_tcp "$name"
   [ -n "$nics" ] || return 0
   # Several interfaces on one subnet behave as separate NICs only when each answers ARP for its own

@@ -2,7 +2,7 @@ import { handoverLine, type HandoverSignOff } from '../handover/verify.js';
 import { displaySafeLines } from '../safe-text.js';
 import type { Device, Inventory } from '../types.js';
 import { REPORT_CSS, REPORT_JS } from './html-assets.js';
-import { cveLabel, cveStatusWords, evidenceSummary, flaggedCves, linkedNamesText, misaddressedNote, plainVerdict, summarize, summaryRows, type LinkedVendorNames, type ReportSummary } from './summary.js';
+import { cveLabel, cveStatusWords, evidenceSummary, flaggedCves, linkedNamesText, MISADDRESSED_LABEL, misaddressedNote, plainVerdict, summarize, summaryRows, type LinkedVendorNames, type ReportSummary } from './summary.js';
 import { verdictText } from './table.js';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -80,6 +80,7 @@ function evidenceDetails(d: Device, names: LinkedVendorNames): string {
   return (
     `<details><summary>${d.evidence.length} piece(s) of evidence</summary>` +
     `<p class="verdict">${escapeHtml(plainVerdict(d, names))}</p>` +
+    (d.misaddressed ? `<p class="misaddressed">${escapeHtml(`${MISADDRESSED_LABEL}: ${misaddressedNote(d)}, never probed at ${d.misaddressed.address}`)}</p>` : '') +
     `<p class="label">Evidence</p>${listOrNone(evidence)}` +
     `<p class="label">Known CVEs</p>${listOrNone(cves)}` +
     (policies.length ? `<p class="label">Policies that concern it</p>${listOrNone(policies)}` : '') +
@@ -100,11 +101,12 @@ function deviceRow(d: Device, names: LinkedVendorNames): string {
     d.identity.model ?? '',
     d.identity.firmware ?? '',
     cves,
+    d.misaddressed ? 'misaddressed' : '',
   ];
   const filterText = columns.join(' ').toLowerCase();
   return (
     `<tr class="linked-${linkedVendor ?? 'none'}" data-filter="${escapeHtml(filterText)}">` +
-    cell(d.misaddressed ? `${d.ip} (${misaddressedNote(d)})` : d.ip, ipSortKey(d.ip), 'mono') +
+    cell(d.ip, ipSortKey(d.ip), 'mono') +
     cell(d.mac, d.mac ?? '', 'mono') +
     cell(d.identity.brand) +
     cell(d.identity.manufacturer) +

@@ -113,7 +113,8 @@ describe('cctv-agent report from a lab scan', () => {
     expect(await count('cves')).toBe(flagged);
     expect(flagged).toBeLessThan(devices.filter((d) => d.vulnerabilities.length > 0).length);
     expect(linked('dahua')).toBeGreaterThan(0);
-    expect(await page.locator('svg.chart rect').count()).toBe(9);
+    expect(await count('misaddressed')).toBe(devices.filter((d) => d.misaddressed).length);
+    expect(await page.locator('svg.chart rect').count()).toBe(10);
   });
 
   it('filtering "dahua" shows exactly the Dahua-linked devices, and clearing it shows all', async () => {

@@ -179,7 +179,7 @@ describe('reports count the devices IPv4 cannot reach', () => {
 
     const html = inventoryHtml(inventory, names);
     expect(html).toMatch(/<tr data-count="misaddressed"><th scope="row">On this segment, IPv4 cannot reach<\/th><td>2<\/td><\/tr>/);
-    expect(html).toContain('192.168.1.64 (needs 192.168.1.0/24)');
+    expect(html).toContain('<p class="misaddressed">On this segment, IPv4 cannot reach: needs 192.168.1.0/24, never probed at 192.168.1.64</p>');
   });
 });
 

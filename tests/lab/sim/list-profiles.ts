@@ -2,16 +2,19 @@
  * `node list-profiles.js DIR`: validates every profile of DIR and prints one line per device,
  * `NAME IP MAC` and then one token per extra a profile has, for scripts/lab.sh:
  * `aliases=IP,IP…` (further addresses of eth0), `nics=IP/MAC,IP/MAC…` (further interfaces) and
- * `drop-tcp` (a `dropTcp` key: lab.sh then blackholes every TCP packet the device sends).
+ * `drop-tcp` (a `dropTcp` key: lab.sh then blackholes every TCP packet the device sends) and
+ * `onlink=CIDR` (a `misaddressed` key: lab.sh routes the lab subnet on-link on eth0, so the device
+ * answers the scanner from its foreign address).
  * Exit 1 with the reason on stderr when a profile is wrong.
  */
-import { loadProfiles, type LabProfile } from './profile.js';
+import { LAB_SUBNET_CIDR, loadProfiles, type LabProfile } from './profile.js';
 
 function extras(p: LabProfile): string {
   const tokens: string[] = [];
   if (p.aliases?.length) tokens.push(`aliases=${p.aliases.join(',')}`);
   if (p.nics?.length) tokens.push(`nics=${p.nics.map((n) => `${n.ip}/${n.mac}`).join(',')}`);
   if (p['dropTcp'] !== undefined) tokens.push('drop-tcp');
+  if (p.misaddressed) tokens.push(`onlink=${LAB_SUBNET_CIDR}`);
   return tokens.map((t) => ` ${t}`).join('');
 }
 

@@ -7,10 +7,12 @@
  * the responder of the same name (see responders/index.ts); a profile without the key does not
  * speak that protocol, exactly like a device that does not implement it.
  *
- * This module has no dependencies so that tests (lab-helpers.ts) can import it too.
+ * This module has no dependencies but the agent's IPv4 helpers, so that tests (lab-helpers.ts) can
+ * import it too.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { inCidr } from '../../../agent/net/ipv4.js';
 
 export const LAB_SUBNET_PREFIX = '198.18.0.';
 export const NAME_RE = /^[a-z0-9][a-z0-9-]{0,12}$/;
@@ -126,6 +128,14 @@ export interface LabNic {
   mac: string;
 }
 
+export interface LabMisaddressing {
+  subnet: string;
+  gateway: string;
+}
+
+/** The lab's subnet, which a misaddressed device's address must lie outside of. */
+export const LAB_SUBNET_CIDR = '198.18.0.0/24';
+
 export interface LabProfile {
   /** = file basename. */
   name: string;
@@ -143,6 +153,13 @@ export interface LabProfile {
   aliases?: string[];
   /** More interfaces of the same device, each with its own address and MAC (a two-NIC camera): one device. */
   nics?: LabNic[];
+  /**
+   * A device on the lab bridge whose `ip` lies outside the lab subnet (a factory default such as
+   * 192.168.1.64): `ip`/24 on eth0 and an on-link route to the lab subnet, so it answers the scanner
+   * from its foreign address (scripts/lab.sh). What the agent must flag: the subnet it needs and the
+   * gateway it claims.
+   */
+  misaddressed?: LabMisaddressing;
   truth: ProfileTruth;
   wsDiscovery?: WsDiscoveryProfile;
   onvif?: OnvifProfile;
@@ -238,6 +255,19 @@ function checkLabIp(ip: string, where: string): void {
   if (!(oct >= 2 && oct <= 254)) throw new ProfileError(`${where}: ${ip} must be 198.18.0.2 … 198.18.0.254 (198.18.0.1 is the scanner)`);
 }
 
+/**
+ * A misaddressed device: its ip a private address outside the lab subnet (RFC 1918 192.168.0.0/16,
+ * where the vendors' factory defaults lie), inside the `subnet` it names, with a gateway there.
+ */
+function checkMisaddressed(v: unknown, ip: string, where: string): void {
+  if (!isObj(v)) throw new ProfileError(`${where}: expected {subnet, gateway}`);
+  const subnet = str(v, 'subnet', where);
+  const gateway = str(v, 'gateway', where);
+  if (!inCidr(ip, '192.168.0.0/16') || inCidr(ip, LAB_SUBNET_CIDR)) throw new ProfileError(`${where}: the ip ${ip} of a misaddressed device must be in 192.168.0.0/16, outside the lab subnet`);
+  if (!/^\d{1,3}(\.\d{1,3}){3}\/24$/.test(subnet) || !inCidr(ip, subnet)) throw new ProfileError(`${where}.subnet: expected the /24 holding ${ip} (lab.sh gives it ip/24)`);
+  if (!inCidr(gateway, subnet)) throw new ProfileError(`${where}.gateway: expected an address in ${subnet}`);
+}
+
 /** Interface names eth1…eth9; the bridge side is `vK-NAME`, which must fit IFNAMSIZ (15 characters). */
 const MAX_NICS = 9;
 const MAX_NIC_DEVICE_NAME = 12;
@@ -275,7 +305,8 @@ export function checkProfile(raw: unknown, name: string): LabProfile {
   }
   if (!['camera', 'nvr', 'printer', 'other'].includes(String(raw.kind))) throw new ProfileError(`${where}.kind: unknown kind`);
   const ip = str(raw, 'ip', where);
-  checkLabIp(ip, `${where}.ip`);
+  if (raw.misaddressed === undefined) checkLabIp(ip, `${where}.ip`);
+  else checkMisaddressed(raw.misaddressed, ip, `${where}.misaddressed`);
   const mac = str(raw, 'mac', where);
   if (!MAC_RE.test(mac)) throw new ProfileError(`${where}.mac: lower-case colon form expected`);
   if (raw.aliases !== undefined) for (const alias of strArr(raw, 'aliases', where)) checkLabIp(alias, `${where}.aliases`);
