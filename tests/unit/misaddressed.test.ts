@@ -21,6 +21,7 @@ import { inventoryCsv } from '../../agent/report/csv.js';
 import { inventoryHtml } from '../../agent/report/html.js';
 import { summarize } from '../../agent/report/summary.js';
 import { inventoryTable } from '../../agent/report/table.js';
+import { parseProbeMatches, probeMatchFields } from '../../agent/protocols/wsdiscovery.js';
 import { parseTargets } from '../../agent/targets.js';
 import type { Device, Inventory, Observation } from '../../agent/types.js';
 import { inventoryProblems } from '../support/inventory-schema.js';
@@ -202,5 +203,26 @@ describe('diff: a device coming into IPv4 reach is an ip-changed event naming th
       }),
     ]);
     expect(diffInventories(first, { ...first, scan: second.scan })).toEqual([]);
+  });
+});
+
+describe('a WS-Discovery reply from outside every chosen subnet', () => {
+  /** The Hikvision ProbeMatches fixture as the camera would send it from another address. */
+  const fromCamera = (address: string): Observation[] => {
+    const xml = fixture('wsdiscovery/hikvision-probematches.xml').toString('utf8').replaceAll('198.18.0.10', address);
+    const parsed = parseProbeMatches(Buffer.from(xml, 'utf8'));
+    return (parsed?.matches ?? []).map((match) => ({ source: 'ws-discovery', ip: address, at: '2026-12-05T00:00:00.000Z', status: 'ok', fields: probeMatchFields(match) }));
+  };
+
+  it('is flagged at the address its XAddr names; no mask is given, so no subnet', () => {
+    const observations = fromCamera('192.168.1.64');
+    expect(observations).toHaveLength(1);
+    expect(devices(observations)[0]).toMatchObject({ ip: '192.168.1.64', misaddressed: { address: '192.168.1.64' } });
+    expect(devices(observations)[0]?.misaddressed).toEqual({ address: '192.168.1.64' });
+  });
+
+  it('is not flagged when its XAddr names an address inside a chosen subnet', () => {
+    const claimsLab = fromCamera('192.168.1.64').map((o) => ({ ...o, fields: { ...o.fields, 'onvif.xaddr': ['http://198.18.0.10/onvif/device_service'] } }));
+    expect(devices(claimsLab)[0]).not.toHaveProperty('misaddressed');
   });
 });
