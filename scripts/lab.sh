@@ -303,6 +303,13 @@ cmd_up() {
   run_ip -n "$SW" link set lo up
 
   add_host "$SCAN_NAME" "$SCAN_IP" "$SCAN_MAC"
+  # Misaddressed devices answer from addresses outside the lab subnet, which the scanner has no
+  # route to (no namespace has a default route). Reverse-path filtering (rp_filter 1 or 2,
+  # https://docs.kernel.org/networking/ip-sysctl.html) would drop those replies, where a real
+  # scanner, whose default route leaves by the same interface, takes them: it is off (0, the kernel's
+  # default in a new namespace) in the scanner's namespace, whatever the machine's own setting.
+  ip netns exec "$PREFIX$SCAN_NAME" sysctl -q -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 >/dev/null ||
+    die "cannot set rp_filter in $PREFIX$SCAN_NAME"
   local name ip mac extras names=()
   while read -r name ip mac extras; do
     [ "$name" != "$SCAN_NAME" ] && [ "$name" != sw ] || die "profile name '$name' is reserved"
