@@ -149,7 +149,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   const unnamed = probeable().filter((o) => o.source !== 'neighbour-table' && !targets.has(o.ip));
   await runPhase('connect', { targets: NO_TARGETS, seen: unnamed });
   await runPhase('probe', { targets, seen: probeable() });
-  await runPhase('collect', { targets, seen: probeable() });
+  await runPhase('collect', { targets, seen: observations });
 
   const hosts = mergeObservations(observations, identityFieldsOf(options.knowledge.fields, options.knowledge.comparison));
   const devices = hosts.map((host) => assessHost(options.knowledge, host, subnets));
