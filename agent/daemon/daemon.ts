@@ -409,14 +409,14 @@ export class Daemon {
   }
 }
 
-/** The site's alert state, or null for its first sweep with alerts; an unreadable one is logged and counts as none. */
+/** The site's alert state, or null for its first sweep with alerts (a baseline); an unreadable one is logged and counts as none. */
 async function readAlertState(file: string, site: string, log: Logger): Promise<AlertState | null> {
   try {
     const state = JSON.parse(await readFile(file, 'utf8')) as Partial<AlertState>;
     if (state.schema === ALERT_STATE_SCHEMA && state.site === site && typeof state.flagged === 'object' && state.flagged !== null) return state as AlertState;
-    log.error({ file }, 'alert state unreadable: every CVE that counts now is alerted as new');
+    log.error({ file }, 'alert state unreadable: this sweep takes a new baseline (one baseline-taken alert, no alert per CVE)');
   } catch (error) {
-    if (!isCode(error, 'ENOENT')) log.error({ file, err: String(error) }, 'alert state unreadable: every CVE that counts now is alerted as new');
+    if (!isCode(error, 'ENOENT')) log.error({ file, err: String(error) }, 'alert state unreadable: this sweep takes a new baseline (one baseline-taken alert, no alert per CVE)');
   }
   return null;
 }
