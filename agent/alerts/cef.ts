@@ -114,11 +114,45 @@ function deviceExtension(alert: DeviceAlert): Array<[string, string]> {
   return fields.filter((f): f is [string, string] => typeof f[1] === 'string' && f[1] !== '');
 }
 
-/** One alert as one CEF line (no line break in it). */
-export function cefLine(alert: Alert): string {
+/**
+ * Extension values that may be shortened, then left out (with their label), when a line must fit a
+ * size (a UDP datagram, syslog.ts), most expendable first: the person's summary repeats the other
+ * fields; the texts a device chose come next. Identifiers (site, scan, device, address, CVE) are never cut.
+ */
+const SHORTENABLE = ['msg', 'flexString2', 'flexString1', 'cs6', 'cs4'] as const;
+const CUT_MARK = '...';
+
+const octets = (text: string): number => Buffer.byteLength(text, 'utf8');
+
+/** The longest start of `value` whose escaped form, with CUT_MARK, fits `budget` octets ('' when none does). */
+function shortened(value: string, budget: number): string {
+  let used = octets(CUT_MARK);
+  let kept = '';
+  for (const ch of value) {
+    used += octets(escapeExtension(ch));
+    if (used > budget) break;
+    kept += ch;
+  }
+  return kept === '' ? '' : `${kept}${CUT_MARK}`;
+}
+
+/**
+ * One alert as one CEF line (no line break in it), of at most `maxOctets` UTF-8 octets when the
+ * SHORTENABLE values can be cut that far (a line of identifiers only is returned whole).
+ */
+export function cefLine(alert: Alert, maxOctets = Number.POSITIVE_INFINITY): string {
   const header = ['CEF:0', CEF_VENDOR, CEF_PRODUCT, agentVersion(), alert.type, NAMES[alert.type], String(cefSeverity(alert))].map((v, i) => (i === 0 ? v : escapeHeader(v)));
-  const extension = cefExtension(alert)
-    .map(([key, value]) => `${key}=${escapeExtension(value)}`)
-    .join(' ');
-  return `${header.join('|')}|${extension}`;
+  let fields = cefExtension(alert);
+  const render = (): string => `${header.join('|')}|${fields.map(([key, value]) => `${key}=${escapeExtension(value)}`).join(' ')}`;
+  let line = render();
+  for (const key of SHORTENABLE) {
+    const over = octets(line) - maxOctets;
+    if (over <= 0) break;
+    const value = fields.find(([k]) => k === key)?.[1];
+    if (value === undefined) continue;
+    const cut = shortened(value, octets(escapeExtension(value)) - over);
+    fields = cut === '' ? fields.filter(([k]) => k !== key && k !== `${key}Label`) : fields.map(([k, v]) => [k, k === key ? cut : v]);
+    line = render();
+  }
+  return line;
 }

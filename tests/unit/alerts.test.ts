@@ -4,6 +4,8 @@
  * loopback sockets: syslog over UDP, TCP and TLS, the webhook through the outbox with a retry.
  */
 import { execFileSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { sweepAlerts, type Alert, type AlertState, type DeviceAlert } from '../../agent/alerts/alerts.js';
 import { cefLine, escapeHeader } from '../../agent/alerts/cef.js';
 import { openAlertSinks, type AlertSinkConfig } from '../../agent/alerts/sinks.js';
-import { octetCounted, syslogMessage } from '../../agent/alerts/syslog.js';
+import { DEFAULT_UDP_MAX_MESSAGE_OCTETS, MIN_UDP_MAX_MESSAGE_OCTETS, octetCounted, SYSLOG_ATTEMPTS, syslogMessage } from '../../agent/alerts/syslog.js';
 import { computeSiteChanges, type SiteState } from '../../agent/pipeline/changes.js';
 import type { Inventory } from '../../agent/types.js';
 import { parseCef, parseSyslog, splitOctetCounted } from '../support/cef-parser.js';
@@ -214,10 +216,89 @@ describe('alerts: sinks over loopback', () => {
     const log = pino({ level: 'error' }, { write: (l: string) => lines.push(l) });
     const [sink] = await openAlertSinks([{ type: 'syslog', host: '127.0.0.1', port: receiver.port, transport: 'tls' }], { log, stateDir: dir });
     await sink?.send(firstScan(), [hostileAlert()]);
+    expect(await sink?.flush(5_000)).toBe(true);
     expect(receiver.messages).toEqual([]);
-    const logged = JSON.parse(lines.join(''));
+    const logged = JSON.parse(lines.join('')); // one line: a certificate that does not verify is not retried
+    expect(logged).toMatchObject({ attempts: 1 });
     expect(logged.msg).toMatch(/alerts could not be sent to syslog/);
     expect(logged.err).toMatch(/self.signed|certificate/);
+  });
+
+  /** A loopback port nothing listens on (yet). */
+  async function closedPort(): Promise<number> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  }
+
+  async function until(check: () => boolean, what: string): Promise<void> {
+    for (const end = Date.now() + 5_000; !check(); await sleep(10)) if (Date.now() > end) throw new Error(`${what} within 5 s`);
+  }
+
+  it('sends a refused TCP batch again on a new connection once the server is up, in the background', async () => {
+    const dir = await tempDir();
+    const port = await closedPort();
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (l: string) => lines.push(l) });
+    const [sink] = await openAlertSinks([{ type: 'syslog', host: '127.0.0.1', port, transport: 'tcp' }], { log, stateDir: dir, syslogRetryPauseMs: 300 });
+    if (!sink) throw new Error('no sink');
+    cleanups.push(() => sink.close());
+    await sink.send(firstScan(), [hostileAlert()]); // returns before any attempt ends
+    await until(() => lines.some((l) => l.includes('will retry')), 'a refused attempt');
+    const receiver = await startSyslogReceiver('tcp', undefined, port);
+    cleanups.push(() => receiver.close());
+    expect(await sink.flush(5_000)).toBe(true);
+    expect((await receiver.waitFor(1)).map((m) => parseCef(parseSyslog(m).msg).extension.externalId)).toEqual([`${hostileAlert().scanId}/${hostileAlert().deviceId}/new-affected-cve/CVE-2021-36260`]);
+    expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ attempt: 1, retryInMs: 300 });
+  });
+
+  it('gives a batch up after its attempts to a server that stays down, and says so', async () => {
+    const dir = await tempDir();
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (l: string) => lines.push(l) });
+    const [sink] = await openAlertSinks([{ type: 'syslog', host: '127.0.0.1', port: await closedPort(), transport: 'tcp' }], { log, stateDir: dir, syslogRetryPauseMs: 20 });
+    if (!sink) throw new Error('no sink');
+    cleanups.push(() => sink.close());
+    await sink.send(firstScan(), [hostileAlert(), hostileAlert()]);
+    expect(await sink.flush(5_000)).toBe(true);
+    const logged = lines.map((l) => JSON.parse(l) as { msg: string; attempt?: number; attempts?: number; alerts: number });
+    expect(logged.map((l) => [l.msg.split(';')[0], l.attempt ?? l.attempts])).toEqual([
+      ['syslog connection failed', 1],
+      ['syslog connection failed', 2],
+      ['alerts could not be sent to syslog and are dropped (the webhook sink is the one with a durable outbox)', SYSLOG_ATTEMPTS],
+    ]);
+    expect(logged[2]?.alerts).toBe(2);
+  });
+
+  it('keeps a UDP message within its datagram size by shortening what the device wrote, never the identifiers', async () => {
+    const dir = await tempDir();
+    const receiver = await startSyslogReceiver('udp');
+    cleanups.push(() => receiver.close());
+    const alert = hostileAlert();
+    alert.device.model = `DS=2CD|${'x'.repeat(5_000)}`;
+    alert.device.manufacturer = 'é'.repeat(2_000);
+    const sinks = await openAlertSinks(
+      [
+        { type: 'syslog', host: '127.0.0.1', port: receiver.port, transport: 'udp' },
+        { type: 'syslog', host: '127.0.0.1', port: receiver.port, transport: 'udp', maxMessageOctets: MIN_UDP_MAX_MESSAGE_OCTETS },
+      ],
+      { log: silent, stateDir: dir },
+    );
+    for (const sink of sinks) {
+      cleanups.push(() => sink.close());
+      await sink.send(firstScan(), [alert]);
+      expect(await sink.flush(5_000)).toBe(true);
+    }
+    const got = await receiver.waitFor(2);
+    expect(got.map((m) => Buffer.byteLength(m))).toEqual([expect.any(Number), expect.any(Number)]);
+    expect(Buffer.byteLength(got[0] ?? '')).toBeLessThanOrEqual(DEFAULT_UDP_MAX_MESSAGE_OCTETS);
+    expect(Buffer.byteLength(got[1] ?? '')).toBeLessThanOrEqual(MIN_UDP_MAX_MESSAGE_OCTETS);
+    const [wide, narrow] = got.map((m) => parseCef(parseSyslog(m).msg).extension);
+    for (const ext of [wide, narrow]) expect(ext).toMatchObject({ dst: alert.ip, dmac: alert.device.mac, cs1: SITE, cs2: alert.scanId, cs3: alert.deviceId, cs5: 'CVE-2021-36260 affected' });
+    expect(wide?.flexString1).toMatch(/^DS=2CD\|x+\.\.\.$/);
+    expect(narrow?.flexString1).toBeUndefined();
   });
 
   it('posts a sweep\'s alerts to the webhook through the outbox, retrying until the receiver takes them, and nothing for a sweep without alerts', async () => {
