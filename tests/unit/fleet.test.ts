@@ -5,7 +5,8 @@
  * receiver; the `_replicator` documents of the README carry both databases into a hub;
  * `estate` reads the hub and its counts match both sites; every syslog line is read back by
  * the strict CEF parser. The daemons run injected sweeps of lab-like inventories (no scan: the lab
- * tests already scan), through the real scheduler, change engine, stores, outbox and sinks.
+ * tests already scan), through the real scheduler, change engine, stores, outbox and sinks. The
+ * lab daemon test (tests/integration/daemon.test.ts) does the same with two agents sweeping the lab.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
