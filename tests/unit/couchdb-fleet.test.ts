@@ -4,57 +4,25 @@
  * design document and its views, two agents on one site seen and reported, and per-site databases
  * replicated into a hub by the `_replicator` documents the README shows.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../agent/log.js';
 import { recordScan } from '../../agent/pipeline/changes.js';
-import { deviceDocId, type CouchStoreConfig } from '../../agent/store/couchdb.js';
+import { deviceDocId } from '../../agent/store/couchdb.js';
 import { FLEET_DDOC_ID, fleetDesignDoc } from '../../agent/store/couchdb-views.js';
-import { openStore, openStoreForReading } from '../../agent/store/index.js';
-import type { InventoryStore, StoreSpec } from '../../agent/store/types.js';
-import { couchFetch, startCouchServer, type CouchServer } from '../support/couch-server.js';
+import { openStoreForReading } from '../../agent/store/index.js';
+import type { InventoryStore } from '../../agent/store/types.js';
+import { silent, useCouchTests } from '../support/couch-tests.js';
 import { axisCamera, dahuaCamera, firstScan, hikvisionCamera, inventory, secondScan, SITE } from './store-contract.js';
 
-const silent: Logger = pino({ level: 'silent' });
-const external = process.env.COUCHDB_URL !== undefined;
-
-let couch: CouchServer;
-beforeAll(async () => {
-  couch = await startCouchServer();
-});
-afterAll(async () => {
-  await couch.close();
-});
-
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-const request = (method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> => couchFetch(couch, method, path, body);
-
-function freshDatabase(prefix = 'cctv-fleet'): string {
-  const name = `${prefix}-${randomBytes(5).toString('hex')}`;
-  cleanups.push(() => request('DELETE', `/${name}`).catch(() => undefined));
-  return name;
-}
-
-function spec(database: string): StoreSpec {
-  const config: CouchStoreConfig = { type: 'couchdb', url: couch.url, database, auth: couch.auth };
-  return couch.auth ? config : `couchdb+${couch.url}/${database}`;
-}
+const couchdb = useCouchTests();
+const { external, spec } = couchdb;
+const request = couchdb.request;
+const freshDatabase = (prefix = 'cctv-fleet'): string => couchdb.freshDatabase(prefix);
 
 /** One agent: a store on its own state folder (its own agent id). */
-async function agent(database: string, log: Logger = silent): Promise<InventoryStore> {
-  const dir = await mkdtemp(join(tmpdir(), 'cctv-fleet-agent-'));
-  const store = await openStore(spec(database), { log, stateDir: dir });
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  cleanups.push(() => store.close());
-  return store;
+async function agent(database: string, log?: Logger): Promise<InventoryStore> {
+  return couchdb.open(spec(database), await couchdb.tempDir('cctv-fleet-agent-'), log);
 }
 
 async function view(database: string, name: string, query = ''): Promise<Array<{ key: unknown; value: unknown }>> {
@@ -167,7 +135,7 @@ describe('couchdb fleet: two agents on one site', () => {
 describe('couchdb fleet: per-site databases replicated into a hub', () => {
   /** The `_replicator` document of the README: continuous, from a site's database into the hub. */
   function replicatorDoc(id: string, source: string, target: string): Record<string, unknown> {
-    return { _id: id, source: `${couch.url}/${source}`, target: `${couch.url}/${target}`, continuous: true };
+    return { _id: id, source: `${couchdb.couch.url}/${source}`, target: `${couchdb.couch.url}/${target}`, continuous: true };
   }
 
   /** Polls `check` every 50 ms for up to 10 s (replication is asynchronous). */
