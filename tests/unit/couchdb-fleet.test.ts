@@ -147,9 +147,9 @@ describe('couchdb fleet: per-site databases replicated into a hub', () => {
     throw new Error('replication did not arrive within 10 s');
   }
 
-  // express-pouchdb runs a `_replicator` document's replication once, when the document is written
-  // (pouchdb-replicator passes `continuous` on to PouchDB, which calls it `live`), so each
-  // replication here is started after its source was written; Apache CouchDB keeps it running.
+  // express-pouchdb keeps a continuous `_replicator` document's replication running, as Apache
+  // CouchDB does (pouchdb-replicator hands `continuous` to PouchDB.replicate, a live replication;
+  // the document says `_replication_state: "triggered"`), until the in-memory server closes.
   it('adds up two sites without a conflict, and shows two agents on one site as conflicts in the hub', async () => {
     if (external) return; // a real CouchDB needs its own URLs and credentials in the _replicator document
     const [townHall, library, stray, hub] = [freshDatabase('site-a'), freshDatabase('site-b'), freshDatabase('site-c'), freshDatabase('hub')];
@@ -170,6 +170,11 @@ describe('couchdb fleet: per-site databases replicated into a hub', () => {
     expect(await deviceCounts(hub)).toEqual([...(await deviceCounts(library)), ...(await deviceCounts(townHall))]);
     const hubReader = await openStoreForReading(spec(hub), { log: silent });
     expect(await hubReader.fleet?.conflicts()).toEqual([]);
+    // The replication keeps running: town-hall's next sweep reaches the hub by itself.
+    const later = inventory({ id: '20260305T081500Z-5a5a5a', startedAt: '2026-03-05T08:15:00.000Z', finishedAt: '2026-03-05T08:15:40.000Z', devices: firstScan().devices });
+    await recordScan(a, later);
+    expect(await a.flush(10_000)).toBe(true);
+    await eventually(async () => (await hubReader.listScans(SITE)).length === 2);
 
     // A second agent, wrongly configured with town-hall's site name, on its own database.
     const c = await agent(stray);
@@ -177,7 +182,7 @@ describe('couchdb fleet: per-site databases replicated into a hub', () => {
     expect(await c.flush(10_000)).toBe(true);
     expect((await request('PUT', `/_replicator/${ids[2]}`, replicatorDoc(ids[2] as string, stray, hub))).status).toBe(201);
     await eventually(async () => ((await hubReader.fleet?.conflicts()) ?? []).length > 0);
-    await eventually(async () => (await hubReader.listScans(SITE)).length === 2);
+    await eventually(async () => (await hubReader.listScans(SITE)).length === 3);
     const conflicts = (await hubReader.fleet?.conflicts()) ?? [];
     // The two devices both agents wrote (the Hikvision and Axis cameras) conflict; nothing of the library does.
     expect(conflicts.map((c) => c.id).sort()).toEqual([deviceDocId(SITE, axisCamera().id), deviceDocId(SITE, hikvisionCamera().id)].sort());
