@@ -288,7 +288,9 @@ describe('cctv-agent daemon in the lab', () => {
     const got = await until('the second agent\'s alerts', async () => {
       const r = await receivers.ask<AlertsReceived>('alerts-received');
       return r.webhook.length > 0 && r.syslog.length > 0 ? r : null;
-    }, 30_000);
+    }, 60_000).catch((error: Error) => {
+      throw new Error(`${error.message}\nsecond agent's log:\n${secondAgent?.stderr().slice(-4000)}`);
+    });
     secondAgent!.child.kill('SIGTERM');
     expect(await secondAgent!.exited).toEqual({ code: 0, signal: null });
     const { webhook, syslog } = await receivers.ask<AlertsReceived>('alerts-received');
