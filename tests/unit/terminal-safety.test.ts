@@ -102,7 +102,9 @@ describe('device strings never reach the terminal as control characters', () => 
   });
 
   it('estate in every format, from a hub whose documents name a hostile site, writer and conflict', async () => {
-    // A CouchDB hub holds what any agent replicated into it: the site name too is someone else's text.
+    // A CouchDB hub holds what any agent replicated into it. Its reader skips scans whose site is not
+    // a safe name, but the renderers must not depend on that: a hostile site, writers and conflict
+    // (the latter two read from the hub's views) go through every format.
     const site = `hall${HOSTILE}`;
     const scan = { ...after, scan: { ...after.scan, site } };
     const hub: StoreReader = {
