@@ -9,6 +9,12 @@
  *   new-affected-cve      a CVE that counts (isFlagged: affected or possibly affected, whatever
  *                         statuses report/summary.ts counts) on a device for which it did not count
  *                         in the site's earlier sweeps (AlertState), new devices included
+ *   baseline-taken        instead of the above, once, when there is nothing to compare with: the
+ *                         site's first sweep (no presence state: every device would be "added") or
+ *                         its first sweep with alerts (no alert state: every CVE would be "new").
+ *                         One summary (devices, linked per vendor, CVEs that count) rather than one
+ *                         alert per device, so that deploying an agent on a site of 300 cameras
+ *                         does not bury the SIEM; what it counted is the base of the next sweep's alerts.
  *
  * Pure functions; the daemon keeps AlertState per site in its state folder.
  */
@@ -16,7 +22,9 @@ import type { ChangeEvent, SiteState } from '../pipeline/changes.js';
 import { flaggedCves } from '../report/summary.js';
 import type { Device, Inventory, Vulnerability } from '../types.js';
 
-export const ALERT_TYPES = ['linked-device-added', 'device-removed', 'firmware-changed', 'new-affected-cve'] as const;
+export const DEVICE_ALERT_TYPES = ['linked-device-added', 'device-removed', 'firmware-changed', 'new-affected-cve'] as const;
+export type DeviceAlertType = (typeof DEVICE_ALERT_TYPES)[number];
+export const ALERT_TYPES = [...DEVICE_ALERT_TYPES, 'baseline-taken'] as const;
 export type AlertType = (typeof ALERT_TYPES)[number];
 
 /** The device an alert is about, as last known. */
@@ -31,12 +39,17 @@ export interface AlertDevice {
   relation: string | null;
 }
 
-export interface Alert {
-  type: AlertType;
+/** What every alert carries: the sweep it comes from. */
+interface SweepRef {
   /** The sweep's finishedAt. */
   at: string;
   site: string;
   scanId: string;
+}
+
+/** A change to one device. */
+export interface DeviceAlert extends SweepRef {
+  type: DeviceAlertType;
   deviceId: string;
   ip: string;
   device: AlertDevice;
@@ -45,6 +58,24 @@ export interface Alert {
   /** new-affected-cve: the CVE entry as the document has it. */
   cve?: Pick<Vulnerability, 'id' | 'status' | 'severity' | 'kev'>;
 }
+
+/** What a site held when its alerts' baseline was taken. */
+export interface Baseline {
+  devices: number;
+  /** Linked vendor key → devices linked to it (any relation). */
+  linked: Record<string, number>;
+  /** CVE entries that count, and on how many devices. */
+  flaggedCves: number;
+  devicesWithCves: number;
+}
+
+/** The one alert of a sweep with nothing to compare with. */
+export interface BaselineAlert extends SweepRef {
+  type: 'baseline-taken';
+  baseline: Baseline;
+}
+
+export type Alert = DeviceAlert | BaselineAlert;
 
 export const ALERT_STATE_SCHEMA = 'cctv-agent/alert-state/v1';
 
@@ -85,10 +116,26 @@ function trackedDevice(presence: SiteState | null, deviceId: string): AlertDevic
   };
 }
 
+function baselineOf(inventory: Inventory): Baseline {
+  const linked: Record<string, number> = {};
+  let flaggedTotal = 0;
+  let devicesWithCves = 0;
+  for (const device of inventory.devices) {
+    const vendor = device.classification.linkedVendor;
+    if (vendor) linked[vendor] = (linked[vendor] ?? 0) + 1;
+    const count = flaggedCves(device).length;
+    flaggedTotal += count;
+    if (count > 0) devicesWithCves += 1;
+  }
+  return { devices: inventory.devices.length, linked, flaggedCves: flaggedTotal, devicesWithCves };
+}
+
 /**
  * The alerts of one saved sweep: from its change `events`, the inventory, the presence state before
  * the sweep (for what a removed device was) and the alert state before it. Returns the alerts, in
- * event order then new CVEs by device, and the alert state to keep.
+ * event order then new CVEs by device, and the alert state to keep. Without a presence state the
+ * device events give no alert, and without an alert state the CVEs that count now give none: a
+ * baseline-taken alert stands for them (first in the list).
  */
 export function sweepAlerts(
   inventory: Inventory,
@@ -101,8 +148,11 @@ export function sweepAlerts(
   const alerts: Alert[] = [];
   const base = (e: ChangeEvent) => ({ at, site, scanId, deviceId: e.deviceId, ip: e.ip });
   const flagged: Record<string, string[]> = { ...(stateBefore?.flagged ?? {}) };
+  const firstSweep = presenceBefore === null;
+  const firstWithAlerts = stateBefore === null;
+  if (firstSweep || firstWithAlerts) alerts.push({ type: 'baseline-taken', at, site, scanId, baseline: baselineOf(inventory) });
 
-  for (const event of events) {
+  for (const event of firstSweep ? [] : events) {
     const device = devices.get(event.deviceId);
     if (event.type === 'device-added' && device?.classification.linkedVendor) {
       alerts.push({ type: 'linked-device-added', ...base(event), device: alertDevice(device) });
@@ -119,9 +169,9 @@ export function sweepAlerts(
   for (const device of inventory.devices) {
     const known = new Set(flagged[device.id] ?? []);
     const now = flaggedCves(device);
-    for (const v of now) {
+    for (const v of firstWithAlerts ? [] : now) {
       if (known.has(v.id)) continue;
-      const cve: Alert['cve'] = { id: v.id };
+      const cve: DeviceAlert['cve'] = { id: v.id };
       if (v.status !== undefined) cve.status = v.status;
       if (v.severity !== undefined) cve.severity = v.severity;
       if (v.kev !== undefined) cve.kev = v.kev;
@@ -132,8 +182,13 @@ export function sweepAlerts(
   return { alerts, state: { schema: ALERT_STATE_SCHEMA, site, flagged } };
 }
 
-/** One line for a person: what happened to which device. */
+/** One line for a person: what happened to which device, or what the baseline counted. */
 export function alertSummary(alert: Alert): string {
+  if (alert.type === 'baseline-taken') {
+    const { devices, linked, flaggedCves: cves, devicesWithCves } = alert.baseline;
+    const vendors = Object.entries(linked).map(([vendor, n]) => `${n} linked to ${vendor}`);
+    return `baseline taken for site ${alert.site}: ${[`${devices} devices`, ...vendors].join(', ')}; ${cves} CVEs that count on ${devicesWithCves} devices; alerts from the next sweep on are changes to this`;
+  }
   const d = alert.device;
   const what = [d.brand ?? d.manufacturer, d.model].filter(Boolean).join(' ') || 'device';
   const linked = d.linkedVendor ? ` (linked to ${d.linkedVendor}${d.relation && d.relation !== 'direct' ? `, ${d.relation}` : ''})` : '';

@@ -14,10 +14,12 @@
  * c6a3 (IPv6) = the device's address, dmac = its MAC, msg = alertSummary(), externalId = one id per
  * alert (the same on a resend), cs1 site, cs2 scan id, cs3 device id, cs4 linked vendor and
  * relation, cs5 the CVE (new-affected-cve) or the firmware before (firmware-changed), cs6 the
- * device's firmware now, flexString1 model, flexString2 maker or brand.
+ * device's firmware now, flexString1 model, flexString2 maker or brand. A baseline-taken alert
+ * (no device) carries rt, msg, externalId, cs1, cs2, cnt = devices, cn1 = devices linked to a
+ * linked vendor (cn1Label linkedDevices), cn2 = CVEs that count (cn2Label flaggedCves).
  */
 import { agentVersion } from '../paths.js';
-import { alertSummary, type Alert, type AlertType } from './alerts.js';
+import { alertSummary, type Alert, type AlertType, type BaselineAlert, type DeviceAlert } from './alerts.js';
 
 export const CEF_VENDOR = 'cctv-agent';
 export const CEF_PRODUCT = 'cctv-agent';
@@ -27,6 +29,7 @@ const NAMES: Record<AlertType, string> = {
   'device-removed': 'CCTV device removed',
   'firmware-changed': 'CCTV device firmware changed',
   'new-affected-cve': 'CCTV device affected by a CVE',
+  'baseline-taken': 'CCTV site baseline taken',
 };
 
 /** CEF severity 0–10 of each alert (10 most severe). */
@@ -38,6 +41,8 @@ const TYPE_SEVERITY: Record<Exclude<AlertType, 'new-affected-cve'>, number> = {
   'linked-device-added': 7,
   'device-removed': 3,
   'firmware-changed': 5,
+  // Information: nothing changed, the agent started counting.
+  'baseline-taken': 1,
 };
 
 export function cefSeverity(alert: Alert): number {
@@ -56,6 +61,34 @@ export function escapeExtension(value: string): string {
 
 /** The extension fields of an alert, in order; absent values are left out. */
 export function cefExtension(alert: Alert): Array<[string, string]> {
+  return alert.type === 'baseline-taken' ? baselineExtension(alert) : deviceExtension(alert);
+}
+
+function sweepFields(alert: Alert): Array<[string, string]> {
+  return [
+    ['cs1Label', 'site'],
+    ['cs1', alert.site],
+    ['cs2Label', 'scanId'],
+    ['cs2', alert.scanId],
+  ];
+}
+
+function baselineExtension(alert: BaselineAlert): Array<[string, string]> {
+  const { devices, linked, flaggedCves } = alert.baseline;
+  return [
+    ['rt', String(Date.parse(alert.at))],
+    ['msg', alertSummary(alert)],
+    ['externalId', `${alert.scanId}/${alert.type}`],
+    ...sweepFields(alert),
+    ['cnt', String(devices)],
+    ['cn1Label', 'linkedDevices'],
+    ['cn1', String(Object.values(linked).reduce((a, b) => a + b, 0))],
+    ['cn2Label', 'flaggedCves'],
+    ['cn2', String(flaggedCves)],
+  ];
+}
+
+function deviceExtension(alert: DeviceAlert): Array<[string, string]> {
   const d = alert.device;
   const fields: Array<[string, string | null | undefined]> = [
     ['rt', String(Date.parse(alert.at))],
@@ -64,10 +97,7 @@ export function cefExtension(alert: Alert): Array<[string, string]> {
     ['dmac', d.mac],
     ['msg', alertSummary(alert)],
     ['externalId', [alert.scanId, alert.deviceId, alert.type, alert.cve?.id].filter(Boolean).join('/')],
-    ['cs1Label', 'site'],
-    ['cs1', alert.site],
-    ['cs2Label', 'scanId'],
-    ['cs2', alert.scanId],
+    ...sweepFields(alert),
     ['cs3Label', 'deviceId'],
     ['cs3', alert.deviceId],
     ['cs4Label', 'linkedVendor'],
@@ -84,11 +114,45 @@ export function cefExtension(alert: Alert): Array<[string, string]> {
   return fields.filter((f): f is [string, string] => typeof f[1] === 'string' && f[1] !== '');
 }
 
-/** One alert as one CEF line (no line break in it). */
-export function cefLine(alert: Alert): string {
+/**
+ * Extension values that may be shortened, then left out (with their label), when a line must fit a
+ * size (a UDP datagram, syslog.ts), most expendable first: the person's summary repeats the other
+ * fields; the texts a device chose come next. Identifiers (site, scan, device, address, CVE) are never cut.
+ */
+const SHORTENABLE = ['msg', 'flexString2', 'flexString1', 'cs6', 'cs4'] as const;
+const CUT_MARK = '...';
+
+const octets = (text: string): number => Buffer.byteLength(text, 'utf8');
+
+/** The longest start of `value` whose escaped form, with CUT_MARK, fits `budget` octets ('' when none does). */
+function shortened(value: string, budget: number): string {
+  let used = octets(CUT_MARK);
+  let kept = '';
+  for (const ch of value) {
+    used += octets(escapeExtension(ch));
+    if (used > budget) break;
+    kept += ch;
+  }
+  return kept === '' ? '' : `${kept}${CUT_MARK}`;
+}
+
+/**
+ * One alert as one CEF line (no line break in it), of at most `maxOctets` UTF-8 octets when the
+ * SHORTENABLE values can be cut that far (a line of identifiers only is returned whole).
+ */
+export function cefLine(alert: Alert, maxOctets = Number.POSITIVE_INFINITY): string {
   const header = ['CEF:0', CEF_VENDOR, CEF_PRODUCT, agentVersion(), alert.type, NAMES[alert.type], String(cefSeverity(alert))].map((v, i) => (i === 0 ? v : escapeHeader(v)));
-  const extension = cefExtension(alert)
-    .map(([key, value]) => `${key}=${escapeExtension(value)}`)
-    .join(' ');
-  return `${header.join('|')}|${extension}`;
+  let fields = cefExtension(alert);
+  const render = (): string => `${header.join('|')}|${fields.map(([key, value]) => `${key}=${escapeExtension(value)}`).join(' ')}`;
+  let line = render();
+  for (const key of SHORTENABLE) {
+    const over = octets(line) - maxOctets;
+    if (over <= 0) break;
+    const value = fields.find(([k]) => k === key)?.[1];
+    if (value === undefined) continue;
+    const cut = shortened(value, octets(escapeExtension(value)) - over);
+    fields = cut === '' ? fields.filter(([k]) => k !== key && k !== `${key}Label`) : fields.map(([k, v]) => [k, k === key ? cut : v]);
+    line = render();
+  }
+  return line;
 }

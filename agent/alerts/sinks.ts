@@ -4,8 +4,9 @@
  *   { type: webhook, url, auth?, caFile?, certFile?, keyFile?, timeoutMs? }
  *       POSTs each sweep's alerts as JSON (cctv-agent/alerts/v1) through a durable outbox, with the
  *       push store's auth, TLS, Idempotency-Key, retry and dead-letter rules (store/http.ts);
- *   { type: syslog, host, port?, transport: udp|tcp|tls, facility?, caFile?, timeoutMs? }
- *       sends each alert as an RFC 5424 message carrying a CEF line (syslog.ts), best effort.
+ *   { type: syslog, host, port?, transport: udp|tcp|tls, facility?, caFile?, timeoutMs?, maxMessageOctets? }
+ *       sends each alert as an RFC 5424 message carrying a CEF line (syslog.ts), in the background,
+ *       with bounded retries over TCP/TLS; best effort.
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -15,7 +16,16 @@ import { httpConfig, openHttpOutbox, type HttpBody, type HttpStoreConfig } from 
 import type { OutboxStore } from '../store/outbox.js';
 import type { Inventory } from '../types.js';
 import type { Alert } from './alerts.js';
-import { DEFAULT_SYSLOG_FACILITY, DEFAULT_SYSLOG_PORTS, sendSyslog, syslogMessage, type SyslogTarget, type SyslogTransport } from './syslog.js';
+import {
+  DEFAULT_SYSLOG_FACILITY,
+  DEFAULT_SYSLOG_PORTS,
+  DEFAULT_UDP_MAX_MESSAGE_OCTETS,
+  MIN_UDP_MAX_MESSAGE_OCTETS,
+  syslogMessage,
+  syslogQueue,
+  type SyslogTarget,
+  type SyslogTransport,
+} from './syslog.js';
 
 export const ALERTS_SCHEMA_ID = 'cctv-agent/alerts/v1';
 
@@ -30,6 +40,8 @@ export interface SyslogSinkConfig {
   facility?: number;
   caFile?: string;
   timeoutMs?: number;
+  /** UDP: the largest message sent, in octets (default 2048, at least 480: RFC 5426 §3.2). */
+  maxMessageOctets?: number;
 }
 
 export type AlertSinkConfig = WebhookSinkConfig | SyslogSinkConfig;
@@ -59,6 +71,8 @@ export const ALERT_SINK_SCHEMA = {
         facility: { type: 'integer', minimum: 0, maximum: 23 },
         caFile: FILE,
         timeoutMs: TIMEOUT,
+        // RFC 5426 §3.2: 480 octets every IPv4 receiver must take; 65507 the largest UDP payload over IPv4.
+        maxMessageOctets: { type: 'integer', minimum: MIN_UDP_MAX_MESSAGE_OCTETS, maximum: 65_507 },
       },
     },
   ],
@@ -70,7 +84,7 @@ const DEFAULT_SYSLOG_TIMEOUT_MS = 10_000;
 export interface AlertSink {
   /** As logs name it: `webhook:https://…/path`, `syslog+tls:host:6514`. */
   readonly label: string;
-  /** Hands the sweep's alerts over: queued durably (webhook), or sent (syslog). */
+  /** Hands the sweep's alerts over: queued durably (webhook), or queued in memory to be sent (syslog). */
   send(inventory: Inventory, alerts: readonly Alert[]): Promise<void>;
   flush(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
@@ -88,8 +102,11 @@ function sinkLabel(config: AlertSinkConfig): string {
     : `syslog+${config.transport}:${config.host}:${config.port ?? DEFAULT_SYSLOG_PORTS[config.transport]}`;
 }
 
-/** Opens every sink; a webhook keeps its outbox under `stateDir/alerts/webhook-<digest of its entry>`. */
-export async function openAlertSinks(configs: readonly AlertSinkConfig[], context: { log: Logger; stateDir: string }): Promise<AlertSink[]> {
+/**
+ * Opens every sink; a webhook keeps its outbox under `stateDir/alerts/webhook-<digest of its entry>`.
+ * `syslogRetryPauseMs`: the first pause before a syslog retry (tests shorten it).
+ */
+export async function openAlertSinks(configs: readonly AlertSinkConfig[], context: SinkContext): Promise<AlertSink[]> {
   const sinks: AlertSink[] = [];
   try {
     for (const config of configs) sinks.push(await openSink(config, context));
@@ -100,7 +117,13 @@ export async function openAlertSinks(configs: readonly AlertSinkConfig[], contex
   return sinks;
 }
 
-async function openSink(config: AlertSinkConfig, { log, stateDir }: { log: Logger; stateDir: string }): Promise<AlertSink> {
+interface SinkContext {
+  log: Logger;
+  stateDir: string;
+  syslogRetryPauseMs?: number;
+}
+
+async function openSink(config: AlertSinkConfig, { log, stateDir, syslogRetryPauseMs: retryPauseMs }: SinkContext): Promise<AlertSink> {
   const label = sinkLabel(config);
   if (config.type === 'webhook') {
     const { type: _webhook, ...http } = config;
@@ -121,19 +144,18 @@ async function openSink(config: AlertSinkConfig, { log, stateDir }: { log: Logge
     transport: config.transport,
     facility: config.facility ?? DEFAULT_SYSLOG_FACILITY,
     timeoutMs: config.timeoutMs ?? DEFAULT_SYSLOG_TIMEOUT_MS,
+    maxMessageOctets: config.maxMessageOctets ?? DEFAULT_UDP_MAX_MESSAGE_OCTETS,
     ...(config.caFile ? { ca: await readPublicFile(config.caFile) } : {}),
   };
-  const sinkLog = log.child({ module: 'alerts/syslog', sink: label });
+  const queue = syslogQueue(target, log.child({ module: 'alerts/syslog', sink: label }), retryPauseMs);
+  const maxOctets = target.transport === 'udp' ? target.maxMessageOctets : undefined;
   return {
     label,
-    async send(_inventory, alerts) {
-      try {
-        await sendSyslog(target, alerts.map((a) => syslogMessage(a, target.facility)));
-      } catch (error) {
-        sinkLog.error({ alerts: alerts.length, err: (error as Error).message }, 'alerts could not be sent to syslog; they are not retried (the webhook sink is the one with an outbox)');
-      }
+    send(_inventory, alerts) {
+      queue.send(alerts.map((a) => syslogMessage(a, target.facility, undefined, undefined, maxOctets)));
+      return Promise.resolve();
     },
-    flush: () => Promise.resolve(true),
-    close: () => Promise.resolve(),
+    flush: (ms) => queue.flush(ms),
+    close: () => queue.close(),
   };
 }

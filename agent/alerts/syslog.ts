@@ -14,13 +14,23 @@
  * 255); APP-NAME `cctv-agent`; MSGID the alert type; no structured data; MSG the CEF line, sent as
  * MSG-ANY (no byte order mark: SIEM CEF parsers read the line from its first byte).
  *
- * Best effort: a message that cannot be sent is logged and not retried (syslog keeps no
- * acknowledgement to retry on); the webhook is the sink with an outbox.
+ * Over UDP a message is kept within `maxMessageOctets` (default 2048) by shortening the free-text
+ * CEF values (cef.ts cefLine): RFC 5426 §3.2 says IPv4 receivers MUST take datagrams of 480 octets,
+ * IPv6 ones 1180, and all SHOULD take 2048; a larger datagram may be truncated (RFC 5424 §6.1),
+ * which would cut a CEF line mid-field, or fragmented and lost.
+ *
+ * Over TCP and TLS a batch whose connection fails (refused, reset, timed out) is sent again on a
+ * new connection, SYSLOG_ATTEMPTS times in all with a doubling pause (syslogQueue); a batch cut mid-way
+ * may then arrive twice, which the CEF externalId (the same on a resend) lets the SIEM fold. A
+ * certificate that cannot be verified is not retried. No acknowledgement exists beyond TCP's, so
+ * this is still best effort; the webhook is the sink with a durable outbox.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
+import type { Logger } from '../log.js';
 import type { Alert } from './alerts.js';
 import { cefLine, cefSeverity } from './cef.js';
 
@@ -35,6 +45,8 @@ export interface SyslogTarget {
   /** PEM CA(s) for a TLS server, instead of the system ones. */
   ca?: string;
   timeoutMs: number;
+  /** UDP: the largest message sent (octets). */
+  maxMessageOctets: number;
 }
 
 export const DEFAULT_SYSLOG_FACILITY = 16;
@@ -56,11 +68,19 @@ function headerField(value: string, max: number): string {
   return printable === '' ? '-' : printable;
 }
 
-/** One alert as one RFC 5424 message. */
-export function syslogMessage(alert: Alert, facility: number, host = hostname(), pid = process.pid): string {
+/**
+ * RFC 5426 §3.2: "All syslog receivers SHOULD be able to receive datagrams with message sizes of
+ * up to and including 2048 octets"; 480 is what every IPv4 receiver MUST take (the lowest allowed).
+ */
+export const DEFAULT_UDP_MAX_MESSAGE_OCTETS = 2048;
+export const MIN_UDP_MAX_MESSAGE_OCTETS = 480;
+
+/** One alert as one RFC 5424 message, of at most `maxOctets` when its free-text CEF values can be cut that far. */
+export function syslogMessage(alert: Alert, facility: number, host = hostname(), pid = process.pid, maxOctets = Number.POSITIVE_INFINITY): string {
   const pri = facility * 8 + syslogSeverity(cefSeverity(alert));
   const timestamp = new Date(alert.at).toISOString();
-  return `<${pri}>1 ${timestamp} ${headerField(host, 255)} ${APP_NAME} ${pid} ${headerField(alert.type, 32)} - ${cefLine(alert)}`;
+  const header = `<${pri}>1 ${timestamp} ${headerField(host, 255)} ${APP_NAME} ${pid} ${headerField(alert.type, 32)} - `;
+  return `${header}${cefLine(alert, maxOctets - Buffer.byteLength(header, 'utf8'))}`;
 }
 
 /** RFC 6587 §3.4.1 octet counting: "LENGTH SP MESSAGE", the length in octets. */
@@ -104,10 +124,95 @@ function sendStream(target: SyslogTarget, messages: readonly string[]): Promise<
         reject(error);
       } else resolve();
     };
-    const timer = setTimeout(() => finish(new Error(`no connection to ${target.host}:${target.port} within ${target.timeoutMs} ms`)), target.timeoutMs);
+    const timer = setTimeout(
+      () => finish(Object.assign(new Error(`no connection to ${target.host}:${target.port} within ${target.timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+      target.timeoutMs,
+    );
     socket.once(target.transport === 'tls' ? 'secureConnect' : 'connect', () => {
       socket.end(Buffer.concat(messages.map(octetCounted)), () => finish());
     });
     socket.on('error', (error) => finish(error));
   });
+}
+
+/**
+ * Attempts per batch over TCP/TLS: the first and two more, 1 s then 2 s later, which rides out a
+ * SIEM collector restarting or a load balancer swapping its member without holding alerts for long.
+ */
+export const SYSLOG_ATTEMPTS = 3;
+export const SYSLOG_FIRST_RETRY_PAUSE_MS = 1_000;
+/**
+ * Batches (one a sweep) waiting while the SIEM is unreachable; beyond this the newest batch is
+ * dropped and logged. With each batch given up after its attempts, a queue this long means sweeps
+ * far more often than the SIEM answers.
+ */
+export const MAX_QUEUED_SYSLOG_BATCHES = 32;
+
+/** Connection failures worth a new connection; anything else (a certificate that does not verify) is not. */
+const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+export interface SyslogQueue {
+  /** Queues the messages (one batch) and returns at once. */
+  send(messages: readonly string[]): void;
+  /** Whether every queued batch was sent or given up within `timeoutMs`. */
+  flush(timeoutMs: number): Promise<boolean>;
+  /** No more retries: the batch being sent gets its current attempt, the queued ones are dropped and logged. */
+  close(): Promise<void>;
+}
+
+/**
+ * Sends batches one after another in the background, so a sweep never waits for the SIEM, each
+ * with SYSLOG_ATTEMPTS attempts over TCP/TLS (one over UDP: nothing tells a datagram was lost).
+ */
+export function syslogQueue(target: SyslogTarget, log: Logger, firstRetryPauseMs = SYSLOG_FIRST_RETRY_PAUSE_MS): SyslogQueue {
+  let tail: Promise<void> = Promise.resolve();
+  let queued = 0;
+  let closed = false;
+  const stopped = new AbortController();
+
+  async function deliver(messages: readonly string[]): Promise<void> {
+    const attempts = target.transport === 'udp' ? 1 : SYSLOG_ATTEMPTS;
+    for (let attempt = 1; ; attempt++) {
+      if (closed) {
+        log.error({ alerts: messages.length }, 'alerts dropped: the syslog sink was closed (shutdown or reload) before they were sent');
+        return;
+      }
+      try {
+        await sendSyslog(target, messages);
+        return;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? '';
+        const why = (error as Error).message;
+        if (attempt >= attempts || !RETRYABLE.has(code) || closed) {
+          log.error({ alerts: messages.length, attempts: attempt, err: why }, 'alerts could not be sent to syslog and are dropped (the webhook sink is the one with a durable outbox)');
+          return;
+        }
+        const pauseMs = firstRetryPauseMs * 2 ** (attempt - 1);
+        log.warn({ alerts: messages.length, attempt, err: why, retryInMs: pauseMs }, 'syslog connection failed; will retry');
+        await sleep(pauseMs, undefined, { signal: stopped.signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  return {
+    send(messages) {
+      if (messages.length === 0) return;
+      if (queued >= MAX_QUEUED_SYSLOG_BATCHES) {
+        log.error({ alerts: messages.length, queued }, 'alerts dropped: too many batches already wait for the syslog server');
+        return;
+      }
+      queued += 1;
+      tail = tail.then(() => deliver(messages)).finally(() => (queued -= 1));
+    },
+    async flush(timeoutMs) {
+      const done = tail.then(() => true);
+      const late = sleep(timeoutMs, false, { ref: false });
+      return Promise.race([done, late]);
+    },
+    async close() {
+      closed = true;
+      stopped.abort();
+      await tail;
+    },
+  };
 }

@@ -5,10 +5,13 @@ import { DEFAULT_STALE_AFTER_HOURS, readEstate } from '../report/estate.js';
 import { estateFormats, formatNames, renderFormat } from '../report/formats.js';
 import { writeOutputFile } from '../report/index.js';
 import { openStoreForReading } from '../store/index.js';
-import { DEFAULT_STORE, logFormatOption, loggerFor, logLevelOption, readStoreHelp, type LogFlags } from './options.js';
+import { agentError } from '../errors.js';
+import { assertStoreName } from '../store/names.js';
+import { collect, DEFAULT_STORE, logFormatOption, loggerFor, logLevelOption, readStoreHelp, type LogFlags } from './options.js';
 
 interface EstateFlags extends LogFlags {
   store: string;
+  site: string[];
   format: string;
   out?: string;
   staleAfter: number;
@@ -22,8 +25,11 @@ function positiveHours(value: string): number {
 
 async function estateCommand(flags: EstateFlags): Promise<void> {
   const log = loggerFor(flags);
+  for (const site of flags.site) assertStoreName('site name', site);
   const reader = await openStoreForReading(flags.store, { log });
-  const report = await readEstate(reader, linkedVendorNames(), { now: new Date(), staleAfterHours: flags.staleAfter });
+  const report = await readEstate(reader, linkedVendorNames(), { now: new Date(), staleAfterHours: flags.staleAfter, sites: flags.site });
+  const missing = flags.site.find((site) => !report.estate.sites.some((s) => s.site === site));
+  if (missing !== undefined) throw agentError('CCTV_ERR_NO_INVENTORY', missing, flags.store);
   const text = renderFormat(estateFormats, flags.format, report, linkedVendorNames());
   if (flags.out === undefined) {
     process.stdout.write(text);
@@ -38,6 +44,7 @@ export function registerEstate(program: Command): void {
     .command('estate')
     .description('every site of the store side by side: devices, linked to each vendor by relation, CVEs, last sweep, stale sites and sites two agents write')
     .option('--store <dir|url>', readStoreHelp(), DEFAULT_STORE)
+    .option('--site <name>', 'only this site (repeatable; default: every site of the store)', collect, [])
     .addOption(new Option('--format <format>', 'output format').choices(formatNames(estateFormats)).default('table'))
     .option('--out <file>', 'write to FILE (replaced atomically) instead of stdout')
     .addOption(

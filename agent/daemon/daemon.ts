@@ -18,7 +18,8 @@
  * every device it did not reach as missed), lets the stores deliver what is pending for at most
  * `shutdownFlushSeconds`, closes them (what is still pending stays in the outbox on disk).
  * reload(): reads the configuration again; a bad one is logged and the running one kept. A good
- * one is applied between sweeps; presence state, the last sweep of each site and the metrics stay.
+ * one is applied between sweeps, its sites, stores and alert sinks (not the health endpoint);
+ * presence state, alert state, the last sweep of each site and the metrics stay.
  */
 import { readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -185,9 +186,6 @@ export class Daemon {
     if (JSON.stringify(next.health) !== JSON.stringify(this.config.health)) {
       this.log.warn('health endpoint settings changed: they apply at the next restart');
     }
-    if (JSON.stringify(next.alerts) !== JSON.stringify(this.config.alerts)) {
-      this.log.warn('alert sinks changed: they apply at the next restart');
-    }
     return this.scheduler.exclusive(async () => {
       if (this.stopping) return false;
       const previous = [...this.sites.values()];
@@ -217,12 +215,41 @@ export class Daemon {
       }
       this.sites.clear();
       for (const [name, runtime] of opened) this.sites.set(name, runtime);
-      this.config = { ...next, health: this.config.health, alerts: this.config.alerts };
+      const alertsChanged = JSON.stringify(next.alerts) !== JSON.stringify(this.config.alerts);
+      const alerts = alertsChanged && (await this.replaceAlertSinks(next.alerts)) ? next.alerts : this.config.alerts;
+      this.config = { ...next, health: this.config.health, alerts };
       if (this.options.followConfigLogLevel) this.options.log.level = next.logLevel;
       this.scheduler.schedule(next.sites, { atStart: false });
       this.log.info({ sites: next.sites.map((s) => s.name) }, 'configuration reloaded');
       return true;
     });
+  }
+
+  /**
+   * Swaps the alert sinks for those of a reloaded configuration, between sweeps: the running ones
+   * deliver what is pending for at most `shutdownFlushSeconds` (what a webhook still holds stays in
+   * its outbox on disk, and the same webhook entry finds it again), then close. When a new sink
+   * cannot be opened the previous ones are opened again and kept. Returns whether the new ones apply.
+   */
+  private async replaceAlertSinks(next: DaemonConfig['alerts']): Promise<boolean> {
+    const previous = this.alertSinks;
+    await Promise.all(previous.map((sink) => sink.flush(this.config.shutdownFlushMs).catch(() => false)));
+    await Promise.all(previous.map((sink) => sink.close().catch((error: unknown) => this.log.error({ sink: sink.label, err: String(error) }, 'alert sink close failed'))));
+    const context = { log: this.options.log, stateDir: this.options.stateDir };
+    try {
+      this.alertSinks = await openAlertSinks(next, context);
+      this.log.info({ sinks: this.alertSinks.map((sink) => sink.label) }, 'alert sinks reloaded');
+      return true;
+    } catch (error) {
+      this.log.error({ err: error instanceof AgentError ? error.message : String(error) }, 'alert sinks of the new configuration cannot be opened; the previous ones are kept');
+      try {
+        this.alertSinks = await openAlertSinks(this.config.alerts, context);
+      } catch (reopen) {
+        this.alertSinks = [];
+        this.log.error({ err: reopen instanceof AgentError ? reopen.message : String(reopen) }, 'the previous alert sinks cannot be opened again: no alerts are sent until the next reload or restart');
+      }
+      return false;
+    }
   }
 
   /** Aborts the running sweep, flushes pending pushes (bounded), closes everything. Idempotent. */
@@ -409,14 +436,14 @@ export class Daemon {
   }
 }
 
-/** The site's alert state, or null for its first sweep with alerts; an unreadable one is logged and counts as none. */
+/** The site's alert state, or null for its first sweep with alerts (a baseline); an unreadable one is logged and counts as none. */
 async function readAlertState(file: string, site: string, log: Logger): Promise<AlertState | null> {
   try {
     const state = JSON.parse(await readFile(file, 'utf8')) as Partial<AlertState>;
     if (state.schema === ALERT_STATE_SCHEMA && state.site === site && typeof state.flagged === 'object' && state.flagged !== null) return state as AlertState;
-    log.error({ file }, 'alert state unreadable: every CVE that counts now is alerted as new');
+    log.error({ file }, 'alert state unreadable: this sweep takes a new baseline (one baseline-taken alert, no alert per CVE)');
   } catch (error) {
-    if (!isCode(error, 'ENOENT')) log.error({ file, err: String(error) }, 'alert state unreadable: every CVE that counts now is alerted as new');
+    if (!isCode(error, 'ENOENT')) log.error({ file, err: String(error) }, 'alert state unreadable: this sweep takes a new baseline (one baseline-taken alert, no alert per CVE)');
   }
   return null;
 }

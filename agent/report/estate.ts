@@ -71,6 +71,8 @@ export interface EstateOptions {
   now: Date;
   /** For sites without a daemon schedule: stale when the last scan is older than this. */
   staleAfterHours: number;
+  /** Only these sites (every site of the store when absent or empty). */
+  sites?: readonly string[];
 }
 
 const RELATIONS: readonly Relation[] = ['direct', 'oem', 'subsidiary'];
@@ -131,11 +133,15 @@ export function estateSite(
   };
 }
 
-/** Reads every site of the store (its latest scan each) into the estate. Sends nothing but the store's own reads. */
+/**
+ * Reads every site of the store (its latest scan each), or the `sites` named, into the estate.
+ * Sends nothing but the store's own reads.
+ */
 export async function readEstate(reader: StoreReader, names: LinkedVendorNames, options: EstateOptions): Promise<EstateReport> {
   const scans = await reader.listScans();
+  const wanted = options.sites?.length ? new Set(options.sites) : null;
   const counts = new Map<string, number>();
-  for (const s of scans) counts.set(s.site, (counts.get(s.site) ?? 0) + 1);
+  for (const s of scans) if (!wanted || wanted.has(s.site)) counts.set(s.site, (counts.get(s.site) ?? 0) + 1);
   const writers = (await reader.fleet?.siteWriters()) ?? [];
   const conflicts = (await reader.fleet?.conflicts()) ?? [];
   const inventories = new Map<string, Inventory>();

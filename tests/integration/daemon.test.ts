@@ -2,8 +2,11 @@
  * The daemon in the lab: `cctv-agent daemon` runs in the scanner namespace (cctvlab-<id>-scan)
  * with two sites sweeping the lab passively every 3 seconds (runAtStart), pushing to an HTTP collector and
  * a CouchDB-protocol server that run in the same namespace on its 127.0.0.1 (a child process:
- * tests/integration/daemon-receivers.ts). Nothing runs in the machine's own namespace but this
- * test's bookkeeping.
+ * tests/integration/daemon-receivers.ts). A second agent (its own daemon and state folder) sweeps
+ * another part of the lab once as a third site, into its own database on that server, with its
+ * alerts to a webhook and a syslog receiver there; the README's `_replicator` documents carry both
+ * agents' databases into a hub, which `estate` reads. Nothing runs in the machine's own namespace
+ * but this test's bookkeeping.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +15,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Alert } from '../../agent/alerts/alerts.js';
+import type { Estate } from '../../agent/report/estate.js';
+import { parseCef, parseSyslog } from '../support/cef-parser.js';
 import { parsePrometheusText } from '../unit/prometheus-text.js';
 import { AGENT_CLI, LAB_PREFIX, REPO_ROOT, runInScanner, SCANNER_NS } from './lab-helpers.js';
 
@@ -22,6 +28,9 @@ const HEALTH = 'http://127.0.0.1:9464';
 const work = mkdtempSync(join(tmpdir(), 'cctv-daemon-lab-'));
 const stateDir = join(work, 'state');
 const SITES = ['cameras-a', 'cameras-b'] as const;
+/** The second agent's site, and the databases of the fleet on the CouchDB-protocol server. */
+const SECOND_SITE = 'cameras-c';
+const DB = { first: 'cctv-lab', second: 'cctv-lab-second', hub: 'cctv-lab-hub' } as const;
 
 /** Spawns argv inside the scanner namespace (never anywhere else). */
 function spawnInScanner(argv: string[]): ChildProcessWithoutNullStreams {
@@ -77,8 +86,8 @@ function retriedDeliveries(): Set<string> {
   return new Set(ids.filter((id): id is string => typeof id === 'string'));
 }
 
-function startDaemon(config: string): DaemonProcess {
-  const child = spawnInScanner([process.execPath, AGENT_CLI, 'daemon', '--config', config, '--state', stateDir, '--log-level', 'info']);
+function startDaemon(config: string, state = stateDir): DaemonProcess {
+  const child = spawnInScanner([process.execPath, AGENT_CLI, 'daemon', '--config', config, '--state', state, '--log-level', 'info']);
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => {
     stderr += c.toString();
@@ -100,9 +109,15 @@ interface Health {
 }
 
 let receivers: Receivers;
-let urls: { http: string; couch: string };
+let urls: { http: string; couch: string; webhook: string; syslogPort: number };
 let daemon: DaemonProcess | undefined;
+let secondAgent: DaemonProcess | undefined;
 let configFile: string;
+let secondConfigFile: string;
+
+/** A request to the CouchDB-protocol server, made by the receivers' process in the namespace. */
+const couch = (method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> =>
+  receivers.ask(`couch ${method} ${path}${body === undefined ? '' : ` ${JSON.stringify(body)}`}`);
 
 async function health(): Promise<Health | null> {
   const r = await receivers.ask<{ status?: number; body?: string }>(`get ${HEALTH}/healthz`);
@@ -139,7 +154,7 @@ beforeAll(async () => {
   );
   if (!existsSync(RECEIVERS_JS)) throw new Error(`could not compile the receivers:\n${build.stdout}${build.stderr}`);
   receivers = new Receivers();
-  urls = await receivers.next<{ http: string; couch: string }>();
+  urls = await receivers.next<typeof urls>();
   configFile = join(work, 'daemon.yaml');
   writeFileSync(
     configFile,
@@ -160,7 +175,7 @@ sites:
     active: false
     stores:
       - ${urls.http}/inventory
-      - { type: couchdb, url: "${urls.couch}", database: cctv-lab }
+      - { type: couchdb, url: "${urls.couch}", database: ${DB.first} }
   - name: ${SITES[1]}
     interfaces: [eth0]
     targets: [198.18.0.20-198.18.0.22]
@@ -172,12 +187,35 @@ sites:
       - ${urls.http}/inventory
 `,
   );
+  secondConfigFile = join(work, 'second-agent.yaml');
+  writeFileSync(
+    secondConfigFile,
+    `# a second agent on another part of the lab: one sweep at start, into its own database; its
+# alerts to a webhook and a SIEM
+health: false
+alerts:
+  - { type: webhook, url: "${urls.webhook}" }
+  - { type: syslog, host: 127.0.0.1, port: ${urls.syslogPort}, transport: udp }
+sites:
+  - name: ${SECOND_SITE}
+    interfaces: [eth0]
+    targets: [198.18.0.20-198.18.0.22]
+    schedule: "0 3 * * *"
+    runAtStart: true
+    timeoutSeconds: 1
+    active: false
+    stores:
+      - { type: couchdb, url: "${urls.couch}", database: ${DB.second} }
+`,
+  );
 }, 120_000);
 
 afterAll(async () => {
-  if (daemon && daemon.child.exitCode === null) {
-    daemon.child.kill('SIGKILL');
-    await daemon.exited;
+  for (const running of [daemon, secondAgent]) {
+    if (running && running.child.exitCode === null) {
+      running.child.kill('SIGKILL');
+      await running.exited;
+    }
   }
   await receivers?.close();
   rmSync(work, { recursive: true, force: true });
@@ -202,6 +240,8 @@ describe('cctv-agent daemon in the lab', () => {
       return got?.sites.every((s) => s.lastSweep?.result === 'ok') ? got : null;
     });
     expect(h.sites.map((s) => s.name)).toEqual([...SITES]);
+    // The second agent (next test) starts now, to sweep while this test checks the first.
+    secondAgent = startDaemon(secondConfigFile, join(work, 'second-state'));
     const pushed = await until('a push of each site', async () => {
       const r = await receivers.ask<Received>('http-received');
       return SITES.every((site) => r.received.some((x) => x.site === site)) ? r : null;
@@ -231,7 +271,7 @@ describe('cctv-agent daemon in the lab', () => {
 
     // CouchDB: one document per device of the site (stable ids), the scans and the events.
     const docs = await until('the CouchDB documents', async () => {
-      const r = await receivers.ask<{ status: number; rows?: Array<{ id: string; doc: Record<string, unknown> }> }>('couch-docs cctv-lab');
+      const r = await receivers.ask<{ status: number; rows?: Array<{ id: string; doc: Record<string, unknown> }> }>(`couch-docs ${DB.first}`);
       return r.status === 200 && r.rows?.some((row) => row.id.startsWith('device:')) ? r.rows : null;
     });
     const scanDocs = docs.filter((d) => d.id.startsWith(`scan:${SITES[0]}:`));
@@ -242,6 +282,65 @@ describe('cctv-agent daemon in the lab', () => {
     expect(docs.some((d) => d.id.startsWith(`event:${SITES[0]}:`))).toBe(true);
     expect(docs.some((d) => d.id.startsWith(`device:${SITES[1]}:`))).toBe(false); // site b pushes to HTTP only
   });
+
+  it('a second agent: its first sweep is one baseline alert (webhook, strict CEF over syslog); the README\'s _replicator documents carry both agents\' databases into a hub, where estate counts each site as its agent wrote it', async () => {
+    type AlertsReceived = { webhook: Array<{ site: string; alerts: Alert[] }>; syslog: string[] };
+    const got = await until('the second agent\'s alerts', async () => {
+      const r = await receivers.ask<AlertsReceived>('alerts-received');
+      return r.webhook.length > 0 && r.syslog.length > 0 ? r : null;
+    }, 60_000).catch((error: Error) => {
+      throw new Error(`${error.message}\nsecond agent's log:\n${secondAgent?.stderr().slice(-4000)}`);
+    });
+    secondAgent!.child.kill('SIGTERM');
+    expect(await secondAgent!.exited).toEqual({ code: 0, signal: null });
+    const { webhook, syslog } = await receivers.ask<AlertsReceived>('alerts-received');
+    expect(webhook.length + syslog.length).toBe(got.webhook.length + got.syslog.length); // nothing after the first
+    const [baseline] = webhook.flatMap((p) => p.alerts);
+    if (baseline?.type !== 'baseline-taken') throw new Error(`expected one baseline alert, got ${JSON.stringify(webhook)}`);
+    expect(webhook.flatMap((p) => p.alerts)).toHaveLength(1);
+    expect(baseline.baseline.devices).toBeGreaterThan(0);
+    expect(syslog).toHaveLength(1);
+    const cef = parseCef(parseSyslog(syslog[0] ?? '').msg);
+    expect(cef).toMatchObject({ signatureId: 'baseline-taken', extension: { cs1: SECOND_SITE, cs2: baseline.scanId, cnt: String(baseline.baseline.devices) } });
+
+    // The README's replication: the hub, then one _replicator document per agent's database.
+    expect((await couch('PUT', `/${DB.hub}`)).status).toBe(201);
+    for (const source of [DB.first, DB.second]) {
+      const doc = { _id: `${source}-to-hub`, source: `${urls.couch}/${source}`, target: `${urls.couch}/${DB.hub}`, continuous: true };
+      expect((await couch('PUT', `/_replicator/${doc._id}`, doc)).status).toBe(201);
+    }
+    const hubSites = async (): Promise<Set<string>> =>
+      new Set(((await couch('GET', `/${DB.hub}/_design/cctv-agent-fleet/_view/scans`)).json.rows ?? []).map((r: { key: [string] }) => r.key[0]));
+    await until('both agents\' sites in the hub', async () => {
+      const sites = await hubSites();
+      return sites.has(SITES[0]) && sites.has(SECOND_SITE);
+    }, 20_000);
+    const secondDevices = async (db: string): Promise<number> =>
+      (await couch('GET', `/${db}/_design/cctv-agent-fleet/_view/devices?group_level=1&startkey=${encodeURIComponent(JSON.stringify([SECOND_SITE]))}&endkey=${encodeURIComponent(JSON.stringify([SECOND_SITE, {}]))}`)).json
+        .rows?.[0]?.value ?? 0;
+    await until('the second agent\'s devices in the hub', async () => (await secondDevices(DB.hub)) === baseline.baseline.devices, 20_000);
+
+    // The hub keeps taking the first agent's sweeps (every 3 s) while estate reads it: on a loaded
+    // machine the test server's view indexing makes that slow.
+    const r = await runInScanner(['estate', '--store', `couchdb+${urls.couch}/${DB.hub}`, '--format', 'json'], { timeoutMs: 90_000 });
+    expect(r.code, `estate: ${r.stderr}`).toBe(0);
+    const estate = JSON.parse(r.stdout) as Estate;
+    expect(estate.sites.map((s) => s.site)).toEqual([SITES[0], SECOND_SITE]); // cameras-b pushes to HTTP only
+    const [first, second] = estate.sites;
+    // The second agent's site, as its own sweep counted it (the baseline) and as its database holds it.
+    expect(second?.summary.devices).toBe(baseline.baseline.devices);
+    expect(second?.summary.devices).toBe(await secondDevices(DB.second));
+    expect(second?.summary.linked.dahua).toBe(baseline.baseline.linked.dahua);
+    expect(second?.summary.linked.dahua).toBeGreaterThan(0);
+    expect(second?.scans).toBe(1);
+    // The first agent's site, still sweeping every 3 s: Hikvision-linked devices, another agent.
+    expect(first?.summary.linked.hikvision).toBeGreaterThan(0);
+    expect(first?.scans).toBeGreaterThan(0);
+    expect(first?.writers.map((w) => w.agentId)).toHaveLength(1);
+    expect(second?.writers.map((w) => w.agentId)).toHaveLength(1);
+    expect(first?.writers[0]?.agentId).not.toBe(second?.writers[0]?.agentId);
+    expect(estate.sites.map((s) => s.inConflict)).toEqual([false, false]);
+  }, 240_000);
 
   it('with the collector down for several sweeps and SIGTERM mid-sweep, exits 0 with the outbox intact; after a restart every document arrives once, in order', async () => {
     await receivers.ask('http-down');

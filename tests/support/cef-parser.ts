@@ -35,6 +35,7 @@ const KEYS = new Set([
   'rt', 'dst', 'dmac', 'c6a3', 'c6a3Label', 'msg', 'externalId',
   'cs1', 'cs1Label', 'cs2', 'cs2Label', 'cs3', 'cs3Label', 'cs4', 'cs4Label', 'cs5', 'cs5Label', 'cs6', 'cs6Label',
   'flexString1', 'flexString1Label', 'flexString2', 'flexString2Label',
+  'cnt', 'cn1', 'cn1Label', 'cn2', 'cn2Label',
 ]);
 
 export function parseCef(line: string): CefEvent {

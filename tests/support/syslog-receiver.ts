@@ -17,19 +17,19 @@ export interface SyslogReceiver {
   close(): Promise<void>;
 }
 
-export async function startSyslogReceiver(transport: SyslogTransport, credentials?: { key: string; cert: string }): Promise<SyslogReceiver> {
+/** `port`: 0 for any free one, or a chosen one (a server that comes up where a sender already tries). */
+export async function startSyslogReceiver(transport: SyslogTransport, credentials?: { key: string; cert: string }, port = 0): Promise<SyslogReceiver> {
   const messages: string[] = [];
   const waiters: Array<() => void> = [];
   const arrived = (list: string[]): void => {
     messages.push(...list);
     for (const w of waiters.splice(0)) w();
   };
-  let port: number;
   let close: () => Promise<void>;
   if (transport === 'udp') {
     const socket = dgram.createSocket('udp4');
     socket.on('message', (datagram) => arrived([datagram.toString('utf8')]));
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => socket.bind(port, '127.0.0.1', resolve));
     port = socket.address().port;
     close = () => new Promise((resolve) => socket.close(() => resolve()));
   } else {
@@ -39,7 +39,7 @@ export async function startSyslogReceiver(transport: SyslogTransport, credential
       socket.on('end', () => arrived(splitOctetCounted(Buffer.concat(chunks))));
     };
     const server = transport === 'tls' ? tls.createServer({ ...credentials }, onConnection) : net.createServer(onConnection);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     port = (server.address() as net.AddressInfo).port;
     close = () => new Promise((resolve) => server.close(() => resolve()));
   }

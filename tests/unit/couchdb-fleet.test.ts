@@ -4,57 +4,25 @@
  * design document and its views, two agents on one site seen and reported, and per-site databases
  * replicated into a hub by the `_replicator` documents the README shows.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../agent/log.js';
 import { recordScan } from '../../agent/pipeline/changes.js';
-import { deviceDocId, type CouchStoreConfig } from '../../agent/store/couchdb.js';
+import { deviceDocId } from '../../agent/store/couchdb.js';
 import { FLEET_DDOC_ID, fleetDesignDoc } from '../../agent/store/couchdb-views.js';
-import { openStore, openStoreForReading } from '../../agent/store/index.js';
-import type { InventoryStore, StoreSpec } from '../../agent/store/types.js';
-import { couchFetch, startCouchServer, type CouchServer } from '../support/couch-server.js';
+import { openStoreForReading } from '../../agent/store/index.js';
+import type { InventoryStore } from '../../agent/store/types.js';
+import { silent, useCouchTests } from '../support/couch-tests.js';
 import { axisCamera, dahuaCamera, firstScan, hikvisionCamera, inventory, secondScan, SITE } from './store-contract.js';
 
-const silent: Logger = pino({ level: 'silent' });
-const external = process.env.COUCHDB_URL !== undefined;
-
-let couch: CouchServer;
-beforeAll(async () => {
-  couch = await startCouchServer();
-});
-afterAll(async () => {
-  await couch.close();
-});
-
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-const request = (method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> => couchFetch(couch, method, path, body);
-
-function freshDatabase(prefix = 'cctv-fleet'): string {
-  const name = `${prefix}-${randomBytes(5).toString('hex')}`;
-  cleanups.push(() => request('DELETE', `/${name}`).catch(() => undefined));
-  return name;
-}
-
-function spec(database: string): StoreSpec {
-  const config: CouchStoreConfig = { type: 'couchdb', url: couch.url, database, auth: couch.auth };
-  return couch.auth ? config : `couchdb+${couch.url}/${database}`;
-}
+const couchdb = useCouchTests();
+const { external, spec } = couchdb;
+const request = couchdb.request;
+const freshDatabase = (prefix = 'cctv-fleet'): string => couchdb.freshDatabase(prefix);
 
 /** One agent: a store on its own state folder (its own agent id). */
-async function agent(database: string, log: Logger = silent): Promise<InventoryStore> {
-  const dir = await mkdtemp(join(tmpdir(), 'cctv-fleet-agent-'));
-  const store = await openStore(spec(database), { log, stateDir: dir });
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  cleanups.push(() => store.close());
-  return store;
+async function agent(database: string, log?: Logger): Promise<InventoryStore> {
+  return couchdb.open(spec(database), await couchdb.tempDir('cctv-fleet-agent-'), log);
 }
 
 async function view(database: string, name: string, query = ''): Promise<Array<{ key: unknown; value: unknown }>> {
@@ -167,7 +135,7 @@ describe('couchdb fleet: two agents on one site', () => {
 describe('couchdb fleet: per-site databases replicated into a hub', () => {
   /** The `_replicator` document of the README: continuous, from a site's database into the hub. */
   function replicatorDoc(id: string, source: string, target: string): Record<string, unknown> {
-    return { _id: id, source: `${couch.url}/${source}`, target: `${couch.url}/${target}`, continuous: true };
+    return { _id: id, source: `${couchdb.couch.url}/${source}`, target: `${couchdb.couch.url}/${target}`, continuous: true };
   }
 
   /** Polls `check` every 50 ms for up to 10 s (replication is asynchronous). */
@@ -179,9 +147,9 @@ describe('couchdb fleet: per-site databases replicated into a hub', () => {
     throw new Error('replication did not arrive within 10 s');
   }
 
-  // express-pouchdb runs a `_replicator` document's replication once, when the document is written
-  // (pouchdb-replicator passes `continuous` on to PouchDB, which calls it `live`), so each
-  // replication here is started after its source was written; Apache CouchDB keeps it running.
+  // express-pouchdb keeps a continuous `_replicator` document's replication running, as Apache
+  // CouchDB does (pouchdb-replicator hands `continuous` to PouchDB.replicate, a live replication;
+  // the document says `_replication_state: "triggered"`), until the in-memory server closes.
   it('adds up two sites without a conflict, and shows two agents on one site as conflicts in the hub', async () => {
     if (external) return; // a real CouchDB needs its own URLs and credentials in the _replicator document
     const [townHall, library, stray, hub] = [freshDatabase('site-a'), freshDatabase('site-b'), freshDatabase('site-c'), freshDatabase('hub')];
@@ -202,6 +170,11 @@ describe('couchdb fleet: per-site databases replicated into a hub', () => {
     expect(await deviceCounts(hub)).toEqual([...(await deviceCounts(library)), ...(await deviceCounts(townHall))]);
     const hubReader = await openStoreForReading(spec(hub), { log: silent });
     expect(await hubReader.fleet?.conflicts()).toEqual([]);
+    // The replication keeps running: town-hall's next sweep reaches the hub by itself.
+    const later = inventory({ id: '20260305T081500Z-5a5a5a', startedAt: '2026-03-05T08:15:00.000Z', finishedAt: '2026-03-05T08:15:40.000Z', devices: firstScan().devices });
+    await recordScan(a, later);
+    expect(await a.flush(10_000)).toBe(true);
+    await eventually(async () => (await hubReader.listScans(SITE)).length === 2);
 
     // A second agent, wrongly configured with town-hall's site name, on its own database.
     const c = await agent(stray);
@@ -209,7 +182,7 @@ describe('couchdb fleet: per-site databases replicated into a hub', () => {
     expect(await c.flush(10_000)).toBe(true);
     expect((await request('PUT', `/_replicator/${ids[2]}`, replicatorDoc(ids[2] as string, stray, hub))).status).toBe(201);
     await eventually(async () => ((await hubReader.fleet?.conflicts()) ?? []).length > 0);
-    await eventually(async () => (await hubReader.listScans(SITE)).length === 2);
+    await eventually(async () => (await hubReader.listScans(SITE)).length === 3);
     const conflicts = (await hubReader.fleet?.conflicts()) ?? [];
     // The two devices both agents wrote (the Hikvision and Axis cameras) conflict; nothing of the library does.
     expect(conflicts.map((c) => c.id).sort()).toEqual([deviceDocId(SITE, axisCamera().id), deviceDocId(SITE, hikvisionCamera().id)].sort());

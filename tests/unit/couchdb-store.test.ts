@@ -5,16 +5,14 @@
  */
 import { recordScan, type ChangeEvent } from '../../agent/pipeline/changes.js';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../agent/log.js';
 import { couchConfig, couchStore, deviceDocId, eventDocId, scanDocId, type CouchStoreConfig } from '../../agent/store/couchdb.js';
 import { openStore, stores } from '../../agent/store/index.js';
 import type { InventoryStore } from '../../agent/store/types.js';
-import { couchFetch, startCouchServer, type CouchServer } from '../support/couch-server.js';
+import { silent, useCouchTests } from '../support/couch-tests.js';
 import {
   dahuaCamera,
   expectedSecondScanChanges,
@@ -26,49 +24,13 @@ import {
   storeContract,
 } from './store-contract.js';
 
-const silent: Logger = pino({ level: 'silent' });
-const external = process.env.COUCHDB_URL !== undefined;
-
-let couch: CouchServer;
-beforeAll(async () => {
-  couch = await startCouchServer();
-});
-afterAll(async () => {
-  await couch.close();
-});
-
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-  couch.requireAuthorization = undefined;
-  couch.beforeBulkDocs = undefined;
-  if (!external) await couch.up(); // in case a test left it down
-});
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'cctv-couch-store-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function freshDatabase(): string {
-  const name = `cctv-test-${randomBytes(6).toString('hex')}`;
-  cleanups.push(() => couchRequest('DELETE', `/${name}`).catch(() => undefined));
-  return name;
-}
-
-function spec(database: string): CouchStoreConfig {
-  return couch.auth ? { type: 'couchdb', url: couch.url, database, auth: couch.auth } : { type: 'couchdb', url: couch.url, database };
-}
-
-async function open(database: string, stateDir: string, log: Logger = silent): Promise<InventoryStore> {
-  const store = await openStore(spec(database), { log, stateDir });
-  cleanups.push(() => store.close());
-  return store;
-}
-
-/** A direct request to the server, as a dashboard or another writer would make it. */
-const couchRequest = (method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> => couchFetch(couch, method, path, body);
+const couchdb = useCouchTests();
+const { external } = couchdb;
+const tempDir = (): Promise<string> => couchdb.tempDir('cctv-couch-store-');
+const freshDatabase = (): string => couchdb.freshDatabase('cctv-test');
+const spec = (database: string): CouchStoreConfig => couchdb.config(database);
+const open = (database: string, stateDir: string, log?: Logger): Promise<InventoryStore> => couchdb.open(spec(database), stateDir, log);
+const couchRequest = couchdb.request;
 
 async function docsOfType(database: string, type: string): Promise<any[]> {
   const { json } = await couchRequest('GET', `/${database}/_all_docs?include_docs=true`);
@@ -89,16 +51,14 @@ storeContract('couchdb', async () => {
   const absent = freshDatabase();
   return {
     // The string form, as --store takes it (an external server's credentials need the object form).
-    store: await openStore(couch.auth ? spec(database) : `couchdb+${couch.url}/${database}`, { log: silent, stateDir }),
+    store: await openStore(couchdb.spec(database), { log: silent, stateDir }),
     reopen: () => openStore(spec(database), { log: silent, stateDir }),
     delivered: () => scanOrder(database),
     events: async (site) => (await docsOfType(database, 'event')).filter((d) => d.site === site).map((d) => d.event as ChangeEvent),
     readsBack: true,
-    readSpec: couch.auth ? spec(database) : `couchdb+${couch.url}/${database}`,
+    readSpec: couchdb.spec(database),
     absent: { spec: spec(absent), exists: async () => (await couchRequest('GET', `/${absent}`)).status !== 404 },
-    cleanup: async () => {
-      for (const fn of cleanups.splice(0).reverse()) await fn();
-    },
+    cleanup: couchdb.cleanup,
   };
 });
 
@@ -182,7 +142,7 @@ describe('couchdb store: documents', () => {
     if (external) return; // down/up needs the local server
     const database = freshDatabase();
     const stateDir = join(await tempDir(), 'state');
-    await couch.down();
+    await couchdb.couch.down();
     const before = await open(database, stateDir);
     await recordScan(before, firstScan());
     await recordScan(before, secondScan());
@@ -197,7 +157,7 @@ describe('couchdb store: documents', () => {
     third.scan.finishedAt = '2026-03-16T08:15:31.000Z';
     third.devices = third.devices.filter((d) => d.id !== hikvisionNvr().id);
     await recordScan(after, third);
-    await couch.up();
+    await couchdb.couch.up();
     expect(await after.flush(10_000)).toBe(true);
     expect(await scanOrder(database)).toEqual([firstScan().scan.id, secondScan().scan.id, third.scan.id]);
     const devices = new Map((await docsOfType(database, 'device')).map((d) => [d.deviceId as string, d]));
@@ -212,7 +172,7 @@ describe('couchdb store: documents', () => {
     const database = freshDatabase();
     const hikId = deviceDocId(SITE, hikvisionCamera().id);
     let interfered = 0;
-    couch.beforeBulkDocs = async (db) => {
+    couchdb.couch.beforeBulkDocs = async (db) => {
       if (db !== database || interfered > 0) return;
       interfered += 1;
       // Another writer creates the device document first: the store's write, made without that
@@ -251,22 +211,22 @@ describe('couchdb store: auth', () => {
     const { writeFile } = await import('node:fs/promises');
     await writeFile(join(dir, 'couch-password'), password, { mode: 0o600 });
     process.env.CCTV_TEST_COUCH_AGENT = 'cctv-agent';
-    cleanups.push(async () => void delete process.env.CCTV_TEST_COUCH_AGENT);
+    couchdb.defer(async () => void delete process.env.CCTV_TEST_COUCH_AGENT);
     const header = `Basic ${Buffer.from(`cctv-agent:${password}`).toString('base64')}`;
-    couch.authorizations.length = 0;
-    couch.requireAuthorization = 'Basic d3Jvbmc6d3Jvbmc='; // the account is not set up yet
+    couchdb.couch.authorizations.length = 0;
+    couchdb.couch.requireAuthorization = 'Basic d3Jvbmc6d3Jvbmc='; // the account is not set up yet
     const raw: string[] = [];
     const log = pino({ level: 'debug' }, { write: (s: string) => void raw.push(s) });
-    const spec: CouchStoreConfig = { type: 'couchdb', url: couch.url, database, auth: { basicUserEnv: 'CCTV_TEST_COUCH_AGENT', basicPasswordFile: join(dir, 'couch-password') } };
+    const spec: CouchStoreConfig = { type: 'couchdb', url: couchdb.couch.url, database, auth: { basicUserEnv: 'CCTV_TEST_COUCH_AGENT', basicPasswordFile: join(dir, 'couch-password') } };
     const store = await openStore(spec, { log, stateDir: join(dir, 'state') });
-    cleanups.push(() => store.close());
+    couchdb.defer(() => store.close());
     await recordScan(store, firstScan());
     expect(await store.flush(500)).toBe(false);
     expect(store.status()).toMatchObject({ outboxDepth: 1, reachable: true });
     expect(store.status().lastError).toMatch(/HTTP 401/);
-    couch.requireAuthorization = header; // the operator fixes the account
+    couchdb.couch.requireAuthorization = header; // the operator fixes the account
     expect(await store.flush(10_000)).toBe(true);
-    expect(new Set(couch.authorizations)).toEqual(new Set([header]));
+    expect(new Set(couchdb.couch.authorizations)).toEqual(new Set([header]));
     expect(await docsOfType(database, 'device')).toHaveLength(3);
     const text = raw.join('');
     for (const secret of [password, header.slice('Basic '.length)]) expect(text).not.toContain(secret);

@@ -13,6 +13,8 @@ import { Daemon, type SweepFunction } from '../../agent/daemon/daemon.js';
 import { createLogger } from '../../agent/log.js';
 import { openFileStore } from '../../agent/store/file.js';
 import type { Device, Inventory } from '../../agent/types.js';
+import type { Alert } from '../../agent/alerts/alerts.js';
+import { startHttpReceiver } from '../support/http-receiver.js';
 import { parsePrometheusText } from './prometheus-text.js';
 import { axisCamera, dahuaCamera, hikvisionCamera, inventory } from './store-contract.js';
 import { loadKnowledge } from '../../agent/knowledge/index.js';
@@ -249,6 +251,30 @@ describe('daemon (fake sweeps)', () => {
     const sites = (daemon.healthz() as { sites: Array<{ name: string; lastSweep: { result: string } | null }> }).sites;
     expect(sites.map((s) => s.name)).toEqual(['a', 'b']);
     expect(sites[0]?.lastSweep?.result).toBe('ok'); // kept across the reload
+  });
+
+  it('SIGHUP reload applies changed alert sinks: a webhook added by a reload gets the next sweep\'s baseline and its change', async () => {
+    const dir = workspace();
+    const receiver = await startHttpReceiver();
+    cleanups.push(() => receiver.close());
+    // Once a year before the reload (only the sweep at start), every second after it.
+    const sites = (schedule: string) => `sites:\n  - name: a\n    interfaces: [eth0]\n    schedule: "${schedule}"\n    runAtStart: true\n`;
+    const file = writeConfig(dir, `health: false\n${sites('0 0 1 1 *')}`);
+    let swept = 0;
+    const daemon = await start(file, join(dir, 'state'), async (site) => {
+      swept += 1;
+      return sweepOf(site.name, swept === 1 ? [axisCamera()] : [axisCamera(), hikvisionCamera()]);
+    });
+    await until(() => swept >= 1);
+    writeFileSync(file, `health: false\nalerts:\n  - { type: webhook, url: ${JSON.stringify(receiver.url)} }\n${sites('* * * * * *')}`);
+    expect(await daemon.reload()).toBe(true);
+    await until(() => receiver.received.length > 0, 5000);
+    const { alerts } = receiver.received[0]?.body as unknown as { alerts: Alert[] };
+    // The site was swept before (presence kept), but never with alerts: a baseline, and the addition since.
+    expect(alerts.map((a) => (a.type === 'baseline-taken' ? [a.type, a.baseline.devices] : [a.type, a.deviceId]))).toEqual([
+      ['baseline-taken', 2],
+      ['linked-device-added', hikvisionCamera().id],
+    ]);
   });
 
   it('a failed sweep is reported (healthz degraded, metric) and the daemon goes on', async () => {

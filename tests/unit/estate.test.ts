@@ -89,6 +89,11 @@ describe('estate from the file store', () => {
     // A longer window makes town-hall current.
     const lenient = await readEstate(reader, names, { ...options, staleAfterHours: 24 * 365 });
     expect(lenient.estate.totals.staleSites).toBe(0);
+    // Named sites only: the totals are theirs.
+    const one = await readEstate(reader, names, { ...options, sites: [LIBRARY] });
+    expect(one.estate.sites.map((s) => s.site)).toEqual([LIBRARY]);
+    expect(one.estate.totals).toMatchObject({ sites: 1, devices: 7, linked: { hikvision: 3, dahua: 2 }, flaggedCves: 3 });
+    expect([...one.inventories.keys()]).toEqual([LIBRARY]);
   });
 
   it('renders CSV with one row a site, JSON without the devices, a table, and an HTML page linking each site to its devices', async () => {
@@ -114,16 +119,21 @@ describe('estate from the file store', () => {
     expect(html).not.toMatch(/\s(?:src|href)="(?!#)/); // nothing fetched, every link inside the page
   });
 
-  it('the estate command prints it, from a folder', async () => {
-    const run = await runCli(['estate', '--store', join(dir, 'store'), '--format', 'json', '--stale-after', '100000']);
+  it('the estate command prints it, from a folder, for the sites named', async () => {
+    const run = await runCli(['estate', '--store', join(dir, 'store'), '--site', SITE, '--format', 'json', '--stale-after', '100000']);
     expect(run.code, run.stderr).toBe(0);
     const estate = JSON.parse(run.stdout);
-    expect(estate.totals).toMatchObject({ sites: 2, devices: 10, flaggedCves: 3 });
-    // town-hall has no daemon schedule: the 100,000 h window keeps it current (the library's daily schedule follows the clock).
-    expect(estate.sites[1]).toMatchObject({ site: SITE, stale: false });
-    // A bad --stale-after is refused before anything is read (in-process: the same program the CLI runs).
-    const program = buildProgram().configureOutput({ writeErr: () => undefined });
-    await expect(program.parseAsync(['estate', '--store', join(dir, 'store'), '--stale-after', '0'], { from: 'user' })).rejects.toThrow(/hours above 0/);
+    expect(estate.totals).toMatchObject({ sites: 1, devices: 3, flaggedCves: 0 });
+    // town-hall has no daemon schedule: the 100,000 h window keeps it current.
+    expect(estate.sites).toEqual([expect.objectContaining({ site: SITE, stale: false })]);
+    // A bad --stale-after is refused before anything is read, and a site the store lacks is named
+    // (in-process: the same program the CLI runs).
+    const program = () => buildProgram().configureOutput({ writeErr: () => undefined });
+    await expect(program().parseAsync(['estate', '--store', join(dir, 'store'), '--stale-after', '0'], { from: 'user' })).rejects.toThrow(/hours above 0/);
+    await expect(program().parseAsync(['estate', '--store', join(dir, 'store'), '--site', LIBRARY, '--site', 'town-hal'], { from: 'user' })).rejects.toMatchObject({
+      code: 'CCTV_ERR_NO_INVENTORY',
+      message: expect.stringContaining('site "town-hal"'),
+    });
   });
 });
 

@@ -5,15 +5,13 @@
  * accepted by the collector exactly once (a resend after a kill carries the same Idempotency-Key, and
  * the collector answers it 409), in the order saved, and the outbox loads after every kill.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../seeded-random.js';
 import { startHttpReceiver } from '../support/http-receiver.js';
-import { BUILT_CLI } from '../support/run-cli.js';
+import { distModule, runThenKill } from '../support/kill-child.js';
 import { hikvisionCamera, inventory } from './store-contract.js';
 
 const KILLS = 8;
@@ -25,7 +23,7 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-const distStores = pathToFileURL(join(BUILT_CLI, '..', 'store', 'index.js')).href;
+const distStores = distModule('store/index.js');
 
 /** Saves documents [from, to) of the file through the push store, then delivers until drained. */
 const PUSHER = `(async () => {
@@ -53,23 +51,10 @@ function docs(count: number): ReturnType<typeof inventory>[] {
 
 /** Runs the pusher; kills it `killAfterMs` after it opened the store, unless null. Resolves to the documents whose save returned, and whether it drained. */
 async function push(docsFile: string, from: number, to: number, killAfterMs: number | null): Promise<{ saved: number[]; drained: boolean }> {
-  const child = spawn(process.execPath, ['--input-type=commonjs', '-e', PUSHER, distStores, `${receiver.url}/inventory`, join(work, 'state'), docsFile, String(from), String(to)], {
-    cwd: join(BUILT_CLI, '..', '..', '..'),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (b: Buffer) => {
-    const opened = !out.includes('opened');
-    out += b.toString();
-    if (opened && out.includes('opened') && killAfterMs !== null) setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-  });
-  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const { code, signal } = await exited;
-  if (signal === null) expect(code, err).toBe(0);
-  const saved = [...out.matchAll(/^saved (\d+)$/gm)].map((m) => Number(m[1]));
-  return { saved, drained: out.includes('drained') };
+  const run = await runThenKill(PUSHER, [distStores, `${receiver.url}/inventory`, join(work, 'state'), docsFile, String(from), String(to)], 'opened', killAfterMs);
+  if (run.signal === null) expect(run.code, run.stderr).toBe(0);
+  const saved = [...run.stdout.matchAll(/^saved (\d+)$/gm)].map((m) => Number(m[1]));
+  return { saved, drained: run.stdout.includes('drained') };
 }
 
 describe('kill -9 during push store saves and deliveries', () => {

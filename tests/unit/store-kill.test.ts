@@ -3,16 +3,14 @@
  * opens, its documents and change log load, the interrupted save's temporary files are gone, and
  * the site's inventory is one of the documents that were saved whole.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openFileStore } from '../../agent/store/file.js';
 import { seededRandom } from '../seeded-random.js';
-import { BUILT_CLI } from '../support/run-cli.js';
+import { distModule, runThenKill } from '../support/kill-child.js';
 import { dahuaCamera, hikvisionCamera, inventory } from './store-contract.js';
 
 const KILLS = 12;
@@ -20,8 +18,8 @@ const silent = pino({ level: 'silent' });
 const work = await mkdtemp(join(tmpdir(), 'cctv-store-kill-'));
 afterAll(() => rm(work, { recursive: true, force: true }));
 
-const distStore = pathToFileURL(join(BUILT_CLI, '..', 'store', 'file.js')).href;
-const distChanges = pathToFileURL(join(BUILT_CLI, '..', 'pipeline', 'changes.js')).href;
+const distStore = distModule('store/file.js');
+const distChanges = distModule('pipeline/changes.js');
 
 /** A child process that saves scans of one site without pause until it is killed. */
 const SAVER = `
@@ -48,20 +46,8 @@ function docs(): ReturnType<typeof inventory>[] {
 }
 
 async function runAndKill(dir: string, docsFile: string, afterMs: number): Promise<void> {
-  const child = spawn(process.execPath, ['--input-type=commonjs', '-e', `(async () => {${SAVER}})()`, distStore, distChanges, dir, docsFile], {
-    cwd: join(BUILT_CLI, '..', '..', '..'),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (b: Buffer) => b.toString().includes('ready') && resolve());
-    void exited.then(() => reject(new Error(`the saver exited before it was ready: ${stderr}`)));
-  });
-  await new Promise((resolve) => setTimeout(resolve, afterMs));
-  child.kill('SIGKILL');
-  expect(await exited).toBe('SIGKILL');
+  const run = await runThenKill(`(async () => {${SAVER}})()`, [distStore, distChanges, dir, docsFile], 'ready', afterMs);
+  expect(run.signal, `the saver exited before it was killed: ${run.stderr}`).toBe('SIGKILL');
 }
 
 describe('kill -9 during file store saves', () => {

@@ -2,7 +2,7 @@
  * No device-controlled string reaches the terminal as a control character (issue #15): documents
  * carrying clear-screen, window-title (OSC … BEL), BEL, C1 CSI and right-to-left override sequences
  * in every device-controlled field go through every output format (table, CSV, HTML, JSON, the
- * summary, diff, verify), and nothing holds such a character raw; the JSON outputs still give
+ * summary, diff, verify, estate), and nothing holds such a character raw; the JSON outputs still give
  * back the raw values. The built CLI is run where its own path matters (what it writes on stdout
  * and stderr, pretty logs, error lines); the renderers it calls are checked in-process.
  */
@@ -18,8 +18,10 @@ import { linkedVendorNames, loadKnowledge } from '../../agent/knowledge/index.js
 import { createLogger } from '../../agent/log.js';
 import { recordScan } from '../../agent/pipeline/changes.js';
 import { diffScans, diffTable } from '../../agent/report/diff.js';
-import { jsonText, renderFormat, reportFormats, verifyFormats } from '../../agent/report/formats.js';
+import { readEstate } from '../../agent/report/estate.js';
+import { estateFormats, jsonText, renderFormat, reportFormats, verifyFormats } from '../../agent/report/formats.js';
 import { openStore } from '../../agent/store/index.js';
+import type { StoreReader } from '../../agent/store/types.js';
 import type { Device, Inventory } from '../../agent/types.js';
 import { runCli, type CliRun } from '../support/run-cli.js';
 import { firstScan, secondScan, SITE } from './store-contract.js';
@@ -99,6 +101,32 @@ describe('device strings never reach the terminal as control characters', () => 
     expect(renderFormat(verifyFormats, 'table', result, names)).toContain('roof\\x1b[2J');
   });
 
+  it('estate in every format, from a hub whose documents name a hostile site, writer and conflict', async () => {
+    // A CouchDB hub holds what any agent replicated into it. Its reader skips scans whose site is not
+    // a safe name, but the renderers must not depend on that: a hostile site, writers and conflict
+    // (the latter two read from the hub's views) go through every format.
+    const site = `hall${HOSTILE}`;
+    const scan = { ...after, scan: { ...after.scan, site } };
+    const hub: StoreReader = {
+      name: 'hub',
+      listScans: async () => [{ site, id: scan.scan.id, startedAt: scan.scan.startedAt, finishedAt: scan.scan.finishedAt }],
+      loadScan: async () => scan,
+      loadInventory: async () => scan,
+      fleet: {
+        siteWriters: async () => [
+          { site, agentId: `agent-1${HOSTILE}`, scans: 1, lastScanAt: scan.scan.finishedAt },
+          { site, agentId: `agent-2${HOSTILE}`, scans: 1, lastScanAt: scan.scan.finishedAt },
+        ],
+        conflicts: async () => [{ site, id: `device:${site}:x`, revisions: [`2-${HOSTILE}`] }],
+      },
+    };
+    const report = await readEstate(hub, names, { now: new Date(scan.scan.finishedAt), staleAfterHours: 1 });
+    expect(report.estate.sites[0]?.inConflict).toBe(true);
+    for (const format of estateFormats) expectNoRawControlIn(renderFormat(estateFormats, format.name, report, names), `estate --format ${format.name}`);
+    expect(renderFormat(estateFormats, 'table', report, names)).toContain('hall\\x1b[2J');
+    expect(JSON.parse(renderFormat(estateFormats, 'json', report, names)).sites[0].site).toBe(site); // JSON gives the raw value back
+  });
+
   it('fingerprints match prints what was typed through printText, as inventory, diff and scan print their tables', () => {
     const db = loadKnowledge();
     const written: string[] = [];
@@ -112,13 +140,19 @@ describe('device strings never reach the terminal as control characters', () => 
     expectNoRawControlIn(written.join(''), 'fingerprints match');
   });
 
-  it('the CLI: inventory and its summary, verify, with pretty debug logs', async () => {
+  it('the CLI: inventory and its summary, verify, estate, with pretty debug logs', async () => {
     // One command per way the CLI writes: printText (inventory's table, as scan prints it), a rendered format (verify, like report).
-    const [table, verify] = await Promise.all([runCli(['inventory', ...common]), runCli(['verify', ...common, '--expected', join(dir, 'handover.json'), '--format', 'html'])]);
+    const [table, verify, estate] = await Promise.all([
+      runCli(['inventory', ...common]),
+      runCli(['verify', ...common, '--expected', join(dir, 'handover.json'), '--format', 'html']),
+      runCli(['estate', ...common.slice(2), '--format', 'html']), // the page lists every site's devices
+    ]);
     expect(table.code, table.stderr).toBe(0);
     expect(verify.code, verify.stderr).toBe(1); // the handover's models differ and linked devices are present
+    expect(estate.code, estate.stderr).toBe(0);
     expectNoRawControl(table, 'inventory');
     expectNoRawControl(verify, 'verify');
+    expectNoRawControl(estate, 'estate');
     expect(table.stdout).toContain('\\x1b[2J\\x1b]0;owned\\x07\\u202e\\x9b31m\\x0d');
     expect(verify.stdout).toContain('roof\\x1b[2J');
   });
