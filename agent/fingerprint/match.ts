@@ -166,12 +166,24 @@ function gatherOui(db: FingerprintDb, mac: string, into: Gathered): string | nul
   return hit.placeholder ? null : hit.organisation;
 }
 
-/** One value of `field`: its identity mapping, and every rule of the field that matches it. */
-function gatherValue(field: string, def: FieldDef, rules: readonly IndexedRule[], rawValue: unknown, into: Gathered): void {
-  if (typeof rawValue !== 'string') return;
-  const value = rawValue.trim();
-  if (!value || value.length > MAX_MATCH_VALUE_LENGTH) return;
-  if (def.identity) push(into.fromFields, def.identity, { weight: def.priority, value });
+/**
+ * What one value of a field yields, the same on every device that shows it: the field's own
+ * identity mapping, the evidence of every rule that matches it (frozen: devices share it), the
+ * identity values those rules set or capture, in rule order, and the vendors they claim.
+ */
+interface ValueOutcome {
+  readonly fromField: Candidate | null;
+  readonly evidence: readonly Evidence[];
+  readonly fromRules: readonly (readonly [IdentityKey, Candidate])[];
+  readonly platform: readonly string[];
+  readonly brand: readonly string[];
+}
+
+function outcomeOf(field: string, def: FieldDef, rules: readonly IndexedRule[], value: string): ValueOutcome {
+  const evidence: Evidence[] = [];
+  const fromRules: [IdentityKey, Candidate][] = [];
+  const platform: string[] = [];
+  const brand: string[] = [];
   let detail: string | undefined;
   for (const { rule, captureKeys, sets } of rules) {
     let groups: Record<string, string | undefined> | undefined;
@@ -183,16 +195,74 @@ function gatherValue(field: string, def: FieldDef, rules: readonly IndexedRule[]
       groups = m.groups;
     }
     detail ??= describeField(field, value);
-    into.evidence.push({ source: rule.source, detail, supports: rule.supports, rule: rule.id, confidence: rule.confidence });
-    if (rule.supports) (rule.claim === 'platform' ? into.platform : into.brand).push(rule.supports);
+    evidence.push(Object.freeze({ source: rule.source, detail, supports: rule.supports, rule: rule.id, confidence: rule.confidence }));
+    if (rule.supports) (rule.claim === 'platform' ? platform : brand).push(rule.supports);
     // What the rule sets, unless a capture of the same name overrides it; then the captures.
-    for (const [key, set] of sets) if (!groups?.[key]) push(into.fromRules, key, { weight: rule.confidence, value: set });
+    for (const [key, set] of sets) if (!groups?.[key]) fromRules.push([key, { weight: rule.confidence, value: set }]);
     if (!groups) continue;
     for (const key of captureKeys) {
       const captured = groups[key]?.trim();
-      if (captured) push(into.fromRules, key, { weight: rule.confidence, value: captured });
+      if (captured) fromRules.push([key, { weight: rule.confidence, value: captured }]);
     }
   }
+  return { fromField: def.identity ? { weight: def.priority, value } : null, evidence, fromRules, platform, brand };
+}
+
+/**
+ * How many values' outcomes are kept per database. An estate shows the same banners, names and
+ * models on device after device, so most values are seen again; values unique to one device
+ * (serials, UUIDs) would fill it without bound, so when it is full it starts again. At this size
+ * it holds at most a few megabytes (values are at most MAX_MATCH_VALUE_LENGTH characters).
+ */
+const KEPT_OUTCOMES = 2000;
+
+/** Outcomes of values already matched, by field then value. */
+class OutcomeMemo {
+  private readonly byField = new Map<string, Map<string, ValueOutcome>>();
+  private size = 0;
+
+  get(field: string, value: string): ValueOutcome | undefined {
+    return this.byField.get(field)?.get(value);
+  }
+
+  keep(field: string, value: string, outcome: ValueOutcome): void {
+    if (this.size >= KEPT_OUTCOMES) {
+      this.byField.clear();
+      this.size = 0;
+    }
+    const values = this.byField.get(field);
+    if (values) values.set(value, outcome);
+    else this.byField.set(field, new Map([[value, outcome]]));
+    this.size += 1;
+  }
+}
+
+const memos = new WeakMap<FingerprintDb, OutcomeMemo>();
+
+function memoOf(db: FingerprintDb): OutcomeMemo {
+  let memo = memos.get(db);
+  if (!memo) {
+    memo = new OutcomeMemo();
+    memos.set(db, memo);
+  }
+  return memo;
+}
+
+/** One value of `field`: its identity mapping, and every rule of the field that matches it. */
+function gatherValue(memo: OutcomeMemo, field: string, def: FieldDef, rules: readonly IndexedRule[], rawValue: unknown, into: Gathered): void {
+  if (typeof rawValue !== 'string') return;
+  const value = rawValue.trim();
+  if (!value || value.length > MAX_MATCH_VALUE_LENGTH) return;
+  let outcome = memo.get(field, value);
+  if (!outcome) {
+    outcome = outcomeOf(field, def, rules, value);
+    memo.keep(field, value, outcome);
+  }
+  if (outcome.fromField && def.identity) push(into.fromFields, def.identity, outcome.fromField);
+  into.evidence.push(...outcome.evidence);
+  for (const [key, candidate] of outcome.fromRules) push(into.fromRules, key, candidate);
+  into.platform.push(...outcome.platform);
+  into.brand.push(...outcome.brand);
 }
 
 const NO_RULES: readonly IndexedRule[] = [];
@@ -205,6 +275,7 @@ const NO_RULES: readonly IndexedRule[] = [];
  */
 export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): DeviceFingerprint {
   const index = ruleIndexOf(db);
+  const memo = memoOf(db);
   const into: Gathered = { evidence: [], fromFields: new Map(), fromRules: new Map(), platform: [], brand: [] };
 
   let registrant: string | null = null;
@@ -219,8 +290,8 @@ export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): D
       if (!def) continue;
       const rules = index.byField.get(field) ?? NO_RULES;
       const raw = fields[field];
-      if (Array.isArray(raw)) for (const value of raw) gatherValue(field, def, rules, value, into);
-      else gatherValue(field, def, rules, raw, into);
+      if (Array.isArray(raw)) for (const value of raw) gatherValue(memo, field, def, rules, value, into);
+      else gatherValue(memo, field, def, rules, raw, into);
     }
   }
 
