@@ -3,7 +3,7 @@
  * evidence and identity values. It knows no protocol: which fields exist, which of them ARE identity
  * values and which patterns point to which vendor all come from the data (fingerprints/).
  */
-import { IDENTITY_KEYS, type Evidence, type Identity, type IdentityKey, type Observation } from '../types.js';
+import { type Evidence, type Identity, type IdentityKey, type Observation } from '../types.js';
 import { lookupOui } from './oui.js';
 import { normaliseMac } from '../net/mac.js';
 import { comparableModel } from '../normalise.js';
@@ -295,8 +295,16 @@ export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): D
     }
   }
 
-  const identity = {} as Identity;
-  for (const key of IDENTITY_KEYS) identity[key] = pick(db, key, into.fromFields.get(key)) ?? pick(db, key, into.fromRules.get(key));
+  const chosen = (key: IdentityKey): string | null => pick(db, key, into.fromFields.get(key)) ?? pick(db, key, into.fromRules.get(key));
+  // Written out (not a loop over IDENTITY_KEYS) so the object is built with its final shape at once.
+  const identity: Identity = {
+    manufacturer: chosen('manufacturer'),
+    brand: chosen('brand'),
+    model: chosen('model'),
+    firmware: chosen('firmware'),
+    serial: chosen('serial'),
+    deviceType: chosen('deviceType'),
+  };
   return {
     evidence: sortedEvidence(index, into.evidence),
     identity,
@@ -307,6 +315,7 @@ export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): D
 
 /** `list` sorted (code-unit order), repeats dropped; sorts `list` in place. */
 function sortedOnce(list: string[]): string[] {
+  if (list.length < 2) return list;
   list.sort();
   return list.filter((item, i) => i === 0 || item !== list[i - 1]);
 }
