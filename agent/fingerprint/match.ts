@@ -7,7 +7,7 @@ import { type Evidence, type Identity, type IdentityKey, type Observation } from
 import { lookupOui } from './oui.js';
 import { normaliseMac } from '../net/mac.js';
 import { comparableModel } from '../normalise.js';
-import { isIdentityKey, namedGroups, ruleIndexOf, type IndexedRule, type RuleIndex } from './rule-index.js';
+import { isIdentityKey, ruleIndexOf, type IndexedRule, type RuleIndex } from './rule-index.js';
 import { OUI_RULE_ID, type Claim, type FieldDef, type FingerprintDb, type IdentityValues, type RuleMatch } from './types.js';
 
 /** Flags a rule may carry: no `g`/`y` (they make a RegExp stateful between calls), no `d`/`v`. */
@@ -18,7 +18,7 @@ export const MAX_DETAIL_VALUE_LENGTH = 200;
 /** Longer values are not matched nor used for identity (bounds regex work on hostile input). */
 export const MAX_MATCH_VALUE_LENGTH = 2048;
 
-export { namedGroups };
+export { namedGroups } from './rule-index.js';
 
 /** The identity values a match captured: named groups that are Identity keys and took part. */
 export function capturesOf(match: RegExpExecArray): IdentityValues {
@@ -212,7 +212,8 @@ function outcomeOf(field: string, def: FieldDef, rules: readonly IndexedRule[], 
  * How many values' outcomes are kept per database. An estate shows the same banners, names and
  * models on device after device, so most values are seen again; values unique to one device
  * (serials, UUIDs) would fill it without bound, so when it is full it starts again. At this size
- * it holds at most a few megabytes (values are at most MAX_MATCH_VALUE_LENGTH characters).
+ * it holds about 10 MB at the very most (2,000 values of MAX_MATCH_VALUE_LENGTH two-byte
+ * characters, with their details), and far less for real values.
  */
 const KEPT_OUTCOMES = 2000;
 

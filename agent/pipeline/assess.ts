@@ -127,6 +127,8 @@ export function buildDevice(db: Knowledge, host: ObservedHost): Device {
   // (a printer's "HP Inc."); registry placeholders such as "Private" never do.
   identity.manufacturer ??= fingerprint.registrant;
   const cleaned = cleanedTextEvidence(host);
+  // The fingerprint's own list when nothing is added to it (it is built for this device).
+  const evidence = host.sharedMac || cleaned.length > 0 ? [...(host.sharedMac ? [sharedMacEvidence(host.sharedMac)] : []), ...fingerprint.evidence, ...cleaned] : fingerprint.evidence;
   return {
     id: deviceId(host, identity.serial),
     ip: host.ip,
@@ -136,8 +138,7 @@ export function buildDevice(db: Knowledge, host: ObservedHost): Device {
     ...(host.sharedMac && host.mac === host.sharedMac.mac ? { macShared: true } : {}),
     identity,
     classification,
-    // The fingerprint's own list when nothing is added to it (it is built for this device).
-    evidence: host.sharedMac || cleaned.length > 0 ? [...(host.sharedMac ? [sharedMacEvidence(host.sharedMac)] : []), ...fingerprint.evidence, ...cleaned] : fingerprint.evidence,
+    evidence,
     vulnerabilities: vulnerabilitiesOf(db.cves, {
       model: identity.model,
       firmware: identity.firmware,
