@@ -10,8 +10,9 @@
 //
 // The devices: scripts/synthetic-devices.mjs's first SYNTHETIC_DEVICES (what the bench classifies);
 // one per example of every rule, alone, with no MAC, and again with the fingerprint taken from the
-// observation's own MAC (fingerprintDevice without `macs`); one per rule file holding all the file's
-// examples as one list value (many rules, conflicting vendors, list fields).
+// observation's own MAC (fingerprintDevice without `macs`); UNIQUE_VALUE_DEVICES whose value no
+// other device shows; one per rule file holding all the file's examples as one list value (many
+// rules, conflicting vendors, list fields).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fingerprintDevice } from '../dist/agent/fingerprint/index.js';
 import { loadKnowledge } from '../dist/agent/knowledge/index.js';
@@ -20,6 +21,7 @@ import { identityFieldsOf, mergeObservations } from '../dist/agent/pipeline/merg
 import { emittedExamples, emittersOf, ipOf, lcg, observationsOf, SEED } from './synthetic-devices.mjs';
 
 const SYNTHETIC_DEVICES = 20_000;
+const UNIQUE_VALUE_DEVICES = 3_000;
 /** A fixed time, so the output does not depend on when it ran. */
 const AT = '2026-01-01T00:00:00.000Z';
 /** Source given to a field no discoverer emits (the matcher reads the rule's source, not this). */
@@ -53,6 +55,15 @@ function* results() {
       yield buildDevice(knowledge, host);
       yield fingerprintDevice(knowledge, { observations: [{ source, ip, mac: MAC_OF_EXAMPLE, at: AT, status: 'ok', fields }] });
     }
+  }
+  // Values no other device shows (an example with the device's number after it), more of them
+  // than the matcher keeps outcomes of (agent/fingerprint/match.ts), so it starts again meanwhile.
+  for (let k = 0; k < UNIQUE_VALUE_DEVICES; k++) {
+    const example = examples[k % examples.length];
+    const ip = ipOf(n++);
+    const fields = { [example.field]: `${example.value} ${k}` };
+    const [host] = mergeObservations([{ source: example.source, ip, at: AT, status: 'ok', fields }], identityFields);
+    yield buildDevice(knowledge, host);
   }
   for (const ruleFile of knowledge.files) {
     const source = emitter.get(ruleFile.field) ?? FALLBACK_SOURCE;
