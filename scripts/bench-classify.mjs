@@ -8,58 +8,32 @@
 //   node --expose-gc scripts/bench-classify.mjs [COUNT...]   default 10000 100000; one JSON line per COUNT,
 //   each the median of 3 repetitions (wall and CPU time: the machine may be shared)
 //
-// Each device gets RULES_PER_DEVICE observations, each one rule example chosen by a fixed
-// pseudo-random sequence (the same devices every run), plus a neighbour-table observation with its
-// own MAC (a lab profile's OUI, so the IEEE registrant lookup runs too). Devices are kept until the
-// count is reached, so the RSS growth measured is what holding N classified devices costs.
-import { discoverers } from '../dist/agent/discovery/index.js';
+// The devices are scripts/synthetic-devices.mjs's. Devices are kept until the count is reached, so
+// the RSS growth measured is what holding N classified devices costs.
 import { loadKnowledge } from '../dist/agent/knowledge/index.js';
 import { buildDevice } from '../dist/agent/pipeline/assess.js';
 import { identityFieldsOf, mergeObservations } from '../dist/agent/pipeline/merge.js';
+import { emittedExamples, emittersOf, lcg, observationsOf, SEED } from './synthetic-devices.mjs';
 
-const RULES_PER_DEVICE = 4;
-/** OUIs of the lab profiles (Hikvision, Dahua, Axis, Hanwha; tests/lab/profiles). */
-const OUIS = ['28:57:be', '08:ed:ed', 'ac:cc:8e', '00:09:18'];
 /** Merge works on one batch at a time, as a streamed scan would hand it hosts. */
 const BATCH = 1000;
 
 const knowledge = loadKnowledge();
 const identityFields = identityFieldsOf(knowledge.fields);
-const emitter = new Map();
-for (const d of discoverers) for (const f of d.emits) if (!emitter.has(f)) emitter.set(f, d.name);
-const examples = knowledge.rules.flatMap((rule) => (emitter.has(rule.field) ? rule.examples.map((e) => ({ field: rule.field, value: e.value, source: emitter.get(rule.field) })) : []));
+const examples = emittedExamples(knowledge);
+const emitter = emittersOf();
 const skippedRules = knowledge.rules.filter((r) => !emitter.has(r.field)).length;
-
-function lcg(seed) {
-  let s = seed >>> 0;
-  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-}
-
-function ipOf(n) {
-  return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
-}
-
-function observationsOf(n, next, at) {
-  const ip = ipOf(n);
-  const mac = `${OUIS[n % OUIS.length]}:${((n >> 16) & 255).toString(16).padStart(2, '0')}:${((n >> 8) & 255).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`;
-  const out = [{ source: 'neighbour-table', ip, mac, at, status: 'ok', fields: { 'neighbour.fresh': 'true' } }];
-  for (let k = 0; k < RULES_PER_DEVICE; k++) {
-    const e = examples[Math.floor(next() * examples.length)];
-    out.push({ source: e.source, ip, at, status: 'ok', fields: { [e.field]: e.value } });
-  }
-  return out;
-}
 
 /** Merges and classifies `count` devices, BATCH at a time; keeps every device it built. */
 function classifyMany(count) {
-  const next = lcg(0x5eedc0de);
+  const next = lcg(SEED);
   const at = new Date().toISOString();
   const kept = [];
   let observations = 0;
   const spent = { mergeMs: 0, classifyMs: 0, classifyCpuMs: 0 };
   for (let start = 0; start < count; start += BATCH) {
     const batch = [];
-    for (let n = start; n < Math.min(count, start + BATCH); n++) batch.push(...observationsOf(n, next, at));
+    for (let n = start; n < Math.min(count, start + BATCH); n++) batch.push(...observationsOf(examples, n, next, at));
     observations += batch.length;
     const t0 = performance.now();
     const hosts = mergeObservations(batch, identityFields);

@@ -3,11 +3,12 @@
  * evidence and identity values. It knows no protocol: which fields exist, which of them ARE identity
  * values and which patterns point to which vendor all come from the data (fingerprints/).
  */
-import { EVIDENCE_SOURCES, IDENTITY_KEYS, type Evidence, type Identity, type IdentityKey, type Observation } from '../types.js';
+import { type Evidence, type Identity, type IdentityKey, type Observation } from '../types.js';
 import { lookupOui } from './oui.js';
 import { normaliseMac } from '../net/mac.js';
 import { comparableModel } from '../normalise.js';
-import { OUI_RULE_ID, type Claim, type FingerprintDb, type IdentityValues, type RuleMatch } from './types.js';
+import { isIdentityKey, ruleIndexOf, type IndexedRule, type RuleIndex } from './rule-index.js';
+import { OUI_RULE_ID, type Claim, type FieldDef, type FingerprintDb, type IdentityValues, type RuleMatch } from './types.js';
 
 /** Flags a rule may carry: no `g`/`y` (they make a RegExp stateful between calls), no `d`/`v`. */
 export const ALLOWED_RULE_FLAGS = /^[imsu]*$/;
@@ -17,17 +18,7 @@ export const MAX_DETAIL_VALUE_LENGTH = 200;
 /** Longer values are not matched nor used for identity (bounds regex work on hostile input). */
 export const MAX_MATCH_VALUE_LENGTH = 2048;
 
-const IDENTITY_KEY_SET: ReadonlySet<string> = new Set(IDENTITY_KEYS);
-
-function isIdentityKey(name: string): name is IdentityKey {
-  return IDENTITY_KEY_SET.has(name);
-}
-
-/** Every named capture group of `re`, in pattern order (`(?:re)|` matches '' and lists them all). */
-export function namedGroups(re: RegExp): string[] {
-  const groups = new RegExp(`(?:${re.source})|`, re.flags).exec('')?.groups;
-  return groups ? Object.keys(groups) : [];
-}
+export { namedGroups } from './rule-index.js';
 
 /** The identity values a match captured: named groups that are Identity keys and took part. */
 export function capturesOf(match: RegExpExecArray): IdentityValues {
@@ -98,22 +89,28 @@ interface ValueStats {
   count: number;
 }
 
+/** How values of an identity key are told apart: models by their comparable form, others as they are. */
+function sameValueKey(db: FingerprintDb, key: IdentityKey, value: string): string {
+  return key === 'model' ? comparableModel(value, db.comparison) : value;
+}
+
 /**
  * Highest weight; then the value seen most often; then the lexically smallest (deterministic).
- * Values with one `sameAs` key are one value (a model with and without its vendor prefix,
+ * Values with one sameValueKey are one value (a model with and without its vendor prefix,
  * agent/normalise.ts), shown as its heaviest spelling.
  */
-function pick(candidates: readonly Candidate[] | undefined, sameAs: (value: string) => string): string | null {
+function pick(db: FingerprintDb, key: IdentityKey, candidates: readonly Candidate[] | undefined): string | null {
   if (!candidates || candidates.length === 0) return null;
+  if (candidates.length === 1) return candidates[0]!.value;
   const stats = new Map<string, ValueStats>();
   for (const c of candidates) {
-    const key = sameAs(c.value);
-    const s = stats.get(key);
+    const same = sameValueKey(db, key, c.value);
+    const s = stats.get(same);
     if (s) {
       s.weight = Math.max(s.weight, c.weight);
       s.count += 1;
       if (c.weight > s.shown.weight || (c.weight === s.shown.weight && c.value < s.shown.value)) s.shown = c;
-    } else stats.set(key, { shown: c, weight: c.weight, count: 1 });
+    } else stats.set(same, { shown: c, weight: c.weight, count: 1 });
   }
   let best: ValueStats | null = null;
   for (const entry of stats.values()) {
@@ -134,10 +131,142 @@ function push(map: Map<IdentityKey, Candidate[]>, key: IdentityKey, candidate: C
   else map.set(key, [candidate]);
 }
 
-function pushIdentity(map: Map<IdentityKey, Candidate[]>, key: string, value: string | undefined, weight: number): void {
-  const trimmed = value?.trim();
-  if (isIdentityKey(key) && trimmed) push(map, key, { weight, value: trimmed });
+/** What fingerprintDevice gathers from one device's MACs and values. */
+interface Gathered {
+  readonly evidence: Evidence[];
+  readonly fromFields: Map<IdentityKey, Candidate[]>;
+  readonly fromRules: Map<IdentityKey, Candidate[]>;
+  /** Vendor keys of platform and of brand claims, with repeats. */
+  readonly platform: string[];
+  readonly brand: string[];
 }
+
+/** The device's MACs in canonical form, sorted, each once. */
+function macsOf(input: FingerprintInput): string[] {
+  const macs: string[] = [];
+  for (const raw of input.macs ?? input.observations.map((o) => o.mac)) {
+    const mac = raw ? normaliseMac(raw) : null;
+    if (mac) macs.push(mac);
+  }
+  return macs.length > 1 ? sortedOnce(macs) : macs;
+}
+
+function gatherOui(db: FingerprintDb, mac: string, into: Gathered): string | null {
+  const hit = lookupOui(db, mac);
+  if (!hit) return null;
+  const vendor = hit.vendor ? db.vendors.get(hit.vendor) : undefined;
+  into.evidence.push({
+    source: 'oui',
+    detail: `MAC ${mac} is registered to ${hit.organisation} (IEEE ${hit.prefix})`,
+    supports: vendor ? vendor.key : null,
+    rule: OUI_RULE_ID,
+    confidence: vendor ? vendor.ouiConfidence : 0,
+  });
+  if (vendor) into.platform.push(vendor.key);
+  return hit.placeholder ? null : hit.organisation;
+}
+
+/**
+ * What one value of a field yields, the same on every device that shows it: the field's own
+ * identity mapping, the evidence of every rule that matches it (frozen: devices share it), the
+ * identity values those rules set or capture, in rule order, and the vendors they claim.
+ */
+interface ValueOutcome {
+  readonly fromField: Candidate | null;
+  readonly evidence: readonly Evidence[];
+  readonly fromRules: readonly (readonly [IdentityKey, Candidate])[];
+  readonly platform: readonly string[];
+  readonly brand: readonly string[];
+}
+
+function outcomeOf(field: string, def: FieldDef, rules: readonly IndexedRule[], value: string): ValueOutcome {
+  const evidence: Evidence[] = [];
+  const fromRules: [IdentityKey, Candidate][] = [];
+  const platform: string[] = [];
+  const brand: string[] = [];
+  let detail: string | undefined;
+  for (const { rule, captureKeys, sets } of rules) {
+    let groups: Record<string, string | undefined> | undefined;
+    if (captureKeys.length === 0) {
+      if (!rule.pattern.test(value)) continue;
+    } else {
+      const m = rule.pattern.exec(value);
+      if (!m) continue;
+      groups = m.groups;
+    }
+    detail ??= describeField(field, value);
+    evidence.push(Object.freeze({ source: rule.source, detail, supports: rule.supports, rule: rule.id, confidence: rule.confidence }));
+    if (rule.supports) (rule.claim === 'platform' ? platform : brand).push(rule.supports);
+    // What the rule sets, unless a capture of the same name overrides it; then the captures.
+    for (const [key, set] of sets) if (!groups?.[key]) fromRules.push([key, { weight: rule.confidence, value: set }]);
+    if (!groups) continue;
+    for (const key of captureKeys) {
+      const captured = groups[key]?.trim();
+      if (captured) fromRules.push([key, { weight: rule.confidence, value: captured }]);
+    }
+  }
+  return { fromField: def.identity ? { weight: def.priority, value } : null, evidence, fromRules, platform, brand };
+}
+
+/**
+ * How many values' outcomes are kept per database. An estate shows the same banners, names and
+ * models on device after device, so most values are seen again; values unique to one device
+ * (serials, UUIDs) would fill it without bound, so when it is full it starts again. At this size
+ * it holds about 10 MB at the very most (2,000 values of MAX_MATCH_VALUE_LENGTH two-byte
+ * characters, with their details), and far less for real values.
+ */
+const KEPT_OUTCOMES = 2000;
+
+/** Outcomes of values already matched, by field then value. */
+class OutcomeMemo {
+  private readonly byField = new Map<string, Map<string, ValueOutcome>>();
+  private size = 0;
+
+  get(field: string, value: string): ValueOutcome | undefined {
+    return this.byField.get(field)?.get(value);
+  }
+
+  keep(field: string, value: string, outcome: ValueOutcome): void {
+    if (this.size >= KEPT_OUTCOMES) {
+      this.byField.clear();
+      this.size = 0;
+    }
+    const values = this.byField.get(field);
+    if (values) values.set(value, outcome);
+    else this.byField.set(field, new Map([[value, outcome]]));
+    this.size += 1;
+  }
+}
+
+const memos = new WeakMap<FingerprintDb, OutcomeMemo>();
+
+function memoOf(db: FingerprintDb): OutcomeMemo {
+  let memo = memos.get(db);
+  if (!memo) {
+    memo = new OutcomeMemo();
+    memos.set(db, memo);
+  }
+  return memo;
+}
+
+/** One value of `field`: its identity mapping, and every rule of the field that matches it. */
+function gatherValue(memo: OutcomeMemo, field: string, def: FieldDef, rules: readonly IndexedRule[], rawValue: unknown, into: Gathered): void {
+  if (typeof rawValue !== 'string') return;
+  const value = rawValue.trim();
+  if (!value || value.length > MAX_MATCH_VALUE_LENGTH) return;
+  let outcome = memo.get(field, value);
+  if (!outcome) {
+    outcome = outcomeOf(field, def, rules, value);
+    memo.keep(field, value, outcome);
+  }
+  if (outcome.fromField && def.identity) push(into.fromFields, def.identity, outcome.fromField);
+  into.evidence.push(...outcome.evidence);
+  for (const [key, candidate] of outcome.fromRules) push(into.fromRules, key, candidate);
+  into.platform.push(...outcome.platform);
+  into.brand.push(...outcome.brand);
+}
+
+const NO_RULES: readonly IndexedRule[] = [];
 
 /**
  * Fingerprints one device: OUI of its MAC, then every known field of every observation (values
@@ -146,106 +275,73 @@ function pushIdentity(map: Map<IdentityKey, Candidate[]>, key: string, value: st
  * deterministic: the result does not depend on observation order.
  */
 export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): DeviceFingerprint {
-  const evidence: Evidence[] = [];
-  const fromFields = new Map<IdentityKey, Candidate[]>();
-  const fromRules = new Map<IdentityKey, Candidate[]>();
+  const index = ruleIndexOf(db);
+  const memo = memoOf(db);
+  const into: Gathered = { evidence: [], fromFields: new Map(), fromRules: new Map(), platform: [], brand: [] };
 
-  const macs = new Set<string>();
-  for (const raw of input.macs ?? input.observations.map((o) => o.mac)) {
-    const mac = raw ? normaliseMac(raw) : null;
-    if (mac) macs.add(mac);
-  }
   let registrant: string | null = null;
-  for (const mac of [...macs].sort()) {
-    const hit = lookupOui(db, mac);
-    if (!hit) continue;
-    if (!hit.placeholder) registrant ??= hit.organisation;
-    const vendor = hit.vendor ? db.vendors.get(hit.vendor) : undefined;
-    evidence.push({
-      source: 'oui',
-      detail: `MAC ${mac} is registered to ${hit.organisation} (IEEE ${hit.prefix})`,
-      supports: vendor ? vendor.key : null,
-      rule: OUI_RULE_ID,
-      confidence: vendor ? vendor.ouiConfidence : 0,
-    });
+  for (const mac of macsOf(input)) {
+    const organisation = gatherOui(db, mac, into);
+    registrant ??= organisation;
   }
 
-  for (const observation of input.observations) {
-    for (const [field, raw] of Object.entries(observation.fields)) {
+  for (const { fields } of input.observations) {
+    for (const field of Object.keys(fields)) {
       const def = db.fields.get(field);
       if (!def) continue;
-      const values: readonly unknown[] = Array.isArray(raw) ? raw : [raw];
-      for (const rawValue of values) {
-        if (typeof rawValue !== 'string') continue;
-        const value = rawValue.trim();
-        if (!value || value.length > MAX_MATCH_VALUE_LENGTH) continue;
-        if (def.identity) push(fromFields, def.identity, { weight: def.priority, value });
-        let detail: string | undefined;
-        for (const { rule, captures } of matchValue(db, field, value)) {
-          detail ??= describeField(field, value);
-          evidence.push({ source: rule.source, detail, supports: rule.supports, rule: rule.id, confidence: rule.confidence });
-          // What the rule sets, unless a capture of the same name overrides it; then the captures.
-          for (const key in rule.set) if (!(key in captures)) pushIdentity(fromRules, key, rule.set[key as IdentityKey], rule.confidence);
-          for (const key in captures) pushIdentity(fromRules, key, captures[key as IdentityKey], rule.confidence);
-        }
-      }
+      const rules = index.byField.get(field) ?? NO_RULES;
+      const raw = fields[field];
+      if (Array.isArray(raw)) for (const value of raw) gatherValue(memo, field, def, rules, value, into);
+      else gatherValue(memo, field, def, rules, raw, into);
     }
   }
 
-  const identity = {} as Identity;
-  const sameAs = (key: IdentityKey) => (key === 'model' ? (v: string) => comparableModel(v, db.comparison) : (v: string) => v);
-  for (const key of IDENTITY_KEYS) identity[key] = pick(fromFields.get(key), sameAs(key)) ?? pick(fromRules.get(key), sameAs(key));
-
-  const sorted = dedupe(evidence).sort((a, b) => compareEvidence(db, a, b));
-  const platform = new Set<string>();
-  const brand = new Set<string>();
-  for (const e of sorted) {
-    if (!e.supports) continue;
-    const claim = claimOf(db, e);
-    if (claim === 'platform') platform.add(e.supports);
-    else if (claim === 'brand') brand.add(e.supports);
-  }
-  return { evidence: sorted, identity, claims: { platform: [...platform].sort(), brand: [...brand].sort() }, registrant };
+  const chosen = (key: IdentityKey): string | null => pick(db, key, into.fromFields.get(key)) ?? pick(db, key, into.fromRules.get(key));
+  // Written out (not a loop over IDENTITY_KEYS) so the object is built with its final shape at once.
+  const identity: Identity = {
+    manufacturer: chosen('manufacturer'),
+    brand: chosen('brand'),
+    model: chosen('model'),
+    firmware: chosen('firmware'),
+    serial: chosen('serial'),
+    deviceType: chosen('deviceType'),
+  };
+  return {
+    evidence: sortedEvidence(index, into.evidence),
+    identity,
+    claims: { platform: sortedOnce(into.platform), brand: sortedOnce(into.brand) },
+    registrant,
+  };
 }
 
-function dedupe(evidence: readonly Evidence[]): Evidence[] {
-  const seen = new Set<string>();
-  const out: Evidence[] = [];
-  for (const e of evidence) {
-    // NUL never occurs in a detail (describeField quotes values with JSON.stringify), so the
-    // joined key is as unambiguous as a JSON array, and several times cheaper to build.
-    const key = `${e.source}\u0000${e.detail}\u0000${e.supports}\u0000${e.rule}\u0000${e.confidence}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push(e);
-  }
-  return out;
+/** `list` sorted (code-unit order), repeats dropped; sorts `list` in place. */
+function sortedOnce(list: string[]): string[] {
+  if (list.length < 2) return list;
+  list.sort();
+  return list.filter((item, i) => i === 0 || item !== list[i - 1]);
 }
 
 function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** OUI evidence first, then rules by file and position, then unknown rule ids by name. */
-function compareRules(db: FingerprintDb, a: string, b: string): number {
-  if (a === b) return 0;
-  if (a === OUI_RULE_ID) return -1;
-  if (b === OUI_RULE_ID) return 1;
-  const ra = db.rulesById.get(a);
-  const rb = db.rulesById.get(b);
-  if (ra && rb) return compareStrings(ra.file, rb.file) || ra.index - rb.index;
-  if (ra) return -1;
-  if (rb) return 1;
-  return compareStrings(a, b);
-}
-
-const SOURCE_RANK: ReadonlyMap<string, number> = new Map(EVIDENCE_SOURCES.map((source, i) => [source, i]));
-
-function compareEvidence(db: FingerprintDb, a: Evidence, b: Evidence): number {
-  return (
-    (SOURCE_RANK.get(a.source) ?? -1) - (SOURCE_RANK.get(b.source) ?? -1) ||
-    compareRules(db, a.rule, b.rule) ||
-    compareStrings(a.detail, b.detail) ||
-    compareStrings(a.supports ?? '', b.supports ?? '')
-  );
+/**
+ * The evidence sorted by source (registry order), then OUI evidence, then rule order in the
+ * database, then detail and vendor; repeats (the same rule on the same detail) once. Repeats sort
+ * next to each other, so each is dropped by comparing it with the item before it.
+ */
+function sortedEvidence(index: RuleIndex, evidence: Evidence[]): Evidence[] {
+  const rank = (e: Evidence): number => index.evidenceRank.get(e.rule) ?? -1;
+  evidence.sort((a, b) => rank(a) - rank(b) || compareStrings(a.detail, b.detail) || compareStrings(a.supports ?? '', b.supports ?? ''));
+  return evidence.filter((e, i) => {
+    const before = evidence[i - 1];
+    return (
+      !before ||
+      e.rule !== before.rule ||
+      e.detail !== before.detail ||
+      e.supports !== before.supports ||
+      e.source !== before.source ||
+      e.confidence !== before.confidence
+    );
+  });
 }

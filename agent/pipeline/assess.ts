@@ -51,7 +51,9 @@ function servicesOf(host: ObservedHost): Service[] {
   const byPort = new Map<number, Observation[]>();
   for (const o of host.observations) {
     if (o.port === undefined || o.status === 'refused' || o.status === 'timeout') continue;
-    byPort.set(o.port, [...(byPort.get(o.port) ?? []), o]);
+    const seen = byPort.get(o.port);
+    if (seen) seen.push(o);
+    else byPort.set(o.port, [o]);
   }
   const services: Service[] = [];
   for (const [port, seen] of byPort) {
@@ -75,6 +77,7 @@ const EVIDENCE_SOURCE_OF: ReadonlyMap<string, EvidenceSource | null> = new Map(d
  * about, though it supports no vendor.
  */
 function cleanedTextEvidence(host: ObservedHost): Evidence[] {
+  if (!host.observations.some((o) => o.fields[CLEANED_FIELD] !== undefined)) return [];
   const found = new Map<string, Evidence>();
   for (const o of host.observations) {
     const cleaned = o.fields[CLEANED_FIELD];
@@ -119,10 +122,13 @@ function sharedMacEvidence(shared: SharedMac): Evidence {
 export function buildDevice(db: Knowledge, host: ObservedHost): Device {
   const fingerprint = fingerprintDevice(db, { macs: host.ownMacs, observations: host.observations });
   const classified = classify(db, fingerprint.evidence, fingerprint.identity);
-  const { classification } = classified;
+  const { classification, identity } = classified;
   // When neither the vendor table nor the device names a maker, the MAC's IEEE registrant does
   // (a printer's "HP Inc."); registry placeholders such as "Private" never do.
-  const identity = { ...classified.identity, manufacturer: classified.identity.manufacturer ?? fingerprint.registrant };
+  identity.manufacturer ??= fingerprint.registrant;
+  const cleaned = cleanedTextEvidence(host);
+  // The fingerprint's own list when nothing is added to it (it is built for this device).
+  const evidence = host.sharedMac || cleaned.length > 0 ? [...(host.sharedMac ? [sharedMacEvidence(host.sharedMac)] : []), ...fingerprint.evidence, ...cleaned] : fingerprint.evidence;
   return {
     id: deviceId(host, identity.serial),
     ip: host.ip,
@@ -132,7 +138,7 @@ export function buildDevice(db: Knowledge, host: ObservedHost): Device {
     ...(host.sharedMac && host.mac === host.sharedMac.mac ? { macShared: true } : {}),
     identity,
     classification,
-    evidence: [...(host.sharedMac ? [sharedMacEvidence(host.sharedMac)] : []), ...fingerprint.evidence, ...cleanedTextEvidence(host)],
+    evidence,
     vulnerabilities: vulnerabilitiesOf(db.cves, {
       model: identity.model,
       firmware: identity.firmware,

@@ -54,15 +54,6 @@ export interface ClassifyResult {
   identity: Identity;
 }
 
-interface Item {
-  vendor: Vendor;
-  group: string;
-  claim: Claim;
-  /** source + rule: evidence from the same rule counts once. */
-  key: string;
-  confidence: number;
-}
-
 function clamp01(x: number): number {
   return Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0;
 }
@@ -71,39 +62,85 @@ function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-function weight(weights: ClassificationWeights, item: Item, asRival: boolean): number {
-  let w = weights.relationWeight[item.claim][item.vendor.relation];
-  if (item.vendor.uncertain) w *= weights.uncertainWeight;
-  if (asRival && item.claim === 'brand') w *= weights.rivalBrandWeight;
+function weight(weights: ClassificationWeights, claim: Claim, vendor: Vendor, asRival: boolean): number {
+  let w = weights.relationWeight[claim][vendor.relation];
+  if (vendor.uncertain) w *= weights.uncertainWeight;
+  if (asRival && claim === 'brand') w *= weights.rivalBrandWeight;
   return w;
 }
 
-/** 1 − ∏(1 − pᵢ) over the strongest value per key. */
-function noisyOr(values: Iterable<[string, number]>): number {
-  const best = new Map<string, number>();
-  for (const [key, p] of values) best.set(key, Math.max(best.get(key) ?? 0, clamp01(p)));
+/**
+ * One term of a noisy-OR: evidence from the same source and rule supporting the same vendor counts
+ * once, at its strongest.
+ */
+interface Term {
+  readonly source: string;
+  readonly rule: string;
+  readonly vendor: string;
+  p: number;
+}
+
+/**
+ * Adds `p` to the terms of `name`. Terms are few (one per rule that matched, and the OUI), so they
+ * are found by a scan, in the order they were first seen.
+ */
+function addTerm(terms: Map<string, Term[]>, name: string, e: Evidence, vendor: string, p: number): void {
+  const clamped = clamp01(p);
+  let list = terms.get(name);
+  if (!list) {
+    list = [];
+    terms.set(name, list);
+  }
+  for (const term of list) {
+    if (term.rule === e.rule && term.source === e.source && term.vendor === vendor) {
+      term.p = Math.max(term.p, clamped);
+      return;
+    }
+  }
+  list.push({ source: e.source, rule: e.rule, vendor, p: clamped });
+}
+
+/** 1 − ∏(1 − pᵢ) over the terms. */
+function noisyOr(terms: readonly Term[] | undefined): number {
   let miss = 1;
-  for (const p of best.values()) miss *= 1 - p;
+  if (terms) for (const term of terms) miss *= 1 - term.p;
   return 1 - miss;
 }
 
-function itemsOf(db: FingerprintDb, evidence: readonly Evidence[]): Item[] {
-  const items: Item[] = [];
+/** The noisy-OR terms of a device's evidence, gathered in one pass. */
+interface Tally {
+  /** Maker group → terms of S(G). */
+  own: Map<string, Term[]>;
+  /** Maker group → terms of R(G). */
+  rival: Map<string, Term[]>;
+  /** Vendor key → terms of its brand claims (unweighted). */
+  brand: Map<string, Term[]>;
+  /** Vendor key → terms of its platform claims (weighted as in S(G)). */
+  platform: Map<string, Term[]>;
+}
+
+function tally(db: FingerprintDb, evidence: readonly Evidence[]): Tally {
+  const t: Tally = { own: new Map(), rival: new Map(), brand: new Map(), platform: new Map() };
   for (const e of evidence) {
     if (!e.supports) continue;
     const vendor = db.vendors.get(e.supports);
     if (!vendor) continue;
     // Evidence from a rule this database does not know is read as a label: the weaker reading.
     const claim = claimOf(db, e) ?? 'brand';
-    items.push({
-      vendor,
-      group: vendor.linkedVendor ?? vendor.key,
-      claim,
-      key: `${e.source}\u0000${e.rule}\u0000${vendor.key}`,
-      confidence: clamp01(e.confidence),
-    });
+    const group = groupOf(vendor);
+    const confidence = clamp01(e.confidence);
+    const ownTerm = weight(db.weights, claim, vendor, false) * confidence;
+    addTerm(t.own, group, e, vendor.key, ownTerm);
+    addTerm(t.rival, group, e, vendor.key, weight(db.weights, claim, vendor, true) * confidence);
+    if (claim === 'brand') addTerm(t.brand, vendor.key, e, vendor.key, confidence);
+    else addTerm(t.platform, vendor.key, e, vendor.key, ownTerm);
   }
-  return items;
+  return t;
+}
+
+/** The maker group a vendor counts toward: its linked vendor, else itself. */
+function groupOf(vendor: Vendor): string {
+  return vendor.linkedVendor ?? vendor.key;
 }
 
 export interface GroupScores {
@@ -113,18 +150,19 @@ export interface GroupScores {
   rival: Map<string, number>;
 }
 
-/** Per maker group (hikvision, dahua, or a non-linked vendor key): S(G) and R(G) as documented above. */
-export function scoreGroups(db: FingerprintDb, evidence: readonly Evidence[]): GroupScores {
-  const items = itemsOf(db, evidence);
-  const groups = [...new Set(items.map((i) => i.group))].sort();
+function groupScores(t: Tally): GroupScores {
   const own = new Map<string, number>();
   const rival = new Map<string, number>();
-  for (const g of groups) {
-    const mine = items.filter((i) => i.group === g);
-    own.set(g, noisyOr(mine.map((i) => [i.key, weight(db.weights, i, false) * i.confidence])));
-    rival.set(g, noisyOr(mine.map((i) => [i.key, weight(db.weights, i, true) * i.confidence])));
+  for (const g of [...t.own.keys()].sort()) {
+    own.set(g, noisyOr(t.own.get(g)));
+    rival.set(g, noisyOr(t.rival.get(g)));
   }
   return { own, rival };
+}
+
+/** Per maker group (hikvision, dahua, or a non-linked vendor key): S(G) and R(G) as documented above. */
+export function scoreGroups(db: FingerprintDb, evidence: readonly Evidence[]): GroupScores {
+  return groupScores(tally(db, evidence));
 }
 
 function normaliseName(s: string): string {
@@ -149,8 +187,8 @@ function best<T>(entries: readonly T[], better: (a: T, b: T) => boolean): T | nu
 
 export function classify(db: FingerprintDb, evidence: readonly Evidence[], identityFromFingerprint: Identity): ClassifyResult {
   const fp = identityFromFingerprint;
-  const items = itemsOf(db, evidence);
-  const { own, rival } = scoreGroups(db, evidence);
+  const terms = tally(db, evidence);
+  const { own, rival } = groupScores(terms);
 
   const conflictAgainst = (group: string): number => {
     let miss = 1;
@@ -172,13 +210,9 @@ export function classify(db: FingerprintDb, evidence: readonly Evidence[], ident
   const confidence = maker ? round3((own.get(maker) ?? 0) * (1 - conflictAgainst(maker))) : 0;
 
   // What it is sold as.
-  const brandScores = new Map<string, number>();
-  for (const key of new Set(items.filter((i) => i.claim === 'brand').map((i) => i.vendor.key))) {
-    brandScores.set(key, noisyOr(items.filter((i) => i.claim === 'brand' && i.vendor.key === key).map((i) => [i.key, i.confidence])));
-  }
-  const brandKey = best([...brandScores.keys()].sort(), (a, b) => {
-    const sa = brandScores.get(a) ?? 0;
-    const sb = brandScores.get(b) ?? 0;
+  const brandKey = best([...terms.brand.keys()].sort(), (a, b) => {
+    const sa = noisyOr(terms.brand.get(a));
+    const sb = noisyOr(terms.brand.get(b));
     if (sa !== sb) return sa > sb;
     return a !== maker && b === maker; // a relabelled name over the maker's own leaking through
   });
@@ -197,12 +231,8 @@ export function classify(db: FingerprintDb, evidence: readonly Evidence[], ident
     if (presented) relation = relationOf(presented, linked);
     else if (unknownLabel) relation = 'oem';
     else {
-      const platformScores = new Map<string, number>();
-      for (const key of new Set(items.filter((i) => i.claim === 'platform' && i.group === linked).map((i) => i.vendor.key))) {
-        const mine = items.filter((i) => i.claim === 'platform' && i.vendor.key === key);
-        platformScores.set(key, noisyOr(mine.map((i) => [i.key, weight(db.weights, i, false) * i.confidence])));
-      }
-      const pv = best([...platformScores.keys()].sort(), (a, b) => (platformScores.get(a) ?? 0) > (platformScores.get(b) ?? 0));
+      const inGroup = [...terms.platform.keys()].filter((key) => db.vendors.get(key)?.linkedVendor === linked);
+      const pv = best(inGroup.sort(), (a, b) => noisyOr(terms.platform.get(a)) > noisyOr(terms.platform.get(b)));
       const vendor = pv ? db.vendors.get(pv) : undefined;
       relation = vendor ? relationOf(vendor, linked) : 'direct';
     }
