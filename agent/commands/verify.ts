@@ -78,7 +78,7 @@ export function registerVerify(program: Command): void {
         'device fails the handover on its own (a site that must not have such devices is the usual reason to verify); ' +
         '--allow-linked reports it without failing',
     )
-    .requiredOption('--expected <file>', 'CSV (header row) or JSON handover schedule; columns ip, mac, serial, model, firmware, brand, location')
+    .requiredOption('--expected <file>', 'CSV (header row), JSON or Excel .xlsx (first visible sheet, header row) handover schedule; columns ip, mac, serial, model, firmware, brand, location')
     .option('-s, --site <name>', 'site name', DEFAULT_SITE)
     .option('--scan <id>', 'check this scan instead of the latest')
     .option('--store <dir|url>', readStoreHelp(), DEFAULT_STORE)
