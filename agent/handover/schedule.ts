@@ -13,7 +13,7 @@ import { parse as parseCsv, CsvError } from 'csv-parse/sync';
 import { readBoundedTextFile } from '../bounded-file.js';
 import { agentError } from '../errors.js';
 import { displaySafe } from '../safe-text.js';
-import { columnName, looksLikeOle2, looksLikeZip, readFirstSheet, XlsxProblem } from './xlsx.js';
+import { columnName, looksLikeOle2, looksLikeZip, readSheet, XlsxProblem } from './xlsx.js';
 
 export const HANDOVER_COLUMNS = ['ip', 'mac', 'serial', 'model', 'firmware', 'brand', 'location'] as const;
 export type HandoverColumn = (typeof HANDOVER_COLUMNS)[number];
@@ -25,8 +25,13 @@ export type ExpectedDevice = Record<HandoverColumn, string | null> & { line: num
 const MAX_HANDOVER_BYTES = 4 * 1024 * 1024;
 const MAC = /^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$/i;
 
-export function readHandoverFile(file: string): ExpectedDevice[] {
-  return readHandoverSchedule(file).devices;
+export function readHandoverFile(file: string, options: ScheduleOptions = {}): ExpectedDevice[] {
+  return readHandoverSchedule(file, options).devices;
+}
+
+export interface ScheduleOptions {
+  /** The workbook sheet to read (an .xlsx only); the first visible one when absent. */
+  sheet?: string;
 }
 
 /** Which schedule a verification checked: the file's name and the SHA-256 of its bytes (hex), for a sign-off. */
@@ -36,19 +41,20 @@ export interface ScheduleFile {
 }
 
 /** The schedule's devices and which file they came from. */
-export function readHandoverSchedule(file: string): { devices: ExpectedDevice[]; source: ScheduleFile } {
+export function readHandoverSchedule(file: string, options: ScheduleOptions = {}): { devices: ExpectedDevice[]; source: ScheduleFile } {
   const read = readBoundedTextFile(file, { maxBytes: MAX_HANDOVER_BYTES });
   if (!read.ok) throw agentError('CCTV_ERR_HANDOVER_UNREADABLE', file, read.reason);
   const source = { name: basename(file), sha256: createHash('sha256').update(read.bytes).digest('hex') };
-  return { devices: parseHandoverBytes(read.bytes, read.text, file), source };
+  return { devices: parseHandoverBytes(read.bytes, read.text, file, options), source };
 }
 
 /** A workbook when the name ends in .xlsx or the bytes are a ZIP; otherwise text ({@link parseHandover}). */
-function parseHandoverBytes(bytes: Buffer, text: string, file: string): ExpectedDevice[] {
+function parseHandoverBytes(bytes: Buffer, text: string, file: string, options: ScheduleOptions): ExpectedDevice[] {
   if (looksLikeOle2(bytes)) {
     throw agentError('CCTV_ERR_BAD_XLSX', file, 'it is an Excel 97–2003 (.xls) workbook, or an .xlsx saved with a password; neither can be read');
   }
-  if (/\.xlsx$/i.test(file) || looksLikeZip(bytes)) return parseXlsxHandover(bytes, file);
+  if (/\.xlsx$/i.test(file) || looksLikeZip(bytes)) return parseXlsxHandover(bytes, file, options.sheet);
+  if (options.sheet !== undefined) throw agentError('CCTV_ERR_BAD_OPTION', '--sheet', `"${file}" is not an Excel workbook (.xlsx); a CSV or JSON schedule has no sheets`);
   return parseHandover(text, file);
 }
 
@@ -59,11 +65,11 @@ export function parseHandover(text: string, file: string): ExpectedDevice[] {
   return /^\s*[[{]/.test(body) ? parseJsonHandover(body, complain) : parseCsvHandover(body, complain);
 }
 
-/** The devices of a workbook's first visible sheet, read like a CSV file's rows (header row first). */
-export function parseXlsxHandover(bytes: Uint8Array, file: string): ExpectedDevice[] {
-  let sheet: ReturnType<typeof readFirstSheet>;
+/** The devices of a workbook's sheet (`sheetName`, else the first visible one), read like a CSV file's rows (header row first). */
+export function parseXlsxHandover(bytes: Uint8Array, file: string, sheetName?: string): ExpectedDevice[] {
+  let sheet: ReturnType<typeof readSheet>;
   try {
-    sheet = readFirstSheet(bytes);
+    sheet = readSheet(bytes, sheetName);
   } catch (error) {
     if (!(error instanceof XlsxProblem)) throw error;
     if (error.at) throw agentError('CCTV_ERR_BAD_HANDOVER_CELL', file, error.at.sheet, columnName(error.at.column) + String(error.at.row), error.message);

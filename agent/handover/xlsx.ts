@@ -255,22 +255,27 @@ function cellText(cell: XmlNode, shared: readonly string[], problem: (why: strin
   }
 }
 
-/** The worksheet to read: the first one in the workbook's tab order that is not hidden (§18.2.19, §18.18.68). */
-function firstSheet(workbook: XmlNode, rels: Relationship[]): { name: string; part: string } {
-  for (const sheet of xmlChildren(xmlChild(workbook, 'sheets'), 'sheet')) {
-    const state = xmlAttr(sheet, 'state');
-    if (state === 'hidden' || state === 'veryHidden') continue;
+/**
+ * The worksheet to read: the one named `wanted` (case-insensitive, as spreadsheet programs compare
+ * sheet names), else the first one in the workbook's tab order that is not hidden (§18.2.19, §18.18.68).
+ */
+function chooseSheet(workbook: XmlNode, rels: Relationship[], wanted: string | undefined): { name: string; part: string } {
+  const sheets = xmlChildren(xmlChild(workbook, 'sheets'), 'sheet').flatMap((sheet) => {
     const rel = rels.find((r) => r.id === xmlAttr(sheet, 'id'));
-    if (rel && isType(rel, 'worksheet')) return { name: shown(xmlAttr(sheet, 'name') ?? ''), part: rel.target };
-  }
-  throw new XlsxProblem('it has no visible worksheet');
+    const state = xmlAttr(sheet, 'state');
+    return rel && isType(rel, 'worksheet') ? [{ name: xmlAttr(sheet, 'name') ?? '', part: rel.target, hidden: state === 'hidden' || state === 'veryHidden' }] : [];
+  });
+  const chosen = wanted === undefined ? sheets.find((s) => !s.hidden) : sheets.find((s) => s.name.toLowerCase() === wanted.toLowerCase());
+  if (chosen) return { name: shown(chosen.name), part: chosen.part };
+  if (wanted === undefined) throw new XlsxProblem('it has no visible worksheet');
+  throw new XlsxProblem(`it has no sheet "${shown(wanted)}" (its sheets: ${sheets.map((s) => `"${shown(s.name)}"`).join(', ') || 'none'})`);
 }
 
 /**
- * The non-empty cells of the first visible worksheet, row by row. Cells and rows may omit their
- * reference (§18.3.1.4, §18.3.1.73): they then follow the one before.
+ * The non-empty cells of the sheet named `sheetName`, or of the first visible one, row by row.
+ * Cells and rows may omit their reference (§18.3.1.4, §18.3.1.73): they then follow the one before.
  */
-export function readFirstSheet(bytes: Uint8Array): SheetRows {
+export function readSheet(bytes: Uint8Array, sheetName?: string): SheetRows {
   if (!looksLikeZip(bytes)) throw new XlsxProblem('it is not a ZIP package, which every .xlsx file is (a CSV file renamed .xlsx? then name it .csv)');
   if (!endsLikeZip(bytes)) throw new XlsxProblem('the file is cut short (a ZIP package ends with a directory of its parts, and this one has none); copy it again from where it was made');
   const budget = { inflated: 0 };
@@ -282,7 +287,7 @@ export function readFirstSheet(bytes: Uint8Array): SheetRows {
   const workbook = xmlPart(book, office.target, 'workbook');
   if (workbook.name !== 'workbook') throw new XlsxProblem(`its main document is a ${shown(workbook.name) || 'document'}, not a workbook (a Word or PowerPoint file?)`);
   const rels = relationships(xmlPart(book, workbookRels, 'workbook relationships'), office.target);
-  const sheet = firstSheet(workbook, rels);
+  const sheet = chooseSheet(workbook, rels, sheetName);
   const sharedPart = rels.find((r) => isType(r, 'sharedStrings'))?.target;
   const data = readZipParts(bytes, (key) => key === sheet.part || key === sharedPart, budget);
   const shared = sharedPart ? xmlChildren(xmlPart(data, sharedPart, 'shared strings'), 'si').map(stringItem) : [];

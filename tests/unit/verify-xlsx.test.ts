@@ -58,6 +58,16 @@ describe('reading a handover schedule from an Excel workbook', () => {
     ]);
   });
 
+  it('reads the sheet --sheet names (case-insensitive, hidden ones too), and lists the sheets when none has that name', () => {
+    const path = join(fixtures, 'schedule.xlsx');
+    expect(readHandoverFile(path, { sheet: 'cameras' })).toHaveLength(3);
+    expect(refusal(() => readHandoverFile(path, { sheet: 'Old' })).message).toContain('at cell A1 of sheet "Old": unknown column "Seral"');
+    const missing = refusal(() => readHandoverFile(path, { sheet: 'Rack 2' }));
+    expect([missing.code, missing.message]).toEqual(['CCTV_ERR_BAD_XLSX', expect.stringContaining('it has no sheet "Rack 2" (its sheets: "Old", "Cameras", "Notes")')]);
+    const csv = refusal(() => readHandoverFile(join(fixtures, 'schedule.csv'), { sheet: 'Cameras' }));
+    expect([csv.code, csv.message]).toEqual(['CCTV_ERR_BAD_OPTION', expect.stringContaining('a CSV or JSON schedule has no sheets')]);
+  });
+
   it('reads shared strings, rich-text runs, inline strings, saved formula results and cells without references, evaluating nothing', () => {
     const shared = ['IP Address', '<r><t>Serial</t></r><r><rPr><b/></rPr><t>No.</t></r><rPh><t>x</t></rPh>', 'Location', 'Model', 'DS-2CD2143G2-I', 'Firmware'];
     const header = ['A', 'B', 'C', 'D', 'E'].map((c, i) => `<c r="${c}1" t="s"><v>${[0, 1, 2, 3, 5][i]}</v></c>`).join('');
