@@ -3,7 +3,7 @@
  * a package of XML parts, Part 2) and packed with fflate's zipSync: package and workbook
  * relationships, one sheet "Cams", shared strings.
  */
-import { strToU8, zipSync, type Zippable } from 'fflate';
+import { strToU8, zipSync, type ZipOptions, type Zippable } from 'fflate';
 import { escapeXml } from '../../agent/protocols/xml.js';
 import { columnName } from '../../agent/handover/xlsx.js';
 
@@ -30,13 +30,13 @@ export function workbookParts(sheet: string, shared: string[] = []): Zippable {
   };
 }
 
-/** A workbook of {@link workbookParts}. */
-export function workbook(sheet: string, shared: string[] = []): Uint8Array {
-  return zipSync(workbookParts(sheet, shared));
+/** A workbook of {@link workbookParts}; `zip.level: 0` stores the parts uncompressed. */
+export function workbook(sheet: string, shared: string[] = [], zip: ZipOptions = {}): Uint8Array {
+  return zipSync(workbookParts(sheet, shared), zip);
 }
 
 /** A workbook whose sheet holds `rows` (first the header) as shared strings, as Excel saves typed text. */
-export function workbookOfRows(rows: string[][]): Uint8Array {
+export function workbookOfRows(rows: string[][], zip: ZipOptions = {}): Uint8Array {
   const shared: string[] = [];
   const sheet = rows
     .map((cells, r) => {
@@ -48,5 +48,5 @@ export function workbookOfRows(rows: string[][]): Uint8Array {
       return `<row r="${r + 1}">${xml.join('')}</row>`;
     })
     .join('');
-  return workbook(sheet, shared);
+  return workbook(sheet, shared, zip);
 }
