@@ -142,12 +142,22 @@ export const ERRORS = {
   CCTV_ERR_HANDOVER_UNREADABLE: {
     exit: 2,
     message: (file: string, why: string) =>
-      `The handover file "${file}" cannot be read (${why}). Give --expected the path of the CSV or JSON handover schedule.`,
+      `The handover file "${file}" cannot be read (${why}). Give --expected the path of the CSV, JSON or Excel (.xlsx) handover schedule.`,
   },
   CCTV_ERR_BAD_HANDOVER: {
     exit: 2,
     message: (file: string, line: number, column: number, why: string) =>
       `The handover file "${file}" is not valid at line ${line}, column ${column}: ${why}. Fix that line (columns: ip, mac, serial, model, firmware, brand, location) and run verify again.`,
+  },
+  CCTV_ERR_BAD_XLSX: {
+    exit: 2,
+    message: (file: string, why: string) =>
+      `The handover file "${file}" cannot be read as an Excel workbook (.xlsx): ${why}. Save the schedule from the spreadsheet program as "Excel Workbook (.xlsx)" or as CSV, and run verify again.`,
+  },
+  CCTV_ERR_BAD_HANDOVER_CELL: {
+    exit: 2,
+    message: (file: string, sheet: string, cell: string, why: string) =>
+      `The handover workbook "${file}" is not valid at cell ${cell} of sheet "${sheet}": ${why}. Fix that cell (columns: ip, mac, serial, model, firmware, brand, location) and run verify again.`,
   },
   CCTV_ERR_NO_SCAN: {
     exit: 2,

@@ -15,6 +15,8 @@ import { DEFAULT_SITE, DEFAULT_STORE, logFormatOption, loggerFor, logLevelOption
 
 interface HandoverFlags extends LogFlags {
   expected: string;
+  /** The workbook sheet to read when --expected is an .xlsx. */
+  sheet?: string;
   site: string;
   scan?: string;
   store: string;
@@ -29,7 +31,7 @@ async function handoverCommand(flags: HandoverFlags): Promise<void> {
   const log = loggerFor(flags);
   assertStoreName('site name', flags.site);
   // A bad handover file fails before the store is touched.
-  const { devices: expected, source } = readHandoverSchedule(flags.expected);
+  const { devices: expected, source } = readHandoverSchedule(flags.expected, { sheet: flags.sheet });
   const progress = createProgress(process.stderr, { json: flags.format === 'json' && flags.out === undefined });
   progress.update(`matching ${expected.length} expected device(s) with the scan`);
   try {
@@ -78,7 +80,8 @@ export function registerVerify(program: Command): void {
         'device fails the handover on its own (a site that must not have such devices is the usual reason to verify); ' +
         '--allow-linked reports it without failing',
     )
-    .requiredOption('--expected <file>', 'CSV (header row) or JSON handover schedule; columns ip, mac, serial, model, firmware, brand, location')
+    .requiredOption('--expected <file>', 'CSV (header row), JSON or Excel .xlsx (first visible sheet, header row) handover schedule; columns ip, mac, serial, model, firmware, brand, location')
+    .option('--sheet <name>', 'with an .xlsx schedule: read the sheet of this name (case-insensitive) instead of the first visible one')
     .option('-s, --site <name>', 'site name', DEFAULT_SITE)
     .option('--scan <id>', 'check this scan instead of the latest')
     .option('--store <dir|url>', readStoreHelp(), DEFAULT_STORE)

@@ -1,8 +1,10 @@
 /**
  * The installer's handover schedule: the devices a site is meant to have, as CSV (RFC 4180, a
- * header row) or JSON (an array of objects, or `{ "devices": [...] }`). Column / key names are
+ * header row), JSON (an array of objects, or `{ "devices": [...] }`) or an Excel workbook (.xlsx,
+ * its first visible sheet with a header row; agent/handover/xlsx.ts). Column / key names are
  * case-insensitive; an unknown one is an error that names it, so a typo ("seral") is not silently
- * ignored. Every error names the file, line and column (1-based) of the offending text.
+ * ignored. Every error names the file, line and column (1-based) of the offending text, or in a
+ * workbook its sheet and cell (`C7`).
  */
 import { createHash } from 'node:crypto';
 import { isIPv4 } from 'node:net';
@@ -11,19 +13,25 @@ import { parse as parseCsv, CsvError } from 'csv-parse/sync';
 import { readBoundedTextFile } from '../bounded-file.js';
 import { agentError } from '../errors.js';
 import { displaySafe } from '../safe-text.js';
+import { columnName, looksLikeOle2, looksLikeZip, readSheet, XlsxProblem } from './xlsx.js';
 
 export const HANDOVER_COLUMNS = ['ip', 'mac', 'serial', 'model', 'firmware', 'brand', 'location'] as const;
 export type HandoverColumn = (typeof HANDOVER_COLUMNS)[number];
 
-/** One expected device; at least one of ip, mac, serial is set. `line` is where it is written. */
+/** One expected device; at least one of ip, mac, serial is set. `line` is where it is written (a workbook's row number). */
 export type ExpectedDevice = Record<HandoverColumn, string | null> & { line: number };
 
 /** A handover file larger than this is not a schedule. */
 const MAX_HANDOVER_BYTES = 4 * 1024 * 1024;
 const MAC = /^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$/i;
 
-export function readHandoverFile(file: string): ExpectedDevice[] {
-  return readHandoverSchedule(file).devices;
+export function readHandoverFile(file: string, options: ScheduleOptions = {}): ExpectedDevice[] {
+  return readHandoverSchedule(file, options).devices;
+}
+
+export interface ScheduleOptions {
+  /** The workbook sheet to read (an .xlsx only); the first visible one when absent. */
+  sheet?: string;
 }
 
 /** Which schedule a verification checked: the file's name and the SHA-256 of its bytes (hex), for a sign-off. */
@@ -33,17 +41,46 @@ export interface ScheduleFile {
 }
 
 /** The schedule's devices and which file they came from. */
-export function readHandoverSchedule(file: string): { devices: ExpectedDevice[]; source: ScheduleFile } {
+export function readHandoverSchedule(file: string, options: ScheduleOptions = {}): { devices: ExpectedDevice[]; source: ScheduleFile } {
   const read = readBoundedTextFile(file, { maxBytes: MAX_HANDOVER_BYTES });
   if (!read.ok) throw agentError('CCTV_ERR_HANDOVER_UNREADABLE', file, read.reason);
   const source = { name: basename(file), sha256: createHash('sha256').update(read.bytes).digest('hex') };
-  return { devices: parseHandover(read.text, file), source };
+  return { devices: parseHandoverBytes(read.bytes, read.text, file, options), source };
+}
+
+/** A workbook when the name ends in .xlsx or the bytes are a ZIP; otherwise text ({@link parseHandover}). */
+function parseHandoverBytes(bytes: Buffer, text: string, file: string, options: ScheduleOptions): ExpectedDevice[] {
+  if (looksLikeOle2(bytes)) {
+    throw agentError('CCTV_ERR_BAD_XLSX', file, 'it is an Excel 97–2003 (.xls) workbook, or an .xlsx saved with a password; neither can be read');
+  }
+  if (/\.xlsx$/i.test(file) || looksLikeZip(bytes)) return parseXlsxHandover(bytes, file, options.sheet);
+  if (options.sheet !== undefined) throw agentError('CCTV_ERR_BAD_OPTION', '--sheet', `"${file}" is not an Excel workbook (.xlsx); a CSV or JSON schedule has no sheets`);
+  return parseHandover(text, file);
 }
 
 /** JSON when the first non-blank character opens an array or object, CSV otherwise. */
 export function parseHandover(text: string, file: string): ExpectedDevice[] {
   const body = text.replace(/^\uFEFF/, '');
-  return /^\s*[[{]/.test(body) ? parseJsonHandover(body, file) : parseCsvHandover(body, file);
+  const complain = complainAtLine(file);
+  return /^\s*[[{]/.test(body) ? parseJsonHandover(body, complain) : parseCsvHandover(body, complain);
+}
+
+/** The devices of a workbook's sheet (`sheetName`, else the first visible one), read like a CSV file's rows (header row first). */
+export function parseXlsxHandover(bytes: Uint8Array, file: string, sheetName?: string): ExpectedDevice[] {
+  let sheet: ReturnType<typeof readSheet>;
+  try {
+    sheet = readSheet(bytes, sheetName);
+  } catch (error) {
+    if (!(error instanceof XlsxProblem)) throw error;
+    if (error.at) throw agentError('CCTV_ERR_BAD_HANDOVER_CELL', file, error.at.sheet, columnName(error.at.column) + String(error.at.row), error.message);
+    throw agentError('CCTV_ERR_BAD_XLSX', file, error.message);
+  }
+  const complain: Complain = (row, column, why) => {
+    throw agentError('CCTV_ERR_BAD_HANDOVER_CELL', file, sheet.sheet, columnName(column) + String(row), why);
+  };
+  const [header, ...rows] = sheet.rows;
+  const cells = (row: (typeof sheet.rows)[number]): TableCell[] => row.cells.map((c) => ({ value: c.value, line: c.row, column: c.column, slot: c.column }));
+  return tableHandover(header ? cells(header) : [], rows.map((r) => ({ line: r.row, cells: cells(r) })), complain);
 }
 
 /** A value of the file quoted in an error line: its control and bidirectional characters shown as escapes, line breaks included. */
@@ -51,13 +88,30 @@ function quoted(text: string): string {
   return `"${displaySafe(text)}"`;
 }
 
+/** Where a value is written: line and column of a text file, or row and column of a sheet (1-based). */
 interface Cell {
   value: string;
   line: number;
   column: number;
 }
 
-function parseCsvHandover(text: string, file: string): ExpectedDevice[] {
+/** A cell of a table (CSV or sheet); `slot` ties it to its header cell: the field's index in a CSV record, the column of a sheet. */
+interface TableCell extends Cell {
+  slot: number;
+}
+
+/** Throws the file's coded error for a problem at a position. */
+type Complain = (line: number, column: number, why: string) => never;
+
+function complainAtLine(file: string): Complain {
+  return (line, column, why) => {
+    throw agentError('CCTV_ERR_BAD_HANDOVER', file, line, column, why);
+  };
+}
+
+const EMPTY_SCHEDULE = 'the file is empty; it needs a header row (ip,mac,serial,model,firmware,brand,location)';
+
+function parseCsvHandover(text: string, complain: Complain): ExpectedDevice[] {
   let records: { record: string[]; info: { lines: number } }[];
   try {
     records = parseCsv(text, { info: true, skip_empty_lines: true, bom: true }) as unknown as typeof records; // `info: true` wraps each record
@@ -65,27 +119,33 @@ function parseCsvHandover(text: string, file: string): ExpectedDevice[] {
     if (!(error instanceof CsvError)) throw error;
     const opened = error.code === 'CSV_QUOTE_NOT_CLOSED' ? unclosedQuote(text) : null;
     const at = opened ?? { line: Number((error as CsvError & { lines?: number }).lines ?? 1), column: 1 };
-    throw agentError('CCTV_ERR_BAD_HANDOVER', file, at.line, at.column, csvReason(error));
+    return complain(at.line, at.column, csvReason(error));
   }
+  const cells = ({ record, info }: (typeof records)[number]): TableCell[] =>
+    record.map((value, slot) => ({ value, line: info.lines, column: columnOf(text, info.lines, slot), slot }));
   const [header, ...rows] = records;
-  if (!header) throw agentError('CCTV_ERR_BAD_HANDOVER', file, 1, 1, 'the file is empty; it needs a header row (ip,mac,serial,model,firmware,brand,location)');
-  const headerLine = header.info.lines;
-  const columns: HandoverColumn[] = [];
-  header.record.forEach((name, index) => {
-    const at = { line: headerLine, column: columnOf(text, headerLine, index) };
-    const column = knownColumn(name, file, at);
-    if (columns.includes(column)) {
-      throw agentError('CCTV_ERR_BAD_HANDOVER', file, at.line, at.column, `column ${quoted(name)} is a second "${column}" column; keep one`);
+  return tableHandover(header ? cells(header) : [], rows.map((r) => ({ line: r.info.lines, cells: cells(r) })), complain);
+}
+
+/** A header row and the rows under it (CSV records or sheet rows) → devices. */
+function tableHandover(header: TableCell[], rows: { line: number; cells: TableCell[] }[], complain: Complain): ExpectedDevice[] {
+  if (header.length === 0) return complain(1, 1, EMPTY_SCHEDULE);
+  const columns = new Map<number, HandoverColumn>();
+  for (const cell of header) {
+    const column = knownColumn(cell.value, cell, complain);
+    if ([...columns.values()].includes(column)) {
+      return complain(cell.line, cell.column, `column ${quoted(cell.value)} is a second "${column}" column; keep one`);
     }
-    columns.push(column);
-  });
-  return rows.map(({ record, info }) => {
+    columns.set(cell.slot, column);
+  }
+  return rows.map(({ line, cells: values }) => {
     const cells = new Map<HandoverColumn, Cell>();
-    record.forEach((value, index) => {
-      const column = columns[index];
-      if (column) cells.set(column, { value, line: info.lines, column: columnOf(text, info.lines, index) });
-    });
-    return expectedDevice(cells, info.lines, file);
+    for (const cell of values) {
+      const column = columns.get(cell.slot);
+      if (column) cells.set(column, cell);
+      else if (cell.value.trim() !== '') complain(cell.line, cell.column, `${quoted(cell.value)} is in a column with no header name`);
+    }
+    return expectedDevice(cells, line, complain);
   });
 }
 
@@ -159,13 +219,11 @@ const COLUMN_OF_HEADER: ReadonlyMap<string, HandoverColumn> = new Map(
   HANDOVER_COLUMNS.flatMap((column) => HEADER_NAMES[column].map((name) => [name, column] as const)),
 );
 
-function knownColumn(name: string, file: string, at: { line: number; column: number }): HandoverColumn {
-  const column = COLUMN_OF_HEADER.get(headerKey(name));
-  if (column) return column;
-  throw agentError('CCTV_ERR_BAD_HANDOVER', file, at.line, at.column, `unknown column ${quoted(name)}`);
+function knownColumn(name: string, at: { line: number; column: number }, complain: Complain): HandoverColumn {
+  return COLUMN_OF_HEADER.get(headerKey(name)) ?? complain(at.line, at.column, `unknown column ${quoted(name)}`);
 }
 
-function expectedDevice(cells: Map<HandoverColumn, Cell>, line: number, file: string): ExpectedDevice {
+function expectedDevice(cells: Map<HandoverColumn, Cell>, line: number, complain: Complain): ExpectedDevice {
   const device = { line } as ExpectedDevice;
   for (const column of HANDOVER_COLUMNS) {
     const cell = cells.get(column);
@@ -173,17 +231,17 @@ function expectedDevice(cells: Map<HandoverColumn, Cell>, line: number, file: st
     device[column] = value === '' ? null : value;
     if (!cell || value === '') continue;
     if (column === 'ip' && !isIPv4(value)) {
-      throw agentError('CCTV_ERR_BAD_HANDOVER', file, cell.line, cell.column, `${quoted(value)} is not an IPv4 address`);
+      complain(cell.line, cell.column, `${quoted(value)} is not an IPv4 address`);
     }
     if (column === 'mac') {
       if (!MAC.test(value)) {
-        throw agentError('CCTV_ERR_BAD_HANDOVER', file, cell.line, cell.column, `${quoted(value)} is not a MAC address (like bc:ad:28:4f:12:9e)`);
+        complain(cell.line, cell.column, `${quoted(value)} is not a MAC address (like bc:ad:28:4f:12:9e)`);
       }
       device.mac = value.toLowerCase().replaceAll('-', ':');
     }
   }
   if (!device.ip && !device.mac && !device.serial) {
-    throw agentError('CCTV_ERR_BAD_HANDOVER', file, line, 1, 'the device has none of ip, mac or serial, so it cannot be matched');
+    complain(line, 1, 'the device has none of ip, mac or serial, so it cannot be matched');
   }
   return device;
 }
@@ -302,10 +360,10 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
   return { line, column: offset - (before.lastIndexOf('\n') + 1) + 1 };
 }
 
-function parseJsonHandover(text: string, file: string): ExpectedDevice[] {
+function parseJsonHandover(text: string, complain: Complain): ExpectedDevice[] {
   const bad = (offset: number, why: string): never => {
     const { line, column } = lineColumn(text, offset);
-    throw agentError('CCTV_ERR_BAD_HANDOVER', file, line, column, why);
+    return complain(line, column, why);
   };
   let root: JsonNode;
   try {
@@ -327,12 +385,12 @@ function parseJsonHandover(text: string, file: string): ExpectedDevice[] {
     if (item.kind !== 'object') return bad(item.at, 'each device must be an object like { "ip": "198.18.0.21", "model": "…" }');
     const cells = new Map<HandoverColumn, Cell>();
     for (const entry of item.entries) {
-      const column = knownColumn(entry.key, file, lineColumn(text, entry.keyAt));
+      const column = knownColumn(entry.key, lineColumn(text, entry.keyAt), complain);
       if (cells.has(column)) return bad(entry.keyAt, `${quoted(entry.key)} is a second "${column}" of this device; keep one`);
       const { value } = entry;
       if (value.kind !== 'scalar' || typeof value.value === 'boolean') return bad(value.at, `${quoted(entry.key)} must be a string`);
       cells.set(column, { value: value.value === null ? '' : String(value.value), ...lineColumn(text, value.at) });
     }
-    return expectedDevice(cells, lineColumn(text, item.at).line, file);
+    return expectedDevice(cells, lineColumn(text, item.at).line, complain);
   });
 }

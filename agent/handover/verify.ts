@@ -16,7 +16,7 @@ import type { Device, Inventory } from '../types.js';
 import type { ExpectedDevice } from './schedule.js';
 import { normaliseMac } from '../net/mac.js';
 import { comparableMac, comparableModel, comparableText, readComparisonRules, type ComparisonRules } from '../normalise.js';
-import { escapeHtml } from '../report/html.js';
+import { escapeHtml, htmlPageHead } from '../report/html.js';
 import { displaySafe } from '../safe-text.js';
 import { terminalTable } from '../report/terminal-table.js';
 import { evidenceSummary, linkedNamesText, type LinkedVendorNames } from '../report/summary.js';
@@ -302,17 +302,7 @@ export function verifyHtml(result: HandoverSignOff, names: LinkedVendorNames): s
   }
   const title = `Handover sign-off: site ${result.site}`;
   const verdict = result.ok ? 'PASS: the handover matches the network.' : 'FAIL: the handover does not match the network, or names linked devices.';
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style>${REPORT_CSS}
-${SIGN_OFF_CSS}</style>
-</head>
-<body>
+  return `${htmlPageHead({ title, css: `${REPORT_CSS}\n${SIGN_OFF_CSS}` })}<body>
 <h1>${escapeHtml(title)}</h1>
 <table class="devices" id="facts"><tbody>
 <tr><th scope="row">Site</th><td>${escapeHtml(result.site)}</td></tr>

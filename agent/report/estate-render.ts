@@ -7,7 +7,7 @@ import { displaySafe } from '../safe-text.js';
 import type { Device } from '../types.js';
 import { csvCell } from './csv.js';
 import { relationText, siteStatus, type EstateReport, type EstateSite } from './estate.js';
-import { escapeHtml } from './html.js';
+import { escapeHtml, htmlPageHead } from './html.js';
 import { REPORT_CSS } from './html-assets.js';
 import { cveLabel, linkedNamesText, plainVerdict, type LinkedVendorNames } from './summary.js';
 import { terminalTable } from './terminal-table.js';
@@ -160,16 +160,7 @@ export function estateHtml(report: EstateReport, names: LinkedVendorNames): stri
   const { estate } = report;
   const t = estate.totals;
   const vendorHeads = [...names.values()].map((name) => `<th scope="col">Linked to ${escapeHtml(name)}</th>`).join('');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>CCTV estate: ${t.sites} site(s)</title>
-<style>${REPORT_CSS}${ESTATE_CSS}</style>
-</head>
-<body>
+  return `${htmlPageHead({ title: `CCTV estate: ${t.sites} site(s)`, css: REPORT_CSS + ESTATE_CSS })}<body>
 <h1>CCTV estate: ${t.sites} site(s), ${t.devices} device(s)</h1>
 <p class="meta">Generated ${escapeHtml(estate.generatedAt)}. ${t.staleSites} stale site(s), ${t.sitesInConflict} in conflict; ${t.devicesWithCves} device(s) with known CVEs (${t.flaggedCves} affected or possibly affected).</p>
 <h2 id="summary">Sites</h2>

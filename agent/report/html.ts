@@ -17,6 +17,35 @@ export function escapeHtml(text: string): string {
   return displaySafeLines(text).replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
 }
 
+/**
+ * Content Security Policy of a self-contained page (W3C CSP Level 3, `default-src 'none'`): nothing
+ * is fetched, so the page opens the same from a USB stick with no network; inline style only.
+ */
+const STATIC_PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'";
+/** The same, for a page that also runs its own inline script and shows data: images. */
+const SCRIPTED_PAGE_POLICY = `${STATIC_PAGE_POLICY}; script-src 'unsafe-inline'; img-src data:`;
+
+/** What differs between the agent's HTML pages in their head: the title (escaped here), the inline CSS, whether the page has a script. */
+export interface HtmlPage {
+  title: string;
+  css: string;
+  script?: boolean;
+}
+
+/** The doctype and `<head>` every HTML page of the agent starts with (the report, the estate, the handover sign-off). */
+export function htmlPageHead(page: HtmlPage): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${page.script === true ? SCRIPTED_PAGE_POLICY : STATIC_PAGE_POLICY}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(page.title)}</title>
+<style>${page.css}</style>
+</head>
+`;
+}
+
 function cell(text: string | null, sortKey: string = text ?? '', className = ''): string {
   const cls = className ? ` class="${className}"` : '';
   const shown = text === null || text === '' ? '<span class="empty">-</span>' : escapeHtml(text);
@@ -144,16 +173,7 @@ export function inventoryHtml(inventory: Inventory, names: LinkedVendorNames, ha
   const heads = COLUMNS.map(
     (c) => `<th scope="col"${c.numeric ? ' data-type="number"' : ''}><button type="button">${escapeHtml(c.label)}</button></th>`,
   ).join('');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>CCTV inventory: site ${escapeHtml(scan.site)}</title>
-<style>${REPORT_CSS}</style>
-</head>
-<body>
+  return `${htmlPageHead({ title: `CCTV inventory: site ${scan.site}`, css: REPORT_CSS, script: true })}<body>
 <h1>CCTV inventory: site ${escapeHtml(scan.site)}</h1>
 <p class="meta">Scan ${escapeHtml(scan.id)}, from ${escapeHtml(scan.startedAt)} to ${escapeHtml(scan.finishedAt)}. Methods: ${escapeHtml(scan.methods.join(', '))}.</p>
 ${handover ? `<p class="meta" id="handover">${escapeHtml(handoverLine(handover, names))}</p>\n` : ''}<h2>Summary</h2>

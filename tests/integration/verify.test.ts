@@ -15,6 +15,7 @@ import type { VerifyResult } from '../../agent/handover/verify.js';
 import type { Inventory } from '../../agent/types.js';
 import { copySharedRescanStore, copySharedStore, SHARED_SITE, sharedRescan, sharedScan } from './shared-scan.js';
 import { labDevices, labProfiles, runInScanner, type LabDevice } from './lab-helpers.js';
+import { workbookOfRows } from '../support/xlsx.js';
 
 const SITE = SHARED_SITE;
 const dir = mkdtempSync(join(tmpdir(), 'cctv-verify-test-'));
@@ -105,6 +106,22 @@ describe('cctv-agent verify and diff on lab scans', () => {
     ]);
     expect(b.result.missing).toEqual([]);
     expect(b.code).toBe(1);
+  });
+
+  it('reads the schedule as an Excel workbook: the swapped unit is caught at its row, exit 1', async () => {
+    const exact = labDevices().map(row);
+    const header = ['IP Address', 'MAC Address', 'Model No.', 'Manufacturer', 'Location'];
+    const keys = ['ip', 'mac', 'model', 'brand', 'location'];
+    const swappedAt = exact.findIndex((r) => r.ip === renamed.ip);
+    const rows = exact.map((r, i) => keys.map((k) => (i === swappedAt && k === 'mac' ? '02:00:00:00:5e:5e' : (r[k] ?? ''))));
+    const file = join(dir, 'swapped.xlsx');
+    writeFileSync(file, workbookOfRows([header, ...rows]));
+    const { code, result, stderr } = await verify(file, ['--allow-linked']);
+    expect(result.matched, stderr).toHaveLength(exact.length);
+    expect(result.matched.filter((m) => m.status !== 'matched').map((m) => [m.expected.line, m.found.ip, m.status, m.mismatches])).toEqual([
+      [swappedAt + 2, renamed.ip, 'mismatched', [{ field: 'mac', expected: '02:00:00:00:5e:5e', found: exact[swappedAt]!.mac }]],
+    ]);
+    expect(code).toBe(1);
   });
 
   it('catches a swapped unit with the same MAC but another serial, exit 1', async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Credentials, loadCredentials, parseCredentials } from '../../agent/credentials.js';
-import { AgentError } from '../../agent/errors.js';
+import { refusal } from '../support/agent-error.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cctv-credentials-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,17 +16,6 @@ function file(name: string, content: string, mode: number): string {
   writeFileSync(path, content);
   chmodSync(path, mode);
   return path;
-}
-
-/** The coded error a call throws (fails the test when it throws nothing or something else). */
-function refusal(run: () => unknown): AgentError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof AgentError) return error;
-    throw error;
-  }
-  throw new Error('expected a refusal');
 }
 
 describe('credentials file: which entry a device gets', () => {

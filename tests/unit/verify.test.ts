@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentError } from '../../agent/errors.js';
+import { refusal } from '../support/agent-error.js';
 import { createLogger } from '../../agent/log.js';
 import { parseHandover, readHandoverFile, type ExpectedDevice } from '../../agent/handover/schedule.js';
 import { signOff, verifyExitCode, verifyHandover, verifyHtml, verifyTable } from '../../agent/handover/verify.js';
@@ -24,16 +24,6 @@ const names = linkedVendorNames();
 
 const root = resolve(import.meta.dirname, '..', '..');
 const fixtures = join(root, 'tests', 'fixtures', 'handover');
-
-function badHandover(run: () => unknown): AgentError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof AgentError) return error;
-    throw error;
-  }
-  throw new Error('expected a CCTV_ERR_BAD_HANDOVER error');
-}
 
 function expectedDevice(fields: Partial<ExpectedDevice>): ExpectedDevice {
   return { ip: null, mac: null, serial: null, model: null, firmware: null, brand: null, location: null, line: 2, ...fields };
@@ -59,10 +49,10 @@ describe('reading a handover schedule', () => {
   });
 
   it('refuses two columns (or two keys of a device) that name one field, at the second', () => {
-    expect(badHandover(() => parseHandover('IP,IP Address\n198.18.0.21,198.18.0.22\n', 'two.csv')).message).toContain(
+    expect(refusal(() => parseHandover('IP,IP Address\n198.18.0.21,198.18.0.22\n', 'two.csv')).message).toContain(
       'two.csv" is not valid at line 1, column 4: column "IP Address" is a second "ip" column',
     );
-    expect(badHandover(() => parseHandover('[{"ip": "198.18.0.21", "IP": "198.18.0.22"}]', 'two.json')).message).toContain('"IP" is a second "ip" of this device');
+    expect(refusal(() => parseHandover('[{"ip": "198.18.0.21", "IP": "198.18.0.22"}]', 'two.json')).message).toContain('"IP" is a second "ip" of this device');
   });
 
   it('reads the same schedule as JSON, with the line each device starts on', () => {
@@ -83,7 +73,7 @@ describe('reading a handover schedule', () => {
   for (const [file, line, column, why] of malformed) {
     it(`names the file, line ${line} and column ${column} of ${file}`, () => {
       const path = join(fixtures, file);
-      const error = badHandover(() => readHandoverFile(path));
+      const error = refusal(() => readHandoverFile(path));
       expect(error.code).toBe('CCTV_ERR_BAD_HANDOVER');
       expect(error.exitCode).toBe(2);
       expect(error.message).toContain(`"${path}" is not valid at line ${line}, column ${column}: ${why}`);
@@ -101,16 +91,16 @@ describe('reading a handover schedule', () => {
   ];
   for (const [what, text, where] of inline) {
     it(`rejects ${what} with its position`, () => {
-      expect(badHandover(() => parseHandover(text, 'h.txt')).message).toContain(`"h.txt" is not valid at ${where}`);
+      expect(refusal(() => parseHandover(text, 'h.txt')).message).toContain(`"h.txt" is not valid at ${where}`);
     });
   }
 
   it('refuses JSON nested deeper than a schedule ever is, without overflowing the stack', () => {
-    expect(badHandover(() => parseHandover('['.repeat(100_000), 'deep.json')).message).toContain('nested too deeply');
+    expect(refusal(() => parseHandover('['.repeat(100_000), 'deep.json')).message).toContain('nested too deeply');
   });
 
   it('names a file that cannot be read', () => {
-    const error = badHandover(() => readHandoverFile(join(fixtures, 'no-such-file.csv')));
+    const error = refusal(() => readHandoverFile(join(fixtures, 'no-such-file.csv')));
     expect(error.code).toBe('CCTV_ERR_HANDOVER_UNREADABLE');
     expect(error.message).toContain('(no such file)');
   });
