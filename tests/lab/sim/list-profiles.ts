@@ -2,7 +2,9 @@
  * `node list-profiles.js DIR`: validates every profile of DIR and prints one line per device,
  * `NAME IP MAC` and then one token per extra a profile has, for scripts/lab.sh:
  * `aliases=IP,IP…` (further addresses of eth0), `nics=IP/MAC,IP/MAC…` (further interfaces) and
- * `drop-tcp` (a `dropTcp` key: lab.sh then blackholes every TCP packet the device sends).
+ * `drop-tcp` (a `dropTcp` key: lab.sh then blackholes every TCP packet the device sends) and
+ * `ula=ADDR` (its unique-local IPv6 address). An IPv6-only device's IP is its link-local address,
+ * which the kernel gives it (lab.sh adds no address then).
  * Exit 1 with the reason on stderr when a profile is wrong.
  */
 import { loadProfiles, type LabProfile } from './profile.js';
@@ -12,6 +14,7 @@ function extras(p: LabProfile): string {
   if (p.aliases?.length) tokens.push(`aliases=${p.aliases.join(',')}`);
   if (p.nics?.length) tokens.push(`nics=${p.nics.map((n) => `${n.ip}/${n.mac}`).join(',')}`);
   if (p['dropTcp'] !== undefined) tokens.push('drop-tcp');
+  if (p.ipv6?.ula) tokens.push(`ula=${p.ipv6.ula}`);
   return tokens.map((t) => ` ${t}`).join('');
 }
 
