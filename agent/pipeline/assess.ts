@@ -2,6 +2,7 @@
  * Device records and the cctv-inventory/v1 document, built deterministically: identical
  * observations give an identical document apart from the scan's id and times.
  */
+import { describeAddress, withoutZone, type AddressDetail } from '../net/ip-address.js';
 import { classify } from './classify.js';
 import { fingerprintDevice } from '../fingerprint/index.js';
 import type { Knowledge } from '../knowledge/index.js';
@@ -98,7 +99,7 @@ function cleanedTextEvidence(host: ObservedHost): Evidence[] {
 function deviceId(host: ObservedHost, serial: string | null): string {
   if (host.ownMacs[0]) return `mac:${host.ownMacs[0]}`;
   if (serial) return `serial:${serial}`;
-  return `ip:${host.ip}`;
+  return `ip:${withoutZone(host.ip)}`;
 }
 
 /**
@@ -123,11 +124,14 @@ export function buildDevice(db: Knowledge, host: ObservedHost): Device {
   // When neither the vendor table nor the device names a maker, the MAC's IEEE registrant does
   // (a printer's "HP Inc."); registry placeholders such as "Private" never do.
   const identity = { ...classified.identity, manufacturer: classified.identity.manufacturer ?? fingerprint.registrant };
+  // The document's addresses are plain (a link-local one's zone goes to addressDetails).
+  const addresses = [...new Set(host.addresses.map(withoutZone))];
   return {
     id: deviceId(host, identity.serial),
-    ip: host.ip,
+    ip: withoutZone(host.ip),
     mac: host.mac,
-    ...(host.addresses.length > 1 ? { addresses: [...host.addresses] } : {}),
+    ...(addresses.length > 1 ? { addresses } : {}),
+    addressDetails: host.addresses.map(describeAddress).filter((d): d is AddressDetail => d !== null),
     ...(host.ownMacs.length > 1 ? { macs: [...host.ownMacs] } : {}),
     ...(host.sharedMac && host.mac === host.sharedMac.mac ? { macShared: true } : {}),
     identity,
