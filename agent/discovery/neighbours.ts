@@ -114,14 +114,17 @@ export const neighbours: Discoverer<'neighbour-table'> = {
     const log = ctx.log.child({ module: 'neighbour-table' });
     const tables = await Promise.all(
       ctx.interfaces.map(async (iface) => {
-        const readFamily = async (family: '-4' | '-6'): Promise<NeighbourEntry[]> => {
+        const read = async (family: '-4' | '-6'): Promise<NeighbourEntry[]> => {
           const { stdout } = await run('ip', ['-json', '-stats', family, 'neigh', 'show', 'dev', iface.name], { timeout: 5000, maxBuffer: 4 * 1024 * 1024 });
           return parseNeighbourJson(stdout, iface.name);
         };
-        const read = async (): Promise<NeighbourEntry[]> => (await Promise.all([readFamily('-4'), readFamily('-6')])).flat();
         try {
           // Without active probes the scan sent no unicast, so no check under way is its doing: one read.
-          return { iface, entries: await readSettled(read, ctx.signal, ctx.active ? VERIFY_LIMIT_MS : 0) };
+          const ipv4 = await readSettled(() => read('-4'), ctx.signal, ctx.active ? VERIFY_LIMIT_MS : 0);
+          // IPv6 entries are read once, not settled: each host that answered an IPv6 multicast is in
+          // DELAY for 5 s after the scanner's Neighbor Advertisement to it (RFC 4861 §7.3.3), a check
+          // that proves nothing new, and its MAC is already known in DELAY.
+          return { iface, entries: [...ipv4, ...(await read('-6'))] };
         } catch (error) {
           log.warn({ iface: iface.name, err: (error as Error).message }, 'cannot read the neighbour table (is iproute2 installed?)');
           return { iface, entries: [] };

@@ -270,6 +270,9 @@ export function eui64LinkLocal(mac: string): string {
   const b = mac.split(':').map((x) => parseInt(x, 16));
   const bytes = [(b[0] as number) ^ 0x02, b[1], b[2], 0xff, 0xfe, b[3], b[4], b[5]] as number[];
   const groups = [0, 2, 4, 6].map((i) => (((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16));
+  // RFC 5952 §4.2: leading zero groups of the identifier join the prefix's run of zeros (`::`);
+  // the ff:fe in the middle keeps the identifier from ending in one.
+  while (groups[0] === '0') groups.shift();
   return `fe80::${groups.join(':')}`;
 }
 
