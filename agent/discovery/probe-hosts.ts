@@ -20,16 +20,19 @@ export function* activeProbeHosts(ctx: ScanContext): Generator<string> {
   for (const ip of heard) if (!ctx.targets.has(ip)) yield ip;
 }
 
+/** Fields whose values identify the device that announced them (a UUID, a UPnP USN). */
+const ANNOUNCED_IDENTITY_FIELDS: readonly string[] = [...DEVICE_UUID_FIELDS, 'ssdp.usn'];
+
 /**
  * Hosts that announced themselves during the listen phase (not the neighbour table's), each once.
  * A dual-stack camera answers WS-Discovery over IPv4 and IPv6 with one EndpointReference (ONVIF
- * Core §7.3.1: it identifies the device): its IPv6 addresses are left out when an IPv4 address
- * announced the same one, so each device is probed once, over IPv4 (agent/pipeline/merge.ts joins
+ * Core §7.3.1: it identifies the device), and SSDP with the same USNs (UDA 2.0 §1.1.4: the UDN is
+ * the device's): its IPv6 addresses are left out when an IPv4 address announced the same one, so each device is probed once, over IPv4 (agent/pipeline/merge.ts joins
  * the addresses all the same). A device heard over IPv6 alone is probed there.
  */
 function heardHosts(ctx: ScanContext): Set<string> {
   const heard = new Set(ctx.seen.filter((o) => o.source !== 'neighbour-table').map((o) => o.ip));
-  const endpointsOf = (o: Observation): string[] => DEVICE_UUID_FIELDS.flatMap((f) => o.fields[f] ?? []);
+  const endpointsOf = (o: Observation): string[] => ANNOUNCED_IDENTITY_FIELDS.flatMap((f) => o.fields[f] ?? []);
   const overIpv4 = new Set(ctx.seen.filter((o) => isIPv4(o.ip)).flatMap(endpointsOf));
   for (const o of ctx.seen) if (!isIPv4(o.ip) && endpointsOf(o).some((e) => overIpv4.has(e))) heard.delete(o.ip);
   return heard;

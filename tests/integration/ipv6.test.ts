@@ -26,6 +26,10 @@ describe('IPv6 discovery in the lab', () => {
     expect(sharedScanLog('hik6only')).toMatch(/Probe urn:uuid:\S+ from fe80::ff:fe00:1%eth0:\d+ types=\[[^\]]*\] -> ProbeMatches/u);
   });
 
+  it('asks the dual-stack devices by SSDP over IPv6 too: they answer the M-SEARCH on [FF02::C]:1900 to the scanner\'s link-local address', () => {
+    for (const name of ['hikvision', 'axis']) expect(sharedScanLog(name), name).toMatch(/\[ssdp\] M-SEARCH ssdp:all answer \S+ \(\d+ bytes, delay \d+ ms\) -> fe80::ff:fe00:1%eth0:\d+/u);
+  });
+
   it('runs the lab on IPv6 as described: link-local addresses from the MACs, the scanner on the ULA prefix', async () => {
     const scanner = await runInNamespace(SCANNER_NS, ['ip', '-6', '-br', 'addr', 'show', 'dev', 'eth0']);
     expect(scanner.stdout).toContain('fdcc:7a6e:1ab::1/64');
