@@ -8,12 +8,17 @@ export const ERRORS = {
   CCTV_ERR_BAD_TARGET: {
     exit: 2,
     message: (target: string, why: string) =>
-      `Target "${target}" is not valid: ${why}. Give an IPv4 address (198.18.0.10), a CIDR block (198.18.0.0/24) or a range (198.18.0.10-198.18.0.20).`,
+      `Target "${target}" is not valid: ${why}. Give an IPv4 address (198.18.0.10), a CIDR block (198.18.0.0/24) or a range (198.18.0.10-198.18.0.20), or an IPv6 address (fdcc:7a6e:1ab::10, fe80::2a57:beff:fe6a:1c10%eth0 with its interface), a small IPv6 block (fdcc:7a6e:1ab::/120) or range.`,
   },
   CCTV_ERR_TOO_MANY_TARGETS: {
     exit: 2,
     message: (count: number, max: number) =>
       `The targets add up to ${count} addresses, more than the ${max} one scan may probe. Split the scan into blocks of a /16 or smaller (one scan or daemon site each).`,
+  },
+  CCTV_ERR_IPV6_RANGE_TOO_LARGE: {
+    exit: 2,
+    message: (target: string, count: bigint, max: number) =>
+      `Target "${target}" names ${count} IPv6 addresses, and an IPv6 target may name at most ${max} (a /120). An IPv6 subnet (a /64 holds 18,446,744,073,709,551,616 addresses) cannot be swept: it would take millions of years. Its devices are found without a target, by listening (WS-Discovery on FF02::C and the IPv6 neighbour table, on every chosen interface); name single IPv6 addresses or a small block only for devices you know are there.`,
   },
   CCTV_ERR_UNKNOWN_INTERFACE: {
     exit: 2,

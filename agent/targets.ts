@@ -1,6 +1,7 @@
 import { isIPv4 } from 'node:net';
 import { agentError } from './errors.js';
 import { cidrRange, intToIpv4, ipv4ToInt, parseCidr, type Ipv4Range } from './net/ipv4.js';
+import { canonicalIpv6, looksLikeIpv6, MAX_IPV6_TARGET_BLOCK, parseIpv6Target } from './net/ipv6.js';
 
 /**
  * The most addresses one scan (or one daemon site) may name: a /16, a council's whole private
@@ -14,7 +15,10 @@ export interface TargetSet {
   /** The arguments as given, for the inventory's scan.targets. */
   readonly specs: readonly string[];
   has(ip: string): boolean;
-  /** Every address, once, in ascending order (network and broadcast addresses of a CIDR block excluded), generated as it is read. */
+  /**
+   * Every address, once: IPv4 in ascending order (network and broadcast addresses of a CIDR block
+   * excluded), generated as it is read, then the IPv6 ones (few: agent/net/ipv6.ts).
+   */
   addresses(): IterableIterator<string>;
   readonly size: number;
 }
@@ -46,11 +50,37 @@ function parseTarget(spec: string): Ipv4Range {
   return { first: single, last: single };
 }
 
+/**
+ * IPv6 addresses that name no single device: unspecified (::), loopback (::1) and multicast
+ * (ff00::/8) (RFC 4291 §2.5.2, §2.5.3, §2.7). They are refused as TARGETs.
+ */
+function ipv6NamesNoDevice(address: string): string | null {
+  if (address === '::') return 'the unspecified address';
+  if (address === '::1') return 'the loopback address: this machine';
+  if (address.startsWith('ff')) return 'a multicast address: it names a group of hosts, not one device';
+  return null;
+}
+
+/** The addresses of an IPv6 TARGET (agent/net/ipv6.ts), or a coded error. */
+function parseIpv6Spec(spec: string): string[] {
+  const parsed = parseIpv6Target(spec);
+  if (!Array.isArray(parsed)) {
+    if (parsed.kind === 'bad') throw agentError('CCTV_ERR_BAD_TARGET', spec, parsed.why);
+    throw agentError('CCTV_ERR_IPV6_RANGE_TOO_LARGE', spec, parsed.addresses, MAX_IPV6_TARGET_BLOCK);
+  }
+  for (const address of parsed) {
+    const why = ipv6NamesNoDevice(address.split('%')[0] as string);
+    if (why) throw agentError('CCTV_ERR_BAD_TARGET', spec, `${address} is ${why}`);
+  }
+  return parsed;
+}
+
 export function parseTargets(specs: readonly string[]): TargetSet {
-  const ranges = specs.map(parseTarget);
-  const size = ranges.reduce((n, r) => n + (r.last - r.first + 1), 0);
+  const ranges = specs.filter((s) => !looksLikeIpv6(s)).map(parseTarget);
+  const ipv6 = [...new Set(specs.filter(looksLikeIpv6).flatMap(parseIpv6Spec))];
+  const size = ranges.reduce((n, r) => n + (r.last - r.first + 1), 0) + ipv6.length;
   if (size > MAX_TARGET_ADDRESSES) throw agentError('CCTV_ERR_TOO_MANY_TARGETS', size, MAX_TARGET_ADDRESSES);
-  return targetSet(specs, ranges, new Set());
+  return targetSet(specs, ranges, new Set(), ipv6);
 }
 
 /** The ranges sorted, overlapping and adjacent ones joined. */
@@ -64,11 +94,15 @@ function mergeRanges(ranges: readonly Ipv4Range[]): Ipv4Range[] {
   return merged;
 }
 
-/** Each TargetSet's own ranges, for probeableTargets to narrow it without listing its addresses. */
-const rangesOf = new WeakMap<TargetSet, readonly Ipv4Range[]>();
+/** Each TargetSet's own ranges and IPv6 addresses, for probeableTargets to narrow it without listing its addresses. */
+const rangesOf = new WeakMap<TargetSet, { ipv4: readonly Ipv4Range[]; ipv6: readonly string[] }>();
 
-/** A set of addresses held as ranges (and the few addresses excluded from them): its size, never its addresses, in memory. */
-function targetSet(specs: readonly string[], ranges: readonly Ipv4Range[], excluded: ReadonlySet<number>): TargetSet {
+/**
+ * A set of addresses held as IPv4 ranges (and the few addresses excluded from them): its size,
+ * never its addresses, in memory; plus the few IPv6 addresses (canonical, zone kept), listed.
+ */
+function targetSet(specs: readonly string[], ranges: readonly Ipv4Range[], excluded: ReadonlySet<number>, ipv6: readonly string[]): TargetSet {
+  const ipv6Set = new Set(ipv6);
   const merged = mergeRanges(ranges);
   const inRanges = (n: number): boolean => {
     let low = 0;
@@ -85,17 +119,18 @@ function targetSet(specs: readonly string[], ranges: readonly Ipv4Range[], exclu
   const excludedInside = [...excluded].filter(inRanges).length;
   const set: TargetSet = {
     specs: [...specs],
-    size: merged.reduce((n, r) => n + (r.last - r.first + 1), 0) - excludedInside,
+    size: merged.reduce((n, r) => n + (r.last - r.first + 1), 0) - excludedInside + ipv6Set.size,
     has(ip: string): boolean {
-      if (!isIPv4(ip)) return false;
+      if (!isIPv4(ip)) return ipv6Set.has(canonicalIpv6(ip) ?? '');
       const n = ipv4ToInt(ip);
       return inRanges(n) && !excluded.has(n);
     },
     *addresses(): IterableIterator<string> {
       for (const r of merged) for (let n = r.first; n <= r.last; n++) if (!excluded.has(n)) yield intToIpv4(n);
+      yield* ipv6Set;
     },
   };
-  rangesOf.set(set, merged);
+  rangesOf.set(set, { ipv4: merged, ipv6: [...ipv6Set] });
   return set;
 }
 
@@ -154,6 +189,7 @@ export function probeableTargets(targets: TargetSet, subnets: readonly string[])
   const excluded = new Set<number>();
   const skipped: Array<{ first: number; last: number; reason: UnprobeableReason }> = [];
   for (const ip of targets.addresses()) {
+    if (!isIPv4(ip)) continue;
     const reason = unprobeableReason(ip, subnets);
     if (reason === null) continue;
     const n = ipv4ToInt(ip);
@@ -163,9 +199,11 @@ export function probeableTargets(targets: TargetSet, subnets: readonly string[])
     else skipped.push({ first: n, last: n, reason });
   }
   if (excluded.size === 0) return { targets, skipped: [] };
-  const ranges = rangesOf.get(targets) ?? [...targets.addresses()].map((ip) => ({ first: ipv4ToInt(ip), last: ipv4ToInt(ip) }));
+  const own = rangesOf.get(targets);
+  const all = [...(own ? [] : targets.addresses())];
+  const ranges = own?.ipv4 ?? all.filter((ip) => isIPv4(ip)).map((ip) => ({ first: ipv4ToInt(ip), last: ipv4ToInt(ip) }));
   return {
-    targets: targetSet(targets.specs, ranges, excluded),
+    targets: targetSet(targets.specs, ranges, excluded, own?.ipv6 ?? all.filter((ip) => !isIPv4(ip))),
     skipped: skipped.map(({ first, last, reason }) => ({ addresses: first === last ? intToIpv4(first) : `${intToIpv4(first)}-${intToIpv4(last)}`, reason })),
   };
 }

@@ -5,6 +5,7 @@
  * Discoverers only produce Observations. Only fingerprint/ and classify.ts interpret them.
  */
 
+import type { AddressDetail } from './net/ip-address.js';
 import type { DiscovererName } from './discovery/index.js';
 import type { SkippedTargets } from './targets.js';
 import type { CredentialRefusal } from './credential-refusals.js';
@@ -129,6 +130,11 @@ export interface Device {
   mac: string | null;
   /** Every address of the device, sorted, when it has more than one (absent in documents of older agents). */
   addresses?: string[];
+  /**
+   * Every address of the device with its family, scope and, for an IPv6 link-local address, the
+   * scanner interface it was heard on (agent/net/ip-address.ts); absent in documents of older agents.
+   */
+  addressDetails?: AddressDetail[];
   /** The MACs of its own interfaces, sorted, when it has more than one (two NICs). */
   macs?: string[];
   /**

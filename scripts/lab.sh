@@ -11,13 +11,16 @@
 #
 # Topology (nothing is created in the root namespace; veths are made from inside cctvlab-sw):
 #   cctvlab-sw    bridge br0 (mcast_snooping 0), one port v-NAME per host
-#   cctvlab-scan  the scanner host, eth0 198.18.0.1/24, MAC 02:00:00:00:00:01
+#   cctvlab-scan  the scanner host, eth0 198.18.0.1/24 and fdcc:7a6e:1ab::1/64, MAC 02:00:00:00:00:01
 #   cctvlab-NAME  one per tests/lab/profiles/NAME.json, eth0 = the profile's ip/24 and mac, plus
 #                 the profile's `aliases` on eth0 (one MAC for many addresses: a proxy-ARP segment)
 #                 and its `nics` as eth1… on ports vK-NAME (one device with several interfaces); a
 #                 `misaddressed` profile's ip lies outside 198.18.0.0/24 (a factory default such as
 #                 192.168.1.64) and it gets an on-link route to 198.18.0.0/24 on eth0, no more
-# Every host: lo up, route 224.0.0.0/4 dev eth0. A profile with a `dropTcp` key (the tarpit) also
+# Every host: lo up, route 224.0.0.0/4 dev eth0, IPv6 on with duplicate address detection off
+# (ipv6_on), so each interface has its EUI-64 link-local address at once; a profile's `ipv6.ula`
+# adds a unique-local address (fdcc:7a6e:1ab::/64), and an IPv6-only profile (its ip is its
+# link-local address) gets no IPv4 address. A profile with a `dropTcp` key (the tarpit) also
 # gets its outgoing TCP routed into a blackhole (drop_tcp): it answers ARP and UDP, never a SYN.
 #
 # State lives in .lab/ (gitignored): build/ (compiled simulators, laid out like the repository, as they
@@ -39,6 +42,7 @@ SW=${PREFIX}sw
 SCAN_NAME=scan
 SCAN_IP=198.18.0.1
 SCAN_MAC=02:00:00:00:00:01
+SCAN_ULA=fdcc:7a6e:1ab::1
 PROFILES_DIR=tests/lab/profiles
 LAB_DIR=.lab${LAB_ID:+-$LAB_ID}
 BUILD_DIR=$LAB_DIR/build
@@ -119,7 +123,18 @@ build() {
   "$tsc" -p tests/lab/tsconfig.json --outDir "$BUILD_DIR" || die "simulator build failed"
 }
 
+# ipv6_on NS: IPv6 on, and duplicate address detection (RFC 4862 §5.4) off for the interfaces made
+# afterwards, so a link-local address is usable as soon as its link is up rather than ~1 s later
+# (tentative addresses cannot be bound); every MAC of the lab is unique, so no address can clash.
+# The kernel skips DAD only when both `all` and the interface say so (addrconf_dad_begin in
+# torvalds/linux net/ipv6/addrconf.c); `default` is what a new interface of the namespace copies.
+ipv6_on() {
+  ip netns exec "$1" sysctl -q -w net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 \
+    net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 >/dev/null || die "cannot set the IPv6 sysctls in $1"
+}
+
 # add_port NS VETH IF MAC IP: interface IF of namespace NS, the peer of bridge port VETH. Idempotent.
+# An IPv6 IP is the link-local address the kernel derives from MAC: nothing to add.
 add_port() {
   local ns=$1 veth=$2 dev=$3 mac=$4 ip=$5
   if ! ip -n "$SW" link show dev "$veth" >/dev/null 2>&1; then
@@ -130,30 +145,33 @@ add_port() {
   fi
   run_ip -n "$SW" link set "$veth" master br0 up
   run_ip -n "$ns" link set dev "$dev" address "$mac"
-  run_ip -n "$ns" addr replace "$ip/24" dev "$dev"
+  [[ $ip == *:* ]] || run_ip -n "$ns" addr replace "$ip/24" dev "$dev"
   run_ip -n "$ns" link set dev "$dev" up
 }
 
-# add_host NAME IP MAC [aliases=IP,IP…] [nics=IP/MAC,IP/MAC…] [drop-tcp] [onlink=CIDR]: namespace
-# cctvlab-NAME with eth0 on the bridge, the aliases as more addresses of eth0, the nics as eth1…,
-# with drop-tcp every TCP packet it sends blackholed (drop_tcp), and with onlink=CIDR a route to CIDR
-# on eth0 with no gateway (a misaddressed device, IP outside the lab subnet, answering the scanner on
-# the link from its foreign address). Idempotent.
+# add_host NAME IP MAC [aliases=IP,IP…] [nics=IP/MAC,IP/MAC…] [drop-tcp] [ula=IPV6] [onlink=CIDR]:
+# namespace cctvlab-NAME with eth0 on the bridge, the aliases as more addresses of eth0, the nics
+# as eth1…, with drop-tcp every TCP packet it sends blackholed (drop_tcp), the ula as a /64 of eth0,
+# and with onlink=CIDR a route to CIDR on eth0 with no gateway (a misaddressed device, IP outside
+# the lab subnet, answering the scanner on the link from its foreign address). Idempotent.
 add_host() {
-  local name=$1 ip=$2 mac=$3 ns=$PREFIX$1 aliases= nics= token alias nic k=0 drop= onlink=
+  local name=$1 ip=$2 mac=$3 ns=$PREFIX$1 aliases= nics= ula= token alias nic k=0 drop= onlink=
   for token in "${@:4}"; do
     case $token in
     aliases=*) aliases=${token#aliases=} ;;
     nics=*) nics=${token#nics=} ;;
+    ula=*) ula=${token#ula=} ;;
     drop-tcp) drop=1 ;;
     onlink=*) onlink=${token#onlink=} ;;
     *) die "profile $name: unknown lab option '$token'" ;;
     esac
   done
   ns_exists "$ns" || run_ip netns add "$ns"
+  ipv6_on "$ns"
   add_port "$ns" "v-$name" eth0 "$mac" "$ip"
   run_ip -n "$ns" link set dev lo up
   run_ip -n "$ns" route replace 224.0.0.0/4 dev eth0
+  [ -z "$ula" ] || run_ip -n "$ns" addr replace "$ula/64" dev eth0 nodad
   for alias in ${aliases//,/ }; do run_ip -n "$ns" addr replace "$alias/24" dev eth0; done
   [ -z "$onlink" ] || run_ip -n "$ns" route replace "$onlink" dev eth0
   [ -z "$drop" ] || drop_tcp "$name"
@@ -297,12 +315,13 @@ cmd_up() {
   hosts=$("$NODE" "$LIST_JS" "$PROFILES_DIR") || die "invalid device profiles (see above)"
 
   ns_exists "$SW" || run_ip netns add "$SW"
+  ipv6_on "$SW"
   ip -n "$SW" link show dev br0 >/dev/null 2>&1 || run_ip -n "$SW" link add br0 type bridge mcast_snooping 0
   run_ip -n "$SW" link set br0 type bridge mcast_snooping 0
   run_ip -n "$SW" link set br0 up
   run_ip -n "$SW" link set lo up
 
-  add_host "$SCAN_NAME" "$SCAN_IP" "$SCAN_MAC"
+  add_host "$SCAN_NAME" "$SCAN_IP" "$SCAN_MAC" "ula=$SCAN_ULA"
   # Misaddressed devices answer from addresses outside the lab subnet, which the scanner has no
   # route to (no namespace has a default route). Reverse-path filtering (rp_filter 1 or 2,
   # https://docs.kernel.org/networking/ip-sysctl.html) would drop those replies, where a real

@@ -14,7 +14,7 @@
  * over HTTPS (the certificate is not checked: this identifies, it does not trust).
  */
 import type { HttpProbeData } from '../knowledge/tables.js';
-import { httpRequest } from '../net/http-client.js';
+import { deviceUrl, httpRequest, zoneOf } from '../net/http-client.js';
 import { pageFields } from '../protocols/http-page.js';
 import { parseIsapiDeviceInfo } from '../protocols/isapi.js';
 import { openPortsFor, probeHosts, withDefaults, type ItemProbe } from './probe-hosts.js';
@@ -61,10 +61,9 @@ export function httpTargets(ctx: ScanContext): Map<string, HttpTarget[]> {
   return byHost;
 }
 
-/** `http://198.18.0.10:80/path`; IPv6 literals bracketed. */
+/** `http://198.18.0.10:80/path`; IPv6 literals bracketed, a link-local one's zone apart (deviceUrl). */
 function targetUrl(target: HttpTarget, path: string): URL {
-  const host = target.ip.includes(':') ? `[${target.ip}]` : target.ip;
-  return new URL(`${target.tls ? 'https' : 'http'}://${host}:${target.port}${path}`);
+  return deviceUrl(target.tls ? 'https' : 'http', target.ip, target.port, path);
 }
 
 export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer<'http-pages'> {
@@ -97,6 +96,7 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
           const url = targetUrl(target, path);
           const result = await httpRequest({
             url,
+            zone: zoneOf(target.ip),
             method: 'GET',
             headers: { 'User-Agent': USER_AGENT, Accept: '*/*' },
             timeoutMs,

@@ -1,14 +1,21 @@
 /**
- * The kernel neighbour table (ARP, RFC 826): every exchange the scan had with a host on the local
+ * The kernel neighbour tables (ARP, RFC 826, and IPv6 Neighbor Discovery, RFC 4861): every exchange the scan had with a host on the local
  * link left an entry mapping its IP to its MAC. Read with `ip -json -stats neigh` (iproute2), which
  * also says how many seconds ago each entry was confirmed or updated, so entries older than this
  * scan can be told apart from hosts heard now. Entries the scan's own traffic put under
  * verification are read once the kernel has settled them, so a host that answers nothing but ARP
  * (issue 3: a link-level-only host is still a device) is reported when it answered the check.
+ *
+ * The IPv6 table (`ip -6 neigh`) gives the MACs of hosts heard over IPv6: a device answering an
+ * IPv6 multicast Probe first resolves the scanner's address with a Neighbor Solicitation, which
+ * carries its own link-layer address (RFC 4861 §7.2.4), so the scanner's table learns it even under
+ * `--no-active`. A link-local address is only meaningful with its interface: it is reported with
+ * its zone (`fe80::…%eth0`, RFC 4007 §11), as the discovery sockets see the same host.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { sleep } from '../net/abort.js';
+import { isIpv6LinkLocal } from '../net/interfaces.js';
 import type { Discoverer, ScanContext } from './types.js';
 import type { Observation } from '../types.js';
 
@@ -51,8 +58,11 @@ export function heardWithin(entry: NeighbourEntry, seconds: number): boolean {
   return entry.confirmedSecondsAgo !== null && entry.confirmedSecondsAgo <= seconds;
 }
 
-/** Parses `ip -json -stats neigh` output; entries without a usable MAC are left out. */
-export function parseNeighbourJson(text: string): NeighbourEntry[] {
+/**
+ * Parses `ip -json -stats neigh` output; entries without a usable MAC are left out. With `zone`
+ * (the interface the table was read for), IPv6 link-local addresses get it appended.
+ */
+export function parseNeighbourJson(text: string, zone?: string): NeighbourEntry[] {
   let rows: unknown;
   try {
     rows = JSON.parse(text);
@@ -67,7 +77,8 @@ export function parseNeighbourJson(text: string): NeighbourEntry[] {
     const mac = typeof row.lladdr === 'string' ? row.lladdr.toLowerCase() : '';
     if (!state || typeof row.dst !== 'string' || !MAC_PATTERN.test(mac) || mac === '00:00:00:00:00:00') continue;
     const seconds = (value: unknown): number | null => (typeof value === 'number' ? value : null);
-    entries.push({ ip: row.dst, mac, state, confirmedSecondsAgo: seconds(row.confirmed), updatedSecondsAgo: seconds(row.updated) });
+    const ip = zone !== undefined && isIpv6LinkLocal(row.dst) ? `${row.dst}%${zone}` : row.dst;
+    entries.push({ ip, mac, state, confirmedSecondsAgo: seconds(row.confirmed), updatedSecondsAgo: seconds(row.updated) });
   }
   return entries;
 }
@@ -97,19 +108,23 @@ export const neighbours: Discoverer<'neighbour-table'> = {
   phase: 'collect',
   evidence: null,
   emits: ['neighbour.state', 'neighbour.fresh', 'neighbour.interface'],
-  description: 'Kernel neighbour (ARP) table: MAC addresses of hosts the scan exchanged packets with',
+  description: 'Kernel neighbour tables (ARP and IPv6 NDP): MAC addresses of hosts the scan exchanged packets with',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     const log = ctx.log.child({ module: 'neighbour-table' });
     const tables = await Promise.all(
       ctx.interfaces.map(async (iface) => {
-        const read = async (): Promise<NeighbourEntry[]> => {
-          const { stdout } = await run('ip', ['-json', '-stats', '-4', 'neigh', 'show', 'dev', iface.name], { timeout: 5000, maxBuffer: 4 * 1024 * 1024 });
-          return parseNeighbourJson(stdout);
+        const read = async (family: '-4' | '-6'): Promise<NeighbourEntry[]> => {
+          const { stdout } = await run('ip', ['-json', '-stats', family, 'neigh', 'show', 'dev', iface.name], { timeout: 5000, maxBuffer: 4 * 1024 * 1024 });
+          return parseNeighbourJson(stdout, iface.name);
         };
         try {
           // Without active probes the scan sent no unicast, so no check under way is its doing: one read.
-          return { iface, entries: await readSettled(read, ctx.signal, ctx.active ? VERIFY_LIMIT_MS : 0) };
+          const ipv4 = await readSettled(() => read('-4'), ctx.signal, ctx.active ? VERIFY_LIMIT_MS : 0);
+          // IPv6 entries are read once, not settled: each host that answered an IPv6 multicast is in
+          // DELAY for 5 s after the scanner's Neighbor Advertisement to it (RFC 4861 §7.3.3), a check
+          // that proves nothing new, and its MAC is already known in DELAY.
+          return { iface, entries: [...ipv4, ...(await read('-6'))] };
         } catch (error) {
           log.warn({ iface: iface.name, err: (error as Error).message }, 'cannot read the neighbour table (is iproute2 installed?)');
           return { iface, entries: [] };

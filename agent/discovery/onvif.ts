@@ -24,7 +24,8 @@
  * recorded: observations say only which mechanism answered (`onvif.auth.method`).
  */
 import { randomBytes } from 'node:crypto';
-import { httpRequest } from '../net/http-client.js';
+import { deviceUrl, httpRequest, zoneOf } from '../net/http-client.js';
+import { withoutZone } from '../net/ip-address.js';
 import type { RateLimiter } from '../net/rate-limiter.js';
 import { openPortsFor, probeHosts } from './probe-hosts.js';
 import {
@@ -72,12 +73,15 @@ const ONVIF_MECHANISM = 'onvif';
 /** READ_SYSTEM calls (ONVIF Core §5.9.4): open on some devices, behind credentials on most. */
 const PROTECTED_CALLS = ['GetDeviceInformation', 'GetNetworkInterfaces', 'GetScopes'] as const;
 
-/** The XAddr to use for a responder: the first whose host is the responder's own address. */
+/**
+ * The XAddr to use for a responder: the first whose host is the responder's own address (for an
+ * IPv6 link-local responder, its address without the zone, which no URL can carry).
+ */
 export function xaddrForResponder(ip: string, xaddrs: readonly string[]): URL | null {
   for (const x of xaddrs) {
     try {
       const url = new URL(x);
-      if (url.hostname.replace(/^\[|\]$/g, '') === ip) return url;
+      if (url.hostname.replace(/^\[|\]$/g, '') === withoutZone(ip)) return url;
     } catch {
       // validXaddrs already dropped these; nothing to do
     }
@@ -106,7 +110,7 @@ export function deviceServiceEndpoints(ctx: ScanContext, log: Logger): DeviceSer
   for (const { ip, port, probes } of openPortsFor(ctx, 'http')) {
     if (announced.has(ip)) continue;
     const ports = webPorts.get(ip) ?? new Map<number, URL>();
-    ports.set(port, new URL(`${probes.includes('tls') ? 'https' : 'http'}://${ip}:${port}${DEVICE_SERVICE_PATH}`));
+    ports.set(port, deviceUrl(probes.includes('tls') ? 'https' : 'http', ip, port, DEVICE_SERVICE_PATH));
     webPorts.set(ip, ports);
   }
   return [
@@ -198,6 +202,7 @@ class DeviceSession {
     }
     const result = await httpRequest({
       url: this.url,
+      zone: zoneOf(this.ip),
       method: 'POST',
       headers,
       body: buildDeviceRequest(call, security),

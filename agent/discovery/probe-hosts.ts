@@ -3,9 +3,12 @@
  * ports it may touch, its options over their defaults, and the pool that works through them at a
  * bounded concurrency, each under its own deadline, paced by the scan's shared `--rate`.
  */
+import { isIPv4 } from 'node:net';
 import { forEachLimited, sharedRateLimiter, type RateLimiter } from '../net/rate-limiter.js';
 import { signalScope } from '../net/abort.js';
 import type { ScanContext } from './types.js';
+import type { Observation } from '../types.js';
+import { DEVICE_UUID_FIELDS } from '../pipeline/merge.js';
 
 /**
  * The hosts active probes may touch: the TARGETs the operator named, and hosts that announced
@@ -17,9 +20,22 @@ export function* activeProbeHosts(ctx: ScanContext): Generator<string> {
   for (const ip of heard) if (!ctx.targets.has(ip)) yield ip;
 }
 
-/** Hosts that announced themselves during the listen phase (not the neighbour table's), each once. */
+/** Fields whose values identify the device that announced them (a UUID, a UPnP USN). */
+const ANNOUNCED_IDENTITY_FIELDS: readonly string[] = [...DEVICE_UUID_FIELDS, 'ssdp.usn'];
+
+/**
+ * Hosts that announced themselves during the listen phase (not the neighbour table's), each once.
+ * A dual-stack camera answers WS-Discovery over IPv4 and IPv6 with one EndpointReference (ONVIF
+ * Core §7.3.1: it identifies the device), and SSDP with the same USNs (UDA 2.0 §1.1.4: the UDN is
+ * the device's): its IPv6 addresses are left out when an IPv4 address announced the same one, so each device is probed once, over IPv4 (agent/pipeline/merge.ts joins
+ * the addresses all the same). A device heard over IPv6 alone is probed there.
+ */
 function heardHosts(ctx: ScanContext): Set<string> {
-  return new Set(ctx.seen.filter((o) => o.source !== 'neighbour-table').map((o) => o.ip));
+  const heard = new Set(ctx.seen.filter((o) => o.source !== 'neighbour-table').map((o) => o.ip));
+  const endpointsOf = (o: Observation): string[] => ANNOUNCED_IDENTITY_FIELDS.flatMap((f) => o.fields[f] ?? []);
+  const overIpv4 = new Set(ctx.seen.filter((o) => isIPv4(o.ip)).flatMap(endpointsOf));
+  for (const o of ctx.seen) if (!isIPv4(o.ip) && endpointsOf(o).some((e) => overIpv4.has(e))) heard.delete(o.ip);
+  return heard;
 }
 
 export interface OpenPort {

@@ -17,21 +17,30 @@
  * interface's subnet are kept. Answers are de-duplicated by (responder address, USN) and reported
  * as one observation per responder when the window closes.
  *
+ * - over IPv6, an M-SEARCH to [FF02::C]:1900 from each interface's link-local address, on the
+ *   agent's own sockets (node-ssdp opens `udp4` sockets only); answers are parsed by
+ *   agent/protocols/upnp.ts (parseSsdpResponse). NOTIFYs are heard over IPv4 only.
+ *
  * Probe phase (`upnpDescription`, active only): GET of each LOCATION, but only a LOCATION on the
  * responder's own address (a device must not point the agent at another host), size- and
  * time-capped, parsed by agent/protocols/upnp.ts.
  */
 import type { EventEmitter } from 'node:events';
+import { isIPv4 } from 'node:net';
 import type { RemoteInfo } from 'node:dgram';
 import ssdp, { type Client, type ClientOptions } from 'node-ssdp';
-import { httpRequest } from '../net/http-client.js';
+import { httpRequest, zoneOf } from '../net/http-client.js';
 import { sleep } from '../net/abort.js';
-import { repeatDelay } from '../net/udp.js';
-import type { ScanInterface } from '../net/interfaces.js';
+import { repeatDelay, withInterfaceSockets, type Datagram } from '../net/udp.js';
+import { isIpv6LinkLocal, type ScanInterface } from '../net/interfaces.js';
 import { inCidr } from '../net/ipv4.js';
 import {
+  buildMSearchIpv6,
   descriptionFields,
   descriptionUrl,
+  parseSsdpResponse,
+  SSDP_MULTICAST_ADDRESS_IPV6,
+  SSDP_PORT,
   parseDeviceDescription,
   ssdpAnnouncement,
   SSDP_SEARCH_TARGETS,
@@ -45,7 +54,6 @@ import type { ScanBounds } from './bounds.js';
 import { cleanDeviceFields, CLEANED_FIELD } from '../safe-text.js';
 import type { Discoverer, ScanContext } from './types.js';
 
-const SSDP_PORT = 1900;
 /** Discovery stays on the local link (RFC 2365 scoping; UDA 1.1 only says the TTL SHOULD be configurable). */
 const SSDP_MULTICAST_TTL = 1;
 /** How many times each M-SEARCH is sent (UDP loses packets; UDA 1.1 §1.3.2 suggests repeating). */
@@ -80,7 +88,8 @@ class Responders {
   ) {}
 
   record(headers: unknown, from: string, via: 'search' | 'notify'): void {
-    if (!onChosenSubnet(this.interfaces, from)) {
+    // An IPv6 link-local sender answered on a chosen interface's link-local socket: on that link.
+    if (!onChosenSubnet(this.interfaces, from) && !isIpv6LinkLocal(from)) {
       this.log.debug({ from, via }, 'SSDP message from outside the chosen interfaces’ subnets ignored');
       return;
     }
@@ -153,7 +162,7 @@ export const ssdpSearch: Discoverer<'ssdp'> = {
   phase: 'listen',
   evidence: 'ssdp',
   emits: ['ssdp.server', 'ssdp.st', 'ssdp.usn', 'ssdp.location', CLEANED_FIELD],
-  description: 'SSDP M-SEARCH (ssdp:all, upnp:rootdevice) and NOTIFY listening (UDP 1900, multicast 239.255.255.250)',
+  description: 'SSDP M-SEARCH (ssdp:all, upnp:rootdevice) and NOTIFY listening (UDP 1900, multicast 239.255.255.250; M-SEARCH also to FF02::C)',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     const log = ctx.log.child({ module: 'ssdp' });
@@ -190,12 +199,28 @@ export const ssdpSearch: Discoverer<'ssdp'> = {
         if (!(await started(listener))) log.info({ iface: iface.name, port: SSDP_PORT }, 'UDP port 1900 unavailable: SSDP announcements (NOTIFY) are not heard on this interface');
       }
 
-      const window = sleep(ctx.timeoutMs, ctx.signal);
-      for (let round = 0; round < SEND_COUNT && !ctx.signal.aborted; round++) {
-        for (const searcher of searchers) for (const target of SSDP_SEARCH_TARGETS) void searcher.search(target);
-        await sleep(repeatDelay(), ctx.signal);
-      }
-      await window;
+      // IPv6: node-ssdp opens udp4 sockets only, so the M-SEARCH to [FF02::C]:1900 goes from the
+      // agent's own per-interface link-local sockets; their answers are parsed by the pure codec.
+      const onDatagram6 = (d: Datagram): void => {
+        const answer = d.port === SSDP_PORT ? parseSsdpResponse(d.bytes) : null;
+        if (answer?.status === 200) onMessage('search')(answer.headers, { address: d.from, port: d.port, family: 'IPv6', size: d.bytes.length });
+        else log.debug({ from: d.from, port: d.port, bytes: d.bytes.length }, 'SSDP datagram over IPv6 that is no 200 answer from port 1900 ignored');
+      };
+      await withInterfaceSockets(
+        ctx.interfaces,
+        log,
+        onDatagram6,
+        async (sockets6) => {
+          const window = sleep(ctx.timeoutMs, ctx.signal);
+          for (let round = 0; round < SEND_COUNT && !ctx.signal.aborted; round++) {
+            for (const searcher of searchers) for (const target of SSDP_SEARCH_TARGETS) void searcher.search(target);
+            for (const socket of sockets6) for (const target of SSDP_SEARCH_TARGETS) socket.send(buildMSearchIpv6(target), SSDP_MULTICAST_ADDRESS_IPV6, SSDP_PORT);
+            await sleep(repeatDelay(), ctx.signal);
+          }
+          await window;
+        },
+        'ipv6',
+      );
     } finally {
       for (const client of clients) client.stop();
     }
@@ -219,7 +244,9 @@ function descriptionWork(ctx: ScanContext, log: Logger): [string, URL][] {
     for (const location of locations) {
       const url = descriptionUrl(location, o.ip);
       if (!url) {
-        log.warn({ ip: o.ip, location }, 'SSDP LOCATION is not an http(s) URL on the announcing device itself: description not fetched');
+        // A dual-stack device answering over IPv6 may name its IPv4 description: nothing amiss.
+        if (isIPv4(o.ip)) log.warn({ ip: o.ip, location }, 'SSDP LOCATION is not an http(s) URL on the announcing device itself: description not fetched');
+        else log.debug({ ip: o.ip, location }, 'SSDP LOCATION of an IPv6 answer is not on its own address: description not fetched from it');
         continue;
       }
       const count = perDevice.get(o.ip) ?? 0;
@@ -243,6 +270,7 @@ async function fetchDescription(signal: AbortSignal, log: Logger, ip: string, ur
     fields: cleanDeviceFields(fields),
   });
   const result = await httpRequest({
+    zone: zoneOf(ip),
     url,
     method: 'GET',
     headers: { Accept: 'text/xml, application/xml' },

@@ -28,7 +28,7 @@
 import { randomBytes } from 'node:crypto';
 import { RefusalLedger } from '../credential-refusals.js';
 import type { Credentials } from '../credentials.js';
-import { httpRequest, type HttpResponse } from '../net/http-client.js';
+import { deviceUrl, httpRequest, zoneOf, type HttpResponse } from '../net/http-client.js';
 import { normaliseMac } from '../net/mac.js';
 import { chooseDigestChallenge, digestAuthorization, parseChallenges, type AuthChallenge, type DigestChallenge } from '../protocols/http-auth.js';
 import { isIsapiAnswer, ISAPI_DEVICE_INFO_PATH, ISAPI_MAX_RESPONSE_BYTES, parseIsapiDeviceInfo } from '../protocols/isapi.js';
@@ -113,9 +113,8 @@ class HostSession {
         nonceCount,
       });
     }
-    const host = this.target.ip.includes(':') ? `[${this.target.ip}]` : this.target.ip;
-    const url = new URL(`${this.target.tls ? 'https' : 'http'}://${host}:${this.target.port}${requestTarget}`);
-    const result = await httpRequest({ url, method: 'GET', headers, timeoutMs: this.timeoutMs, maxBodyBytes, signal: this.run.signal });
+    const url = deviceUrl(this.target.tls ? 'https' : 'http', this.target.ip, this.target.port, requestTarget);
+    const result = await httpRequest({ url, zone: zoneOf(this.target.ip), method: 'GET', headers, timeoutMs: this.timeoutMs, maxBodyBytes, signal: this.run.signal });
     if (!result.ok) return { ok: false, status: this.run.signal.aborted ? 'timeout' : result.status };
     return { ok: true, response: result.response };
   }

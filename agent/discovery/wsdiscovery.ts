@@ -20,6 +20,7 @@ import {
   PROBE_TYPES,
   WSD_LIST_CAPS,
   WSD_MULTICAST_ADDRESS,
+  WSD_MULTICAST_ADDRESS_IPV6,
   WSD_PORT,
   type WsdList,
 } from '../protocols/wsdiscovery.js';
@@ -40,7 +41,7 @@ export const wsDiscovery: Discoverer<'ws-discovery'> = {
     'onvif.endpoint', 'onvif.types', 'onvif.xaddr', 'onvif.metadataVersion', 'onvif.scope', 'onvif.scope.name', 'onvif.scope.hardware',
     'onvif.scope.location', 'onvif.scope.type', 'onvif.scope.profile', 'onvif.scope.mac', 'wsd.types', CLEANED_FIELD,
   ],
-  description: 'ONVIF WS-Discovery Probe (UDP 3702, multicast 239.255.255.250 and unicast to targets)',
+  description: 'ONVIF WS-Discovery Probe (UDP 3702, multicast 239.255.255.250 and FF02::C, unicast to targets)',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     const log = ctx.log.child({ module: 'ws-discovery' });
@@ -74,17 +75,23 @@ export const wsDiscovery: Discoverer<'ws-discovery'> = {
       }
     };
 
-    await withInterfaceSockets(ctx.interfaces, log, onDatagram, async (sockets) => {
-      const window = sleep(ctx.timeoutMs, ctx.signal);
-      const probes = [buildProbe(PROBE_TYPES.networkVideoTransmitter), buildProbe(PROBE_TYPES.device)];
-      for (const p of probes) ourMessages.add(p.messageId);
-      for (let round = 0; round < SEND_COUNT && !ctx.signal.aborted; round++) {
-        for (const socket of sockets) for (const p of probes) socket.send(p.bytes, WSD_MULTICAST_ADDRESS, WSD_PORT);
-        await sleep(repeatDelay(), ctx.signal);
-      }
-      if (ctx.active) await probeTargets(ctx, sockets, probes[0]!.bytes);
-      await window;
-    });
+    // The same Probes go to 239.255.255.250 from each interface's IPv4 address and to FF02::C
+    // from its IPv6 link-local address: a camera with no usable IPv4 (IPv6 only, or a foreign
+    // address) still answers the second, from its own link-local address.
+    await withInterfaceSockets(ctx.interfaces, log, onDatagram, (sockets6) =>
+      withInterfaceSockets(ctx.interfaces, log, onDatagram, async (sockets) => {
+        const window = sleep(ctx.timeoutMs, ctx.signal);
+        const probes = [buildProbe(PROBE_TYPES.networkVideoTransmitter), buildProbe(PROBE_TYPES.device)];
+        for (const p of probes) ourMessages.add(p.messageId);
+        for (let round = 0; round < SEND_COUNT && !ctx.signal.aborted; round++) {
+          for (const socket of sockets) for (const p of probes) socket.send(p.bytes, WSD_MULTICAST_ADDRESS, WSD_PORT);
+          for (const socket of sockets6) for (const p of probes) socket.send(p.bytes, WSD_MULTICAST_ADDRESS_IPV6, WSD_PORT);
+          await sleep(repeatDelay(), ctx.signal);
+        }
+        if (ctx.active) await probeTargets(ctx, sockets, probes[0]!.bytes);
+        await window;
+      }),
+    'ipv6');
     log.info({ devices: seen.size }, 'WS-Discovery finished');
   },
 };

@@ -5,6 +5,23 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { ProbeStatus } from '../types.js';
+import { withoutZone } from './ip-address.js';
+
+/**
+ * The URL of `path` on the device at `ip` (an IPv6 literal bracketed, RFC 3986 §3.2.2). A link-local
+ * address's zone (`fe80::1%eth0`) is left out: the WHATWG URL that Node's HTTP client takes has no
+ * zone syntax, so the zone travels apart (HttpRequest.zone, zoneOf).
+ */
+export function deviceUrl(scheme: 'http' | 'https', ip: string, port: number, path: string): URL {
+  const address = withoutZone(ip);
+  return new URL(`${scheme}://${address.includes(':') ? `[${address}]` : address}:${port}${path}`);
+}
+
+/** The zone of a link-local address (`eth0` of `fe80::1%eth0`), or undefined. */
+export function zoneOf(ip: string): string | undefined {
+  const i = ip.indexOf('%');
+  return i < 0 ? undefined : ip.slice(i + 1);
+}
 
 export interface HttpRequest {
   url: URL;
@@ -16,6 +33,11 @@ export interface HttpRequest {
   /** Bytes of body kept; the connection is dropped past this. */
   maxBodyBytes: number;
   signal?: AbortSignal;
+  /**
+   * The interface of an IPv6 link-local host (deviceUrl): the connection goes to the URL's address
+   * on that interface, and the Host header names the address without it.
+   */
+  zone?: string;
 }
 
 export interface HttpResponse {
@@ -45,9 +67,12 @@ export function httpRequest(request: HttpRequest): Promise<HttpResult> {
       resolve(result);
     };
     const transport = request.url.protocol === 'https:' ? https : http;
+    const zoned = request.zone === undefined ? {} : { hostname: `${request.url.hostname.replace(/^\[|\]$/g, '')}%${request.zone}` };
     const req = transport.request(request.url, {
+      ...zoned,
       method: request.method,
       headers: {
+        ...(request.zone === undefined ? {} : { Host: request.url.host }),
         ...request.headers,
         ...(request.body !== undefined ? { 'Content-Length': String(Buffer.byteLength(request.body)) } : {}),
         Connection: 'close',

@@ -7,6 +7,16 @@ export interface ScanInterface {
   readonly address: string;
   /** e.g. 198.18.0.1/24 */
   readonly cidr: string;
+  /**
+   * The interface's IPv6 link-local address with its zone, `fe80::…%eth0` (RFC 4007 §11), when it
+   * has one: IPv6 discovery sends from it, to link-local multicast groups on this interface only.
+   */
+  readonly ipv6LinkLocal?: string;
+}
+
+/** fe80::/10, the IPv6 link-local unicast prefix (RFC 4291 §2.5.6). */
+export function isIpv6LinkLocal(address: string): boolean {
+  return /^fe[89ab][0-9a-f]:/i.test(address);
 }
 
 /** Every up, non-loopback interface with an IPv4 address (Node lists only interfaces that are up). */
@@ -14,7 +24,8 @@ export function listScanInterfaces(): ScanInterface[] {
   const found: ScanInterface[] = [];
   for (const [name, addresses] of Object.entries(networkInterfaces())) {
     const ipv4 = (addresses ?? []).find((a) => a.family === 'IPv4' && !a.internal);
-    if (ipv4 && ipv4.cidr) found.push({ name, address: ipv4.address, cidr: ipv4.cidr });
+    const linkLocal = (addresses ?? []).find((a) => a.family === 'IPv6' && !a.internal && isIpv6LinkLocal(a.address));
+    if (ipv4 && ipv4.cidr) found.push({ name, address: ipv4.address, cidr: ipv4.cidr, ...(linkLocal ? { ipv6LinkLocal: `${linkLocal.address.split('%')[0]}%${name}` } : {}) });
   }
   return found.sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -37,6 +37,9 @@ export const REPEAT_DELAY_MS = { min: 50, max: 250 } as const;
  */
 export const DISCOVERY_RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 
+/** Which IP family a set of discovery sockets speaks. */
+export type SocketFamily = 'ipv4' | 'ipv6';
+
 export function repeatDelay(): number {
   return REPEAT_DELAY_MS.min + Math.floor(Math.random() * (REPEAT_DELAY_MS.max - REPEAT_DELAY_MS.min));
 }
@@ -44,28 +47,46 @@ export function repeatDelay(): number {
 /**
  * Opens one socket per interface, calls `use` with them, and closes them all when `use` resolves
  * or `signal` aborts, whichever is later for `use` (it should itself watch the signal).
+ *
+ * With `family` 'ipv6', one socket per interface that has an IPv6 link-local address, bound to it
+ * (zone included): multicast to a link-local group (FF02::…) leaves through that interface alone
+ * (RFC 4007 §6: a link-local scope zone is one link), and replies come back to that address, their
+ * sender's link-local address carrying the zone (`fe80::…%eth0`), as it must to be reached again.
  */
 export async function withInterfaceSockets(
   interfaces: readonly ScanInterface[],
   log: Logger,
   onDatagram: (d: Datagram) => void,
   use: (sockets: InterfaceSocket[]) => Promise<void>,
+  family: SocketFamily = 'ipv4',
 ): Promise<void> {
   const opened: { socket: dgram.Socket; handle: InterfaceSocket }[] = [];
   try {
     for (const iface of interfaces) {
-      const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: DISCOVERY_RECV_BUFFER_BYTES });
+      const bindAddress = family === 'ipv4' ? iface.address : iface.ipv6LinkLocal;
+      if (bindAddress === undefined) continue;
+      const socket = dgram.createSocket({ type: family === 'ipv4' ? 'udp4' : 'udp6', reuseAddr: true, recvBufferSize: DISCOVERY_RECV_BUFFER_BYTES });
       socket.on('error', (error) => log.warn({ iface: iface.name, err: error.message }, 'UDP socket error'));
       socket.on('message', (bytes, rinfo) => onDatagram({ bytes, from: rinfo.address, port: rinfo.port, iface }));
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind(0, iface.address, () => {
-          socket.off('error', reject);
-          resolve();
+      try {
+        await new Promise<void>((resolve, reject) => {
+          socket.once('error', reject);
+          socket.bind(0, bindAddress, () => {
+            socket.off('error', reject);
+            resolve();
+          });
         });
-      });
-      socket.setMulticastInterface(iface.address);
-      // Discovery stays on the local link (SOAP-over-UDP multicast, RFC 2365 scoping).
+      } catch (error) {
+        // An IPv6 address can vanish or still be tentative (duplicate address detection): that
+        // interface is left out of IPv6 discovery, and the rest goes on.
+        socket.close();
+        if (family === 'ipv4') throw error;
+        log.warn({ iface: iface.name, address: bindAddress, err: (error as Error).message }, 'IPv6 discovery socket not opened on this interface');
+        continue;
+      }
+      socket.setMulticastInterface(family === 'ipv4' ? iface.address : `::%${iface.name}`);
+      // Discovery stays on the local link (SOAP-over-UDP multicast, RFC 2365 scoping; for IPv6 the
+      // hop limit, and the link-local groups themselves).
       socket.setMulticastTTL(1);
       const handle: InterfaceSocket = {
         iface,

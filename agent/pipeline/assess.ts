@@ -2,6 +2,7 @@
  * Device records and the cctv-inventory/v1 document, built deterministically: identical
  * observations give an identical document apart from the scan's id and times.
  */
+import { describeAddress, withoutZone, type AddressDetail } from '../net/ip-address.js';
 import { classify } from './classify.js';
 import { fingerprintDevice } from '../fingerprint/index.js';
 import type { Knowledge } from '../knowledge/index.js';
@@ -101,7 +102,7 @@ function cleanedTextEvidence(host: ObservedHost): Evidence[] {
 function deviceId(host: ObservedHost, serial: string | null): string {
   if (host.ownMacs[0]) return `mac:${host.ownMacs[0]}`;
   if (serial) return `serial:${serial}`;
-  return `ip:${host.ip}`;
+  return `ip:${withoutZone(host.ip)}`;
 }
 
 /**
@@ -129,11 +130,14 @@ export function buildDevice(db: Knowledge, host: ObservedHost): Device {
   const cleaned = cleanedTextEvidence(host);
   // The fingerprint's own list when nothing is added to it (it is built for this device).
   const evidence = host.sharedMac || cleaned.length > 0 ? [...(host.sharedMac ? [sharedMacEvidence(host.sharedMac)] : []), ...fingerprint.evidence, ...cleaned] : fingerprint.evidence;
+  // The document's addresses are plain (a link-local one's zone goes to addressDetails).
+  const addresses = [...new Set(host.addresses.map(withoutZone))];
   return {
     id: deviceId(host, identity.serial),
-    ip: host.ip,
+    ip: withoutZone(host.ip),
     mac: host.mac,
-    ...(host.addresses.length > 1 ? { addresses: [...host.addresses] } : {}),
+    ...(addresses.length > 1 ? { addresses } : {}),
+    addressDetails: host.addresses.map(describeAddress).filter((d): d is AddressDetail => d !== null),
     ...(host.ownMacs.length > 1 ? { macs: [...host.ownMacs] } : {}),
     ...(host.sharedMac && host.mac === host.sharedMac.mac ? { macShared: true } : {}),
     identity,

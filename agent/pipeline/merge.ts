@@ -12,11 +12,20 @@
  *   one NIC with two addresses, the same serial or UUID → one device (both addresses)
  *   two NICs (two MACs), the same serial or UUID        → one device (both addresses, both MACs)
  *   many addresses, one MAC, different or no identity   → one device per address, the MAC shared
+ *   IPv6 addresses and at most one IPv4 address and at most one IPv6 link-local address, all
+ *   with one MAC (the kernel's neighbour tables)        → one device (every address)
  *
  * Addresses that share a MAC and carry no identity at all stay apart. A proxy-ARP segment of plain
  * hosts looks exactly like that, while a camera with an alias address that names nothing is rare;
  * counting such a camera twice, both entries flagged as sharing a MAC, is visible to a reader,
  * whereas merging the segment would silently lose every host but one.
+ *
+ * Across families a MAC does join: a dual-stack camera answers IPv4 and IPv6 discovery from one
+ * interface, and the IPv4 and IPv6 neighbour tables both hold its MAC. It joins only where it cannot
+ * be a proxy-ARP segment's or a router's: at most one IPv4 address and one IPv6 link-local address
+ * show it (one interface has exactly one link-local address in practice, RFC 4291 §2.1; a router
+ * fronting many hosts shows many IPv4 addresses behind one MAC). An IPv6 address alone joins
+ * nothing: two devices are never one because they were heard at one IPv6 address.
  *
  * A MAC seen at addresses that end up in more than one device is shared: each of those devices
  * records it (`sharedMac`), but it is not theirs (a router's, or the segment's), so it names no
@@ -30,6 +39,7 @@
  * on the (small) identity sets of the two groups.
  */
 import { isIPv4 } from 'node:net';
+import { isIpv6LinkLocal } from '../net/interfaces.js';
 import { ipv4ToInt } from '../net/ipv4.js';
 import type { FieldDef } from '../fingerprint/types.js';
 import type { Observation } from '../types.js';
@@ -246,6 +256,8 @@ export function mergeObservations(observations: readonly Observation[], fields: 
     for (const i of rest) groups.join(first, i);
   }
 
+  joinAcrossFamilies(records, groups);
+
   const members = new Map<number, AddressRecord[]>();
   records.forEach((record, i) => {
     const root = groups.root(i);
@@ -254,6 +266,29 @@ export function mergeObservations(observations: readonly Observation[], fields: 
     else members.set(root, [record]);
   });
   return hostsOf([...members.values()]);
+}
+
+/**
+ * Joins the IPv6 addresses of one MAC to its IPv4 address (or to each other, for an IPv6-only
+ * device) when the MAC shows at most one IPv4 address and at most one IPv6 link-local address (see
+ * the module comment). Identities still veto: a conflicting serial or UUID keeps them apart.
+ */
+function joinAcrossFamilies(records: readonly AddressRecord[], groups: Groups): void {
+  const byMac = new Map<string, number[]>();
+  records.forEach((record, i) => {
+    if (!record.mac) return;
+    const list = byMac.get(record.mac);
+    if (list) list.push(i);
+    else byMac.set(record.mac, [i]);
+  });
+  for (const indexes of byMac.values()) {
+    const ipv4 = indexes.filter((i) => isIPv4((records[i] as AddressRecord).ip));
+    const ipv6 = indexes.filter((i) => !isIPv4((records[i] as AddressRecord).ip));
+    const linkLocal = ipv6.filter((i) => isIpv6LinkLocal((records[i] as AddressRecord).ip));
+    if (ipv6.length === 0 || ipv4.length > 1 || linkLocal.length > 1) continue;
+    const anchor = (ipv4[0] ?? ipv6[0]) as number;
+    for (const i of ipv6) groups.join(anchor, i);
+  }
 }
 
 /** Devices from groups of address records (each sorted by address), with own and shared MACs told apart. */

@@ -69,6 +69,46 @@ export function ssdpAnnouncement(headers: Readonly<Record<string, unknown>>): Ss
 }
 
 /**
+ * The IPv6 SSDP group of link-local scope and its port: [FF02::C]:1900 (UPnP Device Architecture
+ * 2.0 §1.1.2, https://openconnectivity.org/upnp-specs/UPnP-arch-DeviceArchitecture-v2.0-20200417.pdf).
+ */
+export const SSDP_MULTICAST_ADDRESS_IPV6 = 'ff02::c';
+export const SSDP_PORT = 1900;
+/** An SSDP answer is a few hundred bytes; a datagram over this is no answer (one UDP payload at most). */
+export const SSDP_MAX_MESSAGE_BYTES = 8 * 1024;
+/** Header lines read from one datagram; the rest are ignored. */
+const SSDP_MAX_HEADER_LINES = 32;
+
+/** A multicast M-SEARCH to the IPv6 group (UDA 2.0 §1.3.2: HOST names the group, MX 1 s, read-only). */
+export function buildMSearchIpv6(target: string): Buffer {
+  return Buffer.from(
+    ['M-SEARCH * HTTP/1.1', `HOST: [${SSDP_MULTICAST_ADDRESS_IPV6.toUpperCase()}]:${SSDP_PORT}`, 'MAN: "ssdp:discover"', 'MX: 1', `ST: ${target}`, '', ''].join('\r\n'),
+    'ascii',
+  );
+}
+
+/**
+ * An M-SEARCH answer (HTTP over UDP, UDA 2.0 §1.3.3): its status and its headers, names upper-cased
+ * as node-ssdp hands them to ssdpAnnouncement; null when the datagram is not an HTTP/1.x response.
+ * Bounded: at most SSDP_MAX_MESSAGE_BYTES read, SSDP_MAX_HEADER_LINES header lines kept.
+ */
+export function parseSsdpResponse(bytes: Buffer): { status: number; headers: Record<string, string> } | null {
+  if (bytes.length > SSDP_MAX_MESSAGE_BYTES) return null;
+  const lines = bytes.toString('latin1').split(/\r?\n/);
+  const status = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(lines[0] ?? '');
+  if (!status) return null;
+  const headers: Record<string, string> = {};
+  for (const line of lines.slice(1, 1 + SSDP_MAX_HEADER_LINES)) {
+    if (line === '') break;
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toUpperCase();
+    if (!Object.hasOwn(headers, name)) headers[name] = line.slice(colon + 1).trim();
+  }
+  return { status: Number(status[1]), headers };
+}
+
+/**
  * The URL to fetch a responder's description from: LOCATION when it is an http(s) URL without
  * credentials whose host IS the responder's own address (compared after WHATWG URL parsing, so
  * `http://3323068427/` is read as the address it really names). Anything else is null: a device
@@ -84,7 +124,8 @@ export function descriptionUrl(location: string, responderIp: string): URL | nul
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
   if (url.username !== '' || url.password !== '') return null;
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  return host === responderIp ? url : null;
+  // An IPv6 link-local responder is known with its zone (`fe80::1%eth0`), which no URL carries.
+  return host === responderIp.split('%')[0] ? url : null;
 }
 
 /** The root device of a UPnP description (UDA 1.1 §2.3); null members were absent, empty or unusable. */

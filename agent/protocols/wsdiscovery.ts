@@ -11,6 +11,12 @@ import { cleanDeviceFields } from '../safe-text.js';
 import { parseUntrustedXml, xmlChild, xmlChildren, xmlText, type XmlNode } from './xml.js';
 
 export const WSD_MULTICAST_ADDRESS = '239.255.255.250';
+/**
+ * The IPv6 group: FF02::C, link-local scope (WS-Discovery 1.1 §2.4,
+ * http://docs.oasis-open.org/ws-dd/discovery/1.1/os/wsdd-discovery-1.1-spec-os.html; ONVIF Core
+ * §7.3 uses the same groups), sent on one interface at a time.
+ */
+export const WSD_MULTICAST_ADDRESS_IPV6 = 'ff02::c';
 export const WSD_PORT = 3702;
 /** A ProbeMatches for one device is well under 8 KiB; anything bigger is not a real answer. */
 export const WSD_MAX_MESSAGE_BYTES = 64 * 1024;

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Device, Inventory } from '../../agent/types.js';
 import { sharedScan, type AgentLogLine } from './shared-scan.js';
+import { expectIpv6Devices } from './ipv6-expectations.js';
 import { LAB_LOG_DIR, LAB_SUBNET, labProfile, labProfiles, runInScanner, type LabProfile } from './lab-helpers.js';
 
 const storeDir = mkdtempSync(join(tmpdir(), 'cctv-active-test-'));
@@ -176,5 +177,7 @@ describe('--no-active', () => {
     // (hosttcp is not checked here: connections an earlier scan left half-open on its silent ports
     // close later, and its kernel's packets may then put it in the neighbour table.)
     for (const name of ['uniview', 'hanwha']) expect(run.inventory.devices.map((d) => d.ip)).not.toContain(labProfile(name).ip);
+    // Issue 14: IPv6 discovery is multicast and the neighbour table, so it works without active probes.
+    expectIpv6Devices(run.inventory);
   });
 });

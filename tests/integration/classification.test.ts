@@ -155,7 +155,7 @@ describe('classification of every lab device (issue 4)', () => {
     expect([...linkedSources(hikoui)]).toEqual(['oui']);
     expect(hikoui.evidence.map((e) => e.source)).toEqual(['oui']);
     const sure = labProfiles().filter((p) => p.truth.linkedVendor !== null && linkedSources(deviceAt(plain, p)).size >= SEVERAL_SOURCES);
-    expect(sure.map((p) => p.name).sort()).toEqual(['amcrest', 'dahua', 'dahuacgi', 'dahuadefault', 'dahuanvr', 'ezviz', 'hikdefault', 'hikisapi', 'hiknvr', 'hikold', 'hikvision', 'lts', 'twonic']);
+    expect(sure.map((p) => p.name).sort()).toEqual(['amcrest', 'dahua', 'dahuacgi', 'dahuadefault', 'dahuanvr', 'ezviz', 'hik6only', 'hikdefault', 'hikisapi', 'hiknvr', 'hikold', 'hikvision', 'lts', 'twonic']);
   });
 
   it('explains every verdict: each evidence entry has a source, what was seen and the rule', () => {

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadProfiles, profileMacs, type LabProfile } from '../lab/sim/profile.js';
+import { eui64LinkLocal, isIpv6Only, loadProfiles, profileMacs, type LabProfile } from '../lab/sim/profile.js';
 
 export type { LabProfile } from '../lab/sim/profile.js';
 
@@ -122,7 +122,11 @@ export interface LabDevice {
   profile: LabProfile;
   /** The address it is reported at. */
   ip: string;
-  /** Every address of it: more than one for a device with several interfaces. */
+  /**
+   * Every address a default scan reports for it: more than one for a device with several
+   * interfaces, and for a dual-stack device (an `ipv6` key) its IPv6 link-local address besides
+   * its IPv4 one (heard by WS-Discovery over IPv6, agent/pipeline/merge.ts).
+   */
   addresses: string[];
   mac: string;
   /** Its own MACs: more than one for a device with several interfaces, none when its MAC is shared. */
@@ -143,7 +147,8 @@ export function labDevices(): LabDevice[] {
       return [profile.ip, ...profile.aliases].map((ip) => ({ profile, ip, addresses: [ip], mac: profile.mac, macs: [], macShared: true, id: `ip:${ip}` }));
     }
     const macs = profileMacs(profile).sort();
-    const addresses = [profile.ip, ...(profile.nics ?? []).map((n) => n.ip)];
+    const dualStack = profile.ipv6 !== undefined && !isIpv6Only(profile);
+    const addresses = [profile.ip, ...(profile.nics ?? []).map((n) => n.ip), ...(dualStack ? [eui64LinkLocal(profile.mac)] : [])];
     return [{ profile, ip: profile.ip, addresses, mac: macs[0] as string, macs, macShared: false, id: `mac:${macs[0]}` }];
   });
 }
@@ -159,9 +164,14 @@ export function onvifProfiles(): LabProfile[] {
   return labProfiles().filter((p) => p.onvif !== undefined);
 }
 
-/** Profiles that answer WS-Discovery. */
+/** Profiles that answer WS-Discovery over IPv4 (an IPv6-only device answers on FF02::C alone). */
 export function wsDiscoveryProfiles(): LabProfile[] {
-  return labProfiles().filter((p) => p.wsDiscovery !== undefined);
+  return labProfiles().filter((p) => p.wsDiscovery !== undefined && !isIpv6Only(p));
+}
+
+/** Profiles that answer WS-Discovery over IPv6 (the `ipv6` key), dual-stack and IPv6-only alike. */
+export function ipv6Profiles(): LabProfile[] {
+  return labProfiles().filter((p) => p.wsDiscovery !== undefined && p.ipv6 !== undefined);
 }
 
 function run(cmd: string, args: string[], opts: RunOptions): Promise<RunResult> {

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { httpRequest } from '../../agent/net/http-client.js';
+import { deviceUrl, httpRequest, zoneOf } from '../../agent/net/http-client.js';
 import { startClosingHttpServer } from '../support/closing-http-server.js';
 
 // Loopback only: these servers listen on 127.0.0.1 and are closed after each test.
@@ -68,5 +68,30 @@ describe('httpRequest against a device that closes after each answer without say
     for (const path of paths) results.push(await httpRequest({ url: new URL(`http://127.0.0.1:${device.port}${path}`), method: 'GET', timeoutMs: 2000, maxBodyBytes: 1000 }));
     expect(results.map((r) => (r.ok ? r.response.body.toString() : r.reason))).toEqual(paths.map((p) => `page ${p}`));
     expect(device.connections).toBe(paths.length);
+  });
+});
+
+describe('IPv6 devices (issue 14)', () => {
+  it('builds bracketed URLs, keeping a link-local zone apart', () => {
+    expect(deviceUrl('http', '198.18.0.10', 80, '/').href).toBe('http://198.18.0.10/');
+    expect(deviceUrl('https', 'fdcc:7a6e:1ab::10', 8443, '/onvif/device_service').href).toBe('https://[fdcc:7a6e:1ab::10]:8443/onvif/device_service');
+    expect(deviceUrl('http', 'fe80::2a57:beff:fe6a:1c10%eth0', 8080, '/x').href).toBe('http://[fe80::2a57:beff:fe6a:1c10]:8080/x');
+    expect([zoneOf('fe80::1%eth0'), zoneOf('fdcc::1'), zoneOf('198.18.0.1')]).toEqual(['eth0', undefined, undefined]);
+  });
+
+  it('connects through the zone and names the plain address as Host (an IPv6 loopback server)', async () => {
+    let host: string | undefined;
+    const server = createServer((req, res) => {
+      host = req.headers.host;
+      res.writeHead(200).end('six');
+    });
+    servers.push(server);
+    // Loopback only: ::1 on `lo` (the zone is accepted and used for the connect; Linux checks a
+    // scope only for link-local addresses, so this exercises the client's path without a link).
+    await new Promise<void>((resolve) => server.listen(0, '::1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const result = await httpRequest({ url: deviceUrl('http', '::1%lo', port, '/'), zone: zoneOf('::1%lo'), method: 'GET', timeoutMs: 2000, maxBodyBytes: 100 });
+    expect(result.ok && result.response.body.toString()).toBe('six');
+    expect(host).toBe(`[::1]:${port}`);
   });
 });

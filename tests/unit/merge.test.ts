@@ -285,3 +285,57 @@ describe('devices built from merged hosts', () => {
     expect(inventory.devices.map((d) => d.id)).toEqual([...widespread.map((o) => `ip:${o.ip}`), 'ip:10.2.0.101', 'ip:10.2.0.102']);
   });
 });
+
+describe('mergeObservations across address families (issue 14)', () => {
+  const camera = '28:57:be:6a:1c:10';
+  const linkLocal = 'fe80::2a57:beff:fe6a:1c10%eth0';
+
+  it('joins a dual-stack camera by its MAC: one device, IPv4 first, every address', () => {
+    const hosts = merge([wsd('198.18.0.10', 'urn:uuid:a'), neighbour('198.18.0.10', camera, true), neighbour(linkLocal, camera, false), web(linkLocal)]);
+    expect(summary(hosts)).toEqual([{ ip: '198.18.0.10', addresses: ['198.18.0.10', linkLocal], mac: camera, ownMacs: [camera], sharedMac: null }]);
+  });
+
+  it('joins the same camera by its EndpointReference UUID with no MAC at all', () => {
+    expect(merge([wsd('198.18.0.10', 'urn:uuid:a'), wsd(linkLocal, 'urn:uuid:a')]).map((h) => h.addresses)).toEqual([['198.18.0.10', linkLocal]]);
+  });
+
+  it("joins an IPv6-only camera's link-local and unique-local addresses, reported at the unique-local one", () => {
+    const mac = '28:57:be:6a:1c:90';
+    const hosts = merge([wsd('fe80::2a57:beff:fe6a:1c90%eth0'), neighbour('fe80::2a57:beff:fe6a:1c90%eth0', mac, false), neighbour('fdcc:7a6e:1ab::90', mac, true)]);
+    expect(summary(hosts)).toEqual([{ ip: 'fdcc:7a6e:1ab::90', addresses: ['fdcc:7a6e:1ab::90', 'fe80::2a57:beff:fe6a:1c90%eth0'], mac, ownMacs: [mac], sharedMac: null }]);
+  });
+
+  it('never joins by a MAC that fronts several IPv4 addresses (a proxy-ARP segment) or two link-local addresses', () => {
+    const router = 'c0:56:e3:70:01:00';
+    const segment = merge([
+      ...['198.18.0.100', '198.18.0.101'].flatMap((ip) => [neighbour(ip, router, true), web(ip)]),
+      neighbour('fe80::c256:e3ff:fe70:100%eth0', router, true),
+    ]);
+    expect(segment.map((h) => h.addresses)).toEqual([['198.18.0.100'], ['198.18.0.101'], ['fe80::c256:e3ff:fe70:100%eth0']]);
+    const twoLinkLocals = merge([neighbour('198.18.0.30', camera, true), neighbour('fe80::1%eth0', camera, true), neighbour('fe80::2%eth0', camera, true)]);
+    expect(twoLinkLocals).toHaveLength(3);
+  });
+
+  it('lets conflicting identities veto a join by MAC, and joins nothing on an IPv6 address alone', () => {
+    const mac = '08:ed:ed:5a:20:20';
+    const vetoed = merge([deviceInfo('198.18.0.20', 'SERIAL-A'), neighbour('198.18.0.20', mac, true), deviceInfo('fdcc:7a6e:1ab::20', 'SERIAL-B'), neighbour('fdcc:7a6e:1ab::20', mac, true)]);
+    expect(vetoed).toHaveLength(2);
+    // Two units heard at one IPv6 address are still one address record each side; two IPv4 units
+    // with no shared identity never meet through an IPv6 address that neither holds a MAC for.
+    const apart = merge([wsd('198.18.0.20', 'urn:uuid:x'), wsd('198.18.0.21', 'urn:uuid:y'), wsd('fe80::5%eth0', 'urn:uuid:z')]);
+    expect(apart.map((h) => h.addresses)).toEqual([['198.18.0.20'], ['198.18.0.21'], ['fe80::5%eth0']]);
+  });
+
+  it('writes plain addresses in the document and keeps the zone in addressDetails, schema-valid', () => {
+    const hosts = merge([wsd('198.18.0.10', 'urn:uuid:a'), neighbour('198.18.0.10', camera, true), neighbour(linkLocal, camera, false), wsd(linkLocal, 'urn:uuid:a'), neighbour('fdcc:7a6e:1ab::10', camera, true)]);
+    const device = buildDevice(knowledge, hosts[0] as ObservedHost);
+    expect([device.id, device.ip, device.addresses]).toEqual([`mac:${camera}`, '198.18.0.10', ['198.18.0.10', 'fdcc:7a6e:1ab::10', 'fe80::2a57:beff:fe6a:1c10']]);
+    expect(device.addressDetails).toEqual([
+      { family: 'ipv4', address: '198.18.0.10', scope: 'global' },
+      { family: 'ipv6', address: 'fdcc:7a6e:1ab::10', scope: 'private' },
+      { family: 'ipv6', address: 'fe80::2a57:beff:fe6a:1c10', scope: 'link-local', zone: 'eth0' },
+    ]);
+    const inventory = buildInventory({ id: '20261128T100000Z-abcdef', site: 'lab', startedAt: at, finishedAt: at, targets: [], methods: [] }, [device]);
+    expect(inventoryProblems(inventory)).toEqual([]);
+  });
+});

@@ -11,7 +11,23 @@ const SAMPLE = JSON.stringify([
   { dst: '198.18.0.1', dev: 'eth0', lladdr: '02:00:00:00:00:01', state: ['PERMANENT'] },
 ]);
 
+// `ip -json -stats -6 neigh show dev eth0` in the lab's scanner after an IPv6 WS-Discovery Probe
+// (iproute2 6.1): the entries the answering devices' Neighbor Solicitations left, plus a ULA one.
+const SAMPLE_IPV6 = JSON.stringify([
+  { dst: 'fe80::2a57:beff:fe6a:1c90', lladdr: '28:57:be:6a:1c:90', used: 43, confirmed: 43, updated: 7, probes: 1, state: ['STALE'] },
+  { dst: 'fdcc:7a6e:1ab::10', lladdr: '28:57:be:6a:1c:10', used: 1, confirmed: 1, updated: 1, probes: 0, state: ['REACHABLE'] },
+  { dst: 'fe80::1', dev: 'eth0', used: 5, confirmed: 5, updated: 1, probes: 3, state: ['INCOMPLETE'] },
+]);
+
 describe('parseNeighbourJson', () => {
+  it('gives an IPv6 link-local entry the zone of the interface it was read for, and no other address', () => {
+    expect(parseNeighbourJson(SAMPLE_IPV6, 'eth0')).toEqual([
+      { ip: 'fe80::2a57:beff:fe6a:1c90%eth0', mac: '28:57:be:6a:1c:90', state: 'STALE', confirmedSecondsAgo: 43, updatedSecondsAgo: 7 },
+      { ip: 'fdcc:7a6e:1ab::10', mac: '28:57:be:6a:1c:10', state: 'REACHABLE', confirmedSecondsAgo: 1, updatedSecondsAgo: 1 },
+    ]);
+    expect(parseNeighbourJson(SAMPLE, 'eth0').map((e) => e.ip)).toEqual(['198.18.0.10', '198.18.0.20', '198.18.0.1']);
+  });
+
   it('keeps entries with a usable MAC, lower-cased, with their age', () => {
     expect(parseNeighbourJson(SAMPLE)).toEqual([
       { ip: '198.18.0.10', mac: '28:57:be:12:34:56', state: 'REACHABLE', confirmedSecondsAgo: 2, updatedSecondsAgo: 2 },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sleep } from '../../agent/net/abort.js';
-import { openPortsFor, probeHosts, withDefaults } from '../../agent/discovery/probe-hosts.js';
+import { activeProbeHosts, openPortsFor, probeHosts, withDefaults } from '../../agent/discovery/probe-hosts.js';
 import type { Observation } from '../../agent/types.js';
 import { loopbackContext } from '../support/scan-context.js';
 
@@ -35,6 +35,16 @@ describe('openPortsFor', () => {
     });
     expect(openPortsFor(ctx, 'http').map((p) => p.port)).toEqual([443, 80]);
     expect(openPortsFor(ctx, 'tls')).toEqual([{ ip: '127.0.0.1', port: 443, probes: ['http', 'tls'] }]);
+  });
+});
+
+describe('activeProbeHosts (issue 14)', () => {
+  const wsd = (ip: string, endpoint: string): Observation => ({ source: 'ws-discovery', ip, at, status: 'ok', fields: { 'onvif.endpoint': endpoint } });
+  it('probes a dual-stack camera once, over IPv4, and an IPv6-only one at its IPv6 address', () => {
+    const ctx = loopbackContext({
+      seen: [wsd('127.0.0.2', 'urn:uuid:dual'), wsd('fe80::2%eth0', 'urn:uuid:dual'), wsd('fe80::3%eth0', 'urn:uuid:six-only')],
+    });
+    expect([...activeProbeHosts(ctx)].filter((ip) => ip !== '127.0.0.1')).toEqual(['127.0.0.2', 'fe80::3%eth0']);
   });
 });
 

@@ -108,3 +108,52 @@ describe('targets active probes may touch', () => {
     expect(probeableTargets(named, LAB)).toEqual({ targets: named, skipped: [] });
   });
 });
+
+describe('IPv6 targets (issue 14)', () => {
+  it('takes single addresses (canonical, a link-local one with its interface), a /120 and a short range', () => {
+    expect([...parseTargets(['FDCC:7A6E:01AB:0:0:0:0:10']).addresses()]).toEqual(['fdcc:7a6e:1ab::10']);
+    expect([...parseTargets(['fe80::2a57:beff:fe6a:1c90%eth0']).addresses()]).toEqual(['fe80::2a57:beff:fe6a:1c90%eth0']);
+    const block = parseTargets(['fdcc:7a6e:1ab::/120']);
+    expect(block.size).toBe(256);
+    expect([...block.addresses()].slice(0, 2)).toEqual(['fdcc:7a6e:1ab::', 'fdcc:7a6e:1ab::1']);
+    expect([...block.addresses()].at(-1)).toBe('fdcc:7a6e:1ab::ff');
+    const mixed = parseTargets(['198.18.0.10', 'fdcc:7a6e:1ab::10-fdcc:7a6e:1ab::12']);
+    expect([...mixed.addresses()]).toEqual(['198.18.0.10', 'fdcc:7a6e:1ab::10', 'fdcc:7a6e:1ab::11', 'fdcc:7a6e:1ab::12']);
+    expect([mixed.has('fdcc:7a6e:1ab:0::11'), mixed.has('fdcc:7a6e:1ab::13'), mixed.has('198.18.0.10')]).toEqual([true, false, true]);
+  });
+
+  it('refuses a /64 with a coded error that says why and what finds its devices instead', () => {
+    const error = errorOf(() => parseTargets(['fdcc:7a6e:1ab::/64']));
+    expect(error.code).toBe('CCTV_ERR_IPV6_RANGE_TOO_LARGE');
+    expect(error.message).toContain('18446744073709551616 IPv6 addresses');
+    expect(error.message).toContain('WS-Discovery on FF02::C and the IPv6 neighbour table');
+    expect(errorOf(() => parseTargets(['fdcc:7a6e:1ab::/119'])).code).toBe('CCTV_ERR_IPV6_RANGE_TOO_LARGE');
+    expect(errorOf(() => parseTargets(['fdcc::1-fdcc::1:0'])).code).toBe('CCTV_ERR_IPV6_RANGE_TOO_LARGE');
+  });
+
+  it('refuses garbage, a link-local address without its interface, and addresses that name no device', () => {
+    for (const [spec, why] of [
+      ['fe80::1', 'name the interface it is on'],
+      ['fdcc::zz', 'is not an IPv6 address'],
+      ['fe80::1%eth0/bad', 'not an interface name'],
+      ['fdcc::1/129', 'prefix length must be 0 to 128'],
+      ['fdcc::9-fdcc::1', 'ends before it starts'],
+      ['fe80::1%eth0-fe80::2%eth1', 'same interface'],
+      ['ff02::c', 'multicast'],
+      ['::1', 'loopback'],
+      ['::', 'unspecified'],
+    ] as const) {
+      const error = errorOf(() => parseTargets([spec]));
+      expect([spec, error.code, error.message.includes(why)]).toEqual([spec, 'CCTV_ERR_BAD_TARGET', true]);
+    }
+  });
+
+  it('keeps IPv6 targets through probeableTargets when IPv4 addresses are left out', () => {
+    const { targets, skipped } = probeableTargets(parseTargets(['198.18.0.0/30', 'fdcc:7a6e:1ab::10']), ['198.18.0.1/24']);
+    expect(skipped).toEqual([]);
+    expect([...targets.addresses()]).toEqual(['198.18.0.1', '198.18.0.2', 'fdcc:7a6e:1ab::10']);
+    const narrowed = probeableTargets(parseTargets(['198.18.0.255', 'fdcc:7a6e:1ab::10']), ['198.18.0.1/24']);
+    expect([...narrowed.targets.addresses()]).toEqual(['fdcc:7a6e:1ab::10']);
+    expect(narrowed.skipped).toEqual([{ addresses: '198.18.0.255', reason: 'subnet-broadcast' }]);
+  });
+});

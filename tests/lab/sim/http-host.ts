@@ -54,26 +54,34 @@ export class HttpHost {
     return [...this.routes.keys()];
   }
 
-  /** Starts listening on every port that has a route. */
-  async listen(host = '0.0.0.0'): Promise<void> {
+  /**
+   * Starts listening on every port that has a route, on `host`; with `ipv6`, on [::] too (IPv6
+   * only, so an IPv4 client is still seen at its plain IPv4 address, not as ::ffff:…).
+   */
+  async listen(host = '0.0.0.0', ipv6 = false): Promise<void> {
     for (const port of this.routes.keys()) {
-      const server = createServer((req, res) => void this.dispatch(port, req, res));
-      server.on('clientError', (err, socket) => {
-        this.log.warn(`http :${port} client error: ${err.message}`);
-        if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-        else socket.destroy();
-      });
-      server.on('error', (err) => this.log.warn(`http :${port} server error: ${err.message}`));
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ port, host }, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      this.servers.push(server);
-      this.log.info(`http listening on ${host}:${port}`);
+      await this.listenOn(port, host);
+      if (ipv6) await this.listenOn(port, '::');
     }
+  }
+
+  private async listenOn(port: number, host: string): Promise<void> {
+    const server = createServer((req, res) => void this.dispatch(port, req, res));
+    server.on('clientError', (err, socket) => {
+      this.log.warn(`http :${port} client error: ${err.message}`);
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+    server.on('error', (err) => this.log.warn(`http :${port} server error: ${err.message}`));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port, host, ipv6Only: host === '::' }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.servers.push(server);
+    this.log.info(`http listening on ${host}:${port}`);
   }
 
   async close(): Promise<void> {

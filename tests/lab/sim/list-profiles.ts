@@ -4,7 +4,9 @@
  * `aliases=IP,IP…` (further addresses of eth0), `nics=IP/MAC,IP/MAC…` (further interfaces) and
  * `drop-tcp` (a `dropTcp` key: lab.sh then blackholes every TCP packet the device sends) and
  * `onlink=CIDR` (a `misaddressed` key: lab.sh routes the lab subnet on-link on eth0, so the device
- * answers the scanner from its foreign address).
+ * answers the scanner from its foreign address) and `ula=ADDR` (its unique-local IPv6 address).
+ * An IPv6-only device's IP is its link-local address, which the kernel gives it (lab.sh adds no
+ * address then).
  * Exit 1 with the reason on stderr when a profile is wrong.
  */
 import { LAB_SUBNET_CIDR, loadProfiles, type LabProfile } from './profile.js';
@@ -15,6 +17,7 @@ function extras(p: LabProfile): string {
   if (p.nics?.length) tokens.push(`nics=${p.nics.map((n) => `${n.ip}/${n.mac}`).join(',')}`);
   if (p['dropTcp'] !== undefined) tokens.push('drop-tcp');
   if (p.misaddressed) tokens.push(`onlink=${LAB_SUBNET_CIDR}`);
+  if (p.ipv6?.ula) tokens.push(`ula=${p.ipv6.ula}`);
   return tokens.map((t) => ` ${t}`).join('');
 }
 

@@ -15,6 +15,12 @@ import { basename, join } from 'node:path';
 import { inCidr } from '../../../agent/net/ipv4.js';
 
 export const LAB_SUBNET_PREFIX = '198.18.0.';
+/**
+ * The lab's unique-local IPv6 prefix (RFC 4193 §3.1: fd00::/8, a 40-bit global ID, here the
+ * invented 0xcc7a6e01ab, then a subnet ID of 0): fdcc:7a6e:1ab::/64. The scanner holds ::1.
+ */
+export const LAB_ULA_PREFIX = 'fdcc:7a6e:1ab::';
+const ULA_LAB_RE = /^fdcc:7a6e:1ab::([0-9a-f]{1,4})$/;
 export const NAME_RE = /^[a-z0-9][a-z0-9-]{0,12}$/;
 const IPV4_LAB_RE = /^198\.18\.0\.(\d{1,3})$/;
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
@@ -122,6 +128,18 @@ export interface OnvifProfile {
   deviceInformation: DeviceInformation;
 }
 
+/**
+ * IPv6 of a device. Every lab interface has the link-local address the kernel derives from its MAC
+ * (modified EUI-64, RFC 4291 §2.5.1 and Appendix A); a profile with this key also speaks its
+ * multicast discovery (WS-Discovery) over IPv6, on FF02::C, from that link-local address.
+ */
+export interface LabIpv6 {
+  /** A unique-local address in LAB_ULA_PREFIX, given to eth0 as a /64 besides the link-local one. */
+  ula?: string;
+  /** XAddrs announced in WS-Discovery replies sent over IPv6 (default: the profile's own). */
+  xaddrs?: string[];
+}
+
 /** A further network interface of a device (scripts/lab.sh makes it `ethN`, with its own veth on the bridge). */
 export interface LabNic {
   ip: string;
@@ -161,6 +179,11 @@ export interface LabProfile {
    */
   misaddressed?: LabMisaddressing;
   truth: ProfileTruth;
+  /**
+   * IPv6 (see LabIpv6). An IPv6-only device has its link-local address as `ip` (it must be the
+   * EUI-64 address of `mac`, which the kernel gives it) and no IPv4 address at all.
+   */
+  ipv6?: LabIpv6;
   wsDiscovery?: WsDiscoveryProfile;
   onvif?: OnvifProfile;
   /** Keys of protocols added by later issues are accepted and ignored until a responder exists. */
@@ -268,6 +291,37 @@ function checkMisaddressed(v: unknown, ip: string, where: string): void {
   if (!inCidr(gateway, subnet)) throw new ProfileError(`${where}.gateway: expected an address in ${subnet}`);
 }
 
+/**
+ * The link-local address Linux gives an interface with this MAC (addr_gen_mode eui64, the default):
+ * fe80::/64 plus the modified EUI-64 interface identifier, the MAC with ff:fe in the middle and the
+ * universal/local bit (0x02 of the first byte) inverted (RFC 4291 §2.5.1, Appendix A).
+ */
+export function eui64LinkLocal(mac: string): string {
+  const b = mac.split(':').map((x) => parseInt(x, 16));
+  const bytes = [(b[0] as number) ^ 0x02, b[1], b[2], 0xff, 0xfe, b[3], b[4], b[5]] as number[];
+  const groups = [0, 2, 4, 6].map((i) => (((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16));
+  // RFC 5952 §4.2: leading zero groups of the identifier join the prefix's run of zeros (`::`);
+  // the ff:fe in the middle keeps the identifier from ending in one.
+  while (groups[0] === '0') groups.shift();
+  return `fe80::${groups.join(':')}`;
+}
+
+/** True for a device with no IPv4 address (its `ip` is its link-local IPv6 address). */
+export function isIpv6Only(p: Pick<LabProfile, 'ip'>): boolean {
+  return p.ip.includes(':');
+}
+
+function checkIpv6(v: unknown, where: string): LabIpv6 {
+  if (!isObj(v)) throw new ProfileError(`${where}: expected an object`);
+  if (v.ula !== undefined) {
+    const m = ULA_LAB_RE.exec(str(v, 'ula', where));
+    const host = m ? parseInt(m[1] as string, 16) : NaN;
+    if (!(host >= 2)) throw new ProfileError(`${where}.ula: expected ${LAB_ULA_PREFIX}N with N from 2 (${LAB_ULA_PREFIX}1 is the scanner)`);
+  }
+  if (v.xaddrs !== undefined) strArr(v, 'xaddrs', where);
+  return v as LabIpv6;
+}
+
 /** Interface names eth1…eth9; the bridge side is `vK-NAME`, which must fit IFNAMSIZ (15 characters). */
 const MAX_NICS = 9;
 const MAX_NIC_DEVICE_NAME = 12;
@@ -284,7 +338,7 @@ function checkNics(v: unknown, name: string, where: string): void {
 
 /** Every address a profile puts on the lab: its ip, then its aliases, then its other interfaces'. */
 export function profileAddresses(p: LabProfile): string[] {
-  return [p.ip, ...(p.aliases ?? []), ...(p.nics ?? []).map((n) => n.ip)];
+  return [p.ip, ...(p.aliases ?? []), ...(p.nics ?? []).map((n) => n.ip), ...(p.ipv6?.ula ? [p.ipv6.ula] : [])];
 }
 
 /** Every MAC a profile puts on the lab: its own, then its other interfaces'. */
@@ -305,10 +359,18 @@ export function checkProfile(raw: unknown, name: string): LabProfile {
   }
   if (!['camera', 'nvr', 'printer', 'other'].includes(String(raw.kind))) throw new ProfileError(`${where}.kind: unknown kind`);
   const ip = str(raw, 'ip', where);
-  if (raw.misaddressed === undefined) checkLabIp(ip, `${where}.ip`);
-  else checkMisaddressed(raw.misaddressed, ip, `${where}.misaddressed`);
   const mac = str(raw, 'mac', where);
   if (!MAC_RE.test(mac)) throw new ProfileError(`${where}.mac: lower-case colon form expected`);
+  if (raw.ipv6 !== undefined) checkIpv6(raw.ipv6, `${where}.ipv6`);
+  if (isIpv6Only({ ip })) {
+    if (raw.ipv6 === undefined) throw new ProfileError(`${where}.ip: an IPv6 address needs the ipv6 key (an IPv6-only device)`);
+    if (ip !== eui64LinkLocal(mac)) throw new ProfileError(`${where}.ip: an IPv6-only device's ip must be its link-local address ${eui64LinkLocal(mac)}`);
+    if (raw.aliases !== undefined || raw.nics !== undefined) throw new ProfileError(`${where}: an IPv6-only device has no aliases or nics`);
+  } else if (raw.misaddressed === undefined) {
+    checkLabIp(ip, `${where}.ip`);
+  } else {
+    checkMisaddressed(raw.misaddressed, ip, `${where}.misaddressed`);
+  }
   if (raw.aliases !== undefined) for (const alias of strArr(raw, 'aliases', where)) checkLabIp(alias, `${where}.aliases`);
   if (raw.nics !== undefined) checkNics(raw.nics, name, `${where}.nics`);
   if (!isObj(raw.truth)) throw new ProfileError(`${where}.truth: expected an object`);

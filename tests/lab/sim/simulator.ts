@@ -9,7 +9,7 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { HttpHost } from './http-host.js';
 import { createLog } from './log.js';
-import { loadProfile } from './profile.js';
+import { isIpv6Only, loadProfile } from './profile.js';
 import { NON_PROTOCOL_KEYS, RESPONDERS } from './responders/index.js';
 import type { RunningResponder } from './responders/types.js';
 
@@ -64,7 +64,9 @@ async function main(): Promise<void> {
     running.push(r);
     endpoints.push(...r.endpoints);
   }
-  await http.listen();
+  // A device with the `ipv6` key serves its web pages and ONVIF over IPv6 too; one with no IPv4 address only there.
+  if (profile.ipv6 && isIpv6Only(profile)) await http.listen('::');
+  else await http.listen('0.0.0.0', profile.ipv6 !== undefined);
   if (stopping) return;
   // A device lives until it is stopped, also one that speaks no protocol at all (its kernel still
   // answers ARP): with no socket open, Node would otherwise exit here.

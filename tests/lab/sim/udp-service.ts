@@ -22,6 +22,11 @@ export interface ServiceSocketOptions {
   group?: string;
   /** A crowd's shared listener: the socket binds to `ip` and hears the group through the hub. */
   hub?: GroupHub;
+  /**
+   * IPv6 instead: bound to [::]:PORT (IPv6 only) and joined to `group` (an IPv6 group such as
+   * FF02::C) on this interface, named as the zone of `::%IF` (RFC 4007 §11); `ip` is then unused.
+   */
+  ipv6Interface?: string;
   log: SimLog;
   /** Called for every datagram, with the service to reply through; an exception is logged, never thrown. */
   onMessage(msg: Buffer, rinfo: RemoteInfo, service: ServiceSocket): void;
@@ -39,11 +44,14 @@ export class ServiceSocket {
   ) {}
 
   static async open(opts: ServiceSocketOptions): Promise<ServiceSocket> {
-    const socket = createSocket({ type: 'udp4', reuseAddr: true });
+    const v6 = opts.ipv6Interface;
+    const socket = v6 === undefined ? createSocket({ type: 'udp4', reuseAddr: true }) : createSocket({ type: 'udp6', reuseAddr: true, ipv6Only: true });
     socket.on('error', (e) => opts.log.warn(`socket error: ${e.message}`));
     const joinsGroup = opts.group !== undefined && opts.hub === undefined;
-    const bindAddress = joinsGroup ? '0.0.0.0' : opts.ip;
-    const endpoint = `udp ${bindAddress}:${opts.port}${opts.group ? ` + group ${opts.group} on ${opts.ip}` : ''}`;
+    const bindAddress = v6 !== undefined ? '::' : joinsGroup ? '0.0.0.0' : opts.ip;
+    // The interface a group is joined on: its IPv4 address, or for IPv6 the zone of `::%IF`.
+    const groupInterface = v6 === undefined ? opts.ip : `::%${v6}`;
+    const endpoint = `udp ${v6 === undefined ? bindAddress : '[::]'}:${opts.port}${opts.group ? ` + group ${opts.group} on ${v6 ?? opts.ip}` : ''}`;
     const service = new ServiceSocket(socket, opts.log, endpoint);
     socket.on('message', (msg, rinfo) => {
       try {
@@ -59,11 +67,11 @@ export class ServiceSocket {
         resolve();
       });
     });
-    if (opts.group && opts.hub) {
+    if (opts.group && opts.hub && v6 === undefined) {
       service.leaveHub = await opts.hub.join(opts.group, opts.port, (msg, rinfo) => opts.onMessage(msg, rinfo, service));
     } else if (opts.group) {
-      socket.addMembership(opts.group, opts.ip);
-      socket.setMulticastInterface(opts.ip);
+      socket.addMembership(opts.group, groupInterface);
+      socket.setMulticastInterface(groupInterface);
       // The device never hears its own multicast.
       socket.setMulticastLoopback(false);
     }

@@ -2,9 +2,12 @@ import { readFileSync } from 'node:fs';
 import ssdp from 'node-ssdp';
 import { describe, expect, it } from 'vitest';
 import {
+  buildMSearchIpv6,
   descriptionFields,
   descriptionUrl,
   parseDeviceDescription,
+  parseSsdpResponse,
+  SSDP_MAX_MESSAGE_BYTES,
   ssdpAnnouncement,
   UPNP_DESCRIPTION_MAX_BYTES,
   UPNP_MAX_VALUE_LENGTH,
@@ -79,6 +82,44 @@ describe('ssdpAnnouncement', () => {
         expect(cleanDeviceText(value)).not.toBe('');
       }
     }
+  });
+});
+
+describe('SSDP over IPv6 (issue 14)', () => {
+  // The answer the lab's Hikvision sends to an M-SEARCH on [FF02::C]:1900 (HTTPU, UDA 2.0 §1.3.3).
+  const answer = Buffer.from(
+    'HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nLOCATION: http://198.18.0.10:80/upnp/devicedesc.xml\r\nSERVER: Linux/3.10 UPnP/1.0 HIKVISION/1.0\r\n' +
+      'DATE: Sat, 05 Dec 2026 18:00:00 GMT\r\nEXT: \r\nST: upnp:rootdevice\r\nUSN: uuid:a0d1b2c3-1dd2-11b2-8000-2857be6a1c10::upnp:rootdevice\r\n\r\n',
+    'latin1',
+  );
+
+  it('builds a read-only M-SEARCH that names the IPv6 group as HOST', () => {
+    expect(buildMSearchIpv6('ssdp:all').toString('ascii')).toBe('M-SEARCH * HTTP/1.1\r\nHOST: [FF02::C]:1900\r\nMAN: "ssdp:discover"\r\nMX: 1\r\nST: ssdp:all\r\n\r\n');
+  });
+
+  it('reads an answer into the headers ssdpAnnouncement takes', () => {
+    const parsed = parseSsdpResponse(answer);
+    expect(parsed?.status).toBe(200);
+    expect(ssdpAnnouncement(parsed!.headers)).toEqual({
+      server: 'Linux/3.10 UPnP/1.0 HIKVISION/1.0',
+      target: 'upnp:rootdevice',
+      usn: 'uuid:a0d1b2c3-1dd2-11b2-8000-2857be6a1c10::upnp:rootdevice',
+      location: 'http://198.18.0.10:80/upnp/devicedesc.xml',
+    });
+    // Header names are case-insensitive (RFC 9110 §5.1); the first of a repeated header wins.
+    expect(parseSsdpResponse(Buffer.from('HTTP/1.1 200 OK\nusn: a\nUSN: b\n\n'))?.headers).toEqual({ USN: 'a' });
+  });
+
+  it('refuses what is no HTTP response, and never throws on garbage or on an oversized datagram', () => {
+    for (const junk of ['', 'M-SEARCH * HTTP/1.1\r\n\r\n', 'NOTIFY * HTTP/1.1\r\n', 'HTTP/2 200 OK\r\n', 'HTTP/1.1 2000 OK\r\n']) expect(parseSsdpResponse(Buffer.from(junk)), junk).toBeNull();
+    expect(parseSsdpResponse(Buffer.concat([answer, Buffer.alloc(SSDP_MAX_MESSAGE_BYTES)]))).toBeNull();
+    const random = seededRandom(14);
+    for (let i = 0; i < 200; i++) {
+      const bytes = Buffer.from(Array.from({ length: Math.floor(random() * 600) }, () => Math.floor(random() * 256)));
+      expect(() => parseSsdpResponse(Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\n'), bytes]))).not.toThrow();
+    }
+    // A link-local responder, known with its zone, owns a LOCATION on its plain address.
+    expect(descriptionUrl('http://[fe80::1]:49152/d.xml', 'fe80::1%eth0')?.href).toBe('http://[fe80::1]:49152/d.xml');
   });
 });
 

@@ -12,6 +12,7 @@ import {
 } from '../../../agent/protocols/wsdiscovery.js';
 import { parseUntrustedXml, xmlChild, xmlText } from '../../../agent/protocols/xml.js';
 import { seededRandom } from '../../seeded-random.js';
+import { xaddrForResponder } from '../../../agent/discovery/onvif.js';
 
 const fixture = (name: string, relatesTo = 'urn:uuid:probe-1'): Buffer =>
   Buffer.from(readFileSync(new URL(`../../fixtures/wsdiscovery/${name}`, import.meta.url), 'utf8').replace('RELATES_TO', relatesTo));
@@ -51,6 +52,18 @@ describe('parseProbeMatches', () => {
     expect(fields['onvif.scope.mac']).toEqual(['28:57:be:12:34:56']);
     expect(fields['onvif.scope.profile']).toEqual(['Streaming']);
     expect(fields['onvif.scope']).toContain('onvif://www.onvif.org/name/HIKVISION DS-2CD2143G2-I');
+  });
+
+  it('reads a reply to the IPv6 Probe: bracketed link-local and unique-local XAddrs, the link-local one usable with the zone', () => {
+    const match = parseProbeMatches(fixture('hikvision-probematches-ipv6.xml'))!.matches[0]!;
+    const xaddrs = probeMatchFields(match)['onvif.xaddr'] as string[];
+    expect(xaddrs).toEqual(['http://[fe80::2a57:beff:fe12:3456]/onvif/device_service', 'http://[fdcc:7a6e:1ab::10]/onvif/device_service']);
+    // Heard from its link-local address on eth0: that XAddr is its own; the unique-local one is not where it answered from.
+    expect(xaddrForResponder('fe80::2a57:beff:fe12:3456%eth0', xaddrs)?.href).toBe('http://[fe80::2a57:beff:fe12:3456]/onvif/device_service');
+    expect(xaddrForResponder('fe80::1%eth0', xaddrs)).toBeNull();
+    // Cut anywhere, it parses to nothing rather than throwing.
+    const bytes = fixture('hikvision-probematches-ipv6.xml');
+    for (let cut = 0; cut < bytes.length; cut += 97) expect(() => parseProbeMatches(bytes.subarray(0, cut))).not.toThrow();
   });
 
   it('reads a pretty-printed Dahua reply and keeps only http(s) XAddrs, IPv4 and IPv6', () => {

@@ -21,4 +21,4 @@ import { dahuaCgiResponder, isapiResponder } from './vendor-api.js';
 export const RESPONDERS: readonly Responder[] = [wsDiscoveryResponder, onvifDeviceResponder, rtspResponder, sadpResponder, dhipResponder, hostileResponder, httpPagesResponder, tlsResponder, tcpPortsResponder, ssdpResponder, mdnsResponder, isapiResponder, dahuaCgiResponder];
 
 /** Profile keys that are not protocols. */
-export const NON_PROTOCOL_KEYS = new Set(['name', 'description', 'source', 'kind', 'ip', 'mac', 'truth']);
+export const NON_PROTOCOL_KEYS = new Set(['name', 'description', 'source', 'kind', 'ip', 'mac', 'truth', 'ipv6']);

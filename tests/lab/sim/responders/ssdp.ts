@@ -25,6 +25,7 @@ import { esc } from '../xml.js';
 import type { Responder, ResponderContext, RunningResponder } from './types.js';
 
 export const SSDP_GROUP = '239.255.255.250';
+export const SSDP_GROUP_IPV6 = 'ff02::c';
 export const SSDP_PORT = 1900;
 const MAX_AGE_SECONDS = 1800;
 
@@ -149,33 +150,31 @@ async function startRootDevice(ctx: ResponderContext, cfg: SsdpProfile, log: Sim
     };
   });
 
-  const service = await ServiceSocket.open({
-    port: SSDP_PORT,
-    ip: profile.ip,
-    group: SSDP_GROUP,
-    log,
-    onMessage(msg: Buffer, rinfo: RemoteInfo, socket: ServiceSocket) {
-      const from = `${rinfo.address}:${rinfo.port}`;
-      const request = parseRequest(msg.toString('utf8'));
-      if (!request) {
-        log.warn(`ignored malformed datagram (${msg.length} bytes) from ${from}: ${excerpt(msg)}`);
-        return;
-      }
-      if (request.method !== 'M-SEARCH') return; // NOTIFYs of other devices, own multicast echoes
-      const st = request.headers.get('ST');
-      if (request.headers.get('MAN') !== '"ssdp:discover"' || !st) {
-        log.info(`ignored M-SEARCH without MAN "ssdp:discover" / ST from ${from}`);
-        return;
-      }
-      const mx = Number(request.headers.get('MX') ?? '1');
-      const maxDelay = Math.min(cfg.maxDelayMs ?? 0, Number.isFinite(mx) && mx > 0 ? mx * 1000 : 1000);
-      const matching = targets(cfg).filter(([target]) => st === 'ssdp:all' || st === target);
-      for (const [target, usn] of matching) {
-        const answer = message('HTTP/1.1 200 OK', [...common(), ['DATE', new Date().toUTCString()], ['EXT', ''], ['ST', target], ['USN', usn]]);
-        socket.reply(answer, rinfo, `M-SEARCH ${st} answer ${target}`, maxDelay);
-      }
-    },
-  });
+  const onMessage = (msg: Buffer, rinfo: RemoteInfo, socket: ServiceSocket): void => {
+    const from = `${rinfo.address}:${rinfo.port}`;
+    const request = parseRequest(msg.toString('utf8'));
+    if (!request) {
+      log.warn(`ignored malformed datagram (${msg.length} bytes) from ${from}: ${excerpt(msg)}`);
+      return;
+    }
+    if (request.method !== 'M-SEARCH') return; // NOTIFYs of other devices, own multicast echoes
+    const st = request.headers.get('ST');
+    if (request.headers.get('MAN') !== '"ssdp:discover"' || !st) {
+      log.info(`ignored M-SEARCH without MAN "ssdp:discover" / ST from ${from}`);
+      return;
+    }
+    const mx = Number(request.headers.get('MX') ?? '1');
+    const maxDelay = Math.min(cfg.maxDelayMs ?? 0, Number.isFinite(mx) && mx > 0 ? mx * 1000 : 1000);
+    const matching = targets(cfg).filter(([target]) => st === 'ssdp:all' || st === target);
+    for (const [target, usn] of matching) {
+      const answer = message('HTTP/1.1 200 OK', [...common(), ['DATE', new Date().toUTCString()], ['EXT', ''], ['ST', target], ['USN', usn]]);
+      socket.reply(answer, rinfo, `M-SEARCH ${st} answer ${target}`, maxDelay);
+    }
+  };
+  const service = await ServiceSocket.open({ port: SSDP_PORT, ip: profile.ip, group: SSDP_GROUP, log, onMessage });
+  // A device with the `ipv6` key answers M-SEARCHes to [FF02::C]:1900 too (UDA 2.0 §1.1.2), with
+  // the same answers (its LOCATION stays its IPv4 description, as on a dual-stack device).
+  const service6 = profile.ipv6 ? await ServiceSocket.open({ port: SSDP_PORT, ip: profile.ip, group: SSDP_GROUP_IPV6, ipv6Interface: 'eth0', log, onMessage }) : null;
 
   let notifier: NodeJS.Timeout | undefined;
   if (cfg.notifyIntervalMs) {
@@ -189,10 +188,10 @@ async function startRootDevice(ctx: ResponderContext, cfg: SsdpProfile, log: Sim
   }
 
   return {
-    endpoints: [service.endpoint, `description ${location}`],
+    endpoints: [service.endpoint, ...(service6 ? [service6.endpoint] : []), `description ${location}`],
     close: async () => {
       clearInterval(notifier);
-      await service.close();
+      await Promise.all([service.close(), service6?.close()]);
     },
   };
 }

@@ -13,12 +13,16 @@
 import type { RemoteInfo } from 'node:dgram';
 import { randomUUID } from 'node:crypto';
 import { excerpt } from '../log.js';
-import type { WsDiscoveryProfile } from '../profile.js';
+import { isIpv6Only, type WsDiscoveryProfile } from '../profile.js';
 import { attr, esc, NS, parseSoap, text } from '../xml.js';
 import { ServiceSocket } from '../udp-service.js';
 import type { Responder, ResponderContext, RunningResponder } from './types.js';
 
 export const WSD_GROUP = '239.255.255.250';
+/** The IPv6 group, link-local scope (WS-Discovery 1.1 §2.4, http://docs.oasis-open.org/ws-dd/discovery/1.1/os/wsdd-discovery-1.1-spec-os.html). */
+export const WSD_GROUP_IPV6 = 'ff02::c';
+/** The interface every lab device has on the bridge. */
+const LAB_INTERFACE = 'eth0';
 export const WSD_PORT = 3702;
 const RFC3986 = 'http://schemas.xmlsoap.org/ws/2005/04/discovery/rfc3986';
 const ANONYMOUS = 'http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous';
@@ -94,7 +98,7 @@ export const wsDiscoveryResponder: Responder = {
     const log = ctx.log.child('wsd');
     const seq = { instanceId: Math.floor(Date.now() / 1000), messageNumber: 0 };
 
-    const onMessage = (msg: Buffer, rinfo: RemoteInfo, service: ServiceSocket): void => {
+    const onMessage = (msg: Buffer, rinfo: RemoteInfo, service: ServiceSocket, xaddrs: string[]): void => {
       const from = `${rinfo.address}:${rinfo.port}`;
       const soap = parseSoap(msg.toString('utf8'));
       if (!soap) {
@@ -127,12 +131,21 @@ export const wsDiscoveryResponder: Responder = {
         return;
       }
       seq.messageNumber += 1;
-      const reply = Buffer.from(buildProbeMatches(cfg, messageId, seq), 'utf8');
+      const reply = Buffer.from(buildProbeMatches({ ...cfg, xaddrs }, messageId, seq), 'utf8');
       service.reply(reply, rinfo, `Probe ${messageId} from ${from} types=[${probeTypes.join(' ')}] -> ProbeMatches`, cfg.maxDelayMs);
     };
 
     // Multicast and unicast Probes alike; the device never hears its own multicast (ServiceSocket).
-    const service = await ServiceSocket.open({ port: WSD_PORT, ip: ctx.profile.ip, group: WSD_GROUP, hub: ctx.groupHub, log, onMessage });
-    return { endpoints: [service.endpoint], close: () => service.close() };
+    // An IPv6-only device has no IPv4 socket; a device with the `ipv6` key answers over IPv6 too.
+    const services: ServiceSocket[] = [];
+    const { ip, ipv6 } = ctx.profile;
+    if (!isIpv6Only(ctx.profile)) {
+      services.push(await ServiceSocket.open({ port: WSD_PORT, ip, group: WSD_GROUP, hub: ctx.groupHub, log, onMessage: (m, r, s) => onMessage(m, r, s, cfg.xaddrs) }));
+    }
+    if (ipv6) {
+      const xaddrs = ipv6.xaddrs ?? cfg.xaddrs;
+      services.push(await ServiceSocket.open({ port: WSD_PORT, ip, group: WSD_GROUP_IPV6, ipv6Interface: LAB_INTERFACE, log, onMessage: (m, r, s) => onMessage(m, r, s, xaddrs) }));
+    }
+    return { endpoints: services.map((s) => s.endpoint), close: async () => void (await Promise.all(services.map((s) => s.close()))) };
   },
 };
