@@ -66,13 +66,15 @@ export function checkStructure(db: FingerprintDb): FingerprintProblem[] {
     }
   }
 
-  const seenIds = new Map<string, string>();
+  // A kind file's rule runs against each of its fields under one id; any other repeat is a clash.
+  const seenIds = new Map<string, { file: string; fields: Set<string> }>();
   for (const file of db.files) {
     if (!db.fields.has(file.field)) add(file.file, null, `field "${file.field}" is not listed in ${FIELDS_FILE}`);
     for (const rule of file.rules) {
       const previous = seenIds.get(rule.id);
-      if (previous !== undefined) add(file.file, rule.id, `id is already used in ${previous}`);
-      else seenIds.set(rule.id, file.file);
+      if (previous === undefined) seenIds.set(rule.id, { file: file.file, fields: new Set([file.field]) });
+      else if (previous.file !== file.file || previous.fields.has(file.field)) add(file.file, rule.id, `id is already used in ${previous.file}`);
+      else previous.fields.add(file.field);
       if (rule.id === OUI_RULE_ID || rule.id === SHARED_MAC_RULE_ID) add(file.file, rule.id, `id "${rule.id}" is reserved for MAC evidence`);
       if (rule.field !== file.field) add(file.file, rule.id, `field "${rule.field}" differs from its file's "${file.field}"`);
       checkRuleShape(rule, db, add);
@@ -120,6 +122,11 @@ function checkRuleShape(
       if (!IDENTITY_KEY_SET.has(key)) add(f, rule.id, `example ${JSON.stringify(e.value)}: expect key "${key}" is not an Identity key`);
     }
   }
+}
+
+/** Each rule once: a kind file's rule stands for itself on every field it runs against. */
+function firstOfEachId(db: FingerprintDb): Rule[] {
+  return db.rules.filter((rule) => db.rulesById.get(rule.id) === rule);
 }
 
 /** One example of one rule: does it match, yield exactly `expect`, and not match an earlier rule? */
@@ -203,7 +210,7 @@ export function checkCveExamples(table: CveTable): FingerprintProblem[] {
 export function citationsOf(db: Knowledge): { file: string; entry: string; source: string }[] {
   return [
     ...[...db.vendors.values()].map((v) => ({ file: VENDORS_FILE, entry: v.key, source: v.source })),
-    ...db.rules.map((r) => ({ file: r.file, entry: r.id, source: r.citation })),
+    ...firstOfEachId(db).map((r) => ({ file: r.file, entry: r.id, source: r.citation })),
     ...db.cves.cves.flatMap((c) => [
       { file: CVES_FILE, entry: c.id, source: c.source },
       ...c.families.flatMap((f) => (f.source ? [{ file: CVES_FILE, entry: `${c.id} family ${f.name}`, source: f.source }] : [])),
@@ -234,7 +241,7 @@ export function checkCitations(db: Knowledge): FingerprintProblem[] {
 export function verifyFingerprints(db: Knowledge): FingerprintProblem[] {
   const problems = checkStructure(db);
   problems.push(...checkOuiTable(db));
-  for (const rule of db.rules) {
+  for (const rule of firstOfEachId(db)) {
     for (let i = 0; i < rule.examples.length; i++) {
       for (const message of checkExample(db, rule, i)) problems.push({ file: rule.file, rule: rule.id, message });
     }

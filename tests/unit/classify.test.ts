@@ -100,7 +100,7 @@ describe('classify: Hikvision and its rebrands', () => {
       deviceType: 'camera',
     });
     expect(r.evidence.map((e) => e.rule)).toEqual(
-      expect.arrayContaining(['oui-registry', 'name-hikvision', 'hw-hikvision-camera', 'serial-hikvision', 'firmware-hikvision-build']),
+      expect.arrayContaining(['oui-registry', 'name-hikvision', 'model-hikvision-camera', 'serial-hikvision', 'firmware-hikvision-build']),
     );
   });
 
@@ -339,8 +339,8 @@ describe('classify: conflicts and the formula', () => {
       confidence,
     });
     const evidence = [
-      ev('hw-hikvision-camera', 'onvif.scope.hardware = "DS-2CD2143G2-I"', 'hikvision', 0.8),
-      ev('hw-hikvision-camera', 'onvif.scope.hardware = "DS-2CD2385G1-I"', 'hikvision', 0.8),
+      ev('model-hikvision-camera', 'onvif.scope.hardware = "DS-2CD2143G2-I"', 'hikvision', 0.8),
+      ev('model-hikvision-camera', 'onvif.scope.hardware = "DS-2CD2385G1-I"', 'hikvision', 0.8),
       ev('name-lts', 'onvif.scope.name = "LTS"', 'lts', 0.8),
       ev('name-annke', 'onvif.scope.name = "ANNKE"', 'annke', 0.8),
     ];
