@@ -21,7 +21,7 @@ export { FIELDS_FILE, KINDS_DIR, OUI_FILE, OUI_FORMAT, RULES_DIR, VENDORS_FILE }
 // Raw file shapes (after the schema check).
 
 interface RawFields {
-  fields: { name: string; meaning: string; example: string; identity?: IdentityKey; priority?: number }[];
+  fields: { name: string; meaning: string; example: string; identity?: IdentityKey; priority?: number; kinds?: string[]; evidence?: EvidenceSource }[];
 }
 interface RawVendor {
   name: string;
@@ -58,11 +58,8 @@ interface RawRule {
   source: string;
   examples: { value: string; expect?: IdentityValues; realistic?: boolean; note?: string }[];
 }
-/** A rule file (one field) or a kind file (`kind` + every field that carries that kind). */
-type RawRuleFile = { rules: RawRule[] } & (
-  | { field: string; source: EvidenceSource; kind?: undefined }
-  | { kind: string; fields: { field: string; source: EvidenceSource }[]; field?: undefined }
-);
+/** A rule file (one field) or a kind file (one kind of value, run on every field of that kind). */
+type RawRuleFile = { rules: RawRule[] } & ({ field: string; source: EvidenceSource; kind?: undefined } | { kind: string; field?: undefined });
 
 // ---------------------------------------------------------------------------------------------
 
@@ -79,6 +76,8 @@ export function readFields(dir: string): Map<string, FieldDef> {
       example: f.example,
       identity: f.identity ?? null,
       priority: f.priority ?? 0,
+      kinds: f.kinds ?? [],
+      evidence: f.evidence ?? null,
     });
   }
   return fields;
@@ -162,19 +161,24 @@ function yamlFiles(dir: string, sub: string, optional: boolean): string[] {
 
 /**
  * Every rule file (rules/*.yaml, one field each), then every kind file (kinds/*.yaml) once per
- * field it names: a kind rule is one rule (one id, one set of examples) that runs against each of
- * those fields, with that field's evidence source.
+ * field that fields.yaml gives its kind: a kind rule is one rule (one id, one set of examples)
+ * that runs against each of those fields, writing that field's evidence source.
  */
-export function readRuleFiles(dir: string): RuleFile[] {
+export function readRuleFiles(dir: string, fields: ReadonlyMap<string, FieldDef>): RuleFile[] {
   const paths = [...yamlFiles(dir, RULES_DIR, false), ...yamlFiles(dir, KINDS_DIR, true)];
-  return paths.flatMap((path) => readRuleFile(dir, path));
+  return paths.flatMap((path) => readRuleFile(dir, path, fields));
 }
 
-function readRuleFile(dir: string, path: string): RuleFile[] {
+function readRuleFile(dir: string, path: string, fields: ReadonlyMap<string, FieldDef>): RuleFile[] {
   const checked = readKnowledgeFile<RawRuleFile>(dir, relative(dir, path), 'rules.schema.json');
   const r = checked.value;
   const file = relative(dir, path).split('\\').join('/');
-  const targets = r.kind === undefined ? [{ field: r.field, source: r.source }] : r.fields;
+  const kind = r.kind;
+  const targets =
+    kind === undefined
+      ? [{ field: r.field, source: r.source }]
+      : [...fields.values()].flatMap((f) => (f.kinds.includes(kind) && f.evidence ? [{ field: f.name, source: f.evidence }] : []));
+  if (targets.length === 0) checked.fail(['kind'], `no field in ${FIELDS_FILE} carries kind "${String(kind)}" (give a field \`kinds: [${String(kind)}]\`)`);
   const patterns = r.rules.map((rule, index) => compilePattern(checked, ['rules', index, 'pattern'], rule.pattern, rule.flags ?? ''));
   return targets.map(({ field, source }) => ({
     file,

@@ -36,6 +36,10 @@ export interface FieldDef {
   readonly identity: IdentityKey | null;
   /** Among fields mapping to the same identity key, the highest priority wins. */
   readonly priority: number;
+  /** The kinds of value the field carries: the rules of kinds/<kind>.yaml run against it. */
+  readonly kinds: readonly string[];
+  /** With kinds: the evidence source a kind rule writes for this field. */
+  readonly evidence: EvidenceSource | null;
 }
 
 export interface Vendor {

@@ -69,7 +69,11 @@ export function checkStructure(db: FingerprintDb): FingerprintProblem[] {
   // A kind file's rule runs against each of its fields under one id; any other repeat is a clash.
   const seenIds = new Map<string, { file: string; fields: Set<string> }>();
   for (const file of db.files) {
-    if (!db.fields.has(file.field)) add(file.file, null, `field "${file.field}" is not listed in ${FIELDS_FILE}`);
+    const def = db.fields.get(file.field);
+    if (!def) add(file.file, null, `field "${file.field}" is not listed in ${FIELDS_FILE}`);
+    else if (def.evidence !== null && def.evidence !== file.source) {
+      add(file.file, null, `source "${file.source}" differs from the evidence "${def.evidence}" ${FIELDS_FILE} gives field "${file.field}"`);
+    }
     for (const rule of file.rules) {
       const previous = seenIds.get(rule.id);
       if (previous === undefined) seenIds.set(rule.id, { file: file.file, fields: new Set([file.field]) });

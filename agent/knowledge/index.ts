@@ -6,6 +6,7 @@
  *   vendors.yaml         vendor table: display names, links to the linked vendors, relations
  *   oui.json             the whole IEEE registry (scripts/generate-oui.mjs)
  *   rules/*.yaml         one rule file per observed field
+ *   kinds/*.yaml         rules about a kind of value, run on every field fields.yaml gives that kind
  *   classification.yaml  the classifier's weights
  *   cves.yaml            CVE families, firmware boundaries and their examples
  *   policies.yaml        public policies on linked vendors
@@ -86,11 +87,12 @@ export function loadKnowledge(dir?: string): Knowledge {
   if (cached) return cached;
   const vendors = readVendors(root);
   const linkedVendors = linkedVendorsOf(vendors);
-  const files = readRuleFiles(root);
+  const fields = readFields(root);
+  const files = readRuleFiles(root, fields);
   const rules = files.flatMap((f) => f.rules);
   const knowledge: Knowledge = {
     dir: root,
-    fields: readFields(root),
+    fields,
     vendors,
     linkedVendors,
     files,

@@ -186,7 +186,7 @@ describe('classify: Dahua and its rebrands', () => {
       model: 'DH-IPC-HDW1230T2',
       firmware: '2.800.0000000.13.R',
       serial: '6C01E93PAG69A7D',
-      deviceType: null,
+      deviceType: 'camera', // DH-IPC- names a camera (fingerprints/kinds/model-type.yaml),
     });
   });
 
