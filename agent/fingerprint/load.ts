@@ -189,6 +189,7 @@ function readRuleFile(dir: string, path: string, fields: ReadonlyMap<string, Fie
       file,
       index,
       field,
+      kind: kind ?? null,
       source,
       description: rule.description,
       pattern: patterns[index] as RegExp,

@@ -78,6 +78,8 @@ export interface Rule {
   readonly index: number;
   /** Observation field the rule runs against. */
   readonly field: string;
+  /** For a rule of a kind file (kinds/<kind>.yaml), its kind: it runs on every field of that kind. */
+  readonly kind: string | null;
   /** Evidence source written in the inventory (`onvif`, `http`…), from the file header. */
   readonly source: EvidenceSource;
   readonly description: string;

@@ -5,6 +5,7 @@
  * run all of it.
  */
 import { IDENTITY_KEYS } from '../types.js';
+import { COMPARISON_FILE } from '../normalise.js';
 import { CVES_FILE, type CveTable } from '../knowledge/cves.js';
 import type { Knowledge } from '../knowledge/index.js';
 import { declaresNoPublicSource, isCheckableCitation } from '../knowledge/citation.js';
@@ -55,6 +56,10 @@ export function checkStructure(db: FingerprintDb): FingerprintProblem[] {
       }
     }
     if (!(v.ouiConfidence >= 0 && v.ouiConfidence <= 1)) add(VENDORS_FILE, v.key, 'ouiConfidence must be in 0..1');
+  }
+
+  for (const [prefix, brand] of db.comparison.prefixBrands) {
+    if (!db.vendors.has(brand)) add(COMPARISON_FILE, prefix, `brand "${brand}" is not a key in ${VENDORS_FILE}`);
   }
 
   const reported = new Set<string>();
