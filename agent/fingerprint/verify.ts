@@ -12,6 +12,7 @@ import { declaresNoPublicSource, isCheckableCitation } from '../knowledge/citati
 import { HTTP_PROBES_FILE, POLICIES_FILE, PORTS_FILE } from '../knowledge/tables.js';
 import { vulnerabilitiesOf } from '../pipeline/vulns.js';
 import { FIELDS_FILE, OUI_FILE, VENDORS_FILE } from './paths.js';
+import { checkMacCarrierExamples, MAC_CARRIERS_FILE } from './mac-carriers.js';
 import { ALLOWED_RULE_FLAGS, capturesOf, namedGroups } from './match.js';
 import { OUI_PREFIX, vendorsForOrganisation } from './oui.js';
 import { OUI_RULE_ID, SHARED_MAC_RULE_ID, type FingerprintDb, type FingerprintProblem, type IdentityValues, type Rule } from './types.js';
@@ -226,6 +227,7 @@ export function citationsOf(db: Knowledge): { file: string; entry: string; sourc
       ...c.firmwareLines.map((l) => ({ file: CVES_FILE, entry: `${c.id} firmware line ${l.name}`, source: l.source })),
     ]),
     ...db.policies.map((p) => ({ file: POLICIES_FILE, entry: p.id, source: p.source })),
+    ...db.macCarriers.map((c) => ({ file: MAC_CARRIERS_FILE, entry: c.id, source: c.source })),
     ...db.ports.map((p) => ({ file: PORTS_FILE, entry: `port ${p.port}`, source: p.source })),
     ...db.httpProbes.paths.map((p) => ({ file: HTTP_PROBES_FILE, entry: p.path, source: p.source })),
     ...db.httpProbes.markers.map((m) => ({ file: HTTP_PROBES_FILE, entry: `marker ${JSON.stringify(m.text)}`, source: m.source })),
@@ -256,6 +258,7 @@ export function verifyFingerprints(db: Knowledge): FingerprintProblem[] {
     }
   }
   problems.push(...checkCveExamples(db.cves));
+  problems.push(...checkMacCarrierExamples(db.macCarriers).map((p) => ({ file: MAC_CARRIERS_FILE, ...p })));
   problems.push(...checkCitations(db));
   return problems;
 }

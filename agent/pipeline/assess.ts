@@ -4,6 +4,7 @@
  */
 import { classify } from './classify.js';
 import { fingerprintDevice } from '../fingerprint/index.js';
+import { carriedMacEvidence } from '../fingerprint/mac-carriers.js';
 import type { Knowledge } from '../knowledge/index.js';
 import { compareAddresses, type ObservedHost, type SharedMac } from './merge.js';
 import { SHARED_MAC_RULE_ID } from '../fingerprint/types.js';
@@ -118,7 +119,9 @@ function sharedMacEvidence(shared: SharedMac): Evidence {
 
 export function buildDevice(db: Knowledge, host: ObservedHost): Device {
   const fingerprint = fingerprintDevice(db, { macs: host.ownMacs, observations: host.observations });
-  const classified = classify(db, fingerprint.evidence, fingerprint.identity);
+  // MACs carried inside other values (an Axis realm's AXIS_<MAC>) count like the device's own.
+  const evidence = [...fingerprint.evidence, ...carriedMacEvidence(db, db.macCarriers, host.observations, host.ownMacs)];
+  const classified = classify(db, evidence, fingerprint.identity);
   const { classification } = classified;
   // When neither the vendor table nor the device names a maker, the MAC's IEEE registrant does
   // (a printer's "HP Inc."); registry placeholders such as "Private" never do.
@@ -132,7 +135,7 @@ export function buildDevice(db: Knowledge, host: ObservedHost): Device {
     ...(host.sharedMac && host.mac === host.sharedMac.mac ? { macShared: true } : {}),
     identity,
     classification,
-    evidence: [...(host.sharedMac ? [sharedMacEvidence(host.sharedMac)] : []), ...fingerprint.evidence, ...cleanedTextEvidence(host)],
+    evidence: [...(host.sharedMac ? [sharedMacEvidence(host.sharedMac)] : []), ...evidence, ...cleanedTextEvidence(host)],
     vulnerabilities: vulnerabilitiesOf(db.cves, {
       model: identity.model,
       firmware: identity.firmware,
