@@ -129,6 +129,11 @@ export const ERRORS = {
     message: (field: string) =>
       `"${field}" is not an observation field the fingerprint rules know. Run "cctv-agent fingerprints fields" to list them (for example onvif.scope.name).`,
   },
+  CCTV_ERR_NOT_A_MAC: {
+    exit: 2,
+    message: (value: string) =>
+      `"${value}" is not a MAC address. Give six bytes in hexadecimal, in any common notation (28:57:be:6a:1c:10, 28-57-BE-6A-1C-10, 2857.be6a.1c10 or 2857BE6A1C10).`,
+  },
   CCTV_ERR_CONFIG_UNREADABLE: {
     exit: 2,
     message: (file: string, why: string) =>

@@ -23,6 +23,8 @@ export const COMPARISON_FILE = 'comparison.yaml';
 export interface ComparisonRules {
   /** Vendor prefixes with their hyphen (`DS-`), as comparison.yaml lists them. */
   readonly modelPrefixes: readonly string[];
+  /** Upper-case prefix with its hyphen → the vendors.yaml key of the brand it names (comparison.yaml `brand`). */
+  readonly prefixBrands: ReadonlyMap<string, string>;
 }
 
 const cache = new Map<string, ComparisonRules>();
@@ -32,8 +34,11 @@ export function readComparisonRules(dir: string = defaultFingerprintDir()): Comp
   const key = join(dir, COMPARISON_FILE);
   const cached = cache.get(key);
   if (cached) return cached;
-  const file = readKnowledgeFile<{ modelPrefixes: { prefix: string }[] }>(dir, COMPARISON_FILE, 'comparison.schema.json');
-  const rules: ComparisonRules = { modelPrefixes: file.value.modelPrefixes.map((p) => p.prefix) };
+  const file = readKnowledgeFile<{ modelPrefixes: { prefix: string; brand?: string }[] }>(dir, COMPARISON_FILE, 'comparison.schema.json');
+  const rules: ComparisonRules = {
+    modelPrefixes: file.value.modelPrefixes.map((p) => p.prefix),
+    prefixBrands: new Map(file.value.modelPrefixes.flatMap((p) => (p.brand ? [[p.prefix.toUpperCase(), p.brand] as const] : []))),
+  };
   cache.set(key, rules);
   return rules;
 }

@@ -31,7 +31,7 @@ function fieldsCommand(flags: KnowledgeFlags & { json?: boolean }): void {
 
 function matchCommand(field: string, value: string, flags: KnowledgeFlags & { json?: boolean }): void {
   const db = loadKnowledge(flags.fingerprints);
-  const report = matchReport(db, field, value);
+  const report = matchReport(db, field, value, db.macCarriers);
   if (flags.json) printJson(report);
   else printText(matchText(db, report));
 }
@@ -52,8 +52,8 @@ export function registerFingerprints(program: Command): void {
     .action((flags: KnowledgeFlags & { json?: boolean }) => fieldsCommand(flags));
   fingerprints
     .command('match')
-    .description('show which rules fire on VALUE of observation field FIELD, and why (exit 2 for an unknown field)')
-    .argument('<field>', 'observation field, e.g. onvif.scope.name')
+    .description('show which rules fire on VALUE of observation field FIELD, and why; FIELD "mac" (or a MAC field such as sadp.mac) shows the IEEE registrant and vendor a scan would give the MAC (exit 2 for an unknown field or a value that is not a MAC)')
+    .argument('<field>', 'observation field, e.g. onvif.scope.name, or mac')
     .argument('<value>', 'the value as a device would report it')
     .option('--json', 'print { field, value, matches: [{ rule, supports, confidence, identity }] }')
     .addOption(fingerprintsOption())

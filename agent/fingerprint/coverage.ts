@@ -49,7 +49,9 @@ export function coverageMarkdown(db: Knowledge): string {
     const files = [...new Set(rules.map((r) => r.file))].join(', ');
     fieldRows.push([`\`${field.name}\``, files, String(rules.length), ...groups.map((g) => String(counts.get(g)))]);
   }
-  fieldRows.push(['**all fields**', `${db.files.length} files`, String(ruleTotal), ...groups.map((g) => String(totals.get(g)))]);
+  // A kind file (kinds/*.yaml) is one file however many fields it runs on.
+  const fileCount = new Set(db.files.map((f) => f.file)).size;
+  fieldRows.push(['**all fields**', `${fileCount} files`, String(ruleTotal), ...groups.map((g) => String(totals.get(g)))]);
   const groupNames = db.linkedVendors.map((k) => `${db.vendors.get(k)?.name ?? k} group`);
   parts.push(
     '### Rules per field',

@@ -4,22 +4,24 @@
  *   vendors.yaml    vendor table: display name, link to a linked vendor, relation, OUI regexes
  *   oui.json        the whole IEEE registry, prefix → organisation (+ vendor key) (scripts/generate-oui.mjs)
  *   rules/*.yaml    one rule file per observed field (recog's habit)
+ *   kinds/*.yaml    rules about a kind of value (a model number, a realm…), declared once and
+ *                   applied to every field that carries that kind (issue 11)
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { compilePattern, failData, readKnowledgeFile } from '../knowledge/read.js';
 import type { EvidenceSource, IdentityKey, LinkedVendor } from '../types.js';
-import type { Claim, FieldDef, IdentityValues, OuiEntry, OuiTable, Rule, RuleExample, RuleFile, Vendor, VendorRelation } from './types.js';
-import { FIELDS_FILE, OUI_FILE, OUI_FORMAT, RULES_DIR, VENDORS_FILE } from './paths.js';
+import type { Claim, FieldDef, IdentityValues, OuiEntry, OuiTable, Rule, RuleFile, Vendor, VendorRelation } from './types.js';
+import { FIELDS_FILE, KINDS_DIR, OUI_FILE, OUI_FORMAT, RULES_DIR, VENDORS_FILE } from './paths.js';
 import { packageRoot } from '../paths.js';
 
-export { FIELDS_FILE, OUI_FILE, OUI_FORMAT, RULES_DIR, VENDORS_FILE };
+export { FIELDS_FILE, KINDS_DIR, OUI_FILE, OUI_FORMAT, RULES_DIR, VENDORS_FILE };
 
 // ---------------------------------------------------------------------------------------------
 // Raw file shapes (after the schema check).
 
 interface RawFields {
-  fields: { name: string; meaning: string; example: string; identity?: IdentityKey; priority?: number }[];
+  fields: { name: string; meaning: string; example: string; identity?: IdentityKey; priority?: number; kinds?: string[]; evidence?: EvidenceSource }[];
 }
 interface RawVendor {
   name: string;
@@ -56,11 +58,8 @@ interface RawRule {
   source: string;
   examples: { value: string; expect?: IdentityValues; realistic?: boolean; note?: string }[];
 }
-interface RawRuleFile {
-  field: string;
-  source: EvidenceSource;
-  rules: RawRule[];
-}
+/** A rule file (one field) or a kind file (one kind of value, run on every field of that kind). */
+type RawRuleFile = { rules: RawRule[] } & ({ field: string; source: EvidenceSource; kind?: undefined } | { kind: string; field?: undefined });
 
 // ---------------------------------------------------------------------------------------------
 
@@ -77,6 +76,8 @@ export function readFields(dir: string): Map<string, FieldDef> {
       example: f.example,
       identity: f.identity ?? null,
       priority: f.priority ?? 0,
+      kinds: f.kinds ?? [],
+      evidence: f.evidence ?? null,
     });
   }
   return fields;
@@ -145,46 +146,61 @@ export function readOui(dir: string): OuiTable {
   };
 }
 
-export function readRuleFiles(dir: string): RuleFile[] {
-  const rulesDir = join(dir, RULES_DIR);
+/** The YAML files of `dir/sub`, sorted by name ([] when the folder does not exist and is optional). */
+function yamlFiles(dir: string, sub: string, optional: boolean): string[] {
+  const folder = join(dir, sub);
+  if (optional && !existsSync(folder)) return [];
   let names: string[];
   try {
-    names = readdirSync(rulesDir).filter((n) => n.endsWith('.yaml') || n.endsWith('.yml'));
+    names = readdirSync(folder).filter((n) => n.endsWith('.yaml') || n.endsWith('.yml'));
   } catch (err) {
-    failData(rulesDir, `the rules folder cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    failData(folder, `the ${sub} folder cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-  names.sort();
-  return names.map((name) => readRuleFile(dir, join(rulesDir, name)));
+  return names.sort().map((name) => join(folder, name));
 }
 
-function readRuleFile(dir: string, path: string): RuleFile {
+/**
+ * Every rule file (rules/*.yaml, one field each), then every kind file (kinds/*.yaml) once per
+ * field that fields.yaml gives its kind: a kind rule is one rule (one id, one set of examples)
+ * that runs against each of those fields, writing that field's evidence source.
+ */
+export function readRuleFiles(dir: string, fields: ReadonlyMap<string, FieldDef>): RuleFile[] {
+  const paths = [...yamlFiles(dir, RULES_DIR, false), ...yamlFiles(dir, KINDS_DIR, true)];
+  return paths.flatMap((path) => readRuleFile(dir, path, fields));
+}
+
+function readRuleFile(dir: string, path: string, fields: ReadonlyMap<string, FieldDef>): RuleFile[] {
   const checked = readKnowledgeFile<RawRuleFile>(dir, relative(dir, path), 'rules.schema.json');
   const r = checked.value;
   const file = relative(dir, path).split('\\').join('/');
-  const rules: Rule[] = r.rules.map((rule, index) => {
-    const examples: RuleExample[] = rule.examples.map((e) => ({
-      value: e.value,
-      expect: e.expect ?? {},
-      realistic: e.realistic ?? false,
-      note: e.note ?? null,
-    }));
-    return {
+  const kind = r.kind;
+  const targets =
+    kind === undefined
+      ? [{ field: r.field, source: r.source }]
+      : [...fields.values()].flatMap((f) => (f.kinds.includes(kind) && f.evidence ? [{ field: f.name, source: f.evidence }] : []));
+  if (targets.length === 0) checked.fail(['kind'], `no field in ${FIELDS_FILE} carries kind "${String(kind)}" (give a field \`kinds: [${String(kind)}]\`)`);
+  const patterns = r.rules.map((rule, index) => compilePattern(checked, ['rules', index, 'pattern'], rule.pattern, rule.flags ?? ''));
+  return targets.map(({ field, source }) => ({
+    file,
+    field,
+    source,
+    rules: r.rules.map((rule, index): Rule => ({
       id: rule.id,
       file,
       index,
-      field: r.field,
-      source: r.source,
+      field,
+      kind: kind ?? null,
+      source,
       description: rule.description,
-      pattern: compilePattern(checked, ['rules', index, 'pattern'], rule.pattern, rule.flags ?? ''),
+      pattern: patterns[index] as RegExp,
       supports: rule.supports,
       claim: rule.claim,
       confidence: rule.confidence,
       set: rule.set ?? {},
       citation: rule.source,
-      examples,
-    };
-  });
-  return { file, field: r.field, source: r.source, rules };
+      examples: rule.examples.map((e) => ({ value: e.value, expect: e.expect ?? {}, realistic: e.realistic ?? false, note: e.note ?? null })),
+    })),
+  }));
 }
 
 /** The package's fingerprints/ folder (it ships beside dist/). */

@@ -36,6 +36,10 @@ export interface FieldDef {
   readonly identity: IdentityKey | null;
   /** Among fields mapping to the same identity key, the highest priority wins. */
   readonly priority: number;
+  /** The kinds of value the field carries: the rules of kinds/<kind>.yaml run against it. */
+  readonly kinds: readonly string[];
+  /** With kinds: the evidence source a kind rule writes for this field. */
+  readonly evidence: EvidenceSource | null;
 }
 
 export interface Vendor {
@@ -74,6 +78,8 @@ export interface Rule {
   readonly index: number;
   /** Observation field the rule runs against. */
   readonly field: string;
+  /** For a rule of a kind file (kinds/<kind>.yaml), its kind: it runs on every field of that kind. */
+  readonly kind: string | null;
   /** Evidence source written in the inventory (`onvif`, `http`…), from the file header. */
   readonly source: EvidenceSource;
   readonly description: string;

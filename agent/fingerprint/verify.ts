@@ -5,12 +5,14 @@
  * run all of it.
  */
 import { IDENTITY_KEYS } from '../types.js';
+import { COMPARISON_FILE } from '../normalise.js';
 import { CVES_FILE, type CveTable } from '../knowledge/cves.js';
 import type { Knowledge } from '../knowledge/index.js';
 import { declaresNoPublicSource, isCheckableCitation } from '../knowledge/citation.js';
 import { HTTP_PROBES_FILE, POLICIES_FILE, PORTS_FILE } from '../knowledge/tables.js';
 import { vulnerabilitiesOf } from '../pipeline/vulns.js';
 import { FIELDS_FILE, OUI_FILE, VENDORS_FILE } from './paths.js';
+import { checkMacCarrierExamples, MAC_CARRIERS_FILE } from './mac-carriers.js';
 import { ALLOWED_RULE_FLAGS, capturesOf, namedGroups } from './match.js';
 import { OUI_PREFIX, vendorsForOrganisation } from './oui.js';
 import { OUI_RULE_ID, SHARED_MAC_RULE_ID, type FingerprintDb, type FingerprintProblem, type IdentityValues, type Rule } from './types.js';
@@ -57,6 +59,10 @@ export function checkStructure(db: FingerprintDb): FingerprintProblem[] {
     if (!(v.ouiConfidence >= 0 && v.ouiConfidence <= 1)) add(VENDORS_FILE, v.key, 'ouiConfidence must be in 0..1');
   }
 
+  for (const [prefix, brand] of db.comparison.prefixBrands) {
+    if (!db.vendors.has(brand)) add(COMPARISON_FILE, prefix, `brand "${brand}" is not a key in ${VENDORS_FILE}`);
+  }
+
   const reported = new Set<string>();
   for (const [prefix, entry] of db.oui.entries) {
     if (!OUI_PREFIX.test(prefix)) add(OUI_FILE, prefix, 'prefix must be 6, 7 or 9 upper-case hex digits');
@@ -66,13 +72,19 @@ export function checkStructure(db: FingerprintDb): FingerprintProblem[] {
     }
   }
 
-  const seenIds = new Map<string, string>();
+  // A kind file's rule runs against each of its fields under one id; any other repeat is a clash.
+  const seenIds = new Map<string, { file: string; fields: Set<string> }>();
   for (const file of db.files) {
-    if (!db.fields.has(file.field)) add(file.file, null, `field "${file.field}" is not listed in ${FIELDS_FILE}`);
+    const def = db.fields.get(file.field);
+    if (!def) add(file.file, null, `field "${file.field}" is not listed in ${FIELDS_FILE}`);
+    else if (def.evidence !== null && def.evidence !== file.source) {
+      add(file.file, null, `source "${file.source}" differs from the evidence "${def.evidence}" ${FIELDS_FILE} gives field "${file.field}"`);
+    }
     for (const rule of file.rules) {
       const previous = seenIds.get(rule.id);
-      if (previous !== undefined) add(file.file, rule.id, `id is already used in ${previous}`);
-      else seenIds.set(rule.id, file.file);
+      if (previous === undefined) seenIds.set(rule.id, { file: file.file, fields: new Set([file.field]) });
+      else if (previous.file !== file.file || previous.fields.has(file.field)) add(file.file, rule.id, `id is already used in ${previous.file}`);
+      else previous.fields.add(file.field);
       if (rule.id === OUI_RULE_ID || rule.id === SHARED_MAC_RULE_ID) add(file.file, rule.id, `id "${rule.id}" is reserved for MAC evidence`);
       if (rule.field !== file.field) add(file.file, rule.id, `field "${rule.field}" differs from its file's "${file.field}"`);
       checkRuleShape(rule, db, add);
@@ -120,6 +132,11 @@ function checkRuleShape(
       if (!IDENTITY_KEY_SET.has(key)) add(f, rule.id, `example ${JSON.stringify(e.value)}: expect key "${key}" is not an Identity key`);
     }
   }
+}
+
+/** Each rule once: a kind file's rule stands for itself on every field it runs against. */
+function firstOfEachId(db: FingerprintDb): Rule[] {
+  return db.rules.filter((rule) => db.rulesById.get(rule.id) === rule);
 }
 
 /** One example of one rule: does it match, yield exactly `expect`, and not match an earlier rule? */
@@ -203,13 +220,14 @@ export function checkCveExamples(table: CveTable): FingerprintProblem[] {
 export function citationsOf(db: Knowledge): { file: string; entry: string; source: string }[] {
   return [
     ...[...db.vendors.values()].map((v) => ({ file: VENDORS_FILE, entry: v.key, source: v.source })),
-    ...db.rules.map((r) => ({ file: r.file, entry: r.id, source: r.citation })),
+    ...firstOfEachId(db).map((r) => ({ file: r.file, entry: r.id, source: r.citation })),
     ...db.cves.cves.flatMap((c) => [
       { file: CVES_FILE, entry: c.id, source: c.source },
       ...c.families.flatMap((f) => (f.source ? [{ file: CVES_FILE, entry: `${c.id} family ${f.name}`, source: f.source }] : [])),
       ...c.firmwareLines.map((l) => ({ file: CVES_FILE, entry: `${c.id} firmware line ${l.name}`, source: l.source })),
     ]),
     ...db.policies.map((p) => ({ file: POLICIES_FILE, entry: p.id, source: p.source })),
+    ...db.macCarriers.map((c) => ({ file: MAC_CARRIERS_FILE, entry: c.id, source: c.source })),
     ...db.ports.map((p) => ({ file: PORTS_FILE, entry: `port ${p.port}`, source: p.source })),
     ...db.httpProbes.paths.map((p) => ({ file: HTTP_PROBES_FILE, entry: p.path, source: p.source })),
     ...db.httpProbes.markers.map((m) => ({ file: HTTP_PROBES_FILE, entry: `marker ${JSON.stringify(m.text)}`, source: m.source })),
@@ -234,12 +252,13 @@ export function checkCitations(db: Knowledge): FingerprintProblem[] {
 export function verifyFingerprints(db: Knowledge): FingerprintProblem[] {
   const problems = checkStructure(db);
   problems.push(...checkOuiTable(db));
-  for (const rule of db.rules) {
+  for (const rule of firstOfEachId(db)) {
     for (let i = 0; i < rule.examples.length; i++) {
       for (const message of checkExample(db, rule, i)) problems.push({ file: rule.file, rule: rule.id, message });
     }
   }
   problems.push(...checkCveExamples(db.cves));
+  problems.push(...checkMacCarrierExamples(db.macCarriers).map((p) => ({ file: MAC_CARRIERS_FILE, ...p })));
   problems.push(...checkCitations(db));
   return problems;
 }

@@ -6,6 +6,7 @@
  *   vendors.yaml         vendor table: display names, links to the linked vendors, relations
  *   oui.json             the whole IEEE registry (scripts/generate-oui.mjs)
  *   rules/*.yaml         one rule file per observed field
+ *   kinds/*.yaml         rules about a kind of value, run on every field fields.yaml gives that kind
  *   classification.yaml  the classifier's weights
  *   cves.yaml            CVE families, firmware boundaries and their examples
  *   policies.yaml        public policies on linked vendors
@@ -14,6 +15,7 @@
  *   mdns-services.yaml   the DNS-SD service types the mDNS discoverer browses
  *   lockout.yaml         failed-login lockout limits the credentialed reads must never reach
  *   comparison.yaml      vendor prefixes a model may carry or drop (agent/normalise.ts)
+ *   mac-carriers.yaml    values that carry a MAC address (realms), checked against the registry
  *
  * Each file has its JSON Schema in schema/knowledge/ (editors validate the YAML with it); a bad
  * file throws CCTV_ERR_FINGERPRINT_DATA naming the file, the line and the key. After reading, the
@@ -25,6 +27,7 @@ import { defaultFingerprintDir, readFields, readOui, readRuleFiles, readVendors 
 import type { FingerprintDb, Rule, Vendor } from '../fingerprint/types.js';
 import { checkStructure } from '../fingerprint/verify.js';
 import { readComparisonRules } from '../normalise.js';
+import { readMacCarriers, type MacCarrier } from '../fingerprint/mac-carriers.js';
 import { CVES_FILE, readCves, type CveTable } from './cves.js';
 import { failData, readKnowledgeFile } from './read.js';
 import {
@@ -55,6 +58,8 @@ export interface Knowledge extends FingerprintDb {
   readonly mdnsServices: readonly ServiceType[];
   /** Failed-login lockout limits by mechanism name. */
   readonly lockout: ReadonlyMap<string, LockoutLimit>;
+  /** Values that carry a MAC address (realms…), fingerprints/mac-carriers.yaml. */
+  readonly macCarriers: readonly MacCarrier[];
 }
 
 /** Linked vendors: the vendor-table entries whose own linkedVendor is themselves, in table order. */
@@ -86,11 +91,12 @@ export function loadKnowledge(dir?: string): Knowledge {
   if (cached) return cached;
   const vendors = readVendors(root);
   const linkedVendors = linkedVendorsOf(vendors);
-  const files = readRuleFiles(root);
+  const fields = readFields(root);
+  const files = readRuleFiles(root, fields);
   const rules = files.flatMap((f) => f.rules);
   const knowledge: Knowledge = {
     dir: root,
-    fields: readFields(root),
+    fields,
     vendors,
     linkedVendors,
     files,
@@ -105,6 +111,7 @@ export function loadKnowledge(dir?: string): Knowledge {
     mdnsServices: readMdnsServices(readKnowledgeFile(root, MDNS_SERVICES_FILE, 'mdns-services.schema.json')),
     lockout: readLockout(readKnowledgeFile(root, LOCKOUT_FILE, 'lockout.schema.json')),
     comparison: readComparisonRules(root),
+    macCarriers: readMacCarriers(root, fields),
   };
   const problems = checkStructure(knowledge);
   const first = problems[0];

@@ -5,6 +5,7 @@
 import { describeAddress, withoutZone, type AddressDetail } from '../net/ip-address.js';
 import { classify } from './classify.js';
 import { fingerprintDevice } from '../fingerprint/index.js';
+import { carriedMacEvidence } from '../fingerprint/mac-carriers.js';
 import type { Knowledge } from '../knowledge/index.js';
 import { compareAddresses, type ObservedHost, type SharedMac } from './merge.js';
 import { SHARED_MAC_RULE_ID } from '../fingerprint/types.js';
@@ -122,14 +123,17 @@ function sharedMacEvidence(shared: SharedMac): Evidence {
 
 export function buildDevice(db: Knowledge, host: ObservedHost): Device {
   const fingerprint = fingerprintDevice(db, { macs: host.ownMacs, observations: host.observations });
-  const classified = classify(db, fingerprint.evidence, fingerprint.identity);
+  // MACs carried inside other values (an Axis realm's AXIS_<MAC>) count like the device's own.
+  const carried = carriedMacEvidence(db, db.macCarriers, host.observations, host.ownMacs);
+  const deviceEvidence = carried.length > 0 ? [...fingerprint.evidence, ...carried] : fingerprint.evidence;
+  const classified = classify(db, deviceEvidence, fingerprint.identity);
   const { classification, identity } = classified;
   // When neither the vendor table nor the device names a maker, the MAC's IEEE registrant does
   // (a printer's "HP Inc."); registry placeholders such as "Private" never do.
   identity.manufacturer ??= fingerprint.registrant;
   const cleaned = cleanedTextEvidence(host);
   // The fingerprint's own list when nothing is added to it (it is built for this device).
-  const evidence = host.sharedMac || cleaned.length > 0 ? [...(host.sharedMac ? [sharedMacEvidence(host.sharedMac)] : []), ...fingerprint.evidence, ...cleaned] : fingerprint.evidence;
+  const evidence = host.sharedMac || cleaned.length > 0 ? [...(host.sharedMac ? [sharedMacEvidence(host.sharedMac)] : []), ...deviceEvidence, ...cleaned] : deviceEvidence;
   // The document's addresses are plain (a link-local one's zone goes to addressDetails).
   const addresses = [...new Set(host.addresses.map(withoutZone))];
   return {

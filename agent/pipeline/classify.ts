@@ -36,14 +36,19 @@
  * else the fingerprint's label (identity.brand ?? identity.manufacturer) looked up by name:
  *   P is L itself                                → direct
  *   P is L's subsidiary / own brand               → subsidiary
- *   P is anything else, or a label the table does not know (e.g. "Private") → oem
+ *   P is anything else, or a label the table does not know → oem
+ *   a placeholder label that names no brand ("Private", "General": fingerprints/kinds/brand-label.yaml)
+ *   is no brand: the brand its model's prefix names decides (DH-… → Dahua, direct), else → oem
+ *   with the brand left empty (a white-label unit)
  *   no brand at all: the strongest platform vendor in L's group decides the same way
  *   (a Hikvision OUI alone → direct; an EZVIZ OUI alone → subsidiary; an Amcrest OUI → oem).
  *
  * Identity: manufacturer = display name of the maker (L, else B, else the fingerprint's value);
- * brand = display name of P, else the unknown label, else the fingerprint's brand. Model,
+ * brand = display name of P, else the unknown label, else the fingerprint's brand unless a
+ * placeholder. Model,
  * firmware, serial and deviceType are kept as fingerprinted.
  */
+import { brandLabel, brandOfModel } from '../fingerprint/labels.js';
 import { claimOf } from '../fingerprint/match.js';
 import type { Claim, FingerprintDb, Vendor } from '../fingerprint/types.js';
 import type { ClassificationWeights } from '../knowledge/tables.js';
@@ -218,18 +223,23 @@ export function classify(db: FingerprintDb, evidence: readonly Evidence[], ident
   });
   let presented: Vendor | null = brandKey ? (db.vendors.get(brandKey) ?? null) : null;
   let unknownLabel: string | null = null;
+  let whiteLabel = false;
   if (!presented) {
-    const label = fp.brand ?? fp.manufacturer;
+    const label = brandLabel(db, fp.brand) ?? brandLabel(db, fp.manufacturer);
     if (label) {
       presented = vendorForLabel(db, label);
       if (!presented) unknownLabel = label;
+    } else if (fp.brand ?? fp.manufacturer) {
+      // A placeholder label ("Private", "General") names no brand; the model's own prefix may.
+      presented = brandOfModel(db, fp.model);
+      whiteLabel = !presented;
     }
   }
 
   let relation: Relation | null = null;
   if (linked) {
     if (presented) relation = relationOf(presented, linked);
-    else if (unknownLabel) relation = 'oem';
+    else if (unknownLabel || whiteLabel) relation = 'oem';
     else {
       const inGroup = [...terms.platform.keys()].filter((key) => db.vendors.get(key)?.linkedVendor === linked);
       const pv = best(inGroup.sort(), (a, b) => noisyOr(terms.platform.get(a)) > noisyOr(terms.platform.get(b)));
@@ -241,7 +251,7 @@ export function classify(db: FingerprintDb, evidence: readonly Evidence[], ident
   const makerVendor = maker ? db.vendors.get(maker) : undefined;
   const identity: Identity = {
     manufacturer: makerVendor ? makerVendor.name : fp.manufacturer,
-    brand: presented ? presented.name : (unknownLabel ?? fp.brand),
+    brand: presented ? presented.name : (unknownLabel ?? brandLabel(db, fp.brand)),
     model: fp.model,
     firmware: fp.firmware,
     serial: fp.serial,

@@ -124,6 +124,24 @@ describe('classification of every lab device (issue 4)', () => {
     expect(plain.devices).toHaveLength(labDevices().length);
   });
 
+  it('reports the device type of every device whose answers reveal its kind (issue 11)', () => {
+    // The truth table's kind (tests/lab/README.md) as the agent names it.
+    const typeOfKind: Partial<Record<LabProfile['kind'], string>> = { camera: 'camera', nvr: 'recorder', printer: 'printer' };
+    // Hardened devices that, without credentials, show only a login page and their OUI: no answer
+    // says whether a camera or a recorder sits behind the page.
+    const kindNotRevealed = new Set(['dahuacgi', 'uniview', 'hanwha']);
+    const got: Record<string, string | null> = {};
+    const expected: Record<string, string | null> = {};
+    for (const profile of labProfiles()) {
+      const type = typeOfKind[profile.kind];
+      if (type === undefined || kindNotRevealed.has(profile.name)) continue;
+      got[profile.name] = deviceAt(plain, profile).identity.deviceType;
+      expected[profile.name] = type;
+    }
+    expect(got).toEqual(expected);
+    expect(Object.keys(expected).length).toBeGreaterThanOrEqual(10);
+  });
+
   it('judges OEM firmware against the maker\'s CVE boundaries and says so: LTS inside CVE-2021-36260, past CVE-2017-7921', () => {
     const lts = deviceAt(plain, labProfile('lts'));
     const byId = new Map(lts.vulnerabilities.map((v) => [v.id, v]));

@@ -96,7 +96,7 @@ describe('SSDP/UPnP and mDNS discovery in the lab', () => {
         'ssdp upnp-manufacturer-synology',
         'ssdp upnp-udn-synology-dsm',
         'mdns mdns-txt-vendor-synology',
-        'mdns mdns-txt-model-synology',
+        'mdns model-synology',
       ]),
     );
     // The Finder icon in _device-info is recognised as such and says nothing.

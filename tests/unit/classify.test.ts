@@ -100,7 +100,7 @@ describe('classify: Hikvision and its rebrands', () => {
       deviceType: 'camera',
     });
     expect(r.evidence.map((e) => e.rule)).toEqual(
-      expect.arrayContaining(['oui-registry', 'name-hikvision', 'hw-hikvision-camera', 'serial-hikvision', 'firmware-hikvision-build']),
+      expect.arrayContaining(['oui-registry', 'name-hikvision', 'model-hikvision-camera', 'serial-hikvision', 'firmware-hikvision-build']),
     );
   });
 
@@ -186,7 +186,7 @@ describe('classify: Dahua and its rebrands', () => {
       model: 'DH-IPC-HDW1230T2',
       firmware: '2.800.0000000.13.R',
       serial: '6C01E93PAG69A7D',
-      deviceType: null,
+      deviceType: 'camera', // DH-IPC- names a camera (fingerprints/kinds/model-type.yaml),
     });
   });
 
@@ -211,7 +211,7 @@ describe('classify: Dahua and its rebrands', () => {
     expect(r.identity).toMatchObject({ manufacturer: 'Dahua', brand: 'Amcrest' });
   });
 
-  it('white label "Private" on a Dahua OUI → dahua, oem, brand kept as the label', () => {
+  it('white label "Private" on a Dahua OUI → dahua, oem, no brand (a placeholder is not a brand; IPC- names none)', () => {
     const r = run('08:ed:ed:87:42:7a', [
       deviceInfo({
         'onvif.device.manufacturer': 'Private',
@@ -222,7 +222,15 @@ describe('classify: Dahua and its rebrands', () => {
     ]);
     expect(r.classification).toMatchObject({ linkedVendor: 'dahua', relation: 'oem' });
     expect(r.classification.confidence).toBeGreaterThan(0.9);
-    expect(r.identity).toMatchObject({ manufacturer: 'Dahua', brand: 'Private', model: 'IPC-HDW1431T1-S4', deviceType: 'camera' });
+    expect(r.identity).toMatchObject({ manufacturer: 'Dahua', brand: null, model: 'IPC-HDW1431T1-S4', deviceType: 'camera' });
+  });
+
+  it('Dahua firmware labelled "General" with a DH- model → dahua, direct, brand Dahua from the model prefix', () => {
+    const r = run('08:ed:ed:87:42:7b', [
+      deviceInfo({ 'onvif.device.manufacturer': 'General', 'onvif.device.model': 'DH-IPC-HDW1230T2', 'onvif.device.firmware': '2.800.0000000.13.R' }),
+    ]);
+    expect(r.classification).toMatchObject({ linkedVendor: 'dahua', relation: 'direct' });
+    expect(r.identity).toMatchObject({ manufacturer: 'Dahua', brand: 'Dahua', model: 'DH-IPC-HDW1230T2', deviceType: 'camera' });
   });
 
   it('CP PLUS (Dahua scope layout with a CP PLUS name) → dahua, oem, weak', () => {
@@ -339,8 +347,8 @@ describe('classify: conflicts and the formula', () => {
       confidence,
     });
     const evidence = [
-      ev('hw-hikvision-camera', 'onvif.scope.hardware = "DS-2CD2143G2-I"', 'hikvision', 0.8),
-      ev('hw-hikvision-camera', 'onvif.scope.hardware = "DS-2CD2385G1-I"', 'hikvision', 0.8),
+      ev('model-hikvision-camera', 'onvif.scope.hardware = "DS-2CD2143G2-I"', 'hikvision', 0.8),
+      ev('model-hikvision-camera', 'onvif.scope.hardware = "DS-2CD2385G1-I"', 'hikvision', 0.8),
       ev('name-lts', 'onvif.scope.name = "LTS"', 'lts', 0.8),
       ev('name-annke', 'onvif.scope.name = "ANNKE"', 'annke', 0.8),
     ];

@@ -1,0 +1,110 @@
+/**
+ * MAC addresses carried inside other values (fingerprints/mac-carriers.yaml): an Axis realm
+ * `AXIS_WS_ACCC8E3A0A8F` names the camera's MAC. Each carrier runs on every field of its kind
+ * (fields.yaml `kinds`), and the MAC it captures gets the verdict a scan gives a device's own MAC:
+ * its IEEE registrant (oui.json) and the vendor-table entry that registrant maps to.
+ */
+import { normaliseMac } from '../net/mac.js';
+import type { Evidence, EvidenceSource, Observation } from '../types.js';
+import { compilePattern, readKnowledgeFile } from '../knowledge/read.js';
+import { lookupOui } from './oui.js';
+import { describeField, MAX_MATCH_VALUE_LENGTH, namedGroups } from './match.js';
+import { OUI_RULE_ID, type FieldDef, type FingerprintDb, type OuiMatch } from './types.js';
+
+export const MAC_CARRIERS_FILE = 'mac-carriers.yaml';
+
+export interface MacCarrierExample {
+  readonly value: string;
+  /** The MAC the carrier must capture, lower case with colons. */
+  readonly mac: string;
+}
+
+export interface MacCarrier {
+  readonly id: string;
+  readonly kind: string;
+  readonly description: string;
+  readonly pattern: RegExp;
+  readonly source: string;
+  readonly examples: readonly MacCarrierExample[];
+  /** Field → the evidence source written for it: every field fields.yaml gives this kind. */
+  readonly fields: ReadonlyMap<string, EvidenceSource>;
+}
+
+interface RawCarriers {
+  carriers: { id: string; kind: string; description: string; pattern: string; flags?: string; source: string; examples: { value: string; mac: string }[] }[];
+}
+
+/** Reads mac-carriers.yaml; a carrier whose kind no field carries, or without a `mac` group, is refused. */
+export function readMacCarriers(dir: string, fields: ReadonlyMap<string, FieldDef>): readonly MacCarrier[] {
+  const file = readKnowledgeFile<RawCarriers>(dir, MAC_CARRIERS_FILE, 'mac-carriers.schema.json');
+  const ids = new Set<string>();
+  return file.value.carriers.map((c, i) => {
+    if (ids.has(c.id)) file.fail(['carriers', i, 'id'], `id "${c.id}" is listed twice`);
+    ids.add(c.id);
+    const pattern = compilePattern(file, ['carriers', i, 'pattern'], c.pattern, c.flags ?? '');
+    if (!namedGroups(pattern).includes('mac')) {
+      file.fail(['carriers', i, 'pattern'], 'the pattern needs a named group `mac`');
+    }
+    const carried = new Map<string, EvidenceSource>();
+    for (const f of fields.values()) if (f.kinds.includes(c.kind) && f.evidence) carried.set(f.name, f.evidence);
+    if (carried.size === 0) file.fail(['carriers', i, 'kind'], `no field carries kind "${c.kind}"`);
+    return { id: c.id, kind: c.kind, description: c.description, pattern, source: c.source, examples: c.examples, fields: carried };
+  });
+}
+
+/** The MAC `carrier` captures from `value` (normalised), or null. */
+export function carriedMac(carrier: MacCarrier, value: string): string | null {
+  return normaliseMac(carrier.pattern.exec(value.trim())?.groups?.['mac']);
+}
+
+/** A MAC's verdict as a scan gives it: registrant and vendor, or null when the registry has no block for it. */
+export function macVerdict(db: FingerprintDb, mac: string): (OuiMatch & { readonly confidence: number }) | null {
+  const hit = lookupOui(db, mac);
+  if (!hit) return null;
+  const vendor = hit.vendor ? db.vendors.get(hit.vendor) : undefined;
+  return { ...hit, confidence: vendor ? vendor.ouiConfidence : 0 };
+}
+
+/**
+ * OUI evidence for every MAC a carrier finds in the device's observations and that is not one
+ * of `ownMacs` (those already have their OUI evidence). Written with the carrying field's
+ * evidence source and the OUI rule id, so it counts as a platform trait, once per source.
+ */
+export function carriedMacEvidence(db: FingerprintDb, carriers: readonly MacCarrier[], observations: readonly Observation[], ownMacs: readonly string[]): Evidence[] {
+  if (carriers.length === 0) return [];
+  const own = new Set(ownMacs.map((m) => normaliseMac(m)));
+  const evidence: Evidence[] = [];
+  const seen = new Set<string>();
+  for (const observation of observations) {
+    for (const carrier of carriers) {
+      for (const [field, source] of carrier.fields) {
+        const raw = observation.fields[field];
+        for (const value of Array.isArray(raw) ? raw : [raw]) {
+          if (typeof value !== 'string' || value.length > MAX_MATCH_VALUE_LENGTH) continue;
+          const mac = carriedMac(carrier, value);
+          if (!mac || own.has(mac)) continue;
+          const verdict = macVerdict(db, mac);
+          if (!verdict) continue;
+          const detail = `${describeField(field, value)} carries MAC ${mac} (${carrier.id}), registered to ${verdict.organisation} (IEEE ${verdict.prefix})`;
+          if (seen.has(detail)) continue;
+          seen.add(detail);
+          const vendor = verdict.placeholder ? null : verdict.vendor;
+          evidence.push({ source, detail, supports: vendor, rule: OUI_RULE_ID, confidence: vendor ? verdict.confidence : 0 });
+        }
+      }
+    }
+  }
+  return evidence;
+}
+
+/** Each carrier's examples: the pattern captures exactly the example's MAC. */
+export function checkMacCarrierExamples(carriers: readonly MacCarrier[]): { rule: string; message: string }[] {
+  const problems: { rule: string; message: string }[] = [];
+  for (const carrier of carriers) {
+    for (const e of carrier.examples) {
+      const got = carriedMac(carrier, e.value);
+      if (got !== e.mac) problems.push({ rule: carrier.id, message: `example ${JSON.stringify(e.value)} carries ${got ?? 'no MAC'}, expected ${e.mac}` });
+    }
+  }
+  return problems;
+}
