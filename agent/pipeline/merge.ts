@@ -126,6 +126,22 @@ export function compareAddresses(a: string, b: string): number {
 const LINK_RANK = 0;
 const CLAIM_RANK = 1;
 const STALE_RANK = 2;
+const EMBEDDED_RANK = 3;
+
+/**
+ * The MAC an IPv6 link-local address was made from, when it was (modified EUI-64, RFC 4291 §2.5.1
+ * and Appendix A: ff:fe in the middle of the interface identifier, the universal/local bit
+ * inverted), else null. The weakest source of a MAC: it keeps the id of a device heard over IPv6
+ * alone stable when the neighbour table no longer holds it (the device answered without asking for
+ * the scanner's address again), and any MAC the link or a reply shows wins over it.
+ */
+export function macOfEui64LinkLocal(ip: string): string | null {
+  const m = /^fe80::([0-9a-f]{1,4}):([0-9a-f]{1,2})ff:fe([0-9a-f]{2}):([0-9a-f]{1,4})(?:%.*)?$/i.exec(ip);
+  if (!m) return null;
+  const [g1, b3, b4, g4] = [parseInt(m[1] as string, 16), parseInt(m[2] as string, 16), parseInt(m[3] as string, 16), parseInt(m[4] as string, 16)];
+  const bytes = [(g1 >> 8) ^ 0x02, g1 & 0xff, b3, b4, g4 >> 8, g4 & 0xff];
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
 
 /**
  * Which MAC an IP gets when sources differ, best first: what the link showed during this scan (a
@@ -168,6 +184,8 @@ function addressRecords(observations: readonly Observation[], fields: IdentityFi
   const live = new Set<string>();
   for (const o of observations) {
     if (!isStaleNeighbour(o)) live.add(o.ip);
+    const embedded = macOfEui64LinkLocal(o.ip);
+    if (embedded && !macByIp.has(o.ip)) macByIp.set(o.ip, { mac: embedded, rank: EMBEDDED_RANK });
     if (!o.mac) continue;
     const rank = macRank(o);
     const held = macByIp.get(o.ip);

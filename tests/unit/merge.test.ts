@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildDevice, buildInventory } from '../../agent/pipeline/assess.js';
-import { identityFieldsOf, MAX_ADDRESSES_PER_IDENTITY, mergeObservations, type ObservedHost } from '../../agent/pipeline/merge.js';
+import { identityFieldsOf, macOfEui64LinkLocal, MAX_ADDRESSES_PER_IDENTITY, mergeObservations, type ObservedHost } from '../../agent/pipeline/merge.js';
 import { loadKnowledge } from '../../agent/knowledge/index.js';
 import { intToIpv4, ipv4ToInt } from '../../agent/net/ipv4.js';
 import type { Observation } from '../../agent/types.js';
@@ -303,6 +303,17 @@ describe('mergeObservations across address families (issue 14)', () => {
     const mac = '28:57:be:6a:1c:90';
     const hosts = merge([wsd('fe80::2a57:beff:fe6a:1c90%eth0'), neighbour('fe80::2a57:beff:fe6a:1c90%eth0', mac, false), neighbour('fdcc:7a6e:1ab::90', mac, true)]);
     expect(summary(hosts)).toEqual([{ ip: 'fdcc:7a6e:1ab::90', addresses: ['fdcc:7a6e:1ab::90', 'fe80::2a57:beff:fe6a:1c90%eth0'], mac, ownMacs: [mac], sharedMac: null }]);
+  });
+
+  it('reads the MAC of an EUI-64 link-local address when no table holds it, so the id stays the MAC', () => {
+    expect(macOfEui64LinkLocal('fe80::2a57:beff:fe6a:1c90%eth0')).toBe('28:57:be:6a:1c:90');
+    expect(macOfEui64LinkLocal('fe80::aecc:8eff:fe12:3456')).toBe('ac:cc:8e:12:34:56');
+    // Stable-privacy (RFC 7217) and other identifiers name no MAC.
+    for (const ip of ['fe80::1c3d:9a2b:4e5f:6071%eth0', 'fdcc:7a6e:1ab::90', '198.18.0.10', 'fe80::ff:fe00:1']) expect(macOfEui64LinkLocal(ip), ip).toBeNull();
+    const [alone] = merge([wsd('fe80::2a57:beff:fe6a:1c90%eth0')]);
+    expect([alone?.mac, alone && buildDevice(knowledge, alone).id]).toEqual(['28:57:be:6a:1c:90', 'mac:28:57:be:6a:1c:90']);
+    // What the link shows wins over what the address says.
+    expect(merge([wsd('fe80::2a57:beff:fe6a:1c90%eth0'), neighbour('fe80::2a57:beff:fe6a:1c90%eth0', '02:00:00:00:00:99', true)])[0]?.mac).toBe('02:00:00:00:00:99');
   });
 
   it('never joins by a MAC that fronts several IPv4 addresses (a proxy-ARP segment) or two link-local addresses', () => {
