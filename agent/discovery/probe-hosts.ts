@@ -16,7 +16,7 @@ import { DEVICE_UUID_FIELDS } from '../pipeline/merge.js';
  */
 export function* activeProbeHosts(ctx: ScanContext): Generator<string> {
   yield* ctx.targets.addresses();
-  const heard = heardHosts(ctx);
+  const heard = heardHosts(ctx.seen);
   for (const ip of heard) if (!ctx.targets.has(ip)) yield ip;
 }
 
@@ -30,11 +30,11 @@ const ANNOUNCED_IDENTITY_FIELDS: readonly string[] = [...DEVICE_UUID_FIELDS, 'ss
  * the device's): its IPv6 addresses are left out when an IPv4 address announced the same one, so each device is probed once, over IPv4 (agent/pipeline/merge.ts joins
  * the addresses all the same). A device heard over IPv6 alone is probed there.
  */
-function heardHosts(ctx: ScanContext): Set<string> {
-  const heard = new Set(ctx.seen.filter((o) => o.source !== 'neighbour-table').map((o) => o.ip));
+export function heardHosts(seen: readonly Observation[]): Set<string> {
+  const heard = new Set(seen.filter((o) => o.source !== 'neighbour-table').map((o) => o.ip));
   const endpointsOf = (o: Observation): string[] => ANNOUNCED_IDENTITY_FIELDS.flatMap((f) => o.fields[f] ?? []);
-  const overIpv4 = new Set(ctx.seen.filter((o) => isIPv4(o.ip)).flatMap(endpointsOf));
-  for (const o of ctx.seen) if (!isIPv4(o.ip) && endpointsOf(o).some((e) => overIpv4.has(e))) heard.delete(o.ip);
+  const overIpv4 = new Set(seen.filter((o) => isIPv4(o.ip)).flatMap(endpointsOf));
+  for (const o of seen) if (!isIPv4(o.ip) && endpointsOf(o).some((e) => overIpv4.has(e))) heard.delete(o.ip);
   return heard;
 }
 
@@ -47,7 +47,7 @@ export interface OpenPort {
 
 /** The open ports the TCP sweep marked for `probe`, on hosts active probes may touch, each once, in the order found. */
 export function openPortsFor(ctx: ScanContext, probe: string): OpenPort[] {
-  const heard = heardHosts(ctx);
+  const heard = heardHosts(ctx.seen);
   const allowed = { has: (ip: string): boolean => ctx.targets.has(ip) || heard.has(ip) };
   const found = new Map<string, OpenPort>();
   for (const o of ctx.seen) {

@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import type { ScanInterface } from '../net/interfaces.js';
 import { parseTargets, probeableTargets, unprobeableReason, type TargetSet } from '../targets.js';
 import { ScanBounds } from '../discovery/bounds.js';
+import { heardHosts } from '../discovery/probe-hosts.js';
 import type { Inventory, Observation, SweepSummary } from '../types.js';
 import type { Knowledge } from '../knowledge/index.js';
 import type { CredentialStore } from '../credentials.js';
@@ -146,7 +147,11 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   await Promise.all([runPhase('listen', { targets, seen: [] }), runPhase('connect', { targets, seen: [] })]);
   // A host heard from outside every chosen subnet (a misaddressed device) is never probed unless named.
   const probeable = (): Observation[] => probeableObservations(observations, subnets, targets);
-  const unnamed = probeable().filter((o) => o.source !== 'neighbour-table' && !targets.has(o.ip));
+  // Judged on every observation, so a dual-stack device named by its IPv4 address is not swept
+  // again at its IPv6 addresses (heardHosts leaves out IPv6 addresses announcing an IPv4 one's identity).
+  const heardNow = probeable();
+  const announced = heardHosts(heardNow);
+  const unnamed = heardNow.filter((o) => announced.has(o.ip) && !targets.has(o.ip));
   await runPhase('connect', { targets: NO_TARGETS, seen: unnamed });
   await runPhase('probe', { targets, seen: probeable() });
   await runPhase('collect', { targets, seen: observations });

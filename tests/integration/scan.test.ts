@@ -97,7 +97,11 @@ describe('cctv-agent scan in the lab', () => {
     expect([...sources]).toEqual(expect.arrayContaining(['oui', 'onvif', 'sadp', 'http', 'tls']));
     expect(hikvision.evidence.every((e) => e.detail.length > 0)).toBe(true);
     const printer = deviceAt(first.inventory, labProfiles().find((p) => p.name === 'printer')!);
-    expect(printer.evidence.some((e) => e.source === 'onvif')).toBe(false);
+    // The printer answers WS-Discovery (source onvif) as a printer: its class word, which names no
+    // maker, is the only thing that source says of it — nothing from an ONVIF device service.
+    const fromOnvif = printer.evidence.filter((e) => e.source === 'onvif');
+    expect(fromOnvif.map((e) => ({ rule: e.rule, supports: e.supports }))).toEqual([{ rule: 'class-printer', supports: null }]);
+    expect(fromOnvif[0]?.detail).toMatch(/^wsd\.types = .*PrintDeviceType/);
     expect(printer.services).toEqual([]);
   });
 
