@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AgentError } from '../../agent/errors.js';
 import { parseTargets, probeableTargets, unprobeableReason } from '../../agent/targets.js';
-
-function errorOf(fn: () => unknown): AgentError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof AgentError) return error;
-    throw error;
-  }
-  throw new Error('expected an AgentError');
-}
+import { refusal } from '../support/agent-error.js';
 
 describe('parseTargets', () => {
   it('expands a CIDR block without its network and broadcast addresses', () => {
@@ -30,7 +20,7 @@ describe('parseTargets', () => {
 
   it('rejects bad targets with a coded error that says what to give instead', () => {
     for (const bad of ['198.18.0.0/33', 'foo', '300.1.1.1', '198.18.0.9-198.18.0.1', '198.18.0.0/', '']) {
-      const error = errorOf(() => parseTargets([bad]));
+      const error = refusal(() => parseTargets([bad]));
       expect(error.code).toBe('CCTV_ERR_BAD_TARGET');
       expect(error.exitCode).toBe(2);
       expect(error.message).toContain(`"${bad}"`);
@@ -41,8 +31,8 @@ describe('parseTargets', () => {
   it('takes up to a /16, and refuses more', () => {
     expect(parseTargets(['10.0.0.0/16']).size).toBe(65_534);
     expect(parseTargets(['10.0.0.0-10.0.255.255']).size).toBe(65_536);
-    expect(errorOf(() => parseTargets(['10.0.0.0/15'])).code).toBe('CCTV_ERR_TOO_MANY_TARGETS');
-    expect(errorOf(() => parseTargets(['10.0.0.0/16', '10.1.0.0/24'])).code).toBe('CCTV_ERR_TOO_MANY_TARGETS');
+    expect(refusal(() => parseTargets(['10.0.0.0/15'])).code).toBe('CCTV_ERR_TOO_MANY_TARGETS');
+    expect(refusal(() => parseTargets(['10.0.0.0/16', '10.1.0.0/24'])).code).toBe('CCTV_ERR_TOO_MANY_TARGETS');
   });
 
   it('holds a /16 as a range: membership by search, addresses generated as they are read', () => {
@@ -123,12 +113,12 @@ describe('IPv6 targets (issue 14)', () => {
   });
 
   it('refuses a /64 with a coded error that says why and what finds its devices instead', () => {
-    const error = errorOf(() => parseTargets(['fdcc:7a6e:1ab::/64']));
+    const error = refusal(() => parseTargets(['fdcc:7a6e:1ab::/64']));
     expect(error.code).toBe('CCTV_ERR_IPV6_RANGE_TOO_LARGE');
     expect(error.message).toContain('18446744073709551616 IPv6 addresses');
     expect(error.message).toContain('WS-Discovery on FF02::C and the IPv6 neighbour table');
-    expect(errorOf(() => parseTargets(['fdcc:7a6e:1ab::/119'])).code).toBe('CCTV_ERR_IPV6_RANGE_TOO_LARGE');
-    expect(errorOf(() => parseTargets(['fdcc::1-fdcc::1:0'])).code).toBe('CCTV_ERR_IPV6_RANGE_TOO_LARGE');
+    expect(refusal(() => parseTargets(['fdcc:7a6e:1ab::/119'])).code).toBe('CCTV_ERR_IPV6_RANGE_TOO_LARGE');
+    expect(refusal(() => parseTargets(['fdcc::1-fdcc::1:0'])).code).toBe('CCTV_ERR_IPV6_RANGE_TOO_LARGE');
   });
 
   it('refuses garbage, a link-local address without its interface, and addresses that name no device', () => {
@@ -143,7 +133,7 @@ describe('IPv6 targets (issue 14)', () => {
       ['::1', 'loopback'],
       ['::', 'unspecified'],
     ] as const) {
-      const error = errorOf(() => parseTargets([spec]));
+      const error = refusal(() => parseTargets([spec]));
       expect([spec, error.code, error.message.includes(why)]).toEqual([spec, 'CCTV_ERR_BAD_TARGET', true]);
     }
   });
