@@ -105,10 +105,11 @@ function macSpellings(mac: string): Array<[string, (m: string) => string]> {
  * A copy of `template` as device `number` at `ip`/`mac`: every spelling of the template's address
  * and MAC replaced, each serial given the device number as its last five characters (same length
  * and shape), each UUID ending in the device's MAC (as Hikvision's do), the shared-port protocols
- * left out.
+ * left out, and IPv6 too: the crowd is an IPv4 segment, and a copy cannot own the template's IPv6
+ * addresses (its responders would join FF02::C on interfaces that have none).
  */
 export function crowdProfile(template: LabProfile, number: number, ip: string, mac: string): LabProfile {
-  let json = JSON.stringify({ ...template, aliases: undefined, nics: undefined, ...Object.fromEntries(LEFT_OUT.map((k) => [k, undefined])) });
+  let json = JSON.stringify({ ...template, aliases: undefined, nics: undefined, ipv6: undefined, ...Object.fromEntries(LEFT_OUT.map((k) => [k, undefined])) });
   json = json.replace(new RegExp(`${escapeRe(template.ip)}(?!\\d)`, 'g'), ip);
   for (const [spelling, form] of macSpellings(template.mac)) json = json.replaceAll(spelling, form(mac));
   for (const serial of serialsOf(template, new Set())) json = json.replaceAll(serial, serial.slice(0, -5) + String(number).padStart(5, '0'));
