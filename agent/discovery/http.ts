@@ -14,7 +14,8 @@
  * over HTTPS (the certificate is not checked: this identifies, it does not trust).
  */
 import type { HttpProbeData } from '../knowledge/tables.js';
-import { deviceUrl, httpRequest, zoneOf } from '../net/http-client.js';
+import { deviceUrl, httpRequest } from '../net/http-client.js';
+import { zoneOf } from '../net/ip-address.js';
 import { pageFields } from '../protocols/http-page.js';
 import { parseIsapiDeviceInfo } from '../protocols/isapi.js';
 import { openPortsFor, probeHosts, withDefaults, type ItemProbe } from './probe-hosts.js';

@@ -24,7 +24,8 @@
  * recorded: observations say only which mechanism answered (`onvif.auth.method`).
  */
 import { randomBytes } from 'node:crypto';
-import { deviceUrl, httpRequest, zoneOf } from '../net/http-client.js';
+import { deviceUrl, httpRequest } from '../net/http-client.js';
+import { zoneOf } from '../net/ip-address.js';
 import { withoutZone } from '../net/ip-address.js';
 import type { RateLimiter } from '../net/rate-limiter.js';
 import { openPortsFor, probeHosts } from './probe-hosts.js';

@@ -28,7 +28,8 @@
 import { randomBytes } from 'node:crypto';
 import { RefusalLedger } from '../credential-refusals.js';
 import type { Credentials } from '../credentials.js';
-import { deviceUrl, httpRequest, zoneOf, type HttpResponse } from '../net/http-client.js';
+import { deviceUrl, httpRequest, type HttpResponse } from '../net/http-client.js';
+import { zoneOf } from '../net/ip-address.js';
 import { normaliseMac } from '../net/mac.js';
 import { chooseDigestChallenge, digestAuthorization, parseChallenges, type AuthChallenge, type DigestChallenge } from '../protocols/http-auth.js';
 import { isIsapiAnswer, ISAPI_DEVICE_INFO_PATH, ISAPI_MAX_RESPONSE_BYTES, parseIsapiDeviceInfo } from '../protocols/isapi.js';

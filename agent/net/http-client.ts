@@ -10,18 +10,13 @@ import { withoutZone } from './ip-address.js';
 /**
  * The URL of `path` on the device at `ip` (an IPv6 literal bracketed, RFC 3986 §3.2.2). A link-local
  * address's zone (`fe80::1%eth0`) is left out: the WHATWG URL that Node's HTTP client takes has no
- * zone syntax, so the zone travels apart (HttpRequest.zone, zoneOf).
+ * zone syntax, so the zone travels apart (HttpRequest.zone; ip-address.ts zoneOf).
  */
 export function deviceUrl(scheme: 'http' | 'https', ip: string, port: number, path: string): URL {
   const address = withoutZone(ip);
   return new URL(`${scheme}://${address.includes(':') ? `[${address}]` : address}:${port}${path}`);
 }
 
-/** The zone of a link-local address (`eth0` of `fe80::1%eth0`), or undefined. */
-export function zoneOf(ip: string): string | undefined {
-  const i = ip.indexOf('%');
-  return i < 0 ? undefined : ip.slice(i + 1);
-}
 
 export interface HttpRequest {
   url: URL;

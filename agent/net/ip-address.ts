@@ -26,10 +26,20 @@ export interface AddressDetail {
   zone?: string;
 }
 
+/** `fe80::1%eth0` → its address and zone (empty when it has none; RFC 4007 §11 text form). */
+export function splitZone(text: string): { address: string; zone: string } {
+  const i = text.indexOf('%');
+  return i < 0 ? { address: text, zone: '' } : { address: text.slice(0, i), zone: text.slice(i + 1) };
+}
+
 /** The address without its zone (`fe80::1%eth0` → `fe80::1`). */
 export function withoutZone(address: string): string {
-  const i = address.indexOf('%');
-  return i < 0 ? address : address.slice(0, i);
+  return splitZone(address).address;
+}
+
+/** The zone of a link-local address (`eth0` of `fe80::1%eth0`), or undefined. */
+export function zoneOf(ip: string): string | undefined {
+  return splitZone(ip).zone || undefined;
 }
 
 /** IPv4 private ranges of RFC 1918 §3. */
@@ -40,14 +50,13 @@ const IPV6_UNIQUE_LOCAL = /^f[cd][0-9a-f]{2}:/i;
 
 /** The inventory's description of one address (internal form, zone included); null when it is no IP address. */
 export function describeAddress(internal: string): AddressDetail | null {
-  const address = withoutZone(internal);
+  const { address, zone } = splitZone(internal);
   if (isIPv4(address)) {
     const scope: AddressScope = IPV4_LINK_LOCAL.test(address) ? 'link-local' : IPV4_PRIVATE.test(address) ? 'private' : 'global';
     return { family: 'ipv4', address, scope };
   }
   if (!isIPv6(address)) return null;
   if (isIpv6LinkLocal(address)) {
-    const zone = internal.length > address.length ? internal.slice(address.length + 1) : '';
     return { family: 'ipv6', address, scope: 'link-local', ...(zone ? { zone } : {}) };
   }
   return { family: 'ipv6', address, scope: IPV6_UNIQUE_LOCAL.test(address) ? 'private' : 'global' };

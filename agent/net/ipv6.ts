@@ -11,6 +11,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { isIpv6LinkLocal } from './interfaces.js';
+import { splitZone } from './ip-address.js';
 
 /** The most addresses one IPv6 TARGET (a /120 or an A-B range) may name: 256. */
 export const MAX_IPV6_TARGET_BLOCK = 256;
@@ -54,12 +55,6 @@ export function bigIntToIpv6(value: bigint): string {
   const hex = groups.map((g) => g.toString(16));
   if (best.start < 0) return hex.join(':');
   return `${hex.slice(0, best.start).join(':')}::${hex.slice(best.start + best.length).join(':')}`;
-}
-
-/** `fe80::1%eth0` → its address and zone (empty when it has none). */
-function splitZone(text: string): { address: string; zone: string } {
-  const i = text.indexOf('%');
-  return i < 0 ? { address: text, zone: '' } : { address: text.slice(0, i), zone: text.slice(i + 1) };
 }
 
 /** Interface names as Linux allows them (IFNAMSIZ 16 with the NUL; no '/', ':' or spaces). */

@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { deviceUrl, httpRequest, zoneOf } from '../../agent/net/http-client.js';
+import { deviceUrl, httpRequest } from '../../agent/net/http-client.js';
+import { zoneOf } from '../../agent/net/ip-address.js';
 import { startClosingHttpServer } from '../support/closing-http-server.js';
 
 // Loopback only: these servers listen on 127.0.0.1 and are closed after each test.
