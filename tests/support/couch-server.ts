@@ -41,6 +41,9 @@ export interface CouchServer {
   close(): Promise<void>;
 }
 
+/** Whether the tests run against the Apache CouchDB that COUCHDB_URL names instead of the local test server. */
+export const EXTERNAL_COUCHDB = process.env.COUCHDB_URL !== undefined;
+
 export async function startCouchServer(): Promise<CouchServer> {
   const external = process.env.COUCHDB_URL;
   if (external) return externalServer(external);

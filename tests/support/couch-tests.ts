@@ -14,7 +14,7 @@ import type { Logger } from '../../agent/log.js';
 import type { CouchStoreConfig } from '../../agent/store/couchdb.js';
 import { openStore } from '../../agent/store/index.js';
 import type { InventoryStore, StoreSpec } from '../../agent/store/types.js';
-import { couchFetch, startCouchServer, type CouchServer } from './couch-server.js';
+import { couchFetch, EXTERNAL_COUCHDB, startCouchServer, type CouchServer } from './couch-server.js';
 
 export const silent: Logger = pino({ level: 'silent' });
 
@@ -44,7 +44,7 @@ export interface CouchTests {
 /** Registers the file's hooks and returns its helpers. */
 export function useCouchTests(): CouchTests {
   let server: CouchServer | undefined;
-  const external = process.env.COUCHDB_URL !== undefined;
+  const external = EXTERNAL_COUCHDB;
   const deferred: Array<() => Promise<unknown>> = [];
   const couch = (): CouchServer => {
     if (!server) throw new Error('the CouchDB test server is not started yet (use it inside a test)');
