@@ -254,6 +254,29 @@ describe('classify: Dahua and its rebrands', () => {
   });
 });
 
+describe('classify: OEM labels added from public sources (issue #11)', () => {
+  // OUI, label and model of CamioCam/rtsp cameras/paths.csv@0afd84dac22afc604275492bcf9fd58482d77251 rows;
+  // the last three MAC octets are invented.
+  it('Q-See QCW2MPSL on the Dahua OUI 38:AF:29 → dahua, oem, sold as Q-See', () => {
+    const r = run('38:af:29:00:00:60', [deviceInfo({ 'onvif.device.manufacturer': 'Q-See', 'onvif.device.model': 'QCW2MPSL' })]);
+    expect(r.classification).toMatchObject({ linkedVendor: 'dahua', relation: 'oem' });
+    expect(r.identity).toMatchObject({ manufacturer: 'Dahua', brand: 'Q-See', model: 'QCW2MPSL', deviceType: 'camera' });
+  });
+
+  it('an IC Realtime label on the Dahua OUI A0:BD:1D → dahua, oem, sold as IC Realtime', () => {
+    const r = run('a0:bd:1d:00:00:61', [deviceInfo({ 'onvif.device.manufacturer': 'IC Realtime' })]);
+    expect(r.classification).toMatchObject({ linkedVendor: 'dahua', relation: 'oem' });
+    expect(r.identity).toMatchObject({ manufacturer: 'Dahua', brand: 'IC Realtime' });
+  });
+
+  it('Lorex label and model alone (LNE3003 on a FLIR OUI, not Dahua-made) stay weak, like the LTS label alone', () => {
+    const r = run('00:40:7f:00:00:62', [deviceInfo({ 'onvif.device.manufacturer': 'Lorex', 'onvif.device.model': 'LNE3003' })]);
+    expect(r.classification).toMatchObject({ linkedVendor: 'dahua', relation: 'oem' });
+    expect(r.classification.confidence).toBeLessThan(0.5);
+    expect(r.identity).toMatchObject({ brand: 'Lorex', model: 'LNE3003' });
+  });
+});
+
 describe('classify: devices not linked to Hikvision or Dahua', () => {
   it('Axis (OUI + name + manufacturer) → null; confidence is about the actual maker', () => {
     const r = run('00:40:8c:00:00:60', [

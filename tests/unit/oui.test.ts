@@ -215,6 +215,7 @@ describe('spot checks (IEEE registry)', () => {
     ['00:65:1e:00:00:01', 'amcrest'],
     ['14:2f:fd:00:00:01', 'lts'],
     ['bc:51:fe:00:00:01', 'swann'],
+    ['20:de:88:00:00:01', 'ic-realtime'],
     ['00:40:8c:00:00:01', 'axis'],
     ['48:ea:63:00:00:01', 'uniview'],
     ['c4:79:05:00:00:01', 'uniview'],
