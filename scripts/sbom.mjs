@@ -9,15 +9,22 @@
 //   what `npm ls --omit=dev --all` (Arborist's own omit rule) says is installed for run time.
 // - it names the root component after the folder it runs in (`app` in the image), not after
 //   package.json.
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = process.argv[2] ?? join(root, 'dist', 'sbom.cdx.json');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const npm = (...args) => JSON.parse(execFileSync('npm', args, { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }));
+const run = promisify(execFile);
+const npm = async (...args) => JSON.parse((await run('npm', args, { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })).stdout);
+// The two npm calls are independent; each takes a few seconds, so they run at once.
+const [installedForRunTime, sbom] = await Promise.all([
+  npm('ls', '--omit=dev', '--all', '--json'),
+  npm('sbom', '--sbom-format', 'cyclonedx', '--sbom-type', 'application'),
+]);
 
 /** name@version of every package installed for run time. */
 const runtime = new Set();
@@ -27,9 +34,8 @@ const runtime = new Set();
     runtime.add(`${name}@${child.version}`);
     walk(child);
   }
-})(npm('ls', '--omit=dev', '--all', '--json'));
+})(installedForRunTime);
 
-const sbom = npm('sbom', '--sbom-format', 'cyclonedx', '--sbom-type', 'application');
 const rootRef = sbom.metadata.component['bom-ref'];
 const keep = (ref) => ref === rootRef || runtime.has(ref);
 sbom.metadata.component.name = pkg.name;
