@@ -322,13 +322,15 @@ export const mdns: Discoverer<'mdns-dns-sd'> = {
       }
       return true;
     };
+    const browseIpv4 = async (iface: ScanInterface): Promise<void> => {
+      if (!(await browse(iface, 'ipv4'))) log.warn({ iface: iface.name }, 'UDP port 5353 could not be opened: no mDNS on this interface');
+    };
+    const browseIpv6 = async (iface: ScanInterface): Promise<void> => {
+      if (!(await browse(iface, 'ipv6'))) log.warn({ iface: iface.name }, 'mDNS over IPv6 ([FF02::FB]:5353) could not be opened on this interface');
+    };
     try {
-      for (const iface of ctx.interfaces) {
-        if (!(await browse(iface, 'ipv4'))) log.warn({ iface: iface.name }, 'UDP port 5353 could not be opened: no mDNS on this interface');
-        if (iface.ipv6LinkLocal !== undefined && !(await browse(iface, 'ipv6'))) {
-          log.warn({ iface: iface.name }, 'mDNS over IPv6 ([FF02::FB]:5353) could not be opened on this interface');
-        }
-      }
+      // Opened side by side, so that a second family costs the window no extra wait.
+      await Promise.all(ctx.interfaces.flatMap((iface) => [browseIpv4(iface), ...(iface.ipv6LinkLocal !== undefined ? [browseIpv6(iface)] : [])]));
 
       const window = sleep(ctx.timeoutMs, ctx.signal);
       // Browsers send their first query when created; the rest of the rounds follow.

@@ -188,22 +188,25 @@ export const ssdpSearch: Discoverer<'ssdp'> = {
     /** Datagrams on the IPv6 group sockets that were no ssdp:alive (searches, byebyes, garbage). */
     let notAlive6 = 0;
     try {
-      for (const iface of ctx.interfaces) {
+      // Every interface's clients are started side by side: on a loaded machine each start can take
+      // a good part of START_TIMEOUT_MS, and one after another they used up the window before any
+      // M-SEARCH was sent.
+      const startOn = async (iface: ScanInterface): Promise<void> => {
         const searcher = new ssdp.Client({ interfaces: [iface.name], explicitSocketBind: true, ssdpTtl: SSDP_MULTICAST_TTL, customLogger });
         // UDA 1.1 §1.3.3: a device answers an M-SEARCH with 200 OK; any other status is no answer.
         searcher.on('response', (headers, status, rinfo) => {
           if (status === 200) onMessage('search')(headers, rinfo);
           else log.debug({ from: rinfo.address, status }, 'SSDP answer with a status other than 200 ignored');
         });
-        clients.push(searcher);
-        if (await started(searcher)) searchers.push(searcher);
-        else log.warn({ iface: iface.name }, 'SSDP search socket could not be opened on this interface; no M-SEARCH sent there');
-
         const listener = new ssdp.Client({ interfaces: [iface.name], sourcePort: SSDP_PORT, ssdpTtl: SSDP_MULTICAST_TTL, customLogger } as ClientOptions);
         (listener as EventEmitter).on('advertise-alive', onMessage('notify'));
-        clients.push(listener);
-        if (!(await started(listener))) log.info({ iface: iface.name, port: SSDP_PORT }, 'UDP port 1900 unavailable: SSDP announcements (NOTIFY) are not heard on this interface');
-      }
+        clients.push(searcher, listener);
+        const [searching, listening] = await Promise.all([started(searcher), started(listener)]);
+        if (searching) searchers.push(searcher);
+        else log.warn({ iface: iface.name }, 'SSDP search socket could not be opened on this interface; no M-SEARCH sent there');
+        if (!listening) log.info({ iface: iface.name, port: SSDP_PORT }, 'UDP port 1900 unavailable: SSDP announcements (NOTIFY) are not heard on this interface');
+      };
+      await Promise.all(ctx.interfaces.map(startOn));
 
       // IPv6: node-ssdp opens udp4 sockets only, so the M-SEARCH to [FF02::C]:1900 goes from the
       // agent's own per-interface link-local sockets; their answers are parsed by the pure codec.
