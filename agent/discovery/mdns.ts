@@ -12,9 +12,11 @@
  *   is heard all the same. It never publishes anything.
  * - Over IPv6 too: on each interface with an IPv6 link-local address, a second instance queries
  *   [FF02::FB]:5353 (RFC 6762 §3) from that address, on a socket bound to the group with the
- *   interface as zone (`ff02::fb%eth0`: on Linux it hears that link alone; measured with
- *   bonjour-service 1.4.4 / multicast-dns 7.2.5 between two network namespaces, which answered
- *   from `fe80::…%eth0` with A and AAAA records).
+ *   interface as zone (`ff02::fb%eth0`: Linux ties a socket bound to a scoped address to that
+ *   interface, torvalds/linux net/ipv6/af_inet6.c __inet6_bind, so it hears that link alone).
+ *   Measured with bonjour-service 1.4.4 / multicast-dns 7.2.5 between two network namespaces: the
+ *   query left from the link-local address, and the answer came from `fe80::…%eth0` with A and
+ *   AAAA records.
  * - Addresses (instanceAddresses): an instance is reported at the addresses of its A and AAAA
  *   records (RFC 6763 §12.3: sent with the answer) of the family it was heard over and on the link
  *   it was heard on: from an IPv4 answer, A addresses on a chosen interface's subnet; from an IPv6
@@ -48,7 +50,7 @@ import type { Discoverer, ScanContext } from './types.js';
 import { cleanDeviceFields, cleanDeviceText, CLEANED_FIELD } from '../safe-text.js';
 
 
-/** The IPv6 mDNS group, of link-local scope (RFC 6762 §3: FF02::FB), and the mDNS port (§1). */
+/** The IPv6 mDNS group, of link-local scope (RFC 6762 §3: FF02::FB). */
 export const MDNS_GROUP_IPV6 = 'ff02::fb';
 
 /** How many times each query is sent (UDP loses packets; RFC 6762 §5.2 repeats queries too). */

@@ -22,7 +22,8 @@ export function* activeProbeHosts(ctx: ScanContext): Generator<string> {
 
 /**
  * Fields whose values identify the device that announced them (a UUID, a UPnP USN, an mDNS host
- * name: unique on its link, RFC 6762 §9, and the same in a dual-stack device's IPv4 and IPv6 answers).
+ * name: kept unique on its link by probing and conflict resolution, RFC 6762 §8 and §9, and the
+ * same in a dual-stack device's IPv4 and IPv6 answers).
  */
 const ANNOUNCED_IDENTITY_FIELDS: readonly string[] = [...DEVICE_UUID_FIELDS, 'ssdp.usn', 'mdns.host'];
 

@@ -114,7 +114,8 @@ export interface ListenGroup {
  * multicast group on that interface alone, calls `use`, and closes them all when it resolves.
  *
  * Each socket is bound to the group with the interface as zone (`[ff02::c%eth0]:1900`), which on
- * Linux ties it to that interface, and joins the group there (RFC 3493 §5.2 IPV6_JOIN_GROUP): it
+ * Linux ties it to that interface (torvalds/linux net/ipv6/af_inet6.c __inet6_bind: a scoped
+ * address binds the socket to its zone's device), and joins the group there (RFC 3493 §5.2 IPV6_JOIN_GROUP): it
  * hears the group's datagrams arriving on that link and nothing sent to the agent's other sockets.
  * (A socket bound to a unicast address receives no multicast; one bound to `::` would also hear
  * the group joined on other interfaces.) Senders are link-local addresses with their zone. A socket
