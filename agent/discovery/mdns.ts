@@ -10,12 +10,24 @@
  *   which this socket receives; a responder that answers legacy queries only by multicast
  *   (bonjour-service's own: in the same lab it did not answer nmap 7.93's queries from a random port)
  *   is heard all the same. It never publishes anything.
- * - Addresses: an instance is reported at the IPv4 addresses of its A records (RFC 6763 §12.3:
- *   sent with the answer) that lie on a chosen interface's subnet. mDNS is link-local (RFC 6762
- *   §11), so an address outside every chosen subnet is another network of a multi-homed device
- *   or a false claim; neither can be checked or given a MAC by this scan, and it is dropped. With
- *   no usable A record the sender's own address is used. When the answer came from another
- *   address than the one it names (an mDNS proxy, or a false claim), `mdns.answeredBy` says so.
+ * - Over IPv6 too: on each interface with an IPv6 link-local address, a second instance queries
+ *   [FF02::FB]:5353 (RFC 6762 §3) from that address, on a socket bound to the group with the
+ *   interface as zone (`ff02::fb%eth0`: Linux ties a socket bound to a scoped address to that
+ *   interface, torvalds/linux net/ipv6/af_inet6.c __inet6_bind, so it hears that link alone).
+ *   Measured with bonjour-service 1.4.4 / multicast-dns 7.2.5 between two network namespaces: the
+ *   query left from the link-local address, and the answer came from `fe80::…%eth0` with A and
+ *   AAAA records.
+ * - Addresses (instanceAddresses): an instance is reported at the addresses of its A and AAAA
+ *   records (RFC 6763 §12.3: sent with the answer) of the family it was heard over and on the link
+ *   it was heard on: from an IPv4 answer, A addresses on a chosen interface's subnet; from an IPv6
+ *   answer, AAAA link-local addresses with the zone of the interface the answer came in on (a
+ *   responder names only addresses valid on that interface, RFC 6762 §14). So a device is listed
+ *   at an IPv6 address only when it answered over IPv6. mDNS is link-local (RFC 6762 §11), so
+ *   another address is another network of a multi-homed device or a false claim; neither can be
+ *   checked or given a MAC by this scan, and it is dropped (so are unique-local and global AAAA
+ *   addresses: the agent knows no IPv6 prefix of its interfaces to check them against). With no
+ *   usable record the sender's own address is used. When the answer came from another address
+ *   than the one it names (an mDNS proxy, or a false claim), `mdns.answeredBy` says so.
  * - TXT (RFC 6763 §6) is decoded from the raw strings: keys case-folded, the first occurrence
  *   of a key wins, at most MAX_TXT_KEYS keys, values capped. Names, host and TXT values are cleaned
  *   where they become the observation's fields (cleanDeviceFields).
@@ -23,7 +35,11 @@
 import type { EventEmitter } from 'node:events';
 import { isIPv4 } from 'node:net';
 import Bonjour from 'bonjour-service';
-import { repeatDelay } from '../net/udp.js';
+import { isIpv6LinkLocal, type ScanInterface } from '../net/interfaces.js';
+import { withoutZone, zoneOf } from '../net/ip-address.js';
+import { canonicalIpv6 } from '../net/ipv6.js';
+import { inCidr } from '../net/ipv4.js';
+import { repeatDelay, type SocketFamily } from '../net/udp.js';
 import { sleep } from '../net/abort.js';
 import type { Logger } from '../log.js';
 import type { Fields, Observation } from '../types.js';
@@ -33,6 +49,9 @@ import type { ScanBounds } from './bounds.js';
 import type { Discoverer, ScanContext } from './types.js';
 import { cleanDeviceFields, cleanDeviceText, CLEANED_FIELD } from '../safe-text.js';
 
+
+/** The IPv6 mDNS group, of link-local scope (RFC 6762 §3: FF02::FB). */
+export const MDNS_GROUP_IPV6 = 'ff02::fb';
 
 /** How many times each query is sent (UDP loses packets; RFC 6762 §5.2 repeats queries too). */
 const SEND_COUNT = 2;
@@ -117,6 +136,36 @@ export function capResponseRecords(packet: DecodedPacket, max: number): number {
   return cut;
 }
 
+/** The chosen interface an answer from `sender` came in on: the one whose subnet holds an IPv4 sender, the zone of a link-local one. */
+function arrivalInterface(interfaces: readonly ScanInterface[], sender: string): ScanInterface | undefined {
+  if (isIPv4(sender)) return interfaces.find((i) => inCidr(sender, i.cidr));
+  const zone = zoneOf(sender);
+  return isIpv6LinkLocal(sender) && zone !== undefined ? interfaces.find((i) => i.name === zone) : undefined;
+}
+
+/**
+ * Where an instance is reported (see the module comment): the addresses its A and AAAA records name
+ * (`named`, as sent: no zone) that are of the family the answer came over and on the link of its
+ * `sender` (the answer's source address), each once: IPv4 ones on a chosen interface's subnet,
+ * IPv6 link-local ones with the zone of the interface the answer came in on (`fe80::…%eth0`); else
+ * the sender itself, when it is on a chosen link. `dropped` lists the rest.
+ */
+export function instanceAddresses(interfaces: readonly ScanInterface[], named: readonly string[], sender: string | null): { kept: string[]; dropped: string[] } {
+  const arrival = sender === null ? undefined : arrivalInterface(interfaces, sender);
+  const overIpv4 = sender !== null && isIPv4(sender);
+  const kept = new Set<string>();
+  const dropped: string[] = [];
+  for (const address of named) {
+    const onLink = overIpv4
+      ? isIPv4(address) && onChosenSubnet(interfaces, address) ? address : null
+      : arrival !== undefined && isIpv6LinkLocal(address) ? canonicalIpv6(`${withoutZone(address)}%${arrival.name}`) : null;
+    if (onLink === null) dropped.push(address);
+    else kept.add(onLink);
+  }
+  if (kept.size === 0 && sender !== null && arrival !== undefined) kept.add(overIpv4 ? sender : (canonicalIpv6(sender) ?? sender));
+  return { kept: [...kept], dropped };
+}
+
 /** A resolved service instance as bonjour-service's Browser reports it (raw TXT included, which its type omits). */
 type FoundService = Bonjour.Service & { rawTxt?: unknown };
 
@@ -137,15 +186,13 @@ class Instances {
       this.log.debug({ type: type.type }, 'mDNS instance without a usable name dropped');
       return;
     }
-    const sender = service.referer?.address ?? null;
-    const named = (service.addresses ?? []).filter((a) => isIPv4(a));
-    const onLink = named.filter((a) => onChosenSubnet(this.interfaces, a));
-    if (onLink.length < named.length) {
-      this.log.debug({ name, type: type.type, dropped: named.filter((a) => !onLink.includes(a)) }, 'mDNS addresses outside the chosen interfaces’ subnets ignored');
-    }
-    const addresses = onLink.length > 0 ? onLink : sender !== null && onChosenSubnet(this.interfaces, sender) ? [sender] : [];
+    const referer = service.referer?.address;
+    const sender = typeof referer === 'string' ? (isIPv4(referer) ? referer : (canonicalIpv6(referer) ?? referer)) : null;
+    const named = (service.addresses ?? []).filter((a): a is string => typeof a === 'string');
+    const { kept: addresses, dropped } = instanceAddresses(this.interfaces, named, sender);
+    if (dropped.length > 0) this.log.debug({ name, type: type.type, sender, dropped }, 'mDNS addresses off the link the answer came from ignored');
     if (addresses.length === 0) {
-      this.log.debug({ name, type: type.type, sender }, 'mDNS instance with no address on a chosen subnet dropped');
+      this.log.debug({ name, type: type.type, sender }, 'mDNS instance with no address on a chosen link dropped');
       return;
     }
     const fields: Fields = { 'mdns.name': name, 'mdns.type': type.type };
@@ -189,6 +236,17 @@ function socketEvents(bonjour: Bonjour): EventEmitter {
   return (bonjour as unknown as { server: { mdns: EventEmitter } }).server.mdns;
 }
 
+/**
+ * multicast-dns options for one interface and family. IPv4: joined to 224.0.0.251 on the
+ * interface's address, bound to 0.0.0.0:5353 (bound to the unicast address it hears nothing).
+ * IPv6: joined to FF02::FB on the interface (`::%eth0`), bound to `[ff02::fb%eth0]:5353`, so that
+ * queries leave from the interface's link-local address and only that link's answers are heard.
+ */
+function socketOptions(iface: ScanInterface, family: SocketFamily): object {
+  if (family === 'ipv4') return { interface: iface.address, bind: '0.0.0.0' };
+  return { type: 'udp6', ip: MDNS_GROUP_IPV6, interface: `::%${iface.name}`, bind: `${MDNS_GROUP_IPV6}%${iface.name}` };
+}
+
 /** Resolves true once the instance's socket is bound, false on a bind error or after READY_TIMEOUT_MS. */
 function ready(events: EventEmitter): Promise<boolean> {
   return new Promise((resolve) => {
@@ -222,7 +280,7 @@ export const mdns: Discoverer<'mdns-dns-sd'> = {
   phase: 'listen',
   evidence: 'mdns',
   emits: ['mdns.name', 'mdns.type', 'mdns.host', 'mdns.port', 'mdns.answeredBy', 'mdns.txt.*', CLEANED_FIELD],
-  description: 'mDNS / DNS-SD browse of the service types in fingerprints/mdns-services.yaml (UDP 5353, multicast 224.0.0.251)',
+  description: 'mDNS / DNS-SD browse of the service types in fingerprints/mdns-services.yaml (UDP 5353, multicast 224.0.0.251 and FF02::FB)',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     const log = ctx.log.child({ module: 'mdns-dns-sd' });
@@ -232,42 +290,49 @@ export const mdns: Discoverer<'mdns-dns-sd'> = {
 
     const open: Bonjour[] = [];
     const browsers: Bonjour.Browser[] = [];
-    try {
-      for (const iface of ctx.interfaces) {
-        // bonjour-service types its options as a ServiceConfig; they really go to multicast-dns.
-        const options = { interface: iface.address, bind: '0.0.0.0' } as unknown as Partial<Bonjour.ServiceConfig>;
-        const bonjour = new Bonjour(options, (error: unknown) => log.debug({ iface: iface.name, err: String(error) }, 'mDNS send failed'));
-        open.push(bonjour);
-        const events = socketEvents(bonjour);
-        events.on('error', (error: Error) => log.warn({ iface: iface.name, err: error.message }, 'mDNS socket error'));
-        // Registered before any browser exists, so it runs before theirs on every response.
-        events.prependListener('response', (packet: DecodedPacket, rinfo: { address?: string }) => {
-          const cut = capResponseRecords(packet, MAX_MDNS_RECORDS_PER_PACKET);
-          if (cut > 0) ctx.bounds.dropped('mdns-dns-sd.records', cut, { from: rinfo.address, max: MAX_MDNS_RECORDS_PER_PACKET });
-        });
-        events.on('warning', (error: Error) => {
-          malformed += 1;
-          log.debug({ iface: iface.name, err: error.message }, 'malformed mDNS packet dropped');
-        });
-        if (!(await ready(events))) {
-          log.warn({ iface: iface.name }, 'UDP port 5353 could not be opened: no mDNS on this interface');
-          continue;
-        }
-        for (const type of types) {
-          const browser = bonjour.find({ type: type.name, protocol: type.protocol });
-          const onFound = (service: FoundService): void => {
-            try {
-              instances.record(service, type);
-            } catch (error) {
-              log.warn({ type: type.type, err: String(error) }, 'mDNS answer could not be handled; dropped');
-            }
-          };
-          browser.on('up', onFound);
-          browser.on('srv-update', onFound);
-          browser.on('txt-update', onFound);
-          browsers.push(browser);
-        }
+    /** One bonjour-service instance on `iface` for `family`, browsing every service type; false when its socket did not open. */
+    const browse = async (iface: ScanInterface, family: SocketFamily): Promise<boolean> => {
+      // bonjour-service types its options as a ServiceConfig; they really go to multicast-dns.
+      const options = socketOptions(iface, family) as unknown as Partial<Bonjour.ServiceConfig>;
+      const bonjour = new Bonjour(options, (error: unknown) => log.debug({ iface: iface.name, family, err: String(error) }, 'mDNS send failed'));
+      open.push(bonjour);
+      const events = socketEvents(bonjour);
+      events.on('error', (error: Error) => log.warn({ iface: iface.name, family, err: error.message }, 'mDNS socket error'));
+      // Registered before any browser exists, so it runs before theirs on every response.
+      events.prependListener('response', (packet: DecodedPacket, rinfo: { address?: string }) => {
+        const cut = capResponseRecords(packet, MAX_MDNS_RECORDS_PER_PACKET);
+        if (cut > 0) ctx.bounds.dropped('mdns-dns-sd.records', cut, { from: rinfo.address, max: MAX_MDNS_RECORDS_PER_PACKET });
+      });
+      events.on('warning', (error: Error) => {
+        malformed += 1;
+        log.debug({ iface: iface.name, family, err: error.message }, 'malformed mDNS packet dropped');
+      });
+      if (!(await ready(events))) return false;
+      for (const type of types) {
+        const browser = bonjour.find({ type: type.name, protocol: type.protocol });
+        const onFound = (service: FoundService): void => {
+          try {
+            instances.record(service, type);
+          } catch (error) {
+            log.warn({ type: type.type, err: String(error) }, 'mDNS answer could not be handled; dropped');
+          }
+        };
+        browser.on('up', onFound);
+        browser.on('srv-update', onFound);
+        browser.on('txt-update', onFound);
+        browsers.push(browser);
       }
+      return true;
+    };
+    const browseIpv4 = async (iface: ScanInterface): Promise<void> => {
+      if (!(await browse(iface, 'ipv4'))) log.warn({ iface: iface.name }, 'UDP port 5353 could not be opened: no mDNS on this interface');
+    };
+    const browseIpv6 = async (iface: ScanInterface): Promise<void> => {
+      if (!(await browse(iface, 'ipv6'))) log.warn({ iface: iface.name }, 'mDNS over IPv6 ([FF02::FB]:5353) could not be opened on this interface');
+    };
+    try {
+      // Opened side by side, so that a second family costs the window no extra wait.
+      await Promise.all(ctx.interfaces.flatMap((iface) => [browseIpv4(iface), ...(iface.ipv6LinkLocal !== undefined ? [browseIpv6(iface)] : [])]));
 
       const window = sleep(ctx.timeoutMs, ctx.signal);
       // Browsers send their first query when created; the rest of the rounds follow.

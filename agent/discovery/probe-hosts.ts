@@ -20,14 +20,18 @@ export function* activeProbeHosts(ctx: ScanContext): Generator<string> {
   for (const ip of heard) if (!ctx.targets.has(ip)) yield ip;
 }
 
-/** Fields whose values identify the device that announced them (a UUID, a UPnP USN). */
-const ANNOUNCED_IDENTITY_FIELDS: readonly string[] = [...DEVICE_UUID_FIELDS, 'ssdp.usn'];
+/**
+ * Fields whose values identify the device that announced them (a UUID, a UPnP USN, an mDNS host
+ * name: kept unique on its link by probing and conflict resolution, RFC 6762 §8 and §9, and the
+ * same in a dual-stack device's IPv4 and IPv6 answers).
+ */
+const ANNOUNCED_IDENTITY_FIELDS: readonly string[] = [...DEVICE_UUID_FIELDS, 'ssdp.usn', 'mdns.host'];
 
 /**
  * Hosts that announced themselves during the listen phase (not the neighbour table's), each once.
  * A dual-stack camera answers WS-Discovery over IPv4 and IPv6 with one EndpointReference (ONVIF
- * Core §7.3.1: it identifies the device), and SSDP with the same USNs (UDA 2.0 §1.1.4: the UDN is
- * the device's): its IPv6 addresses are left out when an IPv4 address announced the same one, so each device is probed once, over IPv4 (agent/pipeline/merge.ts joins
+ * Core §7.3.1: it identifies the device), SSDP with the same USNs (UDA 2.0 §1.1.4: the UDN is
+ * the device's) and mDNS with the same host name: its IPv6 addresses are left out when an IPv4 address announced the same one, so each device is probed once, over IPv4 (agent/pipeline/merge.ts joins
  * the addresses all the same). A device heard over IPv6 alone is probed there.
  */
 export function heardHosts(seen: readonly Observation[]): Set<string> {

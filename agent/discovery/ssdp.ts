@@ -19,7 +19,9 @@
  *
  * - over IPv6, an M-SEARCH to [FF02::C]:1900 from each interface's link-local address, on the
  *   agent's own sockets (node-ssdp opens `udp4` sockets only); answers are parsed by
- *   agent/protocols/upnp.ts (parseSsdpResponse). NOTIFYs are heard over IPv4 only.
+ *   agent/protocols/upnp.ts (parseSsdpResponse). NOTIFY announcements to [FF02::C]:1900 (UDA 2.0
+ *   §1.2.2) are heard on a socket per interface bound to the group on that interface
+ *   (withGroupSockets) and parsed by parseSsdpAlive.
  *
  * Probe phase (`upnpDescription`, active only): GET of each LOCATION, but only a LOCATION on the
  * responder's own address (a device must not point the agent at another host), size- and
@@ -32,13 +34,14 @@ import ssdp, { type Client, type ClientOptions } from 'node-ssdp';
 import { httpRequest } from '../net/http-client.js';
 import { zoneOf } from '../net/ip-address.js';
 import { sleep } from '../net/abort.js';
-import { repeatDelay, withInterfaceSockets, type Datagram } from '../net/udp.js';
+import { repeatDelay, withGroupSockets, withInterfaceSockets, type Datagram, type InterfaceSocket } from '../net/udp.js';
 import { isIpv6LinkLocal, type ScanInterface } from '../net/interfaces.js';
 import { inCidr } from '../net/ipv4.js';
 import {
   buildMSearchIpv6,
   descriptionFields,
   descriptionUrl,
+  parseSsdpAlive,
   parseSsdpResponse,
   SSDP_MULTICAST_ADDRESS_IPV6,
   SSDP_PORT,
@@ -163,7 +166,7 @@ export const ssdpSearch: Discoverer<'ssdp'> = {
   phase: 'listen',
   evidence: 'ssdp',
   emits: ['ssdp.server', 'ssdp.st', 'ssdp.usn', 'ssdp.location', CLEANED_FIELD],
-  description: 'SSDP M-SEARCH (ssdp:all, upnp:rootdevice) and NOTIFY listening (UDP 1900, multicast 239.255.255.250; M-SEARCH also to FF02::C)',
+  description: 'SSDP M-SEARCH (ssdp:all, upnp:rootdevice) and NOTIFY listening (UDP 1900, multicast 239.255.255.250 and FF02::C)',
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     const log = ctx.log.child({ module: 'ssdp' });
@@ -182,23 +185,28 @@ export const ssdpSearch: Discoverer<'ssdp'> = {
 
     const clients: Client[] = [];
     const searchers: Client[] = [];
+    /** Datagrams on the IPv6 group sockets that were no ssdp:alive (searches, byebyes, garbage). */
+    let notAlive6 = 0;
     try {
-      for (const iface of ctx.interfaces) {
+      // Every interface's clients are started side by side: on a loaded machine each start can take
+      // a good part of START_TIMEOUT_MS, and one after another they used up the window before any
+      // M-SEARCH was sent.
+      const startOn = async (iface: ScanInterface): Promise<void> => {
         const searcher = new ssdp.Client({ interfaces: [iface.name], explicitSocketBind: true, ssdpTtl: SSDP_MULTICAST_TTL, customLogger });
         // UDA 1.1 §1.3.3: a device answers an M-SEARCH with 200 OK; any other status is no answer.
         searcher.on('response', (headers, status, rinfo) => {
           if (status === 200) onMessage('search')(headers, rinfo);
           else log.debug({ from: rinfo.address, status }, 'SSDP answer with a status other than 200 ignored');
         });
-        clients.push(searcher);
-        if (await started(searcher)) searchers.push(searcher);
-        else log.warn({ iface: iface.name }, 'SSDP search socket could not be opened on this interface; no M-SEARCH sent there');
-
         const listener = new ssdp.Client({ interfaces: [iface.name], sourcePort: SSDP_PORT, ssdpTtl: SSDP_MULTICAST_TTL, customLogger } as ClientOptions);
         (listener as EventEmitter).on('advertise-alive', onMessage('notify'));
-        clients.push(listener);
-        if (!(await started(listener))) log.info({ iface: iface.name, port: SSDP_PORT }, 'UDP port 1900 unavailable: SSDP announcements (NOTIFY) are not heard on this interface');
-      }
+        clients.push(searcher, listener);
+        const [searching, listening] = await Promise.all([started(searcher), started(listener)]);
+        if (searching) searchers.push(searcher);
+        else log.warn({ iface: iface.name }, 'SSDP search socket could not be opened on this interface; no M-SEARCH sent there');
+        if (!listening) log.info({ iface: iface.name, port: SSDP_PORT }, 'UDP port 1900 unavailable: SSDP announcements (NOTIFY) are not heard on this interface');
+      };
+      await Promise.all(ctx.interfaces.map(startOn));
 
       // IPv6: node-ssdp opens udp4 sockets only, so the M-SEARCH to [FF02::C]:1900 goes from the
       // agent's own per-interface link-local sockets; their answers are parsed by the pure codec.
@@ -207,20 +215,30 @@ export const ssdpSearch: Discoverer<'ssdp'> = {
         if (answer?.status === 200) onMessage('search')(answer.headers, { address: d.from, port: d.port, family: 'IPv6', size: d.bytes.length });
         else log.debug({ from: d.from, port: d.port, bytes: d.bytes.length }, 'SSDP datagram over IPv6 that is no 200 answer from port 1900 ignored');
       };
-      await withInterfaceSockets(
-        ctx.interfaces,
-        log,
-        onDatagram6,
-        async (sockets6) => {
-          const window = sleep(ctx.timeoutMs, ctx.signal);
-          for (let round = 0; round < SEND_COUNT && !ctx.signal.aborted; round++) {
-            for (const searcher of searchers) for (const target of SSDP_SEARCH_TARGETS) void searcher.search(target);
-            for (const socket of sockets6) for (const target of SSDP_SEARCH_TARGETS) socket.send(buildMSearchIpv6(target), SSDP_MULTICAST_ADDRESS_IPV6, SSDP_PORT);
-            await sleep(repeatDelay(), ctx.signal);
-          }
-          await window;
-        },
-        'ipv6',
+      // NOTIFYs to [FF02::C]:1900, on each interface's own group socket. Its own M-SEARCHes and
+      // other control points' come back there too: anything but an ssdp:alive is ignored.
+      const announcers6 = new Set<string>();
+      const onNotify6 = (d: Datagram): void => {
+        const headers = parseSsdpAlive(d.bytes);
+        if (headers === null) return void (notAlive6 += 1);
+        if (!announcers6.has(d.from) && announcers6.size < MAX_RESPONDERS) {
+          announcers6.add(d.from);
+          log.debug({ from: d.from }, 'SSDP announcement (NOTIFY ssdp:alive) heard over IPv6');
+        }
+        onMessage('notify')(headers, { address: d.from, port: d.port, family: 'IPv6', size: d.bytes.length });
+      };
+      const listenWindow = async (sockets6: InterfaceSocket[]): Promise<void> => {
+        const window = sleep(ctx.timeoutMs, ctx.signal);
+        for (let round = 0; round < SEND_COUNT && !ctx.signal.aborted; round++) {
+          for (const searcher of searchers) for (const target of SSDP_SEARCH_TARGETS) void searcher.search(target);
+          for (const socket of sockets6) for (const target of SSDP_SEARCH_TARGETS) socket.send(buildMSearchIpv6(target), SSDP_MULTICAST_ADDRESS_IPV6, SSDP_PORT);
+          await sleep(repeatDelay(), ctx.signal);
+        }
+        await window;
+      };
+      const group6 = { address: SSDP_MULTICAST_ADDRESS_IPV6, port: SSDP_PORT };
+      await withGroupSockets(ctx.interfaces, log, group6, onNotify6, () =>
+        withInterfaceSockets(ctx.interfaces, log, onDatagram6, listenWindow, 'ipv6'),
       );
     } finally {
       for (const client of clients) client.stop();
@@ -231,7 +249,7 @@ export const ssdpSearch: Discoverer<'ssdp'> = {
       log.debug({ ip: o.ip, fields: o.fields }, 'SSDP responder heard');
       emit(o);
     }
-    log.info({ responders: observations.length, malformed: responders.malformedCount() }, 'SSDP finished');
+    log.info({ responders: observations.length, malformed: responders.malformedCount(), notAlive6 }, 'SSDP finished');
   },
 };
 

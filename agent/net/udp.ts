@@ -102,3 +102,57 @@ export async function withInterfaceSockets(
     for (const { socket } of opened) socket.close();
   }
 }
+
+/** An IPv6 link-local multicast group and port to listen on (FF02::C:1900 for SSDP announcements). */
+export interface ListenGroup {
+  readonly address: string;
+  readonly port: number;
+}
+
+/**
+ * Opens one IPv6 socket per interface that has a link-local address, listening to a link-local
+ * multicast group on that interface alone, calls `use`, and closes them all when it resolves.
+ *
+ * Each socket is bound to the group with the interface as zone (`[ff02::c%eth0]:1900`), which on
+ * Linux ties it to that interface (torvalds/linux net/ipv6/af_inet6.c __inet6_bind: a scoped
+ * address binds the socket to its zone's device), and joins the group there (RFC 3493 §5.2 IPV6_JOIN_GROUP): it
+ * hears the group's datagrams arriving on that link and nothing sent to the agent's other sockets.
+ * (A socket bound to a unicast address receives no multicast; one bound to `::` would also hear
+ * the group joined on other interfaces.) Senders are link-local addresses with their zone. A socket
+ * that cannot be opened (the port held without SO_REUSEADDR by another program) is logged and left out.
+ */
+export async function withGroupSockets(
+  interfaces: readonly ScanInterface[],
+  log: Logger,
+  group: ListenGroup,
+  onDatagram: (d: Datagram) => void,
+  use: () => Promise<void>,
+): Promise<void> {
+  const opened: dgram.Socket[] = [];
+  try {
+    for (const iface of interfaces) {
+      if (iface.ipv6LinkLocal === undefined) continue;
+      const socket = dgram.createSocket({ type: 'udp6', reuseAddr: true, ipv6Only: true, recvBufferSize: DISCOVERY_RECV_BUFFER_BYTES });
+      socket.on('error', (error) => log.warn({ iface: iface.name, err: error.message }, 'UDP socket error'));
+      socket.on('message', (bytes, rinfo) => onDatagram({ bytes, from: rinfo.address, port: rinfo.port, iface }));
+      try {
+        await new Promise<void>((resolve, reject) => {
+          socket.once('error', reject);
+          socket.bind(group.port, `${group.address}%${iface.name}`, () => {
+            socket.off('error', reject);
+            resolve();
+          });
+        });
+        socket.addMembership(group.address, `::%${iface.name}`);
+      } catch (error) {
+        socket.close();
+        log.warn({ iface: iface.name, group: group.address, port: group.port, err: (error as Error).message }, 'IPv6 multicast group not joined on this interface');
+        continue;
+      }
+      opened.push(socket);
+    }
+    await use();
+  } finally {
+    for (const socket of opened) socket.close();
+  }
+}

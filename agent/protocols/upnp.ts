@@ -88,15 +88,14 @@ export function buildMSearchIpv6(target: string): Buffer {
 }
 
 /**
- * An M-SEARCH answer (HTTP over UDP, UDA 2.0 §1.3.3): its status and its headers, names upper-cased
- * as node-ssdp hands them to ssdpAnnouncement; null when the datagram is not an HTTP/1.x response.
- * Bounded: at most SSDP_MAX_MESSAGE_BYTES read, SSDP_MAX_HEADER_LINES header lines kept.
+ * The start line and headers of an SSDP datagram (HTTP over UDP, UDA 2.0 §1.1.2), header names
+ * upper-cased as node-ssdp hands them to ssdpAnnouncement, the first of a repeated header kept;
+ * null when the datagram is over SSDP_MAX_MESSAGE_BYTES. At most SSDP_MAX_HEADER_LINES header
+ * lines are read.
  */
-export function parseSsdpResponse(bytes: Buffer): { status: number; headers: Record<string, string> } | null {
+function parseSsdpMessage(bytes: Buffer): { startLine: string; headers: Record<string, string> } | null {
   if (bytes.length > SSDP_MAX_MESSAGE_BYTES) return null;
   const lines = bytes.toString('latin1').split(/\r?\n/);
-  const status = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(lines[0] ?? '');
-  if (!status) return null;
   const headers: Record<string, string> = {};
   for (const line of lines.slice(1, 1 + SSDP_MAX_HEADER_LINES)) {
     if (line === '') break;
@@ -105,7 +104,29 @@ export function parseSsdpResponse(bytes: Buffer): { status: number; headers: Rec
     const name = line.slice(0, colon).trim().toUpperCase();
     if (!Object.hasOwn(headers, name)) headers[name] = line.slice(colon + 1).trim();
   }
-  return { status: Number(status[1]), headers };
+  return { startLine: lines[0] ?? '', headers };
+}
+
+/**
+ * An M-SEARCH answer (HTTP over UDP, UDA 2.0 §1.3.3): its status and its headers; null when the
+ * datagram is not an HTTP/1.x response (or is over SSDP_MAX_MESSAGE_BYTES).
+ */
+export function parseSsdpResponse(bytes: Buffer): { status: number; headers: Record<string, string> } | null {
+  const message = parseSsdpMessage(bytes);
+  const status = message && /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(message.startLine);
+  return message && status ? { status: Number(status[1]), headers: message.headers } : null;
+}
+
+/**
+ * The headers of an `ssdp:alive` announcement (UDA 2.0 §1.2.2: `NOTIFY * HTTP/1.1` with NTS
+ * `ssdp:alive`, multicast to the group, over IPv6 to [FF02::C]:1900); null for anything else: an
+ * `ssdp:byebye` or `ssdp:update` (§1.2.3, §1.2.4: they announce no device that is here now), an
+ * M-SEARCH, an answer, garbage, or a datagram over SSDP_MAX_MESSAGE_BYTES.
+ */
+export function parseSsdpAlive(bytes: Buffer): Record<string, string> | null {
+  const message = parseSsdpMessage(bytes);
+  if (!message || message.startLine !== 'NOTIFY * HTTP/1.1') return null;
+  return message.headers['NTS'] === 'ssdp:alive' ? message.headers : null;
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
- * What any scan of the lab must show of IPv6 (issue 14), whatever its flags: every device that
- * answers WS-Discovery over IPv6 is found at its link-local address with the scanner's interface as
- * zone; a dual-stack device is one device holding its IPv4 and IPv6 addresses, listed once; the
- * IPv6-only device is a device of its own, with its MAC (from the IPv6 neighbour table) as id.
+ * What any scan of the lab must show of IPv6 (issue 14), whatever its flags: every device with
+ * IPv6 (WS-Discovery, mDNS or SSDP over IPv6: lab-helpers.ts ipv6Profiles) is found at its
+ * link-local address with the scanner's interface as zone; a dual-stack device is one device
+ * holding its IPv4 and IPv6 addresses, listed once; the IPv6-only device is a device of its own,
+ * with its MAC (from the IPv6 neighbour table) as id.
  * Shared by ipv6.test.ts (the shared default scan) and active-probes.test.ts (its `--no-active`
  * scan), so no further scan of the lab is needed for them.
  */
@@ -14,6 +15,10 @@ import { ipv6Profiles, SCANNER_IFACE } from './lab-helpers.js';
 export function expectIpv6Devices(inventory: Inventory): void {
   const profiles = ipv6Profiles();
   expect(profiles.some(isIpv6Only) && profiles.some((p) => !isIpv6Only(p))).toBe(true);
+  // Issue 14's done-when, first as one list naming every device with IPv6 that was not found over it.
+  const heardOverIpv6 = (linkLocal: string): boolean =>
+    inventory.devices.some((d) => d.addressDetails?.some((a) => a.family === 'ipv6' && a.address === linkLocal && a.zone === SCANNER_IFACE));
+  expect(profiles.filter((p) => !heardOverIpv6(eui64LinkLocal(p.mac))).map((p) => p.name), 'lab devices with IPv6 but no IPv6 address in the inventory').toEqual([]);
   for (const profile of profiles) {
     const linkLocal = eui64LinkLocal(profile.mac);
     const holders = inventory.devices.filter((d) => d.ip === linkLocal || d.addresses?.includes(linkLocal));

@@ -125,7 +125,7 @@ export interface LabDevice {
   /**
    * Every address a default scan reports for it: more than one for a device with several
    * interfaces, and for a dual-stack device (an `ipv6` key) its IPv6 link-local address besides
-   * its IPv4 one (heard by WS-Discovery over IPv6, agent/pipeline/merge.ts).
+   * its IPv4 one (heard by WS-Discovery, mDNS or SSDP over IPv6, agent/pipeline/merge.ts).
    */
   addresses: string[];
   mac: string;
@@ -169,9 +169,12 @@ export function wsDiscoveryProfiles(): LabProfile[] {
   return labProfiles().filter((p) => p.wsDiscovery !== undefined && !isIpv6Only(p));
 }
 
-/** Profiles that answer WS-Discovery over IPv6 (the `ipv6` key), dual-stack and IPv6-only alike. */
+/**
+ * The lab devices with IPv6 (the `ipv6` key), dual-stack and IPv6-only alike: each speaks its
+ * multicast discovery over IPv6 too (WS-Discovery on FF02::C, mDNS on FF02::FB, SSDP on FF02::C).
+ */
 export function ipv6Profiles(): LabProfile[] {
-  return labProfiles().filter((p) => p.wsDiscovery !== undefined && p.ipv6 !== undefined);
+  return labProfiles().filter((p) => p.ipv6 !== undefined);
 }
 
 function run(cmd: string, args: string[], opts: RunOptions): Promise<RunResult> {

@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_TXT_KEYS } from '../../agent/discovery/mdns.js';
 import type { Device, Inventory } from '../../agent/types.js';
 import type { AgentLogLine } from './shared-scan.js';
-import { LAB_LOG_DIR, LAB_SUBNET, labProfile, labProfiles, runInScanner, SCANNER_IP, type LabProfile } from './lab-helpers.js';
+import { eui64LinkLocal } from '../lab/sim/profile.js';
+import { LAB_LOG_DIR, LAB_SUBNET, labProfile, labProfiles, runInScanner, SCANNER_IFACE, SCANNER_IP, type LabProfile } from './lab-helpers.js';
 
 const WINDOW_SECONDS = 3;
 const storeDir = mkdtempSync(join(tmpdir(), 'cctv-ssdp-mdns-test-'));
@@ -138,15 +139,37 @@ describe('SSDP/UPnP and mDNS discovery in the lab', () => {
     }
   });
 
-  it('records each mDNS service instance at its address with its TXT keys', () => {
+  it('records each mDNS service instance at its address with its TXT keys, over IPv6 too at its link-local address', () => {
+    expect(speaksMdns().filter((p) => p.ipv6).map((p) => p.name)).toEqual(expect.arrayContaining(['axis', 'nas']));
     for (const p of speaksMdns()) {
-      const said = heard(run.logs, 'mDNS service instance heard', p.ip);
-      for (const service of mdnsOf(p)!.services!) {
-        const instance = said.find((f) => f['mdns.type'] === service.type && f['mdns.name'] === service.name);
-        expect(instance, `${p.name} ${service.type}`).toBeDefined();
-        expect(instance!['mdns.port']).toBe(String(service.port));
-        for (const [key, value] of Object.entries(service.txt ?? {})) expect(instance![`mdns.txt.${key.toLowerCase()}`], `${p.name} ${key}`).toBe(value);
+      // A device with IPv6 answers on [FF02::FB]:5353 from its link-local address, with that address's AAAA record.
+      const addresses = [p.ip, ...(p.ipv6 ? [`${eui64LinkLocal(p.mac)}%${SCANNER_IFACE}`] : [])];
+      for (const ip of addresses) {
+        const said = heard(run.logs, 'mDNS service instance heard', ip);
+        for (const service of mdnsOf(p)!.services!) {
+          const instance = said.find((f) => f['mdns.type'] === service.type && f['mdns.name'] === service.name);
+          expect(instance, `${p.name} ${service.type} at ${ip}`).toBeDefined();
+          expect(instance!['mdns.port']).toBe(String(service.port));
+          expect(instance!['mdns.answeredBy'], `${p.name} at ${ip}: answered by its own address`).toBeUndefined();
+          for (const [key, value] of Object.entries(service.txt ?? {})) expect(instance![`mdns.txt.${key.toLowerCase()}`], `${p.name} ${key}`).toBe(value);
+        }
       }
+    }
+    // No instance is listed at an IPv6 address of a device that speaks mDNS over IPv4 only.
+    const ipv4Only = speaksMdns().filter((p) => !p.ipv6).map((p) => `${eui64LinkLocal(p.mac)}%${SCANNER_IFACE}`);
+    expect(run.logs.filter((l) => l.msg === 'mDNS service instance heard' && ipv4Only.includes(String(l.ip)))).toEqual([]);
+  });
+
+  it('hears the SSDP announcements (NOTIFY ssdp:alive) of the devices with IPv6 on [FF02::C]:1900', () => {
+    const announcing = speaksSsdp().filter((p) => p.ipv6 && (p.ssdp as { notifyIntervalMs?: number }).notifyIntervalMs);
+    expect(announcing.map((p) => p.name)).toEqual(expect.arrayContaining(['axis', 'nas']));
+    const heardFrom = run.logs.filter((l) => l.msg === 'SSDP announcement (NOTIFY ssdp:alive) heard over IPv6').map((l) => l.from);
+    for (const p of announcing) expect(heardFrom, p.name).toContain(`${eui64LinkLocal(p.mac)}%${SCANNER_IFACE}`);
+    // What they announced is recorded at that address like an answer (one observation per responder).
+    for (const p of announcing) {
+      const said = heard(run.logs, 'SSDP responder heard', `${eui64LinkLocal(p.mac)}%${SCANNER_IFACE}`);
+      expect(said, p.name).toHaveLength(1);
+      expect(said[0]!['ssdp.usn'], p.name).toEqual(expect.arrayContaining([`${ssdpOf(p)!.udn}::upnp:rootdevice`]));
     }
   });
 
@@ -231,5 +254,8 @@ describe('SSDP/UPnP and mDNS discovery in the lab', () => {
     expect(nas.evidence.map((e) => e.rule)).toEqual(expect.arrayContaining(['ssdp-server-synology-dsm', 'mdns-txt-vendor-synology']));
     expect(nas.evidence.some((e) => e.detail.startsWith('upnp.'))).toBe(false);
     expect(nas.classification.linkedVendor).toBeNull();
+    // Issue 14: with no unicast at all, the NAS (no WS-Discovery) is found over IPv6 by mDNS and SSDP, one device.
+    expect(nas.addressDetails).toContainEqual({ family: 'ipv6', address: eui64LinkLocal(labProfile('nas').mac), scope: 'link-local', zone: SCANNER_IFACE });
+    expect(passive.logs.some((l) => l.msg === 'mDNS service instance heard' && l.ip === `${eui64LinkLocal(labProfile('nas').mac)}%${SCANNER_IFACE}`)).toBe(true);
   });
 });

@@ -46,6 +46,12 @@ describe('activeProbeHosts (issue 14)', () => {
     });
     expect([...activeProbeHosts(ctx)].filter((ip) => ip !== '127.0.0.1')).toEqual(['127.0.0.2', 'fe80::3%eth0']);
   });
+
+  it('probes a dual-stack device heard by mDNS alone once, over IPv4: its host name is the same over both families', () => {
+    const mdns = (ip: string, host: string): Observation => ({ source: 'mdns-dns-sd', ip, at, status: 'ok', fields: { 'mdns.name': 'DiskStation', 'mdns.host': host } });
+    const ctx = loopbackContext({ seen: [mdns('127.0.0.2', 'DiskStation.local'), mdns('fe80::2%eth0', 'DiskStation.local'), mdns('fe80::3%eth0', 'other.local')] });
+    expect([...activeProbeHosts(ctx)].filter((ip) => ip !== '127.0.0.1')).toEqual(['127.0.0.2', 'fe80::3%eth0']);
+  });
 });
 
 describe('probeHosts', () => {

@@ -6,6 +6,7 @@ import {
   descriptionFields,
   descriptionUrl,
   parseDeviceDescription,
+  parseSsdpAlive,
   parseSsdpResponse,
   SSDP_MAX_MESSAGE_BYTES,
   ssdpAnnouncement,
@@ -120,6 +121,49 @@ describe('SSDP over IPv6 (issue 14)', () => {
     }
     // A link-local responder, known with its zone, owns a LOCATION on its plain address.
     expect(descriptionUrl('http://[fe80::1]:49152/d.xml', 'fe80::1%eth0')?.href).toBe('http://[fe80::1]:49152/d.xml');
+  });
+});
+
+describe('SSDP NOTIFY heard over IPv6 (issue 14)', () => {
+  // UDA 2.0 §1.2.2's ssdp:alive, as a dual-stack Synology sends it to [FF02::C]:1900: the header set
+  // of the Synology capture (tests/fixtures/upnp/README.md) with NT/NTS in place of ST.
+  const alive = Buffer.from(
+    'NOTIFY * HTTP/1.1\r\nHOST: [FF02::C]:1900\r\nCACHE-CONTROL: max-age=1800\r\nLOCATION: http://198.18.0.45:5000/ssdp/desc-DSM-eth0.xml\r\n' +
+      'OPT: "http://schemas.upnp.org/upnp/1/0/"; ns=01\r\n01-NLS: 1\r\nNT: upnp:rootdevice\r\nNTS: ssdp:alive\r\nSERVER: Synology/DSM/198.18.0.45\r\n' +
+      'USN: uuid:73796E6F-6473-6D00-0000-001132a50045::upnp:rootdevice\r\nBOOTID.UPNP.ORG: 1\r\nCONFIGID.UPNP.ORG: 1337\r\n\r\n',
+    'latin1',
+  );
+
+  it('reads an ssdp:alive into the headers ssdpAnnouncement takes, NT as its target', () => {
+    const headers = parseSsdpAlive(alive);
+    expect(headers).toMatchObject({ HOST: '[FF02::C]:1900', NTS: 'ssdp:alive' });
+    expect(ssdpAnnouncement(headers!)).toEqual({
+      server: 'Synology/DSM/198.18.0.45',
+      target: 'upnp:rootdevice',
+      usn: 'uuid:73796E6F-6473-6D00-0000-001132a50045::upnp:rootdevice',
+      location: 'http://198.18.0.45:5000/ssdp/desc-DSM-eth0.xml',
+    });
+  });
+
+  it('refuses byebye (a real Axis one), answers, searches, garbage and oversized datagrams, never throwing', () => {
+    expect(parseSsdpAlive(fixture('axis-notify-byebye.txt'))).toBeNull();
+    expect(parseSsdpAlive(fixture('synology-msearch-response.txt'))).toBeNull();
+    expect(parseSsdpAlive(buildMSearchIpv6('ssdp:all'))).toBeNull();
+    // UDA 2.0 §1.2.4: ssdp:update announces a new BOOTID, not a device that is here.
+    expect(parseSsdpAlive(Buffer.from(alive.toString('latin1').replace('ssdp:alive', 'ssdp:update'), 'latin1'))).toBeNull();
+    for (const junk of ['', 'NOTIFY * HTTP/1.1', 'notify * HTTP/1.1\r\nNTS: ssdp:alive\r\n\r\n', 'NOTIFY / HTTP/1.1\r\nNTS: ssdp:alive\r\n\r\n']) {
+      expect(parseSsdpAlive(Buffer.from(junk)), junk).toBeNull();
+    }
+    expect(parseSsdpAlive(Buffer.concat([alive, Buffer.alloc(SSDP_MAX_MESSAGE_BYTES)]))).toBeNull();
+    // The NTS line past the header lines read is never seen.
+    expect(parseSsdpAlive(Buffer.from(`NOTIFY * HTTP/1.1\r\n${'X-Pad: 1\r\n'.repeat(40)}NTS: ssdp:alive\r\n\r\n`))).toBeNull();
+    const random = seededRandom(1402);
+    for (let i = 0; i < 200; i++) {
+      const bytes = Buffer.from(Array.from({ length: Math.floor(random() * 600) }, () => Math.floor(random() * 256)));
+      const headers = parseSsdpAlive(Buffer.concat([Buffer.from('NOTIFY * HTTP/1.1\r\nNTS: ssdp:alive\r\n'), bytes]));
+      expect(headers?.NTS).toBe('ssdp:alive');
+      expect(() => ssdpAnnouncement(headers!)).not.toThrow();
+    }
   });
 });
 

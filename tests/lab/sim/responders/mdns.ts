@@ -4,7 +4,10 @@
  * It answers queries by multicast, also legacy ones from other source ports (seen with tcpdump in a
  * network-namespace lab: nmap 7.93 queried from a random port and got its answer only by multicast),
  * which is enough for the agent: it queries from port 5353. Instances are announced without
- * probing first (`probe: false`), so the device is ready at once.
+ * probing first (`probe: false`), so the device is ready at once. A device with the `ipv6` key
+ * publishes the same instances over IPv6 too, on [FF02::FB]:5353 on eth0 (RFC 6762 §3), from its
+ * link-local address, with its A and AAAA records (bonjour-service names every address of the
+ * namespace's interfaces).
  *
  * A profile with `hostile` instead answers every query with malformed packets (random bytes, a
  * truncated header, a compression-pointer loop, counts the packet does not hold) and with two
@@ -22,6 +25,7 @@ import { ServiceSocket } from '../udp-service.js';
 import type { Responder, ResponderContext, RunningResponder } from './types.js';
 
 export const MDNS_GROUP = '224.0.0.251';
+export const MDNS_GROUP_IPV6 = 'ff02::fb';
 export const MDNS_PORT = 5353;
 const PUBLISH_TIMEOUT_MS = 3000;
 
@@ -76,13 +80,13 @@ function checkSection(v: unknown, where: string): MdnsSection {
   return v as unknown as MdnsProfile;
 }
 
-async function startPublisher(ctx: ResponderContext, cfg: MdnsProfile, log: SimLog): Promise<RunningResponder> {
+/** One bonjour-service publisher of every service of `cfg`; resolves once each instance is announced. */
+async function publish(options: object, cfg: MdnsProfile, log: SimLog, family: string): Promise<Bonjour> {
   // bonjour-service types its options as a ServiceConfig; they really go to multicast-dns.
-  const options = { interface: ctx.profile.ip, bind: '0.0.0.0' } as unknown as Partial<Bonjour.ServiceConfig>;
-  const bonjour = new Bonjour(options, (err: unknown) => log.warn(`mdns send failed: ${String(err)}`));
+  const bonjour = new Bonjour(options as Partial<Bonjour.ServiceConfig>, (err: unknown) => log.warn(`mdns (${family}) send failed: ${String(err)}`));
   const socket = (bonjour as unknown as { server: { mdns: EventEmitter } }).server.mdns;
-  socket.on('error', (err: Error) => log.warn(`mdns socket error: ${err.message}`));
-  socket.on('warning', (err: Error) => log.warn(`mdns malformed packet ignored: ${err.message}`));
+  socket.on('error', (err: Error) => log.warn(`mdns (${family}) socket error: ${err.message}`));
+  socket.on('warning', (err: Error) => log.warn(`mdns (${family}) malformed packet ignored: ${err.message}`));
   socket.on('query', (query: { questions: { name: string; type: string }[] }, rinfo: RemoteInfo) =>
     log.info(`query ${query.questions.map((q) => `${q.name} ${q.type}`).join(', ')} from ${rinfo.address}:${rinfo.port}`),
   );
@@ -91,7 +95,7 @@ async function startPublisher(ctx: ResponderContext, cfg: MdnsProfile, log: SimL
     const [, name, protocol] = SERVICE_TYPE.exec(s.type) as RegExpExecArray;
     const service = bonjour.publish({ name: s.name, type: name as string, protocol: protocol as 'tcp' | 'udp', port: s.port, host: cfg.host, txt: s.txt, probe: false });
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`mdns: ${s.name} ${s.type} not announced within ${PUBLISH_TIMEOUT_MS} ms`)), PUBLISH_TIMEOUT_MS);
+      const timer = setTimeout(() => reject(new Error(`mdns (${family}): ${s.name} ${s.type} not announced within ${PUBLISH_TIMEOUT_MS} ms`)), PUBLISH_TIMEOUT_MS);
       service.once('up', () => {
         clearTimeout(timer);
         resolve();
@@ -99,11 +103,22 @@ async function startPublisher(ctx: ResponderContext, cfg: MdnsProfile, log: SimL
     });
   });
   await Promise.all(published);
-  log.info(`published ${cfg.services.map((s) => `"${s.name}" ${s.type}:${s.port}`).join(', ')} as ${cfg.host}`);
+  log.info(`published (${family}) ${cfg.services.map((s) => `"${s.name}" ${s.type}:${s.port}`).join(', ')} as ${cfg.host}`);
+  return bonjour;
+}
 
+async function startPublisher(ctx: ResponderContext, cfg: MdnsProfile, log: SimLog): Promise<RunningResponder> {
+  const publishers = [await publish({ interface: ctx.profile.ip, bind: '0.0.0.0' }, cfg, log, 'IPv4')];
+  if (ctx.profile.ipv6) {
+    publishers.push(await publish({ type: 'udp6', ip: MDNS_GROUP_IPV6, interface: '::%eth0', bind: `${MDNS_GROUP_IPV6}%eth0` }, cfg, log, 'IPv6'));
+  }
+  const types = cfg.services.map((s) => s.type).join(' ');
   return {
-    endpoints: [`mdns udp 0.0.0.0:${MDNS_PORT} + group ${MDNS_GROUP} on ${ctx.profile.ip}: ${cfg.services.map((s) => s.type).join(' ')}`],
-    close: () => new Promise<void>((resolve) => bonjour.unpublishAll(() => bonjour.destroy(() => resolve()))),
+    endpoints: [
+      `mdns udp 0.0.0.0:${MDNS_PORT} + group ${MDNS_GROUP} on ${ctx.profile.ip}: ${types}`,
+      ...(ctx.profile.ipv6 ? [`mdns udp [${MDNS_GROUP_IPV6}%eth0]:${MDNS_PORT} + group ${MDNS_GROUP_IPV6} on eth0: ${types}`] : []),
+    ],
+    close: () => Promise.all(publishers.map((bonjour) => new Promise<void>((resolve) => bonjour.unpublishAll(() => bonjour.destroy(() => resolve()))))).then(() => undefined),
   };
 }
 

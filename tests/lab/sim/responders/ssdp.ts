@@ -5,7 +5,8 @@
  * (`MAN: "ssdp:discover"`, an ST) gets one unicast `HTTP/1.1 200 OK` per matching target, from
  * port 1900 to the sender (§1.3.3): for `ssdp:all` the root device, the UDN, the device type and
  * each service type; for `upnp:rootdevice` / a UDN / a type only that one. With
- * `notifyIntervalMs` the device also multicasts `NOTIFY ssdp:alive` for each of them (§1.2.2).
+ * `notifyIntervalMs` the device also multicasts `NOTIFY ssdp:alive` for each of them (§1.2.2),
+ * with the `ipv6` key to [FF02::C]:1900 as well.
  * The description is served at LOCATION through the shared HTTP host.
  *
  * A profile with `hostile` instead answers every M-SEARCH with garbage, junk headers and
@@ -179,10 +180,14 @@ async function startRootDevice(ctx: ResponderContext, cfg: SsdpProfile, log: Sim
   let notifier: NodeJS.Timeout | undefined;
   if (cfg.notifyIntervalMs) {
     const group = { address: SSDP_GROUP, port: SSDP_PORT, family: 'IPv4', size: 0 } as RemoteInfo;
+    // Over IPv6 to [FF02::C]:1900 on eth0 (UDA 2.0 §1.2.2), HOST naming that group, from the
+    // device's link-local address.
+    const group6 = { address: `${SSDP_GROUP_IPV6}%eth0`, port: SSDP_PORT, family: 'IPv6', size: 0 } as RemoteInfo;
     notifier = setInterval(() => {
       for (const [target, usn] of targets(cfg)) {
-        const notify = message('NOTIFY * HTTP/1.1', [['HOST', `${SSDP_GROUP}:${SSDP_PORT}`], ...common(), ['NT', target], ['NTS', 'ssdp:alive'], ['USN', usn]]);
-        service.reply(notify, group, `NOTIFY ${target}`);
+        const alive = (host: string): Buffer => message('NOTIFY * HTTP/1.1', [['HOST', host], ...common(), ['NT', target], ['NTS', 'ssdp:alive'], ['USN', usn]]);
+        service.reply(alive(`${SSDP_GROUP}:${SSDP_PORT}`), group, `NOTIFY ${target}`);
+        service6?.reply(alive(`[${SSDP_GROUP_IPV6.toUpperCase()}]:${SSDP_PORT}`), group6, `NOTIFY over IPv6 ${target}`);
       }
     }, cfg.notifyIntervalMs);
   }
