@@ -23,6 +23,7 @@ import { summarize } from '../../agent/report/summary.js';
 import { inventoryTable } from '../../agent/report/table.js';
 import { parseProbeMatches, probeMatchFields } from '../../agent/protocols/wsdiscovery.js';
 import { parseTargets } from '../../agent/targets.js';
+import { heardHosts } from '../../agent/discovery/probe-hosts.js';
 import type { Device, Inventory, Observation } from '../../agent/types.js';
 import { inventoryProblems } from '../support/inventory-schema.js';
 import { device as fixtureDevice, sampleInventory } from './report-fixture.js';
@@ -282,5 +283,25 @@ describe('two cameras on one factory-default address (issue 14)', () => {
       ['58:50:ed:1f:e3:85', false],
       ['58:50:ed:20:11:07', false],
     ]);
+  });
+});
+
+describe('a misaddressed device that announced itself over IPv6 link-local is probed there (issue 14)', () => {
+  const at = '2026-12-05T00:00:00.000Z';
+  /** hikdefault's WS-Discovery answers: over IPv4 from its factory default, over IPv6 from its link-local address. */
+  const xaddrs = ['http://192.168.1.64/onvif/device_service', 'http://[fe80::2a57:beff:fe64:164]/onvif/device_service'];
+  const endpoint = 'urn:uuid:3fa1fe68-b915-4053-a3e1-2857be640164';
+  const answers: Observation[] = [
+    { source: 'sadp', ip: '192.168.1.64', mac: '28:57:be:64:01:64', at, status: 'ok', fields: { 'sadp.mac': '28:57:be:64:01:64', 'sadp.ipv4': '192.168.1.64' } },
+    { source: 'ws-discovery', ip: '192.168.1.64', at, status: 'ok', fields: { 'onvif.endpoint': endpoint, 'onvif.xaddr': [xaddrs[0]!] } },
+    { source: 'ws-discovery', ip: 'fe80::2a57:beff:fe64:164%eth0', at, status: 'ok', fields: { 'onvif.endpoint': endpoint, 'onvif.xaddr': xaddrs } },
+  ];
+
+  it('the link-local address is a host to probe and the claimed IPv4 address is not; the device stays flagged', () => {
+    const probeable = probeableObservations(answers, LAB, parseTargets([]));
+    expect([...heardHosts(probeable)]).toEqual(['fe80::2a57:beff:fe64:164%eth0']);
+    const [device, ...others] = devices(answers);
+    expect(others).toEqual([]);
+    expect(device).toMatchObject({ ip: '192.168.1.64', addresses: ['192.168.1.64', 'fe80::2a57:beff:fe64:164'], misaddressed: { address: '192.168.1.64' } });
   });
 });
