@@ -61,6 +61,8 @@ export interface ObservedHost {
   ownMacs: string[];
   /** The MAC its addresses share with other devices' addresses (a router's), or null. */
   sharedMac: SharedMac | null;
+  /** Another device was heard at one of its addresses (units on one factory default); absent: none was. */
+  addressShared?: true;
   observations: Observation[];
 }
 
@@ -371,6 +373,8 @@ function hostsOf(groups: readonly AddressRecord[][]): ObservedHost[] {
     }
     for (const mac of macs) devicesByMac.set(mac, (devicesByMac.get(mac) ?? 0) + 1);
   }
+  const devicesByIp = new Map<string, number>();
+  for (const group of groups) for (const ip of new Set(group.map((r) => r.ip))) devicesByIp.set(ip, (devicesByIp.get(ip) ?? 0) + 1);
   const hosts = groups.map((group): ObservedHost => {
     const macs = [...new Set(group.map((r) => r.mac).filter((m): m is string => m !== null))].sort();
     const ownMacs = macs.filter((m) => devicesByMac.get(m) === 1);
@@ -382,6 +386,7 @@ function hostsOf(groups: readonly AddressRecord[][]): ObservedHost[] {
       mac: ownMacs[0] ?? sharedMac?.mac ?? null,
       ownMacs,
       sharedMac,
+      ...(group.some((r) => (devicesByIp.get(r.ip) ?? 0) > 1) ? { addressShared: true as const } : {}),
       observations: group.flatMap((r) => r.observations),
     };
   });

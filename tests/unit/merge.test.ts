@@ -431,3 +431,17 @@ describe('devices sharing one address (issue 14: factory defaults, address confl
     ]);
   });
 });
+
+describe('ids of devices sharing one address', () => {
+  it('tells apart by EndpointReference UUID two units on one address that report no MAC or serial, stable across scans', () => {
+    // Two cameras of a maker whose WS-Discovery reply names no MAC, both on its factory default.
+    const replies = [wsd('192.168.0.90', 'urn:uuid:7a1d3e55-9b6c-4f02-8e11-accc8e123456'), wsd('192.168.0.90', 'urn:uuid:7a1d3e55-9b6c-4f02-8e11-accc8e654321')];
+    const ids = (observations: readonly Observation[]): string[] => merge(observations).map((h) => buildDevice(knowledge, h).id);
+    expect(ids(replies)).toEqual(['ip:192.168.0.90+urn:uuid:7a1d3e55-9b6c-4f02-8e11-accc8e123456', 'ip:192.168.0.90+urn:uuid:7a1d3e55-9b6c-4f02-8e11-accc8e654321']);
+    expect(ids([...replies].reverse())).toEqual(ids(replies));
+    // One device alone at its address keeps its plain address id.
+    expect(ids([replies[0]!])).toEqual(['ip:192.168.0.90']);
+    const scan = { id: '20261128T100000Z-abcdef', site: 'lab', startedAt: at, finishedAt: at, targets: [], methods: [] };
+    expect(inventoryProblems(buildInventory(scan, merge(replies).map((h) => buildDevice(knowledge, h))))).toEqual([]);
+  });
+});
