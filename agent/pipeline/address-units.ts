@@ -6,7 +6,8 @@
  * both answer SADP, DHIP and WS-Discovery from that address, each reply naming its own MAC and
  * serial. An address therefore never joins observations whose identities conflict.
  *
- * Only a discovery reply can make a second device at an address: each SADP ProbeMatch, DHIP
+ * Only a discovery reply can make a second device at an address (and at most
+ * MAX_DEVICES_PER_ADDRESS of them): each SADP ProbeMatch, DHIP
  * notifyDevInfo or WS-Discovery ProbeMatch is one datagram in which one device describes itself
  * (its serial, its MAC — SADP `MAC`, DHIP `mac`, the ONVIF `MAC` scope — its EndpointReference
  * UUID). Replies that share one of those values are one device; when every reply of the address
@@ -33,6 +34,14 @@ const SELF_DESCRIBING_SOURCES: ReadonlySet<Observation['source']> = new Set(['sa
 const KINDS: readonly UnitKind[] = ['serial', 'uuid', 'model', 'mac'];
 /** Kinds whose shared value makes two replies one device; a model only vetoes (many units share one). */
 const JOINING: readonly UnitKind[] = ['serial', 'uuid', 'mac'];
+
+/**
+ * More devices than this at one address is no batch of cameras left on a factory default — one
+ * 16-port PoE switch of them, unboxed at once, is about the most an installer connects before
+ * re-addressing — but a host flooding replies with a new identity each (tests/integration/flood.test.ts)
+ * or relaying others': its replies stay one device, as before, so it costs one device, not dozens.
+ */
+export const MAX_DEVICES_PER_ADDRESS = 16;
 
 /** True for a neighbour-table entry the kernel did not refresh during this scan: an old memory, not a sighting. */
 export function isStaleNeighbour(o: Observation): boolean {
@@ -119,6 +128,7 @@ export function unitsAtAddress(observations: readonly Observation[], identityOf:
   const replies = read.filter(({ o, id }) => SELF_DESCRIBING_SOURCES.has(o.source) && hasJoiningValue(id));
   if (replies.length < 2) return [[...observations]];
   const joined = joinedReplies(replies);
+  if (joined.length > MAX_DEVICES_PER_ADDRESS) return [[...observations]];
   if (!joined.some((u, i) => joined.some((v, j) => j > i && conflict(u.identity, v.identity)))) return [[...observations]];
   const units = foldUnambiguous(joined);
 

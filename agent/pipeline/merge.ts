@@ -249,9 +249,10 @@ function addressRecords(observations: readonly Observation[], fields: IdentityFi
   const records: AddressRecord[] = [];
   for (const [ip, list] of byIp) {
     if (!live.has(ip)) continue;
-    for (const unit of unitsAtAddress(list, (o) => unitIdentity(o, fields, link))) {
+    const read = new Map(list.map((o) => [o, unitIdentity(o, fields, link)]));
+    for (const unit of unitsAtAddress(list, (o) => read.get(o) as UnitIdentity)) {
       const identity = emptyIdentity();
-      for (const o of unit) addIdentity(identity, fields, o);
+      for (const o of unit) for (const kind of IDENTITY_KINDS) for (const v of (read.get(o) as UnitIdentity)[kind]) identity[kind].add(v);
       records.push({ ip, mac: macOf(ip, unit, link), identity, observations: unit });
     }
   }

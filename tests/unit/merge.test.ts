@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildDevice, buildInventory } from '../../agent/pipeline/assess.js';
 import { identityFieldsOf, macOfEui64LinkLocal, MAX_ADDRESSES_PER_IDENTITY, mergeObservations, type ObservedHost } from '../../agent/pipeline/merge.js';
+import { MAX_DEVICES_PER_ADDRESS } from '../../agent/pipeline/address-units.js';
 import { loadKnowledge } from '../../agent/knowledge/index.js';
 import { intToIpv4, ipv4ToInt } from '../../agent/net/ipv4.js';
 import type { Observation } from '../../agent/types.js';
@@ -443,5 +444,14 @@ describe('ids of devices sharing one address', () => {
     expect(ids([replies[0]!])).toEqual(['ip:192.168.0.90']);
     const scan = { id: '20261128T100000Z-abcdef', site: 'lab', startedAt: at, finishedAt: at, targets: [], methods: [] };
     expect(inventoryProblems(buildInventory(scan, merge(replies).map((h) => buildDevice(knowledge, h))))).toEqual([]);
+  });
+});
+
+describe('a host flooding replies with a new identity each', () => {
+  it('stays one device past MAX_DEVICES_PER_ADDRESS identities, while a batch of units up to it is one device each', () => {
+    const reply = (n: number): Observation => ({ source: 'sadp', ip: '198.18.0.9', mac: `02:00:00:00:01:${n.toString(16).padStart(2, '0')}`, at, status: 'ok', fields: { 'sadp.serial': `FLOOD${n}` } });
+    const batch = Array.from({ length: MAX_DEVICES_PER_ADDRESS }, (_, n) => reply(n));
+    expect(merge(batch)).toHaveLength(MAX_DEVICES_PER_ADDRESS);
+    expect(merge([...batch, reply(MAX_DEVICES_PER_ADDRESS)])).toHaveLength(1);
   });
 });
