@@ -7,7 +7,7 @@ import { classify } from './classify.js';
 import { fingerprintDevice } from '../fingerprint/index.js';
 import { carriedMacEvidence } from '../fingerprint/mac-carriers.js';
 import type { Knowledge } from '../knowledge/index.js';
-import { compareAddresses, type ObservedHost, type SharedMac } from './merge.js';
+import { compareAddresses, DEVICE_UUID_FIELDS, type ObservedHost, type SharedMac } from './merge.js';
 import { SHARED_MAC_RULE_ID } from '../fingerprint/types.js';
 import { policiesFor } from './policies.js';
 import { vulnerabilitiesOf } from './vulns.js';
@@ -98,12 +98,15 @@ function cleanedTextEvidence(host: ObservedHost): Evidence[] {
 /**
  * Stable id: its own MAC (the lowest, for a device with several interfaces), else the serial it
  * reports, else its address. A MAC it shares with other devices (a proxy-ARP router's) is not its
- * own, so such devices are told apart by serial or address. buildInventory settles clashes.
+ * own, so such devices are told apart by serial or address; devices sharing an address (units on
+ * one factory default) with neither, by the EndpointReference UUID each announced after the
+ * address (`ip:192.168.0.90+urn:uuid:…`). buildInventory settles clashes.
  */
 function deviceId(host: ObservedHost, serial: string | null): string {
   if (host.ownMacs[0]) return `mac:${host.ownMacs[0]}`;
   if (serial) return `serial:${serial}`;
-  return `ip:${withoutZone(host.ip)}`;
+  const endpoint = host.addressShared ? host.observations.flatMap((o) => DEVICE_UUID_FIELDS.flatMap((f) => o.fields[f] ?? [])).sort()[0] : undefined;
+  return `ip:${withoutZone(host.ip)}${endpoint ? `+${endpoint}` : ''}`;
 }
 
 /**

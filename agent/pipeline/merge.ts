@@ -1,7 +1,10 @@
 /**
  * Observations → one group per device, without ever folding two devices into one.
  *
- * An address is the unit: every observation of one address belongs to one device. Addresses join
+ * An address is the unit: every observation of one address belongs to one device — unless devices
+ * at that address announce conflicting identities (two cameras unboxed on one factory default, each
+ * SADP reply naming its own MAC and serial): then it holds one device each (./address-units.ts says
+ * how its observations are shared out), and an address alone never joins them. Addresses join
  * into one device only when they positively share a device identity — the same serial number (a
  * field fields.yaml maps to `serial`) or the same ONVIF EndpointReference UUID — and none of their
  * identities conflict (two different serials, UUIDs or models). A MAC alone never joins addresses:
@@ -9,6 +12,7 @@
  * devices by MAC turns a segment of 1,000 hosts into one. So:
  *
  *   one camera, one address, several protocols          → one device
+ *   one address, replies naming different MACs/serials  → one device per unit (a factory default)
  *   one NIC with two addresses, the same serial or UUID → one device (both addresses)
  *   two NICs (two MACs), the same serial or UUID        → one device (both addresses, both MACs)
  *   many addresses, one MAC, different or no identity   → one device per address, the MAC shared
@@ -44,6 +48,8 @@ import { ipv4ToInt } from '../net/ipv4.js';
 import type { FieldDef } from '../fingerprint/types.js';
 import type { Observation } from '../types.js';
 import { comparableModel, readComparisonRules, type ComparisonRules } from '../normalise.js';
+import { normaliseMac } from '../net/mac.js';
+import { isStaleNeighbour, unitsAtAddress, type UnitIdentity } from './address-units.js';
 
 export interface ObservedHost {
   /** The address the device is reported at (its lowest IPv4, else its first address). */
@@ -55,6 +61,8 @@ export interface ObservedHost {
   ownMacs: string[];
   /** The MAC its addresses share with other devices' addresses (a router's), or null. */
   sharedMac: SharedMac | null;
+  /** Another device was heard at one of its addresses (units on one factory default); absent: none was. */
+  addressShared?: true;
   observations: Observation[];
 }
 
@@ -110,10 +118,6 @@ interface AddressRecord {
   observations: Observation[];
 }
 
-function isStaleNeighbour(o: Observation): boolean {
-  return o.source === 'neighbour-table' && o.fields['neighbour.fresh'] !== 'true';
-}
-
 /** Sort key for addresses: IPv4 numerically, then IPv6 as text. */
 export function compareAddresses(a: string, b: string): number {
   const a4 = isIPv4(a);
@@ -126,7 +130,6 @@ export function compareAddresses(a: string, b: string): number {
 const LINK_RANK = 0;
 const CLAIM_RANK = 1;
 const STALE_RANK = 2;
-const EMBEDDED_RANK = 3;
 
 /**
  * The MAC an IPv6 link-local address was made from, when it was (modified EUI-64, RFC 4291 §2.5.1
@@ -162,49 +165,98 @@ function identityValue(raw: unknown): string | null {
   return value;
 }
 
-function addIdentity(record: AddressRecord, fields: IdentityFields, o: Observation): void {
+const emptyIdentity = (): IdentitySets => ({ serial: new Set(), uuid: new Set(), model: new Set() });
+
+function addIdentity(into: IdentitySets, fields: IdentityFields, o: Observation): void {
   for (const [field, raw] of Object.entries(o.fields)) {
     for (const kind of IDENTITY_KINDS) {
       if (!fields[kind].has(field)) continue;
       for (const item of Array.isArray(raw) ? raw : [raw]) {
         const value = identityValue(item);
-        if (value) record.identity[kind].add(kind === 'model' ? comparableModel(value, fields.comparison) : value);
+        if (value) into[kind].add(kind === 'model' ? comparableModel(value, fields.comparison) : value);
       }
     }
   }
 }
 
+/** What the kernel's neighbour tables showed during this scan: the addresses at which each MAC answered. */
+type LinkSightings = ReadonlyMap<string, ReadonlySet<string>>;
+
 /**
- * One record per live address: its MAC (by macRank), identity values and observations. A MAC the
- * link showed at another address is that address's: a reply's claim to it is not believed (it would
- * make the two look like a proxy-ARP pair).
+ * The MAC a reply claims for itself at `o.ip`, unless the link showed that MAC at other addresses
+ * only: then it is another device's (a reply claiming it would make the two look like a proxy-ARP
+ * pair) and is not believed.
+ */
+function believedClaim(o: Observation, link: LinkSightings): string | null {
+  if (!o.mac || o.source === 'neighbour-table') return null;
+  const shownAt = link.get(o.mac);
+  return shownAt && !shownAt.has(o.ip) ? null : o.mac;
+}
+
+/** The MAC of a group of observations of one address, by macRank, else the one its link-local address was made from. */
+function macOf(ip: string, observations: readonly Observation[], link: LinkSightings): string | null {
+  let best: { mac: string; rank: number } | null = null;
+  for (const o of observations) {
+    const mac = o.source === 'neighbour-table' ? (o.mac ?? null) : believedClaim(o, link);
+    const rank = macRank(o);
+    if (mac && (!best || rank < best.rank)) best = { mac, rank };
+  }
+  return best?.mac ?? macOfEui64LinkLocal(ip);
+}
+
+/**
+ * Fields in which a device names its own MAC: the ONVIF `MAC` scope (Hikvision's WS-Discovery
+ * ProbeMatch carries `onvif://www.onvif.org/MAC/<mac>`: the DS-2CD2385G1-I capture in
+ * Haicam/Haicam golang/libs/onvif/haicam_test/discoverytest.go@307e0a3735f0df74237b5e903be7edfe3341c6d1).
+ * It tells devices at one address apart, and gives no device its MAC (a routed device's scope would
+ * change its id).
+ */
+const SELF_NAMED_MAC_FIELDS: readonly string[] = ['onvif.scope.mac'];
+
+/** What one observation says about its device, for telling devices at one address apart (./address-units.ts). */
+function unitIdentity(o: Observation, fields: IdentityFields, link: LinkSightings): UnitIdentity {
+  const identity = emptyIdentity();
+  addIdentity(identity, fields, o);
+  const macs = new Set<string>();
+  const own = o.source === 'neighbour-table' ? (o.mac ?? null) : believedClaim(o, link);
+  if (own) macs.add(own);
+  for (const field of SELF_NAMED_MAC_FIELDS) {
+    const raw = o.fields[field];
+    for (const value of Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]) {
+      const mac = normaliseMac(value);
+      if (mac) macs.add(mac);
+    }
+  }
+  return { ...identity, mac: macs };
+}
+
+/**
+ * One record per device at each live address: its MAC (by macRank), identity values and
+ * observations. Nearly always one record per address; several when devices at one address announce
+ * conflicting identities (./address-units.ts).
  */
 function addressRecords(observations: readonly Observation[], fields: IdentityFields): AddressRecord[] {
-  const macByIp = new Map<string, { mac: string; rank: number }>();
   const live = new Set<string>();
+  const link = new Map<string, Set<string>>();
+  const byIp = new Map<string, Observation[]>();
   for (const o of observations) {
     if (!isStaleNeighbour(o)) live.add(o.ip);
-    const embedded = macOfEui64LinkLocal(o.ip);
-    if (embedded && !macByIp.has(o.ip)) macByIp.set(o.ip, { mac: embedded, rank: EMBEDDED_RANK });
-    if (!o.mac) continue;
-    const rank = macRank(o);
-    const held = macByIp.get(o.ip);
-    if (!held || rank < held.rank) macByIp.set(o.ip, { mac: o.mac, rank });
+    if (o.source === 'neighbour-table' && o.mac && !isStaleNeighbour(o)) link.set(o.mac, (link.get(o.mac) ?? new Set()).add(o.ip));
+    const list = byIp.get(o.ip);
+    if (list) list.push(o);
+    else byIp.set(o.ip, [o]);
   }
-  const onLink = new Set([...macByIp.values()].filter((m) => m.rank === LINK_RANK).map((m) => m.mac));
-  for (const [ip, held] of macByIp) if (held.rank === CLAIM_RANK && onLink.has(held.mac)) macByIp.delete(ip);
-  const records = new Map<string, AddressRecord>();
-  for (const o of observations) {
-    if (!live.has(o.ip)) continue;
-    let record = records.get(o.ip);
-    if (!record) {
-      record = { ip: o.ip, mac: macByIp.get(o.ip)?.mac ?? null, identity: { serial: new Set(), uuid: new Set(), model: new Set() }, observations: [] };
-      records.set(o.ip, record);
+  const records: AddressRecord[] = [];
+  for (const [ip, list] of byIp) {
+    if (!live.has(ip)) continue;
+    const read = new Map(list.map((o) => [o, unitIdentity(o, fields, link)]));
+    for (const unit of unitsAtAddress(list, (o) => read.get(o) as UnitIdentity)) {
+      const identity = emptyIdentity();
+      for (const o of unit) for (const kind of IDENTITY_KINDS) for (const v of (read.get(o) as UnitIdentity)[kind]) identity[kind].add(v);
+      records.push({ ip, mac: macOf(ip, unit, link), identity, observations: unit });
     }
-    record.observations.push(o);
-    addIdentity(record, fields, o);
   }
-  return [...records.values()].sort((a, b) => compareAddresses(a.ip, b.ip));
+  return records.sort((a, b) => compareAddresses(a.ip, b.ip) || (a.mac ?? '').localeCompare(b.mac ?? ''));
 }
 
 /** Two identity sets conflict when both hold values of one kind and share none of them. */
@@ -322,6 +374,8 @@ function hostsOf(groups: readonly AddressRecord[][]): ObservedHost[] {
     }
     for (const mac of macs) devicesByMac.set(mac, (devicesByMac.get(mac) ?? 0) + 1);
   }
+  const devicesByIp = new Map<string, number>();
+  for (const group of groups) for (const ip of new Set(group.map((r) => r.ip))) devicesByIp.set(ip, (devicesByIp.get(ip) ?? 0) + 1);
   const hosts = groups.map((group): ObservedHost => {
     const macs = [...new Set(group.map((r) => r.mac).filter((m): m is string => m !== null))].sort();
     const ownMacs = macs.filter((m) => devicesByMac.get(m) === 1);
@@ -329,10 +383,11 @@ function hostsOf(groups: readonly AddressRecord[][]): ObservedHost[] {
     const sharedMac = shared === undefined ? null : { mac: shared, otherAddresses: (addressesByMac.get(shared) ?? 0) - group.filter((r) => r.mac === shared).length };
     return {
       ip: (group[0] as AddressRecord).ip,
-      addresses: group.map((r) => r.ip),
+      addresses: [...new Set(group.map((r) => r.ip))],
       mac: ownMacs[0] ?? sharedMac?.mac ?? null,
       ownMacs,
       sharedMac,
+      ...(group.some((r) => (devicesByIp.get(r.ip) ?? 0) > 1) ? { addressShared: true as const } : {}),
       observations: group.flatMap((r) => r.observations),
     };
   });

@@ -17,7 +17,11 @@
  *   the same unit can be joined to it);
  * - no active probe ever goes to an address outside every chosen subnet that the operator did not
  *   name (`probeableObservations`): such an address is not reachable from here and may not be the
- *   operator's to touch.
+ *   operator's to touch. Where the same device answered over IPv6 link-local on a chosen interface
+ *   (a WS-Discovery ProbeMatch from its fe80:: address), that address is on the link and is probed
+ *   like any device heard over IPv6 (agent/discovery/probe-hosts.ts `heardHosts`: the IPv4 answer
+ *   that would have it probed over IPv4 instead is left out here), so its ONVIF device service and
+ *   web pages are read there; the merge joins both sightings, and the device stays flagged.
  *
  * A device heard at an address inside a chosen subnet is reachable there, whatever it claims, and is
  * not flagged.

@@ -18,7 +18,7 @@ import { inventoryProblems } from '../support/inventory-schema.js';
 import type { Device, Inventory } from '../../agent/types.js';
 import type { ProfileTruth, TruthIdentity, TruthVulnerability } from '../lab/sim/profile.js';
 import { SHARED_WINDOW_SECONDS, sharedScan } from './shared-scan.js';
-import { LAB_SUBNET, REPO_ROOT, labDevices, labProfile, labProfiles, runInScanner, type LabProfile } from './lab-helpers.js';
+import { LAB_SUBNET, REPO_ROOT, deviceOfProfile, labDevices, labProfile, labProfiles, runInScanner, type LabProfile } from './lab-helpers.js';
 
 const WINDOW_SECONDS = String(SHARED_WINDOW_SECONDS);
 /** Policies every device linked to Hikvision or Dahua must carry (fingerprints/policies.yaml). */
@@ -44,11 +44,7 @@ async function scan(site: string, extra: string[] = []): Promise<Inventory> {
   return inventory;
 }
 
-function deviceAt(inventory: Inventory, profile: LabProfile): Device {
-  const device = inventory.devices.find((d) => d.ip === profile.ip);
-  if (!device) throw new Error(`no device at ${profile.ip} (${profile.name}); found ${inventory.devices.map((d) => d.ip).join(', ')}`);
-  return device;
-}
+const deviceAt = deviceOfProfile;
 
 /** The profile's truth, with the members this test needs present. */
 function truthOf(profile: LabProfile): Required<Pick<ProfileTruth, 'identity' | 'vulnerabilities'>> & ProfileTruth {
@@ -173,7 +169,7 @@ describe('classification of every lab device (issue 4)', () => {
     expect([...linkedSources(hikoui)]).toEqual(['oui']);
     expect(hikoui.evidence.map((e) => e.source)).toEqual(['oui']);
     const sure = labProfiles().filter((p) => p.truth.linkedVendor !== null && linkedSources(deviceAt(plain, p)).size >= SEVERAL_SOURCES);
-    expect(sure.map((p) => p.name).sort()).toEqual(['amcrest', 'dahua', 'dahuacgi', 'dahuadefault', 'dahuanvr', 'ezviz', 'hik6only', 'hikdefault', 'hikisapi', 'hiknvr', 'hikold', 'hikvision', 'lts', 'twonic']);
+    expect(sure.map((p) => p.name).sort()).toEqual(['amcrest', 'dahua', 'dahuacgi', 'dahuadefault', 'dahuanvr', 'ezviz', 'hik6only', 'hikdefault', 'hikdefault2', 'hikisapi', 'hiknvr', 'hikold', 'hikvision', 'lts', 'twonic']);
   });
 
   it('explains every verdict: each evidence entry has a source, what was seen and the rule', () => {

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Device, Inventory } from '../../agent/types.js';
 import { eui64LinkLocal, isIpv6Only, loadProfiles, profileMacs, type LabProfile } from '../lab/sim/profile.js';
 
 export type { LabProfile } from '../lab/sim/profile.js';
@@ -159,9 +160,20 @@ export function labProfile(name: string): LabProfile {
   return p;
 }
 
-/** Profiles that speak ONVIF (the device service). */
+/** Profiles that speak ONVIF (the device service) at their IPv4 address (a misaddressed device's is out of reach). */
 export function onvifProfiles(): LabProfile[] {
-  return labProfiles().filter((p) => p.onvif !== undefined);
+  return labProfiles().filter((p) => p.onvif !== undefined && p.misaddressed === undefined);
+}
+
+/**
+ * The device a scan reports for a profile: the one at its address, or, where devices share the
+ * address (two cameras on one factory default), the one with its MAC.
+ */
+export function deviceOfProfile(inventory: Inventory, profile: LabProfile): Device {
+  const at = inventory.devices.filter((d) => d.ip === profile.ip);
+  const device = at.length > 1 ? at.find((d) => d.mac === profile.mac) : at[0];
+  if (!device) throw new Error(`no device at ${profile.ip} (${profile.name}); found ${inventory.devices.map((d) => d.ip).join(', ')}`);
+  return device;
 }
 
 /** Profiles that answer WS-Discovery over IPv4 (an IPv6-only device answers on FF02::C alone). */

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Device, Inventory } from '../../agent/types.js';
 import { SHARED_WINDOW_SECONDS, sharedScan, sharedScanLog } from './shared-scan.js';
-import { LAB_LOG_DIR, labDevices, labProfile, labProfiles, runInNamespace, runInScanner, SCANNER_IP, SCANNER_NS, type LabProfile } from './lab-helpers.js';
+import { LAB_LOG_DIR, deviceOfProfile, labDevices, labProfile, labProfiles, runInNamespace, runInScanner, SCANNER_IP, SCANNER_NS, type LabProfile } from './lab-helpers.js';
 
 const WINDOW_SECONDS = SHARED_WINDOW_SECONDS;
 const storeDir = mkdtempSync(join(tmpdir(), 'cctv-sadp-dhip-test-'));
@@ -103,7 +103,8 @@ describe('the SADP and DHIP simulators, seen by an independent client', () => {
     const uuid = randomUUID().toUpperCase();
     const replies = await ask(inquiry(uuid), SADP);
     for (const profile of sadpProfiles()) {
-      const mine = replies.filter((r) => r.from === profile.ip);
+      // Two devices may answer from one factory-default address: each reply names its own MAC.
+      const mine = replies.filter((r) => r.from === profile.ip && probeMatchElements(r.bytes)?.MAC === profile.mac.replaceAll(':', '-'));
       expect(mine, profile.name).toHaveLength(1);
       expect(mine[0]?.port).toBe(37020);
       const elements = probeMatchElements(mine[0]!.bytes);
@@ -180,11 +181,7 @@ describe('cctv-agent scan: SADP, DHIP and link-level-only hosts', () => {
     stderr = shared.stderr;
   });
 
-  const deviceAt = (profile: LabProfile): Device => {
-    const device = inventory.devices.find((d) => d.ip === profile.ip);
-    if (!device) throw new Error(`no device at ${profile.ip} (${profile.name}); found ${inventory.devices.map((d) => d.ip).join(', ')}`);
-    return device;
-  };
+  const deviceAt = (profile: LabProfile): Device => deviceOfProfile(inventory, profile);
   /** The agent's pino lines (stderr may also carry a Node warning, which is not this test's business). */
   const logLines = (module: string): Array<Record<string, unknown>> =>
     stderr

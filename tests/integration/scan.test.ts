@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryProblems } from '../support/inventory-schema.js';
-import type { Device, Inventory } from '../../agent/types.js';
+import type { Inventory } from '../../agent/types.js';
 import { copySharedStore, SHARED_SITE, SHARED_WINDOW_SECONDS, sharedRescan, sharedScan } from './shared-scan.js';
-import { LAB_SUBNET, labDevices, labProfiles, runInScanner, type LabProfile } from './lab-helpers.js';
+import { LAB_SUBNET, deviceOfProfile, labDevices, labProfiles, runInScanner } from './lab-helpers.js';
 import { knowledgeCopies } from '../support/knowledge-copy.js';
 
 const WINDOW_SECONDS = String(SHARED_WINDOW_SECONDS);
@@ -29,11 +29,7 @@ function checkedOutput(stdout: string, stderr: string): Inventory {
   return inventory;
 }
 
-function deviceAt(inventory: Inventory, profile: LabProfile): Device {
-  const device = inventory.devices.find((d) => d.ip === profile.ip);
-  if (!device) throw new Error(`no device at ${profile.ip} (${profile.name}); found ${inventory.devices.map((d) => d.ip).join(', ')}`);
-  return device;
-}
+const deviceAt = deviceOfProfile;
 
 describe('cctv-agent scan in the lab', () => {
   let first: ScanRun;
@@ -55,7 +51,7 @@ describe('cctv-agent scan in the lab', () => {
 
   it('finds every simulated device with its MAC, and its id: the MAC, or the address where the MAC is shared', () => {
     for (const expected of labDevices()) {
-      const device = first.inventory.devices.find((d) => d.ip === expected.ip);
+      const device = expected.profile.aliases?.length ? first.inventory.devices.find((d) => d.ip === expected.ip) : deviceOfProfile(first.inventory, expected.profile);
       expect({ name: expected.profile.name, ip: device?.ip, mac: device?.mac, id: device?.id }).toEqual({ name: expected.profile.name, ip: expected.ip, mac: expected.mac, id: expected.id });
     }
     expect(first.inventory.devices).toHaveLength(labDevices().length);

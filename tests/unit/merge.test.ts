@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildDevice, buildInventory } from '../../agent/pipeline/assess.js';
 import { identityFieldsOf, macOfEui64LinkLocal, MAX_ADDRESSES_PER_IDENTITY, mergeObservations, type ObservedHost } from '../../agent/pipeline/merge.js';
+import { MAX_DEVICES_PER_ADDRESS } from '../../agent/pipeline/address-units.js';
 import { loadKnowledge } from '../../agent/knowledge/index.js';
 import { intToIpv4, ipv4ToInt } from '../../agent/net/ipv4.js';
 import type { Observation } from '../../agent/types.js';
@@ -348,5 +349,109 @@ describe('mergeObservations across address families (issue 14)', () => {
     ]);
     const inventory = buildInventory({ id: '20261128T100000Z-abcdef', site: 'lab', startedAt: at, finishedAt: at, targets: [], methods: [] }, [device]);
     expect(inventoryProblems(inventory)).toEqual([]);
+  });
+});
+
+describe('devices sharing one address (issue 14: factory defaults, address conflicts)', () => {
+  const sadpAt = (ip: string, mac: string, serial: string): Observation => ({
+    source: 'sadp', ip, mac, at, status: 'ok', fields: { 'sadp.mac': mac, 'sadp.serial': serial, 'sadp.model': 'DS-2CD2143G2-I', 'sadp.ipv4': ip },
+  });
+  const wsdWithMac = (ip: string, endpoint: string, mac: string): Observation => ({
+    source: 'ws-discovery', ip, at, status: 'ok', fields: { 'onvif.endpoint': endpoint, 'onvif.scope.mac': [mac], 'onvif.scope.hardware': ['DS-2CD2143G2-I'] },
+  });
+  const [m1, m2] = ['28:57:be:64:01:64', '28:57:be:64:02:64'];
+  const [s1, s2] = ['DS-2CD2143G2-I20221105AAWRK98765432', 'DS-2CD2143G2-I20230214AAWRL12345670'];
+
+  it('keeps two SADP replies with different MACs and serials at one address apart, in a stable order', () => {
+    const observations = [sadpAt('192.168.1.64', m2, s2), sadpAt('192.168.1.64', m1, s1)];
+    const hosts = merge(observations);
+    expect(summary(hosts)).toEqual([
+      { ip: '192.168.1.64', addresses: ['192.168.1.64'], mac: m1, ownMacs: [m1], sharedMac: null },
+      { ip: '192.168.1.64', addresses: ['192.168.1.64'], mac: m2, ownMacs: [m2], sharedMac: null },
+    ]);
+    expect(summary(merge([...observations].reverse()))).toEqual(summary(hosts));
+    expect(hosts.map((h) => buildDevice(knowledge, h).id)).toEqual([`mac:${m1}`, `mac:${m2}`]);
+  });
+
+  it("gives each unit its own WS-Discovery reply (MAC scope), neighbour entry and probe answers; the rest to the MAC the link resolved", () => {
+    const ip = '198.18.0.64';
+    const hosts = merge([
+      sadpAt(ip, m1, s1),
+      sadpAt(ip, m2, s2),
+      wsdWithMac(ip, 'urn:uuid:b', m2),
+      wsdWithMac(ip, 'urn:uuid:a', m1),
+      deviceInfo(ip, s2, 'DS-2CD2143G2-I'),
+      neighbour(ip, m2, true),
+      web(ip),
+    ]);
+    expect(hosts.map((h) => [h.mac, h.observations.map((o) => o.source).sort()])).toEqual([
+      [m1, ['sadp', 'ws-discovery']],
+      [m2, ['neighbour-table', 'onvif-device-service', 'sadp', 'tcp-connect', 'ws-discovery']],
+    ]);
+  });
+
+  it('makes a device of a fresh neighbour entry naming neither unit, and keeps what names nobody apart when the link resolved no unit', () => {
+    const ip = '198.18.0.64';
+    const third = '02:00:00:00:00:64';
+    const withThird = merge([sadpAt(ip, m1, s1), sadpAt(ip, m2, s2), neighbour(ip, third, true), web(ip)]);
+    expect(withThird.map((h) => [h.mac, h.observations.length])).toEqual([
+      [third, 2],
+      [m1, 1],
+      [m2, 1],
+    ]);
+    const noLink = merge([sadpAt(ip, m1, s1), sadpAt(ip, m2, s2), web(ip)]);
+    expect(noLink.map((h) => [h.mac, h.observations.map((o) => o.source)])).toEqual([
+      [null, ['tcp-connect']],
+      [m1, ['sadp']],
+      [m2, ['sadp']],
+    ]);
+  });
+
+  it('still makes one device of replies that agree, or that name different things without conflict (DHIP and a WS-Discovery UUID)', () => {
+    const one = merge([sadpAt('198.18.0.64', m1, s1), wsdWithMac('198.18.0.64', 'urn:uuid:a', m1), { ...sadpAt('198.18.0.64', m1, s1), at: '2026-11-28T10:00:01.000Z' }]);
+    expect(one).toHaveLength(1);
+    const dahua = merge([claimed('dhip', '192.168.1.108', '08:ed:ed:6c:11:08'), wsd('192.168.1.108', 'urn:uuid:dahua')]);
+    expect(dahua.map((h) => h.observations.length)).toEqual([2]);
+    // One reply and the link disagreeing on the MAC is not two devices: the link wins, as before.
+    expect(merge([claimed('sadp', '198.18.0.60', m1), neighbour('198.18.0.60', '02:00:00:00:00:60', true)])).toHaveLength(1);
+  });
+
+  it('joins one of two units at a default address to its IPv6 link-local sighting by MAC and UUID, not the other', () => {
+    const linkLocal = 'fe80::2a57:beff:fe64:164%eth0';
+    const hosts = merge([
+      sadpAt('192.168.1.64', m1, s1),
+      sadpAt('192.168.1.64', m2, s2),
+      wsdWithMac('192.168.1.64', 'urn:uuid:a', m1),
+      wsdWithMac(linkLocal, 'urn:uuid:a', m1),
+      neighbour(linkLocal, m1, true),
+      deviceInfo(linkLocal, s1, 'DS-2CD2143G2-I'),
+    ]);
+    expect(summary(hosts)).toEqual([
+      { ip: '192.168.1.64', addresses: ['192.168.1.64', linkLocal], mac: m1, ownMacs: [m1], sharedMac: null },
+      { ip: '192.168.1.64', addresses: ['192.168.1.64'], mac: m2, ownMacs: [m2], sharedMac: null },
+    ]);
+  });
+});
+
+describe('ids of devices sharing one address', () => {
+  it('tells apart by EndpointReference UUID two units on one address that report no MAC or serial, stable across scans', () => {
+    // Two cameras of a maker whose WS-Discovery reply names no MAC, both on its factory default.
+    const replies = [wsd('192.168.0.90', 'urn:uuid:7a1d3e55-9b6c-4f02-8e11-accc8e123456'), wsd('192.168.0.90', 'urn:uuid:7a1d3e55-9b6c-4f02-8e11-accc8e654321')];
+    const ids = (observations: readonly Observation[]): string[] => merge(observations).map((h) => buildDevice(knowledge, h).id);
+    expect(ids(replies)).toEqual(['ip:192.168.0.90+urn:uuid:7a1d3e55-9b6c-4f02-8e11-accc8e123456', 'ip:192.168.0.90+urn:uuid:7a1d3e55-9b6c-4f02-8e11-accc8e654321']);
+    expect(ids([...replies].reverse())).toEqual(ids(replies));
+    // One device alone at its address keeps its plain address id.
+    expect(ids([replies[0]!])).toEqual(['ip:192.168.0.90']);
+    const scan = { id: '20261128T100000Z-abcdef', site: 'lab', startedAt: at, finishedAt: at, targets: [], methods: [] };
+    expect(inventoryProblems(buildInventory(scan, merge(replies).map((h) => buildDevice(knowledge, h))))).toEqual([]);
+  });
+});
+
+describe('a host flooding replies with a new identity each', () => {
+  it('stays one device past MAX_DEVICES_PER_ADDRESS identities, while a batch of units up to it is one device each', () => {
+    const reply = (n: number): Observation => ({ source: 'sadp', ip: '198.18.0.9', mac: `02:00:00:00:01:${n.toString(16).padStart(2, '0')}`, at, status: 'ok', fields: { 'sadp.serial': `FLOOD${n}` } });
+    const batch = Array.from({ length: MAX_DEVICES_PER_ADDRESS }, (_, n) => reply(n));
+    expect(merge(batch)).toHaveLength(MAX_DEVICES_PER_ADDRESS);
+    expect(merge([...batch, reply(MAX_DEVICES_PER_ADDRESS)])).toHaveLength(1);
   });
 });

@@ -23,6 +23,7 @@ import { summarize } from '../../agent/report/summary.js';
 import { inventoryTable } from '../../agent/report/table.js';
 import { parseProbeMatches, probeMatchFields } from '../../agent/protocols/wsdiscovery.js';
 import { parseTargets } from '../../agent/targets.js';
+import { heardHosts } from '../../agent/discovery/probe-hosts.js';
 import type { Device, Inventory, Observation } from '../../agent/types.js';
 import { inventoryProblems } from '../support/inventory-schema.js';
 import { device as fixtureDevice, sampleInventory } from './report-fixture.js';
@@ -224,5 +225,83 @@ describe('a WS-Discovery reply from outside every chosen subnet', () => {
   it('is not flagged when its XAddr names an address inside a chosen subnet', () => {
     const claimsLab = fromCamera('192.168.1.64').map((o) => ({ ...o, fields: { ...o.fields, 'onvif.xaddr': ['http://198.18.0.10/onvif/device_service'] } }));
     expect(devices(claimsLab)[0]).not.toHaveProperty('misaddressed');
+  });
+});
+
+describe('two cameras on one factory-default address (issue 14)', () => {
+  /** The Haicam SADP capture as a second unit at 192.168.1.64 would send it: its own MAC and serial, the same claimed address. */
+  const atDefault = (mac: string, serial: string) => (xml: string): string =>
+    xml
+      .replace('<MAC>58-50-ed-1f-e3-85</MAC>', `<MAC>${mac}</MAC>`)
+      .replace('DS-2CD2385G1-I20200414AAWRE33842150', serial)
+      .replaceAll('192.168.124', '192.168.1')
+      .replace('<IPv4Address>192.168.1.40</IPv4Address>', '<IPv4Address>192.168.1.64</IPv4Address>');
+  const first = probeMatch(atDefault('58-50-ed-1f-e3-85', 'DS-2CD2385G1-I20200414AAWRE33842150'));
+  const second = probeMatch(atDefault('58-50-ed-20-11-07', 'DS-2CD2385G1-I20210622AAWRF10293847'));
+  /** The Dahua capture, as a second unit with its own MAC and serial would send it (same length, so the DHIP lengths hold). */
+  const secondDahua = Buffer.from(notifyDevInfo.toString('latin1').replace('08:ed:ed:87:42:7a', '08:ed:ed:87:51:0c').replaceAll('6C01E93PAG69A7D', '6C01E93PAG7C21B'), 'latin1');
+
+  it('SADP: two devices, each at the claimed address, flagged, with its own MAC, serial and id', () => {
+    const found = devices(heard(sadp, [{ bytes: first, from: '192.168.1.64' }, { bytes: second, from: '192.168.1.64' }, { bytes: first, from: '192.168.1.64' }]));
+    expect(found.map((d) => [d.id, d.ip, d.mac, d.identity.serial, d.misaddressed?.subnet])).toEqual([
+      ['mac:58:50:ed:1f:e3:85', '192.168.1.64', '58:50:ed:1f:e3:85', 'DS-2CD2385G1-I20200414AAWRE33842150', '192.168.1.0/24'],
+      ['mac:58:50:ed:20:11:07', '192.168.1.64', '58:50:ed:20:11:07', 'DS-2CD2385G1-I20210622AAWRF10293847', '192.168.1.0/24'],
+    ]);
+    expect(found.every((d) => d.addresses === undefined && d.classification.linkedVendor === 'hikvision')).toBe(true);
+    const inventory = buildInventory({ id: 'x', site: 's', startedAt: '2026-12-05T00:00:00Z', finishedAt: '2026-12-05T00:00:01Z', targets: [], methods: ['sadp'] }, found);
+    expect(inventoryProblems(inventory)).toEqual([]);
+  });
+
+  it('the same ids whichever reply came first, and in the next scan', () => {
+    const ids = (order: Buffer[]): string[] => devices(heard(sadp, order.map((bytes) => ({ bytes, from: '192.168.1.64' })))).map((d) => d.id);
+    expect(ids([second, first])).toEqual(ids([first, second]));
+  });
+
+  it('DHIP: two Dahua units left on one static address stay two', () => {
+    const found = devices(heard(dhip, [notifyDevInfo, secondDahua].map((bytes) => ({ bytes, from: '192.168.124.17' }))));
+    expect(found.map((d) => [d.id, d.identity.serial, d.misaddressed?.address])).toEqual([
+      ['mac:08:ed:ed:87:42:7a', '6C01E93PAG69A7D', '192.168.124.17'],
+      ['mac:08:ed:ed:87:51:0c', '6C01E93PAG7C21B', '192.168.124.17'],
+    ]);
+  });
+
+  it("a camera's WS-Discovery reply goes with its SADP reply by the MAC scope it carries", () => {
+    const xml = fixture('wsdiscovery/hikvision-probematches.xml').toString('utf8').replaceAll('198.18.0.10', '192.168.1.64').replaceAll('28:57:be:12:34:56', '58:50:ed:20:11:07').replaceAll('DS-2CD2143G2-I', 'DS-2CD2385G1-I');
+    const wsd = (parseProbeMatches(Buffer.from(xml, 'utf8'))?.matches ?? []).map(
+      (match): Observation => ({ source: 'ws-discovery', ip: '192.168.1.64', at: '2026-12-05T00:00:00.000Z', status: 'ok', fields: probeMatchFields(match) }),
+    );
+    const found = devices([...wsd, ...heard(sadp, [{ bytes: first, from: '192.168.1.64' }, { bytes: second, from: '192.168.1.64' }])]);
+    expect(found.map((d) => [d.mac, d.evidence.some((e) => e.source === 'onvif')])).toEqual([
+      ['58:50:ed:1f:e3:85', false],
+      ['58:50:ed:20:11:07', true],
+    ]);
+    // A reply that fits neither (another model) is not given to either: it stays a device of its own.
+    const other = wsd.map((o) => ({ ...o, fields: { ...o.fields, 'onvif.scope.mac': [], 'onvif.scope.hardware': ['DS-2CD2143G2-I'], 'onvif.scope.name': [] } }));
+    const apart = devices([...other, ...heard(sadp, [{ bytes: first, from: '192.168.1.64' }, { bytes: second, from: '192.168.1.64' }])]);
+    expect(apart.map((d) => [d.mac, d.evidence.some((e) => e.source === 'onvif')])).toEqual([
+      [null, true],
+      ['58:50:ed:1f:e3:85', false],
+      ['58:50:ed:20:11:07', false],
+    ]);
+  });
+});
+
+describe('a misaddressed device that announced itself over IPv6 link-local is probed there (issue 14)', () => {
+  const at = '2026-12-05T00:00:00.000Z';
+  /** hikdefault's WS-Discovery answers: over IPv4 from its factory default, over IPv6 from its link-local address. */
+  const xaddrs = ['http://192.168.1.64/onvif/device_service', 'http://[fe80::2a57:beff:fe64:164]/onvif/device_service'];
+  const endpoint = 'urn:uuid:3fa1fe68-b915-4053-a3e1-2857be640164';
+  const answers: Observation[] = [
+    { source: 'sadp', ip: '192.168.1.64', mac: '28:57:be:64:01:64', at, status: 'ok', fields: { 'sadp.mac': '28:57:be:64:01:64', 'sadp.ipv4': '192.168.1.64' } },
+    { source: 'ws-discovery', ip: '192.168.1.64', at, status: 'ok', fields: { 'onvif.endpoint': endpoint, 'onvif.xaddr': [xaddrs[0]!] } },
+    { source: 'ws-discovery', ip: 'fe80::2a57:beff:fe64:164%eth0', at, status: 'ok', fields: { 'onvif.endpoint': endpoint, 'onvif.xaddr': xaddrs } },
+  ];
+
+  it('the link-local address is a host to probe and the claimed IPv4 address is not; the device stays flagged', () => {
+    const probeable = probeableObservations(answers, LAB, parseTargets([]));
+    expect([...heardHosts(probeable)]).toEqual(['fe80::2a57:beff:fe64:164%eth0']);
+    const [device, ...others] = devices(answers);
+    expect(others).toEqual([]);
+    expect(device).toMatchObject({ ip: '192.168.1.64', addresses: ['192.168.1.64', 'fe80::2a57:beff:fe64:164'], misaddressed: { address: '192.168.1.64' } });
   });
 });

@@ -392,19 +392,28 @@ export function loadProfile(file: string): LabProfile {
   return checkProfile(raw, name);
 }
 
-/** Every profile of a directory, sorted by name; checks that names, IPs and MACs are unique. */
+/**
+ * Two misaddressed devices on the same foreign address: cameras unboxed onto one segment all keep
+ * their maker's factory default (each in its own namespace, so the lab holds both; the scanner has
+ * no route to that address and never sends to it).
+ */
+function onOneFactoryDefault(a: LabProfile, b: LabProfile): boolean {
+  return a.misaddressed !== undefined && b.misaddressed !== undefined && a.ip === b.ip;
+}
+
+/** Every profile of a directory, sorted by name; checks that names, MACs and IPs are unique (but see onOneFactoryDefault). */
 export function loadProfiles(dir: string): LabProfile[] {
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort();
   const profiles = files.map((f) => loadProfile(join(dir, f)));
   for (const [key, valuesOf] of [['ip', profileAddresses], ['mac', profileMacs]] as const) {
-    const seen = new Map<string, string>();
+    const seen = new Map<string, LabProfile>();
     for (const p of profiles) {
       for (const value of valuesOf(p)) {
         const other = seen.get(value);
-        if (other) throw new ProfileError(`profiles ${other} and ${p.name} share ${key} ${value}`);
-        seen.set(value, p.name);
+        if (other && !(key === 'ip' && onOneFactoryDefault(other, p))) throw new ProfileError(`profiles ${other.name} and ${p.name} share ${key} ${value}`);
+        seen.set(value, p);
       }
     }
   }
