@@ -68,7 +68,7 @@ describe('fingerprints match', () => {
     expect(Object.keys(report)).toEqual(['field', 'value', 'matches']);
     expect(report.field).toBe('onvif.scope.name');
     expect(report.value).toBe(value);
-    expect(report.matches).toContainEqual({ rule: 'name-hikvision', supports: 'hikvision', confidence: 0.8, identity: { model: 'DS-2CD2143G2-I' } });
+    expect(report.matches).toContainEqual({ rule: 'label-hikvision', supports: 'hikvision', confidence: 0.85, identity: { model: 'DS-2CD2143G2-I' } });
     // Exactly the rules of the field whose pattern matches, in file order.
     const expected = (db.rulesByField.get('onvif.scope.name') ?? []).filter((rule) => rule.pattern.test(value)).map((rule) => rule.id);
     expect(report.matches.map((m) => m.rule)).toEqual(expected);
@@ -89,10 +89,10 @@ describe('fingerprints match', () => {
   it('in words: the rule, its file, pattern, vendor and relation, claim, captures and source', async () => {
     const r = await run(['fingerprints', 'match', 'onvif.scope.name', 'LTS']);
     expect(r.code).toBe(0);
-    const rule = db.rulesById.get('name-lts');
+    const rule = db.rulesById.get('label-lts');
     expect(rule).toBeDefined();
     expect(r.stdout).toContain('onvif.scope.name = "LTS"');
-    expect(r.stdout).toContain(`name-lts (rules/onvif_scope_name.yaml, rule ${(rule?.index ?? 0) + 1}): ${rule?.description}`);
+    expect(r.stdout).toContain(`label-lts (kinds/brand-label.yaml, rule ${(rule?.index ?? 0) + 1}): ${rule?.description}`);
     expect(r.stdout).toContain(`pattern /${rule?.pattern.source}/${rule?.pattern.flags} matched`);
     expect(r.stdout).toContain('points to LTS (lts: oem of hikvision); brand claim, confidence');
     expect(r.stdout).toContain(`source: ${rule?.citation}`);
