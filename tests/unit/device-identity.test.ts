@@ -79,6 +79,34 @@ describe('a rule about a kind of value runs on every field of that kind', () => 
     }
   });
 
+  // Each case matched in some fields and not in others while every field had its own rule file:
+  // the LTS label on ONVIF and SADP but not in a UPnP description, DHIP or the Dahua CGI; the
+  // Hikvision realm IP Camera(…) on HTTP and ONVIF but not RTSP; the Hikvision serial shape on
+  // ONVIF and SADP but not ISAPI; the Dahua build string on ONVIF and DHIP but not the Dahua CGI or
+  // SADP. Now each is one rule, run on every field of its kind, writing that field's source.
+  it('a label, a realm, a serial and a firmware shape that matched in one field and not another now match in every field of their kind', () => {
+    const cases = [
+      { value: 'LTS', rule: 'label-lts', supports: 'lts', fields: ['onvif.device.manufacturer', 'onvif.scope.name', 'sadp.oemInfo', 'upnp.manufacturer', 'dhip.vendor', 'dahua.cgi.vendor', 'isapi.manufacturer'] },
+      { value: 'IP Camera(21388)', rule: 'realm-hikvision-ip-camera', supports: 'hikvision', fields: ['http.auth.realm', 'onvif.auth.realm', 'rtsp.auth.realm'] },
+      { value: 'DS-2CD2385G1-I20200414AAWRE33842150', rule: 'serial-hikvision', supports: 'hikvision', fields: ['onvif.device.serial', 'sadp.serial', 'isapi.serial', 'upnp.serialNumber'] },
+      { value: '2.800.0000016.0.R', rule: 'firmware-dahua', supports: 'dahua', fields: ['onvif.device.firmware', 'dhip.version', 'dahua.cgi.firmware', 'sadp.firmware'] },
+    ];
+    for (const c of cases) {
+      for (const field of c.fields) {
+        const source = db.fields.get(field)?.evidence;
+        const fp = fingerprintDevice(db, { macs: [], observations: [observation('http-pages', { [field]: c.value })] });
+        expect({ field, evidence: fp.evidence.find((e) => e.rule === c.rule) }).toEqual({
+          field,
+          evidence: { source, detail: `${field} = ${JSON.stringify(c.value)}`, supports: c.supports, rule: c.rule, confidence: db.rulesById.get(c.rule)?.confidence },
+        });
+      }
+    }
+    // The serial a Hikvision serial carries is the model, whichever field gave it.
+    expect(matchReport(db, 'isapi.serial', 'DS-2CD2366G2-ISU/SL20210726AAWRG41390691').matches.map((m) => m.identity)).toEqual([{ model: 'DS-2CD2366G2-ISU/SL' }]);
+    // One rule, one id and one set of examples, however many fields run it.
+    expect(new Set(db.rules.filter((r) => r.id === 'label-lts').map((r) => r.file))).toEqual(new Set(['kinds/brand-label.yaml']));
+  });
+
   it('each field names its kinds and evidence source once, in fields.yaml', () => {
     const modelFields = [...db.fields.values()].filter((f) => f.kinds.includes('model')).map((f) => f.name);
     expect(modelFields).toEqual(expect.arrayContaining(['onvif.device.model', 'onvif.scope.hardware', 'sadp.model', 'dhip.deviceType', 'upnp.modelName', 'isapi.model', 'dahua.cgi.model']));
