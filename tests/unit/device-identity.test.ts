@@ -65,6 +65,18 @@ describe('device type from every field that says what a device is', () => {
     expect(typeOf(observation('sadp', { 'sadp.model': 'iDS-9632NXI-I8/16S' }))).toBe('recorder');
   });
 
+  it('an encoder: its model says so, over the NetworkVideoTransmitter an encoder announces like a camera', () => {
+    const nvt = { 'onvif.types': ['dn:NetworkVideoTransmitter'], 'onvif.scope.type': ['video_encoder', 'Network_Video_Transmitter'] };
+    // NVT and the video_encoder scope alone: cameras announce them too, so a camera.
+    expect(typeOf(observation('ws-discovery', nvt))).toBe('camera');
+    expect(typeOf(observation('ws-discovery', { ...nvt, 'onvif.scope.hardware': ['DS-6704HUHI'] }))).toBe('encoder');
+    expect(typeOf(observation('dhip', { 'dhip.deviceType': 'DH-NVS0404HG-AS-E' }))).toBe('encoder');
+    expect(typeOf(observation('vendor-identity', { 'dahua.cgi.model': 'NVS0104HDC' }))).toBe('encoder');
+    // A Hikvision DS-6…HD… is a decoder, not an encoder; Dahua NVR… stays a recorder.
+    expect(typeOf(observation('sadp', { 'sadp.model': 'DS-6401HDI' }))).not.toBe('encoder');
+    expect(typeOf(observation('dhip', { 'dhip.deviceType': 'DHI-NVR4104-P-4KS2' }))).toBe('recorder');
+  });
+
   it('nothing that tells: null', () => {
     expect(typeOf(observation('http-pages', { 'http.title': 'WEB SERVICE' }))).toBeNull();
   });
