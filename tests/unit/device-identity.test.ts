@@ -10,6 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { fingerprintDevice, matchReport } from '../../agent/fingerprint/index.js';
 import { brandOfModel, isGenericLabel } from '../../agent/fingerprint/labels.js';
 import { carriedMacEvidence } from '../../agent/fingerprint/mac-carriers.js';
+import { checkSerialCarrierExamples, serialFragmentEvidence } from '../../agent/fingerprint/serial-carriers.js';
+import { buildDevice } from '../../agent/pipeline/assess.js';
+import { identityFieldsOf, mergeObservations } from '../../agent/pipeline/merge.js';
 import { loadKnowledge } from '../../agent/knowledge/index.js';
 import { classify } from '../../agent/pipeline/classify.js';
 import { parseIsapiDeviceInfo } from '../../agent/protocols/isapi.js';
@@ -172,5 +175,64 @@ describe('MACs carried in realms, and `fingerprints match mac`', () => {
     }
     expect(matchReport(db, 'sadp.mac', '58-50-ed-1f-e3-85').macs?.[0]).toMatchObject({ mac: '58:50:ed:1f:e3:85', supports: 'hikvision' });
     expect(() => matchReport(db, 'mac', 'not-a-mac')).toThrow(/CCTV_ERR_NOT_A_MAC|not a MAC address/);
+  });
+});
+
+describe('serial pieces carried in realms, checked against the device\'s serial', () => {
+  // The lab's hikisapi camera: realm IP Camera(G4139), serial …AAWRG41390691 (sub-serial G41390691).
+  const serial = observation('vendor-identity', { 'isapi.serial': 'DS-2CD2366G2-ISU/SL20210726AAWRG41390691' });
+  const realm = (value: string) => observation('http-pages', { 'http.auth.realm': value });
+
+  it('a Hikvision realm whose piece is the serial\'s: a platform trait of Hikvision, under the realm\'s source', () => {
+    expect(serialFragmentEvidence(db, db.serialCarriers, [realm('IP Camera(G4139)'), serial])).toEqual([
+      {
+        source: 'http',
+        detail: 'http.auth.realm = "IP Camera(G4139)" carries serial piece "G4139" (realm-hikvision-sub-serial), which agrees with isapi.serial = "DS-2CD2366G2-ISU/SL20210726AAWRG41390691"',
+        supports: 'hikvision',
+        rule: 'serial-fragment',
+        confidence: db.serialCarriers.find((c) => c.id === 'realm-hikvision-sub-serial')?.confidence,
+      },
+    ]);
+  });
+
+  it('a realm whose piece is not the serial\'s is recorded, supporting nothing; with no serial, nothing is written', () => {
+    const [disagreement, ...rest] = serialFragmentEvidence(db, db.serialCarriers, [realm('IP Camera(FN636)'), serial]);
+    expect(rest).toEqual([]);
+    expect(disagreement).toEqual({
+      source: 'http',
+      detail: 'http.auth.realm = "IP Camera(FN636)" carries serial piece "FN636" (realm-hikvision-sub-serial), which agrees with no serial the device gives (isapi.serial = "DS-2CD2366G2-ISU/SL20210726AAWRG41390691"): the value may come from another device, or a serial was changed',
+      supports: null,
+      rule: 'serial-fragment',
+      confidence: 0,
+    });
+    expect(serialFragmentEvidence(db, db.serialCarriers, [realm('IP Camera(G4139)')])).toEqual([]);
+    // A Dahua realm names the whole serial: the RTSP realm agrees with the DHIP serial.
+    const dahua = serialFragmentEvidence(db, db.serialCarriers, [
+      observation('rtsp', { 'rtsp.auth.realm': 'Login to 4K01FD2PAJ6E3FF' }),
+      observation('dhip', { 'dhip.serial': '4K01FD2PAJ6E3FF' }),
+    ]);
+    expect(dahua.map((e) => [e.source, e.supports, e.rule])).toEqual([['rtsp', 'dahua', 'serial-fragment']]);
+  });
+
+  it('in a device: agreement adds to the maker\'s platform evidence, disagreement shows in the evidence list', () => {
+    const device = (realmValue: string) => {
+      const [host] = mergeObservations([{ ...realm(realmValue), mac: '02:00:00:00:00:99' }, serial], identityFieldsOf(db.fields));
+      if (!host) throw new Error('no host');
+      return buildDevice(db, host);
+    };
+    const agreeing = device('IP Camera(G4139)');
+    const other = device('IP Camera(FN636)');
+    expect(agreeing.evidence.filter((e) => e.rule === 'serial-fragment').map((e) => e.supports)).toEqual(['hikvision']);
+    expect(other.evidence.filter((e) => e.rule === 'serial-fragment').map((e) => e.supports)).toEqual([null]);
+    expect(agreeing.classification.linkedVendor).toBe('hikvision');
+    expect(agreeing.classification.confidence).toBeGreaterThan(other.classification.confidence);
+  });
+
+  it('fingerprints verify checks every carrier example: a wrong `agrees` is reported', () => {
+    expect(checkSerialCarrierExamples(db.serialCarriers)).toEqual([]);
+    const [first] = db.serialCarriers;
+    if (!first) throw new Error('no serial carrier');
+    const flipped = { ...first, examples: first.examples.map((e) => ({ ...e, agrees: !e.agrees })) };
+    expect(checkSerialCarrierExamples([flipped])).toHaveLength(first.examples.length);
   });
 });

@@ -39,7 +39,7 @@ describe('knowledge base self-test', () => {
 
   it('every data file names its JSON Schema for editors, and every schema is used', () => {
     const schemaDir = join(db.dir, '..', 'schema', 'knowledge');
-    const files = ['fields', 'vendors', 'classification', 'cves', 'policies', 'ports', 'http-probes', 'mdns-services', 'lockout', 'comparison', 'mac-carriers'].map((f) => [`${f}.yaml`, `${f}.schema.json`]);
+    const files = ['fields', 'vendors', 'classification', 'cves', 'policies', 'ports', 'http-probes', 'mdns-services', 'lockout', 'comparison', 'mac-carriers', 'serial-carriers'].map((f) => [`${f}.yaml`, `${f}.schema.json`]);
     files.push(...db.files.map((f) => [f.file, 'rules.schema.json']));
     for (const [file, schema] of files) {
       const first = readFileSync(join(db.dir, file!), 'utf8').split('\n')[0];
