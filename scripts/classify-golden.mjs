@@ -7,6 +7,12 @@
 //
 //   node scripts/classify-golden.mjs write FILE    one JSON line per device
 //   node scripts/classify-golden.mjs check FILE    exit 1 at the first device whose result differs
+//   node scripts/classify-golden.mjs freeze INPUTS the devices' inputs, one JSON line each
+//   … write|check FILE INPUTS                      classify the frozen INPUTS instead
+//
+// The devices are built from the rules' examples, so a change to the rules themselves (a rule
+// moved to another file, an example added) changes the devices too: freeze the inputs before the
+// change and classify the same inputs after it.
 //
 // The devices: scripts/synthetic-devices.mjs's first SYNTHETIC_DEVICES (what the bench classifies);
 // one per example of every rule, alone, with no MAC, and again with the fingerprint taken from the
@@ -28,9 +34,9 @@ const AT = '2026-01-01T00:00:00.000Z';
 const FALLBACK_SOURCE = 'http-pages';
 const MAC_OF_EXAMPLE = '28:57:be:00:00:01';
 
-const [mode, file] = process.argv.slice(2);
-if ((mode !== 'write' && mode !== 'check') || !file) {
-  process.stderr.write('usage: node scripts/classify-golden.mjs write|check FILE\n');
+const [mode, file, frozen] = process.argv.slice(2);
+if ((mode !== 'write' && mode !== 'check' && mode !== 'freeze') || !file || (mode === 'freeze' && frozen)) {
+  process.stderr.write('usage: node scripts/classify-golden.mjs write|check FILE [INPUTS] | freeze INPUTS\n');
   process.exit(2);
 }
 
@@ -38,12 +44,13 @@ const knowledge = loadKnowledge();
 const identityFields = identityFieldsOf(knowledge.fields);
 const emitter = emittersOf();
 
-function* results() {
+/** Each device's input: a merged host (classified whole) or one observation list (fingerprinted only). */
+function* inputs() {
   const examples = emittedExamples(knowledge);
   const next = lcg(SEED);
   const observations = [];
   for (let n = 0; n < SYNTHETIC_DEVICES; n++) observations.push(...observationsOf(examples, n, next, AT));
-  for (const host of mergeObservations(observations, identityFields)) yield buildDevice(knowledge, host);
+  for (const host of mergeObservations(observations, identityFields)) yield { host };
 
   let n = SYNTHETIC_DEVICES;
   for (const rule of knowledge.rules) {
@@ -52,8 +59,8 @@ function* results() {
       const ip = ipOf(n++);
       const fields = { [rule.field]: example.value };
       const [host] = mergeObservations([{ source, ip, at: AT, status: 'ok', fields }], identityFields);
-      yield buildDevice(knowledge, host);
-      yield fingerprintDevice(knowledge, { observations: [{ source, ip, mac: MAC_OF_EXAMPLE, at: AT, status: 'ok', fields }] });
+      yield { host };
+      yield { observations: [{ source, ip, mac: MAC_OF_EXAMPLE, at: AT, status: 'ok', fields }] };
     }
   }
   // Values no other device shows (an example with the device's number after it), more of them
@@ -63,15 +70,34 @@ function* results() {
     const ip = ipOf(n++);
     const fields = { [example.field]: `${example.value} ${k}` };
     const [host] = mergeObservations([{ source: example.source, ip, at: AT, status: 'ok', fields }], identityFields);
-    yield buildDevice(knowledge, host);
+    yield { host };
   }
   for (const ruleFile of knowledge.files) {
     const source = emitter.get(ruleFile.field) ?? FALLBACK_SOURCE;
     const values = ruleFile.rules.flatMap((r) => r.examples.map((e) => e.value));
     const ip = ipOf(n++);
     const [host] = mergeObservations([{ source, ip, at: AT, status: 'ok', fields: { [ruleFile.field]: values } }], identityFields);
-    yield buildDevice(knowledge, host);
+    yield { host };
   }
+}
+
+function resultOf(input) {
+  return input.host ? buildDevice(knowledge, input.host) : fingerprintDevice(knowledge, { observations: input.observations });
+}
+
+function* frozenInputs(path) {
+  for (const line of readFileSync(path, 'utf8').split('\n')) if (line) yield JSON.parse(line);
+}
+
+if (mode === 'freeze') {
+  const lines = [...inputs()].map((input) => JSON.stringify(input));
+  writeFileSync(file, lines.join('\n') + '\n');
+  process.stdout.write(`${lines.length} inputs written to ${file}\n`);
+  process.exit(0);
+}
+
+function* results() {
+  for (const input of frozen ? frozenInputs(frozen) : inputs()) yield resultOf(input);
 }
 
 const lines = [...results()].map((r) => JSON.stringify(r));

@@ -8,7 +8,8 @@ import { normaliseMac } from '../net/mac.js';
 import type { Evidence, EvidenceSource, Observation } from '../types.js';
 import { compilePattern, readKnowledgeFile } from '../knowledge/read.js';
 import { lookupOui } from './oui.js';
-import { describeField, MAX_MATCH_VALUE_LENGTH, namedGroups } from './match.js';
+import { describeField, namedGroups } from './match.js';
+import { fieldsOfKind, valuesOf } from './carried-values.js';
 import { OUI_RULE_ID, type FieldDef, type FingerprintDb, type OuiMatch } from './types.js';
 
 export const MAC_CARRIERS_FILE = 'mac-carriers.yaml';
@@ -45,8 +46,7 @@ export function readMacCarriers(dir: string, fields: ReadonlyMap<string, FieldDe
     if (!namedGroups(pattern).includes('mac')) {
       file.fail(['carriers', i, 'pattern'], 'the pattern needs a named group `mac`');
     }
-    const carried = new Map<string, EvidenceSource>();
-    for (const f of fields.values()) if (f.kinds.includes(c.kind) && f.evidence) carried.set(f.name, f.evidence);
+    const carried = fieldsOfKind(fields, c.kind);
     if (carried.size === 0) file.fail(['carriers', i, 'kind'], `no field carries kind "${c.kind}"`);
     return { id: c.id, kind: c.kind, description: c.description, pattern, source: c.source, examples: c.examples, fields: carried };
   });
@@ -77,20 +77,16 @@ export function carriedMacEvidence(db: FingerprintDb, carriers: readonly MacCarr
   const seen = new Set<string>();
   for (const observation of observations) {
     for (const carrier of carriers) {
-      for (const [field, source] of carrier.fields) {
-        const raw = observation.fields[field];
-        for (const value of Array.isArray(raw) ? raw : [raw]) {
-          if (typeof value !== 'string' || value.length > MAX_MATCH_VALUE_LENGTH) continue;
-          const mac = carriedMac(carrier, value);
-          if (!mac || own.has(mac)) continue;
-          const verdict = macVerdict(db, mac);
-          if (!verdict) continue;
-          const detail = `${describeField(field, value)} carries MAC ${mac} (${carrier.id}), registered to ${verdict.organisation} (IEEE ${verdict.prefix})`;
-          if (seen.has(detail)) continue;
-          seen.add(detail);
-          const vendor = verdict.placeholder ? null : verdict.vendor;
-          evidence.push({ source, detail, supports: vendor, rule: OUI_RULE_ID, confidence: vendor ? verdict.confidence : 0 });
-        }
+      for (const { field, source, value } of valuesOf(carrier.fields, observation)) {
+        const mac = carriedMac(carrier, value);
+        if (!mac || own.has(mac)) continue;
+        const verdict = macVerdict(db, mac);
+        if (!verdict) continue;
+        const detail = `${describeField(field, value)} carries MAC ${mac} (${carrier.id}), registered to ${verdict.organisation} (IEEE ${verdict.prefix})`;
+        if (seen.has(detail)) continue;
+        seen.add(detail);
+        const vendor = verdict.placeholder ? null : verdict.vendor;
+        evidence.push({ source, detail, supports: vendor, rule: OUI_RULE_ID, confidence: vendor ? verdict.confidence : 0 });
       }
     }
   }

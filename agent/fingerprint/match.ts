@@ -8,7 +8,7 @@ import { lookupOui } from './oui.js';
 import { normaliseMac } from '../net/mac.js';
 import { comparableModel } from '../normalise.js';
 import { isIdentityKey, ruleIndexOf, type IndexedRule, type RuleIndex } from './rule-index.js';
-import { OUI_RULE_ID, type Claim, type FieldDef, type FingerprintDb, type IdentityValues, type RuleMatch } from './types.js';
+import { OUI_RULE_ID, SERIAL_FRAGMENT_RULE_ID, type Claim, type FieldDef, type FingerprintDb, type IdentityValues, type RuleMatch } from './types.js';
 
 /** Flags a rule may carry: no `g`/`y` (they make a RegExp stateful between calls), no `d`/`v`. */
 export const ALLOWED_RULE_FLAGS = /^[imsu]*$/;
@@ -71,9 +71,9 @@ export function describeField(field: string, value: string): string {
   return `${field} = ${JSON.stringify(shown)}`;
 }
 
-/** The claim an evidence item makes: OUI evidence is a platform claim; rules say which. */
+/** The claim an evidence item makes: OUI evidence and a serial piece that agrees are platform claims; rules say which. */
 export function claimOf(db: FingerprintDb, evidence: Evidence): Claim | null {
-  if (evidence.source === 'oui' || evidence.rule === OUI_RULE_ID) return 'platform';
+  if (evidence.source === 'oui' || evidence.rule === OUI_RULE_ID || evidence.rule === SERIAL_FRAGMENT_RULE_ID) return 'platform';
   return db.rulesById.get(evidence.rule)?.claim ?? null;
 }
 

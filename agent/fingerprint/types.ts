@@ -164,6 +164,8 @@ export interface OuiMatch {
 export const OUI_RULE_ID = 'oui-registry';
 /** Rule id written on the evidence that a device's MAC is shared with other devices (reserved too). */
 export const SHARED_MAC_RULE_ID = 'mac-shared';
+/** Rule id written on a serial piece a value carries, checked against the device's serial (reserved too; fingerprints/serial-carriers.yaml). */
+export const SERIAL_FRAGMENT_RULE_ID = 'serial-fragment';
 
 /** One problem found by verifyFingerprints (recog's self-test). */
 export interface FingerprintProblem {

@@ -13,9 +13,10 @@ import { HTTP_PROBES_FILE, POLICIES_FILE, PORTS_FILE } from '../knowledge/tables
 import { vulnerabilitiesOf } from '../pipeline/vulns.js';
 import { FIELDS_FILE, OUI_FILE, VENDORS_FILE } from './paths.js';
 import { checkMacCarrierExamples, MAC_CARRIERS_FILE } from './mac-carriers.js';
+import { checkSerialCarrierExamples, SERIAL_CARRIERS_FILE } from './serial-carriers.js';
 import { ALLOWED_RULE_FLAGS, capturesOf, namedGroups } from './match.js';
 import { OUI_PREFIX, vendorsForOrganisation } from './oui.js';
-import { OUI_RULE_ID, SHARED_MAC_RULE_ID, type FingerprintDb, type FingerprintProblem, type IdentityValues, type Rule } from './types.js';
+import { OUI_RULE_ID, SERIAL_FRAGMENT_RULE_ID, SHARED_MAC_RULE_ID, type FingerprintDb, type FingerprintProblem, type IdentityValues, type Rule } from './types.js';
 
 const IDENTITY_KEY_SET: ReadonlySet<string> = new Set(IDENTITY_KEYS);
 export const MAX_EXAMPLES = 20;
@@ -85,7 +86,7 @@ export function checkStructure(db: FingerprintDb): FingerprintProblem[] {
       if (previous === undefined) seenIds.set(rule.id, { file: file.file, fields: new Set([file.field]) });
       else if (previous.file !== file.file || previous.fields.has(file.field)) add(file.file, rule.id, `id is already used in ${previous.file}`);
       else previous.fields.add(file.field);
-      if (rule.id === OUI_RULE_ID || rule.id === SHARED_MAC_RULE_ID) add(file.file, rule.id, `id "${rule.id}" is reserved for MAC evidence`);
+      if (rule.id === OUI_RULE_ID || rule.id === SHARED_MAC_RULE_ID || rule.id === SERIAL_FRAGMENT_RULE_ID) add(file.file, rule.id, `id "${rule.id}" is reserved for MAC and serial evidence`);
       if (rule.field !== file.field) add(file.file, rule.id, `field "${rule.field}" differs from its file's "${file.field}"`);
       checkRuleShape(rule, db, add);
     }
@@ -228,6 +229,7 @@ export function citationsOf(db: Knowledge): { file: string; entry: string; sourc
     ]),
     ...db.policies.map((p) => ({ file: POLICIES_FILE, entry: p.id, source: p.source })),
     ...db.macCarriers.map((c) => ({ file: MAC_CARRIERS_FILE, entry: c.id, source: c.source })),
+    ...db.serialCarriers.map((c) => ({ file: SERIAL_CARRIERS_FILE, entry: c.id, source: c.source })),
     ...db.ports.map((p) => ({ file: PORTS_FILE, entry: `port ${p.port}`, source: p.source })),
     ...db.httpProbes.paths.map((p) => ({ file: HTTP_PROBES_FILE, entry: p.path, source: p.source })),
     ...db.httpProbes.markers.map((m) => ({ file: HTTP_PROBES_FILE, entry: `marker ${JSON.stringify(m.text)}`, source: m.source })),
@@ -259,6 +261,7 @@ export function verifyFingerprints(db: Knowledge): FingerprintProblem[] {
   }
   problems.push(...checkCveExamples(db.cves));
   problems.push(...checkMacCarrierExamples(db.macCarriers).map((p) => ({ file: MAC_CARRIERS_FILE, ...p })));
+  problems.push(...checkSerialCarrierExamples(db.serialCarriers).map((p) => ({ file: SERIAL_CARRIERS_FILE, ...p })));
   problems.push(...checkCitations(db));
   return problems;
 }

@@ -16,6 +16,7 @@
  *   lockout.yaml         failed-login lockout limits the credentialed reads must never reach
  *   comparison.yaml      vendor prefixes a model may carry or drop (agent/normalise.ts)
  *   mac-carriers.yaml    values that carry a MAC address (realms), checked against the registry
+ *   serial-carriers.yaml values that carry a serial or a piece of one (realms), checked against the device's serial
  *
  * Each file has its JSON Schema in schema/knowledge/ (editors validate the YAML with it); a bad
  * file throws CCTV_ERR_FINGERPRINT_DATA naming the file, the line and the key. After reading, the
@@ -28,6 +29,7 @@ import type { FingerprintDb, Rule, Vendor } from '../fingerprint/types.js';
 import { checkStructure } from '../fingerprint/verify.js';
 import { readComparisonRules } from '../normalise.js';
 import { readMacCarriers, type MacCarrier } from '../fingerprint/mac-carriers.js';
+import { readSerialCarriers, type SerialCarrier } from '../fingerprint/serial-carriers.js';
 import { CVES_FILE, readCves, type CveTable } from './cves.js';
 import { failData, readKnowledgeFile } from './read.js';
 import {
@@ -60,6 +62,8 @@ export interface Knowledge extends FingerprintDb {
   readonly lockout: ReadonlyMap<string, LockoutLimit>;
   /** Values that carry a MAC address (realms…), fingerprints/mac-carriers.yaml. */
   readonly macCarriers: readonly MacCarrier[];
+  /** Values that carry a serial or a piece of one (realms…), fingerprints/serial-carriers.yaml. */
+  readonly serialCarriers: readonly SerialCarrier[];
 }
 
 /** Linked vendors: the vendor-table entries whose own linkedVendor is themselves, in table order. */
@@ -112,6 +116,7 @@ export function loadKnowledge(dir?: string): Knowledge {
     lockout: readLockout(readKnowledgeFile(root, LOCKOUT_FILE, 'lockout.schema.json')),
     comparison: readComparisonRules(root),
     macCarriers: readMacCarriers(root, fields),
+    serialCarriers: readSerialCarriers(root, fields),
   };
   const problems = checkStructure(knowledge);
   const first = problems[0];

@@ -5,6 +5,7 @@
 import { describeAddress, withoutZone, type AddressDetail } from '../net/ip-address.js';
 import { classify } from './classify.js';
 import { fingerprintDevice } from '../fingerprint/index.js';
+import { serialFragmentEvidence } from '../fingerprint/serial-carriers.js';
 import { carriedMacEvidence } from '../fingerprint/mac-carriers.js';
 import type { Knowledge } from '../knowledge/index.js';
 import { compareAddresses, DEVICE_UUID_FIELDS, type ObservedHost, type SharedMac } from './merge.js';
@@ -128,6 +129,9 @@ export function buildDevice(db: Knowledge, host: ObservedHost): Device {
   const fingerprint = fingerprintDevice(db, { macs: host.ownMacs, observations: host.observations });
   // MACs carried inside other values (an Axis realm's AXIS_<MAC>) count like the device's own.
   const carried = carriedMacEvidence(db, db.macCarriers, host.observations, host.ownMacs);
+  // Serial pieces carried inside other values (a Hikvision realm's IP Camera(<sub-serial>)),
+  // checked against the serial the device gives: agreeing or not, both are shown.
+  carried.push(...serialFragmentEvidence(db, db.serialCarriers, host.observations));
   const deviceEvidence = carried.length > 0 ? [...fingerprint.evidence, ...carried] : fingerprint.evidence;
   const classified = classify(db, deviceEvidence, fingerprint.identity);
   const { classification, identity } = classified;

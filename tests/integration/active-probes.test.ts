@@ -90,7 +90,7 @@ describe('a default scan of the lab /24 with active probes', () => {
       const device = deviceOf(run.inventory, labProfile(name));
       expect({ name, rules: rules(device) }).toEqual({
         name,
-        rules: expect.arrayContaining(['http-server-hikvision-app-webs', 'http-realm-hikvision-ip-camera', 'http-marker-hikvision-isapi-usercheck', 'http-marker-hikvision-login-asp', 'tls-subject-hikvision-default']),
+        rules: expect.arrayContaining(['http-server-hikvision-app-webs', 'realm-hikvision-ip-camera', 'http-marker-hikvision-isapi-usercheck', 'http-marker-hikvision-login-asp', 'tls-subject-hikvision-default']),
       });
       expect(device.classification.linkedVendor).toBe('hikvision');
     }

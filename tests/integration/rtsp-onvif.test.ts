@@ -121,9 +121,9 @@ describe('RTSP and the ONVIF device service in the lab', () => {
 
   it('a default scan shows the RTSP server of each camera as evidence', () => {
     const rules = (name: string): string[] => rtspEvidence(deviceOf(plain.inventory, name)).map((e) => `${e.rule} ${e.detail}`);
-    expect(rules('hikvision')).toEqual(['rtsp-realm-hikvision rtsp.auth.realm = "Hikvision"']);
-    expect(rules('lts')).toEqual(['rtsp-realm-hikvision rtsp.auth.realm = "Hikvision"']);
-    expect(rules('dahua')).toEqual(['rtsp-realm-dahua-device rtsp.auth.realm = "device"', 'rtsp-server-dahua rtsp.server = "Dahua Rtsp Server"']);
+    expect(rules('hikvision')).toEqual(['realm-hikvision rtsp.auth.realm = "Hikvision"']);
+    expect(rules('lts')).toEqual(['realm-hikvision rtsp.auth.realm = "Hikvision"']);
+    expect(rules('dahua')).toEqual(['realm-dahua-device rtsp.auth.realm = "device"', 'rtsp-server-dahua rtsp.server = "Dahua Rtsp Server"']);
     expect(rules('amcrest')).toEqual(rules('dahua'));
     expect(rules('axis')).toEqual([]);
     for (const name of ['hikvision', 'lts', 'dahua', 'amcrest', 'axis']) {

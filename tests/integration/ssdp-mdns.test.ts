@@ -94,9 +94,9 @@ describe('SSDP/UPnP and mDNS discovery in the lab', () => {
     expect(rules).toEqual(
       expect.arrayContaining([
         'ssdp ssdp-server-synology-dsm',
-        'ssdp upnp-manufacturer-synology',
+        'ssdp label-synology',
         'ssdp upnp-udn-synology-dsm',
-        'mdns mdns-txt-vendor-synology',
+        'mdns label-synology',
         'mdns model-synology',
       ]),
     );
@@ -251,7 +251,7 @@ describe('SSDP/UPnP and mDNS discovery in the lab', () => {
     for (const p of speaksSsdp()) expect(descriptionRequests(p.name), p.name).toBe(before.get(p.name));
     expect(passive.inventory.scan.methods).not.toContain('upnp-description');
     const nas = deviceAt(passive.inventory, labProfile('nas').ip);
-    expect(nas.evidence.map((e) => e.rule)).toEqual(expect.arrayContaining(['ssdp-server-synology-dsm', 'mdns-txt-vendor-synology']));
+    expect(nas.evidence.map((e) => e.rule)).toEqual(expect.arrayContaining(['ssdp-server-synology-dsm', 'label-synology']));
     expect(nas.evidence.some((e) => e.detail.startsWith('upnp.'))).toBe(false);
     expect(nas.classification.linkedVendor).toBeNull();
     // Issue 14: with no unicast at all, the NAS (no WS-Discovery) is found over IPv6 by mDNS and SSDP, one device.

@@ -100,7 +100,7 @@ describe('classify: Hikvision and its rebrands', () => {
       deviceType: 'camera',
     });
     expect(r.evidence.map((e) => e.rule)).toEqual(
-      expect.arrayContaining(['oui-registry', 'name-hikvision', 'model-hikvision-camera', 'serial-hikvision', 'firmware-hikvision-build']),
+      expect.arrayContaining(['oui-registry', 'label-hikvision', 'model-hikvision-camera', 'serial-hikvision', 'firmware-hikvision-build']),
     );
   });
 
@@ -347,8 +347,8 @@ describe('classify: conflicts and the formula', () => {
     const conflict = run('00:40:8c:00:00:90', [discovery(hikvisionScopes)]).classification;
     expect(conflict.linkedVendor).toBe('hikvision');
     expect(conflict.confidence).toBeLessThan(clean.confidence);
-    // S(hikvision) = 1 − 0.2·0.2 = 0.96 (name, hardware); R(axis) = 0.5 (OUI): 0.96 × 0.5.
-    expect(conflict.confidence).toBe(0.48);
+    // S(hikvision) = 1 − 0.15·0.2 = 0.97 (name 0.85, hardware 0.8); R(axis) = 0.5 (OUI): 0.97 × 0.5.
+    expect(conflict.confidence).toBe(0.485);
   });
 
   it('Dahua traits on a Hikvision device lower confidence; the stronger maker wins', () => {
@@ -372,8 +372,8 @@ describe('classify: conflicts and the formula', () => {
     const evidence = [
       ev('model-hikvision-camera', 'onvif.scope.hardware = "DS-2CD2143G2-I"', 'hikvision', 0.8),
       ev('model-hikvision-camera', 'onvif.scope.hardware = "DS-2CD2385G1-I"', 'hikvision', 0.8),
-      ev('name-lts', 'onvif.scope.name = "LTS"', 'lts', 0.8),
-      ev('name-annke', 'onvif.scope.name = "ANNKE"', 'annke', 0.8),
+      ev('label-lts', 'onvif.scope.name = "LTS"', 'lts', 0.8),
+      ev('label-annke', 'onvif.scope.name = "ANNKE"', 'annke', 0.8),
     ];
     const { own, rival } = scoreGroups(db, evidence);
     // 0.8 (platform, direct) ; 0.8 × 0.5 (brand, OEM) ; 0.8 × 0.5 × 0.5 (brand, OEM, uncertain)

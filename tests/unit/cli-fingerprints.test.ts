@@ -8,7 +8,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, wri
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFields } from '../../agent/fingerprint/index.js';
+import { fingerprintDevice, readFields } from '../../agent/fingerprint/index.js';
 import { loadKnowledge } from '../../agent/knowledge/index.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
@@ -68,7 +68,7 @@ describe('fingerprints match', () => {
     expect(Object.keys(report)).toEqual(['field', 'value', 'matches']);
     expect(report.field).toBe('onvif.scope.name');
     expect(report.value).toBe(value);
-    expect(report.matches).toContainEqual({ rule: 'name-hikvision', supports: 'hikvision', confidence: 0.8, identity: { model: 'DS-2CD2143G2-I' } });
+    expect(report.matches).toContainEqual({ rule: 'label-hikvision', supports: 'hikvision', confidence: 0.85, identity: { model: 'DS-2CD2143G2-I' } });
     // Exactly the rules of the field whose pattern matches, in file order.
     const expected = (db.rulesByField.get('onvif.scope.name') ?? []).filter((rule) => rule.pattern.test(value)).map((rule) => rule.id);
     expect(report.matches.map((m) => m.rule)).toEqual(expected);
@@ -89,10 +89,10 @@ describe('fingerprints match', () => {
   it('in words: the rule, its file, pattern, vendor and relation, claim, captures and source', async () => {
     const r = await run(['fingerprints', 'match', 'onvif.scope.name', 'LTS']);
     expect(r.code).toBe(0);
-    const rule = db.rulesById.get('name-lts');
+    const rule = db.rulesById.get('label-lts');
     expect(rule).toBeDefined();
     expect(r.stdout).toContain('onvif.scope.name = "LTS"');
-    expect(r.stdout).toContain(`name-lts (rules/onvif_scope_name.yaml, rule ${(rule?.index ?? 0) + 1}): ${rule?.description}`);
+    expect(r.stdout).toContain(`label-lts (kinds/brand-label.yaml, rule ${(rule?.index ?? 0) + 1}): ${rule?.description}`);
     expect(r.stdout).toContain(`pattern /${rule?.pattern.source}/${rule?.pattern.flags} matched`);
     expect(r.stdout).toContain('points to LTS (lts: oem of hikvision); brand claim, confidence');
     expect(r.stdout).toContain(`source: ${rule?.citation}`);
@@ -121,6 +121,43 @@ describe('fingerprints match', () => {
     const r = await run(['fingerprints', 'match', 'onvif.scope.name']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/missing required argument 'value'/);
+  });
+});
+
+describe('fingerprints match mac', () => {
+  /** The OUI evidence a scan writes for `mac` as the device's own MAC. */
+  const scanned = (mac: string) => fingerprintDevice(db, { macs: [mac], observations: [] }).evidence.find((e) => e.rule === 'oui-registry');
+
+  it('gives the registry verdict a scan gives the same MAC, in words and as JSON, in any notation (exit 0)', async () => {
+    const text = await run(['fingerprints', 'match', 'mac', '28-57-BE-6A-1C-10']);
+    const json = await run(['fingerprints', 'match', 'mac', '3cd9.2b40.4040', '--json']);
+    for (const r of [text, json]) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+
+    const hikvision = scanned('28:57:be:6a:1c:10');
+    expect(text.stdout.split('\n')).toEqual([
+      'mac = "28-57-BE-6A-1C-10"',
+      `${hikvision?.detail}: points to Hikvision (hikvision: hikvision itself); platform claim, confidence ${hikvision?.confidence}`,
+      '',
+    ]);
+
+    const hp = scanned('3c:d9:2b:40:40:40');
+    expect(hp?.supports).toBe('hp');
+    expect(JSON.parse(json.stdout)).toEqual({
+      field: 'mac',
+      value: '3cd9.2b40.4040',
+      matches: [],
+      macs: [{ mac: '3c:d9:2b:40:40:40', carrier: null, prefix: '3CD92B', organisation: 'Hewlett Packard', supports: hp?.supports, confidence: hp?.confidence }],
+    });
+    // Two runs of the program; on a loaded machine each may take seconds to load the database.
+  }, 45_000);
+
+  it('a value that is not a MAC exits 2 with one coded line on stderr and nothing on stdout', async () => {
+    const r = await run(['fingerprints', 'match', 'mac', '28:57:be:6a:1c', '--json']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('"28:57:be:6a:1c" is not a MAC address');
+    expect(r.stderr).toContain('[CCTV_ERR_NOT_A_MAC]');
   });
 });
 

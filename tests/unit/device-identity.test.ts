@@ -10,6 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { fingerprintDevice, matchReport } from '../../agent/fingerprint/index.js';
 import { brandOfModel, isGenericLabel } from '../../agent/fingerprint/labels.js';
 import { carriedMacEvidence } from '../../agent/fingerprint/mac-carriers.js';
+import { checkSerialCarrierExamples, serialFragmentEvidence } from '../../agent/fingerprint/serial-carriers.js';
+import { buildDevice } from '../../agent/pipeline/assess.js';
+import { identityFieldsOf, mergeObservations } from '../../agent/pipeline/merge.js';
 import { loadKnowledge } from '../../agent/knowledge/index.js';
 import { classify } from '../../agent/pipeline/classify.js';
 import { parseIsapiDeviceInfo } from '../../agent/protocols/isapi.js';
@@ -65,6 +68,18 @@ describe('device type from every field that says what a device is', () => {
     expect(typeOf(observation('sadp', { 'sadp.model': 'iDS-9632NXI-I8/16S' }))).toBe('recorder');
   });
 
+  it('an encoder: its model says so, over the NetworkVideoTransmitter an encoder announces like a camera', () => {
+    const nvt = { 'onvif.types': ['dn:NetworkVideoTransmitter'], 'onvif.scope.type': ['video_encoder', 'Network_Video_Transmitter'] };
+    // NVT and the video_encoder scope alone: cameras announce them too, so a camera.
+    expect(typeOf(observation('ws-discovery', nvt))).toBe('camera');
+    expect(typeOf(observation('ws-discovery', { ...nvt, 'onvif.scope.hardware': ['DS-6704HUHI'] }))).toBe('encoder');
+    expect(typeOf(observation('dhip', { 'dhip.deviceType': 'DH-NVS0404HG-AS-E' }))).toBe('encoder');
+    expect(typeOf(observation('vendor-identity', { 'dahua.cgi.model': 'NVS0104HDC' }))).toBe('encoder');
+    // A Hikvision DS-6…HD… is a decoder, not an encoder; Dahua NVR… stays a recorder.
+    expect(typeOf(observation('sadp', { 'sadp.model': 'DS-6401HDI' }))).not.toBe('encoder');
+    expect(typeOf(observation('dhip', { 'dhip.deviceType': 'DHI-NVR4104-P-4KS2' }))).toBe('recorder');
+  });
+
   it('nothing that tells: null', () => {
     expect(typeOf(observation('http-pages', { 'http.title': 'WEB SERVICE' }))).toBeNull();
   });
@@ -77,6 +92,34 @@ describe('a rule about a kind of value runs on every field of that kind', () => 
       const fp = fingerprintDevice(db, { macs: [], observations: [observation('onvif-device-service', { [field]: 'IP2M-841' })] });
       expect(fp.evidence.find((e) => e.rule === 'model-amcrest')).toMatchObject({ source, supports: 'amcrest' });
     }
+  });
+
+  // Each case matched in some fields and not in others while every field had its own rule file:
+  // the LTS label on ONVIF and SADP but not in a UPnP description, DHIP or the Dahua CGI; the
+  // Hikvision realm IP Camera(…) on HTTP and ONVIF but not RTSP; the Hikvision serial shape on
+  // ONVIF and SADP but not ISAPI; the Dahua build string on ONVIF and DHIP but not the Dahua CGI or
+  // SADP. Now each is one rule, run on every field of its kind, writing that field's source.
+  it('a label, a realm, a serial and a firmware shape that matched in one field and not another now match in every field of their kind', () => {
+    const cases = [
+      { value: 'LTS', rule: 'label-lts', supports: 'lts', fields: ['onvif.device.manufacturer', 'onvif.scope.name', 'sadp.oemInfo', 'upnp.manufacturer', 'dhip.vendor', 'dahua.cgi.vendor', 'isapi.manufacturer'] },
+      { value: 'IP Camera(21388)', rule: 'realm-hikvision-ip-camera', supports: 'hikvision', fields: ['http.auth.realm', 'onvif.auth.realm', 'rtsp.auth.realm'] },
+      { value: 'DS-2CD2385G1-I20200414AAWRE33842150', rule: 'serial-hikvision', supports: 'hikvision', fields: ['onvif.device.serial', 'sadp.serial', 'isapi.serial', 'upnp.serialNumber'] },
+      { value: '2.800.0000016.0.R', rule: 'firmware-dahua', supports: 'dahua', fields: ['onvif.device.firmware', 'dhip.version', 'dahua.cgi.firmware', 'sadp.firmware'] },
+    ];
+    for (const c of cases) {
+      for (const field of c.fields) {
+        const source = db.fields.get(field)?.evidence;
+        const fp = fingerprintDevice(db, { macs: [], observations: [observation('http-pages', { [field]: c.value })] });
+        expect({ field, evidence: fp.evidence.find((e) => e.rule === c.rule) }).toEqual({
+          field,
+          evidence: { source, detail: `${field} = ${JSON.stringify(c.value)}`, supports: c.supports, rule: c.rule, confidence: db.rulesById.get(c.rule)?.confidence },
+        });
+      }
+    }
+    // The serial a Hikvision serial carries is the model, whichever field gave it.
+    expect(matchReport(db, 'isapi.serial', 'DS-2CD2366G2-ISU/SL20210726AAWRG41390691').matches.map((m) => m.identity)).toEqual([{ model: 'DS-2CD2366G2-ISU/SL' }]);
+    // One rule, one id and one set of examples, however many fields run it.
+    expect(new Set(db.rules.filter((r) => r.id === 'label-lts').map((r) => r.file))).toEqual(new Set(['kinds/brand-label.yaml']));
   });
 
   it('each field names its kinds and evidence source once, in fields.yaml', () => {
@@ -132,5 +175,64 @@ describe('MACs carried in realms, and `fingerprints match mac`', () => {
     }
     expect(matchReport(db, 'sadp.mac', '58-50-ed-1f-e3-85').macs?.[0]).toMatchObject({ mac: '58:50:ed:1f:e3:85', supports: 'hikvision' });
     expect(() => matchReport(db, 'mac', 'not-a-mac')).toThrow(/CCTV_ERR_NOT_A_MAC|not a MAC address/);
+  });
+});
+
+describe('serial pieces carried in realms, checked against the device\'s serial', () => {
+  // The lab's hikisapi camera: realm IP Camera(G4139), serial …AAWRG41390691 (sub-serial G41390691).
+  const serial = observation('vendor-identity', { 'isapi.serial': 'DS-2CD2366G2-ISU/SL20210726AAWRG41390691' });
+  const realm = (value: string) => observation('http-pages', { 'http.auth.realm': value });
+
+  it('a Hikvision realm whose piece is the serial\'s: a platform trait of Hikvision, under the realm\'s source', () => {
+    expect(serialFragmentEvidence(db, db.serialCarriers, [realm('IP Camera(G4139)'), serial])).toEqual([
+      {
+        source: 'http',
+        detail: 'http.auth.realm = "IP Camera(G4139)" carries serial piece "G4139" (realm-hikvision-sub-serial), which agrees with isapi.serial = "DS-2CD2366G2-ISU/SL20210726AAWRG41390691"',
+        supports: 'hikvision',
+        rule: 'serial-fragment',
+        confidence: db.serialCarriers.find((c) => c.id === 'realm-hikvision-sub-serial')?.confidence,
+      },
+    ]);
+  });
+
+  it('a realm whose piece is not the serial\'s is recorded, supporting nothing; with no serial, nothing is written', () => {
+    const [disagreement, ...rest] = serialFragmentEvidence(db, db.serialCarriers, [realm('IP Camera(FN636)'), serial]);
+    expect(rest).toEqual([]);
+    expect(disagreement).toEqual({
+      source: 'http',
+      detail: 'http.auth.realm = "IP Camera(FN636)" carries serial piece "FN636" (realm-hikvision-sub-serial), which agrees with no serial the device gives (isapi.serial = "DS-2CD2366G2-ISU/SL20210726AAWRG41390691"): the value may come from another device, or a serial was changed',
+      supports: null,
+      rule: 'serial-fragment',
+      confidence: 0,
+    });
+    expect(serialFragmentEvidence(db, db.serialCarriers, [realm('IP Camera(G4139)')])).toEqual([]);
+    // A Dahua realm names the whole serial: the RTSP realm agrees with the DHIP serial.
+    const dahua = serialFragmentEvidence(db, db.serialCarriers, [
+      observation('rtsp', { 'rtsp.auth.realm': 'Login to 4K01FD2PAJ6E3FF' }),
+      observation('dhip', { 'dhip.serial': '4K01FD2PAJ6E3FF' }),
+    ]);
+    expect(dahua.map((e) => [e.source, e.supports, e.rule])).toEqual([['rtsp', 'dahua', 'serial-fragment']]);
+  });
+
+  it('in a device: agreement adds to the maker\'s platform evidence, disagreement shows in the evidence list', () => {
+    const device = (realmValue: string) => {
+      const [host] = mergeObservations([{ ...realm(realmValue), mac: '02:00:00:00:00:99' }, serial], identityFieldsOf(db.fields));
+      if (!host) throw new Error('no host');
+      return buildDevice(db, host);
+    };
+    const agreeing = device('IP Camera(G4139)');
+    const other = device('IP Camera(FN636)');
+    expect(agreeing.evidence.filter((e) => e.rule === 'serial-fragment').map((e) => e.supports)).toEqual(['hikvision']);
+    expect(other.evidence.filter((e) => e.rule === 'serial-fragment').map((e) => e.supports)).toEqual([null]);
+    expect(agreeing.classification.linkedVendor).toBe('hikvision');
+    expect(agreeing.classification.confidence).toBeGreaterThan(other.classification.confidence);
+  });
+
+  it('fingerprints verify checks every carrier example: a wrong `agrees` is reported', () => {
+    expect(checkSerialCarrierExamples(db.serialCarriers)).toEqual([]);
+    const [first] = db.serialCarriers;
+    if (!first) throw new Error('no serial carrier');
+    const flipped = { ...first, examples: first.examples.map((e) => ({ ...e, agrees: !e.agrees })) };
+    expect(checkSerialCarrierExamples([flipped])).toHaveLength(first.examples.length);
   });
 });

@@ -48,10 +48,10 @@ describe('staleness is caught', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cctv-coverage-'));
     dirs.push(dir);
     cpSync(db.dir, dir, { recursive: true });
-    const path = join(dir, 'rules', 'onvif_scope_name.yaml');
+    const path = join(dir, 'kinds', 'brand-label.yaml');
     const doc = parse(readFileSync(path, 'utf8')) as { rules: Record<string, unknown>[] };
     doc.rules.push({
-      id: 'name-coverage-test',
+      id: 'label-coverage-test',
       description: 'a rule only this test adds',
       pattern: '^Coverage Test$',
       supports: 'axis',

@@ -39,7 +39,7 @@ describe('knowledge base self-test', () => {
 
   it('every data file names its JSON Schema for editors, and every schema is used', () => {
     const schemaDir = join(db.dir, '..', 'schema', 'knowledge');
-    const files = ['fields', 'vendors', 'classification', 'cves', 'policies', 'ports', 'http-probes', 'mdns-services', 'lockout', 'comparison', 'mac-carriers'].map((f) => [`${f}.yaml`, `${f}.schema.json`]);
+    const files = ['fields', 'vendors', 'classification', 'cves', 'policies', 'ports', 'http-probes', 'mdns-services', 'lockout', 'comparison', 'mac-carriers', 'serial-carriers'].map((f) => [`${f}.yaml`, `${f}.schema.json`]);
     files.push(...db.files.map((f) => [f.file, 'rules.schema.json']));
     for (const [file, schema] of files) {
       const first = readFileSync(join(db.dir, file!), 'utf8').split('\n')[0];
@@ -132,8 +132,8 @@ describe('fingerprintDevice', () => {
       source: 'onvif',
       detail: 'onvif.scope.name = "HIKVISION DS-2CD2143G2-I"',
       supports: 'hikvision',
-      rule: 'name-hikvision',
-      confidence: 0.8,
+      rule: 'label-hikvision',
+      confidence: 0.85,
     });
     // The repeated discovery observation does not repeat evidence.
     const details = fp.evidence.map((e) => `${e.rule} ${e.detail}`);
@@ -222,31 +222,31 @@ function messages(problems: FingerprintProblem[]): string[] {
 describe('a broken database is reported', () => {
   it('an example that does not match its rule, names file and rule', () => {
     const dir = copyDb();
-    editYaml(dir, 'rules/onvif_scope_name.yaml', (doc) => {
-      ruleOf(doc, 'name-dahua')['examples'] = [{ value: 'Dahau' }];
+    editYaml(dir, 'kinds/brand-label.yaml', (doc) => {
+      ruleOf(doc, 'label-dahua')['examples'] = [{ value: 'Dahau' }];
     });
     expect(messages(verifyFingerprints(loadKnowledge(dir)))).toEqual([
-      'rules/onvif_scope_name.yaml name-dahua: example "Dahau" does not match the pattern',
+      'kinds/brand-label.yaml label-dahua: example "Dahau" does not match the pattern',
     ]);
   });
 
   it('an example whose captures differ from its expect', () => {
     const dir = copyDb();
-    editYaml(dir, 'rules/onvif_device_serial.yaml', (doc) => {
+    editYaml(dir, 'kinds/serial.yaml', (doc) => {
       ruleOf(doc, 'serial-hikvision')['examples'] = [
         { value: 'DS-2CD2385G1-I20200414AAWRE33842150', expect: { model: 'DS-2CD2385G1' } },
       ];
     });
     expect(messages(verifyFingerprints(loadKnowledge(dir)))).toEqual([
-      'rules/onvif_device_serial.yaml serial-hikvision: example "DS-2CD2385G1-I20200414AAWRE33842150" yields {"model":"DS-2CD2385G1-I"}, expected {"model":"DS-2CD2385G1"}',
+      'kinds/serial.yaml serial-hikvision: example "DS-2CD2385G1-I20200414AAWRE33842150" yields {"model":"DS-2CD2385G1-I"}, expected {"model":"DS-2CD2385G1"}',
     ]);
   });
 
   it('an example an earlier rule of the same file matches first (a broad rule shadowing a specific one)', () => {
     const dir = copyDb();
-    editYaml(dir, 'rules/onvif_scope_name.yaml', (doc) => {
+    editYaml(dir, 'kinds/brand-label.yaml', (doc) => {
       doc.rules.unshift({
-        id: 'name-too-broad',
+        id: 'label-too-broad',
         description: 'matches anything',
         pattern: '.',
         supports: null,
@@ -258,42 +258,42 @@ describe('a broken database is reported', () => {
     });
     const found = messages(verifyFingerprints(loadKnowledge(dir)));
     expect(found).toContain(
-      'rules/onvif_scope_name.yaml name-dahua: example "Dahua" is matched first by the earlier rule "name-too-broad"',
+      'kinds/brand-label.yaml label-dahua: example "Dahua" is matched first by the earlier rule "label-too-broad"',
     );
   });
 
   it('a pattern that does not compile stops loading, naming file and rule', () => {
     const dir = copyDb();
-    editYaml(dir, 'rules/onvif_scope_name.yaml', (doc) => {
-      ruleOf(doc, 'name-lts')['pattern'] = '^(LTS';
+    editYaml(dir, 'kinds/brand-label.yaml', (doc) => {
+      ruleOf(doc, 'label-lts')['pattern'] = '^(LTS';
     });
     const err = loadError(dir);
     expect(err.code).toBe('CCTV_ERR_FINGERPRINT_DATA');
-    expect(err.message).toContain(join(dir, 'rules/onvif_scope_name.yaml'));
+    expect(err.message).toContain(join(dir, 'kinds/brand-label.yaml'));
     expect(err.message).toMatch(/line \d+: rules\[\d+\]\.pattern: pattern "\^\(LTS" does not compile/);
   });
 
   it('a vendor that is not in vendors.yaml, and a named group that is not an Identity key', () => {
     const dir = copyDb();
-    editYaml(dir, 'rules/onvif_scope_name.yaml', (doc) => {
-      ruleOf(doc, 'name-lts')['supports'] = 'lts-typo';
-      ruleOf(doc, 'name-hikvision')['pattern'] = '^HIKVISION(?:[ _]+(?<vendor>\\S+))?$';
+    editYaml(dir, 'kinds/brand-label.yaml', (doc) => {
+      ruleOf(doc, 'label-lts')['supports'] = 'lts-typo';
+      ruleOf(doc, 'label-hikvision')['pattern'] = '^HIKVISION(?:[ _]+(?<vendor>\\S+))?$';
     });
     const err = loadError(dir);
     expect(err.code).toBe('CCTV_ERR_FINGERPRINT_DATA');
-    expect(err.message).toContain('name-lts: supports "lts-typo", which is not a key in vendors.yaml');
-    expect(err.message).toContain('name-hikvision: named group "vendor" is not an Identity key');
+    expect(err.message).toContain('label-lts: supports "lts-typo", which is not a key in vendors.yaml');
+    expect(err.message).toContain('label-hikvision: named group "vendor" is not an Identity key');
   });
 
   it('schema errors: confidence out of range, unknown key, too many examples', () => {
     const dir = copyDb();
-    editYaml(dir, 'rules/onvif_auth_realm.yaml', (doc) => {
+    editYaml(dir, 'kinds/realm.yaml', (doc) => {
       ruleOf(doc, 'realm-hikvision')['confidence'] = 1.5;
       ruleOf(doc, 'realm-hikvision')['supprots'] = 'hikvision';
-      ruleOf(doc, 'realm-lorex-login-to')['examples'] = Array.from({ length: 21 }, (_, i) => ({ value: `Login to ND01181100000${i}` }));
+      ruleOf(doc, 'realm-dahua-login-to')['examples'] = Array.from({ length: 21 }, (_, i) => ({ value: `Login to ND01181100000${i}` }));
     });
     const err = loadError(dir);
-    expect(err.message).toContain('rules/onvif_auth_realm.yaml');
+    expect(err.message).toContain('kinds/realm.yaml');
     expect(err.message).toMatch(/line \d+: rules\[0\]\.confidence: must be <= 1/);
     expect(err.message).toMatch(/line \d+: rules\[0\]\.supprots: is not a known key/);
     expect(err.message).toMatch(/line \d+: rules\[2\]\.examples: must NOT have more than 20 items/);
@@ -312,11 +312,11 @@ describe('a broken database is reported', () => {
   it('an id used twice across files is reported on the later file', () => {
     const dir = copyDb();
     editYaml(dir, 'rules/onvif_scope.yaml', (doc) => {
-      ruleOf(doc, 'scope-dahua-unique-identifier')['id'] = 'name-dahua';
+      ruleOf(doc, 'scope-dahua-unique-identifier')['id'] = 'label-dahua';
     });
     const err = loadError(dir);
-    expect(err.message).toContain(join(dir, 'rules/onvif_scope_name.yaml'));
-    expect(err.message).toContain('name-dahua: id is already used in rules/onvif_scope.yaml');
+    expect(err.message).toContain(join(dir, 'kinds/brand-label.yaml'));
+    expect(err.message).toContain('label-dahua: id is already used in rules/onvif_scope.yaml');
   });
 
   it('a YAML syntax error names the file', () => {
@@ -377,13 +377,13 @@ describe('a broken database is reported', () => {
 
   it('a source a clone cannot check (no URL, no owner/repo path@commit, no declared gap) is reported', () => {
     const dir = copyDb();
-    editYaml(dir, 'rules/onvif_scope_name.yaml', (doc) => {
-      ruleOf(doc, 'name-lts')['source'] = 'our notes, section 5';
+    editYaml(dir, 'kinds/brand-label.yaml', (doc) => {
+      ruleOf(doc, 'label-lts')['source'] = 'our notes, section 5';
     });
     const path = join(dir, 'ports.yaml');
     writeFileSync(path, readFileSync(path, 'utf8').replace(/(- port: 554\n(?:.*\n)*?\s+source: ).*\n/, "$1'seen on site'\n"));
     expect(messages(verifyFingerprints(loadKnowledge(dir)))).toEqual([
-      'rules/onvif_scope_name.yaml name-lts: source "our notes, section 5" names no public source: give its URL or owner/repo path@commit (or say "no public source found")',
+      'kinds/brand-label.yaml label-lts: source "our notes, section 5" names no public source: give its URL or owner/repo path@commit (or say "no public source found")',
       'ports.yaml port 554: source "seen on site" names no public source: give its URL or owner/repo path@commit (or say "no public source found")',
     ]);
   });

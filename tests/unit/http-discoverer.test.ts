@@ -207,7 +207,7 @@ describe('what the HTTP probe records, through the fingerprint database', () => 
   it('links a Hikvision-like web interface to Hikvision', async () => {
     const v = await verdict(hikvisionPages);
     expect(v.linkedVendor).toBe('hikvision');
-    expect(v.rules).toEqual(expect.arrayContaining(['http-server-hikvision-app-webs', 'http-realm-hikvision-ip-camera', 'http-marker-hikvision-isapi-usercheck']));
+    expect(v.rules).toEqual(expect.arrayContaining(['http-server-hikvision-app-webs', 'realm-hikvision-ip-camera', 'http-marker-hikvision-isapi-usercheck']));
   });
 
   it('links a Dahua-like web interface (no Server header) to Dahua', async () => {
