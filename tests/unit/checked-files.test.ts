@@ -29,7 +29,8 @@ describe('knowledge files the build checked', () => {
     record = checkingWith(null, () => {
       full = loadKnowledge(original);
     });
-  });
+    // A full load, as every test that loads a copy makes: the unit project's test timeout, not the hook's 10 s.
+  }, 20_000);
 
   it('records every file a full load checks, takes recorded ones as they are, checks an edited one in full, and loads the same knowledge', () => {
     const files = knowledgeFiles(original);
