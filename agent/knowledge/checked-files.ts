@@ -75,7 +75,8 @@ export function activeRecorder(): CheckedFileRecorder | undefined {
 /**
  * Runs `load` taking only the files `trusted` records as checked (null: none, every file checked in
  * full, as the build does) and returns the record of every file it checked in full. A YAML value JSON
- * cannot carry unchanged is left out (that file is then checked at run time).
+ * cannot carry unchanged is left out (that file is then checked at run time). `load` must read the
+ * files: loadKnowledge keeps what it loaded per folder, so give it one not loaded before.
  */
 export function checkingWith(trusted: CheckedFilesRecord | null, load: () => void): CheckedFilesRecord {
   const files: Record<string, string | null> = {};
