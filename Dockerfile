@@ -20,6 +20,7 @@ COPY agent ./agent
 COPY fingerprints ./fingerprints
 COPY schema ./schema
 COPY scripts/sbom.mjs ./scripts/sbom.mjs
+COPY scripts/check-knowledge.mjs ./scripts/check-knowledge.mjs
 RUN npm ci --no-audit --no-fund && npm run sbom && npm prune --omit=dev
 
 FROM node:20-slim

@@ -59,19 +59,28 @@ export function readBoundedTextFile(file: string, options: BoundedReadOptions): 
     }
     if (!stats.isFile()) return { ok: false, reason: `it is ${kind(stats)}, not a regular file; give the path of the file itself` };
     options.inspect?.(stats);
-    return readAtMost(fd, options.maxBytes);
+    return readAtMost(fd, options.maxBytes, stats.size);
   } finally {
     closeSync(fd);
   }
 }
 
-/** Reads to the end or to one byte past the cap: stat's size may be out of date (a file still being written). */
-function readAtMost(fd: number, maxBytes: number): BoundedRead {
+/** The smallest chunk read after the first: enough to see the end of a file that grew a little. */
+const MIN_LATER_CHUNK_BYTES = 4096;
+
+/**
+ * Reads to the end or to one byte past the cap: stat's size may be out of date (a file still being
+ * written). The first chunk is sized from stat's size (plus the byte that shows the end), later ones
+ * as large as what was read so far (at most a megabyte), so reading many small files does not zero a
+ * megabyte buffer for each (issue 10, start-up memory).
+ */
+function readAtMost(fd: number, maxBytes: number, statSize: number): BoundedRead {
   const chunks: Buffer[] = [];
   let length = 0;
   try {
     for (;;) {
-      const chunk = Buffer.alloc(Math.min(maxBytes + 1, READ_CHUNK_BYTES));
+      const wanted = chunks.length === 0 ? statSize + 1 : Math.max(length, MIN_LATER_CHUNK_BYTES);
+      const chunk = Buffer.alloc(Math.min(maxBytes + 1, READ_CHUNK_BYTES, wanted));
       const read = readSync(fd, chunk, 0, chunk.length, null);
       if (read === 0) break;
       chunks.push(chunk.subarray(0, read));

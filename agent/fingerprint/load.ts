@@ -11,7 +11,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { compilePattern, failData, readKnowledgeFile } from '../knowledge/read.js';
 import type { EvidenceSource, IdentityKey, LinkedVendor } from '../types.js';
-import type { Claim, FieldDef, IdentityValues, OuiEntry, OuiTable, Rule, RuleFile, Vendor, VendorRelation } from './types.js';
+import type { Claim, FieldDef, IdentityValues, OuiTable, Rule, RuleFile, Vendor, VendorRelation } from './types.js';
+import { OuiRegistry } from './oui-registry.js';
 import { FIELDS_FILE, KINDS_DIR, OUI_FILE, OUI_FORMAT, RULES_DIR, VENDORS_FILE } from './paths.js';
 import { packageRoot } from '../paths.js';
 
@@ -104,35 +105,19 @@ export function readVendors(dir: string): Map<string, Vendor> {
   return vendors;
 }
 
-/** `prefix X is listed under both "A" and "B"`, for every prefix listed twice. */
-function duplicatePrefixes(organisations: Record<string, string>): string[] {
-  const owner = new Map<string, string>();
-  const found: string[] = [];
-  for (const [organisation, prefixes] of Object.entries(organisations)) {
-    for (const prefix of prefixes.split(' ')) {
-      const earlier = owner.get(prefix);
-      if (earlier !== undefined) found.push(`prefix ${prefix} is listed under both "${earlier}" and "${organisation}"`);
-      else owner.set(prefix, organisation);
-    }
-  }
-  return found;
-}
-
 export function readOui(dir: string): OuiTable {
   const file = readKnowledgeFile<RawOui>(dir, OUI_FILE, 'oui.schema.json');
   const { path, value: r } = file;
-  // ~54,000 prefixes: this loop is the loader's hot path, so a prefix listed twice is looked for
-  // only when the map ends up smaller than the number of prefixes read.
-  const entries = new Map<string, OuiEntry>();
-  let listed = 0;
-  for (const organisation in r.organisations) {
-    const entry: OuiEntry = { organisation, vendor: r.vendors[organisation] ?? null };
-    for (const prefix of (r.organisations[organisation] ?? '').split(' ')) {
-      entries.set(prefix, entry);
-      listed += 1;
-    }
+  const entries = new OuiRegistry(
+    Object.keys(r.organisations).map((organisation) => ({
+      organisation,
+      vendor: r.vendors[organisation] ?? null,
+      prefixes: r.organisations[organisation] ?? '',
+    })),
+  );
+  if (entries.repeats.length > 0) {
+    failData(path, entries.repeats.map(([prefix, earlier, later]) => `prefix ${prefix} is listed under both "${earlier}" and "${later}"`).join('; '));
   }
-  if (entries.size !== listed) failData(path, `${duplicatePrefixes(r.organisations).join('; ')}`);
   for (const organisation of [...Object.keys(r.vendors), ...r.placeholders]) {
     if (!Object.hasOwn(r.organisations, organisation)) failData(path, `"${organisation}" is named but has no prefixes under "organisations"`);
   }

@@ -4,8 +4,18 @@
  * (draft 2020-12), and every problem names the file, the line and the key:
  * `ports.yaml line 12: ports[3].port: must be <= 65535`.
  */
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import { isMap, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Ajv2020, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import type { Document, LineCounter, Node as YamlNode } from 'yaml';
+
+/**
+ * The YAML parser and Ajv are loaded on first use (both are CommonJS, so `require` gives them
+ * synchronously): a scan whose knowledge files the build checked (checked-files.ts) and whose store
+ * is a folder needs neither, and loading the two costs about 10 MB of resident memory (issue 10).
+ */
+const requireModule = createRequire(import.meta.url);
+let yamlLibrary: typeof import('yaml') | undefined;
+const yaml = (): typeof import('yaml') => (yamlLibrary ??= requireModule('yaml') as typeof import('yaml'));
 
 /** Where a value sits in a document: keys and list indexes from the top. */
 export type DataPath = readonly (string | number)[];
@@ -25,7 +35,8 @@ export interface DataDocument {
  * default `maxAliasCount` (100), so a "billion laughs" alias bomb fails instead of expanding.
  */
 export function parseDataDocument(text: string): DataDocument {
-  const lineCounter = new LineCounter();
+  const { LineCounter: Counter, parseDocument } = yaml();
+  const lineCounter = new Counter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const syntaxErrors = doc.errors.map((e) => `line ${lineCounter.linePos(e.pos[0]).line}: not valid YAML or JSON: ${e.message.split('\n')[0]}`);
   let value: unknown = null;
@@ -44,7 +55,10 @@ let ajv: Ajv2020 | undefined;
 
 /** The one Ajv instance (compiling is a large part of its cost, so schemas are compiled once each). */
 export function sharedAjv(): Ajv2020 {
-  ajv ??= new Ajv2020({ allErrors: true, strict: true });
+  if (!ajv) {
+    const { Ajv2020: Ajv } = requireModule('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+    ajv = new Ajv({ allErrors: true, strict: true });
+  }
   return ajv;
 }
 
@@ -114,7 +128,7 @@ function lineOf(doc: Document, lineCounter: LineCounter, path: DataPath): number
     const parentPath = path.slice(0, Math.max(0, depth - 1));
     const parent = depth === 0 ? doc.contents : doc.getIn(parentPath, true);
     const last = path[depth - 1];
-    if (depth > 0 && isMap(parent)) {
+    if (depth > 0 && yaml().isMap(parent)) {
       const pair = parent.items.find((p) => (p.key as { value?: unknown } | null)?.value === last);
       const keyNode = pair?.key as YamlNode | undefined;
       if (keyNode?.range) return lineCounter.linePos(keyNode.range[0]).line;

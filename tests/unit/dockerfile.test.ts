@@ -63,6 +63,8 @@ describe('Dockerfile', () => {
     // Everything `npm ci` + prepare reads is copied in before it runs.
     const copied = build?.filter((i) => i.op === 'COPY').flatMap((i) => i.args.split(/\s+/).slice(0, -1)) ?? [];
     for (const needed of ['package.json', 'package-lock.json', 'tsconfig.json', 'agent']) expect(copied).toContain(needed);
+    // …and each script the build runs after tsc (scripts/check-knowledge.mjs).
+    for (const [, script] of pkg.scripts.prepare?.matchAll(/\bnode (scripts\/\S+)/g) ?? []) expect(copied, script).toContain(script);
     const tsconfig = JSON.parse(readFileSync(join(ROOT, 'tsconfig.json'), 'utf8')) as { include: string[] };
     expect(tsconfig.include).toEqual(['agent/**/*.ts']);
     expect(runtime?.some((i) => i.op === 'COPY' && i.args.startsWith('--from=build /app/dist'))).toBe(true);
