@@ -10,7 +10,8 @@
  */
 import { isIPv4 } from 'node:net';
 import { inCidr } from '../net/ipv4.js';
-import { looksLikeIpv6 } from '../net/ipv6.js';
+import { looksLikeIpv6, parseIpv6Target } from '../net/ipv6.js';
+import type { TargetSet } from '../targets.js';
 import { zoneOf } from '../net/ip-address.js';
 import { withInterfaceSockets, withRoutedIpv6Socket, repeatDelay, type Datagram, type InterfaceSocket, type SendingSocket } from '../net/udp.js';
 import { sleep } from '../net/abort.js';
@@ -107,7 +108,8 @@ export const wsDiscovery: Discoverer<'ws-discovery'> = {
  * Paced by schedule, not by a sleep per probe: each probe has its due time (start + n / rate) and
  * waits only when it is early. A busy event loop makes every timer late (a 5 ms sleep took 20–30 ms
  * on a loaded machine, so .60 of a /24 was reached 8 s into a 3 s window); probes that fall behind
- * then go at once, and the average rate never exceeds UNICAST_PROBES_PER_SECOND.
+ * then go at once, and the average rate never exceeds UNICAST_PROBES_PER_SECOND. Each round probes
+ * the IPv6 TARGETs first (targetsInProbeOrder).
  */
 async function probeTargets(ctx: ScanContext, sockets: ProbeSockets, probe: Buffer, log: ScanContext['log']): Promise<void> {
   const gap = 1000 / UNICAST_PROBES_PER_SECOND;
@@ -115,7 +117,7 @@ async function probeTargets(ctx: ScanContext, sockets: ProbeSockets, probe: Buff
   let sent = 0;
   const unsent = new Set<string>();
   for (let round = 0; round < SEND_COUNT; round++) {
-    for (const ip of ctx.targets.addresses()) {
+    for (const ip of targetsInProbeOrder(ctx.targets)) {
       if (ctx.signal.aborted) return;
       const socket = probeSocketFor(ip, sockets);
       if (!socket) {
@@ -130,6 +132,22 @@ async function probeTargets(ctx: ScanContext, sockets: ProbeSockets, probe: Buff
     }
   }
   if (unsent.size > 0) log.info({ targets: [...unsent].slice(0, 16), count: unsent.size }, 'no socket of their family is open: these targets got no unicast WS-Discovery Probe');
+}
+
+/**
+ * The named addresses, IPv6 ones first. They are few (at most MAX_IPV6_TARGET_BLOCK per TARGET,
+ * agent/net/ipv6.ts) and each names a device the operator knows of, whereas an IPv4 range can be
+ * far more than the window covers at UNICAST_PROBES_PER_SECOND (a /16 takes 5.5 minutes): after
+ * it, in the set's own order, they would never be probed.
+ */
+export function* targetsInProbeOrder(targets: TargetSet): Generator<string> {
+  const ipv6 = new Set<string>();
+  for (const spec of targets.specs.filter(looksLikeIpv6)) {
+    const named = parseIpv6Target(spec);
+    if (Array.isArray(named)) for (const ip of named) if (targets.has(ip)) ipv6.add(ip);
+  }
+  yield* ipv6;
+  for (const ip of targets.addresses()) if (!ipv6.has(ip)) yield ip;
 }
 
 /** The sockets unicast Probes leave from. */

@@ -1,10 +1,12 @@
 /**
  * Which socket a unicast WS-Discovery Probe to a named TARGET leaves from (issue 14): IPv4 by
- * subnet, IPv6 link-local by its zone, unique-local and global IPv6 by route. The Probes themselves
+ * subnet, IPv6 link-local by its zone, unique-local and global IPv6 by route; and in which order
+ * the TARGETs are probed (IPv6 first). The Probes themselves
  * are sent in the lab only (tests/integration/ipv6.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { probeSocketFor, type ProbeSockets } from '../../agent/discovery/wsdiscovery.js';
+import { probeSocketFor, targetsInProbeOrder, type ProbeSockets } from '../../agent/discovery/wsdiscovery.js';
+import { parseTargets } from '../../agent/targets.js';
 import type { ScanInterface } from '../../agent/net/interfaces.js';
 import type { InterfaceSocket, SendingSocket } from '../../agent/net/udp.js';
 
@@ -32,5 +34,12 @@ describe('probeSocketFor', () => {
     expect(probeSocketFor('2001:db8::10', sockets)).toBe(routed);
     expect(probeSocketFor('fdcc:7a6e:1ab::10', { ...sockets, routed: null })).toBeUndefined();
     expect(probeSocketFor('198.18.0.10', { ipv4: [], ipv6: [], routed })).toBeUndefined();
+  });
+});
+
+describe('targetsInProbeOrder', () => {
+  it('probes the named IPv6 addresses first, each once, then the IPv4 ones in order', () => {
+    const targets = parseTargets(['198.18.0.0/30', 'fdcc:7a6e:1ab::10', 'fe80::2a57:beff:fe6a:1c10%eth0', 'fdcc:7a6e:1ab::10-fdcc:7a6e:1ab::11']);
+    expect([...targetsInProbeOrder(targets)]).toEqual(['fdcc:7a6e:1ab::10', 'fe80::2a57:beff:fe6a:1c10%eth0', 'fdcc:7a6e:1ab::11', '198.18.0.1', '198.18.0.2']);
   });
 });
