@@ -1,15 +1,19 @@
 /**
  * ONVIF WS-Discovery: multicast Probes on every chosen interface, plus a unicast Probe to each
- * TARGET the operator named (ONVIF Core §7.3.3 allows directed probes; they reach devices whose
- * multicast is filtered). Emits one observation per (responder, endpoint).
+ * TARGET the operator named, IPv4 or IPv6 (ONVIF Core §7.3.3 allows directed probes; they reach
+ * devices whose multicast is filtered). Emits one observation per (responder, endpoint).
  *
  * Why not the `onvif` package's Discovery (measured here, see README "Dependencies"): it merges
  * devices that share an EndpointReference UUID (cloned firmware does), it emits an 'error' that
  * crashes the process unless a listener is attached, and with its default `resolve: true` it
  * connects to every camera it hears, which is active probing nobody asked for.
  */
+import { isIPv4 } from 'node:net';
 import { inCidr } from '../net/ipv4.js';
-import { withInterfaceSockets, repeatDelay, type Datagram, type InterfaceSocket } from '../net/udp.js';
+import { looksLikeIpv6, parseIpv6Target } from '../net/ipv6.js';
+import type { TargetSet } from '../targets.js';
+import { zoneOf } from '../net/ip-address.js';
+import { withInterfaceSockets, withRoutedIpv6Socket, repeatDelay, type Datagram, type InterfaceSocket, type SendingSocket } from '../net/udp.js';
 import { sleep } from '../net/abort.js';
 import {
   buildProbe,
@@ -48,7 +52,7 @@ export const wsDiscovery: Discoverer<'ws-discovery'> = {
     const ourMessages = new Set<string>();
     const seen = new Set<string>();
 
-    const onDatagram = (d: Datagram): void => {
+    const onDatagram = (d: Omit<Datagram, 'iface'>): void => {
       if (!ctx.bounds.admits('ws-discovery', d.from)) return;
       const parsed = parseProbeMatches(d.bytes);
       if (!parsed) {
@@ -77,20 +81,24 @@ export const wsDiscovery: Discoverer<'ws-discovery'> = {
 
     // The same Probes go to 239.255.255.250 from each interface's IPv4 address and to FF02::C
     // from its IPv6 link-local address: a camera with no usable IPv4 (IPv6 only, or a foreign
-    // address) still answers the second, from its own link-local address.
-    await withInterfaceSockets(ctx.interfaces, log, onDatagram, (sockets6) =>
-      withInterfaceSockets(ctx.interfaces, log, onDatagram, async (sockets) => {
-        const window = sleep(ctx.timeoutMs, ctx.signal);
-        const probes = [buildProbe(PROBE_TYPES.networkVideoTransmitter), buildProbe(PROBE_TYPES.device)];
-        for (const p of probes) ourMessages.add(p.messageId);
-        for (let round = 0; round < SEND_COUNT && !ctx.signal.aborted; round++) {
-          for (const socket of sockets) for (const p of probes) socket.send(p.bytes, WSD_MULTICAST_ADDRESS, WSD_PORT);
-          for (const socket of sockets6) for (const p of probes) socket.send(p.bytes, WSD_MULTICAST_ADDRESS_IPV6, WSD_PORT);
-          await sleep(repeatDelay(), ctx.signal);
-        }
-        if (ctx.active) await probeTargets(ctx, sockets, probes[0]!.bytes);
-        await window;
-      }),
+    // address) still answers the second, from its own link-local address. Unique-local and global
+    // IPv6 TARGETs are probed from a socket the kernel routes (withRoutedIpv6Socket).
+    const ipv6Targets = ctx.active && ctx.targets.specs.some(looksLikeIpv6);
+    await withInterfaceSockets(ctx.interfaces, log, onDatagram, (ipv6) =>
+      withInterfaceSockets(ctx.interfaces, log, onDatagram, (ipv4) =>
+        withRoutedIpv6Socket(log, onDatagram, ipv6Targets, async (routed) => {
+          const window = sleep(ctx.timeoutMs, ctx.signal);
+          const probes = [buildProbe(PROBE_TYPES.networkVideoTransmitter), buildProbe(PROBE_TYPES.device)];
+          for (const p of probes) ourMessages.add(p.messageId);
+          for (let round = 0; round < SEND_COUNT && !ctx.signal.aborted; round++) {
+            for (const socket of ipv4) for (const p of probes) socket.send(p.bytes, WSD_MULTICAST_ADDRESS, WSD_PORT);
+            for (const socket of ipv6) for (const p of probes) socket.send(p.bytes, WSD_MULTICAST_ADDRESS_IPV6, WSD_PORT);
+            await sleep(repeatDelay(), ctx.signal);
+          }
+          if (ctx.active) await probeTargets(ctx, { ipv4, ipv6, routed }, probes[0]!.bytes, log);
+          await window;
+        }),
+      ),
     'ipv6');
     log.info({ devices: seen.size }, 'WS-Discovery finished');
   },
@@ -100,21 +108,66 @@ export const wsDiscovery: Discoverer<'ws-discovery'> = {
  * Paced by schedule, not by a sleep per probe: each probe has its due time (start + n / rate) and
  * waits only when it is early. A busy event loop makes every timer late (a 5 ms sleep took 20–30 ms
  * on a loaded machine, so .60 of a /24 was reached 8 s into a 3 s window); probes that fall behind
- * then go at once, and the average rate never exceeds UNICAST_PROBES_PER_SECOND.
+ * then go at once, and the average rate never exceeds UNICAST_PROBES_PER_SECOND. Each round probes
+ * the IPv6 TARGETs first (targetsInProbeOrder).
  */
-async function probeTargets(ctx: ScanContext, sockets: InterfaceSocket[], probe: Buffer): Promise<void> {
+async function probeTargets(ctx: ScanContext, sockets: ProbeSockets, probe: Buffer, log: ScanContext['log']): Promise<void> {
   const gap = 1000 / UNICAST_PROBES_PER_SECOND;
   const started = Date.now();
   let sent = 0;
+  const unsent = new Set<string>();
   for (let round = 0; round < SEND_COUNT; round++) {
-    for (const ip of ctx.targets.addresses()) {
+    for (const ip of targetsInProbeOrder(ctx.targets)) {
       if (ctx.signal.aborted) return;
+      const socket = probeSocketFor(ip, sockets);
+      if (!socket) {
+        unsent.add(ip);
+        continue;
+      }
       const early = started + sent * gap - Date.now();
       if (early > 0) await sleep(early, ctx.signal);
       if (!(await ctx.neighbours.acquire(ip, ctx.signal))) return;
-      const socket = sockets.find((s) => inCidr(ip, s.iface.cidr)) ?? sockets[0];
-      socket?.send(probe, ip, WSD_PORT);
+      socket.send(probe, ip, WSD_PORT);
       sent++;
     }
   }
+  if (unsent.size > 0) log.info({ targets: [...unsent].slice(0, 16), count: unsent.size }, 'no socket of their family is open: these targets got no unicast WS-Discovery Probe');
+}
+
+/**
+ * The named addresses, IPv6 ones first. They are few (at most MAX_IPV6_TARGET_BLOCK per TARGET,
+ * agent/net/ipv6.ts) and each names a device the operator knows of, whereas an IPv4 range can be
+ * far more than the window covers at UNICAST_PROBES_PER_SECOND (a /16 takes 5.5 minutes): after
+ * it, in the set's own order, they would never be probed.
+ */
+export function* targetsInProbeOrder(targets: TargetSet): Generator<string> {
+  const ipv6 = new Set<string>();
+  for (const spec of targets.specs.filter(looksLikeIpv6)) {
+    const named = parseIpv6Target(spec);
+    if (Array.isArray(named)) for (const ip of named) if (targets.has(ip)) ipv6.add(ip);
+  }
+  yield* ipv6;
+  for (const ip of targets.addresses()) if (!ipv6.has(ip)) yield ip;
+}
+
+/** The sockets unicast Probes leave from. */
+export interface ProbeSockets {
+  readonly ipv4: readonly InterfaceSocket[];
+  /** Bound to each interface's IPv6 link-local address. */
+  readonly ipv6: readonly InterfaceSocket[];
+  /** Bound to no address, so the kernel picks interface and source address by route; null when not open. */
+  readonly routed: SendingSocket | null;
+}
+
+/**
+ * The socket a unicast Probe to `ip` leaves from: for an IPv4 address, the one of the interface
+ * whose subnet holds it, else the first (the kernel routes it); for a link-local IPv6 address, the
+ * one bound to its zone's link-local address (a link-local address means something on its own link
+ * only, RFC 4007 §6), else, on an interface not chosen, the routed one (the zone picks the link);
+ * for a unique-local or global one, the routed one, whose source address the device can answer.
+ */
+export function probeSocketFor(ip: string, sockets: ProbeSockets): SendingSocket | undefined {
+  if (isIPv4(ip)) return sockets.ipv4.find((s) => inCidr(ip, s.iface.cidr)) ?? sockets.ipv4[0];
+  const zone = zoneOf(ip);
+  return (zone === undefined ? undefined : sockets.ipv6.find((s) => s.iface.name === zone)) ?? sockets.routed ?? undefined;
 }

@@ -12,6 +12,11 @@ export interface ScanInterface {
    * has one: IPv6 discovery sends from it, to link-local multicast groups on this interface only.
    */
   readonly ipv6LinkLocal?: string;
+  /**
+   * The interface's unique-local and global IPv6 addresses with their prefix lengths
+   * (`fdcc:7a6e:1ab::1/64`), when it has any: addresses in these blocks are its neighbours.
+   */
+  readonly ipv6Prefixes?: readonly string[];
 }
 
 /** fe80::/10, the IPv6 link-local unicast prefix (RFC 4291 §2.5.6). */
@@ -25,7 +30,16 @@ export function listScanInterfaces(): ScanInterface[] {
   for (const [name, addresses] of Object.entries(networkInterfaces())) {
     const ipv4 = (addresses ?? []).find((a) => a.family === 'IPv4' && !a.internal);
     const linkLocal = (addresses ?? []).find((a) => a.family === 'IPv6' && !a.internal && isIpv6LinkLocal(a.address));
-    if (ipv4 && ipv4.cidr) found.push({ name, address: ipv4.address, cidr: ipv4.cidr, ...(linkLocal ? { ipv6LinkLocal: `${linkLocal.address.split('%')[0]}%${name}` } : {}) });
+    const prefixes = (addresses ?? []).filter((a) => a.family === 'IPv6' && !a.internal && !isIpv6LinkLocal(a.address) && a.cidr).map((a) => a.cidr as string);
+    if (ipv4 && ipv4.cidr) {
+      found.push({
+        name,
+        address: ipv4.address,
+        cidr: ipv4.cidr,
+        ...(linkLocal ? { ipv6LinkLocal: `${linkLocal.address.split('%')[0]}%${name}` } : {}),
+        ...(prefixes.length > 0 ? { ipv6Prefixes: prefixes } : {}),
+      });
+    }
   }
   return found.sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -11,7 +11,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { isIpv6LinkLocal } from './interfaces.js';
-import { splitZone } from './ip-address.js';
+import { splitZone, withoutZone } from './ip-address.js';
 
 /** The most addresses one IPv6 TARGET (a /120 or an A-B range) may name: 256. */
 export const MAX_IPV6_TARGET_BLOCK = 256;
@@ -105,4 +105,17 @@ export function canonicalIpv6(text: string): string | null {
   const { address, zone } = splitZone(text);
   if (!isIPv6(address)) return null;
   return `${bigIntToIpv6(ipv6ToBigInt(address))}${zone === '' ? '' : `%${zone}`}`;
+}
+
+/**
+ * True when `ip` (its zone ignored) lies in the IPv6 block `cidr` (`fdcc:7a6e:1ab::1/64`: the host
+ * bits of the address written are ignored, as in an interface's address and prefix length). False
+ * for anything that is not an IPv6 address and block.
+ */
+export function inIpv6Cidr(ip: string, cidr: string): boolean {
+  const block = /^([^/]+)\/(\d{1,3})$/.exec(cidr);
+  const address = withoutZone(ip);
+  if (!block || !isIPv6(address) || !isIPv6(block[1] as string) || Number(block[2]) > 128) return false;
+  const hostBits = BigInt(128 - Number(block[2]));
+  return ipv6ToBigInt(address) >> hostBits === ipv6ToBigInt(block[1] as string) >> hostBits;
 }

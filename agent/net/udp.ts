@@ -15,14 +15,18 @@ export interface Datagram {
   iface: ScanInterface;
 }
 
-export interface InterfaceSocket {
-  readonly iface: ScanInterface;
+/** A socket datagrams are sent from. */
+export interface SendingSocket {
   /**
    * Queues a datagram and returns at once. Waiting for the send to complete would stall the caller
    * for seconds: a datagram to an address nobody holds sits in the kernel's ARP queue (counted
    * against the socket's send buffer) until resolution fails.
    */
   send(bytes: Buffer, address: string, port: number): void;
+}
+
+export interface InterfaceSocket extends SendingSocket {
+  readonly iface: ScanInterface;
 }
 
 /** SOAP-over-UDP §3.4: repeat multicast messages with a short random delay (UDP_MIN_DELAY 50 ms). */
@@ -69,13 +73,7 @@ export async function withInterfaceSockets(
       socket.on('error', (error) => log.warn({ iface: iface.name, err: error.message }, 'UDP socket error'));
       socket.on('message', (bytes, rinfo) => onDatagram({ bytes, from: rinfo.address, port: rinfo.port, iface }));
       try {
-        await new Promise<void>((resolve, reject) => {
-          socket.once('error', reject);
-          socket.bind(0, bindAddress, () => {
-            socket.off('error', reject);
-            resolve();
-          });
-        });
+        await bindEphemeral(socket, bindAddress);
       } catch (error) {
         // An IPv6 address can vanish or still be tentative (duplicate address detection): that
         // interface is left out of IPv6 discovery, and the rest goes on.
@@ -88,14 +86,7 @@ export async function withInterfaceSockets(
       // Discovery stays on the local link (SOAP-over-UDP multicast, RFC 2365 scoping; for IPv6 the
       // hop limit, and the link-local groups themselves).
       socket.setMulticastTTL(1);
-      const handle: InterfaceSocket = {
-        iface,
-        send: (bytes, address, port) =>
-          socket.send(bytes, port, address, (error) => {
-            if (error) log.debug({ iface: iface.name, to: address, err: error.message }, 'UDP send failed');
-          }),
-      };
-      opened.push({ socket, handle });
+      opened.push({ socket, handle: { iface, ...sender(socket, log.child({ iface: iface.name })) } });
     }
     await use(opened.map((o) => o.handle));
   } finally {
@@ -154,5 +145,58 @@ export async function withGroupSockets(
     await use();
   } finally {
     for (const socket of opened) socket.close();
+  }
+}
+
+/** Binds `socket` to `address` on a port the kernel picks. */
+function bindEphemeral(socket: dgram.Socket, address: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, address, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function sender(socket: dgram.Socket, log: Logger): SendingSocket {
+  return {
+    send: (bytes, address, port) =>
+      socket.send(bytes, port, address, (error) => {
+        if (error) log.debug({ to: address, err: error.message }, 'UDP send failed');
+      }),
+  };
+}
+
+/**
+ * With `open`, one udp6 socket bound to no address ([::], a port the kernel picks) for unicast to
+ * unique-local and global IPv6 addresses, handed to `use` and closed after it: the kernel chooses
+ * the outgoing interface by its routing table and the source address by RFC 6724 §5, so the
+ * device sees an address of the scanner it can answer from its own unique-local or global one (a
+ * socket bound to a link-local address sends from fe80::, and the answer would come from the
+ * device's link-local address instead). Its replies carry no interface. `use` gets null without
+ * `open`, or when this machine has no IPv6 (logged).
+ */
+export async function withRoutedIpv6Socket(
+  log: Logger,
+  onDatagram: (d: Omit<Datagram, 'iface'>) => void,
+  open: boolean,
+  use: (socket: SendingSocket | null) => Promise<void>,
+): Promise<void> {
+  if (!open) return use(null);
+  const socket = dgram.createSocket({ type: 'udp6', ipv6Only: true, recvBufferSize: DISCOVERY_RECV_BUFFER_BYTES });
+  socket.on('error', (error) => log.warn({ err: error.message }, 'routed IPv6 UDP socket error'));
+  socket.on('message', (bytes, rinfo) => onDatagram({ bytes, from: rinfo.address, port: rinfo.port }));
+  try {
+    await bindEphemeral(socket, '::');
+  } catch (error) {
+    socket.close();
+    log.warn({ err: (error as Error).message }, 'IPv6 unicast socket not opened: unique-local and global IPv6 targets get no unicast probe');
+    return use(null);
+  }
+  try {
+    await use(sender(socket, log));
+  } finally {
+    socket.close();
   }
 }

@@ -17,7 +17,7 @@ import { heardHosts } from '../discovery/probe-hosts.js';
 import type { Inventory, Observation, SweepSummary } from '../types.js';
 import type { Knowledge } from '../knowledge/index.js';
 import type { CredentialStore } from '../credentials.js';
-import { countOnLink, NeighbourBudget, neighbourBudgetSize, neighbourTableLimit } from '../net/neighbour-budget.js';
+import { countOnLink, ipv6OnLinkCidrs, IPV6_GC_THRESH3_PATH, NEIGHBOUR_HOLD_MS, NeighbourBudget, neighbourBudgetSize, neighbourTableLimit } from '../net/neighbour-budget.js';
 import { RefusalLedger, type CredentialRefusal } from '../credential-refusals.js';
 
 export interface ScanOptions {
@@ -68,8 +68,8 @@ const PROBE_PHASE_LIMIT_MS = 60_000;
 const CONNECT_PHASE_MS_PER_TARGET = 4;
 
 /** The named targets by how the sweep reached them (the inventory's `scan.sweep`). */
-function sweepSummary(targets: TargetSet, subnets: readonly string[], neighbourBudget: number): SweepSummary {
-  const { onLink, routed } = countOnLink(targets.addresses(), subnets);
+function sweepSummary(targets: TargetSet, onLinkCidrs: readonly string[], neighbourBudget: number): SweepSummary {
+  const { onLink, routed } = countOnLink(targets.addresses(), onLinkCidrs);
   return { onLinkTargets: onLink, routedTargets: routed, neighbourBudget };
 }
 
@@ -81,8 +81,11 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   const hostsSeen = new Set<string>();
   const report = (phase: DiscoveryPhase): void => options.onProgress?.({ phase, observations: observations.length, hosts: hostsSeen.size });
   const subnets = options.interfaces.map((i) => i.cidr);
+  // IPv4 subnets and IPv6 on-link blocks: what first contacts fill the neighbour tables with.
+  const onLink = [...subnets, ...ipv6OnLinkCidrs(options.interfaces)];
   const neighbourTable = neighbourTableLimit();
-  const neighbours = new NeighbourBudget(neighbourBudgetSize(neighbourTable.limit), subnets);
+  const ipv6NeighbourTable = neighbourTableLimit(undefined, IPV6_GC_THRESH3_PATH);
+  const neighbours = new NeighbourBudget(neighbourBudgetSize(neighbourTable.limit), onLink, NEIGHBOUR_HOLD_MS, neighbourBudgetSize(ipv6NeighbourTable.limit));
   log.info(
     {
       site: options.site,
@@ -90,6 +93,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
       targets: options.targets.specs,
       windowMs: options.timeoutMs,
       neighbourTable: { limit: neighbourTable.limit, from: neighbourTable.from, budget: neighbours.size },
+      ipv6NeighbourTable: { limit: ipv6NeighbourTable.limit, from: ipv6NeighbourTable.from, budget: neighbours.ipv6Size },
     },
     'scan started',
   );
@@ -169,7 +173,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
       skippedTargets: skipped,
       dropped: bounds.counters(),
       ...(refusals.entries().length > 0 ? { credentialRefusals: refusals.entries() } : {}),
-      ...(options.active ? { sweep: sweepSummary(targets, subnets, neighbours.size) } : {}),
+      ...(options.active ? { sweep: sweepSummary(targets, onLink, neighbours.size) } : {}),
     },
     devices,
   );

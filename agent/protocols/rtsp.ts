@@ -9,6 +9,7 @@
  */
 import type { Fields } from '../types.js';
 import { cleanDeviceFields } from '../safe-text.js';
+import { withoutZone } from '../net/ip-address.js';
 import { challengeRealms, parseChallenges, type AuthChallenge } from './http-auth.js';
 
 /** An OPTIONS or DESCRIBE answer is well under this; bigger is not worth reading. */
@@ -21,9 +22,14 @@ export type RtspMethod = 'OPTIONS' | 'DESCRIBE';
 /** The User-Agent the agent announces itself with (RFC 2326 §12.41): it hides nothing. */
 const RTSP_USER_AGENT = 'cctv-agent (CCTV inventory)';
 
-/** `rtsp://198.18.0.10:554/`, the presentation URL probed (IPv6 hosts in brackets). */
+/**
+ * `rtsp://198.18.0.10:554/`, the presentation URL probed (IPv6 hosts in brackets). A link-local
+ * address's zone names the scanner's interface, which means nothing to the device: it is left out
+ * (RFC 6874 §4: a zone identifier is not sent on the wire in a URI), as the HTTP client's Host does.
+ */
 export function rtspUrl(host: string, port: number): string {
-  return `rtsp://${host.includes(':') ? `[${host}]` : host}:${port}/`;
+  const address = withoutZone(host);
+  return `rtsp://${address.includes(':') ? `[${address}]` : address}:${port}/`;
 }
 
 /** An RTSP/1.0 request with no credentials; DESCRIBE asks for SDP (RFC 2326 §10.2). */

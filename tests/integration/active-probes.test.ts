@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Device, Inventory } from '../../agent/types.js';
-import { sharedScan, type AgentLogLine } from './shared-scan.js';
+import { SHARED_IPV6_TARGETS, sharedScan, type AgentLogLine } from './shared-scan.js';
 import { expectIpv6Devices } from './ipv6-expectations.js';
 import { LAB_LOG_DIR, LAB_SUBNET, labProfile, labProfiles, runInScanner, type LabProfile } from './lab-helpers.js';
 
@@ -69,8 +69,8 @@ describe('a default scan of the lab /24 with active probes', () => {
   it('runs the connect sweep, the HTTP pages and the TLS certificates', () => {
     expect(run.inventory.scan.methods).toEqual(expect.arrayContaining(['tcp-connect', 'http-pages', 'tls-certificate']));
     const sweep = run.log.find((l) => l.module === 'tcp-connect' && l.msg === 'TCP connect sweep finished');
-    // 254 addresses of the /24 less the scanner's own 198.18.0.1.
-    expect(sweep).toMatchObject({ hosts: 253, aborted: false });
+    // 254 addresses of the /24 less the scanner's own 198.18.0.1, and the IPv6 addresses it names.
+    expect(sweep).toMatchObject({ hosts: 253 + SHARED_IPV6_TARGETS.length, aborted: false });
     process.stderr.write(`[active-probes] default scan of ${LAB_SUBNET}: ${run.durationMs} ms in all; connect sweep ${String(sweep?.ms)} ms\n`);
   });
 

@@ -12,7 +12,8 @@ import type { Inventory } from '../../agent/types.js';
 import { eui64LinkLocal, isIpv6Only } from '../lab/sim/profile.js';
 import { ipv6Profiles, SCANNER_IFACE } from './lab-helpers.js';
 
-export function expectIpv6Devices(inventory: Inventory): void {
+/** `namedIpv6`: the IPv6 TARGETs the scan named; a device's unique-local address among them is one of its addresses too. */
+export function expectIpv6Devices(inventory: Inventory, namedIpv6: readonly string[] = []): void {
   const profiles = ipv6Profiles();
   expect(profiles.some(isIpv6Only) && profiles.some((p) => !isIpv6Only(p))).toBe(true);
   // Issue 14's done-when, first as one list naming every device with IPv6 that was not found over it.
@@ -28,7 +29,8 @@ export function expectIpv6Devices(inventory: Inventory): void {
     expect(device.addressDetails?.find((a) => a.address === linkLocal), profile.name).toEqual({ family: 'ipv6', address: linkLocal, scope: 'link-local', zone: SCANNER_IFACE });
     expect(inventory.devices.filter((d) => d.mac === profile.mac), profile.name).toHaveLength(1);
     if (!isIpv6Only(profile)) {
-      expect(device.addresses, profile.name).toEqual([profile.ip, linkLocal]);
+      const ula = profile.ipv6?.ula;
+      expect(device.addresses, profile.name).toEqual([profile.ip, ...(ula !== undefined && namedIpv6.includes(ula) ? [ula] : []), linkLocal]);
       expect(device.addressDetails?.[0], profile.name).toMatchObject({ family: 'ipv4', address: profile.ip });
     }
     expect(device.classification.linkedVendor, profile.name).toBe(profile.truth.linkedVendor);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventoryProblems } from '../support/inventory-schema.js';
 import type { Inventory } from '../../agent/types.js';
-import { copySharedStore, SHARED_SITE, SHARED_WINDOW_SECONDS, sharedRescan, sharedScan } from './shared-scan.js';
+import { copySharedStore, SHARED_IPV6_TARGETS, SHARED_SCAN_TARGETS, SHARED_SITE, SHARED_WINDOW_SECONDS, sharedRescan, sharedScan } from './shared-scan.js';
 import { LAB_SUBNET, deviceOfProfile, labDevices, labProfiles, runInScanner } from './lab-helpers.js';
 import { knowledgeCopies } from '../support/knowledge-copy.js';
 
@@ -42,7 +42,7 @@ describe('cctv-agent scan in the lab', () => {
 
   it('writes a schema-valid cctv-inventory/v1 document sorted by IP', () => {
     expect(inventoryProblems(first.inventory)).toEqual([]);
-    expect(first.inventory.scan).toMatchObject({ site: SHARED_SITE, targets: [LAB_SUBNET] });
+    expect(first.inventory.scan).toMatchObject({ site: SHARED_SITE, targets: SHARED_SCAN_TARGETS });
     expect(first.inventory.scan.methods).toEqual(expect.arrayContaining(['ws-discovery', 'sadp', 'dhip', 'onvif-device-service', 'tcp-connect', 'http-pages', 'tls-certificate', 'neighbour-table']));
     // The misaddressed devices (192.168.1.x) come before the lab subnet's (198.18.0.x).
     const ips = first.inventory.devices.map((d) => d.ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0));
@@ -138,10 +138,14 @@ describe('cctv-agent scan in the lab', () => {
     const table = started?.neighbourTable as { limit: number; budget: number } | undefined;
     expect(table?.limit).toBeGreaterThan(0);
     expect(table?.budget).toBe(Math.floor((table?.limit ?? 0) / 2));
+    // The IPv6 (NDP) table is the kernel's other neighbour table, with a limit and budget of its own.
+    const ipv6Table = started?.ipv6NeighbourTable as { limit: number; budget: number } | undefined;
+    expect(ipv6Table?.budget).toBe(Math.floor((ipv6Table?.limit ?? 0) / 2));
+    expect(ipv6Table?.budget).toBeGreaterThan(0);
     expect(swept.length).toBeGreaterThan(0);
     for (const line of swept) expect([line.neighbourBudget, line.neighbourWaits]).toEqual([table?.budget, 0]);
-    // The document says how the named /24 was swept: all on the scanner's own subnet.
-    expect(first.inventory.scan.sweep).toEqual({ onLinkTargets: 254, routedTargets: 0, neighbourBudget: table?.budget });
+    // The document says how the named /24 and IPv6 addresses were swept: all on the scanner's own link.
+    expect(first.inventory.scan.sweep).toEqual({ onLinkTargets: 254 + SHARED_IPV6_TARGETS.length, routedTargets: 0, neighbourBudget: table?.budget });
   });
 
   it('logs the removal of a device that has gone by the next scan', () => {

@@ -13,14 +13,29 @@ import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import type { Inventory } from '../../agent/types.js';
-import { LAB_LOG_DIR, LAB_SUBNET } from './lab-helpers.js';
+import { eui64LinkLocal } from '../lab/sim/profile.js';
+import { LAB_LOG_DIR, LAB_SUBNET, labProfile, SCANNER_IFACE } from './lab-helpers.js';
 
 /** The discovery window of the shared scan, in seconds (`--timeout`). */
 export const SHARED_WINDOW_SECONDS = 3;
 /** The site the shared scan is saved under. */
 export const SHARED_SITE = 'lab';
+/**
+ * The dual-stack device the shared scan also names by its IPv6 addresses (issue 14), so that its
+ * unicast WS-Discovery Probe, TLS certificate and RTSP answers are read over IPv6 too: at its
+ * unique-local address, and at its link-local one through the scanner's interface (zone).
+ */
+export const SHARED_IPV6_DEVICE = 'hikvision';
+/** The IPv6 TARGETs of the shared scan: SHARED_IPV6_DEVICE's unique-local and link-local addresses. */
+export const SHARED_IPV6_TARGETS = ((): string[] => {
+  const { ipv6, mac } = labProfile(SHARED_IPV6_DEVICE);
+  if (ipv6?.ula === undefined) throw new Error(`lab profile ${SHARED_IPV6_DEVICE} has no unique-local address (ipv6.ula)`);
+  return [ipv6.ula, `${eui64LinkLocal(mac)}%${SCANNER_IFACE}`];
+})();
+/** The TARGETs of the shared scan: the lab /24 and SHARED_IPV6_TARGETS. */
+export const SHARED_SCAN_TARGETS = [LAB_SUBNET, ...SHARED_IPV6_TARGETS];
 /** The agent's arguments of the shared scan (the store is added by the setup). */
-export const SHARED_SCAN_ARGS = ['scan', LAB_SUBNET, '--json', '--site', SHARED_SITE, '--timeout', String(SHARED_WINDOW_SECONDS), '--log-level', 'info'];
+export const SHARED_SCAN_ARGS = ['scan', ...SHARED_SCAN_TARGETS, '--json', '--site', SHARED_SITE, '--timeout', String(SHARED_WINDOW_SECONDS), '--log-level', 'info'];
 
 /** What global-setup.ts provides: the run as it happened, serialisable. */
 export interface SharedScanRun {

@@ -2,9 +2,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   DEFAULT_GC_THRESH3,
   GC_THRESH3_PATH,
+  IPV6_GC_THRESH3_PATH,
   NEIGHBOUR_HOLD_MS,
   NeighbourBudget,
   countOnLink,
+  ipv6OnLinkCidrs,
   neighbourBudgetSize,
   neighbourTableLimit,
 } from '../../agent/net/neighbour-budget.js';
@@ -13,6 +15,11 @@ describe('neighbourTableLimit', () => {
   it('reads gc_thresh3', () => {
     const read = (path: string): string => (path === GC_THRESH3_PATH ? '4096\n' : '');
     expect(neighbourTableLimit(read)).toEqual({ limit: 4096, from: GC_THRESH3_PATH });
+  });
+
+  it("reads the IPv6 (NDP) table's own gc_thresh3 when asked for it", () => {
+    const read = (path: string): string => (path === IPV6_GC_THRESH3_PATH ? '2048\n' : '4096\n');
+    expect(neighbourTableLimit(read, IPV6_GC_THRESH3_PATH)).toEqual({ limit: 2048, from: IPV6_GC_THRESH3_PATH });
   });
 
   it("assumes the kernel's default when the file is absent (a namespace other than the first) or garbage", () => {
@@ -81,7 +88,53 @@ describe('NeighbourBudget', () => {
   });
 });
 
+describe('NeighbourBudget over IPv6', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  const onLink = ['198.18.0.0/24', ...ipv6OnLinkCidrs([{ name: 'eth0', address: '198.18.0.1', cidr: '198.18.0.1/24', ipv6LinkLocal: 'fe80::ff:fe00:1%eth0', ipv6Prefixes: ['fdcc:7a6e:1ab::1/64'] }])];
+
+  it('counts link-local and on-prefix IPv6 first contacts against the IPv6 table, apart from the IPv4 one', async () => {
+    const budget = new NeighbourBudget(1, onLink, NEIGHBOUR_HOLD_MS, 2);
+    const order: string[] = [];
+    const reach = (ip: string): Promise<void> => budget.acquire(ip).then((ok) => void (ok && order.push(ip)));
+    const all = Promise.all(['fe80::2a57:beff:fe6a:1c10%eth0', 'fdcc:7a6e:1ab::10', 'fdcc:7a6e:1ab::90', '198.18.0.10', '198.18.0.11'].map(reach));
+    await vi.advanceTimersByTimeAsync(0);
+    // Two IPv6 places and one IPv4 place: the third IPv6 and the second IPv4 address wait.
+    expect(order).toEqual(['fe80::2a57:beff:fe6a:1c10%eth0', 'fdcc:7a6e:1ab::10', '198.18.0.10']);
+    await vi.advanceTimersByTimeAsync(NEIGHBOUR_HOLD_MS);
+    await all;
+    expect(order.slice(3).sort()).toEqual(['198.18.0.11', 'fdcc:7a6e:1ab::90']);
+    expect(budget.waited).toBe(2);
+  });
+
+  it('the same link-local address on two links is two neighbours; a routed IPv6 address takes no place', async () => {
+    const budget = new NeighbourBudget(1, onLink, NEIGHBOUR_HOLD_MS, 1);
+    expect(await budget.acquire('2001:db8::10')).toBe(true);
+    expect(await budget.acquire('fe80::1%eth0')).toBe(true);
+    let other = false;
+    void budget.acquire('fe80::1%eth1').then((ok) => (other = ok));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(other).toBe(false);
+    await vi.advanceTimersByTimeAsync(NEIGHBOUR_HOLD_MS);
+    expect(other).toBe(true);
+  });
+});
+
+describe('ipv6OnLinkCidrs', () => {
+  it('is fe80::/10 when an interface has a link-local address, plus every interface prefix once', () => {
+    const eth = (name: string, prefixes?: string[]) => ({ name, address: '198.18.0.1', cidr: '198.18.0.1/24', ipv6LinkLocal: `fe80::1%${name}`, ...(prefixes ? { ipv6Prefixes: prefixes } : {}) });
+    expect(ipv6OnLinkCidrs([eth('eth0', ['fdcc:7a6e:1ab::1/64']), eth('eth1', ['fdcc:7a6e:1ab::1/64', '2001:db8:5::7/64'])])).toEqual(['fe80::/10', 'fdcc:7a6e:1ab::1/64', '2001:db8:5::7/64']);
+    expect(ipv6OnLinkCidrs([{ name: 'eth0', address: '198.18.0.1', cidr: '198.18.0.1/24' }])).toEqual([]);
+  });
+});
+
 describe('countOnLink', () => {
+  it('counts IPv6 addresses in an on-link block as on-link, others as routed', () => {
+    const blocks = ['198.18.0.0/24', 'fe80::/10', 'fdcc:7a6e:1ab::1/64'];
+    expect(countOnLink(['fdcc:7a6e:1ab::10', 'fe80::1%eth0', '2001:db8::1', 'fdcc:7a6e:1ac::1', '198.18.0.10'], blocks)).toEqual({ onLink: 3, routed: 2 });
+  });
+
   it('counts the addresses on a chosen subnet and those reached through a router', () => {
     expect(countOnLink(['198.18.0.10', '198.18.1.10', '10.0.0.1', '198.18.0.255'], ['198.18.0.0/24'])).toEqual({ onLink: 2, routed: 2 });
     expect(countOnLink(['198.18.1.10'], ['198.18.0.0/24', '198.18.1.0/24'])).toEqual({ onLink: 1, routed: 0 });

@@ -33,6 +33,8 @@ describe('RTSP requests', () => {
     const url = rtspUrl('198.18.0.10', 554);
     expect(url).toBe('rtsp://198.18.0.10:554/');
     expect(rtspUrl('fe80::1', 8554)).toBe('rtsp://[fe80::1]:8554/');
+    // The scanner's interface name is no part of the device's URL.
+    expect(rtspUrl('fe80::2a57:beff:fe6a:1c10%eth0', 554)).toBe('rtsp://[fe80::2a57:beff:fe6a:1c10]:554/');
     const options = buildRtspRequest('OPTIONS', url, 1).toString('latin1');
     expect(options).toBe('OPTIONS rtsp://198.18.0.10:554/ RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: cctv-agent (CCTV inventory)\r\n\r\n');
     const describe = buildRtspRequest('DESCRIBE', url, 2).toString('latin1');

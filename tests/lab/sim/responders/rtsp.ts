@@ -9,7 +9,7 @@
  *   anything else: 501 Not Implemented; a request that is not RTSP: 400, and the connection closes.
  * Every answer echoes CSeq and carries `Server:` when the profile gives one. Credentials are never
  * checked: the agent sends none over RTSP. Connections persist (RFC 2326 §1.1) until the client
- * closes them or stays idle for IDLE_MS.
+ * closes them or stays idle for IDLE_MS. A device with the `ipv6` key listens over IPv6 too (listen.ts).
  *
  * Profile key `rtsp` (checked here, where the protocol lives):
  *   { "port"?: number, "serverHeader"?: string, "public": string[],
@@ -17,7 +17,8 @@
  *     "source"?: string }
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+import { listenOn, tcpListenHosts } from '../listen.js';
 import { excerpt } from '../log.js';
 import { ProfileError } from '../profile.js';
 import type { Responder, ResponderContext, RunningResponder } from './types.js';
@@ -148,7 +149,7 @@ export const rtspResponder: Responder = {
       socket.write(`${lines.join('\r\n')}\r\n\r\n${body}`);
     };
 
-    const server = createServer((socket) => {
+    const onConnection = (socket: Socket): void => {
       sockets.add(socket);
       const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
       let buffer = Buffer.alloc(0);
@@ -181,22 +182,21 @@ export const rtspResponder: Responder = {
           socket.end();
         }
       });
-    });
-    server.on('error', (e) => log.warn(`server error: ${e.message}`));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ port, host: ctx.bindAddress }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    };
+    const hosts = tcpListenHosts(ctx);
+    const servers: Server[] = [];
+    for (const host of hosts) {
+      const server = createServer(onConnection);
+      server.on('error', (e) => log.warn(`server error: ${e.message}`));
+      await listenOn(server, port, host);
+      servers.push(server);
+    }
     return {
-      endpoints: [`rtsp tcp ${ctx.bindAddress}:${port}`],
-      close: () =>
-        new Promise<void>((resolve) => {
-          for (const s of sockets) s.destroy();
-          server.close(() => resolve());
-        }),
+      endpoints: hosts.map((h) => `rtsp tcp ${h}:${port}`),
+      close: async () => {
+        for (const s of sockets) s.destroy();
+        await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+      },
     };
   },
 };

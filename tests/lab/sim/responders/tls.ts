@@ -2,7 +2,9 @@
  * HTTPS with the vendor's factory certificate (tests/lab/certs/, lab-only keys): a TLS server on
  * the profile's ports (default 443) that presents the certificate and answers the same pages as
  * the profile's `http` section (responders/http-pages.ts); any other path, or every path when the
- * profile has no `http` section, gets a 404.
+ * profile has no `http` section, gets a 404. A device with the `ipv6` key listens over IPv6 too
+ * (listen.ts). Each handshake is logged with the client's address, so a test can tell which family
+ * a certificate was read over.
  *
  * Profile key `tls` (checked here, where the protocol lives):
  *   { "ports"?: number[]                default [443]
@@ -12,6 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { HttpReply } from '../http-host.js';
+import { listenOn, tcpListenHosts } from '../listen.js';
 import { ProfileError } from '../profile.js';
 import { pageReplies, repoPath } from './http-pages.js';
 import type { Responder, ResponderContext, RunningResponder } from './types.js';
@@ -53,35 +56,33 @@ export const tlsResponder: Responder = {
     const pages = ctx.profile.http !== undefined ? pageReplies(ctx.profile) : new Map<string, HttpReply>();
     const credentials = labCertificate(cfg.certificate);
     const servers: Server[] = [];
+    const hosts = tcpListenHosts(ctx);
     for (const port of cfg.ports ?? [443]) {
-      const server = createServer(credentials, (req, res) => {
-        const path = new URL(req.url ?? '/', 'https://device').pathname;
-        const reply = pages.get(path) ?? NOT_FOUND;
-        log.info(`https :${port} ${req.method} ${path} from ${req.socket.remoteAddress} -> ${reply.status}`);
-        const body = reply.body ?? '';
-        res.writeHead(reply.status, { ...reply.headers, 'Content-Length': Buffer.byteLength(body) });
-        res.end(body);
-      });
-      // A client that is not TLS, or leaves mid-handshake, is logged and dropped (never a crash).
-      server.on('tlsClientError', (err, socket) => {
-        log.warn(`https :${port} TLS client error from ${socket.remoteAddress}: ${err.message}`);
-        socket.destroy();
-      });
-      server.on('clientError', (err, socket) => {
-        log.warn(`https :${port} client error: ${err.message}`);
-        socket.destroy();
-      });
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ port, host: ctx.bindAddress }, () => {
-          server.off('error', reject);
-          resolve();
+      for (const host of hosts) {
+        const server = createServer(credentials, (req, res) => {
+          const path = new URL(req.url ?? '/', 'https://device').pathname;
+          const reply = pages.get(path) ?? NOT_FOUND;
+          log.info(`https :${port} ${req.method} ${path} from ${req.socket.remoteAddress} -> ${reply.status}`);
+          const body = reply.body ?? '';
+          res.writeHead(reply.status, { ...reply.headers, 'Content-Length': Buffer.byteLength(body) });
+          res.end(body);
         });
-      });
-      servers.push(server);
+        // A client that is not TLS, or leaves mid-handshake, is logged and dropped (never a crash).
+        server.on('tlsClientError', (err, socket) => {
+          log.warn(`https :${port} TLS client error from ${socket.remoteAddress}: ${err.message}`);
+          socket.destroy();
+        });
+        server.on('clientError', (err, socket) => {
+          log.warn(`https :${port} client error: ${err.message}`);
+          socket.destroy();
+        });
+        server.on('secureConnection', (socket) => log.info(`https :${port} TLS handshake from ${socket.remoteAddress}`));
+        await listenOn(server, port, host);
+        servers.push(server);
+      }
     }
     return {
-      endpoints: (cfg.ports ?? [443]).map((p) => `https :${p} (${cfg.certificate})`),
+      endpoints: (cfg.ports ?? [443]).flatMap((p) => hosts.map((h) => `https ${h}:${p} (${cfg.certificate})`)),
       close: async () => {
         await Promise.all(
           servers.map(
