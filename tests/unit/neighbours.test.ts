@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { heardWithin, parseNeighbourJson, readSettled, type NeighbourEntry } from '../../agent/discovery/neighbours.js';
+import { heardWithin, parseNeighbourJson, parseNeighbourRows, readSettled, type NeighbourEntry } from '../../agent/discovery/neighbours.js';
 
 // Shape of `ip -json -stats -4 neigh show dev eth0` (iproute2 6.1), as read in the lab.
 const SAMPLE = JSON.stringify([
@@ -37,6 +37,35 @@ describe('parseNeighbourJson', () => {
     expect(parseNeighbourJson('{"dst":"1.2.3.4"}')).toEqual([]);
     expect(parseNeighbourJson('198.18.0.10 dev eth0 lladdr 28:57:be:12:34:56 REACHABLE')).toEqual([]);
     expect(parseNeighbourJson('[{"dst":"198.18.0.5","lladdr":"zz:zz","state":["REACHABLE"]}]')).toEqual([]);
+  });
+});
+
+describe('parseNeighbourRows', () => {
+  it("gives every row its verdict: resolved with a usable MAC, failed when FAILED, pending otherwise", () => {
+    expect(parseNeighbourRows(SAMPLE).map((r) => [r.ip, r.dev, r.verdict, r.entry?.mac ?? null])).toEqual([
+      ['198.18.0.10', 'eth0', 'resolved', '28:57:be:12:34:56'],
+      ['198.18.0.20', 'eth0', 'resolved', '08:ed:ed:87:42:7a'],
+      ['198.18.0.99', 'eth0', 'pending', null],
+      ['198.18.0.98', 'eth0', 'failed', null],
+      ['198.18.0.97', 'eth0', 'pending', null],
+      ['198.18.0.1', 'eth0', 'resolved', '02:00:00:00:00:01'],
+    ]);
+  });
+
+  it('reads rows without a dev (`ip neigh show dev eth0` leaves it out), as the lab printed them', () => {
+    // `ip -json -stats -4 neigh show dev eth0 to 198.18.7.234` 0.3 s and 3.5 s after one datagram to it.
+    const incomplete = '[{"dst":"198.18.7.234","refcnt":1,"used":0,"confirmed":60,"updated":0,"probes":4,"state":["INCOMPLETE"]}]';
+    const failed = '[{"dst":"198.18.7.234","used":3,"confirmed":63,"updated":0,"probes":6,"state":["FAILED"]}]';
+    expect(parseNeighbourRows(incomplete)).toEqual([{ ip: '198.18.7.234', dev: null, verdict: 'pending', entry: null }]);
+    expect(parseNeighbourRows(failed)).toEqual([{ ip: '198.18.7.234', dev: null, verdict: 'failed', entry: null }]);
+  });
+
+  it('drops rows that are not neighbour rows, and everything when the text is not a JSON array', () => {
+    expect(parseNeighbourRows('[null, 7, "x", {"dev":"eth0","state":["FAILED"]}, {"dst":5}, {"dst":"198.18.0.3","state":"FAILED"}]')).toEqual([
+      { ip: '198.18.0.3', dev: null, verdict: 'pending', entry: null },
+    ]);
+    expect(parseNeighbourRows('{"dst":"198.18.0.3"}')).toEqual([]);
+    expect(parseNeighbourRows('[{"dst":"198.18.0.3"')).toEqual([]);
   });
 });
 
