@@ -75,6 +75,13 @@ function connectPhaseLimitMs(onLink: number, routed: number, neighbourBudget: nu
   return PROBE_PHASE_LIMIT_MS + routed * CONNECT_PHASE_MS_PER_ROUTED_TARGET + Math.ceil((onLink * NEIGHBOUR_HOLD_MS) / neighbourBudget);
 }
 
+/** The process's memory in MB (process.memoryUsage): where a scan's resident memory goes. */
+function memoryMb(): Record<string, number> {
+  const usage = process.memoryUsage();
+  const mb = (bytes: number): number => Math.round(bytes / 2 ** 20);
+  return { rss: mb(usage.rss), heapTotal: mb(usage.heapTotal), heapUsed: mb(usage.heapUsed), external: mb(usage.external), arrayBuffers: mb(usage.arrayBuffers) };
+}
+
 /** The named targets by how the sweep reached them (the inventory's `scan.sweep`). */
 function sweepSummary(reach: { onLink: number; routed: number }, neighbourBudget: number, ledger: SweepLedger): SweepSummary {
   const methods = ledger.summary();
@@ -150,8 +157,10 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
       if (reason !== null) return void bounds.dropped(`${o.source}.unprobeable-source`, 1, { ip: o.ip, reason });
       kept(o);
     };
+    const phaseStarted = Date.now();
     const results = await Promise.allSettled(inPhase.map((d) => d.run(ctx, emit)));
     phaseDeadline.dispose();
+    log.info({ phase, ms: Date.now() - phaseStarted, observations: observations.length, memoryMb: memoryMb() }, 'phase finished');
     results.forEach((r, i) => {
       if (r.status === 'rejected') log.error({ discoverer: inPhase[i]?.name, phase, err: String(r.reason) }, 'discoverer failed; the scan goes on without it');
     });
@@ -182,6 +191,6 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
     },
     devices,
   );
-  log.info({ observations: observations.length, devices: devices.length, dropped: inventory.scan.dropped }, 'scan finished');
+  log.info({ observations: observations.length, devices: devices.length, dropped: inventory.scan.dropped, memoryMb: memoryMb() }, 'scan finished');
   return inventory;
 }
