@@ -14,6 +14,7 @@ export class SweepLedger {
 
   /** `addresses` checked by `method`, `live` of them answered. */
   add(method: SweepMethod, addresses: number, live: number): void {
+    if (addresses === 0) return;
     const count = this.counts.get(method) ?? { addresses: 0, live: 0 };
     count.addresses += addresses;
     count.live += live;

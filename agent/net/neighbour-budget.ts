@@ -8,9 +8,13 @@
  * gc_thresh3 entries (1024 by default; Documentation/networking/ip-sysctl.rst, neigh/default). Past
  * that the kernel logs "neighbor table overflow" and drops the packet: the connect or probe fails
  * as if nobody were there, and the device is silently lost (issue 10: a /22 sweep of 1,020 live
- * lab devices lost a third of them). The forced garbage collector can free only entries that have
- * not been updated for 5 seconds (net/core/neighbour.c, neigh_forced_gc: `tref = jiffies - 5 * HZ`),
- * so what must stay under the limit is the number of addresses first reached in any 5 s.
+ * lab devices lost a third of them). When the table is full, the forced garbage collector frees
+ * an entry only if nothing else holds it and it FAILED or has not been updated for 5 seconds
+ * (torvalds/linux net/core/neighbour.c, neigh_forced_gc: `tref = jiffies - 5 * HZ`; FAILED entries
+ * at any age since 58956317c8de "neighbor: Improve garbage collection", v4.20). An INCOMPLETE entry
+ * is held by its resolution timer. So what must stay under the limit is the addresses being
+ * resolved plus those resolved in the last 5 s: a first contact holds a place for 5 s, and host
+ * discovery (discovery/link-hosts.ts), which sees each verdict, gives it back sooner.
  *
  * The budget is half of gc_thresh3, leaving the other half to the rest of the machine (its own
  * traffic, other scans); it is read, never raised. Addresses off every chosen interface's subnet go

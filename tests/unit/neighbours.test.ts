@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { heardWithin, parseNeighbourJson, parseNeighbourRows, readSettled, type NeighbourEntry } from '../../agent/discovery/neighbours.js';
+import { heardWithin, neighbours, parseNeighbourJson, parseNeighbourRows, readSettled, type NeighbourEntry } from '../../agent/discovery/neighbours.js';
+import { NeighbourBudget } from '../../agent/net/neighbour-budget.js';
+import type { Observation } from '../../agent/types.js';
+import { loopbackContext } from '../support/scan-context.js';
+import { checkedEmit } from '../support/declared-emits.js';
 
 // Shape of `ip -json -stats -4 neigh show dev eth0` (iproute2 6.1), as read in the lab.
 const SAMPLE = JSON.stringify([
@@ -102,5 +106,20 @@ describe('readSettled', () => {
     const once = reader([['PROBE']]);
     await readSettled(once.read, aborted.signal, 5000, 10);
     expect(once.reads()).toBe(1);
+  });
+});
+
+describe('the neighbour-table discoverer', () => {
+  it('reports the hosts host discovery saw resolve, as the table showed them then, when the kernel has freed their entries since', async () => {
+    const budget = new NeighbourBudget(8, ['198.18.4.0/22']);
+    budget.markResolved({ ip: '198.18.4.2', mac: '28:57:be:c0:00:00', state: 'REACHABLE', dev: 'eth0', fresh: true });
+    budget.markResolved({ ip: '198.18.7.250', mac: 'c0:56:e3:c0:03:e8', state: 'STALE', dev: 'eth0', fresh: false });
+    const seen: Observation[] = [];
+    // No interface chosen: nothing is read from the kernel, so both come from host discovery.
+    await neighbours.run(loopbackContext({ neighbours: budget }), checkedEmit(neighbours, seen));
+    expect(seen.map((o) => [o.ip, o.mac, o.fields])).toEqual([
+      ['198.18.4.2', '28:57:be:c0:00:00', { 'neighbour.state': 'REACHABLE', 'neighbour.fresh': 'true', 'neighbour.interface': 'eth0' }],
+      ['198.18.7.250', 'c0:56:e3:c0:03:e8', { 'neighbour.state': 'STALE', 'neighbour.fresh': 'false', 'neighbour.interface': 'eth0' }],
+    ]);
   });
 });
