@@ -29,12 +29,20 @@ import { heardWithin, type NeighbourRow } from './neighbours.js';
  * is expected there (traceroute(8) sends to 33434 and up so that hosts answer port unreachable).
  */
 export const NUDGE_PORT = 33434;
+/**
+ * States that prove the address is there now: REACHABLE (it answered ARP within reachable_time) and
+ * PERMANENT (set by an administrator). STALE, DELAY and PROBE are a MAC remembered from earlier,
+ * which the nudge sends the kernel to check (delay_first_probe_time 5 s, then unicast ARP): such an
+ * address is judged once the check ends, REACHABLE or FAILED (a device taken off the wire since the
+ * last scan must not count as live).
+ */
+const PROVEN_STATES = new Set(['REACHABLE', 'PERMANENT']);
 /** How often the table is read while addresses are being resolved. */
 export const TABLE_POLL_MS = 100;
 /**
- * An address still INCOMPLETE this long after its nudge is counted unanswered and its place given
- * back: three times Linux's default resolution time (mcast_solicit 3 × retrans_time 1 s), for a
- * kernel that retries longer than the default.
+ * An address still unresolved this long after its nudge is counted unanswered and its place given
+ * back: the longest check of Linux's defaults, a remembered entry's delay_first_probe_time (5 s) and
+ * ucast_solicit (3) × retrans_time (1 s), and a second more.
  */
 export const RESOLUTION_LIMIT_MS = 9_000;
 
@@ -231,7 +239,7 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
       // millisecond included: the clock cannot order them).
       if (record.sentAt >= readStartedAt) continue;
       const row = byIp.get(ip);
-      if (row?.entry) {
+      if (row?.entry && PROVEN_STATES.has(row.entry.state)) {
         waiting.delete(ip);
         tally.live++;
         const { mac, state } = row.entry;

@@ -142,9 +142,15 @@ export const neighbours: Discoverer<'neighbour-table'> = {
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     const log = ctx.log.child({ module: 'neighbour-table' });
+    /** Every address the table holds a row for, usable or not (a FAILED one is a host gone, not freed). */
+    const inTable = new Set<string>();
     const tables = await Promise.all(
       ctx.interfaces.map(async (iface) => {
-        const read = async (): Promise<NeighbourEntry[]> => (await readNeighbourRows(iface.name)).flatMap((row) => (row.entry ? [row.entry] : []));
+        const read = async (): Promise<NeighbourEntry[]> => {
+          const rows = await readNeighbourRows(iface.name);
+          for (const row of rows) inTable.add(row.ip);
+          return rows.flatMap((row) => (row.entry ? [row.entry] : []));
+        };
         try {
           // Without active probes the scan sent no unicast, so no check under way is its doing: one read.
           return { iface, entries: await readSettled(read, ctx.signal, ctx.active ? VERIFY_LIMIT_MS : 0) };
@@ -155,10 +161,8 @@ export const neighbours: Discoverer<'neighbour-table'> = {
       }),
     );
     const scanAgeSeconds = (Date.now() - ctx.startedAtMs) / 1000;
-    const read = new Set<string>();
     for (const { iface, entries } of tables) {
       for (const entry of entries) {
-        read.add(entry.ip);
         // The kernel reports whole seconds, rounded down, so no slack is needed.
         emit(observation(entry.ip, entry.mac, entry.state, heardWithin(entry, scanAgeSeconds), iface.name));
       }
@@ -167,7 +171,7 @@ export const neighbours: Discoverer<'neighbour-table'> = {
     // full table frees entries older than 5 s: net/neighbour-budget.ts), as the table showed them then.
     let fromDiscovery = 0;
     for (const neighbour of ctx.neighbours.resolved()) {
-      if (read.has(neighbour.ip)) continue;
+      if (inTable.has(neighbour.ip)) continue;
       fromDiscovery++;
       emit(observation(neighbour.ip, neighbour.mac, neighbour.state, neighbour.fresh, neighbour.dev));
     }

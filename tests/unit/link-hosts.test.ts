@@ -14,7 +14,7 @@ const RESOLUTION_MS = 3000;
 const HOLD_MS = 5000;
 
 interface FakeEntry {
-  state: 'INCOMPLETE' | 'REACHABLE' | 'FAILED';
+  state: 'INCOMPLETE' | 'REACHABLE' | 'FAILED' | 'STALE' | 'DELAY';
   mac?: string;
   /** When the entry took its state (fake ms), for `updated`. */
   since: number;
@@ -33,6 +33,13 @@ function fakeKernel(live: ReadonlyMap<string, string>, options: { freeFailed?: b
     nudged: [] as string[],
     nudge: async (ip: string): Promise<void> => {
       kernel.nudged.push(ip);
+      const remembered = table.get(ip);
+      if (remembered?.state === 'STALE') {
+        // Traffic to a remembered entry: DELAY for delay_first_probe_time (5 s), then unicast ARP.
+        table.set(ip, { ...remembered, state: 'DELAY', since: now() });
+        setTimeout(() => table.set(ip, live.has(ip) ? { ...remembered, state: 'REACHABLE', since: now() } : { state: 'FAILED', since: now() }), 5000 + ARP_ANSWER_MS);
+        return;
+      }
       // A full table: the kernel drops the datagram and makes no entry, and the send still succeeds.
       if (kernel.nudged.length <= (options.fullFor ?? 0)) return;
       table.set(ip, { state: 'INCOMPLETE', since: now() });
@@ -168,6 +175,17 @@ describe('discoverLinkHosts', () => {
     await vi.runAllTimersAsync();
     expect((await r.result).tally).toMatchObject({ addresses: 2, live: 0, unresolved: 2 });
     expect(r.elapsed()).toBeLessThan(2 * 4000 + 500);
+  });
+
+  it('counts a remembered (STALE) entry live only once the kernel has checked it: a device gone since the last scan is silent', async () => {
+    const kernel = fakeKernel(LIVE);
+    kernel.table.set('198.18.0.10', { state: 'STALE', mac: '28:57:be:00:00:10', since: Date.now() });
+    kernel.table.set('198.18.0.30', { state: 'STALE', mac: '28:57:be:00:00:30', since: Date.now() });
+    const r = run(['198.18.0.10', '198.18.0.30'], kernel, new NeighbourBudget(4, ['198.18.0.0/24']));
+    await vi.runAllTimersAsync();
+    expect((await r.result).tally).toMatchObject({ live: 1, silent: 1 });
+    expect(r.found).toEqual([{ ip: '198.18.0.10', at: expect.any(Number) }]);
+    expect(r.found[0]?.at).toBeGreaterThanOrEqual(5000);
   });
 
   it('does not judge an address by a read that began before its nudge left (an earlier scan left it FAILED)', async () => {
