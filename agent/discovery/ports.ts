@@ -258,6 +258,13 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
           rest = table.filter((p) => !p.hostDiscovery);
         } else if (method === 'announced') ctx.sweep?.checked(method, true);
         await probeAll(rest);
+        // An entry still REACHABLE from an earlier scan is no proof by itself (the kernel trusts it
+        // for reachable_time, 15-45 s): a host that then answered no connect is reported silent only
+        // when it answered ARP during this scan.
+        if (host.givenUp && method === 'neighbour-resolution' && ctx.neighbours.resolvedNeighbour(ip)?.fresh !== true) {
+          tally.absentHosts++;
+          return;
+        }
         if (host.givenUp) {
           tally.givenUpHosts++;
           const silent = [...host.portsWith('timeout'), ...host.portsWith('unreachable')].sort((a, b) => a - b);

@@ -135,6 +135,11 @@ export class NeighbourBudget {
     this.resolvedByIp.set(neighbour.ip, neighbour);
   }
 
+  /** What host discovery saw of `ip` when it resolved; undefined when it did not. */
+  resolvedNeighbour(ip: string): ResolvedNeighbour | undefined {
+    return this.resolvedByIp.get(ip);
+  }
+
   /** Every address host discovery saw resolve during the scan. */
   resolved(): IterableIterator<ResolvedNeighbour> {
     return this.resolvedByIp.values();
