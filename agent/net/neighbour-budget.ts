@@ -8,9 +8,13 @@
  * gc_thresh3 entries (1024 by default; Documentation/networking/ip-sysctl.rst, neigh/default). Past
  * that the kernel logs "neighbor table overflow" and drops the packet: the connect or probe fails
  * as if nobody were there, and the device is silently lost (issue 10: a /22 sweep of 1,020 live
- * lab devices lost a third of them). The forced garbage collector can free only entries that have
- * not been updated for 5 seconds (net/core/neighbour.c, neigh_forced_gc: `tref = jiffies - 5 * HZ`),
- * so what must stay under the limit is the number of addresses first reached in any 5 s.
+ * lab devices lost a third of them). When the table is full, the forced garbage collector frees
+ * an entry only if nothing else holds it and it FAILED or has not been updated for 5 seconds
+ * (torvalds/linux net/core/neighbour.c, neigh_forced_gc: `tref = jiffies - 5 * HZ`; FAILED entries
+ * at any age since 58956317c8de "neighbor: Improve garbage collection", v4.20). An INCOMPLETE entry
+ * is held by its resolution timer. So what must stay under the limit is the addresses being
+ * resolved plus those resolved in the last 5 s: a first contact holds a place for 5 s, and host
+ * discovery (discovery/link-hosts.ts), which sees each verdict, gives it back sooner.
  *
  * The budget is half of gc_thresh3, leaving the other half to the rest of the machine (its own
  * traffic, other scans); it is read, never raised. Addresses off every chosen interface's subnet go
@@ -59,15 +63,33 @@ export function neighbourBudgetSize(limit: number): number {
   return Math.max(1, Math.floor(limit * BUDGET_SHARE));
 }
 
+/** An address host discovery saw answer neighbour resolution, as the table showed it then. */
+export interface ResolvedNeighbour {
+  ip: string;
+  mac: string;
+  state: string;
+  /** The interface the entry was on. */
+  dev: string;
+  /** Whether the address itself answered during this scan (neighbours.ts heardWithin). */
+  fresh: boolean;
+}
+
 /**
  * The places themselves. Each on-link address takes one at its first contact and holds it for
  * NEIGHBOUR_HOLD_MS; contacting it again meanwhile is free. Only the addresses held are kept, so
  * memory follows the addresses reached in the last 5 s, not the size of the range.
+ *
+ * Host discovery (discovery/link-hosts.ts) takes places itself and gives each back as soon as the
+ * kernel has settled its address: at once when resolution FAILED (the forced collector frees a
+ * FAILED entry whatever its age), NEIGHBOUR_HOLD_MS after it resolved. Addresses it saw resolve
+ * are remembered (live hosts only: memory follows the devices, not the range), and contacting
+ * them later takes no place: their entries exist already.
  */
 export class NeighbourBudget {
   private readonly places: Semaphore;
   private readonly held = new Set<string>();
   private readonly pending = new Map<string, Promise<boolean>>();
+  private readonly resolvedByIp = new Map<string, ResolvedNeighbour>();
   /** First contacts that had to wait for a place. */
   waited = 0;
 
@@ -79,9 +101,14 @@ export class NeighbourBudget {
     this.places = new Semaphore(size);
   }
 
+  /** Whether `ip` is on one of the chosen interfaces' subnets (reached without a router). */
+  isOnLink(ip: string): boolean {
+    return this.onLinkCidrs.some((cidr) => inCidr(ip, cidr));
+  }
+
   /** Resolves true when `ip` may be contacted now, false if `signal` aborted first. */
   acquire(ip: string, signal?: AbortSignal): Promise<boolean> {
-    if (this.held.has(ip) || !this.onLinkCidrs.some((cidr) => inCidr(ip, cidr))) return Promise.resolve(!signal?.aborted);
+    if (this.held.has(ip) || this.resolvedByIp.has(ip) || !this.isOnLink(ip)) return Promise.resolve(!signal?.aborted);
     const waiting = this.pending.get(ip);
     if (waiting) return waiting;
     const taken = this.take(ip, signal).finally(() => this.pending.delete(ip));
@@ -89,10 +116,37 @@ export class NeighbourBudget {
     return taken;
   }
 
-  private async take(ip: string, signal?: AbortSignal): Promise<boolean> {
+  /** One place for host discovery, given back with `release`; false if `signal` aborted first. */
+  async takePlace(signal?: AbortSignal): Promise<boolean> {
     const immediate = this.places.available > 0;
     if (!(await this.places.acquire(signal))) return false;
     if (!immediate) this.waited++;
+    return true;
+  }
+
+  /** Gives back a place taken with takePlace, now or after `afterMs`. */
+  release(afterMs = 0): void {
+    if (afterMs <= 0) this.places.release();
+    else setTimeout(() => this.places.release(), afterMs).unref();
+  }
+
+  /** Remembers an address host discovery saw resolve: later contacts take no place. */
+  markResolved(neighbour: ResolvedNeighbour): void {
+    this.resolvedByIp.set(neighbour.ip, neighbour);
+  }
+
+  /** What host discovery saw of `ip` when it resolved; undefined when it did not. */
+  resolvedNeighbour(ip: string): ResolvedNeighbour | undefined {
+    return this.resolvedByIp.get(ip);
+  }
+
+  /** Every address host discovery saw resolve during the scan. */
+  resolved(): IterableIterator<ResolvedNeighbour> {
+    return this.resolvedByIp.values();
+  }
+
+  private async take(ip: string, signal?: AbortSignal): Promise<boolean> {
+    if (!(await this.takePlace(signal))) return false;
     this.held.add(ip);
     setTimeout(() => {
       this.held.delete(ip);

@@ -11,6 +11,7 @@ import type { Device, Inventory } from '../../agent/types.js';
 import { copySharedStore, SHARED_SITE, SHARED_WINDOW_SECONDS, sharedRescan, sharedScan } from './shared-scan.js';
 import { LAB_SUBNET, labDevices, labProfiles, runInScanner, type LabProfile } from './lab-helpers.js';
 import { knowledgeCopies } from '../support/knowledge-copy.js';
+import { inCidr } from '../../agent/net/ipv4.js';
 
 const WINDOW_SECONDS = String(SHARED_WINDOW_SECONDS);
 const storeDir = mkdtempSync(join(tmpdir(), 'cctv-scan-test-'));
@@ -144,8 +145,17 @@ describe('cctv-agent scan in the lab', () => {
     expect(table?.budget).toBe(Math.floor((table?.limit ?? 0) / 2));
     expect(swept.length).toBeGreaterThan(0);
     for (const line of swept) expect([line.neighbourBudget, line.neighbourWaits]).toEqual([table?.budget, 0]);
-    // The document says how the named /24 was swept: all on the scanner's own subnet.
-    expect(first.inventory.scan.sweep).toEqual({ onLinkTargets: 254, routedTargets: 0, neighbourBudget: table?.budget });
+    // The document says how the named /24 was swept: all on the scanner's own subnet, each address
+    // (the scanner's own left out) resolved on the link first, every lab device found live that way.
+    const { methods, ...reach } = first.inventory.scan.sweep ?? {};
+    expect(reach).toEqual({ onLinkTargets: 254, routedTargets: 0, neighbourBudget: table?.budget });
+    expect(methods?.map((m) => m.method)).toEqual(['neighbour-resolution']);
+    const resolution = methods?.[0];
+    const labAddresses = new Set(labDevices().flatMap((d) => d.addresses).filter((ip) => inCidr(ip, LAB_SUBNET)));
+    expect(resolution?.addresses).toBe(253);
+    expect(resolution?.live).toBeGreaterThanOrEqual(labAddresses.size);
+    expect(resolution?.live).toBeLessThan(253);
+    expect(lines.find((l) => l.msg === 'host discovery finished')).toMatchObject({ addresses: 253, live: resolution?.live, tableFull: 0 });
   });
 
   it('logs the removal of a device that has gone by the next scan', () => {
