@@ -16,9 +16,14 @@
  * resolved plus those resolved in the last 5 s: a first contact holds a place for 5 s, and host
  * discovery (discovery/link-hosts.ts), which sees each verdict, gives it back sooner.
  *
- * The budget is half of gc_thresh3, leaving the other half to the rest of the machine (its own
- * traffic, other scans); it is read, never raised. Addresses off every chosen interface's subnet go
- * through a router, whose one entry the kernel already has: they take no place.
+ * The budget is a share of the room the table has left when the scan starts (FREE_ROOM_SHARE of
+ * gc_thresh3 less the entries already held), leaving the rest, and whatever the collector can free
+ * of the idle entries, to the rest of the machine (its own traffic, other scans); gc_thresh3 is
+ * read, never raised. Only entries the collector counts are held against it: a PERMANENT entry
+ * (set by an administrator) is not (torvalds/linux net/core/neighbour.c, neigh_alloc skips the
+ * gc_entries count for an entry `exempt_from_gc`, as netlink makes a PERMANENT one). Addresses off
+ * every chosen interface's subnet go through a router, whose one entry the kernel already has:
+ * they take no place.
  */
 import { readFileSync } from 'node:fs';
 import { inCidr } from './ipv4.js';
@@ -31,8 +36,21 @@ export const GC_THRESH3_PATH = '/proc/sys/net/ipv4/neigh/default/gc_thresh3';
  * has no `default` entry, although the first namespace's limit still applies.
  */
 export const DEFAULT_GC_THRESH3 = 1024;
-/** The share of gc_thresh3 a scan may fill. */
-const BUDGET_SHARE = 1 / 2;
+/**
+ * The share of the table's free room at scan start a scan may fill. Measured (BENCHMARKS.md, issue
+ * 10): an address nobody answers holds its place about 3 s, so places / 3 s is the pace of an
+ * on-link range; a /16 all on the link needs about 700 places to be swept within 5 minutes, which
+ * three quarters of an empty default table (768) gives and half of it (512) does not. The quarter
+ * left, with every idle entry the collector can free, is the rest of the machine's.
+ */
+const FREE_ROOM_SHARE = 3 / 4;
+/**
+ * The kernel's count of IPv4 neighbour entries, all namespaces together (the first field,
+ * hexadecimal, of the second line; torvalds/linux net/core/neighbour.c neigh_stat_seq_show). The
+ * kernel makes it in the first network namespace only; it includes PERMANENT entries, so it can
+ * only overstate what is held against gc_thresh3.
+ */
+export const ARP_CACHE_STAT_PATH = '/proc/net/stat/arp_cache';
 /** How long a first contact counts against the table: the forced collector's 5 s (see above). */
 export const NEIGHBOUR_HOLD_MS = 5_000;
 
@@ -58,9 +76,22 @@ export function countOnLink(addresses: Iterable<string>, onLinkCidrs: readonly s
   return { onLink, routed };
 }
 
-/** Places for on-link addresses a scan may hold under a neighbour table of `limit` entries. */
-export function neighbourBudgetSize(limit: number): number {
-  return Math.max(1, Math.floor(limit * BUDGET_SHARE));
+/** The machine's neighbour entries from ARP_CACHE_STAT_PATH; null where it cannot be read (any namespace but the first). */
+export function machineNeighbourEntries(read: (path: string) => string = (p) => readFileSync(p, 'utf8')): number | null {
+  try {
+    const count = Number.parseInt(read(ARP_CACHE_STAT_PATH).split('\n')[1]?.trim().split(/\s+/)[0] ?? '', 16);
+    return Number.isInteger(count) && count >= 0 ? count : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Places for on-link addresses a scan may hold under a neighbour table of `limit` entries of which
+ * `inUse` are held when it starts: FREE_ROOM_SHARE of the room left, at least one.
+ */
+export function neighbourBudgetSize(limit: number, inUse = 0): number {
+  return Math.max(1, Math.floor(Math.max(0, limit - inUse) * FREE_ROOM_SHARE));
 }
 
 /** An address host discovery saw answer neighbour resolution, as the table showed it then. */

@@ -17,7 +17,8 @@ import { heardHosts } from '../discovery/probe-hosts.js';
 import type { Inventory, Observation, SweepSummary } from '../types.js';
 import type { Knowledge } from '../knowledge/index.js';
 import type { CredentialStore } from '../credentials.js';
-import { countOnLink, NEIGHBOUR_HOLD_MS, NeighbourBudget, neighbourBudgetSize, neighbourTableLimit } from '../net/neighbour-budget.js';
+import { countOnLink, machineNeighbourEntries, NEIGHBOUR_HOLD_MS, NeighbourBudget, neighbourBudgetSize, neighbourTableLimit } from '../net/neighbour-budget.js';
+import { readNeighbourRows } from '../discovery/neighbours.js';
 import { SweepLedger } from '../discovery/sweep-ledger.js';
 import { RefusalLedger, type CredentialRefusal } from '../credential-refusals.js';
 
@@ -84,6 +85,21 @@ function memoryMb(): Record<string, number> {
   return { rss: mb(usage.rss), heapTotal: mb(usage.heapTotal), heapUsed: mb(usage.heapUsed), external: mb(usage.external), arrayBuffers: mb(usage.arrayBuffers) };
 }
 
+/**
+ * The IPv4 neighbour entries held against gc_thresh3 when the scan starts: the machine's count
+ * where the kernel gives it (the first namespace), else this namespace's own entries less the
+ * PERMANENT ones, which the limit does not count (net/neighbour-budget.ts). Other namespaces'
+ * entries are invisible from a namespace of its own: a nudge the kernel then has no room for is
+ * retried (discovery/link-hosts.ts). Zero when the table cannot be read.
+ */
+async function neighbourEntriesHeld(): Promise<number> {
+  const own = await readNeighbourRows().then(
+    (rows) => rows.filter((row) => row.entry?.state !== 'PERMANENT').length,
+    () => 0,
+  );
+  return Math.max(own, machineNeighbourEntries() ?? 0);
+}
+
 /** The named targets by how the sweep reached them (the inventory's `scan.sweep`). */
 function sweepSummary(reach: { onLink: number; routed: number }, neighbourBudget: number, ledger: SweepLedger): SweepSummary {
   const methods = ledger.summary();
@@ -99,14 +115,15 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   const report = (phase: DiscoveryPhase): void => options.onProgress?.({ phase, observations: observations.length, hosts: hostsSeen.size });
   const subnets = options.interfaces.map((i) => i.cidr);
   const neighbourTable = neighbourTableLimit();
-  const neighbours = new NeighbourBudget(neighbourBudgetSize(neighbourTable.limit), subnets);
+  const neighbourEntries = options.active ? await neighbourEntriesHeld() : 0;
+  const neighbours = new NeighbourBudget(neighbourBudgetSize(neighbourTable.limit, neighbourEntries), subnets);
   log.info(
     {
       site: options.site,
       interfaces: options.interfaces.map((i) => i.name),
       targets: options.targets.specs,
       windowMs: options.timeoutMs,
-      neighbourTable: { limit: neighbourTable.limit, from: neighbourTable.from, budget: neighbours.size },
+      neighbourTable: { limit: neighbourTable.limit, from: neighbourTable.from, held: neighbourEntries, budget: neighbours.size },
     },
     'scan started',
   );

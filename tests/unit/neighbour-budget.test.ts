@@ -1,10 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   DEFAULT_GC_THRESH3,
+  ARP_CACHE_STAT_PATH,
   GC_THRESH3_PATH,
   NEIGHBOUR_HOLD_MS,
   NeighbourBudget,
   countOnLink,
+  machineNeighbourEntries,
   neighbourBudgetSize,
   neighbourTableLimit,
 } from '../../agent/net/neighbour-budget.js';
@@ -24,9 +26,24 @@ describe('neighbourTableLimit', () => {
     expect(neighbourTableLimit(() => '0').limit).toBe(DEFAULT_GC_THRESH3);
   });
 
-  it('leaves half of the table to the rest of the machine', () => {
-    expect(neighbourBudgetSize(1024)).toBe(512);
+  it('takes three quarters of the room the table has left, and leaves the rest to the machine', () => {
+    expect(neighbourBudgetSize(1024)).toBe(768);
+    expect(neighbourBudgetSize(1024, 24)).toBe(750);
+    expect(neighbourBudgetSize(1024, 1000)).toBe(18);
+    expect(neighbourBudgetSize(1024, 5000)).toBe(1);
     expect(neighbourBudgetSize(1)).toBe(1);
+  });
+
+  it("reads the machine's entry count from the kernel's statistics, and nothing from a file it cannot read", () => {
+    const stat = 'entries  allocs   destroys hash_grows\n000003e9 0001e948 0002e340 00000004\n000003e9 00000000 00000000 00000000\n';
+    expect(machineNeighbourEntries((path) => (path === ARP_CACHE_STAT_PATH ? stat : ''))).toBe(1001);
+    expect(
+      machineNeighbourEntries(() => {
+        throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
+      }),
+    ).toBeNull();
+    expect(machineNeighbourEntries(() => 'entries\nzz\n')).toBeNull();
+    expect(machineNeighbourEntries(() => '')).toBeNull();
   });
 });
 
