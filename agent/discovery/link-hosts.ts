@@ -111,6 +111,12 @@ export interface LinkDiscoveryTally {
   unresolved: number;
   /** Nudges the kernel gave no entry (its table was full): each was tried again after RETRY_DELAY_MS. */
   tableFull: number;
+  /**
+   * Addresses whose entry vanished more than NEIGHBOUR_HOLD_MS after a read showed it unresolved:
+   * it may have resolved and been freed between two reads (reads that slow happen on a machine
+   * under heavy load), so each was nudged again rather than counted silent.
+   */
+  vanished: number;
   /** Nudges this machine could not send: those addresses are handed back untested. */
   localErrors: number;
 }
@@ -157,8 +163,8 @@ interface Waiting {
   sentAt: number;
   /** Nudges so far. */
   tries: number;
-  /** Whether a read has shown its entry (unresolved) yet. */
-  seen: boolean;
+  /** When the latest read that showed its entry unresolved began (epoch ms); null before any did. */
+  seenAt: number | null;
 }
 
 /** Resolves every address of `addresses` within the neighbour budget, reporting each live one as soon as it answers. */
@@ -168,7 +174,7 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
   const limitMs = options.resolutionLimitMs ?? RESOLUTION_LIMIT_MS;
   const holdMs = options.holdMs ?? NEIGHBOUR_HOLD_MS;
   const retryDelayMs = options.retryDelayMs ?? RETRY_DELAY_MS;
-  const tally: LinkDiscoveryTally = { addresses: 0, live: 0, silent: 0, unresolved: 0, tableFull: 0, localErrors: 0 };
+  const tally: LinkDiscoveryTally = { addresses: 0, live: 0, silent: 0, unresolved: 0, tableFull: 0, vanished: 0, localErrors: 0 };
   const waiting = new Map<string, Waiting>();
   /** Addresses to nudge again (the table had no room), with their tries so far, once their delay is over. */
   const again: Array<{ ip: string; tries: number }> = [];
@@ -210,7 +216,7 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
         options.nudge(ip).then(
           () => {
             sendsUnderWay--;
-            waiting.set(ip, { sentAt: Date.now(), tries: tries + 1, seen: false });
+            waiting.set(ip, { sentAt: Date.now(), tries: tries + 1, seenAt: null });
           },
           () => {
             sendsUnderWay--;
@@ -231,9 +237,28 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
     budget.release();
   };
 
+  /** Nudges `ip` again after its delay, its place held meanwhile; gives up after NUDGE_TRIES. */
+  const nudgeAgain = (ip: string, record: Waiting): void => {
+    waiting.delete(ip);
+    if (record.tries >= NUDGE_TRIES) {
+      tally.unresolved++;
+      budget.release();
+      return;
+    }
+    // The address is queued again before its place comes back, so the place goes to it.
+    const delayMs = retryDelayMs * record.tries;
+    retriesDue++;
+    setTimeout(() => {
+      retriesDue--;
+      again.push({ ip, tries: record.tries });
+    }, delayMs).unref();
+    budget.release(delayMs);
+  };
+
   const judge = (rows: readonly NeighbourRow[], readStartedAt: number): void => {
     const byIp = new Map(rows.map((row) => [row.ip, row]));
-    const scanAgeSeconds = (Date.now() - options.scanStartedAtMs) / 1000;
+    const readEndedAt = Date.now();
+    const scanAgeSeconds = (readEndedAt - options.scanStartedAtMs) / 1000;
     for (const [ip, record] of waiting) {
       // A read begun before the nudge left may show the entry as an earlier scan left it (same
       // millisecond included: the clock cannot order them).
@@ -247,28 +272,20 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
         budget.release(holdMs);
         options.onLive(ip);
       } else if (row?.verdict === 'failed') settle(ip, 'silent');
-      else if (row === undefined && record.seen) {
-        // Gone after the table showed it unresolved: an INCOMPLETE entry cannot be freed, so it was freed FAILED.
+      else if (row === undefined && record.seenAt !== null && readEndedAt - record.seenAt < holdMs) {
+        // Gone less than holdMs after a read that showed it unresolved began: an INCOMPLETE entry
+        // cannot be freed and a resolved one is kept holdMs, so it was freed FAILED.
         settle(ip, 'silent');
+      } else if (row === undefined && record.seenAt !== null) {
+        // Gone so long after it was seen unresolved that it may have resolved and been freed since.
+        tally.vanished++;
+        nudgeAgain(ip, record);
       } else if (row === undefined) {
         // Never in the table: the kernel had no room for it (the entry is made as the datagram leaves).
-        waiting.delete(ip);
         tally.tableFull++;
-        if (record.tries >= NUDGE_TRIES) {
-          tally.unresolved++;
-          budget.release();
-          continue;
-        }
-        // The address is queued again before its place comes back, so the place goes to it.
-        const delayMs = retryDelayMs * record.tries;
-        retriesDue++;
-        setTimeout(() => {
-          retriesDue--;
-          again.push({ ip, tries: record.tries });
-        }, delayMs).unref();
-        budget.release(delayMs);
+        nudgeAgain(ip, record);
       } else {
-        record.seen = true;
+        record.seenAt = readStartedAt;
         if (readStartedAt - record.sentAt > limitMs) settle(ip, 'unresolved');
       }
     }

@@ -21,7 +21,10 @@ interface FakeEntry {
 }
 
 /** A neighbour table for `live` addresses (the rest never answer), and what it held at worst. */
-function fakeKernel(live: ReadonlyMap<string, string>, options: { freeFailed?: boolean; neverResolve?: boolean; fullFor?: number } = {}) {
+function fakeKernel(
+  live: ReadonlyMap<string, string>,
+  options: { freeFailed?: boolean; neverResolve?: boolean; fullFor?: number; answerMs?: number; freeResolved?: boolean } = {},
+) {
   const table = new Map<string, FakeEntry>();
   const now = (): number => Date.now();
   /** Entries the kernel could not free now (INCOMPLETE, or resolved within 5 s): what must fit. */
@@ -48,11 +51,14 @@ function fakeKernel(live: ReadonlyMap<string, string>, options: { freeFailed?: b
       const mac = live.get(ip);
       setTimeout(
         () => {
-          if (mac) table.set(ip, { state: 'REACHABLE', mac, since: now() });
-          else if (options.freeFailed) table.delete(ip);
+          if (mac) {
+            table.set(ip, { state: 'REACHABLE', mac, since: now() });
+            // A full table's forced collector frees a resolved entry once it is 5 s old.
+            if (options.freeResolved) setTimeout(() => table.delete(ip), HOLD_MS);
+          } else if (options.freeFailed) table.delete(ip);
           else table.set(ip, { state: 'FAILED', since: now() });
         },
-        mac ? ARP_ANSWER_MS : RESOLUTION_MS,
+        mac ? (options.answerMs ?? ARP_ANSWER_MS) : RESOLUTION_MS,
       );
     },
     /** The table as `ip -json -stats -4 neigh show` prints it (iproute2 6.1), parsed as the agent parses it. */
@@ -108,7 +114,7 @@ describe('discoverLinkHosts', () => {
     const r = run([...LIVE.keys(), ...DEAD], kernel, budget);
     await vi.runAllTimersAsync();
     const { tally, unjudged, tableError } = await r.result;
-    expect({ tally, unjudged, tableError }).toEqual({ tally: { addresses: 6, live: 3, silent: 3, unresolved: 0, tableFull: 0, localErrors: 0 }, unjudged: [], tableError: null });
+    expect({ tally, unjudged, tableError }).toEqual({ tally: { addresses: 6, live: 3, silent: 3, unresolved: 0, tableFull: 0, vanished: 0, localErrors: 0 }, unjudged: [], tableError: null });
     expect(r.found.map((f) => f.ip).sort()).toEqual([...LIVE.keys()]);
     // Live hosts are handed on within a poll or two, not after the dead ones' 3 s.
     for (const f of r.found) expect(f.at).toBeLessThan(500);
@@ -149,12 +155,26 @@ describe('discoverLinkHosts', () => {
     expect((await r.result).tally).toMatchObject({ addresses: 3, live: 0, silent: 3 });
   });
 
+  it('nudges again an address whose entry vanished so long after a read saw it unresolved that it may have resolved and been freed (reads slowed by load)', async () => {
+    const kernel = fakeKernel(LIVE, { answerMs: 300, freeResolved: true });
+    let reads = 0;
+    // The second read takes 6 s (a machine under heavy load), and shows the table as it is then.
+    const readTable = async (): Promise<ReturnType<typeof parseNeighbourRows>> => {
+      if (++reads === 2) await new Promise((resolve) => setTimeout(resolve, 6000));
+      return parseNeighbourRows(kernel.print());
+    };
+    const r = run(['198.18.0.10'], kernel, new NeighbourBudget(2, ['198.18.0.0/24']), { readTable });
+    await vi.runAllTimersAsync();
+    expect((await r.result).tally).toMatchObject({ addresses: 1, live: 1, silent: 0, vanished: 1 });
+    expect(kernel.nudged).toEqual(['198.18.0.10', '198.18.0.10']);
+  });
+
   it('nudges again, a second later, an address the kernel had no room for (no entry at all), holding its place meanwhile', async () => {
     const kernel = fakeKernel(LIVE, { fullFor: 2 });
     const r = run(['198.18.0.10', '198.18.0.20', '198.18.0.11'], kernel, new NeighbourBudget(2, ['198.18.0.0/24']));
     await vi.runAllTimersAsync();
     const { tally } = await r.result;
-    expect(tally).toEqual({ addresses: 3, live: 2, silent: 1, unresolved: 0, tableFull: 2, localErrors: 0 });
+    expect(tally).toEqual({ addresses: 3, live: 2, silent: 1, unresolved: 0, tableFull: 2, vanished: 0, localErrors: 0 });
     // The third address waited for a place the refused ones held for a second.
     expect(kernel.nudged).toEqual(['198.18.0.10', '198.18.0.20', '198.18.0.10', '198.18.0.20', '198.18.0.11']);
     expect(Math.min(...r.found.map((f) => f.at))).toBeGreaterThanOrEqual(1000);
@@ -164,7 +184,7 @@ describe('discoverLinkHosts', () => {
     const kernel = fakeKernel(LIVE, { fullFor: 100 });
     const r = run(['198.18.0.10'], kernel, new NeighbourBudget(2, ['198.18.0.0/24']));
     await vi.runAllTimersAsync();
-    expect((await r.result).tally).toEqual({ addresses: 1, live: 0, silent: 0, unresolved: 1, tableFull: 5, localErrors: 0 });
+    expect((await r.result).tally).toEqual({ addresses: 1, live: 0, silent: 0, unresolved: 1, tableFull: 5, vanished: 0, localErrors: 0 });
     expect(kernel.nudged).toHaveLength(5);
     expect(r.elapsed()).toBeGreaterThanOrEqual(10_000);
   });
@@ -230,6 +250,6 @@ describe('discoverLinkHosts', () => {
     const r = run(['198.18.0.10', '198.18.0.11'], kernel, new NeighbourBudget(2, ['198.18.0.0/24']), { nudge });
     await vi.runAllTimersAsync();
     const { tally, unjudged } = await r.result;
-    expect({ tally, unjudged }).toEqual({ tally: { addresses: 2, live: 1, silent: 0, unresolved: 0, tableFull: 0, localErrors: 1 }, unjudged: ['198.18.0.11'] });
+    expect({ tally, unjudged }).toEqual({ tally: { addresses: 2, live: 1, silent: 0, unresolved: 0, tableFull: 0, vanished: 0, localErrors: 1 }, unjudged: ['198.18.0.11'] });
   });
 });
