@@ -37,6 +37,12 @@ export const NUDGE_PORT = 33434;
  * last scan must not count as live).
  */
 const PROVEN_STATES = new Set(['REACHABLE', 'PERMANENT']);
+/**
+ * Reads of the table that may fail in a row before the discovery gives up on it and hands its
+ * addresses to the TCP check: one failure is no proof that `ip` is missing (under load average 20
+ * one read in a scan of the crowd lab outlived its 5 s timeout; BENCHMARKS.md).
+ */
+export const TABLE_READ_TRIES = 3;
 /** How often the table is read while addresses are being resolved. */
 export const TABLE_POLL_MS = 100;
 /**
@@ -291,6 +297,8 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
     }
   };
 
+  /** Reads in a row that failed. */
+  let failedReads = 0;
   const poll = async (): Promise<void> => {
     while ((sending || sendsUnderWay > 0 || waiting.size > 0) && !signal.aborted) {
       await sleep(pollMs, signal);
@@ -298,7 +306,9 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
       const readStartedAt = Date.now();
       try {
         judge(await options.readTable(), readStartedAt);
+        failedReads = 0;
       } catch (error) {
+        if (++failedReads < TABLE_READ_TRIES) continue;
         tableError = (error as Error).message;
         for (const ip of waiting.keys()) {
           unjudged.push(ip);

@@ -5,7 +5,7 @@
  * read back as `ip -json -stats -4 neigh` prints it. Fake timers: no test sleeps.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { discoverLinkHosts, type LinkDiscoveryOptions } from '../../agent/discovery/link-hosts.js';
+import { discoverLinkHosts, TABLE_READ_TRIES, type LinkDiscoveryOptions } from '../../agent/discovery/link-hosts.js';
 import { parseNeighbourRows } from '../../agent/discovery/neighbours.js';
 import { NeighbourBudget } from '../../agent/net/neighbour-budget.js';
 
@@ -225,6 +225,19 @@ describe('discoverLinkHosts', () => {
     const r = run(['198.18.0.11', '198.18.0.10'], kernel, new NeighbourBudget(2, ['198.18.0.0/24']), { readTable, nudge: slowNudge });
     await vi.runAllTimersAsync();
     expect((await r.result).tally).toMatchObject({ live: 2, silent: 0 });
+  });
+
+  it('reads the table again after a failed read (a read timed out under load) and judges every address', async () => {
+    const kernel = fakeKernel(LIVE);
+    let reads = 0;
+    const readTable = async (): Promise<ReturnType<typeof parseNeighbourRows>> => {
+      if (++reads <= TABLE_READ_TRIES - 1) throw new Error('Command failed: ip -json -stats -4 neigh show');
+      return parseNeighbourRows(kernel.print());
+    };
+    const r = run([...LIVE.keys(), ...DEAD], kernel, new NeighbourBudget(8, ['198.18.0.0/24']), { readTable });
+    await vi.runAllTimersAsync();
+    const { tally, unjudged, tableError } = await r.result;
+    expect({ live: tally.live, silent: tally.silent, unjudged, tableError }).toEqual({ live: 3, silent: 3, unjudged: [], tableError: null });
   });
 
   it('hands back the addresses it could not judge when the table cannot be read, and leaves the rest unread', async () => {
