@@ -113,7 +113,10 @@ export interface LinkDiscoveryTally {
   live: number;
   /** Addresses that did not (FAILED, or gone from the table after it showed them unresolved). */
   silent: number;
-  /** Addresses still unresolved at the resolution limit, or never given an entry in NUDGE_TRIES nudges. */
+  /**
+   * Addresses still unresolved at the resolution limit, or never given an entry in NUDGE_TRIES
+   * nudges (those are also handed back in `unjudged`).
+   */
   unresolved: number;
   /** Nudges the kernel gave no entry (its table was full): each was tried again after RETRY_DELAY_MS. */
   tableFull: number;
@@ -156,8 +159,8 @@ export interface LinkDiscoveryResult {
   tally: LinkDiscoveryTally;
   /**
    * Addresses taken from `addresses` but never judged because the table could not be read (no
-   * iproute2, not Linux) or the nudge could not be sent: the caller sweeps them, and the rest of
-   * `addresses`, another way.
+   * iproute2, not Linux), the nudge could not be sent, or the kernel never had room for its entry:
+   * the caller sweeps them (and, when the table could not be read, the rest of `addresses`) another way.
    */
   unjudged: string[];
   /** Why the table could not be read; null when it could. */
@@ -247,7 +250,9 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
   const nudgeAgain = (ip: string, record: Waiting): void => {
     waiting.delete(ip);
     if (record.tries >= NUDGE_TRIES) {
+      // Never judged: unknown, not silent; handed back for the 80/443 check.
       tally.unresolved++;
+      unjudged.push(ip);
       budget.release();
       return;
     }

@@ -180,11 +180,14 @@ describe('discoverLinkHosts', () => {
     expect(Math.min(...r.found.map((f) => f.at))).toBeGreaterThanOrEqual(1000);
   });
 
-  it('gives up on an address after five nudges without an entry, ten seconds in all', async () => {
+  it('gives up on an address after five nudges without an entry, ten seconds in all, and hands it back', async () => {
     const kernel = fakeKernel(LIVE, { fullFor: 100 });
     const r = run(['198.18.0.10'], kernel, new NeighbourBudget(2, ['198.18.0.0/24']));
     await vi.runAllTimersAsync();
-    expect((await r.result).tally).toEqual({ addresses: 1, live: 0, silent: 0, unresolved: 1, tableFull: 5, vanished: 0, localErrors: 0 });
+    const { tally, unjudged } = await r.result;
+    expect(tally).toEqual({ addresses: 1, live: 0, silent: 0, unresolved: 1, tableFull: 5, vanished: 0, localErrors: 0 });
+    // Never judged: handed back for the 80/443 check, not counted absent.
+    expect(unjudged).toEqual(['198.18.0.10']);
     expect(kernel.nudged).toHaveLength(5);
     expect(r.elapsed()).toBeGreaterThanOrEqual(10_000);
   });
