@@ -198,14 +198,34 @@ export interface ScanSchedule {
 }
 
 /**
- * The named targets by how the sweep reached them: on a chosen interface's subnet (each first
- * contact holds a place in the kernel's neighbour table, so at most `neighbourBudget` of them are
- * first reached in any 5 s: agent/net/neighbour-budget.ts) or through a router (not so paced).
+ * The named targets by how the sweep reached them: on a chosen interface's subnet (each address
+ * holds a place in the kernel's neighbour table while it is being resolved, at most
+ * `neighbourBudget` at once: agent/net/neighbour-budget.ts) or through a router (not so paced).
  */
 export interface SweepSummary {
   onLinkTargets: number;
   routedTargets: number;
   neighbourBudget: number;
+  /** How the swept addresses were found live, method by method (absent in documents of older agents). */
+  methods?: SweepMethodCount[];
+}
+
+/**
+ * How one group of addresses was checked before its ports were swept:
+ * - `neighbour-resolution`: on-link addresses, live when they answered ARP (agent/discovery/link-hosts.ts);
+ * - `tcp-host-check`: addresses through a router (or on-link ones when the neighbour table cannot
+ *   be read), live when port 80 or 443 answered with a SYN-ACK or a RST (agent/discovery/ports.ts);
+ * - `announced`: hosts heard in the discovery window, swept without a check.
+ */
+export const SWEEP_METHODS = ['neighbour-resolution', 'tcp-host-check', 'announced'] as const;
+export type SweepMethod = (typeof SWEEP_METHODS)[number];
+
+export interface SweepMethodCount {
+  method: SweepMethod;
+  /** Addresses checked this way. */
+  addresses: number;
+  /** Of those, the ones found live (and then swept). */
+  live: number;
 }
 
 export const INVENTORY_SCHEMA_ID = 'cctv-inventory/v1';

@@ -36,6 +36,11 @@ const VERIFYING_STATES = new Set(['DELAY', 'PROBE']);
  */
 const VERIFY_LIMIT_MS = 8000;
 const VERIFY_POLL_MS = 250;
+/**
+ * The most `ip -json -stats neigh` output read: a full table of gc_thresh3 (1,024 by default)
+ * entries is about 150 KB; this leaves room for tables raised thirty-fold.
+ */
+const TABLE_TEXT_LIMIT_BYTES = 4 * 1024 * 1024;
 
 export interface NeighbourEntry {
   ip: string;
@@ -58,11 +63,28 @@ export function heardWithin(entry: NeighbourEntry, seconds: number): boolean {
   return entry.confirmedSecondsAgo !== null && entry.confirmedSecondsAgo <= seconds;
 }
 
+/** What an entry says of its address's answer to neighbour resolution. */
+export type NeighbourVerdict = 'resolved' | 'failed' | 'pending';
+
+/** One row of the table, whatever its state; `entry` only when it carries a usable MAC. */
+export interface NeighbourRow {
+  ip: string;
+  /** The interface the entry is on; null when the row does not say. */
+  dev: string | null;
+  /**
+   * resolved: the address answered (a usable MAC); failed: it did not (FAILED: every solicitation
+   * went unanswered, ip-neighbour(8)); pending: the kernel is still asking (INCOMPLETE, NONE) or
+   * the row carries no verdict.
+   */
+  verdict: NeighbourVerdict;
+  entry: NeighbourEntry | null;
+}
+
 /**
- * Parses `ip -json -stats neigh` output; entries without a usable MAC are left out. With `zone`
- * (the interface the table was read for), IPv6 link-local addresses get it appended.
+ * Parses `ip -json [-stats] neigh` output, every row; anything that is not such a row is dropped.
+ * With `zone` (the interface the table was read for), IPv6 link-local addresses get it appended.
  */
-export function parseNeighbourJson(text: string, zone?: string): NeighbourEntry[] {
+export function parseNeighbourRows(text: string, zone?: string): NeighbourRow[] {
   let rows: unknown;
   try {
     rows = JSON.parse(text);
@@ -70,17 +92,42 @@ export function parseNeighbourJson(text: string, zone?: string): NeighbourEntry[
     return [];
   }
   if (!Array.isArray(rows)) return [];
-  const entries: NeighbourEntry[] = [];
-  for (const row of rows as Record<string, unknown>[]) {
-    const states = Array.isArray(row.state) ? (row.state as unknown[]).map(String) : [];
+  const parsed: NeighbourRow[] = [];
+  for (const row of rows as unknown[]) {
+    if (typeof row !== 'object' || row === null) continue;
+    const { dst, dev, state: rawStates, lladdr, confirmed, updated } = row as Record<string, unknown>;
+    if (typeof dst !== 'string') continue;
+    const states = Array.isArray(rawStates) ? rawStates.map(String) : [];
     const state = states.find((s) => USABLE_STATES.has(s));
-    const mac = typeof row.lladdr === 'string' ? row.lladdr.toLowerCase() : '';
-    if (!state || typeof row.dst !== 'string' || !MAC_PATTERN.test(mac) || mac === '00:00:00:00:00:00') continue;
+    const mac = typeof lladdr === 'string' ? lladdr.toLowerCase() : '';
     const seconds = (value: unknown): number | null => (typeof value === 'number' ? value : null);
-    const ip = zone !== undefined && isIpv6LinkLocal(row.dst) ? `${row.dst}%${zone}` : row.dst;
-    entries.push({ ip, mac, state, confirmedSecondsAgo: seconds(row.confirmed), updatedSecondsAgo: seconds(row.updated) });
+    const ip = zone !== undefined && isIpv6LinkLocal(dst) ? `${dst}%${zone}` : dst;
+    const usable = state !== undefined && MAC_PATTERN.test(mac) && mac !== '00:00:00:00:00:00';
+    parsed.push({
+      ip,
+      dev: typeof dev === 'string' ? dev : null,
+      verdict: usable ? 'resolved' : states.includes('FAILED') ? 'failed' : 'pending',
+      entry: usable ? { ip, mac, state, confirmedSecondsAgo: seconds(confirmed), updatedSecondsAgo: seconds(updated) } : null,
+    });
   }
-  return entries;
+  return parsed;
+}
+
+/**
+ * Parses `ip -json -stats neigh` output; entries without a usable MAC are left out. With `zone`,
+ * IPv6 link-local addresses get it appended (see parseNeighbourRows).
+ */
+export function parseNeighbourJson(text: string, zone?: string): NeighbourEntry[] {
+  return parseNeighbourRows(text, zone).flatMap((row) => (row.entry ? [row.entry] : []));
+}
+
+/**
+ * Reads one family's neighbour table (of one interface, or all of this namespace's), every row;
+ * IPv6 link-local addresses read for one interface carry it as their zone.
+ */
+export async function readNeighbourRows(dev?: string, family: '-4' | '-6' = '-4'): Promise<NeighbourRow[]> {
+  const { stdout } = await run('ip', ['-json', '-stats', family, 'neigh', 'show', ...(dev ? ['dev', dev] : [])], { timeout: 5000, maxBuffer: TABLE_TEXT_LIMIT_BYTES });
+  return parseNeighbourRows(stdout, dev);
 }
 
 /**
@@ -112,11 +159,14 @@ export const neighbours: Discoverer<'neighbour-table'> = {
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     const log = ctx.log.child({ module: 'neighbour-table' });
+    /** Every address the table holds a row for, usable or not (a FAILED one is a host gone, not freed). */
+    const inTable = new Set<string>();
     const tables = await Promise.all(
       ctx.interfaces.map(async (iface) => {
         const read = async (family: '-4' | '-6'): Promise<NeighbourEntry[]> => {
-          const { stdout } = await run('ip', ['-json', '-stats', family, 'neigh', 'show', 'dev', iface.name], { timeout: 5000, maxBuffer: 4 * 1024 * 1024 });
-          return parseNeighbourJson(stdout, iface.name);
+          const rows = await readNeighbourRows(iface.name, family);
+          for (const row of rows) inTable.add(row.ip);
+          return rows.flatMap((row) => (row.entry ? [row.entry] : []));
         };
         try {
           // Without active probes the scan sent no unicast, so no check under way is its doing: one read.
@@ -135,16 +185,28 @@ export const neighbours: Discoverer<'neighbour-table'> = {
     for (const { iface, entries } of tables) {
       for (const entry of entries) {
         // The kernel reports whole seconds, rounded down, so no slack is needed.
-        const fresh = heardWithin(entry, scanAgeSeconds);
-        emit({
-          source: 'neighbour-table',
-          ip: entry.ip,
-          mac: entry.mac,
-          at: new Date().toISOString(),
-          status: 'ok',
-          fields: { 'neighbour.state': entry.state, 'neighbour.fresh': String(fresh), 'neighbour.interface': iface.name },
-        });
+        emit(observation(entry.ip, entry.mac, entry.state, heardWithin(entry, scanAgeSeconds), iface.name));
       }
     }
+    // Hosts the sweep's host discovery saw resolve whose entries the kernel has freed since (a
+    // full table frees entries older than 5 s: net/neighbour-budget.ts), as the table showed them then.
+    let fromDiscovery = 0;
+    for (const neighbour of ctx.neighbours.resolved()) {
+      if (inTable.has(neighbour.ip)) continue;
+      fromDiscovery++;
+      emit(observation(neighbour.ip, neighbour.mac, neighbour.state, neighbour.fresh, neighbour.dev));
+    }
+    if (fromDiscovery > 0) log.info({ entries: fromDiscovery }, 'entries host discovery read earlier, since freed by the kernel, reported as read then');
   },
 };
+
+function observation(ip: string, mac: string, state: string, fresh: boolean, iface: string): Observation {
+  return {
+    source: 'neighbour-table',
+    ip,
+    mac,
+    at: new Date().toISOString(),
+    status: 'ok',
+    fields: { 'neighbour.state': state, 'neighbour.fresh': String(fresh), 'neighbour.interface': iface },
+  };
+}

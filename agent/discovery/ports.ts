@@ -32,15 +32,19 @@
  *   status `timeout`, fields { 'port.state': 'silent', 'port.silent': [ports], 'port.skipped':
  *   [ports] }, and a log line.
  */
+import { isIPv4 } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { PortSpec } from '../knowledge/tables.js';
 import { softFdLimit, sweepSocketBudget } from '../net/fd-limit.js';
-import { RateLimiter, Semaphore } from '../net/rate-limiter.js';
+import { AsyncQueue, RateLimiter, Semaphore } from '../net/rate-limiter.js';
+import { inCidr } from '../net/ipv4.js';
 import { NMAP_NORMAL_RTT_BOUNDS, RttEstimator, type RttBounds } from '../net/rtt.js';
 import { tcpConnect, type ConnectOutcome } from '../net/tcp.js';
 import { activeProbeHosts, probeHosts, withDefaults, type ItemProbe } from './probe-hosts.js';
+import { discoverLinkHosts, openNudger } from './link-hosts.js';
+import { readNeighbourRows } from './neighbours.js';
 import type { Discoverer, ScanContext } from './types.js';
-import type { Observation } from '../types.js';
+import type { Observation, SweepMethod } from '../types.js';
 
 export { ACTIVE_PROBES, type ActiveProbe, type PortSpec } from '../knowledge/tables.js';
 
@@ -180,9 +184,15 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
       const heard = new Set(ctx.seen.filter((o) => o.source !== 'neighbour-table').map((o) => o.ip));
       // The scanner's own addresses are in the swept block too: it is not a device.
       const own = new Set(ctx.interfaces.map((i) => i.address));
-      const hosts = (function* (): Generator<string> {
-        for (const ip of activeProbeHosts(ctx)) if (!own.has(ip)) yield ip;
-      })();
+      /**
+       * On-link IPv4 addresses that did not announce themselves: host discovery resolves them first.
+       * It asks ARP (its nudges and table reads are IPv4): on-link IPv6 addresses get the 80/443
+       * check, their first contacts taking places of the IPv6 table's budget.
+       */
+      const resolvedFirst = (ip: string): boolean => !heard.has(ip) && isIPv4(ip) && ctx.neighbours.isOnLink(ip);
+      const hostsWhere = function* (pick: (ip: string) => boolean): Generator<string> {
+        for (const ip of activeProbeHosts(ctx)) if (!own.has(ip) && pick(ip)) yield ip;
+      };
       const tally: Tally = { hosts: 0, open: 0, refused: 0, silent: 0, absentHosts: 0, givenUpHosts: 0, localLimit: 0 };
       const started = Date.now();
 
@@ -236,21 +246,30 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
         else if (outcome === 'timeout' || outcome === 'unreachable') tally.silent++;
       };
 
-      const scanHost = async (ip: string, item: ItemProbe): Promise<void> => {
+      /** Sweeps one host; `method` says how it is known to be there (or, for tcp-host-check, how to find out). */
+      const scanHost = async (ip: string, item: ItemProbe, method: SweepMethod): Promise<void> => {
         tally.hosts++;
         const host = new HostSweep({ perHostConnections, perHostRate, rtt });
         const probeAll = (specs: readonly PortSpec[]): Promise<unknown> => Promise.all(specs.map((p) => probe(ip, p, host, item)));
         let rest = table;
-        if (!heard.has(ip)) {
+        if (method === 'tcp-host-check') {
           const first = table.filter((p) => p.hostDiscovery);
           await probeAll(first);
+          ctx.sweep?.checked(method, host.rtt.answered);
           if (first.length > 0 && !host.rtt.answered) {
             tally.absentHosts++;
             return;
           }
           rest = table.filter((p) => !p.hostDiscovery);
-        }
+        } else if (method === 'announced') ctx.sweep?.checked(method, true);
         await probeAll(rest);
+        // An entry still REACHABLE from an earlier scan is no proof by itself (the kernel trusts it
+        // for reachable_time, 15-45 s): a host that then answered no connect is reported silent only
+        // when it answered ARP during this scan.
+        if (host.givenUp && method === 'neighbour-resolution' && ctx.neighbours.resolvedNeighbour(ip)?.fresh !== true) {
+          tally.absentHosts++;
+          return;
+        }
         if (host.givenUp) {
           tally.givenUpHosts++;
           const silent = [...host.portsWith('timeout'), ...host.portsWith('unreachable')].sort((a, b) => a - b);
@@ -277,7 +296,45 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
         }
       };
 
-      await probeHosts(ctx, hosts, { concurrency: options.hostConcurrency ?? socketLimit, deadlineMs: hostDeadlineMs }, scanHost);
+      const pool = { concurrency: options.hostConcurrency ?? socketLimit, deadlineMs: hostDeadlineMs };
+      const sweep = (hosts: Iterable<string> | AsyncIterable<string>, method: SweepMethod): Promise<void> =>
+        probeHosts(ctx, hosts, pool, (ip, item) => scanHost(ip, item, method));
+      const onLink = hostsWhere(resolvedFirst);
+      const live = new AsyncQueue<string>();
+      const nudger = openNudger(ctx.neighbours.size);
+      const discovery = discoverLinkHosts({
+        addresses: onLink,
+        budget: ctx.neighbours,
+        signal: ctx.signal,
+        scanStartedAtMs: ctx.startedAtMs,
+        nudge: nudger.nudge,
+        readTable: () => readNeighbourRows(),
+        interfaceOf: (ip) => ctx.interfaces.find((i) => inCidr(ip, i.cidr))?.name ?? '',
+        onLive: (ip) => live.push(ip),
+      }).finally(() => {
+        nudger.close();
+        live.close();
+      });
+      await Promise.all([
+        discovery.then(async (result) => {
+          const { live: found, silent, unresolved } = result.tally;
+          ctx.sweep?.add('neighbour-resolution', found + silent + unresolved, found);
+          log.info({ ...result.tally, neighbourBudget: ctx.neighbours.size, neighbourWaits: ctx.neighbours.waited, ms: Date.now() - started }, 'host discovery finished');
+          if (result.unjudged.length === 0 && result.tableError === null) return;
+          // The table cannot be read (or a nudge could not be sent): those addresses get the TCP check.
+          if (result.tableError !== null) log.warn({ err: result.tableError }, 'cannot read the neighbour table: on-link addresses are checked on ports 80 and 443 instead (is iproute2 installed?)');
+          await sweep(
+            (function* (): Generator<string> {
+              yield* result.unjudged;
+              yield* onLink;
+            })(),
+            'tcp-host-check',
+          );
+        }),
+        sweep(live, 'neighbour-resolution'),
+        sweep(hostsWhere((ip) => !resolvedFirst(ip) && !heard.has(ip)), 'tcp-host-check'),
+        sweep(hostsWhere((ip) => heard.has(ip)), 'announced'),
+      ]);
       if (tally.localLimit > 0) {
         log.warn({ connects: tally.localLimit, sockets: socketLimit, fdLimit: fd.limit }, 'some connects could not be made on this machine (out of file descriptors or buffers): those ports are unknown, not closed');
       }

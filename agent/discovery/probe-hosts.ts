@@ -96,7 +96,7 @@ export interface ItemProbe {
  * waits hang on one scope, which listens to the phase's signal once; with `pool.deadlineMs` each
  * item also gets its own deadline.
  */
-export async function probeHosts<T>(ctx: ScanContext, items: Iterable<T>, pool: ProbePool, probe: (item: T, run: ItemProbe) => Promise<void>): Promise<void> {
+export async function probeHosts<T>(ctx: ScanContext, items: Iterable<T> | AsyncIterable<T>, pool: ProbePool, probe: (item: T, run: ItemProbe) => Promise<void>): Promise<void> {
   const limiter = sharedRateLimiter(ctx);
   const scope = signalScope(ctx.signal, pool.budgetMs);
   try {

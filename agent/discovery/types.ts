@@ -7,6 +7,7 @@ import type { Knowledge } from '../knowledge/index.js';
 import type { ScanBounds } from './bounds.js';
 import type { RefusalLedger } from '../credential-refusals.js';
 import type { NeighbourBudget } from '../net/neighbour-budget.js';
+import type { SweepLedger } from './sweep-ledger.js';
 
 /**
  * When a discoverer runs (nmap's prerule/portrule split). agent/pipeline/scan.ts runs them in this order,
@@ -50,6 +51,8 @@ export interface ScanContext {
   readonly bounds: ScanBounds;
   /** Places in the kernel's neighbour table: every first packet to an on-link address takes one (net/neighbour-budget.ts). */
   readonly neighbours: NeighbourBudget;
+  /** How swept addresses were found live, by method (the inventory's scan.sweep.methods); absent: not counted. */
+  readonly sweep?: SweepLedger;
 }
 
 /**

@@ -8,20 +8,29 @@
  * gc_thresh3 entries (1024 by default; Documentation/networking/ip-sysctl.rst, neigh/default). Past
  * that the kernel logs "neighbor table overflow" and drops the packet: the connect or probe fails
  * as if nobody were there, and the device is silently lost (issue 10: a /22 sweep of 1,020 live
- * lab devices lost a third of them). The forced garbage collector can free only entries that have
- * not been updated for 5 seconds (net/core/neighbour.c, neigh_forced_gc: `tref = jiffies - 5 * HZ`),
- * so what must stay under the limit is the number of addresses first reached in any 5 s.
+ * lab devices lost a third of them). When the table is full, the forced garbage collector frees
+ * an entry only if nothing else holds it and it FAILED or has not been updated for 5 seconds
+ * (torvalds/linux net/core/neighbour.c, neigh_forced_gc: `tref = jiffies - 5 * HZ`; FAILED entries
+ * at any age since 58956317c8de "neighbor: Improve garbage collection", v4.20). An INCOMPLETE entry
+ * is held by its resolution timer. So what must stay under the limit is the addresses being
+ * resolved plus those resolved in the last 5 s: a first contact holds a place for 5 s, and host
+ * discovery (discovery/link-hosts.ts), which sees each verdict, gives it back sooner.
  *
- * The budget is half of gc_thresh3, leaving the other half to the rest of the machine (its own
- * traffic, other scans); it is read, never raised. Addresses off every chosen interface's subnet go
- * through a router, whose one entry the kernel already has: they take no place.
+ * The budget is a share of the room the table has left when the scan starts (FREE_ROOM_SHARE of
+ * gc_thresh3 less the entries already held), leaving the rest, and whatever the collector can free
+ * of the idle entries, to the rest of the machine (its own traffic, other scans); gc_thresh3 is
+ * read, never raised. Only entries the collector counts are held against it: a PERMANENT entry
+ * (set by an administrator) is not (torvalds/linux net/core/neighbour.c, neigh_alloc skips the
+ * gc_entries count for an entry `exempt_from_gc`, as netlink makes a PERMANENT one). Addresses off
+ * every chosen interface's subnet go through a router, whose one entry the kernel already has:
+ * they take no place.
  *
  * IPv6 has a neighbour table of its own (Neighbor Discovery, RFC 4861; torvalds/linux
  * net/ipv6/ndisc.c `nd_tbl`, beside net/ipv4/arp.c `arp_tbl`), a net/core/neighbour.c table like
  * the other: machine-wide, its own gc_thresh3 (1024 by default), the same forced collector. IPv6
  * addresses on-link — every link-local address, and those in a chosen interface's unique-local or
- * global prefix — take places of its budget, half of its gc_thresh3, the way IPv4 ones take the
- * IPv4 table's.
+ * global prefix — take places of its budget, FREE_ROOM_SHARE of its gc_thresh3, the way IPv4 ones
+ * take the IPv4 table's.
  */
 import { readFileSync } from 'node:fs';
 import type { ScanInterface } from './interfaces.js';
@@ -38,8 +47,23 @@ export const IPV6_GC_THRESH3_PATH = '/proc/sys/net/ipv6/neigh/default/gc_thresh3
  * has no `default` entry, although the first namespace's limit still applies.
  */
 export const DEFAULT_GC_THRESH3 = 1024;
-/** The share of gc_thresh3 a scan may fill. */
-const BUDGET_SHARE = 1 / 2;
+/**
+ * The share of the table's free room at scan start a scan may fill: half, the other half (with
+ * every idle entry the collector can free) the rest of the machine's. Measured (BENCHMARKS.md, issue
+ * 10): an address nobody answers holds its place about 3 s, so places / 3 s is the pace of an
+ * on-link range. Three quarters (768 places in an empty default table) would sweep a /16 all on the
+ * link in about 5 minutes, but it overflowed the table when other traffic shared it; half (512)
+ * keeps every device, at about 170 silent addresses a second (a /16 in about 6.5 minutes):
+ * correctness before speed.
+ */
+const FREE_ROOM_SHARE = 1 / 2;
+/**
+ * The kernel's count of IPv4 neighbour entries, all namespaces together (the first field,
+ * hexadecimal, of the second line; torvalds/linux net/core/neighbour.c neigh_stat_seq_show). The
+ * kernel makes it in the first network namespace only; it includes PERMANENT entries, so it can
+ * only overstate what is held against gc_thresh3.
+ */
+export const ARP_CACHE_STAT_PATH = '/proc/net/stat/arp_cache';
 /** How long a first contact counts against the table: the forced collector's 5 s (see above). */
 export const NEIGHBOUR_HOLD_MS = 5_000;
 
@@ -84,9 +108,33 @@ export function countOnLink(addresses: Iterable<string>, onLinkCidrs: readonly s
   return { onLink, routed };
 }
 
-/** Places for on-link addresses a scan may hold under a neighbour table of `limit` entries. */
-export function neighbourBudgetSize(limit: number): number {
-  return Math.max(1, Math.floor(limit * BUDGET_SHARE));
+/** The machine's neighbour entries from ARP_CACHE_STAT_PATH; null where it cannot be read (any namespace but the first). */
+export function machineNeighbourEntries(read: (path: string) => string = (p) => readFileSync(p, 'utf8')): number | null {
+  try {
+    const count = Number.parseInt(read(ARP_CACHE_STAT_PATH).split('\n')[1]?.trim().split(/\s+/)[0] ?? '', 16);
+    return Number.isInteger(count) && count >= 0 ? count : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Places for on-link addresses a scan may hold under a neighbour table of `limit` entries of which
+ * `inUse` are held when it starts: FREE_ROOM_SHARE of the room left, at least one.
+ */
+export function neighbourBudgetSize(limit: number, inUse = 0): number {
+  return Math.max(1, Math.floor(Math.max(0, limit - inUse) * FREE_ROOM_SHARE));
+}
+
+/** An address host discovery saw answer neighbour resolution, as the table showed it then. */
+export interface ResolvedNeighbour {
+  ip: string;
+  mac: string;
+  state: string;
+  /** The interface the entry was on. */
+  dev: string;
+  /** Whether the address itself answered during this scan (neighbours.ts heardWithin). */
+  fresh: boolean;
 }
 
 /**
@@ -95,12 +143,19 @@ export function neighbourBudgetSize(limit: number): number {
  * memory follows the addresses reached in the last 5 s, not the size of the range. `onLinkCidrs`
  * may hold IPv6 blocks (ipv6OnLinkCidrs): IPv6 addresses in them take places of the IPv6 table's
  * own `ipv6Size`.
+ *
+ * Host discovery (discovery/link-hosts.ts) takes places itself and gives each back as soon as the
+ * kernel has settled its address: at once when resolution FAILED (the forced collector frees a
+ * FAILED entry whatever its age), NEIGHBOUR_HOLD_MS after it resolved. Addresses it saw resolve
+ * are remembered (live hosts only: memory follows the devices, not the range), and contacting
+ * them later takes no place: their entries exist already.
  */
 export class NeighbourBudget {
   private readonly places: Semaphore;
   private readonly ipv6Places: Semaphore;
   private readonly held = new Set<string>();
   private readonly pending = new Map<string, Promise<boolean>>();
+  private readonly resolvedByIp = new Map<string, ResolvedNeighbour>();
   /** First contacts that had to wait for a place. */
   waited = 0;
 
@@ -114,9 +169,14 @@ export class NeighbourBudget {
     this.ipv6Places = new Semaphore(ipv6Size);
   }
 
+  /** Whether `ip` is in one of the chosen interfaces' on-link blocks, IPv4 or IPv6 (reached without a router). */
+  isOnLink(ip: string): boolean {
+    return this.onLinkCidrs.some((cidr) => inOnLinkCidr(ip, cidr));
+  }
+
   /** Resolves true when `ip` may be contacted now, false if `signal` aborted first. */
   acquire(ip: string, signal?: AbortSignal): Promise<boolean> {
-    if (this.held.has(ip) || !this.onLinkCidrs.some((cidr) => inOnLinkCidr(ip, cidr))) return Promise.resolve(!signal?.aborted);
+    if (this.held.has(ip) || this.resolvedByIp.has(ip) || !this.isOnLink(ip)) return Promise.resolve(!signal?.aborted);
     const waiting = this.pending.get(ip);
     if (waiting) return waiting;
     const taken = this.take(ip, signal).finally(() => this.pending.delete(ip));
@@ -124,16 +184,48 @@ export class NeighbourBudget {
     return taken;
   }
 
-  private async take(ip: string, signal?: AbortSignal): Promise<boolean> {
-    // An IPv6 address's entry goes to the IPv6 (NDP) table, an IPv4 one's to the ARP table.
-    const places = ip.includes(':') ? this.ipv6Places : this.places;
+  /** The places of the table `ip`'s entry goes to: the IPv6 (NDP) one or the IPv4 (ARP) one. */
+  private placesFor(ip: string): Semaphore {
+    return ip.includes(':') ? this.ipv6Places : this.places;
+  }
+
+  /** One place for host discovery to resolve `ip`, given back with `release`; false if `signal` aborted first. */
+  async takePlace(ip: string, signal?: AbortSignal): Promise<boolean> {
+    const places = this.placesFor(ip);
     const immediate = places.available > 0;
     if (!(await places.acquire(signal))) return false;
     if (!immediate) this.waited++;
+    return true;
+  }
+
+  /** Gives back the place taken with takePlace for `ip`, now or after `afterMs`. */
+  release(ip: string, afterMs = 0): void {
+    const places = this.placesFor(ip);
+    if (afterMs <= 0) places.release();
+    else setTimeout(() => places.release(), afterMs).unref();
+  }
+
+  /** Remembers an address host discovery saw resolve: later contacts take no place. */
+  markResolved(neighbour: ResolvedNeighbour): void {
+    this.resolvedByIp.set(neighbour.ip, neighbour);
+  }
+
+  /** What host discovery saw of `ip` when it resolved; undefined when it did not. */
+  resolvedNeighbour(ip: string): ResolvedNeighbour | undefined {
+    return this.resolvedByIp.get(ip);
+  }
+
+  /** Every address host discovery saw resolve during the scan. */
+  resolved(): IterableIterator<ResolvedNeighbour> {
+    return this.resolvedByIp.values();
+  }
+
+  private async take(ip: string, signal?: AbortSignal): Promise<boolean> {
+    if (!(await this.takePlace(ip, signal))) return false;
     this.held.add(ip);
     setTimeout(() => {
       this.held.delete(ip);
-      places.release();
+      this.release(ip);
     }, this.holdMs).unref();
     return true;
   }

@@ -135,21 +135,54 @@ export class Semaphore {
 }
 
 /**
+ * Items handed over as they come (host discovery's live hosts, to the sweep's workers), read with
+ * `for await` by any number of readers at once, each item by one; the iteration ends once close()
+ * was called and every item was taken. Holds only the items not yet taken.
+ */
+export class AsyncQueue<T> implements AsyncIterable<T> {
+  private readonly items: T[] = [];
+  private readonly readers: ((result: IteratorResult<T>) => void)[] = [];
+  private closed = false;
+
+  push(item: T): void {
+    const reader = this.readers.shift();
+    if (reader) reader({ value: item, done: false });
+    else this.items.push(item);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const reader of this.readers.splice(0)) reader({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return {
+      next: (): Promise<IteratorResult<T>> => {
+        if (this.items.length > 0) return Promise.resolve({ value: this.items.shift() as T, done: false });
+        if (this.closed) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => this.readers.push(resolve));
+      },
+    };
+  }
+}
+
+/**
  * Runs `work` on every item with at most `concurrency` running at once, in item order, and stops
  * handing out items when `signal` aborts (items already started finish by their own deadlines).
- * Items are read from `items` only as workers take them, so a generator is never listed whole.
+ * Items are read from `items` only as workers take them, so a generator is never listed whole; an
+ * async iterable (an AsyncQueue) is read as its items arrive.
  */
 export async function forEachLimited<T>(
-  items: Iterable<T>,
+  items: Iterable<T> | AsyncIterable<T>,
   concurrency: number,
   signal: AbortSignal,
   work: (item: T) => Promise<void>,
 ): Promise<void> {
-  const iterator = items[Symbol.iterator]();
+  const iterator = Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : items[Symbol.iterator]();
   const worker = async (): Promise<void> => {
     while (!signal.aborted) {
-      const next = iterator.next();
-      if (next.done) return;
+      const next = await iterator.next();
+      if (next.done || signal.aborted) return;
       await work(next.value);
     }
   };

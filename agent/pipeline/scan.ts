@@ -17,7 +17,9 @@ import { heardHosts } from '../discovery/probe-hosts.js';
 import type { Inventory, Observation, SweepSummary } from '../types.js';
 import type { Knowledge } from '../knowledge/index.js';
 import type { CredentialStore } from '../credentials.js';
-import { countOnLink, ipv6OnLinkCidrs, IPV6_GC_THRESH3_PATH, NEIGHBOUR_HOLD_MS, NeighbourBudget, neighbourBudgetSize, neighbourTableLimit } from '../net/neighbour-budget.js';
+import { countOnLink, ipv6OnLinkCidrs, IPV6_GC_THRESH3_PATH, machineNeighbourEntries, NEIGHBOUR_HOLD_MS, NeighbourBudget, neighbourBudgetSize, neighbourTableLimit } from '../net/neighbour-budget.js';
+import { readNeighbourRows } from '../discovery/neighbours.js';
+import { SweepLedger } from '../discovery/sweep-ledger.js';
 import { RefusalLedger, type CredentialRefusal } from '../credential-refusals.js';
 
 export interface ScanOptions {
@@ -63,14 +65,45 @@ const PROBE_PHASE_LIMIT_MS = 60_000;
 /**
  * …and the connect sweep this much more per named address: at the default `--rate` a dead routed
  * address costs two connects and one initial timeout shared with a thousand others, about 2 ms, so
- * a /16 fits with room to spare (about 5 minutes at most) while a wedged sweep still ends.
+ * a routed /16 fits with room to spare (about 5 minutes at most) while a wedged sweep still ends.
  */
-const CONNECT_PHASE_MS_PER_TARGET = 4;
+const CONNECT_PHASE_MS_PER_ROUTED_TARGET = 4;
+
+/**
+ * The connect phase's limit. An on-link address holds one of `neighbourBudget` places while it is
+ * resolved: about 3 s when nobody answers, NEIGHBOUR_HOLD_MS when someone does; the limit allows
+ * the longer for every one, so that only a wedged sweep is cut short.
+ */
+function connectPhaseLimitMs(onLink: number, routed: number, neighbourBudget: number): number {
+  return PROBE_PHASE_LIMIT_MS + routed * CONNECT_PHASE_MS_PER_ROUTED_TARGET + Math.ceil((onLink * NEIGHBOUR_HOLD_MS) / neighbourBudget);
+}
+
+/** The process's memory in MB (process.memoryUsage): where a scan's resident memory goes. */
+function memoryMb(): Record<string, number> {
+  const usage = process.memoryUsage();
+  const mb = (bytes: number): number => Math.round(bytes / 2 ** 20);
+  return { rss: mb(usage.rss), heapTotal: mb(usage.heapTotal), heapUsed: mb(usage.heapUsed), external: mb(usage.external), arrayBuffers: mb(usage.arrayBuffers) };
+}
+
+/**
+ * The IPv4 neighbour entries held against gc_thresh3 when the scan starts: the machine's count
+ * where the kernel gives it (the first namespace), else this namespace's own entries less the
+ * PERMANENT ones, which the limit does not count (net/neighbour-budget.ts). Other namespaces'
+ * entries are invisible from a namespace of its own: a nudge the kernel then has no room for is
+ * retried (discovery/link-hosts.ts). Zero when the table cannot be read.
+ */
+async function neighbourEntriesHeld(): Promise<number> {
+  const own = await readNeighbourRows().then(
+    (rows) => rows.filter((row) => row.entry?.state !== 'PERMANENT').length,
+    () => 0,
+  );
+  return Math.max(own, machineNeighbourEntries() ?? 0);
+}
 
 /** The named targets by how the sweep reached them (the inventory's `scan.sweep`). */
-function sweepSummary(targets: TargetSet, onLinkCidrs: readonly string[], neighbourBudget: number): SweepSummary {
-  const { onLink, routed } = countOnLink(targets.addresses(), onLinkCidrs);
-  return { onLinkTargets: onLink, routedTargets: routed, neighbourBudget };
+function sweepSummary(reach: { onLink: number; routed: number }, neighbourBudget: number, ledger: SweepLedger): SweepSummary {
+  const methods = ledger.summary();
+  return { onLinkTargets: reach.onLink, routedTargets: reach.routed, neighbourBudget, ...(methods.length > 0 ? { methods } : {}) };
 }
 
 export async function runScan(options: ScanOptions): Promise<Inventory> {
@@ -85,14 +118,20 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   const onLink = [...subnets, ...ipv6OnLinkCidrs(options.interfaces)];
   const neighbourTable = neighbourTableLimit();
   const ipv6NeighbourTable = neighbourTableLimit(undefined, IPV6_GC_THRESH3_PATH);
-  const neighbours = new NeighbourBudget(neighbourBudgetSize(neighbourTable.limit), onLink, NEIGHBOUR_HOLD_MS, neighbourBudgetSize(ipv6NeighbourTable.limit));
+  const neighbourEntries = options.active ? await neighbourEntriesHeld() : 0;
+  const neighbours = new NeighbourBudget(
+    neighbourBudgetSize(neighbourTable.limit, neighbourEntries),
+    onLink,
+    NEIGHBOUR_HOLD_MS,
+    neighbourBudgetSize(ipv6NeighbourTable.limit),
+  );
   log.info(
     {
       site: options.site,
       interfaces: options.interfaces.map((i) => i.name),
       targets: options.targets.specs,
       windowMs: options.timeoutMs,
-      neighbourTable: { limit: neighbourTable.limit, from: neighbourTable.from, budget: neighbours.size },
+      neighbourTable: { limit: neighbourTable.limit, from: neighbourTable.from, held: neighbourEntries, budget: neighbours.size },
       ipv6NeighbourTable: { limit: ipv6NeighbourTable.limit, from: ipv6NeighbourTable.from, budget: neighbours.ipv6Size },
     },
     'scan started',
@@ -100,6 +139,8 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   const bounds = new ScanBounds(log);
   const refusals = new RefusalLedger(options.previousRefusals ?? [], options.knowledge.lockout);
   const { targets, skipped } = probeableTargets(options.targets, subnets);
+  const reach = countOnLink(targets.addresses(), onLink);
+  const sweep = new SweepLedger();
   for (const { addresses, reason } of skipped) log.warn({ addresses, reason }, 'named target skipped: it is not the address of one device, so it is never probed');
 
   /** Runs one phase's discoverers together, over the given targets and earlier observations. */
@@ -108,7 +149,11 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
     if (inPhase.length === 0) return;
     report(phase);
     const limitMs =
-      phase === 'listen' ? options.timeoutMs : PROBE_PHASE_LIMIT_MS + (phase === 'connect' ? scope.targets.size * CONNECT_PHASE_MS_PER_TARGET : 0);
+      phase === 'listen'
+        ? options.timeoutMs
+        : phase === 'connect' && scope.targets === targets
+          ? connectPhaseLimitMs(reach.onLink, reach.routed, neighbours.size)
+          : PROBE_PHASE_LIMIT_MS;
     const phaseDeadline = signalScope(options.signal, limitMs);
     const ctx: ScanContext = {
       interfaces: options.interfaces,
@@ -125,6 +170,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
       knowledge: options.knowledge,
       bounds,
       neighbours,
+      sweep,
     };
     const record = (o: Observation): void => {
       observations.push(o);
@@ -139,8 +185,10 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
       if (reason !== null) return void bounds.dropped(`${o.source}.unprobeable-source`, 1, { ip: o.ip, reason });
       kept(o);
     };
+    const phaseStarted = Date.now();
     const results = await Promise.allSettled(inPhase.map((d) => d.run(ctx, emit)));
     phaseDeadline.dispose();
+    log.info({ phase, ms: Date.now() - phaseStarted, observations: observations.length, memoryMb: memoryMb() }, 'phase finished');
     results.forEach((r, i) => {
       if (r.status === 'rejected') log.error({ discoverer: inPhase[i]?.name, phase, err: String(r.reason) }, 'discoverer failed; the scan goes on without it');
     });
@@ -173,10 +221,10 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
       skippedTargets: skipped,
       dropped: bounds.counters(),
       ...(refusals.entries().length > 0 ? { credentialRefusals: refusals.entries() } : {}),
-      ...(options.active ? { sweep: sweepSummary(targets, onLink, neighbours.size) } : {}),
+      ...(options.active ? { sweep: sweepSummary(reach, neighbours.size, sweep) } : {}),
     },
     devices,
   );
-  log.info({ observations: observations.length, devices: devices.length, dropped: inventory.scan.dropped }, 'scan finished');
+  log.info({ observations: observations.length, devices: devices.length, dropped: inventory.scan.dropped, memoryMb: memoryMb() }, 'scan finished');
   return inventory;
 }

@@ -11,6 +11,8 @@ import type { Inventory } from '../../agent/types.js';
 import { copySharedStore, SHARED_IPV6_TARGETS, SHARED_SCAN_TARGETS, SHARED_SITE, SHARED_WINDOW_SECONDS, sharedRescan, sharedScan } from './shared-scan.js';
 import { LAB_SUBNET, deviceOfProfile, labDevices, labProfiles, runInScanner } from './lab-helpers.js';
 import { knowledgeCopies } from '../support/knowledge-copy.js';
+import { inCidr } from '../../agent/net/ipv4.js';
+import { neighbourBudgetSize } from '../../agent/net/neighbour-budget.js';
 
 const WINDOW_SECONDS = String(SHARED_WINDOW_SECONDS);
 const storeDir = mkdtempSync(join(tmpdir(), 'cctv-scan-test-'));
@@ -135,17 +137,31 @@ describe('cctv-agent scan in the lab', () => {
     const lines = sharedScan().logLines;
     const started = lines.find((l) => l.msg === 'scan started');
     const swept = lines.filter((l) => l.msg === 'TCP connect sweep finished');
-    const table = started?.neighbourTable as { limit: number; budget: number } | undefined;
+    const table = started?.neighbourTable as { limit: number; held: number; budget: number } | undefined;
     expect(table?.limit).toBeGreaterThan(0);
-    expect(table?.budget).toBe(Math.floor((table?.limit ?? 0) / 2));
+    // Half of the room left by the entries held at the start (other labs share the table).
+    expect(table?.held).toBeGreaterThanOrEqual(0);
+    expect(table?.budget).toBe(neighbourBudgetSize(table?.limit ?? 0, table?.held ?? 0));
     // The IPv6 (NDP) table is the kernel's other neighbour table, with a limit and budget of its own.
     const ipv6Table = started?.ipv6NeighbourTable as { limit: number; budget: number } | undefined;
-    expect(ipv6Table?.budget).toBe(Math.floor((ipv6Table?.limit ?? 0) / 2));
+    expect(ipv6Table?.budget).toBe(neighbourBudgetSize(ipv6Table?.limit ?? 0));
     expect(ipv6Table?.budget).toBeGreaterThan(0);
     expect(swept.length).toBeGreaterThan(0);
     for (const line of swept) expect([line.neighbourBudget, line.neighbourWaits]).toEqual([table?.budget, 0]);
-    // The document says how the named /24 and IPv6 addresses were swept: all on the scanner's own link.
-    expect(first.inventory.scan.sweep).toEqual({ onLinkTargets: 254 + SHARED_IPV6_TARGETS.length, routedTargets: 0, neighbourBudget: table?.budget });
+    // The document says how the named /24 and IPv6 addresses were swept: all on the scanner's own
+    // link, each IPv4 address (the scanner's own left out) resolved on the link first, every lab
+    // device found live that way.
+    const { methods, ...reach } = first.inventory.scan.sweep ?? {};
+    expect(reach).toEqual({ onLinkTargets: 254 + SHARED_IPV6_TARGETS.length, routedTargets: 0, neighbourBudget: table?.budget });
+    // Host discovery asks ARP only: the named IPv6 addresses, and hosts heard but not named (the
+    // IPv6-only camera at its IPv6 address), are swept as announced.
+    expect(methods?.map((m) => m.method)).toEqual(['neighbour-resolution', 'announced']);
+    const resolution = methods?.find((m) => m.method === 'neighbour-resolution');
+    const labAddresses = new Set(labDevices().flatMap((d) => d.addresses).filter((ip) => inCidr(ip, LAB_SUBNET)));
+    expect(resolution?.addresses).toBe(253);
+    expect(resolution?.live).toBeGreaterThanOrEqual(labAddresses.size);
+    expect(resolution?.live).toBeLessThan(253);
+    expect(lines.find((l) => l.msg === 'host discovery finished')).toMatchObject({ addresses: 253, live: resolution?.live, tableFull: 0 });
   });
 
   it('logs the removal of a device that has gone by the next scan', () => {

@@ -1,12 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   DEFAULT_GC_THRESH3,
+  ARP_CACHE_STAT_PATH,
   GC_THRESH3_PATH,
   IPV6_GC_THRESH3_PATH,
   NEIGHBOUR_HOLD_MS,
   NeighbourBudget,
   countOnLink,
   ipv6OnLinkCidrs,
+  machineNeighbourEntries,
   neighbourBudgetSize,
   neighbourTableLimit,
 } from '../../agent/net/neighbour-budget.js';
@@ -31,9 +33,24 @@ describe('neighbourTableLimit', () => {
     expect(neighbourTableLimit(() => '0').limit).toBe(DEFAULT_GC_THRESH3);
   });
 
-  it('leaves half of the table to the rest of the machine', () => {
+  it('takes half of the room the table has left, and leaves the rest to the machine', () => {
     expect(neighbourBudgetSize(1024)).toBe(512);
+    expect(neighbourBudgetSize(1024, 24)).toBe(500);
+    expect(neighbourBudgetSize(1024, 1000)).toBe(12);
+    expect(neighbourBudgetSize(1024, 5000)).toBe(1);
     expect(neighbourBudgetSize(1)).toBe(1);
+  });
+
+  it("reads the machine's entry count from the kernel's statistics, and nothing from a file it cannot read", () => {
+    const stat = 'entries  allocs   destroys hash_grows\n000003e9 0001e948 0002e340 00000004\n000003e9 00000000 00000000 00000000\n';
+    expect(machineNeighbourEntries((path) => (path === ARP_CACHE_STAT_PATH ? stat : ''))).toBe(1001);
+    expect(
+      machineNeighbourEntries(() => {
+        throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
+      }),
+    ).toBeNull();
+    expect(machineNeighbourEntries(() => 'entries\nzz\n')).toBeNull();
+    expect(machineNeighbourEntries(() => '')).toBeNull();
   });
 });
 
@@ -106,6 +123,24 @@ describe('NeighbourBudget over IPv6', () => {
     await all;
     expect(order.slice(3).sort()).toEqual(['198.18.0.11', 'fdcc:7a6e:1ab::90']);
     expect(budget.waited).toBe(2);
+  });
+
+  it("host discovery's places for an IPv6 address are the IPv6 table's, and on-link IPv6 addresses are on-link", async () => {
+    const budget = new NeighbourBudget(1, onLink, NEIGHBOUR_HOLD_MS, 1);
+    expect([budget.isOnLink('fdcc:7a6e:1ab::10'), budget.isOnLink('fe80::1%eth0'), budget.isOnLink('2001:db8::10'), budget.isOnLink('198.18.0.10')]).toEqual([true, true, false, true]);
+    expect(await budget.takePlace('fdcc:7a6e:1ab::10')).toBe(true);
+    // The IPv4 place is still free; the only IPv6 one is taken until given back.
+    expect(await budget.takePlace('198.18.0.10')).toBe(true);
+    let second = false;
+    void budget.takePlace('fdcc:7a6e:1ab::11').then((ok) => (second = ok));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(second).toBe(false);
+    budget.release('fdcc:7a6e:1ab::10', 1000);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(second).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(second).toBe(true);
+    expect(budget.waited).toBe(1);
   });
 
   it('the same link-local address on two links is two neighbours; a routed IPv6 address takes no place', async () => {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { heardWithin, parseNeighbourJson, readSettled, type NeighbourEntry } from '../../agent/discovery/neighbours.js';
+import { heardWithin, neighbours, parseNeighbourJson, parseNeighbourRows, readSettled, type NeighbourEntry } from '../../agent/discovery/neighbours.js';
+import { NeighbourBudget } from '../../agent/net/neighbour-budget.js';
+import type { Observation } from '../../agent/types.js';
+import { loopbackContext } from '../support/scan-context.js';
+import { checkedEmit } from '../support/declared-emits.js';
 
 // Shape of `ip -json -stats -4 neigh show dev eth0` (iproute2 6.1), as read in the lab.
 const SAMPLE = JSON.stringify([
@@ -56,6 +60,35 @@ describe('parseNeighbourJson', () => {
   });
 });
 
+describe('parseNeighbourRows', () => {
+  it("gives every row its verdict: resolved with a usable MAC, failed when FAILED, pending otherwise", () => {
+    expect(parseNeighbourRows(SAMPLE).map((r) => [r.ip, r.dev, r.verdict, r.entry?.mac ?? null])).toEqual([
+      ['198.18.0.10', 'eth0', 'resolved', '28:57:be:12:34:56'],
+      ['198.18.0.20', 'eth0', 'resolved', '08:ed:ed:87:42:7a'],
+      ['198.18.0.99', 'eth0', 'pending', null],
+      ['198.18.0.98', 'eth0', 'failed', null],
+      ['198.18.0.97', 'eth0', 'pending', null],
+      ['198.18.0.1', 'eth0', 'resolved', '02:00:00:00:00:01'],
+    ]);
+  });
+
+  it('reads rows without a dev (`ip neigh show dev eth0` leaves it out), as the lab printed them', () => {
+    // `ip -json -stats -4 neigh show dev eth0 to 198.18.7.234` 0.3 s and 3.5 s after one datagram to it.
+    const incomplete = '[{"dst":"198.18.7.234","refcnt":1,"used":0,"confirmed":60,"updated":0,"probes":4,"state":["INCOMPLETE"]}]';
+    const failed = '[{"dst":"198.18.7.234","used":3,"confirmed":63,"updated":0,"probes":6,"state":["FAILED"]}]';
+    expect(parseNeighbourRows(incomplete)).toEqual([{ ip: '198.18.7.234', dev: null, verdict: 'pending', entry: null }]);
+    expect(parseNeighbourRows(failed)).toEqual([{ ip: '198.18.7.234', dev: null, verdict: 'failed', entry: null }]);
+  });
+
+  it('drops rows that are not neighbour rows, and everything when the text is not a JSON array', () => {
+    expect(parseNeighbourRows('[null, 7, "x", {"dev":"eth0","state":["FAILED"]}, {"dst":5}, {"dst":"198.18.0.3","state":"FAILED"}]')).toEqual([
+      { ip: '198.18.0.3', dev: null, verdict: 'pending', entry: null },
+    ]);
+    expect(parseNeighbourRows('{"dst":"198.18.0.3"}')).toEqual([]);
+    expect(parseNeighbourRows('[{"dst":"198.18.0.3"')).toEqual([]);
+  });
+});
+
 describe('readSettled', () => {
   const entry = (state: string): NeighbourEntry => ({ ip: '198.18.0.50', mac: '6c:f1:7e:05:00:50', state, confirmedSecondsAgo: 40, updatedSecondsAgo: 0 });
   const reader = (states: string[][]): { read: () => Promise<NeighbourEntry[]>; reads: () => number } => {
@@ -89,5 +122,20 @@ describe('readSettled', () => {
     const once = reader([['PROBE']]);
     await readSettled(once.read, aborted.signal, 5000, 10);
     expect(once.reads()).toBe(1);
+  });
+});
+
+describe('the neighbour-table discoverer', () => {
+  it('reports the hosts host discovery saw resolve, as the table showed them then, when the kernel has freed their entries since', async () => {
+    const budget = new NeighbourBudget(8, ['198.18.4.0/22']);
+    budget.markResolved({ ip: '198.18.4.2', mac: '28:57:be:c0:00:00', state: 'REACHABLE', dev: 'eth0', fresh: true });
+    budget.markResolved({ ip: '198.18.7.250', mac: 'c0:56:e3:c0:03:e8', state: 'STALE', dev: 'eth0', fresh: false });
+    const seen: Observation[] = [];
+    // No interface chosen: nothing is read from the kernel, so both come from host discovery.
+    await neighbours.run(loopbackContext({ neighbours: budget }), checkedEmit(neighbours, seen));
+    expect(seen.map((o) => [o.ip, o.mac, o.fields])).toEqual([
+      ['198.18.4.2', '28:57:be:c0:00:00', { 'neighbour.state': 'REACHABLE', 'neighbour.fresh': 'true', 'neighbour.interface': 'eth0' }],
+      ['198.18.7.250', 'c0:56:e3:c0:03:e8', { 'neighbour.state': 'STALE', 'neighbour.fresh': 'false', 'neighbour.interface': 'eth0' }],
+    ]);
   });
 });

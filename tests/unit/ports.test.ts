@@ -1,3 +1,4 @@
+import { SweepLedger } from '../../agent/discovery/sweep-ledger.js';
 import { createServer, type Server, type AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -162,10 +163,16 @@ describe('the ports discoverer', () => {
     expect((await sweep([spec(silent.port, { hostDiscovery: true })], context())).observations).toEqual([]);
   });
 
-  it('counts a refused discovery port as a sign of life', async () => {
+  it('counts a refused discovery port as a sign of life, and says in the sweep ledger how each host was found live', async () => {
     const open = await openPort();
-    const { observations } = await sweep([spec(await closedPort(), { hostDiscovery: true }), spec(open)], context());
+    const ledger = new SweepLedger();
+    const { observations } = await sweep([spec(await closedPort(), { hostDiscovery: true }), spec(open)], context({ sweep: ledger }));
     expect(observations.map((o) => o.port)).toEqual([open]);
+    // 127.0.0.1 is on no chosen interface's subnet: it is checked on its discovery ports, not resolved on the link.
+    expect(ledger.summary()).toEqual([{ method: 'tcp-host-check', addresses: 1, live: 1 }]);
+    const heard = new SweepLedger();
+    await sweep([spec(await closedPort(), { hostDiscovery: true }), spec(open)], context({ seen: [heardNow()], sweep: heard }));
+    expect(heard.summary()).toEqual([{ method: 'announced', addresses: 1, live: 1 }]);
   });
 
   it('paces connects to the rate, all ports together (measured)', async () => {

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { RateLimiter, Semaphore, forEachLimited, sharedRateLimiter } from '../../agent/net/rate-limiter.js';
+import { AsyncQueue, RateLimiter, Semaphore, forEachLimited, sharedRateLimiter } from '../../agent/net/rate-limiter.js';
 import { signalScope, whenAborted } from '../../agent/net/abort.js';
 
 /** Start times (ms since the first start) of `count` callers that all ask at once. */
@@ -127,6 +127,22 @@ describe('forEachLimited', () => {
       if (n === 2) controller.abort();
     });
     expect(started).toEqual([1, 2]);
+  });
+
+  it('reads an AsyncQueue as its items arrive, each by one worker, and ends when it is closed and drained', async () => {
+    const queue = new AsyncQueue<number>();
+    const done: number[] = [];
+    const running = forEachLimited(queue, 3, new AbortController().signal, async (n) => {
+      done.push(n);
+    });
+    queue.push(1);
+    await new Promise((r) => setTimeout(r, 2));
+    expect(done).toEqual([1]);
+    queue.push(2);
+    queue.push(3);
+    queue.close();
+    await running;
+    expect(done).toEqual([1, 2, 3]);
   });
 });
 

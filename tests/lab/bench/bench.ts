@@ -75,7 +75,8 @@ interface Timed {
 async function timed(argv: string[], limitS = 0): Promise<Timed> {
   const wrapped = ['/usr/bin/time', '-v', ...(limitS > 0 ? ['timeout', String(limitS)] : []), 'ip', 'netns', 'exec', CROWD_SCANNER_NS, ...argv];
   const t0 = performance.now();
-  const result = await run(wrapped, (limitS + 60) * 1000 || 900_000);
+  // No limit of its own (the agent's runs): the /16 of WIDE takes minutes.
+  const result = await run(wrapped, limitS > 0 ? (limitS + 60) * 1000 : 900_000);
   const ms = Math.round(performance.now() - t0);
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(result.stderr);
   return { ms, peakRssMb: rss ? Math.round(Number(rss[1]) / 1024) : null, result };
@@ -95,6 +96,10 @@ interface AgentRun {
   merged: number;
   score: Score;
   sweepMs: number | null;
+  /** The `host discovery finished` line of the named targets' sweep: addresses resolved on the link, live, and how long. */
+  hostDiscovery: { addresses: number; live: number; tableFull: number; ms: number } | null;
+  /** scan.sweep of the document: how the swept addresses were found live. */
+  sweep: Inventory['scan']['sweep'] | null;
   overflowLines: number;
 }
 
@@ -107,12 +112,14 @@ async function agentScan(plan: CrowdPlan, target: string): Promise<AgentRun> {
   const base = { ms: t.ms, peakRssMb: t.peakRssMb, exit: t.result.code, overflowLines };
   if (t.result.code !== 0) {
     const line = t.result.stderr.split('\n').find((l) => l.includes('"msg"') || l.startsWith('error')) ?? t.result.stderr.slice(0, 300);
-    return { ...base, refused: line.trim(), devices: 0, macShared: 0, merged: 0, score: { found: 0, maker: 0, model: 0 }, sweepMs: null };
+    return { ...base, refused: line.trim(), devices: 0, macShared: 0, merged: 0, score: { found: 0, maker: 0, model: 0 }, sweepMs: null, hostDiscovery: null, sweep: null };
   }
   const inventory = JSON.parse(t.result.stdout) as Inventory;
   const byAddress = new Map<string, Inventory['devices'][number]>();
   for (const device of inventory.devices) for (const a of device.addresses ?? [device.ip]) byAddress.set(a, device);
-  const sweep = t.result.stderr.split('\n').find((l) => l.includes('"TCP connect sweep finished"'));
+  const logLine = (msg: string): string | undefined => t.result.stderr.split('\n').find((l) => l.includes(`"msg":"${msg}"`));
+  const sweep = logLine('TCP connect sweep finished');
+  const discovery = logLine('host discovery finished');
   return {
     ...base,
     devices: inventory.devices.length,
@@ -123,6 +130,8 @@ async function agentScan(plan: CrowdPlan, target: string): Promise<AgentRun> {
       return found ? [found.identity.manufacturer, found.identity.brand, found.identity.model, found.classification.linkedVendor].join(' ') : undefined;
     }),
     sweepMs: sweep ? (JSON.parse(sweep) as { ms: number }).ms : null,
+    hostDiscovery: discovery ? (({ addresses, live, tableFull, ms }) => ({ addresses, live, tableFull, ms }))(JSON.parse(discovery) as NonNullable<AgentRun['hostDiscovery']>) : null,
+    sweep: inventory.scan.sweep ?? null,
   };
 }
 

@@ -1,0 +1,339 @@
+/**
+ * Host discovery on the local link, before the port sweep (issue 10): which on-link addresses
+ * answer neighbour resolution (ARP, RFC 826), so that the TCP sweep touches live hosts only.
+ *
+ * Without raw sockets the agent cannot send ARP itself; it makes the kernel do it: one empty UDP
+ * datagram to a closed port (NUDGE_PORT) makes the kernel create a neighbour entry for the address
+ * and ask the link for it (mcast_solicit broadcasts, retrans_time apart: 3 × 1 s by default,
+ * Documentation/networking/ip-sysctl.rst). The table (`ip -json -stats neigh`, polled) then says
+ * how each address fared: resolved (REACHABLE and the other usable states: a MAC, a live host),
+ * FAILED (nobody answered), or still INCOMPLETE. The datagram carries no payload a device could
+ * act on; a live host answers it at most with an ICMP port unreachable.
+ *
+ * Every such address takes a place in the kernel's neighbour table, which is one for the whole
+ * machine (net/neighbour-budget.ts). What the kernel cannot free when the table is full decides how
+ * long a place is held (torvalds/linux net/core/neighbour.c, neigh_forced_gc, since 58956317c8de
+ * "neighbor: Improve garbage collection", v4.20): an INCOMPLETE entry holds a reference from its
+ * timer and cannot be freed; a FAILED entry is freed at once, whatever its age; a resolved one only
+ * once it has not been updated for 5 s. So a place is given back the moment the table shows FAILED,
+ * and NEIGHBOUR_HOLD_MS after it shows the address resolved; an unanswered address costs its
+ * mcast_solicit × retrans_time, not a fixed 5 s.
+ */
+import dgram from 'node:dgram';
+import { sleep } from '../net/abort.js';
+import { NEIGHBOUR_HOLD_MS, type NeighbourBudget } from '../net/neighbour-budget.js';
+import { heardWithin, type NeighbourRow } from './neighbours.js';
+
+/**
+ * Where the nudge goes: UDP 33434, the first port of traceroute's range, chosen because no service
+ * is expected there (traceroute(8) sends to 33434 and up so that hosts answer port unreachable).
+ */
+export const NUDGE_PORT = 33434;
+/**
+ * States that prove the address is there now: REACHABLE (it answered ARP within reachable_time) and
+ * PERMANENT (set by an administrator). STALE, DELAY and PROBE are a MAC remembered from earlier,
+ * which the nudge sends the kernel to check (delay_first_probe_time 5 s, then unicast ARP): such an
+ * address is judged once the check ends, REACHABLE or FAILED (a device taken off the wire since the
+ * last scan must not count as live).
+ */
+const PROVEN_STATES = new Set(['REACHABLE', 'PERMANENT']);
+/**
+ * Reads of the table that may fail in a row before the discovery gives up on it and hands its
+ * addresses to the TCP check: one failure is no proof that `ip` is missing (under load average 20
+ * one read in a scan of the crowd lab outlived its 5 s timeout; BENCHMARKS.md).
+ */
+export const TABLE_READ_TRIES = 3;
+/** How often the table is read while addresses are being resolved. */
+export const TABLE_POLL_MS = 100;
+/**
+ * An address still unresolved this long after its nudge is counted unanswered and its place given
+ * back: the longest check of Linux's defaults, a remembered entry's delay_first_probe_time (5 s) and
+ * ucast_solicit (3) × retrans_time (1 s), and a second more.
+ */
+export const RESOLUTION_LIMIT_MS = 9_000;
+
+/**
+ * Nudges waiting on resolution per socket. Each sits in the kernel's queue for its address, counted
+ * against its socket's send buffer, until resolution ends (socket(7) SO_SNDBUF); an empty datagram
+ * costs about 1 KB there, and net.core.wmem_default is 212,992 bytes, so 128 leave a socket room
+ * and the sending never stalls on a full buffer. Nothing system-wide is raised.
+ */
+export const NUDGES_PER_SOCKET = 128;
+
+export interface Nudger {
+  /** Sends one empty datagram to NUDGE_PORT of `ip`; rejects when this machine could not. */
+  nudge(ip: string): Promise<void>;
+  close(): void;
+}
+
+/** Sockets enough for `inFlight` nudges at once, used in turn, opened at the first nudge. */
+export function openNudger(inFlight: number): Nudger {
+  let sockets: dgram.Socket[] = [];
+  const open = (): dgram.Socket[] =>
+    Array.from({ length: Math.max(1, Math.ceil(inFlight / NUDGES_PER_SOCKET)) }, () => {
+      const socket = dgram.createSocket('udp4');
+      // Nothing is expected back; an error is the send's own (its callback says so).
+      socket.on('error', () => undefined);
+      return socket;
+    });
+  const empty = Buffer.alloc(0);
+  let turn = 0;
+  return {
+    nudge: (ip) =>
+      new Promise((resolve, reject) => {
+        if (sockets.length === 0) sockets = open();
+        const socket = sockets[turn++ % sockets.length] as dgram.Socket;
+        socket.send(empty, NUDGE_PORT, ip, (error) => (error ? reject(error) : resolve()));
+      }),
+    close: () => {
+      for (const socket of sockets) socket.close();
+      sockets = [];
+    },
+  };
+}
+
+/**
+ * Times one address is nudged when the kernel had no room for its entry: its "neighbor table
+ * overflow" drops the datagram without telling the sender (udp_sendmsg ignores ENOBUFS unless
+ * IP_RECVERR is set, torvalds/linux net/ipv4/udp.c udp_send_skb), so the entry is simply absent.
+ * The table is the whole machine's: another program's burst fills it for a few seconds.
+ */
+export const NUDGE_TRIES = 5;
+/**
+ * The wait before nudging such an address again, times the nudges it has had (1, 2, 3, 4 s: ten
+ * seconds of patience in all). Its place is held meanwhile, so a full table slows the discovery
+ * down, as a lost packet slows a TCP sender.
+ */
+export const RETRY_DELAY_MS = 1000;
+
+export interface LinkDiscoveryTally {
+  /** Addresses nudged. */
+  addresses: number;
+  /** Addresses that answered resolution. */
+  live: number;
+  /** Addresses that did not (FAILED, or gone from the table after it showed them unresolved). */
+  silent: number;
+  /**
+   * Addresses still unresolved at the resolution limit, or never given an entry in NUDGE_TRIES
+   * nudges (those are also handed back in `unjudged`).
+   */
+  unresolved: number;
+  /** Nudges the kernel gave no entry (its table was full): each was tried again after RETRY_DELAY_MS. */
+  tableFull: number;
+  /**
+   * Addresses whose entry vanished more than NEIGHBOUR_HOLD_MS after a read showed it unresolved:
+   * it may have resolved and been freed between two reads (reads that slow happen on a machine
+   * under heavy load), so each was nudged again rather than counted silent.
+   */
+  vanished: number;
+  /** Nudges this machine could not send: those addresses are handed back untested. */
+  localErrors: number;
+}
+
+export interface LinkDiscoveryOptions {
+  /** The on-link addresses to resolve, read as places free up (a generator is never listed whole). */
+  addresses: Iterator<string>;
+  /**
+   * The places in the neighbour table: the only pacing. Nudges do not take `--rate` turns: they are
+   * no connections or exchanges, and behind a sweep's queued connects they would wait seconds each.
+   */
+  budget: NeighbourBudget;
+  signal: AbortSignal;
+  /** When the scan began (epoch ms), to tell an answer during this scan from an older one. */
+  scanStartedAtMs: number;
+  /** Sends one datagram to `ip`; rejects when this machine could not. */
+  nudge(ip: string): Promise<void>;
+  /** Reads the neighbour table, every row. */
+  readTable(): Promise<NeighbourRow[]>;
+  /** The interface an address without a `dev` in its row is on. */
+  interfaceOf(ip: string): string;
+  /** Called once for each address that answered, as soon as the table shows it. */
+  onLive(ip: string): void;
+  pollMs?: number;
+  resolutionLimitMs?: number;
+  holdMs?: number;
+  retryDelayMs?: number;
+}
+
+export interface LinkDiscoveryResult {
+  tally: LinkDiscoveryTally;
+  /**
+   * Addresses taken from `addresses` but never judged because the table could not be read (no
+   * iproute2, not Linux), the nudge could not be sent, or the kernel never had room for its entry:
+   * the caller sweeps them (and, when the table could not be read, the rest of `addresses`) another way.
+   */
+  unjudged: string[];
+  /** Why the table could not be read; null when it could. */
+  tableError: string | null;
+}
+
+/** One nudged address waiting for its verdict. */
+interface Waiting {
+  sentAt: number;
+  /** Nudges so far. */
+  tries: number;
+  /** When the latest read that showed its entry unresolved began (epoch ms); null before any did. */
+  seenAt: number | null;
+}
+
+/** Resolves every address of `addresses` within the neighbour budget, reporting each live one as soon as it answers. */
+export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<LinkDiscoveryResult> {
+  const { budget, signal } = options;
+  const pollMs = options.pollMs ?? TABLE_POLL_MS;
+  const limitMs = options.resolutionLimitMs ?? RESOLUTION_LIMIT_MS;
+  const holdMs = options.holdMs ?? NEIGHBOUR_HOLD_MS;
+  const retryDelayMs = options.retryDelayMs ?? RETRY_DELAY_MS;
+  const tally: LinkDiscoveryTally = { addresses: 0, live: 0, silent: 0, unresolved: 0, tableFull: 0, vanished: 0, localErrors: 0 };
+  const waiting = new Map<string, Waiting>();
+  /** Addresses to nudge again (the table had no room), with their tries so far, once their delay is over. */
+  const again: Array<{ ip: string; tries: number }> = [];
+  let retriesDue = 0;
+  const unjudged: string[] = [];
+  let tableError: string | null = null;
+  let sending = true;
+  /** Nudges not yet handed to the kernel. */
+  let sendsUnderWay = 0;
+
+  /** The next address to nudge and its tries so far; null when there is none now, 'done' when there will be none. */
+  const nextAddress = (): { ip: string; tries: number } | null | 'done' => {
+    const retry = again.shift();
+    if (retry) return retry;
+    const next = options.addresses.next();
+    if (!next.done) {
+      tally.addresses++;
+      return { ip: next.value, tries: 0 };
+    }
+    // Addresses still waiting may yet need another nudge (the table had no room for them).
+    return retriesDue > 0 || waiting.size > 0 || sendsUnderWay > 0 ? null : 'done';
+  };
+
+  const send = async (): Promise<void> => {
+    try {
+      while (!signal.aborted && tableError === null) {
+        const next = nextAddress();
+        if (next === 'done') return;
+        if (next === null) {
+          await sleep(pollMs, signal);
+          continue;
+        }
+        const { ip, tries } = next;
+        // The address is known before its place is taken: an IPv6 one takes a place of the IPv6 table's.
+        if (!(await budget.takePlace(ip, signal))) return;
+        if (tableError !== null) {
+          // The table became unreadable while this address waited for its place: the caller checks it.
+          budget.release(ip);
+          unjudged.push(ip);
+          return;
+        }
+        // Not awaited: a send completes a turn of the event loop later, and a busy loop would pace
+        // the nudges instead of the places. The place taken bounds how many are under way.
+        sendsUnderWay++;
+        options.nudge(ip).then(
+          () => {
+            sendsUnderWay--;
+            waiting.set(ip, { sentAt: Date.now(), tries: tries + 1, seenAt: null });
+          },
+          () => {
+            sendsUnderWay--;
+            tally.localErrors++;
+            unjudged.push(ip);
+            budget.release(ip);
+          },
+        );
+      }
+    } finally {
+      sending = false;
+    }
+  };
+
+  const settle = (ip: string, outcome: 'silent' | 'unresolved'): void => {
+    waiting.delete(ip);
+    tally[outcome]++;
+    budget.release(ip);
+  };
+
+  /** Nudges `ip` again after its delay, its place held meanwhile; gives up after NUDGE_TRIES. */
+  const nudgeAgain = (ip: string, record: Waiting): void => {
+    waiting.delete(ip);
+    if (record.tries >= NUDGE_TRIES) {
+      // Never judged: unknown, not silent; handed back for the 80/443 check.
+      tally.unresolved++;
+      unjudged.push(ip);
+      budget.release(ip);
+      return;
+    }
+    // The address is queued again as its place comes back, ahead of the addresses not yet nudged.
+    const delayMs = retryDelayMs * record.tries;
+    retriesDue++;
+    setTimeout(() => {
+      retriesDue--;
+      again.push({ ip, tries: record.tries });
+    }, delayMs).unref();
+    budget.release(ip, delayMs);
+  };
+
+  const judge = (rows: readonly NeighbourRow[], readStartedAt: number): void => {
+    const byIp = new Map(rows.map((row) => [row.ip, row]));
+    const readEndedAt = Date.now();
+    const scanAgeSeconds = (readEndedAt - options.scanStartedAtMs) / 1000;
+    for (const [ip, record] of waiting) {
+      // A read begun before the nudge left may show the entry as an earlier scan left it (same
+      // millisecond included: the clock cannot order them).
+      if (record.sentAt >= readStartedAt) continue;
+      const row = byIp.get(ip);
+      if (row?.entry && PROVEN_STATES.has(row.entry.state)) {
+        waiting.delete(ip);
+        tally.live++;
+        const { mac, state } = row.entry;
+        budget.markResolved({ ip, mac, state, dev: row.dev ?? options.interfaceOf(ip), fresh: heardWithin(row.entry, scanAgeSeconds) });
+        budget.release(ip, holdMs);
+        options.onLive(ip);
+      } else if (row?.verdict === 'failed') settle(ip, 'silent');
+      else if (row === undefined && record.seenAt !== null && readEndedAt - record.seenAt < holdMs) {
+        // Gone less than holdMs after a read that showed it unresolved began: an INCOMPLETE entry
+        // cannot be freed and a resolved one is kept holdMs, so it was freed FAILED.
+        settle(ip, 'silent');
+      } else if (row === undefined && record.seenAt !== null) {
+        // Gone so long after it was seen unresolved that it may have resolved and been freed since.
+        tally.vanished++;
+        nudgeAgain(ip, record);
+      } else if (row === undefined) {
+        // Never in the table: the kernel had no room for it (the entry is made as the datagram leaves).
+        tally.tableFull++;
+        nudgeAgain(ip, record);
+      } else {
+        record.seenAt = readStartedAt;
+        if (readStartedAt - record.sentAt > limitMs) settle(ip, 'unresolved');
+      }
+    }
+  };
+
+  /** Reads in a row that failed. */
+  let failedReads = 0;
+  const poll = async (): Promise<void> => {
+    while ((sending || sendsUnderWay > 0 || waiting.size > 0) && !signal.aborted) {
+      await sleep(pollMs, signal);
+      if (waiting.size === 0) continue;
+      const readStartedAt = Date.now();
+      try {
+        judge(await options.readTable(), readStartedAt);
+        failedReads = 0;
+      } catch (error) {
+        if (++failedReads < TABLE_READ_TRIES) continue;
+        tableError = (error as Error).message;
+        for (const ip of waiting.keys()) {
+          unjudged.push(ip);
+          budget.release(ip);
+        }
+        waiting.clear();
+        unjudged.push(...again.splice(0).map((a) => a.ip));
+        return;
+      }
+    }
+  };
+
+  await Promise.all([send(), poll()]);
+  // Aborted: whatever is still waiting keeps its place until the kernel has settled it.
+  for (const ip of waiting.keys()) budget.release(ip, limitMs);
+  return { tally, unjudged, tableError };
+}
