@@ -153,9 +153,13 @@ describe('cctv-agent scan in the lab', () => {
     // device found live that way.
     const { methods, ...reach } = first.inventory.scan.sweep ?? {};
     expect(reach).toEqual({ onLinkTargets: 254 + SHARED_IPV6_TARGETS.length, routedTargets: 0, neighbourBudget: table?.budget });
-    // Host discovery asks ARP only: the named IPv6 addresses, and hosts heard but not named (the
-    // IPv6-only camera at its IPv6 address), are swept as announced.
-    expect(methods?.map((m) => m.method)).toEqual(['neighbour-resolution', 'announced']);
+    // Host discovery asks ARP only: a named IPv6 address not heard in the window gets the 80/443
+    // check; hosts heard (the IPv6-only camera at its IPv6 address) are swept as announced.
+    expect(methods?.[0]?.method).toBe('neighbour-resolution');
+    expect(methods?.at(-1)?.method).toBe('announced');
+    const checked = methods?.find((m) => m.method === 'tcp-host-check');
+    expect(checked?.addresses ?? 0).toBeLessThanOrEqual(SHARED_IPV6_TARGETS.length);
+    expect(methods?.length).toBe(checked === undefined ? 2 : 3);
     const resolution = methods?.find((m) => m.method === 'neighbour-resolution');
     const labAddresses = new Set(labDevices().flatMap((d) => d.addresses).filter((ip) => inCidr(ip, LAB_SUBNET)));
     expect(resolution?.addresses).toBe(253);

@@ -5,8 +5,9 @@
  * (agent/net/fd-limit.ts). The tarpit (tests/lab/profiles/tarpit.json: it announces itself by SSDP,
  * and every SYN it gets goes unanswered) is heard but not named, so the sweep after the window
  * tries all its ports: it must give it up after one round of connect timeouts, say so in the log
- * and in the device's evidence. Named (the shared default scan), it costs the 80/443 check's one
- * timeout like any absent address.
+ * and in the device's evidence. Named (the shared default scan), it answers ARP, so host discovery
+ * finds it live and the sweep gives it one round of connects: it is given up after that round's
+ * timeout, within the time host discovery takes anyway.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -97,14 +98,20 @@ describe(`a scan of a /22 under ulimit -n ${FD_LIMIT}`, () => {
 });
 
 describe('the tarpit in the shared default scan', () => {
-  it('costs the 80/443 check\'s one timeout, and is still a device, with its MAC and no services', () => {
+  it('costs one round of connect timeouts, within host discovery\'s time, and is still a device, with its MAC and no services', () => {
     const shared = sharedScan();
     const tarpit = labProfile('tarpit');
     const device = shared.inventory.devices.find((d) => d.ip === tarpit.ip);
     expect(device).toMatchObject({ mac: tarpit.mac, services: [], classification: { linkedVendor: null } });
-    // Named and silent on 80 and 443, it is treated as absent after one 1 s timeout (with every
-    // other dead address of the /24, in parallel), not asked on its seven other ports.
+    // It answers ARP, so host discovery finds it live and it gets a round of connects on the swept
+    // ports; it answers none and is given up after that round's one 1 s timeout, not asked port
+    // after port. The sweep lasts as long as host discovery (the /24's dead addresses cost the
+    // kernel's 3 s of ARP), the tarpit's timeout spent meanwhile.
+    const givenUp = shared.logLines.filter((l) => l.module === 'tcp-connect' && l.msg.startsWith('host answered none of its first connects') && l.ip === tarpit.ip);
+    expect(givenUp).toEqual([expect.objectContaining({ timeoutMs: INITIAL_TIMEOUT_MS })]);
+    const discovery = shared.logLines.find((l) => l.msg === 'host discovery finished');
     const sweep = sweepLine(shared.logLines);
-    expect(sweep.ms).toBeLessThan(3000);
+    expect(discovery?.ms).toBeGreaterThan(0);
+    expect((sweep.ms as number) - (discovery?.ms as number)).toBeLessThan(2 * INITIAL_TIMEOUT_MS);
   });
 });
