@@ -8,7 +8,8 @@
  * reservation, and waits for it. Callers are served in the order they asked; the long-run rate is
  * exact whatever the timer granularity, because each reservation is an absolute time.
  */
-import { performance } from 'node:perf_hooks';
+// The clock is the global `performance` (Node's perf_hooks one), so that tests can run the pacer
+// on fake timers and check its schedule exactly.
 import { whenAborted } from './abort.js';
 
 /**
