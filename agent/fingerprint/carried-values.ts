@@ -4,8 +4,47 @@
  * observations.
  */
 import type { EvidenceSource, Observation } from '../types.js';
-import { MAX_MATCH_VALUE_LENGTH } from './match.js';
+import { compilePattern, readKnowledgeFile } from '../knowledge/read.js';
+import { MAX_MATCH_VALUE_LENGTH, namedGroups } from './match.js';
 import type { FieldDef } from './types.js';
+
+/** What every carrier entry has: an id, the kind of value it runs on, and its pattern. */
+export interface RawCarrier {
+  readonly id: string;
+  readonly kind: string;
+  readonly pattern: string;
+  readonly flags?: string;
+}
+
+/** A carrier entry as read: its pattern compiled and the fields it runs on. */
+export type ReadCarrier<R extends RawCarrier> = Omit<R, 'pattern'> & { readonly pattern: RegExp; readonly fields: ReadonlyMap<string, EvidenceSource> };
+
+/**
+ * Reads a carrier table (`carriers:` in `fileName`, checked against `schemaFile`) with the checks
+ * every one makes: each id listed once, each pattern compiling with the named group `group`, and
+ * some field of fields.yaml carrying each kind. `more` adds a table's own checks and values.
+ */
+export function readCarrierTable<R extends RawCarrier, T>(
+  dir: string,
+  fileName: string,
+  schemaFile: string,
+  fields: ReadonlyMap<string, FieldDef>,
+  group: string,
+  more: (carrier: ReadCarrier<R>, fail: (key: string, message: string) => never) => T,
+): readonly T[] {
+  const file = readKnowledgeFile<{ carriers: R[] }>(dir, fileName, schemaFile);
+  const ids = new Set<string>();
+  return file.value.carriers.map((c, i) => {
+    const fail = (key: string, message: string): never => file.fail(['carriers', i, key], message);
+    if (ids.has(c.id)) fail('id', `id "${c.id}" is listed twice`);
+    ids.add(c.id);
+    const pattern = compilePattern(file, ['carriers', i, 'pattern'], c.pattern, c.flags ?? '');
+    if (!namedGroups(pattern).includes(group)) fail('pattern', `the pattern needs a named group \`${group}\``);
+    const carried = fieldsOfKind(fields, c.kind);
+    if (carried.size === 0) fail('kind', `no field carries kind "${c.kind}"`);
+    return more({ ...c, pattern, fields: carried }, fail);
+  });
+}
 
 /** Field → the evidence source written for it, for every field that carries `kind`. */
 export function fieldsOfKind(fields: ReadonlyMap<string, FieldDef>, kind: string): Map<string, EvidenceSource> {

@@ -6,10 +6,9 @@
  */
 import { normaliseMac } from '../net/mac.js';
 import type { Evidence, EvidenceSource, Observation } from '../types.js';
-import { compilePattern, readKnowledgeFile } from '../knowledge/read.js';
 import { lookupOui } from './oui.js';
-import { describeField, namedGroups } from './match.js';
-import { fieldsOfKind, valuesOf } from './carried-values.js';
+import { describeField } from './match.js';
+import { readCarrierTable, valuesOf, type RawCarrier } from './carried-values.js';
 import { OUI_RULE_ID, type FieldDef, type FingerprintDb, type OuiMatch } from './types.js';
 
 export const MAC_CARRIERS_FILE = 'mac-carriers.yaml';
@@ -31,25 +30,15 @@ export interface MacCarrier {
   readonly fields: ReadonlyMap<string, EvidenceSource>;
 }
 
-interface RawCarriers {
-  carriers: { id: string; kind: string; description: string; pattern: string; flags?: string; source: string; examples: { value: string; mac: string }[] }[];
+interface RawMacCarrier extends RawCarrier {
+  readonly description: string;
+  readonly source: string;
+  readonly examples: MacCarrierExample[];
 }
 
 /** Reads mac-carriers.yaml; a carrier whose kind no field carries, or without a `mac` group, is refused. */
 export function readMacCarriers(dir: string, fields: ReadonlyMap<string, FieldDef>): readonly MacCarrier[] {
-  const file = readKnowledgeFile<RawCarriers>(dir, MAC_CARRIERS_FILE, 'mac-carriers.schema.json');
-  const ids = new Set<string>();
-  return file.value.carriers.map((c, i) => {
-    if (ids.has(c.id)) file.fail(['carriers', i, 'id'], `id "${c.id}" is listed twice`);
-    ids.add(c.id);
-    const pattern = compilePattern(file, ['carriers', i, 'pattern'], c.pattern, c.flags ?? '');
-    if (!namedGroups(pattern).includes('mac')) {
-      file.fail(['carriers', i, 'pattern'], 'the pattern needs a named group `mac`');
-    }
-    const carried = fieldsOfKind(fields, c.kind);
-    if (carried.size === 0) file.fail(['carriers', i, 'kind'], `no field carries kind "${c.kind}"`);
-    return { id: c.id, kind: c.kind, description: c.description, pattern, source: c.source, examples: c.examples, fields: carried };
-  });
+  return readCarrierTable<RawMacCarrier, MacCarrier>(dir, MAC_CARRIERS_FILE, 'mac-carriers.schema.json', fields, 'mac', (carrier) => carrier);
 }
 
 /** The MAC `carrier` captures from `value` (normalised), or null. */

@@ -7,9 +7,9 @@
  * disagreement is written too (supporting nothing), never dropped.
  */
 import type { Evidence, EvidenceSource, Observation } from '../types.js';
-import { compilePattern, readKnowledgeFile } from '../knowledge/read.js';
+import { compilePattern } from '../knowledge/read.js';
 import { describeField, MAX_MATCH_VALUE_LENGTH, namedGroups } from './match.js';
-import { fieldsOfKind, valuesOf } from './carried-values.js';
+import { readCarrierTable, valuesOf, type RawCarrier } from './carried-values.js';
 import { SERIAL_FRAGMENT_RULE_ID, type FieldDef, type FingerprintDb } from './types.js';
 
 export const SERIAL_CARRIERS_FILE = 'serial-carriers.yaml';
@@ -38,36 +38,21 @@ export interface SerialCarrier {
   readonly fields: ReadonlyMap<string, EvidenceSource>;
 }
 
-interface RawCarriers {
-  carriers: {
-    id: string;
-    kind: string;
-    description: string;
-    pattern: string;
-    flags?: string;
-    serial: string;
-    supports: string;
-    confidence: number;
-    source: string;
-    examples: { value: string; serial: string; agrees: boolean }[];
-  }[];
+interface RawSerialCarrier extends RawCarrier {
+  readonly description: string;
+  readonly serial: string;
+  readonly supports: string;
+  readonly confidence: number;
+  readonly source: string;
+  readonly examples: SerialCarrierExample[];
 }
 
 /** Reads serial-carriers.yaml; a carrier whose kind no field carries, or a pattern without a `fragment` group, is refused. */
 export function readSerialCarriers(dir: string, fields: ReadonlyMap<string, FieldDef>): readonly SerialCarrier[] {
-  const file = readKnowledgeFile<RawCarriers>(dir, SERIAL_CARRIERS_FILE, 'serial-carriers.schema.json');
-  const ids = new Set<string>();
-  return file.value.carriers.map((c, i) => {
-    if (ids.has(c.id)) file.fail(['carriers', i, 'id'], `id "${c.id}" is listed twice`);
-    ids.add(c.id);
-    const pattern = compilePattern(file, ['carriers', i, 'pattern'], c.pattern, c.flags ?? '');
-    const serial = compilePattern(file, ['carriers', i, 'serial'], c.serial, c.flags ?? '');
-    for (const [key, re] of [['pattern', pattern], ['serial', serial]] as const) {
-      if (!namedGroups(re).includes('fragment')) file.fail(['carriers', i, key], 'the pattern needs a named group `fragment`');
-    }
-    const carried = fieldsOfKind(fields, c.kind);
-    if (carried.size === 0) file.fail(['carriers', i, 'kind'], `no field carries kind "${c.kind}"`);
-    return { ...c, pattern, serial, fields: carried };
+  return readCarrierTable<RawSerialCarrier, SerialCarrier>(dir, SERIAL_CARRIERS_FILE, 'serial-carriers.schema.json', fields, 'fragment', (carrier, fail) => {
+    const serial = compilePattern({ fail: (_at, why) => fail('serial', why) }, [], carrier.serial, carrier.flags ?? '');
+    if (!namedGroups(serial).includes('fragment')) fail('serial', 'the pattern needs a named group `fragment`');
+    return { ...carrier, serial };
   });
 }
 

@@ -357,6 +357,19 @@ describe('a broken database is reported', () => {
     ]);
   });
 
+  it('the carrier tables are checked with line and key: a pattern without its named group, a serial pattern that does not compile', () => {
+    const broken = (file: string, from: string, to: string): string => {
+      const dir = copyDb();
+      const path = join(dir, file);
+      const text = readFileSync(path, 'utf8');
+      expect(text).toContain(from);
+      writeFileSync(path, text.replace(from, to));
+      return loadError(dir).message;
+    };
+    expect(broken('mac-carriers.yaml', '(?<mac>[0-9A-F]{12})', '([0-9A-F]{12})')).toMatch(/mac-carriers\.yaml" is invalid: line \d+: carriers\[0\]\.pattern: the pattern needs a named group `mac`/);
+    expect(broken('serial-carriers.yaml', "serial: '(?:19|20)", "serial: '(?:19|20")).toMatch(/serial-carriers\.yaml" is invalid: line \d+: carriers\[0\]\.serial: pattern .* does not compile/);
+  });
+
   it('the tables the discoverers use are checked too, with line and key: ports, HTTP probes, mDNS services, weights', () => {
     const broken = (file: string, from: string, to: string): string => {
       const dir = copyDb();
