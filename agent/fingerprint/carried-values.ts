@@ -53,6 +53,19 @@ export function fieldsOfKind(fields: ReadonlyMap<string, FieldDef>, kind: string
   return carried;
 }
 
+const carriedFieldsOf = new WeakMap<readonly { readonly fields: ReadonlyMap<string, EvidenceSource> }[], ReadonlySet<string>>();
+
+/** Whether `observation` has a field some carrier of `carriers` runs on: most observations have none, and are passed over. */
+export function holdsCarriedField(carriers: readonly { readonly fields: ReadonlyMap<string, EvidenceSource> }[], observation: Observation): boolean {
+  let carried = carriedFieldsOf.get(carriers);
+  if (!carried) {
+    carried = new Set(carriers.flatMap((c) => [...c.fields.keys()]));
+    carriedFieldsOf.set(carriers, carried);
+  }
+  for (const field in observation.fields) if (carried.has(field)) return true;
+  return false;
+}
+
 /** Every string value of `fields` in `observation` (list fields value by value; over-long values skipped). */
 export function* valuesOf(fields: ReadonlyMap<string, EvidenceSource>, observation: Observation): Generator<{ field: string; source: EvidenceSource; value: string }> {
   for (const [field, source] of fields) {

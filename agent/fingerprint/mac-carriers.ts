@@ -8,7 +8,7 @@ import { normaliseMac } from '../net/mac.js';
 import type { Evidence, EvidenceSource, Observation } from '../types.js';
 import { lookupOui } from './oui.js';
 import { describeField } from './match.js';
-import { readCarrierTable, valuesOf, type RawCarrier } from './carried-values.js';
+import { holdsCarriedField, readCarrierTable, valuesOf, type RawCarrier } from './carried-values.js';
 import { OUI_RULE_ID, type FieldDef, type FingerprintDb, type OuiMatch } from './types.js';
 
 export const MAC_CARRIERS_FILE = 'mac-carriers.yaml';
@@ -60,14 +60,16 @@ export function macVerdict(db: FingerprintDb, mac: string): (OuiMatch & { readon
  * evidence source and the OUI rule id, so it counts as a platform trait, once per source.
  */
 export function carriedMacEvidence(db: FingerprintDb, carriers: readonly MacCarrier[], observations: readonly Observation[], ownMacs: readonly string[]): Evidence[] {
-  if (carriers.length === 0) return [];
-  const own = new Set(ownMacs.map((m) => normaliseMac(m)));
   const evidence: Evidence[] = [];
+  if (carriers.length === 0) return evidence;
+  let own: Set<string | null> | undefined;
   const seen = new Set<string>();
   for (const observation of observations) {
+    if (!holdsCarriedField(carriers, observation)) continue;
     for (const carrier of carriers) {
       for (const { field, source, value } of valuesOf(carrier.fields, observation)) {
         const mac = carriedMac(carrier, value);
+        own ??= new Set(ownMacs.map((m) => normaliseMac(m)));
         if (!mac || own.has(mac)) continue;
         const verdict = macVerdict(db, mac);
         if (!verdict) continue;

@@ -78,8 +78,10 @@ export function claimOf(db: FingerprintDb, evidence: Evidence): Claim | null {
 }
 
 interface Candidate {
-  weight: number;
-  value: string;
+  readonly weight: number;
+  readonly value: string;
+  /** How the value is told apart from others of its key (sameValueKey), worked out once per value. */
+  readonly same: string;
 }
 
 interface ValueStats {
@@ -99,12 +101,12 @@ function sameValueKey(db: FingerprintDb, key: IdentityKey, value: string): strin
  * Values with one sameValueKey are one value (a model with and without its vendor prefix,
  * agent/normalise.ts), shown as its heaviest spelling.
  */
-function pick(db: FingerprintDb, key: IdentityKey, candidates: readonly Candidate[] | undefined): string | null {
+function pick(candidates: readonly Candidate[] | undefined): string | null {
   if (!candidates || candidates.length === 0) return null;
   if (candidates.length === 1) return candidates[0]!.value;
   const stats = new Map<string, ValueStats>();
   for (const c of candidates) {
-    const same = sameValueKey(db, key, c.value);
+    const same = c.same;
     const s = stats.get(same);
     if (s) {
       s.weight = Math.max(s.weight, c.weight);
@@ -134,6 +136,8 @@ function push(map: Map<IdentityKey, Candidate[]>, key: IdentityKey, candidate: C
 /** What fingerprintDevice gathers from one device's MACs and values. */
 interface Gathered {
   readonly evidence: Evidence[];
+  /** Each evidence item's place in the evidence order (IndexedRule rank, RuleIndex ouiRank), at the same index. */
+  readonly ranks: number[];
   readonly fromFields: Map<IdentityKey, Candidate[]>;
   readonly fromRules: Map<IdentityKey, Candidate[]>;
   /** Vendor keys of platform and of brand claims, with repeats. */
@@ -151,7 +155,7 @@ function macsOf(input: FingerprintInput): string[] {
   return macs.length > 1 ? sortedOnce(macs) : macs;
 }
 
-function gatherOui(db: FingerprintDb, mac: string, into: Gathered): string | null {
+function gatherOui(db: FingerprintDb, index: RuleIndex, mac: string, into: Gathered): string | null {
   const hit = lookupOui(db, mac);
   if (!hit) return null;
   const vendor = hit.vendor ? db.vendors.get(hit.vendor) : undefined;
@@ -162,6 +166,7 @@ function gatherOui(db: FingerprintDb, mac: string, into: Gathered): string | nul
     rule: OUI_RULE_ID,
     confidence: vendor ? vendor.ouiConfidence : 0,
   });
+  into.ranks.push(index.ouiRank);
   if (vendor) into.platform.push(vendor.key);
   return hit.placeholder ? null : hit.organisation;
 }
@@ -174,18 +179,22 @@ function gatherOui(db: FingerprintDb, mac: string, into: Gathered): string | nul
 interface ValueOutcome {
   readonly fromField: Candidate | null;
   readonly evidence: readonly Evidence[];
+  /** Each evidence item's place in the evidence order, at the same index. */
+  readonly ranks: readonly number[];
   readonly fromRules: readonly (readonly [IdentityKey, Candidate])[];
   readonly platform: readonly string[];
   readonly brand: readonly string[];
 }
 
-function outcomeOf(field: string, def: FieldDef, rules: readonly IndexedRule[], value: string): ValueOutcome {
+function outcomeOf(db: FingerprintDb, field: string, def: FieldDef, rules: readonly IndexedRule[], value: string): ValueOutcome {
+  const candidate = (key: IdentityKey, weight: number, text: string): Candidate => ({ weight, value: text, same: sameValueKey(db, key, text) });
   const evidence: Evidence[] = [];
+  const ranks: number[] = [];
   const fromRules: [IdentityKey, Candidate][] = [];
   const platform: string[] = [];
   const brand: string[] = [];
   let detail: string | undefined;
-  for (const { rule, captureKeys, sets } of rules) {
+  for (const { rule, captureKeys, sets, rank } of rules) {
     let groups: Record<string, string | undefined> | undefined;
     if (captureKeys.length === 0) {
       if (!rule.pattern.test(value)) continue;
@@ -196,16 +205,17 @@ function outcomeOf(field: string, def: FieldDef, rules: readonly IndexedRule[], 
     }
     detail ??= describeField(field, value);
     evidence.push(Object.freeze({ source: rule.source, detail, supports: rule.supports, rule: rule.id, confidence: rule.confidence }));
+    ranks.push(rank);
     if (rule.supports) (rule.claim === 'platform' ? platform : brand).push(rule.supports);
     // What the rule sets, unless a capture of the same name overrides it; then the captures.
-    for (const [key, set] of sets) if (!groups?.[key]) fromRules.push([key, { weight: rule.confidence, value: set }]);
+    for (const [key, set] of sets) if (!groups?.[key]) fromRules.push([key, candidate(key, rule.confidence, set)]);
     if (!groups) continue;
     for (const key of captureKeys) {
       const captured = groups[key]?.trim();
-      if (captured) fromRules.push([key, { weight: rule.confidence, value: captured }]);
+      if (captured) fromRules.push([key, candidate(key, rule.confidence, captured)]);
     }
   }
-  return { fromField: def.identity ? { weight: def.priority, value } : null, evidence, fromRules, platform, brand };
+  return { fromField: def.identity ? candidate(def.identity, def.priority, value) : null, evidence, ranks, fromRules, platform, brand };
 }
 
 /**
@@ -250,20 +260,23 @@ function memoOf(db: FingerprintDb): OutcomeMemo {
 }
 
 /** One value of `field`: its identity mapping, and every rule of the field that matches it. */
-function gatherValue(memo: OutcomeMemo, field: string, def: FieldDef, rules: readonly IndexedRule[], rawValue: unknown, into: Gathered): void {
+function gatherValue(db: FingerprintDb, memo: OutcomeMemo, field: string, def: FieldDef, rules: readonly IndexedRule[], rawValue: unknown, into: Gathered): void {
   if (typeof rawValue !== 'string') return;
   const value = rawValue.trim();
   if (!value || value.length > MAX_MATCH_VALUE_LENGTH) return;
   let outcome = memo.get(field, value);
   if (!outcome) {
-    outcome = outcomeOf(field, def, rules, value);
+    outcome = outcomeOf(db, field, def, rules, value);
     memo.keep(field, value, outcome);
   }
   if (outcome.fromField && def.identity) push(into.fromFields, def.identity, outcome.fromField);
-  into.evidence.push(...outcome.evidence);
+  for (let i = 0; i < outcome.evidence.length; i++) {
+    into.evidence.push(outcome.evidence[i]!);
+    into.ranks.push(outcome.ranks[i]!);
+  }
   for (const [key, candidate] of outcome.fromRules) push(into.fromRules, key, candidate);
-  into.platform.push(...outcome.platform);
-  into.brand.push(...outcome.brand);
+  for (const vendor of outcome.platform) into.platform.push(vendor);
+  for (const vendor of outcome.brand) into.brand.push(vendor);
 }
 
 const NO_RULES: readonly IndexedRule[] = [];
@@ -277,11 +290,11 @@ const NO_RULES: readonly IndexedRule[] = [];
 export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): DeviceFingerprint {
   const index = ruleIndexOf(db);
   const memo = memoOf(db);
-  const into: Gathered = { evidence: [], fromFields: new Map(), fromRules: new Map(), platform: [], brand: [] };
+  const into: Gathered = { evidence: [], ranks: [], fromFields: new Map(), fromRules: new Map(), platform: [], brand: [] };
 
   let registrant: string | null = null;
   for (const mac of macsOf(input)) {
-    const organisation = gatherOui(db, mac, into);
+    const organisation = gatherOui(db, index, mac, into);
     registrant ??= organisation;
   }
 
@@ -291,12 +304,12 @@ export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): D
       if (!def) continue;
       const rules = index.byField.get(field) ?? NO_RULES;
       const raw = fields[field];
-      if (Array.isArray(raw)) for (const value of raw) gatherValue(memo, field, def, rules, value, into);
-      else gatherValue(memo, field, def, rules, raw, into);
+      if (Array.isArray(raw)) for (const value of raw) gatherValue(db, memo, field, def, rules, value, into);
+      else gatherValue(db, memo, field, def, rules, raw, into);
     }
   }
 
-  const chosen = (key: IdentityKey): string | null => pick(db, key, into.fromFields.get(key)) ?? pick(db, key, into.fromRules.get(key));
+  const chosen = (key: IdentityKey): string | null => pick(into.fromFields.get(key)) ?? pick(into.fromRules.get(key));
   // Written out (not a loop over IDENTITY_KEYS) so the object is built with its final shape at once.
   const identity: Identity = {
     manufacturer: chosen('manufacturer'),
@@ -307,7 +320,7 @@ export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): D
     deviceType: chosen('deviceType'),
   };
   return {
-    evidence: sortedEvidence(index, into.evidence),
+    evidence: sortedEvidence(into.evidence, into.ranks),
     identity,
     claims: { platform: sortedOnce(into.platform), brand: sortedOnce(into.brand) },
     registrant,
@@ -330,18 +343,29 @@ function compareStrings(a: string, b: string): number {
  * database, then detail and vendor; repeats (the same rule on the same detail) once. Repeats sort
  * next to each other, so each is dropped by comparing it with the item before it.
  */
-function sortedEvidence(index: RuleIndex, evidence: Evidence[]): Evidence[] {
-  const rank = (e: Evidence): number => index.evidenceRank.get(e.rule) ?? -1;
-  evidence.sort((a, b) => rank(a) - rank(b) || compareStrings(a.detail, b.detail) || compareStrings(a.supports ?? '', b.supports ?? ''));
-  return evidence.filter((e, i) => {
-    const before = evidence[i - 1];
-    return (
+function sortedEvidence(evidence: readonly Evidence[], ranks: readonly number[]): Evidence[] {
+  const order = Array.from(evidence.keys());
+  // Array.prototype.sort is stable: items that compare equal keep their order, as when sorting the items themselves.
+  order.sort((a, b) => {
+    const ea = evidence[a]!;
+    const eb = evidence[b]!;
+    return ranks[a]! - ranks[b]! || compareStrings(ea.detail, eb.detail) || compareStrings(ea.supports ?? '', eb.supports ?? '');
+  });
+  const sorted: Evidence[] = [];
+  let before: Evidence | undefined;
+  for (const i of order) {
+    const e = evidence[i]!;
+    if (
       !before ||
       e.rule !== before.rule ||
       e.detail !== before.detail ||
       e.supports !== before.supports ||
       e.source !== before.source ||
       e.confidence !== before.confidence
-    );
-  });
+    ) {
+      sorted.push(e);
+    }
+    before = e;
+  }
+  return sorted;
 }

@@ -5,7 +5,7 @@
  */
 import { normaliseMac } from '../net/mac.js';
 import { OUI_FORMAT } from './paths.js';
-import type { FingerprintDb, OuiMatch, Vendor } from './types.js';
+import type { FingerprintDb, OuiMatch, OuiTable, Vendor } from './types.js';
 
 /** MA-S, MA-M, MA-L prefix lengths in hex digits, longest first. */
 export const OUI_PREFIX_LENGTHS = [9, 7, 6] as const;
@@ -21,16 +21,42 @@ export const OUI_PREFIX = /^(?:[0-9A-F]{6}|[0-9A-F]{7}|[0-9A-F]{9})$/;
  */
 export const REGISTRY_PLACEHOLDERS = ['IEEE Registration Authority', 'Private'] as const;
 
+/**
+ * The canonical MAC's first 9 hex digits with their colons (`28:57:be:00:0`): the longest registry
+ * prefix, so every MAC that starts with them has the same registry entry.
+ */
+const LONGEST_PREFIX_TEXT = 13;
+/**
+ * How many registry answers are kept per OUI table, by LONGEST_PREFIX_TEXT; when full it starts
+ * again. An estate's devices come from a few blocks, so most MACs repeat a kept answer; at this
+ * size it holds well under 1 MB (short keys, entries shared with the registry's names).
+ */
+const KEPT_ANSWERS = 4096;
+const answers = new WeakMap<OuiTable, Map<string, OuiMatch | null>>();
+
 /** The registry entry for `mac`, longest prefix first; null for an unlisted or malformed MAC. */
 export function lookupOui(db: Pick<FingerprintDb, 'oui'>, mac: string): OuiMatch | null {
-  const hex = normaliseMac(mac)?.replaceAll(':', '').toUpperCase();
-  if (!hex) return null;
+  const canonical = normaliseMac(mac);
+  if (!canonical) return null;
+  let kept = answers.get(db.oui);
+  if (!kept) {
+    kept = new Map();
+    answers.set(db.oui, kept);
+  }
+  const key = canonical.slice(0, LONGEST_PREFIX_TEXT);
+  const known = kept.get(key);
+  if (known !== undefined) return known;
+  const answer = registryEntry(db.oui, canonical.replaceAll(':', '').toUpperCase());
+  if (kept.size >= KEPT_ANSWERS) kept.clear();
+  kept.set(key, answer);
+  return answer;
+}
+
+function registryEntry(oui: OuiTable, hex: string): OuiMatch | null {
   for (const length of OUI_PREFIX_LENGTHS) {
     const prefix = hex.slice(0, length);
-    const entry = db.oui.entries.get(prefix);
-    if (entry) {
-      return { prefix, organisation: entry.organisation, vendor: entry.vendor, placeholder: db.oui.placeholders.has(entry.organisation) };
-    }
+    const entry = oui.entries.get(prefix);
+    if (entry) return Object.freeze({ prefix, organisation: entry.organisation, vendor: entry.vendor, placeholder: oui.placeholders.has(entry.organisation) });
   }
   return null;
 }

@@ -9,7 +9,7 @@
 import type { Evidence, EvidenceSource, Observation } from '../types.js';
 import { compilePattern } from '../knowledge/read.js';
 import { describeField, MAX_MATCH_VALUE_LENGTH, namedGroups } from './match.js';
-import { readCarrierTable, valuesOf, type RawCarrier } from './carried-values.js';
+import { holdsCarriedField, readCarrierTable, valuesOf, type RawCarrier } from './carried-values.js';
 import { SERIAL_FRAGMENT_RULE_ID, type FieldDef, type FingerprintDb } from './types.js';
 
 export const SERIAL_CARRIERS_FILE = 'serial-carriers.yaml';
@@ -67,12 +67,26 @@ export function fragmentAgrees(carrier: SerialCarrier, fragment: string, serial:
   return expected !== undefined && expected.toUpperCase() === fragment.toUpperCase();
 }
 
+const serialFieldsOf = new WeakMap<ReadonlyMap<string, FieldDef>, ReadonlySet<string>>();
+
+/** The fields of kind serial, once per field table. */
+function serialFields(fields: ReadonlyMap<string, FieldDef>): ReadonlySet<string> {
+  let serial = serialFieldsOf.get(fields);
+  if (!serial) {
+    serial = new Set([...fields.values()].filter((f) => f.kinds.includes(SERIAL_KIND)).map((f) => f.name));
+    serialFieldsOf.set(fields, serial);
+  }
+  return serial;
+}
+
 /** Each distinct value of the device's fields of kind serial, with the field that gave it. */
 function serialsOf(db: FingerprintDb, observations: readonly Observation[]): Map<string, string> {
   const serials = new Map<string, string>();
+  const serialField = serialFields(db.fields);
   for (const { fields } of observations) {
-    for (const [field, raw] of Object.entries(fields)) {
-      if (!db.fields.get(field)?.kinds.includes(SERIAL_KIND)) continue;
+    for (const field in fields) {
+      if (!serialField.has(field)) continue;
+      const raw = fields[field];
       for (const value of Array.isArray(raw) ? raw : [raw]) {
         const serial = typeof value === 'string' ? value.trim() : '';
         if (serial && serial.length <= MAX_MATCH_VALUE_LENGTH && !serials.has(serial)) serials.set(serial, field);
@@ -89,12 +103,13 @@ function serialsOf(db: FingerprintDb, observations: readonly Observation[]): Map
  * device gives no serial. Once per detail.
  */
 export function serialFragmentEvidence(db: FingerprintDb, carriers: readonly SerialCarrier[], observations: readonly Observation[]): Evidence[] {
-  if (carriers.length === 0) return [];
-  const serials = serialsOf(db, observations);
-  if (serials.size === 0) return [];
   const evidence: Evidence[] = [];
+  if (!observations.some((o) => holdsCarriedField(carriers, o))) return evidence;
+  const serials = serialsOf(db, observations);
+  if (serials.size === 0) return evidence;
   const seen = new Set<string>();
   for (const observation of observations) {
+    if (!holdsCarriedField(carriers, observation)) continue;
     for (const carrier of carriers) {
       for (const { field, source, value } of valuesOf(carrier.fields, observation)) {
         const fragment = carriedFragment(carrier, value);

@@ -6,9 +6,22 @@
 import type { Policy } from '../knowledge/tables.js';
 import type { Classification, PolicyRef } from '../types.js';
 
+/** Linked vendor → the references of the policies naming it, frozen and shared by the devices, once per policy table. */
+const referencesOf = new WeakMap<readonly Policy[], Map<string, readonly PolicyRef[]>>();
+
 /** The policies that concern a device of this classification, in policies.yaml order. */
 export function policiesFor(policies: readonly Policy[], classification: Pick<Classification, 'linkedVendor'>): PolicyRef[] {
   const vendor = classification.linkedVendor;
   if (vendor === null) return [];
-  return policies.filter((p) => p.vendors.includes(vendor)).map((p) => ({ id: p.id, name: p.name }));
+  let byVendor = referencesOf.get(policies);
+  if (!byVendor) {
+    byVendor = new Map();
+    referencesOf.set(policies, byVendor);
+  }
+  let references = byVendor.get(vendor);
+  if (!references) {
+    references = policies.filter((p) => p.vendors.includes(vendor)).map((p) => Object.freeze({ id: p.id, name: p.name }));
+    byVendor.set(vendor, references);
+  }
+  return references.slice();
 }

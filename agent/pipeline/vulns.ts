@@ -217,6 +217,20 @@ function firmwareLineFlag(table: CveTable, cve: Cve, input: VulnerabilityInput, 
 }
 
 /**
+ * How many devices' flags are kept per CVE table, by what they depend on (linked vendor, relation,
+ * brand, model, firmware); when full it starts again. An estate's devices repeat a few models and
+ * firmware versions, so most devices reuse kept flags (frozen: the devices share them). At this
+ * size it holds a few MB at the very most (a few flags with their reasons per entry).
+ */
+const KEPT_FLAG_LISTS = 2000;
+const keptFlags = new WeakMap<CveTable, Map<string, readonly VulnerabilityFlag[]>>();
+
+/** What the flags of a device depend on, as one key (each part after its length: no two inputs share one). */
+function flagsKey(vendor: string, relation: string, brand: string, model: string, firmware: string): string {
+  return `${vendor.length}:${vendor}${relation.length}:${relation}${brand.length}:${brand}${model.length}:${model}${firmware.length}:${firmware}`;
+}
+
+/**
  * The CVEs of `table` that concern a device, in id order: see the file comment for the statuses.
  * An OEM unit (relation `oem`, or firmware with the vendor's `oemFirmware` build code) is judged
  * against the maker's boundaries like the maker's own, and its reason says so.
@@ -225,6 +239,24 @@ export function vulnerabilitiesOf(table: CveTable, input: VulnerabilityInput): V
   if (!input.linkedVendor) return [];
   const model = input.model?.trim() || null;
   const firmware = input.firmware?.trim() || null;
+  let kept = keptFlags.get(table);
+  if (!kept) {
+    kept = new Map();
+    keptFlags.set(table, kept);
+  }
+  // The model as given: a firmware-line reason quotes it untrimmed.
+  const key = flagsKey(input.linkedVendor, input.relation ?? '', input.brand || '', input.model || '', firmware ?? '');
+  let flags = kept.get(key);
+  if (!flags) {
+    flags = flagsOf(table, { ...input, linkedVendor: input.linkedVendor }, model, firmware);
+    if (kept.size >= KEPT_FLAG_LISTS) kept.clear();
+    kept.set(key, flags);
+  }
+  return flags.slice();
+}
+
+/** vulnerabilitiesOf's flags of a linked device (`model` and `firmware` trimmed, null when empty), each frozen. */
+function flagsOf(table: CveTable, input: VulnerabilityInput & { linkedVendor: LinkedVendor }, model: string | null, firmware: string | null): readonly VulnerabilityFlag[] {
   const oemCode = firmware !== null && (table.oemFirmware.get(input.linkedVendor)?.test(firmware) ?? false);
   const flags: VulnerabilityFlag[] = [];
   for (const cve of table.cves) {
@@ -236,7 +268,7 @@ export function vulnerabilitiesOf(table: CveTable, input: VulnerabilityInput): V
       const unit = input.relation === 'oem' ? `an OEM unit${input.brand ? ` sold as ${input.brand}` : ''}` : 'firmware with an OEM build code';
       reason += found.status === 'cannot-tell' ? `; ${unit}` : `; ${unit}, judged against ${cve.vendorName}'s boundaries (its firmware follows ${cve.vendorName}'s version/build scheme)`;
     }
-    flags.push({ id: cve.id, status: found.status, severity: cve.severity, kev: cve.kev, reason, source: cve.source });
+    flags.push(Object.freeze({ id: cve.id, status: found.status, severity: cve.severity, kev: cve.kev, reason, source: cve.source }));
   }
   return flags.sort((a, b) => compareCveIds(a.id, b.id));
 }
