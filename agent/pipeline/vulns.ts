@@ -173,11 +173,36 @@ export function compareCveIds(a: string, b: string): number {
 /** Which verdict speaks for a CVE when several families match: inside, then unknown, then outside. */
 const VERDICT_RANK: Record<Verdict['where'], number> = { inside: 0, unknown: 1, outside: 2 };
 
-/** The family verdict of one CVE for a device whose model is known, or null when no family matches. */
-function familyFlag(table: CveTable, cve: Cve, model: string, firmware: string | null): { status: VulnerabilityStatus; reason: string } | null {
+/**
+ * How many models' family matches are kept per CVE table; when full it starts again. An estate
+ * shows a few hundred models at most, and each entry is a few short lists (well under 1 MB in all).
+ */
+const KEPT_MODELS = 2000;
+const familiesByModel = new WeakMap<CveTable, Map<string, readonly (readonly CveFamily[])[]>>();
+
+/**
+ * For each CVE of `table` (at its index), the families whose model pattern matches `model`, in
+ * order: an estate repeats its models device after device, so each model is tested once.
+ */
+function familiesOf(table: CveTable, model: string): readonly (readonly CveFamily[])[] {
+  let kept = familiesByModel.get(table);
+  if (!kept) {
+    kept = new Map();
+    familiesByModel.set(table, kept);
+  }
+  let families = kept.get(model);
+  if (!families) {
+    families = table.cves.map((cve) => cve.families.filter((family) => family.model.test(model)));
+    if (kept.size >= KEPT_MODELS) kept.clear();
+    kept.set(model, families);
+  }
+  return families;
+}
+
+/** The family verdict of one CVE for a device whose model is in `families` (the CVE's families that match it), or null when there are none. */
+function familyFlag(table: CveTable, families: readonly CveFamily[], model: string, firmware: string | null): { status: VulnerabilityStatus; reason: string } | null {
   let best: { family: CveFamily; verdict: Verdict } | null = null;
-  for (const family of cve.families) {
-    if (!family.model.test(model)) continue;
+  for (const family of families) {
     if (firmware === null) {
       const why = `its firmware is not known, so it cannot be told whether it is within "${family.firmware.kind === 'unpublished' ? 'the advisory' : family.firmware.text}"`;
       return { status: 'cannot-tell', reason: `model ${model} is in "${family.name}"; ${why}` };
@@ -217,20 +242,6 @@ function firmwareLineFlag(table: CveTable, cve: Cve, input: VulnerabilityInput, 
 }
 
 /**
- * How many devices' flags are kept per CVE table, by what they depend on (linked vendor, relation,
- * brand, model, firmware); when full it starts again. An estate's devices repeat a few models and
- * firmware versions, so most devices reuse kept flags (frozen: the devices share them). At this
- * size it holds a few MB at the very most (a few flags with their reasons per entry).
- */
-const KEPT_FLAG_LISTS = 2000;
-const keptFlags = new WeakMap<CveTable, Map<string, readonly VulnerabilityFlag[]>>();
-
-/** What the flags of a device depend on, as one key (each part after its length: no two inputs share one). */
-function flagsKey(vendor: string, relation: string, brand: string, model: string, firmware: string): string {
-  return `${vendor.length}:${vendor}${relation.length}:${relation}${brand.length}:${brand}${model.length}:${model}${firmware.length}:${firmware}`;
-}
-
-/**
  * The CVEs of `table` that concern a device, in id order: see the file comment for the statuses.
  * An OEM unit (relation `oem`, or firmware with the vendor's `oemFirmware` build code) is judged
  * against the maker's boundaries like the maker's own, and its reason says so.
@@ -239,36 +250,19 @@ export function vulnerabilitiesOf(table: CveTable, input: VulnerabilityInput): V
   if (!input.linkedVendor) return [];
   const model = input.model?.trim() || null;
   const firmware = input.firmware?.trim() || null;
-  let kept = keptFlags.get(table);
-  if (!kept) {
-    kept = new Map();
-    keptFlags.set(table, kept);
-  }
-  // The model as given: a firmware-line reason quotes it untrimmed.
-  const key = flagsKey(input.linkedVendor, input.relation ?? '', input.brand || '', input.model || '', firmware ?? '');
-  let flags = kept.get(key);
-  if (!flags) {
-    flags = flagsOf(table, { ...input, linkedVendor: input.linkedVendor }, model, firmware);
-    if (kept.size >= KEPT_FLAG_LISTS) kept.clear();
-    kept.set(key, flags);
-  }
-  return flags.slice();
-}
-
-/** vulnerabilitiesOf's flags of a linked device (`model` and `firmware` trimmed, null when empty), each frozen. */
-function flagsOf(table: CveTable, input: VulnerabilityInput & { linkedVendor: LinkedVendor }, model: string | null, firmware: string | null): readonly VulnerabilityFlag[] {
   const oemCode = firmware !== null && (table.oemFirmware.get(input.linkedVendor)?.test(firmware) ?? false);
   const flags: VulnerabilityFlag[] = [];
-  for (const cve of table.cves) {
+  const families = model ? familiesOf(table, model) : null;
+  for (const [i, cve] of table.cves.entries()) {
     if (cve.vendor !== input.linkedVendor) continue;
-    const found = (model && familyFlag(table, cve, model, firmware)) || (firmware && firmwareLineFlag(table, cve, input, firmware)) || null;
+    const found = (model && families && familyFlag(table, families[i] ?? [], model, firmware)) || (firmware && firmwareLineFlag(table, cve, input, firmware)) || null;
     if (!found) continue;
     let { reason } = found;
     if ((input.relation === 'oem' || oemCode) && cve.brandRecord === null) {
       const unit = input.relation === 'oem' ? `an OEM unit${input.brand ? ` sold as ${input.brand}` : ''}` : 'firmware with an OEM build code';
       reason += found.status === 'cannot-tell' ? `; ${unit}` : `; ${unit}, judged against ${cve.vendorName}'s boundaries (its firmware follows ${cve.vendorName}'s version/build scheme)`;
     }
-    flags.push(Object.freeze({ id: cve.id, status: found.status, severity: cve.severity, kev: cve.kev, reason, source: cve.source }));
+    flags.push({ id: cve.id, status: found.status, severity: cve.severity, kev: cve.kev, reason, source: cve.source });
   }
   return flags.sort((a, b) => compareCveIds(a.id, b.id));
 }
