@@ -3,7 +3,8 @@
  * evidence and identity values. It knows no protocol: which fields exist, which of them ARE identity
  * values and which patterns point to which vendor all come from the data (fingerprints/).
  */
-import { type Evidence, type Identity, type IdentityKey, type Observation } from '../types.js';
+import { IDENTITY_KEYS, type Evidence, type Identity, type IdentityKey, type Observation } from '../types.js';
+import { compareCodeUnits, sortSmall } from './small-sort.js';
 import { lookupOui } from './oui.js';
 import { normaliseMac } from '../net/mac.js';
 import { comparableModel } from '../normalise.js';
@@ -78,6 +79,8 @@ export function claimOf(db: FingerprintDb, evidence: Evidence): Claim | null {
 }
 
 interface Candidate {
+  /** The identity key's place in IDENTITY_KEYS. */
+  readonly slot: number;
   readonly weight: number;
   readonly value: string;
   /** How the value is told apart from others of its key (sameValueKey), worked out once per value. */
@@ -127,19 +130,24 @@ function pick(candidates: readonly Candidate[] | undefined): string | null {
   return best ? best.shown.value : null;
 }
 
-function push(map: Map<IdentityKey, Candidate[]>, key: IdentityKey, candidate: Candidate): void {
-  const list = map.get(key);
+/** Candidates by their identity key's place in IDENTITY_KEYS. */
+type CandidatesByKey = (Candidate[] | undefined)[];
+
+function push(lists: CandidatesByKey, candidate: Candidate): void {
+  const list = lists[candidate.slot];
   if (list) list.push(candidate);
-  else map.set(key, [candidate]);
+  else lists[candidate.slot] = [candidate];
 }
+
+const SLOT_OF: ReadonlyMap<IdentityKey, number> = new Map(IDENTITY_KEYS.map((key, i) => [key, i]));
 
 /** What fingerprintDevice gathers from one device's MACs and values. */
 interface Gathered {
   readonly evidence: Evidence[];
   /** Each evidence item's place in the evidence order (IndexedRule rank, RuleIndex ouiRank), at the same index. */
   readonly ranks: number[];
-  readonly fromFields: Map<IdentityKey, Candidate[]>;
-  readonly fromRules: Map<IdentityKey, Candidate[]>;
+  readonly fromFields: CandidatesByKey;
+  readonly fromRules: CandidatesByKey;
   /** Vendor keys of platform and of brand claims, with repeats. */
   readonly platform: string[];
   readonly brand: string[];
@@ -181,16 +189,16 @@ interface ValueOutcome {
   readonly evidence: readonly Evidence[];
   /** Each evidence item's place in the evidence order, at the same index. */
   readonly ranks: readonly number[];
-  readonly fromRules: readonly (readonly [IdentityKey, Candidate])[];
+  readonly fromRules: readonly Candidate[];
   readonly platform: readonly string[];
   readonly brand: readonly string[];
 }
 
 function outcomeOf(db: FingerprintDb, field: string, def: FieldDef, rules: readonly IndexedRule[], value: string): ValueOutcome {
-  const candidate = (key: IdentityKey, weight: number, text: string): Candidate => ({ weight, value: text, same: sameValueKey(db, key, text) });
+  const candidate = (key: IdentityKey, weight: number, text: string): Candidate => ({ slot: SLOT_OF.get(key) ?? -1, weight, value: text, same: sameValueKey(db, key, text) });
   const evidence: Evidence[] = [];
   const ranks: number[] = [];
-  const fromRules: [IdentityKey, Candidate][] = [];
+  const fromRules: Candidate[] = [];
   const platform: string[] = [];
   const brand: string[] = [];
   let detail: string | undefined;
@@ -208,11 +216,11 @@ function outcomeOf(db: FingerprintDb, field: string, def: FieldDef, rules: reado
     ranks.push(rank);
     if (rule.supports) (rule.claim === 'platform' ? platform : brand).push(rule.supports);
     // What the rule sets, unless a capture of the same name overrides it; then the captures.
-    for (const [key, set] of sets) if (!groups?.[key]) fromRules.push([key, candidate(key, rule.confidence, set)]);
+    for (const [key, set] of sets) if (!groups?.[key]) fromRules.push(candidate(key, rule.confidence, set));
     if (!groups) continue;
     for (const key of captureKeys) {
       const captured = groups[key]?.trim();
-      if (captured) fromRules.push([key, candidate(key, rule.confidence, captured)]);
+      if (captured) fromRules.push(candidate(key, rule.confidence, captured));
     }
   }
   return { fromField: def.identity ? candidate(def.identity, def.priority, value) : null, evidence, ranks, fromRules, platform, brand };
@@ -269,12 +277,12 @@ function gatherValue(db: FingerprintDb, memo: OutcomeMemo, field: string, def: F
     outcome = outcomeOf(db, field, def, rules, value);
     memo.keep(field, value, outcome);
   }
-  if (outcome.fromField && def.identity) push(into.fromFields, def.identity, outcome.fromField);
+  if (outcome.fromField) push(into.fromFields, outcome.fromField);
   for (let i = 0; i < outcome.evidence.length; i++) {
     into.evidence.push(outcome.evidence[i]!);
     into.ranks.push(outcome.ranks[i]!);
   }
-  for (const [key, candidate] of outcome.fromRules) push(into.fromRules, key, candidate);
+  for (const candidate of outcome.fromRules) push(into.fromRules, candidate);
   for (const vendor of outcome.platform) into.platform.push(vendor);
   for (const vendor of outcome.brand) into.brand.push(vendor);
 }
@@ -290,7 +298,7 @@ const NO_RULES: readonly IndexedRule[] = [];
 export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): DeviceFingerprint {
   const index = ruleIndexOf(db);
   const memo = memoOf(db);
-  const into: Gathered = { evidence: [], ranks: [], fromFields: new Map(), fromRules: new Map(), platform: [], brand: [] };
+  const into: Gathered = { evidence: [], ranks: [], fromFields: [], fromRules: [], platform: [], brand: [] };
 
   let registrant: string | null = null;
   for (const mac of macsOf(input)) {
@@ -299,7 +307,7 @@ export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): D
   }
 
   for (const { fields } of input.observations) {
-    for (const field of Object.keys(fields)) {
+    for (const field in fields) {
       const def = db.fields.get(field);
       if (!def) continue;
       const rules = index.byField.get(field) ?? NO_RULES;
@@ -309,7 +317,10 @@ export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): D
     }
   }
 
-  const chosen = (key: IdentityKey): string | null => pick(into.fromFields.get(key)) ?? pick(into.fromRules.get(key));
+  const chosen = (key: IdentityKey): string | null => {
+    const slot = SLOT_OF.get(key) ?? -1;
+    return pick(into.fromFields[slot]) ?? pick(into.fromRules[slot]);
+  };
   // Written out (not a loop over IDENTITY_KEYS) so the object is built with its final shape at once.
   const identity: Identity = {
     manufacturer: chosen('manufacturer'),
@@ -330,12 +341,8 @@ export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): D
 /** `list` sorted (code-unit order), repeats dropped; sorts `list` in place. */
 function sortedOnce(list: string[]): string[] {
   if (list.length < 2) return list;
-  list.sort();
+  sortSmall(list, compareCodeUnits);
   return list.filter((item, i) => i === 0 || item !== list[i - 1]);
-}
-
-function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
@@ -344,12 +351,13 @@ function compareStrings(a: string, b: string): number {
  * next to each other, so each is dropped by comparing it with the item before it.
  */
 function sortedEvidence(evidence: readonly Evidence[], ranks: readonly number[]): Evidence[] {
-  const order = Array.from(evidence.keys());
-  // Array.prototype.sort is stable: items that compare equal keep their order, as when sorting the items themselves.
-  order.sort((a, b) => {
+  const order: number[] = [];
+  for (let i = 0; i < evidence.length; i++) order.push(i);
+  // The sort is stable: items that compare equal keep their order, as when sorting the items themselves.
+  sortSmall(order, (a, b) => {
     const ea = evidence[a]!;
     const eb = evidence[b]!;
-    return ranks[a]! - ranks[b]! || compareStrings(ea.detail, eb.detail) || compareStrings(ea.supports ?? '', eb.supports ?? '');
+    return ranks[a]! - ranks[b]! || compareCodeUnits(ea.detail, eb.detail) || compareCodeUnits(ea.supports ?? '', eb.supports ?? '');
   });
   const sorted: Evidence[] = [];
   let before: Evidence | undefined;

@@ -53,6 +53,7 @@ import { claimOf } from '../fingerprint/match.js';
 import type { Claim, FingerprintDb, Vendor } from '../fingerprint/types.js';
 import type { ClassificationWeights } from '../knowledge/tables.js';
 import type { Classification, Evidence, Identity, LinkedVendor, Relation } from '../types.js';
+import { compareCodeUnits, sortSmall } from '../fingerprint/small-sort.js';
 
 export interface ClassifyResult {
   classification: Classification;
@@ -76,9 +77,10 @@ function weight(weights: ClassificationWeights, claim: Claim, vendor: Vendor, as
 
 /**
  * One term of a noisy-OR: evidence from the same source and rule supporting the same vendor counts
- * once, at its strongest.
+ * once, at its strongest. `name` is what the term counts toward (a maker group, or a vendor key).
  */
 interface Term {
+  readonly name: string;
   readonly source: string;
   readonly rule: string;
   readonly vendor: string;
@@ -87,45 +89,47 @@ interface Term {
 
 /**
  * Adds `p` to the terms of `name`. Terms are few (one per rule that matched, and the OUI), so they
- * are found by a scan, in the order they were first seen.
+ * are kept in one list in the order they were first seen and found by a scan.
  */
-function addTerm(terms: Map<string, Term[]>, name: string, e: Evidence, vendor: string, p: number): void {
+function addTerm(terms: Term[], name: string, e: Evidence, vendor: string, p: number): void {
   const clamped = clamp01(p);
-  let list = terms.get(name);
-  if (!list) {
-    list = [];
-    terms.set(name, list);
-  }
-  for (const term of list) {
-    if (term.rule === e.rule && term.source === e.source && term.vendor === vendor) {
+  for (const term of terms) {
+    if (term.name === name && term.rule === e.rule && term.source === e.source && term.vendor === vendor) {
       term.p = Math.max(term.p, clamped);
       return;
     }
   }
-  list.push({ source: e.source, rule: e.rule, vendor, p: clamped });
+  terms.push({ name, source: e.source, rule: e.rule, vendor, p: clamped });
 }
 
-/** 1 − ∏(1 − pᵢ) over the terms. */
-function noisyOr(terms: readonly Term[] | undefined): number {
+/** 1 − ∏(1 − pᵢ) over the terms of `name`, in the order they were first seen. */
+function noisyOr(terms: readonly Term[], name: string): number {
   let miss = 1;
-  if (terms) for (const term of terms) miss *= 1 - term.p;
+  for (const term of terms) if (term.name === name) miss *= 1 - term.p;
   return 1 - miss;
+}
+
+/** The names the terms count toward, each once, in code-unit order. */
+function namesOf(terms: readonly Term[]): string[] {
+  const names: string[] = [];
+  for (const term of terms) if (!names.includes(term.name)) names.push(term.name);
+  return sortSmall(names, compareCodeUnits);
 }
 
 /** The noisy-OR terms of a device's evidence, gathered in one pass. */
 interface Tally {
-  /** Maker group → terms of S(G). */
-  own: Map<string, Term[]>;
-  /** Maker group → terms of R(G). */
-  rival: Map<string, Term[]>;
-  /** Vendor key → terms of its brand claims (unweighted). */
-  brand: Map<string, Term[]>;
-  /** Vendor key → terms of its platform claims (weighted as in S(G)). */
-  platform: Map<string, Term[]>;
+  /** Terms of S(G), by maker group. */
+  own: Term[];
+  /** Terms of R(G), by maker group. */
+  rival: Term[];
+  /** Terms of each vendor's brand claims (unweighted), by vendor key. */
+  brand: Term[];
+  /** Terms of each vendor's platform claims (weighted as in S(G)), by vendor key. */
+  platform: Term[];
 }
 
 function tally(db: FingerprintDb, evidence: readonly Evidence[]): Tally {
-  const t: Tally = { own: new Map(), rival: new Map(), brand: new Map(), platform: new Map() };
+  const t: Tally = { own: [], rival: [], brand: [], platform: [] };
   for (const e of evidence) {
     if (!e.supports) continue;
     const vendor = db.vendors.get(e.supports);
@@ -155,19 +159,16 @@ export interface GroupScores {
   rival: Map<string, number>;
 }
 
-function groupScores(t: Tally): GroupScores {
-  const own = new Map<string, number>();
-  const rival = new Map<string, number>();
-  for (const g of [...t.own.keys()].sort()) {
-    own.set(g, noisyOr(t.own.get(g)));
-    rival.set(g, noisyOr(t.rival.get(g)));
-  }
-  return { own, rival };
-}
-
 /** Per maker group (hikvision, dahua, or a non-linked vendor key): S(G) and R(G) as documented above. */
 export function scoreGroups(db: FingerprintDb, evidence: readonly Evidence[]): GroupScores {
-  return groupScores(tally(db, evidence));
+  const t = tally(db, evidence);
+  const own = new Map<string, number>();
+  const rival = new Map<string, number>();
+  for (const g of namesOf(t.own)) {
+    own.set(g, noisyOr(t.own, g));
+    rival.set(g, noisyOr(t.rival, g));
+  }
+  return { own, rival };
 }
 
 function normaliseName(s: string): string {
@@ -193,31 +194,31 @@ function best<T>(entries: readonly T[], better: (a: T, b: T) => boolean): T | nu
 export function classify(db: FingerprintDb, evidence: readonly Evidence[], identityFromFingerprint: Identity): ClassifyResult {
   const fp = identityFromFingerprint;
   const terms = tally(db, evidence);
-  const { own, rival } = groupScores(terms);
+  // Maker groups in code-unit order, with S(G) and R(G) at the same index.
+  const groups = namesOf(terms.own);
+  const own = groups.map((g) => noisyOr(terms.own, g));
+  const rival = groups.map((g) => noisyOr(terms.rival, g));
+  const scoreOf = (group: string): number => own[groups.indexOf(group)] ?? 0;
 
   const conflictAgainst = (group: string): number => {
     let miss = 1;
-    for (const [g, r] of rival) if (g !== group) miss *= 1 - r;
+    for (let i = 0; i < groups.length; i++) if (groups[i] !== group) miss *= 1 - (rival[i] ?? 0);
     return 1 - miss;
   };
 
   // Who made it.
+  const stronger = (a: string, b: string): boolean => scoreOf(a) > scoreOf(b);
   const linked = best(
-    db.linkedVendors.filter((g) => (own.get(g) ?? 0) > 0),
-    (a, b) => (own.get(a) ?? 0) > (own.get(b) ?? 0),
+    db.linkedVendors.filter((g) => scoreOf(g) > 0),
+    stronger,
   );
-  const maker =
-    linked ??
-    best(
-      [...own.keys()].filter((g) => (own.get(g) ?? 0) > 0).sort(),
-      (a, b) => (own.get(a) ?? 0) > (own.get(b) ?? 0),
-    );
-  const confidence = maker ? round3((own.get(maker) ?? 0) * (1 - conflictAgainst(maker))) : 0;
+  const maker = linked ?? best(groups.filter((g) => scoreOf(g) > 0), stronger);
+  const confidence = maker ? round3(scoreOf(maker) * (1 - conflictAgainst(maker))) : 0;
 
   // What it is sold as.
-  const brandKey = best([...terms.brand.keys()].sort(), (a, b) => {
-    const sa = noisyOr(terms.brand.get(a));
-    const sb = noisyOr(terms.brand.get(b));
+  const brandKey = best(namesOf(terms.brand), (a, b) => {
+    const sa = noisyOr(terms.brand, a);
+    const sb = noisyOr(terms.brand, b);
     if (sa !== sb) return sa > sb;
     return a !== maker && b === maker; // a relabelled name over the maker's own leaking through
   });
@@ -241,8 +242,8 @@ export function classify(db: FingerprintDb, evidence: readonly Evidence[], ident
     if (presented) relation = relationOf(presented, linked);
     else if (unknownLabel || whiteLabel) relation = 'oem';
     else {
-      const inGroup = [...terms.platform.keys()].filter((key) => db.vendors.get(key)?.linkedVendor === linked);
-      const pv = best(inGroup.sort(), (a, b) => noisyOr(terms.platform.get(a)) > noisyOr(terms.platform.get(b)));
+      const inGroup = namesOf(terms.platform).filter((key) => db.vendors.get(key)?.linkedVendor === linked);
+      const pv = best(inGroup, (a, b) => noisyOr(terms.platform, a) > noisyOr(terms.platform, b));
       const vendor = pv ? db.vendors.get(pv) : undefined;
       relation = vendor ? relationOf(vendor, linked) : 'direct';
     }
