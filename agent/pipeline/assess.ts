@@ -125,14 +125,24 @@ function sharedMacEvidence(shared: SharedMac): Evidence {
   };
 }
 
+/** What the document says about each of the device's addresses (those that are IP addresses). */
+function addressDetailsOf(addresses: readonly string[]): AddressDetail[] {
+  const details: AddressDetail[] = [];
+  for (const address of addresses) {
+    const detail = describeAddress(address);
+    if (detail) details.push(detail);
+  }
+  return details;
+}
+
 export function buildDevice(db: Knowledge, host: ObservedHost): Device {
   const fingerprint = fingerprintDevice(db, { macs: host.ownMacs, observations: host.observations });
   // MACs carried inside other values (an Axis realm's AXIS_<MAC>) count like the device's own.
   const carried = carriedMacEvidence(db, db.macCarriers, host.observations, host.ownMacs);
   // Serial pieces carried inside other values (a Hikvision realm's IP Camera(<sub-serial>)),
   // checked against the serial the device gives: agreeing or not, both are shown.
-  carried.push(...serialFragmentEvidence(db, db.serialCarriers, host.observations));
-  const deviceEvidence = carried.length > 0 ? [...fingerprint.evidence, ...carried] : fingerprint.evidence;
+  const fragments = serialFragmentEvidence(db, db.serialCarriers, host.observations);
+  const deviceEvidence = carried.length > 0 || fragments.length > 0 ? [...fingerprint.evidence, ...carried, ...fragments] : fingerprint.evidence;
   const classified = classify(db, deviceEvidence, fingerprint.identity);
   const { classification, identity } = classified;
   // When neither the vendor table nor the device names a maker, the MAC's IEEE registrant does
@@ -142,13 +152,13 @@ export function buildDevice(db: Knowledge, host: ObservedHost): Device {
   // The fingerprint's own list when nothing is added to it (it is built for this device).
   const evidence = host.sharedMac || cleaned.length > 0 ? [...(host.sharedMac ? [sharedMacEvidence(host.sharedMac)] : []), ...deviceEvidence, ...cleaned] : deviceEvidence;
   // The document's addresses are plain (a link-local one's zone goes to addressDetails).
-  const addresses = [...new Set(host.addresses.map(withoutZone))];
+  const addresses = host.addresses.length > 1 ? [...new Set(host.addresses.map(withoutZone))] : host.addresses;
   return {
     id: deviceId(host, identity.serial),
     ip: withoutZone(host.ip),
     mac: host.mac,
     ...(addresses.length > 1 ? { addresses } : {}),
-    addressDetails: host.addresses.map(describeAddress).filter((d): d is AddressDetail => d !== null),
+    addressDetails: addressDetailsOf(host.addresses),
     ...(host.ownMacs.length > 1 ? { macs: [...host.ownMacs] } : {}),
     ...(host.sharedMac && host.mac === host.sharedMac.mac ? { macShared: true } : {}),
     identity,

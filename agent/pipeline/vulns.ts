@@ -19,6 +19,7 @@
  */
 import type { Cve, CveFamily, CveTable, FirmwareBoundary, FirmwareForm, FirmwareForms, HikvisionFirmware, Severity } from '../knowledge/cves.js';
 import type { LinkedVendor, Relation, Vulnerability, VulnerabilityStatus } from '../types.js';
+import { sortSmall } from '../fingerprint/small-sort.js';
 
 /** What the matcher reads of a device: its identity's model, firmware and brand, and its classification. */
 export interface VulnerabilityInput {
@@ -253,9 +254,11 @@ export function vulnerabilitiesOf(table: CveTable, input: VulnerabilityInput): V
   const oemCode = firmware !== null && (table.oemFirmware.get(input.linkedVendor)?.test(firmware) ?? false);
   const flags: VulnerabilityFlag[] = [];
   const families = model ? familiesOf(table, model) : null;
-  for (const [i, cve] of table.cves.entries()) {
+  for (let i = 0; i < table.cves.length; i++) {
+    const cve = table.cves[i]!;
     if (cve.vendor !== input.linkedVendor) continue;
-    const found = (model && families && familyFlag(table, families[i] ?? [], model, firmware)) || (firmware && firmwareLineFlag(table, cve, input, firmware)) || null;
+    const matching = families?.[i];
+    const found = (model && matching?.length && familyFlag(table, matching, model, firmware)) || (firmware && firmwareLineFlag(table, cve, input, firmware)) || null;
     if (!found) continue;
     let { reason } = found;
     if ((input.relation === 'oem' || oemCode) && cve.brandRecord === null) {
@@ -264,5 +267,5 @@ export function vulnerabilitiesOf(table: CveTable, input: VulnerabilityInput): V
     }
     flags.push({ id: cve.id, status: found.status, severity: cve.severity, kev: cve.kev, reason, source: cve.source });
   }
-  return flags.sort((a, b) => compareCveIds(a.id, b.id));
+  return sortSmall(flags, (a, b) => compareCveIds(a.id, b.id));
 }
