@@ -359,10 +359,11 @@ function sortedEvidence(evidence: readonly Evidence[], ranks: readonly number[])
     const eb = evidence[b]!;
     return ranks[a]! - ranks[b]! || compareCodeUnits(ea.detail, eb.detail) || compareCodeUnits(ea.supports ?? '', eb.supports ?? '');
   });
-  const sorted: Evidence[] = [];
-  let before: Evidence | undefined;
-  for (const i of order) {
-    const e = evidence[i]!;
+  // Repeats dropped by moving the indices kept to the front; the list is then built at its size (a device keeps it).
+  let kept = 0;
+  for (let k = 0; k < order.length; k++) {
+    const e = evidence[order[k]!]!;
+    const before = k > 0 ? evidence[order[k - 1]!] : undefined;
     if (
       !before ||
       e.rule !== before.rule ||
@@ -371,9 +372,9 @@ function sortedEvidence(evidence: readonly Evidence[], ranks: readonly number[])
       e.source !== before.source ||
       e.confidence !== before.confidence
     ) {
-      sorted.push(e);
+      order[kept++] = order[k]!;
     }
-    before = e;
   }
-  return sorted;
+  order.length = kept;
+  return order.map((i) => evidence[i]!);
 }

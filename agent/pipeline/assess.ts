@@ -125,16 +125,6 @@ function sharedMacEvidence(shared: SharedMac): Evidence {
   };
 }
 
-/** What the document says about each of the device's addresses (those that are IP addresses). */
-function addressDetailsOf(addresses: readonly string[]): AddressDetail[] {
-  const details: AddressDetail[] = [];
-  for (const address of addresses) {
-    const detail = describeAddress(address);
-    if (detail) details.push(detail);
-  }
-  return details;
-}
-
 export function buildDevice(db: Knowledge, host: ObservedHost): Device {
   const fingerprint = fingerprintDevice(db, { macs: host.ownMacs, observations: host.observations });
   // MACs carried inside other values (an Axis realm's AXIS_<MAC>) count like the device's own.
@@ -158,7 +148,7 @@ export function buildDevice(db: Knowledge, host: ObservedHost): Device {
     ip: withoutZone(host.ip),
     mac: host.mac,
     ...(addresses.length > 1 ? { addresses } : {}),
-    addressDetails: addressDetailsOf(host.addresses),
+    addressDetails: host.addresses.map(describeAddress).filter((d): d is AddressDetail => d !== null),
     ...(host.ownMacs.length > 1 ? { macs: [...host.ownMacs] } : {}),
     ...(host.sharedMac && host.mac === host.sharedMac.mac ? { macShared: true } : {}),
     identity,
