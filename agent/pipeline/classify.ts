@@ -76,75 +76,73 @@ function weight(weights: ClassificationWeights, claim: Claim, vendor: Vendor, as
 }
 
 /**
- * One term of a noisy-OR: evidence from the same source and rule supporting the same vendor counts
- * once, at its strongest. `name` is what the term counts toward (a maker group, or a vendor key).
+ * One term of the noisy-ORs: evidence from the same source and rule supporting the same vendor
+ * counts once, at its strongest. The same term counts toward its vendor's maker group, in S(G) and
+ * R(G), and toward the vendor's brand score (brand claims) or its platform score (platform claims:
+ * weighted as in S(G)); a rule's claim is the same on every piece of its evidence.
  */
 interface Term {
-  readonly name: string;
+  readonly group: string;
+  readonly vendor: string;
   readonly source: string;
   readonly rule: string;
-  readonly vendor: string;
-  p: number;
+  readonly claim: Claim;
+  /** Its part in S(G). */
+  own: number;
+  /** Its part in R(G). */
+  rival: number;
+  /** Its part in the vendor's brand score (brand claims only). */
+  label: number;
 }
 
-/**
- * Adds `p` to the terms of `name`. Terms are few (one per rule that matched, and the OUI), so they
- * are kept in one list in the order they were first seen and found by a scan.
- */
-function addTerm(terms: Term[], name: string, e: Evidence, vendor: string, p: number): void {
-  const clamped = clamp01(p);
-  for (const term of terms) {
-    if (term.name === name && term.rule === e.rule && term.source === e.source && term.vendor === vendor) {
-      term.p = Math.max(term.p, clamped);
-      return;
-    }
-  }
-  terms.push({ name, source: e.source, rule: e.rule, vendor, p: clamped });
-}
+/** Which part of a term a score reads, and which terms it reads it from (by group or by vendor). */
+type Part = 'own' | 'rival' | 'label';
+type By = 'group' | 'vendor';
 
-/** 1 − ∏(1 − pᵢ) over the terms of `name`, in the order they were first seen. */
-function noisyOr(terms: readonly Term[], name: string): number {
+/** 1 − ∏(1 − pᵢ) over the terms whose `by` is `name`, in the order they were first seen. */
+function noisyOr(terms: readonly Term[], by: By, name: string, part: Part, claim?: Claim): number {
   let miss = 1;
-  for (const term of terms) if (term.name === name) miss *= 1 - term.p;
+  for (const term of terms) if (term[by] === name && (claim === undefined || term.claim === claim)) miss *= 1 - term[part];
   return 1 - miss;
 }
 
-/** The names the terms count toward, each once, in code-unit order. */
-function namesOf(terms: readonly Term[]): string[] {
+/** The groups or vendors of the terms (of one claim, if given), each once, in code-unit order. */
+function namesOf(terms: readonly Term[], by: By, claim?: Claim): string[] {
   const names: string[] = [];
-  for (const term of terms) if (!names.includes(term.name)) names.push(term.name);
+  for (const term of terms) if ((claim === undefined || term.claim === claim) && !names.includes(term[by])) names.push(term[by]);
   return sortSmall(names, compareCodeUnits);
 }
 
-/** The noisy-OR terms of a device's evidence, gathered in one pass. */
-interface Tally {
-  /** Terms of S(G), by maker group. */
-  own: Term[];
-  /** Terms of R(G), by maker group. */
-  rival: Term[];
-  /** Terms of each vendor's brand claims (unweighted), by vendor key. */
-  brand: Term[];
-  /** Terms of each vendor's platform claims (weighted as in S(G)), by vendor key. */
-  platform: Term[];
+/** The term of `vendor` for the source and rule of `e`, if there is one yet. */
+function termOf(terms: readonly Term[], vendor: string, e: Evidence): Term | undefined {
+  for (const term of terms) if (term.vendor === vendor && term.rule === e.rule && term.source === e.source) return term;
+  return undefined;
 }
 
-function tally(db: FingerprintDb, evidence: readonly Evidence[]): Tally {
-  const t: Tally = { own: [], rival: [], brand: [], platform: [] };
+/**
+ * The noisy-OR terms of a device's evidence, gathered in one pass. Terms are few (one per rule
+ * that matched, and the OUI), so they are kept in one list, in the order first seen, and found by a scan.
+ */
+function tally(db: FingerprintDb, evidence: readonly Evidence[]): Term[] {
+  const terms: Term[] = [];
   for (const e of evidence) {
     if (!e.supports) continue;
     const vendor = db.vendors.get(e.supports);
     if (!vendor) continue;
     // Evidence from a rule this database does not know is read as a label: the weaker reading.
     const claim = claimOf(db, e) ?? 'brand';
-    const group = groupOf(vendor);
     const confidence = clamp01(e.confidence);
-    const ownTerm = weight(db.weights, claim, vendor, false) * confidence;
-    addTerm(t.own, group, e, vendor.key, ownTerm);
-    addTerm(t.rival, group, e, vendor.key, weight(db.weights, claim, vendor, true) * confidence);
-    if (claim === 'brand') addTerm(t.brand, vendor.key, e, vendor.key, confidence);
-    else addTerm(t.platform, vendor.key, e, vendor.key, ownTerm);
+    const own = clamp01(weight(db.weights, claim, vendor, false) * confidence);
+    const rival = clamp01(weight(db.weights, claim, vendor, true) * confidence);
+    const label = claim === 'brand' ? confidence : 0;
+    const term = termOf(terms, vendor.key, e);
+    if (term) {
+      term.own = Math.max(term.own, own);
+      term.rival = Math.max(term.rival, rival);
+      term.label = Math.max(term.label, label);
+    } else terms.push({ group: groupOf(vendor), vendor: vendor.key, source: e.source, rule: e.rule, claim, own, rival, label });
   }
-  return t;
+  return terms;
 }
 
 /** The maker group a vendor counts toward: its linked vendor, else itself. */
@@ -161,14 +159,8 @@ export interface GroupScores {
 
 /** Per maker group (hikvision, dahua, or a non-linked vendor key): S(G) and R(G) as documented above. */
 export function scoreGroups(db: FingerprintDb, evidence: readonly Evidence[]): GroupScores {
-  const t = tally(db, evidence);
-  const own = new Map<string, number>();
-  const rival = new Map<string, number>();
-  for (const g of namesOf(t.own)) {
-    own.set(g, noisyOr(t.own, g));
-    rival.set(g, noisyOr(t.rival, g));
-  }
-  return { own, rival };
+  const { groups, own, rival } = groupScores(tally(db, evidence));
+  return { own: new Map(groups.map((g, i) => [g, own[i] ?? 0])), rival: new Map(groups.map((g, i) => [g, rival[i] ?? 0])) };
 }
 
 function normaliseName(s: string): string {
@@ -185,6 +177,50 @@ export function vendorForLabel(db: FingerprintDb, label: string): Vendor | null 
   return null;
 }
 
+/** Maker groups in code-unit order, with S(G) and R(G) at the same index. */
+interface Scores {
+  readonly groups: readonly string[];
+  readonly own: readonly number[];
+  readonly rival: readonly number[];
+}
+
+function groupScores(terms: readonly Term[]): Scores {
+  const groups = namesOf(terms, 'group');
+  const own: number[] = [];
+  const rival: number[] = [];
+  for (const g of groups) {
+    own.push(noisyOr(terms, 'group', g, 'own'));
+    rival.push(noisyOr(terms, 'group', g, 'rival'));
+  }
+  return { groups, own, rival };
+}
+
+/** S(G) of `group`, 0 when no evidence supports it. */
+function scoreOf(scores: Scores, group: string): number {
+  return scores.own[scores.groups.indexOf(group)] ?? 0;
+}
+
+/** C against `group`: 1 − ∏ over every other group (in code-unit order) of (1 − R(G)). */
+function conflictAgainst(scores: Scores, group: string): number {
+  let miss = 1;
+  for (let i = 0; i < scores.groups.length; i++) if (scores.groups[i] !== group) miss *= 1 - (scores.rival[i] ?? 0);
+  return 1 - miss;
+}
+
+/** The first of `groups` with the highest S(G) above 0, or null. */
+function strongest<G extends string>(scores: Scores, groups: readonly G[]): G | null {
+  let winner: G | null = null;
+  let score = 0;
+  for (const g of groups) {
+    const s = scoreOf(scores, g);
+    if (s > score) {
+      winner = g;
+      score = s;
+    }
+  }
+  return winner;
+}
+
 function best<T>(entries: readonly T[], better: (a: T, b: T) => boolean): T | null {
   let winner: T | null = null;
   for (const e of entries) if (winner === null || better(e, winner)) winner = e;
@@ -194,31 +230,16 @@ function best<T>(entries: readonly T[], better: (a: T, b: T) => boolean): T | nu
 export function classify(db: FingerprintDb, evidence: readonly Evidence[], identityFromFingerprint: Identity): ClassifyResult {
   const fp = identityFromFingerprint;
   const terms = tally(db, evidence);
-  // Maker groups in code-unit order, with S(G) and R(G) at the same index.
-  const groups = namesOf(terms.own);
-  const own = groups.map((g) => noisyOr(terms.own, g));
-  const rival = groups.map((g) => noisyOr(terms.rival, g));
-  const scoreOf = (group: string): number => own[groups.indexOf(group)] ?? 0;
-
-  const conflictAgainst = (group: string): number => {
-    let miss = 1;
-    for (let i = 0; i < groups.length; i++) if (groups[i] !== group) miss *= 1 - (rival[i] ?? 0);
-    return 1 - miss;
-  };
-
-  // Who made it.
-  const stronger = (a: string, b: string): boolean => scoreOf(a) > scoreOf(b);
-  const linked = best(
-    db.linkedVendors.filter((g) => scoreOf(g) > 0),
-    stronger,
-  );
-  const maker = linked ?? best(groups.filter((g) => scoreOf(g) > 0), stronger);
-  const confidence = maker ? round3(scoreOf(maker) * (1 - conflictAgainst(maker))) : 0;
+  const scores = groupScores(terms);
+  // Who made it: the linked vendor with the highest S(G), else the non-linked group with the highest.
+  const linked = strongest(scores, db.linkedVendors);
+  const maker = linked ?? strongest(scores, scores.groups);
+  const confidence = maker ? round3(scoreOf(scores, maker) * (1 - conflictAgainst(scores, maker))) : 0;
 
   // What it is sold as.
-  const brandKey = best(namesOf(terms.brand), (a, b) => {
-    const sa = noisyOr(terms.brand, a);
-    const sb = noisyOr(terms.brand, b);
+  const brandKey = best(namesOf(terms, 'vendor', 'brand'), (a, b) => {
+    const sa = noisyOr(terms, 'vendor', a, 'label', 'brand');
+    const sb = noisyOr(terms, 'vendor', b, 'label', 'brand');
     if (sa !== sb) return sa > sb;
     return a !== maker && b === maker; // a relabelled name over the maker's own leaking through
   });
@@ -242,8 +263,8 @@ export function classify(db: FingerprintDb, evidence: readonly Evidence[], ident
     if (presented) relation = relationOf(presented, linked);
     else if (unknownLabel || whiteLabel) relation = 'oem';
     else {
-      const inGroup = namesOf(terms.platform).filter((key) => db.vendors.get(key)?.linkedVendor === linked);
-      const pv = best(inGroup, (a, b) => noisyOr(terms.platform, a) > noisyOr(terms.platform, b));
+      const inGroup = namesOf(terms, 'vendor', 'platform').filter((key) => db.vendors.get(key)?.linkedVendor === linked);
+      const pv = best(inGroup, (a, b) => noisyOr(terms, 'vendor', a, 'own', 'platform') > noisyOr(terms, 'vendor', b, 'own', 'platform'));
       const vendor = pv ? db.vendors.get(pv) : undefined;
       relation = vendor ? relationOf(vendor, linked) : 'direct';
     }
