@@ -6,7 +6,10 @@
 // fingerprint, classify, flag CVEs and name policies per host (buildDevice). No network.
 //
 //   node --expose-gc scripts/bench-classify.mjs [COUNT...]   default 10000 100000; one JSON line per COUNT,
-//   each the median of 3 repetitions (wall and CPU time: the machine may be shared)
+//   each the median of 3 repetitions after a warm-up (wall and CPU time: the machine may be shared)
+//   node --expose-gc scripts/bench-classify.mjs --cold COUNT  one run in a fresh process, no warm-up:
+//   what a scan's first COUNT devices cost, JIT compilation and the matcher's first sight of each value
+//   included (the warmed figure is the steady rate of an agent that has classified devices before)
 //
 // The devices are scripts/synthetic-devices.mjs's. Devices are kept until the count is reached, so
 // the RSS growth measured is what holding N classified devices costs.
@@ -48,9 +51,10 @@ function classifyMany(count) {
   return { kept, observations, spent };
 }
 
-const counts = process.argv.slice(2).map(Number);
-const REPEATS = 3;
-classifyMany(2000); // warm-up: JIT, lazily compiled patterns
+const cold = process.argv[2] === '--cold';
+const counts = process.argv.slice(cold ? 3 : 2).map(Number);
+const REPEATS = cold ? 1 : 3;
+if (!cold) classifyMany(2000); // warm-up: JIT, lazily compiled patterns, the values the matcher has seen
 for (const count of counts.length ? counts : [10_000, 100_000]) {
   const runs = [];
   for (let r = 0; r < REPEATS; r++) {
@@ -67,6 +71,7 @@ for (const count of counts.length ? counts : [10_000, 100_000]) {
   process.stdout.write(
     JSON.stringify({
       devices: count,
+      ...(cold ? { cold: true } : {}),
       observations: last.observations,
       examples: examples.length,
       rulesWithoutEmitter: skippedRules,
