@@ -167,16 +167,23 @@ function identityValue(raw: unknown): string | null {
 
 const emptyIdentity = (): IdentitySets => ({ serial: new Set(), uuid: new Set(), model: new Set() });
 
-function addIdentity(into: IdentitySets, fields: IdentityFields, o: Observation): void {
-  for (const [field, raw] of Object.entries(o.fields)) {
+/** The one empty set shared by every kind an observation holds no value of (most observations hold none). */
+const NO_VALUES: ReadonlySet<string> = new Set();
+
+/** The identity values of one observation, by kind. */
+function identityOf(fields: IdentityFields, o: Observation): Record<IdentityKind, ReadonlySet<string>> {
+  const found: Partial<IdentitySets> = {};
+  for (const field in o.fields) {
+    const raw = o.fields[field];
     for (const kind of IDENTITY_KINDS) {
       if (!fields[kind].has(field)) continue;
       for (const item of Array.isArray(raw) ? raw : [raw]) {
         const value = identityValue(item);
-        if (value) into[kind].add(kind === 'model' ? comparableModel(value, fields.comparison) : value);
+        if (value) (found[kind] ??= new Set()).add(kind === 'model' ? comparableModel(value, fields.comparison) : value);
       }
     }
   }
+  return { serial: found.serial ?? NO_VALUES, uuid: found.uuid ?? NO_VALUES, model: found.model ?? NO_VALUES };
 }
 
 /** What the kernel's neighbour tables showed during this scan: the addresses at which each MAC answered. */
@@ -215,19 +222,18 @@ const SELF_NAMED_MAC_FIELDS: readonly string[] = ['onvif.scope.mac'];
 
 /** What one observation says about its device, for telling devices at one address apart (./address-units.ts). */
 function unitIdentity(o: Observation, fields: IdentityFields, link: LinkSightings): UnitIdentity {
-  const identity = emptyIdentity();
-  addIdentity(identity, fields, o);
-  const macs = new Set<string>();
+  const identity = identityOf(fields, o);
+  let macs: Set<string> | undefined;
   const own = o.source === 'neighbour-table' ? (o.mac ?? null) : believedClaim(o, link);
-  if (own) macs.add(own);
+  if (own) (macs ??= new Set()).add(own);
   for (const field of SELF_NAMED_MAC_FIELDS) {
     const raw = o.fields[field];
     for (const value of Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]) {
       const mac = normaliseMac(value);
-      if (mac) macs.add(mac);
+      if (mac) (macs ??= new Set()).add(mac);
     }
   }
-  return { ...identity, mac: macs };
+  return { serial: identity.serial, uuid: identity.uuid, model: identity.model, mac: macs ?? NO_VALUES };
 }
 
 /**
