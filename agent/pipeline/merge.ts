@@ -118,13 +118,32 @@ interface AddressRecord {
   observations: Observation[];
 }
 
+/** What an address sorts by: an IPv4 address its number, any other its text. */
+type AddressKey = number | string;
+
+function addressKey(ip: string): AddressKey {
+  return isIPv4(ip) ? ipv4ToInt(ip) : ip;
+}
+
+function compareAddressKeys(a: AddressKey, b: AddressKey): number {
+  if (typeof a === 'number') return typeof b === 'number' ? a - b : -1;
+  return typeof b === 'number' ? 1 : a.localeCompare(b);
+}
+
 /** Sort key for addresses: IPv4 numerically, then IPv6 as text. */
 export function compareAddresses(a: string, b: string): number {
-  const a4 = isIPv4(a);
-  const b4 = isIPv4(b);
-  if (a4 && b4) return ipv4ToInt(a) - ipv4ToInt(b);
-  if (a4 !== b4) return a4 ? -1 : 1;
-  return a.localeCompare(b);
+  return compareAddressKeys(addressKey(a), addressKey(b));
+}
+
+/**
+ * `items` sorted by compareAddresses of their address, then by `tie`: each address read once (a
+ * sort compares each item many times), the order the same.
+ */
+function sortedByAddress<T extends { readonly ip: string }>(items: readonly T[], tie: (a: T, b: T) => number): T[] {
+  return items
+    .map((item) => ({ item, key: addressKey(item.ip) }))
+    .sort((a, b) => compareAddressKeys(a.key, b.key) || tie(a.item, b.item))
+    .map(({ item }) => item);
 }
 
 const LINK_RANK = 0;
@@ -262,7 +281,7 @@ function addressRecords(observations: readonly Observation[], fields: IdentityFi
       records.push({ ip, mac: macOf(ip, unit, link), identity, observations: unit });
     }
   }
-  return records.sort((a, b) => compareAddresses(a.ip, b.ip) || (a.mac ?? '').localeCompare(b.mac ?? ''));
+  return sortedByAddress(records, (a, b) => (a.mac ?? '').localeCompare(b.mac ?? ''));
 }
 
 /** Two identity sets conflict when both hold values of one kind and share none of them. */
@@ -397,5 +416,5 @@ function hostsOf(groups: readonly AddressRecord[][]): ObservedHost[] {
       observations: group.flatMap((r) => r.observations),
     };
   });
-  return hosts.sort((a, b) => compareAddresses(a.ip, b.ip));
+  return sortedByAddress(hosts, () => 0);
 }
