@@ -49,6 +49,7 @@ import type { FieldDef } from '../fingerprint/types.js';
 import type { Observation } from '../types.js';
 import { comparableModel, readComparisonRules, type ComparisonRules } from '../normalise.js';
 import { normaliseMac } from '../net/mac.js';
+import { compareCodeUnits, sortSmall } from '../fingerprint/small-sort.js';
 import { isStaleNeighbour, unitsAtAddress, type UnitIdentity } from './address-units.js';
 
 export interface ObservedHost {
@@ -402,7 +403,9 @@ function hostsOf(groups: readonly AddressRecord[][]): ObservedHost[] {
   const devicesByIp = new Map<string, number>();
   for (const group of groups) for (const ip of new Set(group.map((r) => r.ip))) devicesByIp.set(ip, (devicesByIp.get(ip) ?? 0) + 1);
   const hosts = groups.map((group): ObservedHost => {
-    const macs = [...new Set(group.map((r) => r.mac).filter((m): m is string => m !== null))].sort();
+    const macs: string[] = [];
+    for (const r of group) if (r.mac !== null && !macs.includes(r.mac)) macs.push(r.mac);
+    sortSmall(macs, compareCodeUnits);
     const ownMacs = macs.filter((m) => devicesByMac.get(m) === 1);
     const shared = macs.find((m) => devicesByMac.get(m) !== 1);
     const sharedMac = shared === undefined ? null : { mac: shared, otherAddresses: (addressesByMac.get(shared) ?? 0) - group.filter((r) => r.mac === shared).length };
