@@ -77,6 +77,19 @@ describe('longest prefix wins', () => {
     expect(lookupOui(t, 'b0:b3:54:00:00:00')).toBeNull();
   });
 
+  it('answers kept per 9-digit prefix: MACs that differ in the 9th digit get their own, and the same answer after the kept ones start again', () => {
+    const masHolder = 'b0:b3:53:6a:bc:de';
+    const mamHolder = 'b0:b3:53:6a:cc:de';
+    expect(lookupOui(t, masHolder)?.prefix).toBe('B0B3536AB');
+    expect(lookupOui(t, mamHolder)?.prefix).toBe('B0B3536');
+    expect(lookupOui(t, 'B0-B3-53-6A-B0-00')?.prefix).toBe('B0B3536AB');
+    // More distinct 9-digit prefixes than are kept (4,096), so the kept answers start again.
+    for (let n = 0; n < 5000; n++) lookupOui(t, `b0:b3:53:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}:00`);
+    expect(lookupOui(t, masHolder)?.prefix).toBe('B0B3536AB');
+    expect(lookupOui(t, mamHolder)?.prefix).toBe('B0B3536');
+    expect(lookupOui(t, 'b0:b3:53:7a:cc:de')?.prefix).toBe('B0B353');
+  });
+
   it('real MA-M blocks: Hikrobot B0B3536 and Amcrest 3446632, not their neighbours', () => {
     expect(lookupOui(db, 'b0:b3:53:61:22:33')).toMatchObject({ prefix: 'B0B3536', vendor: 'hikrobot' });
     expect(vendorOf('b0:b3:53:71:22:33')).toBeNull();
