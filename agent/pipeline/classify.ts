@@ -82,11 +82,11 @@ function weight(weights: ClassificationWeights, claim: Claim, vendor: Vendor, as
  * weighted as in S(G)); a rule's claim is the same on every piece of its evidence.
  */
 interface Term {
-  readonly group: string;
-  readonly vendor: string;
-  readonly source: string;
-  readonly rule: string;
-  readonly claim: Claim;
+  group: string;
+  vendor: string;
+  source: string;
+  rule: string;
+  claim: Claim;
   /** Its part in S(G). */
   own: number;
   /** Its part in R(G). */
@@ -95,36 +95,79 @@ interface Term {
   label: number;
 }
 
+/**
+ * The terms of the device being tallied, in the order first seen. Terms are few (one per rule that
+ * matched, and the OUI), so a term is found by a scan. The list and its terms are kept from one
+ * device to the next and overwritten (a device is tallied and scored synchronously, before the
+ * next one), so tallying allocates nothing once the list has grown to a device's usual length.
+ */
+class Terms {
+  private readonly terms: Term[] = [];
+  size = 0;
+
+  clear(): void {
+    this.size = 0;
+  }
+
+  at(i: number): Term {
+    return this.terms[i] as Term;
+  }
+
+  add(group: string, vendor: string, e: Evidence, claim: Claim, own: number, rival: number, label: number): void {
+    for (let i = 0; i < this.size; i++) {
+      const term = this.at(i);
+      if (term.vendor !== vendor || term.rule !== e.rule || term.source !== e.source) continue;
+      term.own = Math.max(term.own, own);
+      term.rival = Math.max(term.rival, rival);
+      term.label = Math.max(term.label, label);
+      return;
+    }
+    const term = this.terms[this.size];
+    if (!term) this.terms.push({ group, vendor, source: e.source, rule: e.rule, claim, own, rival, label });
+    else {
+      term.group = group;
+      term.vendor = vendor;
+      term.source = e.source;
+      term.rule = e.rule;
+      term.claim = claim;
+      term.own = own;
+      term.rival = rival;
+      term.label = label;
+    }
+    this.size += 1;
+  }
+}
+
 /** Which part of a term a score reads, and which terms it reads it from (by group or by vendor). */
 type Part = 'own' | 'rival' | 'label';
 type By = 'group' | 'vendor';
 
 /** 1 − ∏(1 − pᵢ) over the terms whose `by` is `name`, in the order they were first seen. */
-function noisyOr(terms: readonly Term[], by: By, name: string, part: Part, claim?: Claim): number {
+function noisyOr(terms: Terms, by: By, name: string, part: Part, claim?: Claim): number {
   let miss = 1;
-  for (const term of terms) if (term[by] === name && (claim === undefined || term.claim === claim)) miss *= 1 - term[part];
+  for (let i = 0; i < terms.size; i++) {
+    const term = terms.at(i);
+    if (term[by] === name && (claim === undefined || term.claim === claim)) miss *= 1 - term[part];
+  }
   return 1 - miss;
 }
 
 /** The groups or vendors of the terms (of one claim, if given), each once, in code-unit order. */
-function namesOf(terms: readonly Term[], by: By, claim?: Claim): string[] {
+function namesOf(terms: Terms, by: By, claim?: Claim): string[] {
   const names: string[] = [];
-  for (const term of terms) if ((claim === undefined || term.claim === claim) && !names.includes(term[by])) names.push(term[by]);
+  for (let i = 0; i < terms.size; i++) {
+    const term = terms.at(i);
+    if ((claim === undefined || term.claim === claim) && !names.includes(term[by])) names.push(term[by]);
+  }
   return sortSmall(names, compareCodeUnits);
 }
 
-/** The term of `vendor` for the source and rule of `e`, if there is one yet. */
-function termOf(terms: readonly Term[], vendor: string, e: Evidence): Term | undefined {
-  for (const term of terms) if (term.vendor === vendor && term.rule === e.rule && term.source === e.source) return term;
-  return undefined;
-}
+const deviceTerms = new Terms();
 
-/**
- * The noisy-OR terms of a device's evidence, gathered in one pass. Terms are few (one per rule
- * that matched, and the OUI), so they are kept in one list, in the order first seen, and found by a scan.
- */
-function tally(db: FingerprintDb, evidence: readonly Evidence[]): Term[] {
-  const terms: Term[] = [];
+/** The noisy-OR terms of a device's evidence, gathered in one pass (into deviceTerms: read them before the next tally). */
+function tally(db: FingerprintDb, evidence: readonly Evidence[]): Terms {
+  const terms = deviceTerms;
+  terms.clear();
   for (const e of evidence) {
     if (!e.supports) continue;
     const vendor = db.vendors.get(e.supports);
@@ -134,13 +177,7 @@ function tally(db: FingerprintDb, evidence: readonly Evidence[]): Term[] {
     const confidence = clamp01(e.confidence);
     const own = clamp01(weight(db.weights, claim, vendor, false) * confidence);
     const rival = clamp01(weight(db.weights, claim, vendor, true) * confidence);
-    const label = claim === 'brand' ? confidence : 0;
-    const term = termOf(terms, vendor.key, e);
-    if (term) {
-      term.own = Math.max(term.own, own);
-      term.rival = Math.max(term.rival, rival);
-      term.label = Math.max(term.label, label);
-    } else terms.push({ group: groupOf(vendor), vendor: vendor.key, source: e.source, rule: e.rule, claim, own, rival, label });
+    terms.add(groupOf(vendor), vendor.key, e, claim, own, rival, claim === 'brand' ? confidence : 0);
   }
   return terms;
 }
@@ -184,13 +221,13 @@ interface Scores {
   readonly rival: readonly number[];
 }
 
-function groupScores(terms: readonly Term[]): Scores {
+function groupScores(terms: Terms): Scores {
   const groups = namesOf(terms, 'group');
-  const own: number[] = [];
-  const rival: number[] = [];
-  for (const g of groups) {
-    own.push(noisyOr(terms, 'group', g, 'own'));
-    rival.push(noisyOr(terms, 'group', g, 'rival'));
+  const own = new Array<number>(groups.length);
+  const rival = new Array<number>(groups.length);
+  for (let i = 0; i < groups.length; i++) {
+    own[i] = noisyOr(terms, 'group', groups[i] as string, 'own');
+    rival[i] = noisyOr(terms, 'group', groups[i] as string, 'rival');
   }
   return { groups, own, rival };
 }
