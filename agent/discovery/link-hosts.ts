@@ -230,6 +230,7 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
         }
         // Not awaited: a send completes a turn of the event loop later, and a busy loop would pace
         // the nudges instead of the places. The place taken bounds how many are under way.
+        budget.resolvingNow(ip);
         sendsUnderWay++;
         options.nudge(ip).then(
           () => {
@@ -241,6 +242,7 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
             tally.localErrors++;
             unjudged.push(ip);
             budget.release(ip);
+            budget.settled(ip);
           },
         );
       }
@@ -260,6 +262,7 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
     waiting.delete(ip);
     tally[outcome]++;
     giveBack(ip, record);
+    budget.settled(ip);
   };
 
   /** Nudges `ip` again after its delay, its place held meanwhile; gives up after NUDGE_TRIES. */
@@ -270,6 +273,7 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
       tally.unresolved++;
       unjudged.push(ip);
       giveBack(ip, record);
+      budget.settled(ip);
       return;
     }
     // The address is queued again as its place comes back, ahead of the addresses not yet nudged.
@@ -338,9 +342,13 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
         for (const [ip, record] of waiting) {
           unjudged.push(ip);
           giveBack(ip, record);
+          budget.settled(ip);
         }
         waiting.clear();
-        unjudged.push(...again.splice(0).map((a) => a.ip));
+        for (const { ip } of again.splice(0)) {
+          unjudged.push(ip);
+          budget.settled(ip);
+        }
         return;
       }
     }
@@ -348,6 +356,10 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
 
   await Promise.all([send(), poll()]);
   // Aborted: whatever is still waiting unseen keeps its place until the kernel has settled it.
-  for (const [ip, record] of waiting) giveBack(ip, record, limitMs);
+  for (const [ip, record] of waiting) {
+    giveBack(ip, record, limitMs);
+    budget.settled(ip);
+  }
+  for (const { ip } of again) budget.settled(ip);
   return { tally, unjudged, tableError };
 }

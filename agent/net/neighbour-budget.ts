@@ -38,6 +38,7 @@ import { readFileSync } from 'node:fs';
 import type { ScanInterface } from './interfaces.js';
 import { inCidr } from './ipv4.js';
 import { inIpv6Cidr } from './ipv6.js';
+import { whenAborted } from './abort.js';
 import { waitInLine } from './rate-limiter.js';
 
 export const GC_THRESH3_PATH = '/proc/sys/net/ipv4/neigh/default/gc_thresh3';
@@ -166,6 +167,19 @@ export interface ResolvedNeighbour {
   fresh: boolean;
 }
 
+/** Resolves true once `promise` has, false if `signal` aborts first. */
+function waitFor(promise: Promise<void>, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  if (!signal) return promise.then(() => true);
+  return new Promise((resolve) => {
+    const cancel = whenAborted(signal, () => resolve(false));
+    void promise.then(() => {
+      cancel();
+      resolve(!signal.aborted);
+    });
+  });
+}
+
 /** What placesHeld needs of one row of `ip -json -stats neigh` (discovery/neighbours.ts NeighbourRow). */
 export interface TableRowHold {
   /** Its NUD states (ip-neighbour(8)): PERMANENT, REACHABLE, STALE, INCOMPLETE, FAILED… */
@@ -290,6 +304,8 @@ export class NeighbourBudget {
   private readonly held = new Map<string, NodeJS.Timeout>();
   private readonly pending = new Map<string, Promise<boolean>>();
   private readonly resolvedByIp = new Map<string, ResolvedNeighbour>();
+  /** Addresses host discovery is resolving now, each with the wake-up of the contacts waiting for its verdict. */
+  private readonly resolving = new Map<string, { verdict: Promise<void>; settle: () => void }>();
   private readonly readTable: (() => Promise<readonly TableRowHold[]>) | undefined;
   private readonly heldAtStart: number;
   private readonly pollMs: number;
@@ -340,14 +356,36 @@ export class NeighbourBudget {
     this.places.setCounted(counted);
   }
 
-  /** Resolves true when `ip` may be contacted now, false if `signal` aborted first. */
-  acquire(ip: string, signal?: AbortSignal): Promise<boolean> {
-    if (this.held.has(ip) || this.resolvedByIp.has(ip) || !this.isOnLink(ip)) return Promise.resolve(!signal?.aborted);
+  /**
+   * Resolves true when `ip` may be contacted now, false if `signal` aborted first. An address host
+   * discovery is resolving is contacted only once it has its verdict: a packet queued on an
+   * INCOMPLETE entry puts its FAILED off by about 3 s (measured in the lab: unicast WS-Discovery
+   * Probes to a /24 being resolved kept its silent addresses INCOMPLETE until 5.9 s instead of 3 s),
+   * so a contact meanwhile would only hold the place longer and delay the verdict.
+   */
+  async acquire(ip: string, signal?: AbortSignal): Promise<boolean> {
+    const resolving = this.resolving.get(ip);
+    if (resolving && !(await waitFor(resolving.verdict, signal))) return false;
+    if (this.held.has(ip) || this.resolvedByIp.has(ip) || !this.isOnLink(ip)) return !signal?.aborted;
     const waiting = this.pending.get(ip);
     if (waiting) return waiting;
     const taken = this.take(ip, signal).finally(() => this.pending.delete(ip));
     this.pending.set(ip, taken);
     return taken;
+  }
+
+  /** Host discovery is resolving `ip` from now until settled(ip): other contacts wait for its verdict. */
+  resolvingNow(ip: string): void {
+    if (this.resolving.has(ip)) return;
+    let settle = (): void => undefined;
+    const verdict = new Promise<void>((resolve) => (settle = resolve));
+    this.resolving.set(ip, { verdict, settle });
+  }
+
+  /** Host discovery has its verdict on `ip` (or gave up on it): contacts waiting for it go on. */
+  settled(ip: string): void {
+    this.resolving.get(ip)?.settle();
+    this.resolving.delete(ip);
   }
 
   /**
@@ -389,6 +427,7 @@ export class NeighbourBudget {
   /** Remembers an address host discovery saw resolve: later contacts take no place. */
   markResolved(neighbour: ResolvedNeighbour): void {
     this.resolvedByIp.set(neighbour.ip, neighbour);
+    this.settled(neighbour.ip);
   }
 
   /** What host discovery saw of `ip` when it resolved; undefined when it did not. */

@@ -87,17 +87,19 @@ function memoryMb(): Record<string, number> {
 }
 
 /**
- * The IPv4 neighbour entries held against gc_thresh3 when the scan starts (`inUse`): the machine's
- * count where the kernel gives it (the first namespace), else this namespace's own entries less the
- * PERMANENT ones, which the limit does not count (net/neighbour-budget.ts). Other namespaces'
- * entries are invisible from a namespace of its own: a nudge the kernel then has no room for is
- * retried (discovery/link-hosts.ts). `ownHeld`: this namespace's entries the collector cannot free
- * now, which the budget's table count starts from; null when the table cannot be read.
+ * The IPv4 neighbour entries held against gc_thresh3 when the scan starts (`inUse`): this
+ * namespace's entries the collector cannot free (placesHeld: a full table frees the others on
+ * demand), plus every other entry of the machine where the kernel gives its count (the first
+ * namespace; PERMANENT ones included, so it can only overstate). Other namespaces' entries are
+ * invisible from a namespace of its own: a nudge the kernel then has no room for is retried
+ * (discovery/link-hosts.ts). `ownHeld`: this namespace's held entries, which the budget's table count
+ * starts from; null when the table cannot be read (then its non-PERMANENT entries are unknown too).
  */
 async function neighbourEntriesHeld(): Promise<{ inUse: number; ownHeld: number | null }> {
   const rows = await readNeighbourRows().catch(() => null);
-  const own = rows?.filter((row) => !row.states.includes('PERMANENT')).length ?? 0;
-  return { inUse: Math.max(own, machineNeighbourEntries() ?? 0), ownHeld: rows && placesHeld(rows) };
+  const ownHeld = rows && placesHeld(rows);
+  const othersOnMachine = Math.max(0, (machineNeighbourEntries() ?? 0) - (rows?.length ?? 0));
+  return { inUse: (ownHeld ?? 0) + othersOnMachine, ownHeld };
 }
 
 /** The named targets by how the sweep reached them (the inventory's `scan.sweep`). */

@@ -167,6 +167,20 @@ describe('discoverLinkHosts', () => {
     expect(live.found[1]?.at).toBeLessThan(REACHABLE_MS + COLLECTOR_AGE_MS + 1500);
   });
 
+  it('holds other contacts to an address until its verdict (a packet queued on an INCOMPLETE entry puts its FAILED off), then lets them go', async () => {
+    const budget = new NeighbourBudget(8, ['198.18.0.0/24']);
+    const r = run(['198.18.0.10', '198.18.0.20'], fakeKernel(LIVE), budget);
+    await vi.advanceTimersByTimeAsync(0);
+    const contacted: Array<[string, number]> = [];
+    for (const ip of ['198.18.0.10', '198.18.0.20']) void budget.acquire(ip).then(() => contacted.push([ip, r.elapsed()]));
+    await vi.runAllTimersAsync();
+    await r.result;
+    // The live one once the table shows it REACHABLE (a poll), the silent one once it FAILED (3 s).
+    expect(contacted.map(([ip]) => ip)).toEqual(['198.18.0.10', '198.18.0.20']);
+    expect(contacted[0]?.[1]).toBeLessThan(500);
+    expect(contacted[1]?.[1]).toBeGreaterThanOrEqual(RESOLUTION_MS);
+  });
+
   it('counts an address gone from the table as silent (only a FAILED entry can have been freed)', async () => {
     const r = run(DEAD, fakeKernel(LIVE, { freeFailed: true }), new NeighbourBudget(4, ['198.18.0.0/24']));
     await vi.runAllTimersAsync();
