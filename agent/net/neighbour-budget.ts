@@ -53,14 +53,16 @@ export const DEFAULT_GC_THRESH3 = 1024;
 /**
  * The share of the table's free room at scan start a scan may fill with entries the kernel cannot
  * free: half, the other half (with every idle entry the collector can free) the rest of the
- * machine's. Measured (BENCHMARKS.md, issue 10, "Places counted from the table"): other helpers'
- * labs on the benchmark machine held up to about 470 entries of 1,024 at one moment beside a scan,
- * so a share leaving less than half (three quarters, 256 left) would have overflowed the table for
- * them; counted from the table (placesHeld), half of an empty default table is 512 entries the
- * scan really holds, not an estimate. An address nobody answers holds its place about 3 s
- * (INCOMPLETE), so places / 3 s is the pace of a mostly silent on-link range (512 places: about
- * 170 addresses a second, a /16 in about 6.5 minutes); a live host holds its place as long as its
- * entry is REACHABLE (see LIVE_HOLD_MS), so 512 live hosts fill the share for about 40 s.
+ * machine's. Chosen from measurements (BENCHMARKS.md, issue 10, "Places counted from the table"):
+ * (1) the share bounds first contacts only, and the probe phase makes entries of hosts already
+ * found REACHABLE again, so a scan holds more than its share: 748 entries at a share of 512 on the
+ * crowd's /22 (1,020 live hosts), where three quarters (768) could reach the whole table; (2) other
+ * programs on the benchmark machine held up to about 470 entries at one moment, more than the 256
+ * three quarters would leave; (3) a larger share buys no speed where it matters most: 1,020 live
+ * hosts need two waves of about 45 s (a live entry stays REACHABLE 35–45 s) at any share under
+ * 1,021 places. At half of an empty default table (512 places) a mostly silent on-link range goes
+ * at about 170 addresses a second (an address nobody answers holds its place 3 s, until FAILED):
+ * an on-link /16 took 8.3 minutes, with no entry refused by the kernel.
  */
 const FREE_ROOM_SHARE = 1 / 2;
 /**
