@@ -196,6 +196,8 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
   let sending = true;
   /** Nudges not yet handed to the kernel. */
   let sendsUnderWay = 0;
+  /** Whether the discovery has returned: a retry falling due after it only releases its address. */
+  let ended = false;
 
   /** The next address to nudge and its tries so far; null when there is none now, 'done' when there will be none. */
   const nextAddress = (): { ip: string; tries: number } | null | 'done' => {
@@ -281,7 +283,9 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
     retriesDue++;
     setTimeout(() => {
       retriesDue--;
-      again.push({ ip, tries: record.tries });
+      // The discovery ended meanwhile (aborted, or the table became unreadable): nobody will nudge it.
+      if (ended) budget.settled(ip);
+      else again.push({ ip, tries: record.tries });
     }, delayMs).unref();
     giveBack(ip, record, delayMs);
   };
@@ -355,6 +359,7 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
   };
 
   await Promise.all([send(), poll()]);
+  ended = true;
   // Aborted: whatever is still waiting unseen keeps its place until the kernel has settled it.
   for (const [ip, record] of waiting) {
     giveBack(ip, record, limitMs);
