@@ -11,17 +11,16 @@
  * act on; a live host answers it at most with an ICMP port unreachable.
  *
  * Every such address takes a place in the kernel's neighbour table, which is one for the whole
- * machine (net/neighbour-budget.ts). What the kernel cannot free when the table is full decides how
- * long a place is held (torvalds/linux net/core/neighbour.c, neigh_forced_gc, since 58956317c8de
- * "neighbor: Improve garbage collection", v4.20): an INCOMPLETE entry holds a reference from its
- * timer and cannot be freed; a FAILED entry is freed at once, whatever its age; a resolved one only
- * once it has not been updated for 5 s. So a place is given back the moment the table shows FAILED,
- * and NEIGHBOUR_HOLD_MS after it shows the address resolved; an unanswered address costs its
- * mcast_solicit × retrans_time, not a fixed 5 s.
+ * machine (net/neighbour-budget.ts). Each read of the table is handed to the budget, which counts
+ * from it the entries the kernel's collector cannot free (INCOMPLETE and REACHABLE ones hold a
+ * timer's reference; others for 5 s after they change): a nudge holds a place of its own only until
+ * a read begun after it shows its entry, and from then on the entry's own row holds it for as long
+ * as the kernel keeps it (an unanswered address about 3 s, until FAILED; a live one about 35 s,
+ * while REACHABLE).
  */
 import dgram from 'node:dgram';
 import { sleep } from '../net/abort.js';
-import { NEIGHBOUR_HOLD_MS, type NeighbourBudget } from '../net/neighbour-budget.js';
+import { COLLECTOR_MIN_AGE_SECONDS, type NeighbourBudget } from '../net/neighbour-budget.js';
 import { heardWithin, type NeighbourRow } from './neighbours.js';
 
 /**
@@ -121,7 +120,7 @@ export interface LinkDiscoveryTally {
   /** Nudges the kernel gave no entry (its table was full): each was tried again after RETRY_DELAY_MS. */
   tableFull: number;
   /**
-   * Addresses whose entry vanished more than NEIGHBOUR_HOLD_MS after a read showed it unresolved:
+   * Addresses whose entry vanished more than the collector's 5 s after a read showed it unresolved:
    * it may have resolved and been freed between two reads (reads that slow happen on a machine
    * under heavy load), so each was nudged again rather than counted silent.
    */
@@ -136,6 +135,7 @@ export interface LinkDiscoveryOptions {
   /**
    * The places in the neighbour table: the only pacing. Nudges do not take `--rate` turns: they are
    * no connections or exchanges, and behind a sweep's queued connects they would wait seconds each.
+   * Every read of the table is handed to it (countTable).
    */
   budget: NeighbourBudget;
   signal: AbortSignal;
@@ -151,7 +151,8 @@ export interface LinkDiscoveryOptions {
   onLive(ip: string): void;
   pollMs?: number;
   resolutionLimitMs?: number;
-  holdMs?: number;
+  /** The collector's age (COLLECTOR_MIN_AGE_SECONDS): an entry gone sooner after it was seen unresolved was FAILED. */
+  collectorAgeMs?: number;
   retryDelayMs?: number;
 }
 
@@ -174,6 +175,8 @@ interface Waiting {
   tries: number;
   /** When the latest read that showed its entry unresolved began (epoch ms); null before any did. */
   seenAt: number | null;
+  /** Whether its nudge still holds a place of its own (until a read shows its entry, which then holds it). */
+  placeHeld: boolean;
 }
 
 /** Resolves every address of `addresses` within the neighbour budget, reporting each live one as soon as it answers. */
@@ -181,7 +184,7 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
   const { budget, signal } = options;
   const pollMs = options.pollMs ?? TABLE_POLL_MS;
   const limitMs = options.resolutionLimitMs ?? RESOLUTION_LIMIT_MS;
-  const holdMs = options.holdMs ?? NEIGHBOUR_HOLD_MS;
+  const collectorAgeMs = options.collectorAgeMs ?? COLLECTOR_MIN_AGE_SECONDS * 1000;
   const retryDelayMs = options.retryDelayMs ?? RETRY_DELAY_MS;
   const tally: LinkDiscoveryTally = { addresses: 0, live: 0, silent: 0, unresolved: 0, tableFull: 0, vanished: 0, localErrors: 0 };
   const waiting = new Map<string, Waiting>();
@@ -193,6 +196,8 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
   let sending = true;
   /** Nudges not yet handed to the kernel. */
   let sendsUnderWay = 0;
+  /** Whether the discovery has returned: a retry falling due after it only releases its address. */
+  let ended = false;
 
   /** The next address to nudge and its tries so far; null when there is none now, 'done' when there will be none. */
   const nextAddress = (): { ip: string; tries: number } | null | 'done' => {
@@ -227,17 +232,19 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
         }
         // Not awaited: a send completes a turn of the event loop later, and a busy loop would pace
         // the nudges instead of the places. The place taken bounds how many are under way.
+        budget.resolvingNow(ip);
         sendsUnderWay++;
         options.nudge(ip).then(
           () => {
             sendsUnderWay--;
-            waiting.set(ip, { sentAt: Date.now(), tries: tries + 1, seenAt: null });
+            waiting.set(ip, { sentAt: Date.now(), tries: tries + 1, seenAt: null, placeHeld: true });
           },
           () => {
             sendsUnderWay--;
             tally.localErrors++;
             unjudged.push(ip);
             budget.release(ip);
+            budget.settled(ip);
           },
         );
       }
@@ -246,10 +253,18 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
     }
   };
 
-  const settle = (ip: string, outcome: 'silent' | 'unresolved'): void => {
+  /** Gives back the place `ip`'s nudge holds of its own, if it still does. */
+  const giveBack = (ip: string, record: Waiting, afterMs = 0): void => {
+    if (!record.placeHeld) return;
+    record.placeHeld = false;
+    budget.release(ip, afterMs);
+  };
+
+  const settle = (ip: string, record: Waiting, outcome: 'silent' | 'unresolved'): void => {
     waiting.delete(ip);
     tally[outcome]++;
-    budget.release(ip);
+    giveBack(ip, record);
+    budget.settled(ip);
   };
 
   /** Nudges `ip` again after its delay, its place held meanwhile; gives up after NUDGE_TRIES. */
@@ -259,7 +274,8 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
       // Never judged: unknown, not silent; handed back for the 80/443 check.
       tally.unresolved++;
       unjudged.push(ip);
-      budget.release(ip);
+      giveBack(ip, record);
+      budget.settled(ip);
       return;
     }
     // The address is queued again as its place comes back, ahead of the addresses not yet nudged.
@@ -267,9 +283,11 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
     retriesDue++;
     setTimeout(() => {
       retriesDue--;
-      again.push({ ip, tries: record.tries });
+      // The discovery ended meanwhile (aborted, or the table became unreadable): nobody will nudge it.
+      if (ended) budget.settled(ip);
+      else again.push({ ip, tries: record.tries });
     }, delayMs).unref();
-    budget.release(ip, delayMs);
+    giveBack(ip, record, delayMs);
   };
 
   const judge = (rows: readonly NeighbourRow[], readStartedAt: number): void => {
@@ -281,18 +299,19 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
       // millisecond included: the clock cannot order them).
       if (record.sentAt >= readStartedAt) continue;
       const row = byIp.get(ip);
+      // The table shows the entry: its row holds the place from now on (budget.countTable).
+      if (row !== undefined) giveBack(ip, record);
       if (row?.entry && PROVEN_STATES.has(row.entry.state)) {
         waiting.delete(ip);
         tally.live++;
         const { mac, state } = row.entry;
         budget.markResolved({ ip, mac, state, dev: row.dev ?? options.interfaceOf(ip), fresh: heardWithin(row.entry, scanAgeSeconds) });
-        budget.release(ip, holdMs);
         options.onLive(ip);
-      } else if (row?.verdict === 'failed') settle(ip, 'silent');
-      else if (row === undefined && record.seenAt !== null && readEndedAt - record.seenAt < holdMs) {
-        // Gone less than holdMs after a read that showed it unresolved began: an INCOMPLETE entry
-        // cannot be freed and a resolved one is kept holdMs, so it was freed FAILED.
-        settle(ip, 'silent');
+      } else if (row?.verdict === 'failed') settle(ip, record, 'silent');
+      else if (row === undefined && record.seenAt !== null && readEndedAt - record.seenAt < collectorAgeMs) {
+        // Gone sooner after a read that showed it unresolved began than the collector frees a
+        // resolved entry (and an INCOMPLETE one cannot be freed at all): it was freed FAILED.
+        settle(ip, record, 'silent');
       } else if (row === undefined && record.seenAt !== null) {
         // Gone so long after it was seen unresolved that it may have resolved and been freed since.
         tally.vanished++;
@@ -303,7 +322,7 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
         nudgeAgain(ip, record);
       } else {
         record.seenAt = readStartedAt;
-        if (readStartedAt - record.sentAt > limitMs) settle(ip, 'unresolved');
+        if (readStartedAt - record.sentAt > limitMs) settle(ip, record, 'unresolved');
       }
     }
   };
@@ -313,27 +332,39 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
   const poll = async (): Promise<void> => {
     while ((sending || sendsUnderWay > 0 || waiting.size > 0) && !signal.aborted) {
       await sleep(pollMs, signal);
-      if (waiting.size === 0) continue;
+      // Read while addresses wait for their verdict, or for a place: each read frees places (budget.countTable).
+      if (waiting.size === 0 && !sending) continue;
       const readStartedAt = Date.now();
       try {
-        judge(await options.readTable(), readStartedAt);
+        const rows = await options.readTable();
+        budget.countTable(rows);
+        judge(rows, readStartedAt);
         failedReads = 0;
       } catch (error) {
         if (++failedReads < TABLE_READ_TRIES) continue;
         tableError = (error as Error).message;
-        for (const ip of waiting.keys()) {
+        for (const [ip, record] of waiting) {
           unjudged.push(ip);
-          budget.release(ip);
+          giveBack(ip, record);
+          budget.settled(ip);
         }
         waiting.clear();
-        unjudged.push(...again.splice(0).map((a) => a.ip));
+        for (const { ip } of again.splice(0)) {
+          unjudged.push(ip);
+          budget.settled(ip);
+        }
         return;
       }
     }
   };
 
   await Promise.all([send(), poll()]);
-  // Aborted: whatever is still waiting keeps its place until the kernel has settled it.
-  for (const ip of waiting.keys()) budget.release(ip, limitMs);
+  ended = true;
+  // Aborted: whatever is still waiting unseen keeps its place until the kernel has settled it.
+  for (const [ip, record] of waiting) {
+    giveBack(ip, record, limitMs);
+    budget.settled(ip);
+  }
+  for (const { ip } of again) budget.settled(ip);
   return { tally, unjudged, tableError };
 }

@@ -66,7 +66,11 @@ export function heardWithin(entry: NeighbourEntry, seconds: number): boolean {
 /** What an entry says of its address's answer to neighbour resolution. */
 export type NeighbourVerdict = 'resolved' | 'failed' | 'pending';
 
-/** One row of the table, whatever its state; `entry` only when it carries a usable MAC. */
+/**
+ * One row of the table, whatever its state; `entry` only when it carries a usable MAC. `states`,
+ * `refcnt` and `updatedSecondsAgo` are what the neighbour budget counts held places from
+ * (net/neighbour-budget.ts collectorCannotFree).
+ */
 export interface NeighbourRow {
   ip: string;
   /** The interface the entry is on; null when the row does not say. */
@@ -78,6 +82,17 @@ export interface NeighbourRow {
    */
   verdict: NeighbourVerdict;
   entry: NeighbourEntry | null;
+  /** Every NUD state the row lists (ip-neighbour(8)). */
+  states: string[];
+  /**
+   * References to the entry beside the table's own; null when the row has no cache information
+   * (read without `-stats`). iproute2 prints `refcnt` only when it is not zero (ip/ipneigh.c
+   * print_cacheinfo; a FAILED row in the lab has `updated` and no `refcnt`), so a row with
+   * `updated` and no `refcnt` has none.
+   */
+  refcnt: number | null;
+  /** Seconds since the entry last changed; null when not printed. */
+  updatedSecondsAgo: number | null;
 }
 
 /**
@@ -95,19 +110,22 @@ export function parseNeighbourRows(text: string, zone?: string): NeighbourRow[] 
   const parsed: NeighbourRow[] = [];
   for (const row of rows as unknown[]) {
     if (typeof row !== 'object' || row === null) continue;
-    const { dst, dev, state: rawStates, lladdr, confirmed, updated } = row as Record<string, unknown>;
+    const { dst, dev, state: rawStates, lladdr, confirmed, updated, refcnt } = row as Record<string, unknown>;
     if (typeof dst !== 'string') continue;
     const states = Array.isArray(rawStates) ? rawStates.map(String) : [];
     const state = states.find((s) => USABLE_STATES.has(s));
     const mac = typeof lladdr === 'string' ? lladdr.toLowerCase() : '';
-    const seconds = (value: unknown): number | null => (typeof value === 'number' ? value : null);
+    const nonNegative = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : null);
     const ip = zone !== undefined && isIpv6LinkLocal(dst) ? `${dst}%${zone}` : dst;
     const usable = state !== undefined && MAC_PATTERN.test(mac) && mac !== '00:00:00:00:00:00';
     parsed.push({
       ip,
       dev: typeof dev === 'string' ? dev : null,
       verdict: usable ? 'resolved' : states.includes('FAILED') ? 'failed' : 'pending',
-      entry: usable ? { ip, mac, state, confirmedSecondsAgo: seconds(confirmed), updatedSecondsAgo: seconds(updated) } : null,
+      entry: usable ? { ip, mac, state, confirmedSecondsAgo: nonNegative(confirmed), updatedSecondsAgo: nonNegative(updated) } : null,
+      states,
+      refcnt: refcnt === undefined && nonNegative(updated) !== null ? 0 : nonNegative(refcnt),
+      updatedSecondsAgo: nonNegative(updated),
     });
   }
   return parsed;

@@ -21,9 +21,9 @@
  * - per host: at most PER_HOST_CONNECTIONS connections open at once and PER_HOST_RATE new ones a
  *   second, whatever `--rate` allows in all; `--rate` caps all hosts together;
  * - sockets: never more open at once than the file-descriptor limit allows (net/fd-limit.ts);
- * - the kernel's neighbour table: no more on-link addresses first reached in any 5 s than it can
- *   hold beside the rest of the machine's (net/neighbour-budget.ts), so no connect is dropped by a
- *   "neighbor table overflow";
+ * - the kernel's neighbour table: no new on-link address reached while the entries the kernel
+ *   cannot free fill the scan's share of it (net/neighbour-budget.ts), so no connect is dropped by
+ *   a "neighbor table overflow";
  * - timeouts: each host's connect timeout follows the round trips it has shown (net/rtt.ts, nmap's
  *   bounds); a host that has answered nothing yet gets the initial timeout;
  * - tarpits: a host that answered none of its first PER_HOST_CONNECTIONS connects (every one timed
@@ -206,6 +206,8 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
             const sent = performance.now();
             const outcome = await tcpConnect(ip, spec.port, host.rtt.timeoutMs(), signal);
             host.record(outcome, performance.now() - sent);
+            // An answer made the entry REACHABLE: a modelled place is held as long (net/neighbour-budget.ts).
+            if (outcome === 'open' || outcome === 'refused') ctx.neighbours.answered(ip);
             return outcome;
           } finally {
             sockets.release();
@@ -319,7 +321,7 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
         discovery.then(async (result) => {
           const { live: found, silent, unresolved } = result.tally;
           ctx.sweep?.add('neighbour-resolution', found + silent + unresolved, found);
-          log.info({ ...result.tally, neighbourBudget: ctx.neighbours.size, neighbourWaits: ctx.neighbours.waited, ms: Date.now() - started }, 'host discovery finished');
+          log.info({ ...result.tally, ...neighbourLog(ctx), ms: Date.now() - started }, 'host discovery finished');
           if (result.unjudged.length === 0 && result.tableError === null) return;
           // The table cannot be read (or a nudge could not be sent): those addresses get the TCP check.
           if (result.tableError !== null) log.warn({ err: result.tableError }, 'cannot read the neighbour table: on-link addresses are checked on ports 80 and 443 instead (is iproute2 installed?)');
@@ -350,8 +352,7 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
           sockets: socketLimit,
           fdLimit: fd.limit,
           fdLimitFrom: fd.from,
-          neighbourBudget: ctx.neighbours.size,
-          neighbourWaits: ctx.neighbours.waited,
+          ...neighbourLog(ctx),
           ms: Date.now() - started,
           aborted: ctx.signal.aborted,
         },
@@ -359,6 +360,16 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
       );
     },
   };
+}
+
+/**
+ * The neighbour budget in the sweep's log lines: its places, first contacts that waited, whether
+ * places were counted from the table or modelled (it could not be read), and the most the table
+ * showed held by the scan at once.
+ */
+function neighbourLog(ctx: ScanContext): Record<string, number | string> {
+  const budget = ctx.neighbours;
+  return { neighbourBudget: budget.size, neighbourWaits: budget.waited, neighbourCount: budget.count, neighbourMostHeld: budget.mostCounted };
 }
 
 export const tcpPorts: Discoverer<'tcp-connect'> = createPortsDiscoverer();

@@ -11,10 +11,12 @@
  * lab devices lost a third of them). When the table is full, the forced garbage collector frees
  * an entry only if nothing else holds it and it FAILED or has not been updated for 5 seconds
  * (torvalds/linux net/core/neighbour.c, neigh_forced_gc: `tref = jiffies - 5 * HZ`; FAILED entries
- * at any age since 58956317c8de "neighbor: Improve garbage collection", v4.20). An INCOMPLETE entry
- * is held by its resolution timer. So what must stay under the limit is the addresses being
- * resolved plus those resolved in the last 5 s: a first contact holds a place for 5 s, and host
- * discovery (discovery/link-hosts.ts), which sees each verdict, gives it back sooner.
+ * at any age since 58956317c8de "neighbor: Improve garbage collection", v4.20); "nothing else holds
+ * it" excludes every entry with a timer running (neigh_add_timer takes a reference): INCOMPLETE
+ * while it asks (3 s by default), REACHABLE for reachable_time (15–45 s; measured on kernel 6.18:
+ * about 35 s after the answer, then STALE and freeable 5 s later). So what must stay under the
+ * limit is what the table shows the collector cannot free: the budget counts exactly that from
+ * `ip -json -stats neigh` (placesHeld), and models it only when the table cannot be read.
  *
  * The budget is a share of the room the table has left when the scan starts (FREE_ROOM_SHARE of
  * gc_thresh3 less the entries already held), leaving the rest, and whatever the collector can free
@@ -36,7 +38,8 @@ import { readFileSync } from 'node:fs';
 import type { ScanInterface } from './interfaces.js';
 import { inCidr } from './ipv4.js';
 import { inIpv6Cidr } from './ipv6.js';
-import { Semaphore } from './rate-limiter.js';
+import { whenAborted } from './abort.js';
+import { waitInLine } from './rate-limiter.js';
 
 export const GC_THRESH3_PATH = '/proc/sys/net/ipv4/neigh/default/gc_thresh3';
 /** The IPv6 neighbour table's hard limit (Documentation/networking/ip-sysctl.rst, neigh/default, for both families). */
@@ -48,13 +51,18 @@ export const IPV6_GC_THRESH3_PATH = '/proc/sys/net/ipv6/neigh/default/gc_thresh3
  */
 export const DEFAULT_GC_THRESH3 = 1024;
 /**
- * The share of the table's free room at scan start a scan may fill: half, the other half (with
- * every idle entry the collector can free) the rest of the machine's. Measured (BENCHMARKS.md, issue
- * 10): an address nobody answers holds its place about 3 s, so places / 3 s is the pace of an
- * on-link range. Three quarters (768 places in an empty default table) would sweep a /16 all on the
- * link in about 5 minutes, but it overflowed the table when other traffic shared it; half (512)
- * keeps every device, at about 170 silent addresses a second (a /16 in about 6.5 minutes):
- * correctness before speed.
+ * The share of the table's free room at scan start a scan may fill with entries the kernel cannot
+ * free: half, the other half (with every idle entry the collector can free) the rest of the
+ * machine's. Chosen from measurements (BENCHMARKS.md, issue 10, "Places counted from the table"):
+ * (1) the share bounds first contacts only, and the probe phase makes entries of hosts already
+ * found REACHABLE again, so a scan holds more than its share: 748 entries at a share of 512 on the
+ * crowd's /22 (1,020 live hosts), where three quarters (768) could reach the whole table; (2) other
+ * programs on the benchmark machine held up to about 470 entries at one moment, more than the 256
+ * three quarters would leave; (3) a larger share buys no speed where it matters most: 1,020 live
+ * hosts need two waves of about 45 s (a live entry stays REACHABLE 35–45 s) at any share under
+ * 1,021 places. At half of an empty default table (512 places) a mostly silent on-link range goes
+ * at about 170 addresses a second (an address nobody answers holds its place 3 s, until FAILED):
+ * an on-link /16 took 8.3 minutes, with no entry refused by the kernel.
  */
 const FREE_ROOM_SHARE = 1 / 2;
 /**
@@ -64,8 +72,32 @@ const FREE_ROOM_SHARE = 1 / 2;
  * only overstate what is held against gc_thresh3.
  */
 export const ARP_CACHE_STAT_PATH = '/proc/net/stat/arp_cache';
-/** How long a first contact counts against the table: the forced collector's 5 s (see above). */
-export const NEIGHBOUR_HOLD_MS = 5_000;
+/**
+ * The forced collector's age: it frees an unreferenced entry that is not FAILED only once it has
+ * not been updated for 5 s (torvalds/linux net/core/neighbour.c neigh_forced_gc, `tref = jiffies -
+ * 5 * HZ`). An entry that vanished sooner than this after a read showed it unresolved was FAILED.
+ */
+export const COLLECTOR_MIN_AGE_SECONDS = 5;
+/**
+ * How long a first contact is counted when the table cannot be read, or has not yet shown it: the
+ * modelled hold of an address nobody answers (INCOMPLETE for mcast_solicit × retrans_time = 3 × 1 s
+ * by default, Documentation/networking/ip-sysctl.rst, then FAILED and freeable) with the
+ * collector's 5 s as margin for a packet that leaves late.
+ */
+export const SILENT_HOLD_MS = COLLECTOR_MIN_AGE_SECONDS * 1000;
+/**
+ * How long a contact that answered is counted when the table cannot be read: a REACHABLE entry
+ * holds a reference from its timer for reachable_time (base_reachable_time 30 s randomised to
+ * 0.5–1.5 ×: at most 45 s, Documentation/networking/ip-sysctl.rst; torvalds/linux
+ * net/core/neighbour.c neigh_rand_reach_time, neigh_add_timer takes the reference), then turns
+ * STALE with `updated` reset, freeable 5 s later. Measured on kernel 6.18 (BENCHMARKS.md): ref 1 for
+ * about 35 s after the answer, then STALE.
+ */
+export const LIVE_HOLD_MS = 45_000 + COLLECTOR_MIN_AGE_SECONDS * 1000;
+/** How often the budget reads the table itself while first contacts wait for a place and nobody else reads it. */
+export const TABLE_COUNT_POLL_MS = 100;
+/** Reads of the table that may fail in a row before the budget falls back on modelled holds. */
+export const TABLE_COUNT_TRIES = 3;
 
 /** The neighbour table's hard limit (the IPv4 one, or the IPv6 one with IPV6_GC_THRESH3_PATH), and where it came from. */
 export function neighbourTableLimit(read: (path: string) => string = (p) => readFileSync(p, 'utf8'), path = GC_THRESH3_PATH): { limit: number; from: string } {
@@ -137,36 +169,175 @@ export interface ResolvedNeighbour {
   fresh: boolean;
 }
 
+/** Resolves true once `promise` has, false if `signal` aborts first. */
+function waitFor(promise: Promise<void>, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  if (!signal) return promise.then(() => true);
+  return new Promise((resolve) => {
+    const cancel = whenAborted(signal, () => resolve(false));
+    void promise.then(() => {
+      cancel();
+      resolve(!signal.aborted);
+    });
+  });
+}
+
+/** What placesHeld needs of one row of `ip -json -stats neigh` (discovery/neighbours.ts NeighbourRow). */
+export interface TableRowHold {
+  /** Its NUD states (ip-neighbour(8)): PERMANENT, REACHABLE, STALE, INCOMPLETE, FAILED… */
+  states: readonly string[];
+  /** References beside the table's own (`refcnt`: a timer, a packet queued, a route); null when not printed. */
+  refcnt: number | null;
+  /** Seconds since the entry last changed (whole, rounded down); null when not printed. */
+  updatedSecondsAgo: number | null;
+}
+
 /**
- * The places themselves. Each on-link address takes one at its first contact and holds it for
- * NEIGHBOUR_HOLD_MS; contacting it again meanwhile is free. Only the addresses held are kept, so
- * memory follows the addresses reached in the last 5 s, not the size of the range. `onLinkCidrs`
- * may hold IPv6 blocks (ipv6OnLinkCidrs): IPv6 addresses in them take places of the IPv6 table's
- * own `ipv6Size`.
+ * Whether the kernel's forced collector could NOT free this entry now, so it holds a place against
+ * gc_thresh3 (torvalds/linux net/core/neighbour.c neigh_forced_gc: it frees an entry only when the
+ * table alone holds it — `ref 0` in ip's output, which prints the count less the table's own — and
+ * it is FAILED or was updated more than 5 s ago). A PERMANENT entry is never counted against the
+ * limit (neigh_alloc skips an entry `exempt_from_gc`). When ip does not print `refcnt` or `updated`,
+ * an entry is held unless it FAILED: a FAILED entry has no timer left, any other may.
+ */
+export function collectorCannotFree(row: TableRowHold): boolean {
+  if (row.states.includes('PERMANENT')) return false;
+  const failed = row.states.includes('FAILED');
+  if (row.refcnt === null) return !failed;
+  if (row.refcnt > 0) return true;
+  return !failed && (row.updatedSecondsAgo === null || row.updatedSecondsAgo < COLLECTOR_MIN_AGE_SECONDS);
+}
+
+/** The entries of one table read (one namespace's) that hold a place: those the collector could not free now. */
+export function placesHeld(rows: readonly TableRowHold[]): number {
+  let held = 0;
+  for (const row of rows) if (collectorCannotFree(row)) held++;
+  return held;
+}
+
+/** How the budget knew what the kernel holds: counted from table reads, or modelled holds (the table could not be read). */
+export type NeighbourCount = 'table' | 'modelled';
+
+/**
+ * A pool of `size` places filled by two kinds of use: the count of held entries from the latest
+ * table read (set, not taken), and units taken one by one (first contacts the table has not shown
+ * yet, or modelled holds). A unit is granted while the two together stay under `size`.
+ */
+class Places {
+  private counted = 0;
+  private taken = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(readonly size: number) {}
+
+  get waiters(): number {
+    return this.waiting.length;
+  }
+
+  /** Whether a take() now would be granted at once. */
+  get free(): boolean {
+    return this.counted + this.taken < this.size;
+  }
+
+  take(signal?: AbortSignal): Promise<boolean> {
+    if (signal?.aborted) return Promise.resolve(false);
+    if (this.free && this.waiting.length === 0) {
+      this.taken++;
+      return Promise.resolve(true);
+    }
+    return waitInLine(this.waiting, signal);
+  }
+
+  give(): void {
+    this.taken = Math.max(0, this.taken - 1);
+    this.wake();
+  }
+
+  /** The places the latest table read shows held (above what was held when the scan started). */
+  setCounted(held: number): void {
+    this.counted = Math.max(0, held);
+    this.wake();
+  }
+
+  private wake(): void {
+    while (this.waiting.length > 0 && this.free) {
+      this.taken++;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+export interface NeighbourBudgetOptions {
+  /** Places for IPv6 first contacts, in the IPv6 table's budget (its own gc_thresh3). */
+  ipv6Size?: number;
+  /**
+   * Reads this namespace's IPv4 table, every row. With it the budget counts places from the table
+   * (placesHeld); without it, or once TABLE_COUNT_TRIES reads in a row failed, from modelled holds.
+   */
+  readTable?: () => Promise<readonly TableRowHold[]>;
+  /** Entries of this namespace the collector could not free when the scan started: held before it, not by it. */
+  heldAtStart?: number;
+  pollMs?: number;
+}
+
+/**
+ * The places themselves, for IPv4 counted from what the kernel's table really holds: every read of
+ * the table (host discovery's, every TABLE_POLL_MS, or the budget's own while first contacts wait)
+ * gives the entries of this namespace the collector cannot free (placesHeld, less those held at
+ * scan start); first contacts since then are counted apart until a read shows them. A new first
+ * contact is admitted only while the two stay under `size`. Live hosts hold their places as long
+ * as the kernel keeps their entries REACHABLE (about 35 s measured), silent ones until FAILED (3 s).
  *
- * Host discovery (discovery/link-hosts.ts) takes places itself and gives each back as soon as the
- * kernel has settled its address: at once when resolution FAILED (the forced collector frees a
- * FAILED entry whatever its age), NEIGHBOUR_HOLD_MS after it resolved. Addresses it saw resolve
- * are remembered (live hosts only: memory follows the devices, not the range), and contacting
- * them later takes no place: their entries exist already.
+ * Host discovery (discovery/link-hosts.ts) takes a place for each nudge with takePlace and gives it
+ * back (release) once a read begun after the nudge shows the entry: from then on the table's count
+ * holds it. Other first contacts (acquire: the sweep's, to hosts that announced themselves, or all
+ * of them when the table cannot be read) are modelled: SILENT_HOLD_MS, or LIVE_HOLD_MS from the
+ * moment answered() says the host answered when the table cannot be read; their places are counted
+ * beside the table's, which shows them too once sent (counted twice: the safe side). Contacting an
+ * address again meanwhile is free. Only the addresses held are kept, so memory follows the
+ * addresses reached in the last seconds, not the size of the range.
+ *
+ * IPv6 addresses in `onLinkCidrs` (ipv6OnLinkCidrs) take modelled places of the IPv6 table's own
+ * `ipv6Size`: host discovery asks ARP only, and the IPv6 table is not read during a scan.
  */
 export class NeighbourBudget {
-  private readonly places: Semaphore;
-  private readonly ipv6Places: Semaphore;
-  private readonly held = new Set<string>();
+  private readonly places: Places;
+  private readonly ipv6Places: Places;
+  private readonly held = new Map<string, NodeJS.Timeout>();
   private readonly pending = new Map<string, Promise<boolean>>();
   private readonly resolvedByIp = new Map<string, ResolvedNeighbour>();
+  /** Addresses host discovery is resolving now, each with the wake-up of the contacts waiting for its verdict. */
+  private readonly resolving = new Map<string, { verdict: Promise<void>; settle: () => void }>();
+  private readonly readTable: (() => Promise<readonly TableRowHold[]>) | undefined;
+  private readonly heldAtStart: number;
+  private readonly pollMs: number;
+  private countFrom: NeighbourCount;
+  private lastReadAt = 0;
+  private failedReads = 0;
+  private polling = false;
+  readonly ipv6Size: number;
   /** First contacts that had to wait for a place. */
   waited = 0;
+  /** The most places the table showed held at once (counted mode), for the log. */
+  mostCounted = 0;
 
   constructor(
     readonly size: number,
     private readonly onLinkCidrs: readonly string[],
-    private readonly holdMs = NEIGHBOUR_HOLD_MS,
-    readonly ipv6Size = size,
+    options: NeighbourBudgetOptions = {},
   ) {
-    this.places = new Semaphore(size);
-    this.ipv6Places = new Semaphore(ipv6Size);
+    this.ipv6Size = options.ipv6Size ?? size;
+    this.places = new Places(size);
+    this.ipv6Places = new Places(this.ipv6Size);
+    this.readTable = options.readTable;
+    this.heldAtStart = options.heldAtStart ?? 0;
+    this.pollMs = options.pollMs ?? TABLE_COUNT_POLL_MS;
+    this.countFrom = this.readTable ? 'table' : 'modelled';
+  }
+
+  /** Whether places are counted from the table or modelled (the table could not be read). */
+  get count(): NeighbourCount {
+    return this.countFrom;
   }
 
   /** Whether `ip` is in one of the chosen interfaces' on-link blocks, IPv4 or IPv6 (reached without a router). */
@@ -174,9 +345,30 @@ export class NeighbourBudget {
     return this.onLinkCidrs.some((cidr) => inOnLinkCidr(ip, cidr));
   }
 
-  /** Resolves true when `ip` may be contacted now, false if `signal` aborted first. */
-  acquire(ip: string, signal?: AbortSignal): Promise<boolean> {
-    if (this.held.has(ip) || this.resolvedByIp.has(ip) || !this.isOnLink(ip)) return Promise.resolve(!signal?.aborted);
+  /**
+   * Takes in one read of this namespace's IPv4 table: its held entries (placesHeld) become the
+   * count the places are judged by. Host discovery calls it with each of its reads.
+   */
+  countTable(rows: readonly TableRowHold[]): void {
+    const counted = placesHeld(rows) - this.heldAtStart;
+    this.countFrom = 'table';
+    this.failedReads = 0;
+    this.lastReadAt = Date.now();
+    this.mostCounted = Math.max(this.mostCounted, counted);
+    this.places.setCounted(counted);
+  }
+
+  /**
+   * Resolves true when `ip` may be contacted now, false if `signal` aborted first. An address host
+   * discovery is resolving is contacted only once it has its verdict: a packet queued on an
+   * INCOMPLETE entry puts its FAILED off by about 3 s (measured in the lab: unicast WS-Discovery
+   * Probes to a /24 being resolved kept its silent addresses INCOMPLETE until 5.9 s instead of 3 s),
+   * so a contact meanwhile would only hold the place longer and delay the verdict.
+   */
+  async acquire(ip: string, signal?: AbortSignal): Promise<boolean> {
+    const resolving = this.resolving.get(ip);
+    if (resolving && !(await waitFor(resolving.verdict, signal))) return false;
+    if (this.held.has(ip) || this.resolvedByIp.has(ip) || !this.isOnLink(ip)) return !signal?.aborted;
     const waiting = this.pending.get(ip);
     if (waiting) return waiting;
     const taken = this.take(ip, signal).finally(() => this.pending.delete(ip));
@@ -184,16 +376,45 @@ export class NeighbourBudget {
     return taken;
   }
 
+  /** Host discovery is resolving `ip` from now until settled(ip): other contacts wait for its verdict. */
+  resolvingNow(ip: string): void {
+    if (this.resolving.has(ip)) return;
+    let settle = (): void => undefined;
+    const verdict = new Promise<void>((resolve) => (settle = resolve));
+    this.resolving.set(ip, { verdict, settle });
+  }
+
+  /** Host discovery has its verdict on `ip` (or gave up on it): contacts waiting for it go on. */
+  settled(ip: string): void {
+    this.resolving.get(ip)?.settle();
+    this.resolving.delete(ip);
+  }
+
+  /**
+   * Says that `ip`, contacted through acquire, answered (a SYN-ACK or a RST): its entry is REACHABLE,
+   * so when the table cannot be read its place is held LIVE_HOLD_MS from now instead of SILENT_HOLD_MS.
+   */
+  answered(ip: string): void {
+    // Counted from the table, an IPv4 entry's own row holds its place; the IPv6 table is never read.
+    if (this.countFrom === 'table' && !ip.includes(':')) return;
+    const timer = this.held.get(ip);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.hold(ip, LIVE_HOLD_MS);
+  }
+
   /** The places of the table `ip`'s entry goes to: the IPv6 (NDP) one or the IPv4 (ARP) one. */
-  private placesFor(ip: string): Semaphore {
+  private placesFor(ip: string): Places {
     return ip.includes(':') ? this.ipv6Places : this.places;
   }
 
   /** One place for host discovery to resolve `ip`, given back with `release`; false if `signal` aborted first. */
   async takePlace(ip: string, signal?: AbortSignal): Promise<boolean> {
     const places = this.placesFor(ip);
-    const immediate = places.available > 0;
-    if (!(await places.acquire(signal))) return false;
+    const immediate = places.free && places.waiters === 0;
+    const taking = places.take(signal);
+    if (!immediate) this.countWhileWaiting();
+    if (!(await taking)) return false;
     if (!immediate) this.waited++;
     return true;
   }
@@ -201,13 +422,14 @@ export class NeighbourBudget {
   /** Gives back the place taken with takePlace for `ip`, now or after `afterMs`. */
   release(ip: string, afterMs = 0): void {
     const places = this.placesFor(ip);
-    if (afterMs <= 0) places.release();
-    else setTimeout(() => places.release(), afterMs).unref();
+    if (afterMs <= 0) places.give();
+    else setTimeout(() => places.give(), afterMs).unref();
   }
 
   /** Remembers an address host discovery saw resolve: later contacts take no place. */
   markResolved(neighbour: ResolvedNeighbour): void {
     this.resolvedByIp.set(neighbour.ip, neighbour);
+    this.settled(neighbour.ip);
   }
 
   /** What host discovery saw of `ip` when it resolved; undefined when it did not. */
@@ -222,11 +444,44 @@ export class NeighbourBudget {
 
   private async take(ip: string, signal?: AbortSignal): Promise<boolean> {
     if (!(await this.takePlace(ip, signal))) return false;
-    this.held.add(ip);
-    setTimeout(() => {
+    this.hold(ip, SILENT_HOLD_MS);
+    return true;
+  }
+
+  /** Holds the place `ip` took for `ms`, then gives it back. */
+  private hold(ip: string, ms: number): void {
+    const timer = setTimeout(() => {
       this.held.delete(ip);
       this.release(ip);
-    }, this.holdMs).unref();
-    return true;
+    }, ms);
+    timer.unref();
+    this.held.set(ip, timer);
+  }
+
+  /**
+   * Reads the table while IPv4 first contacts wait for a place and no other read came in the last
+   * poll (host discovery's reads count for it). After TABLE_COUNT_TRIES failed reads in a row the
+   * places are modelled from then on.
+   */
+  private countWhileWaiting(): void {
+    const read = this.readTable;
+    if (this.polling || read === undefined || this.countFrom !== 'table') return;
+    this.polling = true;
+    const poll = async (): Promise<void> => {
+      while (this.places.waiters > 0 && this.countFrom === 'table') {
+        await new Promise((resolve) => setTimeout(resolve, this.pollMs));
+        if (Date.now() - this.lastReadAt < this.pollMs) continue;
+        try {
+          this.countTable(await read());
+        } catch {
+          if (++this.failedReads >= TABLE_COUNT_TRIES) {
+            // What the last read showed held is freeable within LIVE_HOLD_MS at the latest.
+            this.countFrom = 'modelled';
+            setTimeout(() => this.places.setCounted(0), LIVE_HOLD_MS).unref();
+          }
+        }
+      }
+    };
+    void poll().finally(() => (this.polling = false));
   }
 }

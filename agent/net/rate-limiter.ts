@@ -87,6 +87,28 @@ export function sharedRateLimiter(phase: { readonly ratePerSecond: number }): Ra
 }
 
 /**
+ * Joins `line`: resolves true when the owner calls the function it queued (in order, first queued
+ * first), false if `signal` aborts first (then it leaves the line).
+ */
+export function waitInLine(line: (() => void)[], signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    let cancel = (): void => undefined;
+    const granted = (): void => {
+      cancel();
+      resolve(true);
+    };
+    line.push(granted);
+    if (signal) {
+      cancel = whenAborted(signal, () => {
+        const at = line.indexOf(granted);
+        if (at >= 0) line.splice(at, 1);
+        resolve(false);
+      });
+    }
+  });
+}
+
+/**
  * A counting semaphore: at most `size` holders at once (e.g. sockets open at the same time, so a
  * sweep never runs the process out of file descriptors). Waiters are served in order.
  */
@@ -106,21 +128,7 @@ export class Semaphore {
       this.free--;
       return Promise.resolve(true);
     }
-    return new Promise((resolve) => {
-      let cancel = (): void => undefined;
-      const granted = (): void => {
-        cancel();
-        resolve(true);
-      };
-      this.waiting.push(granted);
-      if (signal) {
-        cancel = whenAborted(signal, () => {
-          const at = this.waiting.indexOf(granted);
-          if (at >= 0) this.waiting.splice(at, 1);
-          resolve(false);
-        });
-      }
-    });
+    return waitInLine(this.waiting, signal);
   }
 
   /** Places free now (an acquire would not wait). */

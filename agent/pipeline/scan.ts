@@ -17,7 +17,7 @@ import { heardHosts } from '../discovery/probe-hosts.js';
 import type { Inventory, Observation, SweepSummary } from '../types.js';
 import type { Knowledge } from '../knowledge/index.js';
 import type { CredentialStore } from '../credentials.js';
-import { countOnLink, ipv6OnLinkCidrs, IPV6_GC_THRESH3_PATH, machineNeighbourEntries, NEIGHBOUR_HOLD_MS, NeighbourBudget, neighbourBudgetSize, neighbourTableLimit } from '../net/neighbour-budget.js';
+import { countOnLink, ipv6OnLinkCidrs, IPV6_GC_THRESH3_PATH, LIVE_HOLD_MS, machineNeighbourEntries, NeighbourBudget, neighbourBudgetSize, neighbourTableLimit, placesHeld, SILENT_HOLD_MS } from '../net/neighbour-budget.js';
 import { readNeighbourRows } from '../discovery/neighbours.js';
 import { SweepLedger } from '../discovery/sweep-ledger.js';
 import { RefusalLedger, type CredentialRefusal } from '../credential-refusals.js';
@@ -71,11 +71,12 @@ const CONNECT_PHASE_MS_PER_ROUTED_TARGET = 4;
 
 /**
  * The connect phase's limit. An on-link address holds one of `neighbourBudget` places while it is
- * resolved: about 3 s when nobody answers, NEIGHBOUR_HOLD_MS when someone does; the limit allows
- * the longer for every one, so that only a wedged sweep is cut short.
+ * resolved: about 3 s when nobody answers (SILENT_HOLD_MS allowed), up to LIVE_HOLD_MS when someone
+ * does; the limit allows the first for every one and the second for two budgets' worth of live
+ * hosts, so that only a wedged sweep is cut short.
  */
 function connectPhaseLimitMs(onLink: number, routed: number, neighbourBudget: number): number {
-  return PROBE_PHASE_LIMIT_MS + routed * CONNECT_PHASE_MS_PER_ROUTED_TARGET + Math.ceil((onLink * NEIGHBOUR_HOLD_MS) / neighbourBudget);
+  return PROBE_PHASE_LIMIT_MS + routed * CONNECT_PHASE_MS_PER_ROUTED_TARGET + Math.ceil((onLink * SILENT_HOLD_MS) / neighbourBudget) + 2 * LIVE_HOLD_MS;
 }
 
 /** The process's memory in MB (process.memoryUsage): where a scan's resident memory goes. */
@@ -86,18 +87,19 @@ function memoryMb(): Record<string, number> {
 }
 
 /**
- * The IPv4 neighbour entries held against gc_thresh3 when the scan starts: the machine's count
- * where the kernel gives it (the first namespace), else this namespace's own entries less the
- * PERMANENT ones, which the limit does not count (net/neighbour-budget.ts). Other namespaces'
- * entries are invisible from a namespace of its own: a nudge the kernel then has no room for is
- * retried (discovery/link-hosts.ts). Zero when the table cannot be read.
+ * The IPv4 neighbour entries held against gc_thresh3 when the scan starts (`inUse`): this
+ * namespace's entries the collector cannot free (placesHeld: a full table frees the others on
+ * demand), plus every other entry of the machine where the kernel gives its count (the first
+ * namespace; PERMANENT ones included, so it can only overstate). Other namespaces' entries are
+ * invisible from a namespace of its own: a nudge the kernel then has no room for is retried
+ * (discovery/link-hosts.ts). `ownHeld`: this namespace's held entries, which the budget's table count
+ * starts from; null when the table cannot be read (then its non-PERMANENT entries are unknown too).
  */
-async function neighbourEntriesHeld(): Promise<number> {
-  const own = await readNeighbourRows().then(
-    (rows) => rows.filter((row) => row.entry?.state !== 'PERMANENT').length,
-    () => 0,
-  );
-  return Math.max(own, machineNeighbourEntries() ?? 0);
+async function neighbourEntriesHeld(): Promise<{ inUse: number; ownHeld: number | null }> {
+  const rows = await readNeighbourRows().catch(() => null);
+  const ownHeld = rows && placesHeld(rows);
+  const othersOnMachine = Math.max(0, (machineNeighbourEntries() ?? 0) - (rows?.length ?? 0));
+  return { inUse: (ownHeld ?? 0) + othersOnMachine, ownHeld };
 }
 
 /** The named targets by how the sweep reached them (the inventory's `scan.sweep`). */
@@ -118,20 +120,19 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   const onLink = [...subnets, ...ipv6OnLinkCidrs(options.interfaces)];
   const neighbourTable = neighbourTableLimit();
   const ipv6NeighbourTable = neighbourTableLimit(undefined, IPV6_GC_THRESH3_PATH);
-  const neighbourEntries = options.active ? await neighbourEntriesHeld() : 0;
-  const neighbours = new NeighbourBudget(
-    neighbourBudgetSize(neighbourTable.limit, neighbourEntries),
-    onLink,
-    NEIGHBOUR_HOLD_MS,
-    neighbourBudgetSize(ipv6NeighbourTable.limit),
-  );
+  const neighbourEntries = options.active ? await neighbourEntriesHeld() : { inUse: 0, ownHeld: null };
+  const neighbours = new NeighbourBudget(neighbourBudgetSize(neighbourTable.limit, neighbourEntries.inUse), onLink, {
+    ipv6Size: neighbourBudgetSize(ipv6NeighbourTable.limit),
+    // Counted from the table when it could be read at the start; modelled holds otherwise.
+    ...(neighbourEntries.ownHeld === null ? {} : { readTable: () => readNeighbourRows(), heldAtStart: neighbourEntries.ownHeld }),
+  });
   log.info(
     {
       site: options.site,
       interfaces: options.interfaces.map((i) => i.name),
       targets: options.targets.specs,
       windowMs: options.timeoutMs,
-      neighbourTable: { limit: neighbourTable.limit, from: neighbourTable.from, held: neighbourEntries, budget: neighbours.size },
+      neighbourTable: { limit: neighbourTable.limit, from: neighbourTable.from, held: neighbourEntries.inUse, budget: neighbours.size, count: neighbours.count },
       ipv6NeighbourTable: { limit: ipv6NeighbourTable.limit, from: ipv6NeighbourTable.from, budget: neighbours.ipv6Size },
     },
     'scan started',

@@ -137,8 +137,10 @@ describe('cctv-agent scan in the lab', () => {
     const lines = sharedScan().logLines;
     const started = lines.find((l) => l.msg === 'scan started');
     const swept = lines.filter((l) => l.msg === 'TCP connect sweep finished');
-    const table = started?.neighbourTable as { limit: number; held: number; budget: number } | undefined;
+    const table = started?.neighbourTable as { limit: number; held: number; budget: number; count: string } | undefined;
     expect(table?.limit).toBeGreaterThan(0);
+    // The lab's scanner reads its table: places are counted from it, not modelled.
+    expect(table?.count).toBe('table');
     // Half of the room left by the entries held at the start (other labs share the table).
     expect(table?.held).toBeGreaterThanOrEqual(0);
     expect(table?.budget).toBe(neighbourBudgetSize(table?.limit ?? 0, table?.held ?? 0));
@@ -147,7 +149,7 @@ describe('cctv-agent scan in the lab', () => {
     expect(ipv6Table?.budget).toBe(neighbourBudgetSize(ipv6Table?.limit ?? 0));
     expect(ipv6Table?.budget).toBeGreaterThan(0);
     expect(swept.length).toBeGreaterThan(0);
-    for (const line of swept) expect([line.neighbourBudget, line.neighbourWaits]).toEqual([table?.budget, 0]);
+    for (const line of swept) expect([line.neighbourBudget, line.neighbourWaits, line.neighbourCount]).toEqual([table?.budget, 0, 'table']);
     // The document says how the named /24 and IPv6 addresses were swept: all on the scanner's own
     // link, each IPv4 address (the scanner's own left out) resolved on the link first, every lab
     // device found live that way.

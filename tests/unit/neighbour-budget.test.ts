@@ -4,14 +4,23 @@ import {
   ARP_CACHE_STAT_PATH,
   GC_THRESH3_PATH,
   IPV6_GC_THRESH3_PATH,
-  NEIGHBOUR_HOLD_MS,
+  LIVE_HOLD_MS,
   NeighbourBudget,
+  SILENT_HOLD_MS,
+  TABLE_COUNT_TRIES,
+  collectorCannotFree,
   countOnLink,
   ipv6OnLinkCidrs,
   machineNeighbourEntries,
   neighbourBudgetSize,
   neighbourTableLimit,
+  placesHeld,
 } from '../../agent/net/neighbour-budget.js';
+import { parseNeighbourRows, type NeighbourRow } from '../../agent/discovery/neighbours.js';
+import { readFileSync } from 'node:fs';
+
+/** Rows of `ip -json -stats -4 neigh show` captured in the crowd lab (kernel 6.18, iproute2 6.1; tests/fixtures/neighbours/README.md). */
+const captured = (name: string): NeighbourRow[] => parseNeighbourRows(readFileSync(new URL(`../fixtures/neighbours/${name}`, import.meta.url), 'utf8'));
 
 describe('neighbourTableLimit', () => {
   it('reads gc_thresh3', () => {
@@ -54,9 +63,136 @@ describe('neighbourTableLimit', () => {
   });
 });
 
+describe('placesHeld: the entries the kernel cannot free, from real table reads', () => {
+  it('counts INCOMPLETE entries and STALE ones changed under 5 s ago, not older STALE or FAILED ones (the /16, 57 s in)', () => {
+    const rows = captured('crowd-16-57s.json');
+    expect(rows.map((r) => [r.states.join(), r.refcnt, r.updatedSecondsAgo, collectorCannotFree(r)])).toEqual([
+      ['INCOMPLETE', 1, 1, true],
+      ['INCOMPLETE', 1, 0, true],
+      ['INCOMPLETE', 1, 1, true],
+      ['STALE', 0, 5, false],
+      ['STALE', 0, 5, false],
+      ['STALE', 0, 5, false],
+      ['STALE', 0, 2, true],
+      ['STALE', 0, 2, true],
+      ['STALE', 0, 2, true],
+      ['FAILED', 0, 1, false],
+      ['FAILED', 0, 1, false],
+      ['FAILED', 0, 1, false],
+    ]);
+    expect(placesHeld(rows)).toBe(6);
+  });
+
+  it('counts every REACHABLE entry however old (its timer holds a reference), and INCOMPLETE ones (the /16, 16 s in)', () => {
+    const rows = captured('crowd-16-16s.json');
+    expect(rows.filter((r) => r.states.includes('REACHABLE') && (r.updatedSecondsAgo ?? 0) >= 5)).toHaveLength(3);
+    expect(placesHeld(rows)).toBe(8);
+  });
+
+  it('never counts PERMANENT entries (the crowd devices\' entries for the scanner): the limit does not count them', () => {
+    const rows = captured('crowd-devices-permanent.json');
+    expect(rows).toHaveLength(3);
+    expect(placesHeld(rows)).toBe(0);
+  });
+
+  it('holds a row it cannot judge unless it FAILED, and drops garbage', () => {
+    // Without -stats ip prints no cache information: a REACHABLE row may hold its timer's reference.
+    const bare = parseNeighbourRows(JSON.stringify([{ dst: '198.18.0.5', lladdr: '28:57:be:00:00:05', state: ['STALE'] }, { dst: '198.18.0.6', state: ['FAILED'] }]));
+    expect(bare.map((r) => [r.refcnt, r.updatedSecondsAgo])).toEqual([
+      [null, null],
+      [null, null],
+    ]);
+    expect(bare.map(collectorCannotFree)).toEqual([true, false]);
+    const garbage = parseNeighbourRows(JSON.stringify([{ dst: '198.18.0.7', refcnt: 'many', updated: -4, state: 'REACHABLE' }, { dst: 7 }, null, 'x', { dst: '198.18.0.8', refcnt: 2, updated: 900, state: ['STALE'] }]));
+    expect(garbage.map((r) => [r.ip, r.states, r.refcnt, r.updatedSecondsAgo])).toEqual([
+      ['198.18.0.7', [], null, null],
+      ['198.18.0.8', ['STALE'], 2, 900],
+    ]);
+    // The first is held (nothing known), the second is referenced (a packet queued, a route).
+    expect(placesHeld(garbage)).toBe(2);
+    expect(placesHeld(parseNeighbourRows('not json'))).toBe(0);
+  });
+});
+
+describe('NeighbourBudget counted from the table', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  const row = (state: string, refcnt: number, updated: number) => ({ states: [state], refcnt, updatedSecondsAgo: updated });
+  const live = (n: number) => Array.from({ length: n }, () => row('REACHABLE', 1, 20));
+
+  it('admits a first contact only while held entries and contacts not yet shown stay under its size', async () => {
+    const budget = new NeighbourBudget(3, ['198.18.0.0/22'], { readTable: async () => [], heldAtStart: 1 });
+    // One entry held before the scan is not the scan's: two of the table's three are.
+    budget.countTable(live(3));
+    expect(budget.count).toBe('table');
+    expect(await budget.takePlace('198.18.0.10')).toBe(true);
+    let second = false;
+    void budget.takePlace('198.18.0.11').then((ok) => (second = ok));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(second).toBe(false);
+    // A read shows the first contact's entry, resolving: its row holds the place from now on
+    // (host discovery hands the read over first, then gives back the contacts it shows).
+    budget.countTable([...live(3), row('INCOMPLETE', 1, 0)]);
+    budget.release('198.18.0.10');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(second).toBe(false);
+    // It FAILED, and two live hosts went STALE over 5 s ago: the collector could free them.
+    budget.countTable([...live(1), row('FAILED', 0, 0), row('STALE', 0, 6), row('STALE', 0, 7)]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(second).toBe(true);
+    expect(budget.waited).toBe(1);
+    expect(budget.mostCounted).toBe(3);
+  });
+
+  it('reads the table itself while first contacts wait and nobody else reads it', async () => {
+    let held = 2;
+    let reads = 0;
+    const budget = new NeighbourBudget(2, ['198.18.0.0/24'], { readTable: async () => (reads++, live(held)), pollMs: 100 });
+    budget.countTable(live(2));
+    let granted = false;
+    void budget.acquire('198.18.0.10').then((ok) => (granted = ok));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(granted).toBe(false);
+    expect(reads).toBeGreaterThanOrEqual(8);
+    held = 1;
+    await vi.advanceTimersByTimeAsync(100);
+    expect(granted).toBe(true);
+    const after = reads;
+    await vi.advanceTimersByTimeAsync(1000);
+    // Nobody waits: no more reads.
+    expect(reads).toBe(after);
+  });
+
+  it('falls back on modelled holds after reads fail, keeping what the last read showed for the live hold', async () => {
+    const budget = new NeighbourBudget(1, ['198.18.0.0/24'], { readTable: () => Promise.reject(new Error('spawn ip ENOENT')), pollMs: 100 });
+    budget.countTable(live(1));
+    let granted = false;
+    void budget.acquire('198.18.0.10').then((ok) => (granted = ok));
+    await vi.advanceTimersByTimeAsync(100 * TABLE_COUNT_TRIES + 50);
+    expect(budget.count).toBe('modelled');
+    expect(granted).toBe(false);
+    await vi.advanceTimersByTimeAsync(LIVE_HOLD_MS);
+    expect(granted).toBe(true);
+  });
+});
+
 describe('NeighbourBudget', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
+
+  it('modelled (the table cannot be read): holds the place of an address that answered for the live hold, not the silent one', async () => {
+    const budget = new NeighbourBudget(1, ['198.18.0.0/24']);
+    expect(budget.count).toBe('modelled');
+    expect(await budget.acquire('198.18.0.10')).toBe(true);
+    budget.answered('198.18.0.10');
+    let next = false;
+    void budget.acquire('198.18.0.11').then((ok) => (next = ok));
+    await vi.advanceTimersByTimeAsync(SILENT_HOLD_MS);
+    expect(next).toBe(false);
+    await vi.advanceTimersByTimeAsync(LIVE_HOLD_MS - SILENT_HOLD_MS);
+    expect(next).toBe(true);
+  });
 
   it('lets no more on-link addresses be first reached within the hold than it has places', async () => {
     const budget = new NeighbourBudget(2, ['198.18.0.0/22']);
@@ -65,11 +201,11 @@ describe('NeighbourBudget', () => {
     const all = Promise.all(['198.18.0.1', '198.18.0.2', '198.18.0.3', '198.18.1.4', '198.18.2.5'].map(reach));
     await vi.advanceTimersByTimeAsync(0);
     expect(order).toEqual(['198.18.0.1', '198.18.0.2']);
-    await vi.advanceTimersByTimeAsync(NEIGHBOUR_HOLD_MS - 1);
+    await vi.advanceTimersByTimeAsync(SILENT_HOLD_MS - 1);
     expect(order).toHaveLength(2);
     await vi.advanceTimersByTimeAsync(1);
     expect(order).toEqual(['198.18.0.1', '198.18.0.2', '198.18.0.3', '198.18.1.4']);
-    await vi.advanceTimersByTimeAsync(NEIGHBOUR_HOLD_MS);
+    await vi.advanceTimersByTimeAsync(SILENT_HOLD_MS);
     await all;
     expect(order).toHaveLength(5);
     expect(budget.waited).toBe(3);
@@ -91,7 +227,7 @@ describe('NeighbourBudget', () => {
     void budget.acquire('198.18.0.8').then((ok) => (third = ok));
     await vi.advanceTimersByTimeAsync(0);
     expect(third).toBe(false);
-    await vi.advanceTimersByTimeAsync(NEIGHBOUR_HOLD_MS);
+    await vi.advanceTimersByTimeAsync(SILENT_HOLD_MS);
     expect(third).toBe(true);
   });
 
@@ -112,21 +248,21 @@ describe('NeighbourBudget over IPv6', () => {
   const onLink = ['198.18.0.0/24', ...ipv6OnLinkCidrs([{ name: 'eth0', address: '198.18.0.1', cidr: '198.18.0.1/24', ipv6LinkLocal: 'fe80::ff:fe00:1%eth0', ipv6Prefixes: ['fdcc:7a6e:1ab::1/64'] }])];
 
   it('counts link-local and on-prefix IPv6 first contacts against the IPv6 table, apart from the IPv4 one', async () => {
-    const budget = new NeighbourBudget(1, onLink, NEIGHBOUR_HOLD_MS, 2);
+    const budget = new NeighbourBudget(1, onLink, { ipv6Size: 2 });
     const order: string[] = [];
     const reach = (ip: string): Promise<void> => budget.acquire(ip).then((ok) => void (ok && order.push(ip)));
     const all = Promise.all(['fe80::2a57:beff:fe6a:1c10%eth0', 'fdcc:7a6e:1ab::10', 'fdcc:7a6e:1ab::90', '198.18.0.10', '198.18.0.11'].map(reach));
     await vi.advanceTimersByTimeAsync(0);
     // Two IPv6 places and one IPv4 place: the third IPv6 and the second IPv4 address wait.
     expect(order).toEqual(['fe80::2a57:beff:fe6a:1c10%eth0', 'fdcc:7a6e:1ab::10', '198.18.0.10']);
-    await vi.advanceTimersByTimeAsync(NEIGHBOUR_HOLD_MS);
+    await vi.advanceTimersByTimeAsync(SILENT_HOLD_MS);
     await all;
     expect(order.slice(3).sort()).toEqual(['198.18.0.11', 'fdcc:7a6e:1ab::90']);
     expect(budget.waited).toBe(2);
   });
 
   it("host discovery's places for an IPv6 address are the IPv6 table's, and on-link IPv6 addresses are on-link", async () => {
-    const budget = new NeighbourBudget(1, onLink, NEIGHBOUR_HOLD_MS, 1);
+    const budget = new NeighbourBudget(1, onLink, { ipv6Size: 1 });
     expect([budget.isOnLink('fdcc:7a6e:1ab::10'), budget.isOnLink('fe80::1%eth0'), budget.isOnLink('2001:db8::10'), budget.isOnLink('198.18.0.10')]).toEqual([true, true, false, true]);
     expect(await budget.takePlace('fdcc:7a6e:1ab::10')).toBe(true);
     // The IPv4 place is still free; the only IPv6 one is taken until given back.
@@ -144,14 +280,14 @@ describe('NeighbourBudget over IPv6', () => {
   });
 
   it('the same link-local address on two links is two neighbours; a routed IPv6 address takes no place', async () => {
-    const budget = new NeighbourBudget(1, onLink, NEIGHBOUR_HOLD_MS, 1);
+    const budget = new NeighbourBudget(1, onLink, { ipv6Size: 1 });
     expect(await budget.acquire('2001:db8::10')).toBe(true);
     expect(await budget.acquire('fe80::1%eth0')).toBe(true);
     let other = false;
     void budget.acquire('fe80::1%eth1').then((ok) => (other = ok));
     await vi.advanceTimersByTimeAsync(0);
     expect(other).toBe(false);
-    await vi.advanceTimersByTimeAsync(NEIGHBOUR_HOLD_MS);
+    await vi.advanceTimersByTimeAsync(SILENT_HOLD_MS);
     expect(other).toBe(true);
   });
 });

@@ -76,13 +76,14 @@ describe('parseNeighbourRows', () => {
     // `ip -json -stats -4 neigh show dev eth0 to 198.18.7.234` 0.3 s and 3.5 s after one datagram to it.
     const incomplete = '[{"dst":"198.18.7.234","refcnt":1,"used":0,"confirmed":60,"updated":0,"probes":4,"state":["INCOMPLETE"]}]';
     const failed = '[{"dst":"198.18.7.234","used":3,"confirmed":63,"updated":0,"probes":6,"state":["FAILED"]}]';
-    expect(parseNeighbourRows(incomplete)).toEqual([{ ip: '198.18.7.234', dev: null, verdict: 'pending', entry: null }]);
-    expect(parseNeighbourRows(failed)).toEqual([{ ip: '198.18.7.234', dev: null, verdict: 'failed', entry: null }]);
+    expect(parseNeighbourRows(incomplete)).toEqual([{ ip: '198.18.7.234', dev: null, verdict: 'pending', entry: null, states: ['INCOMPLETE'], refcnt: 1, updatedSecondsAgo: 0 }]);
+    // No `refcnt` beside the cache information: iproute2 leaves out a zero count.
+    expect(parseNeighbourRows(failed)).toEqual([{ ip: '198.18.7.234', dev: null, verdict: 'failed', entry: null, states: ['FAILED'], refcnt: 0, updatedSecondsAgo: 0 }]);
   });
 
   it('drops rows that are not neighbour rows, and everything when the text is not a JSON array', () => {
     expect(parseNeighbourRows('[null, 7, "x", {"dev":"eth0","state":["FAILED"]}, {"dst":5}, {"dst":"198.18.0.3","state":"FAILED"}]')).toEqual([
-      { ip: '198.18.0.3', dev: null, verdict: 'pending', entry: null },
+      { ip: '198.18.0.3', dev: null, verdict: 'pending', entry: null, states: [], refcnt: null, updatedSecondsAgo: null },
     ]);
     expect(parseNeighbourRows('{"dst":"198.18.0.3"}')).toEqual([]);
     expect(parseNeighbourRows('[{"dst":"198.18.0.3"')).toEqual([]);
