@@ -322,6 +322,14 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
           const { live: found, silent, unresolved } = result.tally;
           ctx.sweep?.add('neighbour-resolution', found + silent + unresolved, found);
           log.info({ ...result.tally, ...neighbourLog(ctx), ms: Date.now() - started }, 'host discovery finished');
+          if (found > ctx.neighbours.size) {
+            // Each answered entry stays held while the kernel keeps it REACHABLE (about 35 s measured,
+            // net/neighbour-budget.ts), so every further budget's worth of live hosts waited that long.
+            log.warn(
+              { live: found, neighbourBudget: ctx.neighbours.size },
+              'more hosts answered on the link than this scan may hold in the kernel neighbour table: the rest waited for the kernel to free answered entries (about 40 s a round). To scan segments this large faster, an administrator can raise net.ipv4.neigh.default.gc_thresh3 (with gc_thresh2 and gc_thresh1); the agent never changes it',
+            );
+          }
           if (result.unjudged.length === 0 && result.tableError === null) return;
           // The table cannot be read (or a nudge could not be sent): those addresses get the TCP check.
           if (result.tableError !== null) log.warn({ err: result.tableError }, 'cannot read the neighbour table: on-link addresses are checked on ports 80 and 443 instead (is iproute2 installed?)');

@@ -15,12 +15,13 @@ const CROWD_SIZE = Number(process.env.CROWD_SIZE ?? 1000);
 describe(`a crowd of ${CROWD_SIZE} devices and a proxy-ARP segment`, () => {
   let plan: CrowdPlan;
   let inventory: Inventory;
+  let stderr: string;
   const deviceAt = new Map<string, Device[]>();
 
   beforeAll(async () => {
     await crowdUp(CROWD_SIZE);
     plan = crowdPlan();
-    ({ inventory } = await scanCrowd(addressRuns(plan.devices.map((d) => d.ip))));
+    ({ inventory, stderr } = await scanCrowd(addressRuns(plan.devices.map((d) => d.ip))));
     for (const device of inventory.devices) {
       for (const address of device.addresses ?? [device.ip]) deviceAt.set(address, [...(deviceAt.get(address) ?? []), device]);
     }
@@ -60,5 +61,20 @@ describe(`a crowd of ${CROWD_SIZE} devices and a proxy-ARP segment`, () => {
       return JSON.stringify(got) === JSON.stringify(want) ? [] : [{ ip: d.ip, template: d.template, want, got }];
     });
     expect(wrong).toEqual([]);
+  });
+
+  it('tells the operator when more hosts answered on the link than the scan may hold in the neighbour table', () => {
+    const lines = stderr.split('\n').flatMap((line): Array<Record<string, unknown>> => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+    const discovery = lines.find((l) => l.msg === 'host discovery finished');
+    const warned = lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('more hosts answered on the link'));
+    expect(discovery?.live).toBe(plan.devices.length);
+    const budget = discovery?.neighbourBudget as number;
+    expect(warned).toEqual(plan.devices.length > budget ? [expect.objectContaining({ live: plan.devices.length, neighbourBudget: budget })] : []);
   });
 });
