@@ -29,6 +29,7 @@ import { zoneOf } from '../net/ip-address.js';
 import { withoutZone } from '../net/ip-address.js';
 import type { RateLimiter } from '../net/rate-limiter.js';
 import { openPortsFor, probeHosts } from './probe-hosts.js';
+import { asTheyCome, claimUnprobed, portsSwept, windowClosed } from './probe-passes.js';
 import {
   challengeRealms,
   chooseDigestChallenge,
@@ -97,19 +98,25 @@ export interface DeviceServiceEndpoint {
   readonly announced: boolean;
 }
 
-/** Where to ask each device, per the rules in the header comment. */
+/**
+ * Where to ask each device, per the rules in the header comment. A guess at the web ports waits
+ * for a view in which the window has closed (no XAddr can come any more) and the host's ports are
+ * all swept (probe-passes.ts); announced XAddrs are asked in any view.
+ */
 export function deviceServiceEndpoints(ctx: ScanContext, log: Logger): DeviceServiceEndpoint[] {
+  const guessing = windowClosed(ctx);
   const announced = new Map<string, URL>();
   for (const o of ctx.seen) {
     const xaddrs = o.fields['onvif.xaddr'];
     if (o.source !== 'ws-discovery' || !Array.isArray(xaddrs) || announced.has(o.ip)) continue;
     const url = xaddrForResponder(o.ip, xaddrs);
     if (url) announced.set(o.ip, url);
-    else log.warn({ ip: o.ip, xaddrs }, 'no XAddr on the answering address; only its open web ports are tried');
+    else if (guessing && portsSwept(ctx, o.ip)) log.warn({ ip: o.ip, xaddrs }, 'no XAddr on the answering address; only its open web ports are tried');
   }
+  if (!guessing) return [...announced].map(([ip, url]) => ({ ip, urls: [url], announced: true }));
   const webPorts = new Map<string, Map<number, URL>>();
   for (const { ip, port, probes } of openPortsFor(ctx, 'http')) {
-    if (announced.has(ip)) continue;
+    if (announced.has(ip) || !portsSwept(ctx, ip)) continue;
     const ports = webPorts.get(ip) ?? new Map<number, URL>();
     ports.set(port, deviceUrl(probes.includes('tls') ? 'https' : 'http', ip, port, DEVICE_SERVICE_PATH));
     webPorts.set(ip, ports);
@@ -364,14 +371,23 @@ export const onvifDevice: Discoverer<'onvif-device-service'> = {
     'onvif.auth.realm', 'onvif.auth.method', CLEANED_FIELD,
   ],
   description: 'ONVIF device service: clock, device information, network interfaces and scopes (with credentials only where the operator supplied them)',
+  incremental: true,
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     const log = ctx.log.child({ module: 'onvif-device-service' });
-    const endpoints = deviceServiceEndpoints(ctx, log);
+    let devices = 0;
+    let withCredentials = 0;
+    // One device service per device, whether it was announced in one view or guessed in a later one.
+    const endpoints = asTheyCome(ctx, (view) => {
+      const found = claimUnprobed(view, 'onvif-device-service', deviceServiceEndpoints(view, log), (e) => e.ip);
+      devices += found.length;
+      withCredentials += found.filter((e) => ctx.credentials?.forHost(e.ip)).length;
+      return found;
+    });
     const refusals = ctx.refusals ?? new RefusalLedger([], ctx.knowledge.lockout);
     await probeHosts(ctx, endpoints, { concurrency: CONCURRENCY }, (endpoint, { signal, limiter }) =>
       probeDevice(endpoint, ctx.credentials, refusals, signal, limiter, log, emit),
     );
-    log.info({ devices: endpoints.length, withCredentials: endpoints.filter((e) => ctx.credentials?.forHost(e.ip)).length }, 'ONVIF device service probes finished');
+    log.info({ devices, withCredentials }, 'ONVIF device service probes finished');
   },
 };

@@ -5,7 +5,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { forEachLimited, sharedRateLimiter, type RateLimiter } from '../net/rate-limiter.js';
-import { signalScope } from '../net/abort.js';
+import { signalScope, type SignalScope } from '../net/abort.js';
 import type { ScanContext } from './types.js';
 import type { Observation } from '../types.js';
 import { DEVICE_UUID_FIELDS } from '../pipeline/merge.js';
@@ -79,7 +79,7 @@ export interface ProbePool {
   readonly concurrency: number;
   /** Everything one item may take, queueing for the rate limiter included; absent: the phase's deadline only. */
   readonly deadlineMs?: number;
-  /** Everything all items together may take; absent: the phase's deadline only. */
+  /** Everything all items together may take, from the first item on (items may come late: probe-passes.ts); absent: the phase's deadline only. */
   readonly budgetMs?: number;
 }
 
@@ -91,24 +91,31 @@ export interface ItemProbe {
 }
 
 /**
- * Runs `probe` on every item, `pool.concurrency` at a time, in item order, and stops handing out
- * items when the phase's signal aborts or `pool.budgetMs` runs out. The many workers and pacing
+ * Runs `probe` on every item, `pool.concurrency` at a time, in item order (an async iterable's as
+ * they come), and stops handing out items when the phase's signal aborts; once `pool.budgetMs`
+ * has run out, counted from the first item, the rest are skipped. The many workers and pacing
  * waits hang on one scope, which listens to the phase's signal once; with `pool.deadlineMs` each
  * item also gets its own deadline.
  */
 export async function probeHosts<T>(ctx: ScanContext, items: Iterable<T> | AsyncIterable<T>, pool: ProbePool, probe: (item: T, run: ItemProbe) => Promise<void>): Promise<void> {
-  const limiter = sharedRateLimiter(ctx);
-  const scope = signalScope(ctx.signal, pool.budgetMs);
+  const limiter = ctx.rateLimiter ?? sharedRateLimiter(ctx);
+  const scope = signalScope(ctx.signal);
+  // Started with the first item: a feed's items may come long after the pool starts.
+  const started: { budget?: SignalScope } = {};
   try {
     await forEachLimited(items, pool.concurrency, scope.signal, async (item) => {
-      const deadline = pool.deadlineMs === undefined ? null : signalScope(scope.signal, pool.deadlineMs);
+      const budget = (started.budget ??= signalScope(scope.signal, pool.budgetMs));
+      // Past the budget the rest are only taken off the list.
+      if (budget.signal.aborted) return;
+      const deadline = pool.deadlineMs === undefined ? null : signalScope(budget.signal, pool.deadlineMs);
       try {
-        await probe(item, { signal: deadline?.signal ?? scope.signal, limiter });
+        await probe(item, { signal: deadline?.signal ?? budget.signal, limiter });
       } finally {
         deadline?.dispose();
       }
     });
   } finally {
+    started.budget?.dispose();
     scope.dispose();
   }
 }
