@@ -29,7 +29,7 @@ import { zoneOf } from '../net/ip-address.js';
 import { withoutZone } from '../net/ip-address.js';
 import type { RateLimiter } from '../net/rate-limiter.js';
 import { openPortsFor, probeHosts } from './probe-hosts.js';
-import { asTheyCome, claimUnprobed, portsSwept, windowClosed } from './probe-passes.js';
+import { asTheyCome, claimUnprobed, portsSwept } from './probe-passes.js';
 import {
   challengeRealms,
   chooseDigestChallenge,
@@ -62,8 +62,12 @@ import { RefusalLedger } from '../credential-refusals.js';
 import type { Fields, Observation, ProbeStatus } from '../types.js';
 import type { Logger } from '../log.js';
 
-/** Devices asked at once; cameras answer slowly and fall over under bursts. */
-const CONCURRENCY = 8;
+/**
+ * Devices asked at once. Each device sees one call at a time (cameras answer slowly and fall over
+ * under bursts); 32 devices at once take the ~500 of a 1,000-device /22 in 16 rounds instead of 61
+ * (BENCHMARKS.md "Probes beside the sweep").
+ */
+const CONCURRENCY = 32;
 /** Per request at an announced XAddr: cameras answer SOAP slowly. */
 const REQUEST_TIMEOUT_MS = 4000;
 /** Per request at a guessed web port, which may not speak ONVIF at all: the HTTP probe's own limit. */
@@ -99,21 +103,19 @@ export interface DeviceServiceEndpoint {
 }
 
 /**
- * Where to ask each device, per the rules in the header comment. A guess at the web ports waits
- * for a view in which the window has closed (no XAddr can come any more) and the host's ports are
- * all swept (probe-passes.ts); announced XAddrs are asked in any view.
+ * Where to ask each device, per the rules in the header comment. Views of the observations come
+ * only once the window has closed, so no XAddr can come any more; a guess at a host's web ports
+ * waits for a view in which its ports are all swept (probe-passes.ts).
  */
 export function deviceServiceEndpoints(ctx: ScanContext, log: Logger): DeviceServiceEndpoint[] {
-  const guessing = windowClosed(ctx);
   const announced = new Map<string, URL>();
   for (const o of ctx.seen) {
     const xaddrs = o.fields['onvif.xaddr'];
     if (o.source !== 'ws-discovery' || !Array.isArray(xaddrs) || announced.has(o.ip)) continue;
     const url = xaddrForResponder(o.ip, xaddrs);
     if (url) announced.set(o.ip, url);
-    else if (guessing && portsSwept(ctx, o.ip)) log.warn({ ip: o.ip, xaddrs }, 'no XAddr on the answering address; only its open web ports are tried');
+    else if (portsSwept(ctx, o.ip)) log.warn({ ip: o.ip, xaddrs }, 'no XAddr on the answering address; only its open web ports are tried');
   }
-  if (!guessing) return [...announced].map(([ip, url]) => ({ ip, urls: [url], announced: true }));
   const webPorts = new Map<string, Map<number, URL>>();
   for (const { ip, port, probes } of openPortsFor(ctx, 'http')) {
     if (announced.has(ip) || !portsSwept(ctx, ip)) continue;

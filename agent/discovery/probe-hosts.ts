@@ -5,6 +5,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { forEachLimited, sharedRateLimiter, type RateLimiter } from '../net/rate-limiter.js';
+import { FD_RESERVE, sweepSocketBudget } from '../net/fd-limit.js';
 import { signalScope, type SignalScope } from '../net/abort.js';
 import type { ScanContext } from './types.js';
 import type { Observation } from '../types.js';
@@ -74,6 +75,22 @@ export function withDefaults<O extends object, K extends keyof O>(options: O, de
   return chosen;
 }
 
+/**
+ * More than all probe pools hold together (HTTP 64, ONVIF 32, RTSP 32, TLS 32, UPnP 8, vendor
+ * identity 8: 176), so that only a low file-descriptor limit binds them.
+ */
+export const MAX_PROBE_SOCKETS = 256;
+
+/**
+ * Sockets all probe discoverers together may hold at once under a soft limit of `fdLimit`
+ * descriptors: what the sweep's share (net/fd-limit.ts) and the reserve leave, since the probes
+ * now run beside the sweep (48 under `ulimit -n 256`); at least one, so probes still run, one at
+ * a time, under a limit too small for both.
+ */
+export function probeSocketBudget(fdLimit: number): number {
+  return Math.min(MAX_PROBE_SOCKETS, Math.max(1, fdLimit - FD_RESERVE - sweepSocketBudget(fdLimit)));
+}
+
 export interface ProbePool {
   /** Items worked on at once. */
   readonly concurrency: number;
@@ -106,12 +123,13 @@ export async function probeHosts<T>(ctx: ScanContext, items: Iterable<T> | Async
     await forEachLimited(items, pool.concurrency, scope.signal, async (item) => {
       const budget = (started.budget ??= signalScope(scope.signal, pool.budgetMs));
       // Past the budget the rest are only taken off the list.
-      if (budget.signal.aborted) return;
+      if (budget.signal.aborted || (ctx.probeSockets && !(await ctx.probeSockets.acquire(budget.signal)))) return;
       const deadline = pool.deadlineMs === undefined ? null : signalScope(budget.signal, pool.deadlineMs);
       try {
         await probe(item, { signal: deadline?.signal ?? budget.signal, limiter });
       } finally {
         deadline?.dispose();
+        ctx.probeSockets?.release();
       }
     });
   } finally {

@@ -1,12 +1,12 @@
 /**
  * Probes as soon as they can: the scan runs each incremental 'probe' discoverer once, from the
  * start of the scan, over a feed of views of what has been observed so far (agent/pipeline/scan.ts).
- * A view says what of it is whole: the hosts whose ports have all been swept (their open ports are
- * known, so a host's pages can be asked port after port), and whether the listen window has closed
- * (so a guess made for want of an announcement may be made). Each discoverer takes from each view
- * the items no earlier view gave it, claimed in the scan's ledger, so no item (a discoverer's host,
- * port, path or URL) is probed twice, and every item that one probe phase after everything would
- * probe is probed: the last view comes after every sweep and the window.
+ * The first view comes when the listen window closes (what devices announced is whole then), the
+ * next ones as the sweeps go on: a view says which hosts have had all their ports swept (their
+ * open ports are known, so a host's pages can be asked port after port). Each discoverer takes
+ * from each view the items no earlier view gave it, claimed in the scan's ledger, so no item (a
+ * discoverer's host, port, path or URL) is probed twice, and every item that one probe phase after
+ * everything would probe is probed: the last view comes after every sweep.
  */
 import type { Observation } from '../types.js';
 import type { ScanContext } from './types.js';
@@ -33,8 +33,6 @@ export class ProbeLedger {
 export interface ProbePass {
   /** True for a host all of whose ports have been swept: its open ports in `seen` are whole. */
   readonly portsSwept: (ip: string) => boolean;
-  /** The listen window has closed: what devices announced is whole. */
-  readonly windowClosed: boolean;
   /** The scan's one ledger. */
   readonly ledger: ProbeLedger;
 }
@@ -48,11 +46,6 @@ export interface ProbeView {
 /** Whether `ip`'s open ports in ctx.seen are whole: always, absent a pass (one probe phase after everything). */
 export function portsSwept(ctx: Pick<ScanContext, 'probePass'>, ip: string): boolean {
   return ctx.probePass?.portsSwept(ip) ?? true;
-}
-
-/** Everything the listen window will hear is in ctx.seen. */
-export function windowClosed(ctx: Pick<ScanContext, 'probePass'>): boolean {
-  return ctx.probePass?.windowClosed ?? true;
 }
 
 /** The items no earlier view gave `discoverer`, claimed now, in order; all of them absent a pass. */

@@ -338,6 +338,7 @@ export const upnpDescription: Discoverer<'upnp-description'> = {
     // chosen ones as more is heard), less what an earlier view gave.
     const queue = asTheyCome(ctx, (view) => {
       const found = claimUnprobed(view, 'upnp-description', descriptionWork(view, log), ([, url]) => url.href);
+      if (total === 0 && found.length > 0) log.debug({ descriptions: found.length }, 'UPnP descriptions started');
       total += found.length;
       return found;
     });

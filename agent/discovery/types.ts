@@ -8,7 +8,7 @@ import type { ScanBounds } from './bounds.js';
 import type { RefusalLedger } from '../credential-refusals.js';
 import type { NeighbourBudget } from '../net/neighbour-budget.js';
 import type { SweepLedger } from './sweep-ledger.js';
-import type { RateLimiter } from '../net/rate-limiter.js';
+import type { RateLimiter, Semaphore } from '../net/rate-limiter.js';
 import type { ProbeFeed, ProbePass } from './probe-passes.js';
 
 /**
@@ -20,9 +20,9 @@ import type { ProbeFeed, ProbePass } from './probe-passes.js';
  *              first the named TARGETs (beside the window), then the hosts heard there unnamed;
  * - 'probe':   active: talks to services found so far (ONVIF at announced XAddrs, HTTP, RTSP, TLS on
  *              open ports, UPnP descriptions at announced LOCATIONs). An `incremental` discoverer
- *              runs from the start of the scan, beside the window and the sweeps, over a feed of
- *              views of what was observed so far (`ScanContext.probeFeed`; each view says which
- *              hosts are wholly swept and whether the window has closed), and claims each item it
+ *              runs from the start of the scan over a feed of views of what was observed so far
+ *              (`ScanContext.probeFeed`), the first when the window closes, then as the sweeps go
+ *              on (each view says which hosts are wholly swept), and claims each item it
  *              probes, so none is probed twice (probe-passes.ts); it ends after the view that
  *              follows every sweep and the window. Any other probe discoverer runs once, then;
  * - 'collect': reads local state the earlier traffic produced (the kernel neighbour table), after every probe.
@@ -72,6 +72,12 @@ export interface ScanContext {
   readonly probePass?: ProbePass;
   /** Probe phase, incremental discoverers: views of the observations as they come (read them with asTheyCome); absent: `seen` is all. */
   readonly probeFeed?: ProbeFeed;
+  /**
+   * Probe phase: places for the sockets of all probes together, one per item being probed (each
+   * item's exchanges go one after another), sized from the file-descriptor limit
+   * (probe-hosts.ts probeSocketBudget); absent: each pool's concurrency alone bounds them.
+   */
+  readonly probeSockets?: Semaphore;
   /** Connect phase: the sweep says so when every port of a host has been tried (its open ports are all emitted by then). */
   readonly onHostSwept?: (ip: string) => void;
 }

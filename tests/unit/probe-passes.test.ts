@@ -18,11 +18,7 @@ const at = new Date(0).toISOString();
 const openPort = (ip: string, port: number): Observation => ({
   source: 'tcp-connect', ip, port, at, status: 'ok', fields: { 'port.state': 'open', 'port.service': 'http', 'port.probes': ['http'] },
 });
-const pass = (ledger: ProbeLedger, swept: readonly string[] | 'all' = 'all', windowClosed = true): ProbePass => ({
-  portsSwept: (ip) => swept === 'all' || swept.includes(ip),
-  windowClosed,
-  ledger,
-});
+const pass = (ledger: ProbeLedger, swept: readonly string[] | 'all' = 'all'): ProbePass => ({ portsSwept: (ip) => swept === 'all' || swept.includes(ip), ledger });
 
 describe('claimUnprobed', () => {
   it('hands each item to one pass of a discoverer only, every discoverer its own, and everything when there are no passes', () => {
@@ -156,16 +152,16 @@ describe('probes across views', () => {
     }
   });
 
-  it('asks an announced ONVIF XAddr in any view, and guesses at web ports only once the window has closed', () => {
+  it("asks an announced ONVIF XAddr in any view, and guesses at a host's web ports only once they are all swept", () => {
     const ledger = new ProbeLedger();
     const log = createLogger('silent');
     const seen: Observation[] = [
       { source: 'ws-discovery', ip: '127.0.0.2', at, status: 'ok', fields: { 'onvif.xaddr': ['http://127.0.0.2/onvif/device_service'] } },
       openPort('127.0.0.1', 80),
     ];
-    const during = deviceServiceEndpoints(loopbackContext({ seen, probePass: pass(ledger, 'all', false) }), log);
+    const during = deviceServiceEndpoints(loopbackContext({ seen, probePass: pass(ledger, []) }), log);
     expect(during.map((e) => [e.ip, e.announced])).toEqual([['127.0.0.2', true]]);
-    const after = deviceServiceEndpoints(loopbackContext({ seen, probePass: pass(ledger, 'all', true) }), log);
+    const after = deviceServiceEndpoints(loopbackContext({ seen, probePass: pass(ledger, ['127.0.0.1']) }), log);
     expect(after.map((e) => [e.ip, e.announced])).toEqual([['127.0.0.2', true], ['127.0.0.1', false]]);
   });
 });
