@@ -42,9 +42,9 @@ export interface HttpProbeOptions {
 const DEFAULTS = {
   timeoutMs: 3000,
   maxBodyBytes: 256 * 1024,
-  // Each host still sees one request at a time; 64 hosts at once take the ~500 web hosts of a
-  // 1,000-device /22 in 8 rounds instead of 31 (BENCHMARKS.md "Probes beside the sweep").
-  hostConcurrency: 64,
+  // Each host sees one request at a time. 64 hosts at once were no faster on the 1,000-device
+  // crowd than 16 (its probes are bound by CPU, not by waiting: BENCHMARKS.md "Probes beside the sweep").
+  hostConcurrency: 16,
   hostDeadlineMs: 12_000,
 } as const;
 

@@ -63,11 +63,11 @@ import type { Fields, Observation, ProbeStatus } from '../types.js';
 import type { Logger } from '../log.js';
 
 /**
- * Devices asked at once. Each device sees one call at a time (cameras answer slowly and fall over
- * under bursts); 32 devices at once take the ~500 of a 1,000-device /22 in 16 rounds instead of 61
- * (BENCHMARKS.md "Probes beside the sweep").
+ * Devices asked at once; each device sees one call at a time (cameras answer slowly and fall over
+ * under bursts). 32 at once were no faster on the 1,000-device crowd than 8 (BENCHMARKS.md
+ * "Probes beside the sweep").
  */
-const CONCURRENCY = 32;
+const CONCURRENCY = 8;
 /** Per request at an announced XAddr: cameras answer SOAP slowly. */
 const REQUEST_TIMEOUT_MS = 4000;
 /** Per request at a guessed web port, which may not speak ONVIF at all: the HTTP probe's own limit. */

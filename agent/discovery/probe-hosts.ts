@@ -76,10 +76,10 @@ export function withDefaults<O extends object, K extends keyof O>(options: O, de
 }
 
 /**
- * More than all probe pools hold together (HTTP 64, ONVIF 32, RTSP 32, TLS 32, UPnP 8, vendor
- * identity 8: 176), so that only a low file-descriptor limit binds them.
+ * More than all probe pools hold together (HTTP 16, TLS 16, ONVIF 8, RTSP 8, UPnP 8, vendor
+ * identity 8: 64), so that only a low file-descriptor limit binds them.
  */
-export const MAX_PROBE_SOCKETS = 256;
+export const MAX_PROBE_SOCKETS = 128;
 
 /**
  * Sockets all probe discoverers together may hold at once under a soft limit of `fdLimit`

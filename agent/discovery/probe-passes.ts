@@ -65,12 +65,13 @@ export async function* asTheyCome<T>(ctx: ScanContext, itemsOf: (view: ScanConte
 
 /**
  * Views of the observations for the probe discoverers. Whoever adds to them calls changed(); each
- * reader then gets one view, taken when it asks (so a reader busy with earlier items skips the
- * views in between: each view holds everything before it), at most every `intervalMs`, and a
- * last one after close().
+ * reader then gets one view, taken when the first reader asks after the change and shared by the
+ * others (a reader busy with earlier items skips the views in between: each view holds everything
+ * before it), at most every `intervalMs`, and a last one after close().
  */
 export class ProbeFeed {
   private version = 0;
+  private taken: { version: number; view: ProbeView } | null = null;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   private wake: (() => void)[] = [];
@@ -103,7 +104,8 @@ export class ProbeFeed {
     for (;;) {
       if (this.version > taken) {
         taken = this.version;
-        yield this.snapshot();
+        if (this.taken?.version !== taken) this.taken = { version: taken, view: this.snapshot() };
+        yield this.taken.view;
       } else if (this.closed) return;
       else await new Promise<void>((resolve) => this.wake.push(resolve));
     }

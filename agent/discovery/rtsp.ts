@@ -28,11 +28,11 @@ import { CLEANED_FIELD } from '../safe-text.js';
 /** Connect to last byte of one answer. */
 const EXCHANGE_TIMEOUT_MS = 3000;
 /**
- * Ports probed at once. Camera RTSP servers serve few clients, so each port gets one connection,
- * its requests one after another; 32 ports at once take the ~340 RTSP ports of a 1,000-device /22
- * in 11 rounds instead of 42 (BENCHMARKS.md "Probes beside the sweep").
+ * Ports probed at once; camera RTSP servers serve few clients, so each port gets one connection,
+ * its requests one after another. 32 at once were no faster on the 1,000-device crowd than 8
+ * (BENCHMARKS.md "Probes beside the sweep").
  */
-const CONCURRENCY = 32;
+const CONCURRENCY = 8;
 
 export interface RtspTarget {
   readonly ip: string;

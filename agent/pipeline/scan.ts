@@ -76,12 +76,12 @@ const PROBE_PHASE_LIMIT_MS = 60_000;
  */
 const CONNECT_PHASE_MS_PER_ROUTED_TARGET = 4;
 /**
- * The probes get a new view of the observations at most this often while the window and the
- * sweeps run (discovery/probe-passes.ts): each view copies the observations so far (about 10,000
- * on a 1,000-device /22, well under a millisecond), and a swept host waits at most this long for
- * its probes to learn of it, against probe exchanges of tens of milliseconds to seconds.
+ * The probes get a new view of the observations at most this often while the sweeps run
+ * (discovery/probe-passes.ts): each view copies the observations so far (about 10,000 on a
+ * 1,000-device /22) and each probe kind reads all of it, so fewer views cost less CPU; a swept host
+ * waits at most this long for its probes to learn of it, little against the seconds its probes take.
  */
-const PROBE_VIEW_INTERVAL_MS = 100;
+const PROBE_VIEW_INTERVAL_MS = 250;
 
 /**
  * The connect phase's limit. An on-link address holds one of `neighbourBudget` places while it is

@@ -58,7 +58,8 @@ describe('activeProbeHosts (issue 14)', () => {
 describe('probeSocketBudget', () => {
   it('leaves the probes what the sweep and the reserve leave of the descriptor limit, at least one, at most what all pools hold', () => {
     expect(probeSocketBudget(256)).toBe(256 - 64 - 144);
-    expect(probeSocketBudget(1024)).toBe(1024 - 64 - 720);
+    expect(probeSocketBudget(512)).toBe(512 - 64 - 336);
+    expect(probeSocketBudget(1024)).toBe(MAX_PROBE_SOCKETS);
     expect(probeSocketBudget(80)).toBe(80 - 64 - 12);
     expect(probeSocketBudget(64)).toBe(1);
     expect(probeSocketBudget(Number.POSITIVE_INFINITY)).toBe(MAX_PROBE_SOCKETS);
