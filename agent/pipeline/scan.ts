@@ -66,7 +66,7 @@ export function newScanId(at: Date): string {
 const NO_TARGETS = parseTargets([]);
 /**
  * Each phase after the window (TCP connects, then HTTP/RTSP/TLS/ONVIF probes) gets this long at
- * most (the probes, which start beside the window: this long after the last sweep ended)…
+ * most (the probes, which start beside the sweeps: this long after the last sweep ended)…
  */
 const PROBE_PHASE_LIMIT_MS = 60_000;
 /**
@@ -157,7 +157,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   const sweep = new SweepLedger();
   for (const { addresses, reason } of skipped) log.warn({ addresses, reason }, 'named target skipped: it is not the address of one device, so it is never probed');
 
-  // One `--rate` for everything active: the sweep and the probe passes that run beside it share it.
+  // One `--rate` for everything active: the sweep and the probes that run beside it share it.
   const rateLimiter = new RateLimiter(options.ratePerSecond);
 
   // Probes start as soon as they can (discovery/probe-passes.ts): the incremental ones read views of
@@ -249,7 +249,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   };
 
   const probers = chosen.filter((d) => d.phase === 'probe');
-  const probesStarted = Date.now();
+  let windowClosedAt = Date.now();
   const probesEnd = new AbortController();
   const detachProbes = options.signal ? whenAborted(options.signal, () => probesEnd.abort()) : (): void => undefined;
   const incrementalProbes = runPhase('probe', { targets, seen: [] }, { only: probers.filter((d) => d.incremental === true), signal: probesEnd.signal, feed });
@@ -259,6 +259,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   await Promise.all([
     runPhase('listen', { targets, seen: [] }).then(() => {
       windowClosed = true;
+      windowClosedAt = Date.now();
       feed.changed();
     }),
     runPhase('connect', { targets, seen: [] }),
@@ -280,7 +281,8 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   detachProbes();
   if (probers.length > 0) {
     const ended = Date.now();
-    log.info({ phase: 'probe', ms: ended - probesStarted, afterConnectMs: ended - connectsEnded, probeSockets: probeSockets.size, observations: observations.length, memoryMb: memoryMb() }, 'phase finished');
+    // From the window's close, when the probes start, and from the last sweep's end.
+    log.info({ phase: 'probe', ms: ended - windowClosedAt, afterConnectMs: ended - connectsEnded, probeSockets: probeSockets.size, observations: observations.length, memoryMb: memoryMb() }, 'phase finished');
   }
   await runPhase('collect', { targets, seen: observations });
 
