@@ -29,6 +29,7 @@ import { zoneOf } from '../net/ip-address.js';
 import { withoutZone } from '../net/ip-address.js';
 import type { RateLimiter } from '../net/rate-limiter.js';
 import { openPortsFor, probeHosts } from './probe-hosts.js';
+import { asTheyCome, claimUnprobed, portsSwept } from './probe-passes.js';
 import {
   challengeRealms,
   chooseDigestChallenge,
@@ -61,7 +62,11 @@ import { RefusalLedger } from '../credential-refusals.js';
 import type { Fields, Observation, ProbeStatus } from '../types.js';
 import type { Logger } from '../log.js';
 
-/** Devices asked at once; cameras answer slowly and fall over under bursts. */
+/**
+ * Devices asked at once; each device sees one call at a time (cameras answer slowly and fall over
+ * under bursts). 32 at once were no faster on the 1,000-device crowd than 8 (BENCHMARKS.md
+ * "Probes beside the sweep").
+ */
 const CONCURRENCY = 8;
 /** Per request at an announced XAddr: cameras answer SOAP slowly. */
 const REQUEST_TIMEOUT_MS = 4000;
@@ -97,7 +102,11 @@ export interface DeviceServiceEndpoint {
   readonly announced: boolean;
 }
 
-/** Where to ask each device, per the rules in the header comment. */
+/**
+ * Where to ask each device, per the rules in the header comment. Views of the observations come
+ * only once the window has closed, so no XAddr can come any more; a guess at a host's web ports
+ * waits for a view in which its ports are all swept (probe-passes.ts).
+ */
 export function deviceServiceEndpoints(ctx: ScanContext, log: Logger): DeviceServiceEndpoint[] {
   const announced = new Map<string, URL>();
   for (const o of ctx.seen) {
@@ -105,11 +114,11 @@ export function deviceServiceEndpoints(ctx: ScanContext, log: Logger): DeviceSer
     if (o.source !== 'ws-discovery' || !Array.isArray(xaddrs) || announced.has(o.ip)) continue;
     const url = xaddrForResponder(o.ip, xaddrs);
     if (url) announced.set(o.ip, url);
-    else log.warn({ ip: o.ip, xaddrs }, 'no XAddr on the answering address; only its open web ports are tried');
+    else if (portsSwept(ctx, o.ip)) log.warn({ ip: o.ip, xaddrs }, 'no XAddr on the answering address; only its open web ports are tried');
   }
   const webPorts = new Map<string, Map<number, URL>>();
   for (const { ip, port, probes } of openPortsFor(ctx, 'http')) {
-    if (announced.has(ip)) continue;
+    if (announced.has(ip) || !portsSwept(ctx, ip)) continue;
     const ports = webPorts.get(ip) ?? new Map<number, URL>();
     ports.set(port, deviceUrl(probes.includes('tls') ? 'https' : 'http', ip, port, DEVICE_SERVICE_PATH));
     webPorts.set(ip, ports);
@@ -364,14 +373,23 @@ export const onvifDevice: Discoverer<'onvif-device-service'> = {
     'onvif.auth.realm', 'onvif.auth.method', CLEANED_FIELD,
   ],
   description: 'ONVIF device service: clock, device information, network interfaces and scopes (with credentials only where the operator supplied them)',
+  incremental: true,
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     const log = ctx.log.child({ module: 'onvif-device-service' });
-    const endpoints = deviceServiceEndpoints(ctx, log);
+    let devices = 0;
+    let withCredentials = 0;
+    // One device service per device, whether it was announced in one view or guessed in a later one.
+    const endpoints = asTheyCome(ctx, (view) => {
+      const found = claimUnprobed(view, 'onvif-device-service', deviceServiceEndpoints(view, log), (e) => e.ip);
+      devices += found.length;
+      withCredentials += found.filter((e) => ctx.credentials?.forHost(e.ip)).length;
+      return found;
+    });
     const refusals = ctx.refusals ?? new RefusalLedger([], ctx.knowledge.lockout);
     await probeHosts(ctx, endpoints, { concurrency: CONCURRENCY }, (endpoint, { signal, limiter }) =>
       probeDevice(endpoint, ctx.credentials, refusals, signal, limiter, log, emit),
     );
-    log.info({ devices: endpoints.length, withCredentials: endpoints.filter((e) => ctx.credentials?.forHost(e.ip)).length }, 'ONVIF device service probes finished');
+    log.info({ devices, withCredentials }, 'ONVIF device service probes finished');
   },
 };

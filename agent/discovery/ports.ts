@@ -300,7 +300,8 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
 
       const pool = { concurrency: options.hostConcurrency ?? socketLimit, deadlineMs: hostDeadlineMs };
       const sweep = (hosts: Iterable<string> | AsyncIterable<string>, method: SweepMethod): Promise<void> =>
-        probeHosts(ctx, hosts, pool, (ip, item) => scanHost(ip, item, method));
+        // Once a host's every port is tried, its probes may start (discovery/probe-passes.ts).
+        probeHosts(ctx, hosts, pool, (ip, item) => scanHost(ip, item, method).finally(() => ctx.onHostSwept?.(ip)));
       const onLink = hostsWhere(resolvedFirst);
       const live = new AsyncQueue<string>();
       const nudger = openNudger(ctx.neighbours.size);

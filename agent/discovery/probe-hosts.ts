@@ -5,7 +5,8 @@
  */
 import { isIPv4 } from 'node:net';
 import { forEachLimited, sharedRateLimiter, type RateLimiter } from '../net/rate-limiter.js';
-import { signalScope } from '../net/abort.js';
+import { FD_RESERVE, sweepSocketBudget } from '../net/fd-limit.js';
+import { signalScope, type SignalScope } from '../net/abort.js';
 import type { ScanContext } from './types.js';
 import type { Observation } from '../types.js';
 import { DEVICE_UUID_FIELDS } from '../pipeline/merge.js';
@@ -74,12 +75,28 @@ export function withDefaults<O extends object, K extends keyof O>(options: O, de
   return chosen;
 }
 
+/**
+ * More than all probe pools hold together (HTTP 16, TLS 16, ONVIF 8, RTSP 8, UPnP 8, vendor
+ * identity 8: 64), so that only a low file-descriptor limit binds them.
+ */
+export const MAX_PROBE_SOCKETS = 128;
+
+/**
+ * Sockets all probe discoverers together may hold at once under a soft limit of `fdLimit`
+ * descriptors: what the sweep's share (net/fd-limit.ts) and the reserve leave, since the probes
+ * now run beside the sweep (48 under `ulimit -n 256`); at least one, so probes still run, one at
+ * a time, under a limit too small for both.
+ */
+export function probeSocketBudget(fdLimit: number): number {
+  return Math.min(MAX_PROBE_SOCKETS, Math.max(1, fdLimit - FD_RESERVE - sweepSocketBudget(fdLimit)));
+}
+
 export interface ProbePool {
   /** Items worked on at once. */
   readonly concurrency: number;
   /** Everything one item may take, queueing for the rate limiter included; absent: the phase's deadline only. */
   readonly deadlineMs?: number;
-  /** Everything all items together may take; absent: the phase's deadline only. */
+  /** Everything all items together may take, from the first item on (items may come late: probe-passes.ts); absent: the phase's deadline only. */
   readonly budgetMs?: number;
 }
 
@@ -91,24 +108,32 @@ export interface ItemProbe {
 }
 
 /**
- * Runs `probe` on every item, `pool.concurrency` at a time, in item order, and stops handing out
- * items when the phase's signal aborts or `pool.budgetMs` runs out. The many workers and pacing
+ * Runs `probe` on every item, `pool.concurrency` at a time, in item order (an async iterable's as
+ * they come), and stops handing out items when the phase's signal aborts; once `pool.budgetMs`
+ * has run out, counted from the first item, the rest are skipped. The many workers and pacing
  * waits hang on one scope, which listens to the phase's signal once; with `pool.deadlineMs` each
  * item also gets its own deadline.
  */
 export async function probeHosts<T>(ctx: ScanContext, items: Iterable<T> | AsyncIterable<T>, pool: ProbePool, probe: (item: T, run: ItemProbe) => Promise<void>): Promise<void> {
-  const limiter = sharedRateLimiter(ctx);
-  const scope = signalScope(ctx.signal, pool.budgetMs);
+  const limiter = ctx.rateLimiter ?? sharedRateLimiter(ctx);
+  const scope = signalScope(ctx.signal);
+  // Started with the first item: a feed's items may come long after the pool starts.
+  const started: { budget?: SignalScope } = {};
   try {
     await forEachLimited(items, pool.concurrency, scope.signal, async (item) => {
-      const deadline = pool.deadlineMs === undefined ? null : signalScope(scope.signal, pool.deadlineMs);
+      const budget = (started.budget ??= signalScope(scope.signal, pool.budgetMs));
+      // Past the budget the rest are only taken off the list.
+      if (budget.signal.aborted || (ctx.probeSockets && !(await ctx.probeSockets.acquire(budget.signal)))) return;
+      const deadline = pool.deadlineMs === undefined ? null : signalScope(budget.signal, pool.deadlineMs);
       try {
-        await probe(item, { signal: deadline?.signal ?? scope.signal, limiter });
+        await probe(item, { signal: deadline?.signal ?? budget.signal, limiter });
       } finally {
         deadline?.dispose();
+        ctx.probeSockets?.release();
       }
     });
   } finally {
+    started.budget?.dispose();
     scope.dispose();
   }
 }

@@ -22,11 +22,16 @@ import type { Observation, ProbeStatus } from '../types.js';
 import type { Logger } from '../log.js';
 import type { RateLimiter } from '../net/rate-limiter.js';
 import { openPortsFor, probeHosts } from './probe-hosts.js';
+import { asTheyCome, claimUnprobed, portsSwept } from './probe-passes.js';
 import { CLEANED_FIELD } from '../safe-text.js';
 
 /** Connect to last byte of one answer. */
 const EXCHANGE_TIMEOUT_MS = 3000;
-/** Ports probed at once; camera RTSP servers serve few clients. */
+/**
+ * Ports probed at once; camera RTSP servers serve few clients, so each port gets one connection,
+ * its requests one after another. 32 at once were no faster on the 1,000-device crowd than 8
+ * (BENCHMARKS.md "Probes beside the sweep").
+ */
 const CONCURRENCY = 8;
 
 export interface RtspTarget {
@@ -164,11 +169,17 @@ export const rtspProbe: Discoverer<'rtsp'> = {
   evidence: 'rtsp',
   emits: ['rtsp.method', 'rtsp.status', 'rtsp.server', 'rtsp.public', 'rtsp.auth.scheme', 'rtsp.auth.realm', CLEANED_FIELD],
   description: 'RTSP OPTIONS and DESCRIBE without credentials on open RTSP ports: Server, Public methods, authentication realms',
+  incremental: true,
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     const log = ctx.log.child({ module: 'rtsp' });
-    const targets = rtspTargets(ctx);
+    let ports = 0;
+    const targets = asTheyCome(ctx, (view) => {
+      const found = claimUnprobed(view, 'rtsp', rtspTargets(view).filter((t) => portsSwept(view, t.ip)), (t) => `${t.ip} ${t.port}`);
+      ports += found.length;
+      return found;
+    });
     await probeHosts(ctx, targets, { concurrency: CONCURRENCY }, (target, { signal, limiter }) => probeRtsp(target, signal, limiter, log, emit));
-    log.info({ ports: targets.length }, 'RTSP probes finished');
+    log.info({ ports }, 'RTSP probes finished');
   },
 };

@@ -54,6 +54,7 @@ import {
 import type { Logger } from '../log.js';
 import type { Fields, Observation } from '../types.js';
 import { probeHosts } from './probe-hosts.js';
+import { asTheyCome, claimUnprobed } from './probe-passes.js';
 import type { ScanBounds } from './bounds.js';
 import { cleanDeviceFields, CLEANED_FIELD } from '../safe-text.js';
 import type { Discoverer, ScanContext } from './types.js';
@@ -262,8 +263,11 @@ function descriptionWork(ctx: ScanContext, log: Logger): [string, URL][] {
     if (o.source !== 'ssdp' || !Array.isArray(locations)) continue;
     for (const location of locations) {
       const url = descriptionUrl(location, o.ip);
+      // Said once, in the first view that shows it.
+      const firstSeen = (): boolean => claimUnprobed(ctx, 'upnp-description', [location], (l) => `refused ${o.ip} ${l}`).length > 0;
       if (!url) {
         // A dual-stack device answering over IPv6 may name its IPv4 description: nothing amiss.
+        if (!firstSeen()) continue;
         if (isIPv4(o.ip)) log.warn({ ip: o.ip, location }, 'SSDP LOCATION is not an http(s) URL on the announcing device itself: description not fetched');
         else log.debug({ ip: o.ip, location }, 'SSDP LOCATION of an IPv6 answer is not on its own address: description not fetched from it');
         continue;
@@ -324,13 +328,20 @@ export const upnpDescription: Discoverer<'upnp-description'> = {
     'upnp.serialNumber', 'upnp.udn', 'upnp.presentationURL', 'upnp.http.server', CLEANED_FIELD,
   ],
   description: 'UPnP device description: HTTP GET of each SSDP LOCATION on the announcing device’s own address',
+  incremental: true,
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     if (!ctx.active) return;
     const log = ctx.log.child({ module: 'upnp-description' });
-    const queue = descriptionWork(ctx, log);
-    const total = queue.length;
-    log.debug({ descriptions: total }, 'UPnP descriptions started');
+    let total = 0;
+    // The work of all that was heard, in the order heard (so each device's first LOCATIONs stay its
+    // chosen ones as more is heard), less what an earlier view gave.
+    const queue = asTheyCome(ctx, (view) => {
+      const found = claimUnprobed(view, 'upnp-description', descriptionWork(view, log), ([, url]) => url.href);
+      if (total === 0 && found.length > 0) log.debug({ descriptions: found.length }, 'UPnP descriptions started');
+      total += found.length;
+      return found;
+    });
     await probeHosts(ctx, queue, { concurrency: DESCRIPTION_CONCURRENCY, budgetMs: DESCRIPTIONS_BUDGET_MS }, async ([ip, url], { signal, limiter }) => {
       if (!(await limiter.take(signal))) return;
       emit(await fetchDescription(signal, log, ip, url));

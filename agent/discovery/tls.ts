@@ -18,6 +18,7 @@ import type { X509Certificate } from 'node:crypto';
 import { cappedText } from '../protocols/http-page.js';
 import { cleanDeviceFields, CLEANED_FIELD } from '../safe-text.js';
 import { openPortsFor, probeHosts, withDefaults } from './probe-hosts.js';
+import { asTheyCome, claimUnprobed, portsSwept } from './probe-passes.js';
 import type { Discoverer, ScanContext } from './types.js';
 import type { Fields, Observation, ProbeStatus } from '../types.js';
 
@@ -115,6 +116,7 @@ export interface TlsProbeOptions {
   concurrency?: number;
 }
 
+/** One handshake per port; 32 ports at once were no faster on the 1,000-device crowd than 16 (BENCHMARKS.md "Probes beside the sweep"). */
 const DEFAULTS = { timeoutMs: 3000, concurrency: 16 } as const;
 
 export function createTlsDiscoverer(options: TlsProbeOptions = {}): Discoverer<'tls-certificate'> {
@@ -126,11 +128,17 @@ export function createTlsDiscoverer(options: TlsProbeOptions = {}): Discoverer<'
     evidence: 'tls',
     emits: ['tls.subject', 'tls.issuer', 'tls.san', 'tls.notBefore', 'tls.notAfter', 'tls.fingerprint256', 'tls.selfSigned', 'tls.protocol', CLEANED_FIELD],
     description: 'TLS handshake on open TLS ports to read the server certificate (subject, issuer, validity)',
+    incremental: true,
 
     async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
       if (!ctx.active) return;
       const log = ctx.log.child({ module: 'tls-certificate' });
-      const targets = openPortsFor(ctx, 'tls');
+      let ports = 0;
+      const targets = asTheyCome(ctx, (view) => {
+        const found = claimUnprobed(view, 'tls-certificate', openPortsFor(view, 'tls').filter((t) => portsSwept(view, t.ip)), (t) => `${t.ip} ${t.port}`);
+        ports += found.length;
+        return found;
+      });
       let certificates = 0;
       await probeHosts(ctx, targets, { concurrency }, async ({ ip, port }, { signal, limiter }) => {
         if (!(await limiter.take(signal))) return;
@@ -147,7 +155,7 @@ export function createTlsDiscoverer(options: TlsProbeOptions = {}): Discoverer<'
         if (result.protocol) fields['tls.protocol'] = result.protocol;
         emit({ source: 'tls-certificate', ip, port, at, status: 'ok', fields });
       });
-      log.info({ ports: targets.length, certificates }, 'TLS probes finished');
+      log.info({ ports, certificates }, 'TLS probes finished');
     },
   };
 }

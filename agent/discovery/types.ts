@@ -8,14 +8,24 @@ import type { ScanBounds } from './bounds.js';
 import type { RefusalLedger } from '../credential-refusals.js';
 import type { NeighbourBudget } from '../net/neighbour-budget.js';
 import type { SweepLedger } from './sweep-ledger.js';
+import type { RateLimiter, Semaphore } from '../net/rate-limiter.js';
+import type { ProbeFeed, ProbePass } from './probe-passes.js';
 
 /**
- * When a discoverer runs (nmap's prerule/portrule split). agent/pipeline/scan.ts runs them in this order,
- * except that the TCP sweep of the named TARGETs overlaps the listen window:
+ * When a discoverer runs (nmap's prerule/portrule split). agent/pipeline/scan.ts runs them in this
+ * order, except that the TCP sweep of the named TARGETs overlaps the listen window, and the probes
+ * start as soon as what they need is whole (agent/discovery/probe-passes.ts):
  * - 'listen':  multicast/broadcast and unicast discovery during the discovery window;
  * - 'connect': active: TCP connects to the ports cameras use, on the hosts active probes may touch;
- * - 'probe':   active: talks to services found so far (ONVIF at announced XAddrs, HTTP, RTSP, TLS on open ports);
- * - 'collect': reads local state the earlier traffic produced (the kernel neighbour table).
+ *              first the named TARGETs (beside the window), then the hosts heard there unnamed;
+ * - 'probe':   active: talks to services found so far (ONVIF at announced XAddrs, HTTP, RTSP, TLS on
+ *              open ports, UPnP descriptions at announced LOCATIONs). An `incremental` discoverer
+ *              runs from the start of the scan over a feed of views of what was observed so far
+ *              (`ScanContext.probeFeed`), the first when the window closes, then as the sweeps go
+ *              on (each view says which hosts are wholly swept), and claims each item it
+ *              probes, so none is probed twice (probe-passes.ts); it ends after the view that
+ *              follows every sweep and the window. Any other probe discoverer runs once, then;
+ * - 'collect': reads local state the earlier traffic produced (the kernel neighbour table), after every probe.
  */
 export type DiscoveryPhase = 'listen' | 'connect' | 'probe' | 'collect';
 
@@ -53,6 +63,23 @@ export interface ScanContext {
   readonly neighbours: NeighbourBudget;
   /** How swept addresses were found live, by method (the inventory's scan.sweep.methods); absent: not counted. */
   readonly sweep?: SweepLedger;
+  /**
+   * The scan's one `--rate` limiter, shared by the connect sweep and the probes that run beside it;
+   * absent: the context's own (net/rate-limiter.ts sharedRateLimiter).
+   */
+  readonly rateLimiter?: RateLimiter;
+  /** Probe phase: what of `seen` is whole, and the scan's ledger; absent: all of it (one probe phase after everything). */
+  readonly probePass?: ProbePass;
+  /** Probe phase, incremental discoverers: views of the observations as they come (read them with asTheyCome); absent: `seen` is all. */
+  readonly probeFeed?: ProbeFeed;
+  /**
+   * Probe phase: places for the sockets of all probes together, one per item being probed (each
+   * item's exchanges go one after another), sized from the file-descriptor limit
+   * (probe-hosts.ts probeSocketBudget); absent: each pool's concurrency alone bounds them.
+   */
+  readonly probeSockets?: Semaphore;
+  /** Connect phase: the sweep says so when every port of a host has been tried (its open ports are all emitted by then). */
+  readonly onHostSwept?: (ip: string) => void;
 }
 
 /**
@@ -78,6 +105,12 @@ export interface Discoverer<Name extends string = string> {
    */
   readonly emits: readonly string[];
   readonly description: string;
+  /**
+   * 'probe' phase: true when it reads its items from `ctx.probeFeed` as they come (asTheyCome),
+   * probing only what each view says is whole and claiming each item in its ledger
+   * (probe-passes.ts); absent: it runs once, after the sweeps and the window.
+   */
+  readonly incremental?: boolean;
   /** Never throws for network reasons: emits observations with a status and resolves. */
   run(ctx: ScanContext, emit: (observation: Observation) => void): Promise<void>;
 }

@@ -13,13 +13,17 @@ import type { Logger } from '../log.js';
 import type { ScanInterface } from '../net/interfaces.js';
 import { parseTargets, probeableTargets, unprobeableReason, type TargetSet } from '../targets.js';
 import { ScanBounds } from '../discovery/bounds.js';
-import { heardHosts } from '../discovery/probe-hosts.js';
+import { heardHosts, probeSocketBudget } from '../discovery/probe-hosts.js';
+import { softFdLimit } from '../net/fd-limit.js';
 import type { Inventory, Observation, SweepSummary } from '../types.js';
 import type { Knowledge } from '../knowledge/index.js';
 import type { CredentialStore } from '../credentials.js';
 import { countOnLink, ipv6OnLinkCidrs, IPV6_GC_THRESH3_PATH, LIVE_HOLD_MS, machineNeighbourEntries, NeighbourBudget, neighbourBudgetSize, neighbourTableLimit, placesHeld, SILENT_HOLD_MS } from '../net/neighbour-budget.js';
 import { readNeighbourRows } from '../discovery/neighbours.js';
 import { SweepLedger } from '../discovery/sweep-ledger.js';
+import { ProbeFeed, ProbeLedger } from '../discovery/probe-passes.js';
+import { RateLimiter, Semaphore } from '../net/rate-limiter.js';
+import { whenAborted } from '../net/abort.js';
 import { RefusalLedger, type CredentialRefusal } from '../credential-refusals.js';
 
 export interface ScanOptions {
@@ -60,7 +64,10 @@ export function newScanId(at: Date): string {
 }
 
 const NO_TARGETS = parseTargets([]);
-/** Each phase after the window (TCP connects, then HTTP/RTSP/TLS/ONVIF probes) gets this long at most… */
+/**
+ * Each phase after the window (TCP connects, then HTTP/RTSP/TLS/ONVIF probes) gets this long at
+ * most (the probes, which start beside the sweeps: this long after the last sweep ended)…
+ */
 const PROBE_PHASE_LIMIT_MS = 60_000;
 /**
  * …and the connect sweep this much more per named address: at the default `--rate` a dead routed
@@ -68,6 +75,13 @@ const PROBE_PHASE_LIMIT_MS = 60_000;
  * a routed /16 fits with room to spare (about 5 minutes at most) while a wedged sweep still ends.
  */
 const CONNECT_PHASE_MS_PER_ROUTED_TARGET = 4;
+/**
+ * The probes get a new view of the observations at most this often while the sweeps run
+ * (discovery/probe-passes.ts): each view copies the observations so far (about 10,000 on a
+ * 1,000-device /22) and each probe kind reads all of it, so fewer views cost less CPU; a swept host
+ * waits at most this long for its probes to learn of it, little against the seconds its probes take.
+ */
+const PROBE_VIEW_INTERVAL_MS = 250;
 
 /**
  * The connect phase's limit. An on-link address holds one of `neighbourBudget` places while it is
@@ -144,18 +158,51 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   const sweep = new SweepLedger();
   for (const { addresses, reason } of skipped) log.warn({ addresses, reason }, 'named target skipped: it is not the address of one device, so it is never probed');
 
-  /** Runs one phase's discoverers together, over the given targets and earlier observations. */
-  const runPhase = async (phase: DiscoveryPhase, scope: { targets: TargetSet; seen: readonly Observation[] }): Promise<void> => {
-    const inPhase = chosen.filter((d) => d.phase === phase);
+  // One `--rate` for everything active: the sweep and the probes that run beside it share it.
+  const rateLimiter = new RateLimiter(options.ratePerSecond);
+
+  // Probes start as soon as they can (discovery/probe-passes.ts): the incremental ones read views of
+  // the observations, each saying which hosts are wholly swept, from the moment the window closes;
+  // they end after the view that follows every sweep. Not before the window closes: on the
+  // 1,000-device crowd, probes beside the window cost replies to it (WS-Discovery 304–356 devices
+  // heard instead of 402, SADP 318 instead of 335; BENCHMARKS.md "Probes beside the sweep"). A
+  // host heard from outside every chosen subnet (a misaddressed device) is never probed unless named.
+  const probeable = (): Observation[] => probeableObservations(observations, subnets, targets);
+  const swept = new Set<string>();
+  let windowClosed = false;
+  const ledger = new ProbeLedger();
+  const probeSockets = new Semaphore(probeSocketBudget(softFdLimit().limit));
+  const feed = new ProbeFeed(() => {
+    const whole = new Set(swept);
+    return { seen: probeable(), pass: { portsSwept: (ip: string) => whole.has(ip), ledger } };
+  }, PROBE_VIEW_INTERVAL_MS);
+  const onHostSwept = (ip: string): void => {
+    swept.add(ip);
+    if (windowClosed) feed.changed();
+  };
+
+  /**
+   * Runs one phase's discoverers together (or `run.only` of them, then logging nothing: the caller
+   * does), over the given targets and earlier observations; probes run under the probes' own
+   * deadline (`run.signal`), incremental ones over the feed.
+   */
+  const runPhase = async (
+    phase: DiscoveryPhase,
+    scope: { targets: TargetSet; seen: readonly Observation[] },
+    run: { only?: readonly Discoverer[]; signal?: AbortSignal; feed?: ProbeFeed } = {},
+  ): Promise<void> => {
+    const inPhase = run.only ?? chosen.filter((d) => d.phase === phase);
     if (inPhase.length === 0) return;
-    report(phase);
+    if (!run.feed) report(phase);
     const limitMs =
       phase === 'listen'
         ? options.timeoutMs
         : phase === 'connect' && scope.targets === targets
           ? connectPhaseLimitMs(reach.onLink, reach.routed, neighbours.size)
-          : PROBE_PHASE_LIMIT_MS;
-    const phaseDeadline = signalScope(options.signal, limitMs);
+          : run.signal
+            ? undefined
+            : PROBE_PHASE_LIMIT_MS;
+    const phaseDeadline = signalScope(run.signal ?? options.signal, limitMs);
     const ctx: ScanContext = {
       interfaces: options.interfaces,
       targets: scope.targets,
@@ -172,10 +219,15 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
       bounds,
       neighbours,
       sweep,
+      ...(ACTIVE_PHASES.has(phase) ? { rateLimiter } : {}),
+      ...(phase === 'connect' ? { onHostSwept } : {}),
+      ...(phase === 'probe' ? { probeSockets } : {}),
+      ...(run.feed ? { probeFeed: run.feed } : {}),
     };
     const record = (o: Observation): void => {
       observations.push(o);
       hostsSeen.add(o.ip);
+      if (windowClosed) feed.changed();
       report(phase);
     };
     const kept = phase === 'listen' ? bounds.keeping(record) : record;
@@ -189,24 +241,50 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
     const phaseStarted = Date.now();
     const results = await Promise.allSettled(inPhase.map((d) => d.run(ctx, emit)));
     phaseDeadline.dispose();
-    log.info({ phase, ms: Date.now() - phaseStarted, observations: observations.length, memoryMb: memoryMb() }, 'phase finished');
+    const finished = { phase, ms: Date.now() - phaseStarted, observations: observations.length };
+    if (run.only) log.debug({ ...finished, discoverers: inPhase.map((d) => d.name) }, 'discoverers finished');
+    else log.info({ ...finished, memoryMb: memoryMb() }, 'phase finished');
     results.forEach((r, i) => {
       if (r.status === 'rejected') log.error({ discoverer: inPhase[i]?.name, phase, err: String(r.reason) }, 'discoverer failed; the scan goes on without it');
     });
   };
 
+  const probers = chosen.filter((d) => d.phase === 'probe');
+  let windowClosedAt = Date.now();
+  const probesEnd = new AbortController();
+  const detachProbes = options.signal ? whenAborted(options.signal, () => probesEnd.abort()) : (): void => undefined;
+  const incrementalProbes = runPhase('probe', { targets, seen: [] }, { only: probers.filter((d) => d.incremental === true), signal: probesEnd.signal, feed });
+
   // The TCP sweep of the named TARGETs needs nothing from discovery, so it runs during the listen
   // window; hosts that announced themselves there but were not named are swept right after it.
-  await Promise.all([runPhase('listen', { targets, seen: [] }), runPhase('connect', { targets, seen: [] })]);
-  // A host heard from outside every chosen subnet (a misaddressed device) is never probed unless named.
-  const probeable = (): Observation[] => probeableObservations(observations, subnets, targets);
+  await Promise.all([
+    runPhase('listen', { targets, seen: [] }).then(() => {
+      windowClosed = true;
+      windowClosedAt = Date.now();
+      feed.changed();
+    }),
+    runPhase('connect', { targets, seen: [] }),
+  ]);
   // Judged on every observation, so a dual-stack device named by its IPv4 address is not swept
   // again at its IPv6 addresses (heardHosts leaves out IPv6 addresses announcing an IPv4 one's identity).
   const heardNow = probeable();
   const announced = heardHosts(heardNow);
   const unnamed = heardNow.filter((o) => announced.has(o.ip) && !targets.has(o.ip));
   await runPhase('connect', { targets: NO_TARGETS, seen: unnamed });
-  await runPhase('probe', { targets, seen: probeable() });
+  const connectsEnded = Date.now();
+  feed.close();
+  const probeLimit = setTimeout(() => probesEnd.abort(), PROBE_PHASE_LIMIT_MS);
+  await Promise.all([
+    incrementalProbes,
+    runPhase('probe', { targets, seen: probeable() }, { only: probers.filter((d) => d.incremental !== true), signal: probesEnd.signal }),
+  ]);
+  clearTimeout(probeLimit);
+  detachProbes();
+  if (probers.length > 0) {
+    const ended = Date.now();
+    // From the window's close, when the probes start, and from the last sweep's end.
+    log.info({ phase: 'probe', ms: ended - windowClosedAt, afterConnectMs: ended - connectsEnded, probeSockets: probeSockets.size, observations: observations.length, memoryMb: memoryMb() }, 'phase finished');
+  }
   await runPhase('collect', { targets, seen: observations });
 
   const hosts = mergeObservations(observations, identityFieldsOf(options.knowledge.fields, options.knowledge.comparison));

@@ -148,10 +148,11 @@ describe('the hostile device costs at most its timeouts', () => {
       if (!line) throw new Error(`no log line "${msg}" from ${module}`);
       return line.time;
     };
-    // The named target's sweep overlaps the listen window; a second, empty sweep of hosts heard
-    // but not named ends that phase, and the probe phase starts after it.
+    // The named target's sweep overlaps the listen window; its probes start when the window has
+    // closed and its ports are all swept (agent/discovery/probe-passes.ts), whichever is later.
     const sweeps = run.log.filter((l) => l.module === 'tcp-connect' && l.msg === 'TCP connect sweep finished');
-    const probePhaseStart = Math.max(...sweeps.map((l) => l.time));
+    const listened = run.log.find((l) => l.module === 'scan' && l.msg === 'phase finished' && l.phase === 'listen');
+    const probePhaseStart = Math.max(listened?.time ?? Number.POSITIVE_INFINITY, Math.min(...sweeps.map((l) => l.time)));
     // 3 s per exchange (agent/discovery/http.ts, tls.ts): its silent port 80 costs one timeout,
     // its endless body and huge header are cut at once, its TLS garbage fails at once.
     expect(at('http-pages', 'HTTP probes finished') - probePhaseStart).toBeLessThan(3000 + 700);

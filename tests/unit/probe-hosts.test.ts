@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sleep } from '../../agent/net/abort.js';
-import { activeProbeHosts, openPortsFor, probeHosts, withDefaults } from '../../agent/discovery/probe-hosts.js';
+import { activeProbeHosts, MAX_PROBE_SOCKETS, openPortsFor, probeHosts, probeSocketBudget, withDefaults } from '../../agent/discovery/probe-hosts.js';
+import { Semaphore } from '../../agent/net/rate-limiter.js';
 import type { Observation } from '../../agent/types.js';
 import { loopbackContext } from '../support/scan-context.js';
 
@@ -54,7 +55,32 @@ describe('activeProbeHosts (issue 14)', () => {
   });
 });
 
+describe('probeSocketBudget', () => {
+  it('leaves the probes what the sweep and the reserve leave of the descriptor limit, at least one, at most what all pools hold', () => {
+    expect(probeSocketBudget(256)).toBe(256 - 64 - 144);
+    expect(probeSocketBudget(512)).toBe(512 - 64 - 336);
+    expect(probeSocketBudget(1024)).toBe(MAX_PROBE_SOCKETS);
+    expect(probeSocketBudget(80)).toBe(80 - 64 - 12);
+    expect(probeSocketBudget(64)).toBe(1);
+    expect(probeSocketBudget(Number.POSITIVE_INFINITY)).toBe(MAX_PROBE_SOCKETS);
+  });
+});
+
 describe('probeHosts', () => {
+  it('holds no more items at once, all pools together, than the probes have sockets', async () => {
+    let running = 0;
+    let most = 0;
+    const ctx = loopbackContext({ probeSockets: new Semaphore(3) });
+    const work = async (): Promise<void> => {
+      most = Math.max(most, ++running);
+      await sleep(5);
+      running--;
+    };
+    await Promise.all([probeHosts(ctx, [1, 2, 3, 4], { concurrency: 4 }, work), probeHosts(ctx, [5, 6, 7, 8], { concurrency: 4 }, work)]);
+    expect(most).toBe(3);
+    expect(ctx.probeSockets?.available).toBe(3);
+  });
+
   it('works through every item at most `concurrency` at a time', async () => {
     let running = 0;
     let most = 0;

@@ -1,0 +1,118 @@
+/**
+ * Probes as soon as they can: the scan runs each incremental 'probe' discoverer once, from the
+ * start of the scan, over a feed of views of what has been observed so far (agent/pipeline/scan.ts).
+ * The first view comes when the listen window closes (what devices announced is whole then), the
+ * next ones as the sweeps go on: a view says which hosts have had all their ports swept (their
+ * open ports are known, so a host's pages can be asked port after port). Each discoverer takes
+ * from each view the items no earlier view gave it, claimed in the scan's ledger, so no item (a
+ * discoverer's host, port, path or URL) is probed twice, and every item that one probe phase after
+ * everything would probe is probed: the last view comes after every sweep.
+ */
+import type { Observation } from '../types.js';
+import type { ScanContext } from './types.js';
+
+/** Which items a discoverer has claimed, across every view of one scan. */
+export class ProbeLedger {
+  private readonly claimed = new Set<string>();
+
+  /** True the first time `item` is claimed for `discoverer`; false ever after. */
+  claim(discoverer: string, item: string): boolean {
+    const key = `${discoverer}\u0000${item}`;
+    if (this.claimed.has(key)) return false;
+    this.claimed.add(key);
+    return true;
+  }
+
+  /** Items claimed so far, all discoverers together. */
+  get size(): number {
+    return this.claimed.size;
+  }
+}
+
+/** What one view of the observations may be relied on for. */
+export interface ProbePass {
+  /** True for a host all of whose ports have been swept: its open ports in `seen` are whole. */
+  readonly portsSwept: (ip: string) => boolean;
+  /** The scan's one ledger. */
+  readonly ledger: ProbeLedger;
+}
+
+/** The observations so far, and what of them is whole. */
+export interface ProbeView {
+  readonly seen: readonly Observation[];
+  readonly pass: ProbePass;
+}
+
+/** Whether `ip`'s open ports in ctx.seen are whole: always, absent a pass (one probe phase after everything). */
+export function portsSwept(ctx: Pick<ScanContext, 'probePass'>, ip: string): boolean {
+  return ctx.probePass?.portsSwept(ip) ?? true;
+}
+
+/** The items no earlier view gave `discoverer`, claimed now, in order; all of them absent a pass. */
+export function claimUnprobed<T>(ctx: Pick<ScanContext, 'probePass'>, discoverer: string, items: Iterable<T>, key: (item: T) => string): T[] {
+  const ledger = ctx.probePass?.ledger;
+  return [...items].filter((item) => ledger?.claim(discoverer, key(item)) ?? true);
+}
+
+/**
+ * The items of every view as the views come (`itemsOf` claims them), for a probe pool to take
+ * as its workers free up; without a feed, the items of ctx itself, once.
+ */
+export async function* asTheyCome<T>(ctx: ScanContext, itemsOf: (view: ScanContext) => Iterable<T>): AsyncGenerator<T> {
+  if (!ctx.probeFeed) return yield* itemsOf(ctx);
+  for await (const view of ctx.probeFeed.views()) yield* itemsOf({ ...ctx, seen: view.seen, probePass: view.pass });
+}
+
+/**
+ * Views of the observations for the probe discoverers. Whoever adds to them calls changed(); each
+ * reader then gets one view, taken when the first reader asks after the change and shared by the
+ * others (a reader busy with earlier items skips the views in between: each view holds everything
+ * before it), at most every `intervalMs`, and a last one after close().
+ */
+export class ProbeFeed {
+  private version = 0;
+  private taken: { version: number; view: ProbeView } | null = null;
+  private closed = false;
+  private timer: NodeJS.Timeout | undefined;
+  private wake: (() => void)[] = [];
+
+  constructor(
+    private readonly snapshot: () => ProbeView,
+    private readonly intervalMs: number,
+  ) {}
+
+  /** Something was observed or swept: readers get a new view within `intervalMs`. */
+  changed(): void {
+    if (this.closed || this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.publish();
+    }, this.intervalMs);
+  }
+
+  /** Everything is observed: readers get the last view at once, then their iteration ends. */
+  close(): void {
+    if (this.closed) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.closed = true;
+    this.publish();
+  }
+
+  async *views(): AsyncGenerator<ProbeView> {
+    let taken = 0;
+    for (;;) {
+      if (this.version > taken) {
+        taken = this.version;
+        if (this.taken?.version !== taken) this.taken = { version: taken, view: this.snapshot() };
+        yield this.taken.view;
+      } else if (this.closed) return;
+      else await new Promise<void>((resolve) => this.wake.push(resolve));
+    }
+  }
+
+  private publish(): void {
+    this.version++;
+    for (const resolve of this.wake.splice(0)) resolve();
+  }
+}
