@@ -322,6 +322,10 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
         nudgeAgain(ip, record);
       } else {
         record.seenAt = readStartedAt;
+        // A MAC remembered from earlier (STALE, DELAY, PROBE): packets to it leave at once, none is
+        // queued on an unresolved entry, so other contacts need not wait the kernel's check (its
+        // delay_first_probe_time alone is 5 s, longer than a short discovery window).
+        if (row.entry) budget.settled(ip);
         if (readStartedAt - record.sentAt > limitMs) settle(ip, record, 'unresolved');
       }
     }

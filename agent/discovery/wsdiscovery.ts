@@ -36,6 +36,15 @@ import { CLEANED_FIELD } from '../safe-text.js';
 const SEND_COUNT = 2;
 /** Unicast probes to named targets are paced so a /24 does not arrive as one burst. */
 const UNICAST_PROBES_PER_SECOND = 200;
+/**
+ * Unicast Probes waiting at once for their address's place in the neighbour table (an address host
+ * discovery is still resolving is contacted only after its verdict, about 3 s for a silent one:
+ * net/neighbour-budget.ts acquire). Each waits on its own, so a silent address does not hold back
+ * the Probes to the live ones after it; host discovery judges up to its budget (512 addresses in an
+ * empty default table) at once, and half of that keeps up with it while a /16 of targets cannot
+ * pile up waiting Probes.
+ */
+const WAITING_PROBES_MAX = 256;
 
 export const wsDiscovery: Discoverer<'ws-discovery'> = {
   name: 'ws-discovery',
@@ -116,9 +125,10 @@ async function probeTargets(ctx: ScanContext, sockets: ProbeSockets, probe: Buff
   const started = Date.now();
   let sent = 0;
   const unsent = new Set<string>();
+  const waiting = new Set<Promise<void>>();
   for (let round = 0; round < SEND_COUNT; round++) {
     for (const ip of targetsInProbeOrder(ctx.targets)) {
-      if (ctx.signal.aborted) return;
+      if (ctx.signal.aborted) break;
       const socket = probeSocketFor(ip, sockets);
       if (!socket) {
         unsent.add(ip);
@@ -126,11 +136,16 @@ async function probeTargets(ctx: ScanContext, sockets: ProbeSockets, probe: Buff
       }
       const early = started + sent * gap - Date.now();
       if (early > 0) await sleep(early, ctx.signal);
-      if (!(await ctx.neighbours.acquire(ip, ctx.signal))) return;
-      socket.send(probe, ip, WSD_PORT);
+      const sending: Promise<void> = ctx.neighbours.acquire(ip, ctx.signal).then((mayContact) => {
+        if (mayContact) socket.send(probe, ip, WSD_PORT);
+        waiting.delete(sending);
+      });
+      waiting.add(sending);
       sent++;
+      if (waiting.size >= WAITING_PROBES_MAX) await Promise.race(waiting);
     }
   }
+  await Promise.all(waiting);
   if (unsent.size > 0) log.info({ targets: [...unsent].slice(0, 16), count: unsent.size }, 'no socket of their family is open: these targets got no unicast WS-Discovery Probe');
 }
 

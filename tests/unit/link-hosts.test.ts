@@ -181,6 +181,22 @@ describe('discoverLinkHosts', () => {
     expect(contacted[1]?.[1]).toBeGreaterThanOrEqual(RESOLUTION_MS);
   });
 
+  it('lets other contacts to an address with a remembered MAC go at once, not after the kernel has checked it (5 s)', async () => {
+    const kernel = fakeKernel(LIVE);
+    kernel.table.set('198.18.0.10', { state: 'STALE', mac: '28:57:be:00:00:10', since: Date.now() });
+    const budget = new NeighbourBudget(8, ['198.18.0.0/24']);
+    const r = run(['198.18.0.10'], kernel, budget);
+    await vi.advanceTimersByTimeAsync(0);
+    let contactedAt: number | null = null;
+    void budget.acquire('198.18.0.10').then(() => (contactedAt = r.elapsed()));
+    await vi.runAllTimersAsync();
+    await r.result;
+    // Packets to a DELAY entry leave at once (its MAC is known): the first read that shows it frees them.
+    expect(contactedAt).not.toBeNull();
+    expect(contactedAt).toBeLessThan(500);
+    expect(r.found[0]?.at).toBeGreaterThanOrEqual(5000);
+  });
+
   it('counts an address gone from the table as silent (only a FAILED entry can have been freed)', async () => {
     const r = run(DEAD, fakeKernel(LIVE, { freeFailed: true }), new NeighbourBudget(4, ['198.18.0.0/24']));
     await vi.runAllTimersAsync();
