@@ -56,8 +56,6 @@ export interface DeviceFingerprint {
   readonly evidence: Evidence[];
   /** Field identity mappings by priority first, then rule captures and `set` values by confidence. */
   readonly identity: Identity;
-  /** Vendor keys supported by platform claims (who made it) and by brand claims (what it says it is). */
-  readonly claims: { readonly platform: string[]; readonly brand: string[] };
   /**
    * The IEEE organisation the device's MAC is registered to, unless the registry lists a
    * placeholder there ("Private"…): who made its network interface, whether vendors.yaml knows it
@@ -148,9 +146,6 @@ interface Gathered {
   readonly ranks: number[];
   readonly fromFields: CandidatesByKey;
   readonly fromRules: CandidatesByKey;
-  /** Vendor keys of platform and of brand claims, with repeats. */
-  readonly platform: string[];
-  readonly brand: string[];
 }
 
 /** The device's MACs in canonical form, sorted, each once. */
@@ -175,14 +170,13 @@ function gatherOui(db: FingerprintDb, index: RuleIndex, mac: string, into: Gathe
     confidence: vendor ? vendor.ouiConfidence : 0,
   });
   into.ranks.push(index.ouiRank);
-  if (vendor) into.platform.push(vendor.key);
   return hit.placeholder ? null : hit.organisation;
 }
 
 /**
  * What one value of a field yields, the same on every device that shows it: the field's own
  * identity mapping, the evidence of every rule that matches it (frozen: devices share it), the
- * identity values those rules set or capture, in rule order, and the vendors they claim.
+ * identity values those rules set or capture, in rule order.
  */
 interface ValueOutcome {
   readonly fromField: Candidate | null;
@@ -190,8 +184,6 @@ interface ValueOutcome {
   /** Each evidence item's place in the evidence order, at the same index. */
   readonly ranks: readonly number[];
   readonly fromRules: readonly Candidate[];
-  readonly platform: readonly string[];
-  readonly brand: readonly string[];
 }
 
 function outcomeOf(db: FingerprintDb, field: string, def: FieldDef, rules: readonly IndexedRule[], value: string): ValueOutcome {
@@ -199,8 +191,6 @@ function outcomeOf(db: FingerprintDb, field: string, def: FieldDef, rules: reado
   const evidence: Evidence[] = [];
   const ranks: number[] = [];
   const fromRules: Candidate[] = [];
-  const platform: string[] = [];
-  const brand: string[] = [];
   let detail: string | undefined;
   for (const { rule, captureKeys, sets, rank } of rules) {
     let groups: Record<string, string | undefined> | undefined;
@@ -214,7 +204,6 @@ function outcomeOf(db: FingerprintDb, field: string, def: FieldDef, rules: reado
     detail ??= describeField(field, value);
     evidence.push(Object.freeze({ source: rule.source, detail, supports: rule.supports, rule: rule.id, confidence: rule.confidence }));
     ranks.push(rank);
-    if (rule.supports) (rule.claim === 'platform' ? platform : brand).push(rule.supports);
     // What the rule sets, unless a capture of the same name overrides it; then the captures.
     for (const [key, set] of sets) if (!groups?.[key]) fromRules.push(candidate(key, rule.confidence, set));
     if (!groups) continue;
@@ -223,7 +212,7 @@ function outcomeOf(db: FingerprintDb, field: string, def: FieldDef, rules: reado
       if (captured) fromRules.push(candidate(key, rule.confidence, captured));
     }
   }
-  return { fromField: def.identity ? candidate(def.identity, def.priority, value) : null, evidence, ranks, fromRules, platform, brand };
+  return { fromField: def.identity ? candidate(def.identity, def.priority, value) : null, evidence, ranks, fromRules };
 }
 
 /**
@@ -283,8 +272,6 @@ function gatherValue(db: FingerprintDb, memo: OutcomeMemo, field: string, def: F
     into.ranks.push(outcome.ranks[i]!);
   }
   for (const candidate of outcome.fromRules) push(into.fromRules, candidate);
-  for (const vendor of outcome.platform) into.platform.push(vendor);
-  for (const vendor of outcome.brand) into.brand.push(vendor);
 }
 
 const NO_RULES: readonly IndexedRule[] = [];
@@ -298,7 +285,7 @@ const NO_RULES: readonly IndexedRule[] = [];
 export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): DeviceFingerprint {
   const index = ruleIndexOf(db);
   const memo = memoOf(db);
-  const into: Gathered = { evidence: [], ranks: [], fromFields: [], fromRules: [], platform: [], brand: [] };
+  const into: Gathered = { evidence: [], ranks: [], fromFields: [], fromRules: [] };
 
   let registrant: string | null = null;
   for (const mac of macsOf(input)) {
@@ -333,7 +320,6 @@ export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): D
   return {
     evidence: sortedEvidence(into.evidence, into.ranks),
     identity,
-    claims: { platform: sortedOnce(into.platform), brand: sortedOnce(into.brand) },
     registrant,
   };
 }
