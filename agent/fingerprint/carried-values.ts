@@ -8,12 +8,14 @@ import { compilePattern, readKnowledgeFile } from '../knowledge/read.js';
 import { MAX_MATCH_VALUE_LENGTH, namedGroups } from './match.js';
 import type { FieldDef } from './types.js';
 
-/** What every carrier entry has: an id, the kind of value it runs on, and its pattern. */
+/** What every carrier entry has: an id, the kind of value it runs on, its pattern, what it is and its public source. */
 export interface RawCarrier {
   readonly id: string;
   readonly kind: string;
+  readonly description: string;
   readonly pattern: string;
   readonly flags?: string;
+  readonly source: string;
 }
 
 /** A carrier entry as read: its pattern compiled and the fields it runs on. */

@@ -5,10 +5,10 @@
  * its IEEE registrant (oui.json) and the vendor-table entry that registrant maps to.
  */
 import { normaliseMac } from '../net/mac.js';
-import type { Evidence, EvidenceSource, Observation } from '../types.js';
+import type { Evidence, Observation } from '../types.js';
 import { lookupOui } from './oui.js';
 import { describeField } from './match.js';
-import { holdsCarriedField, readCarrierTable, valuesOf, type RawCarrier } from './carried-values.js';
+import { holdsCarriedField, readCarrierTable, valuesOf, type RawCarrier, type ReadCarrier } from './carried-values.js';
 import { OUI_RULE_ID, type FieldDef, type FingerprintDb, type OuiMatch } from './types.js';
 
 export const MAC_CARRIERS_FILE = 'mac-carriers.yaml';
@@ -19,22 +19,12 @@ export interface MacCarrierExample {
   readonly mac: string;
 }
 
-export interface MacCarrier {
-  readonly id: string;
-  readonly kind: string;
-  readonly description: string;
-  readonly pattern: RegExp;
-  readonly source: string;
+interface RawMacCarrier extends RawCarrier {
   readonly examples: readonly MacCarrierExample[];
-  /** Field → the evidence source written for it: every field fields.yaml gives this kind. */
-  readonly fields: ReadonlyMap<string, EvidenceSource>;
 }
 
-interface RawMacCarrier extends RawCarrier {
-  readonly description: string;
-  readonly source: string;
-  readonly examples: MacCarrierExample[];
-}
+/** A mac-carriers.yaml entry as read: its pattern compiled, and every field fields.yaml gives its kind. */
+export type MacCarrier = ReadCarrier<RawMacCarrier>;
 
 /** Reads mac-carriers.yaml; a carrier whose kind no field carries, or without a `mac` group, is refused. */
 export function readMacCarriers(dir: string, fields: ReadonlyMap<string, FieldDef>): readonly MacCarrier[] {

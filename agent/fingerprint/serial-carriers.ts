@@ -6,10 +6,10 @@
  * the device gives in its fields of kind serial: agreement is evidence of the maker's firmware,
  * disagreement is written too (supporting nothing), never dropped.
  */
-import type { Evidence, EvidenceSource, Observation } from '../types.js';
+import type { Evidence, Observation } from '../types.js';
 import { compilePattern } from '../knowledge/read.js';
 import { describeField, MAX_MATCH_VALUE_LENGTH, namedGroups } from './match.js';
-import { holdsCarriedField, readCarrierTable, valuesOf, type RawCarrier } from './carried-values.js';
+import { holdsCarriedField, readCarrierTable, valuesOf, type RawCarrier, type ReadCarrier } from './carried-values.js';
 import { SERIAL_FRAGMENT_RULE_ID, type FieldDef, type FingerprintDb } from './types.js';
 
 export const SERIAL_CARRIERS_FILE = 'serial-carriers.yaml';
@@ -22,30 +22,20 @@ export interface SerialCarrierExample {
   readonly agrees: boolean;
 }
 
-export interface SerialCarrier {
-  readonly id: string;
-  readonly kind: string;
-  readonly description: string;
-  /** Over the carrying value; its named group `fragment` is the piece of the serial it carries. */
-  readonly pattern: RegExp;
-  /** Over the device's serial; its named group `fragment` is what the carried piece must equal. */
-  readonly serial: RegExp;
-  readonly supports: string;
-  readonly confidence: number;
-  readonly source: string;
-  readonly examples: readonly SerialCarrierExample[];
-  /** Field → the evidence source written for it: every field fields.yaml gives this kind. */
-  readonly fields: ReadonlyMap<string, EvidenceSource>;
-}
-
 interface RawSerialCarrier extends RawCarrier {
-  readonly description: string;
+  /** Over the device's serial; its named group `fragment` is what the carried piece must equal. */
   readonly serial: string;
   readonly supports: string;
   readonly confidence: number;
-  readonly source: string;
-  readonly examples: SerialCarrierExample[];
+  readonly examples: readonly SerialCarrierExample[];
 }
+
+/**
+ * A serial-carriers.yaml entry as read: its pattern (over the carrying value; its named group
+ * `fragment` is the piece of the serial it carries) and its serial pattern compiled, and every
+ * field fields.yaml gives its kind.
+ */
+export type SerialCarrier = Omit<ReadCarrier<RawSerialCarrier>, 'serial'> & { readonly serial: RegExp };
 
 /** Reads serial-carriers.yaml; a carrier whose kind no field carries, or a pattern without a `fragment` group, is refused. */
 export function readSerialCarriers(dir: string, fields: ReadonlyMap<string, FieldDef>): readonly SerialCarrier[] {

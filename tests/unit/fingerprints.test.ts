@@ -214,6 +214,16 @@ function loadError(dir: string): AgentError {
   throw new Error('expected loadKnowledge to throw');
 }
 
+/** The load error of a copy of the knowledge base whose `file` has `from` (which must be there) replaced by `to`. */
+function brokenLoad(file: string, from: string, to: string): string {
+  const dir = copyDb();
+  const path = join(dir, file);
+  const text = readFileSync(path, 'utf8');
+  expect(text).toContain(from);
+  writeFileSync(path, text.replace(from, to));
+  return loadError(dir).message;
+}
+
 function messages(problems: FingerprintProblem[]): string[] {
   return problems.map((p) => `${p.file} ${p.rule ?? ''}: ${p.message}`);
 }
@@ -357,34 +367,18 @@ describe('a broken database is reported', () => {
   });
 
   it('the carrier tables are checked with line and key: a pattern without its named group, a serial pattern that does not compile', () => {
-    const broken = (file: string, from: string, to: string): string => {
-      const dir = copyDb();
-      const path = join(dir, file);
-      const text = readFileSync(path, 'utf8');
-      expect(text).toContain(from);
-      writeFileSync(path, text.replace(from, to));
-      return loadError(dir).message;
-    };
-    expect(broken('mac-carriers.yaml', '(?<mac>[0-9A-F]{12})', '([0-9A-F]{12})')).toMatch(/mac-carriers\.yaml" is invalid: line \d+: carriers\[0\]\.pattern: the pattern needs a named group `mac`/);
-    expect(broken('serial-carriers.yaml', "serial: '(?:19|20)", "serial: '(?:19|20")).toMatch(/serial-carriers\.yaml" is invalid: line \d+: carriers\[0\]\.serial: pattern .* does not compile/);
+    expect(brokenLoad('mac-carriers.yaml', '(?<mac>[0-9A-F]{12})', '([0-9A-F]{12})')).toMatch(/mac-carriers\.yaml" is invalid: line \d+: carriers\[0\]\.pattern: the pattern needs a named group `mac`/);
+    expect(brokenLoad('serial-carriers.yaml', "serial: '(?:19|20)", "serial: '(?:19|20")).toMatch(/serial-carriers\.yaml" is invalid: line \d+: carriers\[0\]\.serial: pattern .* does not compile/);
   });
 
   it('the tables the discoverers use are checked too, with line and key: ports, HTTP probes, mDNS services, weights', () => {
-    const broken = (file: string, from: string, to: string): string => {
-      const dir = copyDb();
-      const path = join(dir, file);
-      const text = readFileSync(path, 'utf8');
-      expect(text).toContain(from);
-      writeFileSync(path, text.replace(from, to));
-      return loadError(dir).message;
-    };
-    expect(broken('ports.yaml', '  - port: 80\n', '  - port: 80000\n')).toMatch(/ports\.yaml" is invalid: line \d+: ports\[0\]\.port: must be <= 65535/);
-    expect(broken('ports.yaml', '  - port: 443\n', '  - port: 80\n')).toMatch(/line \d+: ports\[1\]\.port: port 80 is listed twice/);
-    expect(broken('http-probes.yaml', '  - path: /\n', '  - path: /../etc/passwd\n')).toMatch(/http-probes\.yaml" is invalid: line \d+: paths\[0\]\.path: must NOT be valid/);
-    expect(broken('mdns-services.yaml', '  - type: _http._tcp', '  - type: http')).toMatch(/mdns-services\.yaml" is invalid: line \d+: services\[0\]\.type: must match pattern/);
-    expect(broken('lockout.yaml', '    failures: 5\n    lockSeconds: 1800', '    failures: 1\n    lockSeconds: 1800')).toMatch(/lockout\.yaml" is invalid: line \d+: mechanisms\[0\]\.failures: must be >= 2/);
-    expect(broken('lockout.yaml', '  - name: dahua-cgi', '  - name: hikvision-isapi')).toMatch(/line \d+: mechanisms\[1\]\.name: hikvision-isapi is listed twice/);
-    expect(broken('classification.yaml', 'uncertainWeight: 0.5', 'uncertainWeight: 5')).toMatch(/classification\.yaml" is invalid: line \d+: uncertainWeight: must be <= 1/);
+    expect(brokenLoad('ports.yaml', '  - port: 80\n', '  - port: 80000\n')).toMatch(/ports\.yaml" is invalid: line \d+: ports\[0\]\.port: must be <= 65535/);
+    expect(brokenLoad('ports.yaml', '  - port: 443\n', '  - port: 80\n')).toMatch(/line \d+: ports\[1\]\.port: port 80 is listed twice/);
+    expect(brokenLoad('http-probes.yaml', '  - path: /\n', '  - path: /../etc/passwd\n')).toMatch(/http-probes\.yaml" is invalid: line \d+: paths\[0\]\.path: must NOT be valid/);
+    expect(brokenLoad('mdns-services.yaml', '  - type: _http._tcp', '  - type: http')).toMatch(/mdns-services\.yaml" is invalid: line \d+: services\[0\]\.type: must match pattern/);
+    expect(brokenLoad('lockout.yaml', '    failures: 5\n    lockSeconds: 1800', '    failures: 1\n    lockSeconds: 1800')).toMatch(/lockout\.yaml" is invalid: line \d+: mechanisms\[0\]\.failures: must be >= 2/);
+    expect(brokenLoad('lockout.yaml', '  - name: dahua-cgi', '  - name: hikvision-isapi')).toMatch(/line \d+: mechanisms\[1\]\.name: hikvision-isapi is listed twice/);
+    expect(brokenLoad('classification.yaml', 'uncertainWeight: 0.5', 'uncertainWeight: 5')).toMatch(/classification\.yaml" is invalid: line \d+: uncertainWeight: must be <= 1/);
   });
 
   it('a source a clone cannot check (no URL, no owner/repo path@commit, no declared gap) is reported', () => {
