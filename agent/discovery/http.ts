@@ -138,7 +138,7 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
         }
       };
 
-      await probeHosts(ctx, hosts, { concurrency: hostConcurrency, deadlineMs: hostDeadlineMs }, async ([ip, targets], host) => {
+      await probeHosts(ctx, hosts, { concurrency: hostConcurrency, deadlineMs: hostDeadlineMs }, ([ip]) => ip, async ([ip, targets], host) => {
         for (const target of targets) {
           if (host.signal.aborted) break;
           await askPort(target, host);

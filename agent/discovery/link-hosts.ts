@@ -16,9 +16,11 @@
  * timer's reference; others for 5 s after they change): a nudge holds a place of its own only until
  * a read begun after it shows its entry, and from then on the entry's own row holds it for as long
  * as the kernel keeps it (an unanswered address about 3 s, until FAILED; a live one about 35 s,
- * while REACHABLE).
+ * while REACHABLE), or until the scan gives its own entry back (with CAP_NET_ADMIN: an unanswered
+ * one after two solicitations, SECOND_SOLICITATION_GRACE_MS; a live one once nothing uses it).
  */
 import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { sleep } from '../net/abort.js';
 import { COLLECTOR_MIN_AGE_SECONDS, type NeighbourBudget } from '../net/neighbour-budget.js';
 import { heardWithin, type NeighbourRow } from './neighbours.js';
@@ -50,6 +52,32 @@ export const TABLE_POLL_MS = 100;
  * ucast_solicit (3) × retrans_time (1 s), and a second more.
  */
 export const RESOLUTION_LIMIT_MS = 9_000;
+
+/**
+ * How long after the kernel's second solicitation an address that has not answered is given up on,
+ * when the scan may delete its entry (net/neighbour-budget.ts giveUpUnanswered). The kernel asks
+ * mcast_solicit (3) times, retrans_time (1 s) apart, and holds the entry's place the whole 3 s; a
+ * host on the link answers ARP within milliseconds, so the first solicitation's second of waiting
+ * covers any live host, and the second solicitation (sent at one retrans_time) covers a lost
+ * request or answer with this much time to answer: two solicitations, as nmap's ARP ping sends to
+ * an address that stays silent. Deleting the entry then gives its place back at about 1.2 s, not 3 s:
+ * on an on-link /16, whose addresses are nearly all silent, host discovery's pace is its budget over
+ * this hold.
+ */
+export const SECOND_SOLICITATION_GRACE_MS = 200;
+/** The kernel's default retrans_time (Documentation/networking/ip-sysctl.rst, neigh/default/retrans_time_ms). */
+export const DEFAULT_RETRANS_TIME_MS = 1000;
+
+/** `dev`'s retrans_time_ms (the time between solicitations), or the kernel's default where it cannot be read. */
+export function retransTimeMs(dev: string, read: (path: string) => string = (p) => readFileSync(p, 'utf8')): number {
+  try {
+    const value = Number(read(`/proc/sys/net/ipv4/neigh/${dev}/retrans_time_ms`).trim());
+    if (Number.isInteger(value) && value > 0) return value;
+  } catch {
+    // No such interface here, or not Linux.
+  }
+  return DEFAULT_RETRANS_TIME_MS;
+}
 
 /**
  * Nudges waiting on resolution per socket. Each sits in the kernel's queue for its address, counted
@@ -154,6 +182,8 @@ export interface LinkDiscoveryOptions {
   /** The collector's age (COLLECTOR_MIN_AGE_SECONDS): an entry gone sooner after it was seen unresolved was FAILED. */
   collectorAgeMs?: number;
   retryDelayMs?: number;
+  /** How long an address that stays unresolved is waited for when its entry can be deleted: its interface's retrans_time + SECOND_SOLICITATION_GRACE_MS. */
+  unansweredAfterMs?: (dev: string) => number;
 }
 
 export interface LinkDiscoveryResult {
@@ -186,6 +216,14 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
   const limitMs = options.resolutionLimitMs ?? RESOLUTION_LIMIT_MS;
   const collectorAgeMs = options.collectorAgeMs ?? COLLECTOR_MIN_AGE_SECONDS * 1000;
   const retryDelayMs = options.retryDelayMs ?? RETRY_DELAY_MS;
+  const waitByDev = new Map<string, number>();
+  const unansweredAfterMs =
+    options.unansweredAfterMs ??
+    ((dev: string): number => {
+      let ms = waitByDev.get(dev);
+      if (ms === undefined) waitByDev.set(dev, (ms = retransTimeMs(dev) + SECOND_SOLICITATION_GRACE_MS));
+      return ms;
+    });
   const tally: LinkDiscoveryTally = { addresses: 0, live: 0, silent: 0, unresolved: 0, tableFull: 0, vanished: 0, localErrors: 0 };
   const waiting = new Map<string, Waiting>();
   /** Addresses to nudge again (the table had no room), with their tries so far, once their delay is over. */
@@ -326,7 +364,13 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
         // queued on an unresolved entry, so other contacts need not wait the kernel's check (its
         // delay_first_probe_time alone is 5 s, longer than a short discovery window).
         if (row.entry) budget.settled(ip);
-        if (readStartedAt - record.sentAt > limitMs) settle(ip, record, 'unresolved');
+        const waitedMs = readStartedAt - record.sentAt;
+        if (waitedMs > limitMs) settle(ip, record, 'unresolved');
+        else if (row.states.includes('INCOMPLETE')) {
+          // Still unanswered after two solicitations: its entry is deleted when the scan may (its place comes back now).
+          const dev = row.dev ?? options.interfaceOf(ip);
+          if (waitedMs >= unansweredAfterMs(dev) && budget.giveUpUnanswered(ip, dev)) settle(ip, record, 'silent');
+        }
       }
     }
   };

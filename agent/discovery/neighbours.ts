@@ -206,15 +206,16 @@ export const neighbours: Discoverer<'neighbour-table'> = {
         emit(observation(entry.ip, entry.mac, entry.state, heardWithin(entry, scanAgeSeconds), iface.name));
       }
     }
-    // Hosts the sweep's host discovery saw resolve whose entries the kernel has freed since (a
-    // full table frees entries older than 5 s: net/neighbour-budget.ts), as the table showed them then.
+    // Hosts whose entries have gone since a read showed their MAC: those host discovery saw resolve
+    // (a full table frees entries older than 5 s: net/neighbour-budget.ts) and those the scan gave
+    // back (discovery/entry-release.ts), as the table showed them then.
     let fromDiscovery = 0;
-    for (const neighbour of ctx.neighbours.resolved()) {
+    for (const neighbour of ctx.neighbours.rememberedNeighbours()) {
       if (inTable.has(neighbour.ip)) continue;
       fromDiscovery++;
       emit(observation(neighbour.ip, neighbour.mac, neighbour.state, neighbour.fresh, neighbour.dev));
     }
-    if (fromDiscovery > 0) log.info({ entries: fromDiscovery }, 'entries host discovery read earlier, since freed by the kernel, reported as read then');
+    if (fromDiscovery > 0) log.info({ entries: fromDiscovery }, 'entries read earlier during the scan, gone from the table since (freed by the kernel or given back by the scan), reported as read then');
   },
 };
 

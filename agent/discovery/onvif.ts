@@ -387,7 +387,7 @@ export const onvifDevice: Discoverer<'onvif-device-service'> = {
       return found;
     });
     const refusals = ctx.refusals ?? new RefusalLedger([], ctx.knowledge.lockout);
-    await probeHosts(ctx, endpoints, { concurrency: CONCURRENCY }, (endpoint, { signal, limiter }) =>
+    await probeHosts(ctx, endpoints, { concurrency: CONCURRENCY }, (endpoint) => endpoint.ip, (endpoint, { signal, limiter }) =>
       probeDevice(endpoint, ctx.credentials, refusals, signal, limiter, log, emit),
     );
     log.info({ devices, withCredentials }, 'ONVIF device service probes finished');

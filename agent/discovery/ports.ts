@@ -198,7 +198,7 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
 
       /** One connect, once the host, the socket pool and `--rate` all allow it; null when the scan ended first. */
       const attempt = async (ip: string, spec: PortSpec, host: HostSweep, { signal, limiter }: ItemProbe): Promise<ConnectOutcome | null> => {
-        if (!(await ctx.neighbours.acquire(ip, signal)) || !(await host.connections.acquire(signal))) return null;
+        if (!(await host.connections.acquire(signal))) return null;
         try {
           if (!(await host.turns.take(signal)) || !(await sockets.acquire(signal))) return null;
           try {
@@ -301,7 +301,7 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
       const pool = { concurrency: options.hostConcurrency ?? socketLimit, deadlineMs: hostDeadlineMs };
       const sweep = (hosts: Iterable<string> | AsyncIterable<string>, method: SweepMethod): Promise<void> =>
         // Once a host's every port is tried, its probes may start (discovery/probe-passes.ts).
-        probeHosts(ctx, hosts, pool, (ip, item) => scanHost(ip, item, method).finally(() => ctx.onHostSwept?.(ip)));
+        probeHosts(ctx, hosts, pool, (ip) => ip, (ip, item) => scanHost(ip, item, method).finally(() => ctx.onHostSwept?.(ip)));
       const onLink = hostsWhere(resolvedFirst);
       const live = new AsyncQueue<string>();
       const nudger = openNudger(ctx.neighbours.size);
@@ -323,9 +323,10 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
           const { live: found, silent, unresolved } = result.tally;
           ctx.sweep?.add('neighbour-resolution', found + silent + unresolved, found);
           log.info({ ...result.tally, ...neighbourLog(ctx), ms: Date.now() - started }, 'host discovery finished');
-          if (found > ctx.neighbours.size) {
+          if (found > ctx.neighbours.size && !ctx.neighbours.givesBack) {
             // Each answered entry stays held while the kernel keeps it REACHABLE (about 35 s measured,
-            // net/neighbour-budget.ts), so every further budget's worth of live hosts waited that long.
+            // net/neighbour-budget.ts), so every further budget's worth of live hosts waited that long,
+            // unless the scan gave its entries back (it needs CAP_NET_ADMIN for that).
             log.warn(
               { live: found, neighbourBudget: ctx.neighbours.size },
               'more hosts answered on the link than this scan may hold in the kernel neighbour table: the rest waited for the kernel to free answered entries (about 40 s a round). To scan segments this large faster, an administrator can raise net.ipv4.neigh.default.gc_thresh3 (with gc_thresh2 and gc_thresh1); the agent never changes it',

@@ -100,6 +100,9 @@ export interface ProbePool {
   readonly budgetMs?: number;
 }
 
+/** The address an item's contacts go to: each item is admitted by the neighbour budget for it (net/neighbour-budget.ts use). */
+export type AddressOf<T> = (item: T) => string;
+
 export interface ItemProbe {
   /** Aborts at the item's deadline or when the phase ends. */
   readonly signal: AbortSignal;
@@ -114,7 +117,13 @@ export interface ItemProbe {
  * waits hang on one scope, which listens to the phase's signal once; with `pool.deadlineMs` each
  * item also gets its own deadline.
  */
-export async function probeHosts<T>(ctx: ScanContext, items: Iterable<T> | AsyncIterable<T>, pool: ProbePool, probe: (item: T, run: ItemProbe) => Promise<void>): Promise<void> {
+export async function probeHosts<T>(
+  ctx: ScanContext,
+  items: Iterable<T> | AsyncIterable<T>,
+  pool: ProbePool,
+  addressOf: AddressOf<T>,
+  probe: (item: T, run: ItemProbe) => Promise<void>,
+): Promise<void> {
   const limiter = ctx.rateLimiter ?? sharedRateLimiter(ctx);
   const scope = signalScope(ctx.signal);
   // Started with the first item: a feed's items may come long after the pool starts.
@@ -123,13 +132,21 @@ export async function probeHosts<T>(ctx: ScanContext, items: Iterable<T> | Async
     await forEachLimited(items, pool.concurrency, scope.signal, async (item) => {
       const budget = (started.budget ??= signalScope(scope.signal, pool.budgetMs));
       // Past the budget the rest are only taken off the list.
-      if (budget.signal.aborted || (ctx.probeSockets && !(await ctx.probeSockets.acquire(budget.signal)))) return;
-      const deadline = pool.deadlineMs === undefined ? null : signalScope(budget.signal, pool.deadlineMs);
+      if (budget.signal.aborted) return;
+      // The item's address is admitted for the whole item: its entry stays while the item works.
+      const endOfUse = await ctx.neighbours.use(addressOf(item), budget.signal);
+      if (endOfUse === null) return;
       try {
-        await probe(item, { signal: deadline?.signal ?? budget.signal, limiter });
+        if (ctx.probeSockets && !(await ctx.probeSockets.acquire(budget.signal))) return;
+        const deadline = pool.deadlineMs === undefined ? null : signalScope(budget.signal, pool.deadlineMs);
+        try {
+          await probe(item, { signal: deadline?.signal ?? budget.signal, limiter });
+        } finally {
+          deadline?.dispose();
+          ctx.probeSockets?.release();
+        }
       } finally {
-        deadline?.dispose();
-        ctx.probeSockets?.release();
+        endOfUse();
       }
     });
   } finally {

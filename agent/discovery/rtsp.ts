@@ -179,7 +179,7 @@ export const rtspProbe: Discoverer<'rtsp'> = {
       ports += found.length;
       return found;
     });
-    await probeHosts(ctx, targets, { concurrency: CONCURRENCY }, (target, { signal, limiter }) => probeRtsp(target, signal, limiter, log, emit));
+    await probeHosts(ctx, targets, { concurrency: CONCURRENCY }, (target) => target.ip, (target, { signal, limiter }) => probeRtsp(target, signal, limiter, log, emit));
     log.info({ ports }, 'RTSP probes finished');
   },
 };

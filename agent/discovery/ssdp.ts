@@ -342,7 +342,7 @@ export const upnpDescription: Discoverer<'upnp-description'> = {
       total += found.length;
       return found;
     });
-    await probeHosts(ctx, queue, { concurrency: DESCRIPTION_CONCURRENCY, budgetMs: DESCRIPTIONS_BUDGET_MS }, async ([ip, url], { signal, limiter }) => {
+    await probeHosts(ctx, queue, { concurrency: DESCRIPTION_CONCURRENCY, budgetMs: DESCRIPTIONS_BUDGET_MS }, ([ip]) => ip, async ([ip, url], { signal, limiter }) => {
       if (!(await limiter.take(signal))) return;
       emit(await fetchDescription(signal, log, ip, url));
     });

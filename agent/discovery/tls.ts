@@ -140,7 +140,7 @@ export function createTlsDiscoverer(options: TlsProbeOptions = {}): Discoverer<'
         return found;
       });
       let certificates = 0;
-      await probeHosts(ctx, targets, { concurrency }, async ({ ip, port }, { signal, limiter }) => {
+      await probeHosts(ctx, targets, { concurrency }, (target) => target.ip, async ({ ip, port }, { signal, limiter }) => {
         if (!(await limiter.take(signal))) return;
         // One handshake per port, bounded by its own timeout and by the scan's deadline.
         const result = await fetchCertificate(ip, port, timeoutMs, signal);

@@ -270,7 +270,7 @@ export function createVendorIdentityDiscoverer(options: VendorIdentityOptions = 
         return credentials ? [{ ip, targets, credentials }] : [];
       });
       let answered = 0;
-      await probeHosts(ctx, hosts, { concurrency: hostConcurrency, deadlineMs: hostDeadlineMs }, async ({ targets, credentials }, run) => {
+      await probeHosts(ctx, hosts, { concurrency: hostConcurrency, deadlineMs: hostDeadlineMs }, (host) => host.ip, async ({ targets, credentials }, run) => {
         const found = await readHost(targets, credentials, run, timeoutMs, ledger, log);
         if (!found) return;
         answered++;

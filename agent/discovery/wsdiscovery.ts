@@ -136,8 +136,11 @@ async function probeTargets(ctx: ScanContext, sockets: ProbeSockets, probe: Buff
       }
       const early = started + sent * gap - Date.now();
       if (early > 0) await sleep(early, ctx.signal);
-      const sending: Promise<void> = ctx.neighbours.acquire(ip, ctx.signal).then((mayContact) => {
-        if (mayContact) socket.send(probe, ip, WSD_PORT);
+      const sending: Promise<void> = ctx.neighbours.use(ip, ctx.signal).then((endOfUse) => {
+        if (endOfUse) {
+          socket.send(probe, ip, WSD_PORT);
+          endOfUse();
+        }
         waiting.delete(sending);
       });
       waiting.add(sending);

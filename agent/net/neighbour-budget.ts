@@ -278,7 +278,51 @@ export interface NeighbourBudgetOptions {
   /** Entries of this namespace the collector could not free when the scan started: held before it, not by it. */
   heldAtStart?: number;
   pollMs?: number;
+  /** Gives the scan's own IPv4 entries back to the kernel once nothing uses them; absent: the kernel frees them in its own time. */
+  release?: EntryRelease;
+  /** How long an entry of the scan's own stays after its last use before it is given back (IDLE_LINGER_MS). */
+  lingerMs?: number;
 }
+
+/**
+ * Gives the entries the scan made back to the kernel (discovery/entry-release.ts, by deleting them:
+ * net/neighbour-release.ts), so their places come back at once instead of when the kernel frees
+ * them (a live host's about 35 s later).
+ */
+export interface EntryRelease {
+  /** Whether `ip`'s entry is the scan's to give back: an on-link IPv4 address without an entry when the scan started. */
+  owns(ip: string): boolean;
+  /** Gives back `ip`'s entry soon, remembering first what it shows (its MAC: rememberedNeighbours). */
+  giveBack(ip: string): void;
+  /** Deletes at once the unresolved entry of an address that did not answer neighbour resolution; false when it cannot. */
+  deleteUnanswered(ip: string, dev: string): boolean;
+  /** What given-back entries showed before they went. */
+  remembered(): Iterable<ResolvedNeighbour>;
+  /** Gives back what is still to be given back, then stops. */
+  close(): Promise<void>;
+}
+
+/**
+ * How long an entry of the scan's own stays after the last contact that used it ended: a host's
+ * contacts come in bursts (its sweep, then each probe: HTTP, ONVIF, RTSP, TLS one after another),
+ * and a new contact right after the last would only resolve the address again. Half a second keeps
+ * a burst's entry for the whole burst (its items follow each other within milliseconds) and costs
+ * a live host's place half a second, against the 35 s the kernel would keep it.
+ */
+export const IDLE_LINGER_MS = 500;
+
+/** Says that the contact a use() admitted has ended. */
+export type EndOfUse = () => void;
+
+/** An entry of the scan's own (EntryRelease.owns): how many contacts use it now, and when it is given back. */
+interface OwnedEntry {
+  users: number;
+  linger: NodeJS.Timeout | undefined;
+  /** Whether its contact took a place of its own (its entry had been given back, or was never made), given back with it. */
+  placeTaken: boolean;
+}
+
+const NOTHING_TO_END: EndOfUse = () => undefined;
 
 /**
  * The places themselves, for IPv4 counted from what the kernel's table really holds: every read of
@@ -297,6 +341,13 @@ export interface NeighbourBudgetOptions {
  * address again meanwhile is free. Only the addresses held are kept, so memory follows the
  * addresses reached in the last seconds, not the size of the range.
  *
+ * With an EntryRelease (the agent holds CAP_NET_ADMIN and could read the table at the start), the
+ * entries the scan made go back as soon as nothing uses them, instead of when the kernel lets them
+ * go: every contact goes through use(), which counts the contacts of each owned address, and IDLE_LINGER_MS
+ * after the last one ends the entry is given back (deleted, its MAC remembered); host discovery
+ * deletes an unanswered address's entry after two solicitations (giveUpUnanswered). A live host
+ * then holds its place while it is swept and probed, not 35 s, and a silent one about 1.2 s, not 3 s.
+ *
  * IPv6 addresses in `onLinkCidrs` (ipv6OnLinkCidrs) take modelled places of the IPv6 table's own
  * `ipv6Size`: host discovery asks ARP only, and the IPv6 table is not read during a scan.
  */
@@ -309,6 +360,12 @@ export class NeighbourBudget {
   /** Addresses host discovery is resolving now, each with the wake-up of the contacts waiting for its verdict. */
   private readonly resolving = new Map<string, { verdict: Promise<void>; settle: () => void }>();
   private readonly readTable: (() => Promise<readonly TableRowHold[]>) | undefined;
+  /** The scan's own entries in use or lingering (only with `release`): bounded by the contacts of the last moments. */
+  private readonly owned = new Map<string, OwnedEntry>();
+  private readonly owning = new Map<string, Promise<OwnedEntry | null>>();
+  private readonly entryRelease: EntryRelease | undefined;
+  private readonly lingerMs: number;
+  private closed = false;
   private readonly heldAtStart: number;
   private readonly pollMs: number;
   private countFrom: NeighbourCount;
@@ -332,7 +389,14 @@ export class NeighbourBudget {
     this.readTable = options.readTable;
     this.heldAtStart = options.heldAtStart ?? 0;
     this.pollMs = options.pollMs ?? TABLE_COUNT_POLL_MS;
+    this.entryRelease = options.release;
+    this.lingerMs = options.lingerMs ?? IDLE_LINGER_MS;
     this.countFrom = this.readTable ? 'table' : 'modelled';
+  }
+
+  /** Whether the scan gives its own entries back once unused (an EntryRelease), instead of waiting for the kernel to free them. */
+  get givesBack(): boolean {
+    return this.entryRelease !== undefined;
   }
 
   /** Whether places are counted from the table or modelled (the table could not be read). */
@@ -374,6 +438,62 @@ export class NeighbourBudget {
     const taken = this.take(ip, signal).finally(() => this.pending.delete(ip));
     this.pending.set(ip, taken);
     return taken;
+  }
+
+  /**
+   * Admits one contact with `ip` (a host's sweep, one probe, one datagram): resolves to the call that
+   * says it has ended once `ip` may be contacted, null if `signal` aborted first. Without an
+   * EntryRelease, or for an entry the scan does not own, this is acquire(). An entry the scan owns
+   * is given back IDLE_LINGER_MS after its last contact ends; a contact after that takes a place
+   * until its entry is given back again (the table shows the new entry too: counted twice while in
+   * use, the safe side).
+   */
+  async use(ip: string, signal?: AbortSignal): Promise<EndOfUse | null> {
+    if (this.entryRelease === undefined || !this.entryRelease.owns(ip)) return (await this.acquire(ip, signal)) ? NOTHING_TO_END : null;
+    const resolving = this.resolving.get(ip);
+    if (resolving && !(await waitFor(resolving.verdict, signal))) return null;
+    const entry = this.owned.get(ip) ?? (await this.ownedEntry(ip, signal));
+    if (entry === null) return null;
+    entry.users++;
+    clearTimeout(entry.linger);
+    entry.linger = undefined;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      if (--entry.users === 0) this.linger(ip, entry);
+    };
+  }
+
+  /** A place for a contact with `ip`, whose owned entry was given back or never made (one wait shared by every contact to it). */
+  private ownedEntry(ip: string, signal?: AbortSignal): Promise<OwnedEntry | null> {
+    const waiting = this.owning.get(ip);
+    if (waiting) return waiting;
+    const taking = this.takePlace(ip, signal)
+      .then((taken) => {
+        if (!taken) return null;
+        const entry: OwnedEntry = { users: 0, linger: undefined, placeTaken: true };
+        this.owned.set(ip, entry);
+        return entry;
+      })
+      .finally(() => this.owning.delete(ip));
+    this.owning.set(ip, taking);
+    return taking;
+  }
+
+  /** Gives `ip`'s owned entry back once it has been unused for lingerMs. */
+  private linger(ip: string, entry: OwnedEntry): void {
+    // After close() every entry has been given back: a contact ending late has nothing to give.
+    if (this.closed) return;
+    entry.linger = setTimeout(() => this.giveBackOwned(ip, entry), this.lingerMs);
+    entry.linger.unref();
+  }
+
+  private giveBackOwned(ip: string, entry: OwnedEntry): void {
+    clearTimeout(entry.linger);
+    this.owned.delete(ip);
+    this.entryRelease?.giveBack(ip);
+    if (entry.placeTaken) this.placesFor(ip).give();
   }
 
   /** Host discovery is resolving `ip` from now until settled(ip): other contacts wait for its verdict. */
@@ -426,20 +546,46 @@ export class NeighbourBudget {
     else setTimeout(() => places.give(), afterMs).unref();
   }
 
-  /** Remembers an address host discovery saw resolve: later contacts take no place. */
+  /**
+   * Remembers an address host discovery saw resolve: its entry holds its place (the table counts
+   * it), so contacts with it take none; an entry the scan owns is given back once unused (use()).
+   */
   markResolved(neighbour: ResolvedNeighbour): void {
     this.resolvedByIp.set(neighbour.ip, neighbour);
     this.settled(neighbour.ip);
+    if (this.entryRelease?.owns(neighbour.ip) !== true || this.owned.has(neighbour.ip)) return;
+    const entry: OwnedEntry = { users: 0, linger: undefined, placeTaken: false };
+    this.owned.set(neighbour.ip, entry);
+    this.linger(neighbour.ip, entry);
+  }
+
+  /**
+   * Host discovery gives up on `ip`, unanswered so far: its INCOMPLETE entry is deleted now when
+   * the scan owns it (true), freeing its place before the kernel's last solicitations.
+   */
+  giveUpUnanswered(ip: string, dev: string): boolean {
+    return this.entryRelease?.owns(ip) === true && this.entryRelease.deleteUnanswered(ip, dev);
+  }
+
+  /**
+   * Every address seen with a MAC whose entry may have gone since: those host discovery saw
+   * resolve, then those whose entries the scan gave back, as each showed then.
+   */
+  *rememberedNeighbours(): Generator<ResolvedNeighbour> {
+    yield* this.resolvedByIp.values();
+    for (const neighbour of this.entryRelease?.remembered() ?? []) if (!this.resolvedByIp.has(neighbour.ip)) yield neighbour;
+  }
+
+  /** The scan is over: every entry of its own still in the table is given back now. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const [ip, entry] of this.owned) this.giveBackOwned(ip, entry);
+    await this.entryRelease?.close();
   }
 
   /** What host discovery saw of `ip` when it resolved; undefined when it did not. */
   resolvedNeighbour(ip: string): ResolvedNeighbour | undefined {
     return this.resolvedByIp.get(ip);
-  }
-
-  /** Every address host discovery saw resolve during the scan. */
-  resolved(): IterableIterator<ResolvedNeighbour> {
-    return this.resolvedByIp.values();
   }
 
   private async take(ip: string, signal?: AbortSignal): Promise<boolean> {

@@ -20,6 +20,9 @@ import type { Knowledge } from '../knowledge/index.js';
 import type { CredentialStore } from '../credentials.js';
 import { countOnLink, ipv6OnLinkCidrs, IPV6_GC_THRESH3_PATH, LIVE_HOLD_MS, machineNeighbourEntries, NeighbourBudget, neighbourBudgetSize, neighbourTableLimit, placesHeld, SILENT_HOLD_MS } from '../net/neighbour-budget.js';
 import { readNeighbourRows } from '../discovery/neighbours.js';
+import { ScanEntryRelease } from '../discovery/entry-release.js';
+import { openNeighbourDeleter } from '../net/neighbour-release.js';
+import { inCidr } from '../net/ipv4.js';
 import { SweepLedger } from '../discovery/sweep-ledger.js';
 import { ProbeFeed, ProbeLedger } from '../discovery/probe-passes.js';
 import { RateLimiter, Semaphore } from '../net/rate-limiter.js';
@@ -109,11 +112,30 @@ function memoryMb(): Record<string, number> {
  * (discovery/link-hosts.ts). `ownHeld`: this namespace's held entries, which the budget's table count
  * starts from; null when the table cannot be read (then its non-PERMANENT entries are unknown too).
  */
-async function neighbourEntriesHeld(): Promise<{ inUse: number; ownHeld: number | null }> {
+async function neighbourEntriesHeld(): Promise<{ inUse: number; ownHeld: number | null; inTable: Set<string> | null }> {
   const rows = await readNeighbourRows().catch(() => null);
   const ownHeld = rows && placesHeld(rows);
   const othersOnMachine = Math.max(0, (machineNeighbourEntries() ?? 0) - (rows?.length ?? 0));
-  return { inUse: (ownHeld ?? 0) + othersOnMachine, ownHeld };
+  return { inUse: (ownHeld ?? 0) + othersOnMachine, ownHeld, inTable: rows && new Set(rows.map((row) => row.ip)) };
+}
+
+/**
+ * Gives the scan's own neighbour entries back as soon as nothing uses them (discovery/entry-release.ts),
+ * when the table can be read at the start (so the entries already there are known and left alone)
+ * and the agent holds CAP_NET_ADMIN; null otherwise: the kernel frees them in its own time.
+ */
+function entryReleaseFor(inTable: Set<string> | null, interfaces: readonly ScanInterface[], startedAtMs: number, log: Logger): ScanEntryRelease | null {
+  const deleter = inTable && openNeighbourDeleter(log);
+  if (!inTable || !deleter) return null;
+  return new ScanEntryRelease({
+    deleter,
+    inTableAtStart: inTable,
+    isOnLink: (ip) => interfaces.some((i) => inCidr(ip, i.cidr)),
+    readTable: () => readNeighbourRows(),
+    interfaceOf: (ip) => interfaces.find((i) => inCidr(ip, i.cidr))?.name ?? '',
+    scanStartedAtMs: startedAtMs,
+    log,
+  });
 }
 
 /** The named targets by how the sweep reached them (the inventory's `scan.sweep`). */
@@ -123,6 +145,16 @@ function sweepSummary(reach: { onLink: number; routed: number }, neighbourBudget
 }
 
 export async function runScan(options: ScanOptions): Promise<Inventory> {
+  const atEnd: Array<() => Promise<void>> = [];
+  try {
+    return await scan(options, atEnd);
+  } finally {
+    for (const end of atEnd) await end();
+  }
+}
+
+/** The scan itself; `atEnd` takes what must be done once it is over, whether it ended or failed. */
+async function scan(options: ScanOptions, atEnd: Array<() => Promise<void>>): Promise<Inventory> {
   const started = new Date();
   const log = options.log.child({ module: 'scan' });
   const chosen = (options.discoverers ?? discoverers).filter((d) => options.active || !ACTIVE_PHASES.has(d.phase));
@@ -134,11 +166,18 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   const onLink = [...subnets, ...ipv6OnLinkCidrs(options.interfaces)];
   const neighbourTable = neighbourTableLimit();
   const ipv6NeighbourTable = neighbourTableLimit(undefined, IPV6_GC_THRESH3_PATH);
-  const neighbourEntries = options.active ? await neighbourEntriesHeld() : { inUse: 0, ownHeld: null };
+  const neighbourEntries = options.active ? await neighbourEntriesHeld() : { inUse: 0, ownHeld: null, inTable: null };
+  const entryRelease = entryReleaseFor(neighbourEntries.inTable, options.interfaces, started.getTime(), log);
   const neighbours = new NeighbourBudget(neighbourBudgetSize(neighbourTable.limit, neighbourEntries.inUse), onLink, {
     ipv6Size: neighbourBudgetSize(ipv6NeighbourTable.limit),
     // Counted from the table when it could be read at the start; modelled holds otherwise.
     ...(neighbourEntries.ownHeld === null ? {} : { readTable: () => readNeighbourRows(), heldAtStart: neighbourEntries.ownHeld }),
+    ...(entryRelease ? { release: entryRelease } : {}),
+  });
+  // The entries the scan made and still holds go back to the kernel: the table is left as found.
+  atEnd.push(async () => {
+    await neighbours.close();
+    if (entryRelease) log.info({ ...entryRelease.tally }, 'neighbour entries given back');
   });
   log.info(
     {
@@ -146,7 +185,7 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
       interfaces: options.interfaces.map((i) => i.name),
       targets: options.targets.specs,
       windowMs: options.timeoutMs,
-      neighbourTable: { limit: neighbourTable.limit, from: neighbourTable.from, held: neighbourEntries.inUse, budget: neighbours.size, count: neighbours.count },
+      neighbourTable: { limit: neighbourTable.limit, from: neighbourTable.from, held: neighbourEntries.inUse, budget: neighbours.size, count: neighbours.count, givesBack: entryRelease !== null },
       ipv6NeighbourTable: { limit: ipv6NeighbourTable.limit, from: ipv6NeighbourTable.from, budget: neighbours.ipv6Size },
     },
     'scan started',

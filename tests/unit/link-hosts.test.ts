@@ -9,7 +9,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { discoverLinkHosts, TABLE_READ_TRIES, type LinkDiscoveryOptions } from '../../agent/discovery/link-hosts.js';
 import { parseNeighbourRows } from '../../agent/discovery/neighbours.js';
-import { NeighbourBudget } from '../../agent/net/neighbour-budget.js';
+import { NeighbourBudget, type EntryRelease } from '../../agent/net/neighbour-budget.js';
 
 const ARP_ANSWER_MS = 2;
 const RESOLUTION_MS = 3000;
@@ -69,6 +69,8 @@ function fakeKernel(
       const mac = live.get(ip);
       setTimeout(
         () => {
+          // A deleted entry's timer is gone with it (neigh_delete makes it FAILED first, stopping the timer).
+          if (table.get(ip)?.state !== 'INCOMPLETE') return;
           // A full table's forced collector frees a resolved entry (freeResolved) once it is 5 s old.
           if (mac) reachable(ip, mac);
           else if (options.freeFailed) table.delete(ip);
@@ -134,7 +136,7 @@ describe('discoverLinkHosts', () => {
     expect(r.found.map((f) => f.ip).sort()).toEqual([...LIVE.keys()]);
     // Live hosts are handed on within a poll or two, not after the dead ones' 3 s.
     for (const f of r.found) expect(f.at).toBeLessThan(500);
-    expect([...budget.resolved()].map((n) => [n.ip, n.mac, n.state, n.dev, n.fresh])).toEqual(
+    expect([...budget.rememberedNeighbours()].map((n) => [n.ip, n.mac, n.state, n.dev, n.fresh])).toEqual(
       [...LIVE].map(([ip, mac]) => [ip, mac, 'REACHABLE', 'eth0', true]),
     );
   });
@@ -165,6 +167,30 @@ describe('discoverLinkHosts', () => {
     await live.result;
     expect(live.found[1]?.at).toBeGreaterThanOrEqual(REACHABLE_MS + COLLECTOR_AGE_MS);
     expect(live.found[1]?.at).toBeLessThan(REACHABLE_MS + COLLECTOR_AGE_MS + 1500);
+  });
+
+  it('deleting its own entries, frees a silent address after two solicitations (1.2 s) and a live one once unused, not after 3 s and 40 s', async () => {
+    const kernel = fakeKernel(LIVE);
+    const deleted: string[] = [];
+    const release: EntryRelease = {
+      owns: (ip) => ip !== '198.18.0.21',
+      giveBack: (ip) => void kernel.table.delete(ip),
+      deleteUnanswered: (ip, dev) => dev === 'eth0' && (deleted.push(ip), kernel.table.delete(ip)),
+      remembered: () => [],
+      close: async () => undefined,
+    };
+    const budget = new NeighbourBudget(1, ['198.18.0.0/24'], { release, lingerMs: 500 });
+    const r = run(['198.18.0.20', '198.18.0.21', '198.18.0.10', '198.18.0.11'], kernel, budget, { unansweredAfterMs: () => 1200 });
+    await vi.runAllTimersAsync();
+    const { tally } = await r.result;
+    expect(tally).toMatchObject({ live: 2, silent: 2, unresolved: 0 });
+    // 198.18.0.21's entry was there before the scan: the kernel's own 3 s, then FAILED.
+    expect(deleted).toEqual(['198.18.0.20']);
+    expect(kernel.mostPinned).toBe(1);
+    // 1.2 s, 3 s, a live one and its linger (0.5 s), each with a poll or two: not 3 + 3 + 35 + 5 s.
+    const second = r.found[1]?.at ?? Infinity;
+    expect(second).toBeGreaterThanOrEqual(1200 + RESOLUTION_MS + 500);
+    expect(second).toBeLessThan(1200 + RESOLUTION_MS + 500 + 800);
   });
 
   it('holds other contacts to an address until its verdict (a packet queued on an INCOMPLETE entry puts its FAILED off), then lets them go', async () => {

@@ -17,6 +17,7 @@ import {
   placesHeld,
 } from '../../agent/net/neighbour-budget.js';
 import { parseNeighbourRows, type NeighbourRow } from '../../agent/discovery/neighbours.js';
+import type { EntryRelease, ResolvedNeighbour } from '../../agent/net/neighbour-budget.js';
 import { readFileSync } from 'node:fs';
 
 /** Rows of `ip -json -stats -4 neigh show` captured in the crowd lab (kernel 6.18, iproute2 6.1; tests/fixtures/neighbours/README.md). */
@@ -238,6 +239,112 @@ describe('NeighbourBudget', () => {
     const waiting = budget.acquire('198.18.0.2', stop.signal);
     stop.abort();
     expect(await waiting).toBe(false);
+  });
+});
+
+/** An EntryRelease that records what it is asked, owning every on-link address but those it is told were there before. */
+function recordingRelease(before: readonly string[] = []) {
+  const givenBack: Array<[string, number]> = [];
+  const unanswered: Array<[string, string]> = [];
+  const remembers: ResolvedNeighbour[] = [];
+  const state = { closed: false };
+  const release: EntryRelease = {
+    owns: (ip) => ip.startsWith('198.18.0.') && !before.includes(ip),
+    giveBack: (ip) => void givenBack.push([ip, Date.now()]),
+    deleteUnanswered: (ip, dev) => (unanswered.push([ip, dev]), true),
+    remembered: () => remembers,
+    close: async () => void (state.closed = true),
+  };
+  return Object.assign(release, { givenBack, unanswered, remembers, state });
+}
+
+const resolvedAt = (ip: string, mac = '28:57:be:00:00:01'): ResolvedNeighbour => ({ ip, mac, state: 'REACHABLE', dev: 'eth0', fresh: true });
+
+describe('NeighbourBudget giving its own entries back', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it("gives back a resolved host's entry once its last contact has been over for the linger, never while one is under way", async () => {
+    const release = recordingRelease();
+    const budget = new NeighbourBudget(4, ['198.18.0.0/24'], { release, lingerMs: 500 });
+    expect(budget.givesBack).toBe(true);
+    const started = Date.now();
+    budget.markResolved(resolvedAt('198.18.0.10'));
+    await vi.advanceTimersByTimeAsync(300);
+    const sweep = await budget.use('198.18.0.10');
+    const probe = await budget.use('198.18.0.10');
+    await vi.advanceTimersByTimeAsync(2000);
+    sweep?.();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(release.givenBack).toEqual([]);
+    probe?.();
+    probe?.();
+    await vi.advanceTimersByTimeAsync(499);
+    expect(release.givenBack).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(release.givenBack).toEqual([['198.18.0.10', started + 300 + 4000 + 500]]);
+    // Its entry came back to the table's count: no place was taken for it.
+    expect(budget.waited).toBe(0);
+  });
+
+  it('a contact after the entry was given back takes a place until it is given back again', async () => {
+    const release = recordingRelease();
+    const budget = new NeighbourBudget(1, ['198.18.0.0/24'], { release, lingerMs: 500 });
+    const first = await budget.use('198.18.0.10');
+    let second: (() => void) | null = null;
+    void budget.use('198.18.0.11').then((end) => (second = end));
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(second).toBeNull();
+    first?.();
+    await vi.advanceTimersByTimeAsync(500);
+    expect(release.givenBack.map(([ip]) => ip)).toEqual(['198.18.0.10']);
+    expect(second).not.toBeNull();
+    expect(budget.waited).toBe(1);
+  });
+
+  it("an address the scan does not own (its entry was there before) or off the subnet is admitted as before and never given back", async () => {
+    const release = recordingRelease(['198.18.0.5']);
+    const budget = new NeighbourBudget(1, ['198.18.0.0/24'], { release, lingerMs: 500 });
+    const routed = await budget.use('10.1.2.3');
+    const before = await budget.use('198.18.0.5');
+    expect([routed, before].every((end) => typeof end === 'function')).toBe(true);
+    routed?.();
+    before?.();
+    // The one place went to 198.18.0.5's first contact, held as without a release (SILENT_HOLD_MS).
+    let other = false;
+    void budget.use('198.18.0.6').then(() => (other = true));
+    await vi.advanceTimersByTimeAsync(SILENT_HOLD_MS - 1);
+    expect(other).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(other).toBe(true);
+    expect(release.givenBack.map(([ip]) => ip)).not.toContain('198.18.0.5');
+  });
+
+  it('gives up an unanswered address only when it owns its entry', () => {
+    const release = recordingRelease(['198.18.0.5']);
+    const budget = new NeighbourBudget(4, ['198.18.0.0/24'], { release });
+    expect(budget.giveUpUnanswered('198.18.0.20', 'eth0')).toBe(true);
+    expect(budget.giveUpUnanswered('198.18.0.5', 'eth0')).toBe(false);
+    expect(new NeighbourBudget(4, ['198.18.0.0/24']).giveUpUnanswered('198.18.0.20', 'eth0')).toBe(false);
+    expect(release.unanswered).toEqual([['198.18.0.20', 'eth0']]);
+  });
+
+  it('at close gives back every entry still held at once, then closes the release; remembers discovery’s reading of an address first', async () => {
+    const release = recordingRelease();
+    release.remembers.push(resolvedAt('198.18.0.10', '00:00:00:00:00:99'), resolvedAt('198.18.0.12'));
+    const budget = new NeighbourBudget(4, ['198.18.0.0/24'], { release, lingerMs: 500 });
+    budget.markResolved(resolvedAt('198.18.0.10'));
+    const inUse = await budget.use('198.18.0.11');
+    await budget.close();
+    expect(release.givenBack.map(([ip]) => ip).sort()).toEqual(['198.18.0.10', '198.18.0.11']);
+    expect(release.state.closed).toBe(true);
+    inUse?.();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(release.givenBack).toHaveLength(2);
+    expect([...budget.rememberedNeighbours()].map((n) => [n.ip, n.mac])).toEqual([
+      ['198.18.0.10', '28:57:be:00:00:01'],
+      ['198.18.0.12', '28:57:be:00:00:01'],
+    ]);
   });
 });
 

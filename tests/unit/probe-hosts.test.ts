@@ -66,6 +66,9 @@ describe('probeSocketBudget', () => {
   });
 });
 
+/** Every item's contacts go to loopback: off every subnet, so the neighbour budget admits them at once. */
+const loopback = (): string => '127.0.0.1';
+
 describe('probeHosts', () => {
   it('holds no more items at once, all pools together, than the probes have sockets', async () => {
     let running = 0;
@@ -76,7 +79,7 @@ describe('probeHosts', () => {
       await sleep(5);
       running--;
     };
-    await Promise.all([probeHosts(ctx, [1, 2, 3, 4], { concurrency: 4 }, work), probeHosts(ctx, [5, 6, 7, 8], { concurrency: 4 }, work)]);
+    await Promise.all([probeHosts(ctx, [1, 2, 3, 4], { concurrency: 4 }, loopback, work), probeHosts(ctx, [5, 6, 7, 8], { concurrency: 4 }, loopback, work)]);
     expect(most).toBe(3);
     expect(ctx.probeSockets?.available).toBe(3);
   });
@@ -85,7 +88,7 @@ describe('probeHosts', () => {
     let running = 0;
     let most = 0;
     const done: number[] = [];
-    await probeHosts(loopbackContext(), [1, 2, 3, 4, 5, 6, 7], { concurrency: 3 }, async (item) => {
+    await probeHosts(loopbackContext(), [1, 2, 3, 4, 5, 6, 7], { concurrency: 3 }, loopback, async (item) => {
       most = Math.max(most, ++running);
       await sleep(5);
       running--;
@@ -97,7 +100,7 @@ describe('probeHosts', () => {
 
   it('ends an item at its own deadline, not the others', async () => {
     const ended: Array<[string, boolean]> = [];
-    await probeHosts(loopbackContext(), ['slow', 'quick'], { concurrency: 2, deadlineMs: 30 }, async (item, { signal }) => {
+    await probeHosts(loopbackContext(), ['slow', 'quick'], { concurrency: 2, deadlineMs: 30 }, loopback, async (item, { signal }) => {
       await sleep(item === 'slow' ? 10_000 : 1, signal);
       ended.push([item, signal.aborted]);
     });
@@ -109,7 +112,7 @@ describe('probeHosts', () => {
 
   it('hands out no item once the budget has run out', async () => {
     const started: number[] = [];
-    await probeHosts(loopbackContext(), [1, 2, 3], { concurrency: 1, budgetMs: 20 }, async (item, { signal }) => {
+    await probeHosts(loopbackContext(), [1, 2, 3], { concurrency: 1, budgetMs: 20 }, loopback, async (item, { signal }) => {
       started.push(item);
       await sleep(10_000, signal);
     });

@@ -1,0 +1,109 @@
+/**
+ * Giving the scan's own neighbour entries back to the kernel (net/neighbour-budget.ts EntryRelease):
+ * an entry is the scan's when its address is an on-link IPv4 one the table had no entry for when
+ * the scan started; an entry that was there before (another program's, an administrator's) is
+ * never touched. Each entry is read before it is deleted, so the MAC it showed is still reported
+ * at the end of the scan (discovery/neighbours.ts reads rememberedNeighbours), and only entries
+ * with a MAC are deleted that way: an INCOMPLETE one is left to end FAILED on its own (3 s), unless
+ * host discovery gives up on it (deleteUnanswered), and PERMANENT ones are an administrator's.
+ *
+ * Entries given back within FLUSH_MS are read and deleted together: one table read for many.
+ */
+import { isIPv4 } from 'node:net';
+import type { Logger } from '../log.js';
+import type { EntryRelease, ResolvedNeighbour } from '../net/neighbour-budget.js';
+import type { NeighbourDeleter } from '../net/neighbour-release.js';
+import { heardWithin, type NeighbourRow } from './neighbours.js';
+
+/**
+ * How long entries given back wait to be read and deleted together. The table is read every
+ * 100 ms while host discovery runs (link-hosts.ts TABLE_POLL_MS); the same pace here keeps a read
+ * of the table (about 150 KB at 1,024 entries) from following every single entry given back.
+ */
+export const FLUSH_MS = 100;
+
+export interface EntryReleaseOptions {
+  deleter: NeighbourDeleter;
+  /** Every address the table had an entry for when the scan started, in any state. */
+  inTableAtStart: ReadonlySet<string>;
+  /** Whether an address is on one of the chosen interfaces' subnets. */
+  isOnLink(ip: string): boolean;
+  /** Reads this namespace's IPv4 table, every row. */
+  readTable(): Promise<NeighbourRow[]>;
+  /** The interface an address without a `dev` in its row is on. */
+  interfaceOf(ip: string): string;
+  scanStartedAtMs: number;
+  log: Logger;
+  flushMs?: number;
+}
+
+export class ScanEntryRelease implements EntryRelease {
+  private readonly due = new Set<string>();
+  private readonly rememberedByIp = new Map<string, ResolvedNeighbour>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private closed = false;
+  /** Entries deleted after their use (a MAC read first) and unanswered ones deleted by host discovery, for the log. */
+  readonly tally = { givenBack: 0, unanswered: 0, unreadable: 0 };
+
+  constructor(private readonly options: EntryReleaseOptions) {}
+
+  owns(ip: string): boolean {
+    return isIPv4(ip) && this.options.isOnLink(ip) && !this.options.inTableAtStart.has(ip);
+  }
+
+  giveBack(ip: string): void {
+    if (this.closed) return;
+    this.due.add(ip);
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flushing = this.flushing.then(() => this.flush());
+    }, this.options.flushMs ?? FLUSH_MS);
+    this.timer.unref();
+  }
+
+  deleteUnanswered(ip: string, dev: string): boolean {
+    if (this.closed || !this.options.deleter.delete(ip, dev)) return false;
+    this.tally.unanswered++;
+    return true;
+  }
+
+  remembered(): IterableIterator<ResolvedNeighbour> {
+    return this.rememberedByIp.values();
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await (this.flushing = this.flushing.then(() => this.flush()));
+    this.closed = true;
+    await this.options.deleter.close();
+  }
+
+  /** Reads the table once, remembers what each entry due shows, and deletes those with a MAC. */
+  private async flush(): Promise<void> {
+    if (this.due.size === 0) return;
+    const due = [...this.due];
+    this.due.clear();
+    let rows: NeighbourRow[];
+    try {
+      rows = await this.options.readTable();
+    } catch (error) {
+      // Unread, an entry's MAC would be lost with it: the kernel frees these in its own time.
+      this.tally.unreadable += due.length;
+      this.options.log.debug({ entries: due.length, err: (error as Error).message }, 'neighbour table unreadable: entries left to the kernel');
+      return;
+    }
+    const byIp = new Map(rows.map((row) => [row.ip, row]));
+    const scanAgeSeconds = (Date.now() - this.options.scanStartedAtMs) / 1000;
+    for (const ip of due) {
+      const row = byIp.get(ip);
+      if (row?.entry == null || row.entry.state === 'PERMANENT') continue;
+      const dev = row.dev ?? this.options.interfaceOf(ip);
+      const { mac, state } = row.entry;
+      this.rememberedByIp.set(ip, { ip, mac, state, dev, fresh: heardWithin(row.entry, scanAgeSeconds) });
+      if (this.options.deleter.delete(ip, dev)) this.tally.givenBack++;
+    }
+  }
+}
