@@ -472,6 +472,12 @@ export class NeighbourBudget {
     const taking = this.takePlace(ip, signal)
       .then((taken) => {
         if (!taken) return null;
+        // Host discovery saw it resolve meanwhile: its row holds the place, this one goes back.
+        const resolved = this.owned.get(ip);
+        if (resolved) {
+          this.placesFor(ip).give();
+          return resolved;
+        }
         const entry: OwnedEntry = { users: 0, linger: undefined, placeTaken: true };
         this.owned.set(ip, entry);
         return entry;
@@ -491,7 +497,7 @@ export class NeighbourBudget {
 
   private giveBackOwned(ip: string, entry: OwnedEntry): void {
     clearTimeout(entry.linger);
-    this.owned.delete(ip);
+    if (this.owned.get(ip) === entry) this.owned.delete(ip);
     this.entryRelease?.giveBack(ip);
     if (entry.placeTaken) this.placesFor(ip).give();
   }
