@@ -48,6 +48,11 @@ export class ScanEntryRelease implements EntryRelease {
 
   constructor(private readonly options: EntryReleaseOptions) {}
 
+  /** Times the kernel refused a deletion (the entry was gone already), for the log. */
+  get refused(): number {
+    return this.options.deleter.refused;
+  }
+
   owns(ip: string): boolean {
     return isIPv4(ip) && this.options.isOnLink(ip) && !this.options.inTableAtStart.has(ip);
   }

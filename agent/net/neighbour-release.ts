@@ -12,8 +12,9 @@
  *
  * It needs CAP_NET_ADMIN (rtnetlink checks it for RTM_DELNEIGH); without it the scan leaves the
  * entries to the kernel, as before. Node has no netlink socket, so one `ip -force -batch -` process
- * (iproute2, ip(8): commands read from standard input as they come, `-force` goes on after an error)
- * takes every deletion of a scan, a line each: one process, not one per address.
+ * (iproute2, ip(8): commands read from standard input as they come)
+ * takes the deletions of a scan, a line each: one process, not one per address (a new one after a
+ * refused deletion ends it: openNeighbourDeleter).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -24,8 +25,15 @@ import type { Logger } from '../log.js';
 const CAP_NET_ADMIN_BIT = 12n;
 /** An interface name as the kernel allows it (IFNAMSIZ 16 with its NUL; no whitespace or '/': net/core/dev.c dev_valid_name), without the characters ip's batch reader treats specially. */
 const INTERFACE_NAME = /^[^\s/"'\\#]{1,15}$/;
-/** ip(8) reading commands from standard input, going on after a failed one. */
+/** ip(8) reading commands from standard input (`-force` keeps it going after the commands that return their errors). */
 const IP_BATCH = ['ip', '-force', '-batch', '-'];
+/**
+ * An `ip` ended by a refused deletion is replaced; deletion stops when more than MAX_REFUSED_START
+ * and one in this many deletions were refused (entries vanishing between a read and their deletion
+ * are a few in a thousand: BENCHMARKS.md, issue 10 "Entries given back").
+ */
+const RESTARTS_PER_DELETIONS = 10;
+const MAX_REFUSED_START = 10;
 /** How long close() waits for `ip` to finish the deletions written to it. */
 const CLOSE_WAIT_MS = 2000;
 
@@ -49,15 +57,21 @@ export interface NeighbourDeleter {
   delete(ip: string, dev: string): boolean;
   /** Deletions handed to `ip` so far. */
   readonly handed: number;
+  /** Times an `ip` ended on a refused deletion (an entry already gone). */
+  readonly refused: number;
   /** Lets `ip` finish the deletions handed to it, then ends it. */
   close(): Promise<void>;
 }
 
 /**
- * One `ip -force -batch -` for a scan's deletions, started at the first; null without
- * CAP_NET_ADMIN. Errors (an entry already gone: "No such file or directory") are the kernel's
- * answer to an entry the scan had no more reason to delete: ignored. If `ip` cannot be started or
- * dies, deletion stops and the kernel frees the entries as before (logged once).
+ * One `ip -batch -` at a time for a scan's deletions, started at the first. `ip` exits at the first
+ * deletion the kernel refuses, `-force` or not (iproute2 ip/ipneigh.c ipneigh_modify: `exit(2)` when
+ * rtnl_talk fails; measured with iproute2 6.1): an entry gone between the read that showed it and
+ * its deletion (freed by the kernel's collector) ends it, and the lines it had not read yet are
+ * lost: their entries are left to the kernel, which frees them in its own time. The next deletion
+ * starts a new `ip`. Deletion stops for the scan, logged once, when `ip` cannot be started, or when
+ * more than one deletion in RESTARTS_PER_DELETIONS ended an `ip`: something other than a vanished
+ * entry is wrong then. Null without CAP_NET_ADMIN.
  */
 export function openNeighbourDeleter(log: Logger, options: { mayAdminister?: () => boolean; argv?: readonly string[] } = {}): NeighbourDeleter | null {
   if (!(options.mayAdminister ?? hasNetAdmin)()) return null;
@@ -66,17 +80,21 @@ export function openNeighbourDeleter(log: Logger, options: { mayAdminister?: () 
   let broken = false;
   let closing = false;
   let handed = 0;
+  let refused = 0;
   const stop = (reason: string): void => {
     if (broken) return;
     broken = true;
-    log.warn({ reason }, 'cannot delete the scan’s own neighbour entries: the kernel frees them in its own time, so large on-link ranges take longer');
+    log.warn({ reason, deletions: handed, refused }, 'cannot delete the scan’s own neighbour entries: the kernel frees them in its own time, so large on-link ranges take longer');
   };
   const start = (): ChildProcess => {
     const started = spawn(command, args, { stdio: ['pipe', 'ignore', 'ignore'] });
     started.on('error', (error) => stop(error.message));
-    started.stdin?.on('error', (error) => stop(error.message));
+    // Writing to an `ip` that has just exited: its exit says what happened.
+    started.stdin?.on('error', () => undefined);
     started.on('exit', (code) => {
-      if (child === started && !closing) stop(`ip exited (${code ?? 'signal'})`);
+      if (child === started) child = null;
+      if (closing || code === 0) return;
+      if (++refused > MAX_REFUSED_START + handed / RESTARTS_PER_DELETIONS) stop(`ip exited (${code ?? 'signal'}) ${refused} times`);
     });
     return started;
   };
@@ -91,6 +109,9 @@ export function openNeighbourDeleter(log: Logger, options: { mayAdminister?: () 
     },
     get handed() {
       return handed;
+    },
+    get refused() {
+      return refused;
     },
     async close() {
       closing = true;

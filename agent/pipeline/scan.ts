@@ -177,7 +177,7 @@ async function scan(options: ScanOptions, atEnd: Array<() => Promise<void>>): Pr
   // The entries the scan made and still holds go back to the kernel: the table is left as found.
   atEnd.push(async () => {
     await neighbours.close();
-    if (entryRelease) log.info({ ...entryRelease.tally }, 'neighbour entries given back');
+    if (entryRelease) log.info({ ...entryRelease.tally, refused: entryRelease.refused }, 'neighbour entries given back');
   });
   log.info(
     {

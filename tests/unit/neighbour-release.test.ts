@@ -51,6 +51,14 @@ describe('deletionLine', () => {
   });
 });
 
+/** Resolves once `done()` holds, polling every 10 ms; fails the test after 10 s. */
+async function until(done: () => boolean): Promise<void> {
+  for (let waited = 0; !done(); waited += 10) {
+    if (waited > 10_000) throw new Error('condition never held');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** A child that copies its standard input to `file`, as `ip -batch -` would read it. */
 function recorder(file: string): string[] {
   return [process.execPath, '-e', 'process.stdin.pipe(require("node:fs").createWriteStream(process.argv[1]))', file];
@@ -73,6 +81,33 @@ describe('openNeighbourDeleter', () => {
     expect(deleter.delete('198.18.0.13', 'eth0')).toBe(false);
   });
 
+  it('starts a new process after one ended on a refused deletion (ip exits at the first), and stops once refusals are too many', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'cctv-release-')), 'lines');
+    // Like `ip -batch -`: reads line by line, exits 2 at a deletion the kernel refuses (here: .99).
+    const script = `const fs=require("node:fs");require("node:readline").createInterface({input:process.stdin}).on("line",(l)=>{fs.appendFileSync(process.argv[1],l+"\\n");if(l.includes(" 198.18.0.99 "))process.exit(2)})`;
+    const warnings: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => warnings.push(line) });
+    const deleter = openNeighbourDeleter(log, { mayAdminister: () => true, argv: [process.execPath, '-e', script, file] }) as NeighbourDeleter;
+    deleter.delete('198.18.0.99', 'eth0');
+    await until(() => deleter.refused === 1);
+    deleter.delete('198.18.0.10', 'eth0');
+    await deleter.close();
+    expect(readFileSync(file, 'utf8')).toBe('neigh del 198.18.0.99 dev eth0\nneigh del 198.18.0.10 dev eth0\n');
+    expect(deleter.refused).toBe(1);
+    expect(warnings).toEqual([]);
+
+    // Every deletion refused: an `ip` that exits 2 at once.
+    const failing = openNeighbourDeleter(log, { mayAdminister: () => true, argv: ['/bin/sh', '-c', 'exit 2'] }) as NeighbourDeleter;
+    while (failing.delete('198.18.0.99', 'eth0') && failing.handed < 30) {
+      const handed = failing.handed;
+      await until(() => failing.refused === handed);
+    }
+    // Stopped at the twelfth refusal: more than 10 and one in ten of its 12 deletions.
+    expect([failing.handed, failing.refused]).toEqual([12, 12]);
+    expect(warnings).toHaveLength(1);
+    await failing.close();
+  });
+
   it('stops, saying so once, when the command cannot be started', async () => {
     const warnings: string[] = [];
     const log = pino({ level: 'warn' }, { write: (line: string) => warnings.push(line) });
@@ -93,6 +128,7 @@ function recordingDeleter(): NeighbourDeleter & { lines: string[]; closed: boole
     lines: [] as string[],
     closed: false,
     handed: 0,
+    refused: 0,
     delete: (ip: string, dev: string) => {
       deleter.lines.push(`${ip} ${dev}`);
       deleter.handed++;
