@@ -34,6 +34,13 @@ const IP_BATCH = ['ip', '-force', '-batch', '-'];
  */
 const RESTARTS_PER_DELETIONS = 10;
 const MAX_REFUSED_START = 10;
+/**
+ * Deletions one `ip` takes before it is ended and the next deletion starts another: iproute2's
+ * batch mode keeps memory for every command it has run (measured with iproute2 6.1: 164 MB of
+ * peak RSS after 40,000 commands, 273 MB after an on-link /16's 66,000 deletions), so a process
+ * per thousand deletions stays within a few MB, at one process start per thousand.
+ */
+export const DELETIONS_PER_PROCESS = 1000;
 /** How long close() waits for `ip` to finish the deletions written to it. */
 const CLOSE_WAIT_MS = 2000;
 
@@ -81,6 +88,9 @@ export function openNeighbourDeleter(log: Logger, options: { mayAdminister?: () 
   let closing = false;
   let handed = 0;
   let refused = 0;
+  let takenByChild = 0;
+  /** Every `ip` started and not yet ended, the retired ones included. */
+  const running = new Set<ChildProcess>();
   const stop = (reason: string): void => {
     if (broken) return;
     broken = true;
@@ -88,6 +98,8 @@ export function openNeighbourDeleter(log: Logger, options: { mayAdminister?: () 
   };
   const start = (): ChildProcess => {
     const started = spawn(command, args, { stdio: ['pipe', 'ignore', 'ignore'] });
+    running.add(started);
+    started.once('close', () => running.delete(started));
     started.on('error', (error) => stop(error.message));
     // Writing to an `ip` that has just exited: its exit says what happened.
     started.stdin?.on('error', () => undefined);
@@ -102,9 +114,17 @@ export function openNeighbourDeleter(log: Logger, options: { mayAdminister?: () 
     delete(ip, dev) {
       const line = deletionLine(ip, dev);
       if (line === null || broken || closing) return false;
-      child ??= start();
+      if (child === null) {
+        child = start();
+        takenByChild = 0;
+      }
       child.stdin?.write(line);
       handed++;
+      if (++takenByChild >= DELETIONS_PER_PROCESS) {
+        // It runs what it was given, then exits 0: the next deletion starts a new one.
+        child.stdin?.end();
+        child = null;
+      }
       return true;
     },
     get handed() {
@@ -115,19 +135,24 @@ export function openNeighbourDeleter(log: Logger, options: { mayAdminister?: () 
     },
     async close() {
       closing = true;
-      const running = child;
-      if (running === null || running.exitCode !== null || running.signalCode !== null) return;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          running.kill();
-          resolve();
-        }, CLOSE_WAIT_MS);
-        running.once('close', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        running.stdin?.end();
-      });
+      child?.stdin?.end();
+      child = null;
+      // Every `ip` still running finishes what it was given (a retired one too), or is ended.
+      await Promise.all(
+        [...running].map(
+          (ip) =>
+            new Promise<void>((resolve) => {
+              const timer = setTimeout(() => {
+                ip.kill();
+                resolve();
+              }, CLOSE_WAIT_MS);
+              ip.once('close', () => {
+                clearTimeout(timer);
+                resolve();
+              });
+            }),
+        ),
+      );
     },
   };
 }

@@ -11,7 +11,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ScanEntryRelease, FLUSH_MS } from '../../agent/discovery/entry-release.js';
 import { parseNeighbourRows, type NeighbourRow } from '../../agent/discovery/neighbours.js';
-import { deletionLine, hasNetAdmin, openNeighbourDeleter, type NeighbourDeleter } from '../../agent/net/neighbour-release.js';
+import { DELETIONS_PER_PROCESS, deletionLine, hasNetAdmin, openNeighbourDeleter, type NeighbourDeleter } from '../../agent/net/neighbour-release.js';
 
 const quiet = pino({ level: 'silent' });
 
@@ -79,6 +79,25 @@ describe('openNeighbourDeleter', () => {
     await deleter.close();
     expect(readFileSync(file, 'utf8')).toBe('neigh del 198.18.0.10 dev eth0\nneigh del 198.18.0.12 dev eth1\n');
     expect(deleter.delete('198.18.0.13', 'eth0')).toBe(false);
+  });
+
+  it('hands each process DELETIONS_PER_PROCESS deletions at most (ip keeps memory per command), and close() waits for every one', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'cctv-release-')), 'lines');
+    // Each process appends its lines under its own pid.
+    const script = `const fs=require("node:fs");require("node:readline").createInterface({input:process.stdin}).on("line",(l)=>fs.appendFileSync(process.argv[1],process.pid+" "+l+"\\n"))`;
+    const deleter = openNeighbourDeleter(quiet, { mayAdminister: () => true, argv: [process.execPath, '-e', script, file] }) as NeighbourDeleter;
+    const addresses = Array.from({ length: DELETIONS_PER_PROCESS + 1 }, (_, i) => `198.18.${i >> 8}.${i & 255}`);
+    for (const ip of addresses) expect(deleter.delete(ip, 'eth0')).toBe(true);
+    await deleter.close();
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    const byProcess = new Map<string, string[]>();
+    for (const line of lines) {
+      const [pid, ...rest] = line.split(' ');
+      byProcess.set(pid as string, [...(byProcess.get(pid as string) ?? []), rest.join(' ')]);
+    }
+    expect([...byProcess.values()].map((taken) => taken.length).sort((a, b) => a - b)).toEqual([1, DELETIONS_PER_PROCESS]);
+    expect(lines.map((line) => line.split(' ')[3]).sort()).toEqual([...addresses].sort());
+    expect(deleter.refused).toBe(0);
   });
 
   it('starts a new process after one ended on a refused deletion (ip exits at the first), and stops once refusals are too many', async () => {
