@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import type { ProbeStatus } from '../types.js';
 import { withoutZone } from './ip-address.js';
 
@@ -52,6 +53,13 @@ function failureStatus(error: NodeJS.ErrnoException): ProbeStatus {
   return 'error';
 }
 
+/** The TLS context every HTTPS request shares (Node's defaults; tls.connect would build one per connection). */
+let httpsContext: tls.SecureContext | undefined;
+function sharedHttpsContext(): tls.SecureContext {
+  httpsContext ??= tls.createSecureContext();
+  return httpsContext;
+}
+
 export function httpRequest(request: HttpRequest): Promise<HttpResult> {
   return new Promise((resolve) => {
     let settled = false;
@@ -79,6 +87,8 @@ export function httpRequest(request: HttpRequest): Promise<HttpResult> {
       agent: false,
       // Devices present self-signed certificates; this client identifies, it does not trust.
       rejectUnauthorized: false,
+      // One TLS context for every HTTPS request instead of one built per connection.
+      ...(transport === https ? { secureContext: sharedHttpsContext() } : {}),
       // Guards against header floods (Node's own limit is 16 KiB).
       maxHeaderSize: 16 * 1024,
       signal: request.signal,

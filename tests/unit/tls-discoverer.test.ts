@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { certificateFields, createTlsDiscoverer, fetchCertificate, rfc4514, subjectAltNames } from '../../agent/discovery/tls.js';
 import type { ScanContext } from '../../agent/discovery/types.js';
@@ -33,8 +33,8 @@ async function listen(server: ReturnType<typeof createTcpServer>): Promise<numbe
 }
 
 /** A TLS server presenting tests/lab/certs/NAME.crt; it says nothing after the handshake. */
-function tlsServer(name: string): Promise<number> {
-  const server = createTlsServer({ key: labCert(`${name}.key`), cert: labCert(`${name}.crt`) }, (socket) => socket.on('error', () => undefined));
+function tlsServer(name: string, versions: Pick<TlsOptions, 'minVersion' | 'maxVersion' | 'ciphers'> = {}): Promise<number> {
+  const server = createTlsServer({ key: labCert(`${name}.key`), cert: labCert(`${name}.crt`), ...versions }, (socket) => socket.on('error', () => undefined));
   server.on('tlsClientError', () => undefined);
   return listen(server);
 }
@@ -95,6 +95,17 @@ describe('fetchCertificate and certificateFields', () => {
     expect(fields['tls.subject']).toBe('CN=198.18.0.20,C=CN');
     expect(fields['tls.issuer']).toBe('CN=Dahua\u00a0Device\u00a0NVR\u00a0CA,O=Zhejiang\u00a0Dahua\u00a0Technology\u00a0Co.\\,Ltd.,L=Hangzhou,ST=Zhejiang,C=CN');
     expect(fields['tls.selfSigned']).toBe('false');
+  });
+
+  it('reads the certificate of old firmware that speaks TLS 1.0 only, connection after connection', async () => {
+    // OpenSSL 3 allows TLS 1.0 at security level 0 only, on either side.
+    const port = await tlsServer('hikvision-default', { minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' });
+    for (let i = 0; i < 2; i++) {
+      const result = await fetchCertificate('127.0.0.1', port, 2000);
+      if (!result.ok) throw new Error(result.reason);
+      expect(result.protocol).toBe('TLSv1');
+      expect(certificateFields(result.cert)['tls.subject']).toContain('CN=www.hikvision.com');
+    }
   });
 
   it('reads subjectAltNames', async () => {
