@@ -16,11 +16,14 @@ import type { NeighbourDeleter } from '../net/neighbour-release.js';
 import { heardWithin, type NeighbourRow } from './neighbours.js';
 
 /**
- * How long entries given back wait to be read and deleted together. The table is read every
- * 100 ms while host discovery runs (link-hosts.ts TABLE_POLL_MS); the same pace here keeps a read
- * of the table (about 150 KB at 1,024 entries) from following every single entry given back.
+ * How long entries given back wait for a read of the table, after which the release reads it
+ * itself. While host discovery runs it reads the table every 100 ms (link-hosts.ts TABLE_POLL_MS)
+ * and hands each read over (tableRead), so entries go back at its pace and the release reads
+ * nothing; after it, only the probes' re-contacts take places (a few dozen at once against 512),
+ * so half a second costs nothing, and it spares the agent a read of the table (a process started
+ * by a large one: 2 s of the crowd /22's CPU went to starting them, profiled) every 100 ms.
  */
-export const FLUSH_MS = 100;
+export const FLUSH_MS = 500;
 
 export interface EntryReleaseOptions {
   deleter: NeighbourDeleter;
@@ -38,7 +41,8 @@ export interface EntryReleaseOptions {
 }
 
 export class ScanEntryRelease implements EntryRelease {
-  private readonly due = new Set<string>();
+  /** Entries to give back, each with when it was given (epoch ms): a read begun after that shows it as it was left. */
+  private readonly due = new Map<string, number>();
   private readonly rememberedByIp = new Map<string, ResolvedNeighbour>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -59,13 +63,13 @@ export class ScanEntryRelease implements EntryRelease {
 
   giveBack(ip: string): void {
     if (this.closed) return;
-    this.due.add(ip);
-    if (this.timer !== undefined) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.flushing = this.flushing.then(() => this.flush());
-    }, this.options.flushMs ?? FLUSH_MS);
-    this.timer.unref();
+    this.due.set(ip, Date.now());
+    this.readLater();
+  }
+
+  /** A read of the table begun at `readStartedAt` (epoch ms): the entries given back by then go back now. */
+  tableRead(rows: readonly NeighbourRow[], readStartedAt: number): void {
+    if (!this.closed) this.giveBackShown(rows, readStartedAt);
   }
 
   deleteUnanswered(ip: string, dev: string): boolean {
@@ -86,23 +90,47 @@ export class ScanEntryRelease implements EntryRelease {
     await this.options.deleter.close();
   }
 
-  /** Reads the table once, remembers what each entry due shows, and deletes those with a MAC. */
+  /** Reads the table itself FLUSH_MS from now, unless a read handed over meanwhile took every entry due. */
+  private readLater(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flushing = this.flushing.then(() => this.flush());
+    }, this.options.flushMs ?? FLUSH_MS);
+    this.timer.unref();
+  }
+
+  /** Reads the table once and gives back every entry due when the read began. */
   private async flush(): Promise<void> {
     if (this.due.size === 0) return;
-    const due = [...this.due];
-    this.due.clear();
+    const readStartedAt = Date.now();
     let rows: NeighbourRow[];
     try {
       rows = await this.options.readTable();
     } catch (error) {
       // Unread, an entry's MAC would be lost with it: the kernel frees these in its own time.
-      this.tally.unreadable += due.length;
-      this.options.log.debug({ entries: due.length, err: (error as Error).message }, 'neighbour table unreadable: entries left to the kernel');
+      const left = [...this.due.keys()].filter((ip) => (this.due.get(ip) ?? Infinity) <= readStartedAt);
+      for (const ip of left) this.due.delete(ip);
+      this.tally.unreadable += left.length;
+      this.options.log.debug({ entries: left.length, err: (error as Error).message }, 'neighbour table unreadable: entries left to the kernel');
       return;
     }
+    this.giveBackShown(rows, readStartedAt);
+    // Entries given back while the table was being read wait for the next read.
+    if (this.due.size > 0 && !this.closed) this.readLater();
+  }
+
+  /**
+   * Remembers what each entry due by `readStartedAt` shows in `rows`, and deletes those with a
+   * MAC (not PERMANENT: an administrator's); the others are left to the kernel.
+   */
+  private giveBackShown(rows: readonly NeighbourRow[], readStartedAt: number): void {
+    const shown = [...this.due].filter(([, givenAt]) => givenAt <= readStartedAt);
+    if (shown.length === 0) return;
     const byIp = new Map(rows.map((row) => [row.ip, row]));
     const scanAgeSeconds = (Date.now() - this.options.scanStartedAtMs) / 1000;
-    for (const ip of due) {
+    for (const [ip] of shown) {
+      this.due.delete(ip);
       const row = byIp.get(ip);
       if (row?.entry == null || row.entry.state === 'PERMANENT') continue;
       const dev = row.dev ?? this.options.interfaceOf(ip);

@@ -311,7 +311,7 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
         signal: ctx.signal,
         scanStartedAtMs: ctx.startedAtMs,
         nudge: nudger.nudge,
-        readTable: () => readNeighbourRows(),
+        readTable: ctx.readNeighbourTable ?? (() => readNeighbourRows()),
         interfaceOf: (ip) => ctx.interfaces.find((i) => inCidr(ip, i.cidr))?.name ?? '',
         onLive: (ip) => live.push(ip),
       }).finally(() => {

@@ -7,6 +7,7 @@ import type { Knowledge } from '../knowledge/index.js';
 import type { ScanBounds } from './bounds.js';
 import type { RefusalLedger } from '../credential-refusals.js';
 import type { NeighbourBudget } from '../net/neighbour-budget.js';
+import type { NeighbourRow } from './neighbours.js';
 import type { SweepLedger } from './sweep-ledger.js';
 import type { RateLimiter, Semaphore } from '../net/rate-limiter.js';
 import type { ProbeFeed, ProbePass } from './probe-passes.js';
@@ -61,6 +62,11 @@ export interface ScanContext {
   readonly bounds: ScanBounds;
   /** Places in the kernel's neighbour table: every first packet to an on-link address takes one (net/neighbour-budget.ts). */
   readonly neighbours: NeighbourBudget;
+  /**
+   * Reads this namespace's IPv4 neighbour table, every row, telling the scan's other users of it
+   * what it showed (entry-release.ts tableRead); absent: neighbours.ts readNeighbourRows.
+   */
+  readonly readNeighbourTable?: () => Promise<NeighbourRow[]>;
   /** How swept addresses were found live, by method (the inventory's scan.sweep.methods); absent: not counted. */
   readonly sweep?: SweepLedger;
   /**

@@ -19,7 +19,7 @@ import type { Inventory, Observation, SweepSummary } from '../types.js';
 import type { Knowledge } from '../knowledge/index.js';
 import type { CredentialStore } from '../credentials.js';
 import { countOnLink, ipv6OnLinkCidrs, IPV6_GC_THRESH3_PATH, LIVE_HOLD_MS, machineNeighbourEntries, NeighbourBudget, neighbourBudgetSize, neighbourTableLimit, placesHeld, SILENT_HOLD_MS } from '../net/neighbour-budget.js';
-import { readNeighbourRows } from '../discovery/neighbours.js';
+import { readNeighbourRows, type NeighbourRow } from '../discovery/neighbours.js';
 import { ScanEntryRelease } from '../discovery/entry-release.js';
 import { openNeighbourDeleter } from '../net/neighbour-release.js';
 import { inCidr } from '../net/ipv4.js';
@@ -168,10 +168,17 @@ async function scan(options: ScanOptions, atEnd: Array<() => Promise<void>>): Pr
   const ipv6NeighbourTable = neighbourTableLimit(undefined, IPV6_GC_THRESH3_PATH);
   const neighbourEntries = options.active ? await neighbourEntriesHeld() : { inUse: 0, ownHeld: null, inTable: null };
   const entryRelease = entryReleaseFor(neighbourEntries.inTable, options.interfaces, started.getTime(), log);
+  // Every read of the table the scan makes is handed to the release too: entries go back at host discovery's pace.
+  const readNeighbourTable = async (): Promise<NeighbourRow[]> => {
+    const readStartedAt = Date.now();
+    const rows = await readNeighbourRows();
+    entryRelease?.tableRead(rows, readStartedAt);
+    return rows;
+  };
   const neighbours = new NeighbourBudget(neighbourBudgetSize(neighbourTable.limit, neighbourEntries.inUse), onLink, {
     ipv6Size: neighbourBudgetSize(ipv6NeighbourTable.limit),
     // Counted from the table when it could be read at the start; modelled holds otherwise.
-    ...(neighbourEntries.ownHeld === null ? {} : { readTable: () => readNeighbourRows(), heldAtStart: neighbourEntries.ownHeld }),
+    ...(neighbourEntries.ownHeld === null ? {} : { readTable: readNeighbourTable, heldAtStart: neighbourEntries.ownHeld }),
     ...(entryRelease ? { release: entryRelease } : {}),
   });
   // The entries the scan made and still holds go back to the kernel: the table is left as found.
@@ -257,6 +264,7 @@ async function scan(options: ScanOptions, atEnd: Array<() => Promise<void>>): Pr
       knowledge: options.knowledge,
       bounds,
       neighbours,
+      readNeighbourTable,
       sweep,
       ...(ACTIVE_PHASES.has(phase) ? { rateLimiter } : {}),
       ...(phase === 'connect' ? { onHostSwept } : {}),

@@ -213,6 +213,25 @@ describe('ScanEntryRelease', () => {
     expect(release.tally).toEqual({ givenBack: 2, unanswered: 0, unreadable: 0 });
   });
 
+  it("gives back on host discovery's reads when they come (no read of its own), an entry given back during a read at the next", async () => {
+    const rows = table([
+      { dst: '198.18.0.10', dev: 'eth0', lladdr: '28:57:be:00:00:10', refcnt: 1, confirmed: 1, state: ['REACHABLE'] },
+      { dst: '198.18.0.11', dev: 'eth0', lladdr: '28:57:be:00:00:11', refcnt: 1, confirmed: 1, state: ['REACHABLE'] },
+    ]);
+    const { release, deleter, reads } = make(() => rows);
+    release.giveBack('198.18.0.10');
+    await vi.advanceTimersByTimeAsync(50);
+    const readStartedAt = Date.now();
+    await vi.advanceTimersByTimeAsync(30);
+    release.giveBack('198.18.0.11');
+    release.tableRead(rows, readStartedAt);
+    expect(deleter.lines).toEqual(['198.18.0.10 eth0']);
+    await vi.advanceTimersByTimeAsync(FLUSH_MS);
+    // Nobody handed over a read begun after 198.18.0.11 was given back: the release read the table itself.
+    expect(reads()).toBe(1);
+    expect(deleter.lines).toEqual(['198.18.0.10 eth0', '198.18.0.11 eth0']);
+  });
+
   it('leaves the entries to the kernel when the table cannot be read (their MACs would go with them)', async () => {
     const { release, deleter } = make(() => Promise.reject(new Error('ip: not found')));
     release.giveBack('198.18.0.10');
