@@ -21,7 +21,7 @@ import type { CredentialStore } from '../credentials.js';
 import { countOnLink, ipv6OnLinkCidrs, IPV6_GC_THRESH3_PATH, LIVE_HOLD_MS, machineNeighbourEntries, NeighbourBudget, neighbourBudgetSize, neighbourTableLimit, placesHeld, SILENT_HOLD_MS } from '../net/neighbour-budget.js';
 import { readNeighbourRows } from '../discovery/neighbours.js';
 import { SweepLedger } from '../discovery/sweep-ledger.js';
-import { ProbeFeed, ProbeLedger } from '../discovery/probe-passes.js';
+import { PortSilence, ProbeFeed, ProbeLedger } from '../discovery/probe-passes.js';
 import { RateLimiter, Semaphore } from '../net/rate-limiter.js';
 import { whenAborted } from '../net/abort.js';
 import { RefusalLedger, type CredentialRefusal } from '../credential-refusals.js';
@@ -82,6 +82,17 @@ const CONNECT_PHASE_MS_PER_ROUTED_TARGET = 4;
  * waits at most this long for its probes to learn of it, little against the seconds its probes take.
  */
 const PROBE_VIEW_INTERVAL_MS = 250;
+/**
+ * Probe items (a host's pages, a port's certificate, a description…) at work at once before the
+ * listen window closes; all of the probe socket budget after. Probes at full width beside the window
+ * cost the 1,000-device crowd replies to it (WS-Discovery heard 304–356 devices instead of 402, SADP
+ * 318 instead of 335: BENCHMARKS.md "Probes beside the sweep"), while waiting for the close cost the
+ * lab /24 the whole exchange timeout of its slow or silent services after it (hostmc's dripping
+ * description, hosttcp's silent ports: 3 s each, side by side). Four let those waits run out inside
+ * the window, where the /24 has four (BENCHMARKS.md "The /24 under 8 s"), while holding the
+ * crowd's probing during the window to a sixteenth of the 64 its pools hold together.
+ */
+const EARLY_PROBE_SOCKETS = 4;
 
 /**
  * The connect phase's limit. An on-link address holds one of `neighbourBudget` places while it is
@@ -162,23 +173,31 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
   const rateLimiter = new RateLimiter(options.ratePerSecond);
 
   // Probes start as soon as they can (discovery/probe-passes.ts): the incremental ones read views of
-  // the observations, each saying which hosts are wholly swept, from the moment the window closes;
-  // they end after the view that follows every sweep. Not before the window closes: on the
-  // 1,000-device crowd, probes beside the window cost replies to it (WS-Discovery 304–356 devices
-  // heard instead of 402, SADP 318 instead of 335; BENCHMARKS.md "Probes beside the sweep"). A
-  // host heard from outside every chosen subnet (a misaddressed device) is never probed unless named.
-  const probeable = (): Observation[] => probeableObservations(observations, subnets, targets);
+  // the observations, each saying which hosts are wholly swept and whether the window has closed;
+  // they end after the view that follows every sweep. Before the window closes only
+  // EARLY_PROBE_SOCKETS of them work at once, and a view holds what the window's discoverers passed
+  // on early (heardEarly: SSDP's LOCATIONs) besides the sweep's. A host heard from outside every
+  // chosen subnet (a misaddressed device) is never probed unless named.
+  const heardSoFar: Observation[] = [];
+  const probeable = (): Observation[] => probeableObservations(windowClosed ? observations : [...observations, ...heardSoFar], subnets, targets);
   const swept = new Set<string>();
   let windowClosed = false;
   const ledger = new ProbeLedger();
-  const probeSockets = new Semaphore(probeSocketBudget(softFdLimit().limit));
+  const portSilence = new PortSilence();
+  const probeSocketLimit = probeSocketBudget(softFdLimit().limit);
+  const probeSockets = new Semaphore(Math.min(EARLY_PROBE_SOCKETS, probeSocketLimit));
   const feed = new ProbeFeed(() => {
     const whole = new Set(swept);
-    return { seen: probeable(), pass: { portsSwept: (ip: string) => whole.has(ip), ledger } };
+    return { seen: probeable(), pass: { portsSwept: (ip: string) => whole.has(ip), ledger, announcementsWhole: windowClosed } };
   }, PROBE_VIEW_INTERVAL_MS);
   const onHostSwept = (ip: string): void => {
     swept.add(ip);
-    if (windowClosed) feed.changed();
+    feed.changed();
+  };
+  const heardEarly = (o: Observation): void => {
+    if (windowClosed || unprobeableReason(o.ip, subnets) !== null) return;
+    heardSoFar.push(o);
+    feed.changed();
   };
 
   /**
@@ -221,13 +240,14 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
       sweep,
       ...(ACTIVE_PHASES.has(phase) ? { rateLimiter } : {}),
       ...(phase === 'connect' ? { onHostSwept } : {}),
-      ...(phase === 'probe' ? { probeSockets } : {}),
+      ...(phase === 'listen' ? { heardEarly } : {}),
+      ...(phase === 'probe' ? { probeSockets, portSilence } : {}),
       ...(run.feed ? { probeFeed: run.feed } : {}),
     };
     const record = (o: Observation): void => {
       observations.push(o);
       hostsSeen.add(o.ip);
-      if (windowClosed) feed.changed();
+      feed.changed();
       report(phase);
     };
     const kept = phase === 'listen' ? bounds.keeping(record) : record;
@@ -261,7 +281,10 @@ export async function runScan(options: ScanOptions): Promise<Inventory> {
     runPhase('listen', { targets, seen: [] }).then(() => {
       windowClosed = true;
       windowClosedAt = Date.now();
-      feed.changed();
+      heardSoFar.length = 0;
+      probeSockets.widen(probeSocketLimit);
+      // What waited for the window (ONVIF at announced XAddrs, guesses at web ports) starts now.
+      feed.now();
     }),
     runPhase('connect', { targets, seen: [] }),
   ]);
