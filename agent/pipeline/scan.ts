@@ -88,9 +88,10 @@ const PROBE_VIEW_INTERVAL_MS = 250;
  * cost the 1,000-device crowd replies to it (WS-Discovery heard 304–356 devices instead of 402, SADP
  * 318 instead of 335: BENCHMARKS.md "Probes beside the sweep"), while waiting for the close cost the
  * lab /24 the whole exchange timeout of its slow or silent services after it (hostmc's dripping
- * description, hosttcp's silent ports: 3 s each, side by side). Four let those waits run out inside
- * the window, where the /24 has four (BENCHMARKS.md "The /24 under 8 s"), while holding the
- * crowd's probing during the window to a sixteenth of the 64 its pools hold together.
+ * description, the tarpit's, hosttcp's silent ports: 3 s each, side by side). Four places let the
+ * /24's waits run out inside the window (its scan went from 9.0–10.0 s to 6.0–7.6 s; eight were no
+ * faster: BENCHMARKS.md "The /24 under 8 s"), while holding the probing beside the window to a
+ * sixteenth of the 64 places the pools hold together.
  */
 const EARLY_PROBE_SOCKETS = 4;
 
