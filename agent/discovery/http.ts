@@ -108,7 +108,7 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
           if (!(await limiter.take(signal))) return;
           requests++;
           const url = targetUrl(target, path);
-          const result = await httpRequest({
+          const exchange = httpRequest({
             url,
             zone: zoneOf(target.ip),
             method: 'GET',
@@ -117,6 +117,9 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
             maxBodyBytes,
             signal,
           });
+          // The port's first request tells the ONVIF guess at this port whether it is worth asking (probe-passes.ts PortSilence).
+          ctx.portSilence?.asking(target.ip, target.port, exchange.then((r) => !r.ok && r.status === 'timeout'));
+          const result = await exchange;
           const at = new Date().toISOString();
           if (!result.ok) {
             // Cut short by the host's or the scan's deadline: that is a timeout, not a fault.

@@ -5,7 +5,10 @@
  * answered (a reply cannot point the agent at another host); and, for hosts active probes may
  * touch that announced no usable XAddr, at /onvif/device_service on their open web ports (the port
  * sweep's `port.probes` includes `http`; HTTPS when it includes `tls`), in port order, until one
- * answers GetSystemDateAndTime in SOAP. A guess that finds no ONVIF service emits nothing.
+ * answers GetSystemDateAndTime in SOAP. A guess that finds no ONVIF service emits nothing. A web port
+ * whose first HTTP page request timed out is not guessed at (the guess waits for that request when
+ * it is still running): the HTTP probe leaves such a port alone (http.ts), and a guess there would
+ * wait out the same timeout for the same silence (probe-passes.ts PortSilence).
  *
  * What: GetSystemDateAndTime first, never with credentials (§5.9.4: always open), which gives the
  * device's clock offset; then GetDeviceInformation, GetNetworkInterfaces (the device's own MAC,
@@ -29,7 +32,7 @@ import { zoneOf } from '../net/ip-address.js';
 import { withoutZone } from '../net/ip-address.js';
 import type { RateLimiter } from '../net/rate-limiter.js';
 import { openPortsFor, probeHosts } from './probe-hosts.js';
-import { asTheyCome, claimUnprobed, portsSwept } from './probe-passes.js';
+import { announcementsWhole, asTheyCome, claimUnprobed, portsSwept, type PortSilence } from './probe-passes.js';
 import {
   challengeRealms,
   chooseDigestChallenge,
@@ -103,18 +106,22 @@ export interface DeviceServiceEndpoint {
 }
 
 /**
- * Where to ask each device, per the rules in the header comment. Views of the observations come
- * only once the window has closed, so no XAddr can come any more; a guess at a host's web ports
- * waits for a view in which its ports are all swept (probe-passes.ts).
+ * Where to ask each device, per the rules in the header comment. Nothing until the window has
+ * closed, so that no XAddr can come any more (probe-passes.ts); a guess at a host's web ports
+ * waits for a view in which its ports are all swept.
  */
 export function deviceServiceEndpoints(ctx: ScanContext, log: Logger): DeviceServiceEndpoint[] {
+  if (!announcementsWhole(ctx)) return [];
   const announced = new Map<string, URL>();
   for (const o of ctx.seen) {
     const xaddrs = o.fields['onvif.xaddr'];
     if (o.source !== 'ws-discovery' || !Array.isArray(xaddrs) || announced.has(o.ip)) continue;
     const url = xaddrForResponder(o.ip, xaddrs);
     if (url) announced.set(o.ip, url);
-    else if (portsSwept(ctx, o.ip)) log.warn({ ip: o.ip, xaddrs }, 'no XAddr on the answering address; only its open web ports are tried');
+    // Said once, in the first view in which its ports are all swept.
+    else if (portsSwept(ctx, o.ip) && claimUnprobed(ctx, 'onvif-device-service', [o.ip], (ip) => `no xaddr ${ip}`).length > 0) {
+      log.warn({ ip: o.ip, xaddrs }, 'no XAddr on the answering address; only its open web ports are tried');
+    }
   }
   const webPorts = new Map<string, Map<number, URL>>();
   for (const { ip, port, probes } of openPortsFor(ctx, 'http')) {
@@ -326,6 +333,7 @@ async function probeDevice(
   endpoint: DeviceServiceEndpoint,
   store: CredentialStore | undefined,
   refusals: RefusalLedger,
+  silence: PortSilence | undefined,
   signal: AbortSignal,
   limiter: RateLimiter,
   log: Logger,
@@ -334,8 +342,12 @@ async function probeDevice(
   const credentials = store?.forHost(endpoint.ip) ?? null;
   for (const url of endpoint.urls) {
     const timeoutMs = endpoint.announced ? REQUEST_TIMEOUT_MS : GUESS_TIMEOUT_MS;
-    const session = new DeviceSession(endpoint.ip, url, credentials, limiter, signal, timeoutMs, log, refusals);
     const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    if (!endpoint.announced && (await silence?.silent(endpoint.ip, port))) {
+      log.debug({ url: url.href }, 'web port silent to the HTTP probe: no ONVIF guess there');
+      continue;
+    }
+    const session = new DeviceSession(endpoint.ip, url, credentials, limiter, signal, timeoutMs, log, refusals);
     const record = (call: DeviceCall, result: CallResult): void =>
       emit({
         source: 'onvif-device-service',
@@ -388,7 +400,7 @@ export const onvifDevice: Discoverer<'onvif-device-service'> = {
     });
     const refusals = ctx.refusals ?? new RefusalLedger([], ctx.knowledge.lockout);
     await probeHosts(ctx, endpoints, { concurrency: CONCURRENCY }, (endpoint) => endpoint.ip, (endpoint, { signal, limiter }) =>
-      probeDevice(endpoint, ctx.credentials, refusals, signal, limiter, log, emit),
+      probeDevice(endpoint, ctx.credentials, refusals, ctx.portSilence, signal, limiter, log, emit),
     );
     log.info({ devices, withCredentials }, 'ONVIF device service probes finished');
   },

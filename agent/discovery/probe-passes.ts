@@ -1,9 +1,12 @@
 /**
  * Probes as soon as they can: the scan runs each incremental 'probe' discoverer once, from the
  * start of the scan, over a feed of views of what has been observed so far (agent/pipeline/scan.ts).
- * The first view comes when the listen window closes (what devices announced is whole then), the
- * next ones as the sweeps go on: a view says which hosts have had all their ports swept (their
- * open ports are known, so a host's pages can be asked port after port). Each discoverer takes
+ * Views come as the sweeps go on, from the start of the scan: a view says which hosts have had all
+ * their ports swept (their open ports are known, so a host's pages can be asked port after port),
+ * and whether the listen window has closed (what devices announced is whole then: before, a view
+ * holds only what the window's discoverers have passed on early, SSDP's LOCATIONs). Until the
+ * window closes the scan lets only a few probes run at once (its probe sockets' early places), so
+ * that the window's own replies keep the machine. Each discoverer takes
  * from each view the items no earlier view gave it, claimed in the scan's ledger, so no item (a
  * discoverer's host, port, path or URL) is probed twice, and every item that one probe phase after
  * everything would probe is probed: the last view comes after every sweep.
@@ -29,12 +32,36 @@ export class ProbeLedger {
   }
 }
 
+/**
+ * How the first exchange with each web port went, for the probes that ask the same port after it.
+ * The HTTP page probe asks a port first and leaves it alone once a request has timed out
+ * (discovery/http.ts); the ONVIF guess at the same port (onvif.ts) waits for that verdict instead
+ * of waiting out the same silence beside it: a port that accepts and then says nothing (the lab's
+ * hosttcp port 80) cost the scan a second full timeout after the window closed.
+ */
+export class PortSilence {
+  private readonly first = new Map<string, Promise<boolean>>();
+
+  /** `silent`: the first exchange with ip:port, resolving true when the port sent no complete answer in time. */
+  asking(ip: string, port: number, silent: Promise<boolean>): void {
+    const key = `${ip} ${port}`;
+    if (!this.first.has(key)) this.first.set(key, silent);
+  }
+
+  /** True when the first exchange with ip:port timed out (waiting for it while it runs); false when there was none. */
+  async silent(ip: string, port: number): Promise<boolean> {
+    return (await this.first.get(`${ip} ${port}`)) ?? false;
+  }
+}
+
 /** What one view of the observations may be relied on for. */
 export interface ProbePass {
   /** True for a host all of whose ports have been swept: its open ports in `seen` are whole. */
   readonly portsSwept: (ip: string) => boolean;
   /** The scan's one ledger. */
   readonly ledger: ProbeLedger;
+  /** True once the listen window has closed: every announcement (ONVIF XAddrs, SSDP LOCATIONs) is in `seen`. */
+  readonly announcementsWhole: boolean;
 }
 
 /** The observations so far, and what of them is whole. */
@@ -46,6 +73,11 @@ export interface ProbeView {
 /** Whether `ip`'s open ports in ctx.seen are whole: always, absent a pass (one probe phase after everything). */
 export function portsSwept(ctx: Pick<ScanContext, 'probePass'>, ip: string): boolean {
   return ctx.probePass?.portsSwept(ip) ?? true;
+}
+
+/** Whether every announcement is in ctx.seen: always, absent a pass (one probe phase after everything). */
+export function announcementsWhole(ctx: Pick<ScanContext, 'probePass'>): boolean {
+  return ctx.probePass?.announcementsWhole ?? true;
 }
 
 /** The items no earlier view gave `discoverer`, claimed now, in order; all of them absent a pass. */
@@ -90,13 +122,18 @@ export class ProbeFeed {
     }, this.intervalMs);
   }
 
-  /** Everything is observed: readers get the last view at once, then their iteration ends. */
-  close(): void {
+  /** Something readers must not wait for (the window closed): they get a new view at once. */
+  now(): void {
     if (this.closed) return;
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.closed = true;
     this.publish();
+  }
+
+  /** Everything is observed: readers get the last view at once, then their iteration ends. */
+  close(): void {
+    this.now();
+    this.closed = true;
   }
 
   async *views(): AsyncGenerator<ProbeView> {

@@ -15,7 +15,8 @@
  *   one interface; the sender's subnet is checked instead.
  * SSDP is link-scoped (multicast TTL 1 here, like WS-Discovery), so only answers from a chosen
  * interface's subnet are kept. Answers are de-duplicated by (responder address, USN) and reported
- * as one observation per responder when the window closes.
+ * as one observation per responder when the window closes; each new LOCATION is also passed on as
+ * heard (ScanContext.heardEarly), so that its description can be fetched before the window closes.
  *
  * - over IPv6, an M-SEARCH to [FF02::C]:1900 from each interface's link-local address, on the
  *   agent's own sockets (node-ssdp opens `udp4` sockets only); answers are parsed by
@@ -90,6 +91,8 @@ class Responders {
     private readonly interfaces: readonly ScanInterface[],
     private readonly log: Logger,
     private readonly bounds: ScanBounds,
+    /** Told of each responder's LOCATIONs as they are heard, each once. */
+    private readonly onLocation: (from: string, location: string) => void = () => undefined,
   ) {}
 
   record(headers: unknown, from: string, via: 'search' | 'notify'): void {
@@ -119,7 +122,10 @@ class Responders {
     const key = announcement.usn !== null ? `usn ${announcement.usn}` : `location ${announcement.location}`;
     if (heard.has(key)) return;
     if (heard.size >= MAX_USNS_PER_RESPONDER) return void this.bounds.dropped('ssdp.per-source', 1, { from, max: MAX_USNS_PER_RESPONDER });
+    const { location } = announcement;
+    const newLocation = location !== null && ![...heard.values()].some((a) => a.location === location);
     heard.set(key, announcement);
+    if (newLocation) this.onLocation(from, location);
   }
 
   /** One observation per responder, its values de-duplicated and sorted. */
@@ -171,7 +177,10 @@ export const ssdpSearch: Discoverer<'ssdp'> = {
 
   async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
     const log = ctx.log.child({ module: 'ssdp' });
-    const responders = new Responders(ctx.interfaces, log, ctx.bounds);
+    // Each LOCATION as heard, for the description probe (cleaned as the observation's own values are).
+    const onLocation = (ip: string, location: string): void =>
+      ctx.heardEarly?.({ source: 'ssdp', ip, at: new Date().toISOString(), status: 'ok', fields: cleanDeviceFields({ 'ssdp.location': [location] }) });
+    const responders = new Responders(ctx.interfaces, log, ctx.bounds, onLocation);
     // node-ssdp's own messages (every packet) go to trace, never to stderr by themselves.
     const customLogger = (format: string, ...args: unknown[]): void => log.trace({ nodeSsdp: args }, format);
     const onMessage =
@@ -254,10 +263,12 @@ export const ssdpSearch: Discoverer<'ssdp'> = {
   },
 };
 
-/** The descriptions to fetch: each responder's LOCATIONs that name the responder itself, at most a few per device. */
-function descriptionWork(ctx: ScanContext, log: Logger): [string, URL][] {
+/**
+ * The descriptions to fetch that no earlier view gave (claimed now): each responder's LOCATIONs that
+ * name the responder itself, the first few heard per device (`perDevice` counts them across views).
+ */
+function descriptionWork(ctx: ScanContext, log: Logger, perDevice: Map<string, number>): [string, URL][] {
   const work = new Map<string, [string, URL]>();
-  const perDevice = new Map<string, number>();
   for (const o of ctx.seen) {
     const locations = o.fields['ssdp.location'];
     if (o.source !== 'ssdp' || !Array.isArray(locations)) continue;
@@ -274,6 +285,7 @@ function descriptionWork(ctx: ScanContext, log: Logger): [string, URL][] {
       }
       const count = perDevice.get(o.ip) ?? 0;
       if (work.has(url.href) || count >= DESCRIPTIONS_PER_DEVICE) continue;
+      if (claimUnprobed(ctx, 'upnp-description', [url.href], (href) => href).length === 0) continue;
       perDevice.set(o.ip, count + 1);
       work.set(url.href, [o.ip, url]);
     }
@@ -334,10 +346,11 @@ export const upnpDescription: Discoverer<'upnp-description'> = {
     if (!ctx.active) return;
     const log = ctx.log.child({ module: 'upnp-description' });
     let total = 0;
+    const perDevice = new Map<string, number>();
     // The work of all that was heard, in the order heard (so each device's first LOCATIONs stay its
     // chosen ones as more is heard), less what an earlier view gave.
     const queue = asTheyCome(ctx, (view) => {
-      const found = claimUnprobed(view, 'upnp-description', descriptionWork(view, log), ([, url]) => url.href);
+      const found = descriptionWork(view, log, perDevice);
       if (total === 0 && found.length > 0) log.debug({ descriptions: found.length }, 'UPnP descriptions started');
       total += found.length;
       return found;

@@ -10,7 +10,7 @@ import type { NeighbourBudget } from '../net/neighbour-budget.js';
 import type { NeighbourRow } from './neighbours.js';
 import type { SweepLedger } from './sweep-ledger.js';
 import type { RateLimiter, Semaphore } from '../net/rate-limiter.js';
-import type { ProbeFeed, ProbePass } from './probe-passes.js';
+import type { PortSilence, ProbeFeed, ProbePass } from './probe-passes.js';
 
 /**
  * When a discoverer runs (nmap's prerule/portrule split). agent/pipeline/scan.ts runs them in this
@@ -22,8 +22,9 @@ import type { ProbeFeed, ProbePass } from './probe-passes.js';
  * - 'probe':   active: talks to services found so far (ONVIF at announced XAddrs, HTTP, RTSP, TLS on
  *              open ports, UPnP descriptions at announced LOCATIONs). An `incremental` discoverer
  *              runs from the start of the scan over a feed of views of what was observed so far
- *              (`ScanContext.probeFeed`), the first when the window closes, then as the sweeps go
- *              on (each view says which hosts are wholly swept), and claims each item it
+ *              (`ScanContext.probeFeed`) as the sweeps go on (each view says which hosts are wholly
+ *              swept and whether the window has closed; only a few probes run at once before it
+ *              does), and claims each item it
  *              probes, so none is probed twice (probe-passes.ts); it ends after the view that
  *              follows every sweep and the window. Any other probe discoverer runs once, then;
  * - 'collect': reads local state the earlier traffic produced (the kernel neighbour table), after every probe.
@@ -84,8 +85,16 @@ export interface ScanContext {
    * (probe-hosts.ts probeSocketBudget); absent: each pool's concurrency alone bounds them.
    */
   readonly probeSockets?: Semaphore;
+  /** Probe phase: how the first exchange with each web port went (probe-passes.ts); absent: every probe waits on its own. */
+  readonly portSilence?: PortSilence;
   /** Connect phase: the sweep says so when every port of a host has been tried (its open ports are all emitted by then). */
   readonly onHostSwept?: (ip: string) => void;
+  /**
+   * Listen phase: what a discoverer has heard so far, passed on before it emits its observations
+   * when the window closes, for the probes alone (never recorded: its observations at the close
+   * say it all). SSDP passes each LOCATION as heard, so descriptions are fetched while the window is open.
+   */
+  readonly heardEarly?: (observation: Observation) => void;
 }
 
 /**

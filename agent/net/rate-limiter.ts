@@ -114,11 +114,28 @@ export function waitInLine(line: (() => void)[], signal?: AbortSignal): Promise<
  */
 export class Semaphore {
   private free: number;
+  private places: number;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(readonly size: number) {
+  constructor(size: number) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`semaphore size must be a positive integer, not ${size}`);
+    this.places = size;
     this.free = size;
+  }
+
+  /** Holders allowed at once. */
+  get size(): number {
+    return this.places;
+  }
+
+  /** Allows `size` holders at once from now on, waking waiters for the new places; never fewer than before. */
+  widen(size: number): void {
+    if (!Number.isInteger(size)) throw new RangeError(`semaphore size must be an integer, not ${size}`);
+    for (; this.places < size; this.places++) {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
   }
 
   /** Resolves true once a place is held (give it back with release()), false if `signal` aborted first. */
@@ -139,7 +156,7 @@ export class Semaphore {
   release(): void {
     const next = this.waiting.shift();
     if (next) next();
-    else this.free = Math.min(this.size, this.free + 1);
+    else this.free = Math.min(this.places, this.free + 1);
   }
 }
 

@@ -24,7 +24,7 @@ import { ScanEntryRelease } from '../discovery/entry-release.js';
 import { openNeighbourDeleter } from '../net/neighbour-release.js';
 import { inCidr } from '../net/ipv4.js';
 import { SweepLedger } from '../discovery/sweep-ledger.js';
-import { ProbeFeed, ProbeLedger } from '../discovery/probe-passes.js';
+import { PortSilence, ProbeFeed, ProbeLedger } from '../discovery/probe-passes.js';
 import { RateLimiter, Semaphore } from '../net/rate-limiter.js';
 import { whenAborted } from '../net/abort.js';
 import { RefusalLedger, type CredentialRefusal } from '../credential-refusals.js';
@@ -85,6 +85,18 @@ const CONNECT_PHASE_MS_PER_ROUTED_TARGET = 4;
  * waits at most this long for its probes to learn of it, little against the seconds its probes take.
  */
 const PROBE_VIEW_INTERVAL_MS = 250;
+/**
+ * Probe items (a host's pages, a port's certificate, a description…) at work at once before the
+ * listen window closes; all of the probe socket budget after. Probes at full width beside the window
+ * cost the 1,000-device crowd replies to it (WS-Discovery heard 304–356 devices instead of 402, SADP
+ * 318 instead of 335: BENCHMARKS.md "Probes beside the sweep"), while waiting for the close cost the
+ * lab /24 the whole exchange timeout of its slow or silent services after it (hostmc's dripping
+ * description, the tarpit's, hosttcp's silent ports: 3 s each, side by side). Four places let the
+ * /24's waits run out inside the window (its scan went from 9.0–10.0 s to 6.0–7.6 s; eight were no
+ * faster: BENCHMARKS.md "The /24 under 8 s"), while holding the probing beside the window to a
+ * sixteenth of the 64 places the pools hold together.
+ */
+const EARLY_PROBE_SOCKETS = 4;
 
 /**
  * The connect phase's limit. An on-link address holds one of `neighbourBudget` places while it is
@@ -208,23 +220,31 @@ async function scan(options: ScanOptions, atEnd: Array<() => Promise<void>>): Pr
   const rateLimiter = new RateLimiter(options.ratePerSecond);
 
   // Probes start as soon as they can (discovery/probe-passes.ts): the incremental ones read views of
-  // the observations, each saying which hosts are wholly swept, from the moment the window closes;
-  // they end after the view that follows every sweep. Not before the window closes: on the
-  // 1,000-device crowd, probes beside the window cost replies to it (WS-Discovery 304–356 devices
-  // heard instead of 402, SADP 318 instead of 335; BENCHMARKS.md "Probes beside the sweep"). A
-  // host heard from outside every chosen subnet (a misaddressed device) is never probed unless named.
-  const probeable = (): Observation[] => probeableObservations(observations, subnets, targets);
+  // the observations, each saying which hosts are wholly swept and whether the window has closed;
+  // they end after the view that follows every sweep. Before the window closes only
+  // EARLY_PROBE_SOCKETS of them work at once, and a view holds what the window's discoverers passed
+  // on early (heardEarly: SSDP's LOCATIONs) besides the sweep's. A host heard from outside every
+  // chosen subnet (a misaddressed device) is never probed unless named.
+  const heardSoFar: Observation[] = [];
+  const probeable = (): Observation[] => probeableObservations(windowClosed ? observations : [...observations, ...heardSoFar], subnets, targets);
   const swept = new Set<string>();
   let windowClosed = false;
   const ledger = new ProbeLedger();
-  const probeSockets = new Semaphore(probeSocketBudget(softFdLimit().limit));
+  const portSilence = new PortSilence();
+  const probeSocketLimit = probeSocketBudget(softFdLimit().limit);
+  const probeSockets = new Semaphore(Math.min(EARLY_PROBE_SOCKETS, probeSocketLimit));
   const feed = new ProbeFeed(() => {
     const whole = new Set(swept);
-    return { seen: probeable(), pass: { portsSwept: (ip: string) => whole.has(ip), ledger } };
+    return { seen: probeable(), pass: { portsSwept: (ip: string) => whole.has(ip), ledger, announcementsWhole: windowClosed } };
   }, PROBE_VIEW_INTERVAL_MS);
   const onHostSwept = (ip: string): void => {
     swept.add(ip);
-    if (windowClosed) feed.changed();
+    feed.changed();
+  };
+  const heardEarly = (o: Observation): void => {
+    if (windowClosed || unprobeableReason(o.ip, subnets) !== null) return;
+    heardSoFar.push(o);
+    feed.changed();
   };
 
   /**
@@ -268,13 +288,14 @@ async function scan(options: ScanOptions, atEnd: Array<() => Promise<void>>): Pr
       sweep,
       ...(ACTIVE_PHASES.has(phase) ? { rateLimiter } : {}),
       ...(phase === 'connect' ? { onHostSwept } : {}),
-      ...(phase === 'probe' ? { probeSockets } : {}),
+      ...(phase === 'listen' ? { heardEarly } : {}),
+      ...(phase === 'probe' ? { probeSockets, portSilence } : {}),
       ...(run.feed ? { probeFeed: run.feed } : {}),
     };
     const record = (o: Observation): void => {
       observations.push(o);
       hostsSeen.add(o.ip);
-      if (windowClosed) feed.changed();
+      feed.changed();
       report(phase);
     };
     const kept = phase === 'listen' ? bounds.keeping(record) : record;
@@ -308,7 +329,10 @@ async function scan(options: ScanOptions, atEnd: Array<() => Promise<void>>): Pr
     runPhase('listen', { targets, seen: [] }).then(() => {
       windowClosed = true;
       windowClosedAt = Date.now();
-      feed.changed();
+      heardSoFar.length = 0;
+      probeSockets.widen(probeSocketLimit);
+      // What waited for the window (ONVIF at announced XAddrs, guesses at web ports) starts now.
+      feed.now();
     }),
     runPhase('connect', { targets, seen: [] }),
   ]);

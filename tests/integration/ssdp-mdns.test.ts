@@ -211,8 +211,11 @@ describe('SSDP/UPnP and mDNS discovery in the lab', () => {
     );
     const drip = run.logs.find((l) => l.msg === 'UPnP description not fetched' && l.url === `http://${hostmc.ip}:49152/drip.xml`);
     expect(drip?.status).toBe('timeout');
-    // All descriptions together cost at most one request timeout (3 s), however the device misbehaves.
-    expect(firstTime(run.logs, 'UPnP descriptions finished') - firstTime(run.logs, 'UPnP descriptions started')).toBeLessThan(3000 + 1500);
+    // All descriptions together cost at most one request timeout (3 s), however the device misbehaves:
+    // the last to fail ends within it. (The probe itself ends only once the window has closed, and
+    // it starts while the window is open, as LOCATIONs are heard.)
+    const failed = run.logs.filter((l) => /^UPnP description (not fetched|refused)/.test(l.msg)).map((l) => l.time);
+    expect(Math.max(...failed) - firstTime(run.logs, 'UPnP descriptions started')).toBeLessThan(3000 + 1500);
   });
 
   it('survives the hostile mDNS device: malformed packets dropped, TXT bounded, addresses off the subnet ignored', () => {

@@ -4,12 +4,13 @@
  * HTTP discoverer across two passes runs against a real loopback web server.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { asTheyCome, claimUnprobed, portsSwept, ProbeFeed, ProbeLedger, type ProbePass } from '../../agent/discovery/probe-passes.js';
+import { asTheyCome, claimUnprobed, PortSilence, portsSwept, ProbeFeed, ProbeLedger, type ProbePass } from '../../agent/discovery/probe-passes.js';
 import type { ScanContext } from '../../agent/discovery/types.js';
 import { createHttpDiscoverer } from '../../agent/discovery/http.js';
-import { deviceServiceEndpoints } from '../../agent/discovery/onvif.js';
+import { deviceServiceEndpoints, onvifDevice } from '../../agent/discovery/onvif.js';
+import { upnpDescription } from '../../agent/discovery/ssdp.js';
 import { createLogger } from '../../agent/log.js';
 import type { Observation } from '../../agent/types.js';
 import { loopbackContext } from '../support/scan-context.js';
@@ -18,7 +19,22 @@ const at = new Date(0).toISOString();
 const openPort = (ip: string, port: number): Observation => ({
   source: 'tcp-connect', ip, port, at, status: 'ok', fields: { 'port.state': 'open', 'port.service': 'http', 'port.probes': ['http'] },
 });
-const pass = (ledger: ProbeLedger, swept: readonly string[] | 'all' = 'all'): ProbePass => ({ portsSwept: (ip) => swept === 'all' || swept.includes(ip), ledger });
+const pass = (ledger: ProbeLedger, swept: readonly string[] | 'all' = 'all', announcementsWhole = true): ProbePass => ({
+  portsSwept: (ip) => swept === 'all' || swept.includes(ip),
+  ledger,
+  announcementsWhole,
+});
+
+/** A loopback web server answering 404 to everything, recording the paths asked. */
+async function notFoundServer(): Promise<{ port: number; paths: string[]; server: ReturnType<typeof createServer> }> {
+  const paths: string[] = [];
+  const server = createServer((req, res) => {
+    paths.push(req.url ?? '');
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as AddressInfo).port, paths, server };
+}
 
 describe('claimUnprobed', () => {
   it('hands each item to one pass of a discoverer only, every discoverer its own, and everything when there are no passes', () => {
@@ -86,6 +102,23 @@ describe('ProbeFeed', () => {
     feed.close();
     expect(await reader).toBe(1);
   });
+
+  it('gives a view at once on now(), without waiting out the interval', async () => {
+    vi.useFakeTimers();
+    const ledger = new ProbeLedger();
+    const feed = new ProbeFeed(() => ({ seen: [], pass: pass(ledger) }), 60_000);
+    let views = 0;
+    const reader = (async (): Promise<void> => {
+      for await (const _view of feed.views()) views++;
+    })();
+    feed.changed();
+    feed.now();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(views).toBe(1);
+    feed.close();
+    await reader;
+    expect(views).toBe(2);
+  });
 });
 
 describe('probes across views', () => {
@@ -124,13 +157,7 @@ describe('probes across views', () => {
   });
 
   it('asks each web port for its pages once, whichever view finds it', async () => {
-    const paths: string[] = [];
-    const server = createServer((req, res) => {
-      paths.push(req.url ?? '');
-      res.writeHead(404).end();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
+    const { port, paths, server } = await notFoundServer();
     const http = createHttpDiscoverer({ timeoutMs: 1000 });
     const ledger = new ProbeLedger();
     const run = async (p: ProbePass, seen: Observation[]): Promise<number> => {
@@ -152,7 +179,7 @@ describe('probes across views', () => {
     }
   });
 
-  it("asks an announced ONVIF XAddr in any view, and guesses at a host's web ports only once they are all swept", () => {
+  it("asks an announced ONVIF XAddr in any view once the window has closed, and guesses at a host's web ports only once they are all swept", () => {
     const ledger = new ProbeLedger();
     const log = createLogger('silent');
     const seen: Observation[] = [
@@ -163,5 +190,76 @@ describe('probes across views', () => {
     expect(during.map((e) => [e.ip, e.announced])).toEqual([['127.0.0.2', true]]);
     const after = deviceServiceEndpoints(loopbackContext({ seen, probePass: pass(ledger, ['127.0.0.1']) }), log);
     expect(after.map((e) => [e.ip, e.announced])).toEqual([['127.0.0.2', true], ['127.0.0.1', false]]);
+    // Before the window closes an XAddr may still come: nothing, announced or guessed.
+    expect(deviceServiceEndpoints(loopbackContext({ seen, probePass: pass(new ProbeLedger(), 'all', false) }), log)).toEqual([]);
+  });
+});
+
+describe('PortSilence', () => {
+  const closers: (() => void)[] = [];
+  afterEach(() => {
+    for (const close of closers.splice(0)) close();
+  });
+
+  it('tells a later probe how the first exchange with a port went, waiting for it while it runs', async () => {
+    const silence = new PortSilence();
+    expect(await silence.silent('127.0.0.1', 80)).toBe(false);
+    let timedOut = (_silent: boolean): void => undefined;
+    silence.asking('127.0.0.1', 80, new Promise((resolve) => (timedOut = resolve)));
+    silence.asking('127.0.0.1', 80, Promise.resolve(false));
+    const verdict = silence.silent('127.0.0.1', 80);
+    timedOut(true);
+    expect(await verdict).toBe(true);
+    expect(await silence.silent('127.0.0.1', 81)).toBe(false);
+  });
+
+  it('keeps the ONVIF guess off a web port that stayed silent to the HTTP probe: one timeout, not two', async () => {
+    let connections = 0;
+    const sockets = new Set<Socket>();
+    // Accepts and never answers (the lab's hosttcp port 80).
+    const server = createTcpServer((socket) => {
+      connections++;
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    closers.push(() => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    });
+    const { port } = server.address() as AddressInfo;
+    const ctx = loopbackContext({ seen: [openPort('127.0.0.1', port)], portSilence: new PortSilence() });
+    const emitted: Observation[] = [];
+    const t0 = Date.now();
+    const pages = createHttpDiscoverer({ timeoutMs: 300 }).run(ctx, (o) => void emitted.push(o));
+    // The guess comes while the page request still waits (the ONVIF guess waits 3 s on its own).
+    await vi.waitFor(() => expect(connections).toBe(1));
+    await Promise.all([pages, onvifDevice.run(ctx, (o) => void emitted.push(o))]);
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(connections).toBe(1);
+    expect(emitted.map((o) => [o.source, o.status])).toEqual([['http-pages', 'timeout']]);
+  });
+});
+
+describe('UPnP descriptions across views', () => {
+  it('fetches the first LOCATIONs heard of a device, at most eight, whatever order later views list them in', async () => {
+    const { port, paths, server } = await notFoundServer();
+    const heard = Array.from({ length: 10 }, (_, n) => `http://127.0.0.1:${port}/d${9 - n}.xml`);
+    const ssdp = (locations: string[]): Observation => ({ source: 'ssdp', ip: '127.0.0.1', at, status: 'ok', fields: { 'ssdp.location': locations } });
+    // While the window is open: each LOCATION as heard; after it: the responder's one observation, sorted.
+    let seen = heard.map((l) => ssdp([l]));
+    const ledger = new ProbeLedger();
+    const feed = new ProbeFeed(() => ({ seen, pass: pass(ledger) }), 10);
+    try {
+      const run = upnpDescription.run(loopbackContext({ probeFeed: feed }), () => undefined);
+      feed.now();
+      await vi.waitFor(() => expect(paths.length).toBe(8));
+      seen = [ssdp([...heard].sort())];
+      feed.close();
+      await run;
+      expect(paths.sort()).toEqual(heard.slice(0, 8).map((l) => new URL(l).pathname).sort());
+    } finally {
+      server.close();
+    }
   });
 });

@@ -116,6 +116,26 @@ describe('Semaphore', () => {
     sem.release();
     expect(await next).toBe(true);
   });
+
+  it('widened, wakes as many waiters as it gained places, then holds the new size', async () => {
+    const sem = new Semaphore(1);
+    await sem.acquire();
+    let granted = 0;
+    const waiters = Array.from({ length: 4 }, () => sem.acquire().then(() => void granted++));
+    await Promise.resolve();
+    expect(granted).toBe(0);
+    sem.widen(3);
+    await Promise.resolve();
+    expect([granted, sem.size, sem.available]).toEqual([2, 3, 0]);
+    sem.release();
+    sem.release();
+    await Promise.all(waiters);
+    expect(granted).toBe(4);
+    for (let n = 0; n < 3; n++) sem.release();
+    // Never more free places than its size, and never narrowed.
+    sem.widen(2);
+    expect([sem.size, sem.available]).toEqual([3, 3]);
+  });
 });
 
 describe('forEachLimited', () => {
