@@ -132,21 +132,21 @@ export async function probeHosts<T>(
     await forEachLimited(items, pool.concurrency, scope.signal, async (item) => {
       const budget = (started.budget ??= signalScope(scope.signal, pool.budgetMs));
       // Past the budget the rest are only taken off the list.
-      if (budget.signal.aborted) return;
-      // The item's address is admitted for the whole item: its entry stays while the item works.
-      const endOfUse = await ctx.neighbours.use(addressOf(item), budget.signal);
-      if (endOfUse === null) return;
+      if (budget.signal.aborted || (ctx.probeSockets && !(await ctx.probeSockets.acquire(budget.signal)))) return;
       try {
-        if (ctx.probeSockets && !(await ctx.probeSockets.acquire(budget.signal))) return;
+        // The item's address is admitted for the whole item, once it has its socket (the scarcer of
+        // the two: a handful while the listen window is open), so no queued item holds a neighbour place.
+        const endOfUse = await ctx.neighbours.use(addressOf(item), budget.signal);
+        if (endOfUse === null) return;
         const deadline = pool.deadlineMs === undefined ? null : signalScope(budget.signal, pool.deadlineMs);
         try {
           await probe(item, { signal: deadline?.signal ?? budget.signal, limiter });
         } finally {
           deadline?.dispose();
-          ctx.probeSockets?.release();
+          endOfUse();
         }
       } finally {
-        endOfUse();
+        ctx.probeSockets?.release();
       }
     });
   } finally {
