@@ -170,6 +170,24 @@ describe('cctv-agent scan in the lab', () => {
     expect(lines.find((l) => l.msg === 'host discovery finished')).toMatchObject({ addresses: 253, live: resolution?.live, tableFull: 0 });
   });
 
+  it('gives back the neighbour entries it made (the lab runs it as root): every unanswered address and the live hosts, MACs kept', () => {
+    const lines = sharedScan().logLines;
+    const started = lines.find((l) => l.msg === 'scan started')?.neighbourTable as { givesBack?: boolean } | undefined;
+    expect(started?.givesBack).toBe(true);
+    const discovery = lines.find((l) => l.msg === 'host discovery finished') as { addresses: number; live: number; silent: number } | undefined;
+    const givenBack = lines.find((l) => l.msg === 'neighbour entries given back') as { givenBack: number; unanswered: number; unreadable: number; refused: number } | undefined;
+    // The /24's silent addresses were given up after two solicitations, their entries deleted by the
+    // real `ip` (all but any the table held before the scan), and the live hosts' entries after use.
+    expect(givenBack?.unanswered).toBeGreaterThan(0);
+    expect(givenBack?.unanswered).toBeLessThanOrEqual(discovery?.silent ?? 0);
+    expect(givenBack?.givenBack).toBeGreaterThan(0);
+    expect([givenBack?.unreadable, givenBack?.refused]).toEqual([0, 0]);
+    // The entries went, their MACs did not: each device is still reported with its own MAC (the
+    // test above), here from the reads taken before each deletion.
+    const reportedEarlier = lines.find((l) => l.module === 'neighbour-table' && typeof l.msg === 'string' && l.msg.startsWith('entries read earlier during the scan')) as { entries: number } | undefined;
+    expect(reportedEarlier?.entries).toBeGreaterThan(0);
+  });
+
   it('logs the removal of a device that has gone by the next scan', () => {
     // The second shared scan (global-setup.ts): the same scan again with one device off the wire.
     const second = sharedRescan();
