@@ -5,7 +5,8 @@
 # network namespace; on Docker's default bridge it would only ever see the bridge:
 #   docker run -d --network host -v cctv-state:/data -v /etc/cctv-agent:/etc/cctv-agent:ro \
 #     -e CCTV_PUSH_TOKEN cctv-agent        (the configuration is yours: mount it at /etc/cctv-agent/daemon.yaml)
-# No capabilities are needed (unprivileged UDP/TCP sockets; `ip neigh` reads need none).
+# No capabilities are needed (unprivileged UDP/TCP sockets; `ip neigh` reads need none); without
+# CAP_NET_ADMIN the scans leave their neighbour entries to the kernel instead of deleting them.
 #
 # The build steps are the commands CI runs (scripts/test-all.sh): `npm ci --no-audit --no-fund`,
 # which builds dist/ through the package's `prepare` script. tests/unit/dockerfile.test.ts checks
