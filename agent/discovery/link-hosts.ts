@@ -302,7 +302,7 @@ export async function discoverLinkHosts(options: LinkDiscoveryOptions): Promise<
     waiting.delete(ip);
     tally[outcome]++;
     giveBack(ip, record);
-    budget.settled(ip);
+    budget.settled(ip, outcome === 'silent');
   };
 
   /** Nudges `ip` again after its delay, its place held meanwhile; gives up after NUDGE_TRIES. */

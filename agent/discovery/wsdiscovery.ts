@@ -125,6 +125,8 @@ async function probeTargets(ctx: ScanContext, sockets: ProbeSockets, probe: Buff
   const started = Date.now();
   let sent = 0;
   const unsent = new Set<string>();
+  /** Probes not sent to a named address that answered no ARP while host discovery resolved it. */
+  let unanswered = 0;
   const waiting = new Set<Promise<void>>();
   for (let round = 0; round < SEND_COUNT; round++) {
     for (const ip of targetsInProbeOrder(ctx.targets)) {
@@ -136,13 +138,18 @@ async function probeTargets(ctx: ScanContext, sockets: ProbeSockets, probe: Buff
       }
       const early = started + sent * gap - Date.now();
       if (early > 0) await sleep(early, ctx.signal);
-      const sending: Promise<void> = ctx.neighbours.use(ip, ctx.signal).then((endOfUse) => {
+      const sending: Promise<void> = (async (): Promise<void> => {
+        // An address host discovery finds silent gets no Probe: nobody is there to answer it.
+        if (await ctx.neighbours.answeredNothing(ip, ctx.signal)) {
+          unanswered++;
+          return;
+        }
+        const endOfUse = await ctx.neighbours.use(ip, ctx.signal);
         if (endOfUse) {
           socket.send(probe, ip, WSD_PORT);
           endOfUse();
         }
-        waiting.delete(sending);
-      });
+      })().finally(() => waiting.delete(sending));
       waiting.add(sending);
       sent++;
       if (waiting.size >= WAITING_PROBES_MAX) await Promise.race(waiting);
@@ -150,6 +157,7 @@ async function probeTargets(ctx: ScanContext, sockets: ProbeSockets, probe: Buff
   }
   await Promise.all(waiting);
   if (unsent.size > 0) log.info({ targets: [...unsent].slice(0, 16), count: unsent.size }, 'no socket of their family is open: these targets got no unicast WS-Discovery Probe');
+  if (unanswered > 0) log.debug({ probes: unanswered }, 'Probes not sent: their targets answered no ARP');
 }
 
 /**

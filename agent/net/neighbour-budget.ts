@@ -358,7 +358,7 @@ export class NeighbourBudget {
   private readonly pending = new Map<string, Promise<boolean>>();
   private readonly resolvedByIp = new Map<string, ResolvedNeighbour>();
   /** Addresses host discovery is resolving now, each with the wake-up of the contacts waiting for its verdict. */
-  private readonly resolving = new Map<string, { verdict: Promise<void>; settle: () => void }>();
+  private readonly resolving = new Map<string, { verdict: Promise<void>; settle: () => void; silent: boolean }>();
   private readonly readTable: (() => Promise<readonly TableRowHold[]>) | undefined;
   /** The scan's own entries in use or lingering (only with `release`): bounded by the contacts of the last moments. */
   private readonly owned = new Map<string, OwnedEntry>();
@@ -507,13 +507,31 @@ export class NeighbourBudget {
     if (this.resolving.has(ip)) return;
     let settle = (): void => undefined;
     const verdict = new Promise<void>((resolve) => (settle = resolve));
-    this.resolving.set(ip, { verdict, settle });
+    this.resolving.set(ip, { verdict, settle, silent: false });
   }
 
-  /** Host discovery has its verdict on `ip` (or gave up on it): contacts waiting for it go on. */
-  settled(ip: string): void {
-    this.resolving.get(ip)?.settle();
+  /**
+   * Host discovery has its verdict on `ip` (or gave up on it): contacts waiting for it go on.
+   * `silent`: nobody answered ARP for it (its waiters learn it from answeredNothing).
+   */
+  settled(ip: string, silent = false): void {
+    const resolving = this.resolving.get(ip);
+    if (resolving === undefined) return;
+    resolving.silent = silent;
+    resolving.settle();
     this.resolving.delete(ip);
+  }
+
+  /**
+   * True when host discovery is resolving `ip` now and nobody answers it: waits for the verdict
+   * (false if `signal` aborts first). A datagram to such an address would only make the kernel
+   * ask for it again, three seconds of a place for nothing. An address host discovery has not
+   * reached, or judged before this call, is false: the caller contacts it as before.
+   */
+  async answeredNothing(ip: string, signal?: AbortSignal): Promise<boolean> {
+    const resolving = this.resolving.get(ip);
+    if (resolving === undefined || !(await waitFor(resolving.verdict, signal))) return false;
+    return resolving.silent;
   }
 
   /**

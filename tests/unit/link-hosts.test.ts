@@ -207,6 +207,18 @@ describe('discoverLinkHosts', () => {
     expect(contacted[1]?.[1]).toBeGreaterThanOrEqual(RESOLUTION_MS);
   });
 
+  it('tells a contact waiting for the verdict that nobody answered, so it need not send anything', async () => {
+    const budget = new NeighbourBudget(8, ['198.18.0.0/24']);
+    const r = run(['198.18.0.10', '198.18.0.20'], fakeKernel(LIVE), budget);
+    await vi.advanceTimersByTimeAsync(0);
+    const verdicts = Promise.all(['198.18.0.10', '198.18.0.20', '198.18.0.99'].map((ip) => budget.answeredNothing(ip)));
+    await vi.runAllTimersAsync();
+    await r.result;
+    // The live one answered, the silent one did not; one host discovery never resolved is no verdict.
+    expect(await verdicts).toEqual([false, true, false]);
+    expect(await budget.answeredNothing('198.18.0.20')).toBe(false);
+  });
+
   it('lets other contacts to an address with a remembered MAC go at once, not after the kernel has checked it (5 s)', async () => {
     const kernel = fakeKernel(LIVE);
     kernel.table.set('198.18.0.10', { state: 'STALE', mac: '28:57:be:00:00:10', since: Date.now() });
