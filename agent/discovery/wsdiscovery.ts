@@ -127,6 +127,8 @@ async function probeTargets(ctx: ScanContext, sockets: ProbeSockets, probe: Buff
   const unsent = new Set<string>();
   /** Probes not sent to a named address that answered no ARP while host discovery resolved it. */
   let unanswered = 0;
+  /** Those addresses: as many as the Probes of the window reach (UNICAST_PROBES_PER_SECOND), not the range. */
+  const silent = new Set<string>();
   const waiting = new Set<Promise<void>>();
   for (let round = 0; round < SEND_COUNT; round++) {
     for (const ip of targetsInProbeOrder(ctx.targets)) {
@@ -139,8 +141,9 @@ async function probeTargets(ctx: ScanContext, sockets: ProbeSockets, probe: Buff
       const early = started + sent * gap - Date.now();
       if (early > 0) await sleep(early, ctx.signal);
       const sending: Promise<void> = (async (): Promise<void> => {
-        // An address host discovery finds silent gets no Probe: nobody is there to answer it.
-        if (await ctx.neighbours.answeredNothing(ip, ctx.signal)) {
+        // An address host discovery finds silent gets no Probe, this round or the next: nobody is there to answer it.
+        if (silent.has(ip) || (await ctx.neighbours.answeredNothing(ip, ctx.signal))) {
+          silent.add(ip);
           unanswered++;
           return;
         }
