@@ -36,9 +36,27 @@ export function parseCidr(text: string): (Ipv4Range & { readonly bits: number })
   return { ...cidrRange(ipv4ToInt(m[1] as string), bits), bits };
 }
 
+/**
+ * Blocks parsed by inCidr, by their text: a scan asks about the same few (its interfaces' subnets)
+ * for every address it contacts (parsing them each time was 0.24 s of the crowd /22's CPU,
+ * profiled: BENCHMARKS.md "Entries given back"). Emptied when PARSED_BLOCKS_KEPT are held, so
+ * blocks that come and go (credential scopes, TARGETs) cannot grow it.
+ */
+const parsedBlocks = new Map<string, ReturnType<typeof parseCidr>>();
+const PARSED_BLOCKS_KEPT = 256;
+
+function parsedCidr(cidr: string): ReturnType<typeof parseCidr> {
+  const known = parsedBlocks.get(cidr);
+  if (known !== undefined) return known;
+  if (parsedBlocks.size >= PARSED_BLOCKS_KEPT) parsedBlocks.clear();
+  const block = parseCidr(cidr);
+  parsedBlocks.set(cidr, block);
+  return block;
+}
+
 /** True when `ip` is an IPv4 address inside the block `cidr` (`A.B.C.D/N`, e.g. an interface's subnet). */
 export function inCidr(ip: string, cidr: string): boolean {
-  const block = parseCidr(cidr);
+  const block = parsedCidr(cidr);
   if (!block || !isIPv4(ip)) return false;
   const n = ipv4ToInt(ip);
   return n >= block.first && n <= block.last;

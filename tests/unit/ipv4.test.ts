@@ -25,4 +25,11 @@ describe('ipv4', () => {
     expect(inCidr('fe80::1', '198.18.0.1/24')).toBe(false);
     expect(inCidr('198.18.0.2', 'not-a-cidr')).toBe(false);
   });
+
+  it('answers the same for a subnet asked again after a thousand others, garbage among them', () => {
+    const others = Array.from({ length: 1000 }, (_, i) => (i % 10 === 0 ? `garbage-${i}` : `10.${i >> 8}.${i & 255}.0/24`));
+    expect(others.map((cidr) => inCidr('10.0.5.7', cidr)).filter(Boolean)).toHaveLength(1);
+    expect([inCidr('198.18.0.200', '198.18.0.1/24'), inCidr('198.18.1.1', '198.18.0.1/24'), inCidr('198.18.0.2', 'not-a-cidr')]).toEqual([true, false, false]);
+    expect(inCidr('10.0.5.7', '10.0.5.0/24')).toBe(true);
+  });
 });
