@@ -7,7 +7,9 @@
  * with a MAC are deleted that way: an INCOMPLETE one is left to end FAILED on its own (3 s), unless
  * host discovery gives up on it (deleteUnanswered), and PERMANENT ones are an administrator's.
  *
- * Entries given back within FLUSH_MS are read and deleted together: one table read for many.
+ * Entries are deleted on the scan's own reads of the table as they come (tableRead: host discovery
+ * reads it every 100 ms), or on a read of the release's own FLUSH_MS after the first entry due when
+ * none came: one read of the table for many entries.
  */
 import { isIPv4 } from 'node:net';
 import type { Logger } from '../log.js';
@@ -37,7 +39,6 @@ export interface EntryReleaseOptions {
   interfaceOf(ip: string): string;
   scanStartedAtMs: number;
   log: Logger;
-  flushMs?: number;
 }
 
 export class ScanEntryRelease implements EntryRelease {
@@ -96,7 +97,7 @@ export class ScanEntryRelease implements EntryRelease {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.flushing = this.flushing.then(() => this.flush());
-    }, this.options.flushMs ?? FLUSH_MS);
+    }, FLUSH_MS);
     this.timer.unref();
   }
 

@@ -29,8 +29,8 @@ const INTERFACE_NAME = /^[^\s/"'\\#]{1,15}$/;
 const IP_BATCH = ['ip', '-force', '-batch', '-'];
 /**
  * An `ip` ended by a refused deletion is replaced; deletion stops when more than MAX_REFUSED_START
- * and one in this many deletions were refused (entries vanishing between a read and their deletion
- * are a few in a thousand: BENCHMARKS.md, issue 10 "Entries given back").
+ * and one in this many deletions were refused: an entry vanishing between the read that showed it
+ * and its deletion is rare (none in the crowd's runs: BENCHMARKS.md, issue 10 "Entries given back").
  */
 const RESTARTS_PER_DELETIONS = 10;
 const MAX_REFUSED_START = 10;

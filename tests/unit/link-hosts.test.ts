@@ -7,7 +7,7 @@
  * not zero). Fake timers: no test sleeps.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { discoverLinkHosts, TABLE_READ_TRIES, type LinkDiscoveryOptions } from '../../agent/discovery/link-hosts.js';
+import { DEFAULT_RETRANS_TIME_MS, discoverLinkHosts, retransTimeMs, TABLE_READ_TRIES, type LinkDiscoveryOptions } from '../../agent/discovery/link-hosts.js';
 import { parseNeighbourRows } from '../../agent/discovery/neighbours.js';
 import { NeighbourBudget, type EntryRelease } from '../../agent/net/neighbour-budget.js';
 
@@ -121,6 +121,21 @@ function run(addresses: string[], kernel: ReturnType<typeof fakeKernel>, budget:
   });
   return { result, found, elapsed: (): number => Date.now() - started };
 }
+
+describe('retransTimeMs', () => {
+  it("reads the interface's time between solicitations, and the kernel's default where it cannot", () => {
+    const paths: string[] = [];
+    expect(retransTimeMs('eth0', (path) => (paths.push(path), '250\n'))).toBe(250);
+    expect(paths).toEqual(['/proc/sys/net/ipv4/neigh/eth0/retrans_time_ms']);
+    expect(retransTimeMs('eth0', () => 'lots')).toBe(DEFAULT_RETRANS_TIME_MS);
+    expect(retransTimeMs('eth0', () => '0')).toBe(DEFAULT_RETRANS_TIME_MS);
+    expect(
+      retransTimeMs('gone0', () => {
+        throw new Error('ENOENT');
+      }),
+    ).toBe(DEFAULT_RETRANS_TIME_MS);
+  });
+});
 
 describe('discoverLinkHosts', () => {
   beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] }));
