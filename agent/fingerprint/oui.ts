@@ -6,6 +6,7 @@
 import { normaliseMac } from '../net/mac.js';
 import { OUI_FORMAT } from './paths.js';
 import type { FingerprintDb, OuiMatch, OuiTable, Vendor } from './types.js';
+import { KeptAnswersPerTable } from '../kept-answers.js';
 
 /** MA-S, MA-M, MA-L prefix lengths in hex digits, longest first. */
 export const OUI_PREFIX_LENGTHS = [9, 7, 6] as const;
@@ -32,27 +33,18 @@ const LONGEST_PREFIX_TEXT = 13;
  * size it holds well under 1 MB (short keys, entries shared with the registry's names).
  */
 const KEPT_ANSWERS = 4096;
-const answers = new WeakMap<OuiTable, Map<string, OuiMatch | null>>();
+const answers = new KeptAnswersPerTable<OuiTable, OuiMatch | null>(KEPT_ANSWERS);
 
 /** The registry entry for `mac`, longest prefix first; null for an unlisted or malformed MAC. */
 export function lookupOui(db: Pick<FingerprintDb, 'oui'>, mac: string): OuiMatch | null {
   const canonical = normaliseMac(mac);
   if (!canonical) return null;
-  let kept = answers.get(db.oui);
-  if (!kept) {
-    kept = new Map();
-    answers.set(db.oui, kept);
-  }
-  const key = canonical.slice(0, LONGEST_PREFIX_TEXT);
-  const known = kept.get(key);
-  if (known !== undefined) return known;
-  const answer = registryEntry(db.oui, canonical.replaceAll(':', '').toUpperCase());
-  if (kept.size >= KEPT_ANSWERS) kept.clear();
-  kept.set(key, answer);
-  return answer;
+  return answers.of(db.oui, canonical.slice(0, LONGEST_PREFIX_TEXT), registryEntry);
 }
 
-function registryEntry(oui: OuiTable, hex: string): OuiMatch | null {
+/** The registry entry of the MAC that starts with `longestPrefix` (LONGEST_PREFIX_TEXT: every registry prefix length fits in it). */
+function registryEntry(longestPrefix: string, oui: OuiTable): OuiMatch | null {
+  const hex = longestPrefix.replaceAll(':', '').toUpperCase();
   for (const length of OUI_PREFIX_LENGTHS) {
     const prefix = hex.slice(0, length);
     const entry = oui.entries.get(prefix);

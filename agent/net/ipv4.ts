@@ -4,6 +4,7 @@
  * TARGET parsing, credential scopes, interface subnets and address ordering.
  */
 import { isIPv4 } from 'node:net';
+import { KeptAnswers } from '../kept-answers.js';
 
 /** A dotted-quad address as an unsigned integer (the caller has checked it with isIPv4). */
 export function ipv4ToInt(ip: string): number {
@@ -39,24 +40,15 @@ export function parseCidr(text: string): (Ipv4Range & { readonly bits: number })
 /**
  * Blocks parsed by inCidr, by their text: a scan asks about the same few (its interfaces' subnets)
  * for every address it contacts (parsing them each time was 0.24 s of the crowd /22's CPU,
- * profiled: BENCHMARKS.md "Entries given back"). Emptied when PARSED_BLOCKS_KEPT are held, so
- * blocks that come and go (credential scopes, TARGETs) cannot grow it.
+ * profiled: BENCHMARKS.md "Entries given back"). At most PARSED_BLOCKS_KEPT, so blocks that come
+ * and go (credential scopes, TARGETs) cannot grow it.
  */
-const parsedBlocks = new Map<string, ReturnType<typeof parseCidr>>();
 const PARSED_BLOCKS_KEPT = 256;
-
-function parsedCidr(cidr: string): ReturnType<typeof parseCidr> {
-  const known = parsedBlocks.get(cidr);
-  if (known !== undefined) return known;
-  if (parsedBlocks.size >= PARSED_BLOCKS_KEPT) parsedBlocks.clear();
-  const block = parseCidr(cidr);
-  parsedBlocks.set(cidr, block);
-  return block;
-}
+const parsedBlocks = new KeptAnswers<ReturnType<typeof parseCidr>>(PARSED_BLOCKS_KEPT);
 
 /** True when `ip` is an IPv4 address inside the block `cidr` (`A.B.C.D/N`, e.g. an interface's subnet). */
 export function inCidr(ip: string, cidr: string): boolean {
-  const block = parsedCidr(cidr);
+  const block = parsedBlocks.of(cidr, parseCidr, undefined);
   if (!block || !isIPv4(ip)) return false;
   const n = ipv4ToInt(ip);
   return n >= block.first && n <= block.last;

@@ -5,23 +5,23 @@
  */
 import type { Policy } from '../knowledge/tables.js';
 import type { Classification, PolicyRef } from '../types.js';
+import { KeptAnswersPerTable } from '../kept-answers.js';
 
-/** Linked vendor → the references of the policies naming it, frozen and shared by the devices, once per policy table. */
-const referencesOf = new WeakMap<readonly Policy[], Map<string, readonly PolicyRef[]>>();
+/** Linked vendors whose policies are kept: far more than vendors.yaml names, so never reached. */
+const KEPT_VENDORS = 1024;
+/**
+ * Linked vendor → the references of the policies naming it, frozen and shared by the devices, per
+ * policy table.
+ */
+const referencesOf = new KeptAnswersPerTable<readonly Policy[], readonly PolicyRef[]>(KEPT_VENDORS);
 
 /** The policies that concern a device of this classification, in policies.yaml order. */
 export function policiesFor(policies: readonly Policy[], classification: Pick<Classification, 'linkedVendor'>): PolicyRef[] {
   const vendor = classification.linkedVendor;
   if (vendor === null) return [];
-  let byVendor = referencesOf.get(policies);
-  if (!byVendor) {
-    byVendor = new Map();
-    referencesOf.set(policies, byVendor);
-  }
-  let references = byVendor.get(vendor);
-  if (!references) {
-    references = policies.filter((p) => p.vendors.includes(vendor)).map((p) => Object.freeze({ id: p.id, name: p.name }));
-    byVendor.set(vendor, references);
-  }
-  return references.slice();
+  return referencesOf.of(policies, vendor, policiesNaming).slice();
+}
+
+function policiesNaming(vendor: string, policies: readonly Policy[]): readonly PolicyRef[] {
+  return policies.filter((p) => p.vendors.includes(vendor)).map((p) => Object.freeze({ id: p.id, name: p.name }));
 }

@@ -18,6 +18,7 @@
  * examples), like the boundaries themselves: this file gives the groups their meaning and compares.
  */
 import type { Cve, CveFamily, CveTable, FirmwareBoundary, FirmwareForm, FirmwareForms, HikvisionFirmware, Severity } from '../knowledge/cves.js';
+import { KeptAnswersPerTable } from '../kept-answers.js';
 import type { LinkedVendor, Relation, Vulnerability, VulnerabilityStatus } from '../types.js';
 import { sortSmall } from '../fingerprint/small-sort.js';
 
@@ -179,25 +180,18 @@ const VERDICT_RANK: Record<Verdict['where'], number> = { inside: 0, unknown: 1, 
  * shows a few hundred models at most, and each entry is a few short lists (well under 1 MB in all).
  */
 const KEPT_MODELS = 2000;
-const familiesByModel = new WeakMap<CveTable, Map<string, readonly (readonly CveFamily[])[]>>();
+const familiesByModel = new KeptAnswersPerTable<CveTable, readonly (readonly CveFamily[])[]>(KEPT_MODELS);
 
 /**
  * For each CVE of `table` (at its index), the families whose model pattern matches `model`, in
  * order: an estate repeats its models device after device, so each model is tested once.
  */
 function familiesOf(table: CveTable, model: string): readonly (readonly CveFamily[])[] {
-  let kept = familiesByModel.get(table);
-  if (!kept) {
-    kept = new Map();
-    familiesByModel.set(table, kept);
-  }
-  let families = kept.get(model);
-  if (!families) {
-    families = table.cves.map((cve) => cve.families.filter((family) => family.model.test(model)));
-    if (kept.size >= KEPT_MODELS) kept.clear();
-    kept.set(model, families);
-  }
-  return families;
+  return familiesByModel.of(table, model, familiesMatching);
+}
+
+function familiesMatching(model: string, table: CveTable): readonly (readonly CveFamily[])[] {
+  return table.cves.map((cve) => cve.families.filter((family) => family.model.test(model)));
 }
 
 /** The family verdict of one CVE for a device whose model is in `families` (the CVE's families that match it), or null when there are none. */
