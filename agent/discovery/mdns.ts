@@ -35,10 +35,9 @@
 import type { EventEmitter } from 'node:events';
 import { isIPv4 } from 'node:net';
 import Bonjour from 'bonjour-service';
-import { isIpv6LinkLocal, type ScanInterface } from '../net/interfaces.js';
+import { interfaceOnSubnet, isIpv6LinkLocal, type ScanInterface } from '../net/interfaces.js';
 import { withoutZone, zoneOf } from '../net/ip-address.js';
 import { canonicalIpv6 } from '../net/ipv6.js';
-import { inCidr } from '../net/ipv4.js';
 import { repeatDelay, type SocketFamily } from '../net/udp.js';
 import { sleep } from '../net/abort.js';
 import type { Logger } from '../log.js';
@@ -138,7 +137,7 @@ export function capResponseRecords(packet: DecodedPacket, max: number): number {
 
 /** The chosen interface an answer from `sender` came in on: the one whose subnet holds an IPv4 sender, the zone of a link-local one. */
 function arrivalInterface(interfaces: readonly ScanInterface[], sender: string): ScanInterface | undefined {
-  if (isIPv4(sender)) return interfaces.find((i) => inCidr(sender, i.cidr));
+  if (isIPv4(sender)) return interfaceOnSubnet(interfaces, sender);
   const zone = zoneOf(sender);
   return isIpv6LinkLocal(sender) && zone !== undefined ? interfaces.find((i) => i.name === zone) : undefined;
 }

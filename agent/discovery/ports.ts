@@ -35,9 +35,9 @@
 import { isIPv4 } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { PortSpec } from '../knowledge/tables.js';
+import { interfaceOnSubnet } from '../net/interfaces.js';
 import { softFdLimit, sweepSocketBudget } from '../net/fd-limit.js';
 import { AsyncQueue, RateLimiter, Semaphore } from '../net/rate-limiter.js';
-import { inCidr } from '../net/ipv4.js';
 import { NMAP_NORMAL_RTT_BOUNDS, RttEstimator, type RttBounds } from '../net/rtt.js';
 import { tcpConnect, type ConnectOutcome } from '../net/tcp.js';
 import { activeProbeHosts, probeHosts, withDefaults, type ItemProbe } from './probe-hosts.js';
@@ -312,7 +312,7 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
         scanStartedAtMs: ctx.startedAtMs,
         nudge: nudger.nudge,
         readTable: ctx.readNeighbourTable ?? (() => readNeighbourRows()),
-        interfaceOf: (ip) => ctx.interfaces.find((i) => inCidr(ip, i.cidr))?.name ?? '',
+        interfaceOf: (ip) => interfaceOnSubnet(ctx.interfaces, ip)?.name ?? '',
         onLive: (ip) => live.push(ip),
       }).finally(() => {
         nudger.close();

@@ -1,5 +1,6 @@
 import { networkInterfaces } from 'node:os';
 import { agentError } from '../errors.js';
+import { inCidr } from './ipv4.js';
 
 /** One local IPv4 interface the scan sends and listens on. */
 export interface ScanInterface {
@@ -20,6 +21,11 @@ export interface ScanInterface {
 }
 
 /** fe80::/10, the IPv6 link-local unicast prefix (RFC 4291 §2.5.6). */
+/** The chosen interface whose IPv4 subnet holds `ip` (the one its packets leave by); undefined when none does. */
+export function interfaceOnSubnet(interfaces: readonly ScanInterface[], ip: string): ScanInterface | undefined {
+  return interfaces.find((i) => inCidr(ip, i.cidr));
+}
+
 export function isIpv6LinkLocal(address: string): boolean {
   return /^fe[89ab][0-9a-f]:/i.test(address);
 }

@@ -10,7 +10,7 @@ import { signalScope } from '../net/abort.js';
 import { buildInventory } from './assess.js';
 import { assessHost, probeableObservations } from './misaddressed.js';
 import type { Logger } from '../log.js';
-import type { ScanInterface } from '../net/interfaces.js';
+import { interfaceOnSubnet, type ScanInterface } from '../net/interfaces.js';
 import { parseTargets, probeableTargets, unprobeableReason, type TargetSet } from '../targets.js';
 import { ScanBounds } from '../discovery/bounds.js';
 import { heardHosts, probeSocketBudget } from '../discovery/probe-hosts.js';
@@ -22,7 +22,6 @@ import { countOnLink, ipv6OnLinkCidrs, IPV6_GC_THRESH3_PATH, LIVE_HOLD_MS, machi
 import { readNeighbourRows, type NeighbourRow } from '../discovery/neighbours.js';
 import { ScanEntryRelease } from '../discovery/entry-release.js';
 import { openNeighbourDeleter } from '../net/neighbour-release.js';
-import { inCidr } from '../net/ipv4.js';
 import { SweepLedger } from '../discovery/sweep-ledger.js';
 import { PortSilence, ProbeFeed, ProbeLedger } from '../discovery/probe-passes.js';
 import { RateLimiter, Semaphore } from '../net/rate-limiter.js';
@@ -142,9 +141,9 @@ function entryReleaseFor(inTable: Set<string> | null, interfaces: readonly ScanI
   return new ScanEntryRelease({
     deleter,
     inTableAtStart: inTable,
-    isOnLink: (ip) => interfaces.some((i) => inCidr(ip, i.cidr)),
+    isOnLink: (ip) => interfaceOnSubnet(interfaces, ip) !== undefined,
     readTable: () => readNeighbourRows(),
-    interfaceOf: (ip) => interfaces.find((i) => inCidr(ip, i.cidr))?.name ?? '',
+    interfaceOf: (ip) => interfaceOnSubnet(interfaces, ip)?.name ?? '',
     scanStartedAtMs: startedAtMs,
     log,
   });
