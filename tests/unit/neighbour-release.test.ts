@@ -51,14 +51,6 @@ describe('deletionLine', () => {
   });
 });
 
-/** Resolves once `done()` holds, polling every 10 ms; fails the test after 10 s. */
-async function until(done: () => boolean): Promise<void> {
-  for (let waited = 0; !done(); waited += 10) {
-    if (waited > 10_000) throw new Error('condition never held');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /** A child that copies its standard input to `file`, as `ip -batch -` would read it. */
 function recorder(file: string): string[] {
   return [process.execPath, '-e', 'process.stdin.pipe(require("node:fs").createWriteStream(process.argv[1]))', file];
@@ -108,7 +100,7 @@ describe('openNeighbourDeleter', () => {
     const log = pino({ level: 'warn' }, { write: (line: string) => warnings.push(line) });
     const deleter = openNeighbourDeleter(log, { mayAdminister: () => true, argv: [process.execPath, '-e', script, file] }) as NeighbourDeleter;
     deleter.delete('198.18.0.99', 'eth0');
-    await until(() => deleter.refused === 1);
+    await vi.waitFor(() => expect(deleter.refused).toBe(1), { timeout: 10_000, interval: 10 });
     deleter.delete('198.18.0.10', 'eth0');
     await deleter.close();
     expect(readFileSync(file, 'utf8')).toBe('neigh del 198.18.0.99 dev eth0\nneigh del 198.18.0.10 dev eth0\n');
@@ -119,7 +111,7 @@ describe('openNeighbourDeleter', () => {
     const failing = openNeighbourDeleter(log, { mayAdminister: () => true, argv: ['/bin/sh', '-c', 'exit 2'] }) as NeighbourDeleter;
     while (failing.delete('198.18.0.99', 'eth0') && failing.handed < 30) {
       const handed = failing.handed;
-      await until(() => failing.refused === handed);
+      await vi.waitFor(() => expect(failing.refused).toBe(handed), { timeout: 10_000, interval: 10 });
     }
     // Stopped at the twelfth refusal: more than 10 and one in ten of its 12 deletions.
     expect([failing.handed, failing.refused]).toEqual([12, 12]);
