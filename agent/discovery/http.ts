@@ -14,7 +14,7 @@
  * over HTTPS (the certificate is not checked: this identifies, it does not trust).
  */
 import type { HttpProbeData } from '../knowledge/tables.js';
-import { deviceUrl, httpRequest } from '../net/http-client.js';
+import { deviceUrl, httpRequest, KeptConnection } from '../net/http-client.js';
 import { zoneOf } from '../net/ip-address.js';
 import { pageFields } from '../protocols/http-page.js';
 import { parseIsapiDeviceInfo } from '../protocols/isapi.js';
@@ -103,7 +103,17 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
       });
       let requests = 0;
 
-      const askPort = async (target: HttpTarget, { signal, limiter }: ItemProbe): Promise<void> => {
+      const askPort = async (target: HttpTarget, probe: ItemProbe): Promise<void> => {
+        // The port's pages are asked over one connection when the device keeps it (GETs: sent again on a new one if it did not).
+        const connection = new KeptConnection(target.tls);
+        try {
+          await askPortOver(connection, target, probe);
+        } finally {
+          connection.close();
+        }
+      };
+
+      const askPortOver = async (connection: KeptConnection, target: HttpTarget, { signal, limiter }: ItemProbe): Promise<void> => {
         for (const { path, purpose } of data.paths) {
           if (!(await limiter.take(signal))) return;
           requests++;
@@ -116,6 +126,7 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
             timeoutMs,
             maxBodyBytes,
             signal,
+            connection,
           });
           // The port's first request tells the ONVIF guess at this port whether it is worth asking (probe-passes.ts PortSilence).
           ctx.portSilence?.asking(target.ip, target.port, exchange.then((r) => !r.ok && r.status === 'timeout'));

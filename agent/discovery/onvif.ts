@@ -27,7 +27,7 @@
  * recorded: observations say only which mechanism answered (`onvif.auth.method`).
  */
 import { randomBytes } from 'node:crypto';
-import { deviceUrl, httpRequest } from '../net/http-client.js';
+import { deviceUrl, httpRequest, KeptConnection } from '../net/http-client.js';
 import { zoneOf } from '../net/ip-address.js';
 import { withoutZone } from '../net/ip-address.js';
 import type { RateLimiter } from '../net/rate-limiter.js';
@@ -178,6 +178,8 @@ class DeviceSession {
   private tokenAccepted = false;
   /** The device refused the operator's credentials once: they are not sent again. */
   private credentialsRefused = false;
+  /** Every call goes over one connection while the device keeps it (the calls only read: KeptConnection). */
+  private readonly connection: KeptConnection;
 
   constructor(
     readonly ip: string,
@@ -189,6 +191,7 @@ class DeviceSession {
     private readonly log: Logger,
     private readonly refusals: RefusalLedger,
   ) {
+    this.connection = new KeptConnection(url.protocol === 'https:');
     const decision = credentials ? refusals.mayTry(ip, ONVIF_MECHANISM) : { allowed: true as const };
     if (!decision.allowed) {
       this.credentialsRefused = true;
@@ -226,6 +229,7 @@ class DeviceSession {
       timeoutMs: this.timeoutMs,
       maxBodyBytes: ONVIF_MAX_RESPONSE_BYTES,
       signal: this.signal,
+      connection: this.connection,
     });
     if (!result.ok) {
       this.log.debug({ url: this.url.href, call, status: result.status, reason: result.reason }, 'ONVIF request failed');
@@ -318,6 +322,15 @@ class DeviceSession {
     return scopes ? { status: 'ok', fields: { ...seen, ...scopeFields(scopes) } } : { status: 'protocol-error', fields: seen };
   }
 
+  get aborted(): boolean {
+    return this.signal.aborted;
+  }
+
+  /** Closes the kept connection: call when the session's calls are done. */
+  close(): void {
+    this.connection.close();
+  }
+
   /** The Server header and, for a 401, the challenge's realm: both seen whatever the call's outcome. */
   private baseFields(answer: Answer): Fields {
     if (answer.kind === 'failed') return {};
@@ -327,6 +340,11 @@ class DeviceSession {
       ...(realm !== undefined ? { 'onvif.auth.realm': realm } : {}),
     };
   }
+}
+
+/** The port a device service URL names, or its scheme's default. */
+function portOf(url: URL): number {
+  return Number(url.port || (url.protocol === 'https:' ? 443 : 80));
 }
 
 async function probeDevice(
@@ -342,36 +360,52 @@ async function probeDevice(
   const credentials = store?.forHost(endpoint.ip) ?? null;
   for (const url of endpoint.urls) {
     const timeoutMs = endpoint.announced ? REQUEST_TIMEOUT_MS : GUESS_TIMEOUT_MS;
-    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    const port = portOf(url);
     if (!endpoint.announced && (await silence?.silent(endpoint.ip, port))) {
       log.debug({ url: url.href }, 'web port silent to the HTTP probe: no ONVIF guess there');
       continue;
     }
     const session = new DeviceSession(endpoint.ip, url, credentials, limiter, signal, timeoutMs, log, refusals);
-    const record = (call: DeviceCall, result: CallResult): void =>
-      emit({
-        source: 'onvif-device-service',
-        ip: endpoint.ip,
-        port,
-        ...(result.mac ? { mac: result.mac } : {}),
-        at: new Date().toISOString(),
-        status: result.status,
-        // The answer's headers (Server, the realm) and clock type join the codec's fields here: all are cleaned.
-        fields: cleanDeviceFields({ ...result.fields, 'onvif.call': call }),
-      });
-    const { soap, ...clock } = await session.clock();
-    if (!endpoint.announced && !soap) {
-      log.debug({ url: url.href, status: clock.status }, 'no ONVIF device service at this web port');
-      continue;
+    try {
+      if ((await askSession(session, endpoint, emit, log)) === 'done') return;
+    } finally {
+      session.close();
     }
-    record('GetSystemDateAndTime', clock);
-    if (clock.status === 'refused' || clock.status === 'timeout' || clock.status === 'error') return;
-    for (const call of PROTECTED_CALLS) {
-      if (signal.aborted) return;
-      record(call, await session.protectedCall(call));
-    }
-    return;
   }
+}
+
+/** The calls of one device service URL: 'next-url' when nothing ONVIF answered there and another URL may. */
+async function askSession(
+  session: DeviceSession,
+  endpoint: DeviceServiceEndpoint,
+  emit: (o: Observation) => void,
+  log: Logger,
+): Promise<'done' | 'next-url'> {
+  const { url } = session;
+  const port = portOf(url);
+  const record = (call: DeviceCall, result: CallResult): void =>
+    emit({
+      source: 'onvif-device-service',
+      ip: endpoint.ip,
+      port,
+      ...(result.mac ? { mac: result.mac } : {}),
+      at: new Date().toISOString(),
+      status: result.status,
+      // The answer's headers (Server, the realm) and clock type join the codec's fields here: all are cleaned.
+      fields: cleanDeviceFields({ ...result.fields, 'onvif.call': call }),
+    });
+  const { soap, ...clock } = await session.clock();
+  if (!endpoint.announced && !soap) {
+    log.debug({ url: url.href, status: clock.status }, 'no ONVIF device service at this web port');
+    return 'next-url';
+  }
+  record('GetSystemDateAndTime', clock);
+  if (clock.status === 'refused' || clock.status === 'timeout' || clock.status === 'error') return 'done';
+  for (const call of PROTECTED_CALLS) {
+    if (session.aborted) return 'done';
+    record(call, await session.protectedCall(call));
+  }
+  return 'done';
 }
 
 export const onvifDevice: Discoverer<'onvif-device-service'> = {

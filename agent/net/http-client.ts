@@ -34,6 +34,11 @@ export interface HttpRequest {
    * on that interface, and the Host header names the address without it.
    */
   zone?: string;
+  /**
+   * The port's kept connection, for a request that may be sent twice (RFC 9110 §9.2.2 idempotent,
+   * or a read-only ONVIF call); absent: a connection of its own.
+   */
+  connection?: KeptConnection;
 }
 
 export interface HttpResponse {
@@ -60,14 +65,96 @@ function sharedHttpsContext(): tls.SecureContext {
   return httpsContext;
 }
 
-export function httpRequest(request: HttpRequest): Promise<HttpResult> {
+/**
+ * The least time a request on a kept connection is given to start its answer before the connection
+ * is judged dead and the request is sent again on a new one; the device's slowest answer so far,
+ * times REUSED_ANSWER_FACTOR, when that is longer.
+ */
+const REUSED_ANSWER_MIN_MS = 500;
+const REUSED_ANSWER_FACTOR = 4;
+
+/**
+ * One device port's connection, kept open from one request to the next (HTTP/1.1 persistence,
+ * RFC 9112 §9.3): a device asked four pages costs one TCP connection and one TLS handshake instead
+ * of four. Many embedded servers answer HTTP/1.1 without `Connection: close` and then close anyway,
+ * or leave the socket open and never answer on it (tests/support/closing-http-server.ts plays
+ * both): a request on the kept connection that fails before its answer starts — an error, or no
+ * answer within REUSED_ANSWER_MIN_MS or four times the device's slowest answer — is sent once more
+ * on a new connection (RFC 9112 §9.3.1 allows that for idempotent requests; the probes only read),
+ * and the device is given a new connection per request from then on, as before this existed.
+ * Close it when the port's requests are done: its socket is not left open.
+ */
+export class KeptConnection {
+  private readonly agent: http.Agent;
+  private reusable = true;
+  private slowestAnswerMs = 0;
+
+  constructor(tlsPort: boolean) {
+    const options = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1 };
+    this.agent = tlsPort ? new https.Agent({ ...options, maxCachedSessions: 1 }) : new http.Agent(options);
+  }
+
+  /** The agent to send on, or undefined once the device showed it does not keep connections. */
+  get current(): http.Agent | undefined {
+    return this.reusable ? this.agent : undefined;
+  }
+
+  /** How long a request on a reused socket may wait for its answer to start. */
+  get reusedAnswerMs(): number {
+    return Math.max(REUSED_ANSWER_MIN_MS, REUSED_ANSWER_FACTOR * this.slowestAnswerMs);
+  }
+
+  answered(ms: number): void {
+    this.slowestAnswerMs = Math.max(this.slowestAnswerMs, ms);
+  }
+
+  /** The kept socket failed: new connections from now on. */
+  giveUp(): void {
+    this.reusable = false;
+    this.agent.destroy();
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/**
+ * One exchange: on `request.connection` when given (a reused socket that fails before its answer
+ * starts sends the request once more on a new connection: KeptConnection), else on a connection
+ * of its own.
+ */
+export async function httpRequest(request: HttpRequest): Promise<HttpResult> {
+  const kept = request.connection;
+  const agent = kept?.current;
+  if (kept && agent) {
+    const { result, keptSocketFailed } = await exchange(request, { agent, kept });
+    if (!keptSocketFailed) return result;
+    kept.giveUp();
+  }
+  return (await exchange(request, undefined)).result;
+}
+
+/**
+ * `keptSocketFailed`: the request went out on a reused socket of a kept connection and failed
+ * before its answer started (not cut short by the caller's signal).
+ */
+function exchange(
+  request: HttpRequest,
+  on: { agent: http.Agent; kept: KeptConnection } | undefined,
+): Promise<{ result: HttpResult; keptSocketFailed: boolean }> {
   return new Promise((resolve) => {
     let settled = false;
+    let reused = false;
+    let answerStarted = false;
+    const sentAt = Date.now();
     const finish = (result: HttpResult): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve(result);
+      clearTimeout(reusedTimer);
+      // Before the answer started, a failure on a reused socket is the kept connection's, not the device's answer.
+      resolve({ result, keptSocketFailed: reused && !answerStarted && !result.ok && request.signal?.aborted !== true });
     };
     const transport = request.url.protocol === 'https:' ? https : http;
     const zoned = request.zone === undefined ? {} : { hostname: `${request.url.hostname.replace(/^\[|\]$/g, '')}%${request.zone}` };
@@ -78,13 +165,14 @@ export function httpRequest(request: HttpRequest): Promise<HttpResult> {
         ...(request.zone === undefined ? {} : { Host: request.url.host }),
         ...request.headers,
         ...(request.body !== undefined ? { 'Content-Length': String(Buffer.byteLength(request.body)) } : {}),
-        Connection: 'close',
+        ...(on ? {} : { Connection: 'close' }),
       },
-      // A fresh connection per request, never Node's keep-alive pool: a device that answers HTTP/1.1
-      // without `Connection: close` and then closes anyway would leave a dead socket in the pool, and
-      // the next request to it fails with "socket hang up" (RFC 9112 §9.6: a client must not reuse
-      // a connection the server closed). The `Connection: close` header alone does not stop the pool.
-      agent: false,
+      // Without a kept connection, a fresh one per request, never Node's global keep-alive pool: a
+      // device that answers HTTP/1.1 without `Connection: close` and then closes anyway would leave a
+      // dead socket in the pool, and the next request to it fails with "socket hang up" (RFC 9112
+      // §9.6: a client must not reuse a connection the server closed). The `Connection: close`
+      // header alone does not stop the pool. A KeptConnection sends again on a new socket instead.
+      agent: on ? on.agent : false,
       // Devices present self-signed certificates; this client identifies, it does not trust.
       rejectUnauthorized: false,
       // One TLS context for every HTTPS request instead of one built per connection.
@@ -97,10 +185,22 @@ export function httpRequest(request: HttpRequest): Promise<HttpResult> {
       req.destroy();
       finish({ ok: false, status: 'timeout', reason: `no complete answer within ${request.timeoutMs} ms` });
     }, request.timeoutMs);
+    let reusedTimer: NodeJS.Timeout | undefined;
+    req.on('socket', () => {
+      if (!on || !req.reusedSocket) return;
+      reused = true;
+      reusedTimer = setTimeout(() => {
+        req.destroy();
+        finish({ ok: false, status: 'timeout', reason: `no answer on the kept connection within ${on.kept.reusedAnswerMs} ms` });
+      }, on.kept.reusedAnswerMs);
+    });
     req.on('error', (error: NodeJS.ErrnoException) =>
       finish({ ok: false, status: failureStatus(error), reason: error.message }),
     );
     req.on('response', (res) => {
+      answerStarted = true;
+      clearTimeout(reusedTimer);
+      on?.kept.answered(Date.now() - sentAt);
       const chunks: Buffer[] = [];
       let size = 0;
       let truncated = false;

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { deviceUrl, httpRequest } from '../../agent/net/http-client.js';
+import { deviceUrl, httpRequest, KeptConnection, type HttpResult } from '../../agent/net/http-client.js';
 import { zoneOf } from '../../agent/net/ip-address.js';
 import { startClosingHttpServer } from '../support/closing-http-server.js';
 
@@ -69,6 +71,69 @@ describe('httpRequest against a device that closes after each answer without say
     for (const path of paths) results.push(await httpRequest({ url: new URL(`http://127.0.0.1:${device.port}${path}`), method: 'GET', timeoutMs: 2000, maxBodyBytes: 1000 }));
     expect(results.map((r) => (r.ok ? r.response.body.toString() : r.reason))).toEqual(paths.map((p) => `page ${p}`));
     expect(device.connections).toBe(paths.length);
+  });
+});
+
+const labCert = (name: string): Buffer => readFileSync(new URL(`../lab/certs/${name}`, import.meta.url));
+const PAGES = ['/', '/favicon.ico', '/ISAPI/System/deviceInfo', '/doc/page/login.asp'];
+
+/** The pages asked one after another over `connection`, as the HTTP probe asks a port's. */
+async function askOver(connection: KeptConnection, scheme: 'http' | 'https', port: number, timeoutMs = 2000): Promise<string[]> {
+  const results: HttpResult[] = [];
+  for (const path of PAGES) results.push(await httpRequest({ url: deviceUrl(scheme, '127.0.0.1', port, path), method: 'GET', timeoutMs, maxBodyBytes: 1000, connection }));
+  connection.close();
+  return results.map((r) => (r.ok ? r.response.body.toString() : `failed: ${r.reason}`));
+}
+
+describe('a kept connection (HTTP/1.1 persistence, RFC 9112 §9.3)', () => {
+  it('asks a port that keeps connections over one TCP connection', async () => {
+    let connections = 0;
+    const server = createServer((req, res) => res.writeHead(200).end(`page ${req.url}`));
+    server.on('connection', () => connections++);
+    const port = await listen(server);
+    expect(await askOver(new KeptConnection(false), 'http', port)).toEqual(PAGES.map((p) => `page ${p}`));
+    expect(connections).toBe(1);
+  });
+
+  it('asks an HTTPS port over one TLS handshake', async () => {
+    let handshakes = 0;
+    const server = createHttpsServer({ key: labCert('hikvision-default.key'), cert: labCert('hikvision-default.crt') }, (req, res) => res.writeHead(200).end(`page ${req.url}`));
+    server.on('secureConnection', () => handshakes++);
+    const port = await listen(server);
+    expect(await askOver(new KeptConnection(true), 'https', port)).toEqual(PAGES.map((p) => `page ${p}`));
+    expect(handshakes).toBe(1);
+  });
+
+  it('sends again on a new connection when the device closed the kept one, then stops keeping it', async () => {
+    const device = await startClosingHttpServer((request) => ({ status: 200, body: `page ${request.path}` }));
+    servers.push({ close: () => void device.close() });
+    expect(await askOver(new KeptConnection(false), 'http', device.port)).toEqual(PAGES.map((p) => `page ${p}`));
+    // Every request answered once; the second went out on the dead socket first, the rest on their own.
+    expect(device.requests.map((r) => r.path)).toEqual(PAGES);
+    expect(device.connections).toBe(PAGES.length);
+  });
+
+  it('sends again on a new connection when the device leaves the kept one open and never answers on it', async () => {
+    const device = await startClosingHttpServer((request) => ({ status: 200, body: `page ${request.path}` }), { lingerMs: 5000 });
+    servers.push({ close: () => void device.close() });
+    const started = Date.now();
+    expect(await askOver(new KeptConnection(false), 'http', device.port, 3000)).toEqual(PAGES.map((p) => `page ${p}`));
+    // One wait for the silent kept socket (at least 500 ms), not the request's whole 3 s deadline.
+    expect(device.unanswered).toBe(1);
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(500);
+    expect(took).toBeLessThan(3000);
+  });
+
+  it('reports a timeout on the first request of a port as before: no second try on a new connection', async () => {
+    let connections = 0;
+    const silent = createTcpServer(() => connections++);
+    const port = await listen(silent);
+    const connection = new KeptConnection(false);
+    const result = await httpRequest({ url: deviceUrl('http', '127.0.0.1', port, '/'), method: 'GET', timeoutMs: 300, maxBodyBytes: 10, connection });
+    connection.close();
+    expect(result).toMatchObject({ ok: false, status: 'timeout' });
+    expect(connections).toBe(1);
   });
 });
 
