@@ -14,7 +14,7 @@ import type { RemoteInfo } from 'node:dgram';
 import { randomUUID } from 'node:crypto';
 import { excerpt } from '../log.js';
 import { isIpv6Only, type WsDiscoveryProfile } from '../profile.js';
-import { attr, esc, NS, parseSoap, text } from '../xml.js';
+import { attr, esc, NS, parseSoap, text, type SoapMessage } from '../xml.js';
 import { ServiceSocket } from '../udp-service.js';
 import type { Responder, ResponderContext, RunningResponder } from './types.js';
 
@@ -89,6 +89,20 @@ export function buildProbeMatches(cfg: WsDiscoveryProfile, relatesTo: string, se
   );
 }
 
+/**
+ * A crowd's shared socket hands one datagram to every device of the process (udp-service.ts
+ * DatagramHub): the Probe is parsed once for all of them, not once per device. Handlers only read it.
+ */
+const parsedDatagrams = new WeakMap<Buffer, SoapMessage | null>();
+function parsedOnce(msg: Buffer): SoapMessage | null {
+  let soap = parsedDatagrams.get(msg);
+  if (soap === undefined) {
+    soap = parseSoap(msg.toString('utf8'));
+    parsedDatagrams.set(msg, soap);
+  }
+  return soap;
+}
+
 export const wsDiscoveryResponder: Responder = {
   key: 'wsDiscovery',
   description: 'WS-Discovery 2005/04 target service (UDP 3702, 239.255.255.250)',
@@ -100,7 +114,7 @@ export const wsDiscoveryResponder: Responder = {
 
     const onMessage = (msg: Buffer, rinfo: RemoteInfo, service: ServiceSocket, xaddrs: string[]): void => {
       const from = `${rinfo.address}:${rinfo.port}`;
-      const soap = parseSoap(msg.toString('utf8'));
+      const soap = parsedOnce(msg);
       if (!soap) {
         log.warn(`ignored malformed datagram (${msg.length} bytes) from ${from}: ${excerpt(msg)}`);
         return;
