@@ -60,6 +60,8 @@ export const wsDiscovery: Discoverer<'ws-discovery'> = {
     const log = ctx.log.child({ module: 'ws-discovery' });
     const ourMessages = new Set<string>();
     const seen = new Set<string>();
+    /** Addresses that answered one of our Probes: a unicast one would only ask them again. */
+    const answered = new Set<string>();
 
     const onDatagram = (d: Omit<Datagram, 'iface'>): void => {
       if (!ctx.bounds.admits('ws-discovery', d.from)) return;
@@ -72,6 +74,7 @@ export const wsDiscovery: Discoverer<'ws-discovery'> = {
         log.debug({ from: d.from, relatesTo: parsed.relatesTo }, 'ProbeMatches for another client ignored');
         return;
       }
+      answered.add(d.from);
       for (const [list, count] of Object.entries(parsed.dropped)) {
         ctx.bounds.dropped(`ws-discovery.${list}`, count, { from: d.from, max: WSD_LIST_CAPS[list as WsdList] });
       }
@@ -104,7 +107,7 @@ export const wsDiscovery: Discoverer<'ws-discovery'> = {
             for (const socket of ipv6) for (const p of probes) socket.send(p.bytes, WSD_MULTICAST_ADDRESS_IPV6, WSD_PORT);
             await sleep(repeatDelay(), ctx.signal);
           }
-          if (ctx.active) await probeTargets(ctx, { ipv4, ipv6, routed }, probes[0]!.bytes, log);
+          if (ctx.active) await probeTargets(ctx, { ipv4, ipv6, routed }, probes[0]!.bytes, answered, log);
           await window;
         }),
       ),
@@ -118,9 +121,16 @@ export const wsDiscovery: Discoverer<'ws-discovery'> = {
  * waits only when it is early. A busy event loop makes every timer late (a 5 ms sleep took 20–30 ms
  * on a loaded machine, so .60 of a /24 was reached 8 s into a 3 s window); probes that fall behind
  * then go at once, and the average rate never exceeds UNICAST_PROBES_PER_SECOND. Each round probes
- * the IPv6 TARGETs first (targetsInProbeOrder).
+ * the IPv6 TARGETs first (targetsInProbeOrder). An address in `answered` already answered a Probe
+ * (the multicast ones, or an earlier round): it gets no more.
  */
-async function probeTargets(ctx: ScanContext, sockets: ProbeSockets, probe: Buffer, log: ScanContext['log']): Promise<void> {
+export async function probeTargets(
+  ctx: Pick<ScanContext, 'targets' | 'signal' | 'neighbours'>,
+  sockets: ProbeSockets,
+  probe: Buffer,
+  answered: ReadonlySet<string>,
+  log: ScanContext['log'],
+): Promise<void> {
   const gap = 1000 / UNICAST_PROBES_PER_SECOND;
   const started = Date.now();
   let sent = 0;
@@ -133,6 +143,8 @@ async function probeTargets(ctx: ScanContext, sockets: ProbeSockets, probe: Buff
   for (let round = 0; round < SEND_COUNT; round++) {
     for (const ip of targetsInProbeOrder(ctx.targets)) {
       if (ctx.signal.aborted) break;
+      // A device that answered a multicast Probe (or the first round) is known: it is not asked again.
+      if (answered.has(ip)) continue;
       const socket = probeSocketFor(ip, sockets);
       if (!socket) {
         unsent.add(ip);

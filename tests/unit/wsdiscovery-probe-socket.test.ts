@@ -2,10 +2,12 @@
  * Which socket a unicast WS-Discovery Probe to a named TARGET leaves from (issue 14): IPv4 by
  * subnet, IPv6 link-local by its zone, unique-local and global IPv6 by route; and in which order
  * the TARGETs are probed (IPv6 first). The Probes themselves
- * are sent in the lab only (tests/integration/ipv6.test.ts).
+ * are sent in the lab only (tests/integration/ipv6.test.ts); here the sockets record what would go.
  */
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { probeSocketFor, targetsInProbeOrder, type ProbeSockets } from '../../agent/discovery/wsdiscovery.js';
+import { probeSocketFor, probeTargets, targetsInProbeOrder, type ProbeSockets } from '../../agent/discovery/wsdiscovery.js';
+import { NeighbourBudget } from '../../agent/net/neighbour-budget.js';
 import { parseTargets } from '../../agent/targets.js';
 import type { ScanInterface } from '../../agent/net/interfaces.js';
 import type { InterfaceSocket, SendingSocket } from '../../agent/net/udp.js';
@@ -41,5 +43,21 @@ describe('targetsInProbeOrder', () => {
   it('probes the named IPv6 addresses first, each once, then the IPv4 ones in order', () => {
     const targets = parseTargets(['198.18.0.0/30', 'fdcc:7a6e:1ab::10', 'fe80::2a57:beff:fe6a:1c10%eth0', 'fdcc:7a6e:1ab::10-fdcc:7a6e:1ab::11']);
     expect([...targetsInProbeOrder(targets)]).toEqual(['fdcc:7a6e:1ab::10', 'fe80::2a57:beff:fe6a:1c10%eth0', 'fdcc:7a6e:1ab::11', '198.18.0.1', '198.18.0.2']);
+  });
+});
+
+describe('probeTargets', () => {
+  it('sends each round a unicast Probe to every target, except those that already answered a Probe', async () => {
+    const sent: string[] = [];
+    const recording: InterfaceSocket = { iface: eth0, send: (_bytes, ip) => void sent.push(ip) };
+    const answered = new Set(['198.18.0.2']);
+    await probeTargets(
+      { targets: parseTargets(['198.18.0.1-198.18.0.3']), signal: new AbortController().signal, neighbours: new NeighbourBudget(8, ['198.18.0.0/24']) },
+      { ipv4: [recording], ipv6: [], routed: null },
+      Buffer.from('probe'),
+      answered,
+      pino({ level: 'silent' }),
+    );
+    expect(sent.sort()).toEqual(['198.18.0.1', '198.18.0.1', '198.18.0.3', '198.18.0.3']);
   });
 });
