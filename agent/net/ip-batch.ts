@@ -45,14 +45,16 @@ export class IpChildren {
    * Ends `child` if it is still running: its standard input closed, so `ip` runs what it was given
    * and exits (do_batch stops at the end of its input: iproute2/iproute2
    * lib/utils.c@ee2a4a86625688d8c2b468ec15d7ae35a4f5717f), or, still there after `waitMs`, SIGTERM
-   * to its own PID; resolves once it has gone.
+   * to its own PID, and SIGKILL after `waitMs` more; resolves once it has gone.
    */
   end(child: ChildProcess, waitMs: number): Promise<void> {
     if (!this.running.has(child)) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => child.kill(), waitMs);
+      const terminate = setTimeout(() => child.kill(), waitMs);
+      const kill = setTimeout(() => child.kill('SIGKILL'), 2 * waitMs);
       child.once('close', () => {
-        clearTimeout(timer);
+        clearTimeout(terminate);
+        clearTimeout(kill);
         resolve();
       });
       child.stdin?.end();
