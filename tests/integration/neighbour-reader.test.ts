@@ -5,6 +5,8 @@
  * process per family, replaced when its share of reads is done or it is killed, and leave nothing
  * running. The failures a real `ip` seldom shows are tests/unit/neighbour-reader.test.ts.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseNeighbourRows, readNeighbourRows, type NeighbourRow } from '../../agent/discovery/neighbours.js';
 import { openNeighbourReader, type NeighbourFamily, type NeighbourReader } from '../../agent/net/neighbour-reader.js';
@@ -18,6 +20,12 @@ const DEVICES = ['hikvision', 'dahua'].map((name) => labProfile(name));
 /** What of a row stays the same between two reads a few milliseconds apart (states and ages may move on). */
 const stable = (rows: NeighbourRow[]): Array<{ ip: string; dev: string | null; mac: string | null }> =>
   rows.map((row) => ({ ip: row.ip, dev: row.dev, mac: row.entry?.mac ?? null })).sort((a, b) => a.ip.localeCompare(b.ip));
+
+/** The processes in the scanner namespace (`ip netns pids`). */
+async function labPids(): Promise<string[]> {
+  const { stdout } = await promisify(execFile)('ip', ['netns', 'pids', SCANNER_NS]);
+  return stdout.split('\n').filter((pid) => pid !== '');
+}
 
 /** The same table read by a one-shot `ip -json -stats neigh show` in the scanner namespace, parsed as the agent parses it. */
 async function oneShot(family: NeighbourFamily, dev?: string): Promise<NeighbourRow[]> {
@@ -43,6 +51,10 @@ describe('the neighbour table reader with the real ip', () => {
     await reader?.close();
     reader = null;
     expect(ownChildren()).toEqual([]);
+  });
+
+  it('leaves no process in the scanner namespace after the scans run there (the shared scans, whose ip children live in it)', async () => {
+    expect(await labPids()).toEqual([]);
   });
 
   it('reads, in sequence, the rows a one-shot ip reads (the whole IPv4 table, and one interface of each family, zones included), from one process per family', async () => {
