@@ -12,14 +12,11 @@
  * `--no-active`. A link-local address is only meaningful with its interface: it is reported with
  * its zone (`fe80::…%eth0`, RFC 4007 §11), as the discovery sockets see the same host.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { sleep } from '../net/abort.js';
 import { isIpv6LinkLocal } from '../net/interfaces.js';
+import { oneShotNeighbourTables, type NeighbourFamily, type NeighbourTableSource } from '../net/neighbour-reader.js';
 import type { Discoverer, ScanContext } from './types.js';
 import type { Observation } from '../types.js';
-
-const run = promisify(execFile);
 
 /** States that carry a usable link-layer address (ip-neighbour(8)); INCOMPLETE/FAILED/NOARP do not. */
 const USABLE_STATES = new Set(['REACHABLE', 'STALE', 'DELAY', 'PROBE', 'PERMANENT']);
@@ -36,11 +33,6 @@ const VERIFYING_STATES = new Set(['DELAY', 'PROBE']);
  */
 const VERIFY_LIMIT_MS = 8000;
 const VERIFY_POLL_MS = 250;
-/**
- * The most `ip -json -stats neigh` output read: a full table of gc_thresh3 (1,024 by default)
- * entries is about 150 KB; this leaves room for tables raised thirty-fold.
- */
-const TABLE_TEXT_LIMIT_BYTES = 4 * 1024 * 1024;
 
 export interface NeighbourEntry {
   ip: string;
@@ -141,11 +133,11 @@ export function parseNeighbourJson(text: string, zone?: string): NeighbourEntry[
 
 /**
  * Reads one family's neighbour table (of one interface, or all of this namespace's), every row;
- * IPv6 link-local addresses read for one interface carry it as their zone.
+ * IPv6 link-local addresses read for one interface carry it as their zone. `tables`: the scan's
+ * reader (net/neighbour-reader.ts); without it, one `ip` for this read.
  */
-export async function readNeighbourRows(dev?: string, family: '-4' | '-6' = '-4'): Promise<NeighbourRow[]> {
-  const { stdout } = await run('ip', ['-json', '-stats', family, 'neigh', 'show', ...(dev ? ['dev', dev] : [])], { timeout: 5000, maxBuffer: TABLE_TEXT_LIMIT_BYTES });
-  return parseNeighbourRows(stdout, dev);
+export async function readNeighbourRows(dev?: string, family: NeighbourFamily = '-4', tables: NeighbourTableSource = oneShotNeighbourTables): Promise<NeighbourRow[]> {
+  return parseNeighbourRows(await tables.read(family, dev), dev);
 }
 
 /**
@@ -181,8 +173,8 @@ export const neighbours: Discoverer<'neighbour-table'> = {
     const inTable = new Set<string>();
     const tables = await Promise.all(
       ctx.interfaces.map(async (iface) => {
-        const read = async (family: '-4' | '-6'): Promise<NeighbourEntry[]> => {
-          const rows = await readNeighbourRows(iface.name, family);
+        const read = async (family: NeighbourFamily): Promise<NeighbourEntry[]> => {
+          const rows = await readNeighbourRows(iface.name, family, ctx.neighbourTables);
           for (const row of rows) inTable.add(row.ip);
           return rows.flatMap((row) => (row.entry ? [row.entry] : []));
         };

@@ -7,6 +7,7 @@ import type { Knowledge } from '../knowledge/index.js';
 import type { ScanBounds } from './bounds.js';
 import type { RefusalLedger } from '../credential-refusals.js';
 import type { NeighbourBudget } from '../net/neighbour-budget.js';
+import type { NeighbourTableSource } from '../net/neighbour-reader.js';
 import type { NeighbourRow } from './neighbours.js';
 import type { SweepLedger } from './sweep-ledger.js';
 import type { RateLimiter, Semaphore } from '../net/rate-limiter.js';
@@ -68,6 +69,8 @@ export interface ScanContext {
    * what it showed (entry-release.ts tableRead); absent: neighbours.ts readNeighbourRows.
    */
   readonly readNeighbourTable?: () => Promise<NeighbourRow[]>;
+  /** Reads the neighbour tables for the whole scan, one `ip` per family (net/neighbour-reader.ts); absent: one `ip` per read. */
+  readonly neighbourTables?: NeighbourTableSource;
   /** How swept addresses were found live, by method (the inventory's scan.sweep.methods); absent: not counted. */
   readonly sweep?: SweepLedger;
   /**

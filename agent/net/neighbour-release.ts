@@ -16,15 +16,14 @@
  * takes the deletions of a scan, a line each: one process, not one per address (a new one after a
  * refused deletion ends it: openNeighbourDeleter).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import type { Logger } from '../log.js';
+import { IpChildren, isBatchSafeInterfaceName } from './ip-batch.js';
 
 /** CAP_NET_ADMIN's bit in the capability sets (include/uapi/linux/capability.h). */
 const CAP_NET_ADMIN_BIT = 12n;
-/** An interface name as the kernel allows it (IFNAMSIZ 16 with its NUL; no whitespace or '/': net/core/dev.c dev_valid_name), without the characters ip's batch reader treats specially. */
-const INTERFACE_NAME = /^[^\s/"'\\#]{1,15}$/;
 /** ip(8) reading commands from standard input (`-force` keeps it going after the commands that return their errors). */
 const IP_BATCH = ['ip', '-force', '-batch', '-'];
 /**
@@ -56,7 +55,7 @@ export function hasNetAdmin(status: () => string = () => readFileSync('/proc/sel
 
 /** The deletion command one line of `ip -batch` takes, or null when `ip`/`dev` are not an IPv4 address and an interface name. */
 export function deletionLine(ip: string, dev: string): string | null {
-  return isIPv4(ip) && INTERFACE_NAME.test(dev) ? `neigh del ${ip} dev ${dev}\n` : null;
+  return isIPv4(ip) && isBatchSafeInterfaceName(dev) ? `neigh del ${ip} dev ${dev}\n` : null;
 }
 
 export interface NeighbourDeleter {
@@ -82,7 +81,7 @@ export interface NeighbourDeleter {
  */
 export function openNeighbourDeleter(log: Logger, options: { mayAdminister?: () => boolean; argv?: readonly string[] } = {}): NeighbourDeleter | null {
   if (!(options.mayAdminister ?? hasNetAdmin)()) return null;
-  const [command = 'ip', ...args] = options.argv ?? IP_BATCH;
+  const argv = options.argv ?? IP_BATCH;
   let child: ChildProcess | null = null;
   let broken = false;
   let closing = false;
@@ -90,19 +89,15 @@ export function openNeighbourDeleter(log: Logger, options: { mayAdminister?: () 
   let refused = 0;
   let takenByChild = 0;
   /** Every `ip` started and not yet ended, the retired ones included. */
-  const running = new Set<ChildProcess>();
+  const children = new IpChildren();
   const stop = (reason: string): void => {
     if (broken) return;
     broken = true;
     log.warn({ reason, deletions: handed, refused }, 'cannot delete the scan’s own neighbour entries: the kernel frees them in its own time, so large on-link ranges take longer');
   };
   const start = (): ChildProcess => {
-    const started = spawn(command, args, { stdio: ['pipe', 'ignore', 'ignore'] });
-    running.add(started);
-    started.once('close', () => running.delete(started));
+    const started = children.start(argv, { stdout: 'ignore', stderr: 'ignore' });
     started.on('error', (error) => stop(error.message));
-    // Writing to an `ip` that has just exited: its exit says what happened.
-    started.stdin?.on('error', () => undefined);
     started.on('exit', (code) => {
       if (child === started) child = null;
       if (closing || code === 0) return;
@@ -135,24 +130,9 @@ export function openNeighbourDeleter(log: Logger, options: { mayAdminister?: () 
     },
     async close() {
       closing = true;
-      child?.stdin?.end();
       child = null;
       // Every `ip` still running finishes what it was given (a retired one too), or is ended.
-      await Promise.all(
-        [...running].map(
-          (ip) =>
-            new Promise<void>((resolve) => {
-              const timer = setTimeout(() => {
-                ip.kill();
-                resolve();
-              }, CLOSE_WAIT_MS);
-              ip.once('close', () => {
-                clearTimeout(timer);
-                resolve();
-              });
-            }),
-        ),
-      );
+      await children.endAll(CLOSE_WAIT_MS);
     },
   };
 }

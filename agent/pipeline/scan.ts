@@ -22,6 +22,7 @@ import { countOnLink, ipv6OnLinkCidrs, IPV6_GC_THRESH3_PATH, LIVE_HOLD_MS, machi
 import { readNeighbourRows, type NeighbourRow } from '../discovery/neighbours.js';
 import { ScanEntryRelease } from '../discovery/entry-release.js';
 import { openNeighbourDeleter } from '../net/neighbour-release.js';
+import { openNeighbourReader, type NeighbourTableSource } from '../net/neighbour-reader.js';
 import { SweepLedger } from '../discovery/sweep-ledger.js';
 import { PortSilence, ProbeFeed, ProbeLedger } from '../discovery/probe-passes.js';
 import { RateLimiter, Semaphore } from '../net/rate-limiter.js';
@@ -123,8 +124,8 @@ function memoryMb(): Record<string, number> {
  * (discovery/link-hosts.ts). `ownHeld`: this namespace's held entries, which the budget's table count
  * starts from; null when the table cannot be read (then its non-PERMANENT entries are unknown too).
  */
-async function neighbourEntriesHeld(): Promise<{ inUse: number; ownHeld: number | null; inTable: Set<string> | null }> {
-  const rows = await readNeighbourRows().catch(() => null);
+async function neighbourEntriesHeld(tables: NeighbourTableSource): Promise<{ inUse: number; ownHeld: number | null; inTable: Set<string> | null }> {
+  const rows = await readNeighbourRows(undefined, '-4', tables).catch(() => null);
   const ownHeld = rows && placesHeld(rows);
   const othersOnMachine = Math.max(0, (machineNeighbourEntries() ?? 0) - (rows?.length ?? 0));
   return { inUse: (ownHeld ?? 0) + othersOnMachine, ownHeld, inTable: rows && new Set(rows.map((row) => row.ip)) };
@@ -135,14 +136,14 @@ async function neighbourEntriesHeld(): Promise<{ inUse: number; ownHeld: number 
  * when the table can be read at the start (so the entries already there are known and left alone)
  * and the agent holds CAP_NET_ADMIN; null otherwise: the kernel frees them in its own time.
  */
-function entryReleaseFor(inTable: Set<string> | null, interfaces: readonly ScanInterface[], startedAtMs: number, log: Logger): ScanEntryRelease | null {
+function entryReleaseFor(inTable: Set<string> | null, interfaces: readonly ScanInterface[], tables: NeighbourTableSource, startedAtMs: number, log: Logger): ScanEntryRelease | null {
   const deleter = inTable && openNeighbourDeleter(log);
   if (!inTable || !deleter) return null;
   return new ScanEntryRelease({
     deleter,
     inTableAtStart: inTable,
     isOnLink: (ip) => interfaceOnSubnet(interfaces, ip) !== undefined,
-    readTable: () => readNeighbourRows(),
+    readTable: () => readNeighbourRows(undefined, '-4', tables),
     interfaceOf: (ip) => interfaceOnSubnet(interfaces, ip)?.name ?? '',
     scanStartedAtMs: startedAtMs,
     log,
@@ -157,15 +158,25 @@ function sweepSummary(reach: { onLink: number; routed: number }, neighbourBudget
 
 export async function runScan(options: ScanOptions): Promise<Inventory> {
   const atEnd: Array<() => Promise<void>> = [];
+  // Every read of the neighbour tables goes to one `ip` per family, ended after what runs at the end (which may read).
+  const neighbourTables = openNeighbourReader();
   try {
-    return await scan(options, atEnd);
+    return await scan(options, atEnd, neighbourTables);
   } finally {
-    for (const end of atEnd) await end();
+    try {
+      for (const end of atEnd) await end();
+    } finally {
+      await neighbourTables.close();
+      options.log.debug({ module: 'scan', reads: neighbourTables.reads, ipProcesses: neighbourTables.processesStarted }, 'neighbour table reads done');
+    }
   }
 }
 
-/** The scan itself; `atEnd` takes what must be done once it is over, whether it ended or failed. */
-async function scan(options: ScanOptions, atEnd: Array<() => Promise<void>>): Promise<Inventory> {
+/**
+ * The scan itself; `atEnd` takes what must be done once it is over, whether it ended or failed;
+ * `neighbourTables` answers every read of the neighbour tables.
+ */
+async function scan(options: ScanOptions, atEnd: Array<() => Promise<void>>, neighbourTables: NeighbourTableSource): Promise<Inventory> {
   const started = new Date();
   const log = options.log.child({ module: 'scan' });
   const chosen = (options.discoverers ?? discoverers).filter((d) => options.active || !ACTIVE_PHASES.has(d.phase));
@@ -177,12 +188,12 @@ async function scan(options: ScanOptions, atEnd: Array<() => Promise<void>>): Pr
   const onLink = [...subnets, ...ipv6OnLinkCidrs(options.interfaces)];
   const neighbourTable = neighbourTableLimit();
   const ipv6NeighbourTable = neighbourTableLimit(undefined, IPV6_GC_THRESH3_PATH);
-  const neighbourEntries = options.active ? await neighbourEntriesHeld() : { inUse: 0, ownHeld: null, inTable: null };
-  const entryRelease = entryReleaseFor(neighbourEntries.inTable, options.interfaces, started.getTime(), log);
+  const neighbourEntries = options.active ? await neighbourEntriesHeld(neighbourTables) : { inUse: 0, ownHeld: null, inTable: null };
+  const entryRelease = entryReleaseFor(neighbourEntries.inTable, options.interfaces, neighbourTables, started.getTime(), log);
   // Every read of the table the scan makes is handed to the release too: entries go back at host discovery's pace.
   const readNeighbourTable = async (): Promise<NeighbourRow[]> => {
     const readStartedAt = Date.now();
-    const rows = await readNeighbourRows();
+    const rows = await readNeighbourRows(undefined, '-4', neighbourTables);
     entryRelease?.tableRead(rows, readStartedAt);
     return rows;
   };
@@ -284,6 +295,7 @@ async function scan(options: ScanOptions, atEnd: Array<() => Promise<void>>): Pr
       bounds,
       neighbours,
       readNeighbourTable,
+      neighbourTables,
       sweep,
       ...(ACTIVE_PHASES.has(phase) ? { rateLimiter } : {}),
       ...(phase === 'connect' ? { onHostSwept } : {}),
