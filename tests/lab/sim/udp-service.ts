@@ -101,9 +101,13 @@ export class ServiceSocket {
 type DatagramHandler = (msg: Buffer, rinfo: RemoteInfo) => void;
 
 /**
- * One socket per (group, port) for a whole crowd: bound to 0.0.0.0:PORT and joined to the group on
+ * One socket per (group, port) for a whole crowd: bound to GROUP:PORT and joined to the group on
  * the interface of `anchorIp` (one membership: a macvlan hears a group only when it joined it, so
- * each datagram arrives once), handing each datagram to every device that listens for it.
+ * each datagram arrives once), handing each datagram to every device that listens for it. Bound to
+ * the group, not to 0.0.0.0: Linux delivers to a socket bound to an address only the datagrams sent
+ * to that address (udp(7), ip(7)), so a unicast request to a crowd address without a socket of its
+ * own on the port (a device without the service) is refused as such a device refuses it, instead of
+ * reaching every device of the crowd through the hub.
  */
 export class GroupHub {
   private readonly listeners = new Map<string, { socket: Socket; handlers: Set<DatagramHandler> }>();
@@ -134,7 +138,7 @@ export class GroupHub {
       });
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
-        socket.bind({ port, address: '0.0.0.0' }, () => {
+        socket.bind({ port, address: group }, () => {
           socket.off('error', reject);
           resolve();
         });
