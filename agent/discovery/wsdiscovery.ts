@@ -20,6 +20,7 @@ import {
   isOnvifMatch,
   otherResponderFields,
   parseProbeMatches,
+  probeMatchesBodyDigest,
   probeMatchFields,
   PROBE_TYPES,
   WSD_LIST_CAPS,
@@ -62,9 +63,13 @@ export const wsDiscovery: Discoverer<'ws-discovery'> = {
     const seen = new Set<string>();
     /** Addresses that answered one of our Probes: a unicast one would only ask them again. */
     const answered = new Set<string>();
+    /** Sender and body digest of every reply read: the same body again from the same sender is not parsed again. */
+    const read = new Set<string>();
 
     const onDatagram = (d: Omit<Datagram, 'iface'>): void => {
       if (!ctx.bounds.admits('ws-discovery', d.from)) return;
+      const readKey = `${d.from} ${probeMatchesBodyDigest(d.bytes)}`;
+      if (read.has(readKey)) return;
       const parsed = parseProbeMatches(d.bytes);
       if (!parsed) {
         log.warn({ from: d.from, bytes: d.bytes.length, head: d.bytes.subarray(0, 64).toString('base64') }, 'malformed WS-Discovery reply dropped');
@@ -75,6 +80,7 @@ export const wsDiscovery: Discoverer<'ws-discovery'> = {
         return;
       }
       answered.add(d.from);
+      read.add(readKey);
       for (const [list, count] of Object.entries(parsed.dropped)) {
         ctx.bounds.dropped(`ws-discovery.${list}`, count, { from: d.from, max: WSD_LIST_CAPS[list as WsdList] });
       }

@@ -5,7 +5,7 @@
  * (ONVIF Core Specification §7.3 "Device discovery"): a client multicasts a Probe to
  * 239.255.255.250:3702 and each matching device answers with a unicast ProbeMatches.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Fields } from '../types.js';
 import { cleanDeviceFields } from '../safe-text.js';
 import { parseUntrustedXml, xmlChild, xmlChildren, xmlText, type XmlNode } from './xml.js';
@@ -144,6 +144,20 @@ export function parseProbeMatches(bytes: Buffer): ProbeMatches | null {
     matches,
     dropped,
   };
+}
+
+/**
+ * A digest of a ProbeMatches datagram from its first `Body` on. A device answers each of our Probes
+ * (two types, each sent twice: SOAP-over-UDP's MULTICAST_UDP_REPEAT) with the same body under a new
+ * header (MessageID, RelatesTo, AppSequence), and everything parseProbeMatches reads but RelatesTo
+ * is in the body: two datagrams of one sender with one digest say the same. A datagram without
+ * `Body` is digested whole.
+ */
+export function probeMatchesBodyDigest(bytes: Buffer): string {
+  const at = bytes.indexOf('Body');
+  return createHash('sha256')
+    .update(at < 0 ? bytes : bytes.subarray(at))
+    .digest('base64');
 }
 
 /** True when the match advertises an ONVIF device type (a camera, encoder or recorder). */

@@ -4,6 +4,7 @@ import {
   buildProbe,
   isOnvifMatch,
   parseProbeMatches,
+  probeMatchesBodyDigest,
   probeMatchFields,
   PROBE_TYPES,
   scopeFields,
@@ -145,5 +146,19 @@ describe('scopeFields', () => {
     expect(fields['onvif.scope.name']).toEqual(['50%ZZoff']);
     expect(fields['onvif.scope.hardware']).toBeUndefined();
     expect(fields['onvif.scope']).toHaveLength(3);
+  });
+});
+
+describe('probeMatchesBodyDigest', () => {
+  it('is the same for one device\'s answers to different Probes (new header, same body) and differs when the body does', () => {
+    const first = fixture('hikvision-probematches.xml', 'urn:uuid:probe-1');
+    const second = Buffer.from(fixture('hikvision-probematches.xml', 'urn:uuid:probe-2').toString().replace('2857be123456</wsa:MessageID>', '2857be654321</wsa:MessageID>'));
+    expect(second.equals(first)).toBe(false);
+    expect(probeMatchesBodyDigest(second)).toBe(probeMatchesBodyDigest(first));
+    const moved = Buffer.from(first.toString().replace('http://198.18.0.10/onvif', 'http://198.18.0.11/onvif'));
+    expect(probeMatchesBodyDigest(moved)).not.toBe(probeMatchesBodyDigest(first));
+    expect(probeMatchesBodyDigest(fixture('dahua-probematches.xml'))).not.toBe(probeMatchesBodyDigest(first));
+    // No Body at all: the whole datagram is digested, so any change tells.
+    expect(probeMatchesBodyDigest(Buffer.from('<x>1</x>'))).not.toBe(probeMatchesBodyDigest(Buffer.from('<x>2</x>')));
   });
 });
