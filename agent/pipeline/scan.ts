@@ -88,8 +88,9 @@ const PROBE_VIEW_INTERVAL_MS = 250;
 /**
  * Probe items (a host's pages, a port's certificate, a description…) at work at once before the
  * listen window closes; all of the probe socket budget after. Probes at full width beside the window
- * cost the 1,000-device crowd replies to it (WS-Discovery heard 304–356 devices instead of 402, SADP
- * 318 instead of 335: BENCHMARKS.md "Probes beside the sweep"), while waiting for the close cost the
+ * were no faster on the 1,000-device crowd (BENCHMARKS.md "The crowd's WS-Discovery flood"; an
+ * earlier measurement that they cost replies to the window was taken while the crowd lab answered
+ * every unicast Probe from every device), while waiting for the close cost the
  * lab /24 the whole exchange timeout of its slow or silent services after it (hostmc's dripping
  * description, the tarpit's, hosttcp's silent ports: 3 s each, side by side). Four places let the
  * /24's waits run out inside the window (its scan went from 9.0–10.0 s to 6.0–7.6 s; eight were no
