@@ -526,6 +526,8 @@ cmd_crowd_up() {
     [ $SECONDS -lt $deadline ] || die "crowd not ready after ${CROWD_READY_TIMEOUT}s (logs $LOG_DIR/crowd-*.log)"
     sleep 0.2
   done
+  # The crowd answers a unicast Probe as a wire of devices would (crowd.js checkCrowd), or it is no lab to measure on.
+  ip netns exec "$CROWD_SCAN_NS" "$NODE" "$CROWD_JS" check --plan "$CROWD_PLAN" || { crowd_teardown; die "crowd check failed (above): the crowd did not answer as devices would, and was taken down again"; }
   note "crowd up in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.2f", b-a}')s: $addresses addresses on 198.18.4.0/22, scanner 198.18.4.1 in $CROWD_SCAN_NS, plan $CROWD_PLAN"
 }
 

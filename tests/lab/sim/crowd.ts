@@ -9,11 +9,16 @@
  *                                                   and writes the plan (with each device's truth)
  *   node crowd.js serve --plan PLAN.json --shard I/K --ready-file FILE
  *                                                   serves the devices whose number is I modulo K
+ *   node crowd.js check --plan PLAN.json            run in the scanner's namespace once the crowd
+ *                                                   is up: exits 1 unless a unicast WS-Discovery
+ *                                                   Probe is answered by its target alone (checkCrowd)
  *
  * Every socket of a device binds to its own address; multicast (WS-Discovery, SADP, DHIP) is heard
  * once per process and answered by every device (udp-service.ts GroupHub). SSDP and mDNS are left
  * out of the copies: their responders own per-device multicast sockets that cannot share a port.
  */
+import { randomUUID } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { renameSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { HttpHost } from './http-host.js';
 import { createLog, type SimLog } from './log.js';
@@ -169,9 +174,17 @@ function crowdLog(name: string): SimLog {
   return quiet(full);
 }
 
+function readPlan(planFile: string): CrowdPlan {
+  return JSON.parse(readFileSync(planFile, 'utf8')) as CrowdPlan;
+}
+
+function profilesByName(profilesDir: string): Map<string, LabProfile> {
+  return new Map(loadProfiles(profilesDir).map((t) => [t.name, t]));
+}
+
 async function serve(planFile: string, shard: number, shards: number, readyFile: string | undefined, profilesDir: string): Promise<void> {
-  const plan = JSON.parse(readFileSync(planFile, 'utf8')) as CrowdPlan;
-  const templates = new Map(loadProfiles(profilesDir).map((t) => [t.name, t]));
+  const plan = readPlan(planFile);
+  const templates = profilesByName(profilesDir);
   const log = crowdLog(`crowd-${shard}`);
   process.on('uncaughtException', (e) => log.warn(`uncaught exception (ignored): ${e.stack ?? String(e)}`));
   process.on('unhandledRejection', (e) => log.warn(`unhandled rejection (ignored): ${String(e)}`));
@@ -213,8 +226,51 @@ async function serve(planFile: string, shard: number, shards: number, readyFile:
   process.stdout.write(`READY crowd shard ${shard}/${shards}: ${served} devices pid=${process.pid}\n`);
 }
 
+/** How long checkCrowd listens after each Probe: the profiles' replies wait at most 100 ms (maxDelayMs). */
+const CHECK_LISTEN_MS = 600;
+
+/**
+ * The crowd answers a unicast WS-Discovery Probe as devices on a wire do: the device at the address
+ * once, if it has the service, and nobody else. A crowd whose shared group socket also took unicast
+ * for addresses without a socket of their own had every device of a process answer each such Probe,
+ * some 76,000 replies to one scan of the /22 (BENCHMARKS.md "The crowd's WS-Discovery flood"). Asks
+ * the first device with WS-Discovery and the first without, from the scanner's address; returns what
+ * is wrong, or nothing.
+ */
+async function checkCrowd(plan: CrowdPlan, profiles: ReadonlyMap<string, LabProfile>): Promise<string[]> {
+  const withService = plan.devices.find((d) => !d.macShared && profiles.get(d.template)?.wsDiscovery !== undefined);
+  const without = plan.devices.find((d) => !d.macShared && profiles.get(d.template)?.wsDiscovery === undefined);
+  const problems: string[] = [];
+  for (const [device, expected] of [[withService, 1], [without, 0]] as const) {
+    if (!device) continue;
+    const repliers = await unicastProbe(plan.scanner.ip, device.ip);
+    const others = repliers.filter((ip) => ip !== device.ip);
+    const own = repliers.length - others.length;
+    if (own !== expected || others.length > 0) {
+      problems.push(`a unicast WS-Discovery Probe to ${device.ip} (${device.template}) got ${own} replies from it (expected ${expected}) and ${others.length} from other addresses${others.length > 0 ? ` (${[...new Set(others)].slice(0, 5).join(', ')}…)` : ''}`);
+    }
+  }
+  return problems;
+}
+
+/** Sends one WS-Discovery Probe (no Types: every service matches) to `to`:3702 from `from`; the addresses that answered, once per reply. */
+async function unicastProbe(from: string, to: string): Promise<string[]> {
+  const socket = createSocket({ type: 'udp4' });
+  const repliers: string[] = [];
+  socket.on('message', (_msg, rinfo) => repliers.push(rinfo.address));
+  await new Promise<void>((resolve) => socket.bind(0, from, () => resolve()));
+  const probe =
+    '<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery">' +
+    `<s:Header><a:Action s:mustUnderstand="1">http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe</a:Action><a:MessageID>urn:uuid:${randomUUID()}</a:MessageID>` +
+    '<a:To s:mustUnderstand="1">urn:schemas-xmlsoap-org:ws:2005:04:discovery</a:To></s:Header><s:Body><d:Probe/></s:Body></s:Envelope>';
+  await new Promise<void>((resolve, reject) => socket.send(Buffer.from(probe), 3702, to, (e) => (e ? reject(e) : resolve())));
+  await new Promise((resolve) => setTimeout(resolve, CHECK_LISTEN_MS));
+  socket.close();
+  return repliers;
+}
+
 function usage(): never {
-  process.stderr.write('usage: crowd.js plan --count N [--proxy P] --out PLAN.json | serve --plan PLAN.json --shard I/K [--ready-file FILE]\n');
+  process.stderr.write('usage: crowd.js plan --count N [--proxy P] --out PLAN.json | serve --plan PLAN.json --shard I/K [--ready-file FILE] | check --plan PLAN.json\n');
   process.exit(2);
 }
 
@@ -236,6 +292,10 @@ async function main(): Promise<void> {
     const m = /^(\d+)\/(\d+)$/.exec(opts.get('shard') ?? '0/1');
     if (!m || Number(m[1]) >= Number(m[2])) usage();
     await serve(opts.get('plan') ?? usage(), Number(m[1]), Number(m[2]), opts.get('ready-file'), profilesDir);
+  } else if (command === 'check') {
+    const problems = await checkCrowd(readPlan(opts.get('plan') ?? usage()), profilesByName(profilesDir));
+    for (const problem of problems) process.stderr.write(`crowd check: ${problem}\n`);
+    process.exit(problems.length > 0 ? 1 : 0);
   } else usage();
 }
 
