@@ -178,7 +178,7 @@ class DeviceSession {
   private tokenAccepted = false;
   /** The device refused the operator's credentials once: they are not sent again. */
   private credentialsRefused = false;
-  /** Every call goes over one connection while the device keeps it (the calls only read: KeptConnection). */
+  /** The calls without credentials go over one connection while the device keeps it (they only read: KeptConnection). */
   private readonly connection: KeptConnection;
 
   constructor(
@@ -229,7 +229,10 @@ class DeviceSession {
       timeoutMs: this.timeoutMs,
       maxBodyBytes: ONVIF_MAX_RESPONSE_BYTES,
       signal: this.signal,
-      connection: this.connection,
+      // A credentialed call goes on a connection of its own: sent a second time (a kept connection
+      // that failed), its Digest response or UsernameToken nonce could be taken for a replay, and the
+      // credentials for refused.
+      ...(security === undefined && headers.Authorization === undefined ? { connection: this.connection } : {}),
     });
     if (!result.ok) {
       this.log.debug({ url: this.url.href, call, status: result.status, reason: result.reason }, 'ONVIF request failed');

@@ -104,6 +104,7 @@ export class KeptConnection {
     return Math.max(REUSED_ANSWER_MIN_MS, REUSED_ANSWER_FACTOR * this.slowestAnswerMs);
   }
 
+  /** Records how long an answer on this connection took to start. */
   answered(ms: number): void {
     this.slowestAnswerMs = Math.max(this.slowestAnswerMs, ms);
   }

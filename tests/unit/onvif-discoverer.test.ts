@@ -67,9 +67,10 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-/** A device service enforcing `device`; returns its port and every request it received. */
-async function camera(device: Device): Promise<{ port: number; requests: Request[] }> {
+/** A device service enforcing `device`; returns its port, every request it received and how many TCP connections it accepted. */
+async function camera(device: Device): Promise<{ port: number; requests: Request[]; connections: () => number }> {
   const requests: Request[] = [];
+  let connections = 0;
   const nonces = new Set<string>();
   const server = createServer((req, res) => {
     void readBody(req).then((body) => {
@@ -94,9 +95,10 @@ async function camera(device: Device): Promise<{ port: number; requests: Request
       res.writeHead(401, { ...headers, 'Content-Type': 'text/html', 'WWW-Authenticate': challenges }).end('<html>401</html>');
     });
   });
+  server.on('connection', () => connections++);
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.address() as AddressInfo).port, requests };
+  return { port: (server.address() as AddressInfo).port, requests, connections: () => connections };
 }
 
 function context(seen: Observation[], credentials?: CredentialStore, refusals?: RefusalLedger): ScanContext {
@@ -128,8 +130,10 @@ const summary = (observations: Observation[]): unknown[] => observations.map((o)
 
 describe('ONVIF device-service discoverer, without credentials', () => {
   it('reads the clock offset, device information, the MAC and the scopes from an open device', async () => {
-    const { port } = await camera({ refuse: 'digest', open: ['GetDeviceInformation', 'GetNetworkInterfaces', 'GetScopes'], clockOffsetSeconds: -7325 });
+    const { port, connections } = await camera({ refuse: 'digest', open: ['GetDeviceInformation', 'GetNetworkInterfaces', 'GetScopes'], clockOffsetSeconds: -7325 });
     const observations = await probe([service(port)]);
+    // The device keeps its connections: the four calls went over one.
+    expect(connections()).toBe(1);
     expect(summary(observations)).toEqual([
       ['GetSystemDateAndTime', 'ok'],
       ['GetDeviceInformation', 'ok'],
@@ -199,8 +203,10 @@ describe('ONVIF device-service discoverer, without credentials', () => {
 
 describe('ONVIF device-service discoverer, with operator credentials', () => {
   it('answers a 401 Digest challenge (MD5) and fills device information; every call says which mechanism answered', async () => {
-    const { port, requests } = await camera({ refuse: 'digest', credentials: USER });
+    const { port, requests, connections } = await camera({ refuse: 'digest', credentials: USER });
     const observations = await probe([service(port)], credentialsFor('127.0.0.1'));
+    // The calls without credentials share one kept connection; each credentialed one has its own.
+    expect(connections()).toBe(4);
     expect(summary(observations)).toEqual([
       ['GetSystemDateAndTime', 'ok'],
       ['GetDeviceInformation', 'ok'],
