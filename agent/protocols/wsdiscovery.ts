@@ -149,9 +149,10 @@ export function parseProbeMatches(bytes: Buffer): ProbeMatches | null {
 /**
  * A digest of a ProbeMatches datagram from its first `Body` on. A device answers each of our Probes
  * (two types, each sent twice: SOAP-over-UDP's MULTICAST_UDP_REPEAT) with the same body under a new
- * header (MessageID, RelatesTo, AppSequence), and everything parseProbeMatches reads but RelatesTo
- * is in the body: two datagrams of one sender with one digest say the same. A datagram without
- * `Body` is digested whole.
+ * header (MessageID, RelatesTo, AppSequence), and of what parseProbeMatches reads only RelatesTo
+ * and MessageID are in the header (the discoverer uses RelatesTo, to keep its own replies): two of
+ * our replies from one sender with one digest say the same. A datagram without `Body` is digested
+ * whole.
  */
 export function probeMatchesBodyDigest(bytes: Buffer): string {
   const at = bytes.indexOf('Body');
