@@ -68,6 +68,12 @@ function scoreTexts(plan: CrowdPlan, textOf: (d: CrowdDevice) => string | undefi
 interface Timed {
   ms: number;
   peakRssMb: number | null;
+  /**
+   * CPU the tool used, user and system (`/usr/bin/time -v`; children included). On this 2-core
+   * machine wall times of one tree vary by about a second run to run (BENCHMARKS.md); its CPU
+   * says whether a change made the work itself smaller.
+   */
+  cpuMs: number | null;
   result: Run;
 }
 
@@ -79,7 +85,10 @@ async function timed(argv: string[], limitS = 0): Promise<Timed> {
   const result = await run(wrapped, limitS > 0 ? (limitS + 60) * 1000 : 900_000);
   const ms = Math.round(performance.now() - t0);
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(result.stderr);
-  return { ms, peakRssMb: rss ? Math.round(Number(rss[1]) / 1024) : null, result };
+  const user = /User time \(seconds\): ([\d.]+)/.exec(result.stderr);
+  const system = /System time \(seconds\): ([\d.]+)/.exec(result.stderr);
+  const cpuMs = user && system ? Math.round((Number(user[1]) + Number(system[1])) * 1000) : null;
+  return { ms, peakRssMb: rss ? Math.round(Number(rss[1]) / 1024) : null, cpuMs, result };
 }
 
 async function flushNeighbours(): Promise<void> {
@@ -89,6 +98,7 @@ async function flushNeighbours(): Promise<void> {
 interface AgentRun {
   ms: number;
   peakRssMb: number | null;
+  cpuMs: number | null;
   exit: number | null;
   refused?: string;
   devices: number;
@@ -109,7 +119,7 @@ async function agentScan(plan: CrowdPlan, target: string): Promise<AgentRun> {
   const store = mkdtempSync(join(tmpdir(), 'cctv-bench-'));
   const t = await timed([...AGENT, 'scan', target, '--json', '--site', 'bench', '--store', store]).finally(() => rmSync(store, { recursive: true, force: true }));
   const overflowLines = (await kernelOverflowLines()) - overflowBefore;
-  const base = { ms: t.ms, peakRssMb: t.peakRssMb, exit: t.result.code, overflowLines };
+  const base = { ms: t.ms, peakRssMb: t.peakRssMb, cpuMs: t.cpuMs, exit: t.result.code, overflowLines };
   if (t.result.code !== 0) {
     const line = t.result.stderr.split('\n').find((l) => l.includes('"msg"') || l.startsWith('error')) ?? t.result.stderr.slice(0, 300);
     return { ...base, refused: line.trim(), devices: 0, macShared: 0, merged: 0, score: { found: 0, maker: 0, model: 0 }, sweepMs: null, hostDiscovery: null, sweep: null };
@@ -144,6 +154,7 @@ async function kernelOverflowLines(): Promise<number> {
 interface NmapRun {
   ms: number;
   peakRssMb: number | null;
+  cpuMs: number | null;
   exit: number | null;
   hostsUp: number;
   score: Score;
@@ -170,7 +181,7 @@ async function nmapScan(plan: CrowdPlan, mode: '-sT' | '-sV', target: string): P
   } catch {
     // Output nmap did not finish writing at all: nothing is counted.
   }
-  return { ms: t.ms, peakRssMb: t.peakRssMb, exit: t.result.code, hostsUp: texts.size, score: scoreTexts(plan, (d) => texts.get(d.ip)) };
+  return { ms: t.ms, peakRssMb: t.peakRssMb, cpuMs: t.cpuMs, exit: t.result.code, hostsUp: texts.size, score: scoreTexts(plan, (d) => texts.get(d.ip)) };
 }
 
 function stats(values: number[]): { median: number; min: number; max: number; runs: number[] } {
@@ -180,14 +191,19 @@ function stats(values: number[]): { median: number; min: number; max: number; ru
   return { median, min: sorted[0] ?? 0, max: sorted[sorted.length - 1] ?? 0, runs: values };
 }
 
-async function series<T extends { ms: number }>(label: string, once: () => Promise<T>, runs = RUNS): Promise<{ time: ReturnType<typeof stats>; last: T; all: T[] }> {
+async function series<T extends { ms: number; cpuMs: number | null }>(
+  label: string,
+  once: () => Promise<T>,
+  runs = RUNS,
+): Promise<{ time: ReturnType<typeof stats>; cpu: ReturnType<typeof stats> | null; last: T; all: T[] }> {
   const all: T[] = [];
   for (let i = 0; i < runs; i++) {
     const r = await once();
     process.stderr.write(`bench: ${label} run ${i + 1}: ${JSON.stringify(r)}\n`);
     all.push(r);
   }
-  return { time: stats(all.map((r) => r.ms)), last: all[all.length - 1] as T, all };
+  const cpu = all.map((r) => r.cpuMs).filter((ms): ms is number => ms !== null);
+  return { time: stats(all.map((r) => r.ms)), cpu: cpu.length === all.length ? stats(cpu) : null, last: all[all.length - 1] as T, all };
 }
 
 async function withScannerPrefix<T>(prefix: number, body: () => Promise<T>): Promise<T> {
