@@ -15,6 +15,7 @@
  */
 import tls from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
+import { deviceTlsContext } from '../net/device-tls.js';
 import { cappedText } from '../protocols/http-page.js';
 import { cleanDeviceFields, CLEANED_FIELD } from '../safe-text.js';
 import { openPortsFor, probeHosts, withDefaults } from './probe-hosts.js';
@@ -69,23 +70,11 @@ export type HandshakeResult =
   | { ok: true; cert: X509Certificate; protocol: string | null }
   | { ok: false; status: ProbeStatus; reason: string };
 
-/**
- * The one TLS context every certificate read shares: without it Node builds a context per
- * connection (tls.connect passes its options to tls.createSecureContext): building them took 1.1 s of
- * the agent's CPU on the crowd /22, profiled (BENCHMARKS.md, "Entries given back"). TLS 1.0 and up, and
- * OpenSSL security level 0: the small keys and SHA-1 signatures of old firmware are accepted.
- */
-let certificateReadContext: tls.SecureContext | undefined;
-function sharedCertificateReadContext(): tls.SecureContext {
-  certificateReadContext ??= tls.createSecureContext({ minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' });
-  return certificateReadContext;
-}
-
 /** One TLS handshake to read the server certificate; the socket is closed at once. Never rejects. */
 export function fetchCertificate(ip: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<HandshakeResult> {
   return new Promise((resolvePromise) => {
     let settled = false;
-    const socket = tls.connect({ host: ip, port, rejectUnauthorized: false, secureContext: sharedCertificateReadContext() });
+    const socket = tls.connect({ host: ip, port, rejectUnauthorized: false, secureContext: deviceTlsContext() });
     const finish = (result: HandshakeResult): void => {
       if (settled) return;
       settled = true;

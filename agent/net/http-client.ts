@@ -4,8 +4,8 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import tls from 'node:tls';
 import type { ProbeStatus } from '../types.js';
+import { deviceTlsContext } from './device-tls.js';
 import { withoutZone } from './ip-address.js';
 
 /**
@@ -56,13 +56,6 @@ function failureStatus(error: NodeJS.ErrnoException): ProbeStatus {
   if (error.code === 'ETIMEDOUT' || error.name === 'TimeoutError') return 'timeout';
   if (error.code === 'HPE_INVALID_CONSTANT' || error.code?.startsWith('HPE_')) return 'protocol-error';
   return 'error';
-}
-
-/** The TLS context every HTTPS request shares (Node's defaults; tls.connect would build one per connection). */
-let httpsContext: tls.SecureContext | undefined;
-function sharedHttpsContext(): tls.SecureContext {
-  httpsContext ??= tls.createSecureContext();
-  return httpsContext;
 }
 
 /**
@@ -176,8 +169,8 @@ function exchange(
       agent: on ? on.agent : false,
       // Devices present self-signed certificates; this client identifies, it does not trust.
       rejectUnauthorized: false,
-      // One TLS context for every HTTPS request instead of one built per connection.
-      ...(transport === https ? { secureContext: sharedHttpsContext() } : {}),
+      // One TLS context for every connection to a device instead of one built per connection; old firmware's TLS accepted.
+      ...(transport === https ? { secureContext: deviceTlsContext() } : {}),
       // Guards against header floods (Node's own limit is 16 KiB).
       maxHeaderSize: 16 * 1024,
       signal: request.signal,

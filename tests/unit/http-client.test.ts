@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deviceUrl, httpRequest, KeptConnection, type HttpResult } from '../../agent/net/http-client.js';
 import { zoneOf } from '../../agent/net/ip-address.js';
@@ -102,6 +103,16 @@ describe('a kept connection (HTTP/1.1 persistence, RFC 9112 §9.3)', () => {
     const port = await listen(server);
     expect(await askOver(new KeptConnection(true), 'https', port)).toEqual(PAGES.map((p) => `page ${p}`));
     expect(handshakes).toBe(1);
+  });
+
+  it('reads the pages of old firmware that speaks TLS 1.0 only, as the certificate read does (one shared device TLS context)', async () => {
+    const server = createHttpsServer(
+      { key: labCert('hikvision-default.key'), cert: labCert('hikvision-default.crt'), minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' },
+      (req, res) => res.writeHead(200).end(`page ${req.url} over ${(req.socket as TLSSocket).getProtocol()}`),
+    );
+    const port = await listen(server);
+    const result = await httpRequest({ url: deviceUrl('https', '127.0.0.1', port, '/'), method: 'GET', timeoutMs: 2000, maxBodyBytes: 100 });
+    expect(result.ok && result.response.body.toString()).toBe('page / over TLSv1');
   });
 
   it('sends again on a new connection when the device closed the kept one, then stops keeping it', async () => {
