@@ -20,12 +20,12 @@ export interface ScanInterface {
   readonly ipv6Prefixes?: readonly string[];
 }
 
-/** fe80::/10, the IPv6 link-local unicast prefix (RFC 4291 §2.5.6). */
 /** The chosen interface whose IPv4 subnet holds `ip` (the one its packets leave by); undefined when none does. */
 export function interfaceOnSubnet(interfaces: readonly ScanInterface[], ip: string): ScanInterface | undefined {
   return interfaces.find((i) => inCidr(ip, i.cidr));
 }
 
+/** fe80::/10, the IPv6 link-local unicast prefix (RFC 4291 §2.5.6). */
 export function isIpv6LinkLocal(address: string): boolean {
   return /^fe[89ab][0-9a-f]:/i.test(address);
 }
