@@ -4,7 +4,7 @@
  * HTTP discoverer across two passes runs against a real loopback web server.
  */
 import { createServer } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { asTheyCome, claimUnprobed, PortSilence, portsSwept, ProbeFeed, ProbeLedger, type ProbePass } from '../../agent/discovery/probe-passes.js';
 import type { ScanContext } from '../../agent/discovery/types.js';
@@ -13,6 +13,7 @@ import { deviceServiceEndpoints, onvifDevice } from '../../agent/discovery/onvif
 import { upnpDescription } from '../../agent/discovery/ssdp.js';
 import { createLogger } from '../../agent/log.js';
 import type { Observation } from '../../agent/types.js';
+import { listenOnLoopback } from '../support/loopback-server.js';
 import { loopbackContext } from '../support/scan-context.js';
 
 const at = new Date(0).toISOString();
@@ -215,19 +216,9 @@ describe('PortSilence', () => {
 
   it('keeps the ONVIF guess off a web port that stayed silent to the HTTP probe: one timeout, not two', async () => {
     let connections = 0;
-    const sockets = new Set<Socket>();
     // Accepts and never answers (the lab's hosttcp port 80).
-    const server = createTcpServer((socket) => {
-      connections++;
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    closers.push(() => {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    });
-    const { port } = server.address() as AddressInfo;
+    const { port, close } = await listenOnLoopback(createTcpServer(() => connections++));
+    closers.push(close);
     const ctx = loopbackContext({ seen: [openPort('127.0.0.1', port)], portSilence: new PortSilence() });
     const emitted: Observation[] = [];
     const t0 = Date.now();

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createTcpServer } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { certificateFields, createTlsDiscoverer, fetchCertificate, rfc4514, subjectAltNames } from '../../agent/discovery/tls.js';
@@ -8,6 +8,7 @@ import type { ScanContext } from '../../agent/discovery/types.js';
 import type { Observation } from '../../agent/types.js';
 import { loopbackContext } from '../support/scan-context.js';
 import { checkedEmit } from '../support/declared-emits.js';
+import { listenOnLoopback } from '../support/loopback-server.js';
 
 // Real TLS on 127.0.0.1 with the lab-only certificates of tests/lab/certs/ (generated with openssl,
 // vendor default names; see its README). X509Certificate of the same files is the independent check.
@@ -19,17 +20,9 @@ afterEach(() => {
 });
 
 async function listen(server: ReturnType<typeof createTcpServer>): Promise<number> {
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('error', () => undefined);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  return (server.address() as AddressInfo).port;
+  const { port, close } = await listenOnLoopback(server);
+  closers.push(close);
+  return port;
 }
 
 /** A TLS server presenting tests/lab/certs/NAME.crt; it says nothing after the handshake. */
