@@ -13,6 +13,10 @@
  * What: GetSystemDateAndTime first, never with credentials (§5.9.4: always open), which gives the
  * device's clock offset; then GetDeviceInformation, GetNetworkInterfaces (the device's own MAC,
  * which is all the agent learns of a routed device's MAC) and GetScopes. One observation per call.
+ * GetScopes is left out for a device whose WS-Discovery reply listed its scopes: they are the same
+ * ones ("The scope parameters are used in the device discovery to match a probe message",
+ * GetScopes in https://www.onvif.org/ver10/device/wsdl/devicemgmt.wsdl), and the reply's
+ * observation carries them already (discovery/wsdiscovery.ts).
  *
  * Credentials: only those the operator supplied (`--credentials`), only that device's one most
  * specific entry, and only after the device refused the call without them:
@@ -103,6 +107,8 @@ export interface DeviceServiceEndpoint {
   /** Announced: the one XAddr. Guessed: /onvif/device_service on each open web port, in port order. */
   readonly urls: readonly URL[];
   readonly announced: boolean;
+  /** The WS-Discovery reply listed the device's scopes: GetScopes would answer them again. */
+  readonly scopesAnnounced: boolean;
 }
 
 /**
@@ -112,12 +118,13 @@ export interface DeviceServiceEndpoint {
  */
 export function deviceServiceEndpoints(ctx: ScanContext, log: Logger): DeviceServiceEndpoint[] {
   if (!announcementsWhole(ctx)) return [];
-  const announced = new Map<string, URL>();
+  const announced = new Map<string, { url: URL; scopes: boolean }>();
   for (const o of ctx.seen) {
     const xaddrs = o.fields['onvif.xaddr'];
     if (o.source !== 'ws-discovery' || !Array.isArray(xaddrs) || announced.has(o.ip)) continue;
     const url = xaddrForResponder(o.ip, xaddrs);
-    if (url) announced.set(o.ip, url);
+    const scopes = o.fields['onvif.scope'];
+    if (url) announced.set(o.ip, { url, scopes: Array.isArray(scopes) ? scopes.length > 0 : scopes !== undefined });
     // Said once, in the first view in which its ports are all swept.
     else if (portsSwept(ctx, o.ip) && claimUnprobed(ctx, 'onvif-device-service', [o.ip], (ip) => `no xaddr ${ip}`).length > 0) {
       log.warn({ ip: o.ip, xaddrs }, 'no XAddr on the answering address; only its open web ports are tried');
@@ -131,11 +138,12 @@ export function deviceServiceEndpoints(ctx: ScanContext, log: Logger): DeviceSer
     webPorts.set(ip, ports);
   }
   return [
-    ...[...announced].map(([ip, url]) => ({ ip, urls: [url], announced: true })),
+    ...[...announced].map(([ip, { url, scopes }]) => ({ ip, urls: [url], announced: true, scopesAnnounced: scopes })),
     ...[...webPorts].map(([ip, ports]) => ({
       ip,
       urls: [...ports.entries()].sort((a, b) => a[0] - b[0]).map(([, url]) => url),
       announced: false,
+      scopesAnnounced: false,
     })),
   ];
 }
@@ -406,6 +414,7 @@ async function askSession(
   if (clock.status === 'refused' || clock.status === 'timeout' || clock.status === 'error') return 'done';
   for (const call of PROTECTED_CALLS) {
     if (session.aborted) return 'done';
+    if (call === 'GetScopes' && endpoint.scopesAnnounced) continue;
     record(call, await session.protectedCall(call));
   }
   return 'done';

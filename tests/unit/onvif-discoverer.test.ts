@@ -118,8 +118,8 @@ async function probe(seen: Observation[], credentials?: CredentialStore, refusal
   return emitted;
 }
 
-const heard = (ip: string, xaddrs: string[]): Observation => ({
-  source: 'ws-discovery', ip, at: new Date().toISOString(), status: 'ok', fields: { 'onvif.xaddr': xaddrs },
+const heard = (ip: string, xaddrs: string[], scopes: string[] = []): Observation => ({
+  source: 'ws-discovery', ip, at: new Date().toISOString(), status: 'ok', fields: { 'onvif.xaddr': xaddrs, ...(scopes.length > 0 ? { 'onvif.scope': scopes } : {}) },
 });
 const webPort = (port: number, probes = ['http']): Observation => ({
   source: 'tcp-connect', ip: '127.0.0.1', port, at: new Date().toISOString(), status: 'ok', fields: { 'port.state': 'open', 'port.service': 'http', 'port.probes': probes },
@@ -321,11 +321,23 @@ describe('ONVIF device service on open web ports, when no XAddr was announced', 
   it('chooses HTTPS for a TLS port, and leaves web ports alone on a device that announced an XAddr', () => {
     const log = createLogger('silent');
     expect(deviceServiceEndpoints(context([webPort(8443, ['http', 'tls']), webPort(80)]), log)).toEqual([
-      { ip: '127.0.0.1', urls: [new URL('http://127.0.0.1:80/onvif/device_service'), new URL('https://127.0.0.1:8443/onvif/device_service')], announced: false },
+      { ip: '127.0.0.1', urls: [new URL('http://127.0.0.1:80/onvif/device_service'), new URL('https://127.0.0.1:8443/onvif/device_service')], announced: false, scopesAnnounced: false },
     ]);
     expect(deviceServiceEndpoints(context([service(8080), webPort(80)]), log)).toEqual([
-      { ip: '127.0.0.1', urls: [new URL('http://127.0.0.1:8080/onvif/device_service')], announced: true },
+      { ip: '127.0.0.1', urls: [new URL('http://127.0.0.1:8080/onvif/device_service')], announced: true, scopesAnnounced: false },
     ]);
+  });
+
+  it('does not ask GetScopes of a device whose WS-Discovery reply listed its scopes', async () => {
+    const { port, requests } = await camera({ refuse: 'digest', open: ['GetDeviceInformation', 'GetNetworkInterfaces', 'GetScopes'] });
+    const announced = heard('127.0.0.1', [`http://127.0.0.1:${port}/onvif/device_service`], ['onvif://www.onvif.org/hardware/DS-2CD2143G2-I']);
+    const observations = await probe([announced]);
+    expect(summary(observations)).toEqual([
+      ['GetSystemDateAndTime', 'ok'],
+      ['GetDeviceInformation', 'ok'],
+      ['GetNetworkInterfaces', 'ok'],
+    ]);
+    expect(requests.map((r) => r.action)).toEqual(['GetSystemDateAndTime', 'GetDeviceInformation', 'GetNetworkInterfaces']);
   });
 
   it('takes the MAC of the interface it reached, else of the only interface', () => {
