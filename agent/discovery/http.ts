@@ -12,6 +12,11 @@
  * port that times out or does not speak HTTP is not asked again; each host has its own deadline;
  * every request waits for the scan's shared --rate. A port whose probes include `tls` is asked
  * over HTTPS (the certificate is not checked: this identifies, it does not trust).
+ *
+ * A host's plain web ports (80, 8080) are asked before its TLS ones (443, 8443), each kind in port
+ * order. A TLS port whose first page comes back exactly as a plain port's of the same host
+ * did (status, Server header and body alike) serves the same web interface: its other pages are
+ * not asked again, one request instead of all of them (cameras serve one web application on both).
  */
 import type { HttpProbeData } from '../knowledge/tables.js';
 import { deviceUrl, httpRequest, KeptConnection } from '../net/http-client.js';
@@ -57,12 +62,25 @@ export interface HttpTarget {
   tls: boolean;
 }
 
-/** The open ports marked for `http`, on hosts active probes may touch, grouped by host. */
+/** The open ports marked for `http`, on hosts active probes may touch, grouped by host: plain ones first, each kind in port order. */
 export function httpTargets(ctx: ScanContext): Map<string, HttpTarget[]> {
   const byHost = new Map<string, HttpTarget[]>();
   for (const { ip, port, probes } of openPortsFor(ctx, 'http')) byHost.set(ip, [...(byHost.get(ip) ?? []), { ip, port, tls: probes.includes('tls') }]);
-  for (const list of byHost.values()) list.sort((a, b) => a.port - b.port);
+  for (const list of byHost.values()) list.sort((a, b) => Number(a.tls) - Number(b.tls) || a.port - b.port);
   return byHost;
+}
+
+/** A port's answer to the first page, to tell a TLS port that serves a plain port's web interface. */
+interface FirstAnswer {
+  status: number;
+  /** The Server header's values, one per line. */
+  server: string;
+  body: Buffer;
+  truncated: boolean;
+}
+
+function sameAnswer(a: FirstAnswer, b: FirstAnswer): boolean {
+  return a.status === b.status && a.server === b.server && a.truncated === b.truncated && a.body.equals(b.body);
 }
 
 /** `http://198.18.0.10:80/path`; IPv6 literals bracketed, a link-local one's zone apart (deviceUrl). */
@@ -103,19 +121,33 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
       });
       let requests = 0;
 
-      const askPort = async (target: HttpTarget, probe: ItemProbe): Promise<void> => {
+      let sameInterfacePorts = 0;
+
+      /** Asks the port's pages; returns its answer to the first one, when it answered. */
+      const askPort = async (target: HttpTarget, probe: ItemProbe, plainFirstAnswers: readonly FirstAnswer[]): Promise<FirstAnswer | null> => {
         // The port's pages are asked over one connection when the device keeps it (GETs: sent again on a new one if it did not).
         const connection = new KeptConnection(target.tls);
         try {
-          await askPortOver(connection, target, probe);
+          return await askPortOver(connection, target, probe, plainFirstAnswers);
         } finally {
           connection.close();
         }
       };
 
-      const askPortOver = async (connection: KeptConnection, target: HttpTarget, { signal, limiter }: ItemProbe): Promise<void> => {
+      const askPortOver = async (
+        connection: KeptConnection,
+        target: HttpTarget,
+        { signal, limiter }: ItemProbe,
+        plainFirstAnswers: readonly FirstAnswer[],
+      ): Promise<FirstAnswer | null> => {
+        let firstAnswer: FirstAnswer | null = null;
         for (const { path, purpose } of data.paths) {
-          if (!(await limiter.take(signal))) return;
+          if (firstAnswer && plainFirstAnswers.some((plain) => sameAnswer(plain, firstAnswer as FirstAnswer))) {
+            sameInterfacePorts++;
+            log.debug({ ip: target.ip, port: target.port }, 'TLS port serves the same web interface as a plain one: its other pages are not asked again');
+            return firstAnswer;
+          }
+          if (!(await limiter.take(signal))) return firstAnswer;
           requests++;
           const url = targetUrl(target, path);
           const exchange = httpRequest({
@@ -138,9 +170,10 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
             log.debug({ url: url.href, status, reason: result.reason }, 'HTTP probe failed');
             emit({ source: 'http-pages', ip: target.ip, port: target.port, at, status, fields: { 'http.path': path } });
             // A port that does not answer HTTP in time, or answers something else, is left alone.
-            return;
+            return firstAnswer;
           }
           const { response } = result;
+          firstAnswer ??= { status: response.status, server: [response.headers.server ?? []].flat().join('\n'), body: response.body, truncated: response.truncated };
           const fields = pageFields(
             { path, purpose, status: response.status, headers: response.headers, body: response.body, truncated: response.truncated },
             markers,
@@ -150,16 +183,19 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
           const all = deviceInfo ? cleanDeviceFields({ ...fields, ...deviceInfo, 'vendorapi.name': 'hikvision-isapi', 'vendorapi.auth': 'open' }) : fields;
           emit({ source: 'http-pages', ip: target.ip, port: target.port, at, status: response.status === 401 ? 'auth-required' : 'ok', fields: all });
         }
+        return firstAnswer;
       };
 
       await probeHosts(ctx, hosts, { concurrency: hostConcurrency, deadlineMs: hostDeadlineMs }, ([ip]) => ip, async ([ip, targets], host) => {
+        const plainFirstAnswers: FirstAnswer[] = [];
         for (const target of targets) {
           if (host.signal.aborted) break;
-          await askPort(target, host);
+          const first = await askPort(target, host, target.tls ? plainFirstAnswers : []);
+          if (first && !target.tls) plainFirstAnswers.push(first);
         }
         if (host.signal.aborted && !ctx.signal.aborted) log.info({ ip, deadlineMs: hostDeadlineMs }, 'HTTP probes of this host stopped at its deadline');
       });
-      log.info({ hosts: hostCount, requests }, 'HTTP probes finished');
+      log.info({ hosts: hostCount, requests, sameInterfacePorts }, 'HTTP probes finished');
     },
   };
 }

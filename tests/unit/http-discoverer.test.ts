@@ -169,6 +169,22 @@ describe('the HTTP discoverer', () => {
     expect(web.requests.length).toBe(loadKnowledge().httpProbes.paths.length);
   });
 
+  it('asks a TLS port only its first page when that page comes back as the plain port of the host gave it', async () => {
+    const paths = loadKnowledge().httpProbes.paths.map((p) => p.path);
+    const plain = await webServer(hikvisionPages);
+    const same = await webServer(hikvisionPages, true);
+    const observations = await probe([portObservation(same.port, ['http', 'tls']), portObservation(plain.port)]);
+    expect(plain.requests.map((r) => r.path)).toEqual(paths);
+    expect(same.requests.map((r) => r.path)).toEqual([paths[0]]);
+    expect(observations.filter((o) => o.port === same.port).map((o) => o.fields['http.path'])).toEqual([paths[0]]);
+
+    // Another Server header on the TLS port: another web server, every page asked.
+    const other = await webServer({ ...hikvisionPages, '/': html(fixture('hikvision/index.html'), { Server: 'lighttpd' }) }, true);
+    const plainAgain = await webServer(hikvisionPages);
+    await probe([portObservation(other.port, ['http', 'tls']), portObservation(plainAgain.port)]);
+    expect(other.requests.map((r) => r.path)).toEqual(paths);
+  });
+
   it('asks only ports marked for http, and nothing with --no-active', async () => {
     const web = await webServer(hikvisionPages);
     expect(await probe([portObservation(web.port, ['rtsp'])])).toEqual([]);
