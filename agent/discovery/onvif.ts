@@ -112,12 +112,13 @@ export interface DeviceServiceEndpoint {
 }
 
 /**
- * Where to ask each device, per the rules in the header comment. Nothing until the window has
- * closed, so that no XAddr can come any more (probe-passes.ts); a guess at a host's web ports
- * waits for a view in which its ports are all swept.
+ * Where to ask each device, per the rules in the header comment. An announced XAddr as soon as it
+ * is heard (WS-Discovery passes its replies on early); guesses only once the window has closed, so
+ * that no XAddr can come any more (probe-passes.ts), and only in a view in which the host's ports
+ * are all swept.
  */
 export function deviceServiceEndpoints(ctx: ScanContext, log: Logger): DeviceServiceEndpoint[] {
-  if (!announcementsWhole(ctx)) return [];
+  const whole = announcementsWhole(ctx);
   const announced = new Map<string, { url: URL; scopes: boolean }>();
   for (const o of ctx.seen) {
     const xaddrs = o.fields['onvif.xaddr'];
@@ -125,13 +126,13 @@ export function deviceServiceEndpoints(ctx: ScanContext, log: Logger): DeviceSer
     const url = xaddrForResponder(o.ip, xaddrs);
     const scopes = o.fields['onvif.scope'];
     if (url) announced.set(o.ip, { url, scopes: Array.isArray(scopes) ? scopes.length > 0 : scopes !== undefined });
-    // Said once, in the first view in which its ports are all swept.
-    else if (portsSwept(ctx, o.ip) && claimUnprobed(ctx, 'onvif-device-service', [o.ip], (ip) => `no xaddr ${ip}`).length > 0) {
+    // Said once, in the first view after the window in which its ports are all swept.
+    else if (whole && portsSwept(ctx, o.ip) && claimUnprobed(ctx, 'onvif-device-service', [o.ip], (ip) => `no xaddr ${ip}`).length > 0) {
       log.warn({ ip: o.ip, xaddrs }, 'no XAddr on the answering address; only its open web ports are tried');
     }
   }
   const webPorts = new Map<string, Map<number, URL>>();
-  for (const { ip, port, probes } of openPortsFor(ctx, 'http')) {
+  for (const { ip, port, probes } of whole ? openPortsFor(ctx, 'http') : []) {
     if (announced.has(ip) || !portsSwept(ctx, ip)) continue;
     const ports = webPorts.get(ip) ?? new Map<number, URL>();
     ports.set(port, deviceUrl(probes.includes('tls') ? 'https' : 'http', ip, port, DEVICE_SERVICE_PATH));

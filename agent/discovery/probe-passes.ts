@@ -4,7 +4,7 @@
  * Views come as the sweeps go on, from the start of the scan: a view says which hosts have had all
  * their ports swept (their open ports are known, so a host's pages can be asked port after port),
  * and whether the listen window has closed (what devices announced is whole then: before, a view
- * holds only what the window's discoverers have passed on early, SSDP's LOCATIONs). Until the
+ * holds only what the window's discoverers have passed on early, SSDP's LOCATIONs, WS-Discovery's XAddrs). Until the
  * window closes the scan lets only a few probes run at once (its probe sockets' early places), so
  * that the window's own replies keep the machine. Each discoverer takes
  * from each view the items no earlier view gave it, claimed in the scan's ledger, so no item (a

@@ -95,7 +95,7 @@ export interface ScanContext {
   /**
    * Listen phase: what a discoverer has heard so far, passed on before it emits its observations
    * when the window closes, for the probes alone (never recorded: its observations at the close
-   * say it all). SSDP passes each LOCATION as heard, so descriptions are fetched while the window is open.
+   * say it all). SSDP passes each LOCATION and WS-Discovery each ONVIF reply as heard, so descriptions and device services are asked while the window is open.
    */
   readonly heardEarly?: (observation: Observation) => void;
 }

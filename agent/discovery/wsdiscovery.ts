@@ -1,7 +1,9 @@
 /**
  * ONVIF WS-Discovery: multicast Probes on every chosen interface, plus a unicast Probe to each
  * TARGET the operator named, IPv4 or IPv6 (ONVIF Core §7.3.3 allows directed probes; they reach
- * devices whose multicast is filtered). Emits one observation per (responder, endpoint).
+ * devices whose multicast is filtered). Emits one observation per (responder, endpoint), and passes
+ * each ONVIF one on as heard (ScanContext.heardEarly), so that the device service at its XAddr is
+ * asked before the window closes.
  *
  * Why not the `onvif` package's Discovery (measured here, see README "Dependencies"): it merges
  * devices that share an EndpointReference UUID (cloned firmware does), it emits an 'error' that
@@ -93,7 +95,10 @@ export const wsDiscovery: Discoverer<'ws-discovery'> = {
         const onvif = isOnvifMatch(match);
         if (!onvif) log.info({ from: d.from, types: match.types }, 'non-camera WS-Discovery reply: recorded as a host, not probed as ONVIF');
         const fields = onvif ? probeMatchFields(match) : otherResponderFields(match);
-        emit({ source: 'ws-discovery', ip: d.from, at: new Date().toISOString(), status: 'ok', fields });
+        const observation: Observation = { source: 'ws-discovery', ip: d.from, at: new Date().toISOString(), status: 'ok', fields };
+        emit(observation);
+        // The ONVIF probe may ask the device service at its XAddr while the window is still open.
+        if (onvif) ctx.heardEarly?.(observation);
       }
     };
 

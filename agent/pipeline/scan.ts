@@ -234,7 +234,7 @@ async function scan(options: ScanOptions, atEnd: Array<() => Promise<void>>, nei
   // the observations, each saying which hosts are wholly swept and whether the window has closed;
   // they end after the view that follows every sweep. Before the window closes only
   // EARLY_PROBE_SOCKETS of them work at once, and a view holds what the window's discoverers passed
-  // on early (heardEarly: SSDP's LOCATIONs) besides the sweep's. A host heard from outside every
+  // on early (heardEarly: SSDP's LOCATIONs, WS-Discovery's XAddrs) besides the sweep's. A host heard from outside every
   // chosen subnet (a misaddressed device) is never probed unless named.
   const heardSoFar: Observation[] = [];
   const probeable = (): Observation[] => probeableObservations(windowClosed ? observations : [...observations, ...heardSoFar], subnets, targets);
