@@ -20,6 +20,7 @@
  */
 import type { HttpProbeData } from '../knowledge/tables.js';
 import { deviceUrl, httpRequest, KeptConnection } from '../net/http-client.js';
+import type { TlsPeer } from '../net/device-tls.js';
 import { zoneOf } from '../net/ip-address.js';
 import { pageFields } from '../protocols/http-page.js';
 import { parseIsapiDeviceInfo } from '../protocols/isapi.js';
@@ -105,99 +106,112 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
     incremental: true,
 
     async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
-      if (!ctx.active) return;
-      const log = ctx.log.child({ module: 'http-pages' });
-      const data = options.data ?? ctx.knowledge.httpProbes;
-      const markers = data.markers.map((m) => m.text);
-      let hostCount = 0;
-      // A host's pages are asked port after port: only once every port of it is known.
-      const hosts = asTheyCome(ctx, (view) => {
-        const found = [...httpTargets(view)]
-          .filter(([ip]) => portsSwept(view, ip))
-          .map(([ip, targets]) => [ip, claimUnprobed(view, 'http-pages', targets, (t) => `${t.ip} ${t.port}`)] as const)
-          .filter(([, targets]) => targets.length > 0);
-        hostCount += found.length;
-        return found;
-      });
-      let requests = 0;
-
-      let sameInterfacePorts = 0;
-
-      /** Asks the port's pages; returns its answer to the first one, when it answered. */
-      const askPort = async (target: HttpTarget, probe: ItemProbe, plainFirstAnswers: readonly FirstAnswer[]): Promise<FirstAnswer | null> => {
-        // The port's pages are asked over one connection when the device keeps it (GETs: sent again on a new one if it did not).
-        const connection = new KeptConnection(target.tls);
-        try {
-          return await askPortOver(connection, target, probe, plainFirstAnswers);
-        } finally {
-          connection.close();
-        }
-      };
-
-      const askPortOver = async (
-        connection: KeptConnection,
-        target: HttpTarget,
-        { signal, limiter }: ItemProbe,
-        plainFirstAnswers: readonly FirstAnswer[],
-      ): Promise<FirstAnswer | null> => {
-        let firstAnswer: FirstAnswer | null = null;
-        for (const { path, purpose } of data.paths) {
-          if (firstAnswer && plainFirstAnswers.some((plain) => sameAnswer(plain, firstAnswer as FirstAnswer))) {
-            sameInterfacePorts++;
-            log.debug({ ip: target.ip, port: target.port }, 'TLS port serves the same web interface as a plain one: its other pages are not asked again');
-            return firstAnswer;
-          }
-          if (!(await limiter.take(signal))) return firstAnswer;
-          requests++;
-          const url = targetUrl(target, path);
-          const exchange = httpRequest({
-            url,
-            zone: zoneOf(target.ip),
-            method: 'GET',
-            headers: { 'User-Agent': USER_AGENT, Accept: '*/*' },
-            timeoutMs,
-            maxBodyBytes,
-            signal,
-            connection,
-          });
-          // The port's first request tells the ONVIF guess at this port whether it is worth asking (probe-passes.ts PortSilence).
-          ctx.portSilence?.asking(target.ip, target.port, exchange.then((r) => !r.ok && r.status === 'timeout'));
-          const result = await exchange;
-          const at = new Date().toISOString();
-          if (!result.ok) {
-            // Cut short by the host's or the scan's deadline: that is a timeout, not a fault.
-            const status = signal.aborted ? 'timeout' : result.status;
-            log.debug({ url: url.href, status, reason: result.reason }, 'HTTP probe failed');
-            emit({ source: 'http-pages', ip: target.ip, port: target.port, at, status, fields: { 'http.path': path } });
-            // A port that does not answer HTTP in time, or answers something else, is left alone.
-            return firstAnswer;
-          }
-          const { response } = result;
-          firstAnswer ??= { status: response.status, server: [response.headers.server ?? []].flat().join('\n'), body: response.body, truncated: response.truncated };
-          const fields = pageFields(
-            { path, purpose, status: response.status, headers: response.headers, body: response.body, truncated: response.truncated },
-            markers,
-          );
-          // Old firmware gives its ISAPI DeviceInfo away without a login: the whole identity, read as the credentialed read would.
-          const deviceInfo = response.status === 200 ? parseIsapiDeviceInfo(response.body) : null;
-          const all = deviceInfo ? cleanDeviceFields({ ...fields, ...deviceInfo, 'vendorapi.name': 'hikvision-isapi', 'vendorapi.auth': 'open' }) : fields;
-          emit({ source: 'http-pages', ip: target.ip, port: target.port, at, status: response.status === 401 ? 'auth-required' : 'ok', fields: all });
-        }
-        return firstAnswer;
-      };
-
-      await probeHosts(ctx, hosts, { concurrency: hostConcurrency, deadlineMs: hostDeadlineMs }, ([ip]) => ip, async ([ip, targets], host) => {
-        const plainFirstAnswers: FirstAnswer[] = [];
-        for (const target of targets) {
-          if (host.signal.aborted) break;
-          const first = await askPort(target, host, target.tls ? plainFirstAnswers : []);
-          if (first && !target.tls) plainFirstAnswers.push(first);
-        }
-        if (host.signal.aborted && !ctx.signal.aborted) log.info({ ip, deadlineMs: hostDeadlineMs }, 'HTTP probes of this host stopped at its deadline');
-      });
-      log.info({ hosts: hostCount, requests, sameInterfacePorts }, 'HTTP probes finished');
+      try {
+        await askPages(ctx, emit);
+      } finally {
+        // Ports this probe never handshook: the certificate probe reads them itself.
+        ctx.tlsHandshakes?.close();
+      }
     },
   };
+
+  async function askPages(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
+    if (!ctx.active) return;
+    const log = ctx.log.child({ module: 'http-pages' });
+    const data = options.data ?? ctx.knowledge.httpProbes;
+    const markers = data.markers.map((m) => m.text);
+    let hostCount = 0;
+    // A host's pages are asked port after port: only once every port of it is known.
+    const hosts = asTheyCome(ctx, (view) => {
+      const found = [...httpTargets(view)]
+        .filter(([ip]) => portsSwept(view, ip))
+        .map(([ip, targets]) => [ip, claimUnprobed(view, 'http-pages', targets, (t) => `${t.ip} ${t.port}`)] as const)
+        .filter(([, targets]) => targets.length > 0);
+      hostCount += found.length;
+      return found;
+    });
+    let requests = 0;
+
+    let sameInterfacePorts = 0;
+
+    /** Asks the port's pages; returns its answer to the first one, when it answered. */
+    const askPort = async (target: HttpTarget, probe: ItemProbe, plainFirstAnswers: readonly FirstAnswer[]): Promise<FirstAnswer | null> => {
+      // The port's pages are asked over one connection when the device keeps it (GETs: sent again on a new one if it did not).
+      const connection = new KeptConnection(target.tls);
+      try {
+        return await askPortOver(connection, target, probe, plainFirstAnswers);
+      } finally {
+        connection.close();
+        // No handshake there (refused, silent, cut short): the certificate probe makes its own.
+        if (target.tls) ctx.tlsHandshakes?.tell(target.ip, target.port, null);
+      }
+    };
+
+    const askPortOver = async (
+      connection: KeptConnection,
+      target: HttpTarget,
+      { signal, limiter }: ItemProbe,
+      plainFirstAnswers: readonly FirstAnswer[],
+    ): Promise<FirstAnswer | null> => {
+      let firstAnswer: FirstAnswer | null = null;
+      for (const { path, purpose } of data.paths) {
+        if (firstAnswer && plainFirstAnswers.some((plain) => sameAnswer(plain, firstAnswer as FirstAnswer))) {
+          sameInterfacePorts++;
+          log.debug({ ip: target.ip, port: target.port }, 'TLS port serves the same web interface as a plain one: its other pages are not asked again');
+          return firstAnswer;
+        }
+        if (!(await limiter.take(signal))) return firstAnswer;
+        requests++;
+        const url = targetUrl(target, path);
+        const exchange = httpRequest({
+          url,
+          zone: zoneOf(target.ip),
+          method: 'GET',
+          headers: { 'User-Agent': USER_AGENT, Accept: '*/*' },
+          timeoutMs,
+          maxBodyBytes,
+          signal,
+          connection,
+          // The port's first handshake shows its certificate to the certificate probe (probe-passes.ts TlsHandshakes).
+          ...(target.tls && ctx.tlsHandshakes ? { onTlsPeer: (peer: TlsPeer) => ctx.tlsHandshakes?.tell(target.ip, target.port, peer) } : {}),
+        });
+        // The port's first request tells the ONVIF guess at this port whether it is worth asking (probe-passes.ts PortSilence).
+        ctx.portSilence?.asking(target.ip, target.port, exchange.then((r) => !r.ok && r.status === 'timeout'));
+        const result = await exchange;
+        const at = new Date().toISOString();
+        if (!result.ok) {
+          // Cut short by the host's or the scan's deadline: that is a timeout, not a fault.
+          const status = signal.aborted ? 'timeout' : result.status;
+          log.debug({ url: url.href, status, reason: result.reason }, 'HTTP probe failed');
+          emit({ source: 'http-pages', ip: target.ip, port: target.port, at, status, fields: { 'http.path': path } });
+          // A port that does not answer HTTP in time, or answers something else, is left alone.
+          return firstAnswer;
+        }
+        const { response } = result;
+        firstAnswer ??= { status: response.status, server: [response.headers.server ?? []].flat().join('\n'), body: response.body, truncated: response.truncated };
+        const fields = pageFields(
+          { path, purpose, status: response.status, headers: response.headers, body: response.body, truncated: response.truncated },
+          markers,
+        );
+        // Old firmware gives its ISAPI DeviceInfo away without a login: the whole identity, read as the credentialed read would.
+        const deviceInfo = response.status === 200 ? parseIsapiDeviceInfo(response.body) : null;
+        const all = deviceInfo ? cleanDeviceFields({ ...fields, ...deviceInfo, 'vendorapi.name': 'hikvision-isapi', 'vendorapi.auth': 'open' }) : fields;
+        emit({ source: 'http-pages', ip: target.ip, port: target.port, at, status: response.status === 401 ? 'auth-required' : 'ok', fields: all });
+      }
+      return firstAnswer;
+    };
+
+    await probeHosts(ctx, hosts, { concurrency: hostConcurrency, deadlineMs: hostDeadlineMs }, ([ip]) => ip, async ([ip, targets], host) => {
+      const plainFirstAnswers: FirstAnswer[] = [];
+      for (const target of targets) {
+        if (host.signal.aborted) break;
+        const first = await askPort(target, host, target.tls ? plainFirstAnswers : []);
+        if (first && !target.tls) plainFirstAnswers.push(first);
+      }
+      if (host.signal.aborted && !ctx.signal.aborted) log.info({ ip, deadlineMs: hostDeadlineMs }, 'HTTP probes of this host stopped at its deadline');
+    });
+    log.info({ hosts: hostCount, requests, sameInterfacePorts }, 'HTTP probes finished');
+  }
 }
 
 export const httpPages: Discoverer<'http-pages'> = createHttpDiscoverer();

@@ -11,6 +11,7 @@
  * discoverer's host, port, path or URL) is probed twice, and every item that one probe phase after
  * everything would probe is probed: the last view comes after every sweep.
  */
+import type { TlsPeer } from '../net/device-tls.js';
 import type { Observation } from '../types.js';
 import type { ScanContext } from './types.js';
 
@@ -51,6 +52,48 @@ export class PortSilence {
   /** True when the first exchange with ip:port timed out (waiting for it while it runs); false when there was none. */
   async silent(ip: string, port: number): Promise<boolean> {
     return (await this.first.get(`${ip} ${port}`)) ?? false;
+  }
+}
+
+/**
+ * The HTTPS page probe's handshakes, for the certificate probe (discovery/tls.ts): a web port that
+ * speaks TLS would otherwise be handshaken twice, once for its certificate and once for its pages.
+ * The page probe tells each port's certificate (or null: it made no handshake there) as its first
+ * connection there shows it; the certificate probe reads it from here instead of a handshake of its
+ * own, and makes one only for a null. The first word on a port stands; after close() (the page
+ * probe has ended) every port not told is null.
+ */
+export class TlsHandshakes {
+  private readonly told = new Map<string, TlsPeer | null>();
+  private readonly waiting = new Map<string, ((peer: TlsPeer | null) => void)[]>();
+  private closed = false;
+
+  /** What the page probe's handshake with ip:port showed; null when it made none. */
+  tell(ip: string, port: number, peer: TlsPeer | null): void {
+    const key = `${ip} ${port}`;
+    if (this.told.has(key)) return;
+    this.told.set(key, peer);
+    for (const resolve of this.waiting.get(key) ?? []) resolve(peer);
+    this.waiting.delete(key);
+  }
+
+  /** The certificate of ip:port, once the page probe has told it (null: read it yourself). */
+  peer(ip: string, port: number): Promise<TlsPeer | null> {
+    const key = `${ip} ${port}`;
+    const told = this.told.get(key);
+    if (told !== undefined) return Promise.resolve(told);
+    if (this.closed) return Promise.resolve(null);
+    return new Promise((resolve) => this.waiting.set(key, [...(this.waiting.get(key) ?? []), resolve]));
+  }
+
+  /** The page probe has ended: ports it never told are null. */
+  close(): void {
+    this.closed = true;
+    for (const [key, resolvers] of this.waiting) {
+      this.told.set(key, null);
+      for (const resolve of resolvers) resolve(null);
+    }
+    this.waiting.clear();
   }
 }
 

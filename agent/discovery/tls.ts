@@ -18,7 +18,9 @@ import type { X509Certificate } from 'node:crypto';
 import { deviceTlsContext } from '../net/device-tls.js';
 import { cappedText } from '../protocols/http-page.js';
 import { cleanDeviceFields, CLEANED_FIELD } from '../safe-text.js';
-import { openPortsFor, probeHosts, withDefaults } from './probe-hosts.js';
+import { AsyncQueue } from '../net/rate-limiter.js';
+import type { TlsPeer } from '../net/device-tls.js';
+import { openPortsFor, probeHosts, withDefaults, type ItemProbe, type OpenPort } from './probe-hosts.js';
 import { asTheyCome, claimUnprobed, portsSwept } from './probe-passes.js';
 import type { Discoverer, ScanContext } from './types.js';
 import type { Fields, Observation, ProbeStatus } from '../types.js';
@@ -128,28 +130,51 @@ export function createTlsDiscoverer(options: TlsProbeOptions = {}): Discoverer<'
       if (!ctx.active) return;
       const log = ctx.log.child({ module: 'tls-certificate' });
       let ports = 0;
+      let certificates = 0;
+      let fromPageProbe = 0;
+      const record = (ip: string, port: number, peer: TlsPeer): void => {
+        certificates++;
+        const fields = certificateFields(peer.cert);
+        if (peer.protocol) fields['tls.protocol'] = peer.protocol;
+        emit({ source: 'tls-certificate', ip, port, at: new Date().toISOString(), status: 'ok', fields });
+      };
+      // A web port's certificate comes from the HTTPS page probe's own handshake there
+      // (TlsHandshakes); it is handshaken here only when that probe made none.
+      const handshakes = ctx.tlsHandshakes;
+      const told: Promise<void>[] = [];
+      const unhandshaken = new AsyncQueue<OpenPort>();
       const targets = asTheyCome(ctx, (view) => {
         const found = claimUnprobed(view, 'tls-certificate', openPortsFor(view, 'tls').filter((t) => portsSwept(view, t.ip)), (t) => `${t.ip} ${t.port}`);
         ports += found.length;
-        return found;
+        if (!handshakes) return found;
+        for (const target of found.filter((t) => t.probes.includes('http'))) {
+          told.push(
+            handshakes.peer(target.ip, target.port).then((peer) => {
+              if (!peer) return unhandshaken.push(target);
+              fromPageProbe++;
+              record(target.ip, target.port, peer);
+            }),
+          );
+        }
+        return found.filter((t) => !t.probes.includes('http'));
       });
-      let certificates = 0;
-      await probeHosts(ctx, targets, { concurrency }, (target) => target.ip, async ({ ip, port }, { signal, limiter }) => {
+      const handshake = async ({ ip, port }: OpenPort, { signal, limiter }: ItemProbe): Promise<void> => {
         if (!(await limiter.take(signal))) return;
         // One handshake per port, bounded by its own timeout and by the scan's deadline.
         const result = await fetchCertificate(ip, port, timeoutMs, signal);
-        const at = new Date().toISOString();
-        if (!result.ok) {
-          log.debug({ ip, port, status: result.status, reason: result.reason }, 'TLS handshake failed');
-          emit({ source: 'tls-certificate', ip, port, at, status: result.status, fields: {} });
-          return;
-        }
-        certificates++;
-        const fields = certificateFields(result.cert);
-        if (result.protocol) fields['tls.protocol'] = result.protocol;
-        emit({ source: 'tls-certificate', ip, port, at, status: 'ok', fields });
-      });
-      log.info({ ports, certificates }, 'TLS probes finished');
+        if (result.ok) return record(ip, port, result);
+        log.debug({ ip, port, status: result.status, reason: result.reason }, 'TLS handshake failed');
+        emit({ source: 'tls-certificate', ip, port, at: new Date().toISOString(), status: result.status, fields: {} });
+      };
+      const byHost = (target: OpenPort): string => target.ip;
+      await Promise.all([
+        probeHosts(ctx, targets, { concurrency }, byHost, handshake).then(async () => {
+          await Promise.all(told);
+          unhandshaken.close();
+        }),
+        probeHosts(ctx, unhandshaken, { concurrency }, byHost, handshake),
+      ]);
+      log.info({ ports, certificates, fromPageProbe }, 'TLS probes finished');
     },
   };
 }

@@ -11,7 +11,7 @@ import type { NeighbourTableSource } from '../net/neighbour-reader.js';
 import type { NeighbourRow } from './neighbours.js';
 import type { SweepLedger } from './sweep-ledger.js';
 import type { RateLimiter, Semaphore } from '../net/rate-limiter.js';
-import type { PortSilence, ProbeFeed, ProbePass } from './probe-passes.js';
+import type { PortSilence, ProbeFeed, ProbePass, TlsHandshakes } from './probe-passes.js';
 
 /**
  * When a discoverer runs (nmap's prerule/portrule split). agent/pipeline/scan.ts runs them in this
@@ -90,6 +90,11 @@ export interface ScanContext {
   readonly probeSockets?: Semaphore;
   /** Probe phase: how the first exchange with each web port went (probe-passes.ts); absent: every probe waits on its own. */
   readonly portSilence?: PortSilence;
+  /**
+   * Probe phase, when the scan runs both the HTTPS page probe and the certificate probe: the page
+   * probe's handshakes, for the certificate probe to read (probe-passes.ts); absent: each handshakes on its own.
+   */
+  readonly tlsHandshakes?: TlsHandshakes;
   /** Connect phase: the sweep says so when every port of a host has been tried (its open ports are all emitted by then). */
   readonly onHostSwept?: (ip: string) => void;
   /**

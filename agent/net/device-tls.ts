@@ -7,7 +7,15 @@
  * of old camera firmware are accepted, since the agent identifies devices, it does not trust them
  * (certificates are not checked either: each caller passes rejectUnauthorized: false).
  */
+import type { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
+
+/** A TLS server's certificate, as a handshake with it showed it. */
+export interface TlsPeer {
+  readonly cert: X509Certificate;
+  /** The protocol version negotiated (`TLSv1.2`…), when known. */
+  readonly protocol: string | null;
+}
 
 let context: tls.SecureContext | undefined;
 

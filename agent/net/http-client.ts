@@ -4,8 +4,9 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { TLSSocket } from 'node:tls';
 import type { ProbeStatus } from '../types.js';
-import { deviceTlsContext } from './device-tls.js';
+import { deviceTlsContext, type TlsPeer } from './device-tls.js';
 import { withoutZone } from './ip-address.js';
 
 /**
@@ -39,6 +40,11 @@ export interface HttpRequest {
    * or a read-only ONVIF call); absent: a connection of its own.
    */
   connection?: KeptConnection;
+  /**
+   * HTTPS: called with the server's certificate when a new connection for this request completes
+   * its handshake (not on a reused one), so the handshake's certificate is read without another.
+   */
+  onTlsPeer?: (peer: TlsPeer) => void;
 }
 
 export interface HttpResponse {
@@ -180,7 +186,14 @@ function exchange(
       finish({ ok: false, status: 'timeout', reason: `no complete answer within ${request.timeoutMs} ms` });
     }, request.timeoutMs);
     let reusedTimer: NodeJS.Timeout | undefined;
-    req.on('socket', () => {
+    req.on('socket', (socket) => {
+      const { onTlsPeer } = request;
+      if (onTlsPeer && socket instanceof TLSSocket && !req.reusedSocket) {
+        socket.once('secureConnect', () => {
+          const cert = socket.getPeerX509Certificate();
+          if (cert) onTlsPeer({ cert, protocol: socket.getProtocol() });
+        });
+      }
       if (!on || !req.reusedSocket) return;
       reused = true;
       reusedTimer = setTimeout(() => {

@@ -24,7 +24,7 @@ import { ScanEntryRelease } from '../discovery/entry-release.js';
 import { openNeighbourDeleter } from '../net/neighbour-release.js';
 import { openNeighbourReader, type NeighbourTableSource } from '../net/neighbour-reader.js';
 import { SweepLedger } from '../discovery/sweep-ledger.js';
-import { PortSilence, ProbeFeed, ProbeLedger } from '../discovery/probe-passes.js';
+import { PortSilence, ProbeFeed, ProbeLedger, TlsHandshakes } from '../discovery/probe-passes.js';
 import { RateLimiter, Semaphore } from '../net/rate-limiter.js';
 import { whenAborted } from '../net/abort.js';
 import { RefusalLedger, type CredentialRefusal } from '../credential-refusals.js';
@@ -242,6 +242,8 @@ async function scan(options: ScanOptions, atEnd: Array<() => Promise<void>>, nei
   let windowClosed = false;
   const ledger = new ProbeLedger();
   const portSilence = new PortSilence();
+  // One handshake per HTTPS port, not two, when both the page probe and the certificate probe run.
+  const tlsHandshakes = chosen.some((d) => d.name === 'http-pages') && chosen.some((d) => d.name === 'tls-certificate') ? new TlsHandshakes() : null;
   const probeSocketLimit = probeSocketBudget(softFdLimit().limit);
   const probeSockets = new Semaphore(Math.min(EARLY_PROBE_SOCKETS, probeSocketLimit));
   const feed = new ProbeFeed(() => {
@@ -301,7 +303,7 @@ async function scan(options: ScanOptions, atEnd: Array<() => Promise<void>>, nei
       ...(ACTIVE_PHASES.has(phase) ? { rateLimiter } : {}),
       ...(phase === 'connect' ? { onHostSwept } : {}),
       ...(phase === 'listen' ? { heardEarly } : {}),
-      ...(phase === 'probe' ? { probeSockets, portSilence } : {}),
+      ...(phase === 'probe' ? { probeSockets, portSilence, ...(tlsHandshakes ? { tlsHandshakes } : {}) } : {}),
       ...(run.feed ? { probeFeed: run.feed } : {}),
     };
     const record = (o: Observation): void => {

@@ -3,6 +3,9 @@ import { readFileSync } from 'node:fs';
 import { createServer as createTcpServer } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createServer as createHttpsServer } from 'node:https';
+import { createHttpDiscoverer } from '../../agent/discovery/http.js';
+import { TlsHandshakes } from '../../agent/discovery/probe-passes.js';
 import { certificateFields, createTlsDiscoverer, fetchCertificate, rfc4514, subjectAltNames } from '../../agent/discovery/tls.js';
 import type { ScanContext } from '../../agent/discovery/types.js';
 import type { Observation } from '../../agent/types.js';
@@ -141,5 +144,26 @@ describe('the TLS discoverer', () => {
     const port = await listen(createTcpServer(() => connections++));
     expect(await probe([portObservation(port)], { active: false })).toEqual([]);
     expect(connections).toBe(0);
+  });
+
+  it("reads a web port's certificate from the HTTPS page probe's handshake, and handshakes itself where that probe made none", async () => {
+    let handshakes = 0;
+    const server = createHttpsServer({ key: labCert('hikvision-default.key'), cert: labCert('hikvision-default.crt') }, (_req, res) => res.writeHead(404).end());
+    server.on('secureConnection', () => handshakes++);
+    const web = await listen(server);
+    const certOnly = await tlsServer('dahua-198.18.0.20');
+    const ctx = context([portObservation(web), portObservation(certOnly)], { tlsHandshakes: new TlsHandshakes() });
+    const pages: Observation[] = [];
+    const certificates: Observation[] = [];
+    const tls = createTlsDiscoverer({ timeoutMs: 1000 });
+    // The page probe asks only the first port; the second it never reaches, so it tells nothing of it.
+    const http = createHttpDiscoverer({ timeoutMs: 1000 });
+    await Promise.all([tls.run(ctx, checkedEmit(tls, certificates)), http.run({ ...ctx, seen: [portObservation(web)] }, checkedEmit(http, pages))]);
+    expect(pages.length).toBeGreaterThan(0);
+    expect(handshakes).toBe(1);
+    const byPort = new Map(certificates.map((o) => [o.port, o]));
+    expect(byPort.get(web)?.fields['tls.subject']).toBe('CN=www.hikvision.com,OU=DVRNVR,O=HIKVISION,L=HangZhou,ST=ZheJiang,C=CN');
+    expect(byPort.get(certOnly)?.fields['tls.issuer']).toMatch(/Dahua/);
+    expect(certificates).toHaveLength(2);
   });
 });
