@@ -40,7 +40,7 @@ import { softFdLimit, sweepSocketBudget } from '../net/fd-limit.js';
 import { AsyncQueue, RateLimiter, Semaphore } from '../net/rate-limiter.js';
 import { NMAP_NORMAL_RTT_BOUNDS, RttEstimator, type RttBounds } from '../net/rtt.js';
 import { tcpConnect, type ConnectOutcome } from '../net/tcp.js';
-import { activeProbeHosts, probeHosts, withDefaults, type ItemProbe } from './probe-hosts.js';
+import { activeProbeHosts, heardHosts, probeHosts, withDefaults, type ItemProbe } from './probe-hosts.js';
 import { discoverLinkHosts, openNudger } from './link-hosts.js';
 import { readNeighbourRows } from './neighbours.js';
 import type { Discoverer, ScanContext } from './types.js';
@@ -152,8 +152,15 @@ class HostSweep {
     this.settle();
   }
 
+  anyPortWith(outcome: PortOutcome): boolean {
+    for (const o of this.outcomes.values()) if (o === outcome) return true;
+    return false;
+  }
+
   portsWith(outcome: PortOutcome): number[] {
-    return [...this.outcomes].filter(([, o]) => o === outcome).map(([port]) => port).sort((a, b) => a - b);
+    const ports: number[] = [];
+    for (const [port, o] of this.outcomes) if (o === outcome) ports.push(port);
+    return ports.sort((a, b) => a - b);
   }
 
   private settle(): void {
@@ -190,8 +197,9 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
        * check, their first contacts taking places of the IPv6 table's budget.
        */
       const resolvedFirst = (ip: string): boolean => !heard.has(ip) && isIPv4(ip) && ctx.neighbours.isOnLink(ip);
+      const announced = heardHosts(ctx.seen);
       const hostsWhere = function* (pick: (ip: string) => boolean): Generator<string> {
-        for (const ip of activeProbeHosts(ctx)) if (!own.has(ip) && pick(ip)) yield ip;
+        for (const ip of activeProbeHosts(ctx, announced)) if (!own.has(ip) && pick(ip)) yield ip;
       };
       const tally: Tally = { hosts: 0, open: 0, refused: 0, silent: 0, absentHosts: 0, givenUpHosts: 0, localLimit: 0 };
       const started = Date.now();
@@ -286,8 +294,8 @@ export function createPortsDiscoverer(options: PortScanOptions = {}): Discoverer
           });
           return;
         }
-        const closed = host.portsWith('refused');
-        if (closed.length > 0 && host.portsWith('open').length === 0) {
+        const closed = host.anyPortWith('open') ? [] : host.portsWith('refused');
+        if (closed.length > 0) {
           emit({
             source: 'tcp-connect',
             ip,

@@ -15,9 +15,8 @@ import { DEVICE_UUID_FIELDS } from '../pipeline/merge.js';
  * The hosts active probes may touch: the TARGETs the operator named, and hosts that announced
  * themselves during the listen phase (never an address a reply merely mentions).
  */
-export function* activeProbeHosts(ctx: ScanContext): Generator<string> {
+export function* activeProbeHosts(ctx: ScanContext, heard: ReadonlySet<string> = heardHosts(ctx.seen)): Generator<string> {
   yield* ctx.targets.addresses();
-  const heard = heardHosts(ctx.seen);
   for (const ip of heard) if (!ctx.targets.has(ip)) yield ip;
 }
 

@@ -50,16 +50,19 @@ export class RateLimiter {
       let timer: NodeJS.Timeout;
       // Node's timers run on the event loop's cached clock and can fire a fraction of a
       // millisecond early: wait again for the remainder, so a start is never ahead of its turn.
+      // Whole milliseconds: Node keeps one list of timers per duration (nodejs/node
+      // lib/internal/timers.js timerListMap), and a sweep's thousands of waits of fractional
+      // durations would otherwise each make a list of their own.
       const wait = (): void => {
         const left = startAt - performance.now();
         if (left > 0) {
-          timer = setTimeout(wait, left);
+          timer = setTimeout(wait, Math.ceil(left));
           return;
         }
         cancel();
         resolve(!signal?.aborted);
       };
-      timer = setTimeout(wait, startAt - now);
+      timer = setTimeout(wait, Math.ceil(startAt - now));
       if (signal) {
         cancel = whenAborted(signal, () => {
           clearTimeout(timer);
