@@ -13,8 +13,8 @@
  * It needs CAP_NET_ADMIN (rtnetlink checks it for RTM_DELNEIGH); without it the scan leaves the
  * entries to the kernel, as before. Node has no netlink socket, so one `ip -force -batch -` process
  * (iproute2, ip(8): commands read from standard input as they come)
- * takes the deletions of a scan, a line each: one process, not one per address (a new one after a
- * refused deletion ends it: openNeighbourDeleter).
+ * takes the deletions of a scan, a line each, those of one turn of the event loop in one write:
+ * one process, not one per address (a new one after a refused deletion ends it: openNeighbourDeleter).
  */
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -105,6 +105,15 @@ export function openNeighbourDeleter(log: Logger, options: { mayAdminister?: () 
     });
     return started;
   };
+  // The lines handed over in one turn of the event loop (a read of the table gives back many
+  // entries at once) go to `ip` in one write, not one write each.
+  let batch = '';
+  let batchFor: ChildProcess | null = null;
+  const flush = (): void => {
+    if (batchFor !== null && batch !== '') batchFor.stdin?.write(batch);
+    batch = '';
+    batchFor = null;
+  };
   return {
     delete(ip, dev) {
       const line = deletionLine(ip, dev);
@@ -113,10 +122,16 @@ export function openNeighbourDeleter(log: Logger, options: { mayAdminister?: () 
         child = start();
         takenByChild = 0;
       }
-      child.stdin?.write(line);
+      if (batchFor !== child) {
+        flush();
+        batchFor = child;
+        queueMicrotask(flush);
+      }
+      batch += line;
       handed++;
       if (++takenByChild >= DELETIONS_PER_PROCESS) {
         // It runs what it was given, then exits 0: the next deletion starts a new one.
+        flush();
         child.stdin?.end();
         child = null;
       }
@@ -130,6 +145,7 @@ export function openNeighbourDeleter(log: Logger, options: { mayAdminister?: () 
     },
     async close() {
       closing = true;
+      flush();
       child = null;
       // Every `ip` still running finishes what it was given (a retired one too), or is ended.
       await children.endAll(CLOSE_WAIT_MS);
