@@ -12,6 +12,7 @@
  */
 import type { Logger } from '../log.js';
 import { sleep } from '../net/abort.js';
+import { createHash } from 'node:crypto';
 import { repeatDelay, withInterfaceSockets, type Datagram } from '../net/udp.js';
 import type { EvidenceSource, Fields, Observation } from '../types.js';
 import type { DiscovererName } from './index.js';
@@ -68,6 +69,8 @@ export interface UdpSearchDiscoverer<Name extends DiscovererName> extends Discov
 export function udpSearch<Name extends DiscovererName>(spec: UdpSearchSpec<Name>): UdpSearchDiscoverer<Name> {
   const collector = (log: Logger, emit: (o: Observation) => void, bounds: ScanBounds): ReplyCollector => {
     const seen = new Set<string>();
+    /** Sender and digest of every reply decoded: the search goes out twice, and the same answer to it is not decoded again. */
+    const read = new Set<string>();
     return {
       onDatagram(d: Datagram): void {
         if (!bounds.admits(spec.name, d.from)) return;
@@ -76,11 +79,14 @@ export function udpSearch<Name extends DiscovererName>(spec: UdpSearchSpec<Name>
           log.warn(dropped, `${spec.protocol} reply dropped: it came from port ${d.port}, not from the ${spec.protocol} port ${spec.port}`);
           return;
         }
+        const readKey = `${d.from} ${createHash('sha256').update(d.bytes).digest('base64')}`;
+        if (read.has(readKey)) return;
         const reply = spec.decode(d.bytes);
         if (!reply) {
           log.warn(dropped, `malformed ${spec.protocol} reply dropped`);
           return;
         }
+        read.add(readKey);
         for (const [what, count] of Object.entries(reply.dropped ?? {})) bounds.dropped(`${spec.name}.${what}`, count, { from: d.from });
         const key = `${d.from} ${reply.identity}`;
         if (seen.has(key)) return;

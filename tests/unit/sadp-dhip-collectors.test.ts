@@ -11,10 +11,10 @@ import { describe, expect, it } from 'vitest';
 import { MAX_OBSERVATIONS_PER_METHOD, MAX_OBSERVATIONS_PER_SOURCE, ScanBounds } from '../../agent/discovery/bounds.js';
 import { dhip } from '../../agent/discovery/dhip.js';
 import { sadp } from '../../agent/discovery/sadp.js';
-import type { ReplyCollector, UdpSearchDiscoverer } from '../../agent/discovery/udp-search.js';
+import { udpSearch, type ReplyCollector, type UdpSearchDiscoverer } from '../../agent/discovery/udp-search.js';
 import type { Datagram } from '../../agent/net/udp.js';
 import { DHIP_MAX_PACKET_BYTES } from '../../agent/protocols/dhip.js';
-import { parseSadpReply, SADP_MAX_ELEMENTS, SADP_MAX_MESSAGE_BYTES } from '../../agent/protocols/sadp.js';
+import { parseSadpReply, SADP_MAX_ELEMENTS, SADP_MAX_MESSAGE_BYTES, SADP_MULTICAST_ADDRESS, SADP_PORT } from '../../agent/protocols/sadp.js';
 import type { Observation } from '../../agent/types.js';
 import { seededRandom } from '../seeded-random.js';
 import { checkedEmit } from '../support/declared-emits.js';
@@ -84,6 +84,30 @@ describe('SADP replies', () => {
     const h = harness(sadp);
     for (let i = 0; i < 3; i++) h.collector.onDatagram(datagram(probeMatch, '198.18.0.12', 37020));
     h.collector.onDatagram(datagram(probeMatch, '198.18.0.13', 37020));
+    expect(h.emitted.map((o) => o.ip)).toEqual(['198.18.0.12', '198.18.0.13']);
+  });
+
+  it('decodes the same answer from the same sender once (the search goes out twice)', () => {
+    let decoded = 0;
+    const counting = udpSearch({
+      name: 'sadp',
+      evidence: 'sadp',
+      emits: sadp.emits,
+      description: 'SADP, its codec counted',
+      protocol: 'SADP',
+      address: SADP_MULTICAST_ADDRESS,
+      port: SADP_PORT,
+      search: () => Buffer.alloc(0),
+      decode(bytes) {
+        decoded++;
+        const reply = parseSadpReply(bytes);
+        return reply && { mac: reply.mac, identity: reply.serial ?? '', fields: reply.fields };
+      },
+    });
+    const h = harness(counting);
+    for (let i = 0; i < 3; i++) h.collector.onDatagram(datagram(probeMatch, '198.18.0.12', 37020));
+    h.collector.onDatagram(datagram(probeMatch, '198.18.0.13', 37020));
+    expect(decoded).toBe(2);
     expect(h.emitted.map((o) => o.ip)).toEqual(['198.18.0.12', '198.18.0.13']);
   });
 
