@@ -92,30 +92,8 @@ function targetUrl(target: HttpTarget, path: string): URL {
 export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer<'http-pages'> {
   const { timeoutMs, maxBodyBytes, hostConcurrency, hostDeadlineMs } = withDefaults(options, DEFAULTS);
 
-  return {
-    name: 'http-pages',
-    phase: 'probe',
-    evidence: 'http',
-    emits: [
-      'http.path', 'http.status', 'http.header.server', 'http.header.wwwAuthenticate', 'http.header.location', 'http.header.etag',
-      'http.header.p3p', 'http.auth.scheme', 'http.auth.realm', 'http.title', 'http.marker', 'http.favicon.md5', 'http.favicon.mmh3',
-      'http.body.bytes', 'http.body.truncated', 'isapi.model', 'isapi.serial', 'isapi.mac', 'isapi.firmware', 'isapi.deviceType',
-      'isapi.manufacturer', 'isapi.oemCode', 'isapi.subSerial', 'isapi.namespace', 'vendorapi.name', 'vendorapi.auth', CLEANED_FIELD,
-    ],
-    description: 'HTTP(S) GET of a few identifying pages and the favicon on open web ports, without credentials',
-    incremental: true,
-
-    async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
-      try {
-        await askPages(ctx, emit);
-      } finally {
-        // Ports this probe never handshook: the certificate probe reads them itself.
-        ctx.tlsHandshakes?.close();
-      }
-    },
-  };
-
-  async function askPages(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
+  /** Asks every web port its pages, host after host (see the module comment). */
+  const askPages = async (ctx: ScanContext, emit: (o: Observation) => void): Promise<void> => {
     if (!ctx.active) return;
     const log = ctx.log.child({ module: 'http-pages' });
     const data = options.data ?? ctx.knowledge.httpProbes;
@@ -131,7 +109,6 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
       return found;
     });
     let requests = 0;
-
     let sameInterfacePorts = 0;
 
     /** Asks the port's pages; returns its answer to the first one, when it answered. */
@@ -211,7 +188,30 @@ export function createHttpDiscoverer(options: HttpProbeOptions = {}): Discoverer
       if (host.signal.aborted && !ctx.signal.aborted) log.info({ ip, deadlineMs: hostDeadlineMs }, 'HTTP probes of this host stopped at its deadline');
     });
     log.info({ hosts: hostCount, requests, sameInterfacePorts }, 'HTTP probes finished');
-  }
+  };
+
+  return {
+    name: 'http-pages',
+    phase: 'probe',
+    evidence: 'http',
+    emits: [
+      'http.path', 'http.status', 'http.header.server', 'http.header.wwwAuthenticate', 'http.header.location', 'http.header.etag',
+      'http.header.p3p', 'http.auth.scheme', 'http.auth.realm', 'http.title', 'http.marker', 'http.favicon.md5', 'http.favicon.mmh3',
+      'http.body.bytes', 'http.body.truncated', 'isapi.model', 'isapi.serial', 'isapi.mac', 'isapi.firmware', 'isapi.deviceType',
+      'isapi.manufacturer', 'isapi.oemCode', 'isapi.subSerial', 'isapi.namespace', 'vendorapi.name', 'vendorapi.auth', CLEANED_FIELD,
+    ],
+    description: 'HTTP(S) GET of a few identifying pages and the favicon on open web ports, without credentials',
+    incremental: true,
+
+    async run(ctx: ScanContext, emit: (o: Observation) => void): Promise<void> {
+      try {
+        await askPages(ctx, emit);
+      } finally {
+        // Ports this probe never handshook: the certificate probe reads them itself.
+        ctx.tlsHandshakes?.close();
+      }
+    },
+  };
 }
 
 export const httpPages: Discoverer<'http-pages'> = createHttpDiscoverer();

@@ -11,6 +11,7 @@
  * discoverer's host, port, path or URL) is probed twice, and every item that one probe phase after
  * everything would probe is probed: the last view comes after every sweep.
  */
+import { whenAborted } from '../net/abort.js';
 import type { TlsPeer } from '../net/device-tls.js';
 import type { Observation } from '../types.js';
 import type { ScanContext } from './types.js';
@@ -77,13 +78,20 @@ export class TlsHandshakes {
     this.waiting.delete(key);
   }
 
-  /** The certificate of ip:port, once the page probe has told it (null: read it yourself). */
-  peer(ip: string, port: number): Promise<TlsPeer | null> {
+  /** The certificate of ip:port, once the page probe has told it; null (read it yourself) when it made no handshake there, or `signal` aborted first. */
+  peer(ip: string, port: number, signal?: AbortSignal): Promise<TlsPeer | null> {
     const key = `${ip} ${port}`;
     const told = this.told.get(key);
     if (told !== undefined) return Promise.resolve(told);
-    if (this.closed) return Promise.resolve(null);
-    return new Promise((resolve) => this.waiting.set(key, [...(this.waiting.get(key) ?? []), resolve]));
+    if (this.closed || signal?.aborted) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const stopWatching = signal ? whenAborted(signal, () => resolve(null)) : (): void => undefined;
+      const answer = (peer: TlsPeer | null): void => {
+        stopWatching();
+        resolve(peer);
+      };
+      this.waiting.set(key, [...(this.waiting.get(key) ?? []), answer]);
+    });
   }
 
   /** The page probe has ended: ports it never told are null. */

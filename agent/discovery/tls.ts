@@ -149,7 +149,7 @@ export function createTlsDiscoverer(options: TlsProbeOptions = {}): Discoverer<'
         if (!handshakes) return found;
         for (const target of found.filter((t) => t.probes.includes('http'))) {
           told.push(
-            handshakes.peer(target.ip, target.port).then((peer) => {
+            handshakes.peer(target.ip, target.port, ctx.signal).then((peer) => {
               if (!peer) return unhandshaken.push(target);
               fromPageProbe++;
               record(target.ip, target.port, peer);

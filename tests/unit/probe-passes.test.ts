@@ -3,10 +3,12 @@
  * in up to three passes, and no item is probed twice. The scheduling runs on fake timers; the
  * HTTP discoverer across two passes runs against a real loopback web server.
  */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { asTheyCome, claimUnprobed, PortSilence, portsSwept, ProbeFeed, ProbeLedger, type ProbePass } from '../../agent/discovery/probe-passes.js';
+import { asTheyCome, claimUnprobed, PortSilence, portsSwept, ProbeFeed, ProbeLedger, TlsHandshakes, type ProbePass } from '../../agent/discovery/probe-passes.js';
 import type { ScanContext } from '../../agent/discovery/types.js';
 import { createHttpDiscoverer } from '../../agent/discovery/http.js';
 import { deviceServiceEndpoints, onvifDevice } from '../../agent/discovery/onvif.js';
@@ -178,6 +180,24 @@ describe('probes across views', () => {
     } finally {
       server.close();
     }
+  });
+
+  it("hands the page probe's certificate of a port to the certificate probe: the first word stands, and a port never told is null once the page probe ends or the phase does", async () => {
+    const handshakes = new TlsHandshakes();
+    const peer = { cert: new X509Certificate(readFileSync(new URL('../lab/certs/hikvision-default.crt', import.meta.url))), protocol: 'TLSv1.3' };
+    const waiting = handshakes.peer('198.18.0.10', 443);
+    handshakes.tell('198.18.0.10', 443, peer);
+    handshakes.tell('198.18.0.10', 443, null);
+    expect(await waiting).toBe(peer);
+    expect(await handshakes.peer('198.18.0.10', 443)).toBe(peer);
+    const phase = new AbortController();
+    const cutShort = handshakes.peer('198.18.0.11', 443, phase.signal);
+    phase.abort();
+    expect(await cutShort).toBeNull();
+    const neverTold = handshakes.peer('198.18.0.12', 8443);
+    handshakes.close();
+    expect(await neverTold).toBeNull();
+    expect(await handshakes.peer('198.18.0.13', 443)).toBeNull();
   });
 
   it("asks an announced ONVIF XAddr in any view, and guesses at a host's web ports only after the window, once they are all swept", () => {
