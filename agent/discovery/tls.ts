@@ -1,7 +1,10 @@
 /**
  * TLS server certificates (phase 'probe'): on every open port the connect phase marked for `tls`
  * (fingerprints/ports.yaml), one handshake, the server's certificate read with Node's
- * X509Certificate, and the connection closed before any application data. Vendor default
+ * X509Certificate, and the connection closed before any application data. A port also marked for
+ * `http` is handshaken by the HTTPS page probe anyway: when the scan runs both, the certificate is
+ * read from that handshake (ScanContext.tlsHandshakes), and only where that probe made none is the
+ * port handshaken here. Vendor default
  * certificates are strong tells (Hikvision `CN=www.hikvision.com,OU=DVRNVR,…`: rapid7/recog
  * xml/x509_subjects.xml@14fa1a7211e7fb5707c7a1b421a07d6c2cf4eec5; Dahua's "Dahua Device NVR CA"
  * issuer: https://github.com/D4-project/Plum-Island/issues/204).
@@ -15,11 +18,10 @@
  */
 import tls from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
-import { deviceTlsContext } from '../net/device-tls.js';
+import { deviceTlsContext, type TlsPeer } from '../net/device-tls.js';
 import { cappedText } from '../protocols/http-page.js';
 import { cleanDeviceFields, CLEANED_FIELD } from '../safe-text.js';
 import { AsyncQueue } from '../net/rate-limiter.js';
-import type { TlsPeer } from '../net/device-tls.js';
 import { openPortsFor, probeHosts, withDefaults, type ItemProbe, type OpenPort } from './probe-hosts.js';
 import { asTheyCome, claimUnprobed, portsSwept } from './probe-passes.js';
 import type { Discoverer, ScanContext } from './types.js';
