@@ -7,7 +7,6 @@ import { chooseInterfaces } from '../net/interfaces.js';
 import { DEFAULT_RATE_PER_SECOND, MAX_RATE_PER_SECOND } from '../net/rate-limiter.js';
 import { recordScan } from '../pipeline/changes.js';
 import { createProgress } from '../report/progress.js';
-import { inventoryTable } from '../report/table.js';
 import { openStore, storeFormsText, storeStateDir } from '../store/index.js';
 import { assertStoreName } from '../store/names.js';
 import { parseTargets } from '../targets.js';
@@ -89,7 +88,11 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
       log.warn({ store: store.name, ...store.status() }, 'the inventory is not delivered yet; it stays in the outbox for the next run');
     }
     if (flags.json) printJson(inventory);
-    else printText(inventoryTable(inventory, namesOfLinkedVendors(knowledge.vendors)));
+    else {
+      // The table renderer (cli-table3) is loaded only for a table: `scan --json` prints none.
+      const { inventoryTable } = await import('../report/table.js');
+      printText(inventoryTable(inventory, namesOfLinkedVendors(knowledge.vendors)));
+    }
   } finally {
     progress.done();
     process.off('SIGINT', onSignal);
