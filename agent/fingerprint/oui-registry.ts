@@ -174,13 +174,13 @@ export class OuiRegistry implements ReadonlyMap<string, OuiEntry> {
     const text = JSON.parse(image.subarray(textStart).toString('utf8')) as Partial<ImageText>;
     const { organisations, vendors } = text;
     if (text.byteOrder !== endianness() || !Array.isArray(organisations) || !Array.isArray(vendors) || organisations.length !== vendors.length) return undefined;
-    // Typed arrays need their element's alignment; a Buffer from a pool may not have it, so such a one is copied.
-    const bytes = image.byteOffset % Float64Array.BYTES_PER_ELEMENT === 0 ? image : Buffer.from(image);
-    const at = bytes.byteOffset + IMAGE_PREFIX_BYTES;
-    const prefixValues = new Float64Array(bytes.buffer, at, count);
-    const order = new Uint32Array(bytes.buffer, at + count * 8, count);
-    const owner = new Uint32Array(bytes.buffer, at + count * 12, count);
-    const digits = new Uint8Array(bytes.buffer, at + count * 16, count);
+    // The columns copied into memory of their own: aligned for the typed arrays whatever the image's
+    // offset, and the image (its names' text included) left to the collector.
+    const columns = new Uint8Array(image.subarray(IMAGE_PREFIX_BYTES, textStart)).buffer;
+    const prefixValues = new Float64Array(columns, 0, count);
+    const order = new Uint32Array(columns, count * 8, count);
+    const owner = new Uint32Array(columns, count * 12, count);
+    const digits = new Uint8Array(columns, count * 16, count);
     const seen = new Uint8Array(count);
     for (let row = 0; row < count; row += 1) {
       const value = prefixValues[row] as number;
