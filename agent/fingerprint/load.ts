@@ -138,7 +138,7 @@ function ouiTableOf(file: CheckedFile<RawOui>): OuiTableWithRegistry {
 type OuiTableHeader = Omit<OuiTable, 'placeholders' | 'entries'> & { placeholders: string[] };
 
 /**
- * Parsing oui.json (a 30,000-key object) and sorting its 54,000 prefixes was about a third of the
+ * Parsing oui.json (a 30,000-key object) and sorting its 54,000 prefixes was more than half of the
  * knowledge base's load (issue 10, start-up time): the build keeps the sorted registry instead.
  */
 const OUI_TABLE_FORM: PreparedForm<RawOui, OuiTableWithRegistry> = {

@@ -13,7 +13,7 @@
  * found on those bytes, and keeps two more things for the start-up's time:
  * - a file's prepared form (`prepared`, each in a file of its own in dist/knowledge-prepared/): the
  *   table the loader builds from it once its own meaning checks passed (the OUI registry, sorted:
- *   building it from oui.json took about a third of the load), read back for a file with that digest;
+ *   building it from oui.json was more than half of the load), read back for a file with that digest;
  * - the digest of the whole knowledge base (`base`): every file's path and digest in the order the
  *   loader reads them. A folder that gives the same digest is the base the build checked as a whole,
  *   so the structural self-test (agent/fingerprint/verify.ts checkStructure), which looks across
