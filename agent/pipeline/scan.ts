@@ -187,7 +187,9 @@ export async function runScanThen<T>(options: ScanOptions, use: (inventory: Inve
     await endSteps();
     throw error;
   }
-  const [used, ended] = await Promise.allSettled([use(inventory), endSteps()]);
+  // `use` starts at once; the async wrapper turns a throw into a rejection, so the end steps still run.
+  const using = (async () => use(inventory))();
+  const [used, ended] = await Promise.allSettled([using, endSteps()]);
   if (used.status === 'rejected') throw used.reason;
   if (ended.status === 'rejected') throw ended.reason;
   return used.value;
