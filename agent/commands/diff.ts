@@ -1,8 +1,6 @@
 /** `cctv-agent diff`: what changed between two scans of a site, by the one change engine. */
 import type { Command } from 'commander';
 import { agentError } from '../errors.js';
-import { diffScans, diffTable } from '../report/diff.js';
-import { openPlace, readScanPair } from '../store/read.js';
 import { DEFAULT_SITE, DEFAULT_STORE, logFormatOption, loggerFor, logLevelOption, printJson, printText, readStoreHelp, type LogFlags } from './options.js';
 
 interface DiffFlags extends LogFlags {
@@ -14,6 +12,8 @@ interface DiffFlags extends LogFlags {
 /** Compares two scans of a site: the named ones, or the last two in the store. */
 async function diffCommand(scanA: string | undefined, scanB: string | undefined, flags: DiffFlags): Promise<void> {
   if (scanA !== undefined && scanB === undefined) throw agentError('CCTV_ERR_BAD_OPTION', 'SCAN_B', 'name both scans, or neither for the last two');
+  // Loaded by this command, not by every start-up (a scan needs neither).
+  const [{ diffScans, diffTable }, { openPlace, readScanPair }] = await Promise.all([import('../report/diff.js'), import('../store/read.js')]);
   const store = await openPlace(flags, loggerFor(flags));
   const [from, to] = await readScanPair(store, flags, scanA !== undefined && scanB !== undefined ? [scanA, scanB] : undefined);
   const diff = diffScans(from, to);

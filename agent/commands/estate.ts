@@ -2,8 +2,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { linkedVendorNames } from '../knowledge/index.js';
 import { DEFAULT_STALE_AFTER_HOURS, readEstate } from '../report/estate.js';
-import { estateFormats, formatNames, renderFormat } from '../report/formats.js';
-import { writeOutputFile } from '../report/index.js';
+import { ESTATE_FORMAT_NAMES } from '../report/format-names.js';
 import { openStoreForReading } from '../store/index.js';
 import { agentError } from '../errors.js';
 import { assertStoreName } from '../store/names.js';
@@ -30,6 +29,8 @@ async function estateCommand(flags: EstateFlags): Promise<void> {
   const report = await readEstate(reader, linkedVendorNames(), { now: new Date(), staleAfterHours: flags.staleAfter, sites: flags.site });
   const missing = flags.site.find((site) => !report.estate.sites.some((s) => s.site === site));
   if (missing !== undefined) throw agentError('CCTV_ERR_NO_INVENTORY', missing, flags.store);
+  // The renderers are loaded by the command that writes the estate, not by every start-up.
+  const [{ estateFormats, renderFormat }, { writeOutputFile }] = await Promise.all([import('../report/formats.js'), import('../report/index.js')]);
   const text = renderFormat(estateFormats, flags.format, report, linkedVendorNames());
   if (flags.out === undefined) {
     process.stdout.write(text);
@@ -45,7 +46,7 @@ export function registerEstate(program: Command): void {
     .description('every site of the store side by side: devices, linked to each vendor by relation, CVEs, last sweep, stale sites and sites two agents write')
     .option('--store <dir|url>', readStoreHelp(), DEFAULT_STORE)
     .option('--site <name>', 'only this site (repeatable; default: every site of the store)', collect, [])
-    .addOption(new Option('--format <format>', 'output format').choices(formatNames(estateFormats)).default('table'))
+    .addOption(new Option('--format <format>', 'output format').choices([...ESTATE_FORMAT_NAMES]).default('table'))
     .option('--out <file>', 'write to FILE (replaced atomically) instead of stdout')
     .addOption(
       new Option('--stale-after <hours>', 'a site whose scans carry no daemon schedule is stale when its last scan is older than this').argParser(positiveHours).default(DEFAULT_STALE_AFTER_HOURS),

@@ -1,11 +1,14 @@
 /** `cctv-agent fingerprints verify|fields|match`: work with the knowledge base. */
 import type { Command } from 'commander';
-import { citationsOf, defaultFingerprintDir, fieldsText, matchReport, matchText, readFields, verifyFingerprints } from '../fingerprint/index.js';
 import { declaresNoPublicSource } from '../knowledge/citation.js';
 import { loadKnowledge } from '../knowledge/index.js';
 import { fingerprintsOption, printJson, printText, type KnowledgeFlags } from './options.js';
 
-function verifyCommand(flags: KnowledgeFlags & { json?: boolean }): void {
+/** The verifier, the field list and the match explainer: loaded by these commands, not by every start-up. */
+const fingerprintTools = (): Promise<typeof import('../fingerprint/index.js')> => import('../fingerprint/index.js');
+
+async function verifyCommand(flags: KnowledgeFlags & { json?: boolean }): Promise<void> {
+  const { citationsOf, verifyFingerprints } = await fingerprintTools();
   // Loading checks every file's schema and meaning (or throws); verifying runs every example.
   const knowledge = loadKnowledge(flags.fingerprints);
   const problems = verifyFingerprints(knowledge);
@@ -23,13 +26,15 @@ function verifyCommand(flags: KnowledgeFlags & { json?: boolean }): void {
   process.exitCode = problems.length === 0 ? 0 : 1;
 }
 
-function fieldsCommand(flags: KnowledgeFlags & { json?: boolean }): void {
+async function fieldsCommand(flags: KnowledgeFlags & { json?: boolean }): Promise<void> {
+  const { defaultFingerprintDir, fieldsText, readFields } = await fingerprintTools();
   const fields = readFields(flags.fingerprints ?? defaultFingerprintDir());
   if (flags.json) printJson([...fields.values()]);
   else printText(fieldsText(fields));
 }
 
-function matchCommand(field: string, value: string, flags: KnowledgeFlags & { json?: boolean }): void {
+async function matchCommand(field: string, value: string, flags: KnowledgeFlags & { json?: boolean }): Promise<void> {
+  const { matchReport, matchText } = await fingerprintTools();
   const db = loadKnowledge(flags.fingerprints);
   const report = matchReport(db, field, value, db.macCarriers);
   if (flags.json) printJson(report);

@@ -1,8 +1,6 @@
 /** `cctv-agent inventory`: a site's current inventory from any readable store. */
 import type { Command } from 'commander';
 import { linkedVendorNames } from '../knowledge/index.js';
-import { inventoryTable } from '../report/table.js';
-import { openPlace, readScan } from '../store/read.js';
 import { DEFAULT_SITE, DEFAULT_STORE, logFormatOption, loggerFor, logLevelOption, printJson, printText, readStoreHelp, type LogFlags } from './options.js';
 
 interface InventoryFlags extends LogFlags {
@@ -12,6 +10,8 @@ interface InventoryFlags extends LogFlags {
 }
 
 async function inventoryCommand(flags: InventoryFlags): Promise<void> {
+  // Loaded by this command, not by every start-up (a scan needs neither).
+  const [{ inventoryTable }, { openPlace, readScan }] = await Promise.all([import('../report/table.js'), import('../store/read.js')]);
   const store = await openPlace(flags, loggerFor(flags));
   const inventory = await readScan(store, flags);
   if (flags.json) printJson(inventory);

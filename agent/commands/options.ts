@@ -5,7 +5,7 @@
 import { Option } from 'commander';
 import type { Level } from 'pino';
 import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger } from '../log.js';
-import { jsonText } from '../report/formats.js';
+import { jsonText } from '../report/json-text.js';
 import { displaySafeLines } from '../safe-text.js';
 import { storeFormsText } from '../store/index.js';
 

@@ -1,7 +1,6 @@
 /** `cctv-agent report`: a scan from any readable store, in any report format. */
 import { Option, type Command } from 'commander';
-import { writeReport } from '../report/index.js';
-import { formatNames, reportFormats } from '../report/formats.js';
+import { REPORT_FORMAT_NAMES } from '../report/format-names.js';
 import { DEFAULT_SITE, DEFAULT_STORE, logFormatOption, loggerFor, logLevelOption, readStoreHelp, type LogFlags } from './options.js';
 
 interface ReportFlags extends LogFlags {
@@ -19,9 +18,13 @@ export function registerReport(program: Command): void {
     .option('-s, --site <name>', 'site name', DEFAULT_SITE)
     .option('--scan <id>', "scan id (default: the site's latest scan)")
     .option('--store <dir|url>', readStoreHelp(), DEFAULT_STORE)
-    .addOption(new Option('--format <format>', 'report format').choices(formatNames(reportFormats)).default('table'))
+    .addOption(new Option('--format <format>', 'report format').choices([...REPORT_FORMAT_NAMES]).default('table'))
     .option('--out <file>', 'write the report to FILE (replaced atomically) instead of stdout')
     .addOption(logLevelOption())
     .addOption(logFormatOption())
-    .action((flags: ReportFlags) => writeReport({ ...flags, log: loggerFor(flags) }));
+    .action(async (flags: ReportFlags) => {
+      // The renderers are loaded by the command that writes a report, not by every start-up.
+      const { writeReport } = await import('../report/index.js');
+      await writeReport({ ...flags, log: loggerFor(flags) });
+    });
 }

@@ -7,7 +7,6 @@ import { chooseInterfaces } from '../net/interfaces.js';
 import { DEFAULT_RATE_PER_SECOND, MAX_RATE_PER_SECOND } from '../net/rate-limiter.js';
 import { recordScan } from '../pipeline/changes.js';
 import { createProgress } from '../report/progress.js';
-import { inventoryTable } from '../report/table.js';
 import { openStore, storeFormsText, storeStateDir } from '../store/index.js';
 import { assertStoreName } from '../store/names.js';
 import { parseTargets } from '../targets.js';
@@ -66,30 +65,40 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
   try {
     // Loaded here, not at start-up: the discoverers pull in the SSDP and mDNS libraries, which
     // `--help` and the reading commands do not need.
-    const { runScan } = await import('../pipeline/scan.js');
-    const inventory = await runScan({
-      site: flags.site,
-      interfaces,
-      targets,
-      timeoutMs: flags.timeout * 1000,
-      active: flags.active,
-      ratePerSecond: flags.rate,
-      credentials,
-      previousRefusals: previous?.scan.credentialRefusals,
-      knowledge,
-      log,
-      signal: abort.signal,
-      onProgress: (p) => progress.update(`${p.phase}: ${p.hosts} host(s), ${p.observations} observation(s)`),
-    });
-    progress.update('saving the inventory');
-    const saved = await recordScan(store, inventory);
-    progress.done();
-    log.info({ location: saved.location, changes: saved.events.length }, 'inventory saved');
+    const { runScanThen } = await import('../pipeline/scan.js');
+    const inventory = await runScanThen(
+      {
+        site: flags.site,
+        interfaces,
+        targets,
+        timeoutMs: flags.timeout * 1000,
+        active: flags.active,
+        ratePerSecond: flags.rate,
+        credentials,
+        previousRefusals: previous?.scan.credentialRefusals,
+        knowledge,
+        log,
+        signal: abort.signal,
+        onProgress: (p) => progress.update(`${p.phase}: ${p.hosts} host(s), ${p.observations} observation(s)`),
+      },
+      // Saved while the scan's end steps (neighbour entries given back, `ip` readers ended) run.
+      async (scanned) => {
+        progress.update('saving the inventory');
+        const saved = await recordScan(store, scanned);
+        progress.done();
+        log.info({ location: saved.location, changes: saved.events.length }, 'inventory saved');
+        return scanned;
+      },
+    );
     if (!(await store.flush(SCAN_PUSH_WAIT_MS))) {
       log.warn({ store: store.name, ...store.status() }, 'the inventory is not delivered yet; it stays in the outbox for the next run');
     }
     if (flags.json) printJson(inventory);
-    else printText(inventoryTable(inventory, namesOfLinkedVendors(knowledge.vendors)));
+    else {
+      // The table renderer (cli-table3) is loaded only for a table: `scan --json` prints none.
+      const { inventoryTable } = await import('../report/table.js');
+      printText(inventoryTable(inventory, namesOfLinkedVendors(knowledge.vendors)));
+    }
   } finally {
     progress.done();
     process.off('SIGINT', onSignal);

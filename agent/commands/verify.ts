@@ -1,16 +1,13 @@
 /** `cctv-agent verify`: an installer's handover schedule against a scan. */
 import { Option, type Command } from 'commander';
-import { readHandoverSchedule } from '../handover/schedule.js';
-import { signOff, verifyExitCode, verifyHandover, type HandoverSignOff } from '../handover/verify.js';
+import type { HandoverSignOff } from '../handover/verify.js';
 import type { Logger } from '../log.js';
 import type { StoreReader } from '../store/types.js';
 import { agentVersion } from '../paths.js';
-import { writeOutputFile } from '../report/index.js';
 import { linkedVendorNames } from '../knowledge/index.js';
 import { createProgress } from '../report/progress.js';
-import { formatNames, renderFormat, verifyFormats } from '../report/formats.js';
+import { VERIFY_FORMAT_NAMES } from '../report/format-names.js';
 import { assertStoreName } from '../store/names.js';
-import { openPlace, readScan } from '../store/read.js';
 import { DEFAULT_SITE, DEFAULT_STORE, logFormatOption, loggerFor, logLevelOption, readStoreHelp, type LogFlags } from './options.js';
 
 interface HandoverFlags extends LogFlags {
@@ -30,6 +27,14 @@ interface HandoverFlags extends LogFlags {
 async function handoverCommand(flags: HandoverFlags): Promise<void> {
   const log = loggerFor(flags);
   assertStoreName('site name', flags.site);
+  // The schedule readers, the matcher and the renderers are loaded by this command, not by every start-up.
+  const [{ readHandoverSchedule }, { signOff, verifyExitCode, verifyHandover }, { renderFormat, verifyFormats }, { writeOutputFile }, { openPlace, readScan }] = await Promise.all([
+    import('../handover/schedule.js'),
+    import('../handover/verify.js'),
+    import('../report/formats.js'),
+    import('../report/index.js'),
+    import('../store/read.js'),
+  ]);
   // A bad handover file fails before the store is touched.
   const { devices: expected, source } = readHandoverSchedule(flags.expected, { sheet: flags.sheet });
   const progress = createProgress(process.stderr, { json: flags.format === 'json' && flags.out === undefined });
@@ -85,7 +90,7 @@ export function registerVerify(program: Command): void {
     .option('-s, --site <name>', 'site name', DEFAULT_SITE)
     .option('--scan <id>', 'check this scan instead of the latest')
     .option('--store <dir|url>', readStoreHelp(), DEFAULT_STORE)
-    .addOption(new Option('--format <format>', 'output format').choices(formatNames(verifyFormats)).default('table'))
+    .addOption(new Option('--format <format>', 'output format').choices([...VERIFY_FORMAT_NAMES]).default('table'))
     .option('--out <file>', 'write the result to FILE (replaced atomically) instead of stdout: with --format html, the sign-off page')
     .option('--allow-linked', 'list devices made by or for a linked vendor but do not fail the handover for them')
     .addOption(logLevelOption())

@@ -9,7 +9,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { compilePattern, failData, readKnowledgeFile } from '../knowledge/read.js';
+import { compilePattern, failData, readKnowledgeFile, readPreparedKnowledgeFile, type CheckedFile, type PreparedForm } from '../knowledge/read.js';
 import type { EvidenceSource, IdentityKey, LinkedVendor } from '../types.js';
 import type { Claim, FieldDef, IdentityValues, OuiTable, Rule, RuleFile, Vendor, VendorRelation } from './types.js';
 import { OuiRegistry } from './oui-registry.js';
@@ -105,8 +105,11 @@ export function readVendors(dir: string): Map<string, Vendor> {
   return vendors;
 }
 
-export function readOui(dir: string): OuiTable {
-  const file = readKnowledgeFile<RawOui>(dir, OUI_FILE, 'oui.schema.json');
+/** An OUI table whose entries are the compact registry (what readOui builds). */
+type OuiTableWithRegistry = OuiTable & { readonly entries: OuiRegistry };
+
+/** oui.json as a table: the registry built, its repeats and unlisted organisations refused. */
+function ouiTableOf(file: CheckedFile<RawOui>): OuiTableWithRegistry {
   const { path, value: r } = file;
   const entries = new OuiRegistry(
     Object.keys(r.organisations).map((organisation) => ({
@@ -129,6 +132,32 @@ export function readOui(dir: string): OuiTable {
     placeholders: new Set(r.placeholders),
     entries,
   };
+}
+
+/** The OUI table's fields beside its registry, as the build keeps them. */
+type OuiTableHeader = Omit<OuiTable, 'placeholders' | 'entries'> & { placeholders: string[] };
+
+/**
+ * Parsing oui.json (a 30,000-key object) and sorting its 54,000 prefixes was more than half of the
+ * knowledge base's load (issue 10, start-up time): the build keeps the sorted registry instead.
+ */
+const OUI_TABLE_FORM: PreparedForm<RawOui, OuiTableWithRegistry> = {
+  name: 'oui-table/v1',
+  prepare: ouiTableOf,
+  write({ entries, placeholders, ...rest }) {
+    const header: OuiTableHeader = { ...rest, placeholders: [...placeholders] };
+    return entries.image(header);
+  },
+  read(bytes) {
+    const image = OuiRegistry.fromImage(bytes);
+    if (!image) return undefined;
+    const header = image.header as OuiTableHeader;
+    return { ...header, placeholders: new Set(header.placeholders), entries: image.registry };
+  },
+};
+
+export function readOui(dir: string): OuiTable {
+  return readPreparedKnowledgeFile(dir, OUI_FILE, 'oui.schema.json', OUI_TABLE_FORM);
 }
 
 /** The YAML files of `dir/sub`, sorted by name ([] when the folder does not exist and is optional). */

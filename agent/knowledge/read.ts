@@ -5,10 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readBoundedTextFile } from '../bounded-file.js';
+import { readBoundedFile } from '../bounded-file.js';
 import { agentError } from '../errors.js';
 import { repoPath } from '../paths.js';
-import { activeRecorder, alreadyChecked, checkedDigest } from './checked-files.js';
+import { activeRecorder, alreadyChecked, alreadyPrepared, checkedDigest, noteFileRead } from './checked-files.js';
 import { dotted, parseDataDocument, schemaProblems, type DataDocument, type DataPath } from './data-file.js';
 
 /** Throws CCTV_ERR_FINGERPRINT_DATA for the data file `path`. */
@@ -24,10 +24,10 @@ function joinProblems(problems: readonly string[]): string {
 /** The largest knowledge file, the whole IEEE registry (oui.json), is about 1.4 MiB; ten times that is no data file. */
 const MAX_DATA_FILE_BYTES = 16 * 1024 * 1024;
 
-function readText(path: string): { text: string; bytes: Buffer } {
-  const read = readBoundedTextFile(path, { maxBytes: MAX_DATA_FILE_BYTES });
+function readBytes(path: string): Buffer {
+  const read = readBoundedFile(path, { maxBytes: MAX_DATA_FILE_BYTES });
   if (!read.ok) failData(path, `it cannot be read (${read.reason})`);
-  return read;
+  return read.bytes;
 }
 
 const schemaTexts = new Map<string, string>();
@@ -60,15 +60,32 @@ export interface CheckedFile<T> {
   fail(at: DataPath, why: string): never;
 }
 
+/** A knowledge file as read: its path, bytes and the digest of its bytes with its schema's. */
+interface FileRead {
+  readonly path: string;
+  readonly bytes: Buffer;
+  readonly digest: string;
+}
+
+function readWithDigest(dir: string, file: string, schemaFile: string): FileRead {
+  const path = join(dir, file);
+  const bytes = readBytes(path);
+  const digest = checkedDigest(bytes, knowledgeSchemaText(schemaFile));
+  noteFileRead(file, digest);
+  return { path, bytes, digest };
+}
+
 /**
  * Reads `dir/file` and checks it against `schemaFile`. YAML files report the line of each problem;
  * the generated JSON registry (megabytes) is parsed with JSON.parse and reports the key only.
  */
 export function readKnowledgeFile<T>(dir: string, file: string, schemaFile: string): CheckedFile<T> {
-  const path = join(dir, file);
-  const { text, bytes } = readText(path);
-  const isJson = file.endsWith('.json');
-  const digest = checkedDigest(bytes, knowledgeSchemaText(schemaFile));
+  return checkedFileOf<T>(readWithDigest(dir, file, schemaFile), schemaFile);
+}
+
+function checkedFileOf<T>({ path, bytes, digest }: FileRead, schemaFile: string): CheckedFile<T> {
+  const text = bytes.toString('utf8');
+  const isJson = path.endsWith('.json');
   const checked = alreadyChecked(digest, text);
   if (checked) {
     // The build checked these very bytes against this very schema (agent/knowledge/checked-files.ts).
@@ -94,6 +111,43 @@ export function readKnowledgeFile<T>(dir: string, file: string, schemaFile: stri
   if (problems.length > 0) failData(path, joinProblems(problems));
   activeRecorder()?.add(digest, false, doc.value);
   return { path, value: doc.value as T, fail: (at, why) => failAtLine(path, doc, at, why) };
+}
+
+/**
+ * A table built from one file once its own meaning checks passed, which the build keeps in a file
+ * (agent/knowledge/checked-files.ts) because building it costs more than reading it back.
+ */
+export interface PreparedForm<T, P> {
+  /** Names the form and its layout: a new layout is a new name, so a record of the old one is not read. */
+  readonly name: string;
+  /** Builds the table from the checked file; throws CCTV_ERR_FINGERPRINT_DATA (file.fail, failData) as the file's meaning checks find. */
+  prepare(file: CheckedFile<T>): P;
+  write(prepared: P): Buffer;
+  /** The table back from what `write` gave; undefined when the bytes are not usable here (then it is built afresh). */
+  read(bytes: Buffer): P | undefined;
+}
+
+/** The table `kept` holds, or undefined when there is none or it is unusable (a damaged record): then it is built afresh. */
+function restoredForm<P>(form: PreparedForm<unknown, P>, kept: Buffer | undefined): P | undefined {
+  if (kept === undefined) return undefined;
+  try {
+    return form.read(kept);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads `dir/file` as readKnowledgeFile does and gives `form`'s table: read back from the build's
+ * record when it holds one for these very bytes and schema, built from the checked file otherwise.
+ */
+export function readPreparedKnowledgeFile<T, P>(dir: string, file: string, schemaFile: string, form: PreparedForm<T, P>): P {
+  const read = readWithDigest(dir, file, schemaFile);
+  const restored = restoredForm(form, alreadyPrepared(form.name, read.digest));
+  if (restored !== undefined) return restored;
+  const prepared = form.prepare(checkedFileOf<T>(read, schemaFile));
+  activeRecorder()?.addPrepared(form.name, read.digest, form.write(prepared));
+  return prepared;
 }
 
 /** The generated JSON registry (megabytes) reports the key of a problem only. */

@@ -158,19 +158,41 @@ function sweepSummary(reach: { onLink: number; routed: number }, neighbourBudget
 }
 
 export async function runScan(options: ScanOptions): Promise<Inventory> {
+  return runScanThen(options, async (inventory) => inventory);
+}
+
+/**
+ * Runs the scan and hands its inventory to `use` (the scan command's save) as soon as it is built,
+ * while the scan's end steps run beside it: giving back the neighbour entries and ending the `ip`
+ * readers wait on child processes, which the save's work need not wait for (issue 10, the scan's
+ * exit). Resolves with what `use` gave once both are done; rejects with the scan's failure (after the
+ * end steps), else `use`'s, else the end steps'.
+ */
+export async function runScanThen<T>(options: ScanOptions, use: (inventory: Inventory) => Promise<T>): Promise<T> {
   const atEnd: Array<() => Promise<void>> = [];
   // Every read of the neighbour tables goes to one `ip` per family, ended after what runs at the end (which may read).
   const neighbourTables = openNeighbourReader();
-  try {
-    return await scan(options, atEnd, neighbourTables);
-  } finally {
+  const endSteps = async (): Promise<void> => {
     try {
       for (const end of atEnd) await end();
     } finally {
       await neighbourTables.close();
       options.log.debug({ module: 'scan', reads: neighbourTables.reads, ipProcesses: neighbourTables.processesStarted }, 'neighbour table reads done');
     }
+  };
+  let inventory: Inventory;
+  try {
+    inventory = await scan(options, atEnd, neighbourTables);
+  } catch (error) {
+    await endSteps();
+    throw error;
   }
+  // `use` starts at once; the async wrapper turns a throw into a rejection, so the end steps still run.
+  const using = (async () => use(inventory))();
+  const [used, ended] = await Promise.allSettled([using, endSteps()]);
+  if (used.status === 'rejected') throw used.reason;
+  if (ended.status === 'rejected') throw ended.reason;
+  return used.value;
 }
 
 /**

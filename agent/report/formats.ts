@@ -1,9 +1,9 @@
 /**
  * The output formats, one registry: what `report --format` and `verify --format` offer. A new
- * format is one entry here (and its renderer); the CLI's choices and help come from these lists.
+ * format is one name in format-names.ts and its renderer here (the compiler asks for one per name);
+ * the CLI's choices and help come from those names.
  */
 import { verifyHtml, verifyTable, type HandoverSignOff } from '../handover/verify.js';
-import { jsonSafe } from '../safe-text.js';
 import type { Inventory } from '../types.js';
 import { inventoryCsv } from './csv.js';
 import { cyclonedxHbom, netboxDeviceTypesCsv, netboxDevicesCsv, netboxInterfacesCsv, netboxIpsCsv, netboxManufacturersCsv } from './exports.js';
@@ -12,6 +12,8 @@ import { estateCsv, estateHtml, estateTable } from './estate-render.js';
 import { inventoryHtml } from './html.js';
 import type { LinkedVendorNames } from './summary.js';
 import { inventoryTable } from './table.js';
+import { ESTATE_FORMAT_NAMES, REPORT_FORMAT_NAMES, VERIFY_FORMAT_NAMES, type EstateFormatName, type ReportFormatName, type VerifyFormatName } from './format-names.js';
+import { jsonText } from './json-text.js';
 
 export interface OutputFormat<T> {
   readonly name: string;
@@ -19,43 +21,42 @@ export interface OutputFormat<T> {
   render(value: T, names: LinkedVendorNames, handover?: HandoverSignOff | null): string;
 }
 
-/**
- * JSON as every command prints it: two-space indent, one trailing newline; strings keep their raw
- * value, with control and bidirectional characters written as JSON escapes (agent/safe-text.ts).
- */
-export function jsonText(value: unknown): string {
-  return `${jsonSafe(JSON.stringify(value, null, 2))}\n`;
+type Renderer<T> = OutputFormat<T>['render'];
+
+/** One format per name, in the names' order. */
+function registry<T, N extends string>(names: readonly N[], renderers: Record<N, Renderer<T>>): readonly OutputFormat<T>[] {
+  return names.map((name) => ({ name, render: renderers[name] }));
 }
 
 /** `report --format`: a scan as a terminal table, CSV (opens in Excel), the JSON document, or one self-contained HTML file. */
-export const reportFormats: readonly OutputFormat<Inventory>[] = [
-  { name: 'table', render: inventoryTable },
-  { name: 'csv', render: inventoryCsv },
-  { name: 'json', render: (inventory) => jsonText(inventory) },
-  { name: 'html', render: inventoryHtml },
+export const reportFormats = registry<Inventory, ReportFormatName>(REPORT_FORMAT_NAMES, {
+  table: inventoryTable,
+  csv: inventoryCsv,
+  json: (inventory) => jsonText(inventory),
+  html: inventoryHtml,
   // For asset registers (exports.ts): a CycloneDX 1.6 hardware BOM, and NetBox's five import files in import order.
-  { name: 'cyclonedx', render: cyclonedxHbom },
-  { name: 'netbox-manufacturers', render: netboxManufacturersCsv },
-  { name: 'netbox-device-types', render: netboxDeviceTypesCsv },
-  { name: 'netbox', render: netboxDevicesCsv },
-  { name: 'netbox-interfaces', render: netboxInterfacesCsv },
-  { name: 'netbox-ips', render: netboxIpsCsv },
-];
+  cyclonedx: cyclonedxHbom,
+  'netbox-manufacturers': netboxManufacturersCsv,
+  'netbox-device-types': netboxDeviceTypesCsv,
+  netbox: netboxDevicesCsv,
+  'netbox-interfaces': netboxInterfacesCsv,
+  'netbox-ips': netboxIpsCsv,
+});
 
 /** `verify --format`: a handover verification as a table, JSON, or one self-contained HTML page. */
-export const verifyFormats: readonly OutputFormat<HandoverSignOff>[] = [
-  { name: 'table', render: verifyTable },
-  { name: 'json', render: (result) => jsonText(result) },
-  { name: 'html', render: verifyHtml },
-];
+export const verifyFormats = registry<HandoverSignOff, VerifyFormatName>(VERIFY_FORMAT_NAMES, {
+  table: verifyTable,
+  json: (result) => jsonText(result),
+  html: verifyHtml,
+});
 
 /** `estate --format`: every site of a store side by side, as a table, CSV, JSON (the estate without the devices) or one HTML page. */
-export const estateFormats: readonly OutputFormat<EstateReport>[] = [
-  { name: 'table', render: estateTable },
-  { name: 'csv', render: estateCsv },
-  { name: 'json', render: (report) => jsonText(report.estate) },
-  { name: 'html', render: estateHtml },
-];
+export const estateFormats = registry<EstateReport, EstateFormatName>(ESTATE_FORMAT_NAMES, {
+  table: estateTable,
+  csv: estateCsv,
+  json: (report) => jsonText(report.estate),
+  html: estateHtml,
+});
 
 export function formatNames<T>(formats: readonly OutputFormat<T>[]): string[] {
   return formats.map((f) => f.name);

@@ -41,7 +41,7 @@
  * dead-letter folder; anything else (down, 401/403 until the operator fixes the account, 5xx) is
  * retried. Server and database come from the operator; their answers are trusted JSON.
  */
-import nano, { type RequestOptions, type ServerScope } from 'nano';
+import type { RequestOptions, ServerScope } from 'nano';
 import { agentError, type AgentError } from '../errors.js';
 import { signalScope } from '../net/abort.js';
 import type { ChangeEvent } from '../pipeline/changes.js';
@@ -130,6 +130,8 @@ async function connect(spec: StoreSpec): Promise<{ couch: ServerScope; config: C
   const config = couchConfig(spec);
   const label = couchLabel(config);
   const authorization = await authorizationHeader(label, config.auth);
+  // The client is loaded by a CouchDB store when it connects, not by every start-up (issue 10).
+  const { default: nano } = await import('nano');
   return { couch: nano({ url: config.url, headers: authorization ? { Authorization: authorization } : {} }), config, label };
 }
 

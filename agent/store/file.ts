@@ -273,8 +273,15 @@ export async function openFileStore(spec: string, log: Logger, options: FileStor
     return read();
   };
 
-  async function commit(inventory: Inventory, events: ChangeEvent[], precondition: SavePrecondition | undefined): Promise<SaveResult> {
-    const { site, id: scanId } = inventory.scan;
+  /** The document to save, as the bytes both of its files get: serialised and encoded once, when save() is called. */
+  interface Snapshot {
+    site: string;
+    scanId: string;
+    devices: number;
+    bytes: Buffer;
+  }
+
+  async function commit({ site, scanId, devices, bytes }: Snapshot, events: ChangeEvent[], precondition: SavePrecondition | undefined): Promise<SaveResult> {
     const release = await acquireLock(dir, { timeoutMs: lockTimeoutMs, pollMs: lockPollMs, log: storeLog });
     try {
       if (precondition && ((await reader.loadInventory(site))?.scan.id ?? null) !== precondition.basedOn) {
@@ -284,16 +291,16 @@ export async function openFileStore(spec: string, log: Logger, options: FileStor
       try {
         await ensureDir(paths.scanDir(site));
         await ensureDir(paths.siteDir(site));
-        await writeFileAtomic(scanFile, prettyJson(inventory));
+        await writeFileAtomic(scanFile, bytes);
         if (events.length > 0) {
           await appendDurable(paths.changes(site), events.map((e) => `${JSON.stringify(e)}\n`).join(''));
         }
-        await writeFileAtomic(paths.inventory(site), prettyJson(inventory));
+        await writeFileAtomic(paths.inventory(site), bytes);
       } catch (error) {
         if (error instanceof AgentError) throw error;
         throw agentError('CCTV_ERR_STORE_UNWRITABLE', dir, describeFsError(error));
       }
-      storeLog.debug({ site, scanId, file: scanFile, devices: inventory.devices.length, changes: events.length }, 'saved the inventory');
+      storeLog.debug({ site, scanId, file: scanFile, devices, changes: events.length }, 'saved the inventory');
       status.lastDeliveryAt = new Date().toISOString();
       return { location: scanFile };
     } finally {
@@ -306,7 +313,7 @@ export async function openFileStore(spec: string, log: Logger, options: FileStor
     dir,
 
     save(inventory, events, precondition) {
-      let snapshot: Inventory;
+      let snapshot: Snapshot;
       let given: ChangeEvent[];
       try {
         if (closed) throw new Error(`the file store "${dir}" is closed`);
@@ -316,8 +323,10 @@ export async function openFileStore(spec: string, log: Logger, options: FileStor
         assertStoreName('site name', inventory.scan.site);
         assertStoreName('scan id', inventory.scan.id);
         if (!Array.isArray(events)) throw new TypeError('the change events must be an array');
-        // Copied now, so that changes the caller makes after save() returns are not stored.
-        snapshot = JSON.parse(JSON.stringify(inventory)) as Inventory;
+        // Serialised now, so that changes the caller makes after save() returns are not stored: the
+        // bytes are the copy (one serialisation and one encoding, where a parsed copy took three
+        // serialisations and each file its own encoding: issue 10, the scan's exit).
+        snapshot = { site: inventory.scan.site, scanId: inventory.scan.id, devices: inventory.devices.length, bytes: Buffer.from(prettyJson(inventory), 'utf8') };
         given = structuredClone([...events]);
       } catch (error) {
         return Promise.reject(error);

@@ -78,14 +78,14 @@ export async function ensureDir(dir: string, mode?: number): Promise<string | un
   return first;
 }
 
-/** Replaces `file` with `data` so that readers see the old or the new content, never a mix. */
-export async function writeFileAtomic(file: string, data: string): Promise<void> {
+/** Replaces `file` with `data` (text is written as UTF-8) so that readers see the old or the new content, never a mix. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
   const dir = dirname(file);
   const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
   let fh: FileHandle | undefined;
   try {
     fh = await open(tmp, 'wx');
-    await fh.writeFile(data, 'utf8');
+    await fh.writeFile(data, typeof data === 'string' ? 'utf8' : undefined);
     await fh.sync();
     await fh.close();
     fh = undefined;

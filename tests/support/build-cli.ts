@@ -2,8 +2,9 @@
  * vitest globalSetup of both projects: the tests that run the CLI as a child process
  * (run-cli.ts, lab-helpers.ts) run dist/agent/cli.js, so dist/ must be the code under test.
  * When any agent/**\/*.ts (or tsconfig.json) is newer than its compiled file, or that file is
- * missing, `tsc -p tsconfig.json` rebuilds dist/ before any test runs; a failed build fails the
- * run. After `npm ci` (whose prepare script builds) nothing needs doing.
+ * missing, `tsc -p tsconfig.json` rebuilds dist/ and scripts/check-knowledge.mjs records the
+ * checked knowledge base again before any test runs; a failed build fails the run. After `npm ci`
+ * (whose prepare script builds) nothing needs doing.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -36,5 +37,9 @@ export function setup(): void {
   const started = Date.now();
   const tsc = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: REPO_ROOT, encoding: 'utf8' });
   if (tsc.status !== 0) throw new Error(`dist/ is older than ${relative(REPO_ROOT, stale)} and 'tsc -p tsconfig.json' failed:\n${tsc.stdout}${tsc.stderr}`);
+  // The build's second step: the record of the checked knowledge base is written by the code it
+  // vouches for (agent/knowledge/checked-files.ts), as `npm run build` does.
+  const check = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/check-knowledge.mjs')], { cwd: REPO_ROOT, encoding: 'utf8' });
+  if (check.status !== 0) throw new Error(`scripts/check-knowledge.mjs failed after the rebuild:\n${check.stdout}${check.stderr}`);
   process.stderr.write(`[build] dist/ rebuilt (${relative(REPO_ROOT, stale)} was newer) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }

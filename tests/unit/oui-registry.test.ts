@@ -51,4 +51,29 @@ describe('OuiRegistry', () => {
       ['0050C21', 'Example MA-M', 'Copycat'],
     ]);
   });
+
+  it('reads back from its image the same registry and header, and refuses an image of another byte order or out of order', () => {
+    const registry = new OuiRegistry(listings);
+    const image = registry.image({ generated: '2026-12-06' });
+    const back = OuiRegistry.fromImage(image);
+    expect(back?.header).toEqual({ generated: '2026-12-06' });
+    expect([...(back?.registry ?? [])]).toEqual([...registry]);
+    for (const prefix of ['2857BE', '0050C2', '0050C21', '0050C2100', '000000001', '2857BF']) expect(back?.registry.get(prefix), prefix).toEqual(registry.get(prefix));
+    // From an odd offset (a Buffer from a pool): copied into aligned memory, read the same.
+    const shifted = Buffer.concat([Buffer.from([0]), image]).subarray(1);
+    expect([...(OuiRegistry.fromImage(shifted)?.registry ?? [])]).toEqual([...registry]);
+
+    const text = (bytes: Buffer): Record<string, unknown> => JSON.parse(bytes.subarray(8 + registry.size * 17).toString('utf8')) as Record<string, unknown>;
+    const withText = (bytes: Buffer, value: Record<string, unknown>): Buffer => Buffer.concat([bytes.subarray(0, 8 + registry.size * 17), Buffer.from(JSON.stringify(value))]);
+    const otherOrder = withText(image, { ...text(image), byteOrder: text(image).byteOrder === 'LE' ? 'BE' : 'LE' });
+    expect(OuiRegistry.fromImage(otherOrder)).toBeUndefined();
+    // The search order's first two rows swapped: `get` would miss prefixes, so the image is refused.
+    const swapped = Buffer.from(image);
+    const orderAt = 8 + registry.size * 8;
+    const first = swapped.readUInt32LE(orderAt);
+    swapped.writeUInt32LE(swapped.readUInt32LE(orderAt + 4), orderAt);
+    swapped.writeUInt32LE(first, orderAt + 4);
+    expect(OuiRegistry.fromImage(swapped)).toBeUndefined();
+    expect(OuiRegistry.fromImage(image.subarray(0, 20))).toBeUndefined();
+  });
 });
