@@ -118,18 +118,24 @@ function namedUnit(units: readonly Unit[], id: UnitIdentity): Unit | null {
   return named.length === 1 ? (named[0] as Unit) : null;
 }
 
+/** A reply in which one device describes itself, naming a serial, UUID or MAC. */
+const isJoiningReply = (o: Observation, id: UnitIdentity): boolean => SELF_DESCRIBING_SOURCES.has(o.source) && hasJoiningValue(id);
+
 /**
  * The observations of one address (all with the same `ip`), one list per device there, in a stable
- * order. `identityOf` reads what an observation says about its device (serials, UUIDs and models as
- * the merge compares them; `mac`: the MAC a reply claims for itself, or a neighbour entry's).
+ * order; `observations` itself when the address is one device (nearly always). `identities[i]` is
+ * what `observations[i]` says about its device (serials, UUIDs and models as the merge compares
+ * them; `mac`: the MAC a reply claims for itself, or a neighbour entry's).
  */
-export function unitsAtAddress(observations: readonly Observation[], identityOf: (o: Observation) => UnitIdentity): Observation[][] {
-  const read = observations.map((o) => ({ o, id: identityOf(o) }));
-  const replies = read.filter(({ o, id }) => SELF_DESCRIBING_SOURCES.has(o.source) && hasJoiningValue(id));
-  if (replies.length < 2) return [[...observations]];
+export function unitsAtAddress(observations: Observation[], identities: readonly UnitIdentity[]): Observation[][] {
+  let joiningReplies = 0;
+  for (let i = 0; i < observations.length; i++) if (isJoiningReply(observations[i] as Observation, identities[i] as UnitIdentity)) joiningReplies++;
+  if (joiningReplies < 2) return [observations];
+  const read = observations.map((o, i) => ({ o, id: identities[i] as UnitIdentity }));
+  const replies = read.filter(({ o, id }) => isJoiningReply(o, id));
   const joined = joinedReplies(replies);
-  if (joined.length > MAX_DEVICES_PER_ADDRESS) return [[...observations]];
-  if (!joined.some((u, i) => joined.some((v, j) => j > i && conflict(u.identity, v.identity)))) return [[...observations]];
+  if (joined.length > MAX_DEVICES_PER_ADDRESS) return [observations];
+  if (!joined.some((u, i) => joined.some((v, j) => j > i && conflict(u.identity, v.identity)))) return [observations];
   const units = foldUnambiguous(joined);
 
   const taken = new Set(replies.map(({ o }) => o));
