@@ -102,11 +102,12 @@ function sameValueKey(db: FingerprintDb, key: IdentityKey, value: string): strin
  * Values with one sameValueKey are one value (a model with and without its vendor prefix,
  * agent/normalise.ts), shown as its heaviest spelling.
  */
-function pick(candidates: readonly Candidate[] | undefined): string | null {
-  if (!candidates || candidates.length === 0) return null;
-  if (candidates.length === 1) return candidates[0]!.value;
+function pick(candidates: Reused<Candidate>): string | null {
+  if (candidates.size === 0) return null;
+  if (candidates.size === 1) return candidates.at(0).value;
   const stats = new Map<string, ValueStats>();
-  for (const c of candidates) {
+  for (let i = 0; i < candidates.size; i++) {
+    const c = candidates.at(i);
     const same = c.same;
     const s = stats.get(same);
     if (s) {
@@ -128,25 +129,57 @@ function pick(candidates: readonly Candidate[] | undefined): string | null {
   return best ? best.shown.value : null;
 }
 
-/** Candidates by their identity key's place in IDENTITY_KEYS. */
-type CandidatesByKey = (Candidate[] | undefined)[];
+/**
+ * A list kept from one device to the next and overwritten: a device is fingerprinted synchronously,
+ * and what it gathers is read before the next one starts, so no list is grown afresh per device.
+ */
+class Reused<T> {
+  private readonly items: T[] = [];
+  size = 0;
 
-function push(lists: CandidatesByKey, candidate: Candidate): void {
-  const list = lists[candidate.slot];
-  if (list) list.push(candidate);
-  else lists[candidate.slot] = [candidate];
+  at(i: number): T {
+    return this.items[i] as T;
+  }
+
+  push(item: T): void {
+    this.items[this.size++] = item;
+  }
+
+  clear(): void {
+    this.size = 0;
+  }
 }
 
 const SLOT_OF: ReadonlyMap<IdentityKey, number> = new Map(IDENTITY_KEYS.map((key, i) => [key, i]));
 
 /** What fingerprintDevice gathers from one device's MACs and values. */
-interface Gathered {
-  readonly evidence: Evidence[];
+class Gathered {
+  readonly evidence = new Reused<Evidence>();
   /** Each evidence item's place in the evidence order (IndexedRule rank, RuleIndex ouiRank), at the same index. */
-  readonly ranks: number[];
-  readonly fromFields: CandidatesByKey;
-  readonly fromRules: CandidatesByKey;
+  readonly ranks = new Reused<number>();
+  /** Candidates by their identity key's place in IDENTITY_KEYS. */
+  readonly fromFields = IDENTITY_KEYS.map(() => new Reused<Candidate>());
+  readonly fromRules = IDENTITY_KEYS.map(() => new Reused<Candidate>());
+
+  clear(): void {
+    this.evidence.clear();
+    this.ranks.clear();
+    for (const list of this.fromFields) list.clear();
+    for (const list of this.fromRules) list.clear();
+  }
+
+  addCandidate(lists: readonly Reused<Candidate>[], candidate: Candidate): void {
+    (lists[candidate.slot] as Reused<Candidate>).push(candidate);
+  }
+
+  /** The value chosen for the identity key in `slot`: field mappings first, then rule captures and sets. */
+  chosen(slot: number): string | null {
+    return pick(this.fromFields[slot] as Reused<Candidate>) ?? pick(this.fromRules[slot] as Reused<Candidate>);
+  }
 }
+
+/** The one Gathered, cleared for each device. */
+const deviceGathered = new Gathered();
 
 /** The device's MACs in canonical form, sorted, each once. */
 function macsOf(input: FingerprintInput): string[] {
@@ -266,12 +299,12 @@ function gatherValue(db: FingerprintDb, memo: OutcomeMemo, field: string, def: F
     outcome = outcomeOf(db, field, def, rules, value);
     memo.keep(field, value, outcome);
   }
-  if (outcome.fromField) push(into.fromFields, outcome.fromField);
+  if (outcome.fromField) into.addCandidate(into.fromFields, outcome.fromField);
   for (let i = 0; i < outcome.evidence.length; i++) {
     into.evidence.push(outcome.evidence[i]!);
     into.ranks.push(outcome.ranks[i]!);
   }
-  for (const candidate of outcome.fromRules) push(into.fromRules, candidate);
+  for (const candidate of outcome.fromRules) into.addCandidate(into.fromRules, candidate);
 }
 
 const NO_RULES: readonly IndexedRule[] = [];
@@ -285,7 +318,8 @@ const NO_RULES: readonly IndexedRule[] = [];
 export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): DeviceFingerprint {
   const index = ruleIndexOf(db);
   const memo = memoOf(db);
-  const into: Gathered = { evidence: [], ranks: [], fromFields: [], fromRules: [] };
+  const into = deviceGathered;
+  into.clear();
 
   let registrant: string | null = null;
   for (const mac of macsOf(input)) {
@@ -304,18 +338,14 @@ export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): D
     }
   }
 
-  const chosen = (key: IdentityKey): string | null => {
-    const slot = SLOT_OF.get(key) ?? -1;
-    return pick(into.fromFields[slot]) ?? pick(into.fromRules[slot]);
-  };
   // Written out (not a loop over IDENTITY_KEYS) so the object is built with its final shape at once.
   const identity: Identity = {
-    manufacturer: chosen('manufacturer'),
-    brand: chosen('brand'),
-    model: chosen('model'),
-    firmware: chosen('firmware'),
-    serial: chosen('serial'),
-    deviceType: chosen('deviceType'),
+    manufacturer: into.chosen(MANUFACTURER_SLOT),
+    brand: into.chosen(BRAND_SLOT),
+    model: into.chosen(MODEL_SLOT),
+    firmware: into.chosen(FIRMWARE_SLOT),
+    serial: into.chosen(SERIAL_SLOT),
+    deviceType: into.chosen(DEVICE_TYPE_SLOT),
   };
   return {
     evidence: sortedEvidence(into.evidence, into.ranks),
@@ -323,6 +353,16 @@ export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): D
     registrant,
   };
 }
+
+const slotOf = (key: IdentityKey): number => SLOT_OF.get(key) ?? -1;
+const [MANUFACTURER_SLOT, BRAND_SLOT, MODEL_SLOT, FIRMWARE_SLOT, SERIAL_SLOT, DEVICE_TYPE_SLOT] = [
+  slotOf('manufacturer'),
+  slotOf('brand'),
+  slotOf('model'),
+  slotOf('firmware'),
+  slotOf('serial'),
+  slotOf('deviceType'),
+];
 
 /** `list` sorted (code-unit order), repeats dropped; sorts `list` in place. */
 function sortedOnce(list: string[]): string[] {
@@ -336,20 +376,20 @@ function sortedOnce(list: string[]): string[] {
  * database, then detail and vendor; repeats (the same rule on the same detail) once. Repeats sort
  * next to each other, so each is dropped by comparing it with the item before it.
  */
-function sortedEvidence(evidence: readonly Evidence[], ranks: readonly number[]): Evidence[] {
-  const order: number[] = [];
-  for (let i = 0; i < evidence.length; i++) order.push(i);
+function sortedEvidence(evidence: Reused<Evidence>, ranks: Reused<number>): Evidence[] {
+  const order = new Array<number>(evidence.size);
+  for (let i = 0; i < evidence.size; i++) order[i] = i;
   // The sort is stable: items that compare equal keep their order, as when sorting the items themselves.
   sortSmall(order, (a, b) => {
-    const ea = evidence[a]!;
-    const eb = evidence[b]!;
-    return ranks[a]! - ranks[b]! || compareCodeUnits(ea.detail, eb.detail) || compareCodeUnits(ea.supports ?? '', eb.supports ?? '');
+    const ea = evidence.at(a);
+    const eb = evidence.at(b);
+    return ranks.at(a) - ranks.at(b) || compareCodeUnits(ea.detail, eb.detail) || compareCodeUnits(ea.supports ?? '', eb.supports ?? '');
   });
   // Repeats dropped by moving the indices kept to the front; the list is then built at its size (a device keeps it).
   let kept = 0;
   for (let k = 0; k < order.length; k++) {
-    const e = evidence[order[k]!]!;
-    const before = k > 0 ? evidence[order[k - 1]!] : undefined;
+    const e = evidence.at(order[k]!);
+    const before = k > 0 ? evidence.at(order[k - 1]!) : undefined;
     if (
       !before ||
       e.rule !== before.rule ||
@@ -361,6 +401,7 @@ function sortedEvidence(evidence: readonly Evidence[], ranks: readonly number[])
       order[kept++] = order[k]!;
     }
   }
-  order.length = kept;
-  return order.map((i) => evidence[i]!);
+  const sorted = new Array<Evidence>(kept);
+  for (let k = 0; k < kept; k++) sorted[k] = evidence.at(order[k]!);
+  return sorted;
 }
