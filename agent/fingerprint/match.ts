@@ -85,13 +85,6 @@ interface Candidate {
   readonly same: string;
 }
 
-interface ValueStats {
-  /** The raw value shown: the heaviest spelling seen, then the lexically smallest. */
-  shown: Candidate;
-  weight: number;
-  count: number;
-}
-
 /** How values of an identity key are told apart: models by their comparable form, others as they are. */
 function sameValueKey(db: FingerprintDb, key: IdentityKey, value: string): string {
   return key === 'model' ? comparableModel(value, db.comparison) : value;
@@ -100,33 +93,42 @@ function sameValueKey(db: FingerprintDb, key: IdentityKey, value: string): strin
 /**
  * Highest weight; then the value seen most often; then the lexically smallest (deterministic).
  * Values with one sameValueKey are one value (a model with and without its vendor prefix,
- * agent/normalise.ts), shown as its heaviest spelling.
+ * agent/normalise.ts), shown as its heaviest spelling. Each value is counted where it first
+ * appears, by a scan of the list: a device has a handful of candidates per key (a list of
+ * thousands costs milliseconds, less than matching its values did).
  */
 function pick(candidates: Reused<Candidate>): string | null {
   if (candidates.size === 0) return null;
   if (candidates.size === 1) return candidates.at(0).value;
-  const stats = new Map<string, ValueStats>();
+  let best: Candidate | null = null;
+  let bestWeight = 0;
+  let bestCount = 0;
   for (let i = 0; i < candidates.size; i++) {
-    const c = candidates.at(i);
-    const same = c.same;
-    const s = stats.get(same);
-    if (s) {
-      s.weight = Math.max(s.weight, c.weight);
-      s.count += 1;
-      if (c.weight > s.shown.weight || (c.weight === s.shown.weight && c.value < s.shown.value)) s.shown = c;
-    } else stats.set(same, { shown: c, weight: c.weight, count: 1 });
-  }
-  let best: ValueStats | null = null;
-  for (const entry of stats.values()) {
-    if (
-      !best ||
-      entry.weight > best.weight ||
-      (entry.weight === best.weight && (entry.count > best.count || (entry.count === best.count && entry.shown.value < best.shown.value)))
-    ) {
-      best = entry;
+    const first = candidates.at(i);
+    if (appearsBefore(candidates, i, first.same)) continue;
+    // This value's spellings: the raw value shown is the heaviest seen, then the lexically smallest.
+    let shown = first;
+    let weight = first.weight;
+    let count = 0;
+    for (let k = i; k < candidates.size; k++) {
+      const c = candidates.at(k);
+      if (c.same !== first.same) continue;
+      weight = Math.max(weight, c.weight);
+      count += 1;
+      if (c.weight > shown.weight || (c.weight === shown.weight && c.value < shown.value)) shown = c;
+    }
+    if (!best || weight > bestWeight || (weight === bestWeight && (count > bestCount || (count === bestCount && shown.value < best.value)))) {
+      best = shown;
+      bestWeight = weight;
+      bestCount = count;
     }
   }
-  return best ? best.shown.value : null;
+  return best ? best.value : null;
+}
+
+function appearsBefore(candidates: Reused<Candidate>, i: number, same: string): boolean {
+  for (let k = 0; k < i; k++) if (candidates.at(k).same === same) return true;
+  return false;
 }
 
 /**
