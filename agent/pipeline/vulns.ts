@@ -20,7 +20,6 @@
 import type { Cve, CveFamily, CveTable, FirmwareBoundary, FirmwareForm, FirmwareForms, HikvisionFirmware, Severity } from '../knowledge/cves.js';
 import { KeptAnswersPerTable } from '../kept-answers.js';
 import type { LinkedVendor, Relation, Vulnerability, VulnerabilityStatus } from '../types.js';
-import { sortSmall } from '../fingerprint/small-sort.js';
 
 /** What the matcher reads of a device: its identity's model, firmware and brand, and its classification. */
 export interface VulnerabilityInput {
@@ -248,7 +247,7 @@ export function vulnerabilitiesOf(table: CveTable, input: VulnerabilityInput): V
   const oemCode = firmware !== null && (table.oemFirmware.get(input.linkedVendor)?.test(firmware) ?? false);
   const flags: VulnerabilityFlag[] = [];
   const families = model ? familiesOf(table, model) : null;
-  for (let i = 0; i < table.cves.length; i++) {
+  for (const i of cvesInIdOrder(table)) {
     const cve = table.cves[i]!;
     if (cve.vendor !== input.linkedVendor) continue;
     const matching = families?.[i];
@@ -261,5 +260,20 @@ export function vulnerabilitiesOf(table: CveTable, input: VulnerabilityInput): V
     }
     flags.push({ id: cve.id, status: found.status, severity: cve.severity, kev: cve.kev, reason, source: cve.source });
   }
-  return sortSmall(flags, (a, b) => compareCveIds(a.id, b.id));
+  return flags;
+}
+
+const idOrders = new WeakMap<CveTable, readonly number[]>();
+
+/**
+ * The indexes of the table's CVEs in id order (compareCveIds; table order among equal ids), worked
+ * out once per table: a device's flags are listed in this order without being sorted.
+ */
+function cvesInIdOrder(table: CveTable): readonly number[] {
+  let order = idOrders.get(table);
+  if (!order) {
+    order = table.cves.map((_, i) => i).sort((a, b) => compareCveIds(table.cves[a]!.id, table.cves[b]!.id));
+    idOrders.set(table, order);
+  }
+  return order;
 }
