@@ -53,7 +53,10 @@ interface Unit {
   observations: Observation[];
 }
 
-const hasJoiningValue = (id: UnitIdentity): boolean => JOINING.some((k) => id[k].size > 0);
+function hasJoiningValue(id: UnitIdentity): boolean {
+  for (const kind of JOINING) if (id[kind].size > 0) return true;
+  return false;
+}
 
 /** Both hold values of one kind and share none of them. */
 function conflict(a: UnitIdentity, b: UnitIdentity): boolean {

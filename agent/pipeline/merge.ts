@@ -456,8 +456,12 @@ function joinAcrossFamilies(records: readonly AddressRecord[], groups: Groups): 
   }
 }
 
-/** Each value of `group` that `of` gives (not null), once, in group order. */
+/** Each value of `group` that `of` gives (not null), once, in group order; a device keeps the list (one value, nearly always). */
 function distinct(group: readonly AddressRecord[], of: (r: AddressRecord) => string | null): string[] {
+  if (group.length === 1) {
+    const value = of(group[0] as AddressRecord);
+    return value === null ? [] : [value];
+  }
   const values: string[] = [];
   for (const r of group) {
     const value = of(r);
@@ -466,13 +470,16 @@ function distinct(group: readonly AddressRecord[], of: (r: AddressRecord) => str
   return values;
 }
 
+const ipOf = (r: AddressRecord): string => r.ip;
+const macOfRecord = (r: AddressRecord): string | null => r.mac;
+
 /**
  * Devices from groups of address records (each sorted by address; the groups in the order of their
  * first address, so the devices come out in address order), with own and shared MACs told apart.
  */
 function hostsOf(groups: readonly AddressRecord[][]): ObservedHost[] {
-  const addressesOf = groups.map((group) => distinct(group, (r) => r.ip));
-  const macsOf = groups.map((group) => sortSmall(distinct(group, (r) => r.mac), compareCodeUnits));
+  const addressesOf = groups.map((group) => distinct(group, ipOf));
+  const macsOf = groups.map((group) => sortSmall(distinct(group, macOfRecord), compareCodeUnits));
   const addressesByMac = new Map<string, number>();
   const devicesByMac = new Map<string, number>();
   const devicesByIp = new Map<string, number>();
@@ -486,18 +493,17 @@ function hostsOf(groups: readonly AddressRecord[][]): ObservedHost[] {
   });
   return groups.map((group, g): ObservedHost => {
     const macs = macsOf[g] as string[];
-    const own = (m: string): boolean => devicesByMac.get(m) === 1;
-    const ownMacs = macs.every(own) ? macs : macs.filter(own);
-    const shared = macs.find((m) => !own(m));
+    // A MAC seen in one device only is that device's own; the first other one is shared.
+    const shared = macs.find((m) => devicesByMac.get(m) !== 1);
+    const ownMacs = shared === undefined ? macs : macs.filter((m) => devicesByMac.get(m) === 1);
     const sharedMac = shared === undefined ? null : { mac: shared, otherAddresses: (addressesByMac.get(shared) ?? 0) - group.filter((r) => r.mac === shared).length };
-    return {
-      ip: (group[0] as AddressRecord).ip,
-      addresses: addressesOf[g] as string[],
-      mac: ownMacs[0] ?? sharedMac?.mac ?? null,
-      ownMacs,
-      sharedMac,
-      ...(group.some((r) => (devicesByIp.get(r.ip) ?? 0) > 1) ? { addressShared: true as const } : {}),
-      observations: group.length === 1 ? (group[0] as AddressRecord).observations : group.flatMap((r) => r.observations),
-    };
+    const ip = (group[0] as AddressRecord).ip;
+    const addresses = addressesOf[g] as string[];
+    const mac = ownMacs[0] ?? sharedMac?.mac ?? null;
+    const observations = group.length === 1 ? (group[0] as AddressRecord).observations : group.flatMap((r) => r.observations);
+    // Built whole by one literal, addressShared in its place when another device was heard at one of its addresses.
+    return addresses.some((a) => (devicesByIp.get(a) ?? 0) > 1)
+      ? { ip, addresses, mac, ownMacs, sharedMac, addressShared: true, observations }
+      : { ip, addresses, mac, ownMacs, sharedMac, observations };
   });
 }
