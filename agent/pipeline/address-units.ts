@@ -121,21 +121,21 @@ function namedUnit(units: readonly Unit[], id: UnitIdentity): Unit | null {
   return named.length === 1 ? (named[0] as Unit) : null;
 }
 
-/** A reply in which one device describes itself, naming a serial, UUID or MAC. */
-const isJoiningReply = (o: Observation, id: UnitIdentity): boolean => SELF_DESCRIBING_SOURCES.has(o.source) && hasJoiningValue(id);
-
 /**
  * The observations of one address (all with the same `ip`), one list per device there, in a stable
- * order; `observations` itself when the address is one device (nearly always). `identities[i]` is
- * what `observations[i]` says about its device (serials, UUIDs and models as the merge compares
- * them; `mac`: the MAC a reply claims for itself, or a neighbour entry's).
+ * order; `observations` itself when the address is one device (nearly always). `identityAt(i)`
+ * reads what `observations[i]` says about its device (serials, UUIDs and models as the merge
+ * compares them; `mac`: the MAC a reply claims for itself, or a neighbour entry's); it is asked of
+ * the replies alone unless the address is shared out.
  */
-export function unitsAtAddress(observations: Observation[], identities: readonly UnitIdentity[]): Observation[][] {
+export function unitsAtAddress(observations: Observation[], identityAt: (i: number) => UnitIdentity): Observation[][] {
   let joiningReplies = 0;
-  for (let i = 0; i < observations.length; i++) if (isJoiningReply(observations[i] as Observation, identities[i] as UnitIdentity)) joiningReplies++;
+  for (let i = 0; i < observations.length; i++) {
+    if (SELF_DESCRIBING_SOURCES.has((observations[i] as Observation).source) && hasJoiningValue(identityAt(i))) joiningReplies++;
+  }
   if (joiningReplies < 2) return [observations];
-  const read = observations.map((o, i) => ({ o, id: identities[i] as UnitIdentity }));
-  const replies = read.filter(({ o, id }) => isJoiningReply(o, id));
+  const read = observations.map((o, i) => ({ o, id: identityAt(i) }));
+  const replies = read.filter(({ o, id }) => SELF_DESCRIBING_SOURCES.has(o.source) && hasJoiningValue(id));
   const joined = joinedReplies(replies);
   if (joined.length > MAX_DEVICES_PER_ADDRESS) return [observations];
   if (!joined.some((u, i) => joined.some((v, j) => j > i && conflict(u.identity, v.identity)))) return [observations];

@@ -248,8 +248,26 @@ function identityUnion(identities: readonly IdentitySets[]): IdentitySets {
   return serial === NO_VALUES && uuid === NO_VALUES && model === NO_VALUES ? NO_IDENTITY : { serial, uuid, model };
 }
 
-/** What the kernel's neighbour tables showed during this scan: the addresses at which each MAC answered. */
-type LinkSightings = ReadonlyMap<string, ReadonlySet<string>>;
+/**
+ * What the kernel's neighbour tables showed during this scan: the addresses at which each MAC
+ * answered (one, nearly always: a set only for a MAC seen at several).
+ */
+class LinkSightings {
+  private readonly addresses = new Map<string, string | Set<string>>();
+
+  add(mac: string, ip: string): void {
+    const seen = this.addresses.get(mac);
+    if (seen === undefined) this.addresses.set(mac, ip);
+    else if (typeof seen !== 'string') seen.add(ip);
+    else if (seen !== ip) this.addresses.set(mac, new Set([seen, ip]));
+  }
+
+  /** Whether the link showed `mac`, at other addresses than `ip` only. */
+  showsElsewhereOnly(mac: string, ip: string): boolean {
+    const seen = this.addresses.get(mac);
+    return seen !== undefined && (typeof seen === 'string' ? seen !== ip : !seen.has(ip));
+  }
+}
 
 /**
  * The MAC a reply claims for itself at `o.ip`, unless the link showed that MAC at other addresses
@@ -258,8 +276,7 @@ type LinkSightings = ReadonlyMap<string, ReadonlySet<string>>;
  */
 function believedClaim(o: Observation, link: LinkSightings): string | null {
   if (!o.mac || o.source === 'neighbour-table') return null;
-  const shownAt = link.get(o.mac);
-  return shownAt && !shownAt.has(o.ip) ? null : o.mac;
+  return link.showsElsewhereOnly(o.mac, o.ip) ? null : o.mac;
 }
 
 /** The MAC of a group of observations of one address, by macRank, else the one its link-local address was made from. */
@@ -287,9 +304,11 @@ function withMac(mac: string | null, macs: Set<string> | undefined): Set<string>
   return mac ? (macs ?? new Set<string>()).add(mac) : macs;
 }
 
-/** What one observation says about its device, for telling devices at one address apart (./address-units.ts). */
-function unitIdentity(o: Observation, fields: IdentityFields, link: LinkSightings): UnitIdentity {
-  const identity = identityOf(fields, o);
+/**
+ * What one observation says about its device, for telling devices at one address apart
+ * (./address-units.ts): its identity values (identityOf) and the MACs it names.
+ */
+function unitIdentity(o: Observation, identity: IdentitySets, link: LinkSightings): UnitIdentity {
   let macs = withMac(o.source === 'neighbour-table' ? (o.mac ?? null) : believedClaim(o, link), undefined);
   for (const field of SELF_NAMED_MAC_FIELDS) {
     const raw = o.fields[field];
@@ -307,11 +326,11 @@ function unitIdentity(o: Observation, fields: IdentityFields, link: LinkSighting
  */
 function addressRecords(observations: readonly Observation[], fields: IdentityFields): AddressRecord[] {
   const live = new Set<string>();
-  const link = new Map<string, Set<string>>();
+  const link = new LinkSightings();
   const byIp = new Map<string, Observation[]>();
   for (const o of observations) {
     if (!isStaleNeighbour(o)) live.add(o.ip);
-    if (o.source === 'neighbour-table' && o.mac && !isStaleNeighbour(o)) link.set(o.mac, (link.get(o.mac) ?? new Set()).add(o.ip));
+    if (o.source === 'neighbour-table' && o.mac && !isStaleNeighbour(o)) link.add(o.mac, o.ip);
     const list = byIp.get(o.ip);
     if (list) list.push(o);
     else byIp.set(o.ip, [o]);
@@ -320,14 +339,14 @@ function addressRecords(observations: readonly Observation[], fields: IdentityFi
   for (const [ip, list] of byIp) {
     if (!live.has(ip)) continue;
     const key = addressKey(ip);
-    const identities = list.map((o) => unitIdentity(o, fields, link));
-    let byObservation: Map<Observation, UnitIdentity> | undefined;
-    for (const unit of unitsAtAddress(list, identities)) {
+    const identities = list.map((o) => identityOf(fields, o));
+    let byObservation: Map<Observation, IdentitySets> | undefined;
+    for (const unit of unitsAtAddress(list, (i) => unitIdentity(list[i] as Observation, identities[i] as IdentitySets, link))) {
       // Nearly always the whole list, one device; else its observations' identities are looked up.
       let unitIdentities = identities;
       if (unit !== list) {
-        const read = (byObservation ??= new Map(list.map((o, i) => [o, identities[i] as UnitIdentity])));
-        unitIdentities = unit.map((o) => read.get(o) as UnitIdentity);
+        const read = (byObservation ??= new Map(list.map((o, i) => [o, identities[i] as IdentitySets])));
+        unitIdentities = unit.map((o) => read.get(o) as IdentitySets);
       }
       records.push({ ip, key, mac: macOf(ip, unit, link), identity: identityUnion(unitIdentities), observations: unit });
     }
