@@ -297,47 +297,59 @@ function outcomeOf(db: FingerprintDb, field: string, def: FieldDef, rules: reado
  */
 const KEPT_OUTCOMES = 2000;
 
-/** Outcomes of values already matched, by field then value. */
-class OutcomeMemo {
-  private readonly byField = new Map<string, Map<string, ValueOutcome>>();
+const NO_RULES: readonly IndexedRule[] = [];
+
+/** A field of fields.yaml with its rules, and the outcomes of its values already matched. */
+interface KnownField {
+  readonly name: string;
+  readonly def: FieldDef;
+  readonly rules: readonly IndexedRule[];
+  readonly outcomes: Map<string, ValueOutcome>;
+}
+
+/** The fields of one database, each found by one look-up per value, and the outcomes kept (KEPT_OUTCOMES in all). */
+class KnownFields {
+  private readonly byName = new Map<string, KnownField>();
   private size = 0;
 
-  get(field: string, value: string): ValueOutcome | undefined {
-    return this.byField.get(field)?.get(value);
+  constructor(db: FingerprintDb, index: RuleIndex) {
+    for (const [name, def] of db.fields) this.byName.set(name, { name, def, rules: index.byField.get(name) ?? NO_RULES, outcomes: new Map() });
   }
 
-  keep(field: string, value: string, outcome: ValueOutcome): void {
+  get(name: string): KnownField | undefined {
+    return this.byName.get(name);
+  }
+
+  keep(field: KnownField, value: string, outcome: ValueOutcome): void {
     if (this.size >= KEPT_OUTCOMES) {
-      this.byField.clear();
+      for (const known of this.byName.values()) known.outcomes.clear();
       this.size = 0;
     }
-    const values = this.byField.get(field);
-    if (values) values.set(value, outcome);
-    else this.byField.set(field, new Map([[value, outcome]]));
+    field.outcomes.set(value, outcome);
     this.size += 1;
   }
 }
 
-const memos = new WeakMap<FingerprintDb, OutcomeMemo>();
+const knownFields = new WeakMap<FingerprintDb, KnownFields>();
 
-function memoOf(db: FingerprintDb): OutcomeMemo {
-  let memo = memos.get(db);
-  if (!memo) {
-    memo = new OutcomeMemo();
-    memos.set(db, memo);
+function knownFieldsOf(db: FingerprintDb): KnownFields {
+  let known = knownFields.get(db);
+  if (!known) {
+    known = new KnownFields(db, ruleIndexOf(db));
+    knownFields.set(db, known);
   }
-  return memo;
+  return known;
 }
 
 /** One value of `field`: its identity mapping, and every rule of the field that matches it. */
-function gatherValue(db: FingerprintDb, memo: OutcomeMemo, field: string, def: FieldDef, rules: readonly IndexedRule[], rawValue: unknown, into: Gathered): void {
+function gatherValue(db: FingerprintDb, known: KnownFields, field: KnownField, rawValue: unknown, into: Gathered): void {
   if (typeof rawValue !== 'string') return;
   const value = rawValue.trim();
   if (!value || value.length > MAX_MATCH_VALUE_LENGTH) return;
-  let outcome = memo.get(field, value);
+  let outcome = field.outcomes.get(value);
   if (!outcome) {
-    outcome = outcomeOf(db, field, def, rules, value);
-    memo.keep(field, value, outcome);
+    outcome = outcomeOf(db, field.name, field.def, field.rules, value);
+    known.keep(field, value, outcome);
   }
   if (outcome.fromField) into.addCandidate(into.fromFields, outcome.fromField);
   for (let i = 0; i < outcome.evidence.length; i++) {
@@ -347,7 +359,6 @@ function gatherValue(db: FingerprintDb, memo: OutcomeMemo, field: string, def: F
   for (const candidate of outcome.fromRules) into.addCandidate(into.fromRules, candidate);
 }
 
-const NO_RULES: readonly IndexedRule[] = [];
 
 /**
  * Fingerprints one device: OUI of its MAC, then every known field of every observation (values
@@ -357,7 +368,7 @@ const NO_RULES: readonly IndexedRule[] = [];
  */
 export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): DeviceFingerprint {
   const index = ruleIndexOf(db);
-  const memo = memoOf(db);
+  const known = knownFieldsOf(db);
   const into = deviceGathered;
   into.clear();
 
@@ -368,13 +379,12 @@ export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): D
   }
 
   for (const { fields } of input.observations) {
-    for (const field in fields) {
-      const def = db.fields.get(field);
-      if (!def) continue;
-      const rules = index.byField.get(field) ?? NO_RULES;
-      const raw = fields[field];
-      if (Array.isArray(raw)) for (const value of raw) gatherValue(db, memo, field, def, rules, value, into);
-      else gatherValue(db, memo, field, def, rules, raw, into);
+    for (const name in fields) {
+      const field = known.get(name);
+      if (!field) continue;
+      const raw = fields[name];
+      if (Array.isArray(raw)) for (const value of raw) gatherValue(db, known, field, value, into);
+      else gatherValue(db, known, field, raw, into);
     }
   }
 
