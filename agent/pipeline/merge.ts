@@ -244,6 +244,17 @@ function unionOf(identities: readonly IdentitySets[], kind: IdentityKind): Reado
 }
 
 function identityUnion(identities: readonly IdentitySets[]): IdentitySets {
+  // Nearly always one observation at most names the device: its identity is the union.
+  let naming: IdentitySets = NO_IDENTITY;
+  for (const identity of identities) {
+    if (identity === NO_IDENTITY || identity === naming) continue;
+    if (naming !== NO_IDENTITY) return unionOfAll(identities);
+    naming = identity;
+  }
+  return naming;
+}
+
+function unionOfAll(identities: readonly IdentitySets[]): IdentitySets {
   const [serial, uuid, model] = [unionOf(identities, 'serial'), unionOf(identities, 'uuid'), unionOf(identities, 'model')];
   return serial === NO_VALUES && uuid === NO_VALUES && model === NO_VALUES ? NO_IDENTITY : { serial, uuid, model };
 }
@@ -420,6 +431,7 @@ export function mergeObservations(observations: readonly Observation[], fields: 
   const records = addressRecords(observations, fields);
   const carriers = new Map<string, number[]>();
   records.forEach((record, i) => {
+    if (record.identity === NO_IDENTITY) return;
     for (const kind of JOINING_KINDS) {
       for (const value of record.identity[kind]) {
         const key = `${kind} ${value}`;
