@@ -194,7 +194,7 @@ function familiesMatching(model: string, table: CveTable): readonly (readonly Cv
 }
 
 /** The family verdict of one CVE for a device whose model is in `families` (the CVE's families that match it), or null when there are none. */
-function familyFlag(table: CveTable, families: readonly CveFamily[], model: string, firmware: string | null): { status: VulnerabilityStatus; reason: string } | null {
+function familyFlag(table: CveTable, families: readonly CveFamily[], model: string, firmware: string | null): FamilyVerdict | null {
   let best: { family: CveFamily; verdict: Verdict } | null = null;
   for (const family of families) {
     if (firmware === null) {
@@ -218,6 +218,25 @@ function familyFlag(table: CveTable, families: readonly CveFamily[], model: stri
     case 'unknown':
       return { status: 'possibly-affected', reason: `${row}; ${verdict.why}` };
   }
+}
+
+type FamilyVerdict = { status: VulnerabilityStatus; reason: string };
+
+/**
+ * The family verdicts of devices whose firmware is not known, kept with the list of families
+ * (familiesOf's, one per model and CVE): such a verdict depends on the model alone, so the devices
+ * of one model share it (and its reason) instead of each building its own.
+ */
+const unknownFirmwareVerdicts = new WeakMap<readonly CveFamily[], FamilyVerdict | null>();
+
+function familyFlagOf(table: CveTable, families: readonly CveFamily[], model: string, firmware: string | null): FamilyVerdict | null {
+  if (firmware !== null) return familyFlag(table, families, model, firmware);
+  let verdict = unknownFirmwareVerdicts.get(families);
+  if (verdict === undefined) {
+    verdict = familyFlag(table, families, model, null);
+    unknownFirmwareVerdicts.set(families, verdict);
+  }
+  return verdict;
 }
 
 /** The firmware-line verdict of one CVE for a device no family matches, or null when none concerns it. */
@@ -251,7 +270,7 @@ export function vulnerabilitiesOf(table: CveTable, input: VulnerabilityInput): V
     const cve = table.cves[i]!;
     if (cve.vendor !== input.linkedVendor) continue;
     const matching = families?.[i];
-    const found = (model && matching?.length && familyFlag(table, matching, model, firmware)) || (firmware && firmwareLineFlag(table, cve, input, firmware)) || null;
+    const found = (model && matching?.length && familyFlagOf(table, matching, model, firmware)) || (firmware && firmwareLineFlag(table, cve, input, firmware)) || null;
     if (!found) continue;
     let { reason } = found;
     if ((input.relation === 'oem' || oemCode) && cve.brandRecord === null) {
