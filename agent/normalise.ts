@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { defaultFingerprintDir } from './fingerprint/load.js';
 import { readKnowledgeFile } from './knowledge/read.js';
 import { normaliseMac } from './net/mac.js';
+import { KeptAnswersPerTable } from './kept-answers.js';
 
 /** fingerprints/comparison.yaml. */
 export const COMPARISON_FILE = 'comparison.yaml';
@@ -66,8 +67,22 @@ function withoutVendorPrefix(model: string, rules: ComparisonRules): string {
   return rest;
 }
 
+/**
+ * How many models' comparable forms are kept per set of rules; when full it starts again. An
+ * estate shows the same few hundred models device after device (the merge and the matcher ask for
+ * each). Model names are a few dozen characters: longer text is worked out each time, so that the
+ * kept forms stay under 2 MB (2,000 × 2 × 256 two-byte characters) whatever devices send.
+ */
+const KEPT_MODELS = 2000;
+const LONGEST_KEPT_MODEL = 256;
+const comparableModels = new KeptAnswersPerTable<ComparisonRules, string>(KEPT_MODELS);
+
 /** A model as compared: without its vendor prefix, then as comparableText. */
 export function comparableModel(value: string, rules: ComparisonRules): string {
+  return value.length > LONGEST_KEPT_MODEL ? comparableModelOf(value, rules) : comparableModels.of(rules, value, comparableModelOf);
+}
+
+function comparableModelOf(value: string, rules: ComparisonRules): string {
   return comparableText(withoutVendorPrefix(value, rules));
 }
 

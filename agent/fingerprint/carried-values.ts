@@ -3,7 +3,7 @@
  * runs on (every field fields.yaml gives its kind) and the values of those fields in a device's
  * observations.
  */
-import type { EvidenceSource, Observation } from '../types.js';
+import type { Evidence, EvidenceSource, Observation } from '../types.js';
 import { compilePattern, readKnowledgeFile } from '../knowledge/read.js';
 import { MAX_MATCH_VALUE_LENGTH, namedGroups } from './match.js';
 import type { FieldDef } from './types.js';
@@ -67,6 +67,15 @@ export function holdsCarriedField(carriers: readonly { readonly fields: Readonly
   for (const field in observation.fields) if (carried.has(field)) return true;
   return false;
 }
+
+/** Whether any of `observations` has a field some carrier of `carriers` runs on. */
+export function holdsAnyCarriedField(carriers: readonly { readonly fields: ReadonlyMap<string, EvidenceSource> }[], observations: readonly Observation[]): boolean {
+  for (const observation of observations) if (holdsCarriedField(carriers, observation)) return true;
+  return false;
+}
+
+/** What a carrier table finds in a device that holds none of its fields (nearly every device): one list, shared. */
+export const NO_CARRIED_EVIDENCE: readonly Evidence[] = Object.freeze([]);
 
 /** Every string value of `fields` in `observation` (list fields value by value; over-long values skipped). */
 export function* valuesOf(fields: ReadonlyMap<string, EvidenceSource>, observation: Observation): Generator<{ field: string; source: EvidenceSource; value: string }> {

@@ -8,7 +8,7 @@ import { normaliseMac } from '../net/mac.js';
 import type { Evidence, Observation } from '../types.js';
 import { lookupOui } from './oui.js';
 import { describeField } from './match.js';
-import { holdsCarriedField, readCarrierTable, valuesOf, type RawCarrier, type ReadCarrier } from './carried-values.js';
+import { holdsAnyCarriedField, holdsCarriedField, NO_CARRIED_EVIDENCE, readCarrierTable, valuesOf, type RawCarrier, type ReadCarrier } from './carried-values.js';
 import { OUI_RULE_ID, type FieldDef, type FingerprintDb, type OuiMatch } from './types.js';
 
 export const MAC_CARRIERS_FILE = 'mac-carriers.yaml';
@@ -49,9 +49,9 @@ export function macVerdict(db: FingerprintDb, mac: string): (OuiMatch & { readon
  * of `ownMacs` (those already have their OUI evidence). Written with the carrying field's
  * evidence source and the OUI rule id, so it counts as a platform trait, once per source.
  */
-export function carriedMacEvidence(db: FingerprintDb, carriers: readonly MacCarrier[], observations: readonly Observation[], ownMacs: readonly string[]): Evidence[] {
+export function carriedMacEvidence(db: FingerprintDb, carriers: readonly MacCarrier[], observations: readonly Observation[], ownMacs: readonly string[]): readonly Evidence[] {
+  if (!holdsAnyCarriedField(carriers, observations)) return NO_CARRIED_EVIDENCE;
   const evidence: Evidence[] = [];
-  if (carriers.length === 0) return evidence;
   let own: Set<string | null> | undefined;
   const seen = new Set<string>();
   for (const observation of observations) {

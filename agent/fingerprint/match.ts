@@ -85,13 +85,6 @@ interface Candidate {
   readonly same: string;
 }
 
-interface ValueStats {
-  /** The raw value shown: the heaviest spelling seen, then the lexically smallest. */
-  shown: Candidate;
-  weight: number;
-  count: number;
-}
-
 /** How values of an identity key are told apart: models by their comparable form, others as they are. */
 function sameValueKey(db: FingerprintDb, key: IdentityKey, value: string): string {
   return key === 'model' ? comparableModel(value, db.comparison) : value;
@@ -100,61 +93,139 @@ function sameValueKey(db: FingerprintDb, key: IdentityKey, value: string): strin
 /**
  * Highest weight; then the value seen most often; then the lexically smallest (deterministic).
  * Values with one sameValueKey are one value (a model with and without its vendor prefix,
- * agent/normalise.ts), shown as its heaviest spelling.
+ * agent/normalise.ts), shown as its heaviest spelling. Each value is counted where it first
+ * appears, by a scan of the list: a device has a handful of candidates per key (a list of
+ * thousands costs milliseconds, less than matching its values did).
  */
-function pick(candidates: readonly Candidate[] | undefined): string | null {
-  if (!candidates || candidates.length === 0) return null;
-  if (candidates.length === 1) return candidates[0]!.value;
-  const stats = new Map<string, ValueStats>();
-  for (const c of candidates) {
-    const same = c.same;
-    const s = stats.get(same);
-    if (s) {
-      s.weight = Math.max(s.weight, c.weight);
-      s.count += 1;
-      if (c.weight > s.shown.weight || (c.weight === s.shown.weight && c.value < s.shown.value)) s.shown = c;
-    } else stats.set(same, { shown: c, weight: c.weight, count: 1 });
-  }
-  let best: ValueStats | null = null;
-  for (const entry of stats.values()) {
-    if (
-      !best ||
-      entry.weight > best.weight ||
-      (entry.weight === best.weight && (entry.count > best.count || (entry.count === best.count && entry.shown.value < best.shown.value)))
-    ) {
-      best = entry;
+function pick(candidates: Reused<Candidate>): string | null {
+  if (candidates.size === 0) return null;
+  if (candidates.size === 1) return candidates.at(0).value;
+  let best: Candidate | null = null;
+  let bestWeight = 0;
+  let bestCount = 0;
+  for (let i = 0; i < candidates.size; i++) {
+    const first = candidates.at(i);
+    if (appearsBefore(candidates, i, first.same)) continue;
+    // This value's spellings: the raw value shown is the heaviest seen, then the lexically smallest.
+    let shown = first;
+    let weight = first.weight;
+    let count = 0;
+    for (let k = i; k < candidates.size; k++) {
+      const c = candidates.at(k);
+      if (c.same !== first.same) continue;
+      weight = Math.max(weight, c.weight);
+      count += 1;
+      if (c.weight > shown.weight || (c.weight === shown.weight && c.value < shown.value)) shown = c;
+    }
+    if (!best || weight > bestWeight || (weight === bestWeight && (count > bestCount || (count === bestCount && shown.value < best.value)))) {
+      best = shown;
+      bestWeight = weight;
+      bestCount = count;
     }
   }
-  return best ? best.shown.value : null;
+  return best ? best.value : null;
 }
 
-/** Candidates by their identity key's place in IDENTITY_KEYS. */
-type CandidatesByKey = (Candidate[] | undefined)[];
+function appearsBefore(candidates: Reused<Candidate>, i: number, same: string): boolean {
+  for (let k = 0; k < i; k++) if (candidates.at(k).same === same) return true;
+  return false;
+}
 
-function push(lists: CandidatesByKey, candidate: Candidate): void {
-  const list = lists[candidate.slot];
-  if (list) list.push(candidate);
-  else lists[candidate.slot] = [candidate];
+/**
+ * A list kept from one device to the next and overwritten: a device is fingerprinted synchronously,
+ * and what it gathers is read before the next one starts, so no list is grown afresh per device.
+ */
+class Reused<T> {
+  private readonly items: T[] = [];
+  size = 0;
+
+  at(i: number): T {
+    return this.items[i] as T;
+  }
+
+  push(item: T): void {
+    this.items[this.size++] = item;
+  }
+
+  clear(): void {
+    this.size = 0;
+  }
 }
 
 const SLOT_OF: ReadonlyMap<IdentityKey, number> = new Map(IDENTITY_KEYS.map((key, i) => [key, i]));
 
 /** What fingerprintDevice gathers from one device's MACs and values. */
-interface Gathered {
-  readonly evidence: Evidence[];
+class Gathered {
+  readonly evidence = new Reused<Evidence>();
   /** Each evidence item's place in the evidence order (IndexedRule rank, RuleIndex ouiRank), at the same index. */
-  readonly ranks: number[];
-  readonly fromFields: CandidatesByKey;
-  readonly fromRules: CandidatesByKey;
+  readonly ranks = new Reused<number>();
+  /** Candidates by their identity key's place in IDENTITY_KEYS. */
+  readonly fromFields = IDENTITY_KEYS.map(() => new Reused<Candidate>());
+  readonly fromRules = IDENTITY_KEYS.map(() => new Reused<Candidate>());
+
+  clear(): void {
+    this.evidence.clear();
+    this.ranks.clear();
+    for (const list of this.fromFields) list.clear();
+    for (const list of this.fromRules) list.clear();
+  }
+
+  addCandidate(lists: readonly Reused<Candidate>[], candidate: Candidate): void {
+    (lists[candidate.slot] as Reused<Candidate>).push(candidate);
+  }
+
+  /**
+   * The evidence sorted by source (registry order), then OUI evidence, then rule order in the
+   * database, then detail and vendor; repeats (the same rule on the same detail) once. Repeats sort
+   * next to each other, so each is dropped by comparing it with the item before it.
+   */
+  sortedEvidence(): Evidence[] {
+    const evidence = this.evidence;
+    const order = new Array<number>(evidence.size);
+    for (let i = 0; i < evidence.size; i++) order[i] = i;
+    // The sort is stable: items that compare equal keep their order, as when sorting the items themselves.
+    sortSmall(order, this.byRank);
+    // Repeats dropped by moving the indices kept to the front; the list is then built at its size (a device keeps it).
+    let kept = 0;
+    for (let k = 0; k < order.length; k++) {
+      const e = evidence.at(order[k]!);
+      const before = k > 0 ? evidence.at(order[k - 1]!) : undefined;
+      if (
+        !before ||
+        e.rule !== before.rule ||
+        e.detail !== before.detail ||
+        e.supports !== before.supports ||
+        e.source !== before.source ||
+        e.confidence !== before.confidence
+      ) {
+        order[kept++] = order[k]!;
+      }
+    }
+    const sorted = new Array<Evidence>(kept);
+    for (let k = 0; k < kept; k++) sorted[k] = evidence.at(order[k]!);
+    return sorted;
+  }
+
+  /** Orders two gathered evidence items, given by index: rank, then detail, then vendor. */
+  private readonly byRank = (a: number, b: number): number => {
+    const ea = this.evidence.at(a);
+    const eb = this.evidence.at(b);
+    return this.ranks.at(a) - this.ranks.at(b) || compareCodeUnits(ea.detail, eb.detail) || compareCodeUnits(ea.supports ?? '', eb.supports ?? '');
+  };
+
+  /** The value chosen for the identity key in `slot`: field mappings first, then rule captures and sets. */
+  chosen(slot: number): string | null {
+    return pick(this.fromFields[slot] as Reused<Candidate>) ?? pick(this.fromRules[slot] as Reused<Candidate>);
+  }
 }
+
+/** The one Gathered, cleared for each device. */
+const deviceGathered = new Gathered();
 
 /** The device's MACs in canonical form, sorted, each once. */
 function macsOf(input: FingerprintInput): string[] {
-  const macs: string[] = [];
-  for (const raw of input.macs ?? input.observations.map((o) => o.mac)) {
-    const mac = raw ? normaliseMac(raw) : null;
-    if (mac) macs.push(mac);
-  }
+  const read = (input.macs ?? input.observations.map((o) => o.mac)).map((raw) => (raw ? normaliseMac(raw) : null));
+  const macs = read.includes(null) ? read.filter((mac): mac is string => mac !== null) : (read as string[]);
   return macs.length > 1 ? sortedOnce(macs) : macs;
 }
 
@@ -164,7 +235,9 @@ function gatherOui(db: FingerprintDb, index: RuleIndex, mac: string, into: Gathe
   const vendor = hit.vendor ? db.vendors.get(hit.vendor) : undefined;
   into.evidence.push({
     source: 'oui',
-    detail: `MAC ${mac} is registered to ${hit.organisation} (IEEE ${hit.prefix})`,
+    // Joined rather than a template, which V8 keeps as a chain of six strings until something reads
+    // it whole: the device keeps this detail, in half the memory as one flat string.
+    detail: ['MAC ', mac, ' is registered to ', hit.organisation, ' (IEEE ', hit.prefix, ')'].join(''),
     supports: vendor ? vendor.key : null,
     rule: OUI_RULE_ID,
     confidence: vendor ? vendor.ouiConfidence : 0,
@@ -224,57 +297,68 @@ function outcomeOf(db: FingerprintDb, field: string, def: FieldDef, rules: reado
  */
 const KEPT_OUTCOMES = 2000;
 
-/** Outcomes of values already matched, by field then value. */
-class OutcomeMemo {
-  private readonly byField = new Map<string, Map<string, ValueOutcome>>();
+const NO_RULES: readonly IndexedRule[] = [];
+
+/** A field of fields.yaml with its rules, and the outcomes of its values already matched. */
+interface KnownField {
+  readonly name: string;
+  readonly def: FieldDef;
+  readonly rules: readonly IndexedRule[];
+  readonly outcomes: Map<string, ValueOutcome>;
+}
+
+/** The fields of one database, each found by one look-up per value, and the outcomes kept (KEPT_OUTCOMES in all). */
+class KnownFields {
+  private readonly byName = new Map<string, KnownField>();
   private size = 0;
 
-  get(field: string, value: string): ValueOutcome | undefined {
-    return this.byField.get(field)?.get(value);
+  constructor(db: FingerprintDb, index: RuleIndex) {
+    for (const [name, def] of db.fields) this.byName.set(name, { name, def, rules: index.byField.get(name) ?? NO_RULES, outcomes: new Map() });
   }
 
-  keep(field: string, value: string, outcome: ValueOutcome): void {
+  get(name: string): KnownField | undefined {
+    return this.byName.get(name);
+  }
+
+  keep(field: KnownField, value: string, outcome: ValueOutcome): void {
     if (this.size >= KEPT_OUTCOMES) {
-      this.byField.clear();
+      for (const known of this.byName.values()) known.outcomes.clear();
       this.size = 0;
     }
-    const values = this.byField.get(field);
-    if (values) values.set(value, outcome);
-    else this.byField.set(field, new Map([[value, outcome]]));
+    field.outcomes.set(value, outcome);
     this.size += 1;
   }
 }
 
-const memos = new WeakMap<FingerprintDb, OutcomeMemo>();
+const knownFields = new WeakMap<FingerprintDb, KnownFields>();
 
-function memoOf(db: FingerprintDb): OutcomeMemo {
-  let memo = memos.get(db);
-  if (!memo) {
-    memo = new OutcomeMemo();
-    memos.set(db, memo);
+function knownFieldsOf(db: FingerprintDb): KnownFields {
+  let known = knownFields.get(db);
+  if (!known) {
+    known = new KnownFields(db, ruleIndexOf(db));
+    knownFields.set(db, known);
   }
-  return memo;
+  return known;
 }
 
 /** One value of `field`: its identity mapping, and every rule of the field that matches it. */
-function gatherValue(db: FingerprintDb, memo: OutcomeMemo, field: string, def: FieldDef, rules: readonly IndexedRule[], rawValue: unknown, into: Gathered): void {
+function gatherValue(db: FingerprintDb, known: KnownFields, field: KnownField, rawValue: unknown, into: Gathered): void {
   if (typeof rawValue !== 'string') return;
   const value = rawValue.trim();
   if (!value || value.length > MAX_MATCH_VALUE_LENGTH) return;
-  let outcome = memo.get(field, value);
+  let outcome = field.outcomes.get(value);
   if (!outcome) {
-    outcome = outcomeOf(db, field, def, rules, value);
-    memo.keep(field, value, outcome);
+    outcome = outcomeOf(db, field.name, field.def, field.rules, value);
+    known.keep(field, value, outcome);
   }
-  if (outcome.fromField) push(into.fromFields, outcome.fromField);
+  if (outcome.fromField) into.addCandidate(into.fromFields, outcome.fromField);
   for (let i = 0; i < outcome.evidence.length; i++) {
     into.evidence.push(outcome.evidence[i]!);
     into.ranks.push(outcome.ranks[i]!);
   }
-  for (const candidate of outcome.fromRules) push(into.fromRules, candidate);
+  for (const candidate of outcome.fromRules) into.addCandidate(into.fromRules, candidate);
 }
 
-const NO_RULES: readonly IndexedRule[] = [];
 
 /**
  * Fingerprints one device: OUI of its MAC, then every known field of every observation (values
@@ -284,8 +368,9 @@ const NO_RULES: readonly IndexedRule[] = [];
  */
 export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): DeviceFingerprint {
   const index = ruleIndexOf(db);
-  const memo = memoOf(db);
-  const into: Gathered = { evidence: [], ranks: [], fromFields: [], fromRules: [] };
+  const known = knownFieldsOf(db);
+  const into = deviceGathered;
+  into.clear();
 
   let registrant: string | null = null;
   for (const mac of macsOf(input)) {
@@ -294,35 +379,40 @@ export function fingerprintDevice(db: FingerprintDb, input: FingerprintInput): D
   }
 
   for (const { fields } of input.observations) {
-    for (const field in fields) {
-      const def = db.fields.get(field);
-      if (!def) continue;
-      const rules = index.byField.get(field) ?? NO_RULES;
-      const raw = fields[field];
-      if (Array.isArray(raw)) for (const value of raw) gatherValue(db, memo, field, def, rules, value, into);
-      else gatherValue(db, memo, field, def, rules, raw, into);
+    for (const name in fields) {
+      const field = known.get(name);
+      if (!field) continue;
+      const raw = fields[name];
+      if (Array.isArray(raw)) for (const value of raw) gatherValue(db, known, field, value, into);
+      else gatherValue(db, known, field, raw, into);
     }
   }
 
-  const chosen = (key: IdentityKey): string | null => {
-    const slot = SLOT_OF.get(key) ?? -1;
-    return pick(into.fromFields[slot]) ?? pick(into.fromRules[slot]);
-  };
   // Written out (not a loop over IDENTITY_KEYS) so the object is built with its final shape at once.
   const identity: Identity = {
-    manufacturer: chosen('manufacturer'),
-    brand: chosen('brand'),
-    model: chosen('model'),
-    firmware: chosen('firmware'),
-    serial: chosen('serial'),
-    deviceType: chosen('deviceType'),
+    manufacturer: into.chosen(MANUFACTURER_SLOT),
+    brand: into.chosen(BRAND_SLOT),
+    model: into.chosen(MODEL_SLOT),
+    firmware: into.chosen(FIRMWARE_SLOT),
+    serial: into.chosen(SERIAL_SLOT),
+    deviceType: into.chosen(DEVICE_TYPE_SLOT),
   };
   return {
-    evidence: sortedEvidence(into.evidence, into.ranks),
+    evidence: into.sortedEvidence(),
     identity,
     registrant,
   };
 }
+
+const slotOf = (key: IdentityKey): number => SLOT_OF.get(key) ?? -1;
+const [MANUFACTURER_SLOT, BRAND_SLOT, MODEL_SLOT, FIRMWARE_SLOT, SERIAL_SLOT, DEVICE_TYPE_SLOT] = [
+  slotOf('manufacturer'),
+  slotOf('brand'),
+  slotOf('model'),
+  slotOf('firmware'),
+  slotOf('serial'),
+  slotOf('deviceType'),
+];
 
 /** `list` sorted (code-unit order), repeats dropped; sorts `list` in place. */
 function sortedOnce(list: string[]): string[] {
@@ -331,36 +421,3 @@ function sortedOnce(list: string[]): string[] {
   return list.filter((item, i) => i === 0 || item !== list[i - 1]);
 }
 
-/**
- * The evidence sorted by source (registry order), then OUI evidence, then rule order in the
- * database, then detail and vendor; repeats (the same rule on the same detail) once. Repeats sort
- * next to each other, so each is dropped by comparing it with the item before it.
- */
-function sortedEvidence(evidence: readonly Evidence[], ranks: readonly number[]): Evidence[] {
-  const order: number[] = [];
-  for (let i = 0; i < evidence.length; i++) order.push(i);
-  // The sort is stable: items that compare equal keep their order, as when sorting the items themselves.
-  sortSmall(order, (a, b) => {
-    const ea = evidence[a]!;
-    const eb = evidence[b]!;
-    return ranks[a]! - ranks[b]! || compareCodeUnits(ea.detail, eb.detail) || compareCodeUnits(ea.supports ?? '', eb.supports ?? '');
-  });
-  // Repeats dropped by moving the indices kept to the front; the list is then built at its size (a device keeps it).
-  let kept = 0;
-  for (let k = 0; k < order.length; k++) {
-    const e = evidence[order[k]!]!;
-    const before = k > 0 ? evidence[order[k - 1]!] : undefined;
-    if (
-      !before ||
-      e.rule !== before.rule ||
-      e.detail !== before.detail ||
-      e.supports !== before.supports ||
-      e.source !== before.source ||
-      e.confidence !== before.confidence
-    ) {
-      order[kept++] = order[k]!;
-    }
-  }
-  order.length = kept;
-  return order.map((i) => evidence[i]!);
-}

@@ -9,7 +9,7 @@
 import type { Evidence, Observation } from '../types.js';
 import { compilePattern } from '../knowledge/read.js';
 import { describeField, MAX_MATCH_VALUE_LENGTH, namedGroups } from './match.js';
-import { holdsCarriedField, readCarrierTable, valuesOf, type RawCarrier, type ReadCarrier } from './carried-values.js';
+import { holdsAnyCarriedField, holdsCarriedField, NO_CARRIED_EVIDENCE, readCarrierTable, valuesOf, type RawCarrier, type ReadCarrier } from './carried-values.js';
 import { SERIAL_FRAGMENT_RULE_ID, type FieldDef, type FingerprintDb } from './types.js';
 
 export const SERIAL_CARRIERS_FILE = 'serial-carriers.yaml';
@@ -92,11 +92,11 @@ function serialsOf(db: FingerprintDb, observations: readonly Observation[]): Map
  * disagreement with all of them is written with confidence 0 and no vendor. Nothing when the
  * device gives no serial. Once per detail.
  */
-export function serialFragmentEvidence(db: FingerprintDb, carriers: readonly SerialCarrier[], observations: readonly Observation[]): Evidence[] {
-  const evidence: Evidence[] = [];
-  if (!observations.some((o) => holdsCarriedField(carriers, o))) return evidence;
+export function serialFragmentEvidence(db: FingerprintDb, carriers: readonly SerialCarrier[], observations: readonly Observation[]): readonly Evidence[] {
+  if (!holdsAnyCarriedField(carriers, observations)) return NO_CARRIED_EVIDENCE;
   const serials = serialsOf(db, observations);
-  if (serials.size === 0) return evidence;
+  if (serials.size === 0) return NO_CARRIED_EVIDENCE;
+  const evidence: Evidence[] = [];
   const seen = new Set<string>();
   for (const observation of observations) {
     if (!holdsCarriedField(carriers, observation)) continue;

@@ -34,7 +34,8 @@ export function splitZone(text: string): { address: string; zone: string } {
 
 /** The address without its zone (`fe80::1%eth0` → `fe80::1`). */
 export function withoutZone(address: string): string {
-  return splitZone(address).address;
+  const i = address.indexOf('%');
+  return i < 0 ? address : address.slice(0, i);
 }
 
 /** The zone of a link-local address (`eth0` of `fe80::1%eth0`), or undefined. */

@@ -53,7 +53,10 @@ interface Unit {
   observations: Observation[];
 }
 
-const hasJoiningValue = (id: UnitIdentity): boolean => JOINING.some((k) => id[k].size > 0);
+function hasJoiningValue(id: UnitIdentity): boolean {
+  for (const kind of JOINING) if (id[kind].size > 0) return true;
+  return false;
+}
 
 /** Both hold values of one kind and share none of them. */
 function conflict(a: UnitIdentity, b: UnitIdentity): boolean {
@@ -120,16 +123,22 @@ function namedUnit(units: readonly Unit[], id: UnitIdentity): Unit | null {
 
 /**
  * The observations of one address (all with the same `ip`), one list per device there, in a stable
- * order. `identityOf` reads what an observation says about its device (serials, UUIDs and models as
- * the merge compares them; `mac`: the MAC a reply claims for itself, or a neighbour entry's).
+ * order; `observations` itself when the address is one device (nearly always). `identityAt(i)`
+ * reads what `observations[i]` says about its device (serials, UUIDs and models as the merge
+ * compares them; `mac`: the MAC a reply claims for itself, or a neighbour entry's); it is asked of
+ * the replies alone unless the address is shared out.
  */
-export function unitsAtAddress(observations: readonly Observation[], identityOf: (o: Observation) => UnitIdentity): Observation[][] {
-  const read = observations.map((o) => ({ o, id: identityOf(o) }));
+export function unitsAtAddress(observations: Observation[], identityAt: (i: number) => UnitIdentity): Observation[][] {
+  let joiningReplies = 0;
+  for (let i = 0; i < observations.length; i++) {
+    if (SELF_DESCRIBING_SOURCES.has((observations[i] as Observation).source) && hasJoiningValue(identityAt(i))) joiningReplies++;
+  }
+  if (joiningReplies < 2) return [observations];
+  const read = observations.map((o, i) => ({ o, id: identityAt(i) }));
   const replies = read.filter(({ o, id }) => SELF_DESCRIBING_SOURCES.has(o.source) && hasJoiningValue(id));
-  if (replies.length < 2) return [[...observations]];
   const joined = joinedReplies(replies);
-  if (joined.length > MAX_DEVICES_PER_ADDRESS) return [[...observations]];
-  if (!joined.some((u, i) => joined.some((v, j) => j > i && conflict(u.identity, v.identity)))) return [[...observations]];
+  if (joined.length > MAX_DEVICES_PER_ADDRESS) return [observations];
+  if (!joined.some((u, i) => joined.some((v, j) => j > i && conflict(u.identity, v.identity)))) return [observations];
   const units = foldUnambiguous(joined);
 
   const taken = new Set(replies.map(({ o }) => o));

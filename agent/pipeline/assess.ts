@@ -51,14 +51,15 @@ function firstText(fields: Observation['fields'], names: readonly string[]): str
 
 /** Services the observations show: each port that answered, what spoke there, and its banner. */
 function servicesOf(host: ObservedHost): Service[] {
-  const byPort = new Map<number, Observation[]>();
+  let byPort: Map<number, Observation[]> | undefined;
   for (const o of host.observations) {
     if (o.port === undefined || o.status === 'refused' || o.status === 'timeout') continue;
-    const seen = byPort.get(o.port);
+    const seen = (byPort ??= new Map()).get(o.port);
     if (seen) seen.push(o);
     else byPort.set(o.port, [o]);
   }
   const services: Service[] = [];
+  if (!byPort) return services;
   for (const [port, seen] of byPort) {
     const spoken = PROTOCOL_BY_SOURCE.find(([source]) => seen.some((o) => o.source === source))?.[1];
     const protocol = spoken === 'http' && seen.some((o) => o.source === 'tls-certificate') ? 'https' : spoken;
@@ -74,13 +75,21 @@ export const CLEANED_TEXT_RULE_ID = 'device-text-cleaned';
 
 const EVIDENCE_SOURCE_OF: ReadonlyMap<string, EvidenceSource | null> = new Map(discoverers.map((d) => [d.name, d.evidence]));
 
+/** What a device whose text needed no cleaning (nearly every device) gets: one list, shared. */
+const NO_CLEANED_TEXT: readonly Evidence[] = Object.freeze([]);
+
+function holdsCleanedText(observations: readonly Observation[]): boolean {
+  for (const o of observations) if (o.fields[CLEANED_FIELD] !== undefined) return true;
+  return false;
+}
+
 /**
  * One piece of evidence per field whose value held control or bidirectional formatting characters,
  * removed at ingest (the observations' `text.cleaned`): a device that sends them is worth knowing
  * about, though it supports no vendor.
  */
-function cleanedTextEvidence(host: ObservedHost): Evidence[] {
-  if (!host.observations.some((o) => o.fields[CLEANED_FIELD] !== undefined)) return [];
+function cleanedTextEvidence(host: ObservedHost): readonly Evidence[] {
+  if (!holdsCleanedText(host.observations)) return NO_CLEANED_TEXT;
   const found = new Map<string, Evidence>();
   for (const o of host.observations) {
     const cleaned = o.fields[CLEANED_FIELD];
@@ -143,27 +152,46 @@ export function buildDevice(db: Knowledge, host: ObservedHost): Device {
   const evidence = host.sharedMac || cleaned.length > 0 ? [...(host.sharedMac ? [sharedMacEvidence(host.sharedMac)] : []), ...deviceEvidence, ...cleaned] : deviceEvidence;
   // The document's addresses are plain (a link-local one's zone goes to addressDetails).
   const addresses = host.addresses.length > 1 ? [...new Set(host.addresses.map(withoutZone))] : host.addresses;
+  const id = deviceId(host, identity.serial);
+  const ip = withoutZone(host.ip);
+  const mac = host.mac;
+  const addressDetails = addressDetailsOf(host.addresses);
+  const vulnerabilities = vulnerabilitiesOf(db.cves, {
+    model: identity.model,
+    firmware: identity.firmware,
+    linkedVendor: classification.linkedVendor,
+    relation: classification.relation,
+    brand: identity.brand,
+  });
+  const services = servicesOf(host);
+  const policies = policiesFor(db.policies, classification);
+  const macShared = host.sharedMac !== null && host.mac === host.sharedMac.mac;
+  // In the document's order. A device with one address and one MAC of its own (nearly every one)
+  // is built whole by one literal; the optional properties go in their places otherwise.
+  if (addresses.length <= 1 && host.ownMacs.length <= 1 && !macShared) {
+    return { id, ip, mac, addressDetails, identity, classification, evidence, vulnerabilities, services, policies };
+  }
   return {
-    id: deviceId(host, identity.serial),
-    ip: withoutZone(host.ip),
-    mac: host.mac,
+    id,
+    ip,
+    mac,
     ...(addresses.length > 1 ? { addresses } : {}),
-    addressDetails: host.addresses.map(describeAddress).filter((d): d is AddressDetail => d !== null),
+    addressDetails,
     ...(host.ownMacs.length > 1 ? { macs: [...host.ownMacs] } : {}),
-    ...(host.sharedMac && host.mac === host.sharedMac.mac ? { macShared: true } : {}),
+    ...(macShared ? { macShared: true } : {}),
     identity,
     classification,
     evidence,
-    vulnerabilities: vulnerabilitiesOf(db.cves, {
-      model: identity.model,
-      firmware: identity.firmware,
-      linkedVendor: classification.linkedVendor,
-      relation: classification.relation,
-      brand: identity.brand,
-    }),
-    services: servicesOf(host),
-    policies: policiesFor(db.policies, classification),
+    vulnerabilities,
+    services,
+    policies,
   };
+}
+
+/** Each address's description (a device keeps the list: built at its size, nearly always one address). */
+function addressDetailsOf(addresses: readonly string[]): AddressDetail[] {
+  const details = addresses.map(describeAddress);
+  return details.includes(null) ? details.filter((d): d is AddressDetail => d !== null) : (details as AddressDetail[]);
 }
 
 /**

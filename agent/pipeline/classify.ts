@@ -53,7 +53,7 @@ import { claimOf } from '../fingerprint/match.js';
 import type { Claim, FingerprintDb, Vendor } from '../fingerprint/types.js';
 import type { ClassificationWeights } from '../knowledge/tables.js';
 import type { Classification, Evidence, Identity, LinkedVendor, Relation } from '../types.js';
-import { compareCodeUnits, sortSmall } from '../fingerprint/small-sort.js';
+import { compareCodeUnits } from '../fingerprint/small-sort.js';
 
 export interface ClassifyResult {
   classification: Classification;
@@ -152,14 +152,35 @@ function noisyOr(terms: Terms, by: By, name: string, part: Part, claim?: Claim):
   return 1 - miss;
 }
 
-/** The groups or vendors of the terms (of one claim, if given), each once, in code-unit order. */
-function namesOf(terms: Terms, by: By, claim?: Claim): string[] {
-  const names: string[] = [];
-  for (let i = 0; i < terms.size; i++) {
-    const term = terms.at(i);
-    if ((claim === undefined || term.claim === claim) && !names.includes(term[by])) names.push(term[by]);
+/**
+ * The groups or vendors of a device's terms, each once, in code-unit order: a list kept from one
+ * device to the next and overwritten, like the terms it is read from.
+ */
+class SortedNames {
+  private readonly names: string[] = [];
+  size = 0;
+
+  at(i: number): string {
+    return this.names[i] as string;
   }
-  return sortSmall(names, compareCodeUnits);
+
+  /** The names `by` of the terms (of one claim, if given). */
+  of(terms: Terms, by: By, claim?: Claim): this {
+    this.size = 0;
+    for (let i = 0; i < terms.size; i++) {
+      const term = terms.at(i);
+      if (claim === undefined || term.claim === claim) this.insert(term[by]);
+    }
+    return this;
+  }
+
+  private insert(name: string): void {
+    for (let k = 0; k < this.size; k++) if (this.at(k) === name) return;
+    let k = this.size;
+    for (; k > 0 && compareCodeUnits(this.at(k - 1), name) > 0; k--) this.names[k] = this.at(k - 1);
+    this.names[k] = name;
+    this.size += 1;
+  }
 }
 
 const deviceTerms = new Terms();
@@ -196,8 +217,13 @@ export interface GroupScores {
 
 /** Per maker group (hikvision, dahua, or a non-linked vendor key): S(G) and R(G) as documented above. */
 export function scoreGroups(db: FingerprintDb, evidence: readonly Evidence[]): GroupScores {
-  const { groups, own, rival } = groupScores(tally(db, evidence));
-  return { own: new Map(groups.map((g, i) => [g, own[i] ?? 0])), rival: new Map(groups.map((g, i) => [g, rival[i] ?? 0])) };
+  const scores = deviceScores.of(tally(db, evidence));
+  const result: GroupScores = { own: new Map(), rival: new Map() };
+  for (let i = 0; i < scores.groups.size; i++) {
+    result.own.set(scores.groups.at(i), scores.ownAt(i));
+    result.rival.set(scores.groups.at(i), scores.rivalAt(i));
+  }
+  return result;
 }
 
 function normaliseName(s: string): string {
@@ -214,72 +240,109 @@ export function vendorForLabel(db: FingerprintDb, label: string): Vendor | null 
   return null;
 }
 
-/** Maker groups in code-unit order, with S(G) and R(G) at the same index. */
-interface Scores {
-  readonly groups: readonly string[];
-  readonly own: readonly number[];
-  readonly rival: readonly number[];
-}
+/**
+ * Maker groups in code-unit order, with S(G) and R(G) at the same index: kept from one device to
+ * the next and overwritten, like the terms they are read from.
+ */
+class Scores {
+  readonly groups = new SortedNames();
+  private readonly own: number[] = [];
+  private readonly rival: number[] = [];
 
-function groupScores(terms: Terms): Scores {
-  const groups = namesOf(terms, 'group');
-  const own = new Array<number>(groups.length);
-  const rival = new Array<number>(groups.length);
-  for (let i = 0; i < groups.length; i++) {
-    own[i] = noisyOr(terms, 'group', groups[i] as string, 'own');
-    rival[i] = noisyOr(terms, 'group', groups[i] as string, 'rival');
+  of(terms: Terms): this {
+    this.groups.of(terms, 'group');
+    for (let i = 0; i < this.groups.size; i++) {
+      this.own[i] = noisyOr(terms, 'group', this.groups.at(i), 'own');
+      this.rival[i] = noisyOr(terms, 'group', this.groups.at(i), 'rival');
+    }
+    return this;
   }
-  return { groups, own, rival };
+
+  ownAt(i: number): number {
+    return this.own[i] as number;
+  }
+
+  rivalAt(i: number): number {
+    return this.rival[i] as number;
+  }
+
+  /** S(G) of `group`, 0 when no evidence supports it. */
+  scoreOf(group: string): number {
+    for (let i = 0; i < this.groups.size; i++) if (this.groups.at(i) === group) return this.ownAt(i);
+    return 0;
+  }
+
+  /** C against `group`: 1 − ∏ over every other group (in code-unit order) of (1 − R(G)). */
+  conflictAgainst(group: string): number {
+    let miss = 1;
+    for (let i = 0; i < this.groups.size; i++) if (this.groups.at(i) !== group) miss *= 1 - this.rivalAt(i);
+    return 1 - miss;
+  }
+
+  /** The first of `groups` with the highest S(G) above 0, or null. */
+  strongestOf<G extends string>(groups: readonly G[]): G | null {
+    let winner: G | null = null;
+    let score = 0;
+    for (const g of groups) {
+      const s = this.scoreOf(g);
+      if (s > score) {
+        winner = g;
+        score = s;
+      }
+    }
+    return winner;
+  }
+
+  /** The first group (in code-unit order) with the highest S(G) above 0, or null. */
+  strongest(): string | null {
+    let winner: string | null = null;
+    let score = 0;
+    for (let i = 0; i < this.groups.size; i++) {
+      if (this.ownAt(i) > score) {
+        winner = this.groups.at(i);
+        score = this.ownAt(i);
+      }
+    }
+    return winner;
+  }
 }
 
-/** S(G) of `group`, 0 when no evidence supports it. */
-function scoreOf(scores: Scores, group: string): number {
-  return scores.own[scores.groups.indexOf(group)] ?? 0;
-}
+const deviceScores = new Scores();
+const vendorNames = new SortedNames();
 
-/** C against `group`: 1 − ∏ over every other group (in code-unit order) of (1 − R(G)). */
-function conflictAgainst(scores: Scores, group: string): number {
-  let miss = 1;
-  for (let i = 0; i < scores.groups.length; i++) if (scores.groups[i] !== group) miss *= 1 - (scores.rival[i] ?? 0);
-  return 1 - miss;
-}
-
-/** The first of `groups` with the highest S(G) above 0, or null. */
-function strongest<G extends string>(scores: Scores, groups: readonly G[]): G | null {
-  let winner: G | null = null;
-  let score = 0;
-  for (const g of groups) {
-    const s = scoreOf(scores, g);
-    if (s > score) {
-      winner = g;
-      score = s;
+/**
+ * The vendor whose `claim` terms give the highest noisy-OR of `part`, the first in code-unit order
+ * on a tie, except that a vendor other than `maker` wins a tie with `maker` (a relabelled name over
+ * the maker's own leaking through); only vendors of `group`'s maker group when it is given. Null when
+ * no vendor has such terms.
+ */
+function strongestVendor(db: FingerprintDb, terms: Terms, claim: Claim, part: Part, maker: string | null, group: LinkedVendor | null): string | null {
+  const names = vendorNames.of(terms, 'vendor', claim);
+  let winner: string | null = null;
+  let winnerScore = 0;
+  for (let i = 0; i < names.size; i++) {
+    const name = names.at(i);
+    if (group !== null && db.vendors.get(name)?.linkedVendor !== group) continue;
+    const score = noisyOr(terms, 'vendor', name, part, claim);
+    if (winner === null || score > winnerScore || (score === winnerScore && name !== maker && winner === maker)) {
+      winner = name;
+      winnerScore = score;
     }
   }
-  return winner;
-}
-
-function best<T>(entries: readonly T[], better: (a: T, b: T) => boolean): T | null {
-  let winner: T | null = null;
-  for (const e of entries) if (winner === null || better(e, winner)) winner = e;
   return winner;
 }
 
 export function classify(db: FingerprintDb, evidence: readonly Evidence[], identityFromFingerprint: Identity): ClassifyResult {
   const fp = identityFromFingerprint;
   const terms = tally(db, evidence);
-  const scores = groupScores(terms);
+  const scores = deviceScores.of(terms);
   // Who made it: the linked vendor with the highest S(G), else the non-linked group with the highest.
-  const linked = strongest(scores, db.linkedVendors);
-  const maker = linked ?? strongest(scores, scores.groups);
-  const confidence = maker ? round3(scoreOf(scores, maker) * (1 - conflictAgainst(scores, maker))) : 0;
+  const linked = scores.strongestOf(db.linkedVendors);
+  const maker = linked ?? scores.strongest();
+  const confidence = maker ? round3(scores.scoreOf(maker) * (1 - scores.conflictAgainst(maker))) : 0;
 
   // What it is sold as.
-  const brandKey = best(namesOf(terms, 'vendor', 'brand'), (a, b) => {
-    const sa = noisyOr(terms, 'vendor', a, 'label', 'brand');
-    const sb = noisyOr(terms, 'vendor', b, 'label', 'brand');
-    if (sa !== sb) return sa > sb;
-    return a !== maker && b === maker; // a relabelled name over the maker's own leaking through
-  });
+  const brandKey = strongestVendor(db, terms, 'brand', 'label', maker, null);
   let presented: Vendor | null = brandKey ? (db.vendors.get(brandKey) ?? null) : null;
   let unknownLabel: string | null = null;
   let whiteLabel = false;
@@ -300,8 +363,7 @@ export function classify(db: FingerprintDb, evidence: readonly Evidence[], ident
     if (presented) relation = relationOf(presented, linked);
     else if (unknownLabel || whiteLabel) relation = 'oem';
     else {
-      const inGroup = namesOf(terms, 'vendor', 'platform').filter((key) => db.vendors.get(key)?.linkedVendor === linked);
-      const pv = best(inGroup, (a, b) => noisyOr(terms, 'vendor', a, 'own', 'platform') > noisyOr(terms, 'vendor', b, 'own', 'platform'));
+      const pv = strongestVendor(db, terms, 'platform', 'own', null, linked);
       const vendor = pv ? db.vendors.get(pv) : undefined;
       relation = vendor ? relationOf(vendor, linked) : 'direct';
     }

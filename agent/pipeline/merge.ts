@@ -110,10 +110,13 @@ type IdentityKind = (typeof IDENTITY_KINDS)[number];
 /** Kinds that join addresses when they agree; a model only vetoes (many cameras share one). */
 const JOINING_KINDS: readonly IdentityKind[] = ['serial', 'uuid'];
 
-type IdentitySets = Record<IdentityKind, Set<string>>;
+/** Identity values by kind; shared between records and observations, so never changed once built. */
+type IdentitySets = Record<IdentityKind, ReadonlySet<string>>;
 
 interface AddressRecord {
   ip: string;
+  /** Its address's sort key (addressKey), read once. */
+  key: AddressKey;
   mac: string | null;
   identity: IdentitySets;
   observations: Observation[];
@@ -134,17 +137,6 @@ function compareAddressKeys(a: AddressKey, b: AddressKey): number {
 /** Sort key for addresses: IPv4 numerically, then IPv6 as text. */
 export function compareAddresses(a: string, b: string): number {
   return compareAddressKeys(addressKey(a), addressKey(b));
-}
-
-/**
- * `items` sorted by compareAddresses of their address, then by `tie`: each address read once (a
- * sort compares each item many times), the order the same.
- */
-function sortedByAddress<T extends { readonly ip: string }>(items: readonly T[], tie: (a: T, b: T) => number): T[] {
-  return items
-    .map((item) => ({ item, key: addressKey(item.ip) }))
-    .sort((a, b) => compareAddressKeys(a.key, b.key) || tie(a.item, b.item))
-    .map(({ item }) => item);
 }
 
 const LINK_RANK = 0;
@@ -185,29 +177,108 @@ function identityValue(raw: unknown): string | null {
   return value;
 }
 
-const emptyIdentity = (): IdentitySets => ({ serial: new Set(), uuid: new Set(), model: new Set() });
-
 /** The one empty set shared by every kind an observation holds no value of (most observations hold none). */
 const NO_VALUES: ReadonlySet<string> = new Set();
+/** The identity of everything that names none (most observations, most addresses). */
+const NO_IDENTITY: IdentitySets = Object.freeze({ serial: NO_VALUES, uuid: NO_VALUES, model: NO_VALUES });
+/** What an observation that names no device tells about its device (./address-units.ts). */
+const NO_UNIT_IDENTITY: UnitIdentity = Object.freeze({ ...NO_IDENTITY, mac: NO_VALUES });
 
-/** The identity values of one observation, by kind. */
-function identityOf(fields: IdentityFields, o: Observation): Record<IdentityKind, ReadonlySet<string>> {
-  const found: Partial<IdentitySets> = {};
-  for (const field in o.fields) {
-    const raw = o.fields[field];
-    for (const kind of IDENTITY_KINDS) {
-      if (!fields[kind].has(field)) continue;
-      for (const item of Array.isArray(raw) ? raw : [raw]) {
-        const value = identityValue(item);
-        if (value) (found[kind] ??= new Set()).add(kind === 'model' ? comparableModel(value, fields.comparison) : value);
-      }
-    }
+/** Field → the identity kinds it carries, in IDENTITY_KINDS order, worked out once per IdentityFields. */
+const kindsByField = new WeakMap<IdentityFields, ReadonlyMap<string, readonly IdentityKind[]>>();
+
+function identityKindsOf(fields: IdentityFields): ReadonlyMap<string, readonly IdentityKind[]> {
+  let kinds = kindsByField.get(fields);
+  if (!kinds) {
+    const byField = new Map<string, IdentityKind[]>();
+    for (const kind of IDENTITY_KINDS) for (const field of fields[kind]) byField.set(field, [...(byField.get(field) ?? []), kind]);
+    kinds = byField;
+    kindsByField.set(fields, kinds);
   }
-  return { serial: found.serial ?? NO_VALUES, uuid: found.uuid ?? NO_VALUES, model: found.model ?? NO_VALUES };
+  return kinds;
 }
 
-/** What the kernel's neighbour tables showed during this scan: the addresses at which each MAC answered. */
-type LinkSightings = ReadonlyMap<string, ReadonlySet<string>>;
+type FoundIdentity = Partial<Record<IdentityKind, Set<string>>>;
+
+/** `found` with `item` added to its values of `kind` when it is an identity value (a new `found` if there was none). */
+function withIdentityValue(fields: IdentityFields, kind: IdentityKind, item: unknown, found: FoundIdentity | undefined): FoundIdentity | undefined {
+  const value = identityValue(item);
+  if (!value) return found;
+  const into = found ?? {};
+  (into[kind] ??= new Set()).add(kind === 'model' ? comparableModel(value, fields.comparison) : value);
+  return into;
+}
+
+/** The identity values of one observation, by kind. */
+function identityOf(fields: IdentityFields, o: Observation): IdentitySets {
+  const kinds = identityKindsOf(fields);
+  let found: FoundIdentity | undefined;
+  for (const field in o.fields) {
+    const fieldKinds = kinds.get(field);
+    if (!fieldKinds) continue;
+    const raw = o.fields[field];
+    for (const kind of fieldKinds) {
+      if (Array.isArray(raw)) for (const item of raw) found = withIdentityValue(fields, kind, item, found);
+      else found = withIdentityValue(fields, kind, raw, found);
+    }
+  }
+  return found ? { serial: found.serial ?? NO_VALUES, uuid: found.uuid ?? NO_VALUES, model: found.model ?? NO_VALUES } : NO_IDENTITY;
+}
+
+/** The values of `kind` that any of `identities` holds; one of their own sets when only one holds any. */
+function unionOf(identities: readonly IdentitySets[], kind: IdentityKind): ReadonlySet<string> {
+  let union = NO_VALUES;
+  let owned: Set<string> | null = null;
+  for (const identity of identities) {
+    const values = identity[kind];
+    if (values.size === 0 || values === union) continue;
+    if (union.size === 0) {
+      union = values;
+      continue;
+    }
+    owned ??= new Set(union);
+    for (const v of values) owned.add(v);
+    union = owned;
+  }
+  return union;
+}
+
+function identityUnion(identities: readonly IdentitySets[]): IdentitySets {
+  // Nearly always one observation at most names the device: its identity is the union.
+  let naming: IdentitySets = NO_IDENTITY;
+  for (const identity of identities) {
+    if (identity === NO_IDENTITY || identity === naming) continue;
+    if (naming !== NO_IDENTITY) return unionOfAll(identities);
+    naming = identity;
+  }
+  return naming;
+}
+
+function unionOfAll(identities: readonly IdentitySets[]): IdentitySets {
+  const [serial, uuid, model] = [unionOf(identities, 'serial'), unionOf(identities, 'uuid'), unionOf(identities, 'model')];
+  return serial === NO_VALUES && uuid === NO_VALUES && model === NO_VALUES ? NO_IDENTITY : { serial, uuid, model };
+}
+
+/**
+ * What the kernel's neighbour tables showed during this scan: the addresses at which each MAC
+ * answered (one, nearly always: a set only for a MAC seen at several).
+ */
+class LinkSightings {
+  private readonly addresses = new Map<string, string | Set<string>>();
+
+  add(mac: string, ip: string): void {
+    const seen = this.addresses.get(mac);
+    if (seen === undefined) this.addresses.set(mac, ip);
+    else if (typeof seen !== 'string') seen.add(ip);
+    else if (seen !== ip) this.addresses.set(mac, new Set([seen, ip]));
+  }
+
+  /** Whether the link showed `mac`, at other addresses than `ip` only. */
+  showsElsewhereOnly(mac: string, ip: string): boolean {
+    const seen = this.addresses.get(mac);
+    return seen !== undefined && (typeof seen === 'string' ? seen !== ip : !seen.has(ip));
+  }
+}
 
 /**
  * The MAC a reply claims for itself at `o.ip`, unless the link showed that MAC at other addresses
@@ -216,8 +287,7 @@ type LinkSightings = ReadonlyMap<string, ReadonlySet<string>>;
  */
 function believedClaim(o: Observation, link: LinkSightings): string | null {
   if (!o.mac || o.source === 'neighbour-table') return null;
-  const shownAt = link.get(o.mac);
-  return shownAt && !shownAt.has(o.ip) ? null : o.mac;
+  return link.showsElsewhereOnly(o.mac, o.ip) ? null : o.mac;
 }
 
 /** The MAC of a group of observations of one address, by macRank, else the one its link-local address was made from. */
@@ -240,19 +310,23 @@ function macOf(ip: string, observations: readonly Observation[], link: LinkSight
  */
 const SELF_NAMED_MAC_FIELDS: readonly string[] = ['onvif.scope.mac'];
 
-/** What one observation says about its device, for telling devices at one address apart (./address-units.ts). */
-function unitIdentity(o: Observation, fields: IdentityFields, link: LinkSightings): UnitIdentity {
-  const identity = identityOf(fields, o);
-  let macs: Set<string> | undefined;
-  const own = o.source === 'neighbour-table' ? (o.mac ?? null) : believedClaim(o, link);
-  if (own) (macs ??= new Set()).add(own);
+/** `macs` with `mac` added, when there is one (a new set if there was none). */
+function withMac(mac: string | null, macs: Set<string> | undefined): Set<string> | undefined {
+  return mac ? (macs ?? new Set<string>()).add(mac) : macs;
+}
+
+/**
+ * What one observation says about its device, for telling devices at one address apart
+ * (./address-units.ts): its identity values (identityOf) and the MACs it names.
+ */
+function unitIdentity(o: Observation, identity: IdentitySets, link: LinkSightings): UnitIdentity {
+  let macs = withMac(o.source === 'neighbour-table' ? (o.mac ?? null) : believedClaim(o, link), undefined);
   for (const field of SELF_NAMED_MAC_FIELDS) {
     const raw = o.fields[field];
-    for (const value of Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]) {
-      const mac = normaliseMac(value);
-      if (mac) (macs ??= new Set()).add(mac);
-    }
+    if (Array.isArray(raw)) for (const value of raw) macs = withMac(normaliseMac(value), macs);
+    else if (raw !== undefined) macs = withMac(normaliseMac(raw), macs);
   }
+  if (!macs && identity === NO_IDENTITY) return NO_UNIT_IDENTITY;
   return { serial: identity.serial, uuid: identity.uuid, model: identity.model, mac: macs ?? NO_VALUES };
 }
 
@@ -263,11 +337,11 @@ function unitIdentity(o: Observation, fields: IdentityFields, link: LinkSighting
  */
 function addressRecords(observations: readonly Observation[], fields: IdentityFields): AddressRecord[] {
   const live = new Set<string>();
-  const link = new Map<string, Set<string>>();
+  const link = new LinkSightings();
   const byIp = new Map<string, Observation[]>();
   for (const o of observations) {
     if (!isStaleNeighbour(o)) live.add(o.ip);
-    if (o.source === 'neighbour-table' && o.mac && !isStaleNeighbour(o)) link.set(o.mac, (link.get(o.mac) ?? new Set()).add(o.ip));
+    if (o.source === 'neighbour-table' && o.mac && !isStaleNeighbour(o)) link.add(o.mac, o.ip);
     const list = byIp.get(o.ip);
     if (list) list.push(o);
     else byIp.set(o.ip, [o]);
@@ -275,14 +349,20 @@ function addressRecords(observations: readonly Observation[], fields: IdentityFi
   const records: AddressRecord[] = [];
   for (const [ip, list] of byIp) {
     if (!live.has(ip)) continue;
-    const read = new Map(list.map((o) => [o, unitIdentity(o, fields, link)]));
-    for (const unit of unitsAtAddress(list, (o) => read.get(o) as UnitIdentity)) {
-      const identity = emptyIdentity();
-      for (const o of unit) for (const kind of IDENTITY_KINDS) for (const v of (read.get(o) as UnitIdentity)[kind]) identity[kind].add(v);
-      records.push({ ip, mac: macOf(ip, unit, link), identity, observations: unit });
+    const key = addressKey(ip);
+    const identities = list.map((o) => identityOf(fields, o));
+    let byObservation: Map<Observation, IdentitySets> | undefined;
+    for (const unit of unitsAtAddress(list, (i) => unitIdentity(list[i] as Observation, identities[i] as IdentitySets, link))) {
+      // Nearly always the whole list, one device; else its observations' identities are looked up.
+      let unitIdentities = identities;
+      if (unit !== list) {
+        const read = (byObservation ??= new Map(list.map((o, i) => [o, identities[i] as IdentitySets])));
+        unitIdentities = unit.map((o) => read.get(o) as IdentitySets);
+      }
+      records.push({ ip, key, mac: macOf(ip, unit, link), identity: identityUnion(unitIdentities), observations: unit });
     }
   }
-  return sortedByAddress(records, (a, b) => (a.mac ?? '').localeCompare(b.mac ?? ''));
+  return records.sort((a, b) => compareAddressKeys(a.key, b.key) || (a.mac ?? '').localeCompare(b.mac ?? ''));
 }
 
 /** Two identity sets conflict when both hold values of one kind and share none of them. */
@@ -293,14 +373,31 @@ function conflicts(a: IdentitySets, b: IdentitySets): boolean {
   });
 }
 
-/** Union-find over address indexes; each root holds the union of its group's identity values. */
+/**
+ * Union-find over address indexes; each root holds the union of its group's identity values. A
+ * group's root is its lowest index. A root reads its record's sets until a join adds to them: then
+ * it takes copies of its own (most addresses join nothing).
+ */
 class Groups {
   private readonly parent: number[];
   private readonly identity: IdentitySets[];
+  /** The roots' sets of their own, by root. */
+  private readonly owned: (Record<IdentityKind, Set<string>> | undefined)[] = [];
 
   constructor(records: readonly AddressRecord[]) {
     this.parent = records.map((_, i) => i);
-    this.identity = records.map((r) => ({ serial: new Set(r.identity.serial), uuid: new Set(r.identity.uuid), model: new Set(r.identity.model) }));
+    this.identity = records.map((r) => r.identity);
+  }
+
+  private ownIdentity(root: number): Record<IdentityKind, Set<string>> {
+    let own = this.owned[root];
+    if (!own) {
+      const shared = this.identity[root] as IdentitySets;
+      own = { serial: new Set(shared.serial), uuid: new Set(shared.uuid), model: new Set(shared.model) };
+      this.owned[root] = own;
+      this.identity[root] = own;
+    }
+    return own;
   }
 
   root(i: number): number {
@@ -323,7 +420,7 @@ class Groups {
     const ib = this.identity[rb] as IdentitySets;
     if (conflicts(ia, ib)) return;
     const [keep, drop] = ra < rb ? [ra, rb] : [rb, ra];
-    const into = this.identity[keep] as IdentitySets;
+    const into = this.ownIdentity(keep);
     const from = this.identity[drop] as IdentitySets;
     for (const kind of IDENTITY_KINDS) for (const v of from[kind]) into[kind].add(v);
     this.parent[drop] = keep;
@@ -334,6 +431,7 @@ export function mergeObservations(observations: readonly Observation[], fields: 
   const records = addressRecords(observations, fields);
   const carriers = new Map<string, number[]>();
   records.forEach((record, i) => {
+    if (record.identity === NO_IDENTITY) return;
     for (const kind of JOINING_KINDS) {
       for (const value of record.identity[kind]) {
         const key = `${kind} ${value}`;
@@ -354,14 +452,15 @@ export function mergeObservations(observations: readonly Observation[], fields: 
 
   joinAcrossFamilies(records, groups);
 
-  const members = new Map<number, AddressRecord[]>();
+  // Groups in the order of their roots, each its lowest index: records, and so groups, in address order.
+  const members: AddressRecord[][] = [];
+  const groupAt: AddressRecord[][] = [];
   records.forEach((record, i) => {
     const root = groups.root(i);
-    const list = members.get(root);
-    if (list) list.push(record);
-    else members.set(root, [record]);
+    if (root === i) members.push((groupAt[i] = [record]));
+    else (groupAt[root] as AddressRecord[]).push(record);
   });
-  return hostsOf([...members.values()]);
+  return hostsOf(members);
 }
 
 /**
@@ -378,6 +477,7 @@ function joinAcrossFamilies(records: readonly AddressRecord[], groups: Groups): 
     else byMac.set(record.mac, [i]);
   });
   for (const indexes of byMac.values()) {
+    if (indexes.length === 1) continue; // an address alone joins nothing
     const ipv4 = indexes.filter((i) => isIPv4((records[i] as AddressRecord).ip));
     const ipv6 = indexes.filter((i) => !isIPv4((records[i] as AddressRecord).ip));
     const linkLocal = ipv6.filter((i) => isIpv6LinkLocal((records[i] as AddressRecord).ip));
@@ -387,37 +487,54 @@ function joinAcrossFamilies(records: readonly AddressRecord[], groups: Groups): 
   }
 }
 
-/** Devices from groups of address records (each sorted by address), with own and shared MACs told apart. */
+/** Each value of `group` that `of` gives (not null), once, in group order; a device keeps the list (one value, nearly always). */
+function distinct(group: readonly AddressRecord[], of: (r: AddressRecord) => string | null): string[] {
+  if (group.length === 1) {
+    const value = of(group[0] as AddressRecord);
+    return value === null ? [] : [value];
+  }
+  const values: string[] = [];
+  for (const r of group) {
+    const value = of(r);
+    if (value !== null && !values.includes(value)) values.push(value);
+  }
+  return values;
+}
+
+const ipOf = (r: AddressRecord): string => r.ip;
+const macOfRecord = (r: AddressRecord): string | null => r.mac;
+
+/**
+ * Devices from groups of address records (each sorted by address; the groups in the order of their
+ * first address, so the devices come out in address order), with own and shared MACs told apart.
+ */
 function hostsOf(groups: readonly AddressRecord[][]): ObservedHost[] {
+  const addressesOf = groups.map((group) => distinct(group, ipOf));
+  const macsOf = groups.map((group) => sortSmall(distinct(group, macOfRecord), compareCodeUnits));
   const addressesByMac = new Map<string, number>();
   const devicesByMac = new Map<string, number>();
-  for (const group of groups) {
-    const macs = new Set<string>();
-    for (const r of group) {
-      if (!r.mac) continue;
-      macs.add(r.mac);
-      addressesByMac.set(r.mac, (addressesByMac.get(r.mac) ?? 0) + 1);
-    }
-    for (const mac of macs) devicesByMac.set(mac, (devicesByMac.get(mac) ?? 0) + 1);
-  }
   const devicesByIp = new Map<string, number>();
-  for (const group of groups) for (const ip of new Set(group.map((r) => r.ip))) devicesByIp.set(ip, (devicesByIp.get(ip) ?? 0) + 1);
-  const hosts = groups.map((group): ObservedHost => {
-    const macs: string[] = [];
-    for (const r of group) if (r.mac !== null && !macs.includes(r.mac)) macs.push(r.mac);
-    sortSmall(macs, compareCodeUnits);
-    const ownMacs = macs.filter((m) => devicesByMac.get(m) === 1);
-    const shared = macs.find((m) => devicesByMac.get(m) !== 1);
-    const sharedMac = shared === undefined ? null : { mac: shared, otherAddresses: (addressesByMac.get(shared) ?? 0) - group.filter((r) => r.mac === shared).length };
-    return {
-      ip: (group[0] as AddressRecord).ip,
-      addresses: [...new Set(group.map((r) => r.ip))],
-      mac: ownMacs[0] ?? sharedMac?.mac ?? null,
-      ownMacs,
-      sharedMac,
-      ...(group.some((r) => (devicesByIp.get(r.ip) ?? 0) > 1) ? { addressShared: true as const } : {}),
-      observations: group.flatMap((r) => r.observations),
-    };
+  const count = (counts: Map<string, number>, key: string): void => {
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  };
+  groups.forEach((group, g) => {
+    for (const r of group) if (r.mac) count(addressesByMac, r.mac);
+    for (const mac of macsOf[g] as string[]) count(devicesByMac, mac);
+    for (const ip of addressesOf[g] as string[]) count(devicesByIp, ip);
   });
-  return sortedByAddress(hosts, () => 0);
+  return groups.map((group, g): ObservedHost => {
+    const macs = macsOf[g] as string[];
+    // A MAC seen in one device only is that device's own; the first other one is shared.
+    const shared = macs.find((m) => devicesByMac.get(m) !== 1);
+    const ownMacs = shared === undefined ? macs : macs.filter((m) => devicesByMac.get(m) === 1);
+    const sharedMac = shared === undefined ? null : { mac: shared, otherAddresses: (addressesByMac.get(shared) ?? 0) - group.filter((r) => r.mac === shared).length };
+    const ip = (group[0] as AddressRecord).ip;
+    const addresses = addressesOf[g] as string[];
+    const mac = ownMacs[0] ?? sharedMac?.mac ?? null;
+    const observations = group.length === 1 ? (group[0] as AddressRecord).observations : group.flatMap((r) => r.observations);
+    // Built whole by one literal, addressShared in its place when another device was heard at one of its addresses.
+    return addresses.some((a) => (devicesByIp.get(a) ?? 0) > 1)
+      ? { ip, addresses, mac, ownMacs, sharedMac, addressShared: true, observations }
+      : { ip, addresses, mac, ownMacs, sharedMac, observations };
+  });
 }

@@ -20,7 +20,6 @@
 import type { Cve, CveFamily, CveTable, FirmwareBoundary, FirmwareForm, FirmwareForms, HikvisionFirmware, Severity } from '../knowledge/cves.js';
 import { KeptAnswersPerTable } from '../kept-answers.js';
 import type { LinkedVendor, Relation, Vulnerability, VulnerabilityStatus } from '../types.js';
-import { sortSmall } from '../fingerprint/small-sort.js';
 
 /** What the matcher reads of a device: its identity's model, firmware and brand, and its classification. */
 export interface VulnerabilityInput {
@@ -195,7 +194,7 @@ function familiesMatching(model: string, table: CveTable): readonly (readonly Cv
 }
 
 /** The family verdict of one CVE for a device whose model is in `families` (the CVE's families that match it), or null when there are none. */
-function familyFlag(table: CveTable, families: readonly CveFamily[], model: string, firmware: string | null): { status: VulnerabilityStatus; reason: string } | null {
+function familyFlag(table: CveTable, families: readonly CveFamily[], model: string, firmware: string | null): FamilyVerdict | null {
   let best: { family: CveFamily; verdict: Verdict } | null = null;
   for (const family of families) {
     if (firmware === null) {
@@ -219,6 +218,25 @@ function familyFlag(table: CveTable, families: readonly CveFamily[], model: stri
     case 'unknown':
       return { status: 'possibly-affected', reason: `${row}; ${verdict.why}` };
   }
+}
+
+type FamilyVerdict = { status: VulnerabilityStatus; reason: string };
+
+/**
+ * The family verdicts of devices whose firmware is not known, kept with the list of families
+ * (familiesOf's, one per model and CVE): such a verdict depends on the model alone, so the devices
+ * of one model share it (and its reason) instead of each building its own.
+ */
+const unknownFirmwareVerdicts = new WeakMap<readonly CveFamily[], FamilyVerdict | null>();
+
+function familyFlagOf(table: CveTable, families: readonly CveFamily[], model: string, firmware: string | null): FamilyVerdict | null {
+  if (firmware !== null) return familyFlag(table, families, model, firmware);
+  let verdict = unknownFirmwareVerdicts.get(families);
+  if (verdict === undefined) {
+    verdict = familyFlag(table, families, model, null);
+    unknownFirmwareVerdicts.set(families, verdict);
+  }
+  return verdict;
 }
 
 /** The firmware-line verdict of one CVE for a device no family matches, or null when none concerns it. */
@@ -248,11 +266,11 @@ export function vulnerabilitiesOf(table: CveTable, input: VulnerabilityInput): V
   const oemCode = firmware !== null && (table.oemFirmware.get(input.linkedVendor)?.test(firmware) ?? false);
   const flags: VulnerabilityFlag[] = [];
   const families = model ? familiesOf(table, model) : null;
-  for (let i = 0; i < table.cves.length; i++) {
+  for (const i of cvesInIdOrder(table)) {
     const cve = table.cves[i]!;
     if (cve.vendor !== input.linkedVendor) continue;
     const matching = families?.[i];
-    const found = (model && matching?.length && familyFlag(table, matching, model, firmware)) || (firmware && firmwareLineFlag(table, cve, input, firmware)) || null;
+    const found = (model && matching?.length && familyFlagOf(table, matching, model, firmware)) || (firmware && firmwareLineFlag(table, cve, input, firmware)) || null;
     if (!found) continue;
     let { reason } = found;
     if ((input.relation === 'oem' || oemCode) && cve.brandRecord === null) {
@@ -261,5 +279,20 @@ export function vulnerabilitiesOf(table: CveTable, input: VulnerabilityInput): V
     }
     flags.push({ id: cve.id, status: found.status, severity: cve.severity, kev: cve.kev, reason, source: cve.source });
   }
-  return sortSmall(flags, (a, b) => compareCveIds(a.id, b.id));
+  return flags;
+}
+
+const idOrders = new WeakMap<CveTable, readonly number[]>();
+
+/**
+ * The indexes of the table's CVEs in id order (compareCveIds; table order among equal ids), worked
+ * out once per table: a device's flags are listed in this order without being sorted.
+ */
+function cvesInIdOrder(table: CveTable): readonly number[] {
+  let order = idOrders.get(table);
+  if (!order) {
+    order = table.cves.map((_, i) => i).sort((a, b) => compareCveIds(table.cves[a]!.id, table.cves[b]!.id));
+    idOrders.set(table, order);
+  }
+  return order;
 }

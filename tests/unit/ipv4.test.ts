@@ -1,10 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { cidrRange, inCidr, intToIpv4, ipv4ToInt, parseCidr } from '../../agent/net/ipv4.js';
+import { seededRandom } from '../seeded-random.js';
 
 describe('ipv4', () => {
   it('converts addresses to unsigned integers and back', () => {
     for (const ip of ['0.0.0.0', '198.18.0.10', '255.255.255.255']) expect(intToIpv4(ipv4ToInt(ip))).toBe(ip);
     expect(ipv4ToInt('255.255.255.255')).toBe(2 ** 32 - 1);
+  });
+
+  it('reads every octet of an address, whatever its digits', () => {
+    const random = seededRandom(0x1b4);
+    for (let n = 0; n < 2000; n++) {
+      const octets = Array.from({ length: 4 }, () => Math.floor(random() * 256));
+      expect(ipv4ToInt(octets.join('.'))).toBe(((octets[0]! * 256 + octets[1]!) * 256 + octets[2]!) * 256 + octets[3]!);
+    }
   });
 
   it('finds the block holding an address, whatever host bits the address has', () => {
