@@ -4,9 +4,9 @@
  * Views come as the sweeps go on, from the start of the scan: a view says which hosts have had all
  * their ports swept (their open ports are known, so a host's pages can be asked port after port),
  * and whether the listen window has closed (what devices announced is whole then: before, a view
- * holds only what the window's discoverers have passed on early, SSDP's LOCATIONs, WS-Discovery's XAddrs). Until the
- * window closes the scan lets only a few probes run at once (its probe sockets' early places), so
- * that the window's own replies keep the machine. Each discoverer takes
+ * holds only what the window's discoverers have passed on early, SSDP's LOCATIONs, WS-Discovery's
+ * XAddrs). While the answers to the window's searches come in, the scan lets only a few probes run
+ * at once (its probe sockets' early places), so that those answers keep the machine. Each discoverer takes
  * from each view the items no earlier view gave it, claimed in the scan's ledger, so no item (a
  * discoverer's host, port, path or URL) is probed twice, and every item that one probe phase after
  * everything would probe is probed: the last view comes after every sweep.

@@ -86,18 +86,28 @@ const CONNECT_PHASE_MS_PER_ROUTED_TARGET = 4;
  */
 const PROBE_VIEW_INTERVAL_MS = 250;
 /**
- * Probe items (a host's pages, a port's certificate, a description…) at work at once before the
- * listen window closes; all of the probe socket budget after. Probes at full width beside the window
- * were no faster on the 1,000-device crowd (BENCHMARKS.md "The crowd's WS-Discovery flood"; an
- * earlier measurement that they cost replies to the window was taken while the crowd lab answered
- * every unicast Probe from every device), while waiting for the close cost the
- * lab /24 the whole exchange timeout of its slow or silent services after it (hostmc's dripping
- * description, the tarpit's, hosttcp's silent ports: 3 s each, side by side). Four places let the
- * /24's waits run out inside the window (its scan went from 9.0–10.0 s to 6.0–7.6 s; eight were no
- * faster: BENCHMARKS.md "The /24 under 8 s"), while holding the probing beside the window to a
- * sixteenth of the 64 places the pools hold together.
+ * Probe items (a host's pages, a port's certificate, a description…) at work at once while the
+ * answers to the window's searches come in (SEARCH_ANSWERS_MS); all of the probe socket budget
+ * after. Waiting for the window's close cost the lab /24 the whole exchange timeout of its slow or
+ * silent services after it (hostmc's dripping description, the tarpit's, hosttcp's silent ports:
+ * 3 s each, side by side). Four places let the /24's waits run out inside the window (its scan went
+ * from 9.0–10.0 s to 6.0–7.6 s; eight were no faster: BENCHMARKS.md "The /24 under 8 s"), while
+ * holding the probing beside the searches' answers to a sixteenth of the 64 places the pools hold
+ * together: on a machine short of CPU, probes at full width from the start cost the crowd /22 the
+ * answers of 37 of its 602 models (BENCHMARKS.md "Fewer exchanges per device").
  */
 const EARLY_PROBE_SOCKETS = 4;
+/**
+ * How long into the window the probes keep to EARLY_PROBE_SOCKETS: the searches go out twice
+ * within REPEAT_DELAY_MS.max (250 ms, net/udp.ts) and a WS-Discovery device waits up to
+ * APP_MAX_DELAY (500 ms, WS-Discovery 1.1 Appendix I,
+ * http://docs.oasis-open.org/ws-dd/discovery/1.1/os/wsdd-discovery-1.1-spec-os.html) before it
+ * answers; SADP and DHIP devices answer at once. After that, the window's sockets get the odd late
+ * answer, not a burst of a thousand, and the probes take the CPU the sweep's waits leave idle: on
+ * the crowd /22, the probes then ended 0.5–0.9 s after the window instead of 1.1–1.3 s
+ * (BENCHMARKS.md "Fewer exchanges per device").
+ */
+const SEARCH_ANSWERS_MS = 1000;
 
 /**
  * The connect phase's limit. An on-link address holds one of `neighbourBudget` places while it is
@@ -254,10 +264,11 @@ async function scan(options: ScanOptions, atEnd: Array<() => Promise<void>>, nei
 
   // Probes start as soon as they can (discovery/probe-passes.ts): the incremental ones read views of
   // the observations, each saying which hosts are wholly swept and whether the window has closed;
-  // they end after the view that follows every sweep. Before the window closes only
-  // EARLY_PROBE_SOCKETS of them work at once, and a view holds what the window's discoverers passed
-  // on early (heardEarly: SSDP's LOCATIONs, WS-Discovery's XAddrs) besides the sweep's. A host heard from outside every
-  // chosen subnet (a misaddressed device) is never probed unless named.
+  // they end after the view that follows every sweep. While the searches' answers come in
+  // (SEARCH_ANSWERS_MS) only EARLY_PROBE_SOCKETS of them work at once; before the window closes a
+  // view holds what the window's discoverers passed on early (heardEarly: SSDP's LOCATIONs,
+  // WS-Discovery's XAddrs) besides the sweep's. A host heard from outside every chosen subnet (a
+  // misaddressed device) is never probed unless named.
   const heardSoFar: Observation[] = [];
   const probeable = (): Observation[] => probeableObservations(windowClosed ? observations : [...observations, ...heardSoFar], subnets, targets);
   const swept = new Set<string>();
@@ -361,8 +372,10 @@ async function scan(options: ScanOptions, atEnd: Array<() => Promise<void>>, nei
 
   // The TCP sweep of the named TARGETs needs nothing from discovery, so it runs during the listen
   // window; hosts that announced themselves there but were not named are swept right after it.
+  const searchesAnswered = setTimeout(() => probeSockets.widen(probeSocketLimit), SEARCH_ANSWERS_MS);
   await Promise.all([
     runPhase('listen', { targets, seen: [] }).then(() => {
+      clearTimeout(searchesAnswered);
       windowClosed = true;
       windowClosedAt = Date.now();
       heardSoFar.length = 0;
