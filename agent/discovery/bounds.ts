@@ -26,6 +26,13 @@ export const MAX_OBSERVATIONS_PER_SOURCE = 64;
  * bounded by this: it emits only for hosts that answer).
  */
 export const MAX_OBSERVATIONS_PER_METHOD = 4096;
+/**
+ * Replies a listen discoverer remembers having decoded (sender and digest), so that the answer to a
+ * search's second send is not decoded again: as many as can become observations, each answering
+ * both sends. Past it a repeat is simply decoded again: a flood of distinct replies costs CPU, not
+ * memory.
+ */
+export const MAX_REMEMBERED_REPLIES = 2 * MAX_OBSERVATIONS_PER_METHOD;
 
 export class ScanBounds {
   private readonly counts = new Map<string, number>();

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { repeatDelay, withInterfaceSockets, type Datagram } from '../net/udp.js';
 import type { EvidenceSource, Fields, Observation } from '../types.js';
 import type { DiscovererName } from './index.js';
-import type { ScanBounds } from './bounds.js';
+import { MAX_REMEMBERED_REPLIES, type ScanBounds } from './bounds.js';
 import type { Discoverer, ScanContext } from './types.js';
 
 /** How many times the search is sent (UDP loses packets; nmap's broadcast scripts send twice too). */
@@ -86,7 +86,7 @@ export function udpSearch<Name extends DiscovererName>(spec: UdpSearchSpec<Name>
           log.warn(dropped, `malformed ${spec.protocol} reply dropped`);
           return;
         }
-        read.add(readKey);
+        if (read.size < MAX_REMEMBERED_REPLIES) read.add(readKey);
         for (const [what, count] of Object.entries(reply.dropped ?? {})) bounds.dropped(`${spec.name}.${what}`, count, { from: d.from });
         const key = `${d.from} ${reply.identity}`;
         if (seen.has(key)) return;

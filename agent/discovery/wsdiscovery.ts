@@ -34,6 +34,7 @@ import {
 import type { Discoverer, ScanContext } from './types.js';
 import type { Observation } from '../types.js';
 import { CLEANED_FIELD } from '../safe-text.js';
+import { MAX_REMEMBERED_REPLIES } from './bounds.js';
 
 /** How many times each probe is sent (UDP loses packets; nmap's wsdd sends twice too). */
 const SEND_COUNT = 2;
@@ -82,7 +83,7 @@ export const wsDiscovery: Discoverer<'ws-discovery'> = {
         return;
       }
       answered.add(d.from);
-      read.add(readKey);
+      if (read.size < MAX_REMEMBERED_REPLIES) read.add(readKey);
       for (const [list, count] of Object.entries(parsed.dropped)) {
         ctx.bounds.dropped(`ws-discovery.${list}`, count, { from: d.from, max: WSD_LIST_CAPS[list as WsdList] });
       }

@@ -13,8 +13,8 @@
  * It needs CAP_NET_ADMIN (rtnetlink checks it for RTM_DELNEIGH); without it the scan leaves the
  * entries to the kernel, as before. Node has no netlink socket, so one `ip -force -batch -` process
  * (iproute2, ip(8): commands read from standard input as they come)
- * takes the deletions of a scan, a line each, those of one turn of the event loop in one write:
- * one process, not one per address (a new one after a refused deletion ends it: openNeighbourDeleter).
+ * takes the deletions of a scan, a line each, those handed over together in one write: one
+ * process, not one per address (a new one after a refused deletion ends it: openNeighbourDeleter).
  */
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -105,8 +105,8 @@ export function openNeighbourDeleter(log: Logger, options: { mayAdminister?: () 
     });
     return started;
   };
-  // The lines handed over in one turn of the event loop (a read of the table gives back many
-  // entries at once) go to `ip` in one write, not one write each.
+  // The lines handed over together (a read of the table gives back many entries in one go) go to
+  // `ip` in one write, not one write each: written as a microtask, so no line waits for later I/O.
   let batch = '';
   let batchFor: ChildProcess | null = null;
   const flush = (): void => {

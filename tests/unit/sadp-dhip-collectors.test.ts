@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { MAX_OBSERVATIONS_PER_METHOD, MAX_OBSERVATIONS_PER_SOURCE, ScanBounds } from '../../agent/discovery/bounds.js';
+import { MAX_OBSERVATIONS_PER_METHOD, MAX_OBSERVATIONS_PER_SOURCE, MAX_REMEMBERED_REPLIES, ScanBounds } from '../../agent/discovery/bounds.js';
 import { dhip } from '../../agent/discovery/dhip.js';
 import { sadp } from '../../agent/discovery/sadp.js';
 import { udpSearch, type ReplyCollector, type UdpSearchDiscoverer } from '../../agent/discovery/udp-search.js';
@@ -87,7 +87,7 @@ describe('SADP replies', () => {
     expect(h.emitted.map((o) => o.ip)).toEqual(['198.18.0.12', '198.18.0.13']);
   });
 
-  it('decodes the same answer from the same sender once (the search goes out twice)', () => {
+  it('decodes the same answer from the same sender once (the search goes out twice), and remembers a bounded number of answers', () => {
     let decoded = 0;
     const counting = udpSearch({
       name: 'sadp',
@@ -109,6 +109,16 @@ describe('SADP replies', () => {
     h.collector.onDatagram(datagram(probeMatch, '198.18.0.13', 37020));
     expect(decoded).toBe(2);
     expect(h.emitted.map((o) => o.ip)).toEqual(['198.18.0.12', '198.18.0.13']);
+    // A sender that sends ever new bytes for one identity (its boot time) fills what is remembered;
+    // after that, a repeat is decoded again rather than remembered: memory stays bounded.
+    const bootedAt = (n: number): Buffer => Buffer.from(probeMatch.toString('utf8').replace(/<BootTime>[^<]*</, `<BootTime>${n}<`));
+    for (let n = 0; n < MAX_REMEMBERED_REPLIES; n++) h.collector.onDatagram(datagram(bootedAt(n), '198.18.0.14', 37020));
+    const before = decoded;
+    h.collector.onDatagram(datagram(bootedAt(MAX_REMEMBERED_REPLIES), '198.18.0.14', 37020));
+    h.collector.onDatagram(datagram(bootedAt(MAX_REMEMBERED_REPLIES), '198.18.0.14', 37020));
+    expect(decoded - before).toBe(2);
+    h.collector.onDatagram(datagram(bootedAt(0), '198.18.0.14', 37020));
+    expect(decoded - before).toBe(2);
   });
 
   it('a flood of new identities keeps 64 per sender and 4096 in all; the rest is counted, each drop before parsing', () => {
