@@ -196,10 +196,17 @@ function exchange(
       }
       if (!on || !req.reusedSocket) return;
       reused = true;
-      reusedTimer = setTimeout(() => {
-        req.destroy();
-        finish({ ok: false, status: 'timeout', reason: `no answer on the kept connection within ${on.kept.reusedAnswerMs} ms` });
-      }, on.kept.reusedAnswerMs);
+      // Judged after the loop turn's I/O (setImmediate, as net/tcp.ts judges its connects): after a
+      // stall of this process the timer and the answer are due at once, and the answer must win.
+      reusedTimer = setTimeout(
+        () =>
+          setImmediate(() => {
+            if (answerStarted) return;
+            req.destroy();
+            finish({ ok: false, status: 'timeout', reason: `no answer on the kept connection within ${on.kept.reusedAnswerMs} ms` });
+          }),
+        on.kept.reusedAnswerMs,
+      );
     });
     req.on('error', (error: NodeJS.ErrnoException) =>
       finish({ ok: false, status: failureStatus(error), reason: error.message }),
