@@ -21,6 +21,7 @@ import type { Discoverer, ScanContext } from './types.js';
 import type { Observation, ProbeStatus } from '../types.js';
 import type { Logger } from '../log.js';
 import type { RateLimiter } from '../net/rate-limiter.js';
+import { exchangeDeadline } from '../net/abort.js';
 import { openPortsFor, probeHosts } from './probe-hosts.js';
 import { asTheyCome, claimUnprobed, portsSwept } from './probe-passes.js';
 import { CLEANED_FIELD } from '../safe-text.js';
@@ -90,7 +91,7 @@ class RtspConnection {
       let size = 0;
       const received = (): Buffer => Buffer.concat(chunks, size);
       const finish = (result: Exchange): void => {
-        clearTimeout(timer);
+        cancelDeadline();
         this.signal.removeEventListener('abort', onAbort);
         socket.off('data', onData);
         socket.off('error', onError);
@@ -119,7 +120,7 @@ class RtspConnection {
         else fail(size === 0 ? 'error' : 'protocol-error', 'the connection closed without a complete RTSP answer');
       };
       const onAbort = (): void => fail('timeout', 'the scan ended first');
-      const timer = setTimeout(() => fail('timeout', `no complete answer within ${EXCHANGE_TIMEOUT_MS} ms`), EXCHANGE_TIMEOUT_MS);
+      const cancelDeadline = exchangeDeadline(EXCHANGE_TIMEOUT_MS, () => fail('timeout', `no complete answer within ${EXCHANGE_TIMEOUT_MS} ms`));
       socket.on('data', onData);
       socket.on('error', onError);
       socket.on('close', onClose);

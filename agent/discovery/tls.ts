@@ -21,6 +21,7 @@ import type { X509Certificate } from 'node:crypto';
 import { deviceTlsContext, type TlsPeer } from '../net/device-tls.js';
 import { cappedText } from '../protocols/http-page.js';
 import { cleanDeviceFields, CLEANED_FIELD } from '../safe-text.js';
+import { exchangeDeadline } from '../net/abort.js';
 import { AsyncQueue } from '../net/rate-limiter.js';
 import { openPortsFor, probeHosts, withDefaults, type ItemProbe, type OpenPort } from './probe-hosts.js';
 import { asTheyCome, claimUnprobed, portsSwept } from './probe-passes.js';
@@ -82,13 +83,13 @@ export function fetchCertificate(ip: string, port: number, timeoutMs: number, si
     const finish = (result: HandshakeResult): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      cancelDeadline();
       signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       resolvePromise(result);
     };
     const onAbort = (): void => finish({ ok: false, status: 'timeout', reason: 'the deadline passed' });
-    const timer = setTimeout(() => finish({ ok: false, status: 'timeout', reason: `no handshake within ${timeoutMs} ms` }), timeoutMs);
+    const cancelDeadline = exchangeDeadline(timeoutMs, () => finish({ ok: false, status: 'timeout', reason: `no handshake within ${timeoutMs} ms` }));
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) onAbort();
     socket.once('secureConnect', () => {

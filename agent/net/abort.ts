@@ -67,6 +67,25 @@ export function signalScope(parent: AbortSignal | undefined, timeoutMs?: number)
   };
 }
 
+/**
+ * The deadline of one exchange with a device: `onExpiry` runs `ms` from now, judged after that
+ * loop turn's I/O; returns a function that cancels it. When the event loop was busy, the timer and
+ * the answer can both be due at once, and timers run before I/O callbacks in a loop turn
+ * (https://nodejs.org/en/learn/asynchronous-work/event-loop-timers-and-nexttick): setImmediate runs
+ * after that turn's I/O, so an answer that already arrived wins over the deadline, and a stall of
+ * the agent is not taken for a silent device.
+ */
+export function exchangeDeadline(ms: number, onExpiry: () => void): () => void {
+  let judged: NodeJS.Immediate | undefined;
+  const timer = setTimeout(() => {
+    judged = setImmediate(onExpiry);
+  }, ms);
+  return () => {
+    clearTimeout(timer);
+    clearImmediate(judged);
+  };
+}
+
 /** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -6,6 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { TLSSocket } from 'node:tls';
 import type { ProbeStatus } from '../types.js';
+import { exchangeDeadline } from './abort.js';
 import { deviceTlsContext, type TlsPeer } from './device-tls.js';
 import { withoutZone } from './ip-address.js';
 
@@ -151,8 +152,8 @@ function exchange(
     const finish = (result: HttpResult): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
-      clearTimeout(reusedTimer);
+      cancelDeadline();
+      cancelReusedDeadline();
       // Before the answer started, a failure on a reused socket is the kept connection's, not the device's answer.
       resolve({ result, keptSocketFailed: reused && !answerStarted && !result.ok && request.signal?.aborted !== true });
     };
@@ -181,11 +182,11 @@ function exchange(
       maxHeaderSize: 16 * 1024,
       signal: request.signal,
     });
-    const timer = setTimeout(() => {
+    const cancelDeadline = exchangeDeadline(request.timeoutMs, () => {
       req.destroy();
       finish({ ok: false, status: 'timeout', reason: `no complete answer within ${request.timeoutMs} ms` });
-    }, request.timeoutMs);
-    let reusedTimer: NodeJS.Timeout | undefined;
+    });
+    let cancelReusedDeadline = (): void => undefined;
     req.on('socket', (socket) => {
       const { onTlsPeer } = request;
       if (onTlsPeer && socket instanceof TLSSocket && !req.reusedSocket) {
@@ -196,24 +197,17 @@ function exchange(
       }
       if (!on || !req.reusedSocket) return;
       reused = true;
-      // Judged after the loop turn's I/O (setImmediate, as net/tcp.ts judges its connects): after a
-      // stall of this process the timer and the answer are due at once, and the answer must win.
-      reusedTimer = setTimeout(
-        () =>
-          setImmediate(() => {
-            if (answerStarted) return;
-            req.destroy();
-            finish({ ok: false, status: 'timeout', reason: `no answer on the kept connection within ${on.kept.reusedAnswerMs} ms` });
-          }),
-        on.kept.reusedAnswerMs,
-      );
+      cancelReusedDeadline = exchangeDeadline(on.kept.reusedAnswerMs, () => {
+        req.destroy();
+        finish({ ok: false, status: 'timeout', reason: `no answer on the kept connection within ${on.kept.reusedAnswerMs} ms` });
+      });
     });
     req.on('error', (error: NodeJS.ErrnoException) =>
       finish({ ok: false, status: failureStatus(error), reason: error.message }),
     );
     req.on('response', (res) => {
       answerStarted = true;
-      clearTimeout(reusedTimer);
+      cancelReusedDeadline();
       on?.kept.answered(Date.now() - sentAt);
       const chunks: Buffer[] = [];
       let size = 0;

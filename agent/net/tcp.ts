@@ -6,7 +6,7 @@
  * init_socket): the device frees the connection at once, no FIN exchange, no TIME_WAIT here.
  */
 import net from 'node:net';
-import { whenAborted } from './abort.js';
+import { exchangeDeadline, whenAborted } from './abort.js';
 
 /**
  * How one connect ended. `unreachable`: the network said no route or no such host (ICMP, ARP).
@@ -28,17 +28,14 @@ export function tcpConnect(ip: string, port: number, timeoutMs: number, signal?:
     const finish = (outcome: ConnectOutcome): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      cancelDeadline();
       stopWatching();
       if (outcome === 'open' && !socket.destroyed) socket.resetAndDestroy();
       else socket.destroy();
       resolvePromise(outcome);
     };
-    // When the event loop was busy, the timer and the answer can both be due at once, and timers
-    // run before I/O callbacks in a loop turn (https://nodejs.org/en/learn/asynchronous-work/event-loop-timers-and-nexttick):
-    // setImmediate runs after that turn's I/O, so an answer that already arrived wins over the
-    // timeout, and a short adaptive timeout cannot turn a loaded scanner's delay into silence.
-    const timer = setTimeout(() => setImmediate(() => finish('timeout')), timeoutMs);
+    // Judged after the loop turn's I/O: a short adaptive timeout cannot turn a loaded scanner's delay into silence.
+    const cancelDeadline = exchangeDeadline(timeoutMs, () => finish('timeout'));
     // One listener on the signal for all connects (whenAborted): a sweep holds a thousand at once.
     const stopWatching = signal ? whenAborted(signal, () => finish('timeout')) : (): void => undefined;
     socket.once('connect', () => finish('open'));

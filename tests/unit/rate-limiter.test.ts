@@ -1,7 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it, vi } from 'vitest';
 import { AsyncQueue, RateLimiter, Semaphore, forEachLimited, sharedRateLimiter } from '../../agent/net/rate-limiter.js';
-import { signalScope, whenAborted } from '../../agent/net/abort.js';
+import { connect, createServer, type Socket } from 'node:net';
+import { exchangeDeadline, signalScope, whenAborted } from '../../agent/net/abort.js';
+import { listenOnLoopback } from '../support/loopback-server.js';
 
 /** Start times (ms since the first start) of `count` callers that all ask at once. */
 async function startTimes(limiter: RateLimiter, count: number): Promise<number[]> {
@@ -210,5 +212,40 @@ describe('signalScope and whenAborted', () => {
     cancel();
     controller.abort();
     expect(calls).toEqual(['b']);
+  });
+});
+
+describe('exchangeDeadline', () => {
+  it('lets an answer that arrived while the process stalled win over a deadline that fell due in the stall', async () => {
+    const server = createServer();
+    let device: Socket | undefined;
+    const accepted = new Promise((resolve) => {
+      server.once('connection', (socket: Socket) => {
+        device = socket;
+        resolve(undefined);
+      });
+    });
+    const { port, close } = await listenOnLoopback(server);
+    try {
+      const events: string[] = [];
+      const socket = connect(port, '127.0.0.1');
+      await Promise.all([new Promise((resolve) => socket.once('connect', resolve)), accepted]);
+      socket.on('data', () => events.push('answer'));
+      const cancel = exchangeDeadline(5, () => events.push('deadline'));
+      // The answer is in this end's receive buffer while the event loop is held past the deadline.
+      device?.end('answer');
+      const held = performance.now();
+      while (performance.now() - held < 100);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(events).toEqual(['answer', 'deadline']);
+      const cancelled: string[] = [];
+      exchangeDeadline(5, () => cancelled.push('deadline'))();
+      cancel();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(cancelled).toEqual([]);
+      socket.destroy();
+    } finally {
+      close();
+    }
   });
 });
