@@ -224,17 +224,23 @@ type FamilyVerdict = { status: VulnerabilityStatus; reason: string };
 
 /**
  * The family verdicts of devices whose firmware is not known, kept with the list of families
- * (familiesOf's, one per model and CVE): such a verdict depends on the model alone, so the devices
- * of one model share it (and its reason) instead of each building its own.
+ * (familiesOf's, one per model and CVE) and by model: such a verdict depends on the families and
+ * the model alone (its reason names the model), so the devices of one model share it instead of
+ * each building its own, even where two models come to share one list.
  */
-const unknownFirmwareVerdicts = new WeakMap<readonly CveFamily[], FamilyVerdict | null>();
+const unknownFirmwareVerdicts = new WeakMap<readonly CveFamily[], Map<string, FamilyVerdict | null>>();
 
 function familyFlagOf(table: CveTable, families: readonly CveFamily[], model: string, firmware: string | null): FamilyVerdict | null {
   if (firmware !== null) return familyFlag(table, families, model, firmware);
-  let verdict = unknownFirmwareVerdicts.get(families);
+  let byModel = unknownFirmwareVerdicts.get(families);
+  if (!byModel) {
+    byModel = new Map();
+    unknownFirmwareVerdicts.set(families, byModel);
+  }
+  let verdict = byModel.get(model);
   if (verdict === undefined) {
     verdict = familyFlag(table, families, model, null);
-    unknownFirmwareVerdicts.set(families, verdict);
+    byModel.set(model, verdict);
   }
   return verdict;
 }

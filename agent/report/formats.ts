@@ -58,7 +58,7 @@ export const estateFormats = registry<EstateReport, EstateFormatName>(ESTATE_FOR
   html: estateHtml,
 });
 
-export function formatNames<T>(formats: readonly OutputFormat<T>[]): string[] {
+function formatNames<T>(formats: readonly OutputFormat<T>[]): string[] {
   return formats.map((f) => f.name);
 }
 
