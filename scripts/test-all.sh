@@ -72,6 +72,21 @@ node -e '
     files.sort((a, b) => b[0] - a[0]);
     console.log("slowest: " + files.slice(0, 5).map(([s, name]) => `${name} ${s.toFixed(1)} s`).join(", "));
   }
+  // CI shows only the end of what was printed: name each failed test there, with the start of its error.
+  for (const run of runs) {
+    for (const file of run.testResults) {
+      const name = file.name.replace(/.*\/tests\//, "tests/");
+      // Its first lines (what failed) and its last (the end of a log the message carries).
+      const start = (text) => {
+        const lines = (text ?? "").split("\n").map((line) => line.slice(0, 400));
+        return (lines.length > 14 ? [...lines.slice(0, 4), "…", ...lines.slice(-10)] : lines).join("\n    ");
+      };
+      const failed = file.assertionResults.filter((a) => a.status === "failed");
+      for (const test of failed) console.log(`FAILED ${name} > ${test.fullName}\n    ${start(test.failureMessages[0])}`);
+      // A file that failed outside its tests (a hook, an import) has no failed test to name.
+      if (file.status === "failed" && failed.length === 0) console.log(`FAILED ${name}\n    ${start(file.message)}`);
+    }
+  }
   console.log(`tests: ${sum("numPassedTests")} passed, ${sum("numFailedTests")} failed` + (skipped ? `, ${skipped} skipped` : "") +
     (missing ? ` (${missing} of the 2 runs wrote no results)` : ""));
 ' "$work/unit/results.json" "$work/lab.json" || true
