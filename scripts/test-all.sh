@@ -53,6 +53,7 @@ fi
 unit_pid=$!
 status=0
 "$vitest" run --project lab --reporter=default --reporter=json --outputFile="$work/lab.json" || status=$?
+lab_status=$status
 unit_status=0
 wait "$unit_pid" || unit_status=$?
 echo "--- type-check and unit tests (run as $([ "${unit_as[0]}" = setpriv ] && echo nobody || echo root)) ---"
@@ -60,7 +61,7 @@ cat "$work/unit.log"
 [ "$unit_status" -eq 0 ] || status=$unit_status
 
 # One plain closing line for both runs, whatever the runners printed above it.
-node -e '
+UNIT_EXIT=$unit_status LAB_EXIT=$lab_status node -e '
   const fs = require("fs");
   const runs = process.argv.slice(1).filter((f) => fs.existsSync(f)).map((f) => JSON.parse(fs.readFileSync(f, "utf8")));
   const sum = (key) => runs.reduce((n, r) => n + r[key], 0);
@@ -86,6 +87,11 @@ node -e '
       // A file that failed outside its tests (a hook, an import) has no failed test to name.
       if (file.status === "failed" && failed.length === 0) console.log(`FAILED ${name}\n    ${start(file.message)}`);
     }
+  }
+  // Vitest fails a run that caught an error outside every test (an uncaught exception of a server
+  // a test started) though each test passed, and its results do not say so: its exit status does.
+  for (const [lane, code] of [["unit", process.env.UNIT_EXIT], ["lab", process.env.LAB_EXIT]]) {
+    if (code !== "0") console.log(`FAILED: the ${lane} run exited ${code}` + (sum("numFailedTests") === 0 ? " though no test failed: an error outside the tests (\"Unhandled Errors\" above)" : ""));
   }
   console.log(`tests: ${sum("numPassedTests")} passed, ${sum("numFailedTests")} failed` + (skipped ? `, ${skipped} skipped` : "") +
     (missing ? ` (${missing} of the 2 runs wrote no results)` : ""));

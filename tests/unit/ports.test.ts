@@ -50,7 +50,9 @@ async function silentPorts(count: number): Promise<{ port: number; ports: number
      const net = require('node:net');
      const ports = [];
      for (let i = 0; i < workerData.count; i++) {
-       const server = net.createServer();
+       // After the release the queued connections are accepted, already reset by the sweep's close
+       // (SO_LINGER 0): destroyed at once, their ECONNRESET is no uncaught error of the worker.
+       const server = net.createServer((socket) => socket.destroy());
        server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
          ports.push(server.address().port);
          if (ports.length < workerData.count) return;
