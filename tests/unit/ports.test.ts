@@ -101,6 +101,19 @@ async function sweep(ports: PortSpec[], ctx: ScanContext, connectTimeoutMs = 300
   return { observations, ms: Date.now() - t0 };
 }
 
+/**
+ * The shortest of up to `runs` sweeps, stopping at the first under `enough` ms: a bound on how long
+ * a sweep takes says how many rounds of waits it made, and a loaded machine only ever adds time.
+ */
+async function quickestSweep(runs: number, enough: number, once: () => ReturnType<typeof sweep>): Promise<Awaited<ReturnType<typeof sweep>>> {
+  let quickest = await once();
+  for (let run = 1; run < runs && quickest.ms >= enough; run++) {
+    const next = await once();
+    if (next.ms < quickest.ms) quickest = next;
+  }
+  return quickest;
+}
+
 describe('tcpConnect', () => {
   it('tells open, refused and silent ports apart', async () => {
     expect(await tcpConnect('127.0.0.1', await openPort(), 1000)).toBe('open');
@@ -199,7 +212,7 @@ describe('the ports discoverer', () => {
 
   it('gives up a host that answered none of its first round of connects, once, and says so in one observation', async () => {
     const ports = silent.ports.map((p) => spec(p));
-    const { observations, ms } = await sweep(ports, context({ seen: [heardNow()] }), 300);
+    const { observations, ms } = await quickestSweep(3, 590, () => sweep(ports, context({ seen: [heardNow()] }), 300));
     const tried = silent.ports.slice(0, PER_HOST_CONNECTIONS);
     expect(observations).toEqual([
       {
@@ -230,8 +243,8 @@ describe('the ports discoverer', () => {
     const ports = [spec(open), ...silent.ports.slice(0, 4).map((p) => spec(p))];
     // After the answer, four silent ports of 100 ms each: two rounds with two at a time, one round with four.
     const two = await sweep(ports, context({ seen: [heardNow()] }), 5000, { perHostConnections: 2 });
-    const four = await sweep(ports, context({ seen: [heardNow()] }), 5000, { perHostConnections: 4 });
     expect(two.ms).toBeGreaterThanOrEqual(190);
+    const four = await quickestSweep(3, two.ms, () => sweep(ports, context({ seen: [heardNow()] }), 5000, { perHostConnections: 4 }));
     expect(four.ms).toBeLessThan(two.ms);
   });
 
