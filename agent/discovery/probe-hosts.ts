@@ -49,15 +49,20 @@ export interface OpenPort {
   readonly probes: readonly string[];
 }
 
-/** The open ports the TCP sweep marked for `probe`, on hosts active probes may touch, each once, in the order found. */
+/**
+ * The open ports the TCP sweep marked for `probe`, on hosts active probes may touch, each once, in
+ * the order found. The hosts heard are read from ctx.seen only for a port outside the TARGETs: each
+ * probe kind asks this of every view (about ten thousand observations on a 1,000-device /22).
+ */
 export function openPortsFor(ctx: ScanContext, probe: string): OpenPort[] {
-  const heard = heardHosts(ctx.seen);
-  const allowed = { has: (ip: string): boolean => ctx.targets.has(ip) || heard.has(ip) };
+  let heard: Set<string> | undefined;
+  const allowed = { has: (ip: string): boolean => ctx.targets.has(ip) || (heard ??= heardHosts(ctx.seen)).has(ip) };
   const found = new Map<string, OpenPort>();
   for (const o of ctx.seen) {
+    if (o.source !== 'tcp-connect' || o.status !== 'ok' || o.port === undefined) continue;
     const marked = o.fields['port.probes'];
     const probes = Array.isArray(marked) ? marked : marked === undefined ? [] : [marked];
-    if (o.source !== 'tcp-connect' || o.status !== 'ok' || o.port === undefined || !probes.includes(probe) || !allowed.has(o.ip)) continue;
+    if (!probes.includes(probe) || !allowed.has(o.ip)) continue;
     const key = `${o.ip} ${o.port}`;
     if (!found.has(key)) found.set(key, { ip: o.ip, port: o.port, probes });
   }

@@ -37,6 +37,14 @@ describe('openPortsFor', () => {
     expect(openPortsFor(ctx, 'http').map((p) => p.port)).toEqual([443, 80]);
     expect(openPortsFor(ctx, 'tls')).toEqual([{ ip: '127.0.0.1', port: 443, probes: ['http', 'tls'] }]);
   });
+
+  it('lists a host outside the TARGETs that announced itself, but not the IPv6 address of a device that announced itself over IPv4 too', () => {
+    const announced = (ip: string): Observation => ({ source: 'ws-discovery', ip, at, status: 'ok', fields: { 'onvif.endpoint': 'urn:uuid:dual-stack' } });
+    const ctx = loopbackContext({
+      seen: [announced('127.0.0.3'), announced('::1'), open('127.0.0.3', 80, ['http']), open('::1', 80, ['http']), open('127.0.0.1', 80, ['http'])],
+    });
+    expect(openPortsFor(ctx, 'http').map((p) => p.ip)).toEqual(['127.0.0.3', '127.0.0.1']);
+  });
 });
 
 describe('activeProbeHosts (issue 14)', () => {
