@@ -1,7 +1,7 @@
 /** `cctv-agent daemon`: sweep each configured site on its schedule until stopped. */
 import { Option, type Command } from 'commander';
 import type { Level } from 'pino';
-import { applyHeapFlags, scanHeapFlags } from '../heap-sizing.js';
+import { sizeHeapForSweeping } from '../heap-sizing.js';
 import { loadKnowledge } from '../knowledge/index.js';
 import { createLogger, LOG_LEVELS, type LogFormat } from '../log.js';
 import { chooseInterfaces, listScanInterfaces } from '../net/interfaces.js';
@@ -21,7 +21,7 @@ async function daemonCommand(flags: DaemonFlags): Promise<void> {
   const { loadDaemonConfig } = await import('../daemon/config.js');
   const config = loadDaemonConfig(flags.config, { availableInterfaces: listScanInterfaces() });
   const log = createLogger(flags.logLevel ?? config.logLevel, flags.logFormat);
-  log.debug({ v8Flags: applyHeapFlags(scanHeapFlags()) }, 'garbage collector sized for sweeping');
+  log.debug({ v8Flags: sizeHeapForSweeping() }, 'garbage collector sized for sweeping');
   // A bad knowledge base fails now, not at the first sweep.
   const knowledge = loadKnowledge(flags.fingerprints);
   const { Daemon } = await import('../daemon/daemon.js');

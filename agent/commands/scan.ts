@@ -1,7 +1,7 @@
 /** `cctv-agent scan`: discover, probe the named targets, assess, and save the inventory to the store. */
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadCredentials } from '../credentials.js';
-import { applyHeapFlags, scanHeapFlags } from '../heap-sizing.js';
+import { sizeHeapForSweeping } from '../heap-sizing.js';
 import { loadKnowledge, namesOfLinkedVendors } from '../knowledge/index.js';
 import { chooseInterfaces } from '../net/interfaces.js';
 import { DEFAULT_RATE_PER_SECOND, MAX_RATE_PER_SECOND } from '../net/rate-limiter.js';
@@ -50,7 +50,7 @@ async function scanCommand(targetSpecs: string[], flags: ScanFlags): Promise<voi
   const targets = parseTargets(targetSpecs);
   const interfaces = chooseInterfaces(flags.interface);
   const credentials = flags.credentials === undefined ? undefined : loadCredentials(flags.credentials);
-  log.debug({ v8Flags: applyHeapFlags(scanHeapFlags()) }, 'garbage collector sized for sweeping');
+  log.debug({ v8Flags: sizeHeapForSweeping() }, 'garbage collector sized for sweeping');
   // Every table of the knowledge base is read and checked before the store is opened and the first packet sent.
   const knowledge = loadKnowledge(flags.fingerprints);
   const store = await openStore(flags.store, { log, stateDir: storeStateDir(SCAN_STATE_ROOT, flags.store) });
