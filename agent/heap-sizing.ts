@@ -62,10 +62,10 @@ function operatorFlags(given: readonly string[]): Set<string> {
   return new Set(given.filter((arg) => arg.startsWith('--')).map(flagName));
 }
 
-/** The young generation's semi-space size now, in MB: new space commits two of them. */
-export function semiSpaceMb(): number {
+/** The young generation's semi-space size now, in MB (new space commits two of them); null if V8 reports no new space. */
+export function semiSpaceMb(): number | null {
   const newSpace = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
-  return newSpace ? newSpace.space_size / 2 / 2 ** 20 : 0;
+  return newSpace ? newSpace.space_size / 2 / 2 ** 20 : null;
 }
 
 /**
@@ -77,10 +77,11 @@ export function semiSpaceMb(): number {
  * the target is reached. The size is read after collections, not before the first: until then V8
  * has committed only part of the young generation (measured: 0.5 MB of its 1 MB semi-spaces).
  */
-export function holdYoungGeneration(targetMb: number): void {
+function holdYoungGeneration(targetMb: number): void {
   setFlagsFromString('--semi-space-growth-factor=1');
   const growth = new PerformanceObserver(() => {
-    const reached = semiSpaceMb() >= targetMb;
+    // A V8 that reports no new space keeps its young generation where it is.
+    const reached = (semiSpaceMb() ?? targetMb) >= targetMb;
     setFlagsFromString(`--semi-space-growth-factor=${reached ? 1 : 2}`);
     if (reached) growth.disconnect();
   });
