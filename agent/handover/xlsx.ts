@@ -7,8 +7,9 @@
  *   larger than {@link MAX_PART_BYTES} or parts adding up to more than {@link MAX_INFLATED_BYTES}
  *   stop the read at once (a zip bomb is refused after at most one slice's worth of output), and a
  *   package of more than {@link MAX_ZIP_ENTRIES} entries is refused;
- * - each XML part goes through agent/protocols/xml.ts (fast-xml-parser with entity processing off
- *   and any DTD refused), so no entity is ever expanded;
+ * - each XML part goes through agent/protocols/xml.ts (any DTD refused before a strict streaming
+ *   parser, saxes, reads it; only the five predefined entities and character references are
+ *   decoded), so no entity is ever expanded;
  * - no formula is evaluated: a formula cell gives the result the spreadsheet program saved with it.
  *
  * Every problem is a coded error ({@link XlsxProblem} here, turned into CCTV_ERR_BAD_XLSX or

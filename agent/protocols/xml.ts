@@ -1,7 +1,7 @@
 /**
  * Safe parsing of XML that arrives from the network (SADP replies, WS-Discovery, ONVIF SOAP, UPnP
- * descriptions). Pure: no I/O. Every function here returns null / empty for bad input and never
- * throws.
+ * descriptions; also the XML parts of .xlsx handover files). Pure: no I/O. Every function here
+ * returns null / empty for bad input and never throws.
  *
  * What a document has to get past, in order:
  * 1. a size cap, checked on the raw bytes before anything is decoded;
@@ -9,16 +9,23 @@
  *    CDATA), and any other `<!` that does not open a comment or CDATA section (`<!ELEMENT`,
  *    `<!ATTLIST`, …). With no DTD there are no user-defined entities, so no entity expansion
  *    (billion laughs, XXE) can ever happen;
- * 3. bare `&`s that start no reference are escaped (outside CDATA), a leniency for firmware
- *    that builds XML with printf;
- * 4. fast-xml-parser's validator (well-formedness: matched tags, one root, quoted attributes);
- * 5. fast-xml-parser itself, with the options in {@link XML_PARSER_OPTIONS}, entity processing off.
+ * 3. every `&` outside CDATA is written as `&amp;` ({@link escapeAmpersands}), so the parser hands
+ *    references back exactly as sent and {@link decodeXmlCharacterReferences} alone decides what
+ *    they mean: the five predefined entities and valid numeric references are decoded, anything
+ *    else (`&bogus;`, `&#0;`, a surrogate, a bare `&` from firmware that builds XML with printf)
+ *    is read as written instead of rejecting the document;
+ * 4. one pass of saxes (lddubeau/saxes, the parser jsdom uses), a streaming parser that checks
+ *    XML 1.0 well-formedness as it reads (matched tags, one root element, quoted and unique
+ *    attributes, names, no text outside the root, `]]>` and `--` only where allowed), with the
+ *    options in {@link SAXES_OPTIONS}; its events build the {@link XmlNode} tree directly, and
+ *    nesting past {@link MAX_DEPTH} elements stops it. Control characters that XML 1.0 leaves out
+ *    are read as themselves in text and attribute values ({@link isToleratedCharacterError}).
  *
- * The result is a small, order-preserving tree ({@link XmlNode}) rather than fast-xml-parser's
- * own objects, so callers get the same shape whether an element appears once or many times and
- * never touch object keys that came off the wire.
+ * The result is a small, order-preserving tree ({@link XmlNode}) rather than the parser's own
+ * objects, so callers get the same shape whether an element appears once or many times and never
+ * touch object keys that came off the wire.
  */
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { SaxesParser } from 'saxes';
 
 /** One element. The document itself is an element named '' whose only child is the root. */
 export interface XmlNode {
@@ -36,51 +43,41 @@ export interface XmlNode {
   readonly text: string;
 }
 
-/**
- * fast-xml-parser options, each chosen on purpose:
- * - `processEntities: false`, `htmlEntities: false`: the parser expands no entity at all. The five
- *   predefined XML entities and numeric character references (`&amp;`, `&#38;`, `&#x26;`) are
- *   then decoded by {@link decodeXmlCharacterReferences} in one pass; that can only shorten the
- *   text, and nothing a document declares is ever expanded (declarations are rejected anyway).
- * - `parseTagValue: false`, `parseAttributeValue: false`: values stay strings; no number or boolean
- *   guessing, so leading zeros (`0123`), `1e5`, `0x1F` and `true` survive as sent.
- * - `trimValues: true`: text is trimmed (devices pad values with newlines and tabs).
- * - `removeNSPrefix: true`: `s:Envelope` → `Envelope`, `d:Types` → `Types`, and `xmlns` attributes
- *   disappear. Callers match on local names; namespace URIs are not checked.
- * - `ignoreAttributes: false`, `attributeNamePrefix: ''`: attributes are kept (ONVIF tokens,
- *   `s:mustUnderstand`), keyed by their local name; `allowBooleanAttributes: false`.
- * - `preserveOrder: true`: document order and repeated elements come through as a list, which
- *   {@link toNode} turns into {@link XmlNode}s.
- * - `cdataPropName: '#cdata'`: CDATA arrives apart from text, so its content is taken literally
- *   (never entity-decoded).
- * - `ignoreDeclaration`, `ignorePiTags`, no `commentPropName`: the XML declaration, processing
- *   instructions and comments are dropped. The declared encoding is ignored: bytes are always read
- *   as UTF-8 (every protocol we parse is UTF-8 or ASCII in practice).
- * - `maxNestedTags: 100`: deeper documents are rejected (the parser throws; we return null).
- * - `strictReservedNames: true` (the default): an element named `__proto__`, `constructor` or
- *   `prototype` makes the parser throw, and the document is rejected. With the default
- *   `onDangerousProperty`, elements and attributes named `hasOwnProperty`, `toString`, `valueOf`
- *   or `__defineGetter__` & co. come through renamed with a `__` prefix (`__toString`).
- */
-export const XML_PARSER_OPTIONS = {
-  preserveOrder: true,
-  ignoreAttributes: false,
-  attributeNamePrefix: '',
-  allowBooleanAttributes: false,
-  removeNSPrefix: true,
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: true,
-  processEntities: false,
-  htmlEntities: false,
-  cdataPropName: '#cdata',
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  maxNestedTags: 100,
-  strictReservedNames: true,
-} as const;
+/** An element while it is being read: its text is trimmed when its end tag arrives. */
+interface OpenNode {
+  readonly name: string;
+  readonly attributes: Readonly<Record<string, string>>;
+  readonly children: XmlNode[];
+  text: string;
+}
 
-const parser = new XMLParser(XML_PARSER_OPTIONS);
+/**
+ * saxes options, each chosen on purpose:
+ * - `xmlns: false`: names are read as XML 1.0 Names (XML 1.0 §2.3) and prefixes are not resolved
+ *   against declarations, so a device that uses a prefix it never declared is still read;
+ *   {@link localName} then removes the prefix (`s:Envelope` → `Envelope`) and `xmlns`
+ *   attributes are dropped. Callers match on local names; namespace URIs are not checked.
+ * - `forceXMLVersion: true` with `defaultXMLVersion: '1.0'`: every document is read by the XML 1.0
+ *   rules whatever its declaration says (as its declared encoding is ignored: bytes are always read
+ *   as UTF-8, which every protocol we parse is in practice). XML 1.1 would turn U+0085 and U+2028
+ *   in text into line ends and refuse C1 controls written as themselves.
+ * - `position: false`: errors carry no line and column; nothing reads them (a bad document is
+ *   only ever null), and the message is then exactly the parser's own, which
+ *   {@link isToleratedCharacterError} compares.
+ *
+ * What the parser does on its own, per XML 1.0: the XML declaration, processing instructions and
+ * comments produce no data here; CR LF and lone CR become LF everywhere (§2.11); in attribute values
+ * a literal tab, CR or LF becomes a space (§3.3.3; a character reference such as `&#10;` still
+ * gives the character); CDATA content is delivered literally and never entity-decoded; values are
+ * strings, nothing is guessed to be a number or boolean.
+ */
+const SAXES_OPTIONS = { xmlns: false, position: false, defaultXMLVersion: '1.0', forceXMLVersion: true } as const;
+
+/**
+ * Deepest element nesting read: the root is at depth 1; an element at depth 101 rejects the
+ * document. Replies we read nest at most about a dozen deep.
+ */
+const MAX_DEPTH = 100;
 
 /** `<!DOCTYPE` / `<!ENTITY` anywhere, in any case. */
 const FORBIDDEN_DECLARATION = /<!\s*(?:DOCTYPE|ENTITY)/i;
@@ -93,21 +90,20 @@ export function hasMarkupDeclaration(text: string): boolean {
 }
 
 /**
- * An `&` that does not start a reference. Embedded firmware often builds XML with printf and
- * forgets to escape `&` in free-text values (device names, OEM strings); such an `&` is read as
- * itself instead of rejecting the whole document. (A stray `<` cannot be repaired and still fails.)
+ * Writes every `&` outside CDATA sections (whose content is literal) as `&amp;`, so the parser
+ * resolves no reference itself: it hands back `&amp;` as `&` and with it every reference exactly as
+ * sent, which {@link decodeXmlCharacterReferences} then decodes. The parser on its own would refuse
+ * a bare `&` and an unknown or invalid reference, which embedded firmware does send (a device name
+ * with an unescaped `&`, printf'd into XML). Linear: no backtracking.
  */
-const BARE_AMPERSAND = /&(?!#[0-9]{1,7};|#[xX][0-9a-fA-F]{1,6};|[A-Za-z_][A-Za-z0-9._-]{0,31};)/g;
-
-/** Escapes bare `&` outside CDATA sections (whose content is literal). Linear: no backtracking. */
-function escapeBareAmpersands(text: string): string {
+function escapeAmpersands(text: string): string {
   if (!text.includes('&')) return text;
   let out = '';
   let at = 0;
   while (at < text.length) {
     const open = text.indexOf('<![CDATA[', at);
     const stop = open === -1 ? text.length : open;
-    out += text.slice(at, stop).replace(BARE_AMPERSAND, '&amp;');
+    out += text.slice(at, stop).replaceAll('&', '&amp;');
     if (open === -1) break;
     const close = text.indexOf(']]>', open + 9);
     const end = close === -1 ? text.length : close + 3;
@@ -149,46 +145,82 @@ export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&${c === '&' ? 'amp' : c === '<' ? 'lt' : c === '>' ? 'gt' : c === '"' ? 'quot' : 'apos'};`);
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+/** The local part of a name: everything after the first colon (`s:Envelope` → `Envelope`). */
+function localName(name: string): string {
+  const colon = name.indexOf(':');
+  return colon === -1 ? name : name.slice(colon + 1);
 }
 
-/** Text of a `[{ '#text': '…' }]` list (how preserveOrder wraps text and CDATA content). */
-function textOf(items: unknown): string {
-  if (!Array.isArray(items)) return '';
-  let out = '';
-  for (const item of items) {
-    if (isRecord(item) && typeof item['#text'] === 'string') out += item['#text'];
+/** The attributes of every element that has none (and of the document node). */
+const NO_ATTRIBUTES: Readonly<Record<string, string>> = Object.freeze(Object.setPrototypeOf({}, null) as Record<string, string>);
+
+/**
+ * Attributes by local name, values decoded, `xmlns` / `xmlns:*` declarations dropped; when a local
+ * name repeats (`a:x`, `b:x`), the last one wins. The object gets its null prototype before any key
+ * is set, so a key such as `__proto__` is an own property like any other; made from `{}`, V8 keeps
+ * it in fast mode (about 60 bytes for a few attributes, where `Object.create(null)` starts a
+ * dictionary of about 190).
+ */
+function attributesOf(raw: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  let attributes: Record<string, string> | null = null;
+  for (const name in raw) {
+    if (name === 'xmlns' || name.startsWith('xmlns:')) continue;
+    attributes ??= Object.setPrototypeOf({}, null) as Record<string, string>;
+    attributes[localName(name)] = decodeXmlCharacterReferences(raw[name]!);
   }
-  return out;
+  return attributes ?? NO_ATTRIBUTES;
 }
 
-/** Converts one fast-xml-parser preserveOrder list into an element's children and text. */
-function toNode(name: string, attributes: unknown, items: unknown): XmlNode {
-  const attrs: Record<string, string> = Object.create(null) as Record<string, string>;
-  if (isRecord(attributes)) {
-    for (const [key, value] of Object.entries(attributes)) {
-      if (typeof value === 'string') attrs[key] = decodeXmlCharacterReferences(value);
-    }
-  }
-  const children: XmlNode[] = [];
-  let text = '';
-  if (Array.isArray(items)) {
-    for (const item of items) {
-      if (!isRecord(item)) continue;
-      const tag = Object.keys(item).find((k) => k !== ':@');
-      if (tag === undefined) continue;
-      const content = item[tag];
-      if (tag === '#text') {
-        if (typeof content === 'string') text += decodeXmlCharacterReferences(content);
-      } else if (tag === '#cdata') {
-        text += textOf(content);
-      } else {
-        children.push(toNode(tag, item[':@'], content));
-      }
-    }
-  }
-  return { name, attributes: attrs, children, text: text.trim() };
+/**
+ * Whether a parser error is one of the characters read as themselves: the C0 controls other than
+ * tab, LF and CR, and U+FFFE / U+FFFF, which XML 1.0 §2.2 leaves out of Char. Firmware puts them in
+ * device names and fixed-size fields (NUL padding, stray escape sequences); agent/safe-text.ts
+ * cleans every device value of them at ingest and records that it did, so the document is read
+ * rather than refused. saxes reports such a character as "disallowed character." as it reads it
+ * and then reads it as data; where it cannot be data (in a name, between attributes, outside the
+ * root element) the parser reports a second error, which is not tolerated. The one other cause of
+ * that message, a `<` in an attribute value, is told apart by the character itself.
+ */
+function isToleratedCharacterError(error: Error, text: string, position: number): boolean {
+  if (error.message !== 'disallowed character.') return false;
+  const code = text.charCodeAt(position - 1);
+  return code < 0x20 || code === 0xfffe || code === 0xffff;
+}
+
+/**
+ * Reads a document that has passed steps 1–3 (see the module comment) into its document node, or
+ * throws at the first well-formedness error or when an element nests deeper than
+ * {@link MAX_DEPTH}. `text` holds no lone surrogate (saxes would misread one).
+ */
+function readDocument(text: string): XmlNode {
+  const parser = new SaxesParser(SAXES_OPTIONS);
+  const document: OpenNode = { name: '', attributes: NO_ATTRIBUTES, children: [], text: '' };
+  const open: OpenNode[] = [document];
+  let current = document;
+  parser.on('error', (error) => {
+    if (!isToleratedCharacterError(error, text, parser.position)) throw error;
+  });
+  parser.on('opentag', (tag) => {
+    if (open.length > MAX_DEPTH) throw new Error(`elements nest deeper than ${MAX_DEPTH}`);
+    const node: OpenNode = { name: localName(tag.name), attributes: attributesOf(tag.attributes), children: [], text: '' };
+    current.children.push(node);
+    open.push(node);
+    current = node;
+  });
+  parser.on('closetag', () => {
+    current.text = current.text.trim();
+    open.pop();
+    current = open[open.length - 1] ?? document;
+  });
+  // A run of text ends at any markup (a tag, CDATA, a comment or PI): trimmed, then decoded.
+  parser.on('text', (run) => {
+    current.text += decodeXmlCharacterReferences(run.trim());
+  });
+  parser.on('cdata', (data) => {
+    current.text += data;
+  });
+  parser.write(text).close();
+  return document;
 }
 
 /** Drops a leading BOM and whitespace, and trailing whitespace and NULs (a loop: no regex backtracking). */
@@ -213,8 +245,10 @@ function trimEnvelope(text: string): string {
  * its only child), or null when the input is larger than `maxBytes` (UTF-8 bytes), carries a DTD
  * or other markup declaration, is not well-formed, nests deeper than 100 elements, or has no root
  * element. Tolerated: a leading byte-order mark and whitespace; trailing whitespace and NUL bytes
- * (C strings sent whole over UDP); a bare `&` that starts no reference (read as a literal `&`).
- * Never throws.
+ * (C strings sent whole over UDP); a bare `&` or a reference that is not one of the five predefined
+ * entities or a valid character reference (read as written); control characters in text and
+ * attribute values (read as themselves). A string is read as the UTF-8 it would be sent as: a
+ * lone surrogate becomes U+FFFD, as it does in bytes that are decoded. Never throws.
  */
 export function parseUntrustedXml(input: Buffer | Uint8Array | string, maxBytes: number): XmlNode | null {
   try {
@@ -222,18 +256,14 @@ export function parseUntrustedXml(input: Buffer | Uint8Array | string, maxBytes:
     if (typeof input === 'string') {
       // A UTF-16 code unit is at least one UTF-8 byte, so this cheap test is exact when it fails.
       if (input.length > maxBytes || Buffer.byteLength(input, 'utf8') > maxBytes) return null;
-      text = input;
+      text = input.toWellFormed();
     } else {
       if (input.byteLength > maxBytes) return null;
       text = Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('utf8');
     }
     text = trimEnvelope(text);
     if (text.length === 0 || hasMarkupDeclaration(text)) return null;
-    text = escapeBareAmpersands(text);
-    if (XMLValidator.validate(text) !== true) return null;
-    const items: unknown = parser.parse(text);
-    const doc = toNode('', null, items);
-    return doc.children.length === 1 ? doc : null;
+    return readDocument(escapeAmpersands(text));
   } catch {
     return null;
   }

@@ -71,6 +71,15 @@ describe('parseUntrustedXml', () => {
     expect(xmlText(xmlChild(root, 'c'))).toBe('&amp;<raw>');
   });
 
+  it('leaves invalid character references as written instead of refusing the document', () => {
+    const refs = '&#0; &#xD800; &#x110000; &#12345678; &#xZ; &#; &#1; &#x10FFFF;';
+    const written = '&#0; &#xD800; &#x110000; &#12345678; &#xZ; &#; \u0001 \u{10FFFF}';
+    const root = xmlRoot(parseUntrustedXml(`<r a="${refs}"><t>${refs}</t></r>`, CAP));
+    expect(xmlAttr(root, 'a')).toBe(written);
+    expect(xmlText(xmlChild(root, 't'))).toBe(written);
+    expect(written).toBe(decodeXmlCharacterReferences(refs));
+  });
+
   it('reads a bare & (sloppy firmware) as itself, in text and attributes', () => {
     const root = xmlRoot(parseUntrustedXml('<r n="A&B"><t>Front & Back &amp; &x</t></r>', CAP));
     expect(xmlAttr(root, 'n')).toBe('A&B');
@@ -140,21 +149,83 @@ describe('parseUntrustedXml', () => {
       '<1a>x</1a>',
       '<a>x</a>trailing',
       '<a></b>',
-      '<__proto__><x>1</x></__proto__>',
-      '<r><constructor>1</constructor></r>',
-      '<r><prototype/></r>',
+      '<a>x</b></a>',
+      '<a/><a/>',
+      "<a x='1\"/>",
+      '<a x="1"y="2"/>',
+      '<a x="<"/>', // XML 1.0 §3.1: no `<` in an attribute value
+      '<a>x]]>y</a>', // §2.4: `]]>` only ends a CDATA section
+      '<a><!-- x -- y --></a>', // §2.5: no `--` inside a comment
+      '<a><?xml version="1.0"?></a>', // §2.8: the XML declaration only at the very start
+      '<?xml version="2.0"?><a/>',
+      '<?xml version="1.0" standalone="maybe"?><a/>',
+      '<a><![CDATA[x</a>',
+      '<a><!-- x</a>',
+      '<![CDATA[x]]><a/>',
       '<'.repeat(1000),
       '<a>'.repeat(200) + '</a>'.repeat(200), // deeper than 100
     ];
     for (const text of bad) expect(parseUntrustedXml(text, CAP), text.slice(0, 40)).toBeNull();
   });
 
-  it('never pollutes prototypes and reads only own attributes', () => {
-    const root = xmlRoot(parseUntrustedXml('<r toString="x"><hasOwnProperty>1</hasOwnProperty></r>', CAP));
-    // fast-xml-parser rejects hasOwnProperty as an element name too; either way nothing leaks.
-    if (root) expect(xmlAttr(root, 'valueOf')).toBeNull();
-    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  it('reads 100 nested elements and refuses 101, self-closing or not', () => {
+    const nested = (depth: number, innermost: string): string => '<a>'.repeat(depth - 1) + innermost + '</a>'.repeat(depth - 1);
+    for (const innermost of ['<a>x</a>', '<a/>']) {
+      let node = xmlRoot(parseUntrustedXml(nested(100, innermost), CAP));
+      let depth = 0;
+      while (node) {
+        depth++;
+        node = xmlChild(node, 'a');
+      }
+      expect(depth).toBe(100);
+      expect(parseUntrustedXml(nested(101, innermost), CAP)).toBeNull();
+    }
+    // Depth is nesting, not element count: 200 siblings at depth 2 are fine.
+    expect(xmlChildren(xmlRoot(parseUntrustedXml(`<r>${'<a/>'.repeat(200)}</r>`, CAP)))).toHaveLength(200);
+  });
+
+  it('reads element and attribute names as plain strings: nothing leaks into prototypes', () => {
+    const root = xmlRoot(
+      parseUntrustedXml('<r toString="x" __proto__="p"><hasOwnProperty>1</hasOwnProperty><__proto__><x>2</x></__proto__><constructor/><prototype/></r>', CAP),
+    );
+    expect(xmlChildren(root).map((n) => n.name)).toEqual(['hasOwnProperty', '__proto__', 'constructor', 'prototype']);
+    expect(xmlText(xmlChild(xmlChild(root, '__proto__'), 'x'))).toBe('2');
+    expect(xmlAttr(root, 'toString')).toBe('x');
+    expect(xmlAttr(root, '__proto__')).toBe('p');
+    expect(Object.getPrototypeOf(root!.attributes)).toBeNull();
+    expect(xmlAttr(root, 'valueOf')).toBeNull();
+    expect(({} as Record<string, unknown>)['x']).toBeUndefined();
     expect(xmlAttr(xmlRoot(parseUntrustedXml('<r/>', CAP)), 'constructor')).toBeNull();
+  });
+
+  it('reads control characters in text and attribute values as themselves, and nowhere else', () => {
+    // XML 1.0 §2.2 leaves them out of Char, but firmware sends them (NUL padding, terminal escapes);
+    // agent/safe-text.ts cleans device values of them at ingest.
+    const root = xmlRoot(parseUntrustedXml('<r n="A\u0001B"><v>DS\u0000\u0000 2CD\u001b[2J\u0007</v><c><![CDATA[\u0002]]></c><u>\uFFFE\uFFFF</u></r>', CAP));
+    expect(xmlAttr(root, 'n')).toBe('A\u0001B');
+    expect(xmlText(xmlChild(root, 'v'))).toBe('DS\u0000\u0000 2CD\u001b[2J\u0007');
+    expect(xmlText(xmlChild(root, 'c'))).toBe('\u0002');
+    expect(xmlText(xmlChild(root, 'u'))).toBe('\uFFFE\uFFFF');
+    expect(parseUntrustedXml(Buffer.from('<r>a\u0001b</r>'), CAP)).not.toBeNull();
+    for (const text of ['<r\u0001/>', '<r a\u0001="1"/>', '<r a="1"\u0001/>', '<r></r\u0001>', '\u0001<r/>', '<r/>\u0001x', '<r/>\u0001']) {
+      expect(parseUntrustedXml(text, CAP), JSON.stringify(text)).toBeNull();
+    }
+  });
+
+  it('reads a string as the UTF-8 it would be sent as: a lone surrogate becomes U+FFFD', () => {
+    for (const lone of ['\uD800', '\uDC00']) {
+      const text = `<r a="${lone}"><v>x${lone}</v></r>`;
+      const root = xmlRoot(parseUntrustedXml(text, CAP));
+      expect(xmlAttr(root, 'a')).toBe('\uFFFD');
+      expect(xmlText(xmlChild(root, 'v'))).toBe('x\uFFFD');
+      expect(parseUntrustedXml(Buffer.from(text), CAP)).toEqual(parseUntrustedXml(text, CAP));
+    }
+  });
+
+  it('applies the XML 1.0 line-end and attribute-value normalisation, whatever the declared version', () => {
+    const root = xmlRoot(parseUntrustedXml('<?xml version="1.1"?><r a="x\ty\r\nz&#10;"><v>p\r\nq\rs\u0085t</v></r>', CAP));
+    expect(xmlAttr(root, 'a')).toBe('x y z\n'); // §3.3.3: literal white space is a space, a reference stays
+    expect(xmlText(xmlChild(root, 'v'))).toBe('p\nq\ns\u0085t'); // §2.11; U+0085 is a line end only in XML 1.1
   });
 
   it('survives random bytes and random XML-ish text without throwing', () => {
