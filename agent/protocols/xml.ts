@@ -9,12 +9,14 @@
  *    CDATA), and any other `<!` that does not open a comment or CDATA section (`<!ELEMENT`,
  *    `<!ATTLIST`, …). With no DTD there are no user-defined entities, so no entity expansion
  *    (billion laughs, XXE) can ever happen;
- * 3. every `&` outside CDATA is written as `&amp;` ({@link escapeAmpersands}), so the parser hands
+ * 3. the XML declaration, if the document opens with one, is dropped unread
+ *    ({@link withoutXmlDeclaration});
+ * 4. every `&` outside CDATA is written as `&amp;` ({@link escapeAmpersands}), so the parser hands
  *    references back exactly as sent and {@link decodeXmlCharacterReferences} alone decides what
  *    they mean: the five predefined entities and valid numeric references are decoded, anything
  *    else (`&bogus;`, `&#0;`, a surrogate, a bare `&` from firmware that builds XML with printf)
  *    is read as written instead of rejecting the document;
- * 4. one pass of saxes (lddubeau/saxes, the parser jsdom uses), a streaming parser that checks
+ * 5. one pass of saxes (lddubeau/saxes, the parser jsdom uses), a streaming parser that checks
  *    XML 1.0 well-formedness as it reads (matched tags, one root element, quoted and unique
  *    attributes, names, no text outside the root, `]]>` and `--` only where allowed), with the
  *    options in {@link SAXES_OPTIONS}; its events build the {@link XmlNode} tree directly, and
@@ -188,7 +190,7 @@ function isToleratedCharacterError(error: Error, text: string, position: number)
 }
 
 /**
- * Reads a document that has passed steps 1–3 (see the module comment) into its document node, or
+ * Reads a document that has passed steps 1–4 (see the module comment) into its document node, or
  * throws at the first well-formedness error or when an element nests deeper than
  * {@link MAX_DEPTH}. `text` holds no lone surrogate (saxes would misread one).
  */
@@ -223,6 +225,19 @@ function readDocument(text: string): XmlNode {
   return document;
 }
 
+/**
+ * The document without its XML declaration (`<?xml version="1.0" encoding="…"?>`, XML 1.0 §2.8),
+ * which is never read: the bytes are UTF-8 and the rules XML 1.0 whatever it says. Firmware writes
+ * it carelessly (`standalone="true"`, a version it does not follow, a missing space), and the
+ * parser would refuse the whole reply for it. A declaration left unclosed is left for the parser
+ * to refuse; a processing instruction whose target merely starts with `xml` is not a declaration.
+ */
+function withoutXmlDeclaration(text: string): string {
+  if (!text.startsWith('<?xml') || !/^[\s?]/.test(text.charAt(5))) return text;
+  const end = text.indexOf('?>', 5);
+  return end === -1 ? text : text.slice(end + 2);
+}
+
 /** Drops a leading BOM and whitespace, and trailing whitespace and NULs (a loop: no regex backtracking). */
 function trimEnvelope(text: string): string {
   let end = text.length;
@@ -245,7 +260,7 @@ function trimEnvelope(text: string): string {
  * its only child), or null when the input is larger than `maxBytes` (UTF-8 bytes), carries a DTD
  * or other markup declaration, is not well-formed, nests deeper than 100 elements, or has no root
  * element. Tolerated: a leading byte-order mark and whitespace; trailing whitespace and NUL bytes
- * (C strings sent whole over UDP); a bare `&` or a reference that is not one of the five predefined
+ * (C strings sent whole over UDP); an XML declaration, whatever it says; a bare `&` or a reference that is not one of the five predefined
  * entities or a valid character reference (read as written); control characters in text and
  * attribute values (read as themselves). A string is read as the UTF-8 it would be sent as: a
  * lone surrogate becomes U+FFFD, as it does in bytes that are decoded. Never throws.
@@ -263,7 +278,7 @@ export function parseUntrustedXml(input: Buffer | Uint8Array | string, maxBytes:
     }
     text = trimEnvelope(text);
     if (text.length === 0 || hasMarkupDeclaration(text)) return null;
-    return readDocument(escapeAmpersands(text));
+    return readDocument(escapeAmpersands(withoutXmlDeclaration(text)));
   } catch {
     return null;
   }

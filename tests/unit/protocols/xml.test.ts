@@ -157,8 +157,7 @@ describe('parseUntrustedXml', () => {
       '<a>x]]>y</a>', // §2.4: `]]>` only ends a CDATA section
       '<a><!-- x -- y --></a>', // §2.5: no `--` inside a comment
       '<a><?xml version="1.0"?></a>', // §2.8: the XML declaration only at the very start
-      '<?xml version="2.0"?><a/>',
-      '<?xml version="1.0" standalone="maybe"?><a/>',
+      '<?xml version="1.0"<a/>', // a declaration never closed
       '<a><![CDATA[x</a>',
       '<a><!-- x</a>',
       '<![CDATA[x]]><a/>',
@@ -166,6 +165,14 @@ describe('parseUntrustedXml', () => {
       '<a>'.repeat(200) + '</a>'.repeat(200), // deeper than 100
     ];
     for (const text of bad) expect(parseUntrustedXml(text, CAP), text.slice(0, 40)).toBeNull();
+  });
+
+  it('reads past an XML declaration whatever it says (firmware writes it carelessly), and only at the start', () => {
+    for (const declaration of ['<?xml version="1.0"?>', '<?xml version="2.0"?>', '<?xml version="1.0" standalone="maybe"?>', '<?xml version="1.0"encoding="UTF-8"?>', '<?xml?>']) {
+      expect(xmlRoot(parseUntrustedXml(`${declaration}\n<a>1</a>`, CAP))?.name, declaration).toBe('a');
+    }
+    // A processing instruction whose target only starts with "xml" is read as one (and dropped).
+    expect(xmlText(xmlRoot(parseUntrustedXml('<?xml-stylesheet href="s.xsl"?><a>1</a>', CAP)))).toBe('1');
   });
 
   it('reads 100 nested elements and refuses 101, self-closing or not', () => {
