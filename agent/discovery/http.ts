@@ -66,7 +66,12 @@ export interface HttpTarget {
 /** The open ports marked for `http`, on hosts active probes may touch, grouped by host: plain ones first, each kind in port order. */
 export function httpTargets(ctx: ScanContext): Map<string, HttpTarget[]> {
   const byHost = new Map<string, HttpTarget[]>();
-  for (const { ip, port, probes } of openPortsFor(ctx, 'http')) byHost.set(ip, [...(byHost.get(ip) ?? []), { ip, port, tls: probes.includes('tls') }]);
+  for (const { ip, port, probes } of openPortsFor(ctx, 'http')) {
+    const target = { ip, port, tls: probes.includes('tls') };
+    const list = byHost.get(ip);
+    if (list) list.push(target);
+    else byHost.set(ip, [target]);
+  }
   for (const list of byHost.values()) list.sort((a, b) => Number(a.tls) - Number(b.tls) || a.port - b.port);
   return byHost;
 }
